@@ -1,0 +1,59 @@
+# pyworkerd build. `make` builds build/pyworkerd; `make run` serves examples/hello;
+# `make test` runs the C unit tests and the end-to-end suite; `make asan` runs both
+# against an AddressSanitizer/UBSan build. `make deps` installs missing Debian packages.
+
+PKGS    := libh2o libuv python3-embed libcjson
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
+           -D_GNU_SOURCE -DH2O_USE_LIBUV=1 -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lssl -lcrypto -lm
+PYTHON  := /usr/bin/python3.11
+BUILD   ?= build
+
+SRCS      := $(sort $(wildcard src/*/*.c))
+OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+MAIN_OBJ  := $(BUILD)/obj/main.o
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit e2e asan clean
+all: $(BUILD)/pyworkerd
+
+deps:
+	@./scripts/install-deps
+
+$(BUILD)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/pyworkerd: $(OBJS) $(MAIN_OBJ)
+	$(CC) $(CFLAGS) -rdynamic $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(OBJS) tests/unit/unit.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $< $(OBJS) -o $@ $(LDFLAGS) $(LDLIBS)
+
+run: deps
+	$(MAKE) all
+	$(BUILD)/pyworkerd serve examples/hello/config.capnp -s http=127.0.0.1:8080
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+e2e: $(BUILD)/pyworkerd
+	PYWORKERD_BIN=$(abspath $(BUILD)/pyworkerd) $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) e2e
+
+asan: deps
+	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" all unit e2e
+
+clean:
+	rm -rf build build-asan
+
+-include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

@@ -1,0 +1,40 @@
+/* cli.h — command-line parsing for `pyworkerd` (host process), with workerd's names and
+ * usage-error format ("pyworkerd serve: <detail>\nTry 'pyworkerd serve --help' for more
+ * information."). Parsing never exits: main.c decides what to print and the exit code.
+ */
+#ifndef PW_CLI_H
+#define PW_CLI_H
+
+#include <stddef.h>
+#include "config/config.h"
+
+#define PW_CLI_MAX_LIST 64
+
+typedef enum {
+    PW_CMD_NONE,        /* no command given */
+    PW_CMD_SERVE,
+    PW_CMD_HELP,        /* --help / help [cmd]: print cli->output, exit 0 */
+    PW_CMD_VERSION,     /* --version: print cli->output, exit 0 */
+    PW_CMD_ZYGOTE,      /* hidden: --zygote FD (runtime zygote, exec'd by the host) */
+} pw_cmd_t;
+
+typedef struct {
+    pw_cmd_t cmd;
+    const char *config_path;
+    const char *const_name;
+    const char *import_paths[PW_CLI_MAX_LIST];
+    size_t n_import_paths;
+    pw_socket_override_t socket_overrides[PW_CLI_MAX_LIST];
+    size_t n_socket_overrides;
+    int verbose;
+    int access_log;             /* 1 unless --no-access-log */
+    int isolates;               /* --isolates N: isolates per worker at start (default 1) */
+    double drain_timeout_s;     /* --drain-timeout S (default 10) */
+    int zygote_fd;              /* PW_CMD_ZYGOTE */
+    char output[4096];          /* help/version text, or the usage error */
+} pw_cli_t;
+
+/* Returns 0 on success, or -1 with the full usage error in cli->output. */
+int pw_cli_parse(int argc, char **argv, pw_cli_t *cli);
+
+#endif

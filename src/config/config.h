@@ -1,0 +1,113 @@
+/* config.h — pyworkerd's view of a workerd config (host process).
+ *
+ * pw_config_load() evaluates the user's Cap'n Proto config with the `capnp` tool against
+ * pyworkerd's own schema (schema/workerd/workerd.capnp), reads the JSON it prints, checks it
+ * the way workerd does and returns plain C structs. Everything in a pw_config_t is owned by it
+ * and freed by pw_config_free(). Errors are returned as text in `err` (workerd's wording:
+ * "FILE:LINE:COL: msg", "service NAME: msg", ...), never printed here.
+ */
+#ifndef PW_CONFIG_H
+#define PW_CONFIG_H
+
+#include <stddef.h>
+
+typedef enum {
+    PW_MODULE_PYTHON,
+    PW_MODULE_TEXT,
+    PW_MODULE_DATA,
+    PW_MODULE_JSON,
+} pw_module_kind_t;
+
+typedef struct {
+    char *name;             /* e.g. "worker.py", "python_modules/foo/__init__.py" */
+    pw_module_kind_t kind;
+    char *content;          /* bytes (NUL-terminated for convenience) */
+    size_t content_len;
+} pw_module_t;
+
+typedef enum {
+    PW_BINDING_TEXT,        /* value = the text */
+    PW_BINDING_DATA,        /* value = the bytes */
+    PW_BINDING_JSON,        /* value = the JSON text, as written in the config */
+    PW_BINDING_FROM_ENV,    /* value = getenv() at load time, or NULL when unset */
+} pw_binding_kind_t;
+
+typedef struct {
+    char *name;
+    pw_binding_kind_t kind;
+    char *value;            /* NULL only for an unset fromEnvironment */
+    size_t value_len;
+} pw_binding_t;
+
+typedef struct {
+    pw_module_t *modules;   /* modules[0] is the main module */
+    size_t n_modules;
+    char *compat_date;      /* "YYYY-MM-DD" */
+    char **compat_flags;
+    size_t n_compat_flags;
+    pw_binding_t *bindings;
+    size_t n_bindings;
+} pw_worker_t;
+
+typedef enum {
+    PW_SERVICE_WORKER,
+    PW_SERVICE_NETWORK,
+    PW_SERVICE_EXTERNAL,
+    PW_SERVICE_DISK,
+} pw_service_kind_t;
+
+typedef struct {
+    char *name;
+    pw_service_kind_t kind;
+    pw_worker_t worker;         /* PW_SERVICE_WORKER */
+    char **network_allow;       /* PW_SERVICE_NETWORK (default ["public"]) */
+    size_t n_network_allow;
+    char **network_deny;
+    size_t n_network_deny;
+    char *external_address;     /* PW_SERVICE_EXTERNAL (http only) */
+    char *disk_path;            /* PW_SERVICE_DISK */
+    int disk_writable;
+    int disk_allow_dotfiles;
+} pw_service_t;
+
+typedef struct {
+    char *name;
+    char *address;              /* "host:port", "*:port", "[v6]:port"; CLI override applied */
+    char *service;              /* name of the service it routes to */
+} pw_socket_t;
+
+typedef struct {
+    pw_service_t *services;
+    size_t n_services;
+    pw_socket_t *sockets;
+    size_t n_sockets;
+} pw_config_t;
+
+typedef struct {
+    const char *name;           /* socket name */
+    const char *address;
+} pw_socket_override_t;
+
+typedef struct {
+    const char *config_path;    /* the user's config file */
+    const char *const_name;     /* NULL: the file's only top-level Config constant */
+    const char *const *import_paths;   /* -I dirs, in order */
+    size_t n_import_paths;
+    const char *schema_dir;     /* dir holding workerd/workerd.capnp (pyworkerd's schema) */
+    const pw_socket_override_t *socket_overrides;
+    size_t n_socket_overrides;
+    const char *today;          /* "YYYY-MM-DD" used for the future-date check; NULL = now */
+} pw_config_options_t;
+
+/* Loads and validates. Returns 0 and sets *out, or a negative value with a message in
+ * err (NUL-terminated, possibly several lines, no trailing newline). */
+int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err, size_t err_len);
+void pw_config_free(pw_config_t *config);
+
+/* Looks a service up by name; NULL when absent. */
+const pw_service_t *pw_config_service(const pw_config_t *config, const char *name);
+
+/* 1 when the worker has the compatibility flag `flag`, else 0. */
+int pw_worker_has_flag(const pw_worker_t *worker, const char *flag);
+
+#endif
