@@ -1,0 +1,283 @@
+/* frame.c — encoder and decoder for the frames described in frame.h. Runs in the host (for
+ * every request and response) and in isolates (through _pyworkerd). Pure functions over
+ * byte buffers: no I/O, no globals, so it is unit-tested and fuzzed on its own.
+ * Invariant: a decoder never reads outside [payload, payload + len).
+ */
+#include "wire/frame.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static uint32_t get_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void pw_buf_init(pw_buf_t *buf)
+{
+    buf->data = NULL;
+    buf->len = 0;
+    buf->cap = 0;
+}
+
+void pw_buf_free(pw_buf_t *buf)
+{
+    free(buf->data);
+    pw_buf_init(buf);
+}
+
+void pw_buf_consume(pw_buf_t *buf, size_t n)
+{
+    if (n >= buf->len) {
+        buf->len = 0;
+        return;
+    }
+    memmove(buf->data, buf->data + n, buf->len - n);
+    buf->len -= n;
+}
+
+int pw_buf_reserve(pw_buf_t *buf, size_t n)
+{
+    if (buf->cap - buf->len >= n)
+        return 0;
+    size_t cap = buf->cap ? buf->cap : 4096;
+    while (cap - buf->len < n) {
+        if (cap > SIZE_MAX / 2)
+            return -ENOMEM;
+        cap *= 2;
+    }
+    uint8_t *data = realloc(buf->data, cap);
+    if (!data)
+        return -ENOMEM;
+    buf->data = data;
+    buf->cap = cap;
+    return 0;
+}
+
+int pw_buf_append(pw_buf_t *buf, const void *data, size_t len)
+{
+    int rc = pw_buf_reserve(buf, len);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(buf->data + buf->len, data, len);
+    buf->len += len;
+    return 0;
+}
+
+int pw_frame_begin(pw_buf_t *buf, uint8_t type, uint32_t id, size_t *start)
+{
+    int rc = pw_buf_reserve(buf, PW_FRAME_HEADER_SIZE);
+    if (rc < 0)
+        return rc;
+    uint8_t *h = buf->data + buf->len;
+    put_le32(h, 0);
+    h[4] = type;
+    h[5] = 0;
+    h[6] = 0;
+    h[7] = 0;
+    put_le32(h + 8, id);
+    *start = buf->len;
+    buf->len += PW_FRAME_HEADER_SIZE;
+    return 0;
+}
+
+int pw_frame_put_u32(pw_buf_t *buf, uint32_t value)
+{
+    uint8_t b[4];
+    put_le32(b, value);
+    return pw_buf_append(buf, b, 4);
+}
+
+int pw_frame_put_bytes(pw_buf_t *buf, const void *data, size_t len)
+{
+    if (len > PW_FRAME_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    int rc = pw_buf_reserve(buf, 4 + len);
+    if (rc < 0)
+        return rc;
+    put_le32(buf->data + buf->len, (uint32_t)len);
+    buf->len += 4;
+    return pw_buf_append(buf, data, len);
+}
+
+int pw_frame_end(pw_buf_t *buf, size_t start)
+{
+    size_t payload = buf->len - start - PW_FRAME_HEADER_SIZE;
+    if (payload > PW_FRAME_MAX_PAYLOAD) {
+        buf->len = start;
+        return -EMSGSIZE;
+    }
+    put_le32(buf->data + start, (uint32_t)payload);
+    return 0;
+}
+
+static int put_headers_and_body(pw_buf_t *buf, const pw_header_t *headers, size_t n_headers,
+                                pw_bytes_t body)
+{
+    int rc = pw_frame_put_u32(buf, (uint32_t)n_headers);
+    for (size_t i = 0; rc == 0 && i < n_headers; i++) {
+        rc = pw_frame_put_bytes(buf, headers[i].name.base, headers[i].name.len);
+        if (rc == 0)
+            rc = pw_frame_put_bytes(buf, headers[i].value.base, headers[i].value.len);
+    }
+    if (rc == 0)
+        rc = pw_frame_put_bytes(buf, body.base, body.len);
+    return rc;
+}
+
+int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes_t url,
+                         const pw_header_t *headers, size_t n_headers, pw_bytes_t body)
+{
+    size_t start;
+    int rc = pw_frame_begin(buf, PW_FRAME_REQUEST, id, &start);
+    if (rc == 0)
+        rc = pw_frame_put_bytes(buf, method.base, method.len);
+    if (rc == 0)
+        rc = pw_frame_put_bytes(buf, url.base, url.len);
+    if (rc == 0)
+        rc = put_headers_and_body(buf, headers, n_headers, body);
+    if (rc == 0)
+        return pw_frame_end(buf, start);
+    buf->len = start;
+    return rc;
+}
+
+int pw_frame_put_response(pw_buf_t *buf, uint32_t id, uint32_t status,
+                          const pw_header_t *headers, size_t n_headers, pw_bytes_t body)
+{
+    size_t start;
+    int rc = pw_frame_begin(buf, PW_FRAME_RESPONSE, id, &start);
+    if (rc == 0)
+        rc = pw_frame_put_u32(buf, status);
+    if (rc == 0)
+        rc = put_headers_and_body(buf, headers, n_headers, body);
+    if (rc == 0)
+        return pw_frame_end(buf, start);
+    buf->len = start;
+    return rc;
+}
+
+int pw_frame_put_empty(pw_buf_t *buf, uint8_t type, uint32_t id)
+{
+    size_t start;
+    int rc = pw_frame_begin(buf, type, id, &start);
+    return rc < 0 ? rc : pw_frame_end(buf, start);
+}
+
+int pw_frame_parse(const uint8_t *data, size_t len, pw_frame_t *frame, size_t *consumed)
+{
+    if (len < PW_FRAME_HEADER_SIZE)
+        return 0;
+    uint32_t payload = get_le32(data);
+    if (payload > PW_FRAME_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    if (len - PW_FRAME_HEADER_SIZE < payload)
+        return 0;
+    frame->type = data[4];
+    frame->flags = data[5];
+    frame->id = get_le32(data + 8);
+    frame->payload = data + PW_FRAME_HEADER_SIZE;
+    frame->len = payload;
+    *consumed = PW_FRAME_HEADER_SIZE + (size_t)payload;
+    return 1;
+}
+
+void pw_cursor_init(pw_cursor_t *cur, const uint8_t *data, size_t len)
+{
+    cur->pos = data;
+    cur->end = data + len;
+    cur->failed = 0;
+}
+
+uint32_t pw_cursor_u32(pw_cursor_t *cur)
+{
+    if (cur->failed || (size_t)(cur->end - cur->pos) < 4) {
+        cur->failed = 1;
+        return 0;
+    }
+    uint32_t v = get_le32(cur->pos);
+    cur->pos += 4;
+    return v;
+}
+
+pw_bytes_t pw_cursor_bytes(pw_cursor_t *cur)
+{
+    pw_bytes_t out = { NULL, 0 };
+    uint32_t len = pw_cursor_u32(cur);
+    if (cur->failed)
+        return out;
+    if ((size_t)(cur->end - cur->pos) < len) {
+        cur->failed = 1;
+        return out;
+    }
+    out.base = cur->pos;
+    out.len = len;
+    cur->pos += len;
+    return out;
+}
+
+/* Walks the headers once to check them, then reads the body; leaves msg->headers at the
+ * first header for pw_headers_next(). */
+static int decode_headers_and_body(pw_cursor_t *cur, pw_message_t *msg)
+{
+    msg->n_headers = pw_cursor_u32(cur);
+    if (cur->failed || msg->n_headers > (size_t)(cur->end - cur->pos) / 8)
+        return -EBADMSG;
+    msg->headers = *cur;
+    msg->headers_left = msg->n_headers;
+    for (uint32_t i = 0; i < msg->n_headers; i++) {
+        pw_cursor_bytes(cur);
+        pw_cursor_bytes(cur);
+    }
+    msg->body = pw_cursor_bytes(cur);
+    if (cur->failed || cur->pos != cur->end)
+        return -EBADMSG;
+    if (!msg->body.base)
+        msg->body.base = (const uint8_t *)"";
+    return 0;
+}
+
+int pw_message_decode_request(const pw_frame_t *frame, pw_message_t *msg)
+{
+    pw_cursor_t cur;
+    if (frame->type != PW_FRAME_REQUEST)
+        return -EBADMSG;
+    pw_cursor_init(&cur, frame->payload, frame->len);
+    msg->status = 0;
+    msg->method = pw_cursor_bytes(&cur);
+    msg->url = pw_cursor_bytes(&cur);
+    return decode_headers_and_body(&cur, msg);
+}
+
+int pw_message_decode_response(const pw_frame_t *frame, pw_message_t *msg)
+{
+    pw_cursor_t cur;
+    if (frame->type != PW_FRAME_RESPONSE)
+        return -EBADMSG;
+    pw_cursor_init(&cur, frame->payload, frame->len);
+    msg->status = pw_cursor_u32(&cur);
+    msg->method.base = NULL;
+    msg->method.len = 0;
+    msg->url = msg->method;
+    return decode_headers_and_body(&cur, msg);
+}
+
+int pw_headers_next(pw_message_t *msg, pw_header_t *header)
+{
+    if (msg->headers_left == 0)
+        return 0;
+    msg->headers_left--;
+    header->name = pw_cursor_bytes(&msg->headers);
+    header->value = pw_cursor_bytes(&msg->headers);
+    return 1;
+}

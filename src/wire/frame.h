@@ -1,0 +1,114 @@
+/* frame.h — the wire between the host and its isolates (and the control channel to the
+ * zygote and templates). Used by the host and, through _pyworkerd, by the isolates.
+ *
+ * A frame is a 12-byte header — u32 payload length, u8 type, u8 flags, u16 reserved,
+ * u32 request id, all little-endian — followed by the payload. Payload fields are u16/u32
+ * integers and length-prefixed byte strings (u32 length + bytes). Decoders never trust a
+ * frame: every length is checked against the frame's end before use.
+ */
+#ifndef PW_FRAME_H
+#define PW_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PW_FRAME_HEADER_SIZE 12
+#define PW_FRAME_MAX_PAYLOAD (64u * 1024 * 1024)   /* 32 MiB body limit + headers, with room */
+
+enum {
+    /* host -> isolate */
+    PW_FRAME_REQUEST = 1,       /* method, url, headers, body */
+    PW_FRAME_CANCEL = 2,        /* the client went away; no payload */
+    /* isolate -> host */
+    PW_FRAME_RESPONSE = 16,     /* status, headers, body */
+    /* control: host <-> zygote / template (small payloads, fds passed beside them) */
+    PW_FRAME_CTL_CREATE_TEMPLATE = 32,  /* host->zygote: spec path; fd: template control socket */
+    PW_FRAME_CTL_TEMPLATE_READY = 33,   /* template->host: u32 pid */
+    PW_FRAME_CTL_TEMPLATE_FAILED = 34,  /* template->host: error text (traceback) */
+    PW_FRAME_CTL_SPAWN_ISOLATE = 35,    /* host->template: fd: isolate socket */
+    PW_FRAME_CTL_ISOLATE_SPAWNED = 36,  /* template->host: u32 pid (0 = fork failed) */
+    PW_FRAME_CTL_ISOLATE_EXITED = 37,   /* template->host: u32 pid, u32 wait status */
+};
+
+typedef struct {
+    const uint8_t *base;
+    size_t len;
+} pw_bytes_t;
+
+typedef struct {
+    pw_bytes_t name;
+    pw_bytes_t value;
+} pw_header_t;
+
+typedef struct {
+    uint8_t type;
+    uint8_t flags;
+    uint32_t id;
+    const uint8_t *payload;
+    size_t len;
+} pw_frame_t;
+
+/* A growable output buffer that frames are appended to. */
+typedef struct {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+} pw_buf_t;
+
+/* Reads payload fields in order; `failed` sticks once any read runs past the end. */
+typedef struct {
+    const uint8_t *pos;
+    const uint8_t *end;
+    int failed;
+} pw_cursor_t;
+
+/* A decoded REQUEST or RESPONSE. Headers are read one by one with pw_headers_next(). */
+typedef struct {
+    uint32_t status;            /* RESPONSE only */
+    pw_bytes_t method;          /* REQUEST only */
+    pw_bytes_t url;             /* REQUEST only */
+    uint32_t n_headers;
+    pw_cursor_t headers;        /* positioned at the next header */
+    uint32_t headers_left;
+    pw_bytes_t body;
+} pw_message_t;
+
+void pw_buf_init(pw_buf_t *buf);
+void pw_buf_free(pw_buf_t *buf);
+/* Drops the first n bytes. */
+void pw_buf_consume(pw_buf_t *buf, size_t n);
+/* Makes room for n more bytes; returns 0 or -ENOMEM. */
+int pw_buf_reserve(pw_buf_t *buf, size_t n);
+int pw_buf_append(pw_buf_t *buf, const void *data, size_t len);
+
+/* Frame building: begin, put fields, end (which writes the payload length). */
+int pw_frame_begin(pw_buf_t *buf, uint8_t type, uint32_t id, size_t *start);
+int pw_frame_put_u32(pw_buf_t *buf, uint32_t value);
+int pw_frame_put_bytes(pw_buf_t *buf, const void *data, size_t len);
+int pw_frame_end(pw_buf_t *buf, size_t start);
+
+/* Whole messages in one call. */
+int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes_t url,
+                         const pw_header_t *headers, size_t n_headers, pw_bytes_t body);
+int pw_frame_put_response(pw_buf_t *buf, uint32_t id, uint32_t status,
+                          const pw_header_t *headers, size_t n_headers, pw_bytes_t body);
+int pw_frame_put_empty(pw_buf_t *buf, uint8_t type, uint32_t id);
+
+/* Parses the frame at the start of data. Returns 1 and fills *frame (with *consumed set to
+ * its whole size) when a complete frame is there, 0 when more bytes are needed, -EMSGSIZE
+ * when the announced payload is larger than PW_FRAME_MAX_PAYLOAD. */
+int pw_frame_parse(const uint8_t *data, size_t len, pw_frame_t *frame, size_t *consumed);
+
+void pw_cursor_init(pw_cursor_t *cur, const uint8_t *data, size_t len);
+uint32_t pw_cursor_u32(pw_cursor_t *cur);
+pw_bytes_t pw_cursor_bytes(pw_cursor_t *cur);
+
+/* Decodes a REQUEST / RESPONSE frame and checks every header and the body lie inside it.
+ * Returns 0 or -EBADMSG. */
+int pw_message_decode_request(const pw_frame_t *frame, pw_message_t *msg);
+int pw_message_decode_response(const pw_frame_t *frame, pw_message_t *msg);
+/* Returns 1 and fills *header while headers remain, 0 after the last. Only valid on a
+ * message that decoded successfully. */
+int pw_headers_next(pw_message_t *msg, pw_header_t *header);
+
+#endif

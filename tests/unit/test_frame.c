@@ -1,0 +1,165 @@
+/* test_frame.c — the frame codec: round trips, partial input, and hostile frames. */
+#include <errno.h>
+#include <stdlib.h>
+#include "unit.h"
+#include "wire/frame.h"
+
+static pw_bytes_t B(const char *s) { pw_bytes_t b = { (const uint8_t *)s, strlen(s) }; return b; }
+
+static int bytes_eq(pw_bytes_t b, const char *s)
+{
+    return b.len == strlen(s) && memcmp(b.base, s, b.len) == 0;
+}
+
+TEST(request_round_trip_keeps_every_field)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    pw_header_t h[2] = { { B("Host"), B("example.com") }, { B("Set-Cookie"), B("a=1") } };
+    CHECK(pw_frame_put_request(&buf, 7, B("POST"), B("http://x/y?z"), h, 2, B("body!")) == 0);
+    pw_frame_t f;
+    size_t used;
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
+    CHECK(used == buf.len);
+    CHECK(f.type == PW_FRAME_REQUEST && f.id == 7);
+    pw_message_t m;
+    CHECK(pw_message_decode_request(&f, &m) == 0);
+    CHECK(bytes_eq(m.method, "POST") && bytes_eq(m.url, "http://x/y?z"));
+    CHECK(m.n_headers == 2 && bytes_eq(m.body, "body!"));
+    pw_header_t got;
+    CHECK(pw_headers_next(&m, &got) == 1 && bytes_eq(got.name, "Host") && bytes_eq(got.value, "example.com"));
+    CHECK(pw_headers_next(&m, &got) == 1 && bytes_eq(got.name, "Set-Cookie"));
+    CHECK(pw_headers_next(&m, &got) == 0);
+    pw_buf_free(&buf);
+}
+
+TEST(response_round_trip_with_empty_body)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    CHECK(pw_frame_put_response(&buf, 42, 404, NULL, 0, B("")) == 0);
+    pw_frame_t f;
+    size_t used;
+    pw_message_t m;
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
+    CHECK(pw_message_decode_response(&f, &m) == 0);
+    CHECK(m.status == 404 && m.n_headers == 0 && m.body.len == 0 && m.body.base != NULL);
+    pw_buf_free(&buf);
+}
+
+TEST(partial_frames_ask_for_more)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    CHECK(pw_frame_put_response(&buf, 1, 200, NULL, 0, B("hello")) == 0);
+    pw_frame_t f;
+    size_t used;
+    for (size_t n = 0; n < buf.len; n++)
+        CHECK(pw_frame_parse(buf.data, n, &f, &used) == 0);
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
+    pw_buf_free(&buf);
+}
+
+TEST(several_frames_in_one_buffer_parse_in_order)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    for (uint32_t i = 1; i <= 3; i++)
+        CHECK(pw_frame_put_empty(&buf, PW_FRAME_CANCEL, i) == 0);
+    size_t off = 0, used;
+    pw_frame_t f;
+    for (uint32_t i = 1; i <= 3; i++) {
+        CHECK(pw_frame_parse(buf.data + off, buf.len - off, &f, &used) == 1);
+        CHECK(f.id == i && f.type == PW_FRAME_CANCEL && f.len == 0);
+        off += used;
+    }
+    CHECK(off == buf.len);
+    pw_buf_free(&buf);
+}
+
+TEST(oversized_length_is_rejected)
+{
+    uint8_t h[PW_FRAME_HEADER_SIZE] = { 0xff, 0xff, 0xff, 0xff, PW_FRAME_RESPONSE };
+    pw_frame_t f;
+    size_t used;
+    CHECK(pw_frame_parse(h, sizeof h, &f, &used) == -EMSGSIZE);
+}
+
+TEST(lying_inner_lengths_are_rejected)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    pw_header_t h[1] = { { B("a"), B("b") } };
+    CHECK(pw_frame_put_response(&buf, 1, 200, h, 1, B("xyz")) == 0);
+    pw_frame_t f;
+    size_t used;
+    pw_message_t m;
+    /* header count far beyond what the frame holds */
+    buf.data[PW_FRAME_HEADER_SIZE + 4] = 0xff;
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
+    CHECK(pw_message_decode_response(&f, &m) == -EBADMSG);
+    buf.data[PW_FRAME_HEADER_SIZE + 4] = 1;
+    /* body length past the end */
+    buf.data[buf.len - 3 - 4] = 200;
+    CHECK(pw_message_decode_response(&f, &m) == -EBADMSG);
+    buf.data[buf.len - 3 - 4] = 3;
+    CHECK(pw_message_decode_response(&f, &m) == 0);
+    /* every truncation of the payload fails cleanly */
+    for (size_t n = 0; n < f.len; n++) {
+        pw_frame_t t = f;
+        t.len = n;
+        CHECK(pw_message_decode_response(&t, &m) == -EBADMSG);
+    }
+    /* a request frame is not a response */
+    CHECK(pw_message_decode_request(&f, &m) == -EBADMSG);
+    pw_buf_free(&buf);
+}
+
+TEST(random_bytes_never_crash_the_decoder)
+{
+    uint8_t data[256];
+    srand(1);
+    for (int round = 0; round < 20000; round++) {
+        size_t n = (size_t)(rand() % (int)sizeof data);
+        for (size_t i = 0; i < n; i++)
+            data[i] = (uint8_t)rand();
+        if (n >= 4) { data[0] = (uint8_t)(n - PW_FRAME_HEADER_SIZE); data[1] = data[2] = data[3] = 0; }
+        if (n >= 5) data[4] = (round & 1) ? PW_FRAME_RESPONSE : PW_FRAME_REQUEST;
+        pw_frame_t f;
+        size_t used;
+        pw_message_t m;
+        if (pw_frame_parse(data, n, &f, &used) == 1) {
+            int rc = f.type == PW_FRAME_REQUEST ? pw_message_decode_request(&f, &m)
+                                                : pw_message_decode_response(&f, &m);
+            pw_header_t h;
+            if (rc == 0)
+                while (pw_headers_next(&m, &h))
+                    CHECK(h.name.base >= f.payload && h.value.base + h.value.len <= f.payload + f.len);
+        }
+    }
+}
+
+TEST(buffer_consume_keeps_the_tail)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    CHECK(pw_buf_append(&buf, "abcdef", 6) == 0);
+    pw_buf_consume(&buf, 2);
+    CHECK(buf.len == 4 && memcmp(buf.data, "cdef", 4) == 0);
+    pw_buf_consume(&buf, 10);
+    CHECK(buf.len == 0);
+    pw_buf_free(&buf);
+}
+
+int main(void)
+{
+    RUN(request_round_trip_keeps_every_field);
+    RUN(response_round_trip_with_empty_body);
+    RUN(partial_frames_ask_for_more);
+    RUN(several_frames_in_one_buffer_parse_in_order);
+    RUN(oversized_length_is_rejected);
+    RUN(lying_inner_lengths_are_rejected);
+    RUN(random_bytes_never_crash_the_decoder);
+    RUN(buffer_consume_keeps_the_tail);
+    return UNIT_DONE();
+}
