@@ -1,0 +1,161 @@
+# The `js` module: the JavaScript globals that Pyodide-era Python Workers import
+# (`from js import Response, Headers, console, JSON, Object`), with the calling
+# conventions Pyodide gives them (`Response.new(...)`, keyword arguments as the trailing
+# options object). Imported in the worker template; used by isolates on every request.
+# Objects are pyworkerd's own (pyworkerd.webapi), shared with `workers`, not JS proxies.
+# Not here yet (other issues): fetch, Request, URL, Promise.
+"""JavaScript globals for Python Workers: Response, Headers, console, JSON, Object."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pyworkerd import log as _log
+from pyworkerd import webapi
+
+__all__ = ["JSON", "Headers", "Object", "Response", "console"]
+
+Headers = webapi.JsHeaders
+
+
+def _options(options: object, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Merge the options object (a dict, or a Response to copy from) with keyword options."""
+    if not options:
+        return kwargs
+    if isinstance(options, webapi.ResponseBase):
+        options = {"status": options._status, "statusText": options._status_text, "headers": options._headers}
+    if not isinstance(options, Mapping):
+        raise TypeError("The options argument must be a dict of Response init options or a Response")
+    return {**options, **kwargs}
+
+
+def _response(body: object, init: dict[str, Any], content_type: str | None = None) -> Response:
+    headers = init.get("headers")
+    pairs = webapi.header_list(headers)
+    if content_type and not any(k == "content-type" for k, _ in pairs):
+        pairs.append(("content-type", content_type))
+    resp = Response.__new__(Response)
+    resp._init(body, init.get("status"), init.get("statusText", ""), pairs)
+    return resp
+
+
+class Response(webapi.ResponseBase):
+    """The JavaScript `Response`: build one with `Response.new(body, status=, headers=)`.
+
+    The options may also be given as a dict: `Response.new(body, {"status": 404})`.
+    Instances have the JavaScript properties (`status`, `statusText`, `ok`, `headers`,
+    `bodyUsed`) and methods (`await r.text()`, `await r.json()`, `await r.arrayBuffer()`,
+    which returns bytes).
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def new(body: object = None, options: object = None, /, **kwargs: Any) -> Response:
+        """`new Response(body, options)`: body str, bytes or None; options status, statusText, headers.
+
+        `options` may also be another Response, whose status and headers are copied.
+        """
+        return _response(body, _options(options, kwargs))
+
+    @staticmethod
+    def _build_json(data: Any, options: object = None, /, **kwargs: Any) -> Response:
+        """`Response.json(data, options)`: JSON.stringify(data), content-type application/json."""
+        return _response(JSON.stringify(data), _options(options, kwargs), "application/json")
+
+    json = webapi.JsonMethod(_build_json)
+
+    @staticmethod
+    def redirect(url: str, status: int = 302) -> Response:
+        """`Response.redirect(url, status)`: status 301, 302, 303, 307 or 308."""
+        code, pairs = webapi.redirect_args(url, status)
+        return _response(None, {"status": code, "headers": pairs})
+
+    @property
+    def statusText(self) -> str:
+        """The status message ("" unless one was given)."""
+        return self._status_text
+
+    @property
+    def bodyUsed(self) -> bool:
+        """Whether the body has been read."""
+        return self._body_used
+
+    async def arrayBuffer(self) -> bytes:
+        """The body as bytes."""
+        return self._take()
+
+    def __repr__(self) -> str:
+        return f"Response(status={self._status})"
+
+
+def _text(args: tuple[Any, ...]) -> str:
+    return " ".join([a if isinstance(a, str) else _show(a) for a in args])
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    return str(value)
+
+
+class console:
+    """The JavaScript console: every method writes one tagged line to the Worker's log."""
+
+    @staticmethod
+    def log(*args: Any) -> None:
+        """Log the arguments, separated by spaces."""
+        _log.log(_text(args))
+
+    info = debug = warn = error = log
+
+
+class JSON:
+    """The JavaScript JSON object."""
+
+    @staticmethod
+    def stringify(value: Any, replacer: Any = None, space: int | str | None = None) -> str:
+        """Serialise `value` as JSON.stringify does (compact, non-ASCII kept)."""
+        if replacer is not None:
+            raise TypeError("JSON.stringify: a replacer is not supported by pyworkerd")
+        if space:
+            return json.dumps(value, ensure_ascii=False, indent=space, default=_json_default)
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+
+    @staticmethod
+    def parse(text: str | bytes) -> Any:
+        """Parse JSON text."""
+        return json.loads(text)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, webapi.Headers):
+        return dict(value.items())
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+class Object:
+    """The JavaScript Object constructor's static helpers."""
+
+    @staticmethod
+    def fromEntries(entries: Iterable[Any] | Mapping[str, Any]) -> dict[Any, Any]:
+        """A dict from [key, value] pairs (a dict's items(), Headers, a list of pairs)."""
+        if isinstance(entries, webapi.Headers):
+            return dict(entries.items())
+        if isinstance(entries, Mapping):
+            return dict(entries)
+        return {key: value for key, value in entries}
+
+    @staticmethod
+    def keys(obj: Mapping[str, Any]) -> list[str]:
+        """The keys of a dict."""
+        return list(obj.keys())
+
+    @staticmethod
+    def entries(obj: Mapping[str, Any]) -> list[list[Any]]:
+        """[key, value] pairs of a dict."""
+        return [[k, v] for k, v in obj.items()]

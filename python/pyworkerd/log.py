@@ -1,0 +1,75 @@
+# The worker's log: every line a worker prints (print(), console.log, tracebacks of
+# failed requests) goes to fd 2 as "[<service>] <line>\n", where the host collects it.
+# Configured once in the worker template by runtime.load(); isolates inherit it.
+# Invariant: only whole, tagged lines are written, each os.write() carrying complete
+# lines, so output of concurrent isolates never interleaves inside a line.
+"""Tagged line logging for one worker process (template or isolate)."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+_prefix: str = "[worker] "
+
+
+def configure(service: str) -> None:
+    """Tag this process's output with `service` and route stdout/stderr through it."""
+    global _prefix
+    _prefix = f"[{service}] "
+    sys.stdout = TaggedWriter()
+    sys.stderr = TaggedWriter()
+
+
+def log(text: str) -> None:
+    """Write `text` (one or more lines) to the log in a single write, each line tagged."""
+    _emit(text.rstrip("\n").split("\n"))
+
+
+def _emit(lines: list[str]) -> None:
+    prefix = _prefix
+    data = "".join([prefix + line + "\n" for line in lines]).encode("utf-8", "backslashreplace")
+    try:
+        while data:
+            data = data[os.write(2, data):]
+    except OSError:
+        pass  # A full or closed log must never fail the request that logs.
+
+
+class TaggedWriter(io.TextIOBase):
+    """A text stream that turns what is written to it into tagged log lines.
+
+    A partial line is kept until its newline arrives (print() writes the text and
+    the newline separately); close() writes what is left.
+    """
+
+    encoding = "utf-8"
+    errors = "backslashreplace"
+    line_buffering = True
+
+    def __init__(self) -> None:
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, s: str) -> int:
+        if not isinstance(s, str):
+            raise TypeError(f"write() argument must be str, not {type(s).__name__}")
+        if "\n" not in s:
+            self._partial += s
+            return len(s)
+        lines = (self._partial + s).split("\n")
+        self._partial = lines.pop()
+        _emit(lines)
+        return len(s)
+
+    def close(self) -> None:
+        if self._partial:
+            _emit([self._partial])
+            self._partial = ""
+        super().close()

@@ -1,0 +1,348 @@
+# The contract between the C side and a Worker's Python code. `load(spec)` runs once in
+# the worker template: it tags the process's output, builds `env`, imports the main
+# module (its top-level code runs there, once) and picks the fetch entry point.
+# `handle(...)` runs in an isolate for every HTTP request: it builds the Request, calls
+# the entry point and returns (status, headers, body), or a coroutine resolving to it
+# when the handler is async. Invariant: handle() and its coroutine never raise an
+# Exception: a failing request is logged with its traceback and answered with a 500.
+# (BaseExceptions such as asyncio.CancelledError and SystemExit do propagate.)
+"""Load a Worker in the template process and serve its HTTP requests in isolates."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import importlib
+import inspect
+import json
+import sys
+import traceback
+from collections.abc import Awaitable, Callable, Coroutine
+from functools import partial
+from types import CoroutineType, ModuleType
+from typing import Any
+
+import js
+import workers
+from pyworkerd import log as _log
+from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
+
+SDK_MODULES = (js, workers)
+"""Imported with the runtime so that the snapshot every isolate forks from holds them."""
+
+NO_GLOBAL_HANDLERS_DATE = "2025-08-14"
+ERROR_RESPONSE_BODY = b"Internal Server Error"
+
+env: Env | None = None
+"""The loaded Worker's bindings (also `workers.env`); None until load() has run."""
+
+_call: Callable[[int, Request], Any]
+_label = "fetch()"
+_pending: list[tuple[int, Awaitable[Any]]] = []
+_tasks: set[asyncio.Future[Any]] = set()
+
+
+class Env:
+    """A Worker's bindings: `env.NAME` or `env["NAME"]`.
+
+    json bindings are parsed values, text bindings str, data bindings bytes,
+    fromEnvironment bindings str or None.
+    """
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str) -> Any:
+        raise AttributeError(f"env has no binding named {name!r}")
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return self.__dict__[name]
+        except KeyError:
+            raise KeyError(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.__dict__
+
+    def __repr__(self) -> str:
+        return f"Env({', '.join(self.__dict__)})"
+
+
+BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "text": lambda b: str(b["value"]),
+    "json": lambda b: json.loads(b["value"]),
+    "data": lambda b: base64.b64decode(b["value"]),
+    "env": lambda b: b.get("value"),
+}
+"""How each binding type of the spec becomes a value of `env`; other modules add theirs."""
+
+
+def make_env(bindings: list[dict[str, Any]]) -> Env:
+    """Build `env` from the spec's bindings; an unknown type is a startup error."""
+    values: dict[str, Any] = {}
+    for binding in bindings:
+        name, kind = binding["name"], binding["type"]
+        convert = BINDING_TYPES.get(kind)
+        if convert is None:
+            raise ValueError(f'binding "{name}": not supported by pyworkerd: {kind} bindings')
+        try:
+            values[name] = convert(binding)
+        except ValueError as exc:
+            raise ValueError(f'binding "{name}": invalid {kind} value: {exc}') from None
+    return Env(values)
+
+
+class ExecutionContext:
+    """`ctx` of a request: `waitUntil(awaitable)` and `passThroughOnException()`."""
+
+    __slots__ = ("_req_id",)
+
+    def __init__(self, req_id: int) -> None:
+        self._req_id = req_id
+
+    def waitUntil(self, awaitable: Awaitable[Any]) -> None:
+        """Run `awaitable` to completion even after the response has been sent."""
+        if not inspect.isawaitable(awaitable):
+            raise TypeError(f"waitUntil() expects an awaitable, not {type(awaitable).__name__}")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            _pending.append((self._req_id, awaitable))  # scheduled by handle()'s coroutine
+            return
+        _schedule(self._req_id, awaitable)
+
+    def passThroughOnException(self) -> None:
+        """Accepted for compatibility; there is no origin to pass through to."""
+
+
+def _schedule(req_id: int, awaitable: Awaitable[Any]) -> None:
+    task = asyncio.ensure_future(awaitable)
+    _tasks.add(task)
+    task.add_done_callback(partial(_task_done, req_id))
+
+
+def _task_done(req_id: int, task: asyncio.Future[Any]) -> None:
+    _tasks.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        _log_exception(f"request {req_id} waitUntil(): uncaught exception", task.exception())
+
+
+# ---------------------------------------------------------------- template: load()
+
+
+def load(spec: dict[str, Any]) -> None:
+    """Load the Worker described by `spec` into this (template) process."""
+    global env
+    _log.configure(spec["service"])
+    directory = spec["dir"]
+    if directory in sys.path:
+        sys.path.remove(directory)
+    sys.path.insert(0, directory)
+    importlib.invalidate_caches()
+    env = make_env(spec.get("bindings", []))
+    main = spec["main_module"]
+    if not main.endswith(".py"):
+        raise ValueError("Main module needs to end with a .py file extension")
+    module = _import_main(main[:-3].replace("/", "."))
+    flags = set(spec.get("compat_flags", []))
+    _select_entrypoint(module, main, _legacy_handlers(spec.get("compat_date", ""), flags))
+
+
+def _legacy_handlers(compat_date: str, flags: set[str]) -> bool:
+    """Whether top-level handlers (on_fetch) are accepted: python_no_global_handlers off."""
+    no_globals = "python_no_global_handlers" in flags or compat_date >= NO_GLOBAL_HANDLERS_DATE
+    return not no_globals or "disable_python_no_global_handlers" in flags
+
+
+def _import_main(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == "src" or (exc.name or "").startswith("src."):
+            exc.add_note(
+                "If your main module is inside the 'src' directory then your import "
+                "statement shouldn't include a 'src.' prefix"
+            )
+        raise
+
+
+def _exported(module: ModuleType, name: str) -> Any:
+    names = getattr(module, "__all__", None)
+    if names is not None and name not in names:
+        return None
+    return getattr(module, name, None)
+
+
+def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
+    global _call, _label
+    default = _exported(module, "Default")
+    is_class = (
+        inspect.isclass(default)
+        and issubclass(default, workers.WorkerEntrypoint)
+        and default is not workers.WorkerEntrypoint
+    )
+    on_fetch = getattr(module, "on_fetch", None)  # as workerd: __all__ only filters classes
+    on_fetch = on_fetch if callable(on_fetch) else None
+    if is_class and legacy and on_fetch is not None:
+        raise TypeError("Cannot define multiple default entrypoints")
+    if is_class:
+        _call, _label = _class_caller(default, legacy)
+        Request.headers_type = Headers
+    elif legacy and on_fetch is not None:
+        _call, _label = _function_caller(on_fetch), "on_fetch()"
+        Request.headers_type = JsHeaders
+    else:
+        raise _missing_handler(main, legacy, default, on_fetch)
+
+
+def _missing_handler(main: str, legacy: bool, default: Any, on_fetch: Any) -> Exception:
+    if legacy:
+        exc = LookupError(f'Python entrypoint "{main}" does not export a handler named "on_fetch"')
+        exc.add_note(
+            "Define `class Default(WorkerEntrypoint)` with a `fetch(self, request)` method "
+            "(from workers import WorkerEntrypoint), or a top-level `on_fetch(request, env, ctx)`."
+        )
+    else:
+        exc = LookupError(
+            f'Python entrypoint "{main}" does not export a default entrypoint: define '
+            "`class Default(WorkerEntrypoint)` with a `fetch(self, request)` method "
+            "(from workers import WorkerEntrypoint)"
+        )
+        if on_fetch is not None:
+            exc.add_note(
+                "Top-level handlers such as on_fetch are not used from compatibility date "
+                f"{NO_GLOBAL_HANDLERS_DATE} on (python_no_global_handlers); move it into "
+                "Default.fetch, or add the compatibility flag disable_python_no_global_handlers."
+            )
+    if default is not None and not (
+        inspect.isclass(default) and issubclass(default, workers.WorkerEntrypoint)
+    ):
+        exc.add_note("`Default` is defined but is not a subclass of workers.WorkerEntrypoint.")
+    return exc
+
+
+def _positional_count(func: Callable[..., Any]) -> int:
+    """How many positional arguments `func` takes (its relaxed-call arity); -1 = any."""
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return -1
+    count = 0
+    for p in params:
+        if p.kind is p.VAR_POSITIONAL:
+            return -1
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            count += 1
+    return count
+
+
+def _class_caller(cls: type, legacy: bool) -> tuple[Callable[[int, Request], Any], str]:
+    """Per request: `cls(ctx, env).fetch(request)` (`on_fetch` also accepted in legacy mode)."""
+    name = "fetch" if hasattr(cls, "fetch") else "on_fetch" if legacy and hasattr(cls, "on_fetch") else None
+    label = f"{cls.__name__}.{name or 'fetch'}()"
+    if name is None:
+
+        def call_missing(req_id: int, request: Request) -> Any:
+            raise TypeError("Method fetch does not exist")
+
+        return call_missing, label
+    static = isinstance(inspect.getattr_static(cls, name), (staticmethod, classmethod))
+    arity = _positional_count(getattr(cls, name))
+    with_request = arity == -1 or arity > (0 if static else 1)
+
+    def call(req_id: int, request: Request) -> Any:
+        method = getattr(cls(ExecutionContext(req_id), env), name)
+        return method(request) if with_request else method()
+
+    return call, label
+
+
+def _function_caller(func: Callable[..., Any]) -> Callable[[int, Request], Any]:
+    """A relaxed call of a top-level handler: (request), (request, env) or (request, env, ctx)."""
+    arity = _positional_count(func)
+    if arity == 0:
+        return lambda req_id, request: func()
+    if arity == 1:
+        return lambda req_id, request: func(request)
+    if arity == 2:
+        return lambda req_id, request: func(request, env)
+    return lambda req_id, request: func(request, env, ExecutionContext(req_id))
+
+
+# ---------------------------------------------------------------- isolate: handle()
+
+
+def handle(
+    req_id: int, method: str, url: str, headers: list[tuple[str, str]], body: bytes
+) -> WireResponse | Coroutine[Any, Any, WireResponse]:
+    """Serve one HTTP request: the response tuple, or a coroutine resolving to it.
+
+    The tuple is (status, [(name, value), ...], body): names lower-case, repeats kept
+    (one pair per Set-Cookie). Its header list may be the Response object's own list:
+    read it, never modify it. Never raises an Exception (see the top of this file).
+    """
+    try:
+        result = _call(req_id, make_request(method, url, headers, body))
+    except Exception as exc:
+        wire = _failed(req_id, method, url, exc)
+    else:
+        if isinstance(result, ResponseBase):
+            wire = result._wire()
+        elif type(result) is CoroutineType or inspect.isawaitable(result):
+            return _finish(req_id, method, url, result)
+        else:
+            wire = _convert(req_id, method, url, result)
+    if _pending:
+        return _start_pending(wire)
+    return wire
+
+
+async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any]) -> WireResponse:
+    _schedule_pending()
+    try:
+        result = await awaitable
+    except Exception as exc:
+        return _failed(req_id, method, url, exc)
+    if isinstance(result, ResponseBase):
+        return result._wire()
+    return _convert(req_id, method, url, result)
+
+
+async def _start_pending(wire: WireResponse) -> WireResponse:
+    """Answer `wire` once the loop runs what a sync handler passed to waitUntil()."""
+    _schedule_pending()
+    return wire
+
+
+def _schedule_pending() -> None:
+    while _pending:
+        _schedule(*_pending.pop(0))
+
+
+def _convert(req_id: int, method: str, url: str, result: Any) -> WireResponse:
+    """A response given as an object holding one (`js_object`/`js_response`), or a 500."""
+    for attr in ("js_object", "js_response"):
+        inner = getattr(result, attr, None)
+        if isinstance(inner, ResponseBase):
+            return inner._wire()
+    what = "None" if result is None else f"an object of type {type(result).__name__}"
+    _log.log(f"request {req_id} {method} {url}: {_label} returned {what}, expected a Response")
+    return _error_response()
+
+
+def _failed(req_id: int, method: str, url: str, exc: BaseException) -> WireResponse:
+    _log_exception(f"request {req_id} {method} {url}: uncaught exception", exc)
+    return _error_response()
+
+
+def _error_response() -> WireResponse:
+    return (500, [("content-type", "text/plain; charset=utf-8")], ERROR_RESPONSE_BODY)
+
+
+def _log_exception(headline: str, exc: BaseException) -> None:
+    """Log `headline` and the traceback of `exc`, without this module's own frames."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    lines = traceback.format_exception(type(exc), exc, tb)
+    _log.log(headline + "\n" + "".join(lines))

@@ -1,0 +1,475 @@
+# Fetch-standard HTTP objects shared by the `workers` and `js` modules: one Headers
+# implementation, the Request a handler receives, and the response base class that both
+# `workers.Response` and `js.Response` build on. Imported in the worker template; used
+# on every request in the isolates (the hot path: keep allocations per request minimal).
+# Invariant: header names are stored lower-cased as (name, value) tuples in arrival
+# order with repeats kept, and every Headers method mutates that list in place, because
+# a Response hands the very same list to the C side as its wire headers.
+"""Headers, Request and the response base shared by the Python Workers SDK modules."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from http import HTTPMethod, HTTPStatus
+from typing import Any, ClassVar
+
+WireHeaders = list[tuple[str, str]]
+WireResponse = tuple[int, WireHeaders, bytes]
+
+TEXT_PLAIN = ("content-type", "text/plain;charset=UTF-8")
+_SET_COOKIE = "set-cookie"
+_METHODS: dict[str, HTTPMethod] = {m.value: m for m in HTTPMethod}
+_is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z").match
+_bad_value = re.compile(r"[\r\n\0]").search
+_NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
+_REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
+
+
+def _name(name: object) -> str:
+    text = name if isinstance(name, str) else str(name)
+    if not _is_token(text):
+        raise TypeError(f"Invalid header name: {text!r}")
+    return text.lower()
+
+
+def _value(value: object) -> str:
+    text = (value if isinstance(value, str) else str(value)).strip(" \t")
+    if _bad_value(text):
+        raise TypeError(f"Invalid header value: {text!r}")
+    return text
+
+
+_PAIRS_ERROR = "Headers must be a Headers object, a mapping, or an iterable of [name, value] pairs"
+
+
+def _pair(pair: Any) -> tuple[str, str]:
+    try:
+        name, value = pair
+    except (TypeError, ValueError):
+        raise TypeError(_PAIRS_ERROR) from None
+    return _name(name), _value(value)
+
+
+def header_list(init: object) -> WireHeaders:
+    """Validate a headers initialiser (Headers, mapping or iterable of pairs) into a list."""
+    if init is None:
+        return []
+    if isinstance(init, Headers):
+        return init._list.copy()
+    if isinstance(init, Mapping):
+        return [(_name(name), _value(value)) for name, value in init.items()]
+    if isinstance(init, (str, bytes)) or not isinstance(init, Iterable):
+        raise TypeError(_PAIRS_ERROR)
+    return [_pair(pair) for pair in init]
+
+
+class Headers:
+    """HTTP headers: case-insensitive, repeated headers kept (Set-Cookie is never joined).
+
+    Offers what `http.client.HTTPMessage` offers (`get`, `get_all`, `items`, `keys`,
+    `values`, `in`, `[]`, iteration over names) and the JavaScript `Headers` methods
+    (`get`, `has`, `set`, `append`, `delete`, `entries`, `getSetCookie`, `forEach`).
+    `get(name)` joins repeated values with ", " as JavaScript does, except Set-Cookie,
+    whose first value it returns; `get_all(name)`/`getSetCookie()` give every value.
+    Listings (`items`, `entries`, `keys`, `values`) are sorted by name with repeats
+    combined, as JavaScript iterates them, Set-Cookie values listed one by one.
+    """
+
+    __slots__ = ("_list",)
+
+    def __init__(self, init: object = None) -> None:
+        self._list: WireHeaders = header_list(init)
+
+    @classmethod
+    def _wrap(cls, pairs: WireHeaders) -> Headers:
+        """Wrap an already-valid, lower-cased list without copying it."""
+        self = cls.__new__(cls)
+        self._list = pairs
+        return self
+
+    @classmethod
+    def _from_wire(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
+        """Headers of an incoming request: parsed by the host, only lower-cased here."""
+        return cls._wrap([(name.lower(), value) for name, value in pairs])
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The value of header `name` (repeats joined by ", "), or `default` (None)."""
+        key = name.lower()
+        found = None
+        for k, v in self._list:
+            if k == key:
+                if found is None:
+                    found = v
+                    if key == _SET_COOKIE:
+                        break
+                else:
+                    found = found + ", " + v
+        return default if found is None else found
+
+    __getitem__ = get
+
+    def get_all(self, name: str, failobj: Any = None) -> Any:
+        """Every value of header `name` as a list, or `failobj` if it is absent."""
+        key = name.lower()
+        values = [v for k, v in self._list if k == key]
+        return values if values else failobj
+
+    def getSetCookie(self) -> list[str]:
+        """Every Set-Cookie value, in order."""
+        return [v for k, v in self._list if k == _SET_COOKIE]
+
+    def has(self, name: str) -> bool:
+        """Whether header `name` is present."""
+        key = name.lower()
+        for k, _ in self._list:
+            if k == key:
+                return True
+        return False
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.has(name)
+
+    def set(self, name: str, value: object) -> None:
+        """Replace every value of header `name` with `value`."""
+        key, text = _name(name), _value(value)
+        pairs = self._list
+        first = -1
+        for i in range(len(pairs) - 1, -1, -1):
+            if pairs[i][0] == key:
+                if first != -1:
+                    del pairs[first]
+                first = i
+        if first == -1:
+            pairs.append((key, text))
+        else:
+            pairs[first] = (key, text)
+
+    __setitem__ = set
+
+    def append(self, name: str, value: object) -> None:
+        """Add a value to header `name`, keeping the values it already has."""
+        self._list.append((_name(name), _value(value)))
+
+    add_header = append
+
+    def delete(self, name: str) -> None:
+        """Remove header `name` (no error if it is absent)."""
+        key = name.lower()
+        self._list[:] = [pair for pair in self._list if pair[0] != key]
+
+    __delitem__ = delete
+
+    def _combined(self) -> WireHeaders:
+        groups: dict[str, list[str]] = {}
+        for k, v in self._list:
+            groups.setdefault(k, []).append(v)
+        out: WireHeaders = []
+        for k in sorted(groups):
+            values = groups[k]
+            if k == _SET_COOKIE:
+                out.extend([(k, v) for v in values])
+            else:
+                out.append((k, ", ".join(values)))
+        return out
+
+    def items(self) -> list[tuple[str, str]]:
+        """(name, value) pairs, sorted by name, repeats combined (Set-Cookie kept apart)."""
+        return self._combined()
+
+    def keys(self) -> list[str]:
+        """Header names, as `items()` lists them."""
+        return [k for k, _ in self._combined()]
+
+    def values(self) -> list[str]:
+        """Header values, as `items()` lists them."""
+        return [v for _, v in self._combined()]
+
+    def entries(self) -> list[list[str]]:
+        """[name, value] pairs, as JavaScript's `Headers.entries()` yields them."""
+        return [[k, v] for k, v in self._combined()]
+
+    def forEach(self, callback: Callable[..., Any]) -> None:
+        """Call `callback(value, name)` for each entry, as JavaScript does."""
+        for k, v in self._combined():
+            callback(v, k)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys())
+
+    def __len__(self) -> int:
+        return len(self._combined())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._combined() == other._combined()
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._combined()!r})"
+
+
+class JsHeaders(Headers):
+    """`Headers` as JavaScript code sees it: iterating yields [name, value] pairs.
+
+    This is `js.Headers`, and the type of `request.headers` for legacy `on_fetch` handlers.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def new(cls, init: object = None) -> JsHeaders:
+        """`new Headers(init)`: from nothing, a mapping, Headers or [name, value] pairs."""
+        return cls(init)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.entries())
+
+
+def body_bytes(body: object, headers: WireHeaders, kind: str) -> bytes | None:
+    """Convert a body to bytes; a str body gets text/plain unless a content-type is set."""
+    if body is None:
+        return None
+    if isinstance(body, str):
+        if not any(k == "content-type" for k, _ in headers):
+            headers.append(TEXT_PLAIN)
+        return body.encode()
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    raise TypeError(f"Unsupported type in {kind}: {type(body).__name__}")
+
+
+class Body:
+    """Reading a request's or response's body once, as the Fetch standard does."""
+
+    __slots__ = ()
+    _body: bytes | None
+    _body_used: bool
+
+    @property
+    def body_used(self) -> bool:
+        """Whether the body has been read."""
+        return self._body_used
+
+    def _take(self) -> bytes:
+        if self._body_used:
+            raise OSError("Body already used")
+        body = self._body
+        if body is None:
+            return b""
+        self._body_used = True
+        return body
+
+    async def text(self) -> str:
+        """The body decoded as UTF-8."""
+        return self._take().decode("utf-8", "replace")
+
+    async def bytes(self) -> bytes:
+        """The body as bytes."""
+        return self._take()
+
+    async def _json(self, **kwargs: Any) -> Any:
+        return json.loads(self._take().decode("utf-8", "replace"), **kwargs)
+
+
+class Request(Body):
+    """An HTTP request: the object a handler receives, also constructible by user code.
+
+    `Request(input, method=, headers=, body=, redirect=)`: `input` is a URL or a Request
+    to copy; `headers` a dict, a list of pairs or Headers; `body` str, bytes or None.
+    """
+
+    __slots__ = ("_method", "_url", "_raw", "_headers", "_body", "_body_used", "_redirect")
+    headers_type: ClassVar[type[Headers]] = Headers
+
+    def __init__(
+        self,
+        input: str | Request,
+        *,
+        method: HTTPMethod | str | None = None,
+        headers: object = None,
+        body: str | bytes | None = None,
+        redirect: str | None = None,
+        cf: object = None,
+    ) -> None:
+        if isinstance(input, Request):
+            if input._body_used and body is None:
+                raise TypeError(
+                    "Cannot construct a Request with a Request object that has already been used."
+                )
+            url, meth, pairs = input._url, input._method, input._header_pairs()
+            data, redir = input._body, input._redirect
+        elif isinstance(input, str):
+            url, meth, pairs, data, redir = input, "GET", [], None, "follow"
+        else:
+            raise TypeError(f"Request input must be a URL string or a Request, not {type(input).__name__}")
+        if method is not None:
+            meth = str(method.value if isinstance(method, HTTPMethod) else method)
+            meth = meth.upper() if meth.upper() in _METHODS else meth
+        if headers is not None:
+            pairs = header_list(checked_headers(headers))
+        if body is not None:
+            data = body_bytes(body, pairs, "Request")
+        if data is not None and meth in ("GET", "HEAD"):
+            raise TypeError("Request with a GET or HEAD method cannot have a body.")
+        self._method, self._url, self._raw, self._headers = meth, url, pairs, None
+        self._body, self._body_used = data, False
+        self._redirect = redirect or redir
+
+    def _header_pairs(self) -> WireHeaders:
+        return self._headers._list.copy() if self._headers is not None else [
+            (k.lower(), v) for k, v in self._raw
+        ]
+
+    @property
+    def url(self) -> str:
+        """The request's absolute URL."""
+        return self._url
+
+    @property
+    def method(self) -> HTTPMethod | str:
+        """The method as `http.HTTPMethod` (a str), or a plain str for non-standard ones."""
+        return _METHODS.get(self._method, self._method)
+
+    @property
+    def headers(self) -> Headers:
+        """The request's headers (see `Headers`)."""
+        h = self._headers
+        if h is None:
+            h = self._headers = self.headers_type._from_wire(self._raw)
+        return h
+
+    @property
+    def redirect(self) -> str:
+        """The redirect mode: "follow" or "manual"."""
+        return self._redirect
+
+    async def json(self, **kwargs: Any) -> Any:
+        """The body parsed as JSON (`kwargs` go to `json.loads`)."""
+        return await self._json(**kwargs)
+
+    def clone(self) -> Request:
+        """A copy of this request, body included; raises OSError if the body was read."""
+        if self._body_used:
+            raise OSError("Body already used")
+        return Request(self)
+
+    def __repr__(self) -> str:
+        return f"Request(method={self._method!r}, url={self._url!r})"
+
+
+def make_request(method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Request:
+    """The Request for an incoming HTTP request (host-parsed, so not re-validated)."""
+    req = Request.__new__(Request)
+    req._method = method
+    req._url = url
+    req._raw = headers
+    req._headers = None
+    req._body = body if body else None
+    req._body_used = False
+    req._redirect = "follow"
+    return req
+
+
+def checked_headers(headers: object) -> object:
+    """The SDK's `headers=` check: a dict, a list of pairs, Headers or None."""
+    if headers is None or isinstance(headers, (dict, list, Headers)):
+        return headers
+    raise TypeError("Received unexpected type for headers argument")
+
+
+class JsonMethod:
+    """`Cls.json(data, ...)` builds a JSON response; `await response.json()` parses a body."""
+
+    def __init__(self, build: Callable[..., Any]) -> None:
+        self._build = build
+
+    def __get__(self, obj: Any, cls: type | None = None) -> Callable[..., Any]:
+        if obj is None:
+            return self._build
+        return obj._json
+
+
+class ResponseBase(Body):
+    """What `workers.Response` and `js.Response` share: status, headers, a bytes body."""
+
+    __slots__ = ("_status", "_status_text", "_headers", "_body", "_body_used")
+
+    def _init(self, body: object, status: int | None, status_text: str, headers: object) -> None:
+        code = 200 if status is None else int(status)
+        if not (200 <= code <= 599 or code == 101):
+            raise ValueError(
+                "Responses may only be constructed with status codes in the range 200 to 599, inclusive."
+            )
+        pairs = header_list(headers)
+        data = body_bytes(body, pairs, "Response")
+        if data is not None and code in _NULL_BODY_STATUSES:
+            raise TypeError(f"Response with null body status ({code}) cannot have a body.")
+        self._status, self._status_text = code, str(status_text or "")
+        self._headers = Headers._wrap(pairs)
+        self._body, self._body_used = data, False
+
+    def _copy_from(self, other: ResponseBase) -> None:
+        self._status, self._status_text = other._status, other._status_text
+        self._headers = Headers._wrap(other._headers._list.copy())
+        self._body, self._body_used = other._body, other._body_used
+
+    def _wire(self) -> WireResponse:
+        body = self._body
+        return (self._status, self._headers._list, b"" if body is None else body)
+
+    @property
+    def status(self) -> int:
+        """The HTTP status code."""
+        return self._status
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is in the range 200-299."""
+        return 200 <= self._status <= 299
+
+    @property
+    def headers(self) -> Headers:
+        """The response's headers (see `Headers`)."""
+        return self._headers
+
+    @property
+    def url(self) -> str:
+        """The URL of a fetched response; "" for a constructed one."""
+        return ""
+
+    @property
+    def redirected(self) -> bool:
+        """Whether a fetch followed a redirect; False for a constructed response."""
+        return False
+
+    @property
+    def type(self) -> str:
+        """The response type: "default" for a constructed response."""
+        return "default"
+
+    def clone(self) -> Any:
+        """A copy of this response, body included; raises OSError if the body was read."""
+        if self._body_used:
+            raise OSError("Body already used")
+        copy = type(self).__new__(type(self))
+        copy._copy_from(self)
+        return copy
+
+
+def redirect_args(url: str, status: int) -> tuple[int, WireHeaders]:
+    """Validate a redirect and return its status and Location header."""
+    code = int(status)
+    if code not in _REDIRECT_STATUSES:
+        raise ValueError(f"Invalid redirect status code {code}: use 301, 302, 303, 307 or 308.")
+    return code, [("location", _value(url))]
+
+
+def status_code(status: HTTPStatus | int | None) -> int | None:
+    """A plain int status (HTTPStatus is an int subclass, kept off the wire)."""
+    return None if status is None else int(status)
