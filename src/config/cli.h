@@ -9,6 +9,7 @@
 #include "config/config.h"
 
 #define PW_CLI_MAX_LIST 64
+#define PW_VERSION "0.1.0"
 
 typedef enum {
     PW_CMD_NONE,        /* no command given */
@@ -32,6 +33,7 @@ typedef struct {
     double drain_timeout_s;     /* --drain-timeout S (default 10) */
     int zygote_fd;              /* PW_CMD_ZYGOTE */
     char output[4096];          /* help/version text, or the usage error */
+    char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */
 } pw_cli_t;
 
 /* Returns 0 on success, or -1 with the full usage error in cli->output. */

@@ -1,0 +1,909 @@
+/* capnp_eval.c — runs `capnp` on the user's config and returns the chosen Config as JSON
+ * (host process, before any isolate exists). See capnp_eval.h for why a rewritten copy of the
+ * file is evaluated. Invariant: every message shown to the user names the original file with
+ * the original line and column, never the temporary copy.
+ */
+#include "config/capnp_eval.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define MAX_ARGS 80
+
+/* ---- growable byte buffer ---------------------------------------------------------------- */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} buf_t;
+
+static int buf_append(buf_t *b, const char *p, size_t n)
+{
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n + 1) cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (!d) return -1;
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
+
+static int buf_printf(buf_t *b, const char *fmt, ...)
+{
+    char tmp[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    return buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+/* ---- running capnp ----------------------------------------------------------------------- */
+
+typedef struct {
+    buf_t out, err;
+    int status;             /* exit code; 128+signal when killed */
+} run_t;
+
+static void run_free(run_t *r)
+{
+    free(r->out.data);
+    free(r->err.data);
+    memset(r, 0, sizeof *r);
+}
+
+static int drain_pipes(int out_fd, int err_fd, run_t *r)
+{
+    struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
+    buf_t *bufs[2] = { &r->out, &r->err };
+    int open_fds = 2;
+    char chunk[65536];
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !fds[i].revents) continue;
+            ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
+            if (n < 0 && errno == EINTR) continue;
+            if (n > 0) {
+                if (buf_append(bufs[i], chunk, (size_t)n) < 0) return -1;
+                continue;
+            }
+            fds[i].fd = -1;
+            open_fds--;
+        }
+    }
+    return 0;
+}
+
+/* Runs argv (argv[0] = "capnp", looked up on PATH) and collects stdout, stderr and status. */
+static int run_capnp(char *const argv[], run_t *r, char *err, size_t err_len)
+{
+    int out_pipe[2], err_pipe[2];
+    memset(r, 0, sizeof *r);
+    if (pipe2(out_pipe, O_CLOEXEC) < 0) goto sys_error;
+    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
+        close(out_pipe[0]);
+        close(out_pipe[1]);
+        goto sys_error;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], STDERR_FILENO);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    if (rc != 0) {
+        close(out_pipe[0]);
+        close(err_pipe[0]);
+        snprintf(err, err_len, "Cannot run the Cap'n Proto compiler `capnp` (%s). pyworkerd needs "
+                 "it on PATH to read .capnp configs (Debian: apt-get install capnproto).",
+                 strerror(rc));
+        return -1;
+    }
+    int drained = drain_pipes(out_pipe[0], err_pipe[0], r);
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) goto sys_error;
+    }
+    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (drained < 0) goto sys_error;
+    return 0;
+
+sys_error:
+    snprintf(err, err_len, "Cannot run the Cap'n Proto compiler `capnp`: %s", strerror(errno));
+    run_free(r);
+    return -1;
+}
+
+/* ---- capnp's diagnostics ------------------------------------------------------------------ */
+
+/* One line of capnp's stderr: "FILE:LINE:COL[-END[:ENDCOL]]: error: MSG". */
+typedef struct {
+    char file[1024];
+    int line, col, end_line, end_col;   /* end_line == 0: no range */
+    int end_has_line;                   /* the range was printed as LINE:COL-ENDLINE:ENDCOL */
+    const char *msg;                    /* after "error: " (points into the line) */
+    int parsed;
+} diag_t;
+
+static int parse_int(const char **p)
+{
+    int v = 0;
+    if (**p < '0' || **p > '9') return -1;
+    while (**p >= '0' && **p <= '9') v = v * 10 + (*(*p)++ - '0');
+    return v;
+}
+
+static void diag_parse(const char *line, diag_t *d)
+{
+    memset(d, 0, sizeof *d);
+    d->msg = line;
+    for (const char *c = strchr(line, ':'); c; c = strchr(c + 1, ':')) {
+        const char *p = c + 1;
+        int ln = parse_int(&p);
+        if (ln < 0 || *p != ':') continue;
+        p++;
+        int col = parse_int(&p);
+        if (col < 0) continue;
+        int end = 0, end2 = -1;
+        if (*p == '-') {
+            p++;
+            end = parse_int(&p);
+            if (end < 0) continue;
+            if (*p == ':' && p[1] >= '0' && p[1] <= '9') {
+                p++;
+                end2 = parse_int(&p);
+            }
+        }
+        if (*p != ':') continue;
+        p++;
+        while (*p == ' ') p++;
+        if (strncmp(p, "error: ", 7) == 0) p += 7;
+        size_t flen = (size_t)(c - line);
+        if (flen >= sizeof d->file) return;
+        memcpy(d->file, line, flen);
+        d->file[flen] = '\0';
+        d->line = ln;
+        d->col = col;
+        if (end2 >= 0) {
+            d->end_line = end;
+            d->end_col = end2;
+            d->end_has_line = 1;
+        } else if (end > 0) {
+            d->end_line = ln;
+            d->end_col = end;
+        }
+        d->msg = p;
+        d->parsed = 1;
+        return;
+    }
+}
+
+static int is_missing_id(const diag_t *d)
+{
+    return d->parsed && strncmp(d->msg, "File does not declare an ID.", 28) == 0;
+}
+
+/* Field name that a bare value stands for, when capnp rejected it as the given struct. */
+static const char *shorthand_field(const diag_t *d)
+{
+    static const struct { const char *msg, *field; } shorthands[] = {
+        { "Type mismatch; expected ServiceDesignator.", "name" },
+        { "Type mismatch; expected DurableObjectNamespaceDesignator.", "className" },
+    };
+    if (!d->parsed || d->end_line == 0) return NULL;
+    for (size_t i = 0; i < sizeof shorthands / sizeof shorthands[0]; i++) {
+        if (strcmp(d->msg, shorthands[i].msg) == 0) return shorthands[i].field;
+    }
+    return NULL;
+}
+
+/* ---- the rewritten copy ------------------------------------------------------------------- */
+
+/* Text inserted before original (line, col). Lines never change: insertions hold no newline. */
+typedef struct {
+    int line, col;
+    int len;
+    char text[24];
+} insert_t;
+
+typedef struct {
+    const char *path;           /* original, as given */
+    char *src;
+    size_t src_len;
+    char tmp_path[4096];        /* the copy; "" when none was written */
+    insert_t *ins;
+    size_t n_ins, cap_ins;
+    int add_id;
+} source_t;
+
+static int add_insert(source_t *s, int line, int col, const char *text)
+{
+    if (s->n_ins == s->cap_ins) {
+        size_t cap = s->cap_ins ? s->cap_ins * 2 : 16;
+        insert_t *ins = realloc(s->ins, cap * sizeof *ins);
+        if (!ins) return -1;
+        s->ins = ins;
+        s->cap_ins = cap;
+    }
+    insert_t *i = &s->ins[s->n_ins++];
+    i->line = line;
+    i->col = col;
+    snprintf(i->text, sizeof i->text, "%s", text);
+    i->len = (int)strlen(i->text);
+    return 0;
+}
+
+static int insert_cmp(const void *a, const void *b)
+{
+    const insert_t *x = a, *y = b;
+    if (x->line != y->line) return x->line - y->line;
+    return x->col - y->col;
+}
+
+/* Maps a column of the copy back to the original's on `line`. */
+static int map_col(const source_t *s, int line, int col)
+{
+    int shift = 0;
+    for (size_t i = 0; i < s->n_ins; i++) {
+        const insert_t *in = &s->ins[i];
+        if (in->line != line) continue;
+        int start = in->col + shift;
+        if (col >= start + in->len) {
+            shift += in->len;
+        } else if (col >= start) {
+            return in->col;
+        } else {
+            break;
+        }
+    }
+    return col - shift;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Builds the copy's text: the original plus the insertions, plus an ID when needed. */
+static int build_copy(const source_t *s, buf_t *out)
+{
+    int line = 1, col = 1;
+    size_t next = 0;
+    for (size_t i = 0; i <= s->src_len; i++) {
+        while (next < s->n_ins && s->ins[next].line == line && s->ins[next].col == col) {
+            if (buf_append(out, s->ins[next].text, (size_t)s->ins[next].len) < 0) return -1;
+            next++;
+        }
+        while (next < s->n_ins && (s->ins[next].line < line ||
+                                   (s->ins[next].line == line && s->ins[next].col < col))) {
+            next++;     /* past the end of its line: cannot happen with capnp's positions */
+        }
+        if (i == s->src_len) break;
+        if (buf_append(out, &s->src[i], 1) < 0) return -1;
+        if (s->src[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    if (s->add_id) {
+        /* A random ID, as `capnp id` would make: the high bit set. */
+        unsigned long long id = ((unsigned long long)getpid() << 32) ^ (unsigned long long)time(NULL)
+                                ^ (unsigned long long)(size_t)s ^ 0x9e3779b97f4a7c15ull;
+        id |= 1ull << 63;
+        if (buf_printf(out, "\n@0x%016llx;\n", id) < 0) return -1;
+    }
+    return 0;
+}
+
+static int write_copy(source_t *s, char *err, size_t err_len)
+{
+    const char *slash = strrchr(s->path, '/');
+    size_t dir_len = slash ? (size_t)(slash - s->path) + 1 : 0;
+    const char *base = slash ? slash + 1 : s->path;
+    int n = snprintf(s->tmp_path, sizeof s->tmp_path, "%.*s.%s.pyworkerd-XXXXXX",
+                     (int)dir_len, s->path, base);
+    if (n < 0 || (size_t)n >= sizeof s->tmp_path) {
+        snprintf(err, err_len, "%s: path too long", s->path);
+        s->tmp_path[0] = '\0';
+        return -1;
+    }
+    buf_t text = { 0 };
+    if (build_copy(s, &text) < 0) {
+        free(text.data);
+        snprintf(err, err_len, "out of memory");
+        s->tmp_path[0] = '\0';
+        return -1;
+    }
+    int fd = mkstemp(s->tmp_path);
+    if (fd < 0) {
+        snprintf(err, err_len, "%s: cannot write a temporary copy of the config next to it "
+                 "(needed to evaluate it with capnp): %s", s->path, strerror(errno));
+        s->tmp_path[0] = '\0';
+        free(text.data);
+        return -1;
+    }
+    int rc = write_all(fd, text.data ? text.data : "", text.len);
+    int saved = errno;
+    free(text.data);
+    if (close(fd) < 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc < 0) {
+        snprintf(err, err_len, "%s: cannot write a temporary copy of the config: %s",
+                 s->path, strerror(saved));
+        unlink(s->tmp_path);
+        s->tmp_path[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+static const char *eval_path(const source_t *s)
+{
+    return s->tmp_path[0] ? s->tmp_path : s->path;
+}
+
+/* ---- reporting ---------------------------------------------------------------------------- */
+
+static void append_diag(buf_t *out, const source_t *s, const diag_t *d, const char *raw_line)
+{
+    if (out->len > 0) buf_append(out, "\n", 1);
+    if (!d->parsed) {
+        buf_append(out, raw_line, strlen(raw_line));
+        return;
+    }
+    int ours = s->tmp_path[0] && strcmp(d->file, s->tmp_path) == 0;
+    const char *file = ours ? s->path : d->file;
+    int col = ours ? map_col(s, d->line, d->col) : d->col;
+    buf_printf(out, "%s:%d:%d", file, d->line, col);
+    if (d->end_line) {
+        int end_col = ours ? map_col(s, d->end_line, d->end_col) : d->end_col;
+        if (d->end_has_line) {
+            buf_printf(out, "-%d:%d", d->end_line, end_col);
+        } else {
+            buf_printf(out, "-%d", end_col);
+        }
+    }
+    buf_printf(out, ": %s", d->msg);
+    if (!ours && shorthand_field(d)) {
+        buf_printf(out, " (pyworkerd reads a bare string as (%s = \"...\") only in the main "
+                   "config file; write it out in full here)", shorthand_field(d));
+    }
+}
+
+/* Collects capnp's stderr as the user's error, dropping the tolerated "no ID" messages and
+ * capnp's own "Try 'capnp eval --help'" hints. Returns the number of real errors. */
+static int collect_errors(const source_t *s, const char *stderr_text, buf_t *out)
+{
+    int n = 0;
+    const char *p = stderr_text ? stderr_text : "";
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = strndup(p, len);
+        if (!line) return n + 1;
+        diag_t d;
+        diag_parse(line, &d);
+        if (len > 0 && !is_missing_id(&d) && strncmp(line, "Try 'capnp", 10) != 0) {
+            append_diag(out, s, &d, line);
+            n++;
+        }
+        free(line);
+        p += len + (nl ? 1 : 0);
+    }
+    return n;
+}
+
+static int report(const source_t *s, const run_t *r, const char *what, char *err, size_t err_len)
+{
+    buf_t out = { 0 };
+    int n = collect_errors(s, r->err.data, &out);
+    if (n == 0) {
+        if (r->status == 0 || !what) {
+            free(out.data);
+            return 0;
+        }
+        buf_printf(&out, "capnp %s failed (exit status %d) without a message.", what, r->status);
+    }
+    snprintf(err, err_len, "%s", out.data ? out.data : "capnp failed");
+    free(out.data);
+    return -1;
+}
+
+/* ---- the two capnp commands --------------------------------------------------------------- */
+
+typedef struct {
+    char *args[MAX_ARGS];
+    int n;
+    char *owned[MAX_ARGS];
+    int n_owned;
+} argv_t;
+
+static int argv_push(argv_t *a, const char *s)
+{
+    if (a->n + 1 >= MAX_ARGS) return -1;
+    a->args[a->n++] = (char *)s;
+    a->args[a->n] = NULL;
+    return 0;
+}
+
+static int argv_push_import(argv_t *a, const char *dir)
+{
+    if (a->n_owned >= MAX_ARGS) return -1;
+    char *s = malloc(strlen(dir) + 3);
+    if (!s) return -1;
+    sprintf(s, "-I%s", dir);
+    a->owned[a->n_owned++] = s;
+    return argv_push(a, s);
+}
+
+static void argv_free(argv_t *a)
+{
+    for (int i = 0; i < a->n_owned; i++) free(a->owned[i]);
+}
+
+static int capnp_argv(const pw_config_options_t *o, argv_t *a, const char *cmd)
+{
+    memset(a, 0, sizeof *a);
+    if (argv_push(a, "capnp") < 0 || argv_push(a, cmd) < 0) return -1;
+    if (argv_push_import(a, o->schema_dir) < 0) return -1;
+    for (size_t i = 0; i < o->n_import_paths; i++) {
+        if (argv_push_import(a, o->import_paths[i]) < 0) return -1;
+    }
+    return 0;
+}
+
+static int run_compile(const pw_config_options_t *o, const char *path, run_t *r,
+                       char *err, size_t err_len)
+{
+    argv_t a;
+    int rc = -1;
+    if (capnp_argv(o, &a, "compile") < 0 || argv_push(&a, "-ocapnp") < 0 ||
+        argv_push(&a, path) < 0) {
+        snprintf(err, err_len, "Too many import paths.");
+    } else {
+        rc = run_capnp(a.args, r, err, err_len);
+    }
+    argv_free(&a);
+    return rc;
+}
+
+static int run_eval(const pw_config_options_t *o, const char *path, const char *name, run_t *r,
+                    char *err, size_t err_len)
+{
+    argv_t a;
+    int rc = -1;
+    if (capnp_argv(o, &a, "eval") < 0 || argv_push(&a, "-ojson") < 0 ||
+        argv_push(&a, "--short") < 0 || argv_push(&a, path) < 0 || argv_push(&a, name) < 0) {
+        snprintf(err, err_len, "Too many import paths.");
+    } else {
+        rc = run_capnp(a.args, r, err, err_len);
+    }
+    argv_free(&a);
+    return rc;
+}
+
+/* ---- choosing the constant ---------------------------------------------------------------- */
+
+/* A declaration of the file, from `capnp compile -ocapnp`'s listing. */
+typedef struct {
+    char name[512];     /* qualified: "config", "Outer.inner" */
+    int is_const;
+    int is_config;      /* a const of pyworkerd's (workerd's) Config type */
+} decl_t;
+
+typedef struct {
+    decl_t *v;
+    size_t n, cap;
+} decls_t;
+
+static int is_config_type(const char *type, size_t len)
+{
+    /* capnpc-capnp prints an imported type as: import "/workerd/workerd.capnp".Config */
+    static const char suffix[] = "workerd.capnp\".Config";
+    size_t sl = sizeof suffix - 1;
+    return len >= sl + 8 && strncmp(type, "import \"", 8) == 0 &&
+           strncmp(type + len - sl, suffix, sl) == 0;
+}
+
+static int decls_add(decls_t *d, const char *scope, const char *name, size_t name_len,
+                     int is_const, int is_config)
+{
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 16;
+        decl_t *v = realloc(d->v, cap * sizeof *v);
+        if (!v) return -1;
+        d->v = v;
+        d->cap = cap;
+    }
+    decl_t *x = &d->v[d->n++];
+    snprintf(x->name, sizeof x->name, "%s%s%.*s", scope, scope[0] ? "." : "", (int)name_len, name);
+    x->is_const = is_const;
+    x->is_config = is_config;
+    return 0;
+}
+
+/* Parses one listing line: `<indent>const NAME @0x… :TYPE = …;` or
+ * `<indent>struct|enum|interface|annotation NAME @0x…`. */
+static int parse_listing_line(const char *line, size_t len, char scopes[][512], decls_t *d)
+{
+    size_t indent = 0;
+    while (indent < len && line[indent] == ' ') indent++;
+    size_t level = indent / 2;
+    if (level >= 16) return 0;
+    static const char *kinds[] = { "const ", "struct ", "enum ", "interface ", "annotation " };
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
+        size_t kl = strlen(kinds[k]);
+        if (len - indent < kl || strncmp(line + indent, kinds[k], kl) != 0) continue;
+        const char *name = line + indent + kl;
+        const char *end = name;
+        while (end < line + len && *end != ' ' && *end != '(') end++;
+        const char *at = strstr(end, " @0x");
+        if (!at || at >= line + len || end == name) return 0;
+        char scope[512] = "";
+        for (size_t i = 0, sl = 0; i < level; i++) {
+            size_t part = strlen(scopes[i]);
+            if (sl + part + 2 > sizeof scope) break;
+            if (sl) scope[sl++] = '.';
+            memcpy(scope + sl, scopes[i], part + 1);
+            sl += part;
+        }
+        int is_config = 0;
+        if (k == 0) {
+            const char *type = strstr(at, " :");
+            const char *eq = type ? strstr(type, " = ") : NULL;
+            if (type && eq && eq < line + len) is_config = is_config_type(type + 2, (size_t)(eq - type - 2));
+        } else {
+            snprintf(scopes[level], 512, "%.*s", (int)(end - name), name);
+        }
+        return decls_add(d, scope, name, (size_t)(end - name), k == 0, is_config);
+    }
+    return 0;
+}
+
+static int parse_listing(const char *text, decls_t *d)
+{
+    char scopes[16][512];
+    const char *p = text ? text : "";
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (parse_listing_line(p, len, scopes, d) < 0) return -1;
+        p += len + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+static const decl_t *decls_find(const decls_t *d, const char *name)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        if (strcmp(d->v[i].name, name) == 0) return &d->v[i];
+    }
+    return NULL;
+}
+
+static int choose_named(const decls_t *d, const char *name, char **out, char *err, size_t err_len)
+{
+    const decl_t *x = decls_find(d, name);
+    const char *dot = strrchr(name, '.');
+    if (!x && dot) {
+        char parent[512];
+        snprintf(parent, sizeof parent, "%.*s", (int)(dot - name), name);
+        if (!decls_find(d, parent)) {
+            const char *first_dot = strchr(name, '.');
+            snprintf(err, err_len, "%s: No such constant is defined in the config file (the parent "
+                     "scope '%.*s' does not exist).", name, (int)(first_dot - name), name);
+            return -1;
+        }
+    }
+    if (!x) {
+        snprintf(err, err_len, "%s: No such constant is defined in the config file.", name);
+        return -1;
+    }
+    if (!x->is_const) {
+        snprintf(err, err_len, "%s: Symbol is not a constant.", name);
+        return -1;
+    }
+    if (!x->is_config) {
+        snprintf(err, err_len, "%s: Constant is not of type 'Config'.", name);
+        return -1;
+    }
+    *out = strdup(name);
+    return *out ? 0 : -1;
+}
+
+static int choose_default(const decls_t *d, char **out, char *err, size_t err_len)
+{
+    size_t n = 0;
+    const decl_t *only = NULL;
+    for (size_t i = 0; i < d->n; i++) {
+        if (d->v[i].is_config && !strchr(d->v[i].name, '.')) {
+            n++;
+            only = &d->v[i];
+        }
+    }
+    if (n == 0) {
+        snprintf(err, err_len,
+                 "The config file does not define any top-level constants of type 'Config'.");
+        return -1;
+    }
+    if (n > 1) {
+        buf_t names = { 0 };
+        for (size_t i = 0; i < d->n; i++) {
+            if (d->v[i].is_config && !strchr(d->v[i].name, '.')) {
+                buf_printf(&names, "%s%s", names.len ? ", " : "", d->v[i].name);
+            }
+        }
+        snprintf(err, err_len, "The config file defines multiple top-level constants of type "
+                 "'Config', so you must specify which one to use. The options are: %s",
+                 names.data ? names.data : "");
+        free(names.data);
+        return -1;
+    }
+    *out = strdup(only->name);
+    return *out ? 0 : -1;
+}
+
+/* Fallback when capnp cannot list the constants (it refuses to when an imported file has no
+ * ID): top-level `const NAME :TYPE` and `struct|enum|interface NAME` of the source text, with
+ * Config recognised by the type's last component. */
+static int scan_source(const source_t *s, decls_t *d)
+{
+    const char *p = s->src, *end = s->src + s->src_len;
+    int depth = 0;
+    while (p < end) {
+        if (*p == '#') {
+            while (p < end && *p != '\n') p++;
+        } else if (*p == '"') {
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p == '\\' && p + 1 < end) p++;
+            }
+            p++;
+        } else if (*p == '(' || *p == '[' || *p == '{') {
+            depth++;
+            p++;
+        } else if (*p == ')' || *p == ']' || *p == '}') {
+            depth--;
+            p++;
+        } else if (depth == 0 && (p == s->src || !isalnum((unsigned char)p[-1]))) {
+            static const char *kinds[] = { "const", "struct", "enum", "interface" };
+            size_t k, kl = 0;
+            for (k = 0; k < 4; k++) {
+                kl = strlen(kinds[k]);
+                if ((size_t)(end - p) > kl && strncmp(p, kinds[k], kl) == 0 && isspace((unsigned char)p[kl])) break;
+            }
+            if (k == 4) {
+                p++;
+                continue;
+            }
+            const char *name = p + kl;
+            while (name < end && isspace((unsigned char)*name)) name++;
+            const char *ne = name;
+            while (ne < end && (isalnum((unsigned char)*ne) || *ne == '_')) ne++;
+            int is_config = 0;
+            if (k == 0) {
+                const char *t = ne;
+                while (t < end && (isspace((unsigned char)*t) || *t == ':')) t++;
+                const char *te = t;
+                while (te < end && (isalnum((unsigned char)*te) || *te == '_' || *te == '.')) te++;
+                is_config = te - t >= 6 && strncmp(te - 6, "Config", 6) == 0 &&
+                            (te - t == 6 || te[-7] == '.');
+            }
+            if (ne > name && decls_add(d, "", name, (size_t)(ne - name), k == 0, is_config) < 0) {
+                return -1;
+            }
+            p = ne;
+        } else {
+            p++;
+        }
+    }
+    return 0;
+}
+
+/* ---- the whole evaluation ----------------------------------------------------------------- */
+
+static int read_file(const char *path, char **out, size_t *out_len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    buf_t b = { 0 };
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (buf_append(&b, chunk, n) < 0) {
+            fclose(f);
+            free(b.data);
+            return -1;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(b.data);
+        return -1;
+    }
+    if (!b.data && buf_append(&b, "", 0) < 0) return -1;
+    *out = b.data;
+    *out_len = b.len;
+    return 0;
+}
+
+static int check_inputs(const pw_config_options_t *o, char *err, size_t err_len)
+{
+    struct stat st;
+    if (!o->config_path || stat(o->config_path, &st) < 0) {
+        snprintf(err, err_len, "%s: No such file.", o->config_path ? o->config_path : "(none)");
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "%s: Config path is not a file.", o->config_path);
+        return -1;
+    }
+    for (size_t i = 0; i < o->n_import_paths; i++) {
+        if (stat(o->import_paths[i], &st) < 0 || !S_ISDIR(st.st_mode)) {
+            snprintf(err, err_len, "%s: No such directory.", o->import_paths[i]);
+            return -1;
+        }
+    }
+    char schema[4096];
+    snprintf(schema, sizeof schema, "%s/workerd/workerd.capnp", o->schema_dir ? o->schema_dir : ".");
+    if (!o->schema_dir || stat(schema, &st) < 0) {
+        snprintf(err, err_len, "pyworkerd's config schema is missing: %s (reinstall pyworkerd or "
+                 "set PYWORKERD_HOME).", schema);
+        return -1;
+    }
+    return 0;
+}
+
+/* Decides from the first compile which fixes the copy needs. Returns 1 when a copy is needed. */
+static int plan_copy(source_t *s, const run_t *r)
+{
+    const char *p = r->err.data ? r->err.data : "";
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = strndup(p, len);
+        if (!line) return -1;
+        diag_t d;
+        diag_parse(line, &d);
+        if (d.parsed && strcmp(d.file, s->path) == 0) {
+            const char *field = shorthand_field(&d);
+            if (is_missing_id(&d)) {
+                s->add_id = 1;
+            } else if (field) {
+                char open[24];
+                snprintf(open, sizeof open, "(%s = ", field);
+                if (add_insert(s, d.line, d.col, open) < 0 ||
+                    add_insert(s, d.end_line, d.end_col, ")") < 0) {
+                    free(line);
+                    return -1;
+                }
+            }
+        }
+        free(line);
+        p += len + (nl ? 1 : 0);
+    }
+    if (s->n_ins > 0) qsort(s->ins, s->n_ins, sizeof *s->ins, insert_cmp);
+    return s->add_id || s->n_ins > 0;
+}
+
+/* Runs the compile (on the original, then on a fixed copy if needed) that lists constants. */
+static int list_constants(const pw_config_options_t *o, source_t *s, decls_t *decls,
+                          char *err, size_t err_len)
+{
+    run_t r;
+    if (run_compile(o, s->path, &r, err, err_len) < 0) return -1;
+    int need = plan_copy(s, &r);
+    if (need < 0) {
+        run_free(&r);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    if (need) {
+        run_free(&r);
+        if (write_copy(s, err, err_len) < 0) return -1;
+        if (run_compile(o, s->tmp_path, &r, err, err_len) < 0) return -1;
+    }
+    int rc = report(s, &r, r.out.len > 0 ? "compile" : NULL, err, err_len);
+    if (rc == 0 && r.out.len == 0) {
+        rc = scan_source(s, decls);     /* only "no ID" complaints about imported files */
+        if (rc < 0) snprintf(err, err_len, "out of memory");
+    } else if (rc == 0 && parse_listing(r.out.data, decls) < 0) {
+        snprintf(err, err_len, "out of memory");
+        rc = -1;
+    }
+    run_free(&r);
+    return rc;
+}
+
+int pw_capnp_eval_config(const pw_config_options_t *o, pw_capnp_config_t *out,
+                         char *err, size_t err_len)
+{
+    source_t s = { .path = o->config_path };
+    decls_t decls = { 0 };
+    run_t r = { 0 };
+    char *name = NULL;
+    int rc = -1;
+    memset(out, 0, sizeof *out);
+    if (check_inputs(o, err, err_len) < 0) return -1;
+    if (read_file(o->config_path, &s.src, &s.src_len) < 0) {
+        snprintf(err, err_len, "%s: cannot read: %s", o->config_path, strerror(errno));
+        return -1;
+    }
+    if (list_constants(o, &s, &decls, err, err_len) < 0) goto done;
+    if (o->const_name ? choose_named(&decls, o->const_name, &name, err, err_len)
+                      : choose_default(&decls, &name, err, err_len)) {
+        goto done;
+    }
+    if (run_eval(o, eval_path(&s), name, &r, err, err_len) < 0) goto done;
+    if (report(&s, &r, NULL, err, err_len) < 0) goto done;
+    if (!r.out.data || r.out.len == 0) {
+        snprintf(err, err_len, "capnp eval printed nothing for '%s' (exit status %d).", name,
+                 r.status);
+        goto done;
+    }
+    out->json = r.out.data;
+    out->json_len = r.out.len;
+    r.out.data = NULL;
+    out->source = s.src;
+    out->source_len = s.src_len;
+    s.src = NULL;
+    out->const_name = name;
+    name = NULL;
+    rc = 0;
+done:
+    if (s.tmp_path[0]) unlink(s.tmp_path);
+    run_free(&r);
+    free(s.src);
+    free(s.ins);
+    free(decls.v);
+    free(name);
+    return rc;
+}
+
+void pw_capnp_config_free(pw_capnp_config_t *c)
+{
+    if (!c) return;
+    free(c->json);
+    free(c->source);
+    free(c->const_name);
+    memset(c, 0, sizeof *c);
+}

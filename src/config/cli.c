@@ -1,0 +1,319 @@
+/* cli.c — parses `pyworkerd <command> [options]` into a pw_cli_t (host process, first thing in
+ * main). Option syntax and usage errors follow workerd's (kj::MainBuilder): `--opt=v`,
+ * `--opt v`, `-sX`, `-s X`, `--` ends options, and a usage error reads
+ * "pyworkerd serve: <detail>\nTry 'pyworkerd serve --help' for more information.".
+ * Nothing here prints or exits; strings in the result point into argv or into the pw_cli_t.
+ */
+#include "config/cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char top_help[] =
+    "Usage: pyworkerd <command> [<arg>...]\n"
+    "\n"
+    "Runs Cloudflare-style Python Workers from a workerd config, with native CPython.\n"
+    "\n"
+    "Commands:\n"
+    "  serve    Run the server.\n"
+    "  help     Show help for a command.\n"
+    "\n"
+    "See 'pyworkerd help <command>' for more information on a specific command.\n"
+    "\n"
+    "Options:\n"
+    "    --version\n"
+    "        Print version information and exit.\n"
+    "    --help\n"
+    "        Display this help text and exit.";
+
+static const char serve_help[] =
+    "Usage: pyworkerd serve [<option>...] <config-file> [<const-name>]\n"
+    "\n"
+    "Serves the Python Workers of a workerd config. <config-file> is a Cap'n Proto text file\n"
+    "that imports \"/workerd/workerd.capnp\" and defines a constant of type Config;\n"
+    "<const-name> names it when the file defines more than one.\n"
+    "\n"
+    "Options:\n"
+    "    -s<name>=<addr>, --socket-addr=<name>=<addr>\n"
+    "        Override the address of the socket <name> in the config (e.g. http=*:8080).\n"
+    "    -I<dir>, --import-path=<dir>\n"
+    "        Add <dir> to the directories searched for imports starting with '/'.\n"
+    "    --isolates=<n>\n"
+    "        Start <n> isolates per worker (default 1).\n"
+    "    --drain-timeout=<seconds>\n"
+    "        On SIGTERM, wait up to <seconds> for requests in flight (default 10).\n"
+    "    --no-access-log\n"
+    "        Do not log one line per request.\n"
+    "    --verbose\n"
+    "        Log informational messages to stderr.\n"
+    "    --version\n"
+    "        Print version information and exit.\n"
+    "    --help\n"
+    "        Display this help text and exit.";
+
+/* Formats a usage error for `prog` ("pyworkerd" or "pyworkerd serve") and returns -1. */
+static int usage_error(pw_cli_t *cli, const char *prog, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    snprintf(cli->output, sizeof cli->output,
+             "%s: %s\nTry '%s --help' for more information.", prog, detail, prog);
+    return -1;
+}
+
+static int set_output(pw_cli_t *cli, pw_cmd_t cmd, const char *text)
+{
+    cli->cmd = cmd;
+    snprintf(cli->output, sizeof cli->output, "%s", text);
+    return 0;
+}
+
+static int set_version(pw_cli_t *cli)
+{
+    return set_output(cli, PW_CMD_VERSION, "pyworkerd " PW_VERSION);
+}
+
+/* ---- option values ---------------------------------------------------------------------- */
+
+static int parse_override(pw_cli_t *cli, const char *opt, const char *value)
+{
+    const char *eq = strchr(value, '=');
+    if (!eq) return usage_error(cli, "pyworkerd serve", "%s: Expected <name>=<value>", opt);
+    size_t n = cli->n_socket_overrides, len = (size_t)(eq - value);
+    if (n >= PW_CLI_MAX_LIST) return usage_error(cli, "pyworkerd serve", "%s: too many", opt);
+    if (len >= sizeof cli->socket_names[n]) {
+        return usage_error(cli, "pyworkerd serve", "%s: socket name too long", opt);
+    }
+    memcpy(cli->socket_names[n], value, len);
+    cli->socket_names[n][len] = '\0';
+    cli->socket_overrides[n].name = cli->socket_names[n];
+    cli->socket_overrides[n].address = eq + 1;
+    cli->n_socket_overrides++;
+    return 0;
+}
+
+static int parse_positive_int(const char *s, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < 1 || v > max) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0) || v > 86400 * 365) return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- serve -------------------------------------------------------------------------------- */
+
+typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
+               OPT_HELP, OPT_VERSION } opt_id_t;
+
+typedef struct {
+    char short_name;        /* 0: none */
+    const char *long_name;
+    int takes_value;
+    opt_id_t id;
+} opt_t;
+
+static const opt_t serve_opts[] = {
+    { 's', "socket-addr", 1, OPT_SOCKET },
+    { 'I', "import-path", 1, OPT_IMPORT },
+    { 0, "isolates", 1, OPT_ISOLATES },
+    { 0, "drain-timeout", 1, OPT_DRAIN },
+    { 0, "verbose", 0, OPT_VERBOSE },
+    { 0, "no-access-log", 0, OPT_NO_ACCESS_LOG },
+    { 0, "help", 0, OPT_HELP },
+    { 0, "version", 0, OPT_VERSION },
+};
+
+#define N_SERVE_OPTS (sizeof serve_opts / sizeof serve_opts[0])
+
+static const opt_t *find_long(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_SERVE_OPTS; i++) {
+        if (strlen(serve_opts[i].long_name) == len && strncmp(serve_opts[i].long_name, name, len) == 0) {
+            return &serve_opts[i];
+        }
+    }
+    return NULL;
+}
+
+static const opt_t *find_short(char c)
+{
+    for (size_t i = 0; i < N_SERVE_OPTS; i++) {
+        if (serve_opts[i].short_name && serve_opts[i].short_name == c) return &serve_opts[i];
+    }
+    return NULL;
+}
+
+/* Applies one option. Returns 1 when parsing should stop with success (--help, --version). */
+static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, const char *value)
+{
+    const char *prog = "pyworkerd serve";
+    switch (o->id) {
+    case OPT_SOCKET:
+        return parse_override(cli, as_written, value);
+    case OPT_IMPORT:
+        if (cli->n_import_paths >= PW_CLI_MAX_LIST) return usage_error(cli, prog, "%s: too many", as_written);
+        cli->import_paths[cli->n_import_paths++] = value;
+        return 0;
+    case OPT_ISOLATES:
+        if (parse_positive_int(value, 4096, &cli->isolates) < 0) {
+            return usage_error(cli, prog, "%s: expected a positive integer, got \"%s\"", as_written, value);
+        }
+        return 0;
+    case OPT_DRAIN:
+        if (parse_seconds(value, &cli->drain_timeout_s) < 0) {
+            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
+        }
+        return 0;
+    case OPT_VERBOSE:
+        cli->verbose = 1;
+        return 0;
+    case OPT_NO_ACCESS_LOG:
+        cli->access_log = 0;
+        return 0;
+    case OPT_HELP:
+        set_output(cli, PW_CMD_HELP, serve_help);
+        return 1;
+    case OPT_VERSION:
+        set_version(cli);
+        return 1;
+    }
+    return 0;
+}
+
+static int add_positional(pw_cli_t *cli, const char *arg)
+{
+    if (!cli->config_path) {
+        cli->config_path = arg;
+    } else if (!cli->const_name) {
+        cli->const_name = arg;
+    } else {
+        return usage_error(cli, "pyworkerd serve", "%s: too many arguments", arg);
+    }
+    return 0;
+}
+
+/* Parses "--name[=value]" at argv[*i]; may consume argv[*i + 1]. */
+static int parse_long(pw_cli_t *cli, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i], *name = arg + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    const opt_t *o = find_long(name, len);
+    char written[128];
+    snprintf(written, sizeof written, "--%.*s", (int)len, name);
+    if (!o) return usage_error(cli, "pyworkerd serve", "%s: unrecognized option", written);
+    if (!o->takes_value) {
+        if (eq) return usage_error(cli, "pyworkerd serve", "%s: option does not take an argument", written);
+        return apply_option(cli, o, written, NULL);
+    }
+    const char *value = eq ? eq + 1 : NULL;
+    if (!value) {
+        if (*i + 1 >= argc) return usage_error(cli, "pyworkerd serve", "%s: missing argument", written);
+        value = argv[++*i];
+    }
+    return apply_option(cli, o, written, value);
+}
+
+/* Parses "-X[value]" at argv[*i]; may consume argv[*i + 1]. */
+static int parse_short(pw_cli_t *cli, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    char written[3] = { '-', arg[1], '\0' };
+    const opt_t *o = find_short(arg[1]);
+    if (!o) return usage_error(cli, "pyworkerd serve", "%s: unrecognized option", written);
+    const char *value = arg[2] ? arg + 2 : NULL;
+    if (!value) {
+        if (*i + 1 >= argc) return usage_error(cli, "pyworkerd serve", "%s: missing argument", written);
+        value = argv[++*i];
+    }
+    return apply_option(cli, o, written, value);
+}
+
+static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first)
+{
+    int options_done = 0;
+    cli->cmd = PW_CMD_SERVE;
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        int rc = 0;
+        if (options_done || arg[0] != '-' || arg[1] == '\0') {
+            rc = add_positional(cli, arg);
+        } else if (strcmp(arg, "--") == 0) {
+            options_done = 1;
+        } else if (arg[1] == '-') {
+            rc = parse_long(cli, argc, argv, &i);
+        } else {
+            rc = parse_short(cli, argc, argv, &i);
+        }
+        if (rc < 0) return -1;
+        if (rc > 0) return 0;
+    }
+    if (!cli->config_path) {
+        return usage_error(cli, "pyworkerd serve", "missing argument <config-file>");
+    }
+    return 0;
+}
+
+/* ---- top level ---------------------------------------------------------------------------- */
+
+static int parse_zygote(pw_cli_t *cli, int argc, char **argv)
+{
+    int fd;
+    if (argc != 3 || parse_positive_int(argv[2], INT_MAX, &fd) < 0) {
+        if (argc == 3 && strcmp(argv[2], "0") == 0) {
+            fd = 0;
+        } else {
+            return usage_error(cli, "pyworkerd", "--zygote: expected a file descriptor");
+        }
+    }
+    cli->cmd = PW_CMD_ZYGOTE;
+    cli->zygote_fd = fd;
+    return 0;
+}
+
+static int parse_help(pw_cli_t *cli, int argc, char **argv)
+{
+    if (argc < 3) return set_output(cli, PW_CMD_HELP, top_help);
+    if (strcmp(argv[2], "serve") == 0) return set_output(cli, PW_CMD_HELP, serve_help);
+    if (strcmp(argv[2], "help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
+    return usage_error(cli, "pyworkerd", "help: %s: no such command", argv[2]);
+}
+
+int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
+{
+    memset(cli, 0, sizeof *cli);
+    cli->access_log = 1;
+    cli->isolates = 1;
+    cli->drain_timeout_s = 10;
+    if (argc < 2) return usage_error(cli, "pyworkerd", "missing command");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--zygote") == 0) return parse_zygote(cli, argc, argv);
+    if (strcmp(cmd, "--help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
+    if (strcmp(cmd, "--version") == 0) return set_version(cli);
+    if (strcmp(cmd, "serve") == 0) return parse_serve(cli, argc, argv, 2);
+    if (strcmp(cmd, "help") == 0) return parse_help(cli, argc, argv);
+    if (cmd[0] == '-') {
+        const char *eq = strchr(cmd, '=');
+        return usage_error(cli, "pyworkerd", "%.*s: unrecognized option",
+                           (int)(eq ? eq - cmd : (long)strlen(cmd)), cmd);
+    }
+    return usage_error(cli, "pyworkerd", "%s: no such command", cmd);
+}

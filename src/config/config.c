@@ -1,0 +1,850 @@
+/* config.c — loads a workerd config into pw_config_t and checks it as workerd would (host
+ * process, at start-up and on reload).
+ *
+ * capnp_eval.c turns the user's .capnp file into JSON; this file walks that JSON once, building
+ * the structs and stopping at the first problem. Every key of every object is either understood
+ * here, at its default value, or reported as "not supported by pyworkerd: <field path>": a
+ * workerd feature pyworkerd does not implement must never be ignored silently. Messages use
+ * workerd's wording, prefixed "service NAME: " for a worker's own problems and, when the
+ * offending text occurs exactly once in the config file, "FILE:LINE: ".
+ */
+#include "config/config.h"
+
+#include <cJSON.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/capnp_eval.h"
+#include "config/compat_flags.h"
+
+typedef struct {
+    const pw_config_options_t *opts;
+    const char *src;
+    size_t src_len;
+    pw_config_t *cfg;
+    char *err;
+    size_t err_len;
+} ctx_t;
+
+/* What to look for in the source text to name a line. */
+typedef enum { LOC_NONE, LOC_STRING, LOC_FIELD } loc_kind_t;
+
+typedef struct {
+    loc_kind_t kind;
+    const char *text;
+} loc_t;
+
+#define NO_LOC ((loc_t){ LOC_NONE, NULL })
+#define AT_STRING(s) ((loc_t){ LOC_STRING, (s) })
+#define AT_FIELD(s) ((loc_t){ LOC_FIELD, (s) })
+
+/* ---- locating text in the config source ----------------------------------------------------- */
+
+static int ident_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+/* Does the token at p match? A string literal equal to text, or the field name text followed
+ * by '='. */
+static int token_matches(const char *p, const char *end, loc_t loc, size_t text_len)
+{
+    if ((size_t)(end - p) < text_len + 1) return 0;
+    if (loc.kind == LOC_STRING) {
+        return p[0] == '"' && (size_t)(end - p) >= text_len + 2 &&
+               memcmp(p + 1, loc.text, text_len) == 0 && p[text_len + 1] == '"';
+    }
+    if (memcmp(p, loc.text, text_len) != 0 || ident_char(p[text_len])) return 0;
+    const char *q = p + text_len;
+    while (q < end && (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')) q++;
+    return q < end && *q == '=';
+}
+
+/* Line (1-based) of the only occurrence of loc outside comments, or 0. */
+static int source_line(const ctx_t *c, loc_t loc)
+{
+    if (loc.kind == LOC_NONE || !loc.text || !c->src) return 0;
+    size_t text_len = strlen(loc.text);
+    const char *p = c->src, *end = c->src + c->src_len;
+    int line = 1, found = 0, found_line = 0;
+    while (p < end) {
+        if (*p == '\n') {
+            line++;
+            p++;
+        } else if (*p == '#') {
+            while (p < end && *p != '\n') p++;
+        } else if (*p == '"') {
+            if (loc.kind == LOC_STRING && token_matches(p, end, loc, text_len)) {
+                found++;
+                found_line = line;
+            }
+            for (p++; p < end && *p != '"' && *p != '\n'; p++) {
+                if (*p == '\\' && p + 1 < end) p++;
+            }
+            if (p < end && *p == '"') p++;
+        } else if (loc.kind == LOC_FIELD && (p == c->src || !ident_char(p[-1])) &&
+                   token_matches(p, end, loc, text_len)) {
+            found++;
+            found_line = line;
+            p += text_len;
+        } else {
+            p++;
+        }
+    }
+    return found == 1 ? found_line : 0;
+}
+
+/* ---- errors ----------------------------------------------------------------------------------- */
+
+/* Writes "[FILE:LINE: ][service NAME: ]message" and returns -1. Tries loc, then loc2. */
+static int fail2(ctx_t *c, loc_t loc, loc_t loc2, const char *service, const char *fmt, ...)
+{
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    int line = source_line(c, loc);
+    if (!line) line = source_line(c, loc2);
+    char where[1200] = "";
+    if (line) snprintf(where, sizeof where, "%s:%d: ", c->opts->config_path, line);
+    if (service) {
+        snprintf(c->err, c->err_len, "%sservice %s: %s", where, service, msg);
+    } else {
+        snprintf(c->err, c->err_len, "%s%s", where, msg);
+    }
+    return -1;
+}
+
+#define fail(c, loc, service, ...) fail2((c), (loc), NO_LOC, (service), __VA_ARGS__)
+
+static int unsupported(ctx_t *c, loc_t loc, loc_t loc2, const char *service, const char *path)
+{
+    return fail2(c, loc, loc2, service, "not supported by pyworkerd: %s", path);
+}
+
+static int oom(ctx_t *c)
+{
+    snprintf(c->err, c->err_len, "out of memory while loading the config");
+    return -1;
+}
+
+/* ---- small JSON helpers --------------------------------------------------------------------- */
+
+static const char *json_str(const cJSON *obj, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A value that means "not set": false, 0, "", [], or an object of such values. A null is a Void
+ * union member and so is never "not set". */
+static int json_is_default(const cJSON *v)
+{
+    if (cJSON_IsFalse(v)) return 1;
+    if (cJSON_IsNumber(v)) return v->valuedouble == 0;
+    if (cJSON_IsString(v)) return v->valuestring[0] == '\0';
+    if (cJSON_IsArray(v)) return cJSON_GetArraySize(v) == 0;
+    if (cJSON_IsObject(v)) {
+        const cJSON *item;
+        cJSON_ArrayForEach(item, v) {
+            if (!json_is_default(item)) return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* {"<member>": null}: a union set to the Void member `member`. */
+static int json_is_void_member(const cJSON *v, const char *member)
+{
+    return cJSON_IsObject(v) && cJSON_GetArraySize(v) == 1 && v->child->string &&
+           strcmp(v->child->string, member) == 0 && cJSON_IsNull(v->child);
+}
+
+static int key_in(const char *key, const char *const *keys)
+{
+    for (; *keys; keys++) {
+        if (strcmp(key, *keys) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Reports the first member of obj that is neither in `known` nor at its default value. */
+static int reject_unknown(ctx_t *c, const cJSON *obj, const char *const *known,
+                          const char *service, const char *prefix, loc_t loc2)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        if (key_in(item->string, known) || json_is_default(item)) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s%s", prefix, item->string);
+        return unsupported(c, AT_FIELD(item->string), loc2, service, path);
+    }
+    return 0;
+}
+
+static char *dup_n(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (!s) return NULL;
+    memcpy(s, p, n);
+    s[n] = '\0';
+    return s;
+}
+
+/* Decodes capnp's JSON for Data (an array of byte values) into a NUL-terminated buffer. */
+static int json_bytes(const cJSON *v, char **out, size_t *out_len)
+{
+    if (cJSON_IsString(v)) {
+        *out_len = strlen(v->valuestring);
+        *out = dup_n(v->valuestring, *out_len);
+        return *out ? 0 : -1;
+    }
+    if (!cJSON_IsArray(v)) return -1;
+    size_t n = (size_t)cJSON_GetArraySize(v), i = 0;
+    char *b = malloc(n + 1);
+    if (!b) return -1;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, v) {
+        if (!cJSON_IsNumber(item) || item->valuedouble < 0 || item->valuedouble > 255) {
+            free(b);
+            return -1;
+        }
+        b[i++] = (char)(unsigned char)item->valueint;
+    }
+    b[n] = '\0';
+    *out = b;
+    *out_len = n;
+    return 0;
+}
+
+static int json_str_list(const cJSON *v, char ***out, size_t *n_out)
+{
+    size_t n = cJSON_IsArray(v) ? (size_t)cJSON_GetArraySize(v) : 0, i = 0;
+    *out = NULL;
+    *n_out = 0;
+    if (n == 0) return 0;
+    char **list = calloc(n, sizeof *list);
+    if (!list) return -1;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, v) {
+        list[i] = strdup(cJSON_IsString(item) ? item->valuestring : "");
+        if (!list[i]) {
+            while (i > 0) free(list[--i]);
+            free(list);
+            return -1;
+        }
+        i++;
+    }
+    *out = list;
+    *n_out = n;
+    return 0;
+}
+
+/* The one union member of obj, i.e. its first key not in `fields`. */
+static const cJSON *union_member(const cJSON *obj, const char *const *fields)
+{
+    const cJSON *item;
+    cJSON_ArrayForEach(item, obj) {
+        if (!key_in(item->string, fields)) return item;
+    }
+    return NULL;
+}
+
+/* ---- service designators -------------------------------------------------------------------- */
+
+/* Checks a ServiceDesignator that pyworkerd can route (a name, no entrypoint, empty props). */
+static int check_designator(ctx_t *c, const cJSON *sd, const char *service, const char *path)
+{
+    char p[1024];
+    const char *entry = json_str(sd, "entrypoint");
+    if (entry) {
+        snprintf(p, sizeof p, "%s.entrypoint", path);
+        return unsupported(c, AT_STRING(entry), NO_LOC, service, p);
+    }
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(sd, "props");
+    if (props && !json_is_void_member(props, "empty")) {
+        snprintf(p, sizeof p, "%s.props", path);
+        return unsupported(c, AT_FIELD("props"), NO_LOC, service, p);
+    }
+    static const char *const known[] = { "name", "entrypoint", "props", NULL };
+    snprintf(p, sizeof p, "%s.", path);
+    return reject_unknown(c, sd, known, service, p, NO_LOC);
+}
+
+static int service_defined(const ctx_t *c, const char *name)
+{
+    return pw_config_service(c->cfg, name) != NULL;
+}
+
+/* ---- workers -------------------------------------------------------------------------------- */
+
+static int module_name_safe(const char *name)
+{
+    if (!name[0] || name[0] == '/' || strchr(name, '\\')) return 0;
+    for (const char *p = name; *p;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.')) {
+            return 0;
+        }
+        p += len + (slash ? 1 : 0);
+    }
+    return 1;
+}
+
+static const char *module_kind_name(pw_module_kind_t k)
+{
+    switch (k) {
+    case PW_MODULE_PYTHON: return "pythonModule";
+    case PW_MODULE_TEXT: return "text";
+    case PW_MODULE_DATA: return "data";
+    case PW_MODULE_JSON: return "json";
+    }
+    return "?";
+}
+
+static int module_kind(const char *member, pw_module_kind_t *kind)
+{
+    static const struct { const char *name; pw_module_kind_t kind; } kinds[] = {
+        { "pythonModule", PW_MODULE_PYTHON }, { "text", PW_MODULE_TEXT },
+        { "data", PW_MODULE_DATA }, { "json", PW_MODULE_JSON },
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (strcmp(member, kinds[i].name) == 0) {
+            *kind = kinds[i].kind;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int load_module(ctx_t *c, const char *svc, const cJSON *m, size_t index, pw_module_t *out)
+{
+    static const char *const fields[] = { "name", "namedExports", NULL };
+    const char *name = json_str(m, "name");
+    const cJSON *member = union_member(m, fields);
+    char path[1024];
+    if (!name) name = "";
+    snprintf(path, sizeof path, "worker.modules[\"%s\"]", name);
+    if (!member) return fail(c, AT_STRING(name), svc, "Module \"%s\" has no content.", name);
+    pw_module_kind_t kind;
+    if (module_kind(member->string, &kind) < 0) {
+        if (index == 0) {
+            return fail(c, AT_STRING(name), svc, "pyworkerd runs Python workers only: the main "
+                        "(first) module must be a pythonModule, but \"%s\" is a %s.", name,
+                        member->string);
+        }
+        snprintf(path + strlen(path), sizeof path - strlen(path), ".%s", member->string);
+        return unsupported(c, AT_STRING(name), NO_LOC, svc, path);
+    }
+    if (index == 0 && kind != PW_MODULE_PYTHON) {
+        return fail(c, AT_STRING(name), svc, "pyworkerd runs Python workers only: the main "
+                    "(first) module must be a pythonModule, but \"%s\" is a %s module.", name,
+                    module_kind_name(kind));
+    }
+    const cJSON *named = cJSON_GetObjectItemCaseSensitive(m, "namedExports");
+    if (named && !json_is_default(named)) {
+        snprintf(path + strlen(path), sizeof path - strlen(path), ".namedExports");
+        return unsupported(c, AT_STRING(name), NO_LOC, svc, path);
+    }
+    if (!module_name_safe(name)) {
+        return fail(c, AT_STRING(name), svc, "Module name \"%s\" is not allowed: module names "
+                    "must be relative paths without \".\" or \"..\" components.", name);
+    }
+    out->name = strdup(name);
+    out->kind = kind;
+    if (!out->name) return oom(c);
+    if (kind == PW_MODULE_DATA) {
+        if (json_bytes(member, &out->content, &out->content_len) < 0) {
+            return fail(c, AT_STRING(name), svc, "Module \"%s\": data is not bytes.", name);
+        }
+        return 0;
+    }
+    const char *text = cJSON_IsString(member) ? member->valuestring : "";
+    out->content_len = strlen(text);
+    out->content = dup_n(text, out->content_len);
+    if (!out->content) return oom(c);
+    if (kind == PW_MODULE_JSON) {
+        cJSON *parsed = cJSON_Parse(text);
+        if (!parsed) return fail(c, AT_STRING(name), svc, "Module \"%s\" is not valid JSON.", name);
+        cJSON_Delete(parsed);
+    }
+    return 0;
+}
+
+static int load_modules(ctx_t *c, const char *svc, const cJSON *mods, pw_worker_t *w)
+{
+    size_t n = cJSON_IsArray(mods) ? (size_t)cJSON_GetArraySize(mods) : 0;
+    if (n == 0) {
+        return fail(c, AT_STRING(svc), svc, "Worker has no modules. pyworkerd runs Python "
+                    "workers: give `modules` with a pythonModule first.");
+    }
+    w->modules = calloc(n, sizeof *w->modules);
+    if (!w->modules) return oom(c);
+    size_t i = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, mods) {
+        w->n_modules = i + 1;
+        if (load_module(c, svc, m, i, &w->modules[i]) < 0) return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(w->modules[j].name, w->modules[i].name) == 0) {
+                return fail(c, NO_LOC, svc, "Module \"%s\" is defined more than once.",
+                            w->modules[i].name);
+            }
+        }
+        i++;
+    }
+    return 0;
+}
+
+static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t *out)
+{
+    static const char *const fields[] = { "name", NULL };
+    const char *name = json_str(b, "name");
+    const cJSON *member = union_member(b, fields);
+    if (!name) name = "";
+    if (!member || strcmp(member->string, "unspecified") == 0) {
+        return fail(c, AT_STRING(name), svc, "Worker \"%s\"'s binding \"%s\" does not specify any "
+                    "binding value.", svc, name);
+    }
+    out->name = strdup(name);
+    if (!out->name) return oom(c);
+    const char *m = member->string;
+    if (strcmp(m, "data") == 0) {
+        out->kind = PW_BINDING_DATA;
+        if (json_bytes(member, &out->value, &out->value_len) < 0) {
+            return fail(c, AT_STRING(name), svc, "Binding \"%s\": data is not bytes.", name);
+        }
+        return 0;
+    }
+    const char *text = cJSON_IsString(member) ? member->valuestring : "";
+    if (strcmp(m, "text") == 0) {
+        out->kind = PW_BINDING_TEXT;
+    } else if (strcmp(m, "json") == 0) {
+        out->kind = PW_BINDING_JSON;
+        cJSON *parsed = cJSON_Parse(text);
+        if (!parsed) {
+            return fail(c, AT_STRING(name), svc, "Worker \"%s\"'s binding \"%s\" is not valid JSON.",
+                        svc, name);
+        }
+        cJSON_Delete(parsed);
+    } else if (strcmp(m, "fromEnvironment") == 0) {
+        out->kind = PW_BINDING_FROM_ENV;
+        text = getenv(text);
+        if (!text) return 0;
+    } else {
+        char path[1024];
+        snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
+        return unsupported(c, AT_STRING(name), AT_FIELD(m), svc, path);
+    }
+    out->value_len = strlen(text);
+    out->value = dup_n(text, out->value_len);
+    return out->value ? 0 : oom(c);
+}
+
+static int load_bindings(ctx_t *c, const char *svc, const cJSON *list, pw_worker_t *w)
+{
+    size_t n = cJSON_IsArray(list) ? (size_t)cJSON_GetArraySize(list) : 0, i = 0;
+    if (n == 0) return 0;
+    w->bindings = calloc(n, sizeof *w->bindings);
+    if (!w->bindings) return oom(c);
+    const cJSON *b;
+    cJSON_ArrayForEach(b, list) {
+        w->n_bindings = i + 1;
+        if (load_binding(c, svc, b, &w->bindings[i]) < 0) return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(w->bindings[j].name, w->bindings[i].name) == 0) {
+                return fail(c, AT_FIELD("bindings"), svc, "Worker \"%s\" defines the binding \"%s\" "
+                            "more than once.", svc, w->bindings[i].name);
+            }
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* Everything a Worker may hold that pyworkerd does not do (yet) is rejected here. */
+static int check_worker_fields(ctx_t *c, const char *svc, const cJSON *wj)
+{
+    static const char *const known[] = {
+        "modules", "compatibilityDate", "compatibilityFlags", "bindings", "globalOutbound",
+        "durableObjectStorage", "containerEngine", NULL,
+    };
+    static const char *const void_unions[][2] = {
+        { "durableObjectStorage", "none" }, { "containerEngine", "none" },
+    };
+    const cJSON *member = cJSON_GetObjectItemCaseSensitive(wj, "serviceWorkerScript");
+    if (member) return unsupported(c, AT_FIELD("serviceWorkerScript"), NO_LOC, svc,
+                                   "worker.serviceWorkerScript (pyworkerd runs Python workers only)");
+    if ((member = cJSON_GetObjectItemCaseSensitive(wj, "inherit"))) {
+        return unsupported(c, AT_FIELD("inherit"), NO_LOC, svc, "worker.inherit");
+    }
+    for (size_t i = 0; i < sizeof void_unions / sizeof void_unions[0]; i++) {
+        const cJSON *u = cJSON_GetObjectItemCaseSensitive(wj, void_unions[i][0]);
+        if (u && !json_is_void_member(u, void_unions[i][1])) {
+            char path[256];
+            snprintf(path, sizeof path, "worker.%s.%s", void_unions[i][0],
+                     u->child && u->child->string ? u->child->string : "?");
+            return unsupported(c, AT_FIELD(u->child && u->child->string ? u->child->string : ""),
+                               AT_FIELD(void_unions[i][0]), svc, path);
+        }
+    }
+    const cJSON *outbound = cJSON_GetObjectItemCaseSensitive(wj, "globalOutbound");
+    if (outbound) {
+        const char *target = json_str(outbound, "name");
+        if (!target || strcmp(target, "internet") != 0) {
+            return unsupported(c, AT_FIELD("globalOutbound"), NO_LOC, svc,
+                               "worker.globalOutbound (other than \"internet\")");
+        }
+        if (check_designator(c, outbound, svc, "worker.globalOutbound") < 0) return -1;
+    }
+    return reject_unknown(c, wj, known, svc, "worker.", NO_LOC);
+}
+
+static int load_worker(ctx_t *c, const char *svc, const cJSON *wj, pw_worker_t *w)
+{
+    if (check_worker_fields(c, svc, wj) < 0) return -1;
+    if (load_modules(c, svc, cJSON_GetObjectItemCaseSensitive(wj, "modules"), w) < 0) return -1;
+    const char *date = json_str(wj, "compatibilityDate");
+    if (date && !(w->compat_date = strdup(date))) return oom(c);
+    if (json_str_list(cJSON_GetObjectItemCaseSensitive(wj, "compatibilityFlags"), &w->compat_flags,
+                      &w->n_compat_flags) < 0) {
+        return oom(c);
+    }
+    char msg[1024];
+    if (pw_compat_check(date, w->compat_flags, w->n_compat_flags, c->opts->today, msg,
+                        sizeof msg) < 0) {
+        /* Name the flag or the date in the source when the message ends with it. */
+        const char *colon = strrchr(msg, ':');
+        const char *subject = colon && colon[1] == ' ' && !strchr(colon, '"') ? colon + 2 : date;
+        return fail2(c, AT_STRING(subject), AT_STRING(svc), svc, "%s", msg);
+    }
+    int python = pw_worker_has_flag(w, "python_workers") ||
+                 pw_worker_has_flag(w, "python_workers_development");
+    if (!python) {
+        return fail2(c, AT_FIELD("compatibilityFlags"), AT_STRING(w->modules[0].name), svc,
+                     "The python_workers compatibility flag is required to use Python.");
+    }
+    return load_bindings(c, svc, cJSON_GetObjectItemCaseSensitive(wj, "bindings"), w);
+}
+
+/* ---- other services ------------------------------------------------------------------------- */
+
+static int check_http_options(ctx_t *c, const cJSON *http, const char *svc, const char *path)
+{
+    const char *style = json_str(http, "style");
+    char p[1024];
+    if (style && strcmp(style, "host") != 0) {
+        snprintf(p, sizeof p, "%s.style = %s", path, style);
+        return unsupported(c, AT_FIELD("style"), NO_LOC, svc, p);
+    }
+    static const char *const known[] = { "style", NULL };
+    snprintf(p, sizeof p, "%s.", path);
+    return reject_unknown(c, http, known, svc, p, NO_LOC);
+}
+
+static int load_network(ctx_t *c, const char *svc, const cJSON *nj, pw_service_t *s)
+{
+    static const char *const known[] = { "allow", "deny", NULL };
+    if (reject_unknown(c, nj, known, svc, "network.", NO_LOC) < 0) return -1;
+    const cJSON *allow = cJSON_GetObjectItemCaseSensitive(nj, "allow");
+    if (allow) {
+        if (json_str_list(allow, &s->network_allow, &s->n_network_allow) < 0) return oom(c);
+    } else {
+        s->network_allow = calloc(1, sizeof *s->network_allow);
+        if (!s->network_allow || !(s->network_allow[0] = strdup("public"))) return oom(c);
+        s->n_network_allow = 1;
+    }
+    if (json_str_list(cJSON_GetObjectItemCaseSensitive(nj, "deny"), &s->network_deny,
+                      &s->n_network_deny) < 0) {
+        return oom(c);
+    }
+    return 0;
+}
+
+static int load_external(ctx_t *c, const char *svc, const cJSON *ej, pw_service_t *s)
+{
+    static const char *const fields[] = { "address", NULL };
+    const cJSON *proto = union_member(ej, fields);
+    if (proto && strcmp(proto->string, "http") != 0) {
+        char path[256];
+        snprintf(path, sizeof path, "external.%s", proto->string);
+        return unsupported(c, AT_FIELD(proto->string), NO_LOC, svc, path);
+    }
+    if (proto && check_http_options(c, proto, svc, "external.http") < 0) return -1;
+    const char *addr = json_str(ej, "address");
+    if (!addr) {
+        return fail(c, AT_STRING(svc), NULL, "External service \"%s\" has no address in the "
+                    "config (pyworkerd has no --external-addr option yet).", svc);
+    }
+    s->external_address = strdup(addr);
+    return s->external_address ? 0 : oom(c);
+}
+
+static int load_disk(ctx_t *c, const char *svc, const cJSON *dj, pw_service_t *s)
+{
+    static const char *const known[] = { "path", "writable", "allowDotfiles", NULL };
+    if (reject_unknown(c, dj, known, svc, "disk.", NO_LOC) < 0) return -1;
+    const char *path = json_str(dj, "path");
+    if (!path) {
+        return fail(c, AT_STRING(svc), NULL, "Directory \"%s\" has no path in the config "
+                    "(pyworkerd has no --directory-path option yet).", svc);
+    }
+    s->disk_path = strdup(path);
+    s->disk_writable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "writable"));
+    s->disk_allow_dotfiles = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "allowDotfiles"));
+    return s->disk_path ? 0 : oom(c);
+}
+
+static int load_service(ctx_t *c, const cJSON *sj, pw_service_t *s)
+{
+    static const char *const fields[] = { "name", NULL };
+    const char *name = json_str(sj, "name");
+    if (!name) name = "";
+    if (!(s->name = strdup(name))) return oom(c);
+    const cJSON *kind = union_member(sj, fields);
+    if (!kind || strcmp(kind->string, "unspecified") == 0) {
+        return fail(c, AT_STRING(name), NULL, "Service named \"%s\" does not specify what to "
+                    "serve.", name);
+    }
+    if (strcmp(kind->string, "worker") == 0) {
+        s->kind = PW_SERVICE_WORKER;
+        return load_worker(c, name, kind, &s->worker);
+    }
+    if (strcmp(kind->string, "network") == 0) {
+        s->kind = PW_SERVICE_NETWORK;
+        return load_network(c, name, kind, s);
+    }
+    if (strcmp(kind->string, "external") == 0) {
+        s->kind = PW_SERVICE_EXTERNAL;
+        return load_external(c, name, kind, s);
+    }
+    if (strcmp(kind->string, "disk") == 0) {
+        s->kind = PW_SERVICE_DISK;
+        return load_disk(c, name, kind, s);
+    }
+    return unsupported(c, AT_STRING(name), NO_LOC, name, kind->string);
+}
+
+/* workerd implies a service "internet" (public network) unless the config defines one. */
+static int add_implied_internet(ctx_t *c)
+{
+    if (service_defined(c, "internet")) return 0;
+    pw_service_t *s = &c->cfg->services[c->cfg->n_services];
+    memset(s, 0, sizeof *s);
+    s->kind = PW_SERVICE_NETWORK;
+    s->name = strdup("internet");
+    s->network_allow = calloc(1, sizeof *s->network_allow);
+    c->cfg->n_services++;
+    if (!s->name || !s->network_allow || !(s->network_allow[0] = strdup("public"))) return oom(c);
+    s->n_network_allow = 1;
+    return 0;
+}
+
+static int load_services(ctx_t *c, const cJSON *list)
+{
+    size_t n = cJSON_IsArray(list) ? (size_t)cJSON_GetArraySize(list) : 0, i = 0;
+    c->cfg->services = calloc(n + 1, sizeof *c->cfg->services);     /* + implied "internet" */
+    if (!c->cfg->services) return oom(c);
+    const cJSON *sj;
+    cJSON_ArrayForEach(sj, list) {
+        const char *name = json_str(sj, "name");
+        if (name && service_defined(c, name)) {
+            return fail(c, NO_LOC, NULL, "Config defines multiple services named \"%s\".", name);
+        }
+        c->cfg->n_services = i + 1;
+        if (load_service(c, sj, &c->cfg->services[i]) < 0) return -1;
+        i++;
+    }
+    return add_implied_internet(c);
+}
+
+/* ---- sockets -------------------------------------------------------------------------------- */
+
+static const char *socket_override(const ctx_t *c, const char *name)
+{
+    const char *addr = NULL;
+    for (size_t i = 0; i < c->opts->n_socket_overrides; i++) {
+        if (strcmp(c->opts->socket_overrides[i].name, name) == 0) {
+            addr = c->opts->socket_overrides[i].address;    /* the last one given wins */
+        }
+    }
+    return addr;
+}
+
+static int load_socket(ctx_t *c, const cJSON *sj, pw_socket_t *s)
+{
+    static const char *const fields[] = { "name", "address", "service", NULL };
+    const char *name = json_str(sj, "name");
+    char path[1024];
+    if (!name) name = "";
+    if (!(s->name = strdup(name))) return oom(c);
+    snprintf(path, sizeof path, "sockets[\"%s\"]", name);
+    const cJSON *proto = union_member(sj, fields);
+    if (proto && strcmp(proto->string, "http") != 0) {
+        snprintf(path + strlen(path), sizeof path - strlen(path), ".%s", proto->string);
+        return unsupported(c, AT_FIELD(proto->string), AT_STRING(name), NULL, path);
+    }
+    snprintf(path + strlen(path), sizeof path - strlen(path), ".http");
+    if (proto && check_http_options(c, proto, NULL, path) < 0) return -1;
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(sj, "service");
+    const char *target = json_str(sd, "name");
+    char ctx[1024];
+    snprintf(ctx, sizeof ctx, "Socket \"%s\"", name);
+    if (!target || !service_defined(c, target)) {
+        return fail2(c, AT_STRING(target ? target : ""), AT_STRING(name), NULL,
+                     "%s refers to a service \"%s\", but no such service is defined.", ctx,
+                     target ? target : "");
+    }
+    snprintf(path, sizeof path, "sockets[\"%s\"].service", name);
+    if (check_designator(c, sd, NULL, path) < 0) return -1;
+    if (!(s->service = strdup(target))) return oom(c);
+    const char *addr = socket_override(c, name);
+    if (!addr) addr = json_str(sj, "address");
+    if (!addr) {
+        return fail(c, AT_STRING(name), NULL, "Socket \"%s\" has no address in the config, so "
+                    "must be specified on the command line with `--socket-addr`.", name);
+    }
+    s->address = strdup(addr);
+    return s->address ? 0 : oom(c);
+}
+
+static int load_sockets(ctx_t *c, const cJSON *list)
+{
+    size_t n = cJSON_IsArray(list) ? (size_t)cJSON_GetArraySize(list) : 0, i = 0;
+    if (n > 0 && !(c->cfg->sockets = calloc(n, sizeof *c->cfg->sockets))) return oom(c);
+    const cJSON *sj;
+    cJSON_ArrayForEach(sj, list) {
+        c->cfg->n_sockets = i + 1;
+        if (load_socket(c, sj, &c->cfg->sockets[i]) < 0) return -1;
+        i++;
+    }
+    for (size_t k = 0; k < c->opts->n_socket_overrides; k++) {
+        const char *name = c->opts->socket_overrides[k].name;
+        int found = 0;
+        for (size_t j = 0; j < c->cfg->n_sockets; j++) found |= !strcmp(c->cfg->sockets[j].name, name);
+        if (!found) {
+            return fail(c, NO_LOC, NULL, "Config did not define any socket named \"%s\" to match "
+                        "the override provided on the command line.", name);
+        }
+    }
+    return 0;
+}
+
+/* ---- the whole config ----------------------------------------------------------------------- */
+
+static int check_top_level(ctx_t *c, const cJSON *root)
+{
+    static const char *const known[] = { "services", "sockets", "autogates", "logging", NULL };
+    /* autogates switch workerd-internal rollouts; none of them changes a Python worker. */
+    static const char *const none[] = { NULL };
+    if (!cJSON_IsObject(root)) {
+        snprintf(c->err, c->err_len, "capnp printed a Config that is not a JSON object.");
+        return -1;
+    }
+    const cJSON *logging = cJSON_GetObjectItemCaseSensitive(root, "logging");
+    if (logging && reject_unknown(c, logging, none, NULL, "logging.", NO_LOC) < 0) return -1;
+    return reject_unknown(c, root, known, NULL, "", NO_LOC);
+}
+
+static int load_json(ctx_t *c, const char *json)
+{
+    cJSON *root = cJSON_Parse(json);
+    if (!root) {
+        snprintf(c->err, c->err_len, "Cannot read capnp's JSON output for the config.");
+        return -1;
+    }
+    int rc = check_top_level(c, root);
+    if (rc == 0) rc = load_services(c, cJSON_GetObjectItemCaseSensitive(root, "services"));
+    if (rc == 0) rc = load_sockets(c, cJSON_GetObjectItemCaseSensitive(root, "sockets"));
+    cJSON_Delete(root);
+    return rc;
+}
+
+int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err, size_t err_len)
+{
+    pw_capnp_config_t ev;
+    *out = NULL;
+    if (err_len > 0) err[0] = '\0';
+    if (pw_capnp_eval_config(opts, &ev, err, err_len) < 0) return -1;
+    ctx_t c = { .opts = opts, .src = ev.source, .src_len = ev.source_len,
+                .err = err, .err_len = err_len };
+    c.cfg = calloc(1, sizeof *c.cfg);
+    int rc = c.cfg ? load_json(&c, ev.json) : oom(&c);
+    pw_capnp_config_free(&ev);
+    if (rc < 0) {
+        pw_config_free(c.cfg);
+        return -1;
+    }
+    *out = c.cfg;
+    return 0;
+}
+
+/* ---- lookups and freeing -------------------------------------------------------------------- */
+
+const pw_service_t *pw_config_service(const pw_config_t *config, const char *name)
+{
+    for (size_t i = 0; config && name && i < config->n_services; i++) {
+        if (config->services[i].name && strcmp(config->services[i].name, name) == 0) {
+            return &config->services[i];
+        }
+    }
+    return NULL;
+}
+
+int pw_worker_has_flag(const pw_worker_t *worker, const char *flag)
+{
+    for (size_t i = 0; worker && i < worker->n_compat_flags; i++) {
+        if (strcmp(worker->compat_flags[i], flag) == 0) return 1;
+    }
+    return 0;
+}
+
+static void free_strs(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(list[i]);
+    free(list);
+}
+
+static void free_worker(pw_worker_t *w)
+{
+    for (size_t i = 0; i < w->n_modules; i++) {
+        free(w->modules[i].name);
+        free(w->modules[i].content);
+    }
+    free(w->modules);
+    free(w->compat_date);
+    free_strs(w->compat_flags, w->n_compat_flags);
+    for (size_t i = 0; i < w->n_bindings; i++) {
+        free(w->bindings[i].name);
+        free(w->bindings[i].value);
+    }
+    free(w->bindings);
+}
+
+void pw_config_free(pw_config_t *config)
+{
+    if (!config) return;
+    for (size_t i = 0; i < config->n_services; i++) {
+        pw_service_t *s = &config->services[i];
+        free(s->name);
+        free_worker(&s->worker);
+        free_strs(s->network_allow, s->n_network_allow);
+        free_strs(s->network_deny, s->n_network_deny);
+        free(s->external_address);
+        free(s->disk_path);
+    }
+    free(config->services);
+    for (size_t i = 0; i < config->n_sockets; i++) {
+        free(config->sockets[i].name);
+        free(config->sockets[i].address);
+        free(config->sockets[i].service);
+    }
+    free(config->sockets);
+    free(config);
+}

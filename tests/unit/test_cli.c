@@ -1,0 +1,127 @@
+/* test_cli.c — pw_cli_parse: commands, option forms, defaults and workerd-style usage errors. */
+#include "unit.h"
+#include "config/cli.h"
+
+static pw_cli_t cli;
+
+#define ARGV(...) ((char *[]){ "pyworkerd", __VA_ARGS__, NULL })
+#define ARGC(...) ((int)(sizeof((char *[]){ "pyworkerd", __VA_ARGS__ }) / sizeof(char *)))
+#define PARSE(...) pw_cli_parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), &cli)
+
+TEST(serve_defaults)
+{
+    CHECK(PARSE("serve", "config.capnp") == 0);
+    CHECK(cli.cmd == PW_CMD_SERVE);
+    CHECK_STR(cli.config_path, "config.capnp");
+    CHECK(cli.const_name == NULL);
+    CHECK(cli.access_log == 1 && cli.verbose == 0 && cli.isolates == 1);
+    CHECK(cli.drain_timeout_s == 10);
+    CHECK(cli.n_import_paths == 0 && cli.n_socket_overrides == 0);
+}
+
+TEST(serve_all_option_forms)
+{
+    CHECK(PARSE("serve", "-shttp=*:8080", "-s", "admin=127.0.0.1:9", "--socket-addr=x=unix:/s",
+                "--socket-addr", "y=[::1]:80", "-Iinc", "-I", "inc2", "--import-path=inc3",
+                "--verbose", "--no-access-log", "--isolates=4", "--drain-timeout", "2.5",
+                "config.capnp", "myConfig") == 0);
+    CHECK(cli.cmd == PW_CMD_SERVE);
+    CHECK(cli.n_socket_overrides == 4);
+    CHECK_STR(cli.socket_overrides[0].name, "http");
+    CHECK_STR(cli.socket_overrides[0].address, "*:8080");
+    CHECK_STR(cli.socket_overrides[1].name, "admin");
+    CHECK_STR(cli.socket_overrides[2].name, "x");
+    CHECK_STR(cli.socket_overrides[2].address, "unix:/s");
+    CHECK_STR(cli.socket_overrides[3].address, "[::1]:80");
+    CHECK(cli.n_import_paths == 3);
+    CHECK_STR(cli.import_paths[0], "inc");
+    CHECK_STR(cli.import_paths[1], "inc2");
+    CHECK_STR(cli.import_paths[2], "inc3");
+    CHECK(cli.verbose == 1 && cli.access_log == 0 && cli.isolates == 4);
+    CHECK(cli.drain_timeout_s == 2.5);
+    CHECK_STR(cli.config_path, "config.capnp");
+    CHECK_STR(cli.const_name, "myConfig");
+}
+
+TEST(double_dash_ends_options)
+{
+    CHECK(PARSE("serve", "--", "-weird.capnp") == 0);
+    CHECK_STR(cli.config_path, "-weird.capnp");
+}
+
+TEST(serve_usage_errors)
+{
+    CHECK(PARSE("serve") < 0);
+    CHECK_STR(cli.output, "pyworkerd serve: missing argument <config-file>\n"
+                          "Try 'pyworkerd serve --help' for more information.");
+    CHECK(PARSE("serve", "--bogus", "c.capnp") < 0);
+    CHECK_STR(cli.output, "pyworkerd serve: --bogus: unrecognized option\n"
+                          "Try 'pyworkerd serve --help' for more information.");
+    CHECK(PARSE("serve", "-x", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "-x: unrecognized option") != NULL);
+    CHECK(PARSE("serve", "-s", "http", "c.capnp") < 0);
+    CHECK_STR(cli.output, "pyworkerd serve: -s: Expected <name>=<value>\n"
+                          "Try 'pyworkerd serve --help' for more information.");
+    CHECK(PARSE("serve", "--socket-addr=http", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "Expected <name>=<value>") != NULL);
+    CHECK(PARSE("serve", "c.capnp", "-s") < 0);
+    CHECK(strstr(cli.output, "-s: missing argument") != NULL);
+    CHECK(PARSE("serve", "--isolates=0", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--isolates: expected a positive integer") != NULL);
+    CHECK(PARSE("serve", "--drain-timeout=soon", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--drain-timeout: expected a number of seconds") != NULL);
+    CHECK(PARSE("serve", "--verbose=1", "c.capnp") < 0);
+    CHECK(PARSE("serve", "a.capnp", "b", "c") < 0);
+    CHECK(strstr(cli.output, "c: too many arguments") != NULL);
+}
+
+TEST(help_and_version)
+{
+    CHECK(PARSE("--version") == 0 && cli.cmd == PW_CMD_VERSION);
+    CHECK_STR(cli.output, "pyworkerd " PW_VERSION);
+    CHECK_STR(cli.output, "pyworkerd 0.1.0");
+    CHECK(PARSE("serve", "--version") == 0 && cli.cmd == PW_CMD_VERSION);
+    CHECK(PARSE("serve", "--help") == 0 && cli.cmd == PW_CMD_HELP);
+    CHECK(strstr(cli.output, "Usage: pyworkerd serve") != NULL);
+    CHECK(strstr(cli.output, "--socket-addr") != NULL);
+    CHECK(PARSE("serve", "c.capnp", "--help") == 0 && cli.cmd == PW_CMD_HELP);
+    CHECK(PARSE("--help") == 0 && cli.cmd == PW_CMD_HELP);
+    CHECK(strstr(cli.output, "serve") != NULL);
+    CHECK(PARSE("help") == 0 && cli.cmd == PW_CMD_HELP);
+    CHECK(PARSE("help", "serve") == 0 && cli.cmd == PW_CMD_HELP);
+    CHECK(strstr(cli.output, "Usage: pyworkerd serve") != NULL);
+    CHECK(PARSE("help", "nope") < 0);
+}
+
+TEST(top_level_errors)
+{
+    char *argv[] = { "pyworkerd", NULL };
+    CHECK(pw_cli_parse(1, argv, &cli) < 0);
+    CHECK(cli.cmd == PW_CMD_NONE);
+    CHECK_STR(cli.output, "pyworkerd: missing command\nTry 'pyworkerd --help' for more information.");
+    CHECK(PARSE("compile", "c.capnp") < 0);
+    CHECK_STR(cli.output, "pyworkerd: compile: no such command\n"
+                          "Try 'pyworkerd --help' for more information.");
+    CHECK(PARSE("--frobnicate") < 0);
+    CHECK(strstr(cli.output, "pyworkerd: --frobnicate: unrecognized option") != NULL);
+}
+
+TEST(zygote_mode)
+{
+    CHECK(PARSE("--zygote", "7") == 0);
+    CHECK(cli.cmd == PW_CMD_ZYGOTE && cli.zygote_fd == 7);
+    CHECK(PARSE("--zygote") < 0);
+    CHECK(PARSE("--zygote", "x") < 0);
+}
+
+int main(void)
+{
+    RUN(serve_defaults);
+    RUN(serve_all_option_forms);
+    RUN(double_dash_ends_options);
+    RUN(serve_usage_errors);
+    RUN(help_and_version);
+    RUN(top_level_errors);
+    RUN(zygote_mode);
+    return UNIT_DONE();
+}
