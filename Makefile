@@ -42,7 +42,7 @@ unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 e2e: $(BUILD)/pyworkerd
-	PYWORKERD_BIN=$(abspath $(BUILD)/pyworkerd) $(PYTHON) -m pytest -q tests/e2e $(PYTEST_ARGS)
+	PYWORKERD_BIN=$(abspath $(BUILD)/pyworkerd) $(PYTHON) -m pytest -q tests/python tests/e2e $(PYTEST_ARGS)
 
 test: deps
 	$(MAKE) all

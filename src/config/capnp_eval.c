@@ -98,8 +98,28 @@ static int drain_pipes(int out_fd, int err_fd, run_t *r)
 }
 
 /* Runs argv (argv[0] = "capnp", looked up on PATH) and collects stdout, stderr and status. */
+/* capnp names files as it was given them or relative to the current directory: compare the
+ * files themselves. */
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (strcmp(a, b) == 0)
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* kj warns when PWD names another directory than the real one (a parent that chdir'ed):
+ * keep it true for the child. */
+static void sync_pwd(void)
+{
+    char cwd[4096];
+    if (getcwd(cwd, sizeof cwd))
+        setenv("PWD", cwd, 1);
+}
+
 static int run_capnp(char *const argv[], run_t *r, char *err, size_t err_len)
 {
+    sync_pwd();
     int out_pipe[2], err_pipe[2];
     memset(r, 0, sizeof *r);
     if (pipe2(out_pipe, O_CLOEXEC) < 0) goto sys_error;
@@ -390,7 +410,7 @@ static void append_diag(buf_t *out, const source_t *s, const diag_t *d, const ch
         buf_append(out, raw_line, strlen(raw_line));
         return;
     }
-    int ours = s->tmp_path[0] && strcmp(d->file, s->tmp_path) == 0;
+    int ours = s->tmp_path[0] && same_file(d->file, s->tmp_path);
     const char *file = ours ? s->path : d->file;
     int col = ours ? map_col(s, d->line, d->col) : d->col;
     buf_printf(out, "%s:%d:%d", file, d->line, col);
@@ -804,7 +824,7 @@ static int plan_copy(source_t *s, const run_t *r)
         if (!line) return -1;
         diag_t d;
         diag_parse(line, &d);
-        if (d.parsed && strcmp(d.file, s->path) == 0) {
+        if (d.parsed && same_file(d.file, s->path)) {
             const char *field = shorthand_field(&d);
             if (is_missing_id(&d)) {
                 s->add_id = 1;

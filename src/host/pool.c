@@ -1,0 +1,551 @@
+/* pool.c — the host's side of one worker's isolates (host process): spawning them through
+ * the worker template, sending REQUEST frames, matching RESPONSE frames to calls, and
+ * failing and replacing isolates that die. Frames queued for an isolate are written once per
+ * loop turn (a uv_check handle), so a burst of requests costs one write.
+ * Invariant: a call is answered exactly once, and never after pw_pool_cancel().
+ */
+#include "host/pool.h"
+#include "host/log.h"
+#include "wire/control.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+
+enum { ISOLATE_SPAWNING, ISOLATE_LIVE, ISOLATE_DEAD };
+
+struct pw_isolate {
+    pw_pool_t *pool;
+    pw_isolate_t *next;         /* the pool's isolates, in spawn order */
+    int state;
+    int fd;                     /* host end, until the pipe owns it */
+    int pid;
+    uv_pipe_t pipe;
+    pw_buf_t in;
+    pw_buf_t out;               /* frames waiting to be written */
+    pw_buf_t writing;           /* frames handed to uv_write */
+    uv_write_t write_req;
+    int write_pending;
+    int dirty;
+    pw_call_t inflight;         /* sentinel of the in-flight list, oldest first */
+    size_t n_inflight;
+    uint32_t next_id;
+};
+
+struct pw_pool {
+    uv_loop_t *loop;
+    char *name;
+    int template_fd;
+    uv_poll_t template_poll;
+    pw_isolate_t *isolates;
+    size_t target;
+    size_t n_live;
+    pw_call_t queue;            /* sentinel: calls waiting for an isolate */
+    uv_check_t flush_check;
+    int closing;
+    int open_handles;
+};
+
+static void call_list_init(pw_call_t *head)
+{
+    head->prev = head->next = head;
+}
+
+static int call_list_empty(const pw_call_t *head)
+{
+    return head->next == head;
+}
+
+static void call_list_push(pw_call_t *head, pw_call_t *call)
+{
+    call->prev = head->prev;
+    call->next = head;
+    head->prev->next = call;
+    head->prev = call;
+}
+
+static void call_list_remove(pw_call_t *call)
+{
+    call->prev->next = call->next;
+    call->next->prev = call->prev;
+    call->prev = call->next = call;
+}
+
+static void call_fail(pw_call_t *call, int status, const char *text)
+{
+    call->state = PW_CALL_DONE;
+    call->isolate = NULL;
+    call->respond(call, NULL, status, text);
+}
+
+static void fail_queue(pw_pool_t *pool, int status, const char *text)
+{
+    while (!call_list_empty(&pool->queue)) {
+        pw_call_t *call = pool->queue.next;
+        call_list_remove(call);
+        call_fail(call, status, text);
+    }
+}
+
+/* ---- isolate sockets ---- */
+
+static void pool_maybe_free(pw_pool_t *pool);
+static void isolate_die(pw_isolate_t *iso, const char *why);
+static void dispatch_queue(pw_pool_t *pool);
+static void replace_dead_isolates(pw_pool_t *pool);
+
+static void isolate_unlink(pw_isolate_t *iso)
+{
+    pw_isolate_t **p = &iso->pool->isolates;
+    while (*p && *p != iso)
+        p = &(*p)->next;
+    if (*p)
+        *p = iso->next;
+}
+
+static void isolate_free(pw_isolate_t *iso)
+{
+    pw_buf_free(&iso->in);
+    pw_buf_free(&iso->out);
+    pw_buf_free(&iso->writing);
+    free(iso);
+}
+
+static void on_isolate_closed(uv_handle_t *handle)
+{
+    pw_isolate_t *iso = handle->data;
+    pw_pool_t *pool = iso->pool;
+    isolate_unlink(iso);
+    isolate_free(iso);
+    pool->open_handles--;
+    pool_maybe_free(pool);
+}
+
+static void isolate_flush(pw_isolate_t *iso);
+
+static void on_isolate_written(uv_write_t *req, int status)
+{
+    pw_isolate_t *iso = req->data;
+    iso->write_pending = 0;
+    iso->writing.len = 0;
+    if (iso->state != ISOLATE_LIVE)
+        return;
+    if (status < 0) {
+        isolate_die(iso, uv_strerror(status));
+        return;
+    }
+    isolate_flush(iso);
+}
+
+static void isolate_flush(pw_isolate_t *iso)
+{
+    iso->dirty = 0;
+    if (iso->write_pending || iso->out.len == 0 || iso->state != ISOLATE_LIVE)
+        return;
+    uv_buf_t buf = uv_buf_init((char *)iso->out.data, (unsigned)iso->out.len);
+    int n = uv_try_write((uv_stream_t *)&iso->pipe, &buf, 1);
+    if (n == (int)iso->out.len) {
+        iso->out.len = 0;
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        isolate_die(iso, uv_strerror(n));
+        return;
+    }
+    pw_buf_consume(&iso->out, n > 0 ? (size_t)n : 0);
+    pw_buf_t swap = iso->writing;
+    iso->writing = iso->out;
+    iso->out = swap;
+    iso->out.len = 0;
+    buf = uv_buf_init((char *)iso->writing.data, (unsigned)iso->writing.len);
+    iso->write_req.data = iso;
+    int rc = uv_write(&iso->write_req, (uv_stream_t *)&iso->pipe, &buf, 1, on_isolate_written);
+    if (rc < 0) {
+        isolate_die(iso, uv_strerror(rc));
+        return;
+    }
+    iso->write_pending = 1;
+}
+
+static void isolate_mark_dirty(pw_isolate_t *iso)
+{
+    iso->dirty = 1;
+}
+
+static void on_flush_check(uv_check_t *check)
+{
+    pw_pool_t *pool = check->data;
+    for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
+        if (iso->dirty)
+            isolate_flush(iso);
+}
+
+static pw_call_t *find_inflight(pw_isolate_t *iso, uint32_t id)
+{
+    for (pw_call_t *c = iso->inflight.next; c != &iso->inflight; c = c->next)
+        if (c->id == id)
+            return c;
+    return NULL;
+}
+
+/* Returns 0, or -1 when the isolate broke the protocol (and was killed). */
+static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
+{
+    pw_message_t msg;
+    if (frame->type != PW_FRAME_RESPONSE || pw_message_decode_response(frame, &msg) < 0 ||
+        msg.status < 100 || msg.status > 999) {
+        isolate_die(iso, "it sent a malformed frame");
+        return -1;
+    }
+    pw_call_t *call = find_inflight(iso, frame->id);
+    if (!call)
+        return 0;   /* cancelled meanwhile */
+    call_list_remove(call);
+    iso->n_inflight--;
+    call->state = PW_CALL_DONE;
+    call->isolate = NULL;
+    call->respond(call, &msg, 0, NULL);
+    return 0;
+}
+
+static void on_isolate_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+{
+    pw_isolate_t *iso = handle->data;
+    if (pw_buf_reserve(&iso->in, READ_CHUNK) < 0) {
+        *buf = uv_buf_init(NULL, 0);
+        return;
+    }
+    *buf = uv_buf_init((char *)iso->in.data + iso->in.len, (unsigned)(iso->in.cap - iso->in.len));
+}
+
+static void on_isolate_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
+{
+    pw_isolate_t *iso = stream->data;
+    if (nread < 0) {
+        isolate_die(iso, nread == UV_EOF ? "it exited" : uv_strerror((int)nread));
+        return;
+    }
+    iso->in.len += (size_t)nread;
+    size_t off = 0, used;
+    pw_frame_t frame;
+    int rc;
+    while ((rc = pw_frame_parse(iso->in.data + off, iso->in.len - off, &frame, &used)) == 1) {
+        off += used;
+        if (handle_frame(iso, &frame) < 0)
+            return;
+    }
+    if (rc < 0) {
+        isolate_die(iso, "it sent an oversized frame");
+        return;
+    }
+    pw_buf_consume(&iso->in, off);
+}
+
+static void isolate_die(pw_isolate_t *iso, const char *why)
+{
+    if (iso->state == ISOLATE_DEAD)
+        return;
+    pw_pool_t *pool = iso->pool;
+    int was_live = iso->state == ISOLATE_LIVE;
+    iso->state = ISOLATE_DEAD;
+    if (was_live)
+        pool->n_live--;
+    if (!pool->closing || iso->n_inflight)
+        pw_log_error("service %s: isolate %d stopped (%s) with %zu request(s) in flight%s",
+                     pool->name, iso->pid, why, iso->n_inflight,
+                     pool->closing ? "" : "; starting a new one");
+    while (!call_list_empty(&iso->inflight)) {
+        pw_call_t *call = iso->inflight.next;
+        call_list_remove(call);
+        call_fail(call, 502, "Bad Gateway: the worker's isolate stopped while handling this "
+                             "request; see the server log.\n");
+    }
+    iso->n_inflight = 0;
+    if (was_live) {
+        kill(iso->pid, SIGKILL);
+        uv_read_stop((uv_stream_t *)&iso->pipe);
+        uv_close((uv_handle_t *)&iso->pipe, on_isolate_closed);
+    } else {
+        close(iso->fd);
+        isolate_unlink(iso);
+        isolate_free(iso);
+    }
+    if (!pool->closing)
+        replace_dead_isolates(pool);
+}
+
+/* ---- spawning through the template ---- */
+
+static int isolate_request_spawn(pw_pool_t *pool)
+{
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
+        return -errno;
+    int rc = pw_control_send(pool->template_fd, PW_FRAME_CTL_SPAWN_ISOLATE, 0, NULL, 0, fds[1]);
+    close(fds[1]);
+    pw_isolate_t *iso = rc < 0 ? NULL : calloc(1, sizeof *iso);
+    if (!iso) {
+        close(fds[0]);
+        return rc < 0 ? rc : -ENOMEM;
+    }
+    iso->pool = pool;
+    iso->state = ISOLATE_SPAWNING;
+    iso->fd = fds[0];
+    iso->next_id = 1;
+    call_list_init(&iso->inflight);
+    pw_isolate_t **tail = &pool->isolates;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = iso;
+    return 0;
+}
+
+static int isolate_open(pw_isolate_t *iso, int pid)
+{
+    pw_pool_t *pool = iso->pool;
+    iso->pid = pid;
+    int rc = uv_pipe_init(pool->loop, &iso->pipe, 0);
+    if (rc == 0)
+        rc = uv_pipe_open(&iso->pipe, iso->fd);
+    if (rc < 0)
+        return rc;
+    iso->pipe.data = iso;
+    pool->open_handles++;
+    iso->state = ISOLATE_LIVE;
+    pool->n_live++;
+    rc = uv_read_start((uv_stream_t *)&iso->pipe, on_isolate_alloc, on_isolate_read);
+    if (rc < 0) {
+        isolate_die(iso, uv_strerror(rc));
+        return rc;
+    }
+    pw_log_info("service %s: isolate %d started", pool->name, pid);
+    return 0;
+}
+
+static void on_spawned(pw_pool_t *pool, int pid)
+{
+    pw_isolate_t *iso = pool->isolates;
+    while (iso && iso->state != ISOLATE_SPAWNING)
+        iso = iso->next;
+    if (!iso)
+        return;
+    if (pid <= 0) {
+        pw_log_error("service %s: the worker template could not fork an isolate", pool->name);
+        close(iso->fd);
+        isolate_unlink(iso);
+        isolate_free(iso);
+        if (pool->n_live == 0)
+            fail_queue(pool, 503, "Service Unavailable: no isolate could be started.\n");
+        return;
+    }
+    if (isolate_open(iso, pid) == 0)
+        dispatch_queue(pool);
+}
+
+static void template_lost(pw_pool_t *pool)
+{
+    pw_log_error("service %s: the worker template exited; no new isolates can be started",
+                 pool->name);
+    uv_poll_stop(&pool->template_poll);
+    if (pool->n_live == 0)
+        fail_queue(pool, 503, "Service Unavailable: the worker's template exited.\n");
+}
+
+static void on_template_readable(uv_poll_t *poll, int status, int events)
+{
+    pw_pool_t *pool = poll->data;
+    for (;;) {
+        pw_control_msg_t msg;
+        int rc = pw_control_recv(pool->template_fd, &msg);
+        if (rc == -EAGAIN)
+            return;
+        if (rc <= 0) {
+            template_lost(pool);
+            return;
+        }
+        if (msg.type == PW_FRAME_CTL_ISOLATE_SPAWNED)
+            on_spawned(pool, (int)pw_control_msg_u32(&msg));
+        pw_control_msg_free(&msg);
+    }
+}
+
+static void replace_dead_isolates(pw_pool_t *pool)
+{
+    size_t alive = 0;
+    for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
+        if (iso->state != ISOLATE_DEAD)
+            alive++;
+    for (; alive < pool->target && !pool->closing; alive++)
+        if (isolate_request_spawn(pool) < 0) {
+            pw_log_error("service %s: cannot ask the template for an isolate", pool->name);
+            return;
+        }
+}
+
+/* ---- dispatch ---- */
+
+static pw_isolate_t *pick_isolate(pw_pool_t *pool)
+{
+    pw_isolate_t *best = NULL;
+    for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
+        if (iso->state == ISOLATE_LIVE && (!best || iso->n_inflight < best->n_inflight))
+            best = iso;
+    return best;
+}
+
+static void send_call(pw_isolate_t *iso, pw_call_t *call)
+{
+    call->id = iso->next_id++;
+    if (iso->next_id == 0)
+        iso->next_id = 1;
+    if (call->encode(call, &iso->out) < 0) {
+        call_fail(call, 500, "Internal Server Error: the request could not be encoded.\n");
+        return;
+    }
+    call->state = PW_CALL_SENT;
+    call->isolate = iso;
+    call_list_push(&iso->inflight, call);
+    iso->n_inflight++;
+    isolate_mark_dirty(iso);
+}
+
+static void dispatch_queue(pw_pool_t *pool)
+{
+    while (!call_list_empty(&pool->queue)) {
+        pw_isolate_t *iso = pick_isolate(pool);
+        if (!iso)
+            return;
+        pw_call_t *call = pool->queue.next;
+        call_list_remove(call);
+        send_call(iso, call);
+    }
+}
+
+void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
+{
+    call->prev = call->next = call;
+    if (pool->closing) {
+        call_fail(call, 503, "Service Unavailable: the server is shutting down.\n");
+        return;
+    }
+    pw_isolate_t *iso = pick_isolate(pool);
+    if (iso) {
+        send_call(iso, call);
+        return;
+    }
+    call->state = PW_CALL_QUEUED;
+    call_list_push(&pool->queue, call);
+    replace_dead_isolates(pool);
+}
+
+void pw_pool_cancel(pw_call_t *call)
+{
+    if (call->state == PW_CALL_QUEUED) {
+        call_list_remove(call);
+    } else if (call->state == PW_CALL_SENT) {
+        pw_isolate_t *iso = call->isolate;
+        call_list_remove(call);
+        iso->n_inflight--;
+        if (pw_frame_put_empty(&iso->out, PW_FRAME_CANCEL, call->id) == 0)
+            isolate_mark_dirty(iso);
+    }
+    call->state = PW_CALL_DONE;
+    call->isolate = NULL;
+}
+
+/* ---- lifetime ---- */
+
+static int wait_for_spawned(pw_pool_t *pool)
+{
+    pw_control_msg_t msg;
+    int rc = pw_control_recv(pool->template_fd, &msg);
+    if (rc <= 0)
+        return rc == 0 ? -EPIPE : rc;
+    int pid = msg.type == PW_FRAME_CTL_ISOLATE_SPAWNED ? (int)pw_control_msg_u32(&msg) : 0;
+    pw_control_msg_free(&msg);
+    if (pid <= 0)
+        return -ECHILD;
+    pw_isolate_t *iso = pool->isolates;
+    while (iso && iso->state != ISOLATE_SPAWNING)
+        iso = iso->next;
+    return iso ? isolate_open(iso, pid) : -EPROTO;
+}
+
+static int start_isolates(pw_pool_t *pool)
+{
+    for (size_t i = 0; i < pool->target; i++) {
+        int rc = isolate_request_spawn(pool);
+        if (rc == 0)
+            rc = wait_for_spawned(pool);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **out)
+{
+    pw_pool_t *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return -ENOMEM;
+    pool->loop = loop;
+    pool->name = strdup(opts->name);
+    pool->template_fd = opts->template_fd;
+    pool->target = opts->isolates > 0 ? (size_t)opts->isolates : 1;
+    call_list_init(&pool->queue);
+    uv_check_init(loop, &pool->flush_check);
+    pool->flush_check.data = pool;
+    uv_check_start(&pool->flush_check, on_flush_check);
+    *out = pool;
+    /* Blocking waits first: uv_poll_init makes the descriptor non-blocking. */
+    int rc = start_isolates(pool);
+    uv_poll_init(loop, &pool->template_poll, pool->template_fd);
+    pool->template_poll.data = pool;
+    pool->open_handles += 2;
+    if (rc == 0)
+        rc = uv_poll_start(&pool->template_poll, UV_READABLE, on_template_readable);
+    return rc;
+}
+
+static void on_pool_handle_closed(uv_handle_t *handle)
+{
+    pw_pool_t *pool = handle->data;
+    pool->open_handles--;
+    pool_maybe_free(pool);
+}
+
+static void pool_maybe_free(pw_pool_t *pool)
+{
+    if (!pool->closing || pool->open_handles > 0)
+        return;
+    close(pool->template_fd);
+    free(pool->name);
+    free(pool);
+}
+
+void pw_pool_close(pw_pool_t *pool)
+{
+    if (pool->closing)
+        return;
+    pool->closing = 1;
+    fail_queue(pool, 503, "Service Unavailable: the server is shutting down.\n");
+    pw_isolate_t *iso = pool->isolates;
+    while (iso) {
+        pw_isolate_t *next = iso->next;
+        isolate_die(iso, "server shutdown");
+        iso = next;
+    }
+    uv_close((uv_handle_t *)&pool->template_poll, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&pool->flush_check, on_pool_handle_closed);
+}
+
+const char *pw_pool_name(const pw_pool_t *pool)
+{
+    return pool->name;
+}

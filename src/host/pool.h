@@ -1,0 +1,55 @@
+/* pool.h — the isolates of one Python worker, seen from the host (host process).
+ *
+ * A pool owns the control socket of its worker template and one socket per isolate. Calls
+ * (one per HTTP request) are sent to the isolate with the fewest calls in flight, or wait in
+ * the pool's queue while no isolate is up. An isolate that dies fails its calls with 502 and
+ * is replaced. Calls live in memory the caller owns (h2o's request pool): the caller
+ * must pw_pool_cancel() a call it is about to free before the call was answered.
+ */
+#ifndef PW_POOL_H
+#define PW_POOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "wire/frame.h"
+
+typedef struct pw_pool pw_pool_t;
+typedef struct pw_isolate pw_isolate_t;
+typedef struct pw_call pw_call_t;
+
+/* Appends this call's REQUEST frame (with id call->id) to out; returns 0 or -errno. */
+typedef int (*pw_call_encode_cb)(pw_call_t *call, pw_buf_t *out);
+/* Delivers the answer exactly once: the isolate's response, or (response == NULL) an error
+ * status with a plain-text explanation. */
+typedef void (*pw_call_respond_cb)(pw_call_t *call, pw_message_t *response, int error_status,
+                                   const char *error_text);
+
+enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE };
+
+struct pw_call {
+    pw_call_t *prev, *next;     /* in the pool's queue or the isolate's in-flight list */
+    uint32_t id;
+    int state;
+    pw_isolate_t *isolate;
+    pw_call_encode_cb encode;
+    pw_call_respond_cb respond;
+};
+
+typedef struct {
+    const char *name;           /* the service's name, for logs */
+    int template_fd;            /* control socket of a ready template; the pool owns it */
+    int isolates;               /* isolates to keep running */
+} pw_pool_options_t;
+
+/* Starts opts->isolates isolates (waiting until each is forked). Returns 0 or -errno. */
+int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **out);
+void pw_pool_submit(pw_pool_t *pool, pw_call_t *call);
+void pw_pool_cancel(pw_call_t *call);
+/* Stops spawning, closes every socket (templates and isolates then exit) and frees the pool
+ * once libuv has closed its handles. Calls still waiting get 503. */
+void pw_pool_close(pw_pool_t *pool);
+const char *pw_pool_name(const pw_pool_t *pool);
+
+#endif

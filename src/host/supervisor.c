@@ -1,0 +1,107 @@
+/* supervisor.c — the host's handle on the runtime zygote (host process): exec it, send it
+ * CREATE_TEMPLATE with a fresh control socket for the new template, and stop it at exit.
+ * Invariant: every descriptor the host creates is close-on-exec except the one the zygote
+ * is meant to inherit.
+ */
+#include "host/supervisor.h"
+#include "wire/control.h"
+#include "wire/frame.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int pw_zygote_start(pw_zygote_t *zygote)
+{
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+        return -errno;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int err = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -err;
+    }
+    if (pid == 0) {
+        char fd_arg[16];
+        int flags = fcntl(fds[1], F_GETFD);
+        fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
+        snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
+        char *argv[] = { "pyworkerd", "--zygote", fd_arg, NULL };
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    zygote->pid = pid;
+    zygote->ctl_fd = fds[0];
+    return 0;
+}
+
+static char *text_from(const pw_control_msg_t *msg)
+{
+    return strdup(msg->len ? msg->payload : "unknown error");
+}
+
+int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
+                              char **error_text)
+{
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
+        *error_text = strdup(strerror(errno));
+        return -1;
+    }
+    int rc = pw_control_send(zygote->ctl_fd, PW_FRAME_CTL_CREATE_TEMPLATE, 0, spec_path,
+                             strlen(spec_path), fds[1]);
+    close(fds[1]);
+    if (rc < 0) {
+        close(fds[0]);
+        *error_text = strdup("the runtime zygote is not running (see the errors above)");
+        return -1;
+    }
+    pw_control_msg_t msg;
+    rc = pw_control_recv(fds[0], &msg);
+    if (rc > 0 && msg.type == PW_FRAME_CTL_TEMPLATE_READY) {
+        pw_control_msg_free(&msg);
+        *template_fd = fds[0];
+        return 0;
+    }
+    if (rc > 0) {
+        *error_text = text_from(&msg);
+        pw_control_msg_free(&msg);
+    } else {
+        *error_text = strdup("the worker template exited while loading the worker "
+                             "(see the errors above)");
+    }
+    close(fds[0]);
+    return -1;
+}
+
+void pw_zygote_stop(pw_zygote_t *zygote)
+{
+    if (zygote->ctl_fd >= 0)
+        close(zygote->ctl_fd);
+    zygote->ctl_fd = -1;
+    if (zygote->pid <= 0)
+        return;
+    kill(zygote->pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        pid_t r = waitpid(zygote->pid, NULL, WNOHANG);
+        if (r == zygote->pid || (r < 0 && errno == ECHILD)) {
+            zygote->pid = 0;
+            return;
+        }
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    kill(zygote->pid, SIGKILL);
+    waitpid(zygote->pid, NULL, 0);
+    zygote->pid = 0;
+}

@@ -1,0 +1,28 @@
+/* supervisor.h — starting the runtime zygote and asking it for worker templates (host
+ * process). The zygote is the host's only child; templates and isolates descend from it.
+ */
+#ifndef PW_SUPERVISOR_H
+#define PW_SUPERVISOR_H
+
+#include <stddef.h>
+
+typedef struct {
+    int pid;
+    int ctl_fd;     /* SOCK_SEQPACKET control socket to the zygote */
+} pw_zygote_t;
+
+/* fork+exec of this binary in --zygote mode. Returns 0 or -errno. Must be called while the
+ * host is still single-threaded. */
+int pw_zygote_start(pw_zygote_t *zygote);
+
+/* Forks a template for one worker and waits until it has imported the worker's modules.
+ * Returns 0 with *template_fd (the template's control socket), or -1 with a malloc'ed
+ * explanation (the Python traceback when the worker's top level failed) in *error_text. */
+int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
+                              char **error_text);
+
+/* Closes the control socket, asks the zygote to stop and reaps it (killing it after a
+ * short grace period). */
+void pw_zygote_stop(pw_zygote_t *zygote);
+
+#endif

@@ -1,0 +1,343 @@
+/* server.c — h2o glue (host process): accepting connections, turning an h2o request into a
+ * REQUEST frame for the worker's pool, and the pool's answer into the HTTP response. A
+ * request's state lives in h2o's per-request memory pool; its dispose hook cancels the call
+ * if the client leaves first, so the pool never answers freed memory.
+ */
+#include "http/server.h"
+#include "http/address.h"
+#include "host/log.h"
+
+#include <h2o.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Cloudflare's limit on the total size of a request's headers. */
+#define PW_HTTP_MAX_HEADER_BYTES (128u * 1024)
+
+typedef struct listener listener_t;
+
+struct pw_http_server {
+    listener_t *listeners;
+    size_t n_listeners;
+    size_t inflight;
+    int draining;
+    int closing;
+    int open_handles;
+    pw_http_options_t opts;
+};
+
+typedef struct {
+    h2o_handler_t super;
+    listener_t *listener;
+} worker_handler_t;
+
+struct listener {
+    pw_http_server_t *server;
+    char *socket_name;
+    pw_pool_t *pool;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    uv_tcp_t tcp;
+    int listening;
+};
+
+typedef struct {
+    pw_call_t call;             /* first: the pool hands this pointer back */
+    h2o_req_t *req;
+    listener_t *listener;
+    uint64_t start_ns;
+    h2o_generator_t generator;
+} http_call_t;
+
+static const char *reason_phrase(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 418: return "I'm a teapot";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return status < 300 ? "OK" : status < 400 ? "Redirect" : status < 500 ? "Client Error" : "Server Error";
+    }
+}
+
+/* ---- request → frame ---- */
+
+static int encode_request(pw_call_t *call, pw_buf_t *out)
+{
+    http_call_t *hc = (http_call_t *)call;
+    h2o_req_t *req = hc->req;
+    size_t n = req->headers.size;
+    pw_header_t stack[64];
+    pw_header_t *headers = n <= 64 ? stack : malloc(sizeof(pw_header_t) * n);
+    if (!headers)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        headers[i].name = (pw_bytes_t){ (const uint8_t *)h->name->base, h->name->len };
+        headers[i].value = (pw_bytes_t){ (const uint8_t *)h->value.base, h->value.len };
+    }
+    h2o_iovec_t scheme = req->input.scheme ? req->input.scheme->name : h2o_iovec_init(H2O_STRLIT("http"));
+    h2o_iovec_t authority = req->input.authority.len ? req->input.authority
+                                                     : h2o_iovec_init(H2O_STRLIT("localhost"));
+    h2o_iovec_t url = h2o_concat(&req->pool, scheme, h2o_iovec_init(H2O_STRLIT("://")), authority,
+                                 req->input.path);
+    pw_bytes_t method = { (const uint8_t *)req->input.method.base, req->input.method.len };
+    pw_bytes_t body = { (const uint8_t *)req->entity.base, req->entity.base ? req->entity.len : 0 };
+    int rc = pw_frame_put_request(out, call->id, method, (pw_bytes_t){ (const uint8_t *)url.base, url.len },
+                                  headers, n, body);
+    if (headers != stack)
+        free(headers);
+    return rc;
+}
+
+/* ---- answer → response ---- */
+
+static int is_managed_header(const char *name, size_t len)
+{
+    return h2o_lcstris(name, len, H2O_STRLIT("content-length")) ||
+           h2o_lcstris(name, len, H2O_STRLIT("transfer-encoding")) ||
+           h2o_lcstris(name, len, H2O_STRLIT("connection")) ||
+           h2o_lcstris(name, len, H2O_STRLIT("keep-alive"));
+}
+
+static void add_response_headers(h2o_req_t *req, pw_message_t *msg)
+{
+    pw_header_t h;
+    while (pw_headers_next(msg, &h)) {
+        if (is_managed_header((const char *)h.name.base, h.name.len))
+            continue;
+        h2o_iovec_t name = h2o_strdup(&req->pool, (const char *)h.name.base, h.name.len);
+        h2o_strtolower(name.base, name.len);
+        h2o_iovec_t value = h2o_strdup(&req->pool, (const char *)h.value.base, h.value.len);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, name.base, name.len, 1, NULL,
+                              value.base, value.len);
+    }
+}
+
+static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const char *error_text)
+{
+    http_call_t *hc = (http_call_t *)call;
+    h2o_req_t *req = hc->req;
+    h2o_iovec_t body;
+    if (msg) {
+        req->res.status = (int)msg->status;
+        add_response_headers(req, msg);
+        body = h2o_strdup(&req->pool, (const char *)msg->body.base, msg->body.len);
+    } else {
+        req->res.status = error_status;
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       H2O_STRLIT("text/plain; charset=utf-8"));
+        body = h2o_strdup(&req->pool, error_text, strlen(error_text));
+    }
+    req->res.reason = reason_phrase(req->res.status);
+    req->res.content_length = body.len;
+    int no_body = h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")) ||
+                  req->res.status == 204 || req->res.status == 304;
+    h2o_start_response(req, &hc->generator);
+    h2o_send(req, &body, no_body ? 0 : 1, H2O_SEND_STATE_FINAL);
+    if (hc->listener->server->opts.access_log)
+        pw_log_access(pw_pool_name(hc->listener->pool), req->input.method.base,
+                      req->input.method.len, req->input.path.base, req->input.path.len,
+                      req->res.status, body.len, uv_hrtime() - hc->start_ns);
+}
+
+static void on_request_disposed(void *ptr)
+{
+    http_call_t *hc = ptr;
+    pw_http_server_t *server = hc->listener->server;
+    if (hc->call.state != PW_CALL_DONE)
+        pw_pool_cancel(&hc->call);
+    server->inflight--;
+    if (server->draining && server->inflight == 0 && server->opts.on_idle)
+        server->opts.on_idle(server->opts.on_idle_arg);
+}
+
+static size_t request_header_bytes(const h2o_req_t *req)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    return total;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    listener_t *l = ((worker_handler_t *)self)->listener;
+    if (request_header_bytes(req) > PW_HTTP_MAX_HEADER_BYTES) {
+        h2o_send_error_generic(req, 431, "Request Header Fields Too Large",
+                               "Request Header Fields Too Large: over 128 KiB of headers\n",
+                               H2O_SEND_ERROR_KEEP_HEADERS);
+        if (l->server->opts.access_log)
+            pw_log_access(pw_pool_name(l->pool), req->input.method.base, req->input.method.len,
+                          req->input.path.base, req->input.path.len, 431, 0, 0);
+        return 0;
+    }
+    http_call_t *hc = h2o_mem_alloc_shared(&req->pool, sizeof *hc, on_request_disposed);
+    memset(hc, 0, sizeof *hc);
+    hc->req = req;
+    hc->listener = l;
+    hc->start_ns = uv_hrtime();
+    hc->call.state = PW_CALL_NEW;
+    hc->call.encode = encode_request;
+    hc->call.respond = respond;
+    l->server->inflight++;
+    pw_pool_submit(l->pool, &hc->call);
+    return 0;
+}
+
+/* ---- listeners ---- */
+
+static void on_accept(uv_stream_t *listener_stream, int status)
+{
+    listener_t *l = listener_stream->data;
+    if (status < 0)
+        return;
+    uv_tcp_t *conn = malloc(sizeof *conn);
+    if (!conn)
+        return;
+    uv_tcp_init(listener_stream->loop, conn);
+    if (uv_accept(listener_stream, (uv_stream_t *)conn) != 0) {
+        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(conn, 1);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    h2o_accept(&l->accept_ctx, sock);
+}
+
+static void listener_configure(listener_t *l, uv_loop_t *loop, size_t max_body)
+{
+    h2o_config_init(&l->config);
+    l->config.server_name = h2o_iovec_init(H2O_STRLIT("pyworkerd"));
+    l->config.max_request_entity_size = max_body;
+    h2o_hostconf_t *host = h2o_config_register_host(&l->config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    h2o_pathconf_t *path = h2o_config_register_path(host, "/", 0);
+    worker_handler_t *handler = (worker_handler_t *)h2o_create_handler(path, sizeof *handler);
+    handler->super.on_req = on_req;
+    handler->listener = l;
+    h2o_context_init(&l->ctx, loop, &l->config);
+    l->accept_ctx.ctx = &l->ctx;
+    l->accept_ctx.hosts = l->config.hosts;
+}
+
+static int listener_bind(listener_t *l, uv_loop_t *loop, const char *address, char *err, size_t err_len)
+{
+    struct sockaddr_storage addr;
+    if (pw_address_parse(address, 80, &addr, err, err_len) < 0)
+        return -1;
+    uv_tcp_init(loop, &l->tcp);
+    l->tcp.data = l;
+    l->server->open_handles++;
+    int rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_accept);
+    if (rc < 0) {
+        snprintf(err, err_len, "socket %s: cannot listen on %s: %s", l->socket_name, address, uv_strerror(rc));
+        return -1;
+    }
+    l->listening = 1;
+    return 0;
+}
+
+int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_t n,
+                         const pw_http_options_t *opts, pw_http_server_t **out, char *err,
+                         size_t err_len)
+{
+    pw_http_server_t *server = calloc(1, sizeof *server);
+    listener_t *listeners = calloc(n ? n : 1, sizeof *listeners);
+    if (!server || !listeners) {
+        free(server);
+        free(listeners);
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    server->listeners = listeners;
+    server->n_listeners = n;
+    server->opts = *opts;
+    *out = server;
+    for (size_t i = 0; i < n; i++) {
+        listener_t *l = &listeners[i];
+        l->server = server;
+        l->socket_name = strdup(specs[i].socket_name);
+        l->pool = specs[i].pool;
+        listener_configure(l, loop, opts->max_request_body);
+        if (listener_bind(l, loop, specs[i].address, err, err_len) < 0)
+            return -1;
+        pw_log_info("socket %s: listening on %s", l->socket_name, specs[i].address);
+    }
+    return 0;
+}
+
+static void server_free(pw_http_server_t *server)
+{
+    for (size_t i = 0; i < server->n_listeners; i++)
+        free(server->listeners[i].socket_name);
+    free(server->listeners);
+    free(server);
+}
+
+static void on_listener_closed(uv_handle_t *handle)
+{
+    listener_t *l = handle->data;
+    pw_http_server_t *server = l->server;
+    if (--server->open_handles == 0 && server->closing)
+        server_free(server);
+}
+
+static void close_listeners(pw_http_server_t *server)
+{
+    for (size_t i = 0; i < server->n_listeners; i++) {
+        listener_t *l = &server->listeners[i];
+        if (l->tcp.data && !uv_is_closing((uv_handle_t *)&l->tcp))
+            uv_close((uv_handle_t *)&l->tcp, on_listener_closed);
+        l->listening = 0;
+    }
+}
+
+void pw_http_server_drain(pw_http_server_t *server)
+{
+    if (server->draining)
+        return;
+    server->draining = 1;
+    close_listeners(server);
+    if (server->inflight == 0 && server->opts.on_idle)
+        server->opts.on_idle(server->opts.on_idle_arg);
+}
+
+size_t pw_http_server_inflight(const pw_http_server_t *server)
+{
+    return server->inflight;
+}
+
+void pw_http_server_close(pw_http_server_t *server)
+{
+    server->closing = 1;
+    if (server->open_handles == 0) {
+        server_free(server);
+        return;
+    }
+    close_listeners(server);
+}

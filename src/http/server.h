@@ -1,0 +1,37 @@
+/* server.h — the HTTP front of the host (host process): h2o on the host's libuv loop, one
+ * listener per configured socket, each routing every request to one worker's pool.
+ */
+#ifndef PW_SERVER_H
+#define PW_SERVER_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "host/pool.h"
+
+typedef struct pw_http_server pw_http_server_t;
+
+typedef struct {
+    const char *socket_name;
+    const char *address;        /* "*:8080", "127.0.0.1:8080", "[::1]:8080", "host:port" */
+    pw_pool_t *pool;            /* the worker it routes to */
+} pw_listener_spec_t;
+
+typedef struct {
+    size_t max_request_body;    /* bytes; larger bodies get 413 */
+    int access_log;
+    void (*on_idle)(void *arg); /* called when draining and the last request is done */
+    void *on_idle_arg;
+} pw_http_options_t;
+
+/* Binds every listener and starts accepting. Returns 0, or -1 with a message in err. */
+int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *listeners, size_t n,
+                         const pw_http_options_t *opts, pw_http_server_t **out, char *err,
+                         size_t err_len);
+/* Stops accepting connections; requests in flight go on. on_idle fires once none is left. */
+void pw_http_server_drain(pw_http_server_t *server);
+size_t pw_http_server_inflight(const pw_http_server_t *server);
+/* Closes the listeners' handles; the server is freed once libuv has closed them. */
+void pw_http_server_close(pw_http_server_t *server);
+
+#endif

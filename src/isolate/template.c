@@ -1,0 +1,63 @@
+/* template.c — a worker template (template process): forked from the zygote, it imports
+ * the worker's modules once (running their top-level code) and then forks isolates on the
+ * host's request, each with the socket the host passed along. It exits when the host closes
+ * its control socket; its isolates die with it (PR_SET_PDEATHSIG).
+ */
+#include "isolate/process.h"
+#include "python/embed.h"
+#include "wire/control.h"
+#include "wire/frame.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg)
+{
+    int isolate_fd = msg->fd;
+    msg->fd = -1;
+    if (isolate_fd < 0) {
+        pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, 0);
+        return;
+    }
+    pw_python_before_fork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        pw_python_after_fork_child();
+        close(ctl_fd);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+            _exit(1);
+        signal(SIGCHLD, SIG_DFL);
+        _exit(pw_isolate_main(isolate_fd));
+    }
+    pw_python_after_fork_parent();
+    close(isolate_fd);
+    pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid < 0 ? 0 : (uint32_t)pid);
+}
+
+int pw_template_main(int ctl_fd, const char *spec_path)
+{
+    signal(SIGCHLD, SIG_IGN);   /* isolates are reaped by the kernel; the host sees EOF */
+    char *error_text = NULL;
+    if (pw_python_load_worker(spec_path, &error_text) < 0) {
+        size_t len = strlen(error_text);
+        if (len > PW_CONTROL_MAX - 64)
+            len = PW_CONTROL_MAX - 64;
+        pw_control_send(ctl_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, error_text, len, -1);
+        free(error_text);
+        return 1;
+    }
+    pw_control_send_u32(ctl_fd, PW_FRAME_CTL_TEMPLATE_READY, (uint32_t)getpid());
+    for (;;) {
+        pw_control_msg_t msg;
+        int rc = pw_control_recv(ctl_fd, &msg);
+        if (rc <= 0)
+            return rc == 0 ? 0 : 1;
+        if (msg.type == PW_FRAME_CTL_SPAWN_ISOLATE)
+            spawn_isolate(ctl_fd, &msg);
+        pw_control_msg_free(&msg);
+    }
+}

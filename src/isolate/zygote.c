@@ -1,0 +1,67 @@
+/* zygote.c — the runtime zygote (zygote process): started by the host with fork+exec of the
+ * pyworkerd binary, so it is single-threaded from its first instruction. It initialises
+ * CPython once, then forks one worker template per CREATE_TEMPLATE message, handing the
+ * template the control socket that came with the message. It dies with the host.
+ */
+#include "isolate/process.h"
+#include "config/paths.h"
+#include "python/embed.h"
+#include "wire/control.h"
+#include "wire/frame.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+static void fork_template(int zygote_fd, pw_control_msg_t *msg)
+{
+    int template_fd = msg->fd;
+    msg->fd = -1;
+    if (template_fd < 0) {
+        fprintf(stderr, "pyworkerd zygote: CREATE_TEMPLATE without a control socket\n");
+        return;
+    }
+    pw_python_before_fork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        pw_python_after_fork_child();
+        close(zygote_fd);
+        signal(SIGCHLD, SIG_DFL);
+        _exit(pw_template_main(template_fd, msg->payload));
+    }
+    pw_python_after_fork_parent();
+    if (pid < 0) {
+        const char *why = "the runtime zygote could not fork a worker template";
+        pw_control_send(template_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, why, strlen(why), -1);
+    }
+    close(template_fd);
+}
+
+int pw_zygote_main(int ctl_fd)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+        return 1;
+    signal(SIGCHLD, SIG_IGN);   /* templates are reaped by the kernel */
+    signal(SIGPIPE, SIG_IGN);
+    char python_dir[4096], err[8192];
+    if (pw_paths_python_dir(python_dir, sizeof python_dir) < 0) {
+        fprintf(stderr, "pyworkerd zygote: cannot find the SDK's python/ directory\n");
+        return 1;
+    }
+    if (pw_python_init(python_dir, err, sizeof err) < 0) {
+        fprintf(stderr, "pyworkerd zygote: %s\n", err);
+        return 1;
+    }
+    for (;;) {
+        pw_control_msg_t msg;
+        int rc = pw_control_recv(ctl_fd, &msg);
+        if (rc <= 0)
+            return rc == 0 ? 0 : 1;
+        if (msg.type == PW_FRAME_CTL_CREATE_TEMPLATE)
+            fork_template(ctl_fd, &msg);
+        pw_control_msg_free(&msg);
+    }
+}

@@ -1,0 +1,244 @@
+/* main.c — pyworkerd's entry point (host process, or the zygote with --zygote). Parses the
+ * command line, loads the config, lays out each Python worker's files, starts the runtime
+ * zygote and one template + isolate pool per worker, serves HTTP until SIGTERM/SIGINT, then
+ * drains in-flight requests (bounded) and exits 0. Only this file decides to exit.
+ */
+#include "config/cli.h"
+#include "config/config.h"
+#include "config/paths.h"
+#include "host/log.h"
+#include "host/pool.h"
+#include "host/supervisor.h"
+#include "host/worker_dir.h"
+#include "http/server.h"
+#include "isolate/process.h"
+
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define MAX_REQUEST_BODY (32u * 1024 * 1024)
+
+typedef struct {
+    const pw_cli_t *cli;
+    pw_config_t *config;
+    uv_loop_t *loop;
+    char runtime_dir[PATH_MAX];
+    pw_zygote_t zygote;
+    pw_pool_t **pools;          /* one per service; NULL for non-worker services */
+    pw_http_server_t *http;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t drain_timer;
+    int stopping;
+} host_t;
+
+static int load_config(host_t *host)
+{
+    char schema_dir[PATH_MAX], err[16384];
+    if (pw_paths_schema_dir(schema_dir, sizeof schema_dir) < 0) {
+        pw_log_error("cannot find pyworkerd's schema/ directory next to the binary "
+                     "(set PYWORKERD_HOME to the pyworkerd tree)");
+        return -1;
+    }
+    const pw_cli_t *cli = host->cli;
+    pw_config_options_t opts = {
+        .config_path = cli->config_path,
+        .const_name = cli->const_name,
+        .import_paths = cli->import_paths,
+        .n_import_paths = cli->n_import_paths,
+        .schema_dir = schema_dir,
+        .socket_overrides = cli->socket_overrides,
+        .n_socket_overrides = cli->n_socket_overrides,
+    };
+    if (pw_config_load(&opts, &host->config, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_worker(host_t *host, size_t index)
+{
+    const pw_service_t *service = &host->config->services[index];
+    char spec_path[PATH_MAX], err[4096];
+    if (pw_worker_dir_write(host->runtime_dir, service, spec_path, sizeof spec_path, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    int template_fd;
+    char *error_text = NULL;
+    if (pw_zygote_create_template(&host->zygote, spec_path, &template_fd, &error_text) < 0) {
+        fprintf(stderr, "service %s: the worker failed to load:\n%s", service->name, error_text);
+        if (error_text[0] && error_text[strlen(error_text) - 1] != '\n')
+            fputc('\n', stderr);
+        free(error_text);
+        return -1;
+    }
+    pw_log_info("service %s: worker template ready", service->name);
+    pw_pool_options_t opts = { .name = service->name, .template_fd = template_fd,
+                               .isolates = host->cli->isolates };
+    if (pw_pool_create(host->loop, &opts, &host->pools[index]) < 0) {
+        fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_workers(host_t *host)
+{
+    host->pools = calloc(host->config->n_services ? host->config->n_services : 1, sizeof *host->pools);
+    if (!host->pools)
+        return -1;
+    for (size_t i = 0; i < host->config->n_services; i++)
+        if (host->config->services[i].kind == PW_SERVICE_WORKER && start_worker(host, i) < 0)
+            return -1;
+    return 0;
+}
+
+static pw_pool_t *pool_of(host_t *host, const char *service_name)
+{
+    for (size_t i = 0; i < host->config->n_services; i++)
+        if (strcmp(host->config->services[i].name, service_name) == 0)
+            return host->pools[i];
+    return NULL;
+}
+
+static void on_idle(void *arg);
+
+static int start_http(host_t *host)
+{
+    size_t n = host->config->n_sockets;
+    pw_listener_spec_t *specs = calloc(n ? n : 1, sizeof *specs);
+    if (!specs)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const pw_socket_t *s = &host->config->sockets[i];
+        specs[i] = (pw_listener_spec_t){ s->name, s->address, pool_of(host, s->service) };
+        if (!specs[i].pool) {
+            fprintf(stderr, "socket %s: not supported by pyworkerd yet: serving service \"%s\", "
+                    "which is not a Python worker\n", s->name, s->service);
+            free(specs);
+            return -1;
+        }
+    }
+    pw_http_options_t opts = { .max_request_body = MAX_REQUEST_BODY, .access_log = host->cli->access_log,
+                               .on_idle = on_idle, .on_idle_arg = host };
+    char err[1024];
+    int rc = pw_http_server_start(host->loop, specs, n, &opts, &host->http, err, sizeof err);
+    free(specs);
+    if (rc < 0)
+        fprintf(stderr, "%s\n", err);
+    return rc;
+}
+
+/* ---- shutdown ---- */
+
+static void close_everything(host_t *host)
+{
+    uv_timer_stop(&host->drain_timer);
+    uv_close((uv_handle_t *)&host->drain_timer, NULL);
+    uv_close((uv_handle_t *)&host->sigterm, NULL);
+    uv_close((uv_handle_t *)&host->sigint, NULL);
+    if (host->http)
+        pw_http_server_close(host->http);
+    host->http = NULL;
+    for (size_t i = 0; i < host->config->n_services; i++)
+        if (host->pools[i])
+            pw_pool_close(host->pools[i]);
+}
+
+static void on_idle(void *arg)
+{
+    host_t *host = arg;
+    if (host->stopping == 1) {
+        host->stopping = 2;
+        pw_log_info("all requests finished; stopping");
+        close_everything(host);
+        uv_stop(host->loop);
+    }
+}
+
+static void on_drain_timeout(uv_timer_t *timer)
+{
+    host_t *host = timer->data;
+    pw_log_error("%zu request(s) still running after %.1f s; stopping anyway",
+                 pw_http_server_inflight(host->http), host->cli->drain_timeout_s);
+    host->stopping = 2;
+    close_everything(host);
+    uv_stop(host->loop);
+}
+
+static void on_stop_signal(uv_signal_t *signal, int signum)
+{
+    host_t *host = signal->data;
+    if (host->stopping) {
+        pw_log_error("second signal: stopping now");
+        uv_stop(host->loop);
+        return;
+    }
+    host->stopping = 1;
+    pw_log_info("%s: no longer accepting connections; finishing %zu request(s)",
+                strsignal(signum), pw_http_server_inflight(host->http));
+    uv_timer_start(&host->drain_timer, on_drain_timeout, (uint64_t)(host->cli->drain_timeout_s * 1000), 0);
+    pw_http_server_drain(host->http);
+}
+
+static void watch_signals(host_t *host)
+{
+    uv_signal_init(host->loop, &host->sigterm);
+    uv_signal_init(host->loop, &host->sigint);
+    uv_timer_init(host->loop, &host->drain_timer);
+    host->sigterm.data = host->sigint.data = host->drain_timer.data = host;
+    uv_signal_start(&host->sigterm, on_stop_signal, SIGTERM);
+    uv_signal_start(&host->sigint, on_stop_signal, SIGINT);
+}
+
+static int serve(const pw_cli_t *cli)
+{
+    host_t host = { .cli = cli, .loop = uv_default_loop() };
+    pw_log_set_verbose(cli->verbose);
+    signal(SIGPIPE, SIG_IGN);
+    if (load_config(&host) < 0)
+        return 1;
+    int rc = pw_runtime_dir_create(host.runtime_dir, sizeof host.runtime_dir);
+    if (rc < 0) {
+        pw_log_error("cannot create a runtime directory: %s", strerror(-rc));
+        return 1;
+    }
+    int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 && start_http(&host) == 0;
+    if (ok) {
+        watch_signals(&host);
+        pw_log_info("ready");
+        uv_run(host.loop, UV_RUN_DEFAULT);
+    }
+    pw_zygote_stop(&host.zygote);
+    pw_runtime_dir_remove(host.runtime_dir);
+    pw_config_free(host.config);
+    free(host.pools);
+    return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    pw_cli_t cli;
+    if (pw_cli_parse(argc, argv, &cli) < 0) {
+        fprintf(stderr, "%s\n", cli.output);
+        return 1;
+    }
+    switch (cli.cmd) {
+    case PW_CMD_HELP:
+    case PW_CMD_VERSION:
+        printf("%s\n", cli.output);
+        return 0;
+    case PW_CMD_ZYGOTE:
+        return pw_zygote_main(cli.zygote_fd);
+    case PW_CMD_SERVE:
+        return serve(&cli);
+    default:
+        fprintf(stderr, "%s\n", cli.output);
+        return 1;
+    }
+}

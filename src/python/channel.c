@@ -1,0 +1,262 @@
+/* channel.c — _pyworkerd.Channel, the isolate's end of its socket to the host (isolate
+ * process). read_requests() drains the socket and turns REQUEST frames into tuples
+ * (id, method, url, [(name, value), ...], body); send_response() appends a RESPONSE frame to
+ * the output buffer; flush() writes what it can without blocking. Frames from the host are
+ * trusted less than fully: a malformed one closes the channel with an error.
+ */
+#include "python/module.h"
+#include "wire/frame.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+typedef struct {
+    PyObject_HEAD
+    int fd;
+    int eof;
+    pw_buf_t in;
+    pw_buf_t out;
+} channel_t;
+
+static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
+{
+    int fd;
+    if (!PyArg_ParseTuple(args, "i", &fd))
+        return -1;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    self->fd = fd;
+    self->eof = 0;
+    pw_buf_init(&self->in);
+    pw_buf_init(&self->out);
+    return 0;
+}
+
+static void channel_dealloc(channel_t *self)
+{
+    PyTypeObject *type = Py_TYPE(self);
+    pw_buf_free(&self->in);
+    pw_buf_free(&self->out);
+    type->tp_free(self);
+    Py_DECREF(type);
+}
+
+/* Reads everything available; sets self->eof at end of stream. Returns 0 or -1 (error set). */
+static int channel_fill(channel_t *self)
+{
+    for (;;) {
+        if (pw_buf_reserve(&self->in, 65536) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        ssize_t n = read(self->fd, self->in.data + self->in.len, self->in.cap - self->in.len);
+        if (n > 0) {
+            self->in.len += (size_t)n;
+            continue;
+        }
+        if (n == 0) {
+            self->eof = 1;
+            return 0;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN)
+            return 0;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+}
+
+static PyObject *str_from(pw_bytes_t b)
+{
+    return PyUnicode_DecodeLatin1((const char *)b.base, (Py_ssize_t)b.len, NULL);
+}
+
+static PyObject *headers_to_list(pw_message_t *msg)
+{
+    PyObject *list = PyList_New(msg->n_headers);
+    if (!list)
+        return NULL;
+    pw_header_t h;
+    for (Py_ssize_t i = 0; pw_headers_next(msg, &h); i++) {
+        PyObject *pair = Py_BuildValue("(NN)", str_from(h.name), str_from(h.value));
+        if (!pair) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, i, pair);
+    }
+    return list;
+}
+
+static PyObject *request_to_tuple(const pw_frame_t *frame)
+{
+    pw_message_t msg;
+    if (pw_message_decode_request(frame, &msg) < 0) {
+        PyErr_Format(PyExc_ValueError, "malformed REQUEST frame %u from the host", frame->id);
+        return NULL;
+    }
+    PyObject *headers = headers_to_list(&msg);
+    if (!headers)
+        return NULL;
+    return Py_BuildValue("(INNNy#)", frame->id, str_from(msg.method),
+                         PyUnicode_DecodeUTF8((const char *)msg.url.base, (Py_ssize_t)msg.url.len,
+                                              "surrogateescape"),
+                         headers, (const char *)msg.body.base, (Py_ssize_t)msg.body.len);
+}
+
+/* read_requests() -> list of request tuples, or None once the host has closed the socket
+ * and every request before that was returned. */
+static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
+{
+    if (!self->eof && channel_fill(self) < 0)
+        return NULL;
+    PyObject *list = PyList_New(0);
+    if (!list)
+        return NULL;
+    size_t off = 0, used;
+    pw_frame_t frame;
+    int rc;
+    while ((rc = pw_frame_parse(self->in.data + off, self->in.len - off, &frame, &used)) == 1) {
+        off += used;
+        if (frame.type != PW_FRAME_REQUEST)
+            continue;   /* CANCEL and future types: nothing to do yet */
+        PyObject *req = request_to_tuple(&frame);
+        if (!req || PyList_Append(list, req) < 0) {
+            Py_XDECREF(req);
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_DECREF(req);
+    }
+    pw_buf_consume(&self->in, off);
+    if (rc < 0) {
+        Py_DECREF(list);
+        return PyErr_Format(PyExc_ValueError, "oversized frame from the host");
+    }
+    if (self->eof && PyList_GET_SIZE(list) == 0) {
+        Py_DECREF(list);
+        Py_RETURN_NONE;
+    }
+    return list;
+}
+
+static int utf8_of(PyObject *obj, pw_bytes_t *out)
+{
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(obj, &len);
+    if (!s)
+        return -1;
+    out->base = (const uint8_t *)s;
+    out->len = (size_t)len;
+    return 0;
+}
+
+/* Converts a PySequence_Fast of (name, value) str pairs into wire headers pointing into the
+ * str objects, which stay alive as long as `fast` does. */
+static pw_header_t *headers_from_list(PyObject *fast, Py_ssize_t *count)
+{
+    if (!fast)
+        return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    pw_header_t *headers = PyMem_Malloc(sizeof(pw_header_t) * (size_t)(n ? n : 1));
+    if (!headers) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *pair = PySequence_Fast_GET_ITEM(fast, i);
+        if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2 ||
+            utf8_of(PyTuple_GET_ITEM(pair, 0), &headers[i].name) < 0 ||
+            utf8_of(PyTuple_GET_ITEM(pair, 1), &headers[i].value) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_TypeError, "each header must be a (str, str) tuple");
+            PyMem_Free(headers);
+            return NULL;
+        }
+    }
+    *count = n;
+    return headers;
+}
+
+/* send_response(id, status, headers, body) */
+static PyObject *channel_send_response(channel_t *self, PyObject *args)
+{
+    unsigned int id, status;
+    PyObject *headers_obj;
+    Py_buffer body;
+    if (!PyArg_ParseTuple(args, "IIOy*", &id, &status, &headers_obj, &body))
+        return NULL;
+    Py_ssize_t n = 0;
+    PyObject *fast = PySequence_Fast(headers_obj, "headers must be a sequence of (name, value) pairs");
+    pw_header_t *headers = fast ? headers_from_list(fast, &n) : NULL;
+    if (!headers) {
+        Py_XDECREF(fast);
+        PyBuffer_Release(&body);
+        return NULL;
+    }
+    pw_bytes_t b = { body.buf, (size_t)body.len };
+    int rc = pw_frame_put_response(&self->out, id, status, headers, (size_t)n, b);
+    PyMem_Free(headers);
+    Py_DECREF(fast);
+    PyBuffer_Release(&body);
+    if (rc < 0)
+        return PyErr_Format(PyExc_ValueError, "response %u too large for the wire", id);
+    Py_RETURN_NONE;
+}
+
+/* flush() -> True when everything buffered was written, False when the socket is full. */
+static PyObject *channel_flush(channel_t *self, PyObject *unused)
+{
+    size_t off = 0;
+    while (off < self->out.len) {
+        ssize_t n = write(self->fd, self->out.data + off, self->out.len - off);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        pw_buf_consume(&self->out, off);
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    pw_buf_consume(&self->out, off);
+    return PyBool_FromLong(self->out.len == 0);
+}
+
+static PyObject *channel_fileno(channel_t *self, PyObject *unused)
+{
+    return PyLong_FromLong(self->fd);
+}
+
+static PyMethodDef channel_methods[] = {
+    { "read_requests", (PyCFunction)channel_read_requests, METH_NOARGS,
+      "Drain the socket; return request tuples, or None once the host closed it." },
+    { "send_response", (PyCFunction)channel_send_response, METH_VARARGS,
+      "Queue a response: (id, status, [(name, value)], body)." },
+    { "flush", (PyCFunction)channel_flush, METH_NOARGS,
+      "Write queued responses without blocking; True when all are written." },
+    { "fileno", (PyCFunction)channel_fileno, METH_NOARGS, "The socket's descriptor." },
+    { NULL, NULL, 0, NULL },
+};
+
+static PyType_Slot channel_slots[] = {
+    { Py_tp_init, channel_init },
+    { Py_tp_dealloc, channel_dealloc },
+    { Py_tp_methods, channel_methods },
+    { Py_tp_doc, "Channel(fd): the isolate's end of the wire to the host." },
+    { 0, NULL },
+};
+
+PyType_Spec pw_channel_spec = {
+    .name = "_pyworkerd.Channel",
+    .basicsize = sizeof(channel_t),
+    .flags = Py_TPFLAGS_DEFAULT,
+    .slots = channel_slots,
+};

@@ -1,0 +1,163 @@
+/* embed.c — starting CPython and calling into the SDK from the runtime's child processes:
+ * the zygote initialises the interpreter, a template loads one worker, an isolate serves.
+ * Invariant: these functions only run in single-threaded processes that fork, never in
+ * the host.
+ */
+#include "python/embed.h"
+#include "python/module.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Modules every worker needs, imported once in the zygote so that templates fork them. */
+static const char *const preload_modules[] = {
+    "asyncio", "json", "traceback", "http", "workers", "js", "pyworkerd.runtime",
+    "pyworkerd.loop", NULL,
+};
+
+/* Formats the pending Python exception as a traceback; clears it. Returns malloc'ed text. */
+static char *take_exception_text(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    char *text = NULL;
+    PyObject *mod = PyImport_ImportModule("traceback");
+    PyObject *lines = mod ? PyObject_CallMethod(mod, "format_exception", "O", value ? value : Py_None) : NULL;
+    PyObject *empty = lines ? PyUnicode_FromString("") : NULL;
+    PyObject *joined = empty ? PyUnicode_Join(empty, lines) : NULL;
+    const char *utf8 = joined ? PyUnicode_AsUTF8(joined) : NULL;
+    text = strdup(utf8 ? utf8 : "unknown Python error (the traceback could not be formatted)");
+    PyErr_Clear();
+    Py_XDECREF(joined);
+    Py_XDECREF(empty);
+    Py_XDECREF(lines);
+    Py_XDECREF(mod);
+    Py_XDECREF(type);
+    Py_XDECREF(value);
+    Py_XDECREF(tb);
+    return text;
+}
+
+static int prepend_sys_path(const char *dir)
+{
+    PyObject *path = PySys_GetObject("path");   /* borrowed */
+    PyObject *entry = PyUnicode_DecodeFSDefault(dir);
+    int rc = (path && entry) ? PyList_Insert(path, 0, entry) : -1;
+    Py_XDECREF(entry);
+    return rc;
+}
+
+static int start_interpreter(char *err, size_t err_len)
+{
+    if (PyImport_AppendInittab("_pyworkerd", PyInit__pyworkerd) < 0) {
+        snprintf(err, err_len, "cannot register the _pyworkerd module");
+        return -1;
+    }
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.install_signal_handlers = 0;
+    config.parse_argv = 0;
+    config.user_site_directory = 0;
+    config.write_bytecode = 0;
+    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, "/usr/bin/python3.11");
+    if (!PyStatus_Exception(status))
+        status = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(status)) {
+        snprintf(err, err_len, "cannot start Python: %s", status.err_msg ? status.err_msg : "unknown error");
+        return -1;
+    }
+    return 0;
+}
+
+int pw_python_init(const char *python_dir, char *err, size_t err_len)
+{
+    if (start_interpreter(err, err_len) < 0)
+        return -1;
+    if (prepend_sys_path(python_dir) < 0) {
+        char *text = take_exception_text();
+        snprintf(err, err_len, "cannot set sys.path: %s", text);
+        free(text);
+        return -1;
+    }
+    for (const char *const *name = preload_modules; *name; name++) {
+        PyObject *mod = PyImport_ImportModule(*name);
+        if (!mod) {
+            char *text = take_exception_text();
+            snprintf(err, err_len, "cannot import the SDK module %s from %s:\n%s", *name, python_dir, text);
+            free(text);
+            return -1;
+        }
+        Py_DECREF(mod);
+    }
+    return 0;
+}
+
+static PyObject *read_spec(const char *spec_path)
+{
+    PyObject *json = PyImport_ImportModule("json");
+    PyObject *io = json ? PyImport_ImportModule("io") : NULL;
+    PyObject *file = io ? PyObject_CallMethod(io, "open", "ss", spec_path, "rb") : NULL;
+    PyObject *spec = file ? PyObject_CallMethod(json, "load", "O", file) : NULL;
+    if (file) {
+        PyObject *closed = PyObject_CallMethod(file, "close", NULL);
+        if (!closed && spec) {
+            Py_CLEAR(spec);
+        }
+        Py_XDECREF(closed);
+    }
+    Py_XDECREF(file);
+    Py_XDECREF(io);
+    Py_XDECREF(json);
+    return spec;
+}
+
+int pw_python_load_worker(const char *spec_path, char **error_text)
+{
+    PyObject *spec = read_spec(spec_path);
+    PyObject *runtime = spec ? PyImport_ImportModule("pyworkerd.runtime") : NULL;
+    PyObject *result = runtime ? PyObject_CallMethod(runtime, "load", "O", spec) : NULL;
+    Py_XDECREF(runtime);
+    Py_XDECREF(spec);
+    if (!result) {
+        *error_text = take_exception_text();
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+int pw_python_serve(int fd)
+{
+    PyObject *loop = PyImport_ImportModule("pyworkerd.loop");
+    PyObject *result = loop ? PyObject_CallMethod(loop, "serve", "i", fd) : NULL;
+    Py_XDECREF(loop);
+    if (!result) {
+        char *text = take_exception_text();
+        fprintf(stderr, "pyworkerd: isolate %d stopped: %s\n", (int)getpid(), text);
+        free(text);
+        return -1;
+    }
+    Py_DECREF(result);
+    return 0;
+}
+
+void pw_python_before_fork(void)
+{
+    PyOS_BeforeFork();
+}
+
+void pw_python_after_fork_parent(void)
+{
+    PyOS_AfterFork_Parent();
+}
+
+void pw_python_after_fork_child(void)
+{
+    PyOS_AfterFork_Child();
+}

@@ -1,0 +1,27 @@
+/* embed.h — the C side of CPython in pyworkerd's child processes: start the interpreter in
+ * the zygote, load a worker in a template, serve requests in an isolate. Nothing here runs
+ * in the host, which never starts Python.
+ */
+#ifndef PW_EMBED_H
+#define PW_EMBED_H
+
+#include <stddef.h>
+
+/* Zygote: initialises CPython with the _pyworkerd module built in, puts `python_dir` (the
+ * SDK modules) first on sys.path and imports the SDK. Returns 0, or -1 with err set. */
+int pw_python_init(const char *python_dir, char *err, size_t err_len);
+
+/* Template: runs pyworkerd.runtime.load(spec) for the spec JSON file at spec_path (imports
+ * the worker's modules). Returns 0, or -1 with a malloc'ed message (the Python traceback)
+ * in *error_text. */
+int pw_python_load_worker(const char *spec_path, char **error_text);
+
+/* Isolate: serves REQUEST frames on fd until the host closes it. Returns 0 at a clean end. */
+int pw_python_serve(int fd);
+
+/* Around fork() in a process that runs Python. */
+void pw_python_before_fork(void);
+void pw_python_after_fork_parent(void);
+void pw_python_after_fork_child(void);
+
+#endif

@@ -1,0 +1,135 @@
+/* control.c — sending and receiving control messages with an optional passed descriptor
+ * (see control.h). Runs in the host, the zygote and the templates.
+ * Invariant: a received descriptor is always either handed to the caller or closed.
+ */
+#include "wire/control.h"
+#include "wire/frame.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+int pw_control_send(int sock, uint8_t type, uint32_t id, const void *payload, size_t len, int fd)
+{
+    pw_buf_t buf;
+    size_t start;
+    pw_buf_init(&buf);
+    int rc = pw_frame_begin(&buf, type, id, &start);
+    if (rc == 0)
+        rc = pw_buf_append(&buf, payload, len);
+    if (rc == 0)
+        rc = pw_frame_end(&buf, start);
+    if (rc < 0 || buf.len > PW_CONTROL_MAX) {
+        pw_buf_free(&buf);
+        return rc < 0 ? rc : -EMSGSIZE;
+    }
+    struct iovec iov = { buf.data, buf.len };
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (fd >= 0) {
+        memset(&control, 0, sizeof control);
+        mh.msg_control = control.space;
+        mh.msg_controllen = sizeof control.space;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+    }
+    ssize_t n;
+    do {
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    rc = n < 0 ? -errno : 0;
+    pw_buf_free(&buf);
+    return rc;
+}
+
+int pw_control_send_u32(int sock, uint8_t type, uint32_t value)
+{
+    uint8_t b[4] = { (uint8_t)value, (uint8_t)(value >> 8), (uint8_t)(value >> 16),
+                     (uint8_t)(value >> 24) };
+    return pw_control_send(sock, type, 0, b, sizeof b, -1);
+}
+
+static int take_passed_fd(struct msghdr *mh)
+{
+    int fd = -1;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int got;
+            memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+            if (fd < 0)
+                fd = got;
+            else
+                close(got);
+        }
+    }
+    return fd;
+}
+
+int pw_control_recv(int sock, pw_control_msg_t *msg)
+{
+    static __thread uint8_t data[PW_CONTROL_MAX];
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * 4)];
+    } control;
+    struct iovec iov = { data, sizeof data };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = control.space, .msg_controllen = sizeof control.space };
+    ssize_t n;
+    do {
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -errno;
+    if (n == 0)
+        return 0;
+    msg->fd = take_passed_fd(&mh);
+    pw_frame_t frame;
+    size_t used;
+    if (pw_frame_parse(data, (size_t)n, &frame, &used) != 1 || used != (size_t)n) {
+        if (msg->fd >= 0)
+            close(msg->fd);
+        msg->fd = -1;
+        return -EBADMSG;
+    }
+    msg->type = frame.type;
+    msg->id = frame.id;
+    msg->len = frame.len;
+    msg->payload = malloc(frame.len + 1);
+    if (!msg->payload) {
+        if (msg->fd >= 0)
+            close(msg->fd);
+        return -ENOMEM;
+    }
+    memcpy(msg->payload, frame.payload, frame.len);
+    msg->payload[frame.len] = '\0';
+    return 1;
+}
+
+void pw_control_msg_free(pw_control_msg_t *msg)
+{
+    free(msg->payload);
+    msg->payload = NULL;
+    if (msg->fd >= 0)
+        close(msg->fd);
+    msg->fd = -1;
+}
+
+uint32_t pw_control_msg_u32(const pw_control_msg_t *msg)
+{
+    if (msg->len != 4)
+        return 0;
+    const uint8_t *p = (const uint8_t *)msg->payload;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}

@@ -1,0 +1,144 @@
+"""Shared fixtures for the end-to-end suite: start the real pyworkerd binary on a free
+loopback port, talk to it with real HTTP clients, read its log, stop it by PID."""
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = os.environ.get("PYWORKERD_BIN", str(REPO / "build" / "pyworkerd"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def worker_config(modules, *, date="2024-01-01", flags=("python_workers",), bindings="",
+                  service="main") -> str:
+    """A config with one Python worker service and one http socket named "http"."""
+    mods = ",\n    ".join(f'(name = "{n}", pythonModule = embed "{n}")' if n.endswith(".py")
+                          else f'(name = "{n}", text = embed "{n}")' for n in modules)
+    flag_list = ", ".join(f'"{f}"' for f in flags)
+    return textwrap.dedent(f"""\
+        using Workerd = import "/workerd/workerd.capnp";
+        const config :Workerd.Config = (
+          services = [(name = "{service}", worker = .w)],
+          sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "{service}")],
+        );
+        const w :Workerd.Worker = (
+          modules = [
+            {mods}
+          ],
+          compatibilityDate = "{date}",
+          compatibilityFlags = [{flag_list}],
+          bindings = [{bindings}],
+        );
+        """)
+
+
+def write_worker(directory: Path, files: dict, **config_kwargs) -> Path:
+    """Writes the given files (name -> source) and a config.capnp loading them, in order."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, source in files.items():
+        path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(source))
+    config = directory / "config.capnp"
+    config.write_text(worker_config(list(files), **config_kwargs))
+    return config
+
+
+class Server:
+    """One running `pyworkerd serve`, with its log captured to a file."""
+
+    def __init__(self, config: Path, args=(), tmp: Path = None, wait=True):
+        self.port = free_port()
+        self.log_path = (tmp or config.parent) / f"pyworkerd-{self.port}.log"
+        self.log_file = open(self.log_path, "wb")
+        cmd = [BIN, "serve", str(config), "-s", f"http=127.0.0.1:{self.port}", *args]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT, cwd=config.parent)
+        if wait:
+            self.wait_ready()
+
+    def wait_ready(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"pyworkerd exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.02)
+        raise AssertionError(f"pyworkerd did not listen within {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_log(self, needle: str, timeout=10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = self.log()
+            if needle in text:
+                return text
+            time.sleep(0.02)
+        raise AssertionError(f"{needle!r} not in log:\n{self.log()}")
+
+    def conn(self, timeout=10.0) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+
+    def request(self, method="GET", path="/", body=None, headers=None, timeout=10.0):
+        """One request on a fresh connection; returns (status, headers, body bytes)."""
+        c = self.conn(timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.headers, r.read()
+        finally:
+            c.close()
+
+    def get(self, path="/", **kw):
+        return self.request("GET", path, **kw)
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def serve(tmp_path):
+    """serve(files_or_config, *args, **config_kwargs) -> a running Server, stopped afterwards."""
+    servers = []
+
+    def start(files, *args, wait=True, **config_kwargs):
+        config = files if isinstance(files, Path) else write_worker(tmp_path / "w", files, **config_kwargs)
+        server = Server(config, args, tmp=tmp_path, wait=wait)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop(signal.SIGKILL)
+
+
+def run_pyworkerd(*args, cwd=None, timeout=60):
+    """Runs pyworkerd to completion (for commands that must fail or print and exit)."""
+    return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
