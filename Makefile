@@ -1,13 +1,13 @@
 # pyworkerd build. `make` builds build/pyworkerd; `make run` serves examples/hello;
-# `make test` runs the C unit tests and the end-to-end suite; `make asan` runs both
-# against an AddressSanitizer/UBSan build. `make deps` installs missing Debian packages.
+# `make test` runs the C unit tests and the end-to-end suite, then both again against an
+# AddressSanitizer/UBSan build (`make asan` alone). `make deps` installs missing Debian packages.
 
 PKGS    := libh2o libuv python3-embed libcjson
 CC      ?= cc
 CFLAGS  ?= -O2 -g
-CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
+ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
            -D_GNU_SOURCE -DH2O_USE_LIBUV=1 -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lssl -lcrypto -lm
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lssl -lcrypto -lm
 PYTHON  := /usr/bin/python3.11
 BUILD   ?= build
 
@@ -25,14 +25,14 @@ deps:
 
 $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/pyworkerd: $(OBJS) $(MAIN_OBJ)
-	$(CC) $(CFLAGS) -rdynamic $^ -o $@ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -rdynamic $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(OBJS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $< $(OBJS) -o $@ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(OBJS) -o $@ $(LDFLAGS) $(LDLIBS)
 
 run: deps
 	$(MAKE) all
@@ -48,8 +48,10 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) e2e
+	$(MAKE) asan
 
-asan: deps
+asan:
+	ASAN_OPTIONS=detect_leaks=0:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	$(MAKE) BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	    LDFLAGS="-fsanitize=address,undefined" all unit e2e
 

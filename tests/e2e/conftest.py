@@ -136,6 +136,16 @@ def serve(tmp_path):
     yield start
     for server in servers:
         server.stop(signal.SIGKILL)
+        assert_no_sanitizer_report(server.log())
+
+
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")
+
+
+def assert_no_sanitizer_report(log: str) -> None:
+    """Under `make asan` the binary reports memory errors in its log: any is a failure."""
+    for mark in SANITIZER_MARKS:
+        assert mark not in log, f"sanitizer report in the server log:\n{log}"
 
 
 def run_pyworkerd(*args, cwd=None, timeout=60):
