@@ -38,7 +38,7 @@ class _Server:
         self.loop = loop
         self.fd = fd
         self.channel = _pyworkerd.Channel(fd)
-        self.tasks: set[asyncio.Task] = set()
+        self.tasks: dict[int, asyncio.Task] = {}
         self.flush_scheduled = False
         self.waiting_to_write = False
 
@@ -51,6 +51,9 @@ class _Server:
         handle = runtime.handle
         send = self.channel.send_response
         for request in requests:
+            if type(request) is int:
+                self.cancel(request)
+                continue
             result = handle(*request)
             if type(result) is tuple:
                 send(request[0], *result)
@@ -60,12 +63,18 @@ class _Server:
 
     def start_task(self, request_id: int, coroutine) -> None:
         task = self.loop.create_task(coroutine)
-        self.tasks.add(task)
+        self.tasks[request_id] = task
         task.add_done_callback(functools.partial(self.task_done, request_id))
+
+    def cancel(self, request_id: int) -> None:
+        """The client went away: stop its handler (the host drops any answer)."""
+        task = self.tasks.get(request_id)
+        if task is not None:
+            task.cancel()
 
     @_fatal_on_error
     def task_done(self, request_id: int, task: asyncio.Task) -> None:
-        self.tasks.discard(task)
+        del self.tasks[request_id]
         if task.cancelled():
             return
         self.channel.send_response(request_id, *task.result())

@@ -15,7 +15,20 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg)
+/* The service's name, as the spec's directory: <runtime dir>/<service>/<spec file>. */
+static void name_process(const char *prefix, const char *spec_path)
+{
+    char name[64];
+    const char *end = strrchr(spec_path, '/');
+    const char *start = end;
+    while (start && start > spec_path && start[-1] != '/')
+        start--;
+    int len = (start && end) ? (int)(end - start) : 0;
+    snprintf(name, sizeof name, "%s%.*s", prefix, len, start ? start : "");
+    prctl(PR_SET_NAME, name, 0, 0, 0);    /* best effort: only `ps` and logs read it */
+}
+
+static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_path)
 {
     int isolate_fd = msg->fd;
     msg->fd = -1;
@@ -31,6 +44,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg)
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
             _exit(1);
         signal(SIGCHLD, SIG_DFL);
+        name_process("pw-iso:", spec_path);
         _exit(pw_isolate_main(isolate_fd));
     }
     pw_python_after_fork_parent();
@@ -41,6 +55,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg)
 int pw_template_main(int ctl_fd, const char *spec_path)
 {
     signal(SIGCHLD, SIG_IGN);   /* isolates are reaped by the kernel; the host sees EOF */
+    name_process("pw-tpl:", spec_path);
     char *error_text = NULL;
     if (pw_python_load_worker(spec_path, &error_text) < 0) {
         size_t len = strlen(error_text);
@@ -57,7 +72,7 @@ int pw_template_main(int ctl_fd, const char *spec_path)
         if (rc <= 0)
             return rc == 0 ? 0 : 1;
         if (msg.type == PW_FRAME_CTL_SPAWN_ISOLATE)
-            spawn_isolate(ctl_fd, &msg);
+            spawn_isolate(ctl_fd, &msg, spec_path);
         pw_control_msg_free(&msg);
     }
 }

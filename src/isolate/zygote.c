@@ -45,6 +45,7 @@ int pw_zygote_main(int ctl_fd)
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
         return 1;
     signal(SIGCHLD, SIG_IGN);   /* templates are reaped by the kernel */
+    prctl(PR_SET_NAME, "pw-zygote", 0, 0, 0);
     signal(SIGPIPE, SIG_IGN);
     char python_dir[4096], err[8192];
     if (pw_paths_python_dir(python_dir, sizeof python_dir) < 0) {

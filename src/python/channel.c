@@ -1,6 +1,7 @@
 /* channel.c — _pyworkerd.Channel, the isolate's end of its socket to the host (isolate
  * process). read_requests() drains the socket and turns REQUEST frames into tuples
- * (id, method, url, [(name, value), ...], body); send_response() appends a RESPONSE frame to
+ * (id, method, url, [(name, value), ...], body) and CANCEL frames (the client went away)
+ * into the bare request id; send_response() appends a RESPONSE frame to
  * the output buffer; flush() writes what it can without blocking. Frames from the host are
  * trusted less than fully: a malformed one closes the channel with an error.
  */
@@ -109,8 +110,8 @@ static PyObject *request_to_tuple(const pw_frame_t *frame)
                          headers, (const char *)msg.body.base, (Py_ssize_t)msg.body.len);
 }
 
-/* read_requests() -> list of request tuples, or None once the host has closed the socket
- * and every request before that was returned. */
+/* read_requests() -> list of request tuples and cancelled ids, or None once the host has
+ * closed the socket and every request before that was returned. */
 static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
 {
     if (!self->eof && channel_fill(self) < 0)
@@ -123,9 +124,13 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
     int rc;
     while ((rc = pw_frame_parse(self->in.data + off, self->in.len - off, &frame, &used)) == 1) {
         off += used;
-        if (frame.type != PW_FRAME_REQUEST)
-            continue;   /* CANCEL and future types: nothing to do yet */
-        PyObject *req = request_to_tuple(&frame);
+        PyObject *req;
+        if (frame.type == PW_FRAME_REQUEST)
+            req = request_to_tuple(&frame);
+        else if (frame.type == PW_FRAME_CANCEL)
+            req = PyLong_FromUnsignedLong(frame.id);
+        else
+            continue;   /* future frame types */
         if (!req || PyList_Append(list, req) < 0) {
             Py_XDECREF(req);
             Py_DECREF(list);

@@ -175,3 +175,4 @@ def test_worker_without_a_handler_fails_startup(tmp_path):
     result = run_pyworkerd("serve", config, "-s", "http=127.0.0.1:1")
     assert result.returncode == 1
     assert "on_fetch" in result.stderr or "Default" in result.stderr
+
