@@ -1,9 +1,11 @@
 """The isolate's request loop (isolate process).
 
-Runs an asyncio event loop whose only I/O is the socket to the host. Each readable event
-drains every frame available; a sync handler's response is queued at once (fast path), an
-async one runs as a task and is queued when it finishes. Queued responses are written in
-one batch per loop turn, and the writer waits for the socket when it is full.
+Two modes. While nothing asynchronous is pending, Channel.serve_sync() serves in C without
+an event loop: it blocks on the socket, calls runtime.handle() for each request and writes
+the response tuples (the sync-handler fast path). When a handler returns a coroutine, the
+isolate switches to an asyncio loop whose only I/O is the same socket: requests keep
+arriving there, tasks run concurrently, responses are written in one batch per loop turn.
+Once no task, timer or callback is left, it returns to the fast path.
 A failure of this machinery itself (not of a handler: runtime.handle catches those) stops the
 isolate, so that the host answers its requests with 502 and starts a fresh one.
 """
@@ -26,13 +28,14 @@ def _fatal_on_error(method):
             return method(self, *args)
         except BaseException:
             log("isolate loop failed; stopping this isolate\n" + traceback.format_exc())
+            self.failed = True
             self.loop.stop()
 
     return wrapper
 
 
 class _Server:
-    """Connects one Channel to runtime.handle() on one event loop."""
+    """Connects one Channel to runtime.handle(), in either mode."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
         self.loop = loop
@@ -41,11 +44,48 @@ class _Server:
         self.tasks: dict[int, asyncio.Task] = {}
         self.flush_scheduled = False
         self.waiting_to_write = False
+        self.closed = False
+        self.failed = False
+
+    def serve(self) -> None:
+        while not self.closed and not self.failed:
+            deferred = self.channel.serve_sync(runtime.handle)
+            if deferred is None:
+                return
+            for request_id, coroutine in deferred:
+                self.start_task(request_id, coroutine)
+            self.run_until_idle()
+
+    def run_until_idle(self) -> None:
+        """Runs asyncio, with requests read from the loop, until no work is left."""
+        self.loop.add_reader(self.fd, self.on_readable)
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.remove_reader(self.fd)
+            if self.waiting_to_write:
+                self.loop.remove_writer(self.fd)
+                self.waiting_to_write = False
+
+    def idle(self) -> bool:
+        loop = self.loop
+        return (not self.tasks and not loop._ready and not loop._scheduled
+                and not asyncio.all_tasks(loop))
+
+    def leave_when_idle(self) -> None:
+        if self.idle():
+            self.channel_flush_all()
+            self.loop.stop()
+
+    def channel_flush_all(self) -> None:
+        while not self.channel.flush():
+            pass  # serve_sync writes with blocking waits; here the rest is tiny
 
     @_fatal_on_error
     def on_readable(self) -> None:
         requests = self.channel.read_requests()
         if requests is None:
+            self.closed = True
             self.loop.stop()
             return
         handle = runtime.handle
@@ -75,9 +115,8 @@ class _Server:
     @_fatal_on_error
     def task_done(self, request_id: int, task: asyncio.Task) -> None:
         del self.tasks[request_id]
-        if task.cancelled():
-            return
-        self.channel.send_response(request_id, *task.result())
+        if not task.cancelled():
+            self.channel.send_response(request_id, *task.result())
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self.flush)
@@ -89,6 +128,8 @@ class _Server:
             if self.waiting_to_write:
                 self.loop.remove_writer(self.fd)
                 self.waiting_to_write = False
+            if not self.tasks:
+                self.loop.call_soon(self.leave_when_idle)
         elif not self.waiting_to_write:
             self.loop.add_writer(self.fd, self.flush)
             self.waiting_to_write = True
@@ -99,8 +140,7 @@ def serve(fd: int) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = _Server(loop, fd)
-    loop.add_reader(fd, server.on_readable)
     try:
-        loop.run_forever()
+        server.serve()
     finally:
         server.channel.flush()

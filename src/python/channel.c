@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 
 typedef struct {
@@ -188,30 +189,57 @@ static pw_header_t *headers_from_list(PyObject *fast, Py_ssize_t *count)
     return headers;
 }
 
-/* send_response(id, status, headers, body) */
-static PyObject *channel_send_response(channel_t *self, PyObject *args)
+/* Encodes one RESPONSE frame into the output buffer. Returns 0, or -1 with an exception. */
+static int queue_response(channel_t *self, unsigned int id, unsigned int status,
+                          PyObject *headers_obj, PyObject *body_obj)
 {
-    unsigned int id, status;
-    PyObject *headers_obj;
     Py_buffer body;
-    if (!PyArg_ParseTuple(args, "IIOy*", &id, &status, &headers_obj, &body))
-        return NULL;
+    if (PyObject_GetBuffer(body_obj, &body, PyBUF_SIMPLE) < 0)
+        return -1;
     Py_ssize_t n = 0;
     PyObject *fast = PySequence_Fast(headers_obj, "headers must be a sequence of (name, value) pairs");
     pw_header_t *headers = fast ? headers_from_list(fast, &n) : NULL;
     if (!headers) {
         Py_XDECREF(fast);
         PyBuffer_Release(&body);
-        return NULL;
+        return -1;
     }
     pw_bytes_t b = { body.buf, (size_t)body.len };
     int rc = pw_frame_put_response(&self->out, id, status, headers, (size_t)n, b);
     PyMem_Free(headers);
     Py_DECREF(fast);
     PyBuffer_Release(&body);
-    if (rc < 0)
-        return PyErr_Format(PyExc_ValueError, "response %u too large for the wire", id);
+    if (rc < 0) {
+        PyErr_Format(PyExc_ValueError, "response %u too large for the wire", id);
+        return -1;
+    }
+    return 0;
+}
+
+/* send_response(id, status, headers, body) */
+static PyObject *channel_send_response(channel_t *self, PyObject *args)
+{
+    unsigned int id, status;
+    PyObject *headers_obj, *body_obj;
+    if (!PyArg_ParseTuple(args, "IIOO", &id, &status, &headers_obj, &body_obj))
+        return NULL;
+    if (queue_response(self, id, status, headers_obj, body_obj) < 0)
+        return NULL;
     Py_RETURN_NONE;
+}
+
+/* Queues a handler's (status, headers, body) tuple as the response to request id. */
+static int queue_response_tuple(channel_t *self, uint32_t id, PyObject *result)
+{
+    unsigned long status;
+    if (PyTuple_GET_SIZE(result) != 3 || !PyLong_Check(PyTuple_GET_ITEM(result, 0)) ||
+        (status = PyLong_AsUnsignedLong(PyTuple_GET_ITEM(result, 0))) > 999) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "a response tuple is (status, headers, body)");
+        return -1;
+    }
+    return queue_response(self, id, (unsigned int)status, PyTuple_GET_ITEM(result, 1),
+                          PyTuple_GET_ITEM(result, 2));
 }
 
 /* flush() -> True when everything buffered was written, False when the socket is full. */
@@ -235,6 +263,109 @@ static PyObject *channel_flush(channel_t *self, PyObject *unused)
     return PyBool_FromLong(self->out.len == 0);
 }
 
+/* Writes the whole output buffer, waiting for the socket when it is full. */
+static int flush_blocking(channel_t *self)
+{
+    size_t off = 0;
+    while (off < self->out.len) {
+        ssize_t n = write(self->fd, self->out.data + off, self->out.len - off);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN) {
+            struct pollfd pfd = { .fd = self->fd, .events = POLLOUT };
+            if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
+                continue;
+        }
+        pw_buf_consume(&self->out, off);
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    self->out.len = 0;
+    return 0;
+}
+
+static int wait_readable(channel_t *self)
+{
+    struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
+    while (poll(&pfd, 1, -1) < 0) {
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Calls handle(*request) for every complete REQUEST frame buffered. A tuple result is queued
+ * as the response; anything else (a coroutine) is appended to `deferred` as (id, result).
+ * CANCEL frames are ignored: nothing runs asynchronously while this is used. */
+static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferred)
+{
+    size_t off = 0, used;
+    pw_frame_t frame;
+    int rc;
+    while ((rc = pw_frame_parse(self->in.data + off, self->in.len - off, &frame, &used)) == 1) {
+        off += used;
+        if (frame.type != PW_FRAME_REQUEST)
+            continue;
+        PyObject *request = request_to_tuple(&frame);
+        PyObject *result = request ? PyObject_Call(handle, request, NULL) : NULL;
+        Py_XDECREF(request);
+        if (!result)
+            goto fail;
+        int failed;
+        if (PyTuple_CheckExact(result)) {
+            failed = queue_response_tuple(self, frame.id, result);
+        } else {
+            PyObject *pair = Py_BuildValue("(IO)", frame.id, result);
+            failed = !pair || PyList_Append(deferred, pair) < 0;
+            Py_XDECREF(pair);
+        }
+        Py_DECREF(result);
+        if (failed)
+            goto fail;
+    }
+    pw_buf_consume(&self->in, off);
+    if (rc < 0) {
+        PyErr_SetString(PyExc_ValueError, "oversized frame from the host");
+        return -1;
+    }
+    return 0;
+fail:
+    pw_buf_consume(&self->in, off);
+    return -1;
+}
+
+/* serve_sync(handle) -> [(id, coroutine), ...] or None.
+ * The isolate's fast path while no asynchronous work is pending: blocks on the socket, calls
+ * handle() for each request and writes the tuples it returns, all without an event loop.
+ * Returns the requests whose handlers returned coroutines (so that the caller runs them on
+ * asyncio), or None once the host has closed the socket. */
+static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
+{
+    PyObject *deferred = PyList_New(0);
+    if (!deferred)
+        return NULL;
+    for (;;) {
+        if (dispatch_buffered(self, handle, deferred) < 0 || flush_blocking(self) < 0)
+            break;
+        if (PyList_GET_SIZE(deferred) > 0)
+            return deferred;
+        if (self->eof) {
+            Py_DECREF(deferred);
+            Py_RETURN_NONE;
+        }
+        if (wait_readable(self) < 0 || channel_fill(self) < 0)
+            break;
+    }
+    Py_DECREF(deferred);
+    return NULL;
+}
+
 static PyObject *channel_fileno(channel_t *self, PyObject *unused)
 {
     return PyLong_FromLong(self->fd);
@@ -247,6 +378,8 @@ static PyMethodDef channel_methods[] = {
       "Queue a response: (id, status, [(name, value)], body)." },
     { "flush", (PyCFunction)channel_flush, METH_NOARGS,
       "Write queued responses without blocking; True when all are written." },
+    { "serve_sync", (PyCFunction)channel_serve_sync, METH_O,
+      "Serve requests without an event loop until a handler returns a coroutine." },
     { "fileno", (PyCFunction)channel_fileno, METH_NOARGS, "The socket's descriptor." },
     { NULL, NULL, 0, NULL },
 };

@@ -176,3 +176,62 @@ def test_worker_without_a_handler_fails_startup(tmp_path):
     assert result.returncode == 1
     assert "on_fetch" in result.stderr or "Default" in result.stderr
 
+
+
+MIXED = {"worker.py": '''
+    import asyncio
+    from workers import WorkerEntrypoint, Response
+
+    state = {"background": "not yet"}
+    gate = asyncio.Event()
+
+    async def background(label):
+        await asyncio.sleep(0.3)
+        state["background"] = label
+
+    class Default(WorkerEntrypoint):
+        def fetch(self, request):
+            path = request.url.split("/", 3)[3]
+            if path == "sync-wait-until":
+                self.ctx.waitUntil(background("from sync"))
+                return Response("scheduled")
+            if path == "async-wait-until":
+                return self.schedule_async()
+            if path == "wait":
+                return self.wait_for_gate()
+            if path == "release":
+                gate.set()
+            return Response(state["background"])
+
+        async def schedule_async(self):
+            self.ctx.waitUntil(background("from async"))
+            return Response("scheduled")
+
+        async def wait_for_gate(self):
+            await gate.wait()
+            return Response("gate opened")
+    '''}
+
+
+def test_wait_until_work_finishes_after_the_response(serve):
+    server = serve(MIXED)
+    for label in ("sync", "async"):
+        assert server.get(f"/{label}-wait-until")[2] == b"scheduled"
+        deadline = time.monotonic() + 5
+        while server.get("/state")[2] != f"from {label}".encode():
+            assert time.monotonic() < deadline, "waitUntil work never finished"
+            time.sleep(0.05)
+
+
+def test_sync_requests_are_served_while_an_async_one_waits(serve):
+    server = serve(MIXED)
+    waiter, result = in_thread(lambda: server.get("/wait"))
+    time.sleep(0.2)
+    for _ in range(20):
+        assert server.get("/state")[0] == 200
+    assert waiter.is_alive()
+    assert server.get("/release")[0] == 200
+    waiter.join(10)
+    assert result["value"][2] == b"gate opened"
+    for _ in range(5):
+        assert server.get("/state")[0] == 200   # back on the fast path
