@@ -4,8 +4,9 @@
 # each requirement in the vendored python_modules/ next to the config first, then in Debian's
 # dist-packages, checks version specifiers against the installed metadata, and follows the
 # dependencies the metadata declares (Requires-Dist, extras and markers). A finder at the end
-# of sys.meta_path then imports the resolved distributions' top-level modules and refuses any
-# other installed package the worker's own code imports, with a hint, as on Cloudflare.
+# of sys.meta_path then imports the resolved distributions' top-level modules and anything
+# vendored in python_modules/ (uploaded with the worker on Cloudflare too), and refuses any
+# other system package the worker's own code imports, with a hint, as on Cloudflare.
 # Invariant: the interpreter runs without `site` (embed.c), so no package directory is ever
 # on sys.path: every third-party import goes through PackageFinder.
 """Requirements of a Worker: declaration, resolution and the import allowlist."""
@@ -329,9 +330,10 @@ def _satisfies(version: str, specifier: Any) -> bool:
 
 
 class PackageFinder:
-    """Imports the allowed top-level modules from their distribution's directory; refuses
-    other installed packages imported by the worker's own code (last on sys.meta_path, so
-    the stdlib, the SDK and the worker's modules are found first, on sys.path)."""
+    """Imports the allowed top-level modules from their distribution's directory and anything
+    in python_modules/; refuses other system packages imported by the worker's own code (last
+    on sys.meta_path, so the stdlib, the SDK and the worker's modules are found first, on
+    sys.path)."""
 
     def __init__(self, worker_dir: str, locations: list[str], vendor_dir: str = VENDOR_DIR) -> None:
         self.worker_prefix = worker_dir.rstrip("/") + "/"
@@ -353,11 +355,16 @@ class PackageFinder:
         if directory is not None:
             return importlib.machinery.PathFinder.find_spec(fullname, [directory])
         spec = importlib.machinery.PathFinder.find_spec(fullname, self.locations)
-        if spec is None or not self._imported_by_worker():
-            # Not installed; or imported by a package, not by the worker: a dependency the
-            # package's metadata forgot (Debian's often omit some) must still load.
+        if spec is None or self._vendored(spec) or not self._imported_by_worker():
+            # Not installed; vendored (python_modules/ is uploaded with the worker, so all of
+            # it is importable on Cloudflare too); or imported by a package, not by the
+            # worker: a dependency its metadata forgot (Debian's often do) must still load.
             return spec
         raise ModuleNotFoundError(self._refusal(fullname, spec), name=fullname)
+
+    def _vendored(self, spec: Any) -> bool:
+        origin = spec.origin or next(iter(spec.submodule_search_locations or ()), "")
+        return origin.startswith(self.vendor_dir + "/")
 
     def invalidate_caches(self) -> None:
         pass
@@ -373,7 +380,7 @@ class PackageFinder:
         return False
 
     def _refusal(self, name: str, spec: Any) -> str:
-        origin = spec.origin or (list(spec.submodule_search_locations or [""])[0])
+        origin = spec.origin or next(iter(spec.submodule_search_locations or ()), "")
         directory = next((d for d in self.locations if origin.startswith(d + "/")), origin)
         dist = _distribution_of(name, directory)
         return (

@@ -152,6 +152,19 @@ def test_vendored_python_modules_come_first_with_their_dependencies(serve, tmp_p
     assert sniffio_file.startswith("/usr/lib/python3/dist-packages/")
 
 
+def test_everything_vendored_is_importable_even_undeclared(serve, tmp_path):
+    files = vendored("helper", "0.1", {"helper.py": "NAME = 'helper'\n"})
+    worker = """
+        import helper
+        from workers import WorkerEntrypoint, Response
+
+        class Default(WorkerEntrypoint):
+            def fetch(self, request):
+                return Response(helper.NAME)
+        """
+    assert serve(make_worker(tmp_path / "w", worker, files=files)).get("/")[2] == b"helper"
+
+
 def test_system_package_is_used_when_the_vendored_version_does_not_match(serve, tmp_path):
     files = vendored("idna", "99.0", {"idna/__init__.py": "WHERE = 'python_modules'\n"})
     worker = '''
