@@ -49,12 +49,17 @@ class RequirementError(ValueError):
 # ---------------------------------------------------------------- Debian's `packaging`
 
 
-def _load_packaging() -> tuple[ModuleType | None, str]:
-    """Debian's python3-packaging, loaded for the runtime without leaving it importable.
+_packaging: ModuleType | None = None
 
-    The worker may import `packaging` only if it declares it, so the modules this loads are
-    taken out of sys.modules again (they stay alive through the references kept here).
-    """
+
+def _pkg() -> Any:
+    """Debian's python3-packaging, loaded on first use (it costs ~70 ms to import, so only
+    workers that declare requirements pay for it) without leaving it importable: the worker
+    may import `packaging` only if it declares it, so the modules loaded here are taken out
+    of sys.modules again (they stay alive through the reference kept here)."""
+    global _packaging
+    if _packaging is not None:
+        return _packaging
     before = set(sys.modules)
     added_path = [d for d in SYSTEM_DIRS if d not in sys.path]
     sys.path.extend(added_path)
@@ -62,27 +67,20 @@ def _load_packaging() -> tuple[ModuleType | None, str]:
         import packaging.markers
         import packaging.requirements
         import packaging.specifiers
-        import packaging.utils
         import packaging.version
 
-        return packaging, ""
+        _packaging = packaging
+        return packaging
     except ImportError as exc:
-        return None, f"{exc} (install Debian's python3-packaging)"
+        raise RequirementError(
+            f"pyworkerd cannot read requirements: {exc} (install Debian's python3-packaging)"
+        ) from None
     finally:
         for d in added_path:
             sys.path.remove(d)
         for name in set(sys.modules) - before:
             if name == "packaging" or name.startswith("packaging."):
                 del sys.modules[name]
-
-
-_packaging, _packaging_error = _load_packaging()
-
-
-def _pkg() -> Any:
-    if _packaging is None:
-        raise RequirementError(f"pyworkerd cannot read requirements: {_packaging_error}")
-    return _packaging
 
 
 def canonical(name: str) -> str:
