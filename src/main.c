@@ -64,7 +64,8 @@ static int start_worker(host_t *host, size_t index)
 {
     const pw_service_t *service = &host->config->services[index];
     char spec_path[PATH_MAX], err[4096];
-    if (pw_worker_dir_write(host->runtime_dir, service, spec_path, sizeof spec_path, err, sizeof err) < 0) {
+    if (pw_worker_dir_write(host->runtime_dir, service, host->config->dir, spec_path, sizeof spec_path,
+                            err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }

@@ -137,6 +137,7 @@ class _Server:
 
 def serve(fd: int) -> None:
     """Serve requests arriving on fd until the host closes it."""
+    runtime.before_first_request()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = _Server(loop, fd)

@@ -24,6 +24,7 @@ from typing import Any
 
 import js
 import workers
+from pyworkerd import entropy, packages
 from pyworkerd import log as _log
 from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
 
@@ -138,7 +139,8 @@ def load(spec: dict[str, Any]) -> None:
     if directory in sys.path:
         sys.path.remove(directory)
     sys.path.insert(0, directory)
-    importlib.invalidate_caches()
+    packages.setup(spec)
+    entropy.begin_template(directory)
     env = make_env(spec.get("bindings", []))
     main = spec["main_module"]
     if not main.endswith(".py"):
@@ -270,6 +272,11 @@ def _function_caller(func: Callable[..., Any]) -> Callable[[int, Request], Any]:
 
 
 # ---------------------------------------------------------------- isolate: handle()
+
+
+def before_first_request() -> None:
+    """Prepare a freshly forked isolate: real entropy, reseeded random generators."""
+    entropy.before_first_request()
 
 
 def handle(

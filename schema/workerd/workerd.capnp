@@ -190,14 +190,17 @@ struct Worker {
       # Python source.
 
       obsoletePythonRequirement @9 :Text;
-      # Formerly `pythonRequirement` (a package name; removed from workerd in 2026-06).
+      # Formerly `pythonRequirement` (removed from workerd in 2026-06). The module's name is a
+      # Python package the worker requires; the text is empty or a version specifier
+      # (">=1.24"). pyworkerd resolves it like the other requirements (README, "Packages").
 
       nodeJsCompatModule @11 :Text;
       # pyworkerd-only alias so that older configs that still spell member @7 by its old name
       # evaluate; reported as unsupported like `obsolete`.
 
       pythonRequirement @12 :Text;
-      # pyworkerd-only alias of the old name of member @9; reported as unsupported.
+      # pyworkerd-only alias of the old name of member @9, so that older configs evaluate;
+      # means the same as obsoletePythonRequirement.
     }
 
     namedExports @10 :List(Text);

@@ -12,6 +12,7 @@
 
 #include <cJSON.h>
 #include <ctype.h>
+#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,7 @@ static const char *module_kind_name(pw_module_kind_t k)
     case PW_MODULE_TEXT: return "text";
     case PW_MODULE_DATA: return "data";
     case PW_MODULE_JSON: return "json";
+    case PW_MODULE_REQUIREMENT: return "pythonRequirement";
     }
     return "?";
 }
@@ -313,6 +315,8 @@ static int module_kind(const char *member, pw_module_kind_t *kind)
     static const struct { const char *name; pw_module_kind_t kind; } kinds[] = {
         { "pythonModule", PW_MODULE_PYTHON }, { "text", PW_MODULE_TEXT },
         { "data", PW_MODULE_DATA }, { "json", PW_MODULE_JSON },
+        { "pythonRequirement", PW_MODULE_REQUIREMENT },
+        { "obsoletePythonRequirement", PW_MODULE_REQUIREMENT },
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (strcmp(member, kinds[i].name) == 0) {
@@ -766,6 +770,18 @@ static int load_json(ctx_t *c, const char *json)
     return rc;
 }
 
+/* The absolute directory holding the config file (malloc'ed), or NULL when out of memory. */
+static char *config_dir(const char *config_path)
+{
+    char *copy = strdup(config_path);
+    if (!copy) return NULL;
+    const char *parent = dirname(copy);
+    char *dir = realpath(parent, NULL);
+    if (!dir) dir = strdup(parent);     /* realpath failed after capnp read the file: keep it */
+    free(copy);
+    return dir;
+}
+
 int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err, size_t err_len)
 {
     pw_capnp_config_t ev;
@@ -776,6 +792,7 @@ int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err
                 .err = err, .err_len = err_len };
     c.cfg = calloc(1, sizeof *c.cfg);
     int rc = c.cfg ? load_json(&c, ev.json) : oom(&c);
+    if (rc == 0 && !(c.cfg->dir = config_dir(opts->config_path))) rc = oom(&c);
     pw_capnp_config_free(&ev);
     if (rc < 0) {
         pw_config_free(c.cfg);
@@ -846,5 +863,6 @@ void pw_config_free(pw_config_t *config)
         free(config->sockets[i].service);
     }
     free(config->sockets);
+    free(config->dir);
     free(config);
 }

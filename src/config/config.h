@@ -16,6 +16,9 @@ typedef enum {
     PW_MODULE_TEXT,
     PW_MODULE_DATA,
     PW_MODULE_JSON,
+    PW_MODULE_REQUIREMENT,  /* pythonRequirement / obsoletePythonRequirement: `name` is the
+                             * package, `content` an optional version specifier ("" or e.g.
+                             * ">=1.24"); not a file: the template resolves it (packages.py) */
 } pw_module_kind_t;
 
 typedef struct {
@@ -77,6 +80,8 @@ typedef struct {
 } pw_socket_t;
 
 typedef struct {
+    char *dir;                  /* absolute directory of the config file: python_modules/,
+                                 * pyproject.toml and requirements.txt are looked up there */
     pw_service_t *services;
     size_t n_services;
     pw_socket_t *sockets;

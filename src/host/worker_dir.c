@@ -110,6 +110,7 @@ static const char *module_type(pw_module_kind_t kind)
     case PW_MODULE_TEXT: return "text";
     case PW_MODULE_DATA: return "data";
     case PW_MODULE_JSON: return "json";
+    case PW_MODULE_REQUIREMENT: return "requirement";
     }
     return "data";
 }
@@ -132,12 +133,13 @@ static cJSON *binding_json(const pw_binding_t *b)
     return obj;
 }
 
-static char *spec_json(const pw_service_t *service, const char *dir)
+static char *spec_json(const pw_service_t *service, const char *dir, const char *config_dir)
 {
     const pw_worker_t *w = &service->worker;
     cJSON *spec = cJSON_CreateObject();
     cJSON_AddStringToObject(spec, "service", service->name);
     cJSON_AddStringToObject(spec, "dir", dir);
+    cJSON_AddStringToObject(spec, "config_dir", config_dir);
     cJSON_AddStringToObject(spec, "main_module", w->modules[0].name);
     cJSON_AddStringToObject(spec, "compat_date", w->compat_date);
     cJSON *flags = cJSON_AddArrayToObject(spec, "compat_flags");
@@ -148,6 +150,8 @@ static char *spec_json(const pw_service_t *service, const char *dir)
         cJSON *m = cJSON_CreateObject();
         cJSON_AddStringToObject(m, "name", w->modules[i].name);
         cJSON_AddStringToObject(m, "type", module_type(w->modules[i].kind));
+        if (w->modules[i].kind == PW_MODULE_REQUIREMENT)
+            cJSON_AddStringToObject(m, "value", w->modules[i].content);
         cJSON_AddItemToArray(modules, m);
     }
     cJSON *bindings = cJSON_AddArrayToObject(spec, "bindings");
@@ -158,8 +162,9 @@ static char *spec_json(const pw_service_t *service, const char *dir)
     return text;
 }
 
-int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service, char *spec_path,
-                        size_t spec_path_len, char *err, size_t err_len)
+int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service,
+                        const char *config_dir, char *spec_path, size_t spec_path_len, char *err,
+                        size_t err_len)
 {
     char dir[4096], path[8192];
     if (!name_is_safe(service->name) || strchr(service->name, '/')) {
@@ -174,6 +179,8 @@ int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service, ch
     const pw_worker_t *w = &service->worker;
     for (size_t i = 0; i < w->n_modules; i++) {
         const pw_module_t *m = &w->modules[i];
+        if (m->kind == PW_MODULE_REQUIREMENT)
+            continue;   /* a package name, resolved by the template, not a file */
         if (!name_is_safe(m->name)) {
             snprintf(err, err_len, "service %s: module name \"%s\" must be a relative path "
                      "without \".\" or \"..\" parts", service->name, m->name);
@@ -189,7 +196,7 @@ int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service, ch
             return -1;
         }
     }
-    char *spec = spec_json(service, dir);
+    char *spec = spec_json(service, dir, config_dir);
     snprintf(spec_path, spec_path_len, "%s/.pyworkerd-spec.json", dir);
     int rc = spec ? write_file(spec_path, spec, strlen(spec)) : -ENOMEM;
     free(spec);

@@ -14,8 +14,10 @@ int pw_runtime_dir_create(char *out, size_t len);
 void pw_runtime_dir_remove(const char *path);
 
 /* Writes <runtime_dir>/<service>/ with the worker's modules and its spec.json; sets
- * spec_path. Returns 0, or -1 with a message in err. */
-int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service, char *spec_path,
-                        size_t spec_path_len, char *err, size_t err_len);
+ * spec_path. config_dir (the config file's directory, where python_modules/ and the
+ * requirement files live) goes into the spec. Returns 0, or -1 with a message in err. */
+int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service,
+                        const char *config_dir, char *spec_path, size_t spec_path_len, char *err,
+                        size_t err_len);
 
 #endif

@@ -13,9 +13,28 @@
 
 /* Modules every worker needs, imported once in the zygote so that templates fork them. */
 static const char *const preload_modules[] = {
-    "asyncio", "json", "traceback", "http", "workers", "js", "pyworkerd.runtime",
-    "pyworkerd.loop", NULL,
+    "asyncio", "json", "traceback", "http", "workers", "js", "pyworkerd.entropy",
+    "pyworkerd.packages", "pyworkerd.runtime", "pyworkerd.loop", NULL,
 };
+
+/* An exception whose `show_traceback` attribute is false (pyworkerd's own errors about the
+ * user's setup, such as a missing package) is reported by its message alone: returns it
+ * malloc'ed, or NULL for any other exception. */
+static char *plain_message(PyObject *value)
+{
+    if (!value)
+        return NULL;
+    PyObject *show = PyObject_GetAttrString(value, "show_traceback");
+    int plain = show && PyObject_Not(show) == 1;
+    Py_XDECREF(show);
+    PyErr_Clear();
+    PyObject *str = plain ? PyObject_Str(value) : NULL;
+    const char *utf8 = str ? PyUnicode_AsUTF8(str) : NULL;
+    char *text = utf8 ? strdup(utf8) : NULL;
+    Py_XDECREF(str);
+    PyErr_Clear();
+    return text;
+}
 
 /* Formats the pending Python exception as a traceback; clears it. Returns malloc'ed text. */
 static char *take_exception_text(void)
@@ -25,7 +44,13 @@ static char *take_exception_text(void)
     PyErr_NormalizeException(&type, &value, &tb);
     if (tb && value)
         PyException_SetTraceback(value, tb);
-    char *text = NULL;
+    char *text = plain_message(value);
+    if (text) {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return text;
+    }
     PyObject *mod = PyImport_ImportModule("traceback");
     PyObject *lines = mod ? PyObject_CallMethod(mod, "format_exception", "O", value ? value : Py_None) : NULL;
     PyObject *empty = lines ? PyUnicode_FromString("") : NULL;
@@ -64,6 +89,7 @@ static int start_interpreter(char *err, size_t err_len)
     config.parse_argv = 0;
     config.user_site_directory = 0;
     config.write_bytecode = 0;
+    config.site_import = 0;     /* no site-packages, no .pth code: packages.py decides imports */
     PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, "/usr/bin/python3.11");
     if (!PyStatus_Exception(status))
         status = Py_InitializeFromConfig(&config);

@@ -91,6 +91,7 @@ class Worker:
                 "bindings": bindings or [],
             }
         )
+        runtime.before_first_request()
 
     def request(
         self,

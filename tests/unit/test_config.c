@@ -3,6 +3,7 @@
  * (with a worker.py next to it) and loads it against the repo's schema/.
  */
 #include <dirent.h>
+#include <limits.h>
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -593,10 +594,33 @@ TEST(unsupported_worker_fields)
     write_config(HEAD "const config :Workerd.Config = (services = [(name = \"main\", worker = (\n"
                  "  inherit = \"other\"))]);\n");
     CHECK(fails_with("service main: not supported by pyworkerd: worker.inherit"));
+}
+
+TEST(requirement_modules_load)
+{
     write_config(HEAD "const config :Workerd.Config = (services = [(name = \"main\", worker = (\n"
-                 "  modules = [(name = \"worker.py\", pythonModule = \"\"), (name = \"r\", pythonRequirement = \"numpy\")],\n"
+                 "  modules = [(name = \"worker.py\", pythonModule = \"\"), (name = \"numpy\", pythonRequirement = \"\"),\n"
+                 "             (name = \"fastapi\", obsoletePythonRequirement = \">=0.90\")],\n"
                  "  compatibilityDate = \"2024-01-01\", compatibilityFlags = [\"python_workers\"]))]);\n");
-    CHECK(fails_with("not supported by pyworkerd: worker.modules[\"r\"].pythonRequirement"));
+    pw_config_t *cfg = load();
+    CHECK(cfg != NULL);
+    if (!cfg) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    const pw_worker_t *w = &pw_config_service(cfg, "main")->worker;
+    CHECK(w->n_modules == 3);
+    if (w->n_modules == 3) {
+        CHECK(w->modules[1].kind == PW_MODULE_REQUIREMENT);
+        CHECK_STR(w->modules[1].name, "numpy");
+        CHECK_STR(w->modules[1].content, "");
+        CHECK(w->modules[2].kind == PW_MODULE_REQUIREMENT);
+        CHECK_STR(w->modules[2].content, ">=0.90");
+    }
+    char real[512];
+    CHECK(realpath(dir, real) != NULL);
+    CHECK_STR(cfg->dir, real);
+    pw_config_free(cfg);
 }
 
 TEST(unsupported_service_options)
@@ -639,6 +663,7 @@ int main(void)
     RUN(unsupported_top_level_fields);
     RUN(unsupported_sockets);
     RUN(unsupported_worker_fields);
+    RUN(requirement_modules_load);
     RUN(unsupported_service_options);
     if (dir[0]) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return UNIT_DONE();
