@@ -242,8 +242,9 @@ static int queue_response_tuple(channel_t *self, uint32_t id, PyObject *result)
                           PyTuple_GET_ITEM(result, 2));
 }
 
-/* flush() -> True when everything buffered was written, False when the socket is full. */
-static PyObject *channel_flush(channel_t *self, PyObject *unused)
+/* Writes the output buffer; when the socket is full, waits for it if `block`, else stops.
+ * Returns 0, or -1 with an exception set. */
+static int write_out(channel_t *self, int block)
 {
     size_t off = 0;
     while (off < self->out.len) {
@@ -254,27 +255,8 @@ static PyObject *channel_flush(channel_t *self, PyObject *unused)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN)
+        if (n < 0 && errno == EAGAIN && !block)
             break;
-        pw_buf_consume(&self->out, off);
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
-    pw_buf_consume(&self->out, off);
-    return PyBool_FromLong(self->out.len == 0);
-}
-
-/* Writes the whole output buffer, waiting for the socket when it is full. */
-static int flush_blocking(channel_t *self)
-{
-    size_t off = 0;
-    while (off < self->out.len) {
-        ssize_t n = write(self->fd, self->out.data + off, self->out.len - off);
-        if (n > 0) {
-            off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
         if (n < 0 && errno == EAGAIN) {
             struct pollfd pfd = { .fd = self->fd, .events = POLLOUT };
             if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
@@ -284,8 +266,16 @@ static int flush_blocking(channel_t *self)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    self->out.len = 0;
+    pw_buf_consume(&self->out, off);
     return 0;
+}
+
+/* flush() -> True when everything buffered was written, False when the socket is full. */
+static PyObject *channel_flush(channel_t *self, PyObject *unused)
+{
+    if (write_out(self, 0) < 0)
+        return NULL;
+    return PyBool_FromLong(self->out.len == 0);
 }
 
 static int wait_readable(channel_t *self)
@@ -351,7 +341,7 @@ static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
     if (!deferred)
         return NULL;
     for (;;) {
-        if (dispatch_buffered(self, handle, deferred) < 0 || flush_blocking(self) < 0)
+        if (dispatch_buffered(self, handle, deferred) < 0 || write_out(self, 1) < 0)
             break;
         if (PyList_GET_SIZE(deferred) > 0)
             return deferred;
