@@ -13,9 +13,16 @@ int pw_runtime_dir_create(char *out, size_t len);
 /* Removes it and everything in it. */
 void pw_runtime_dir_remove(const char *path);
 
+/* How the worker's template and isolates run (from the command line), written into the spec. */
+typedef struct {
+    int sandbox;                    /* 0: --no-sandbox */
+    unsigned memory_limit_mib;      /* per isolate; 0: none */
+} pw_worker_settings_t;
+
 /* Writes <runtime_dir>/<service>/ with the worker's modules and its spec.json; sets
  * spec_path. Returns 0, or -1 with a message in err. */
-int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service, char *spec_path,
+int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service,
+                        const pw_worker_settings_t *settings, char *spec_path,
                         size_t spec_path_len, char *err, size_t err_len);
 
 #endif
