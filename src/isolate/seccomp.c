@@ -140,7 +140,11 @@ int pw_seccomp_build(pw_seccomp_prog_t *prog)
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
     if (!ctx)
         return -ENOMEM;
-    int rc = add_plain_rules(ctx);
+    /* a binary tree instead of a chain: fewer instructions per call, and the kernel runs the
+     * filter for every syscall number when it is attached (its cache), so a faster start */
+    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+    if (rc == 0)
+        rc = add_plain_rules(ctx);
     if (rc == 0)
         rc = add_argument_rules(ctx);
     int fd = rc == 0 ? memfd_create("pw-seccomp", MFD_CLOEXEC) : -1;
