@@ -180,7 +180,7 @@ static int cmp_len(const void *a, const void *b)
     return la < lb ? -1 : la > lb;
 }
 
-/* Canonical, existing, de-duplicated directories, parents before children. */
+/* Absolute, existing, de-duplicated directories, parents before children. */
 static size_t collect_sources(const pw_sandbox_conf_t *conf, char **out, size_t max)
 {
     size_t n = 0;
@@ -189,11 +189,14 @@ static size_t collect_sources(const pw_sandbox_conf_t *conf, char **out, size_t 
                                                 : pw_sandbox_system_dirs[i - conf->n_read_dirs];
         if (!dir)
             break;
-        char real[PATH_MAX];
+        /* mounted at the path Python uses, even when it goes through a symlink */
         struct stat st;
-        if (dir[0] != '/' || !realpath(dir, real) || stat(real, &st) < 0 || !S_ISDIR(st.st_mode))
+        if (dir[0] != '/' || strstr(dir, "/..") || strlen(dir) >= PATH_MAX - sizeof STASH ||
+            stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
             continue;
-        out[n++] = strdup(real);
+        char *copy = strdup(dir);
+        if (copy)
+            out[n++] = copy;
     }
     qsort(out, n, sizeof *out, cmp_len);
     size_t kept = 0;
@@ -201,7 +204,7 @@ static size_t collect_sources(const pw_sandbox_conf_t *conf, char **out, size_t 
         int covered = 0;
         for (size_t j = 0; j < kept; j++)
             covered |= is_under(out[i], out[j]);
-        if (covered || !out[i])
+        if (covered)
             free(out[i]);
         else
             out[kept++] = out[i];
