@@ -33,6 +33,7 @@
 #define OPEN_FILES 256
 
 const char *const pw_sandbox_system_dirs[] = {
+    "/usr/lib/python3/dist-packages",   /* Debian's packages, also when not on sys.path */
     "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
     "/usr/share/zoneinfo", NULL,
 };

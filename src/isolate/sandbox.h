@@ -26,7 +26,8 @@ typedef struct {
 } pw_sandbox_conf_t;
 
 /* System directories mounted read-only in addition to conf->read_dirs (those that exist):
- * the shared libraries of extension modules, the time zone database. NULL-terminated. */
+ * Debian's packages, the shared libraries of extension modules, the time zone database.
+ * NULL-terminated. */
 extern const char *const pw_sandbox_system_dirs[];
 
 /* Template: enters the namespaces and the new root. Returns 0, or -1 with err set. */

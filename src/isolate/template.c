@@ -40,6 +40,7 @@ static int sandboxed;
 /* The spec's fields the C side needs before Python loads it. */
 typedef struct {
     char dir[PATH_MAX];
+    char vendor_dir[PATH_MAX];      /* <config_dir>/python_modules, when the spec names one */
     int sandbox;
     double memory_limit_mib;
 } spec_settings_t;
@@ -64,6 +65,10 @@ static int read_settings(const char *spec_path, spec_settings_t *out, char *err,
         return -1;
     }
     snprintf(out->dir, sizeof out->dir, "%s", dir->valuestring);
+    const cJSON *config_dir = cJSON_GetObjectItemCaseSensitive(spec, "config_dir");
+    out->vendor_dir[0] = '\0';
+    if (cJSON_IsString(config_dir))
+        snprintf(out->vendor_dir, sizeof out->vendor_dir, "%s/python_modules", config_dir->valuestring);
     out->sandbox = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "sandbox"));
     const cJSON *mem = cJSON_GetObjectItemCaseSensitive(spec, "memory_limit_mib");
     out->memory_limit_mib = cJSON_IsNumber(mem) ? mem->valuedouble : 0;
@@ -71,12 +76,15 @@ static int read_settings(const char *spec_path, spec_settings_t *out, char *err,
     return 0;
 }
 
-/* Everything Python may read: sys.path (stdlib, packages, the SDK) and the worker's dir. */
+/* Everything Python may read: sys.path (stdlib, packages, the SDK), the worker's dir and its
+ * vendored packages (python_modules/ next to the config). */
 static int enter_sandbox(const spec_settings_t *settings, char *err, size_t err_len)
 {
     char *dirs[64];
-    size_t n = pw_python_path_dirs(dirs, 63);
+    size_t n = pw_python_path_dirs(dirs, 62);
     dirs[n++] = strdup(settings->dir);
+    if (settings->vendor_dir[0])
+        dirs[n++] = strdup(settings->vendor_dir);
     pw_sandbox_conf_t conf = {
         .read_dirs = (const char *const *)dirs,
         .n_read_dirs = n,
