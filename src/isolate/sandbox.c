@@ -35,7 +35,9 @@
 const char *const pw_sandbox_system_dirs[] = {
     "/usr/lib/python3/dist-packages",   /* Debian's packages, also when not on sys.path */
     "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
-    "/usr/share/zoneinfo", NULL,
+    "/usr/share/zoneinfo",
+    "/etc/alternatives",                /* symlinks to the chosen BLAS, LAPACK, ... (numpy) */
+    NULL,
 };
 
 static const char *const device_files[] = { "/dev/null", "/dev/zero", "/dev/urandom", NULL };

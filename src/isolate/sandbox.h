@@ -26,7 +26,8 @@ typedef struct {
 } pw_sandbox_conf_t;
 
 /* System directories mounted read-only in addition to conf->read_dirs (those that exist):
- * Debian's packages, the shared libraries of extension modules, the time zone database.
+ * Debian's packages, the shared libraries of extension modules (and /etc/alternatives, which
+ * some of them go through), the time zone database.
  * NULL-terminated. */
 extern const char *const pw_sandbox_system_dirs[];
 

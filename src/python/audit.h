@@ -10,8 +10,8 @@
 
 typedef enum {
     PW_AUDIT_OFF,           /* zygote, and every process under --no-sandbox */
-    PW_AUDIT_TEMPLATE,      /* the worker's top-level code: `import ctypes` works, using it not */
-    PW_AUDIT_ISOLATE,       /* requests: no ctypes at all */
+    PW_AUDIT_TEMPLATE,      /* the worker's top-level code */
+    PW_AUDIT_ISOLATE,       /* requests (the same rules today) */
 } pw_audit_mode_t;
 
 /* Zygote, after Py_Initialize: adds the hook. Returns 0, or -1 with a Python error set. */

@@ -99,6 +99,7 @@ PROBES = {
     "import_stdlib": lambda arg: __import__("decimal").Decimal("1.5") * 2,
     "read_own_module": lambda arg: len(open(__file__).read()) > 0,
     "hostname": lambda arg: socket.gethostname(),
+    "numpy": lambda arg: int(__import__("numpy").arange(4).dot(__import__("numpy").arange(4))),
 }
 
 
@@ -248,6 +249,13 @@ def test_kernel_refuses_files_past_the_audit_hook(server, name):
 ])
 def test_what_a_worker_needs_still_works(server, name, expected):
     assert probe(server, name) == expected
+
+
+@pytest.mark.skipif(not os.path.isdir("/usr/lib/python3/dist-packages/numpy"),
+                    reason="Debian's python3-numpy is not installed")
+def test_an_extension_module_with_shared_libraries_loads_in_an_isolate(server):
+    # numpy's BLAS is reached through /etc/alternatives
+    assert probe(server, "numpy") == "OK: 14"
 
 
 def test_another_isolates_tmp_is_not_visible(server):
