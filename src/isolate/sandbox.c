@@ -183,7 +183,7 @@ static int cmp_len(const void *a, const void *b)
     return la < lb ? -1 : la > lb;
 }
 
-/* Absolute, existing, de-duplicated directories, parents before children. */
+/* Absolute, existing, de-duplicated directories (or single files), parents first. */
 static size_t collect_sources(const pw_sandbox_conf_t *conf, char **out, size_t max)
 {
     size_t n = 0;
@@ -195,7 +195,7 @@ static size_t collect_sources(const pw_sandbox_conf_t *conf, char **out, size_t 
         /* mounted at the path Python uses, even when it goes through a symlink */
         struct stat st;
         if (dir[0] != '/' || strstr(dir, "/..") || strlen(dir) >= PATH_MAX - sizeof STASH ||
-            stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+            stat(dir, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)))
             continue;
         char *copy = strdup(dir);
         if (copy)

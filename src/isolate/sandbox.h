@@ -19,8 +19,9 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *const *read_dirs;   /* host directories Python reads from (sys.path, the
-                                     * worker's directory): mounted read-only, same paths */
+    const char *const *read_dirs;   /* host directories (or files) Python reads from: sys.path,
+                                     * the worker's directory, requirement files; mounted
+                                     * read-only at the same paths (missing ones skipped) */
     size_t n_read_dirs;
     size_t memory_limit;            /* bytes of address space an isolate may add; 0: none */
 } pw_sandbox_conf_t;

@@ -40,7 +40,7 @@ static int sandboxed;
 /* The spec's fields the C side needs before Python loads it. */
 typedef struct {
     char dir[PATH_MAX];
-    char vendor_dir[PATH_MAX];      /* <config_dir>/python_modules, when the spec names one */
+    char config_dir[PATH_MAX];      /* where python_modules/ and requirement files live */
     int sandbox;
     double memory_limit_mib;
 } spec_settings_t;
@@ -66,9 +66,8 @@ static int read_settings(const char *spec_path, spec_settings_t *out, char *err,
     }
     snprintf(out->dir, sizeof out->dir, "%s", dir->valuestring);
     const cJSON *config_dir = cJSON_GetObjectItemCaseSensitive(spec, "config_dir");
-    out->vendor_dir[0] = '\0';
-    if (cJSON_IsString(config_dir))
-        snprintf(out->vendor_dir, sizeof out->vendor_dir, "%s/python_modules", config_dir->valuestring);
+    snprintf(out->config_dir, sizeof out->config_dir, "%s",
+             cJSON_IsString(config_dir) ? config_dir->valuestring : "");
     out->sandbox = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "sandbox"));
     const cJSON *mem = cJSON_GetObjectItemCaseSensitive(spec, "memory_limit_mib");
     out->memory_limit_mib = cJSON_IsNumber(mem) ? mem->valuedouble : 0;
@@ -76,15 +75,23 @@ static int read_settings(const char *spec_path, spec_settings_t *out, char *err,
     return 0;
 }
 
-/* Everything Python may read: sys.path (stdlib, packages, the SDK), the worker's dir and its
- * vendored packages (python_modules/ next to the config). */
+/* Next to the config, what the package resolver reads (not the config dir itself). */
+static const char *const config_dir_entries[] = {
+    "python_modules", "pyproject.toml", "requirements.txt", NULL,
+};
+
+/* Everything Python may read: sys.path (stdlib, packages, the SDK), the worker's dir, and
+ * its vendored packages and requirement files next to the config. */
 static int enter_sandbox(const spec_settings_t *settings, char *err, size_t err_len)
 {
     char *dirs[64];
-    size_t n = pw_python_path_dirs(dirs, 62);
+    size_t n = pw_python_path_dirs(dirs, 60);
     dirs[n++] = strdup(settings->dir);
-    if (settings->vendor_dir[0])
-        dirs[n++] = strdup(settings->vendor_dir);
+    for (size_t i = 0; settings->config_dir[0] && config_dir_entries[i]; i++) {
+        char path[PATH_MAX * 2];
+        snprintf(path, sizeof path, "%s/%s", settings->config_dir, config_dir_entries[i]);
+        dirs[n++] = strdup(path);
+    }
     pw_sandbox_conf_t conf = {
         .read_dirs = (const char *const *)dirs,
         .n_read_dirs = n,

@@ -132,12 +132,15 @@ PROBES["read_secret"] = lambda arg: open("/tmp/secret.txt").read()
 '''
 
 SECRET = "pyworkerd-test-secret-5d1e"
+HAVE_NUMPY = os.path.isdir("/usr/lib/python3/dist-packages/numpy")
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("escape")
-    config = write_worker(tmp / "w", {"worker.py": PROBE_WORKER})
+    config = write_worker(tmp / "w", {"worker.py": PROBE_WORKER},
+                          bindings='(name = "requirements", json = "[\\"numpy\\"]")'
+                          if HAVE_NUMPY else "")
     os.environ["PYWORKERD_TEST_SECRET"] = SECRET
     try:
         srv = Server(config, ("--isolates", "2"), tmp=tmp)
@@ -251,8 +254,7 @@ def test_what_a_worker_needs_still_works(server, name, expected):
     assert probe(server, name) == expected
 
 
-@pytest.mark.skipif(not os.path.isdir("/usr/lib/python3/dist-packages/numpy"),
-                    reason="Debian's python3-numpy is not installed")
+@pytest.mark.skipif(not HAVE_NUMPY, reason="Debian's python3-numpy is not installed")
 def test_an_extension_module_with_shared_libraries_loads_in_an_isolate(server):
     # numpy's BLAS is reached through /etc/alternatives
     assert probe(server, "numpy") == "OK: 14"
