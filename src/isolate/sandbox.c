@@ -55,6 +55,7 @@ static struct {
     size_t n_stash;
     char stash_from[MAX_STASH][PATH_MAX];   /* STASH/<i> */
     char stash_to[MAX_STASH][PATH_MAX];     /* the source's own path, under /tmp */
+    int stash_is_dir[MAX_STASH];
 } tpl = { .root_fd = -1, .statm_fd = -1 };
 
 static int fail(char *err, size_t err_len, int errnum, const char *fmt, ...)
@@ -139,28 +140,32 @@ static unsigned long kept_flags(const char *src)
     return flags;
 }
 
+/* Creates `path` (and its parents) as a directory or an empty file to mount on. */
+static int make_mountpoint(const char *path, int is_dir)
+{
+    if (is_dir)
+        return mkdirs(path, 0755);
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash)
+        *slash = '\0';
+    int rc = mkdirs(parent, 0755);
+    int fd = rc == 0 ? open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
+    if (rc == 0 && fd < 0)
+        rc = -errno;
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 /* Bind-mounts src (a directory or a file) read-only at dst, creating dst. */
 static int bind_ro(const char *src, const char *dst)
 {
     struct stat st;
     if (stat(src, &st) < 0)
         return -errno;
-    int rc;
-    if (S_ISDIR(st.st_mode)) {
-        rc = mkdirs(dst, 0755);
-    } else {
-        char parent[PATH_MAX];
-        snprintf(parent, sizeof parent, "%s", dst);
-        char *slash = strrchr(parent, '/');
-        if (slash)
-            *slash = '\0';
-        rc = mkdirs(parent, 0755);
-        int fd = rc == 0 ? open(dst, O_WRONLY | O_CREAT | O_CLOEXEC, 0644) : -1;
-        if (rc == 0 && fd < 0)
-            rc = -errno;
-        if (fd >= 0)
-            close(fd);
-    }
+    int rc = make_mountpoint(dst, S_ISDIR(st.st_mode));
     if (rc < 0)
         return rc;
     if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
@@ -230,6 +235,8 @@ static int bind_source(const char *src, char *err, size_t err_len)
     size_t i = tpl.n_stash++;
     snprintf(tpl.stash_from[i], PATH_MAX, STASH "/%zu", i);
     snprintf(tpl.stash_to[i], PATH_MAX, "%s", src);
+    struct stat st;
+    tpl.stash_is_dir[i] = stat(src, &st) == 0 && S_ISDIR(st.st_mode);
     snprintf(dst, sizeof dst, NEW_ROOT STASH "/%zu", i);
     rc = bind_ro(src, dst);
     return rc < 0 ? fail(err, err_len, -rc, "cannot mount %s read-only", src) : 0;
@@ -397,7 +404,7 @@ static int private_tmp(void)
     if (mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, TMP_OPTIONS) < 0)
         return -errno;
     for (size_t i = 0; i < tpl.n_stash; i++) {
-        int rc = mkdirs(tpl.stash_to[i], 0755);
+        int rc = make_mountpoint(tpl.stash_to[i], tpl.stash_is_dir[i]);
         if (rc < 0)
             return rc;
         /* a bind of a read-only mount is read-only */
