@@ -64,7 +64,10 @@ static int start_worker(host_t *host, size_t index)
 {
     const pw_service_t *service = &host->config->services[index];
     char spec_path[PATH_MAX], err[4096];
-    if (pw_worker_dir_write(host->runtime_dir, service, host->config->dir, spec_path, sizeof spec_path,
+    const pw_cli_t *cli = host->cli;
+    pw_worker_settings_t settings = { .config_dir = host->config->dir, .sandbox = cli->sandbox,
+                                      .memory_limit_mib = (unsigned)cli->memory_limit_mib };
+    if (pw_worker_dir_write(host->runtime_dir, service, &settings, spec_path, sizeof spec_path,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -80,7 +83,10 @@ static int start_worker(host_t *host, size_t index)
     }
     pw_log_info("service %s: worker template ready", service->name);
     pw_pool_options_t opts = { .name = service->name, .template_fd = template_fd,
-                               .isolates = host->cli->isolates };
+                               .isolates = cli->isolates,
+                               .cpu_limit_ms = (unsigned)cli->cpu_limit_ms,
+                               .request_timeout_ms = (unsigned)(cli->request_timeout_s * 1000),
+                               .max_concurrent = (unsigned)cli->max_concurrent };
     if (pw_pool_create(host->loop, &opts, &host->pools[index]) < 0) {
         fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
         return -1;

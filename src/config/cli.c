@@ -46,6 +46,19 @@ static const char serve_help[] =
     "        Start <n> isolates per worker (default 1).\n"
     "    --drain-timeout=<seconds>\n"
     "        On SIGTERM, wait up to <seconds> for requests in flight (default 10).\n"
+    "    --memory-limit=<MiB>\n"
+    "        Memory an isolate may allocate beyond its template (default 128; 0: no limit).\n"
+    "        Past it, Python raises MemoryError.\n"
+    "    --cpu-limit-ms=<ms>\n"
+    "        CPU time a request may use (default 30000; 0: no limit). An isolate that exceeds\n"
+    "        it is killed and replaced; its requests get 503.\n"
+    "    --request-timeout=<seconds>\n"
+    "        Wall-clock time a request may take (default 0: no limit); then 504.\n"
+    "    --max-concurrent-requests=<n>\n"
+    "        Requests one isolate handles at once (default 0: no limit); others wait.\n"
+    "    --no-sandbox\n"
+    "        Run isolates without namespaces, seccomp, Landlock, rlimits and the audit hook\n"
+    "        (only where user namespaces are unavailable; workers can then reach the host).\n"
     "    --no-access-log\n"
     "        Do not log one line per request.\n"
     "    --verbose\n"
@@ -109,6 +122,15 @@ static int parse_positive_int(const char *s, int max, int *out)
     return 0;
 }
 
+static int parse_count(const char *s, int max, int *out)
+{
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return parse_positive_int(s, max, out);
+}
+
 static int parse_seconds(const char *s, double *out)
 {
     char *end;
@@ -122,7 +144,8 @@ static int parse_seconds(const char *s, double *out)
 /* ---- serve -------------------------------------------------------------------------------- */
 
 typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
-               OPT_HELP, OPT_VERSION } opt_id_t;
+               OPT_HELP, OPT_VERSION, OPT_MEMORY, OPT_CPU, OPT_TIMEOUT, OPT_MAX_CONCURRENT,
+               OPT_NO_SANDBOX } opt_id_t;
 
 typedef struct {
     char short_name;        /* 0: none */
@@ -138,6 +161,11 @@ static const opt_t serve_opts[] = {
     { 0, "drain-timeout", 1, OPT_DRAIN },
     { 0, "verbose", 0, OPT_VERBOSE },
     { 0, "no-access-log", 0, OPT_NO_ACCESS_LOG },
+    { 0, "memory-limit", 1, OPT_MEMORY },
+    { 0, "cpu-limit-ms", 1, OPT_CPU },
+    { 0, "request-timeout", 1, OPT_TIMEOUT },
+    { 0, "max-concurrent-requests", 1, OPT_MAX_CONCURRENT },
+    { 0, "no-sandbox", 0, OPT_NO_SANDBOX },
     { 0, "help", 0, OPT_HELP },
     { 0, "version", 0, OPT_VERSION },
 };
@@ -182,6 +210,24 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         if (parse_seconds(value, &cli->drain_timeout_s) < 0) {
             return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
         }
+        return 0;
+    case OPT_MEMORY:
+    case OPT_CPU:
+    case OPT_MAX_CONCURRENT: {
+        int *field = o->id == OPT_MEMORY ? &cli->memory_limit_mib
+                   : o->id == OPT_CPU ? &cli->cpu_limit_ms : &cli->max_concurrent;
+        if (parse_count(value, o->id == OPT_MEMORY ? 1 << 20 : INT_MAX, field) < 0) {
+            return usage_error(cli, prog, "%s: expected a non-negative integer, got \"%s\"", as_written, value);
+        }
+        return 0;
+    }
+    case OPT_TIMEOUT:
+        if (parse_seconds(value, &cli->request_timeout_s) < 0) {
+            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
+        }
+        return 0;
+    case OPT_NO_SANDBOX:
+        cli->sandbox = 0;
         return 0;
     case OPT_VERBOSE:
         cli->verbose = 1;
@@ -303,6 +349,9 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     cli->access_log = 1;
     cli->isolates = 1;
     cli->drain_timeout_s = 10;
+    cli->sandbox = 1;
+    cli->memory_limit_mib = 128;
+    cli->cpu_limit_ms = 30000;
     if (argc < 2) return usage_error(cli, "pyworkerd", "missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--zygote") == 0) return parse_zygote(cli, argc, argv);

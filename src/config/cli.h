@@ -31,6 +31,11 @@ typedef struct {
     int access_log;             /* 1 unless --no-access-log */
     int isolates;               /* --isolates N: isolates per worker at start (default 1) */
     double drain_timeout_s;     /* --drain-timeout S (default 10) */
+    int sandbox;                /* 1 unless --no-sandbox */
+    int memory_limit_mib;       /* --memory-limit MiB per isolate (default 128; 0: none) */
+    int cpu_limit_ms;           /* --cpu-limit-ms per request (default 30000; 0: none) */
+    double request_timeout_s;   /* --request-timeout S wall clock (default 0: none) */
+    int max_concurrent;         /* --max-concurrent-requests N per isolate (default 0: any) */
     int zygote_fd;              /* PW_CMD_ZYGOTE */
     char output[4096];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */

@@ -5,6 +5,7 @@
  * Invariant: a call is answered exactly once, and never after pw_pool_cancel().
  */
 #include "host/pool.h"
+#include "host/limits.h"
 #include "host/log.h"
 #include "wire/control.h"
 
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
+#define LIMITS_TICK_MS 100
 
 enum { ISOLATE_SPAWNING, ISOLATE_LIVE, ISOLATE_DEAD };
 
@@ -36,6 +38,8 @@ struct pw_isolate {
     pw_call_t inflight;         /* sentinel of the in-flight list, oldest first */
     size_t n_inflight;
     uint32_t next_id;
+    uint64_t calls_started;     /* for the CPU limit (limits.h) */
+    pw_cpu_window_t cpu;
 };
 
 struct pw_pool {
@@ -48,6 +52,8 @@ struct pw_pool {
     size_t n_live;
     pw_call_t queue;            /* sentinel: calls waiting for an isolate */
     uv_check_t flush_check;
+    uv_timer_t limits_timer;    /* CPU limit and request timeout; running when either is set */
+    pw_pool_options_t opts;
     int closing;
     int open_handles;
 };
@@ -211,6 +217,8 @@ static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
     call->state = PW_CALL_DONE;
     call->isolate = NULL;
     call->respond(call, &msg, 0, NULL);
+    if (!call_list_empty(&iso->pool->queue))
+        dispatch_queue(iso->pool);      /* a call waited for --max-concurrent-requests */
     return 0;
 }
 
@@ -247,7 +255,16 @@ static void on_isolate_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
     pw_buf_consume(&iso->in, off);
 }
 
+static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const char *text);
+
 static void isolate_die(pw_isolate_t *iso, const char *why)
+{
+    isolate_fail(iso, why, 502, "Bad Gateway: the worker's isolate stopped while handling this "
+                                "request; see the server log.\n");
+}
+
+/* Kills the isolate; its calls get `status` with `text`. */
+static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const char *text)
 {
     if (iso->state == ISOLATE_DEAD)
         return;
@@ -263,8 +280,7 @@ static void isolate_die(pw_isolate_t *iso, const char *why)
     while (!call_list_empty(&iso->inflight)) {
         pw_call_t *call = iso->inflight.next;
         call_list_remove(call);
-        call_fail(call, 502, "Bad Gateway: the worker's isolate stopped while handling this "
-                             "request; see the server log.\n");
+        call_fail(call, status, text);
     }
     iso->n_inflight = 0;
     if (was_live) {
@@ -396,6 +412,8 @@ static pw_isolate_t *pick_isolate(pw_pool_t *pool)
     for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
         if (iso->state == ISOLATE_LIVE && (!best || iso->n_inflight < best->n_inflight))
             best = iso;
+    if (best && pool->opts.max_concurrent && best->n_inflight >= pool->opts.max_concurrent)
+        return NULL;
     return best;
 }
 
@@ -412,6 +430,7 @@ static void send_call(pw_isolate_t *iso, pw_call_t *call)
     call->isolate = iso;
     call_list_push(&iso->inflight, call);
     iso->n_inflight++;
+    iso->calls_started++;
     isolate_mark_dirty(iso);
 }
 
@@ -430,6 +449,7 @@ static void dispatch_queue(pw_pool_t *pool)
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
 {
     call->prev = call->next = call;
+    call->start_ms = uv_now(pool->loop);
     if (pool->closing) {
         call_fail(call, 503, "Service Unavailable: the server is shutting down.\n");
         return;
@@ -457,6 +477,54 @@ void pw_pool_cancel(pw_call_t *call)
     }
     call->state = PW_CALL_DONE;
     call->isolate = NULL;
+}
+
+/* ---- limits: CPU per request, wall-clock timeout ---- */
+
+static void expire_calls(pw_pool_t *pool, pw_call_t *head, pw_isolate_t *iso, uint64_t now)
+{
+    for (pw_call_t *call = head->next, *next; call != head; call = next) {
+        next = call->next;
+        if (now - call->start_ms < pool->opts.request_timeout_ms)
+            continue;
+        call_list_remove(call);
+        if (iso) {
+            iso->n_inflight--;
+            if (pw_frame_put_empty(&iso->out, PW_FRAME_CANCEL, call->id) == 0)
+                isolate_mark_dirty(iso);
+        }
+        call_fail(call, 504, "Gateway Timeout: the worker did not answer within the request "
+                             "timeout (--request-timeout).\n");
+    }
+}
+
+static void on_limits_tick(uv_timer_t *timer)
+{
+    pw_pool_t *pool = timer->data;
+    uint64_t now = uv_now(pool->loop);
+    if (pool->opts.request_timeout_ms)
+        expire_calls(pool, &pool->queue, NULL, now);
+    for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
+        next = iso->next;
+        if (iso->state != ISOLATE_LIVE)
+            continue;
+        if (pool->opts.request_timeout_ms)
+            expire_calls(pool, &iso->inflight, iso, now);
+        if (pool->opts.cpu_limit_ms &&
+            pw_cpu_window_check(&iso->cpu, iso->pid, iso->n_inflight, iso->calls_started,
+                                pool->opts.cpu_limit_ms))
+            isolate_fail(iso, "it exceeded its CPU time limit", 503,
+                         "Service Unavailable: the worker exceeded its CPU time limit.\n");
+    }
+}
+
+static void limits_start(pw_pool_t *pool)
+{
+    uv_timer_init(pool->loop, &pool->limits_timer);
+    pool->limits_timer.data = pool;
+    pool->open_handles++;
+    if (pool->opts.cpu_limit_ms || pool->opts.request_timeout_ms)
+        uv_timer_start(&pool->limits_timer, on_limits_tick, LIMITS_TICK_MS, LIMITS_TICK_MS);
 }
 
 /* ---- lifetime ---- */
@@ -498,10 +566,13 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     pool->name = strdup(opts->name);
     pool->template_fd = opts->template_fd;
     pool->target = opts->isolates > 0 ? (size_t)opts->isolates : 1;
+    pool->opts = *opts;
+    pool->opts.name = NULL;
     call_list_init(&pool->queue);
     uv_check_init(loop, &pool->flush_check);
     pool->flush_check.data = pool;
     uv_check_start(&pool->flush_check, on_flush_check);
+    limits_start(pool);
     *out = pool;
     /* Blocking waits first: uv_poll_init makes the descriptor non-blocking. */
     int rc = start_isolates(pool);
@@ -543,6 +614,7 @@ void pw_pool_close(pw_pool_t *pool)
     }
     uv_close((uv_handle_t *)&pool->template_poll, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->flush_check, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&pool->limits_timer, on_pool_handle_closed);
 }
 
 const char *pw_pool_name(const pw_pool_t *pool)

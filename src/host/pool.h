@@ -32,6 +32,7 @@ struct pw_call {
     pw_call_t *prev, *next;     /* in the pool's queue or the isolate's in-flight list */
     uint32_t id;
     int state;
+    uint64_t start_ms;          /* loop time of pw_pool_submit, for --request-timeout */
     pw_isolate_t *isolate;
     pw_call_encode_cb encode;
     pw_call_respond_cb respond;
@@ -41,6 +42,9 @@ typedef struct {
     const char *name;           /* the service's name, for logs */
     int template_fd;            /* control socket of a ready template; the pool owns it */
     int isolates;               /* isolates to keep running */
+    unsigned cpu_limit_ms;      /* CPU per request before the isolate is killed (503); 0: none */
+    unsigned request_timeout_ms;    /* wall clock per request before a 504; 0: none */
+    unsigned max_concurrent;    /* calls in flight per isolate; 0: no limit */
 } pw_pool_options_t;
 
 /* Starts opts->isolates isolates (waiting until each is forked). Returns 0 or -errno. */
