@@ -31,6 +31,7 @@ typedef struct {
     pw_pool_t **pools;          /* one per service; NULL for non-worker services */
     pw_http_server_t *http;
     uv_signal_t sigterm, sigint;
+    uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
     uv_timer_t drain_timer;
     int stopping;
 } host_t;
@@ -149,6 +150,7 @@ static void close_everything(host_t *host)
     uv_close((uv_handle_t *)&host->drain_timer, NULL);
     uv_close((uv_handle_t *)&host->sigterm, NULL);
     uv_close((uv_handle_t *)&host->sigint, NULL);
+    uv_close((uv_handle_t *)&host->log_flush, NULL);
     if (host->http)
         pw_http_server_close(host->http);
     host->http = NULL;
@@ -193,8 +195,15 @@ static void on_stop_signal(uv_signal_t *signal, int signum)
     pw_http_server_drain(host->http);
 }
 
+static void on_log_flush(uv_check_t *check)
+{
+    pw_log_flush();
+}
+
 static void watch_signals(host_t *host)
 {
+    uv_check_init(host->loop, &host->log_flush);
+    uv_check_start(&host->log_flush, on_log_flush);
     uv_signal_init(host->loop, &host->sigterm);
     uv_signal_init(host->loop, &host->sigint);
     uv_timer_init(host->loop, &host->drain_timer);
@@ -221,6 +230,7 @@ static int serve(const pw_cli_t *cli)
         pw_log_info("ready");
         uv_run(host.loop, UV_RUN_DEFAULT);
     }
+    pw_log_flush();
     pw_zygote_stop(&host.zygote);
     pw_runtime_dir_remove(host.runtime_dir);
     pw_config_free(host.config);
