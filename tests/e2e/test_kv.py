@@ -87,6 +87,14 @@ class Default(WorkerEntrypoint):
             elif op == "big":
                 await kv.put("big", "x" * int(q["n"]))
                 out = len(await kv.get("big"))
+            elif op == "wait":
+                import asyncio, workers
+                async def later(key):
+                    await asyncio.sleep(0.3)
+                    await kv.put(key, "done")
+                self.ctx.waitUntil(later("w1"))
+                workers.wait_until(later("w2"))
+                out = "scheduled"
             elif op == "gather":
                 import asyncio
                 await asyncio.gather(*(kv.put(f"g{i}", str(i)) for i in range(50)))
@@ -259,6 +267,16 @@ def test_read_only_disk_service_refuses_writes(kv):
     s = kv(writable="false")
     err = call(s, "/put?" + q(key="k", value="x"), 400)
     assert "405" in err["message"] and "writable" in err["message"]
+
+
+def test_wait_until_work_finishes_after_the_response(kv):
+    s = kv()
+    assert call(s, "/wait") == "scheduled"
+    assert call(s, "/get?" + q(key="w1")) is None
+    deadline = time.monotonic() + 5
+    while call(s, "/get?" + q(key="w2")) != "done" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert call(s, "/get?" + q(key="w1")) == "done" and call(s, "/get?" + q(key="w2")) == "done"
 
 
 def test_concurrent_async_calls_pipeline(kv):
