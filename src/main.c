@@ -8,6 +8,7 @@
 #include "config/paths.h"
 #include "host/log.h"
 #include "host/pool.h"
+#include "host/rpc.h"
 #include "host/supervisor.h"
 #include "host/worker_dir.h"
 #include "http/server.h"
@@ -29,6 +30,7 @@ typedef struct {
     char runtime_dir[PATH_MAX];
     pw_zygote_t zygote;
     pw_pool_t **pools;          /* one per service; NULL for non-worker services */
+    pw_rpc_host_t *rpc;         /* bindings: KV stores, service routing, outbound fetch */
     pw_http_server_t *http;
     uv_signal_t sigterm, sigint;
     uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
@@ -83,7 +85,12 @@ static int start_worker(host_t *host, size_t index)
         return -1;
     }
     pw_log_info("service %s: worker template ready", service->name);
-    pw_pool_options_t opts = { .name = service->name, .template_fd = template_fd,
+    pw_rpc_worker_t *rpc;
+    if (pw_rpc_worker_create(host->rpc, service, &rpc, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    pw_pool_options_t opts = { .rpc = pw_rpc_handle, .rpc_arg = rpc, .name = service->name, .template_fd = template_fd,
                                .isolates = cli->isolates,
                                .cpu_limit_ms = (unsigned)cli->cpu_limit_ms,
                                .request_timeout_ms = (unsigned)(cli->request_timeout_s * 1000),
@@ -95,8 +102,20 @@ static int start_worker(host_t *host, size_t index)
     return 0;
 }
 
+static pw_pool_t *pool_of(host_t *host, const char *service_name);
+
+static pw_pool_t *lookup_pool(void *arg, const char *service_name)
+{
+    return pool_of(arg, service_name);
+}
+
 static int start_workers(host_t *host)
 {
+    pw_rpc_options_t rpc_opts = { .persist_dir = host->cli->persist_dir, .lookup = lookup_pool,
+                                  .lookup_arg = host };
+    if (pw_rpc_host_create(host->loop, host->config, &rpc_opts, &host->rpc) < 0)
+        return -1;
+    pw_rpc_set_fetch_timeout(host->rpc, (unsigned)(host->cli->fetch_timeout_s * 1000));
     host->pools = calloc(host->config->n_services ? host->config->n_services : 1, sizeof *host->pools);
     if (!host->pools)
         return -1;
@@ -232,6 +251,7 @@ static int serve(const pw_cli_t *cli)
     }
     pw_log_flush();
     pw_zygote_stop(&host.zygote);
+    pw_rpc_host_free(host.rpc);
     pw_runtime_dir_remove(host.runtime_dir);
     pw_config_free(host.config);
     free(host.pools);

@@ -56,6 +56,11 @@ static const char serve_help[] =
     "        Wall-clock time a request may take (default 0: no limit); then 504.\n"
     "    --max-concurrent-requests=<n>\n"
     "        Requests one isolate handles at once (default 0: no limit); others wait.\n"
+    "    --persist-dir=<dir>\n"
+    "        Keep state (KV namespaces of relative disk paths) under <dir>; \":memory:\" keeps\n"
+    "        nothing on disk.\n"
+    "    --fetch-timeout=<seconds>\n"
+    "        Time an outbound fetch() may take, redirects included (default 30).\n"
     "    --no-sandbox\n"
     "        Run isolates without namespaces, seccomp, Landlock, rlimits and the audit hook\n"
     "        (only where user namespaces are unavailable; workers can then reach the host).\n"
@@ -145,7 +150,7 @@ static int parse_seconds(const char *s, double *out)
 
 typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
                OPT_HELP, OPT_VERSION, OPT_MEMORY, OPT_CPU, OPT_TIMEOUT, OPT_MAX_CONCURRENT,
-               OPT_NO_SANDBOX } opt_id_t;
+               OPT_NO_SANDBOX, OPT_PERSIST_DIR, OPT_FETCH_TIMEOUT } opt_id_t;
 
 typedef struct {
     char short_name;        /* 0: none */
@@ -166,6 +171,8 @@ static const opt_t serve_opts[] = {
     { 0, "request-timeout", 1, OPT_TIMEOUT },
     { 0, "max-concurrent-requests", 1, OPT_MAX_CONCURRENT },
     { 0, "no-sandbox", 0, OPT_NO_SANDBOX },
+    { 0, "persist-dir", 1, OPT_PERSIST_DIR },
+    { 0, "fetch-timeout", 1, OPT_FETCH_TIMEOUT },
     { 0, "help", 0, OPT_HELP },
     { 0, "version", 0, OPT_VERSION },
 };
@@ -228,6 +235,15 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         return 0;
     case OPT_NO_SANDBOX:
         cli->sandbox = 0;
+        return 0;
+    case OPT_PERSIST_DIR:
+        if (!*value) return usage_error(cli, prog, "%s: expected a directory", as_written);
+        cli->persist_dir = value;
+        return 0;
+    case OPT_FETCH_TIMEOUT:
+        if (parse_seconds(value, &cli->fetch_timeout_s) < 0 || cli->fetch_timeout_s <= 0) {
+            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
+        }
         return 0;
     case OPT_VERBOSE:
         cli->verbose = 1;
@@ -349,6 +365,7 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     cli->access_log = 1;
     cli->isolates = 1;
     cli->drain_timeout_s = 10;
+    cli->fetch_timeout_s = 30;
     cli->sandbox = 1;
     cli->memory_limit_mib = 128;
     cli->cpu_limit_ms = 30000;

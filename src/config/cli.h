@@ -36,6 +36,8 @@ typedef struct {
     int cpu_limit_ms;           /* --cpu-limit-ms per request (default 30000; 0: none) */
     double request_timeout_s;   /* --request-timeout S wall clock (default 0: none) */
     int max_concurrent;         /* --max-concurrent-requests N per isolate (default 0: any) */
+    const char *persist_dir;    /* --persist-dir DIR or ":memory:" (default NULL: the CWD) */
+    double fetch_timeout_s;     /* --fetch-timeout S for outbound fetch() (default 30) */
     int zygote_fd;              /* PW_CMD_ZYGOTE */
     char output[4096];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */

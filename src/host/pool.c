@@ -8,6 +8,7 @@
 #include "host/limits.h"
 #include "host/log.h"
 #include "wire/control.h"
+#include "wire/rpc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -40,6 +41,12 @@ struct pw_isolate {
     uint32_t next_id;
     uint64_t calls_started;     /* for the CPU limit (limits.h) */
     pw_cpu_window_t cpu;
+    pw_port_t *port;            /* RPC return path; NULL until the isolate is live */
+};
+
+struct pw_port {
+    pw_isolate_t *iso;          /* NULL once the isolate is gone */
+    unsigned refs;              /* the isolate's own, plus one per binding call held open */
 };
 
 struct pw_pool {
@@ -117,6 +124,10 @@ static void isolate_unlink(pw_isolate_t *iso)
 
 static void isolate_free(pw_isolate_t *iso)
 {
+    if (iso->port) {
+        iso->port->iso = NULL;
+        pw_port_release(iso->port);
+    }
     pw_buf_free(&iso->in);
     pw_buf_free(&iso->out);
     pw_buf_free(&iso->writing);
@@ -204,6 +215,12 @@ static pw_call_t *find_inflight(pw_isolate_t *iso, uint32_t id)
 static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
 {
     pw_message_t msg;
+    if (frame->type == PW_FRAME_RPC && iso->pool->opts.rpc) {
+        if (iso->pool->opts.rpc(iso->pool->opts.rpc_arg, iso->port, frame) == 0)
+            return 0;
+        isolate_die(iso, "it sent a malformed binding call");
+        return -1;
+    }
     if (frame->type != PW_FRAME_RESPONSE || pw_message_decode_response(frame, &msg) < 0 ||
         msg.status < 100 || msg.status > 999) {
         isolate_die(iso, "it sent a malformed frame");
@@ -326,6 +343,11 @@ static int isolate_open(pw_isolate_t *iso, int pid)
 {
     pw_pool_t *pool = iso->pool;
     iso->pid = pid;
+    iso->port = calloc(1, sizeof *iso->port);
+    if (!iso->port)
+        return -ENOMEM;
+    iso->port->iso = iso;
+    iso->port->refs = 1;
     int rc = uv_pipe_init(pool->loop, &iso->pipe, 0);
     if (rc == 0)
         rc = uv_pipe_open(&iso->pipe, iso->fd);
@@ -620,4 +642,33 @@ void pw_pool_close(pw_pool_t *pool)
 const char *pw_pool_name(const pw_pool_t *pool)
 {
     return pool->name;
+}
+
+/* ---- RPC return path ---- */
+
+void pw_port_hold(pw_port_t *port)
+{
+    port->refs++;
+}
+
+void pw_port_release(pw_port_t *port)
+{
+    if (--port->refs == 0)
+        free(port);
+}
+
+unsigned pw_port_held(const pw_port_t *port)
+{
+    return port->refs - (port->iso ? 1 : 0);
+}
+
+int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t n)
+{
+    pw_isolate_t *iso = port->iso;
+    if (!iso || iso->state != ISOLATE_LIVE)
+        return -EPIPE;
+    int rc = pw_rpc_put(&iso->out, PW_FRAME_RPC_RESULT, id, fields, n);
+    if (rc == 0)
+        isolate_mark_dirty(iso);
+    return rc;
 }

@@ -18,6 +18,12 @@
 typedef struct pw_pool pw_pool_t;
 typedef struct pw_isolate pw_isolate_t;
 typedef struct pw_call pw_call_t;
+typedef struct pw_port pw_port_t;
+
+/* Handles one RPC frame (a binding call) from an isolate; answers it with pw_port_reply(),
+ * at once or later while holding the port. Returns 0, or a negative value when the frame
+ * breaks the protocol (the isolate is then killed). */
+typedef int (*pw_rpc_handler_cb)(void *arg, pw_port_t *port, const pw_frame_t *frame);
 
 /* Appends this call's REQUEST frame (with id call->id) to out; returns 0 or -errno. */
 typedef int (*pw_call_encode_cb)(pw_call_t *call, pw_buf_t *out);
@@ -45,6 +51,8 @@ typedef struct {
     unsigned cpu_limit_ms;      /* CPU per request before the isolate is killed (503); 0: none */
     unsigned request_timeout_ms;    /* wall clock per request before a 504; 0: none */
     unsigned max_concurrent;    /* calls in flight per isolate; 0: no limit */
+    pw_rpc_handler_cb rpc;      /* binding calls of its isolates (host/rpc.h); NULL: refused */
+    void *rpc_arg;
 } pw_pool_options_t;
 
 /* Starts opts->isolates isolates (waiting until each is forked). Returns 0 or -errno. */
@@ -55,5 +63,14 @@ void pw_pool_cancel(pw_call_t *call);
  * once libuv has closed its handles. Calls still waiting get 503. */
 void pw_pool_close(pw_pool_t *pool);
 const char *pw_pool_name(const pw_pool_t *pool);
+
+/* An isolate's return path for RPC results. It outlives the isolate while held: replies to
+ * an isolate that is gone are dropped (-EPIPE). */
+void pw_port_hold(pw_port_t *port);
+void pw_port_release(pw_port_t *port);
+/* Binding calls of this isolate currently held open (for the per-isolate limit). */
+unsigned pw_port_held(const pw_port_t *port);
+/* Queues an RPC_RESULT frame with id and fields. Returns 0, -EPIPE, or -errno. */
+int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t n);
 
 #endif

@@ -117,11 +117,13 @@ static const char *module_type(pw_module_kind_t kind)
 
 static cJSON *binding_json(const pw_binding_t *b)
 {
-    static const char *const types[] = { "text", "data", "json", "env" };
+    static const char *const types[] = { "text", "data", "json", "env", "kv", "service" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);
-    if (!b->value) {
+    if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE) {
+        /* the isolate only names the binding in its calls; the host knows where it leads */
+    } else if (!b->value) {
         cJSON_AddNullToObject(obj, "value");
     } else if (b->kind == PW_BINDING_DATA) {
         char *encoded = base64(b->value, b->value_len);
