@@ -6,6 +6,12 @@ the response tuples (the sync-handler fast path). When a handler returns a corou
 isolate switches to an asyncio loop whose only I/O is the same socket: requests keep
 arriving there, tasks run concurrently, responses are written in one batch per loop turn.
 Once no task, timer or callback is left, it returns to the fast path.
+A response whose body is an async iterable is streamed: its head goes out at once, each
+chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
+stream are unacknowledged by the host (which acknowledges what the client took), so a slow
+client slows the producer instead of filling memory.
+When the host closes the socket, runtime.retire() runs (ASGI lifespan shutdown) and serve()
+returns.
 A failure of this machinery itself (not of a handler: runtime.handle catches those) stops the
 isolate, so that the host answers its requests with 502 and starts a fresh one.
 """
@@ -17,6 +23,8 @@ import traceback
 import _pyworkerd
 from pyworkerd import runtime
 from pyworkerd.log import log
+
+_BYTES_TYPES = (bytes, bytearray, memoryview)
 
 
 def _fatal_on_error(method):
@@ -34,6 +42,16 @@ def _fatal_on_error(method):
     return wrapper
 
 
+class _Stream:
+    """Flow control of one streamed body: bytes sent and not yet acknowledged by the host."""
+
+    __slots__ = ("unacked", "waiter")
+
+    def __init__(self) -> None:
+        self.unacked = 0
+        self.waiter: asyncio.Future | None = None
+
+
 class _Server:
     """Connects one Channel to runtime.handle(), in either mode."""
 
@@ -42,6 +60,7 @@ class _Server:
         self.fd = fd
         self.channel = _pyworkerd.Channel(fd)
         self.tasks: dict[int, asyncio.Task] = {}
+        self.streams: dict[int, _Stream] = {}
         self.flush_scheduled = False
         self.waiting_to_write = False
         self.closed = False
@@ -91,8 +110,11 @@ class _Server:
         handle = runtime.handle
         send = self.channel.send_response
         for request in requests:
-            if type(request) is int:
-                self.cancel(request)
+            if type(request) is not tuple:
+                if type(request) is int:
+                    self.cancel(request)
+                else:
+                    self.ack(*request)
                 continue
             result = handle(*request)
             if type(result) is tuple:
@@ -116,10 +138,72 @@ class _Server:
     def task_done(self, request_id: int, task: asyncio.Task) -> None:
         del self.tasks[request_id]
         if not task.cancelled():
-            self.channel.send_response(request_id, *task.result())
+            status, headers, body = task.result()
+            if isinstance(body, _BYTES_TYPES):
+                self.channel.send_response(request_id, status, headers, body)
+            else:
+                self.start_stream(request_id, status, headers, body)
+        self.schedule_flush()
+
+    def schedule_flush(self) -> None:
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self.flush)
+
+    def start_stream(self, request_id: int, status: int, headers, body) -> None:
+        """Send the head now and the body's chunks as `body` (an async iterable) yields them."""
+        self.channel.send_response_start(request_id, status, headers)
+        task = self.loop.create_task(self.pump(request_id, body))
+        self.tasks[request_id] = task
+        task.add_done_callback(functools.partial(self.stream_done, request_id))
+
+    async def pump(self, request_id: int, body) -> None:
+        stream = self.streams[request_id] = _Stream()
+        window = _pyworkerd.STREAM_WINDOW
+        send_chunk = self.channel.send_chunk
+        aborted = True
+        try:
+            async for chunk in body:
+                if not isinstance(chunk, _BYTES_TYPES):
+                    raise TypeError(f"a streamed body yielded {type(chunk).__name__}, expected bytes")
+                if not chunk:
+                    continue
+                send_chunk(request_id, chunk)
+                stream.unacked += len(chunk)
+                self.schedule_flush()
+                while stream.unacked >= window:
+                    stream.waiter = self.loop.create_future()
+                    await stream.waiter
+            aborted = False
+        except Exception as exc:
+            runtime._log_exception(f"request {request_id}: the streamed response body failed", exc)
+        finally:
+            del self.streams[request_id]
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        self.channel.send_end(request_id, aborted)
+        self.schedule_flush()
+
+    def ack(self, request_id: int, size: int) -> None:
+        """The host passed `size` bytes of a streamed body on to the client."""
+        stream = self.streams.get(request_id)
+        if stream is None:
+            return
+        stream.unacked -= size
+        waiter = stream.waiter
+        if waiter is not None and stream.unacked < _pyworkerd.STREAM_WINDOW:
+            stream.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    @_fatal_on_error
+    def stream_done(self, request_id: int, task: asyncio.Task) -> None:
+        if self.tasks.get(request_id) is task:
+            del self.tasks[request_id]
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()
+        self.schedule_flush()
 
     @_fatal_on_error
     def flush(self) -> None:
@@ -145,3 +229,5 @@ def serve(fd: int) -> None:
         server.serve()
     finally:
         server.channel.flush()
+        if not server.failed:
+            loop.run_until_complete(runtime.retire())

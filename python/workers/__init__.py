@@ -3,7 +3,8 @@
 # Imported in the worker template (by the runtime, then by the user's modules) and used
 # by every isolate forked from it. The objects themselves live in pyworkerd.webapi, which
 # `js` shares, so `workers.Response` and `js.Response` are interchangeable to the runtime.
-# Not here yet (other issues): fetch, bindings, FormData/Blob/File, asgi/wsgi, RPC helpers.
+# Submodules: workers.asgi and workers.wsgi (the ASGI/WSGI adapters).
+# Not here yet (other issues): fetch, bindings, FormData/Blob/File, RPC helpers.
 """Python Workers SDK: entry point base classes and HTTP objects (the `workers` module)."""
 
 from __future__ import annotations
@@ -130,4 +131,8 @@ def __getattr__(name: str) -> Any:
         if runtime.env is None:
             raise AttributeError("workers.env is only available once a Worker is loaded")
         return runtime.env
+    if name in ("asgi", "wsgi"):
+        import importlib
+
+        return importlib.import_module(f"workers.{name}")
     raise AttributeError(f"module 'workers' has no attribute {name!r}")

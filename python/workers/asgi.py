@@ -1,0 +1,351 @@
+# ASGI adapter of the Python Workers SDK (`workers.asgi`, also the top-level `asgi` module):
+# serves one Workers request with an ASGI 3 application (FastAPI, Starlette, ...) and turns
+# what the app sends into a Response. Runs in isolates, inside the request's asyncio task.
+# The app runs in a task of its own: a body sent whole becomes a plain Response; a body
+# sent with more_body=True becomes a streamed Response, returned at the first chunk while
+# the app goes on producing (a bounded queue, then the wire's flow control, slow it down).
+# Lifespan: startup runs once per isolate and app before its first request, its state is
+# shared (shallow-copied per request, as uvicorn does); shutdown when the isolate retires.
+# Invariant: exactly one Response per call, or an exception (the runtime answers 500 and
+# logs the traceback); the app's own failures after its response are logged, never lost.
+"""Run ASGI applications (FastAPI, Starlette, ...) as Python Workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+from urllib.parse import unquote
+
+import workers
+from pyworkerd import runtime, webapi
+
+__all__ = ["asgi_adapter", "env", "fetch"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+                   Awaitable[None]]
+
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
+RECEIVE_CHUNK = 65536
+"""Request bodies larger than this reach the app in pieces (more_body=True)."""
+STREAM_QUEUE = 16
+"""Chunks an app may send ahead of the client before its send() waits."""
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+_NULL_BODY_STATUSES = frozenset((101, 103, 204, 205, 304))
+_END = object()
+
+
+class _StreamedResponse(webapi.StreamedBody, workers.Response):
+    """A workers.Response whose body an ASGI/WSGI app is still producing."""
+
+    __slots__ = ()
+
+
+def _response(status: int, headers: list[tuple[str, str]], body: Any, streamed: bool) -> workers.Response:
+    """A Response from an app's status, header pairs and body (bytes, or an async iterable)."""
+    if status in _NULL_BODY_STATUSES:
+        body, streamed = None, False
+    cls = _StreamedResponse if streamed else workers.Response
+    response = cls.__new__(cls)
+    response._status, response._status_text = status, ""
+    response._headers = webapi.Headers._wrap(webapi.header_list(headers))
+    response._body, response._body_used = (body if streamed or body else None), False
+    return response
+
+
+# ---------------------------------------------------------------- the scope
+
+
+def _split_url(url: str) -> tuple[str, str, str, str]:
+    """(scheme, host[:port], path, query) of an absolute URL."""
+    scheme, _, rest = url.partition("://")
+    authority, slash, target = rest.partition("/")
+    path, _, query = (slash + target).partition("?")
+    path = path.partition("#")[0]
+    return scheme.lower(), authority, path or "/", query.partition("#")[0]
+
+
+def _server(scheme: str, authority: str) -> tuple[str, int | None]:
+    if authority.startswith("["):  # [IPv6]:port
+        host, _, rest = authority[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = authority.partition(":")
+    return host, int(port) if port.isdigit() else _DEFAULT_PORTS.get(scheme)
+
+
+def _header_pairs(request: webapi.Request) -> list[tuple[bytes, bytes]]:
+    raw = request._headers._list if request._headers is not None else request._raw
+    return [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in raw]
+
+
+def _client(request: webapi.Request) -> tuple[str, int] | None:
+    """The client's address as Cloudflare passes it (CF-Connecting-IP), if known."""
+    ip = request.headers.get("cf-connecting-ip")
+    return (ip, 0) if ip else None
+
+
+def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scope:
+    """The ASGI 3 HTTP scope of a Workers request."""
+    scheme, authority, path, query = _split_url(request.url)
+    return {
+        "type": "http",
+        "asgi": ASGI_VERSION,
+        "http_version": "1.1",
+        "method": request._method,
+        "scheme": scheme,
+        "path": unquote(path) if "%" in path else path,
+        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "root_path": "",
+        "query_string": query.encode("utf-8", "surrogateescape"),
+        "headers": _header_pairs(request),
+        "client": _client(request),
+        "server": _server(scheme, authority),
+        "env": env,
+        "state": state.copy(),
+    }
+
+
+# ---------------------------------------------------------------- one request
+
+
+class _Exchange:
+    """receive() and send() of one HTTP request, and the Response they produce."""
+
+    __slots__ = ("body", "offset", "result", "status", "headers", "parts", "queue",
+                 "finished", "disconnected", "request")
+
+    def __init__(self, request: webapi.Request, loop: asyncio.AbstractEventLoop) -> None:
+        self.body = request._body or b""
+        self.offset = -1
+        self.request = request
+        self.result: asyncio.Future[workers.Response] = loop.create_future()
+        self.status: int | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.parts: list[bytes] = []
+        self.queue: asyncio.Queue[Any] | None = None
+        self.finished = False
+        self.disconnected: asyncio.Future[None] = loop.create_future()
+
+    async def receive(self) -> Message:
+        body = self.body
+        if self.offset < len(body):
+            start = max(self.offset, 0)
+            self.offset = start + RECEIVE_CHUNK
+            more = self.offset < len(body)
+            piece = body if start == 0 and not more else body[start:self.offset]
+            return {"type": "http.request", "body": piece, "more_body": more}
+        await self.disconnected
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            await self._body(message.get("body", b""), message.get("more_body", False))
+        elif kind == "http.response.start":
+            if self.status is not None:
+                raise RuntimeError("ASGI app sent 'http.response.start' twice")
+            self.status = int(message["status"])
+            self.headers = [(k.decode("latin-1"), v.decode("latin-1"))
+                            for k, v in message.get("headers", ())]
+        elif kind == "http.response.trailers":
+            pass  # not sent: Workers responses have no trailers
+        else:
+            raise RuntimeError(f"ASGI app sent an unexpected message type {kind!r}")
+
+    async def _body(self, chunk: bytes, more: bool) -> None:
+        if self.status is None:
+            raise RuntimeError("ASGI app sent 'http.response.body' before 'http.response.start'")
+        if self.finished:
+            raise RuntimeError("ASGI app sent a response body after the response was complete")
+        if self.queue is not None:
+            if chunk:
+                await self.queue.put(bytes(chunk))
+            if not more:
+                self._finish()
+            return
+        if not more:
+            self.parts.append(chunk)
+            body = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
+            self._finish()
+            self.result.set_result(_response(self.status, self.headers, bytes(body), False))
+            return
+        self.parts.append(chunk)
+        self.queue = asyncio.Queue(STREAM_QUEUE)
+        for part in self.parts:
+            if part:
+                self.queue.put_nowait(bytes(part))
+        self.parts = []
+        self.result.set_result(_response(self.status, self.headers, self._chunks(), True))
+
+    def _finish(self) -> None:
+        self.finished = True
+        if self.queue is not None:
+            self.queue.put_nowait(_END)  # _END may exceed the bound: never blocks the app
+        if not self.disconnected.done():
+            self.disconnected.set_result(None)
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        queue = self.queue
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            if not self.disconnected.done():
+                self.disconnected.set_result(None)  # the client left: tell the app
+
+    def app_done(self, task: asyncio.Task[None]) -> None:
+        """The app returned or raised: settle whatever it left unsettled."""
+        exc = None if task.cancelled() else task.exception()
+        if not self.result.done():
+            self.result.set_exception(exc or RuntimeError(
+                "ASGI app returned without sending a complete response"))
+            return
+        if exc is not None:
+            if self.queue is not None and not self.finished:
+                self.finished = True
+                self.queue.put_nowait(exc)  # the stream fails: logged by the isolate loop
+            else:
+                req = self.request
+                runtime._log_exception(
+                    f"{req._method} {req._url}: the ASGI app raised after sending its response", exc)
+        elif self.queue is not None and not self.finished:
+            self._finish()  # returned without more_body=False: the body ends here
+
+
+async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) -> workers.Response:
+    """Serve `request` with the ASGI application `app`; `env` is in `scope["env"]`.
+
+    `await asgi.fetch(app, request, self.env, self.ctx)`. The app's lifespan startup runs
+    before its first request in this isolate. A body sent with more_body=True is streamed
+    to the client while the app produces it.
+    """
+    if env is None:
+        env = runtime.env
+    lifespan = _lifespans.get(id(app))
+    if lifespan is None or not lifespan.ready.done():
+        lifespan = await _start_lifespan(app, env)
+    state = lifespan.state_for_requests()
+    loop = asyncio.get_running_loop()
+    exchange = _Exchange(request, loop)
+    task = loop.create_task(app(http_scope(request, env, state), exchange.receive, exchange.send))
+    task.add_done_callback(exchange.app_done)
+    try:
+        return await exchange.result
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+
+
+asgi_adapter = fetch
+"""The seed's spelling: `from asgi import asgi_adapter; await asgi_adapter(app, request)`."""
+
+
+# ---------------------------------------------------------------- lifespan
+
+
+class _Lifespan:
+    """The lifespan protocol of one app in this isolate."""
+
+    def __init__(self, app: ASGIApp, env: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.app = app
+        self.state: dict[str, Any] = {}
+        self.ready: asyncio.Future[None] = loop.create_future()
+        self.failure: str | None = None
+        self.supported = True
+        self.events: asyncio.Queue[Message] = asyncio.Queue()
+        self.shut_down: asyncio.Future[None] = loop.create_future()
+        self.events.put_nowait({"type": "lifespan.startup"})
+        scope = {"type": "lifespan", "asgi": ASGI_VERSION, "state": self.state, "env": env}
+        self.task = loop.create_task(self._run(scope))
+
+    def state_for_requests(self) -> dict[str, Any]:
+        if self.failure is not None:
+            raise RuntimeError(f"ASGI lifespan startup failed: {self.failure}")
+        return self.state
+
+    async def _run(self, scope: Scope) -> None:
+        try:
+            await self.app(scope, self.events.get, self._send)
+        except BaseException as exc:
+            if not self.ready.done():
+                self.supported = False  # an app without lifespan support: serve it anyway
+                self.ready.set_result(None)
+            elif not self.shut_down.done():
+                if not isinstance(exc, asyncio.CancelledError):
+                    runtime._log_exception("ASGI lifespan: the app raised", exc)
+                self.shut_down.set_result(None)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            if not self.ready.done():
+                self.ready.set_result(None)
+            if not self.shut_down.done():
+                self.shut_down.set_result(None)
+
+    async def _send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
+            if kind.endswith("failed"):
+                self.failure = message.get("message") or "(no message)"
+                runtime._log.log(f"ASGI lifespan startup failed: {self.failure}")
+            else:
+                runtime.on_retire(self.shutdown)
+            if not self.ready.done():
+                self.ready.set_result(None)
+        elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+            if kind.endswith("failed"):
+                runtime._log.log(f"ASGI lifespan shutdown failed: {message.get('message', '')}")
+            if not self.shut_down.done():
+                self.shut_down.set_result(None)
+
+    async def shutdown(self) -> None:
+        """Send lifespan.shutdown and wait for the app to answer (the isolate retires)."""
+        if self.task.done():
+            return
+        self.events.put_nowait({"type": "lifespan.shutdown"})
+        await self.shut_down
+
+
+_lifespans: dict[int, _Lifespan] = {}
+
+
+async def _start_lifespan(app: ASGIApp, env: Any) -> _Lifespan:
+    lifespan = _lifespans.get(id(app))
+    if lifespan is None:
+        lifespan = _lifespans[id(app)] = _Lifespan(app, env, asyncio.get_running_loop())
+    await asyncio.shield(lifespan.ready)
+    return lifespan
+
+
+# ---------------------------------------------------------------- FastAPI dependency
+
+
+def __getattr__(name: str) -> Any:
+    if name == "env":
+        return _env_dependency()
+    raise AttributeError(f"module 'workers.asgi' has no attribute {name!r}")
+
+
+_env_dep: Any = None
+
+
+def _env_dependency() -> Any:
+    """`from workers.asgi import env`; `Depends(env)` gives a FastAPI route the Worker's env."""
+    global _env_dep
+    if _env_dep is None:
+        from starlette.requests import Request
+
+        async def env(request: Request) -> Any:
+            """The Worker's bindings, for FastAPI: `env = Depends(workers.asgi.env)`."""
+            return request.scope["env"]
+
+        _env_dep = env
+    return _env_dep
