@@ -379,4 +379,4 @@ def _log_exception(headline: str, exc: BaseException) -> None:
 
 # The ASGI/WSGI adapters are part of the snapshot every isolate forks from, so that a worker
 # importing them inside its handler (the seed's `from asgi import asgi_adapter`) pays nothing.
-from workers import asgi as _asgi  # noqa: E402  (imports this module back)
+from workers import asgi as _asgi, wsgi as _wsgi  # noqa: E402,F401  (they import this module)

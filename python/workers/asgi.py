@@ -76,9 +76,13 @@ def _server(scheme: str, authority: str) -> tuple[str, int | None]:
     return host, int(port) if port.isdigit() else _DEFAULT_PORTS.get(scheme)
 
 
-def _header_pairs(request: webapi.Request) -> list[tuple[bytes, bytes]]:
+def _header_pairs(request: webapi.Request, authority: str) -> list[tuple[bytes, bytes]]:
+    """Lower-case byte pairs; `host` first, from the URL (the host passes it there)."""
     raw = request._headers._list if request._headers is not None else request._raw
-    return [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in raw]
+    pairs = [(b"host", authority.encode("latin-1", "replace"))]
+    pairs += [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in raw
+              if k.lower() != "host"]
+    return pairs
 
 
 def _client(request: webapi.Request) -> tuple[str, int] | None:
@@ -100,7 +104,7 @@ def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scop
         "raw_path": path.encode("utf-8", "surrogateescape"),
         "root_path": "",
         "query_string": query.encode("utf-8", "surrogateescape"),
-        "headers": _header_pairs(request),
+        "headers": _header_pairs(request, authority),
         "client": _client(request),
         "server": _server(scheme, authority),
         "env": env,
@@ -115,7 +119,7 @@ class _Exchange:
     """receive() and send() of one HTTP request, and the Response they produce."""
 
     __slots__ = ("body", "offset", "result", "status", "headers", "parts", "queue",
-                 "finished", "disconnected", "request")
+                 "finished", "disconnected", "request", "task")
 
     def __init__(self, request: webapi.Request, loop: asyncio.AbstractEventLoop) -> None:
         self.body = request._body or b""
@@ -128,6 +132,7 @@ class _Exchange:
         self.queue: asyncio.Queue[Any] | None = None
         self.finished = False
         self.disconnected: asyncio.Future[None] = loop.create_future()
+        self.task: asyncio.Task[None] | None = None
 
     async def receive(self) -> Message:
         body = self.body
@@ -199,7 +204,9 @@ class _Exchange:
                 yield item
         finally:
             if not self.disconnected.done():
-                self.disconnected.set_result(None)  # the client left: tell the app
+                self.disconnected.set_result(None)
+            if not self.finished and self.task is not None:
+                self.task.cancel()  # the client left mid-stream: stop the app
 
     def app_done(self, task: asyncio.Task[None]) -> None:
         """The app returned or raised: settle whatever it left unsettled."""
@@ -237,6 +244,7 @@ async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) ->
     exchange = _Exchange(request, loop)
     task = loop.create_task(app(http_scope(request, env, state), exchange.receive, exchange.send))
     task.add_done_callback(exchange.app_done)
+    exchange.task = task
     try:
         return await exchange.result
     except asyncio.CancelledError:
@@ -347,5 +355,6 @@ def _env_dependency() -> Any:
             """The Worker's bindings, for FastAPI: `env = Depends(workers.asgi.env)`."""
             return request.scope["env"]
 
+        env.__annotations__["request"] = Request  # evaluated by FastAPI: not a string here
         _env_dep = env
     return _env_dep
