@@ -25,6 +25,7 @@ from pyworkerd import runtime
 from pyworkerd.log import log
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
+BATCH = int(__import__("os").environ.get("PW_BATCH", "8"))
 
 
 def _fatal_on_error(method):
@@ -61,6 +62,10 @@ class _Server:
         self.channel = _pyworkerd.Channel(fd)
         self.tasks: dict[int, asyncio.Task] = {}
         self.streams: dict[int, _Stream] = {}
+        self.backlog: list = []
+        self.request_of: dict[asyncio.Task, int] = {}     # handler task -> request id
+        self.pumps: dict[int, asyncio.Task] = {}           # request id -> body pump
+        self.early: set[int] = set()                       # streamed before the handler returned
         self.flush_scheduled = False
         self.waiting_to_write = False
         self.closed = False
@@ -88,7 +93,7 @@ class _Server:
 
     def idle(self) -> bool:
         loop = self.loop
-        return (not self.tasks and not loop._ready and not loop._scheduled
+        return (not self.tasks and not self.pumps and not self.backlog and not loop._ready and not loop._scheduled
                 and not asyncio.all_tasks(loop))
 
     def leave_when_idle(self) -> None:
@@ -107,6 +112,24 @@ class _Server:
             self.closed = True
             self.loop.stop()
             return
+        if self.backlog:
+            self.backlog.extend(requests)
+            return
+        self.dispatch(requests)
+
+    @_fatal_on_error
+    def drain_backlog(self) -> None:
+        requests, self.backlog = self.backlog, []
+        self.dispatch(requests)
+
+    def dispatch(self, requests: list) -> None:
+        """Start at most BATCH requests this loop turn, the rest on later turns: the first
+        responses then leave while later requests still run (a pipeline with the host),
+        instead of every response of a burst waiting for the whole burst."""
+        if len(requests) > BATCH:
+            self.backlog = requests[BATCH:]
+            requests = requests[:BATCH]
+            self.loop.call_soon(self.drain_backlog)
         handle = runtime.handle
         send = self.channel.send_response
         for request in requests:
@@ -126,18 +149,38 @@ class _Server:
     def start_task(self, request_id: int, coroutine) -> None:
         task = self.loop.create_task(coroutine)
         self.tasks[request_id] = task
+        self.request_of[task] = request_id
         task.add_done_callback(functools.partial(self.task_done, request_id))
 
     def cancel(self, request_id: int) -> None:
-        """The client went away: stop its handler (the host drops any answer)."""
+        """The client went away: stop its handler and its body's pump (the host drops any
+        answer)."""
         task = self.tasks.get(request_id)
         if task is not None:
             task.cancel()
+        pump = self.pumps.get(request_id)
+        if pump is not None:
+            pump.cancel()
+
+    # runtime.streams: adapters stream a response before their handler returns
+    def early_stream_id(self) -> int | None:
+        return self.request_of.get(asyncio.current_task(self.loop))
+
+    def stream_early(self, request_id: int, response) -> None:
+        if request_id in self.early or request_id not in self.tasks:
+            raise RuntimeError("this request's response was already sent")
+            raise RuntimeError("this request's response was already sent")
+        self.early.add(request_id)
+        self.start_stream(request_id, response._status, response._headers._list, response._body)
+        self.schedule_flush()
 
     @_fatal_on_error
     def task_done(self, request_id: int, task: asyncio.Task) -> None:
         del self.tasks[request_id]
-        if not task.cancelled():
+        del self.request_of[task]
+        if request_id in self.early:
+            self.early.discard(request_id)  # its response is already streaming
+        elif not task.cancelled():
             status, headers, body = task.result()
             if isinstance(body, _BYTES_TYPES):
                 self.channel.send_response(request_id, status, headers, body)
@@ -154,7 +197,7 @@ class _Server:
         """Send the head now and the body's chunks as `body` (an async iterable) yields them."""
         self.channel.send_response_start(request_id, status, headers)
         task = self.loop.create_task(self.pump(request_id, body))
-        self.tasks[request_id] = task
+        self.pumps[request_id] = task
         task.add_done_callback(functools.partial(self.stream_done, request_id))
 
     async def pump(self, request_id: int, body) -> None:
@@ -199,8 +242,8 @@ class _Server:
 
     @_fatal_on_error
     def stream_done(self, request_id: int, task: asyncio.Task) -> None:
-        if self.tasks.get(request_id) is task:
-            del self.tasks[request_id]
+        if self.pumps.get(request_id) is task:
+            del self.pumps[request_id]
         if not task.cancelled() and task.exception() is not None:
             raise task.exception()
         self.schedule_flush()
@@ -212,7 +255,7 @@ class _Server:
             if self.waiting_to_write:
                 self.loop.remove_writer(self.fd)
                 self.waiting_to_write = False
-            if not self.tasks:
+            if not self.tasks and not self.pumps:
                 self.loop.call_soon(self.leave_when_idle)
         elif not self.waiting_to_write:
             self.loop.add_writer(self.fd, self.flush)
@@ -225,6 +268,7 @@ def serve(fd: int) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = _Server(loop, fd)
+    runtime.streams = server
     try:
         server.serve()
     finally:

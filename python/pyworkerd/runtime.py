@@ -283,6 +283,33 @@ def before_first_request() -> None:
     entropy.before_first_request()
 
 
+class _NoEarlyStreams:
+    """What the isolate loop installs as `streams` (see loop.py); outside it, nothing."""
+
+    @staticmethod
+    def early_stream_id() -> int | None:
+        return None
+
+    @staticmethod
+    def stream_early(request_id: int, response: Any) -> None:
+        raise RuntimeError("no request is being served here")
+
+
+streams: Any = _NoEarlyStreams
+
+
+def early_stream_id() -> int | None:
+    """The id of the request the running task serves, if its streamed response may start
+    before its handler returns (an adapter then runs the app inline; see workers/asgi.py)."""
+    return streams.early_stream_id()
+
+
+def stream_early(request_id: int, response: Any) -> None:
+    """Send the head of `response` (a streamed Response) for request `request_id` now and
+    stream its body while the handler goes on; its handler's return value is not sent."""
+    streams.stream_early(request_id, response)
+
+
 def on_retire(hook: Callable[[], Awaitable[Any]]) -> None:
     """Run `await hook()` when this isolate is retired (its socket closed), e.g. ASGI
     lifespan shutdown; each hook gets at most RETIRE_TIMEOUT seconds."""

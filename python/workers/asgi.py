@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote
@@ -35,12 +36,23 @@ STREAM_QUEUE = 16
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _NULL_BODY_STATUSES = frozenset((101, 103, 204, 205, 304))
 _END = object()
+_is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]*\Z").match
+_bad_value = re.compile(r"[\r\n\0]").search
 
 
 class _StreamedResponse(webapi.StreamedBody, workers.Response):
     """A workers.Response whose body an ASGI/WSGI app is still producing."""
 
     __slots__ = ()
+
+
+def _checked_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The app's header pairs, lower-cased; validated as the Response constructor would,
+    with one scan of all names and values in the common case."""
+    names = "".join([k for k, _ in headers])
+    if _is_token(names) is None or _bad_value("".join([v for _, v in headers])) is not None:
+        return webapi.header_list(headers)  # raises TypeError naming the bad header
+    return [(k.lower(), v.strip(" \t")) for k, v in headers]
 
 
 def _response(status: int, headers: list[tuple[str, str]], body: Any, streamed: bool) -> workers.Response:
@@ -50,7 +62,7 @@ def _response(status: int, headers: list[tuple[str, str]], body: Any, streamed: 
     cls = _StreamedResponse if streamed else workers.Response
     response = cls.__new__(cls)
     response._status, response._status_text = status, ""
-    response._headers = webapi.Headers._wrap(webapi.header_list(headers))
+    response._headers = webapi.Headers._wrap(_checked_headers(headers) if headers else [])
     response._body, response._body_used = (body if streamed or body else None), False
     return response
 
@@ -76,24 +88,27 @@ def _server(scheme: str, authority: str) -> tuple[str, int | None]:
     return host, int(port) if port.isdigit() else _DEFAULT_PORTS.get(scheme)
 
 
-def _header_pairs(request: webapi.Request, authority: str) -> list[tuple[bytes, bytes]]:
-    """Lower-case byte pairs; `host` first, from the URL (the host passes it there)."""
+def _headers_and_client(request: webapi.Request, authority: str) -> tuple[list[tuple[bytes, bytes]], Any]:
+    """Header pairs as lower-case bytes, `host` first (the host passes it as the URL's
+    authority), and the client's address as Cloudflare passes it (CF-Connecting-IP), if any."""
     raw = request._headers._list if request._headers is not None else request._raw
     pairs = [(b"host", authority.encode("latin-1", "replace"))]
-    pairs += [(k.lower().encode("latin-1"), v.encode("latin-1", "replace")) for k, v in raw
-              if k.lower() != "host"]
-    return pairs
-
-
-def _client(request: webapi.Request) -> tuple[str, int] | None:
-    """The client's address as Cloudflare passes it (CF-Connecting-IP), if known."""
-    ip = request.headers.get("cf-connecting-ip")
-    return (ip, 0) if ip else None
+    client = None
+    append = pairs.append
+    for name, value in raw:
+        name = name.lower()
+        if name == "host":
+            continue
+        if name == "cf-connecting-ip":
+            client = (value, 0)
+        append((name.encode("latin-1"), value.encode("latin-1", "replace")))
+    return pairs, client
 
 
 def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scope:
     """The ASGI 3 HTTP scope of a Workers request."""
-    scheme, authority, path, query = _split_url(request.url)
+    scheme, authority, path, query = _split_url(request._url)
+    headers, client = _headers_and_client(request, authority)
     return {
         "type": "http",
         "asgi": ASGI_VERSION,
@@ -104,8 +119,8 @@ def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scop
         "raw_path": path.encode("utf-8", "surrogateescape"),
         "root_path": "",
         "query_string": query.encode("utf-8", "surrogateescape"),
-        "headers": _header_pairs(request, authority),
-        "client": _client(request),
+        "headers": headers,
+        "client": client,
         "server": _server(scheme, authority),
         "env": env,
         "state": state.copy(),
@@ -116,22 +131,30 @@ def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scop
 
 
 class _Exchange:
-    """receive() and send() of one HTTP request, and the Response they produce."""
+    """receive() and send() of one HTTP request, and the Response they produce.
 
-    __slots__ = ("body", "offset", "result", "status", "headers", "parts", "queue",
-                 "finished", "disconnected", "request", "task")
+    Two ways to run the app. Inline (in the isolate, the common case): the app runs in the
+    request's own task; a whole body settles the Response when the app returns, a streamed
+    one is handed to the isolate loop at its first chunk (runtime.stream_early) while the app
+    goes on in this task. In a task of its own (anywhere else): fetch() returns at the first
+    chunk and the app's task goes on producing.
+    """
 
-    def __init__(self, request: webapi.Request, loop: asyncio.AbstractEventLoop) -> None:
+    __slots__ = ("body", "offset", "response", "waiter", "status", "headers", "queue",
+                 "finished", "disconnected", "request", "task", "inline")
+
+    def __init__(self, request: webapi.Request, inline: int | None) -> None:
         self.body = request._body or b""
         self.offset = -1
         self.request = request
-        self.result: asyncio.Future[workers.Response] = loop.create_future()
+        self.inline = inline
+        self.response: workers.Response | None = None
+        self.waiter: asyncio.Future[workers.Response] | None = None
         self.status: int | None = None
         self.headers: list[tuple[str, str]] = []
-        self.parts: list[bytes] = []
         self.queue: asyncio.Queue[Any] | None = None
         self.finished = False
-        self.disconnected: asyncio.Future[None] = loop.create_future()
+        self.disconnected: asyncio.Future[None] | None = None
         self.task: asyncio.Task[None] | None = None
 
     async def receive(self) -> Message:
@@ -142,55 +165,67 @@ class _Exchange:
             more = self.offset < len(body)
             piece = body if start == 0 and not more else body[start:self.offset]
             return {"type": "http.request", "body": piece, "more_body": more}
-        await self.disconnected
+        if not self.finished:
+            if self.disconnected is None:
+                self.disconnected = asyncio.get_running_loop().create_future()
+            await self.disconnected
         return {"type": "http.disconnect"}
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.body":
-            await self._body(message.get("body", b""), message.get("more_body", False))
+            status = self.status
+            if status is None:
+                raise RuntimeError("ASGI app sent 'http.response.body' before 'http.response.start'")
+            if self.finished:
+                raise RuntimeError("ASGI app sent a response body after the response was complete")
+            chunk = message.get("body", b"")
+            if not message.get("more_body", False) and self.queue is None:
+                self._finish()
+                self._settle(_response(status, self.headers, bytes(chunk), False))
+            else:
+                await self._stream(chunk, message.get("more_body", False))
         elif kind == "http.response.start":
             if self.status is not None:
                 raise RuntimeError("ASGI app sent 'http.response.start' twice")
-            self.status = int(message["status"])
             self.headers = [(k.decode("latin-1"), v.decode("latin-1"))
                             for k, v in message.get("headers", ())]
+            self.status = int(message["status"])
         elif kind == "http.response.trailers":
             pass  # not sent: Workers responses have no trailers
         else:
             raise RuntimeError(f"ASGI app sent an unexpected message type {kind!r}")
 
-    async def _body(self, chunk: bytes, more: bool) -> None:
-        if self.status is None:
-            raise RuntimeError("ASGI app sent 'http.response.body' before 'http.response.start'")
-        if self.finished:
-            raise RuntimeError("ASGI app sent a response body after the response was complete")
-        if self.queue is not None:
-            if chunk:
-                await self.queue.put(bytes(chunk))
-            if not more:
-                self._finish()
-            return
+    def _settle(self, response: workers.Response) -> None:
+        self.response = response
+        if self.waiter is not None:
+            self.waiter.set_result(response)
+
+    async def _stream(self, chunk: bytes, more: bool) -> None:
+        """A body sent in pieces: the first piece makes the Response a streamed one."""
+        if self.queue is None:
+            self.queue = asyncio.Queue(STREAM_QUEUE)
+            response = _response(self.status, self.headers, self._chunks(), True)
+            self._settle(response)
+            if response._body is None:
+                self.queue = asyncio.Queue()  # a null-body status (204, 304): dropped
+            elif self.inline is not None:
+                runtime.stream_early(self.inline, response)
+        if chunk and self.response._body is not None:
+            await self.queue.put(bytes(chunk))
         if not more:
-            self.parts.append(chunk)
-            body = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
             self._finish()
-            self.result.set_result(_response(self.status, self.headers, bytes(body), False))
-            return
-        self.parts.append(chunk)
-        self.queue = asyncio.Queue(STREAM_QUEUE)
-        for part in self.parts:
-            if part:
-                self.queue.put_nowait(bytes(part))
-        self.parts = []
-        self.result.set_result(_response(self.status, self.headers, self._chunks(), True))
 
     def _finish(self) -> None:
         self.finished = True
         if self.queue is not None:
             self.queue.put_nowait(_END)  # _END may exceed the bound: never blocks the app
-        if not self.disconnected.done():
-            self.disconnected.set_result(None)
+        self._disconnect()
+
+    def _disconnect(self) -> None:
+        waiter = self.disconnected
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def _chunks(self) -> AsyncIterator[bytes]:
         queue = self.queue
@@ -203,28 +238,33 @@ class _Exchange:
                     raise item
                 yield item
         finally:
-            if not self.disconnected.done():
-                self.disconnected.set_result(None)
+            self._disconnect()
             if not self.finished and self.task is not None:
                 self.task.cancel()  # the client left mid-stream: stop the app
 
-    def app_done(self, task: asyncio.Task[None]) -> None:
-        """The app returned or raised: settle whatever it left unsettled."""
-        exc = None if task.cancelled() else task.exception()
-        if not self.result.done():
-            self.result.set_exception(exc or RuntimeError(
-                "ASGI app returned without sending a complete response"))
-            return
+    def app_ended(self, exc: BaseException | None) -> None:
+        """The app returned (exc None) or raised after settling its Response."""
         if exc is not None:
             if self.queue is not None and not self.finished:
                 self.finished = True
                 self.queue.put_nowait(exc)  # the stream fails: logged by the isolate loop
-            else:
+            elif not isinstance(exc, asyncio.CancelledError):
                 req = self.request
                 runtime._log_exception(
                     f"{req._method} {req._url}: the ASGI app raised after sending its response", exc)
         elif self.queue is not None and not self.finished:
             self._finish()  # returned without more_body=False: the body ends here
+
+    def app_done(self, task: asyncio.Task[None]) -> None:
+        """Task mode: the app's task ended; settle whatever it left unsettled."""
+        exc = None if task.cancelled() else task.exception()
+        if not self.waiter.done():
+            self.waiter.set_exception(exc or RuntimeError(_NO_RESPONSE))
+        else:
+            self.app_ended(exc)
+
+
+_NO_RESPONSE = "ASGI app returned without sending a complete response"
 
 
 async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) -> workers.Response:
@@ -236,17 +276,38 @@ async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) ->
     """
     if env is None:
         env = runtime.env
-    lifespan = _lifespans.get(id(app))
-    if lifespan is None or not lifespan.ready.done():
-        lifespan = await _start_lifespan(app, env)
-    state = lifespan.state_for_requests()
+    state = _states.get(id(app))
+    if state is None:
+        state = (await _start_lifespan(app, env)).state_for_requests()
+    scope = http_scope(request, env, state)
+    request_id = runtime.early_stream_id()
+    if request_id is not None:
+        return await _run_inline(app, scope, _Exchange(request, request_id))
+    return await _run_in_task(app, scope, _Exchange(request, None))
+
+
+async def _run_inline(app: ASGIApp, scope: Scope, exchange: _Exchange) -> workers.Response:
+    try:
+        await app(scope, exchange.receive, exchange.send)
+    except BaseException as exc:
+        if exchange.response is None or isinstance(exc, asyncio.CancelledError):
+            raise
+        exchange.app_ended(exc)
+    else:
+        if exchange.response is None:
+            raise RuntimeError(_NO_RESPONSE)
+        exchange.app_ended(None)
+    return exchange.response
+
+
+async def _run_in_task(app: ASGIApp, scope: Scope, exchange: _Exchange) -> workers.Response:
     loop = asyncio.get_running_loop()
-    exchange = _Exchange(request, loop)
-    task = loop.create_task(app(http_scope(request, env, state), exchange.receive, exchange.send))
+    exchange.waiter = loop.create_future()
+    task = loop.create_task(app(scope, exchange.receive, exchange.send))
     task.add_done_callback(exchange.app_done)
     exchange.task = task
     try:
-        return await exchange.result
+        return await exchange.waiter
     except asyncio.CancelledError:
         task.cancel()
         raise
@@ -323,6 +384,8 @@ class _Lifespan:
 
 
 _lifespans: dict[int, _Lifespan] = {}
+_states: dict[int, dict[str, Any]] = {}
+"""id(app) -> lifespan state, once startup succeeded (or the app has no lifespan)."""
 
 
 async def _start_lifespan(app: ASGIApp, env: Any) -> _Lifespan:
@@ -330,6 +393,8 @@ async def _start_lifespan(app: ASGIApp, env: Any) -> _Lifespan:
     if lifespan is None:
         lifespan = _lifespans[id(app)] = _Lifespan(app, env, asyncio.get_running_loop())
     await asyncio.shield(lifespan.ready)
+    if lifespan.failure is None:
+        _states[id(app)] = lifespan.state
     return lifespan
 
 
