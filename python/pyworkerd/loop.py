@@ -25,7 +25,12 @@ from pyworkerd import runtime
 from pyworkerd.log import log
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
-BATCH = int(__import__("os").environ.get("PW_BATCH", "8"))
+BATCH = 8
+"""Requests started per loop turn while handlers are heavy (see _Server.dispatch)."""
+HEAVY = 20e-6
+"""Average handler time (s) above which a burst of requests is started in BATCHes."""
+FLUSH_INTERVAL = 200e-6
+"""A response is written at once if the last write is this old (s), else at the turn's end."""
 
 
 def _fatal_on_error(method):
@@ -63,6 +68,8 @@ class _Server:
         self.tasks: dict[int, asyncio.Task] = {}
         self.streams: dict[int, _Stream] = {}
         self.backlog: list = []
+        self.last_flush = 0.0
+        self.handler_time = 0.0     # moving average of a handler's time, awaits included
         self.request_of: dict[asyncio.Task, int] = {}     # handler task -> request id
         self.pumps: dict[int, asyncio.Task] = {}           # request id -> body pump
         self.early: set[int] = set()                       # streamed before the handler returned
@@ -123,10 +130,12 @@ class _Server:
         self.dispatch(requests)
 
     def dispatch(self, requests: list) -> None:
-        """Start at most BATCH requests this loop turn, the rest on later turns: the first
+        """While handlers are heavy (a framework such as FastAPI: tens of microseconds each),
+        start at most BATCH requests this loop turn and the rest on later turns: the first
         responses then leave while later requests still run (a pipeline with the host),
-        instead of every response of a burst waiting for the whole burst."""
-        if len(requests) > BATCH:
+        instead of every response of a burst waiting for the whole burst. Light handlers
+        are all started at once (fewer writes)."""
+        if len(requests) > BATCH and self.handler_time > HEAVY:
             self.backlog = requests[BATCH:]
             requests = requests[:BATCH]
             self.loop.call_soon(self.drain_backlog)
@@ -147,10 +156,40 @@ class _Server:
         self.flush()
 
     def start_task(self, request_id: int, coroutine) -> None:
-        task = self.loop.create_task(coroutine)
+        task = self.loop.create_task(self.run_handler(request_id, coroutine))
         self.tasks[request_id] = task
         self.request_of[task] = request_id
-        task.add_done_callback(functools.partial(self.task_done, request_id))
+
+    async def run_handler(self, request_id: int, coroutine) -> None:
+        """Await a handler's coroutine and queue its response right away, in its own task:
+        so each response can leave while the other requests of a burst still run."""
+        started = self.loop.time()
+        try:
+            status, headers, body = await coroutine
+            self.handler_time += (self.loop.time() - started - self.handler_time) * 0.125
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log("isolate loop failed; stopping this isolate\n" + traceback.format_exc())
+            self.failed = True
+            self.loop.stop()
+            raise
+        finally:
+            del self.request_of[self.tasks.pop(request_id)]
+        if request_id in self.early:
+            self.early.discard(request_id)  # its response is already streaming
+        elif isinstance(body, _BYTES_TYPES):
+            self.channel.send_response(request_id, status, headers, body)
+        else:
+            self.start_stream(request_id, status, headers, body)
+        self.response_queued()
+
+    def response_queued(self) -> None:
+        """Write now if the last write is FLUSH_INTERVAL old, else at the end of this turn."""
+        if self.loop.time() - self.last_flush >= FLUSH_INTERVAL:
+            self.flush()
+        else:
+            self.schedule_flush()
 
     def cancel(self, request_id: int) -> None:
         """The client went away: stop its handler and its body's pump (the host drops any
@@ -172,20 +211,6 @@ class _Server:
             raise RuntimeError("this request's response was already sent")
         self.early.add(request_id)
         self.start_stream(request_id, response._status, response._headers._list, response._body)
-        self.schedule_flush()
-
-    @_fatal_on_error
-    def task_done(self, request_id: int, task: asyncio.Task) -> None:
-        del self.tasks[request_id]
-        del self.request_of[task]
-        if request_id in self.early:
-            self.early.discard(request_id)  # its response is already streaming
-        elif not task.cancelled():
-            status, headers, body = task.result()
-            if isinstance(body, _BYTES_TYPES):
-                self.channel.send_response(request_id, status, headers, body)
-            else:
-                self.start_stream(request_id, status, headers, body)
         self.schedule_flush()
 
     def schedule_flush(self) -> None:
@@ -251,6 +276,7 @@ class _Server:
     @_fatal_on_error
     def flush(self) -> None:
         self.flush_scheduled = False
+        self.last_flush = self.loop.time()
         if self.channel.flush():
             if self.waiting_to_write:
                 self.loop.remove_writer(self.fd)
