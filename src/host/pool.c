@@ -241,7 +241,10 @@ static int handle_stream_frame(pw_isolate_t *iso, const pw_frame_t *frame)
         return -1;
     }
     if (frame->type == PW_FRAME_BODY_CHUNK) {
-        call->chunk(call, frame->payload, frame->len);
+        if (call->chunk(call, frame->payload, frame->len) < 0) {
+            isolate_die(iso, "it streamed past its flow-control window");
+            return -1;
+        }
         return 0;
     }
     call_list_remove(call);

@@ -28,8 +28,9 @@ typedef void (*pw_call_respond_cb)(pw_call_t *call, pw_message_t *response, int 
 /* A streamed answer (respond() got a response with PW_FRAME_FLAG_STREAM): the call stays in
  * flight (PW_CALL_STREAMING) and gets chunk() for each piece of the body, then end() exactly
  * once; aborted != 0 when the worker failed or its isolate died mid-stream. The caller
- * returns each chunk's bytes with pw_pool_ack() once the client has taken them. */
-typedef void (*pw_call_chunk_cb)(pw_call_t *call, const uint8_t *data, size_t len);
+ * returns each chunk's bytes with pw_pool_ack() once the client has taken them; chunk()
+ * returns -1 when the isolate sent more than its flow-control window (it is then killed). */
+typedef int (*pw_call_chunk_cb)(pw_call_t *call, const uint8_t *data, size_t len);
 typedef void (*pw_call_end_cb)(pw_call_t *call, int aborted);
 
 enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE, PW_CALL_STREAMING };

@@ -50,7 +50,8 @@ struct listener {
 typedef struct {
     pw_buf_t pending;           /* chunks received, not yet given to h2o */
     pw_buf_t sending;           /* the batch h2o is writing (valid until proceed) */
-    size_t bytes;               /* body bytes received so far, for the access log */
+    size_t bytes;               /* body bytes received so far (also for the access log) */
+    size_t acked;               /* ... of which acknowledged to the isolate */
     int busy;                   /* h2o_send called, proceed not yet */
     int ended;                  /* END received */
     int aborted;                /* ... saying the body is incomplete */
@@ -197,16 +198,21 @@ static void stream_proceed(h2o_generator_t *generator, h2o_req_t *req)
     stream_t *st = &hc->stream;
     st->busy = 0;
     pw_pool_ack(&hc->call, st->sending.len);
+    st->acked += st->sending.len;
     st->sending.len = 0;
     stream_send(hc);
 }
 
-static void stream_chunk(pw_call_t *call, const uint8_t *data, size_t len)
+/* Returns -1 when the isolate ignored its window (it may only send while what we have not
+ * acknowledged is below it), so that a broken isolate cannot fill the host's memory. */
+static int stream_chunk(pw_call_t *call, const uint8_t *data, size_t len)
 {
     http_call_t *hc = (http_call_t *)call;
     stream_t *st = &hc->stream;
     if (st->finished || len == 0)
-        return;
+        return 0;
+    if (st->bytes - st->acked >= PW_FRAME_STREAM_WINDOW)
+        return -1;
     st->bytes += len;
     if (pw_buf_append(&st->pending, data, len) < 0) {
         pw_log_error("service %s: out of memory streaming a response; aborting it",
@@ -215,6 +221,7 @@ static void stream_chunk(pw_call_t *call, const uint8_t *data, size_t len)
         st->pending.len = 0;
     }
     stream_send(hc);
+    return 0;
 }
 
 static void stream_end(pw_call_t *call, int aborted)

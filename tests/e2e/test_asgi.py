@@ -369,3 +369,42 @@ def test_isolate_dying_mid_stream_ends_the_response_and_is_replaced(serve):
     while server.get("/produced")[0] != 200 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.get("/produced")[0] == 200
+
+
+def test_isolate_streaming_past_its_window_is_stopped(serve):
+    # A broken isolate (here: a worker writing to the wire itself) must not fill the host's memory.
+    server = serve({"worker.py": '''
+        import asyncio
+        from pyworkerd import runtime
+        from workers import WorkerEntrypoint
+        import asgi
+
+        async def app(scope, receive, send):
+            if scope["type"] != "http":
+                raise RuntimeError("no lifespan")
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"x", "more_body": True})
+            if scope["path"] == "/flood":
+                loop_server = runtime.streams
+                request_id = next(iter(loop_server.pumps))
+                for _ in range(512):
+                    loop_server.channel.send_chunk(request_id, b"y" * 65536)
+                loop_server.flush()
+            await asyncio.sleep(5)
+
+        class Default(WorkerEntrypoint):
+            async def fetch(self, request):
+                if request.url.endswith("/ok"):
+                    from workers import Response
+                    return Response("ok")
+                return await asgi.fetch(app, request, self.env)
+        '''})
+    sock = socket.create_connection(("127.0.0.1", server.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.sendall(b"GET /flood HTTP/1.1\r\nHost: x\r\n\r\n")
+    server.wait_log("flow-control window")
+    sock.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and server.get("/ok")[0] != 200:
+        time.sleep(0.05)
+    assert server.get("/ok")[2] == b"ok"
