@@ -272,9 +272,9 @@ static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const 
     req->res.reason = reason_phrase(req->res.status);
     req->res.content_length = body.len;
     int no_body = response_has_no_body(req);
+    log_access(hc, body.len);   /* first: a client that got its answer finds it logged */
     h2o_start_response(req, &hc->generator);
     h2o_send(req, &body, no_body ? 0 : 1, H2O_SEND_STATE_FINAL);
-    log_access(hc, body.len);
 }
 
 static void on_request_disposed(void *ptr)
