@@ -6,6 +6,12 @@ the response tuples (the sync-handler fast path). When a handler returns a corou
 isolate switches to an asyncio loop whose only I/O is the same socket: requests keep
 arriving there, tasks run concurrently, responses are written in one batch per loop turn.
 Once no task, timer or callback is left, it returns to the fast path.
+A response whose body is an async iterable is streamed: its head goes out at once, each
+chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
+stream are unacknowledged by the host (which acknowledges what the client took), so a slow
+client slows the producer instead of filling memory.
+When the host closes the socket, runtime.retire() runs (ASGI lifespan shutdown) and serve()
+returns.
 A failure of this machinery itself (not of a handler: runtime.handle catches those) stops the
 isolate, so that the host answers its requests with 502 and starts a fresh one.
 """
@@ -17,6 +23,14 @@ import traceback
 import _pyworkerd
 from pyworkerd import rpc, runtime
 from pyworkerd.log import log
+
+_BYTES_TYPES = (bytes, bytearray, memoryview)
+BATCH = 8
+"""Requests started per loop turn while handlers are heavy (see _Server.dispatch)."""
+HEAVY = 20e-6
+"""Average handler time (s) above which a burst of requests is started in BATCHes."""
+FLUSH_INTERVAL = 200e-6
+"""A response is written at once if the last write is this old (s), else at the turn's end."""
 
 
 def _fatal_on_error(method):
@@ -34,6 +48,16 @@ def _fatal_on_error(method):
     return wrapper
 
 
+class _Stream:
+    """Flow control of one streamed body: bytes sent and not yet acknowledged by the host."""
+
+    __slots__ = ("unacked", "waiter")
+
+    def __init__(self) -> None:
+        self.unacked = 0
+        self.waiter: asyncio.Future | None = None
+
+
 class _Server:
     """Connects one Channel to runtime.handle(), in either mode."""
 
@@ -42,6 +66,13 @@ class _Server:
         self.fd = fd
         self.channel = _pyworkerd.Channel(fd)
         self.tasks: dict[int, asyncio.Task] = {}
+        self.streams: dict[int, _Stream] = {}
+        self.backlog: list = []
+        self.last_flush = 0.0
+        self.handler_time = 0.0     # moving average of a handler's time, awaits included
+        self.request_of: dict[asyncio.Task, int] = {}     # handler task -> request id
+        self.pumps: dict[int, asyncio.Task] = {}           # request id -> body pump
+        self.early: set[int] = set()                       # streamed before the handler returned
         self.flush_scheduled = False
         self.waiting_to_write = False
         self.closed = False
@@ -70,7 +101,7 @@ class _Server:
 
     def idle(self) -> bool:
         loop = self.loop
-        return (not self.tasks and not loop._ready and not loop._scheduled
+        return (not self.tasks and not self.pumps and not self.backlog and not loop._ready and not loop._scheduled
                 and not asyncio.all_tasks(loop))
 
     def leave_when_idle(self) -> None:
@@ -89,11 +120,34 @@ class _Server:
             self.closed = True
             self.loop.stop()
             return
+        if self.backlog:
+            self.backlog.extend(requests)
+            return
+        self.dispatch(requests)
+
+    @_fatal_on_error
+    def drain_backlog(self) -> None:
+        requests, self.backlog = self.backlog, []
+        self.dispatch(requests)
+
+    def dispatch(self, requests: list) -> None:
+        """While handlers are heavy (a framework such as FastAPI: tens of microseconds each),
+        start at most BATCH requests this loop turn and the rest on later turns: the first
+        responses then leave while later requests still run (a pipeline with the host),
+        instead of every response of a burst waiting for the whole burst. Light handlers
+        are all started at once (fewer writes)."""
+        if len(requests) > BATCH and self.handler_time > HEAVY:
+            self.backlog = requests[BATCH:]
+            requests = requests[:BATCH]
+            self.loop.call_soon(self.drain_backlog)
         handle = runtime.handle
         send = self.channel.send_response
         for request in requests:
-            if type(request) is int:
-                self.cancel(request)
+            if type(request) is not tuple:
+                if type(request) is int:
+                    self.cancel(request)
+                else:
+                    self.ack(*request)
                 continue
             if len(request) == 2:
                 rpc.resolve(*request)
@@ -106,44 +160,140 @@ class _Server:
         self.flush()
 
     def start_task(self, request_id: int, coroutine) -> None:
-        task = self.loop.create_task(coroutine)
+        task = self.loop.create_task(self.run_handler(request_id, coroutine))
         self.tasks[request_id] = task
-        task.add_done_callback(functools.partial(self.task_done, request_id))
+        self.request_of[task] = request_id
+
+    async def run_handler(self, request_id: int, coroutine) -> None:
+        """Await a handler's coroutine and queue its response right away, in its own task:
+        so each response can leave while the other requests of a burst still run."""
+        started = self.loop.time()
+        try:
+            status, headers, body = await coroutine
+            self.handler_time += (self.loop.time() - started - self.handler_time) * 0.125
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            log("isolate loop failed; stopping this isolate\n" + traceback.format_exc())
+            self.failed = True
+            self.loop.stop()
+            raise
+        finally:
+            del self.request_of[self.tasks.pop(request_id)]
+        if request_id in self.early:
+            self.early.discard(request_id)  # its response is already streaming
+        elif isinstance(body, _BYTES_TYPES):
+            self.channel.send_response(request_id, status, headers, body)
+        else:
+            self.start_stream(request_id, status, headers, body)
+        self.response_queued()
+
+    def response_queued(self) -> None:
+        """Write now if the last write is FLUSH_INTERVAL old, else at the end of this turn."""
+        if self.loop.time() - self.last_flush >= FLUSH_INTERVAL:
+            self.flush()
+        else:
+            self.schedule_flush()
 
     def cancel(self, request_id: int) -> None:
-        """The client went away: stop its handler (the host drops any answer)."""
+        """The client went away: stop its handler and its body's pump (the host drops any
+        answer)."""
         task = self.tasks.get(request_id)
         if task is not None:
             task.cancel()
+        pump = self.pumps.get(request_id)
+        if pump is not None:
+            pump.cancel()
 
-    @_fatal_on_error
-    def task_done(self, request_id: int, task: asyncio.Task) -> None:
-        del self.tasks[request_id]
-        if not task.cancelled():
-            self.channel.send_response(request_id, *task.result())
+    # runtime.streams: adapters stream a response before their handler returns
+    def early_stream_id(self) -> int | None:
+        return self.request_of.get(asyncio.current_task(self.loop))
+
+    def stream_early(self, request_id: int, response) -> None:
+        if request_id in self.early or request_id not in self.tasks:
+            raise RuntimeError("this request's response was already sent")
+        self.early.add(request_id)
+        self.start_stream(request_id, response._status, response._headers._list, response._body)
+        self.schedule_flush()
+
+    def schedule_flush(self) -> None:
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self.flush)
 
     def flush_soon(self) -> None:
         """Write queued frames (binding calls) at the next loop turn."""
-        if not self.flush_scheduled:
-            self.flush_scheduled = True
-            self.loop.call_soon(self.flush)
+        self.schedule_flush()
 
     def after_blocking_call(self) -> None:
         """A blocking binding call may have buffered frames the loop has not seen."""
         if self.channel.buffered():
             self.loop.call_soon(self.on_readable)
 
+    def start_stream(self, request_id: int, status: int, headers, body) -> None:
+        """Send the head now and the body's chunks as `body` (an async iterable) yields them."""
+        self.channel.send_response_start(request_id, status, headers)
+        task = self.loop.create_task(self.pump(request_id, body))
+        self.pumps[request_id] = task
+        task.add_done_callback(functools.partial(self.stream_done, request_id))
+
+    async def pump(self, request_id: int, body) -> None:
+        stream = self.streams[request_id] = _Stream()
+        window = _pyworkerd.STREAM_WINDOW
+        send_chunk = self.channel.send_chunk
+        aborted = True
+        try:
+            async for chunk in body:
+                if not isinstance(chunk, _BYTES_TYPES):
+                    raise TypeError(f"a streamed body yielded {type(chunk).__name__}, expected bytes")
+                if not chunk:
+                    continue
+                send_chunk(request_id, chunk)
+                stream.unacked += len(chunk)
+                self.schedule_flush()
+                while stream.unacked >= window:
+                    stream.waiter = self.loop.create_future()
+                    await stream.waiter
+            aborted = False
+        except Exception as exc:
+            runtime._log_exception(f"request {request_id}: the streamed response body failed", exc)
+        finally:
+            del self.streams[request_id]
+            aclose = getattr(body, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        self.channel.send_end(request_id, aborted)
+        self.schedule_flush()
+
+    def ack(self, request_id: int, size: int) -> None:
+        """The host passed `size` bytes of a streamed body on to the client."""
+        stream = self.streams.get(request_id)
+        if stream is None:
+            return
+        stream.unacked -= size
+        waiter = stream.waiter
+        if waiter is not None and stream.unacked < _pyworkerd.STREAM_WINDOW:
+            stream.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    @_fatal_on_error
+    def stream_done(self, request_id: int, task: asyncio.Task) -> None:
+        if self.pumps.get(request_id) is task:
+            del self.pumps[request_id]
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()
+        self.schedule_flush()
+
     @_fatal_on_error
     def flush(self) -> None:
         self.flush_scheduled = False
+        self.last_flush = self.loop.time()
         if self.channel.flush():
             if self.waiting_to_write:
                 self.loop.remove_writer(self.fd)
                 self.waiting_to_write = False
-            if not self.tasks:
+            if not self.tasks and not self.pumps:
                 self.loop.call_soon(self.leave_when_idle)
         elif not self.waiting_to_write:
             self.loop.add_writer(self.fd, self.flush)
@@ -156,7 +306,10 @@ def serve(fd: int) -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     server = _Server(loop, fd)
+    runtime.streams = server
     try:
         server.serve()
     finally:
         server.channel.flush()
+        if not server.failed:
+            loop.run_until_complete(runtime.retire())

@@ -3,7 +3,9 @@
 # module (its top-level code runs there, once) and picks the fetch entry point.
 # `handle(...)` runs in an isolate for every HTTP request: it builds the Request, calls
 # the entry point and returns (status, headers, body), or a coroutine resolving to it
-# when the handler is async. Invariant: handle() and its coroutine never raise an
+# when the handler is async (or the response is streamed: a Response's `_wire()` is that
+# tuple, or for a streamed body a coroutine resolving to one whose body is an async
+# iterable of bytes, which loop.py sends chunk by chunk). Invariant: handle() and its coroutine never raise an
 # Exception: a failing request is logged with its traceback and answered with a 500.
 # (BaseExceptions such as asyncio.CancelledError and SystemExit do propagate.)
 """Load a Worker in the template process and serve its HTTP requests in isolates."""
@@ -44,6 +46,8 @@ _legacy = False
 _entrypoint_callers: dict[str, Callable[[int, Request], Any]] = {}
 _pending: list[tuple[int, Awaitable[Any]]] = []
 _tasks: set[asyncio.Future[Any]] = set()
+_retire_hooks: list[Callable[[], Awaitable[Any]]] = []
+RETIRE_TIMEOUT = 5.0
 
 
 class Env:
@@ -290,6 +294,49 @@ def before_first_request() -> None:
     entropy.before_first_request()
 
 
+class _NoEarlyStreams:
+    """What the isolate loop installs as `streams` (see loop.py); outside it, nothing."""
+
+    @staticmethod
+    def early_stream_id() -> int | None:
+        return None
+
+    @staticmethod
+    def stream_early(request_id: int, response: Any) -> None:
+        raise RuntimeError("no request is being served here")
+
+
+streams: Any = _NoEarlyStreams
+
+
+def early_stream_id() -> int | None:
+    """The id of the request the running task serves, if its streamed response may start
+    before its handler returns (an adapter then runs the app inline; see workers/asgi.py)."""
+    return streams.early_stream_id()
+
+
+def stream_early(request_id: int, response: Any) -> None:
+    """Send the head of `response` (a streamed Response) for request `request_id` now and
+    stream its body while the handler goes on; its handler's return value is not sent."""
+    streams.stream_early(request_id, response)
+
+
+def on_retire(hook: Callable[[], Awaitable[Any]]) -> None:
+    """Run `await hook()` when this isolate is retired (its socket closed), e.g. ASGI
+    lifespan shutdown; each hook gets at most RETIRE_TIMEOUT seconds."""
+    _retire_hooks.append(hook)
+
+
+async def retire() -> None:
+    """Run the retire hooks, newest first, logging their failures."""
+    while _retire_hooks:
+        hook = _retire_hooks.pop()
+        try:
+            await asyncio.wait_for(hook(), RETIRE_TIMEOUT)
+        except Exception as exc:
+            _log_exception("isolate shutdown: a shutdown hook failed", exc)
+
+
 def handle(
     req_id: int, method: str, url: str, headers: list[tuple[str, str]], body: bytes
 ) -> WireResponse | Coroutine[Any, Any, WireResponse]:
@@ -403,14 +450,16 @@ async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any])
     except Exception as exc:
         return _failed(req_id, method, url, exc)
     if isinstance(result, ResponseBase):
-        return result._wire()
-    return _convert(req_id, method, url, result)
+        wire = result._wire()
+    else:
+        wire = _convert(req_id, method, url, result)
+    return wire if type(wire) is tuple else await wire
 
 
-async def _start_pending(wire: WireResponse) -> WireResponse:
+async def _start_pending(wire: Any) -> WireResponse:
     """Answer `wire` once the loop runs what a sync handler passed to waitUntil()."""
     _schedule_pending()
-    return wire
+    return wire if type(wire) is tuple else await wire
 
 
 def _schedule_pending() -> None:
@@ -445,3 +494,8 @@ def _log_exception(headline: str, exc: BaseException) -> None:
         tb = tb.tb_next
     lines = traceback.format_exception(type(exc), exc, tb)
     _log.log(headline + "\n" + "".join(lines))
+
+
+# The ASGI/WSGI adapters are part of the snapshot every isolate forks from, so that a worker
+# importing them inside its handler (the seed's `from asgi import asgi_adapter`) pays nothing.
+from workers import asgi as _asgi, wsgi as _wsgi  # noqa: E402,F401  (they import this module)

@@ -462,6 +462,39 @@ class ResponseBase(Body):
         return copy
 
 
+class StreamedBody:
+    """Mixin for a response whose body is an async iterable of bytes, sent as produced.
+
+    `_wire()` then returns a coroutine resolving to the wire tuple with the iterable as its
+    body (runtime.handle passes it on; the isolate's loop streams it chunk by chunk), so the
+    plain `ResponseBase._wire()` stays as fast as it is. Reading the body in Python
+    (`await response.bytes()`) consumes the stream.
+    """
+
+    __slots__ = ()
+
+    def _wire(self) -> Any:
+        return self._streamed_wire()
+
+    async def _streamed_wire(self) -> tuple[int, WireHeaders, Any]:
+        self._body_used = True
+        return (self._status, self._headers._list, self._body)
+
+    async def bytes(self) -> bytes:
+        """The whole body, read from the stream."""
+        if self._body_used:
+            raise OSError("Body already used")
+        self._body_used = True
+        return b"".join([bytes(chunk) async for chunk in self._body])
+
+    async def text(self) -> str:
+        """The whole body, read from the stream, decoded as UTF-8."""
+        return (await self.bytes()).decode("utf-8", "replace")
+
+    async def _json(self, **kwargs: Any) -> Any:
+        return json.loads(await self.text(), **kwargs)
+
+
 def redirect_args(url: str, status: int) -> tuple[int, WireHeaders]:
     """Validate a redirect and return its status and Location header."""
     code = int(status)

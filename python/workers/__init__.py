@@ -4,7 +4,8 @@
 # by every isolate forked from it. The objects themselves live in pyworkerd.webapi, which
 # `js` shares, so `workers.Response` and `js.Response` are interchangeable to the runtime.
 # fetch() and the RPC helpers come from pyworkerd.bindings (calls to the host).
-# Not here yet (other issues): FormData/Blob/File, asgi/wsgi.
+# Submodules: workers.asgi and workers.wsgi (the ASGI/WSGI adapters).
+# Not here yet (other issues): FormData/Blob/File.
 """Python Workers SDK: entry point base classes and HTTP objects (the `workers` module)."""
 
 from __future__ import annotations
@@ -179,4 +180,8 @@ def __getattr__(name: str) -> Any:
         if runtime.env is None:
             raise AttributeError("workers.env is only available once a Worker is loaded")
         return runtime.env
+    if name in ("asgi", "wsgi"):
+        import importlib
+
+        return importlib.import_module(f"workers.{name}")
     raise AttributeError(f"module 'workers' has no attribute {name!r}")

@@ -2,7 +2,10 @@
  * the worker template, sending REQUEST frames, matching RESPONSE frames to calls, and
  * failing and replacing isolates that die. Frames queued for an isolate are written once per
  * loop turn (a uv_check handle), so a burst of requests costs one write.
- * Invariant: a call is answered exactly once, and never after pw_pool_cancel().
+ * A streamed response keeps its call in flight until END: chunks go to the call as they
+ * arrive, and an isolate that dies mid-stream ends the call as aborted.
+ * Invariant: a call is answered exactly once (a streamed answer also ended exactly once),
+ * and never after pw_pool_cancel().
  */
 #include "host/pool.h"
 #include "host/limits.h"
@@ -212,23 +215,25 @@ static pw_call_t *find_inflight(pw_isolate_t *iso, uint32_t id)
 }
 
 /* Returns 0, or -1 when the isolate broke the protocol (and was killed). */
-static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
+static int handle_response(pw_isolate_t *iso, const pw_frame_t *frame)
 {
     pw_message_t msg;
-    if (frame->type == PW_FRAME_RPC && iso->pool->opts.rpc) {
-        if (iso->pool->opts.rpc(iso->pool->opts.rpc_arg, iso->port, frame) == 0)
-            return 0;
-        isolate_die(iso, "it sent a malformed binding call");
-        return -1;
-    }
-    if (frame->type != PW_FRAME_RESPONSE || pw_message_decode_response(frame, &msg) < 0 ||
-        msg.status < 100 || msg.status > 999) {
+    if (pw_message_decode_response(frame, &msg) < 0 || msg.status < 100 || msg.status > 999) {
         isolate_die(iso, "it sent a malformed frame");
         return -1;
     }
     pw_call_t *call = find_inflight(iso, frame->id);
     if (!call)
         return 0;   /* cancelled meanwhile */
+    if (call->state != PW_CALL_SENT) {
+        isolate_die(iso, "it answered a request twice");
+        return -1;
+    }
+    if (msg.flags & PW_FRAME_FLAG_STREAM) {
+        call->state = PW_CALL_STREAMING;    /* in flight until END */
+        call->respond(call, &msg, 0, NULL);
+        return 0;
+    }
     call_list_remove(call);
     iso->n_inflight--;
     call->state = PW_CALL_DONE;
@@ -237,6 +242,52 @@ static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
     if (!call_list_empty(&iso->pool->queue))
         dispatch_queue(iso->pool);      /* a call waited for --max-concurrent-requests */
     return 0;
+}
+
+/* BODY_CHUNK and END of a streamed response. */
+static int handle_stream_frame(pw_isolate_t *iso, const pw_frame_t *frame)
+{
+    uint32_t aborted = 0;
+    if (frame->type == PW_FRAME_END && pw_frame_decode_u32(frame, &aborted) < 0) {
+        isolate_die(iso, "it sent a malformed frame");
+        return -1;
+    }
+    pw_call_t *call = find_inflight(iso, frame->id);
+    if (!call)
+        return 0;   /* cancelled meanwhile */
+    if (call->state != PW_CALL_STREAMING) {
+        isolate_die(iso, "it streamed a body without a streaming response");
+        return -1;
+    }
+    if (frame->type == PW_FRAME_BODY_CHUNK) {
+        if (call->chunk(call, frame->payload, frame->len) < 0) {
+            isolate_die(iso, "it streamed past its flow-control window");
+            return -1;
+        }
+        return 0;
+    }
+    call_list_remove(call);
+    iso->n_inflight--;
+    call->state = PW_CALL_DONE;
+    call->isolate = NULL;
+    call->end(call, aborted != 0);
+    return 0;
+}
+
+static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
+{
+    if (frame->type == PW_FRAME_RPC && iso->pool->opts.rpc) {
+        if (iso->pool->opts.rpc(iso->pool->opts.rpc_arg, iso->port, frame) == 0)
+            return 0;
+        isolate_die(iso, "it sent a malformed binding call");
+        return -1;
+    }
+    if (frame->type == PW_FRAME_RESPONSE)
+        return handle_response(iso, frame);
+    if (frame->type == PW_FRAME_BODY_CHUNK || frame->type == PW_FRAME_END)
+        return handle_stream_frame(iso, frame);
+    isolate_die(iso, "it sent a malformed frame");
+    return -1;
 }
 
 static void on_isolate_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
@@ -297,6 +348,12 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
     while (!call_list_empty(&iso->inflight)) {
         pw_call_t *call = iso->inflight.next;
         call_list_remove(call);
+        if (call->state == PW_CALL_STREAMING) {
+            call->state = PW_CALL_DONE;
+            call->isolate = NULL;
+            call->end(call, 1);
+            continue;
+        }
         call_fail(call, status, text);
     }
     iso->n_inflight = 0;
@@ -490,7 +547,7 @@ void pw_pool_cancel(pw_call_t *call)
 {
     if (call->state == PW_CALL_QUEUED) {
         call_list_remove(call);
-    } else if (call->state == PW_CALL_SENT) {
+    } else if (call->state == PW_CALL_SENT || call->state == PW_CALL_STREAMING) {
         pw_isolate_t *iso = call->isolate;
         call_list_remove(call);
         iso->n_inflight--;
@@ -507,8 +564,8 @@ static void expire_calls(pw_pool_t *pool, pw_call_t *head, pw_isolate_t *iso, ui
 {
     for (pw_call_t *call = head->next, *next; call != head; call = next) {
         next = call->next;
-        if (now - call->start_ms < pool->opts.request_timeout_ms)
-            continue;
+        if (now - call->start_ms < pool->opts.request_timeout_ms || call->state == PW_CALL_STREAMING)
+            continue;   /* a streamed response has started: the timeout is to its first byte */
         call_list_remove(call);
         if (iso) {
             iso->n_inflight--;
@@ -547,6 +604,16 @@ static void limits_start(pw_pool_t *pool)
     pool->open_handles++;
     if (pool->opts.cpu_limit_ms || pool->opts.request_timeout_ms)
         uv_timer_start(&pool->limits_timer, on_limits_tick, LIMITS_TICK_MS, LIMITS_TICK_MS);
+}
+
+void pw_pool_ack(pw_call_t *call, size_t bytes)
+{
+    pw_isolate_t *iso = call->isolate;
+    if (call->state != PW_CALL_STREAMING || !iso || iso->state != ISOLATE_LIVE || bytes == 0)
+        return;
+    if (pw_frame_put_u32_frame(&iso->out, PW_FRAME_BODY_ACK, call->id,
+                               bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes) == 0)
+        isolate_mark_dirty(iso);
 }
 
 /* ---- lifetime ---- */

@@ -31,8 +31,15 @@ typedef int (*pw_call_encode_cb)(pw_call_t *call, pw_buf_t *out);
  * status with a plain-text explanation. */
 typedef void (*pw_call_respond_cb)(pw_call_t *call, pw_message_t *response, int error_status,
                                    const char *error_text);
+/* A streamed answer (respond() got a response with PW_FRAME_FLAG_STREAM): the call stays in
+ * flight (PW_CALL_STREAMING) and gets chunk() for each piece of the body, then end() exactly
+ * once; aborted != 0 when the worker failed or its isolate died mid-stream. The caller
+ * returns each chunk's bytes with pw_pool_ack() once the client has taken them; chunk()
+ * returns -1 when the isolate sent more than its flow-control window (it is then killed). */
+typedef int (*pw_call_chunk_cb)(pw_call_t *call, const uint8_t *data, size_t len);
+typedef void (*pw_call_end_cb)(pw_call_t *call, int aborted);
 
-enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE };
+enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE, PW_CALL_STREAMING };
 
 struct pw_call {
     pw_call_t *prev, *next;     /* in the pool's queue or the isolate's in-flight list */
@@ -42,6 +49,8 @@ struct pw_call {
     pw_isolate_t *isolate;
     pw_call_encode_cb encode;
     pw_call_respond_cb respond;
+    pw_call_chunk_cb chunk;
+    pw_call_end_cb end;
 };
 
 typedef struct {
@@ -59,6 +68,8 @@ typedef struct {
 int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **out);
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call);
 void pw_pool_cancel(pw_call_t *call);
+/* Returns `bytes` of a streaming call's body to its isolate's flow-control window. */
+void pw_pool_ack(pw_call_t *call, size_t bytes);
 /* Stops spawning, closes every socket (templates and isolates then exit) and frees the pool
  * once libuv has closed its handles. Calls still waiting get 503. */
 void pw_pool_close(pw_pool_t *pool);

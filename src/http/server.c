@@ -2,6 +2,9 @@
  * REQUEST frame for the worker's pool, and the pool's answer into the HTTP response. A
  * request's state lives in h2o's per-request memory pool; its dispose hook cancels the call
  * if the client leaves first, so the pool never answers freed memory.
+ * A streamed response is sent as the isolate produces it: h2o gets one batch of chunks at a
+ * time, the next once its proceed() says the last was written, and the bytes written are
+ * acknowledged to the isolate, whose flow-control window bounds what waits here.
  */
 #include "http/server.h"
 #include "http/address.h"
@@ -43,12 +46,25 @@ struct listener {
     int listening;
 };
 
+/* A streamed body on its way to the client. */
+typedef struct {
+    pw_buf_t pending;           /* chunks received, not yet given to h2o */
+    pw_buf_t sending;           /* the batch h2o is writing (valid until proceed) */
+    size_t bytes;               /* body bytes received so far (also for the access log) */
+    size_t acked;               /* ... of which acknowledged to the isolate */
+    int busy;                   /* h2o_send called, proceed not yet */
+    int ended;                  /* END received */
+    int aborted;                /* ... saying the body is incomplete */
+    int finished;               /* the final h2o_send was made */
+} stream_t;
+
 typedef struct {
     pw_call_t call;             /* first: the pool hands this pointer back */
     h2o_req_t *req;
     listener_t *listener;
     uint64_t start_ns;
     h2o_generator_t generator;
+    stream_t stream;
 } http_call_t;
 
 static const char *reason_phrase(int status)
@@ -137,11 +153,112 @@ static void add_response_headers(h2o_req_t *req, pw_message_t *msg)
     }
 }
 
+static int response_has_no_body(h2o_req_t *req)
+{
+    return h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")) ||
+           req->res.status == 204 || req->res.status == 304;
+}
+
+static void log_access(http_call_t *hc, size_t body_len)
+{
+    h2o_req_t *req = hc->req;
+    if (hc->listener->server->opts.access_log)
+        pw_log_access(pw_pool_name(hc->listener->pool), req->input.method.base,
+                      req->input.method.len, req->input.path.base, req->input.path.len,
+                      req->res.status, body_len, uv_hrtime() - hc->start_ns);
+}
+
+/* ---- streamed responses ---- */
+
+/* Gives h2o everything received since its last write, or finishes the response. */
+static void stream_send(http_call_t *hc)
+{
+    stream_t *st = &hc->stream;
+    if (st->busy || st->finished || (st->pending.len == 0 && !st->ended))
+        return;
+    pw_buf_t swap = st->sending;
+    st->sending = st->pending;
+    st->pending = swap;
+    st->pending.len = 0;
+    h2o_send_state_t state = !st->ended ? H2O_SEND_STATE_IN_PROGRESS
+                             : st->aborted ? H2O_SEND_STATE_ERROR : H2O_SEND_STATE_FINAL;
+    h2o_iovec_t vec = h2o_iovec_init(st->sending.data, st->sending.len);
+    if (state == H2O_SEND_STATE_IN_PROGRESS) {
+        st->busy = 1;
+    } else {
+        st->finished = 1;
+        log_access(hc, st->bytes);
+    }
+    h2o_send(hc->req, &vec, vec.len ? 1 : 0, state);
+}
+
+static void stream_proceed(h2o_generator_t *generator, h2o_req_t *req)
+{
+    http_call_t *hc = H2O_STRUCT_FROM_MEMBER(http_call_t, generator, generator);
+    stream_t *st = &hc->stream;
+    st->busy = 0;
+    pw_pool_ack(&hc->call, st->sending.len);
+    st->acked += st->sending.len;
+    st->sending.len = 0;
+    stream_send(hc);
+}
+
+/* Returns -1 when the isolate ignored its window (it may only send while what we have not
+ * acknowledged is below it), so that a broken isolate cannot fill the host's memory. */
+static int stream_chunk(pw_call_t *call, const uint8_t *data, size_t len)
+{
+    http_call_t *hc = (http_call_t *)call;
+    stream_t *st = &hc->stream;
+    if (st->finished || len == 0)
+        return 0;
+    if (st->bytes - st->acked >= PW_FRAME_STREAM_WINDOW)
+        return -1;
+    st->bytes += len;
+    if (pw_buf_append(&st->pending, data, len) < 0) {
+        pw_log_error("service %s: out of memory streaming a response; aborting it",
+                     pw_pool_name(hc->listener->pool));
+        st->ended = st->aborted = 1;
+        st->pending.len = 0;
+    }
+    stream_send(hc);
+    return 0;
+}
+
+static void stream_end(pw_call_t *call, int aborted)
+{
+    http_call_t *hc = (http_call_t *)call;
+    hc->stream.ended = 1;
+    hc->stream.aborted = aborted;
+    stream_send(hc);
+}
+
+/* The head of a streamed response: status and headers now, the body as it comes. */
+static void stream_start(http_call_t *hc, pw_message_t *msg)
+{
+    h2o_req_t *req = hc->req;
+    req->res.status = (int)msg->status;
+    req->res.reason = reason_phrase(req->res.status);
+    add_response_headers(req, msg);
+    hc->generator.proceed = stream_proceed;
+    hc->generator.stop = NULL;
+    h2o_start_response(req, &hc->generator);
+    if (response_has_no_body(req)) {
+        hc->stream.ended = 1;   /* later chunks are dropped; the dispose hook cancels */
+        stream_send(hc);
+    }
+}
+
+/* ---- whole responses ---- */
+
 static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const char *error_text)
 {
     http_call_t *hc = (http_call_t *)call;
     h2o_req_t *req = hc->req;
     h2o_iovec_t body;
+    if (msg && (msg->flags & PW_FRAME_FLAG_STREAM)) {
+        stream_start(hc, msg);
+        return;
+    }
     if (msg) {
         req->res.status = (int)msg->status;
         add_response_headers(req, msg);
@@ -154,14 +271,10 @@ static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const 
     }
     req->res.reason = reason_phrase(req->res.status);
     req->res.content_length = body.len;
-    int no_body = h2o_memis(req->input.method.base, req->input.method.len, H2O_STRLIT("HEAD")) ||
-                  req->res.status == 204 || req->res.status == 304;
+    int no_body = response_has_no_body(req);
+    log_access(hc, body.len);   /* first: a client that got its answer finds it logged */
     h2o_start_response(req, &hc->generator);
     h2o_send(req, &body, no_body ? 0 : 1, H2O_SEND_STATE_FINAL);
-    if (hc->listener->server->opts.access_log)
-        pw_log_access(pw_pool_name(hc->listener->pool), req->input.method.base,
-                      req->input.method.len, req->input.path.base, req->input.path.len,
-                      req->res.status, body.len, uv_hrtime() - hc->start_ns);
 }
 
 static void on_request_disposed(void *ptr)
@@ -170,6 +283,8 @@ static void on_request_disposed(void *ptr)
     pw_http_server_t *server = hc->listener->server;
     if (hc->call.state != PW_CALL_DONE)
         pw_pool_cancel(&hc->call);
+    pw_buf_free(&hc->stream.pending);
+    pw_buf_free(&hc->stream.sending);
     server->inflight--;
     if (server->draining && server->inflight == 0 && server->opts.on_idle)
         server->opts.on_idle(server->opts.on_idle_arg);
@@ -203,6 +318,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     hc->call.state = PW_CALL_NEW;
     hc->call.encode = encode_request;
     hc->call.respond = respond;
+    hc->call.chunk = stream_chunk;
+    hc->call.end = stream_end;
     l->server->inflight++;
     pw_pool_submit(l->pool, &hc->call);
     return 0;

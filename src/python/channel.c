@@ -1,11 +1,13 @@
 /* channel.c — _pyworkerd.Channel, the isolate's end of its socket to the host (isolate
  * process). read_requests() drains the socket and turns REQUEST frames into tuples
  * (id, method, url, [(name, value), ...], body), CALL frames (a service binding's call) into
- * (id, None, entrypoint, method, payload), RPC_RESULT frames into (call id, [fields]) and
- * CANCEL frames (the client went away) into the bare request id; send_response() appends a
- * RESPONSE frame to the output buffer; flush() writes what it can without blocking.
- * rpc_send() queues a binding call (RPC frame); rpc_call() sends one and blocks until its
- * RPC_RESULT arrives, leaving every other frame buffered for later. Frames from the host are
+ * (id, None, entrypoint, method, payload), RPC_RESULT frames into (call id, [fields]),
+ * CANCEL frames (the client went away) into the bare request id and BODY_ACK frames into
+ * [id, bytes]; send_response() appends a RESPONSE frame to the output buffer,
+ * send_response_start()/send_chunk()/send_end() a streamed one; flush() writes what it can
+ * without blocking. rpc_send() queues a binding call (RPC frame); rpc_call() sends one and
+ * blocks until its RPC_RESULT arrives, leaving every other frame buffered for later. Frames
+ * from the host are
  * trusted less than fully: a malformed one closes the channel with an error.
  * Invariant: frames are consumed by advancing in_off before any Python code runs, because
  * that code may call rpc_call(), which reads more into (and may move) the input buffer.
@@ -171,6 +173,17 @@ static PyObject *call_to_tuple(const pw_frame_t *frame)
                          (const char *)f[2].base, (Py_ssize_t)f[2].len);
 }
 
+/* [id, bytes] for a BODY_ACK frame. */
+static PyObject *ack_to_list(const pw_frame_t *frame)
+{
+    uint32_t bytes;
+    if (pw_frame_decode_u32(frame, &bytes) < 0) {
+        PyErr_Format(PyExc_ValueError, "malformed BODY_ACK frame %u from the host", frame->id);
+        return NULL;
+    }
+    return Py_BuildValue("[II]", frame->id, bytes);
+}
+
 /* read_requests() -> list of request tuples and cancelled ids, or None once the host has
  * closed the socket and every request before that was returned. */
 static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
@@ -195,6 +208,8 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
             req = result_to_tuple(&frame);
         else if (frame.type == PW_FRAME_CANCEL)
             req = PyLong_FromUnsignedLong(frame.id);
+        else if (frame.type == PW_FRAME_BODY_ACK)
+            req = ack_to_list(&frame);
         else
             continue;   /* future frame types */
         if (!req || PyList_Append(list, req) < 0) {
@@ -253,26 +268,30 @@ static pw_header_t *headers_from_list(PyObject *fast, Py_ssize_t *count)
     return headers;
 }
 
-/* Encodes one RESPONSE frame into the output buffer. Returns 0, or -1 with an exception. */
+/* Encodes one RESPONSE frame into the output buffer; body_obj NULL starts a streamed one.
+ * Returns 0, or -1 with an exception. */
 static int queue_response(channel_t *self, unsigned int id, unsigned int status,
                           PyObject *headers_obj, PyObject *body_obj)
 {
-    Py_buffer body;
-    if (PyObject_GetBuffer(body_obj, &body, PyBUF_SIMPLE) < 0)
+    Py_buffer body = { .buf = NULL, .len = 0 };
+    if (body_obj && PyObject_GetBuffer(body_obj, &body, PyBUF_SIMPLE) < 0)
         return -1;
     Py_ssize_t n = 0;
     PyObject *fast = PySequence_Fast(headers_obj, "headers must be a sequence of (name, value) pairs");
     pw_header_t *headers = fast ? headers_from_list(fast, &n) : NULL;
     if (!headers) {
         Py_XDECREF(fast);
-        PyBuffer_Release(&body);
+        if (body_obj)
+            PyBuffer_Release(&body);
         return -1;
     }
     pw_bytes_t b = { body.buf, (size_t)body.len };
-    int rc = pw_frame_put_response(&self->out, id, status, headers, (size_t)n, b);
+    int rc = body_obj ? pw_frame_put_response(&self->out, id, status, headers, (size_t)n, b)
+                      : pw_frame_put_response_start(&self->out, id, status, headers, (size_t)n);
     PyMem_Free(headers);
     Py_DECREF(fast);
-    PyBuffer_Release(&body);
+    if (body_obj)
+        PyBuffer_Release(&body);
     if (rc < 0) {
         PyErr_Format(PyExc_ValueError, "response %u too large for the wire", id);
         return -1;
@@ -289,6 +308,44 @@ static PyObject *channel_send_response(channel_t *self, PyObject *args)
         return NULL;
     if (queue_response(self, id, status, headers_obj, body_obj) < 0)
         return NULL;
+    Py_RETURN_NONE;
+}
+
+/* send_response_start(id, status, headers): the head of a streamed response. */
+static PyObject *channel_send_response_start(channel_t *self, PyObject *args)
+{
+    unsigned int id, status;
+    PyObject *headers_obj;
+    if (!PyArg_ParseTuple(args, "IIO", &id, &status, &headers_obj))
+        return NULL;
+    if (queue_response(self, id, status, headers_obj, NULL) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* send_chunk(id, data) -> bytes now waiting in the output buffer. */
+static PyObject *channel_send_chunk(channel_t *self, PyObject *args)
+{
+    unsigned int id;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "Iy*", &id, &data))
+        return NULL;
+    int rc = pw_frame_put_chunk(&self->out, id, data.buf, (size_t)data.len);
+    PyBuffer_Release(&data);
+    if (rc < 0)
+        return PyErr_Format(PyExc_ValueError, "body chunk of response %u too large for the wire", id);
+    return PyLong_FromSize_t(self->out.len);
+}
+
+/* send_end(id, aborted): the end of a streamed response. */
+static PyObject *channel_send_end(channel_t *self, PyObject *args)
+{
+    unsigned int id;
+    int aborted;
+    if (!PyArg_ParseTuple(args, "Ip", &id, &aborted))
+        return NULL;
+    if (pw_frame_put_u32_frame(&self->out, PW_FRAME_END, id, aborted ? 1 : 0) < 0)
+        return PyErr_NoMemory();
     Py_RETURN_NONE;
 }
 
@@ -525,6 +582,12 @@ static PyMethodDef channel_methods[] = {
       "Drain the socket; return request tuples, or None once the host closed it." },
     { "send_response", (PyCFunction)channel_send_response, METH_VARARGS,
       "Queue a response: (id, status, [(name, value)], body)." },
+    { "send_response_start", (PyCFunction)channel_send_response_start, METH_VARARGS,
+      "Queue the head of a streamed response: (id, status, [(name, value)])." },
+    { "send_chunk", (PyCFunction)channel_send_chunk, METH_VARARGS,
+      "Queue a piece of a streamed body: (id, bytes); returns the bytes buffered." },
+    { "send_end", (PyCFunction)channel_send_end, METH_VARARGS,
+      "Queue the end of a streamed body: (id, aborted)." },
     { "flush", (PyCFunction)channel_flush, METH_NOARGS,
       "Write queued responses without blocking; True when all are written." },
     { "serve_sync", (PyCFunction)channel_serve_sync, METH_O,

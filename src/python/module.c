@@ -3,6 +3,7 @@
  * process, in the zygote, and inherited by fork.
  */
 #include "python/module.h"
+#include "wire/frame.h"
 
 static struct PyModuleDef pw_module_def = {
     PyModuleDef_HEAD_INIT,
@@ -19,6 +20,10 @@ PyMODINIT_FUNC PyInit__pyworkerd(void)
     PyObject *channel = PyType_FromSpec(&pw_channel_spec);
     if (!channel || PyModule_AddObject(module, "Channel", channel) < 0) {
         Py_XDECREF(channel);
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (PyModule_AddIntConstant(module, "STREAM_WINDOW", PW_FRAME_STREAM_WINDOW) < 0) {
         Py_DECREF(module);
         return NULL;
     }

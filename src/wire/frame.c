@@ -167,6 +167,50 @@ int pw_frame_put_response(pw_buf_t *buf, uint32_t id, uint32_t status,
     return rc;
 }
 
+int pw_frame_put_response_start(pw_buf_t *buf, uint32_t id, uint32_t status,
+                                const pw_header_t *headers, size_t n_headers)
+{
+    size_t start = buf->len;
+    int rc = pw_frame_put_response(buf, id, status, headers, n_headers, (pw_bytes_t){ NULL, 0 });
+    if (rc == 0)
+        buf->data[start + 5] = PW_FRAME_FLAG_STREAM;
+    return rc;
+}
+
+int pw_frame_put_chunk(pw_buf_t *buf, uint32_t id, const void *data, size_t len)
+{
+    size_t start = buf->len;
+    if (len > PW_FRAME_MAX_PAYLOAD)
+        return -EMSGSIZE;
+    int rc = pw_frame_begin(buf, PW_FRAME_BODY_CHUNK, id, &start);
+    if (rc == 0)
+        rc = pw_buf_append(buf, data, len);
+    if (rc == 0)
+        return pw_frame_end(buf, start);
+    buf->len = start;
+    return rc;
+}
+
+int pw_frame_put_u32_frame(pw_buf_t *buf, uint8_t type, uint32_t id, uint32_t value)
+{
+    size_t start = buf->len;
+    int rc = pw_frame_begin(buf, type, id, &start);
+    if (rc == 0)
+        rc = pw_frame_put_u32(buf, value);
+    if (rc == 0)
+        return pw_frame_end(buf, start);
+    buf->len = start;
+    return rc;
+}
+
+int pw_frame_decode_u32(const pw_frame_t *frame, uint32_t *value)
+{
+    if (frame->len != 4)
+        return -EBADMSG;
+    *value = get_le32(frame->payload);
+    return 0;
+}
+
 int pw_frame_put_empty(pw_buf_t *buf, uint8_t type, uint32_t id)
 {
     size_t start;
@@ -254,6 +298,7 @@ int pw_message_decode_request(const pw_frame_t *frame, pw_message_t *msg)
         return -EBADMSG;
     pw_cursor_init(&cur, frame->payload, frame->len);
     msg->status = 0;
+    msg->flags = frame->flags;
     msg->method = pw_cursor_bytes(&cur);
     msg->url = pw_cursor_bytes(&cur);
     return decode_headers_and_body(&cur, msg);
@@ -266,6 +311,7 @@ int pw_message_decode_response(const pw_frame_t *frame, pw_message_t *msg)
         return -EBADMSG;
     pw_cursor_init(&cur, frame->payload, frame->len);
     msg->status = pw_cursor_u32(&cur);
+    msg->flags = frame->flags;
     msg->method.base = NULL;
     msg->method.len = 0;
     msg->url = msg->method;

@@ -5,6 +5,11 @@
  * u32 request id, all little-endian — followed by the payload. Payload fields are u16/u32
  * integers and length-prefixed byte strings (u32 length + bytes). Decoders never trust a
  * frame: every length is checked against the frame's end before use.
+ *
+ * Streaming: a RESPONSE with PW_FRAME_FLAG_STREAM carries status and headers only; the body
+ * follows as BODY_CHUNK frames (the payload is the data) and one END frame (u32: 0 complete,
+ * 1 aborted). Flow control: the isolate keeps at most a window of unacknowledged chunk bytes
+ * per stream; the host returns BODY_ACK (u32 bytes) as the client takes them.
  */
 #ifndef PW_FRAME_H
 #define PW_FRAME_H
@@ -21,8 +26,11 @@ enum {
     PW_FRAME_CANCEL = 2,        /* the client went away; no payload */
     PW_FRAME_RPC_RESULT = 3,    /* answer to an RPC frame (same id): fields (wire/rpc.h) */
     PW_FRAME_CALL = 4,          /* service binding: fields entrypoint, method, payload */
+    PW_FRAME_BODY_ACK = 5,      /* u32: streamed body bytes the client has taken */
     /* isolate -> host */
-    PW_FRAME_RESPONSE = 16,     /* status, headers, body */
+    PW_FRAME_RESPONSE = 16,     /* status, headers, body (empty when streaming) */
+    PW_FRAME_BODY_CHUNK = 17,   /* the payload is the next piece of a streamed body */
+    PW_FRAME_END = 18,          /* u32: 0 the streamed body is complete, 1 it was aborted */
     PW_FRAME_RPC = 20,          /* a binding call: fields op, args... (wire/rpc.h) */
     /* control: host <-> zygote / template (small payloads, fds passed beside them) */
     PW_FRAME_CTL_CREATE_TEMPLATE = 32,  /* host->zygote: spec path; fd: template control socket */
@@ -32,6 +40,12 @@ enum {
     PW_FRAME_CTL_ISOLATE_SPAWNED = 36,  /* template->host: u32 pid (0 = fork failed) */
     PW_FRAME_CTL_ISOLATE_EXITED = 37,   /* template->host: u32 pid, u32 wait status */
 };
+
+/* Frame flags. */
+#define PW_FRAME_FLAG_STREAM 0x01   /* RESPONSE: the body follows as BODY_CHUNK frames + END */
+
+/* Per-stream window of unacknowledged BODY_CHUNK bytes an isolate may have sent. */
+#define PW_FRAME_STREAM_WINDOW (256u * 1024)
 
 typedef struct {
     const uint8_t *base;
@@ -68,6 +82,7 @@ typedef struct {
 /* A decoded REQUEST or RESPONSE. Headers are read one by one with pw_headers_next(). */
 typedef struct {
     uint32_t status;            /* RESPONSE only */
+    uint8_t flags;              /* the frame's flags (PW_FRAME_FLAG_STREAM) */
     pw_bytes_t method;          /* REQUEST only */
     pw_bytes_t url;             /* REQUEST only */
     uint32_t n_headers;
@@ -96,6 +111,14 @@ int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes
 int pw_frame_put_response(pw_buf_t *buf, uint32_t id, uint32_t status,
                           const pw_header_t *headers, size_t n_headers, pw_bytes_t body);
 int pw_frame_put_empty(pw_buf_t *buf, uint8_t type, uint32_t id);
+/* Streaming: a RESPONSE with PW_FRAME_FLAG_STREAM and no body, then chunks, then END. */
+int pw_frame_put_response_start(pw_buf_t *buf, uint32_t id, uint32_t status,
+                                const pw_header_t *headers, size_t n_headers);
+int pw_frame_put_chunk(pw_buf_t *buf, uint32_t id, const void *data, size_t len);
+/* A frame whose whole payload is one u32 (END, BODY_ACK). */
+int pw_frame_put_u32_frame(pw_buf_t *buf, uint8_t type, uint32_t id, uint32_t value);
+/* Reads the u32 payload of an END or BODY_ACK frame; 0 or -EBADMSG. */
+int pw_frame_decode_u32(const pw_frame_t *frame, uint32_t *value);
 
 /* Parses the frame at the start of data. Returns 1 and fills *frame (with *consumed set to
  * its whole size) when a complete frame is there, 0 when more bytes are needed, -EMSGSIZE

@@ -151,6 +151,75 @@ TEST(buffer_consume_keeps_the_tail)
     pw_buf_free(&buf);
 }
 
+TEST(streamed_response_is_start_chunks_and_end)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    pw_header_t h[1] = { { B("content-type"), B("text/plain") } };
+    CHECK(pw_frame_put_response_start(&buf, 9, 200, h, 1) == 0);
+    CHECK(pw_frame_put_chunk(&buf, 9, "first", 5) == 0);
+    CHECK(pw_frame_put_chunk(&buf, 9, "", 0) == 0);
+    CHECK(pw_frame_put_u32_frame(&buf, PW_FRAME_END, 9, 0) == 0);
+    pw_frame_t f;
+    size_t used, off = 0;
+    pw_message_t m;
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
+    CHECK(f.type == PW_FRAME_RESPONSE && f.flags == PW_FRAME_FLAG_STREAM && f.id == 9);
+    CHECK(pw_message_decode_response(&f, &m) == 0);
+    CHECK(m.status == 200 && m.n_headers == 1 && m.body.len == 0 && (m.flags & PW_FRAME_FLAG_STREAM));
+    off += used;
+    CHECK(pw_frame_parse(buf.data + off, buf.len - off, &f, &used) == 1);
+    CHECK(f.type == PW_FRAME_BODY_CHUNK && f.len == 5 && memcmp(f.payload, "first", 5) == 0);
+    off += used;
+    CHECK(pw_frame_parse(buf.data + off, buf.len - off, &f, &used) == 1);
+    CHECK(f.type == PW_FRAME_BODY_CHUNK && f.len == 0);
+    off += used;
+    uint32_t v = 7;
+    CHECK(pw_frame_parse(buf.data + off, buf.len - off, &f, &used) == 1);
+    CHECK(f.type == PW_FRAME_END && pw_frame_decode_u32(&f, &v) == 0 && v == 0);
+    CHECK(off + used == buf.len);
+    pw_buf_free(&buf);
+}
+
+TEST(plain_response_has_no_stream_flag)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    CHECK(pw_frame_put_response(&buf, 1, 200, NULL, 0, B("x")) == 0);
+    pw_frame_t f;
+    size_t used;
+    pw_message_t m;
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
+    CHECK(pw_message_decode_response(&f, &m) == 0 && m.flags == 0);
+    pw_buf_free(&buf);
+}
+
+TEST(u32_frames_round_trip_and_wrong_sizes_are_rejected)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    CHECK(pw_frame_put_u32_frame(&buf, PW_FRAME_BODY_ACK, 3, 65536) == 0);
+    pw_frame_t f;
+    size_t used;
+    uint32_t v = 0;
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
+    CHECK(f.type == PW_FRAME_BODY_ACK && f.id == 3 && pw_frame_decode_u32(&f, &v) == 0 && v == 65536);
+    f.len = 3;
+    CHECK(pw_frame_decode_u32(&f, &v) == -EBADMSG);
+    f.len = 5;
+    CHECK(pw_frame_decode_u32(&f, &v) == -EBADMSG);
+    pw_buf_free(&buf);
+}
+
+TEST(chunk_larger_than_the_frame_limit_is_refused)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    CHECK(pw_frame_put_chunk(&buf, 1, "", (size_t)PW_FRAME_MAX_PAYLOAD + 1) == -EMSGSIZE);
+    CHECK(buf.len == 0);
+    pw_buf_free(&buf);
+}
+
 int main(void)
 {
     RUN(request_round_trip_keeps_every_field);
@@ -161,5 +230,9 @@ int main(void)
     RUN(lying_inner_lengths_are_rejected);
     RUN(random_bytes_never_crash_the_decoder);
     RUN(buffer_consume_keeps_the_tail);
+    RUN(streamed_response_is_start_chunks_and_end);
+    RUN(plain_response_has_no_stream_flag);
+    RUN(u32_frames_round_trip_and_wrong_sizes_are_rejected);
+    RUN(chunk_larger_than_the_frame_limit_is_refused);
     return UNIT_DONE();
 }

@@ -1,0 +1,14 @@
+# bench/asgi: FastAPI hello through pyworkerd's ASGI adapter (compare uvicorn + FastAPI).
+using Workerd = import "/workerd/workerd.capnp";
+
+const config :Workerd.Config = (
+  services = [ (name = "main", worker = .w) ],
+  sockets = [ (name = "http", address = "127.0.0.1:8080", http = (), service = "main") ],
+);
+
+const w :Workerd.Worker = (
+  modules = [ (name = "worker.py", pythonModule = embed "worker.py") ],
+  compatibilityDate = "2025-09-01",
+  compatibilityFlags = ["python_workers"],
+  bindings = [ (name = "requirements", json = "[\"fastapi\"]") ],
+);
