@@ -201,6 +201,9 @@ static int serve(const pw_cli_t *cli)
 {
     host_t host = { .cli = cli, .loop = uv_default_loop() };
     pw_log_set_verbose(cli->verbose);
+    const char *trace = getenv("PYTHON_TRACE");
+    if (trace && *trace && strcmp(trace, "0") != 0)
+        pw_trace_enable();
     signal(SIGPIPE, SIG_IGN);
     if (load_config(&host) < 0)
         return 1;
@@ -235,7 +238,7 @@ int main(int argc, char **argv)
         printf("%s\n", cli.output);
         return 0;
     case PW_CMD_ZYGOTE:
-        return pw_zygote_main(cli.zygote_fd);
+        return pw_zygote_main(cli.zygote_fd, cli.zygote_trace);
     case PW_CMD_SERVE:
         return serve(&cli);
     default:

@@ -274,11 +274,23 @@ static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first)
 
 /* ---- top level ---------------------------------------------------------------------------- */
 
+/* The hidden flags that follow --zygote FD (the host passes them; see supervisor.c). */
+static int parse_zygote_flags(pw_cli_t *cli, int argc, char **argv)
+{
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--trace") == 0)
+            cli->zygote_trace = 1;
+        else
+            return usage_error(cli, "pyworkerd", "--zygote: %s: unrecognized option", argv[i]);
+    }
+    return 0;
+}
+
 static int parse_zygote(pw_cli_t *cli, int argc, char **argv)
 {
     int fd;
-    if (argc != 3 || parse_positive_int(argv[2], INT_MAX, &fd) < 0) {
-        if (argc == 3 && strcmp(argv[2], "0") == 0) {
+    if (argc < 3 || parse_positive_int(argv[2], INT_MAX, &fd) < 0) {
+        if (argc >= 3 && strcmp(argv[2], "0") == 0) {
             fd = 0;
         } else {
             return usage_error(cli, "pyworkerd", "--zygote: expected a file descriptor");
@@ -286,7 +298,7 @@ static int parse_zygote(pw_cli_t *cli, int argc, char **argv)
     }
     cli->cmd = PW_CMD_ZYGOTE;
     cli->zygote_fd = fd;
-    return 0;
+    return parse_zygote_flags(cli, argc, argv);
 }
 
 static int parse_help(pw_cli_t *cli, int argc, char **argv)

@@ -16,7 +16,7 @@ typedef enum {
     PW_CMD_SERVE,
     PW_CMD_HELP,        /* --help / help [cmd]: print cli->output, exit 0 */
     PW_CMD_VERSION,     /* --version: print cli->output, exit 0 */
-    PW_CMD_ZYGOTE,      /* hidden: --zygote FD (runtime zygote, exec'd by the host) */
+    PW_CMD_ZYGOTE,      /* hidden: --zygote FD [--trace] (runtime zygote, exec'd by the host) */
 } pw_cmd_t;
 
 typedef struct {
@@ -32,6 +32,7 @@ typedef struct {
     int isolates;               /* --isolates N: isolates per worker at start (default 1) */
     double drain_timeout_s;     /* --drain-timeout S (default 10) */
     int zygote_fd;              /* PW_CMD_ZYGOTE */
+    int zygote_trace;           /* PW_CMD_ZYGOTE: --trace (the host's PYTHON_TRACE) */
     char output[4096];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */
 } pw_cli_t;

@@ -36,6 +36,7 @@ struct pw_isolate {
     pw_call_t inflight;         /* sentinel of the in-flight list, oldest first */
     size_t n_inflight;
     uint32_t next_id;
+    uint64_t spawn_ns;          /* PYTHON_TRACE: when the host asked for it */
 };
 
 struct pw_pool {
@@ -210,6 +211,8 @@ static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
     iso->n_inflight--;
     call->state = PW_CALL_DONE;
     call->isolate = NULL;
+    PW_TRACE(call->trace_ns, "request finished id=%u isolate=%d status=%u", call->id, iso->pid,
+             (unsigned)msg.status);
     call->respond(call, &msg, 0, NULL);
     return 0;
 }
@@ -298,6 +301,7 @@ static int isolate_request_spawn(pw_pool_t *pool)
     iso->state = ISOLATE_SPAWNING;
     iso->fd = fds[0];
     iso->next_id = 1;
+    iso->spawn_ns = pw_trace_on ? pw_trace_clock() : 0;
     call_list_init(&iso->inflight);
     pw_isolate_t **tail = &pool->isolates;
     while (*tail)
@@ -325,6 +329,7 @@ static int isolate_open(pw_isolate_t *iso, int pid)
         return rc;
     }
     pw_log_info("service %s: isolate %d started", pool->name, pid);
+    PW_TRACE(iso->spawn_ns, "isolate started pid=%d service=%s", pid, pool->name);
     return 0;
 }
 
@@ -410,6 +415,10 @@ static void send_call(pw_isolate_t *iso, pw_call_t *call)
     }
     call->state = PW_CALL_SENT;
     call->isolate = iso;
+    if (pw_trace_on) {
+        PW_TRACE(call->trace_ns, "request dispatched id=%u isolate=%d", call->id, iso->pid);
+        call->trace_ns = pw_trace_clock();
+    }
     call_list_push(&iso->inflight, call);
     iso->n_inflight++;
     isolate_mark_dirty(iso);
@@ -430,6 +439,7 @@ static void dispatch_queue(pw_pool_t *pool)
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
 {
     call->prev = call->next = call;
+    call->trace_ns = pw_trace_on ? pw_trace_clock() : 0;
     if (pool->closing) {
         call_fail(call, 503, "Service Unavailable: the server is shutting down.\n");
         return;

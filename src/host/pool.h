@@ -35,6 +35,7 @@ struct pw_call {
     pw_isolate_t *isolate;
     pw_call_encode_cb encode;
     pw_call_respond_cb respond;
+    uint64_t trace_ns;          /* PYTHON_TRACE: when submitted, then when dispatched */
 };
 
 typedef struct {

@@ -4,6 +4,7 @@
  * is meant to inherit.
  */
 #include "host/supervisor.h"
+#include "host/log.h"
 #include "wire/control.h"
 #include "wire/frame.h"
 
@@ -35,7 +36,7 @@ int pw_zygote_start(pw_zygote_t *zygote)
         int flags = fcntl(fds[1], F_GETFD);
         fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
         snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
-        char *argv[] = { "pyworkerd", "--zygote", fd_arg, NULL };
+        char *argv[] = { "pyworkerd", "--zygote", fd_arg, pw_trace_on ? "--trace" : NULL, NULL };
         execv("/proc/self/exe", argv);
         _exit(127);
     }

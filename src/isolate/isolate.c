@@ -3,12 +3,16 @@
  * The sandbox (DESIGN.md §5) will be applied here, before any user code runs again.
  */
 #include "isolate/process.h"
+#include "host/log.h"
 #include "python/embed.h"
 
 #include <stdio.h>
 
+uint64_t pw_isolate_fork_ns;
+
 int pw_isolate_main(int fd)
 {
+    PW_TRACE(pw_isolate_fork_ns, "isolate prepared (since fork)");
     int rc = pw_python_serve(fd);
     fflush(stdout);
     fflush(stderr);

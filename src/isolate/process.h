@@ -6,13 +6,19 @@
 #ifndef PW_PROCESS_H
 #define PW_PROCESS_H
 
-/* Zygote: ctl_fd is its SOCK_SEQPACKET control socket to the host. */
-int pw_zygote_main(int ctl_fd);
+#include <stdint.h>
+
+/* Zygote: ctl_fd is its SOCK_SEQPACKET control socket to the host; trace turns PYTHON_TRACE
+ * lines on. */
+int pw_zygote_main(int ctl_fd, int trace);
 
 /* Template: ctl_fd is its own control socket to the host; spec_path the worker spec. */
 int pw_template_main(int ctl_fd, const char *spec_path);
 
 /* Isolate: fd is its request socket to the host. */
 int pw_isolate_main(int fd);
+
+/* When the template began forking this isolate (CLOCK_MONOTONIC ns, for PYTHON_TRACE). */
+extern uint64_t pw_isolate_fork_ns;
 
 #endif

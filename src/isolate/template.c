@@ -4,6 +4,7 @@
  * its control socket; its isolates die with it (PR_SET_PDEATHSIG).
  */
 #include "isolate/process.h"
+#include "host/log.h"
 #include "python/embed.h"
 #include "wire/control.h"
 #include "wire/frame.h"
@@ -26,6 +27,7 @@ static void name_process(const char *prefix, const char *spec_path)
     int len = (start && end) ? (int)(end - start) : 0;
     snprintf(name, sizeof name, "%s%.*s", prefix, len, start ? start : "");
     prctl(PR_SET_NAME, name, 0, 0, 0);    /* best effort: only `ps` and logs read it */
+    pw_trace_set_role(name + 3);          /* "tpl:main", "iso:main" */
 }
 
 static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_path)
@@ -36,6 +38,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
         pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, 0);
         return;
     }
+    pw_isolate_fork_ns = pw_trace_clock();
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
@@ -48,6 +51,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
         _exit(pw_isolate_main(isolate_fd));
     }
     pw_python_after_fork_parent();
+    PW_TRACE(pw_isolate_fork_ns, "isolate forked pid=%d", (int)pid);
     close(isolate_fd);
     pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid < 0 ? 0 : (uint32_t)pid);
 }
@@ -57,6 +61,7 @@ int pw_template_main(int ctl_fd, const char *spec_path)
     signal(SIGCHLD, SIG_IGN);   /* isolates are reaped by the kernel; the host sees EOF */
     name_process("pw-tpl:", spec_path);
     char *error_text = NULL;
+    uint64_t start = pw_trace_clock();
     if (pw_python_load_worker(spec_path, &error_text) < 0) {
         size_t len = strlen(error_text);
         if (len > PW_CONTROL_MAX - 64)
@@ -65,6 +70,7 @@ int pw_template_main(int ctl_fd, const char *spec_path)
         free(error_text);
         return 1;
     }
+    PW_TRACE(start, "template ready");
     pw_control_send_u32(ctl_fd, PW_FRAME_CTL_TEMPLATE_READY, (uint32_t)getpid());
     for (;;) {
         pw_control_msg_t msg;

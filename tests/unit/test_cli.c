@@ -109,7 +109,10 @@ TEST(top_level_errors)
 TEST(zygote_mode)
 {
     CHECK(PARSE("--zygote", "7") == 0);
-    CHECK(cli.cmd == PW_CMD_ZYGOTE && cli.zygote_fd == 7);
+    CHECK(cli.cmd == PW_CMD_ZYGOTE && cli.zygote_fd == 7 && cli.zygote_trace == 0);
+    CHECK(PARSE("--zygote", "7", "--trace") == 0);
+    CHECK(cli.zygote_fd == 7 && cli.zygote_trace == 1);
+    CHECK(PARSE("--zygote", "7", "--bogus") < 0);
     CHECK(PARSE("--zygote") < 0);
     CHECK(PARSE("--zygote", "x") < 0);
 }
