@@ -212,6 +212,7 @@ static int serve(const pw_cli_t *cli)
         pw_log_error("cannot create a runtime directory: %s", strerror(-rc));
         return 1;
     }
+    host.zygote.snapshot = cli->snapshot;
     int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 && start_http(&host) == 0;
     if (ok) {
         watch_signals(&host);
@@ -238,7 +239,10 @@ int main(int argc, char **argv)
         printf("%s\n", cli.output);
         return 0;
     case PW_CMD_ZYGOTE:
-        return pw_zygote_main(cli.zygote_fd, cli.zygote_trace);
+        return pw_zygote_main(cli.zygote_fd, cli.zygote_trace, cli.snapshot);
+    case PW_CMD_ISOLATE:
+        return pw_cold_isolate_main(cli.zygote_fd, cli.isolate_spec, cli.zygote_trace,
+                                    cli.isolate_since_ns);
     case PW_CMD_SERVE:
         return serve(&cli);
     default:

@@ -44,6 +44,9 @@ static const char serve_help[] =
     "        Add <dir> to the directories searched for imports starting with '/'.\n"
     "    --isolates=<n>\n"
     "        Start <n> isolates per worker (default 1).\n"
+    "    --no-snapshot\n"
+    "        Start every isolate cold: a new process that starts Python and imports the\n"
+    "        worker (no fork of a worker template; for measuring start types).\n"
     "    --drain-timeout=<seconds>\n"
     "        On SIGTERM, wait up to <seconds> for requests in flight (default 10).\n"
     "    --no-access-log\n"
@@ -119,9 +122,21 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
+static int parse_snapshot(const char *s, pw_snapshot_t *out)
+{
+    static const char *const names[] = { "package", "baseline", "none" };
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (pw_snapshot_t)i;
+            return 0;
+        }
+    return -1;
+}
+
 /* ---- serve -------------------------------------------------------------------------------- */
 
 typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
+               OPT_NO_SNAPSHOT, OPT_SNAPSHOT,
                OPT_HELP, OPT_VERSION } opt_id_t;
 
 typedef struct {
@@ -138,6 +153,8 @@ static const opt_t serve_opts[] = {
     { 0, "drain-timeout", 1, OPT_DRAIN },
     { 0, "verbose", 0, OPT_VERBOSE },
     { 0, "no-access-log", 0, OPT_NO_ACCESS_LOG },
+    { 0, "no-snapshot", 0, OPT_NO_SNAPSHOT },
+    { 0, "snapshot", 1, OPT_SNAPSHOT },     /* hidden (bench): package, baseline or none */
     { 0, "help", 0, OPT_HELP },
     { 0, "version", 0, OPT_VERSION },
 };
@@ -188,6 +205,15 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         return 0;
     case OPT_NO_ACCESS_LOG:
         cli->access_log = 0;
+        return 0;
+    case OPT_NO_SNAPSHOT:
+        cli->snapshot = PW_SNAPSHOT_NONE;
+        return 0;
+    case OPT_SNAPSHOT:
+        if (parse_snapshot(value, &cli->snapshot) < 0) {
+            return usage_error(cli, prog, "%s: expected package, baseline or none, got \"%s\"",
+                               as_written, value);
+        }
         return 0;
     case OPT_HELP:
         set_output(cli, PW_CMD_HELP, serve_help);
@@ -274,31 +300,53 @@ static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first)
 
 /* ---- top level ---------------------------------------------------------------------------- */
 
-/* The hidden flags that follow --zygote FD (the host passes them; see supervisor.c). */
-static int parse_zygote_flags(pw_cli_t *cli, int argc, char **argv)
+/* The hidden flags that follow --zygote FD or --isolate FD SPEC (set by pyworkerd itself:
+ * supervisor.c, startmode.c). */
+static int parse_child_flags(pw_cli_t *cli, int argc, char **argv, int first, const char *mode)
 {
-    for (int i = 3; i < argc; i++) {
-        if (strcmp(argv[i], "--trace") == 0)
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        char *end;
+        if (strcmp(arg, "--trace") == 0) {
             cli->zygote_trace = 1;
-        else
-            return usage_error(cli, "pyworkerd", "--zygote: %s: unrecognized option", argv[i]);
+        } else if (strncmp(arg, "--snapshot=", 11) == 0 && parse_snapshot(arg + 11, &cli->snapshot) == 0) {
+            continue;
+        } else if (strncmp(arg, "--since=", 8) == 0 && arg[8]) {
+            errno = 0;
+            cli->isolate_since_ns = strtoull(arg + 8, &end, 10);
+            if (errno || *end)
+                return usage_error(cli, "pyworkerd", "%s: %s: expected nanoseconds", mode, arg);
+        } else {
+            return usage_error(cli, "pyworkerd", "%s: %s: unrecognized option", mode, arg);
+        }
     }
     return 0;
 }
 
+static int parse_fd(const char *s, int *fd)
+{
+    if (strcmp(s, "0") == 0) {
+        *fd = 0;
+        return 0;
+    }
+    return parse_positive_int(s, INT_MAX, fd);
+}
+
+static int parse_isolate(pw_cli_t *cli, int argc, char **argv)
+{
+    if (argc < 4 || parse_fd(argv[2], &cli->zygote_fd) < 0)
+        return usage_error(cli, "pyworkerd", "--isolate: expected a file descriptor and a spec path");
+    cli->cmd = PW_CMD_ISOLATE;
+    cli->isolate_spec = argv[3];
+    return parse_child_flags(cli, argc, argv, 4, "--isolate");
+}
+
 static int parse_zygote(pw_cli_t *cli, int argc, char **argv)
 {
-    int fd;
-    if (argc < 3 || parse_positive_int(argv[2], INT_MAX, &fd) < 0) {
-        if (argc >= 3 && strcmp(argv[2], "0") == 0) {
-            fd = 0;
-        } else {
-            return usage_error(cli, "pyworkerd", "--zygote: expected a file descriptor");
-        }
-    }
+    if (argc < 3 || parse_fd(argv[2], &cli->zygote_fd) < 0)
+        return usage_error(cli, "pyworkerd", "--zygote: expected a file descriptor");
     cli->cmd = PW_CMD_ZYGOTE;
-    cli->zygote_fd = fd;
-    return parse_zygote_flags(cli, argc, argv);
+    return parse_child_flags(cli, argc, argv, 3, "--zygote");
 }
 
 static int parse_help(pw_cli_t *cli, int argc, char **argv)
@@ -318,6 +366,7 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     if (argc < 2) return usage_error(cli, "pyworkerd", "missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--zygote") == 0) return parse_zygote(cli, argc, argv);
+    if (strcmp(cmd, "--isolate") == 0) return parse_isolate(cli, argc, argv);
     if (strcmp(cmd, "--help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
     if (strcmp(cmd, "--version") == 0) return set_version(cli);
     if (strcmp(cmd, "serve") == 0) return parse_serve(cli, argc, argv, 2);

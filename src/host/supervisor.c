@@ -36,7 +36,10 @@ int pw_zygote_start(pw_zygote_t *zygote)
         int flags = fcntl(fds[1], F_GETFD);
         fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
         snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
-        char *argv[] = { "pyworkerd", "--zygote", fd_arg, pw_trace_on ? "--trace" : NULL, NULL };
+        char snapshot_arg[32];
+        static const char *const snapshot_names[] = { "package", "baseline", "none" };
+        snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", snapshot_names[zygote->snapshot % 3]);
+        char *argv[] = { "pyworkerd", "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
         execv("/proc/self/exe", argv);
         _exit(127);
     }

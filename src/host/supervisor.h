@@ -9,6 +9,7 @@
 typedef struct {
     int pid;
     int ctl_fd;     /* SOCK_SEQPACKET control socket to the zygote */
+    int snapshot;   /* pw_snapshot_t: how its templates start isolates; set before start */
 } pw_zygote_t;
 
 /* fork+exec of this binary in --zygote mode. Returns 0 or -errno. Must be called while the

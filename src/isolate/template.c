@@ -30,6 +30,13 @@ static void name_process(const char *prefix, const char *spec_path)
     pw_trace_set_role(name + 3);          /* "tpl:main", "iso:main" */
 }
 
+void pw_process_name(const char *prefix, const char *spec_path)
+{
+    name_process(prefix, spec_path);
+}
+
+static pw_snapshot_t start_type;
+
 static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_path)
 {
     int isolate_fd = msg->fd;
@@ -39,6 +46,14 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
         return;
     }
     pw_isolate_fork_ns = pw_trace_clock();
+    if (start_type == PW_SNAPSHOT_NONE) {
+        int cold = pw_startmode_spawn_cold(isolate_fd, spec_path);
+        PW_TRACE(pw_isolate_fork_ns, "isolate spawned (cold) pid=%d", cold);
+        close(isolate_fd);
+        pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, cold < 0 ? 0 : (uint32_t)cold);
+        return;
+    }
+    pw_isolate_load_spec = start_type == PW_SNAPSHOT_BASELINE ? spec_path : NULL;
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
@@ -56,13 +71,15 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
     pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid < 0 ? 0 : (uint32_t)pid);
 }
 
-int pw_template_main(int ctl_fd, const char *spec_path)
+int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot)
 {
+    start_type = snapshot;
     signal(SIGCHLD, SIG_IGN);   /* isolates are reaped by the kernel; the host sees EOF */
     name_process("pw-tpl:", spec_path);
     char *error_text = NULL;
     uint64_t start = pw_trace_clock();
-    if (pw_python_load_worker(spec_path, &error_text) < 0) {
+    if ((snapshot == PW_SNAPSHOT_PACKAGE ? pw_python_load_worker(spec_path, &error_text)
+                                         : pw_startmode_probe_worker(spec_path, &error_text)) < 0) {
         size_t len = strlen(error_text);
         if (len > PW_CONTROL_MAX - 64)
             len = PW_CONTROL_MAX - 64;

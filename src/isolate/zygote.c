@@ -17,6 +17,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+static pw_snapshot_t start_type;
+
 static void fork_template(int zygote_fd, pw_control_msg_t *msg)
 {
     int template_fd = msg->fd;
@@ -32,7 +34,7 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
         pw_python_after_fork_child();
         close(zygote_fd);
         signal(SIGCHLD, SIG_DFL);
-        _exit(pw_template_main(template_fd, msg->payload));
+        _exit(pw_template_main(template_fd, msg->payload, start_type));
     }
     pw_python_after_fork_parent();
     PW_TRACE(start, "template forked pid=%d", (int)pid);
@@ -43,8 +45,9 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
     close(template_fd);
 }
 
-int pw_zygote_main(int ctl_fd, int trace)
+int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot)
 {
+    start_type = snapshot;
     if (trace)
         pw_trace_enable();
     pw_trace_set_role("zygote");
