@@ -60,6 +60,13 @@ static int load_config(host_t *host)
     return 0;
 }
 
+static pw_scale_t scale_of(const pw_cli_t *cli)
+{
+    return (pw_scale_t){ .min = (size_t)cli->isolates, .max = (size_t)cli->max_isolates,
+                         .spare = (size_t)cli->spare_isolates,
+                         .idle_timeout_ms = (uint64_t)(cli->idle_timeout_s * 1000) };
+}
+
 static int start_worker(host_t *host, size_t index)
 {
     const pw_service_t *service = &host->config->services[index];
@@ -80,7 +87,7 @@ static int start_worker(host_t *host, size_t index)
     }
     pw_log_info("service %s: worker template ready", service->name);
     pw_pool_options_t opts = { .name = service->name, .template_fd = template_fd,
-                               .isolates = host->cli->isolates };
+                               .isolates = host->cli->isolates, .scale = scale_of(host->cli) };
     if (pw_pool_create(host->loop, &opts, &host->pools[index]) < 0) {
         fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
         return -1;

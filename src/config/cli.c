@@ -44,6 +44,17 @@ static const char serve_help[] =
     "        Add <dir> to the directories searched for imports starting with '/'.\n"
     "    --isolates=<n>\n"
     "        Start <n> isolates per worker (default 1).\n"
+    "    --min-isolates=<n>\n"
+    "        Keep at least <n> isolates per worker serving, even when idle (default 1; 0\n"
+    "        scales an idle worker to zero). --isolates=<n> is the same.\n"
+    "    --max-isolates=<n>\n"
+    "        Grow up to <n> isolates per worker while every isolate has 8 or more requests\n"
+    "        in flight (default: the minimum, no growth).\n"
+    "    --spare-isolates=<n>\n"
+    "        Keep <n> pre-forked isolates per worker ready for growth and replacement\n"
+    "        (default 1).\n"
+    "    --idle-timeout=<seconds>\n"
+    "        Stop an isolate above the minimum after <seconds> without requests (default 30).\n"
     "    --no-snapshot\n"
     "        Start every isolate cold: a new process that starts Python and imports the\n"
     "        worker (no fork of a worker template; for measuring start types).\n"
@@ -136,7 +147,8 @@ static int parse_snapshot(const char *s, pw_snapshot_t *out)
 /* ---- serve -------------------------------------------------------------------------------- */
 
 typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
-               OPT_NO_SNAPSHOT, OPT_SNAPSHOT,
+               OPT_NO_SNAPSHOT, OPT_SNAPSHOT, OPT_MIN_ISOLATES, OPT_MAX_ISOLATES, OPT_SPARE_ISOLATES,
+               OPT_IDLE_TIMEOUT,
                OPT_HELP, OPT_VERSION } opt_id_t;
 
 typedef struct {
@@ -154,6 +166,10 @@ static const opt_t serve_opts[] = {
     { 0, "verbose", 0, OPT_VERBOSE },
     { 0, "no-access-log", 0, OPT_NO_ACCESS_LOG },
     { 0, "no-snapshot", 0, OPT_NO_SNAPSHOT },
+    { 0, "min-isolates", 1, OPT_MIN_ISOLATES },
+    { 0, "max-isolates", 1, OPT_MAX_ISOLATES },
+    { 0, "spare-isolates", 1, OPT_SPARE_ISOLATES },
+    { 0, "idle-timeout", 1, OPT_IDLE_TIMEOUT },
     { 0, "snapshot", 1, OPT_SNAPSHOT },     /* hidden (bench): package, baseline or none */
     { 0, "help", 0, OPT_HELP },
     { 0, "version", 0, OPT_VERSION },
@@ -177,6 +193,31 @@ static const opt_t *find_short(char c)
         if (serve_opts[i].short_name && serve_opts[i].short_name == c) return &serve_opts[i];
     }
     return NULL;
+}
+
+static int parse_count(const char *s, int max, int *out)
+{
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return parse_positive_int(s, max, out);
+}
+
+static int parse_pool_size(pw_cli_t *cli, opt_id_t id, const char *as_written, const char *value)
+{
+    int n;
+    if (parse_count(value, 4096, &n) < 0 || (id == OPT_MAX_ISOLATES && n == 0)) {
+        return usage_error(cli, "pyworkerd serve", "%s: expected a%s integer, got \"%s\"", as_written,
+                           id == OPT_MAX_ISOLATES ? " positive" : " non-negative", value);
+    }
+    if (id == OPT_MIN_ISOLATES)
+        cli->isolates = n;
+    else if (id == OPT_MAX_ISOLATES)
+        cli->max_isolates = n;
+    else
+        cli->spare_isolates = n;
+    return 0;
 }
 
 /* Applies one option. Returns 1 when parsing should stop with success (--help, --version). */
@@ -205,6 +246,15 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         return 0;
     case OPT_NO_ACCESS_LOG:
         cli->access_log = 0;
+        return 0;
+    case OPT_MIN_ISOLATES:
+    case OPT_MAX_ISOLATES:
+    case OPT_SPARE_ISOLATES:
+        return parse_pool_size(cli, o->id, as_written, value);
+    case OPT_IDLE_TIMEOUT:
+        if (parse_seconds(value, &cli->idle_timeout_s) < 0) {
+            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
+        }
         return 0;
     case OPT_NO_SNAPSHOT:
         cli->snapshot = PW_SNAPSHOT_NONE;
@@ -362,6 +412,8 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     memset(cli, 0, sizeof *cli);
     cli->access_log = 1;
     cli->isolates = 1;
+    cli->spare_isolates = 1;
+    cli->idle_timeout_s = 30;
     cli->drain_timeout_s = 10;
     if (argc < 2) return usage_error(cli, "pyworkerd", "missing command");
     const char *cmd = argv[1];

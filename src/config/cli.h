@@ -39,7 +39,10 @@ typedef struct {
     size_t n_socket_overrides;
     int verbose;
     int access_log;             /* 1 unless --no-access-log */
-    int isolates;               /* --isolates N: isolates per worker at start (default 1) */
+    int isolates;               /* --isolates/--min-isolates N: serving isolates kept (default 1) */
+    int max_isolates;           /* --max-isolates N: grow up to N under load (0: = min) */
+    int spare_isolates;         /* --spare-isolates N: pre-forked isolates held back (default 1) */
+    double idle_timeout_s;      /* --idle-timeout S: retire idle isolates above min (default 30) */
     double drain_timeout_s;     /* --drain-timeout S (default 10) */
     pw_snapshot_t snapshot;     /* --no-snapshot, hidden --snapshot=package|baseline|none;
                                  * also passed to the zygote */

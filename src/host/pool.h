@@ -1,9 +1,10 @@
 /* pool.h — the isolates of one Python worker, seen from the host (host process).
  *
  * A pool owns the control socket of its worker template and one socket per isolate. Calls
- * (one per HTTP request) are sent to the isolate with the fewest calls in flight, or wait in
- * the pool's queue while no isolate is up. An isolate that dies fails its calls with 502 and
- * is replaced. Calls live in memory the caller owns (h2o's request pool): the caller
+ * (one per HTTP request) are sent to the serving isolate with the fewest calls in flight, or
+ * wait in the pool's queue while none is up. An isolate that dies fails its calls with 502
+ * and is replaced. The pool grows and shrinks between a minimum and a maximum and keeps
+ * spare pre-forked isolates (host/scale.h). Calls live in memory the caller owns (h2o's request pool): the caller
  * must pw_pool_cancel() a call it is about to free before the call was answered.
  */
 #ifndef PW_POOL_H
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "host/scale.h"
 #include "wire/frame.h"
 
 typedef struct pw_pool pw_pool_t;
@@ -41,10 +43,12 @@ struct pw_call {
 typedef struct {
     const char *name;           /* the service's name, for logs */
     int template_fd;            /* control socket of a ready template; the pool owns it */
-    int isolates;               /* isolates to keep running */
+    int isolates;               /* serving isolates to keep, when scale.min and .max are 0 */
+    pw_scale_t scale;           /* min/max/spare/idle (scale.h) */
 } pw_pool_options_t;
 
-/* Starts opts->isolates isolates (waiting until each is forked). Returns 0 or -errno. */
+/* Starts the minimum of serving isolates (waiting until each is forked), then the spares in
+ * the background. Returns 0 or -errno. */
 int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **out);
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call);
 void pw_pool_cancel(pw_call_t *call);

@@ -47,7 +47,7 @@ def test_trace_lines_cover_every_lifecycle_step_in_order(serve, monkeypatch):
 
 def test_isolates_are_forked_from_the_template_not_reimported(serve, monkeypatch):
     monkeypatch.setenv("PYTHON_TRACE", "1")
-    server = serve(HELLO, "--isolates", "3")
+    server = serve(HELLO, "--isolates", "3", "--spare-isolates", "0")
     server.get("/")
     lines = trace_lines(server.wait_log("request finished"))
     forked = [int(s.split("pid=")[1]) for s in steps(lines, "tpl:main") if s.startswith("isolate forked")]

@@ -52,6 +52,19 @@ TEST(snapshot_modes)
     CHECK(PARSE("serve", "--snapshot=warm", "c.capnp") < 0);
 }
 
+TEST(pool_sizes)
+{
+    CHECK(PARSE("serve", "c.capnp") == 0);
+    CHECK(cli.isolates == 1 && cli.max_isolates == 0 && cli.spare_isolates == 1 && cli.idle_timeout_s == 30);
+    CHECK(PARSE("serve", "--min-isolates=0", "--max-isolates", "4", "--spare-isolates=0",
+                "--idle-timeout=0.5", "c.capnp") == 0);
+    CHECK(cli.isolates == 0 && cli.max_isolates == 4 && cli.spare_isolates == 0 && cli.idle_timeout_s == 0.5);
+    CHECK(PARSE("serve", "--max-isolates=0", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--max-isolates: expected a positive integer") != NULL);
+    CHECK(PARSE("serve", "--min-isolates=-1", "c.capnp") < 0);
+    CHECK(PARSE("serve", "--isolates=0", "c.capnp") < 0);
+}
+
 TEST(double_dash_ends_options)
 {
     CHECK(PARSE("serve", "--", "-weird.capnp") == 0);
@@ -138,6 +151,7 @@ int main(void)
     RUN(serve_defaults);
     RUN(serve_all_option_forms);
     RUN(snapshot_modes);
+    RUN(pool_sizes);
     RUN(double_dash_ends_options);
     RUN(serve_usage_errors);
     RUN(help_and_version);
