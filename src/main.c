@@ -8,6 +8,7 @@
 #include "config/paths.h"
 #include "host/log.h"
 #include "host/pool.h"
+#include "host/reload.h"
 #include "host/supervisor.h"
 #include "host/worker_dir.h"
 #include "http/server.h"
@@ -30,12 +31,13 @@ typedef struct {
     pw_zygote_t zygote;
     pw_pool_t **pools;          /* one per service; NULL for non-worker services */
     pw_http_server_t *http;
+    pw_reload_t *reload;        /* --watch */
     uv_signal_t sigterm, sigint;
     uv_timer_t drain_timer;
     int stopping;
 } host_t;
 
-static int load_config(host_t *host)
+static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
 {
     char schema_dir[PATH_MAX], err[16384];
     if (pw_paths_schema_dir(schema_dir, sizeof schema_dir) < 0) {
@@ -43,7 +45,6 @@ static int load_config(host_t *host)
                      "(set PYWORKERD_HOME to the pyworkerd tree)");
         return -1;
     }
-    const pw_cli_t *cli = host->cli;
     pw_config_options_t opts = {
         .config_path = cli->config_path,
         .const_name = cli->const_name,
@@ -53,11 +54,16 @@ static int load_config(host_t *host)
         .socket_overrides = cli->socket_overrides,
         .n_socket_overrides = cli->n_socket_overrides,
     };
-    if (pw_config_load(&opts, &host->config, err, sizeof err) < 0) {
+    if (pw_config_load(&opts, out, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
     return 0;
+}
+
+static int load_config(host_t *host)
+{
+    return load_config_file(host->cli, &host->config);
 }
 
 static pw_scale_t scale_of(const pw_cli_t *cli)
@@ -67,15 +73,38 @@ static pw_scale_t scale_of(const pw_cli_t *cli)
                          .idle_timeout_ms = (uint64_t)(cli->idle_timeout_s * 1000) };
 }
 
-static int start_worker(host_t *host, size_t index)
+/* Lays out service `index` of `config` under `dir` (the runtime dir, or a --watch generation). */
+static int write_spec(host_t *host, const pw_config_t *config, size_t index, const char *dir,
+                      char *spec_path, size_t spec_path_len)
 {
-    const pw_service_t *service = &host->config->services[index];
-    char spec_path[PATH_MAX], err[4096];
-    if (pw_worker_dir_write(host->runtime_dir, service, host->config->dir, spec_path, sizeof spec_path,
+    char err[4096];
+    if (pw_worker_dir_write(dir, &config->services[index], config->dir, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
+    return 0;
+}
+
+static int create_pool(host_t *host, const pw_config_t *config, size_t index, int template_fd,
+                       pw_pool_t **out)
+{
+    const pw_service_t *service = &config->services[index];
+    pw_pool_options_t opts = { .name = service->name, .template_fd = template_fd,
+                               .isolates = host->cli->isolates, .scale = scale_of(host->cli) };
+    if (pw_pool_create(host->loop, &opts, out) < 0) {
+        fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
+        return -1;
+    }
+    return 0;
+}
+
+static int start_worker(host_t *host, size_t index)
+{
+    const pw_service_t *service = &host->config->services[index];
+    char spec_path[PATH_MAX];
+    if (write_spec(host, host->config, index, host->runtime_dir, spec_path, sizeof spec_path) < 0)
+        return -1;
     int template_fd;
     char *error_text = NULL;
     if (pw_zygote_create_template(&host->zygote, spec_path, &template_fd, &error_text) < 0) {
@@ -86,13 +115,7 @@ static int start_worker(host_t *host, size_t index)
         return -1;
     }
     pw_log_info("service %s: worker template ready", service->name);
-    pw_pool_options_t opts = { .name = service->name, .template_fd = template_fd,
-                               .isolates = host->cli->isolates, .scale = scale_of(host->cli) };
-    if (pw_pool_create(host->loop, &opts, &host->pools[index]) < 0) {
-        fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
-        return -1;
-    }
-    return 0;
+    return create_pool(host, host->config, index, template_fd, &host->pools[index]);
 }
 
 static int start_workers(host_t *host)
@@ -142,6 +165,39 @@ static int start_http(host_t *host)
     return rc;
 }
 
+/* ---- --watch ---- */
+
+static int reload_load_config(void *arg, pw_config_t **out)
+{
+    host_t *host = arg;
+    return load_config_file(host->cli, out);
+}
+
+static int reload_write_spec(void *arg, const pw_config_t *config, size_t index, const char *dir,
+                             char *spec_path, size_t len)
+{
+    return write_spec(arg, config, index, dir, spec_path, len);
+}
+
+static int reload_create_pool(void *arg, const pw_config_t *config, size_t index, int template_fd,
+                              pw_pool_t **out)
+{
+    return create_pool(arg, config, index, template_fd, out);
+}
+
+static void start_watch(host_t *host)
+{
+    pw_reload_options_t opts = {
+        .loop = host->loop, .zygote = &host->zygote, .runtime_dir = host->runtime_dir,
+        .config = host->config, .pools = host->pools, .http = host->http, .arg = host,
+        .load_config = reload_load_config, .write_spec = reload_write_spec,
+        .create_pool = reload_create_pool,
+    };
+    int rc = pw_reload_start(&opts, &host->reload);
+    if (rc < 0)
+        pw_log_error("--watch: cannot watch %s: %s", host->config->dir, strerror(-rc));
+}
+
 /* ---- shutdown ---- */
 
 static void close_everything(host_t *host)
@@ -150,6 +206,8 @@ static void close_everything(host_t *host)
     uv_close((uv_handle_t *)&host->drain_timer, NULL);
     uv_close((uv_handle_t *)&host->sigterm, NULL);
     uv_close((uv_handle_t *)&host->sigint, NULL);
+    pw_reload_stop(host->reload);
+    host->reload = NULL;
     if (host->http)
         pw_http_server_close(host->http);
     host->http = NULL;
@@ -223,6 +281,8 @@ static int serve(const pw_cli_t *cli)
     int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 && start_http(&host) == 0;
     if (ok) {
         watch_signals(&host);
+        if (cli->watch)
+            start_watch(&host);
         pw_log_info("ready");
         uv_run(host.loop, UV_RUN_DEFAULT);
     }

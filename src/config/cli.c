@@ -55,6 +55,9 @@ static const char serve_help[] =
     "        (default 1).\n"
     "    --idle-timeout=<seconds>\n"
     "        Stop an isolate above the minimum after <seconds> without requests (default 30).\n"
+    "    --watch\n"
+    "        Rebuild a worker when its files or the config change, and swap the new version\n"
+    "        in; a version that fails to load is logged and the previous one keeps serving.\n"
     "    --no-snapshot\n"
     "        Start every isolate cold: a new process that starts Python and imports the\n"
     "        worker (no fork of a worker template; for measuring start types).\n"
@@ -148,7 +151,7 @@ static int parse_snapshot(const char *s, pw_snapshot_t *out)
 
 typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
                OPT_NO_SNAPSHOT, OPT_SNAPSHOT, OPT_MIN_ISOLATES, OPT_MAX_ISOLATES, OPT_SPARE_ISOLATES,
-               OPT_IDLE_TIMEOUT,
+               OPT_IDLE_TIMEOUT, OPT_WATCH,
                OPT_HELP, OPT_VERSION } opt_id_t;
 
 typedef struct {
@@ -170,6 +173,7 @@ static const opt_t serve_opts[] = {
     { 0, "max-isolates", 1, OPT_MAX_ISOLATES },
     { 0, "spare-isolates", 1, OPT_SPARE_ISOLATES },
     { 0, "idle-timeout", 1, OPT_IDLE_TIMEOUT },
+    { 0, "watch", 0, OPT_WATCH },
     { 0, "snapshot", 1, OPT_SNAPSHOT },     /* hidden (bench): package, baseline or none */
     { 0, "help", 0, OPT_HELP },
     { 0, "version", 0, OPT_VERSION },
@@ -255,6 +259,9 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         if (parse_seconds(value, &cli->idle_timeout_s) < 0) {
             return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
         }
+        return 0;
+    case OPT_WATCH:
+        cli->watch = 1;
         return 0;
     case OPT_NO_SNAPSHOT:
         cli->snapshot = PW_SNAPSHOT_NONE;

@@ -38,6 +38,7 @@ typedef struct {
     pw_socket_override_t socket_overrides[PW_CLI_MAX_LIST];
     size_t n_socket_overrides;
     int verbose;
+    int watch;                  /* --watch: rebuild and swap in workers whose files change */
     int access_log;             /* 1 unless --no-access-log */
     int isolates;               /* --isolates/--min-isolates N: serving isolates kept (default 1) */
     int max_isolates;           /* --max-isolates N: grow up to N under load (0: = min) */

@@ -51,6 +51,9 @@ struct pw_pool {
     pw_scale_t scale;
     size_t want;                /* serving isolates wanted: scale.min <= want <= scale.max */
     uv_timer_t idle_timer;      /* retires idle isolates above the minimum */
+    int draining;               /* pw_pool_drain(): a newer pool took over */
+    void (*on_drained)(void *arg, pw_pool_t *pool);
+    void *drained_arg;
     size_t n_live;
     pw_call_t queue;            /* sentinel: calls waiting for an isolate */
     uv_check_t flush_check;
@@ -106,6 +109,8 @@ static void isolate_die(pw_isolate_t *iso, const char *why);
 static void dispatch_queue(pw_pool_t *pool);
 static void pool_rebalance(pw_pool_t *pool);
 static void isolate_retire_if_idle(pw_isolate_t *iso);
+static void isolate_stop_quietly(pw_isolate_t *iso);
+static void pool_drained_check(pw_pool_t *pool);
 
 static void isolate_unlink(pw_isolate_t *iso)
 {
@@ -131,6 +136,7 @@ static void on_isolate_closed(uv_handle_t *handle)
     isolate_unlink(iso);
     isolate_free(iso);
     pool->open_handles--;
+    pool_drained_check(pool);
     pool_maybe_free(pool);
 }
 
@@ -356,9 +362,14 @@ static void on_spawned(pw_pool_t *pool, int pid)
         isolate_free(iso);
         if (pool->n_live == 0)
             fail_queue(pool, 503, "Service Unavailable: no isolate could be started.\n");
+        pool_drained_check(pool);
         return;
     }
-    if (isolate_open(iso, pid) == 0)
+    if (isolate_open(iso, pid) < 0)
+        return;
+    if (pool->draining)
+        isolate_stop_quietly(iso);
+    else
         dispatch_queue(pool);
 }
 
@@ -417,7 +428,7 @@ static size_t count_alive(pw_pool_t *pool, int spare)
 /* Serving isolates up to `want`, spares first; then new spares. */
 static void pool_rebalance(pw_pool_t *pool)
 {
-    if (pool->closing)
+    if (pool->closing || pool->draining)
         return;
     size_t serving = count_alive(pool, 0), spares = count_alive(pool, 1);
     int promoted = 0;
@@ -439,22 +450,33 @@ failed:
     pw_log_error("service %s: cannot ask the template for an isolate", pool->name);
 }
 
+static void isolate_stop_quietly(pw_isolate_t *iso)
+{
+    iso->retired = 1;
+    isolate_die(iso, "retired");
+}
+
 static void isolate_retire(pw_isolate_t *iso, uint64_t idle_ms)
 {
     pw_pool_t *pool = iso->pool;
     pool->want--;
-    iso->retired = 1;
     pw_log_info("service %s: isolate %d retired after %.1f s idle", pool->name, iso->pid,
                 (double)idle_ms / 1000);
     PW_TRACE(pw_trace_clock() - idle_ms * 1000000, "isolate retired pid=%d (idle)", iso->pid);
-    isolate_die(iso, "retired");
+    isolate_stop_quietly(iso);
 }
 
 /* After its calls were answered: retire it now when the idle timeout is 0. */
 static void isolate_retire_if_idle(pw_isolate_t *iso)
 {
     pw_pool_t *pool = iso->pool;
-    if (iso->state != ISOLATE_LIVE || iso->spare || iso->n_inflight)
+    if (iso->state != ISOLATE_LIVE || iso->n_inflight)
+        return;
+    if (pool->draining) {
+        isolate_stop_quietly(iso);
+        return;
+    }
+    if (iso->spare)
         return;
     iso->idle_since = uv_now(pool->loop);
     if (pool->scale.idle_timeout_ms == 0 && call_list_empty(&pool->queue) &&
@@ -574,6 +596,42 @@ void pw_pool_cancel(pw_call_t *call)
     }
     call->state = PW_CALL_DONE;
     call->isolate = NULL;
+}
+
+/* ---- draining (--watch) ---- */
+
+/* Once a draining pool has no isolate left (starting or serving): it closes. */
+static void pool_drained_check(pw_pool_t *pool)
+{
+    if (!pool->draining || pool->closing)
+        return;
+    for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
+        if (iso->state != ISOLATE_DEAD)
+            return;
+    if (pool->on_drained)
+        pool->on_drained(pool->drained_arg, pool);
+    pool->on_drained = NULL;
+    pw_pool_close(pool);
+}
+
+void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
+                   void (*on_drained)(void *arg, pw_pool_t *pool), void *arg)
+{
+    pool->draining = 1;
+    pool->on_drained = on_drained;
+    pool->drained_arg = arg;
+    uv_timer_stop(&pool->idle_timer);
+    while (!call_list_empty(&pool->queue)) {
+        pw_call_t *call = pool->queue.next;
+        call_list_remove(call);
+        pw_pool_submit(successor, call);
+    }
+    for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
+        next = iso->next;
+        if (iso->state == ISOLATE_LIVE && (iso->spare || iso->n_inflight == 0))
+            isolate_stop_quietly(iso);
+    }
+    pool_drained_check(pool);
 }
 
 /* ---- lifetime ---- */

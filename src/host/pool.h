@@ -57,4 +57,10 @@ void pw_pool_cancel(pw_call_t *call);
 void pw_pool_close(pw_pool_t *pool);
 const char *pw_pool_name(const pw_pool_t *pool);
 
+/* --watch: `successor` (a pool of the worker's new version) takes over. Queued calls move to
+ * it; this pool starts nothing more, stops each isolate once its calls are answered, then
+ * calls on_drained(arg, pool) and closes itself (pw_pool_close still stops it at once). */
+void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
+                   void (*on_drained)(void *arg, pw_pool_t *pool), void *arg);
+
 #endif

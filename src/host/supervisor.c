@@ -54,8 +54,8 @@ static char *text_from(const pw_control_msg_t *msg)
     return strdup(msg->len ? msg->payload : "unknown error");
 }
 
-int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
-                              char **error_text)
+int pw_zygote_request_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
+                               char **error_text)
 {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
@@ -70,11 +70,16 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *t
         *error_text = strdup("the runtime zygote is not running (see the errors above)");
         return -1;
     }
+    *template_fd = fds[0];
+    return 0;
+}
+
+int pw_zygote_template_result(int template_fd, char **error_text)
+{
     pw_control_msg_t msg;
-    rc = pw_control_recv(fds[0], &msg);
+    int rc = pw_control_recv(template_fd, &msg);
     if (rc > 0 && msg.type == PW_FRAME_CTL_TEMPLATE_READY) {
         pw_control_msg_free(&msg);
-        *template_fd = fds[0];
         return 0;
     }
     if (rc > 0) {
@@ -84,8 +89,16 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *t
         *error_text = strdup("the worker template exited while loading the worker "
                              "(see the errors above)");
     }
-    close(fds[0]);
+    close(template_fd);
     return -1;
+}
+
+int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
+                              char **error_text)
+{
+    if (pw_zygote_request_template(zygote, spec_path, template_fd, error_text) < 0)
+        return -1;
+    return pw_zygote_template_result(*template_fd, error_text);
 }
 
 void pw_zygote_stop(pw_zygote_t *zygote)

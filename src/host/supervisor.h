@@ -22,6 +22,13 @@ int pw_zygote_start(pw_zygote_t *zygote);
 int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
                               char **error_text);
 
+/* The same in two steps, for a rebuild that must not block the host's loop: send the request
+ * (returns 0 with *template_fd to wait on, or -1 with *error_text), then, once template_fd is
+ * readable, read the outcome (0, or -1 with *error_text; template_fd is closed on failure). */
+int pw_zygote_request_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
+                               char **error_text);
+int pw_zygote_template_result(int template_fd, char **error_text);
+
 /* Closes the control socket, asks the zygote to stop and reaps it (killing it after a
  * short grace period). */
 void pw_zygote_stop(pw_zygote_t *zygote);
