@@ -2,7 +2,7 @@
 # `make test` runs the C unit tests and the end-to-end suite, then both again against an
 # AddressSanitizer/UBSan build (`make asan` alone). `make deps` installs missing Debian packages.
 
-PKGS    := libh2o libuv python3-embed libcjson
+PKGS    := libh2o libuv python3-embed libcjson libseccomp sqlite3 libcurl
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \

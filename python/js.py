@@ -3,7 +3,7 @@
 # conventions Pyodide gives them (`Response.new(...)`, keyword arguments as the trailing
 # options object). Imported in the worker template; used by isolates on every request.
 # Objects are pyworkerd's own (pyworkerd.webapi), shared with `workers`, not JS proxies.
-# Not here yet (other issues): fetch, Request, URL, Promise.
+# fetch() is pyworkerd.bindings.fetch (a call to the host). Not here yet: URL, Promise.
 """JavaScript globals for Python Workers: Response, Headers, console, JSON, Object."""
 
 from __future__ import annotations
@@ -15,9 +15,17 @@ from typing import Any
 from pyworkerd import log as _log
 from pyworkerd import webapi
 
-__all__ = ["JSON", "Headers", "Object", "Response", "console"]
+__all__ = ["JSON", "Headers", "Object", "Request", "Response", "console", "fetch"]
 
 Headers = webapi.JsHeaders
+Request = webapi.Request
+
+
+def fetch(resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
+    """`fetch(url, {method, headers, body, redirect})`: awaitable in async code."""
+    from pyworkerd.bindings import fetch as host_fetch
+
+    return host_fetch(resource, options, **kwargs)
 
 
 def _options(options: object, kwargs: dict[str, Any]) -> dict[str, Any]:

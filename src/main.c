@@ -9,6 +9,7 @@
 #include "host/log.h"
 #include "host/pool.h"
 #include "host/reload.h"
+#include "host/rpc.h"
 #include "host/supervisor.h"
 #include "host/worker_dir.h"
 #include "http/server.h"
@@ -30,9 +31,11 @@ typedef struct {
     char runtime_dir[PATH_MAX];
     pw_zygote_t zygote;
     pw_pool_t **pools;          /* one per service; NULL for non-worker services */
+    pw_rpc_host_t *rpc;         /* bindings: KV stores, service routing, outbound fetch */
     pw_http_server_t *http;
     pw_reload_t *reload;        /* --watch */
     uv_signal_t sigterm, sigint;
+    uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
     uv_timer_t drain_timer;
     int stopping;
 } host_t;
@@ -78,7 +81,13 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
                       char *spec_path, size_t spec_path_len)
 {
     char err[4096];
-    if (pw_worker_dir_write(dir, &config->services[index], config->dir, spec_path, spec_path_len,
+    const pw_cli_t *cli = host->cli;
+    /* A cold isolate is a new exec of pyworkerd, which the template's mount tree does not
+     * hold: --no-snapshot (a benchmark mode) runs without the sandbox. */
+    pw_worker_settings_t settings = { .config_dir = config->dir,
+                                      .sandbox = cli->sandbox && cli->snapshot != PW_SNAPSHOT_NONE,
+                                      .memory_limit_mib = (unsigned)cli->memory_limit_mib };
+    if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
@@ -90,8 +99,19 @@ static int create_pool(host_t *host, const pw_config_t *config, size_t index, in
                        pw_pool_t **out)
 {
     const pw_service_t *service = &config->services[index];
-    pw_pool_options_t opts = { .name = service->name, .template_fd = template_fd,
-                               .isolates = host->cli->isolates, .scale = scale_of(host->cli) };
+    const pw_cli_t *cli = host->cli;
+    char err[4096];
+    pw_rpc_worker_t *rpc;
+    if (pw_rpc_worker_create(host->rpc, service, &rpc, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        close(template_fd);
+        return -1;
+    }
+    pw_pool_options_t opts = { .rpc = pw_rpc_handle, .rpc_arg = rpc, .name = service->name, .template_fd = template_fd,
+                               .isolates = cli->isolates, .scale = scale_of(cli),
+                               .cpu_limit_ms = (unsigned)cli->cpu_limit_ms,
+                               .request_timeout_ms = (unsigned)(cli->request_timeout_s * 1000),
+                               .max_concurrent = (unsigned)cli->max_concurrent };
     if (pw_pool_create(host->loop, &opts, out) < 0) {
         fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
         return -1;
@@ -118,8 +138,20 @@ static int start_worker(host_t *host, size_t index)
     return create_pool(host, host->config, index, template_fd, &host->pools[index]);
 }
 
+static pw_pool_t *pool_of(host_t *host, const char *service_name);
+
+static pw_pool_t *lookup_pool(void *arg, const char *service_name)
+{
+    return pool_of(arg, service_name);
+}
+
 static int start_workers(host_t *host)
 {
+    pw_rpc_options_t rpc_opts = { .persist_dir = host->cli->persist_dir, .lookup = lookup_pool,
+                                  .lookup_arg = host };
+    if (pw_rpc_host_create(host->loop, host->config, &rpc_opts, &host->rpc) < 0)
+        return -1;
+    pw_rpc_set_fetch_timeout(host->rpc, (unsigned)(host->cli->fetch_timeout_s * 1000));
     host->pools = calloc(host->config->n_services ? host->config->n_services : 1, sizeof *host->pools);
     if (!host->pools)
         return -1;
@@ -206,8 +238,8 @@ static void close_everything(host_t *host)
     uv_close((uv_handle_t *)&host->drain_timer, NULL);
     uv_close((uv_handle_t *)&host->sigterm, NULL);
     uv_close((uv_handle_t *)&host->sigint, NULL);
+    uv_close((uv_handle_t *)&host->log_flush, NULL);
     pw_reload_stop(host->reload);
-    host->reload = NULL;
     if (host->http)
         pw_http_server_close(host->http);
     host->http = NULL;
@@ -252,8 +284,15 @@ static void on_stop_signal(uv_signal_t *signal, int signum)
     pw_http_server_drain(host->http);
 }
 
+static void on_log_flush(uv_check_t *check)
+{
+    pw_log_flush();
+}
+
 static void watch_signals(host_t *host)
 {
+    uv_check_init(host->loop, &host->log_flush);
+    uv_check_start(&host->log_flush, on_log_flush);
     uv_signal_init(host->loop, &host->sigterm);
     uv_signal_init(host->loop, &host->sigint);
     uv_timer_init(host->loop, &host->drain_timer);
@@ -286,7 +325,10 @@ static int serve(const pw_cli_t *cli)
         pw_log_info("ready");
         uv_run(host.loop, UV_RUN_DEFAULT);
     }
+    pw_log_flush();
     pw_zygote_stop(&host.zygote);
+    pw_rpc_host_free(host.rpc);
+    pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);
     pw_config_free(host.config);
     free(host.pools);

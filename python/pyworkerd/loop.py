@@ -15,7 +15,7 @@ import functools
 import traceback
 
 import _pyworkerd
-from pyworkerd import runtime
+from pyworkerd import rpc, runtime
 from pyworkerd.log import log
 
 
@@ -46,6 +46,7 @@ class _Server:
         self.waiting_to_write = False
         self.closed = False
         self.failed = False
+        rpc.attach(self)
 
     def serve(self) -> None:
         while not self.closed and not self.failed:
@@ -94,6 +95,9 @@ class _Server:
             if type(request) is int:
                 self.cancel(request)
                 continue
+            if len(request) == 2:
+                rpc.resolve(*request)
+                continue
             result = handle(*request)
             if type(result) is tuple:
                 send(request[0], *result)
@@ -120,6 +124,17 @@ class _Server:
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self.flush)
+
+    def flush_soon(self) -> None:
+        """Write queued frames (binding calls) at the next loop turn."""
+        if not self.flush_scheduled:
+            self.flush_scheduled = True
+            self.loop.call_soon(self.flush)
+
+    def after_blocking_call(self) -> None:
+        """A blocking binding call may have buffered frames the loop has not seen."""
+        if self.channel.buffered():
+            self.loop.call_soon(self.on_readable)
 
     @_fatal_on_error
     def flush(self) -> None:

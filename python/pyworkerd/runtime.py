@@ -24,7 +24,7 @@ from typing import Any
 
 import js
 import workers
-from pyworkerd import entropy, packages, trace
+from pyworkerd import bindings, entropy, packages, trace
 from pyworkerd import log as _log
 from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
 
@@ -39,6 +39,9 @@ env: Env | None = None
 
 _call: Callable[[int, Request], Any]
 _label = "fetch()"
+_module: ModuleType | None = None
+_legacy = False
+_entrypoint_callers: dict[str, Callable[[int, Request], Any]] = {}
 _pending: list[tuple[int, Awaitable[Any]]] = []
 _tasks: set[asyncio.Future[Any]] = set()
 
@@ -74,6 +77,8 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "json": lambda b: json.loads(b["value"]),
     "data": lambda b: base64.b64decode(b["value"]),
     "env": lambda b: b.get("value"),
+    "kv": lambda b: bindings.KvNamespace(b["name"]),
+    "service": lambda b: bindings.Fetcher(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -114,6 +119,11 @@ class ExecutionContext:
 
     def passThroughOnException(self) -> None:
         """Accepted for compatibility; there is no origin to pass through to."""
+
+
+def wait_until(awaitable: Awaitable[Any]) -> None:
+    """`workers.wait_until`: keep running `awaitable` after the response has been sent."""
+    ExecutionContext(0).waitUntil(awaitable)
 
 
 def _schedule(req_id: int, awaitable: Awaitable[Any]) -> None:
@@ -184,7 +194,8 @@ def _exported(module: ModuleType, name: str) -> Any:
 
 
 def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
-    global _call, _label
+    global _call, _label, _module, _legacy
+    _module, _legacy = module, legacy
     default = _exported(module, "Default")
     is_class = (
         inspect.isclass(default)
@@ -298,8 +309,17 @@ def handle(
     (one pair per Set-Cookie). Its header list may be the Response object's own list:
     read it, never modify it. Never raises an Exception (see the top of this file).
     """
+    if method is None:  # a CALL frame: url = entrypoint, headers = method name, body = payload
+        return _handle_call(req_id, url, headers, body)  # type: ignore[arg-type]
+    return _serve(_call, req_id, method, url, headers, body)
+
+
+def _serve(
+    call: Callable[[int, Request], Any], req_id: int, method: str, url: str,
+    headers: list[tuple[str, str]], body: bytes,
+) -> WireResponse | Coroutine[Any, Any, WireResponse]:
     try:
-        result = _call(req_id, make_request(method, url, headers, body))
+        result = call(req_id, make_request(method, url, headers, body))
     except Exception as exc:
         wire = _failed(req_id, method, url, exc)
     else:
@@ -312,6 +332,78 @@ def handle(
     if _pending:
         return _start_pending(wire)
     return wire
+
+
+# ---------------------------------------------------------------- isolate: service bindings
+
+
+def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any:
+    """A service binding's call of `entrypoint` (a WorkerEntrypoint class; "" = the default):
+    `fetch` with a request, or an RPC method with JSON arguments answered as JSON."""
+    try:
+        cls = _entrypoint_class(entrypoint)
+        if name == "fetch":
+            head, _, body = payload.partition(b"\n")
+            info = json.loads(head)
+            caller = _call if not entrypoint else _entrypoint_caller(entrypoint, cls)
+            return _serve(caller, req_id, info["method"], info["url"],
+                          [tuple(h) for h in info["headers"]], body)
+        method = _rpc_method(cls, name, entrypoint)
+        args = bindings.python_from_rpc(payload) if payload else []
+        result = method(cls(ExecutionContext(req_id), env))(*args)
+    except Exception as exc:
+        return _rpc_failed(req_id, entrypoint, name, exc)
+    if inspect.isawaitable(result):
+        return _finish_call(req_id, entrypoint, name, result)
+    return _rpc_answer(req_id, entrypoint, name, result)
+
+
+def _entrypoint_class(entrypoint: str) -> type:
+    name = entrypoint or "Default"
+    cls = getattr(_module, name, None) if _module is not None else None
+    if not (inspect.isclass(cls) and issubclass(cls, workers.WorkerEntrypoint)):
+        if not entrypoint:
+            return workers.WorkerEntrypoint  # legacy on_fetch worker: fetch only
+        raise TypeError(f'The worker has no WorkerEntrypoint class named "{name}".')
+    return cls
+
+
+def _entrypoint_caller(entrypoint: str, cls: type) -> Callable[[int, Request], Any]:
+    caller = _entrypoint_callers.get(entrypoint)
+    if caller is None:
+        caller = _entrypoint_callers[entrypoint] = _class_caller(cls, _legacy)[0]
+    return caller
+
+
+def _rpc_method(cls: type, name: str, entrypoint: str) -> Callable[[Any], Any]:
+    public = not name.startswith("_") and name not in ("fetch", "constructor")
+    attr = inspect.getattr_static(cls, name, None) if public else None
+    if attr is None or not callable(attr) or hasattr(workers.WorkerEntrypoint, name):
+        raise TypeError(f'The RPC receiver "{entrypoint or "Default"}" does not implement the '
+                        f'method "{name}".')
+    return lambda instance: getattr(instance, name)
+
+
+async def _finish_call(req_id: int, entrypoint: str, name: str, awaitable: Awaitable[Any]) -> WireResponse:
+    try:
+        result = await awaitable
+    except Exception as exc:
+        return _rpc_failed(req_id, entrypoint, name, exc)
+    return _rpc_answer(req_id, entrypoint, name, result)
+
+
+def _rpc_answer(req_id: int, entrypoint: str, name: str, result: Any) -> WireResponse:
+    try:
+        body = bindings.python_to_rpc(result)
+    except (TypeError, ValueError) as exc:
+        return _rpc_failed(req_id, entrypoint, name, exc)
+    return (200, [("content-type", "application/json")], body)
+
+
+def _rpc_failed(req_id: int, entrypoint: str, name: str, exc: Exception) -> WireResponse:
+    _log_exception(f"request {req_id} RPC {entrypoint or 'Default'}.{name}(): uncaught exception", exc)
+    body = json.dumps({"name": type(exc).__name__, "message": str(exc)}).encode()
+    return (500, [("content-type", "application/json")], body)
 
 
 async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any]) -> WireResponse:

@@ -3,7 +3,8 @@
 # Imported in the worker template (by the runtime, then by the user's modules) and used
 # by every isolate forked from it. The objects themselves live in pyworkerd.webapi, which
 # `js` shares, so `workers.Response` and `js.Response` are interchangeable to the runtime.
-# Not here yet (other issues): fetch, bindings, FormData/Blob/File, asgi/wsgi, RPC helpers.
+# fetch() and the RPC helpers come from pyworkerd.bindings (calls to the host).
+# Not here yet (other issues): FormData/Blob/File, asgi/wsgi.
 """Python Workers SDK: entry point base classes and HTTP objects (the `workers` module)."""
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import json
 from http import HTTPStatus
 from typing import Any, Protocol
 
-from pyworkerd import webapi
+from pyworkerd import bindings, webapi
+from pyworkerd.bindings import fetch, python_from_rpc, python_to_rpc
 from pyworkerd.webapi import Request
 
-__all__ = ["Context", "Headers", "Request", "Response", "WorkerEntrypoint", "env"]
+__all__ = ["Context", "FetchResponse", "Headers", "Request", "Response", "WorkerEntrypoint", "env",
+           "fetch", "python_from_rpc", "python_to_rpc", "waitUntil", "wait_until"]
 
 Headers = dict[str, str] | list[tuple[str, str]] | webapi.Headers
 """What a `headers=` argument accepts: a dict, a list of (name, value) pairs or Headers."""
@@ -121,6 +124,52 @@ class Response(webapi.ResponseBase):
         if content_type is not None:
             parts.append(f"content_type={content_type!r}")
         return f"Response({', '.join(parts)})"
+
+
+def _js_response_class() -> type:
+    import js
+
+    return js.Response
+
+
+class FetchResponse(Response, _js_response_class()):  # type: ignore[misc]
+    """The Response of fetch() or of a service binding: the Python (`status`, `await r.text()`,
+    `r.json()`, `r.bytes()`) and the JavaScript surface (`statusText`, `await r.arrayBuffer()`)."""
+
+    __slots__ = ("_url", "_redirected")
+
+    @property
+    def url(self) -> str:
+        """The final URL (after redirects)."""
+        return self._url
+
+    @property
+    def redirected(self) -> bool:
+        """Whether redirects were followed."""
+        return self._redirected
+
+    @property
+    def type(self) -> str:
+        """"basic", as for any fetched response."""
+        return "basic"
+
+    def raise_for_status(self) -> None:
+        """Raise OSError for a 4xx or 5xx status."""
+        if self._status >= 400:
+            raise OSError(f"{self._status} error for url: {self._url}")
+
+    def __repr__(self) -> str:
+        return f"FetchResponse(status={self._status}, url={self._url!r})"
+
+
+def wait_until(awaitable: Any) -> None:
+    """Keep running `awaitable` (a coroutine or task) after the response has been sent."""
+    from pyworkerd import runtime
+
+    runtime.wait_until(awaitable)
+
+
+waitUntil = wait_until
 
 
 def __getattr__(name: str) -> Any:

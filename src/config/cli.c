@@ -63,6 +63,24 @@ static const char serve_help[] =
     "        worker (no fork of a worker template; for measuring start types).\n"
     "    --drain-timeout=<seconds>\n"
     "        On SIGTERM, wait up to <seconds> for requests in flight (default 10).\n"
+    "    --memory-limit=<MiB>\n"
+    "        Memory an isolate may allocate beyond its template (default 128; 0: no limit).\n"
+    "        Past it, Python raises MemoryError.\n"
+    "    --cpu-limit-ms=<ms>\n"
+    "        CPU time a request may use (default 30000; 0: no limit). An isolate that exceeds\n"
+    "        it is killed and replaced; its requests get 503.\n"
+    "    --request-timeout=<seconds>\n"
+    "        Wall-clock time a request may take (default 0: no limit); then 504.\n"
+    "    --max-concurrent-requests=<n>\n"
+    "        Requests one isolate handles at once (default 0: no limit); others wait.\n"
+    "    --persist-dir=<dir>\n"
+    "        Keep state (KV namespaces of relative disk paths) under <dir>; \":memory:\" keeps\n"
+    "        nothing on disk.\n"
+    "    --fetch-timeout=<seconds>\n"
+    "        Time an outbound fetch() may take, redirects included (default 30).\n"
+    "    --no-sandbox\n"
+    "        Run isolates without namespaces, seccomp, Landlock, rlimits and the audit hook\n"
+    "        (only where user namespaces are unavailable; workers can then reach the host).\n"
     "    --no-access-log\n"
     "        Do not log one line per request.\n"
     "    --verbose\n"
@@ -126,6 +144,15 @@ static int parse_positive_int(const char *s, int max, int *out)
     return 0;
 }
 
+static int parse_count(const char *s, int max, int *out)
+{
+    if (strcmp(s, "0") == 0) {
+        *out = 0;
+        return 0;
+    }
+    return parse_positive_int(s, max, out);
+}
+
 static int parse_seconds(const char *s, double *out)
 {
     char *end;
@@ -152,7 +179,8 @@ static int parse_snapshot(const char *s, pw_snapshot_t *out)
 typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
                OPT_NO_SNAPSHOT, OPT_SNAPSHOT, OPT_MIN_ISOLATES, OPT_MAX_ISOLATES, OPT_SPARE_ISOLATES,
                OPT_IDLE_TIMEOUT, OPT_WATCH,
-               OPT_HELP, OPT_VERSION } opt_id_t;
+               OPT_HELP, OPT_VERSION, OPT_MEMORY, OPT_CPU, OPT_TIMEOUT, OPT_MAX_CONCURRENT,
+               OPT_NO_SANDBOX, OPT_PERSIST_DIR, OPT_FETCH_TIMEOUT } opt_id_t;
 
 typedef struct {
     char short_name;        /* 0: none */
@@ -175,6 +203,13 @@ static const opt_t serve_opts[] = {
     { 0, "idle-timeout", 1, OPT_IDLE_TIMEOUT },
     { 0, "watch", 0, OPT_WATCH },
     { 0, "snapshot", 1, OPT_SNAPSHOT },     /* hidden (bench): package, baseline or none */
+    { 0, "memory-limit", 1, OPT_MEMORY },
+    { 0, "cpu-limit-ms", 1, OPT_CPU },
+    { 0, "request-timeout", 1, OPT_TIMEOUT },
+    { 0, "max-concurrent-requests", 1, OPT_MAX_CONCURRENT },
+    { 0, "no-sandbox", 0, OPT_NO_SANDBOX },
+    { 0, "persist-dir", 1, OPT_PERSIST_DIR },
+    { 0, "fetch-timeout", 1, OPT_FETCH_TIMEOUT },
     { 0, "help", 0, OPT_HELP },
     { 0, "version", 0, OPT_VERSION },
 };
@@ -197,15 +232,6 @@ static const opt_t *find_short(char c)
         if (serve_opts[i].short_name && serve_opts[i].short_name == c) return &serve_opts[i];
     }
     return NULL;
-}
-
-static int parse_count(const char *s, int max, int *out)
-{
-    if (strcmp(s, "0") == 0) {
-        *out = 0;
-        return 0;
-    }
-    return parse_positive_int(s, max, out);
 }
 
 static int parse_pool_size(pw_cli_t *cli, opt_id_t id, const char *as_written, const char *value)
@@ -242,6 +268,33 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         return 0;
     case OPT_DRAIN:
         if (parse_seconds(value, &cli->drain_timeout_s) < 0) {
+            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
+        }
+        return 0;
+    case OPT_MEMORY:
+    case OPT_CPU:
+    case OPT_MAX_CONCURRENT: {
+        int *field = o->id == OPT_MEMORY ? &cli->memory_limit_mib
+                   : o->id == OPT_CPU ? &cli->cpu_limit_ms : &cli->max_concurrent;
+        if (parse_count(value, o->id == OPT_MEMORY ? 1 << 20 : INT_MAX, field) < 0) {
+            return usage_error(cli, prog, "%s: expected a non-negative integer, got \"%s\"", as_written, value);
+        }
+        return 0;
+    }
+    case OPT_TIMEOUT:
+        if (parse_seconds(value, &cli->request_timeout_s) < 0) {
+            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
+        }
+        return 0;
+    case OPT_NO_SANDBOX:
+        cli->sandbox = 0;
+        return 0;
+    case OPT_PERSIST_DIR:
+        if (!*value) return usage_error(cli, prog, "%s: expected a directory", as_written);
+        cli->persist_dir = value;
+        return 0;
+    case OPT_FETCH_TIMEOUT:
+        if (parse_seconds(value, &cli->fetch_timeout_s) < 0 || cli->fetch_timeout_s <= 0) {
             return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
         }
         return 0;
@@ -422,6 +475,10 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     cli->spare_isolates = 1;
     cli->idle_timeout_s = 30;
     cli->drain_timeout_s = 10;
+    cli->fetch_timeout_s = 30;
+    cli->sandbox = 1;
+    cli->memory_limit_mib = 128;
+    cli->cpu_limit_ms = 30000;
     if (argc < 2) return usage_error(cli, "pyworkerd", "missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--zygote") == 0) return parse_zygote(cli, argc, argv);

@@ -45,6 +45,13 @@ typedef struct {
     int spare_isolates;         /* --spare-isolates N: pre-forked isolates held back (default 1) */
     double idle_timeout_s;      /* --idle-timeout S: retire idle isolates above min (default 30) */
     double drain_timeout_s;     /* --drain-timeout S (default 10) */
+    int sandbox;                /* 1 unless --no-sandbox */
+    int memory_limit_mib;       /* --memory-limit MiB per isolate (default 128; 0: none) */
+    int cpu_limit_ms;           /* --cpu-limit-ms per request (default 30000; 0: none) */
+    double request_timeout_s;   /* --request-timeout S wall clock (default 0: none) */
+    int max_concurrent;         /* --max-concurrent-requests N per isolate (default 0: any) */
+    const char *persist_dir;    /* --persist-dir DIR or ":memory:" (default NULL: the CWD) */
+    double fetch_timeout_s;     /* --fetch-timeout S for outbound fetch() (default 30) */
     pw_snapshot_t snapshot;     /* --no-snapshot, hidden --snapshot=package|baseline|none;
                                  * also passed to the zygote */
     int zygote_fd;              /* PW_CMD_ZYGOTE, PW_CMD_ISOLATE: the control/request socket */

@@ -258,12 +258,14 @@ static const cJSON *union_member(const cJSON *obj, const char *const *fields)
 
 /* ---- service designators -------------------------------------------------------------------- */
 
-/* Checks a ServiceDesignator that pyworkerd can route (a name, no entrypoint, empty props). */
-static int check_designator(ctx_t *c, const cJSON *sd, const char *service, const char *path)
+/* Checks a ServiceDesignator that pyworkerd can route (a name, empty props, and an
+ * entrypoint only where `entry_ok`). */
+static int check_designator_ep(ctx_t *c, const cJSON *sd, const char *service, const char *path,
+                               int entry_ok)
 {
     char p[1024];
     const char *entry = json_str(sd, "entrypoint");
-    if (entry) {
+    if (entry && !entry_ok) {
         snprintf(p, sizeof p, "%s.entrypoint", path);
         return unsupported(c, AT_STRING(entry), NO_LOC, service, p);
     }
@@ -275,6 +277,11 @@ static int check_designator(ctx_t *c, const cJSON *sd, const char *service, cons
     static const char *const known[] = { "name", "entrypoint", "props", NULL };
     snprintf(p, sizeof p, "%s.", path);
     return reject_unknown(c, sd, known, service, p, NO_LOC);
+}
+
+static int check_designator(ctx_t *c, const cJSON *sd, const char *service, const char *path)
+{
+    return check_designator_ep(c, sd, service, path, 0);
 }
 
 static int service_defined(const ctx_t *c, const char *name)
@@ -441,6 +448,16 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
         out->kind = PW_BINDING_FROM_ENV;
         text = getenv(text);
         if (!text) return 0;
+    } else if (strcmp(m, "kvNamespace") == 0 || strcmp(m, "service") == 0) {
+        char path[1024];
+        int kv = m[0] == 'k';
+        snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
+        if (check_designator_ep(c, member, svc, path, !kv) < 0) return -1;
+        out->kind = kv ? PW_BINDING_KV : PW_BINDING_SERVICE;
+        text = json_str(member, "name");
+        const char *entry = json_str(member, "entrypoint");
+        if (!text) text = "";
+        if (entry && !(out->entrypoint = strdup(entry))) return oom(c);
     } else {
         char path[1024];
         snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
@@ -501,9 +518,9 @@ static int check_worker_fields(ctx_t *c, const char *svc, const cJSON *wj)
     const cJSON *outbound = cJSON_GetObjectItemCaseSensitive(wj, "globalOutbound");
     if (outbound) {
         const char *target = json_str(outbound, "name");
-        if (!target || strcmp(target, "internet") != 0) {
+        if (!target) {
             return unsupported(c, AT_FIELD("globalOutbound"), NO_LOC, svc,
-                               "worker.globalOutbound (other than \"internet\")");
+                               "worker.globalOutbound without a service name");
         }
         if (check_designator(c, outbound, svc, "worker.globalOutbound") < 0) return -1;
     }
@@ -513,6 +530,8 @@ static int check_worker_fields(ctx_t *c, const char *svc, const cJSON *wj)
 static int load_worker(ctx_t *c, const char *svc, const cJSON *wj, pw_worker_t *w)
 {
     if (check_worker_fields(c, svc, wj) < 0) return -1;
+    const char *outbound = json_str(cJSON_GetObjectItemCaseSensitive(wj, "globalOutbound"), "name");
+    if (!(w->global_outbound = strdup(outbound ? outbound : "internet"))) return oom(c);
     if (load_modules(c, svc, cJSON_GetObjectItemCaseSensitive(wj, "modules"), w) < 0) return -1;
     const char *date = json_str(wj, "compatibilityDate");
     if (date && !(w->compat_date = strdup(date))) return oom(c);
@@ -740,6 +759,59 @@ static int load_sockets(ctx_t *c, const cJSON *list)
     return 0;
 }
 
+/* ---- references between services ---------------------------------------------------------- */
+
+static int refers_to_missing(ctx_t *c, const char *svc, const char *what, const char *target)
+{
+    return fail(c, AT_STRING(target), svc, "%s refers to a service \"%s\", but no such service "
+                "is defined.", what, target);
+}
+
+/* A worker's bindings and globalOutbound name services that exist and that pyworkerd can
+ * serve them from: KV on a disk service, service bindings to Python workers, fetch() through
+ * a network service. */
+static int check_worker_references(ctx_t *c, const pw_service_t *s)
+{
+    char what[1024];
+    const pw_worker_t *w = &s->worker;
+    for (size_t i = 0; i < w->n_bindings; i++) {
+        const pw_binding_t *b = &w->bindings[i];
+        if (b->kind != PW_BINDING_KV && b->kind != PW_BINDING_SERVICE) continue;
+        snprintf(what, sizeof what, "Worker \"%s\"'s binding \"%s\"", s->name, b->name);
+        const pw_service_t *t = pw_config_service(c->cfg, b->value);
+        if (!t) return refers_to_missing(c, s->name, what, b->value);
+        if (b->kind == PW_BINDING_KV && t->kind != PW_SERVICE_DISK) {
+            return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
+                        "worker.bindings[\"%s\"].kvNamespace naming service \"%s\", which is not "
+                        "a disk service (the KV HTTP protocol to a worker or external service "
+                        "is not implemented yet)", b->name, t->name);
+        }
+        if (b->kind == PW_BINDING_SERVICE && t->kind != PW_SERVICE_WORKER) {
+            return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
+                        "worker.bindings[\"%s\"].service naming service \"%s\", which is not a "
+                        "Python worker", b->name, t->name);
+        }
+    }
+    snprintf(what, sizeof what, "Worker \"%s\"'s globalOutbound", s->name);
+    const pw_service_t *t = pw_config_service(c->cfg, w->global_outbound);
+    if (!t) return refers_to_missing(c, s->name, what, w->global_outbound);
+    if (t->kind != PW_SERVICE_NETWORK) {
+        return fail(c, AT_STRING(w->global_outbound), s->name, "not supported by pyworkerd: "
+                    "worker.globalOutbound naming service \"%s\", which is not a network service",
+                    t->name);
+    }
+    return 0;
+}
+
+static int check_references(ctx_t *c)
+{
+    for (size_t i = 0; i < c->cfg->n_services; i++) {
+        const pw_service_t *s = &c->cfg->services[i];
+        if (s->kind == PW_SERVICE_WORKER && check_worker_references(c, s) < 0) return -1;
+    }
+    return 0;
+}
+
 /* ---- the whole config ----------------------------------------------------------------------- */
 
 static int check_top_level(ctx_t *c, const cJSON *root)
@@ -765,6 +837,7 @@ static int load_json(ctx_t *c, const char *json)
     }
     int rc = check_top_level(c, root);
     if (rc == 0) rc = load_services(c, cJSON_GetObjectItemCaseSensitive(root, "services"));
+    if (rc == 0) rc = check_references(c);
     if (rc == 0) rc = load_sockets(c, cJSON_GetObjectItemCaseSensitive(root, "sockets"));
     cJSON_Delete(root);
     return rc;
@@ -840,8 +913,10 @@ static void free_worker(pw_worker_t *w)
     for (size_t i = 0; i < w->n_bindings; i++) {
         free(w->bindings[i].name);
         free(w->bindings[i].value);
+        free(w->bindings[i].entrypoint);
     }
     free(w->bindings);
+    free(w->global_outbound);
 }
 
 void pw_config_free(pw_config_t *config)

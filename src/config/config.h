@@ -33,6 +33,8 @@ typedef enum {
     PW_BINDING_DATA,        /* value = the bytes */
     PW_BINDING_JSON,        /* value = the JSON text, as written in the config */
     PW_BINDING_FROM_ENV,    /* value = getenv() at load time, or NULL when unset */
+    PW_BINDING_KV,          /* kvNamespace: value = the name of the service holding it */
+    PW_BINDING_SERVICE,     /* service: value = the worker's name, entrypoint = class or NULL */
 } pw_binding_kind_t;
 
 typedef struct {
@@ -40,6 +42,7 @@ typedef struct {
     pw_binding_kind_t kind;
     char *value;            /* NULL only for an unset fromEnvironment */
     size_t value_len;
+    char *entrypoint;       /* PW_BINDING_SERVICE: a named WorkerEntrypoint class, or NULL */
 } pw_binding_t;
 
 typedef struct {
@@ -50,6 +53,7 @@ typedef struct {
     size_t n_compat_flags;
     pw_binding_t *bindings;
     size_t n_bindings;
+    char *global_outbound;  /* the network service its fetch() goes through ("internet") */
 } pw_worker_t;
 
 typedef enum {

@@ -60,21 +60,52 @@ void pw_log_info(const char *fmt, ...)
     va_end(ap);
 }
 
+/* Access lines are gathered and written once per event-loop turn (pw_log_flush), or
+ * when the buffer fills: one write(2) for a burst of requests instead of one each. */
+static char access_buf[64 * 1024];
+static size_t access_len;
+
+void pw_log_flush(void)
+{
+    size_t off = 0;
+    while (off < access_len) {
+        ssize_t n = write(STDERR_FILENO, access_buf + off, access_len - off);
+        if (n <= 0)
+            break;      /* nowhere left to report a failed log write */
+        off += (size_t)n;
+    }
+    access_len = 0;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS", formatted once per second. */
+static const char *utc_seconds(time_t now)
+{
+    static time_t cached_at = -1;
+    static char text[32];
+    if (now != cached_at) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_at = now;
+    }
+    return text;
+}
+
 void pw_log_access(const char *worker, const char *method, size_t method_len, const char *path,
                    size_t path_len, int status, size_t bytes, uint64_t duration_ns)
 {
     struct timeval tv;
-    struct tm tm;
     gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    char line[4096];
-    int len = snprintf(line, sizeof line,
-                       "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %.*s %.*s %d %zu %.3fms",
-                       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                       tm.tm_sec, (int)(tv.tv_usec / 1000), worker, (int)method_len, method,
-                       (int)(path_len > 2048 ? 2048 : path_len), path, status, bytes,
-                       (double)duration_ns / 1e6);
-    write_line(line, len, sizeof line);
+    if (sizeof access_buf - access_len < 2048 + 512)
+        pw_log_flush();
+    char *line = access_buf + access_len;
+    size_t room = sizeof access_buf - access_len;
+    int len = snprintf(line, room, "%s.%03dZ %s %.*s %.*s %d %zu %.3fms\n",
+                       utc_seconds(tv.tv_sec), (int)(tv.tv_usec / 1000), worker,
+                       (int)method_len, method, (int)(path_len > 2048 ? 2048 : path_len), path,
+                       status, bytes, (double)duration_ns / 1e6);
+    if (len > 0)
+        access_len += (size_t)len < room ? (size_t)len : room - 1;
 }
 
 /* ---- PYTHON_TRACE ---- */

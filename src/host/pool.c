@@ -5,8 +5,10 @@
  * Invariant: a call is answered exactly once, and never after pw_pool_cancel().
  */
 #include "host/pool.h"
+#include "host/limits.h"
 #include "host/log.h"
 #include "wire/control.h"
+#include "wire/rpc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
+#define LIMITS_TICK_MS 100
 
 enum { ISOLATE_SPAWNING, ISOLATE_LIVE, ISOLATE_DEAD };
 
@@ -40,6 +43,14 @@ struct pw_isolate {
     int spare;                  /* held back: gets no calls until promoted (scale.h) */
     int retired;                /* stopped on purpose (idle): no error, no replacement */
     uint64_t idle_since;        /* uv_now() when its last call was answered */
+    uint64_t calls_started;     /* for the CPU limit (limits.h) */
+    pw_cpu_window_t cpu;
+    pw_port_t *port;            /* RPC return path; NULL until the isolate is live */
+};
+
+struct pw_port {
+    pw_isolate_t *iso;          /* NULL once the isolate is gone */
+    unsigned refs;              /* the isolate's own, plus one per binding call held open */
 };
 
 struct pw_pool {
@@ -57,6 +68,8 @@ struct pw_pool {
     size_t n_live;
     pw_call_t queue;            /* sentinel: calls waiting for an isolate */
     uv_check_t flush_check;
+    uv_timer_t limits_timer;    /* CPU limit and request timeout; running when either is set */
+    pw_pool_options_t opts;
     int closing;
     int open_handles;
 };
@@ -123,6 +136,10 @@ static void isolate_unlink(pw_isolate_t *iso)
 
 static void isolate_free(pw_isolate_t *iso)
 {
+    if (iso->port) {
+        iso->port->iso = NULL;
+        pw_port_release(iso->port);
+    }
     pw_buf_free(&iso->in);
     pw_buf_free(&iso->out);
     pw_buf_free(&iso->writing);
@@ -211,6 +228,12 @@ static pw_call_t *find_inflight(pw_isolate_t *iso, uint32_t id)
 static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
 {
     pw_message_t msg;
+    if (frame->type == PW_FRAME_RPC && iso->pool->opts.rpc) {
+        if (iso->pool->opts.rpc(iso->pool->opts.rpc_arg, iso->port, frame) == 0)
+            return 0;
+        isolate_die(iso, "it sent a malformed binding call");
+        return -1;
+    }
     if (frame->type != PW_FRAME_RESPONSE || pw_message_decode_response(frame, &msg) < 0 ||
         msg.status < 100 || msg.status > 999) {
         isolate_die(iso, "it sent a malformed frame");
@@ -226,6 +249,8 @@ static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
     PW_TRACE(call->trace_ns, "request finished id=%u isolate=%d status=%u", call->id, iso->pid,
              (unsigned)msg.status);
     call->respond(call, &msg, 0, NULL);
+    if (!call_list_empty(&iso->pool->queue))
+        dispatch_queue(iso->pool);      /* a call waited for --max-concurrent-requests */
     return 0;
 }
 
@@ -263,7 +288,16 @@ static void on_isolate_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
     isolate_retire_if_idle(iso);
 }
 
+static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const char *text);
+
 static void isolate_die(pw_isolate_t *iso, const char *why)
+{
+    isolate_fail(iso, why, 502, "Bad Gateway: the worker's isolate stopped while handling this "
+                                "request; see the server log.\n");
+}
+
+/* Kills the isolate; its calls get `status` with `text`. */
+static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const char *text)
 {
     if (iso->state == ISOLATE_DEAD)
         return;
@@ -279,8 +313,7 @@ static void isolate_die(pw_isolate_t *iso, const char *why)
     while (!call_list_empty(&iso->inflight)) {
         pw_call_t *call = iso->inflight.next;
         call_list_remove(call);
-        call_fail(call, 502, "Bad Gateway: the worker's isolate stopped while handling this "
-                             "request; see the server log.\n");
+        call_fail(call, status, text);
     }
     iso->n_inflight = 0;
     if (was_live) {
@@ -328,6 +361,11 @@ static int isolate_open(pw_isolate_t *iso, int pid)
 {
     pw_pool_t *pool = iso->pool;
     iso->pid = pid;
+    iso->port = calloc(1, sizeof *iso->port);
+    if (!iso->port)
+        return -ENOMEM;
+    iso->port->iso = iso;
+    iso->port->refs = 1;
     int rc = uv_pipe_init(pool->loop, &iso->pipe, 0);
     if (rc == 0)
         rc = uv_pipe_open(&iso->pipe, iso->fd);
@@ -528,6 +566,8 @@ static pw_isolate_t *pick_isolate(pw_pool_t *pool)
     for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
         if (iso->state == ISOLATE_LIVE && !iso->spare && (!best || iso->n_inflight < best->n_inflight))
             best = iso;
+    if (best && pool->opts.max_concurrent && best->n_inflight >= pool->opts.max_concurrent)
+        return NULL;
     return best;
 }
 
@@ -548,6 +588,7 @@ static void send_call(pw_isolate_t *iso, pw_call_t *call)
     }
     call_list_push(&iso->inflight, call);
     iso->n_inflight++;
+    iso->calls_started++;
     isolate_mark_dirty(iso);
 }
 
@@ -567,6 +608,7 @@ void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
 {
     call->prev = call->next = call;
     call->trace_ns = pw_trace_on ? pw_trace_clock() : 0;
+    call->start_ms = uv_now(pool->loop);
     if (pool->closing) {
         call_fail(call, 503, "Service Unavailable: the server is shutting down.\n");
         return;
@@ -634,6 +676,54 @@ void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
     pool_drained_check(pool);
 }
 
+/* ---- limits: CPU per request, wall-clock timeout ---- */
+
+static void expire_calls(pw_pool_t *pool, pw_call_t *head, pw_isolate_t *iso, uint64_t now)
+{
+    for (pw_call_t *call = head->next, *next; call != head; call = next) {
+        next = call->next;
+        if (now - call->start_ms < pool->opts.request_timeout_ms)
+            continue;
+        call_list_remove(call);
+        if (iso) {
+            iso->n_inflight--;
+            if (pw_frame_put_empty(&iso->out, PW_FRAME_CANCEL, call->id) == 0)
+                isolate_mark_dirty(iso);
+        }
+        call_fail(call, 504, "Gateway Timeout: the worker did not answer within the request "
+                             "timeout (--request-timeout).\n");
+    }
+}
+
+static void on_limits_tick(uv_timer_t *timer)
+{
+    pw_pool_t *pool = timer->data;
+    uint64_t now = uv_now(pool->loop);
+    if (pool->opts.request_timeout_ms)
+        expire_calls(pool, &pool->queue, NULL, now);
+    for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
+        next = iso->next;
+        if (iso->state != ISOLATE_LIVE)
+            continue;
+        if (pool->opts.request_timeout_ms)
+            expire_calls(pool, &iso->inflight, iso, now);
+        if (pool->opts.cpu_limit_ms &&
+            pw_cpu_window_check(&iso->cpu, iso->pid, iso->n_inflight, iso->calls_started,
+                                pool->opts.cpu_limit_ms))
+            isolate_fail(iso, "it exceeded its CPU time limit", 503,
+                         "Service Unavailable: the worker exceeded its CPU time limit.\n");
+    }
+}
+
+static void limits_start(pw_pool_t *pool)
+{
+    uv_timer_init(pool->loop, &pool->limits_timer);
+    pool->limits_timer.data = pool;
+    pool->open_handles++;
+    if (pool->opts.cpu_limit_ms || pool->opts.request_timeout_ms)
+        uv_timer_start(&pool->limits_timer, on_limits_tick, LIMITS_TICK_MS, LIMITS_TICK_MS);
+}
+
 /* ---- lifetime ---- */
 
 static int wait_for_spawned(pw_pool_t *pool)
@@ -672,6 +762,8 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     pool->loop = loop;
     pool->name = strdup(opts->name);
     pool->template_fd = opts->template_fd;
+    pool->opts = *opts;
+    pool->opts.name = NULL;
     pool->scale = opts->scale;
     if (!pool->scale.min && !pool->scale.max && opts->isolates > 0)
         pool->scale.min = (size_t)opts->isolates;   /* a caller that only set `isolates` */
@@ -681,6 +773,7 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     uv_check_init(loop, &pool->flush_check);
     pool->flush_check.data = pool;
     uv_check_start(&pool->flush_check, on_flush_check);
+    limits_start(pool);
     *out = pool;
     /* Blocking waits first: uv_poll_init makes the descriptor non-blocking. */
     int rc = start_isolates(pool);
@@ -726,9 +819,39 @@ void pw_pool_close(pw_pool_t *pool)
     uv_close((uv_handle_t *)&pool->template_poll, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->flush_check, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->idle_timer, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&pool->limits_timer, on_pool_handle_closed);
 }
 
 const char *pw_pool_name(const pw_pool_t *pool)
 {
     return pool->name;
+}
+
+/* ---- RPC return path ---- */
+
+void pw_port_hold(pw_port_t *port)
+{
+    port->refs++;
+}
+
+void pw_port_release(pw_port_t *port)
+{
+    if (--port->refs == 0)
+        free(port);
+}
+
+unsigned pw_port_held(const pw_port_t *port)
+{
+    return port->refs - (port->iso ? 1 : 0);
+}
+
+int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t n)
+{
+    pw_isolate_t *iso = port->iso;
+    if (!iso || iso->state != ISOLATE_LIVE)
+        return -EPIPE;
+    int rc = pw_rpc_put(&iso->out, PW_FRAME_RPC_RESULT, id, fields, n);
+    if (rc == 0)
+        isolate_mark_dirty(iso);
+    return rc;
 }

@@ -20,6 +20,12 @@
 typedef struct pw_pool pw_pool_t;
 typedef struct pw_isolate pw_isolate_t;
 typedef struct pw_call pw_call_t;
+typedef struct pw_port pw_port_t;
+
+/* Handles one RPC frame (a binding call) from an isolate; answers it with pw_port_reply(),
+ * at once or later while holding the port. Returns 0, or a negative value when the frame
+ * breaks the protocol (the isolate is then killed). */
+typedef int (*pw_rpc_handler_cb)(void *arg, pw_port_t *port, const pw_frame_t *frame);
 
 /* Appends this call's REQUEST frame (with id call->id) to out; returns 0 or -errno. */
 typedef int (*pw_call_encode_cb)(pw_call_t *call, pw_buf_t *out);
@@ -34,6 +40,7 @@ struct pw_call {
     pw_call_t *prev, *next;     /* in the pool's queue or the isolate's in-flight list */
     uint32_t id;
     int state;
+    uint64_t start_ms;          /* loop time of pw_pool_submit, for --request-timeout */
     pw_isolate_t *isolate;
     pw_call_encode_cb encode;
     pw_call_respond_cb respond;
@@ -45,6 +52,11 @@ typedef struct {
     int template_fd;            /* control socket of a ready template; the pool owns it */
     int isolates;               /* serving isolates to keep, when scale.min and .max are 0 */
     pw_scale_t scale;           /* min/max/spare/idle (scale.h) */
+    unsigned cpu_limit_ms;      /* CPU per request before the isolate is killed (503); 0: none */
+    unsigned request_timeout_ms;    /* wall clock per request before a 504; 0: none */
+    unsigned max_concurrent;    /* calls in flight per isolate; 0: no limit */
+    pw_rpc_handler_cb rpc;      /* binding calls of its isolates (host/rpc.h); NULL: refused */
+    void *rpc_arg;
 } pw_pool_options_t;
 
 /* Starts the minimum of serving isolates (waiting until each is forked), then the spares in
@@ -62,5 +74,14 @@ const char *pw_pool_name(const pw_pool_t *pool);
  * calls on_drained(arg, pool) and closes itself (pw_pool_close still stops it at once). */
 void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
                    void (*on_drained)(void *arg, pw_pool_t *pool), void *arg);
+
+/* An isolate's return path for RPC results. It outlives the isolate while held: replies to
+ * an isolate that is gone are dropped (-EPIPE). */
+void pw_port_hold(pw_port_t *port);
+void pw_port_release(pw_port_t *port);
+/* Binding calls of this isolate currently held open (for the per-isolate limit). */
+unsigned pw_port_held(const pw_port_t *port);
+/* Queues an RPC_RESULT frame with id and fields. Returns 0, -EPIPE, or -errno. */
+int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t n);
 
 #endif

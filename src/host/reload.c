@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define MAX_DRAINING 256
+#define MAX_KEPT 1024
 
 typedef struct rebuild rebuild_t;
 
@@ -35,22 +36,27 @@ struct pw_reload {
     pw_reload_options_t opts;
     pw_watch_t *watch;
     unsigned generation;
-    pw_config_t *config;        /* being loaded; freed when its rebuilds are done */
+    pw_config_t *config;        /* being loaded; kept once a pool of it serves, else freed */
+    int swapped;                /* a pool of `config` was swapped in */
+    pw_config_t *kept[MAX_KEPT];    /* configs that pools (and their bindings) point into */
+    size_t n_kept;
     rebuild_t *rebuilds;
     int again;                  /* files changed during a rebuild */
     int stopping;
-    int open_handles;
     pw_pool_t *draining[MAX_DRAINING];
 };
 
 static void reload_run(void *arg);
 
-static void reload_maybe_free(pw_reload_t *reload)
+/* The config of a finished round: kept while pools may point into it, else freed. */
+static void config_done(pw_reload_t *reload)
 {
-    if (reload->stopping && reload->open_handles == 0 && !reload->rebuilds) {
+    if (reload->swapped && reload->n_kept < MAX_KEPT)
+        reload->kept[reload->n_kept++] = reload->config;
+    else if (!reload->swapped)
         pw_config_free(reload->config);
-        free(reload);
-    }
+    reload->config = NULL;
+    reload->swapped = 0;
 }
 
 static void on_pool_drained(void *arg, pw_pool_t *pool)
@@ -89,6 +95,7 @@ static void swap_in(pw_reload_t *reload, rebuild_t *rb)
     o->pools[rb->old_index] = pool;
     pw_http_server_replace_pool(o->http, old, pool);
     remember_draining(reload, old);
+    reload->swapped = 1;
     pw_pool_drain(old, pool, on_pool_drained, reload);
     pw_log_error("service %s: --watch: reloaded; new requests go to the new version", name);
 }
@@ -104,11 +111,7 @@ static void rebuild_unlink(pw_reload_t *reload, rebuild_t *rb)
 
 static void on_rebuild_closed(uv_handle_t *handle)
 {
-    rebuild_t *rb = handle->data;
-    pw_reload_t *reload = rb->reload;
-    free(rb);
-    reload->open_handles--;
-    reload_maybe_free(reload);
+    free(handle->data);
 }
 
 /* After its poll handle was closed (rb itself is freed by the close callback). */
@@ -118,8 +121,7 @@ static void rebuild_done(rebuild_t *rb)
     rebuild_unlink(reload, rb);
     if (reload->rebuilds || reload->stopping)
         return;
-    pw_config_free(reload->config);
-    reload->config = NULL;
+    config_done(reload);
     if (reload->again) {
         reload->again = 0;
         reload_run(reload);
@@ -182,7 +184,6 @@ static void rebuild_start(pw_reload_t *reload, const char *dir, size_t new_index
     rb->poll.data = rb;
     rb->next = reload->rebuilds;
     reload->rebuilds = rb;
-    reload->open_handles++;
     uv_poll_start(&rb->poll, UV_READABLE | UV_DISCONNECT, on_template_readable);
 }
 
@@ -216,10 +217,8 @@ static void reload_run(void *arg)
         else
             rebuild_start(reload, dir, j, (size_t)i);
     }
-    if (!reload->rebuilds) {
-        pw_config_free(reload->config);
-        reload->config = NULL;
-    }
+    if (!reload->rebuilds)
+        config_done(reload);
 }
 
 int pw_reload_start(const pw_reload_options_t *opts, pw_reload_t **out)
@@ -250,5 +249,14 @@ void pw_reload_stop(pw_reload_t *reload)
             reload->draining[i] = NULL;
             pw_pool_close(pool);
         }
-    reload_maybe_free(reload);
+}
+
+void pw_reload_free(pw_reload_t *reload)
+{
+    if (!reload)
+        return;
+    for (size_t i = 0; i < reload->n_kept; i++)
+        pw_config_free(reload->kept[i]);
+    pw_config_free(reload->config);
+    free(reload);
 }

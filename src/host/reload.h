@@ -39,5 +39,8 @@ typedef struct {
 int pw_reload_start(const pw_reload_options_t *opts, pw_reload_t **out);
 /* Stops watching, abandons rebuilds in progress and closes pools still draining. */
 void pw_reload_stop(pw_reload_t *reload);
+/* Frees it and the configs it loaded (pools and bindings point into them): once the loop has
+ * stopped and the pools and bindings are gone. */
+void pw_reload_free(pw_reload_t *reload);
 
 #endif

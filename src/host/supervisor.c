@@ -19,6 +19,31 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The zygote's environment, so every worker's: nothing of the host's but where pyworkerd's
+ * files are and the sanitizers' settings of a test build. Secrets reach workers only
+ * through bindings. */
+static const char *const kept_env[] = {
+    "PYWORKERD_HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL,
+};
+
+static void zygote_env(char **envp, size_t max)
+{
+    size_t n = 0;
+    for (const char *const *name = kept_env; *name && n + 2 < max; name++) {
+        const char *value = getenv(*name);
+        if (!value)
+            continue;
+        size_t len = strlen(*name) + strlen(value) + 2;
+        char *entry = malloc(len);     /* the child execs or exits right after */
+        if (!entry)
+            continue;
+        snprintf(entry, len, "%s=%s", *name, value);
+        envp[n++] = entry;
+    }
+    envp[n++] = "LC_CTYPE=C.UTF-8";
+    envp[n] = NULL;
+}
+
 int pw_zygote_start(pw_zygote_t *zygote)
 {
     int fds[2];
@@ -40,7 +65,9 @@ int pw_zygote_start(pw_zygote_t *zygote)
         static const char *const snapshot_names[] = { "package", "baseline", "none" };
         snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", snapshot_names[zygote->snapshot % 3]);
         char *argv[] = { "pyworkerd", "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
-        execv("/proc/self/exe", argv);
+        char *envp[8];
+        zygote_env(envp, 8);
+        execve("/proc/self/exe", argv, envp);
         _exit(127);
     }
     close(fds[1]);

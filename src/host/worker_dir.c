@@ -117,11 +117,13 @@ static const char *module_type(pw_module_kind_t kind)
 
 static cJSON *binding_json(const pw_binding_t *b)
 {
-    static const char *const types[] = { "text", "data", "json", "env" };
+    static const char *const types[] = { "text", "data", "json", "env", "kv", "service" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);
-    if (!b->value) {
+    if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE) {
+        /* the isolate only names the binding in its calls; the host knows where it leads */
+    } else if (!b->value) {
         cJSON_AddNullToObject(obj, "value");
     } else if (b->kind == PW_BINDING_DATA) {
         char *encoded = base64(b->value, b->value_len);
@@ -133,13 +135,16 @@ static cJSON *binding_json(const pw_binding_t *b)
     return obj;
 }
 
-static char *spec_json(const pw_service_t *service, const char *dir, const char *config_dir)
+static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *settings,
+                       const char *dir)
 {
     const pw_worker_t *w = &service->worker;
     cJSON *spec = cJSON_CreateObject();
     cJSON_AddStringToObject(spec, "service", service->name);
     cJSON_AddStringToObject(spec, "dir", dir);
-    cJSON_AddStringToObject(spec, "config_dir", config_dir);
+    cJSON_AddStringToObject(spec, "config_dir", settings->config_dir);
+    cJSON_AddBoolToObject(spec, "sandbox", settings->sandbox);
+    cJSON_AddNumberToObject(spec, "memory_limit_mib", settings->memory_limit_mib);
     cJSON_AddStringToObject(spec, "main_module", w->modules[0].name);
     cJSON_AddStringToObject(spec, "compat_date", w->compat_date);
     cJSON *flags = cJSON_AddArrayToObject(spec, "compat_flags");
@@ -163,8 +168,8 @@ static char *spec_json(const pw_service_t *service, const char *dir, const char 
 }
 
 int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service,
-                        const char *config_dir, char *spec_path, size_t spec_path_len, char *err,
-                        size_t err_len)
+                        const pw_worker_settings_t *settings, char *spec_path,
+                        size_t spec_path_len, char *err, size_t err_len)
 {
     char dir[4096], path[8192];
     if (!name_is_safe(service->name) || strchr(service->name, '/')) {
@@ -196,7 +201,7 @@ int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service,
             return -1;
         }
     }
-    char *spec = spec_json(service, dir, config_dir);
+    char *spec = spec_json(service, settings, dir);
     snprintf(spec_path, spec_path_len, "%s/.pyworkerd-spec.json", dir);
     int rc = spec ? write_file(spec_path, spec, strlen(spec)) : -ENOMEM;
     free(spec);

@@ -13,11 +13,17 @@ int pw_runtime_dir_create(char *out, size_t len);
 /* Removes it and everything in it. */
 void pw_runtime_dir_remove(const char *path);
 
+/* How the worker's template and isolates run (from the command line), written into the spec. */
+typedef struct {
+    const char *config_dir;         /* the config file's directory: python_modules/, requirements */
+    int sandbox;                    /* 0: --no-sandbox */
+    unsigned memory_limit_mib;      /* per isolate; 0: none */
+} pw_worker_settings_t;
+
 /* Writes <runtime_dir>/<service>/ with the worker's modules and its spec.json; sets
- * spec_path. config_dir (the config file's directory, where python_modules/ and the
- * requirement files live) goes into the spec. Returns 0, or -1 with a message in err. */
+ * spec_path. Returns 0, or -1 with a message in err. */
 int pw_worker_dir_write(const char *runtime_dir, const pw_service_t *service,
-                        const char *config_dir, char *spec_path, size_t spec_path_len, char *err,
-                        size_t err_len);
+                        const pw_worker_settings_t *settings, char *spec_path,
+                        size_t spec_path_len, char *err, size_t err_len);
 
 #endif

@@ -1,14 +1,21 @@
-/* template.c — a worker template (template process): forked from the zygote, it imports
- * the worker's modules once (running their top-level code) and then forks isolates on the
- * host's request, each with the socket the host passed along. It exits when the host closes
- * its control socket; its isolates die with it (PR_SET_PDEATHSIG).
+/* template.c — a worker template (template process): forked from the zygote, it enters the
+ * worker's sandbox (namespaces, read-only mount tree, audit hook: sandbox.h), imports the
+ * worker's modules once (running their top-level code inside it) and then forks isolates on
+ * the host's request, each with the socket the host passed along; an isolate applies its own
+ * sandbox layers before Python runs again. The template exits when the host closes its
+ * control socket; its isolates die with it (PR_SET_PDEATHSIG).
  */
 #include "isolate/process.h"
 #include "host/log.h"
+#include "isolate/sandbox.h"
+#include "python/audit.h"
 #include "python/embed.h"
 #include "wire/control.h"
 #include "wire/frame.h"
 
+#include <cJSON.h>
+#include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +44,102 @@ void pw_process_name(const char *prefix, const char *spec_path)
 
 static pw_snapshot_t start_type;
 
+static int sandboxed;
+
+/* The spec's fields the C side needs before Python loads it. */
+typedef struct {
+    char dir[PATH_MAX];
+    char config_dir[PATH_MAX];      /* where python_modules/ and requirement files live */
+    int sandbox;
+    double memory_limit_mib;
+} spec_settings_t;
+
+static int read_settings(const char *spec_path, spec_settings_t *out, char *err, size_t err_len)
+{
+    FILE *f = fopen(spec_path, "rb");
+    char *text = f ? malloc(1 << 20) : NULL;
+    size_t len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    cJSON *spec = NULL;
+    if (text) {
+        text[len] = '\0';
+        spec = cJSON_Parse(text);
+        free(text);
+    }
+    const cJSON *dir = cJSON_GetObjectItemCaseSensitive(spec, "dir");
+    if (!cJSON_IsString(dir)) {
+        snprintf(err, err_len, "cannot read the worker spec %s", spec_path);
+        cJSON_Delete(spec);
+        return -1;
+    }
+    snprintf(out->dir, sizeof out->dir, "%s", dir->valuestring);
+    const cJSON *config_dir = cJSON_GetObjectItemCaseSensitive(spec, "config_dir");
+    snprintf(out->config_dir, sizeof out->config_dir, "%s",
+             cJSON_IsString(config_dir) ? config_dir->valuestring : "");
+    out->sandbox = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "sandbox"));
+    const cJSON *mem = cJSON_GetObjectItemCaseSensitive(spec, "memory_limit_mib");
+    out->memory_limit_mib = cJSON_IsNumber(mem) ? mem->valuedouble : 0;
+    cJSON_Delete(spec);
+    return 0;
+}
+
+/* Next to the config, what the package resolver reads (not the config dir itself). */
+static const char *const config_dir_entries[] = {
+    "python_modules", "pyproject.toml", "requirements.txt", NULL,
+};
+
+/* Everything Python may read: sys.path (stdlib, packages, the SDK), the worker's dir, and
+ * its vendored packages and requirement files next to the config. */
+static int enter_sandbox(const spec_settings_t *settings, char *err, size_t err_len)
+{
+    char *dirs[64];
+    size_t n = pw_python_path_dirs(dirs, 60);
+    dirs[n++] = strdup(settings->dir);
+    for (size_t i = 0; settings->config_dir[0] && config_dir_entries[i]; i++) {
+        char path[PATH_MAX * 2];
+        snprintf(path, sizeof path, "%s/%s", settings->config_dir, config_dir_entries[i]);
+        dirs[n++] = strdup(path);
+    }
+    pw_sandbox_conf_t conf = {
+        .read_dirs = (const char *const *)dirs,
+        .n_read_dirs = n,
+        .memory_limit = (size_t)(settings->memory_limit_mib * 1024 * 1024),
+    };
+    int rc = pw_sandbox_template_enter(&conf, err, err_len);
+    if (rc == 0)
+        rc = pw_audit_allow_read((const char *const *)dirs, n);
+    size_t n_system = 0;
+    while (pw_sandbox_system_dirs[n_system])
+        n_system++;
+    if (rc == 0)
+        rc = pw_audit_allow_read(pw_sandbox_system_dirs, n_system);
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    if (rc < 0 && !err[0])
+        snprintf(err, err_len, "sandbox: out of memory");
+    return rc;
+}
+
+/* Isolate, right after fork: the sandbox first, then Python's own after-fork work. */
+static void start_isolate(int isolate_fd, const char *spec_path)
+{
+    char err[512];
+    uint64_t start = pw_trace_clock();
+    if (sandboxed && pw_sandbox_isolate_enter(err, sizeof err) < 0) {
+        fprintf(stderr, "pyworkerd: isolate %d: %s\n", (int)getpid(), err);
+        _exit(1);
+    }
+    uint64_t sandbox_ns = pw_trace_clock() - start;
+    pw_python_after_fork_child();
+    if (sandboxed)
+        pw_audit_set_mode(PW_AUDIT_ISOLATE);
+    name_process("pw-iso:", spec_path);
+    if (sandboxed && pw_trace_on)
+        pw_trace_step_ns(sandbox_ns, "sandbox applied");
+    _exit(pw_isolate_main(isolate_fd));
+}
+
 static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_path)
 {
     int isolate_fd = msg->fd;
@@ -54,16 +157,16 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
         return;
     }
     pw_isolate_load_spec = start_type == PW_SNAPSHOT_BASELINE ? spec_path : NULL;
+    if (sandboxed)
+        pw_sandbox_before_fork();
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
-        pw_python_after_fork_child();
         close(ctl_fd);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
             _exit(1);
         signal(SIGCHLD, SIG_DFL);
-        name_process("pw-iso:", spec_path);
-        _exit(pw_isolate_main(isolate_fd));
+        start_isolate(isolate_fd, spec_path);
     }
     pw_python_after_fork_parent();
     PW_TRACE(pw_isolate_fork_ns, "isolate forked pid=%d", (int)pid);
@@ -77,6 +180,16 @@ int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot)
     signal(SIGCHLD, SIG_IGN);   /* isolates are reaped by the kernel; the host sees EOF */
     name_process("pw-tpl:", spec_path);
     char *error_text = NULL;
+    char err[1024] = "";
+    spec_settings_t settings;
+    if (read_settings(spec_path, &settings, err, sizeof err) < 0 ||
+        (settings.sandbox && enter_sandbox(&settings, err, sizeof err) < 0)) {
+        pw_control_send(ctl_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, err, strlen(err), -1);
+        return 1;
+    }
+    sandboxed = settings.sandbox;
+    if (sandboxed)
+        pw_audit_set_mode(PW_AUDIT_TEMPLATE);
     uint64_t start = pw_trace_clock();
     if ((snapshot == PW_SNAPSHOT_PACKAGE ? pw_python_load_worker(spec_path, &error_text)
                                          : pw_startmode_probe_worker(spec_path, &error_text)) < 0) {

@@ -1,12 +1,18 @@
 /* channel.c — _pyworkerd.Channel, the isolate's end of its socket to the host (isolate
  * process). read_requests() drains the socket and turns REQUEST frames into tuples
- * (id, method, url, [(name, value), ...], body) and CANCEL frames (the client went away)
- * into the bare request id; send_response() appends a RESPONSE frame to
- * the output buffer; flush() writes what it can without blocking. Frames from the host are
+ * (id, method, url, [(name, value), ...], body), CALL frames (a service binding's call) into
+ * (id, None, entrypoint, method, payload), RPC_RESULT frames into (call id, [fields]) and
+ * CANCEL frames (the client went away) into the bare request id; send_response() appends a
+ * RESPONSE frame to the output buffer; flush() writes what it can without blocking.
+ * rpc_send() queues a binding call (RPC frame); rpc_call() sends one and blocks until its
+ * RPC_RESULT arrives, leaving every other frame buffered for later. Frames from the host are
  * trusted less than fully: a malformed one closes the channel with an error.
+ * Invariant: frames are consumed by advancing in_off before any Python code runs, because
+ * that code may call rpc_call(), which reads more into (and may move) the input buffer.
  */
 #include "python/module.h"
 #include "wire/frame.h"
+#include "wire/rpc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +24,9 @@ typedef struct {
     int fd;
     int eof;
     pw_buf_t in;
+    size_t in_off;              /* frames before this offset of `in` are consumed */
     pw_buf_t out;
+    uint32_t next_rpc_id;
 } channel_t;
 
 static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
@@ -33,6 +41,8 @@ static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
     }
     self->fd = fd;
     self->eof = 0;
+    self->in_off = 0;
+    self->next_rpc_id = 1;
     pw_buf_init(&self->in);
     pw_buf_init(&self->out);
     return 0;
@@ -50,6 +60,8 @@ static void channel_dealloc(channel_t *self)
 /* Reads everything available; sets self->eof at end of stream. Returns 0 or -1 (error set). */
 static int channel_fill(channel_t *self)
 {
+    pw_buf_consume(&self->in, self->in_off);
+    self->in_off = 0;
     for (;;) {
         if (pw_buf_reserve(&self->in, 65536) < 0) {
             PyErr_NoMemory();
@@ -111,6 +123,54 @@ static PyObject *request_to_tuple(const pw_frame_t *frame)
                          headers, (const char *)msg.body.base, (Py_ssize_t)msg.body.len);
 }
 
+static PyObject *fields_to_list(const pw_frame_t *frame, const char *what)
+{
+    pw_bytes_t stack[16], *fields = stack;
+    size_t n, max = pw_rpc_count(frame);
+    if (max > PW_RPC_MAX_FIELDS)
+        max = PW_RPC_MAX_FIELDS;
+    if (max > 16 && !(fields = PyMem_Malloc(sizeof *fields * max)))
+        return PyErr_NoMemory();
+    if (pw_rpc_decode(frame, fields, max, &n) < 0) {
+        if (fields != stack)
+            PyMem_Free(fields);
+        PyErr_Format(PyExc_ValueError, "malformed %s frame %u from the host", what, frame->id);
+        return NULL;
+    }
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *b = PyBytes_FromStringAndSize((const char *)fields[i].base, (Py_ssize_t)fields[i].len);
+        if (!b) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, b);
+    }
+    if (fields != stack)
+        PyMem_Free(fields);
+    return list;
+}
+
+/* RPC_RESULT -> (call id, [bytes, ...]) */
+static PyObject *result_to_tuple(const pw_frame_t *frame)
+{
+    PyObject *fields = fields_to_list(frame, "RPC_RESULT");
+    return fields ? Py_BuildValue("(IN)", frame->id, fields) : NULL;
+}
+
+/* CALL -> (id, None, entrypoint, method, payload) */
+static PyObject *call_to_tuple(const pw_frame_t *frame)
+{
+    pw_bytes_t f[3];
+    size_t n;
+    if (pw_rpc_decode(frame, f, 3, &n) < 0 || n != 3) {
+        PyErr_Format(PyExc_ValueError, "malformed CALL frame %u from the host", frame->id);
+        return NULL;
+    }
+    return Py_BuildValue("(IONNy#)", frame->id, Py_None, str_from(f[0]), str_from(f[1]),
+                         (const char *)f[2].base, (Py_ssize_t)f[2].len);
+}
+
 /* read_requests() -> list of request tuples and cancelled ids, or None once the host has
  * closed the socket and every request before that was returned. */
 static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
@@ -120,14 +180,19 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
     PyObject *list = PyList_New(0);
     if (!list)
         return NULL;
-    size_t off = 0, used;
+    size_t used;
     pw_frame_t frame;
     int rc;
-    while ((rc = pw_frame_parse(self->in.data + off, self->in.len - off, &frame, &used)) == 1) {
-        off += used;
+    while ((rc = pw_frame_parse(self->in.data + self->in_off, self->in.len - self->in_off, &frame,
+                                &used)) == 1) {
+        self->in_off += used;
         PyObject *req;
         if (frame.type == PW_FRAME_REQUEST)
             req = request_to_tuple(&frame);
+        else if (frame.type == PW_FRAME_CALL)
+            req = call_to_tuple(&frame);
+        else if (frame.type == PW_FRAME_RPC_RESULT)
+            req = result_to_tuple(&frame);
         else if (frame.type == PW_FRAME_CANCEL)
             req = PyLong_FromUnsignedLong(frame.id);
         else
@@ -139,7 +204,6 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
         }
         Py_DECREF(req);
     }
-    pw_buf_consume(&self->in, off);
     if (rc < 0) {
         Py_DECREF(list);
         return PyErr_Format(PyExc_ValueError, "oversized frame from the host");
@@ -242,8 +306,9 @@ static int queue_response_tuple(channel_t *self, uint32_t id, PyObject *result)
                           PyTuple_GET_ITEM(result, 2));
 }
 
-/* flush() -> True when everything buffered was written, False when the socket is full. */
-static PyObject *channel_flush(channel_t *self, PyObject *unused)
+/* Writes the output buffer; when the socket is full, waits for it if `block`, else stops.
+ * Returns 0, or -1 with an exception set. */
+static int write_out(channel_t *self, int block)
 {
     size_t off = 0;
     while (off < self->out.len) {
@@ -254,27 +319,8 @@ static PyObject *channel_flush(channel_t *self, PyObject *unused)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && errno == EAGAIN)
+        if (n < 0 && errno == EAGAIN && !block)
             break;
-        pw_buf_consume(&self->out, off);
-        return PyErr_SetFromErrno(PyExc_OSError);
-    }
-    pw_buf_consume(&self->out, off);
-    return PyBool_FromLong(self->out.len == 0);
-}
-
-/* Writes the whole output buffer, waiting for the socket when it is full. */
-static int flush_blocking(channel_t *self)
-{
-    size_t off = 0;
-    while (off < self->out.len) {
-        ssize_t n = write(self->fd, self->out.data + off, self->out.len - off);
-        if (n > 0) {
-            off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
         if (n < 0 && errno == EAGAIN) {
             struct pollfd pfd = { .fd = self->fd, .events = POLLOUT };
             if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
@@ -284,8 +330,16 @@ static int flush_blocking(channel_t *self)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
-    self->out.len = 0;
+    pw_buf_consume(&self->out, off);
     return 0;
+}
+
+/* flush() -> True when everything buffered was written, False when the socket is full. */
+static PyObject *channel_flush(channel_t *self, PyObject *unused)
+{
+    if (write_out(self, 0) < 0)
+        return NULL;
+    return PyBool_FromLong(self->out.len == 0);
 }
 
 static int wait_readable(channel_t *self)
@@ -305,18 +359,23 @@ static int wait_readable(channel_t *self)
  * CANCEL frames are ignored: nothing runs asynchronously while this is used. */
 static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferred)
 {
-    size_t off = 0, used;
+    size_t used;
     pw_frame_t frame;
     int rc;
-    while ((rc = pw_frame_parse(self->in.data + off, self->in.len - off, &frame, &used)) == 1) {
-        off += used;
-        if (frame.type != PW_FRAME_REQUEST)
-            continue;
-        PyObject *request = request_to_tuple(&frame);
+    while ((rc = pw_frame_parse(self->in.data + self->in_off, self->in.len - self->in_off, &frame,
+                                &used)) == 1) {
+        self->in_off += used;   /* before handle() runs: it may call rpc_call() */
+        PyObject *request;
+        if (frame.type == PW_FRAME_REQUEST)
+            request = request_to_tuple(&frame);
+        else if (frame.type == PW_FRAME_CALL)
+            request = call_to_tuple(&frame);
+        else
+            continue;   /* CANCEL, or an RPC_RESULT nobody waits for any more */
         PyObject *result = request ? PyObject_Call(handle, request, NULL) : NULL;
         Py_XDECREF(request);
         if (!result)
-            goto fail;
+            return -1;
         int failed;
         if (PyTuple_CheckExact(result)) {
             failed = queue_response_tuple(self, frame.id, result);
@@ -327,17 +386,13 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
         }
         Py_DECREF(result);
         if (failed)
-            goto fail;
+            return -1;
     }
-    pw_buf_consume(&self->in, off);
     if (rc < 0) {
         PyErr_SetString(PyExc_ValueError, "oversized frame from the host");
         return -1;
     }
     return 0;
-fail:
-    pw_buf_consume(&self->in, off);
-    return -1;
 }
 
 /* serve_sync(handle) -> [(id, coroutine), ...] or None.
@@ -351,7 +406,7 @@ static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
     if (!deferred)
         return NULL;
     for (;;) {
-        if (dispatch_buffered(self, handle, deferred) < 0 || flush_blocking(self) < 0)
+        if (dispatch_buffered(self, handle, deferred) < 0 || write_out(self, 1) < 0)
             break;
         if (PyList_GET_SIZE(deferred) > 0)
             return deferred;
@@ -364,6 +419,100 @@ static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
     }
     Py_DECREF(deferred);
     return NULL;
+}
+
+/* Appends an RPC frame of the given fields (bytes-like or str) with a new call id. Returns
+ * the id, or 0 with an exception set. */
+static uint32_t queue_rpc(channel_t *self, PyObject *args)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n < 1 || n > PW_RPC_MAX_ARGS) {
+        PyErr_SetString(PyExc_TypeError, "a binding call has 1 to 128 fields");
+        return 0;
+    }
+    pw_bytes_t fields[PW_RPC_MAX_ARGS];
+    Py_buffer views[PW_RPC_MAX_ARGS];
+    Py_ssize_t held = 0;
+    uint32_t id = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(args, i);
+        if (PyUnicode_Check(item)) {
+            if (utf8_of(item, &fields[i]) < 0)
+                goto done;
+            continue;
+        }
+        if (PyObject_GetBuffer(item, &views[held], PyBUF_SIMPLE) < 0)
+            goto done;
+        fields[i] = (pw_bytes_t){ views[held].buf, (size_t)views[held].len };
+        held++;
+    }
+    id = self->next_rpc_id++;
+    if (self->next_rpc_id == 0)
+        self->next_rpc_id = 1;
+    if (pw_rpc_put(&self->out, PW_FRAME_RPC, id, fields, (size_t)n) < 0) {
+        PyErr_SetString(PyExc_ValueError, "binding call too large for the wire (64 MiB)");
+        id = 0;
+    }
+done:
+    while (held > 0)
+        PyBuffer_Release(&views[--held]);
+    return id;
+}
+
+/* rpc_send(op, *args) -> call id: queues an RPC frame; its RPC_RESULT comes through
+ * read_requests(). */
+static PyObject *channel_rpc_send(channel_t *self, PyObject *args)
+{
+    uint32_t id = queue_rpc(self, args);
+    return id ? PyLong_FromUnsignedLong(id) : NULL;
+}
+
+/* Finds the RPC_RESULT for `id` among the buffered frames, takes it out of the buffer and
+ * returns its fields; NULL without an exception when it has not arrived. */
+static PyObject *take_result(channel_t *self, uint32_t id)
+{
+    size_t off = self->in_off, used;
+    pw_frame_t frame;
+    int rc;
+    while ((rc = pw_frame_parse(self->in.data + off, self->in.len - off, &frame, &used)) == 1) {
+        if (frame.type == PW_FRAME_RPC_RESULT && frame.id == id) {
+            PyObject *fields = fields_to_list(&frame, "RPC_RESULT");
+            memmove(self->in.data + off, self->in.data + off + used, self->in.len - off - used);
+            self->in.len -= used;
+            return fields;
+        }
+        off += used;
+    }
+    if (rc < 0)
+        PyErr_SetString(PyExc_ValueError, "oversized frame from the host");
+    return NULL;
+}
+
+/* rpc_call(op, *args) -> [bytes, ...]: sends an RPC frame and blocks until its result
+ * arrives. Requests and other results read meanwhile stay buffered. */
+static PyObject *channel_rpc_call(channel_t *self, PyObject *args)
+{
+    uint32_t id = queue_rpc(self, args);
+    if (!id || write_out(self, 1) < 0)
+        return NULL;
+    for (;;) {
+        PyObject *fields = take_result(self, id);
+        if (fields || PyErr_Occurred())
+            return fields;
+        if (self->eof)
+            return PyErr_Format(PyExc_ConnectionError, "the host closed the isolate's channel");
+        if (wait_readable(self) < 0 || channel_fill(self) < 0)
+            return NULL;
+    }
+}
+
+/* buffered() -> True when a complete frame is waiting in the input buffer. */
+static PyObject *channel_buffered(channel_t *self, PyObject *unused)
+{
+    pw_frame_t frame;
+    size_t used;
+    int rc = pw_frame_parse(self->in.data + self->in_off, self->in.len - self->in_off, &frame, &used);
+    return PyBool_FromLong(rc != 0);
 }
 
 static PyObject *channel_fileno(channel_t *self, PyObject *unused)
@@ -380,6 +529,12 @@ static PyMethodDef channel_methods[] = {
       "Write queued responses without blocking; True when all are written." },
     { "serve_sync", (PyCFunction)channel_serve_sync, METH_O,
       "Serve requests without an event loop until a handler returns a coroutine." },
+    { "rpc_send", (PyCFunction)channel_rpc_send, METH_VARARGS,
+      "Queue a binding call (op, *args); return its call id." },
+    { "rpc_call", (PyCFunction)channel_rpc_call, METH_VARARGS,
+      "Send a binding call (op, *args) and block until its result fields arrive." },
+    { "buffered", (PyCFunction)channel_buffered, METH_NOARGS,
+      "Whether a complete frame waits in the input buffer." },
     { "fileno", (PyCFunction)channel_fileno, METH_NOARGS, "The socket's descriptor." },
     { NULL, NULL, 0, NULL },
 };

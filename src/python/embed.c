@@ -4,6 +4,7 @@
  * the host.
  */
 #include "python/embed.h"
+#include "python/audit.h"
 #include "python/module.h"
 
 #include <stdio.h>
@@ -121,7 +122,32 @@ int pw_python_init(const char *python_dir, char *err, size_t err_len)
         }
         Py_DECREF(mod);
     }
+    if (pw_audit_install() < 0) {
+        char *text = take_exception_text();
+        snprintf(err, err_len, "cannot install the audit hook: %s", text);
+        free(text);
+        return -1;
+    }
     return 0;
+}
+
+size_t pw_python_path_dirs(char **out, size_t max)
+{
+    PyObject *path = PySys_GetObject("path");   /* borrowed */
+    size_t n = 0;
+    for (Py_ssize_t i = 0; path && PyList_Check(path) && i < PyList_GET_SIZE(path) && n < max; i++) {
+        PyObject *item = PyList_GET_ITEM(path, i);
+        PyObject *bytes = PyUnicode_Check(item) ? PyUnicode_EncodeFSDefault(item) : NULL;
+        if (!bytes) {
+            PyErr_Clear();
+            continue;
+        }
+        const char *dir = PyBytes_AS_STRING(bytes);
+        if (dir[0] == '/' && (out[n] = strdup(dir)))
+            n++;
+        Py_DECREF(bytes);
+    }
+    return n;
 }
 
 static PyObject *read_spec(const char *spec_path)

@@ -11,6 +11,9 @@
  * SDK modules) first on sys.path and imports the SDK. Returns 0, or -1 with err set. */
 int pw_python_init(const char *python_dir, char *err, size_t err_len);
 
+/* The absolute entries of sys.path, malloc'ed into out[0..max); returns how many. */
+size_t pw_python_path_dirs(char **out, size_t max);
+
 /* Template: runs pyworkerd.runtime.load(spec) for the spec JSON file at spec_path (imports
  * the worker's modules). Returns 0, or -1 with a malloc'ed message (the Python traceback)
  * in *error_text. */

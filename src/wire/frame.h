@@ -19,8 +19,11 @@ enum {
     /* host -> isolate */
     PW_FRAME_REQUEST = 1,       /* method, url, headers, body */
     PW_FRAME_CANCEL = 2,        /* the client went away; no payload */
+    PW_FRAME_RPC_RESULT = 3,    /* answer to an RPC frame (same id): fields (wire/rpc.h) */
+    PW_FRAME_CALL = 4,          /* service binding: fields entrypoint, method, payload */
     /* isolate -> host */
     PW_FRAME_RESPONSE = 16,     /* status, headers, body */
+    PW_FRAME_RPC = 20,          /* a binding call: fields op, args... (wire/rpc.h) */
     /* control: host <-> zygote / template (small payloads, fds passed beside them) */
     PW_FRAME_CTL_CREATE_TEMPLATE = 32,  /* host->zygote: spec path; fd: template control socket */
     PW_FRAME_CTL_TEMPLATE_READY = 33,   /* template->host: u32 pid */

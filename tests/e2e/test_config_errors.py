@@ -72,8 +72,24 @@ def test_missing_module_file(tmp_path):
 
 
 def test_unsupported_field(tmp_path):
+    result = serve(tmp_path, seed_config(worker_fields='  bindings = [(name = "Q", queue = "main")],\n'))
+    assert_fails(result, 'service main: not supported by pyworkerd: worker.bindings["Q"].queue')
+
+
+def test_kv_namespace_naming_no_service(tmp_path):
+    result = serve(tmp_path, seed_config(worker_fields='  bindings = [(name = "KV", kvNamespace = "nope")],\n'))
+    assert_fails(result, 'service main: Worker "main"\'s binding "KV" refers to a service "nope", '
+                         'but no such service is defined.')
+
+
+def test_kv_namespace_naming_a_worker_is_not_supported_yet(tmp_path):
     result = serve(tmp_path, seed_config(worker_fields='  bindings = [(name = "KV", kvNamespace = "main")],\n'))
-    assert_fails(result, 'service main: not supported by pyworkerd: worker.bindings["KV"].kvNamespace')
+    assert_fails(result, 'worker.bindings["KV"].kvNamespace naming service "main", which is not a disk service')
+
+
+def test_global_outbound_naming_no_service(tmp_path):
+    result = serve(tmp_path, seed_config(worker_fields='  globalOutbound = "nope",\n'))
+    assert_fails(result, 'Worker "main"\'s globalOutbound refers to a service "nope", but no such service is defined.')
 
 
 def test_unsupported_top_level_field(tmp_path):

@@ -38,7 +38,7 @@ def test_trace_lines_cover_every_lifecycle_step_in_order(serve, monkeypatch):
     assert "import worker" in template
     assert template.index("import worker") < template.index("template ready")
     assert any(s.startswith("isolate forked pid=") for s in template)
-    assert isolate[:2] == ["isolate prepared (since fork)", "reseeded"]
+    assert isolate[:3] == ["sandbox applied", "isolate prepared (since fork)", "reseeded"]
     assert any(s.startswith("isolate started pid=") for s in host)
     assert any(s.startswith("request dispatched id=1 ") for s in host)
     assert any(s.startswith("request finished id=1 ") and s.endswith("status=200") for s in host)
@@ -70,6 +70,14 @@ def test_trace_names_each_requirement_imported(tmp_path, monkeypatch):
         assert any(re.fullmatch(r"import numpy \(requirement numpy [\d.]+\)", s) for s in template)
     finally:
         server.stop()
+
+
+def test_without_the_sandbox_there_is_no_sandbox_step(serve, monkeypatch):
+    monkeypatch.setenv("PYTHON_TRACE", "1")
+    server = serve(HELLO, "--no-sandbox")
+    server.get("/")
+    isolate = steps(trace_lines(server.wait_log("request finished")), "iso:main")
+    assert isolate[:2] == ["isolate prepared (since fork)", "reseeded"]
 
 
 def test_no_trace_lines_without_python_trace(serve, monkeypatch):

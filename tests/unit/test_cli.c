@@ -65,6 +65,23 @@ TEST(pool_sizes)
     CHECK(PARSE("serve", "--isolates=0", "c.capnp") < 0);
 }
 
+TEST(sandbox_and_limit_options)
+{
+    CHECK(PARSE("serve", "c.capnp") == 0);
+    CHECK(cli.sandbox == 1 && cli.memory_limit_mib == 128 && cli.cpu_limit_ms == 30000);
+    CHECK(cli.request_timeout_s == 0 && cli.max_concurrent == 0);
+    CHECK(PARSE("serve", "--no-sandbox", "--memory-limit=64", "--cpu-limit-ms", "500",
+                "--request-timeout=2.5", "--max-concurrent-requests=8", "c.capnp") == 0);
+    CHECK(cli.sandbox == 0 && cli.memory_limit_mib == 64 && cli.cpu_limit_ms == 500);
+    CHECK(cli.request_timeout_s == 2.5 && cli.max_concurrent == 8);
+    CHECK(PARSE("serve", "--memory-limit=0", "--cpu-limit-ms=0", "c.capnp") == 0);
+    CHECK(cli.memory_limit_mib == 0 && cli.cpu_limit_ms == 0);
+    CHECK(PARSE("serve", "--memory-limit=lots", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--memory-limit: expected a non-negative integer") != NULL);
+    CHECK(PARSE("serve", "--request-timeout=-1", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--request-timeout: expected a number of seconds") != NULL);
+}
+
 TEST(double_dash_ends_options)
 {
     CHECK(PARSE("serve", "--", "-weird.capnp") == 0);
@@ -152,6 +169,7 @@ int main(void)
     RUN(serve_all_option_forms);
     RUN(snapshot_modes);
     RUN(pool_sizes);
+    RUN(sandbox_and_limit_options);
     RUN(double_dash_ends_options);
     RUN(serve_usage_errors);
     RUN(help_and_version);

@@ -571,11 +571,11 @@ TEST(unsupported_worker_fields)
     write_config(SIMPLE, "", "  durableObjectStorage = (inMemory = void),\n");
     CHECK(fails_with("service main: not supported by pyworkerd: worker.durableObjectStorage.inMemory"));
     write_config(SIMPLE, "", "  bindings = [(name = \"KV\", kvNamespace = \"main\")],\n");
-    CHECK(fails_with("service main: not supported by pyworkerd: worker.bindings[\"KV\"].kvNamespace"));
+    CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"KV\"].kvNamespace naming service \"main\""));
     write_config(SIMPLE, "", "  bindings = [(name = \"DO\", durableObjectNamespace = \"Cls\")],\n");
     CHECK(fails_with("service main: not supported by pyworkerd: worker.bindings[\"DO\"].durableObjectNamespace"));
-    write_config(SIMPLE, "", "  bindings = [(name = \"S\", service = \"main\")],\n");
-    CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"S\"].service"));
+    write_config(SIMPLE, "", "  bindings = [(name = \"S\", service = (name = \"main\", props = (json = \"{}\")))],\n");
+    CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"S\"].service.props"));
     write_config(SIMPLE, "", "  bindings = [(name = \"X\")],\n");
     CHECK(fails_with("service main: Worker \"main\"'s binding \"X\" does not specify any binding value."));
     write_config(SIMPLE, "", "  globalOutbound = \"main\",\n");

@@ -1,0 +1,69 @@
+# Binding calls from an isolate to the host (isolate process): the Python end of the RPC
+# frames of DESIGN.md §2. call() sends one; in async code (inside an asyncio task) it
+# returns a Future resolved when the RPC_RESULT arrives through the loop (resolve()); in sync
+# code (a sync handler, with or without a running loop) it blocks on the socket until the
+# result arrives, other frames staying buffered for the loop, and returns the value itself —
+# so the seed's `value = kv.get("key")` works in a sync `def fetch`.
+# Invariant: every Future created here is resolved or dropped with its call id.
+"""Binding calls to the host: awaitable in async code, blocking in sync code."""
+
+from __future__ import annotations
+
+import asyncio
+from asyncio import events
+from collections.abc import Callable
+from typing import Any
+
+from pyodide.ffi import JsException
+
+_channel: Any = None
+_server: Any = None
+_futures: dict[int, tuple[asyncio.Future[Any], Callable[[list[bytes]], Any]]] = {}
+
+
+def attach(server: Any) -> None:
+    """Use `server` (pyworkerd.loop._Server) and its channel for binding calls."""
+    global _channel, _server
+    _channel, _server = server.channel, server
+
+
+def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> Any:
+    """Binding call `op(*args)`: decode(result fields) — awaitable in a task, else the value."""
+    channel = _channel
+    if channel is None:
+        raise RuntimeError("bindings can only be used while the worker serves a request")
+    loop = events._get_running_loop()
+    if loop is not None and asyncio.current_task(loop) is not None:
+        future = loop.create_future()
+        _futures[channel.rpc_send(op, *args)] = (future, decode)
+        _server.flush_soon()
+        return future
+    fields = channel.rpc_call(op, *args)
+    if loop is not None:
+        _server.after_blocking_call()
+    return decode(_fields(fields))
+
+
+def resolve(call_id: int, fields: list[bytes]) -> None:
+    """An RPC_RESULT arrived: settle the Future waiting for it (if any still does)."""
+    entry = _futures.pop(call_id, None)
+    if entry is None:
+        return
+    future, decode = entry
+    if future.cancelled():
+        return
+    try:
+        future.set_result(decode(_fields(fields)))
+    except Exception as exc:
+        future.set_exception(exc)
+
+
+def _fields(fields: list[bytes]) -> list[bytes]:
+    """The result's values, or the host's error raised as a Python exception."""
+    if fields and not fields[0]:
+        return fields[1:]
+    name = fields[0].decode() if fields else "Error"
+    message = fields[1].decode("utf-8", "replace") if len(fields) > 1 else ""
+    if name == "TypeError":
+        raise TypeError(message)
+    raise JsException(name, message)

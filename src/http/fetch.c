@@ -1,0 +1,558 @@
+/* fetch.c — outbound fetch() with libcurl multi on the host's libuv loop (host process;
+ * see fetch.h). curl tells us which sockets to watch (uv_poll) and when to call it back
+ * (one uv_timer); each finished transfer is answered through its isolate's port. The
+ * policy check runs in curl's open-socket callback, i.e. on the resolved address of every
+ * connection, so a DNS name or a redirect cannot reach a denied network.
+ * Invariant: a transfer holds its port until it is answered and freed, exactly once.
+ */
+#include "http/fetch.h"
+#include "host/log.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DEFAULT_TIMEOUT_MS 30000
+#define MAX_RESPONSE_BODY (32u * 1024 * 1024)
+#define MAX_REDIRECTS 20
+
+struct pw_fetch {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    unsigned timeout_ms;
+};
+
+typedef struct {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    pw_fetch_t *fetch;
+} sock_t;
+
+typedef struct {
+    pw_fetch_t *fetch;
+    const pw_fetch_policy_t *policy;
+    pw_port_t *port;
+    uint32_t id;
+    CURL *easy;
+    struct curl_slist *req_headers;
+    pw_buf_t headers;           /* "name\nvalue\n"... of the last response */
+    pw_buf_t body;
+    int denied;                 /* the policy refused an address */
+    int too_large;
+    int redirect_error;
+    char error[CURL_ERROR_SIZE];
+} transfer_t;
+
+/* ---- network policy ---- */
+
+typedef struct {
+    int family;                 /* AF_INET / AF_INET6; 0: a named class */
+    uint8_t addr[16];
+    unsigned bits;
+    int cls;                    /* CLS_* when family == 0 */
+} rule_t;
+
+enum { CLS_PUBLIC = 1, CLS_PRIVATE = 2, CLS_LOCAL = 4, CLS_NETWORK = 8 };
+
+struct pw_fetch_policy {
+    rule_t *allow, *deny;
+    size_t n_allow, n_deny;
+};
+
+static int parse_rule(const char *text, rule_t *r)
+{
+    static const struct { const char *name; int cls; } names[] = {
+        { "public", CLS_PUBLIC }, { "private", CLS_PRIVATE }, { "local", CLS_LOCAL },
+        { "network", CLS_NETWORK }, { "unix", 0 }, { "unix-abstract", 0 },
+    };
+    memset(r, 0, sizeof *r);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(text, names[i].name) == 0) {
+            r->cls = names[i].cls;
+            return 0;
+        }
+    char addr[64];
+    const char *slash = strchr(text, '/');
+    size_t len = slash ? (size_t)(slash - text) : strlen(text);
+    if (len >= sizeof addr)
+        return -1;
+    memcpy(addr, text, len);
+    addr[len] = '\0';
+    r->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
+    if (inet_pton(r->family, addr, r->addr) != 1)
+        return -1;
+    unsigned max = r->family == AF_INET ? 32 : 128;
+    char *end;
+    r->bits = slash ? (unsigned)strtoul(slash + 1, &end, 10) : max;
+    if ((slash && (*end || end == slash + 1)) || r->bits > max)
+        return -1;
+    return 0;
+}
+
+static int parse_rules(char **list, size_t n, rule_t **out, const char *svc, char *err, size_t err_len)
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (!*out)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (parse_rule(list[i], &(*out)[i]) < 0) {
+            snprintf(err, err_len, "service %s: network rule \"%s\" is neither public, private, "
+                     "local, network, unix, unix-abstract nor a CIDR", svc, list[i]);
+            return -1;
+        }
+    return 0;
+}
+
+int pw_fetch_policy_create(const pw_service_t *network, pw_fetch_policy_t **out, char *err,
+                           size_t err_len)
+{
+    pw_fetch_policy_t *p = calloc(1, sizeof *p);
+    *out = p;
+    if (!p) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    if (!network || network->kind != PW_SERVICE_NETWORK)
+        return 0;
+    p->n_allow = network->n_network_allow;
+    p->n_deny = network->n_network_deny;
+    if (parse_rules(network->network_allow, p->n_allow, &p->allow, network->name, err, err_len) < 0 ||
+        parse_rules(network->network_deny, p->n_deny, &p->deny, network->name, err, err_len) < 0)
+        return -1;
+    return 0;
+}
+
+void pw_fetch_policy_free(pw_fetch_policy_t *policy)
+{
+    if (!policy)
+        return;
+    free(policy->allow);
+    free(policy->deny);
+    free(policy);
+}
+
+static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
+{
+    unsigned bytes = bits / 8, rest = bits % 8;
+    if (memcmp(a, b, bytes) != 0)
+        return 0;
+    if (!rest)
+        return 1;
+    uint8_t mask = (uint8_t)(0xff << (8 - rest));
+    return (a[bytes] & mask) == (b[bytes] & mask);
+}
+
+static int in_cidr(const uint8_t *ip, int family, const char *cidr)
+{
+    rule_t r;
+    return parse_rule(cidr, &r) == 0 && r.family == family && prefix_match(ip, r.addr, r.bits);
+}
+
+/* The class of an address: local (loopback), private (RFC 1918, link-local, CGNAT, ULA) or
+ * public. IPv4-mapped IPv6 addresses are classed as their IPv4 address. */
+static int address_class(int family, const uint8_t *ip)
+{
+    static const char *const local4[] = { "127.0.0.0/8", "0.0.0.0/8", NULL };
+    static const char *const private4[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                            "169.254.0.0/16", "100.64.0.0/10", NULL };
+    static const char *const local6[] = { "::1/128", "::/128", NULL };
+    static const char *const private6[] = { "fc00::/7", "fe80::/10", NULL };
+    const char *const *local = family == AF_INET ? local4 : local6;
+    const char *const *priv = family == AF_INET ? private4 : private6;
+    for (; *local; local++)
+        if (in_cidr(ip, family, *local))
+            return CLS_LOCAL;
+    for (; *priv; priv++)
+        if (in_cidr(ip, family, *priv))
+            return CLS_PRIVATE;
+    return CLS_PUBLIC;
+}
+
+static int rule_matches(const rule_t *r, int family, const uint8_t *ip, int cls)
+{
+    if (r->family == 0)
+        return (r->cls & CLS_NETWORK) || (r->cls & cls);
+    return r->family == family && prefix_match(ip, r->addr, r->bits);
+}
+
+static int rules_match(const rule_t *rules, size_t n, int family, const uint8_t *ip, int cls)
+{
+    for (size_t i = 0; i < n; i++)
+        if (rule_matches(&rules[i], family, ip, cls))
+            return 1;
+    return 0;
+}
+
+int pw_fetch_policy_allows(const pw_fetch_policy_t *policy, const struct sockaddr *addr)
+{
+    uint8_t ip[16];
+    int family = addr->sa_family;
+    if (family == AF_INET) {
+        memcpy(ip, &((const struct sockaddr_in *)addr)->sin_addr, 4);
+    } else if (family == AF_INET6) {
+        const uint8_t *a6 = (const uint8_t *)&((const struct sockaddr_in6 *)addr)->sin6_addr;
+        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+        if (memcmp(a6, mapped, 12) == 0) {
+            family = AF_INET;
+            memcpy(ip, a6 + 12, 4);
+        } else {
+            memcpy(ip, a6, 16);
+        }
+    } else {
+        return 0;
+    }
+    int cls = address_class(family, ip);
+    return rules_match(policy->allow, policy->n_allow, family, ip, cls) &&
+           !rules_match(policy->deny, policy->n_deny, family, ip, cls);
+}
+
+/* ---- transfers ---- */
+
+static pw_bytes_t S(const char *s)
+{
+    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
+}
+
+static void reply_error(transfer_t *t, const char *msg)
+{
+    pw_bytes_t f[2] = { S("TypeError"), S(msg) };
+    pw_port_reply(t->port, t->id, f, 2);
+}
+
+static void transfer_free(transfer_t *t)
+{
+    if (t->easy) {
+        curl_multi_remove_handle(t->fetch->multi, t->easy);
+        curl_easy_cleanup(t->easy);
+    }
+    curl_slist_free_all(t->req_headers);
+    pw_buf_free(&t->headers);
+    pw_buf_free(&t->body);
+    pw_port_release(t->port);
+    free(t);
+}
+
+static void transfer_answer(transfer_t *t, CURLcode code)
+{
+    char msg[CURL_ERROR_SIZE + 256];
+    if (t->denied) {
+        reply_error(t, "Network connection lost: fetch() to this address is not allowed by the "
+                       "worker's globalOutbound network service (allow/deny).");
+    } else if (t->too_large) {
+        reply_error(t, "fetch(): the response body is larger than 32 MiB.");
+    } else if (code == CURLE_TOO_MANY_REDIRECTS) {
+        reply_error(t, "fetch(): too many redirects.");
+    } else if (code != CURLE_OK) {
+        snprintf(msg, sizeof msg, "fetch() failed: %s%s%s", curl_easy_strerror(code),
+                 t->error[0] ? ": " : "", t->error);
+        reply_error(t, msg);
+    } else {
+        long status = 0, redirects = 0;
+        char *url = NULL;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+        curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
+        if (t->redirect_error && status >= 300 && status < 400) {
+            reply_error(t, "fetch(): the response is a redirect and redirect is \"error\".");
+        } else {
+            char st[16];
+            snprintf(st, sizeof st, "%ld", status);
+            pw_bytes_t f[6] = { S(""), S(st), { t->headers.data ? t->headers.data : (const uint8_t *)"", t->headers.len },
+                                { t->body.data ? t->body.data : (const uint8_t *)"", t->body.len },
+                                S(url ? url : ""), S(redirects ? "1" : "") };
+            pw_port_reply(t->port, t->id, f, 6);
+        }
+    }
+    transfer_free(t);
+}
+
+static void check_done(pw_fetch_t *fetch)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(fetch->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        transfer_t *t;
+        CURLcode code = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        transfer_answer(t, code);
+    }
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *arg)
+{
+    transfer_t *t = arg;
+    size_t len = size * n;
+    if (t->body.len + len > MAX_RESPONSE_BODY) {
+        t->too_large = 1;
+        return 0;
+    }
+    return pw_buf_append(&t->body, data, len) == 0 ? len : 0;
+}
+
+/* Keeps the headers of the last response only (redirects and 1xx come first). */
+static size_t on_header(char *data, size_t size, size_t n, void *arg)
+{
+    transfer_t *t = arg;
+    size_t len = size * n, end = len;
+    if (len >= 5 && memcmp(data, "HTTP/", 5) == 0) {
+        t->headers.len = 0;
+        t->body.len = 0;
+        return len;
+    }
+    while (end > 0 && (data[end - 1] == '\r' || data[end - 1] == '\n'))
+        end--;
+    char *colon = memchr(data, ':', end);
+    if (!colon || colon == data)
+        return len;
+    size_t name_len = (size_t)(colon - data);
+    const char *value = colon + 1;
+    while (value < data + end && (*value == ' ' || *value == '\t'))
+        value++;
+    pw_buf_append(&t->headers, data, name_len);
+    pw_buf_append(&t->headers, "\n", 1);
+    pw_buf_append(&t->headers, value, (size_t)(data + end - value));
+    pw_buf_append(&t->headers, "\n", 1);
+    return len;
+}
+
+static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
+{
+    transfer_t *t = arg;
+    if (!pw_fetch_policy_allows(t->policy, &address->addr)) {
+        t->denied = 1;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+static char *dup_bytes(pw_bytes_t b)
+{
+    char *s = malloc(b.len + 1);
+    if (s) {
+        memcpy(s, b.base, b.len);
+        s[b.len] = '\0';
+    }
+    return s;
+}
+
+/* "name\nvalue\n"... -> curl's "name: value" list. */
+static int set_request_headers(transfer_t *t, pw_bytes_t lines)
+{
+    const uint8_t *p = lines.base, *end = lines.base + lines.len;
+    while (p < end) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        const uint8_t *nl2 = nl ? memchr(nl + 1, '\n', (size_t)(end - nl - 1)) : NULL;
+        if (!nl2)
+            return -1;
+        size_t nlen = (size_t)(nl - p), vlen = (size_t)(nl2 - nl - 1);
+        char *h = malloc(nlen + vlen + 3);
+        if (!h)
+            return -1;
+        memcpy(h, p, nlen);
+        memcpy(h + nlen, vlen ? ": " : ";", vlen ? 2 : 1);
+        memcpy(h + nlen + (vlen ? 2 : 1), nl + 1, vlen);
+        h[nlen + (vlen ? 2 : 1) + vlen] = '\0';
+        if (memchr(h, '\r', strlen(h)) || memchr(h, '\0', nlen + vlen)) {
+            free(h);
+            return -1;
+        }
+        struct curl_slist *l = curl_slist_append(t->req_headers, h);
+        free(h);
+        if (!l)
+            return -1;
+        t->req_headers = l;
+        p = nl2 + 1;
+    }
+    /* curl would add these on its own; fetch() sends what the worker gave. */
+    struct curl_slist *l = curl_slist_append(t->req_headers, "Expect:");
+    if (l)
+        t->req_headers = l;
+    return l ? 0 : -1;
+}
+
+static int configure(transfer_t *t, const pw_bytes_t *a)
+{
+    CURL *e = t->easy;
+    char *url = dup_bytes(a[0]), *method = dup_bytes(a[1]);
+    int rc = url && method ? 0 : -1;
+    if (rc == 0 && (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
+        rc = -2;
+    if (rc == 0 && set_request_headers(t, a[2]) < 0)
+        rc = -1;
+    if (rc == 0) {
+        curl_easy_setopt(e, CURLOPT_URL, url);
+        curl_easy_setopt(e, CURLOPT_PRIVATE, t);
+        curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+        curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
+        curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, t);
+        curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+        curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->fetch->timeout_ms);
+        curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req_headers);
+        curl_easy_setopt(e, CURLOPT_USERAGENT, NULL);
+        int follow = a[4].len == 0 || (a[4].len == 6 && memcmp(a[4].base, "follow", 6) == 0);
+        t->redirect_error = a[4].len == 5 && memcmp(a[4].base, "error", 5) == 0;
+        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
+        curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
+        curl_easy_setopt(e, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_301 | CURL_REDIR_POST_302);
+        if (strcmp(method, "HEAD") == 0) {
+            curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+        } else if (strcmp(method, "GET") != 0 || a[3].len) {
+            curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)a[3].len);
+            curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, a[3].len ? (const char *)a[3].base : "");
+        }
+    }
+    free(url);
+    free(method);
+    return rc;
+}
+
+void pw_fetch_start(pw_fetch_t *fetch, const pw_fetch_policy_t *policy, pw_port_t *port,
+                    uint32_t id, const pw_bytes_t *args, size_t n)
+{
+    transfer_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        pw_bytes_t f[2] = { S("Error"), S("out of memory") };
+        pw_port_reply(port, id, f, 2);
+        return;
+    }
+    t->fetch = fetch;
+    t->policy = policy;
+    t->port = port;
+    t->id = id;
+    pw_port_hold(port);
+    pw_buf_init(&t->headers);
+    pw_buf_init(&t->body);
+    int rc = n == 5 && (t->easy = curl_easy_init()) ? configure(t, args) : -1;
+    if (rc == -2) {
+        reply_error(t, "Fetch API cannot load: the URL must start with http:// or https://.");
+    } else if (rc < 0) {
+        reply_error(t, "fetch(): invalid request (headers or arguments).");
+    } else if (curl_multi_add_handle(fetch->multi, t->easy) != CURLM_OK) {
+        reply_error(t, "fetch(): cannot start the transfer.");
+    } else {
+        return;
+    }
+    transfer_free(t);
+}
+
+/* ---- curl multi on libuv ---- */
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+    sock_t *s = poll->data;
+    int flags = status < 0 ? CURL_CSELECT_ERR
+                           : (events & UV_READABLE ? CURL_CSELECT_IN : 0) |
+                             (events & UV_WRITABLE ? CURL_CSELECT_OUT : 0);
+    int running;
+    pw_fetch_t *fetch = s->fetch;
+    curl_multi_socket_action(fetch->multi, s->fd, flags, &running);
+    check_done(fetch);
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sock_arg)
+{
+    pw_fetch_t *fetch = arg;
+    sock_t *s = sock_arg;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            uv_poll_stop(&s->poll);
+            uv_close((uv_handle_t *)&s->poll, (uv_close_cb)free);
+            curl_multi_assign(fetch->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || uv_poll_init_socket(fetch->loop, &s->poll, fd) < 0) {
+            free(s);
+            return -1;
+        }
+        s->fd = fd;
+        s->fetch = fetch;
+        s->poll.data = s;
+        curl_multi_assign(fetch->multi, fd, s);
+    }
+    int events = (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
+    uv_poll_start(&s->poll, events, on_poll);
+    return 0;
+}
+
+static void on_timeout(uv_timer_t *timer)
+{
+    pw_fetch_t *fetch = timer->data;
+    int running;
+    curl_multi_socket_action(fetch->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(fetch);
+}
+
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    pw_fetch_t *fetch = arg;
+    if (timeout_ms < 0)
+        uv_timer_stop(&fetch->timer);
+    else
+        uv_timer_start(&fetch->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+int pw_fetch_create(uv_loop_t *loop, pw_fetch_t **out)
+{
+    static int curl_ready;
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return -EIO;
+        curl_ready = 1;
+    }
+    pw_fetch_t *fetch = calloc(1, sizeof *fetch);
+    if (!fetch || !(fetch->multi = curl_multi_init())) {
+        free(fetch);
+        return -ENOMEM;
+    }
+    fetch->loop = loop;
+    fetch->timeout_ms = DEFAULT_TIMEOUT_MS;
+    uv_timer_init(loop, &fetch->timer);
+    fetch->timer.data = fetch;
+    uv_unref((uv_handle_t *)&fetch->timer);
+    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETDATA, fetch);
+    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERDATA, fetch);
+    *out = fetch;
+    return 0;
+}
+
+void pw_fetch_set_timeout(pw_fetch_t *fetch, unsigned timeout_ms)
+{
+    fetch->timeout_ms = timeout_ms ? timeout_ms : DEFAULT_TIMEOUT_MS;
+}
+
+static void on_fetch_closed(uv_handle_t *handle)
+{
+    pw_fetch_t *fetch = handle->data;
+    curl_multi_cleanup(fetch->multi);
+    free(fetch);
+}
+
+void pw_fetch_free(pw_fetch_t *fetch)
+{
+    if (!fetch)
+        return;
+    /* transfers still running are left to the process exit: their isolates are gone */
+    uv_timer_stop(&fetch->timer);
+    uv_close((uv_handle_t *)&fetch->timer, on_fetch_closed);
+}
