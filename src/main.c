@@ -8,6 +8,7 @@
 #include "config/paths.h"
 #include "host/log.h"
 #include "host/pool.h"
+#include "host/reload.h"
 #include "host/rpc.h"
 #include "host/supervisor.h"
 #include "host/worker_dir.h"
@@ -32,13 +33,14 @@ typedef struct {
     pw_pool_t **pools;          /* one per service; NULL for non-worker services */
     pw_rpc_host_t *rpc;         /* bindings: KV stores, service routing, outbound fetch */
     pw_http_server_t *http;
+    pw_reload_t *reload;        /* --watch */
     uv_signal_t sigterm, sigint;
     uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
     uv_timer_t drain_timer;
     int stopping;
 } host_t;
 
-static int load_config(host_t *host)
+static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
 {
     char schema_dir[PATH_MAX], err[16384];
     if (pw_paths_schema_dir(schema_dir, sizeof schema_dir) < 0) {
@@ -46,7 +48,6 @@ static int load_config(host_t *host)
                      "(set PYWORKERD_HOME to the pyworkerd tree)");
         return -1;
     }
-    const pw_cli_t *cli = host->cli;
     pw_config_options_t opts = {
         .config_path = cli->config_path,
         .const_name = cli->const_name,
@@ -56,8 +57,63 @@ static int load_config(host_t *host)
         .socket_overrides = cli->socket_overrides,
         .n_socket_overrides = cli->n_socket_overrides,
     };
-    if (pw_config_load(&opts, &host->config, err, sizeof err) < 0) {
+    if (pw_config_load(&opts, out, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_config(host_t *host)
+{
+    return load_config_file(host->cli, &host->config);
+}
+
+static pw_scale_t scale_of(const pw_cli_t *cli)
+{
+    return (pw_scale_t){ .min = (size_t)cli->isolates, .max = (size_t)cli->max_isolates,
+                         .spare = (size_t)cli->spare_isolates,
+                         .idle_timeout_ms = (uint64_t)(cli->idle_timeout_s * 1000) };
+}
+
+/* Lays out service `index` of `config` under `dir` (the runtime dir, or a --watch generation). */
+static int write_spec(host_t *host, const pw_config_t *config, size_t index, const char *dir,
+                      char *spec_path, size_t spec_path_len)
+{
+    char err[4096];
+    const pw_cli_t *cli = host->cli;
+    /* A cold isolate is a new exec of pyworkerd, which the template's mount tree does not
+     * hold: --no-snapshot (a benchmark mode) runs without the sandbox. */
+    pw_worker_settings_t settings = { .config_dir = config->dir,
+                                      .sandbox = cli->sandbox && cli->snapshot != PW_SNAPSHOT_NONE,
+                                      .memory_limit_mib = (unsigned)cli->memory_limit_mib };
+    if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
+                            err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static int create_pool(host_t *host, const pw_config_t *config, size_t index, int template_fd,
+                       pw_pool_t **out)
+{
+    const pw_service_t *service = &config->services[index];
+    const pw_cli_t *cli = host->cli;
+    char err[4096];
+    pw_rpc_worker_t *rpc;
+    if (pw_rpc_worker_create(host->rpc, service, &rpc, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        close(template_fd);
+        return -1;
+    }
+    pw_pool_options_t opts = { .rpc = pw_rpc_handle, .rpc_arg = rpc, .name = service->name, .template_fd = template_fd,
+                               .isolates = cli->isolates, .scale = scale_of(cli),
+                               .cpu_limit_ms = (unsigned)cli->cpu_limit_ms,
+                               .request_timeout_ms = (unsigned)(cli->request_timeout_s * 1000),
+                               .max_concurrent = (unsigned)cli->max_concurrent };
+    if (pw_pool_create(host->loop, &opts, out) < 0) {
+        fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
         return -1;
     }
     return 0;
@@ -66,15 +122,9 @@ static int load_config(host_t *host)
 static int start_worker(host_t *host, size_t index)
 {
     const pw_service_t *service = &host->config->services[index];
-    char spec_path[PATH_MAX], err[4096];
-    const pw_cli_t *cli = host->cli;
-    pw_worker_settings_t settings = { .config_dir = host->config->dir, .sandbox = cli->sandbox,
-                                      .memory_limit_mib = (unsigned)cli->memory_limit_mib };
-    if (pw_worker_dir_write(host->runtime_dir, service, &settings, spec_path, sizeof spec_path,
-                            err, sizeof err) < 0) {
-        fprintf(stderr, "%s\n", err);
+    char spec_path[PATH_MAX];
+    if (write_spec(host, host->config, index, host->runtime_dir, spec_path, sizeof spec_path) < 0)
         return -1;
-    }
     int template_fd;
     char *error_text = NULL;
     if (pw_zygote_create_template(&host->zygote, spec_path, &template_fd, &error_text) < 0) {
@@ -85,21 +135,7 @@ static int start_worker(host_t *host, size_t index)
         return -1;
     }
     pw_log_info("service %s: worker template ready", service->name);
-    pw_rpc_worker_t *rpc;
-    if (pw_rpc_worker_create(host->rpc, service, &rpc, err, sizeof err) < 0) {
-        fprintf(stderr, "%s\n", err);
-        return -1;
-    }
-    pw_pool_options_t opts = { .rpc = pw_rpc_handle, .rpc_arg = rpc, .name = service->name, .template_fd = template_fd,
-                               .isolates = cli->isolates,
-                               .cpu_limit_ms = (unsigned)cli->cpu_limit_ms,
-                               .request_timeout_ms = (unsigned)(cli->request_timeout_s * 1000),
-                               .max_concurrent = (unsigned)cli->max_concurrent };
-    if (pw_pool_create(host->loop, &opts, &host->pools[index]) < 0) {
-        fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
-        return -1;
-    }
-    return 0;
+    return create_pool(host, host->config, index, template_fd, &host->pools[index]);
 }
 
 static pw_pool_t *pool_of(host_t *host, const char *service_name);
@@ -161,6 +197,39 @@ static int start_http(host_t *host)
     return rc;
 }
 
+/* ---- --watch ---- */
+
+static int reload_load_config(void *arg, pw_config_t **out)
+{
+    host_t *host = arg;
+    return load_config_file(host->cli, out);
+}
+
+static int reload_write_spec(void *arg, const pw_config_t *config, size_t index, const char *dir,
+                             char *spec_path, size_t len)
+{
+    return write_spec(arg, config, index, dir, spec_path, len);
+}
+
+static int reload_create_pool(void *arg, const pw_config_t *config, size_t index, int template_fd,
+                              pw_pool_t **out)
+{
+    return create_pool(arg, config, index, template_fd, out);
+}
+
+static void start_watch(host_t *host)
+{
+    pw_reload_options_t opts = {
+        .loop = host->loop, .zygote = &host->zygote, .runtime_dir = host->runtime_dir,
+        .config = host->config, .pools = host->pools, .http = host->http, .arg = host,
+        .load_config = reload_load_config, .write_spec = reload_write_spec,
+        .create_pool = reload_create_pool,
+    };
+    int rc = pw_reload_start(&opts, &host->reload);
+    if (rc < 0)
+        pw_log_error("--watch: cannot watch %s: %s", host->config->dir, strerror(-rc));
+}
+
 /* ---- shutdown ---- */
 
 static void close_everything(host_t *host)
@@ -170,6 +239,7 @@ static void close_everything(host_t *host)
     uv_close((uv_handle_t *)&host->sigterm, NULL);
     uv_close((uv_handle_t *)&host->sigint, NULL);
     uv_close((uv_handle_t *)&host->log_flush, NULL);
+    pw_reload_stop(host->reload);
     if (host->http)
         pw_http_server_close(host->http);
     host->http = NULL;
@@ -235,6 +305,9 @@ static int serve(const pw_cli_t *cli)
 {
     host_t host = { .cli = cli, .loop = uv_default_loop() };
     pw_log_set_verbose(cli->verbose);
+    const char *trace = getenv("PYTHON_TRACE");
+    if (trace && *trace && strcmp(trace, "0") != 0)
+        pw_trace_enable();
     signal(SIGPIPE, SIG_IGN);
     if (load_config(&host) < 0)
         return 1;
@@ -243,15 +316,19 @@ static int serve(const pw_cli_t *cli)
         pw_log_error("cannot create a runtime directory: %s", strerror(-rc));
         return 1;
     }
+    host.zygote.snapshot = cli->snapshot;
     int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 && start_http(&host) == 0;
     if (ok) {
         watch_signals(&host);
+        if (cli->watch)
+            start_watch(&host);
         pw_log_info("ready");
         uv_run(host.loop, UV_RUN_DEFAULT);
     }
     pw_log_flush();
     pw_zygote_stop(&host.zygote);
     pw_rpc_host_free(host.rpc);
+    pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);
     pw_config_free(host.config);
     free(host.pools);
@@ -271,7 +348,10 @@ int main(int argc, char **argv)
         printf("%s\n", cli.output);
         return 0;
     case PW_CMD_ZYGOTE:
-        return pw_zygote_main(cli.zygote_fd);
+        return pw_zygote_main(cli.zygote_fd, cli.zygote_trace, cli.snapshot);
+    case PW_CMD_ISOLATE:
+        return pw_cold_isolate_main(cli.zygote_fd, cli.isolate_spec, cli.zygote_trace,
+                                    cli.isolate_since_ns);
     case PW_CMD_SERVE:
         return serve(&cli);
     default:

@@ -26,7 +26,7 @@ from typing import Any
 
 import js
 import workers
-from pyworkerd import bindings, entropy, packages
+from pyworkerd import bindings, entropy, packages, trace
 from pyworkerd import log as _log
 from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
 
@@ -153,15 +153,23 @@ def load(spec: dict[str, Any]) -> None:
     if directory in sys.path:
         sys.path.remove(directory)
     sys.path.insert(0, directory)
-    packages.setup(spec)
+    start = trace.clock()
+    resolved = packages.setup(spec)
+    trace.step(f"requirements resolved ({len(resolved)})", start)
     entropy.begin_template(directory)
     env = make_env(spec.get("bindings", []))
     main = spec["main_module"]
     if not main.endswith(".py"):
         raise ValueError("Main module needs to end with a .py file extension")
-    module = _import_main(main[:-3].replace("/", "."))
+    with trace.imports(_requirement_modules(resolved)):
+        module = _import_main(main[:-3].replace("/", "."))
     flags = set(spec.get("compat_flags", []))
     _select_entrypoint(module, main, _legacy_handlers(spec.get("compat_date", ""), flags))
+
+
+def _requirement_modules(resolved: dict[str, packages.Resolved]) -> dict[str, str]:
+    """Top-level module name -> "name version" of the resolved requirements (for traces)."""
+    return {top: f"{r.name} {r.version}" for r in resolved.values() for top in r.top_level}
 
 
 def _legacy_handlers(compat_date: str, flags: set[str]) -> bool:
@@ -291,7 +299,9 @@ def _function_caller(func: Callable[..., Any]) -> Callable[[int, Request], Any]:
 
 def before_first_request() -> None:
     """Prepare a freshly forked isolate: real entropy, reseeded random generators."""
+    start = trace.clock()
     entropy.before_first_request()
+    trace.step("reseeded", start)
 
 
 class _NoEarlyStreams:

@@ -44,6 +44,23 @@ static const char serve_help[] =
     "        Add <dir> to the directories searched for imports starting with '/'.\n"
     "    --isolates=<n>\n"
     "        Start <n> isolates per worker (default 1).\n"
+    "    --min-isolates=<n>\n"
+    "        Keep at least <n> isolates per worker serving, even when idle (default 1; 0\n"
+    "        scales an idle worker to zero). --isolates=<n> is the same.\n"
+    "    --max-isolates=<n>\n"
+    "        Grow up to <n> isolates per worker while every isolate has 8 or more requests\n"
+    "        in flight (default: the minimum, no growth).\n"
+    "    --spare-isolates=<n>\n"
+    "        Keep <n> pre-forked isolates per worker ready for growth and replacement\n"
+    "        (default 1).\n"
+    "    --idle-timeout=<seconds>\n"
+    "        Stop an isolate above the minimum after <seconds> without requests (default 30).\n"
+    "    --watch\n"
+    "        Rebuild a worker when its files or the config change, and swap the new version\n"
+    "        in; a version that fails to load is logged and the previous one keeps serving.\n"
+    "    --no-snapshot\n"
+    "        Start every isolate cold: a new process that starts Python and imports the\n"
+    "        worker (no fork of a worker template; for measuring start types).\n"
     "    --drain-timeout=<seconds>\n"
     "        On SIGTERM, wait up to <seconds> for requests in flight (default 10).\n"
     "    --memory-limit=<MiB>\n"
@@ -146,9 +163,22 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
+static int parse_snapshot(const char *s, pw_snapshot_t *out)
+{
+    static const char *const names[] = { "package", "baseline", "none" };
+    for (int i = 0; i < 3; i++)
+        if (strcmp(s, names[i]) == 0) {
+            *out = (pw_snapshot_t)i;
+            return 0;
+        }
+    return -1;
+}
+
 /* ---- serve -------------------------------------------------------------------------------- */
 
 typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
+               OPT_NO_SNAPSHOT, OPT_SNAPSHOT, OPT_MIN_ISOLATES, OPT_MAX_ISOLATES, OPT_SPARE_ISOLATES,
+               OPT_IDLE_TIMEOUT, OPT_WATCH,
                OPT_HELP, OPT_VERSION, OPT_MEMORY, OPT_CPU, OPT_TIMEOUT, OPT_MAX_CONCURRENT,
                OPT_NO_SANDBOX, OPT_PERSIST_DIR, OPT_FETCH_TIMEOUT } opt_id_t;
 
@@ -166,6 +196,13 @@ static const opt_t serve_opts[] = {
     { 0, "drain-timeout", 1, OPT_DRAIN },
     { 0, "verbose", 0, OPT_VERBOSE },
     { 0, "no-access-log", 0, OPT_NO_ACCESS_LOG },
+    { 0, "no-snapshot", 0, OPT_NO_SNAPSHOT },
+    { 0, "min-isolates", 1, OPT_MIN_ISOLATES },
+    { 0, "max-isolates", 1, OPT_MAX_ISOLATES },
+    { 0, "spare-isolates", 1, OPT_SPARE_ISOLATES },
+    { 0, "idle-timeout", 1, OPT_IDLE_TIMEOUT },
+    { 0, "watch", 0, OPT_WATCH },
+    { 0, "snapshot", 1, OPT_SNAPSHOT },     /* hidden (bench): package, baseline or none */
     { 0, "memory-limit", 1, OPT_MEMORY },
     { 0, "cpu-limit-ms", 1, OPT_CPU },
     { 0, "request-timeout", 1, OPT_TIMEOUT },
@@ -195,6 +232,22 @@ static const opt_t *find_short(char c)
         if (serve_opts[i].short_name && serve_opts[i].short_name == c) return &serve_opts[i];
     }
     return NULL;
+}
+
+static int parse_pool_size(pw_cli_t *cli, opt_id_t id, const char *as_written, const char *value)
+{
+    int n;
+    if (parse_count(value, 4096, &n) < 0 || (id == OPT_MAX_ISOLATES && n == 0)) {
+        return usage_error(cli, "pyworkerd serve", "%s: expected a%s integer, got \"%s\"", as_written,
+                           id == OPT_MAX_ISOLATES ? " positive" : " non-negative", value);
+    }
+    if (id == OPT_MIN_ISOLATES)
+        cli->isolates = n;
+    else if (id == OPT_MAX_ISOLATES)
+        cli->max_isolates = n;
+    else
+        cli->spare_isolates = n;
+    return 0;
 }
 
 /* Applies one option. Returns 1 when parsing should stop with success (--help, --version). */
@@ -250,6 +303,27 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         return 0;
     case OPT_NO_ACCESS_LOG:
         cli->access_log = 0;
+        return 0;
+    case OPT_MIN_ISOLATES:
+    case OPT_MAX_ISOLATES:
+    case OPT_SPARE_ISOLATES:
+        return parse_pool_size(cli, o->id, as_written, value);
+    case OPT_IDLE_TIMEOUT:
+        if (parse_seconds(value, &cli->idle_timeout_s) < 0) {
+            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
+        }
+        return 0;
+    case OPT_WATCH:
+        cli->watch = 1;
+        return 0;
+    case OPT_NO_SNAPSHOT:
+        cli->snapshot = PW_SNAPSHOT_NONE;
+        return 0;
+    case OPT_SNAPSHOT:
+        if (parse_snapshot(value, &cli->snapshot) < 0) {
+            return usage_error(cli, prog, "%s: expected package, baseline or none, got \"%s\"",
+                               as_written, value);
+        }
         return 0;
     case OPT_HELP:
         set_output(cli, PW_CMD_HELP, serve_help);
@@ -336,19 +410,53 @@ static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first)
 
 /* ---- top level ---------------------------------------------------------------------------- */
 
-static int parse_zygote(pw_cli_t *cli, int argc, char **argv)
+/* The hidden flags that follow --zygote FD or --isolate FD SPEC (set by pyworkerd itself:
+ * supervisor.c, startmode.c). */
+static int parse_child_flags(pw_cli_t *cli, int argc, char **argv, int first, const char *mode)
 {
-    int fd;
-    if (argc != 3 || parse_positive_int(argv[2], INT_MAX, &fd) < 0) {
-        if (argc == 3 && strcmp(argv[2], "0") == 0) {
-            fd = 0;
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        char *end;
+        if (strcmp(arg, "--trace") == 0) {
+            cli->zygote_trace = 1;
+        } else if (strncmp(arg, "--snapshot=", 11) == 0 && parse_snapshot(arg + 11, &cli->snapshot) == 0) {
+            continue;
+        } else if (strncmp(arg, "--since=", 8) == 0 && arg[8]) {
+            errno = 0;
+            cli->isolate_since_ns = strtoull(arg + 8, &end, 10);
+            if (errno || *end)
+                return usage_error(cli, "pyworkerd", "%s: %s: expected nanoseconds", mode, arg);
         } else {
-            return usage_error(cli, "pyworkerd", "--zygote: expected a file descriptor");
+            return usage_error(cli, "pyworkerd", "%s: %s: unrecognized option", mode, arg);
         }
     }
-    cli->cmd = PW_CMD_ZYGOTE;
-    cli->zygote_fd = fd;
     return 0;
+}
+
+static int parse_fd(const char *s, int *fd)
+{
+    if (strcmp(s, "0") == 0) {
+        *fd = 0;
+        return 0;
+    }
+    return parse_positive_int(s, INT_MAX, fd);
+}
+
+static int parse_isolate(pw_cli_t *cli, int argc, char **argv)
+{
+    if (argc < 4 || parse_fd(argv[2], &cli->zygote_fd) < 0)
+        return usage_error(cli, "pyworkerd", "--isolate: expected a file descriptor and a spec path");
+    cli->cmd = PW_CMD_ISOLATE;
+    cli->isolate_spec = argv[3];
+    return parse_child_flags(cli, argc, argv, 4, "--isolate");
+}
+
+static int parse_zygote(pw_cli_t *cli, int argc, char **argv)
+{
+    if (argc < 3 || parse_fd(argv[2], &cli->zygote_fd) < 0)
+        return usage_error(cli, "pyworkerd", "--zygote: expected a file descriptor");
+    cli->cmd = PW_CMD_ZYGOTE;
+    return parse_child_flags(cli, argc, argv, 3, "--zygote");
 }
 
 static int parse_help(pw_cli_t *cli, int argc, char **argv)
@@ -364,6 +472,8 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     memset(cli, 0, sizeof *cli);
     cli->access_log = 1;
     cli->isolates = 1;
+    cli->spare_isolates = 1;
+    cli->idle_timeout_s = 30;
     cli->drain_timeout_s = 10;
     cli->fetch_timeout_s = 30;
     cli->sandbox = 1;
@@ -372,6 +482,7 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     if (argc < 2) return usage_error(cli, "pyworkerd", "missing command");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--zygote") == 0) return parse_zygote(cli, argc, argv);
+    if (strcmp(cmd, "--isolate") == 0) return parse_isolate(cli, argc, argv);
     if (strcmp(cmd, "--help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
     if (strcmp(cmd, "--version") == 0) return set_version(cli);
     if (strcmp(cmd, "serve") == 0) return parse_serve(cli, argc, argv, 2);

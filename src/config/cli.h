@@ -16,8 +16,18 @@ typedef enum {
     PW_CMD_SERVE,
     PW_CMD_HELP,        /* --help / help [cmd]: print cli->output, exit 0 */
     PW_CMD_VERSION,     /* --version: print cli->output, exit 0 */
-    PW_CMD_ZYGOTE,      /* hidden: --zygote FD (runtime zygote, exec'd by the host) */
+    PW_CMD_ZYGOTE,      /* hidden: --zygote FD [--trace] [--snapshot=MODE] (runtime zygote,
+                         * exec'd by the host) */
+    PW_CMD_ISOLATE,     /* hidden: --isolate FD SPEC [--trace] [--since=NS] (a cold isolate,
+                         * exec'd by a template in --no-snapshot mode) */
 } pw_cmd_t;
+
+/* Where a new isolate starts from (DESIGN.md §1; the seed's three start types). */
+typedef enum {
+    PW_SNAPSHOT_PACKAGE,    /* fork of the worker template (default) */
+    PW_SNAPSHOT_BASELINE,   /* fork of the zygote's state, then import the worker (bench) */
+    PW_SNAPSHOT_NONE,       /* --no-snapshot: exec, start CPython, import everything */
+} pw_snapshot_t;
 
 typedef struct {
     pw_cmd_t cmd;
@@ -28,8 +38,12 @@ typedef struct {
     pw_socket_override_t socket_overrides[PW_CLI_MAX_LIST];
     size_t n_socket_overrides;
     int verbose;
+    int watch;                  /* --watch: rebuild and swap in workers whose files change */
     int access_log;             /* 1 unless --no-access-log */
-    int isolates;               /* --isolates N: isolates per worker at start (default 1) */
+    int isolates;               /* --isolates/--min-isolates N: serving isolates kept (default 1) */
+    int max_isolates;           /* --max-isolates N: grow up to N under load (0: = min) */
+    int spare_isolates;         /* --spare-isolates N: pre-forked isolates held back (default 1) */
+    double idle_timeout_s;      /* --idle-timeout S: retire idle isolates above min (default 30) */
     double drain_timeout_s;     /* --drain-timeout S (default 10) */
     int sandbox;                /* 1 unless --no-sandbox */
     int memory_limit_mib;       /* --memory-limit MiB per isolate (default 128; 0: none) */
@@ -38,7 +52,12 @@ typedef struct {
     int max_concurrent;         /* --max-concurrent-requests N per isolate (default 0: any) */
     const char *persist_dir;    /* --persist-dir DIR or ":memory:" (default NULL: the CWD) */
     double fetch_timeout_s;     /* --fetch-timeout S for outbound fetch() (default 30) */
-    int zygote_fd;              /* PW_CMD_ZYGOTE */
+    pw_snapshot_t snapshot;     /* --no-snapshot, hidden --snapshot=package|baseline|none;
+                                 * also passed to the zygote */
+    int zygote_fd;              /* PW_CMD_ZYGOTE, PW_CMD_ISOLATE: the control/request socket */
+    int zygote_trace;           /* PW_CMD_ZYGOTE, PW_CMD_ISOLATE: --trace (host's PYTHON_TRACE) */
+    const char *isolate_spec;   /* PW_CMD_ISOLATE: the worker's spec.json */
+    unsigned long long isolate_since_ns;    /* PW_CMD_ISOLATE: --since, when it was asked for */
     char output[4096];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */
 } pw_cli_t;

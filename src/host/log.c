@@ -1,9 +1,10 @@
-/* log.c — writing log lines to stderr (host process). Each line is formatted into one
- * buffer and written with a single write(2).
+/* log.c — writing log lines to stderr (host process; the trace lines in every process).
+ * Each line is formatted into one buffer and written with a single write(2).
  */
 #include "host/log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
@@ -105,4 +106,54 @@ void pw_log_access(const char *worker, const char *method, size_t method_len, co
                        status, bytes, (double)duration_ns / 1e6);
     if (len > 0)
         access_len += (size_t)len < room ? (size_t)len : room - 1;
+}
+
+/* ---- PYTHON_TRACE ---- */
+
+int pw_trace_on;
+static char trace_role[64] = "host";
+
+void pw_trace_enable(void)
+{
+    pw_trace_on = 1;
+}
+
+void pw_trace_set_role(const char *role)
+{
+    snprintf(trace_role, sizeof trace_role, "%s", role);
+}
+
+uint64_t pw_trace_clock(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void trace_v(uint64_t duration_ns, const char *fmt, va_list ap)
+{
+    char line[1024];
+    int len = snprintf(line, sizeof line, "trace %s[%d] ", trace_role, (int)getpid());
+    len += vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
+    if ((size_t)len >= sizeof line - 32)
+        len = (int)sizeof line - 32;
+    len += snprintf(line + len, sizeof line - (size_t)len, ": %.3f ms", (double)duration_ns / 1e6);
+    write_line(line, len, sizeof line);
+}
+
+void pw_trace_step(uint64_t start_ns, const char *fmt, ...)
+{
+    uint64_t now = pw_trace_clock();
+    va_list ap;
+    va_start(ap, fmt);
+    trace_v(now > start_ns ? now - start_ns : 0, fmt, ap);
+    va_end(ap);
+}
+
+void pw_trace_step_ns(uint64_t duration_ns, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    trace_v(duration_ns, fmt, ap);
+    va_end(ap);
 }

@@ -42,6 +42,10 @@ struct pw_isolate {
     pw_call_t inflight;         /* sentinel of the in-flight list, oldest first */
     size_t n_inflight;
     uint32_t next_id;
+    uint64_t spawn_ns;          /* PYTHON_TRACE: when the host asked for it */
+    int spare;                  /* held back: gets no calls until promoted (scale.h) */
+    int retired;                /* stopped on purpose (idle): no error, no replacement */
+    uint64_t idle_since;        /* uv_now() when its last call was answered */
     uint64_t calls_started;     /* for the CPU limit (limits.h) */
     pw_cpu_window_t cpu;
     pw_port_t *port;            /* RPC return path; NULL until the isolate is live */
@@ -58,7 +62,12 @@ struct pw_pool {
     int template_fd;
     uv_poll_t template_poll;
     pw_isolate_t *isolates;
-    size_t target;
+    pw_scale_t scale;
+    size_t want;                /* serving isolates wanted: scale.min <= want <= scale.max */
+    uv_timer_t idle_timer;      /* retires idle isolates above the minimum */
+    int draining;               /* pw_pool_drain(): a newer pool took over */
+    void (*on_drained)(void *arg, pw_pool_t *pool);
+    void *drained_arg;
     size_t n_live;
     pw_call_t queue;            /* sentinel: calls waiting for an isolate */
     uv_check_t flush_check;
@@ -114,7 +123,10 @@ static void fail_queue(pw_pool_t *pool, int status, const char *text)
 static void pool_maybe_free(pw_pool_t *pool);
 static void isolate_die(pw_isolate_t *iso, const char *why);
 static void dispatch_queue(pw_pool_t *pool);
-static void replace_dead_isolates(pw_pool_t *pool);
+static void pool_rebalance(pw_pool_t *pool);
+static void isolate_retire_if_idle(pw_isolate_t *iso);
+static void isolate_stop_quietly(pw_isolate_t *iso);
+static void pool_drained_check(pw_pool_t *pool);
 
 static void isolate_unlink(pw_isolate_t *iso)
 {
@@ -144,6 +156,7 @@ static void on_isolate_closed(uv_handle_t *handle)
     isolate_unlink(iso);
     isolate_free(iso);
     pool->open_handles--;
+    pool_drained_check(pool);
     pool_maybe_free(pool);
 }
 
@@ -238,6 +251,8 @@ static int handle_response(pw_isolate_t *iso, const pw_frame_t *frame)
     iso->n_inflight--;
     call->state = PW_CALL_DONE;
     call->isolate = NULL;
+    PW_TRACE(call->trace_ns, "request finished id=%u isolate=%d status=%u", call->id, iso->pid,
+             (unsigned)msg.status);
     call->respond(call, &msg, 0, NULL);
     if (!call_list_empty(&iso->pool->queue))
         dispatch_queue(iso->pool);      /* a call waited for --max-concurrent-requests */
@@ -321,6 +336,7 @@ static void on_isolate_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
         return;
     }
     pw_buf_consume(&iso->in, off);
+    isolate_retire_if_idle(iso);
 }
 
 static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const char *text);
@@ -341,7 +357,7 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
     iso->state = ISOLATE_DEAD;
     if (was_live)
         pool->n_live--;
-    if (!pool->closing || iso->n_inflight)
+    if (!iso->retired && (!pool->closing || iso->n_inflight))
         pw_log_error("service %s: isolate %d stopped (%s) with %zu request(s) in flight%s",
                      pool->name, iso->pid, why, iso->n_inflight,
                      pool->closing ? "" : "; starting a new one");
@@ -367,12 +383,12 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
         isolate_free(iso);
     }
     if (!pool->closing)
-        replace_dead_isolates(pool);
+        pool_rebalance(pool);
 }
 
 /* ---- spawning through the template ---- */
 
-static int isolate_request_spawn(pw_pool_t *pool)
+static int isolate_request_spawn(pw_pool_t *pool, int spare)
 {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
@@ -388,6 +404,8 @@ static int isolate_request_spawn(pw_pool_t *pool)
     iso->state = ISOLATE_SPAWNING;
     iso->fd = fds[0];
     iso->next_id = 1;
+    iso->spawn_ns = pw_trace_on ? pw_trace_clock() : 0;
+    iso->spare = spare;
     call_list_init(&iso->inflight);
     pw_isolate_t **tail = &pool->isolates;
     while (*tail)
@@ -413,6 +431,7 @@ static int isolate_open(pw_isolate_t *iso, int pid)
     iso->pipe.data = iso;
     pool->open_handles++;
     iso->state = ISOLATE_LIVE;
+    iso->idle_since = uv_now(pool->loop);
     pool->n_live++;
     rc = uv_read_start((uv_stream_t *)&iso->pipe, on_isolate_alloc, on_isolate_read);
     if (rc < 0) {
@@ -420,6 +439,7 @@ static int isolate_open(pw_isolate_t *iso, int pid)
         return rc;
     }
     pw_log_info("service %s: isolate %d started", pool->name, pid);
+    PW_TRACE(iso->spawn_ns, "isolate started pid=%d service=%s", pid, pool->name);
     return 0;
 }
 
@@ -437,9 +457,14 @@ static void on_spawned(pw_pool_t *pool, int pid)
         isolate_free(iso);
         if (pool->n_live == 0)
             fail_queue(pool, 503, "Service Unavailable: no isolate could be started.\n");
+        pool_drained_check(pool);
         return;
     }
-    if (isolate_open(iso, pid) == 0)
+    if (isolate_open(iso, pid) < 0)
+        return;
+    if (pool->draining)
+        isolate_stop_quietly(iso);
+    else
         dispatch_queue(pool);
 }
 
@@ -470,17 +495,124 @@ static void on_template_readable(uv_poll_t *poll, int status, int events)
     }
 }
 
-static void replace_dead_isolates(pw_pool_t *pool)
+/* ---- scaling (host/scale.h) ---- */
+
+static pw_isolate_t *find_spare(pw_pool_t *pool)
 {
-    size_t alive = 0;
+    pw_isolate_t *starting = NULL;
+    for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next) {
+        if (!iso->spare || iso->state == ISOLATE_DEAD)
+            continue;
+        if (iso->state == ISOLATE_LIVE)
+            return iso;
+        if (!starting)
+            starting = iso;
+    }
+    return starting;
+}
+
+static size_t count_alive(pw_pool_t *pool, int spare)
+{
+    size_t n = 0;
     for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
-        if (iso->state != ISOLATE_DEAD)
-            alive++;
-    for (; alive < pool->target && !pool->closing; alive++)
-        if (isolate_request_spawn(pool) < 0) {
-            pw_log_error("service %s: cannot ask the template for an isolate", pool->name);
-            return;
-        }
+        if (iso->state != ISOLATE_DEAD && iso->spare == spare)
+            n++;
+    return n;
+}
+
+/* Serving isolates up to `want`, spares first; then new spares. */
+static void pool_rebalance(pw_pool_t *pool)
+{
+    if (pool->closing || pool->draining)
+        return;
+    size_t serving = count_alive(pool, 0), spares = count_alive(pool, 1);
+    int promoted = 0;
+    for (pw_isolate_t *spare; serving < pool->want && (spare = find_spare(pool)); serving++, spares--) {
+        spare->spare = 0;
+        promoted = 1;
+        PW_TRACE(spare->spawn_ns, "isolate promoted pid=%d (spare)", spare->pid);
+    }
+    for (; serving < pool->want; serving++)
+        if (isolate_request_spawn(pool, 0) < 0)
+            goto failed;
+    for (; spares < pool->scale.spare; spares++)
+        if (isolate_request_spawn(pool, 1) < 0)
+            goto failed;
+    if (promoted)
+        dispatch_queue(pool);
+    return;
+failed:
+    pw_log_error("service %s: cannot ask the template for an isolate", pool->name);
+}
+
+static void isolate_stop_quietly(pw_isolate_t *iso)
+{
+    iso->retired = 1;
+    isolate_die(iso, "retired");
+}
+
+static void isolate_retire(pw_isolate_t *iso, uint64_t idle_ms)
+{
+    pw_pool_t *pool = iso->pool;
+    pool->want--;
+    pw_log_info("service %s: isolate %d retired after %.1f s idle", pool->name, iso->pid,
+                (double)idle_ms / 1000);
+    PW_TRACE(pw_trace_clock() - idle_ms * 1000000, "isolate retired pid=%d (idle)", iso->pid);
+    isolate_stop_quietly(iso);
+}
+
+/* After its calls were answered: retire it now when the idle timeout is 0. */
+static void isolate_retire_if_idle(pw_isolate_t *iso)
+{
+    pw_pool_t *pool = iso->pool;
+    if (iso->state != ISOLATE_LIVE || iso->n_inflight)
+        return;
+    if (pool->draining) {
+        isolate_stop_quietly(iso);
+        return;
+    }
+    if (iso->spare)
+        return;
+    iso->idle_since = uv_now(pool->loop);
+    if (pool->scale.idle_timeout_ms == 0 && call_list_empty(&pool->queue) &&
+        pw_scale_should_retire(&pool->scale, pool->want, 0))
+        isolate_retire(iso, 0);
+}
+
+static void on_idle_tick(uv_timer_t *timer)
+{
+    pw_pool_t *pool = timer->data;
+    uint64_t now = uv_now(pool->loop);
+    for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
+        next = iso->next;
+        if (iso->state == ISOLATE_LIVE && !iso->spare && iso->n_inflight == 0 &&
+            call_list_empty(&pool->queue) &&
+            pw_scale_should_retire(&pool->scale, pool->want, now - iso->idle_since))
+            isolate_retire(iso, now - iso->idle_since);
+    }
+}
+
+static void idle_timer_start(pw_pool_t *pool)
+{
+    uv_timer_init(pool->loop, &pool->idle_timer);
+    pool->idle_timer.data = pool;
+    pool->open_handles++;
+    uint64_t tick = pool->scale.idle_timeout_ms / 4;
+    tick = tick < 50 ? 50 : tick > 5000 ? 5000 : tick;
+    if (pool->scale.idle_timeout_ms && pool->scale.max > pool->scale.min)
+        uv_timer_start(&pool->idle_timer, on_idle_tick, tick, tick);
+}
+
+/* A call arrives: grow when every serving isolate is busy (or none is up). */
+static void pool_scale_on_request(pw_pool_t *pool, pw_isolate_t *least_busy)
+{
+    size_t want = pw_scale_on_request(&pool->scale, pool->want, count_alive(pool, 0),
+                                      least_busy ? (long)least_busy->n_inflight : -1);
+    if (want == pool->want)
+        return;
+    pw_log_info("service %s: %zu serving isolate(s) wanted (was %zu)", pool->name, want, pool->want);
+    pool->want = want;
+    pool_rebalance(pool);
 }
 
 /* ---- dispatch ---- */
@@ -489,7 +621,7 @@ static pw_isolate_t *pick_isolate(pw_pool_t *pool)
 {
     pw_isolate_t *best = NULL;
     for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
-        if (iso->state == ISOLATE_LIVE && (!best || iso->n_inflight < best->n_inflight))
+        if (iso->state == ISOLATE_LIVE && !iso->spare && (!best || iso->n_inflight < best->n_inflight))
             best = iso;
     if (best && pool->opts.max_concurrent && best->n_inflight >= pool->opts.max_concurrent)
         return NULL;
@@ -507,6 +639,10 @@ static void send_call(pw_isolate_t *iso, pw_call_t *call)
     }
     call->state = PW_CALL_SENT;
     call->isolate = iso;
+    if (pw_trace_on) {
+        PW_TRACE(call->trace_ns, "request dispatched id=%u isolate=%d", call->id, iso->pid);
+        call->trace_ns = pw_trace_clock();
+    }
     call_list_push(&iso->inflight, call);
     iso->n_inflight++;
     iso->calls_started++;
@@ -528,19 +664,22 @@ static void dispatch_queue(pw_pool_t *pool)
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
 {
     call->prev = call->next = call;
+    call->trace_ns = pw_trace_on ? pw_trace_clock() : 0;
     call->start_ms = uv_now(pool->loop);
     if (pool->closing) {
         call_fail(call, 503, "Service Unavailable: the server is shutting down.\n");
         return;
     }
     pw_isolate_t *iso = pick_isolate(pool);
+    pool_scale_on_request(pool, iso);
     if (iso) {
         send_call(iso, call);
         return;
     }
     call->state = PW_CALL_QUEUED;
     call_list_push(&pool->queue, call);
-    replace_dead_isolates(pool);
+    pool_rebalance(pool);
+    dispatch_queue(pool);
 }
 
 void pw_pool_cancel(pw_call_t *call)
@@ -556,6 +695,42 @@ void pw_pool_cancel(pw_call_t *call)
     }
     call->state = PW_CALL_DONE;
     call->isolate = NULL;
+}
+
+/* ---- draining (--watch) ---- */
+
+/* Once a draining pool has no isolate left (starting or serving): it closes. */
+static void pool_drained_check(pw_pool_t *pool)
+{
+    if (!pool->draining || pool->closing)
+        return;
+    for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
+        if (iso->state != ISOLATE_DEAD)
+            return;
+    if (pool->on_drained)
+        pool->on_drained(pool->drained_arg, pool);
+    pool->on_drained = NULL;
+    pw_pool_close(pool);
+}
+
+void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
+                   void (*on_drained)(void *arg, pw_pool_t *pool), void *arg)
+{
+    pool->draining = 1;
+    pool->on_drained = on_drained;
+    pool->drained_arg = arg;
+    uv_timer_stop(&pool->idle_timer);
+    while (!call_list_empty(&pool->queue)) {
+        pw_call_t *call = pool->queue.next;
+        call_list_remove(call);
+        pw_pool_submit(successor, call);
+    }
+    for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
+        next = iso->next;
+        if (iso->state == ISOLATE_LIVE && (iso->spare || iso->n_inflight == 0))
+            isolate_stop_quietly(iso);
+    }
+    pool_drained_check(pool);
 }
 
 /* ---- limits: CPU per request, wall-clock timeout ---- */
@@ -636,8 +811,8 @@ static int wait_for_spawned(pw_pool_t *pool)
 
 static int start_isolates(pw_pool_t *pool)
 {
-    for (size_t i = 0; i < pool->target; i++) {
-        int rc = isolate_request_spawn(pool);
+    for (size_t i = 0; i < pool->want; i++) {
+        int rc = isolate_request_spawn(pool, 0);
         if (rc == 0)
             rc = wait_for_spawned(pool);
         if (rc < 0)
@@ -654,9 +829,13 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     pool->loop = loop;
     pool->name = strdup(opts->name);
     pool->template_fd = opts->template_fd;
-    pool->target = opts->isolates > 0 ? (size_t)opts->isolates : 1;
     pool->opts = *opts;
     pool->opts.name = NULL;
+    pool->scale = opts->scale;
+    if (!pool->scale.min && !pool->scale.max && opts->isolates > 0)
+        pool->scale.min = (size_t)opts->isolates;   /* a caller that only set `isolates` */
+    pw_scale_normalize(&pool->scale);
+    pool->want = pool->scale.min;
     call_list_init(&pool->queue);
     uv_check_init(loop, &pool->flush_check);
     pool->flush_check.data = pool;
@@ -670,6 +849,9 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     pool->open_handles += 2;
     if (rc == 0)
         rc = uv_poll_start(&pool->template_poll, UV_READABLE, on_template_readable);
+    idle_timer_start(pool);
+    if (rc == 0)
+        pool_rebalance(pool);   /* the spares, in the background */
     return rc;
 }
 
@@ -703,6 +885,7 @@ void pw_pool_close(pw_pool_t *pool)
     }
     uv_close((uv_handle_t *)&pool->template_poll, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->flush_check, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&pool->idle_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->limits_timer, on_pool_handle_closed);
 }
 

@@ -1,9 +1,10 @@
 /* pool.h — the isolates of one Python worker, seen from the host (host process).
  *
  * A pool owns the control socket of its worker template and one socket per isolate. Calls
- * (one per HTTP request) are sent to the isolate with the fewest calls in flight, or wait in
- * the pool's queue while no isolate is up. An isolate that dies fails its calls with 502 and
- * is replaced. Calls live in memory the caller owns (h2o's request pool): the caller
+ * (one per HTTP request) are sent to the serving isolate with the fewest calls in flight, or
+ * wait in the pool's queue while none is up. An isolate that dies fails its calls with 502
+ * and is replaced. The pool grows and shrinks between a minimum and a maximum and keeps
+ * spare pre-forked isolates (host/scale.h). Calls live in memory the caller owns (h2o's request pool): the caller
  * must pw_pool_cancel() a call it is about to free before the call was answered.
  */
 #ifndef PW_POOL_H
@@ -13,6 +14,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "host/scale.h"
 #include "wire/frame.h"
 
 typedef struct pw_pool pw_pool_t;
@@ -51,12 +53,14 @@ struct pw_call {
     pw_call_respond_cb respond;
     pw_call_chunk_cb chunk;
     pw_call_end_cb end;
+    uint64_t trace_ns;          /* PYTHON_TRACE: when submitted, then when dispatched */
 };
 
 typedef struct {
     const char *name;           /* the service's name, for logs */
     int template_fd;            /* control socket of a ready template; the pool owns it */
-    int isolates;               /* isolates to keep running */
+    int isolates;               /* serving isolates to keep, when scale.min and .max are 0 */
+    pw_scale_t scale;           /* min/max/spare/idle (scale.h) */
     unsigned cpu_limit_ms;      /* CPU per request before the isolate is killed (503); 0: none */
     unsigned request_timeout_ms;    /* wall clock per request before a 504; 0: none */
     unsigned max_concurrent;    /* calls in flight per isolate; 0: no limit */
@@ -64,7 +68,8 @@ typedef struct {
     void *rpc_arg;
 } pw_pool_options_t;
 
-/* Starts opts->isolates isolates (waiting until each is forked). Returns 0 or -errno. */
+/* Starts the minimum of serving isolates (waiting until each is forked), then the spares in
+ * the background. Returns 0 or -errno. */
 int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **out);
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call);
 void pw_pool_cancel(pw_call_t *call);
@@ -74,6 +79,12 @@ void pw_pool_ack(pw_call_t *call, size_t bytes);
  * once libuv has closed its handles. Calls still waiting get 503. */
 void pw_pool_close(pw_pool_t *pool);
 const char *pw_pool_name(const pw_pool_t *pool);
+
+/* --watch: `successor` (a pool of the worker's new version) takes over. Queued calls move to
+ * it; this pool starts nothing more, stops each isolate once its calls are answered, then
+ * calls on_drained(arg, pool) and closes itself (pw_pool_close still stops it at once). */
+void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
+                   void (*on_drained)(void *arg, pw_pool_t *pool), void *arg);
 
 /* An isolate's return path for RPC results. It outlives the isolate while held: replies to
  * an isolate that is gone are dropped (-EPIPE). */

@@ -4,6 +4,7 @@
  * is meant to inherit.
  */
 #include "host/supervisor.h"
+#include "host/log.h"
 #include "wire/control.h"
 #include "wire/frame.h"
 
@@ -60,7 +61,10 @@ int pw_zygote_start(pw_zygote_t *zygote)
         int flags = fcntl(fds[1], F_GETFD);
         fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
         snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
-        char *argv[] = { "pyworkerd", "--zygote", fd_arg, NULL };
+        char snapshot_arg[32];
+        static const char *const snapshot_names[] = { "package", "baseline", "none" };
+        snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", snapshot_names[zygote->snapshot % 3]);
+        char *argv[] = { "pyworkerd", "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
         char *envp[8];
         zygote_env(envp, 8);
         execve("/proc/self/exe", argv, envp);
@@ -77,8 +81,8 @@ static char *text_from(const pw_control_msg_t *msg)
     return strdup(msg->len ? msg->payload : "unknown error");
 }
 
-int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
-                              char **error_text)
+int pw_zygote_request_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
+                               char **error_text)
 {
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
@@ -93,11 +97,16 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *t
         *error_text = strdup("the runtime zygote is not running (see the errors above)");
         return -1;
     }
+    *template_fd = fds[0];
+    return 0;
+}
+
+int pw_zygote_template_result(int template_fd, char **error_text)
+{
     pw_control_msg_t msg;
-    rc = pw_control_recv(fds[0], &msg);
+    int rc = pw_control_recv(template_fd, &msg);
     if (rc > 0 && msg.type == PW_FRAME_CTL_TEMPLATE_READY) {
         pw_control_msg_free(&msg);
-        *template_fd = fds[0];
         return 0;
     }
     if (rc > 0) {
@@ -107,8 +116,16 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *t
         *error_text = strdup("the worker template exited while loading the worker "
                              "(see the errors above)");
     }
-    close(fds[0]);
+    close(template_fd);
     return -1;
+}
+
+int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
+                              char **error_text)
+{
+    if (pw_zygote_request_template(zygote, spec_path, template_fd, error_text) < 0)
+        return -1;
+    return pw_zygote_template_result(*template_fd, error_text);
 }
 
 void pw_zygote_stop(pw_zygote_t *zygote)

@@ -9,6 +9,7 @@
 typedef struct {
     int pid;
     int ctl_fd;     /* SOCK_SEQPACKET control socket to the zygote */
+    int snapshot;   /* pw_snapshot_t: how its templates start isolates; set before start */
 } pw_zygote_t;
 
 /* fork+exec of this binary in --zygote mode. Returns 0 or -errno. Must be called while the
@@ -20,6 +21,13 @@ int pw_zygote_start(pw_zygote_t *zygote);
  * explanation (the Python traceback when the worker's top level failed) in *error_text. */
 int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
                               char **error_text);
+
+/* The same in two steps, for a rebuild that must not block the host's loop: send the request
+ * (returns 0 with *template_fd to wait on, or -1 with *error_text), then, once template_fd is
+ * readable, read the outcome (0, or -1 with *error_text; template_fd is closed on failure). */
+int pw_zygote_request_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
+                               char **error_text);
+int pw_zygote_template_result(int template_fd, char **error_text);
 
 /* Closes the control socket, asks the zygote to stop and reaps it (killing it after a
  * short grace period). */

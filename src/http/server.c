@@ -458,3 +458,10 @@ void pw_http_server_close(pw_http_server_t *server)
     }
     close_listeners(server);
 }
+
+void pw_http_server_replace_pool(pw_http_server_t *server, pw_pool_t *old, pw_pool_t *replacement)
+{
+    for (size_t i = 0; i < server->n_listeners; i++)
+        if (server->listeners[i].pool == old)
+            server->listeners[i].pool = replacement;
+}

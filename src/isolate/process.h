@@ -6,13 +6,32 @@
 #ifndef PW_PROCESS_H
 #define PW_PROCESS_H
 
-/* Zygote: ctl_fd is its SOCK_SEQPACKET control socket to the host. */
-int pw_zygote_main(int ctl_fd);
+#include <stdint.h>
+#include "config/cli.h"
+
+/* Zygote: ctl_fd is its SOCK_SEQPACKET control socket to the host; trace turns PYTHON_TRACE
+ * lines on; its templates start isolates the `snapshot` way. */
+int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot);
 
 /* Template: ctl_fd is its own control socket to the host; spec_path the worker spec. */
-int pw_template_main(int ctl_fd, const char *spec_path);
+int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot);
+
+/* Names this process (ps, PYTHON_TRACE role) prefix + the service's name. */
+void pw_process_name(const char *prefix, const char *spec_path);
 
 /* Isolate: fd is its request socket to the host. */
 int pw_isolate_main(int fd);
+
+/* When the template began forking this isolate (CLOCK_MONOTONIC ns, for PYTHON_TRACE). */
+extern uint64_t pw_isolate_fork_ns;
+/* Baseline start type: the spec of the worker the isolate imports before serving; NULL
+ * when it was forked from a template that already did. */
+extern const char *pw_isolate_load_spec;
+
+/* startmode.c: the baseline and cold start types (see there). */
+int pw_startmode_probe_worker(const char *spec_path, char **error_text);
+/* Starts a cold isolate serving on isolate_fd; returns its pid or -errno. */
+int pw_startmode_spawn_cold(int isolate_fd, const char *spec_path);
+int pw_cold_isolate_main(int fd, const char *spec_path, int trace, uint64_t since_ns);
 
 #endif

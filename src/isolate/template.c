@@ -6,6 +6,7 @@
  * control socket; its isolates die with it (PR_SET_PDEATHSIG).
  */
 #include "isolate/process.h"
+#include "host/log.h"
 #include "isolate/sandbox.h"
 #include "python/audit.h"
 #include "python/embed.h"
@@ -33,7 +34,15 @@ static void name_process(const char *prefix, const char *spec_path)
     int len = (start && end) ? (int)(end - start) : 0;
     snprintf(name, sizeof name, "%s%.*s", prefix, len, start ? start : "");
     prctl(PR_SET_NAME, name, 0, 0, 0);    /* best effort: only `ps` and logs read it */
+    pw_trace_set_role(name + 3);          /* "tpl:main", "iso:main" */
 }
+
+void pw_process_name(const char *prefix, const char *spec_path)
+{
+    name_process(prefix, spec_path);
+}
+
+static pw_snapshot_t start_type;
 
 static int sandboxed;
 
@@ -116,14 +125,18 @@ static int enter_sandbox(const spec_settings_t *settings, char *err, size_t err_
 static void start_isolate(int isolate_fd, const char *spec_path)
 {
     char err[512];
+    uint64_t start = pw_trace_clock();
     if (sandboxed && pw_sandbox_isolate_enter(err, sizeof err) < 0) {
         fprintf(stderr, "pyworkerd: isolate %d: %s\n", (int)getpid(), err);
         _exit(1);
     }
+    uint64_t sandbox_ns = pw_trace_clock() - start;
     pw_python_after_fork_child();
     if (sandboxed)
         pw_audit_set_mode(PW_AUDIT_ISOLATE);
     name_process("pw-iso:", spec_path);
+    if (sandboxed && pw_trace_on)
+        pw_trace_step_ns(sandbox_ns, "sandbox applied");
     _exit(pw_isolate_main(isolate_fd));
 }
 
@@ -135,6 +148,15 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
         pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, 0);
         return;
     }
+    pw_isolate_fork_ns = pw_trace_clock();
+    if (start_type == PW_SNAPSHOT_NONE) {
+        int cold = pw_startmode_spawn_cold(isolate_fd, spec_path);
+        PW_TRACE(pw_isolate_fork_ns, "isolate spawned (cold) pid=%d", cold);
+        close(isolate_fd);
+        pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, cold < 0 ? 0 : (uint32_t)cold);
+        return;
+    }
+    pw_isolate_load_spec = start_type == PW_SNAPSHOT_BASELINE ? spec_path : NULL;
     if (sandboxed)
         pw_sandbox_before_fork();
     pw_python_before_fork();
@@ -147,12 +169,14 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
         start_isolate(isolate_fd, spec_path);
     }
     pw_python_after_fork_parent();
+    PW_TRACE(pw_isolate_fork_ns, "isolate forked pid=%d", (int)pid);
     close(isolate_fd);
     pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid < 0 ? 0 : (uint32_t)pid);
 }
 
-int pw_template_main(int ctl_fd, const char *spec_path)
+int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot)
 {
+    start_type = snapshot;
     signal(SIGCHLD, SIG_IGN);   /* isolates are reaped by the kernel; the host sees EOF */
     name_process("pw-tpl:", spec_path);
     char *error_text = NULL;
@@ -166,7 +190,9 @@ int pw_template_main(int ctl_fd, const char *spec_path)
     sandboxed = settings.sandbox;
     if (sandboxed)
         pw_audit_set_mode(PW_AUDIT_TEMPLATE);
-    if (pw_python_load_worker(spec_path, &error_text) < 0) {
+    uint64_t start = pw_trace_clock();
+    if ((snapshot == PW_SNAPSHOT_PACKAGE ? pw_python_load_worker(spec_path, &error_text)
+                                         : pw_startmode_probe_worker(spec_path, &error_text)) < 0) {
         size_t len = strlen(error_text);
         if (len > PW_CONTROL_MAX - 64)
             len = PW_CONTROL_MAX - 64;
@@ -174,6 +200,7 @@ int pw_template_main(int ctl_fd, const char *spec_path)
         free(error_text);
         return 1;
     }
+    PW_TRACE(start, "template ready");
     pw_control_send_u32(ctl_fd, PW_FRAME_CTL_TEMPLATE_READY, (uint32_t)getpid());
     for (;;) {
         pw_control_msg_t msg;

@@ -5,6 +5,7 @@
  */
 #include "isolate/process.h"
 #include "config/paths.h"
+#include "host/log.h"
 #include "python/embed.h"
 #include "wire/control.h"
 #include "wire/frame.h"
@@ -16,6 +17,8 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+static pw_snapshot_t start_type;
+
 static void fork_template(int zygote_fd, pw_control_msg_t *msg)
 {
     int template_fd = msg->fd;
@@ -24,15 +27,17 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
         fprintf(stderr, "pyworkerd zygote: CREATE_TEMPLATE without a control socket\n");
         return;
     }
+    uint64_t start = pw_trace_clock();
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
         pw_python_after_fork_child();
         close(zygote_fd);
         signal(SIGCHLD, SIG_DFL);
-        _exit(pw_template_main(template_fd, msg->payload));
+        _exit(pw_template_main(template_fd, msg->payload, start_type));
     }
     pw_python_after_fork_parent();
+    PW_TRACE(start, "template forked pid=%d", (int)pid);
     if (pid < 0) {
         const char *why = "the runtime zygote could not fork a worker template";
         pw_control_send(template_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, why, strlen(why), -1);
@@ -40,8 +45,13 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
     close(template_fd);
 }
 
-int pw_zygote_main(int ctl_fd)
+int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot)
 {
+    start_type = snapshot;
+    if (trace)
+        pw_trace_enable();
+    pw_trace_set_role("zygote");
+    uint64_t start = pw_trace_clock();
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
         return 1;
     signal(SIGCHLD, SIG_IGN);   /* templates are reaped by the kernel */
@@ -56,6 +66,7 @@ int pw_zygote_main(int ctl_fd)
         fprintf(stderr, "pyworkerd zygote: %s\n", err);
         return 1;
     }
+    PW_TRACE(start, "zygote init");
     for (;;) {
         pw_control_msg_t msg;
         int rc = pw_control_recv(ctl_fd, &msg);

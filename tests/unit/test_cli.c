@@ -16,6 +16,7 @@ TEST(serve_defaults)
     CHECK(cli.const_name == NULL);
     CHECK(cli.access_log == 1 && cli.verbose == 0 && cli.isolates == 1);
     CHECK(cli.drain_timeout_s == 10);
+    CHECK(cli.snapshot == PW_SNAPSHOT_PACKAGE);
     CHECK(cli.n_import_paths == 0 && cli.n_socket_overrides == 0);
 }
 
@@ -41,6 +42,27 @@ TEST(serve_all_option_forms)
     CHECK(cli.drain_timeout_s == 2.5);
     CHECK_STR(cli.config_path, "config.capnp");
     CHECK_STR(cli.const_name, "myConfig");
+}
+
+TEST(snapshot_modes)
+{
+    CHECK(PARSE("serve", "--no-snapshot", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_NONE);
+    CHECK(PARSE("serve", "--snapshot=baseline", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_BASELINE);
+    CHECK(PARSE("serve", "--snapshot", "package", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_PACKAGE);
+    CHECK(PARSE("serve", "--snapshot=warm", "c.capnp") < 0);
+}
+
+TEST(pool_sizes)
+{
+    CHECK(PARSE("serve", "c.capnp") == 0);
+    CHECK(cli.isolates == 1 && cli.max_isolates == 0 && cli.spare_isolates == 1 && cli.idle_timeout_s == 30);
+    CHECK(PARSE("serve", "--min-isolates=0", "--max-isolates", "4", "--spare-isolates=0",
+                "--idle-timeout=0.5", "c.capnp") == 0);
+    CHECK(cli.isolates == 0 && cli.max_isolates == 4 && cli.spare_isolates == 0 && cli.idle_timeout_s == 0.5);
+    CHECK(PARSE("serve", "--max-isolates=0", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--max-isolates: expected a positive integer") != NULL);
+    CHECK(PARSE("serve", "--min-isolates=-1", "c.capnp") < 0);
+    CHECK(PARSE("serve", "--isolates=0", "c.capnp") < 0);
 }
 
 TEST(sandbox_and_limit_options)
@@ -126,7 +148,17 @@ TEST(top_level_errors)
 TEST(zygote_mode)
 {
     CHECK(PARSE("--zygote", "7") == 0);
-    CHECK(cli.cmd == PW_CMD_ZYGOTE && cli.zygote_fd == 7);
+    CHECK(cli.cmd == PW_CMD_ZYGOTE && cli.zygote_fd == 7 && cli.zygote_trace == 0);
+    CHECK(PARSE("--zygote", "7", "--trace") == 0);
+    CHECK(cli.zygote_fd == 7 && cli.zygote_trace == 1);
+    CHECK(PARSE("--zygote", "7", "--bogus") < 0);
+    CHECK(PARSE("--zygote", "7", "--snapshot=none") == 0 && cli.snapshot == PW_SNAPSHOT_NONE);
+    CHECK(PARSE("--zygote", "7", "--snapshot=sideways") < 0);
+    CHECK(PARSE("--isolate", "3", "/r/main/spec.json", "--trace", "--since=123") == 0);
+    CHECK(cli.cmd == PW_CMD_ISOLATE && cli.zygote_fd == 3 && cli.zygote_trace == 1);
+    CHECK_STR(cli.isolate_spec, "/r/main/spec.json");
+    CHECK(cli.isolate_since_ns == 123);
+    CHECK(PARSE("--isolate", "3") < 0);
     CHECK(PARSE("--zygote") < 0);
     CHECK(PARSE("--zygote", "x") < 0);
 }
@@ -135,6 +167,8 @@ int main(void)
 {
     RUN(serve_defaults);
     RUN(serve_all_option_forms);
+    RUN(snapshot_modes);
+    RUN(pool_sizes);
     RUN(sandbox_and_limit_options);
     RUN(double_dash_ends_options);
     RUN(serve_usage_errors);

@@ -1,0 +1,262 @@
+/* reload.c — --watch's rebuilds (host process). A burst of file changes (watch.c) loads the
+ * config again, lays each worker out in a new generation directory of the runtime directory
+ * and asks the zygote for its template without waiting; when a template is ready, a new pool
+ * starts on it, the listeners switch to it, and the old pool drains (pw_pool_drain). Changes
+ * during a rebuild start another one after it. Invariant: the running version is replaced
+ * only by one whose template loaded.
+ */
+#include "host/reload.h"
+#include "host/log.h"
+#include "host/watch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_DRAINING 256
+#define MAX_KEPT 1024
+
+typedef struct rebuild rebuild_t;
+
+struct rebuild {
+    pw_reload_t *reload;
+    rebuild_t *next;
+    size_t old_index;           /* the service in the running config */
+    size_t new_index;           /* the same service in the config being loaded */
+    int fd;                     /* the new template's control socket */
+    uv_poll_t poll;
+};
+
+struct pw_reload {
+    pw_reload_options_t opts;
+    pw_watch_t *watch;
+    unsigned generation;
+    pw_config_t *config;        /* being loaded; kept once a pool of it serves, else freed */
+    int swapped;                /* a pool of `config` was swapped in */
+    pw_config_t *kept[MAX_KEPT];    /* configs that pools (and their bindings) point into */
+    size_t n_kept;
+    rebuild_t *rebuilds;
+    int again;                  /* files changed during a rebuild */
+    int stopping;
+    pw_pool_t *draining[MAX_DRAINING];
+};
+
+static void reload_run(void *arg);
+
+/* The config of a finished round: kept while pools may point into it, else freed. */
+static void config_done(pw_reload_t *reload)
+{
+    if (reload->swapped && reload->n_kept < MAX_KEPT)
+        reload->kept[reload->n_kept++] = reload->config;
+    else if (!reload->swapped)
+        pw_config_free(reload->config);
+    reload->config = NULL;
+    reload->swapped = 0;
+}
+
+static void on_pool_drained(void *arg, pw_pool_t *pool)
+{
+    pw_reload_t *reload = arg;
+    for (size_t i = 0; i < MAX_DRAINING; i++)
+        if (reload->draining[i] == pool)
+            reload->draining[i] = NULL;
+}
+
+static void remember_draining(pw_reload_t *reload, pw_pool_t *pool)
+{
+    for (size_t i = 0; i < MAX_DRAINING; i++)
+        if (!reload->draining[i]) {
+            reload->draining[i] = pool;
+            return;
+        }
+}
+
+static void swap_in(pw_reload_t *reload, rebuild_t *rb)
+{
+    const pw_reload_options_t *o = &reload->opts;
+    const char *name = o->config->services[rb->old_index].name;
+    pw_pool_t *pool = NULL;
+    int flags = fcntl(rb->fd, F_GETFL);     /* uv_poll made it non-blocking; the pool waits */
+    if (flags >= 0)
+        fcntl(rb->fd, F_SETFL, flags & ~O_NONBLOCK);
+    if (o->create_pool(o->arg, reload->config, rb->new_index, rb->fd, &pool) < 0) {
+        if (pool)
+            pw_pool_close(pool);    /* it owns the template's socket: the template exits */
+        pw_log_error("service %s: --watch: cannot start the new version's isolates; "
+                     "still serving the previous version", name);
+        return;
+    }
+    pw_pool_t *old = o->pools[rb->old_index];
+    o->pools[rb->old_index] = pool;
+    pw_http_server_replace_pool(o->http, old, pool);
+    remember_draining(reload, old);
+    reload->swapped = 1;
+    pw_pool_drain(old, pool, on_pool_drained, reload);
+    pw_log_error("service %s: --watch: reloaded; new requests go to the new version", name);
+}
+
+static void rebuild_unlink(pw_reload_t *reload, rebuild_t *rb)
+{
+    rebuild_t **p = &reload->rebuilds;
+    while (*p && *p != rb)
+        p = &(*p)->next;
+    if (*p)
+        *p = rb->next;
+}
+
+static void on_rebuild_closed(uv_handle_t *handle)
+{
+    free(handle->data);
+}
+
+/* After its poll handle was closed (rb itself is freed by the close callback). */
+static void rebuild_done(rebuild_t *rb)
+{
+    pw_reload_t *reload = rb->reload;
+    rebuild_unlink(reload, rb);
+    if (reload->rebuilds || reload->stopping)
+        return;
+    config_done(reload);
+    if (reload->again) {
+        reload->again = 0;
+        reload_run(reload);
+    }
+}
+
+static void on_template_readable(uv_poll_t *poll, int status, int events)
+{
+    rebuild_t *rb = poll->data;
+    pw_reload_t *reload = rb->reload;
+    /* Closed first: closing a poll handle drops its descriptor from epoll, which must happen
+     * before the new pool polls the same descriptor. */
+    uv_close((uv_handle_t *)poll, on_rebuild_closed);
+    char *error_text = NULL;
+    if (pw_zygote_template_result(rb->fd, &error_text) < 0) {
+        pw_log_error("service %s: --watch: the new version failed to load; still serving the "
+                     "previous version:\n%s", reload->opts.config->services[rb->old_index].name,
+                     error_text);
+        free(error_text);
+    } else {
+        swap_in(reload, rb);
+    }
+    rebuild_done(rb);
+}
+
+/* Index of the running worker service called `name`, or -1. */
+static long running_index(pw_reload_t *reload, const char *name)
+{
+    const pw_config_t *running = reload->opts.config;
+    for (size_t i = 0; i < running->n_services; i++)
+        if (strcmp(running->services[i].name, name) == 0 && reload->opts.pools[i])
+            return (long)i;
+    return -1;
+}
+
+static void rebuild_start(pw_reload_t *reload, const char *dir, size_t new_index, size_t old_index)
+{
+    const pw_reload_options_t *o = &reload->opts;
+    const char *name = reload->config->services[new_index].name;
+    char spec_path[PATH_MAX];
+    char *error_text = NULL;
+    int fd;
+    if (o->write_spec(o->arg, reload->config, new_index, dir, spec_path, sizeof spec_path) < 0)
+        return;
+    if (pw_zygote_request_template(o->zygote, spec_path, &fd, &error_text) < 0) {
+        pw_log_error("service %s: --watch: %s", name, error_text);
+        free(error_text);
+        return;
+    }
+    rebuild_t *rb = calloc(1, sizeof *rb);
+    if (!rb || uv_poll_init(o->loop, &rb->poll, fd) < 0) {
+        free(rb);
+        close(fd);
+        return;
+    }
+    rb->reload = reload;
+    rb->old_index = old_index;
+    rb->new_index = new_index;
+    rb->fd = fd;
+    rb->poll.data = rb;
+    rb->next = reload->rebuilds;
+    reload->rebuilds = rb;
+    uv_poll_start(&rb->poll, UV_READABLE | UV_DISCONNECT, on_template_readable);
+}
+
+static void reload_run(void *arg)
+{
+    pw_reload_t *reload = arg;
+    if (reload->rebuilds) {
+        reload->again = 1;
+        return;
+    }
+    pw_log_error("--watch: files changed; loading the new version");
+    pw_config_t *config;
+    if (reload->opts.load_config(reload->opts.arg, &config) < 0) {
+        pw_log_error("--watch: the config has errors (above); still serving the previous version");
+        return;
+    }
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/gen-%u", reload->opts.runtime_dir, ++reload->generation);
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        pw_log_error("--watch: cannot create %s: %s", dir, strerror(errno));
+        pw_config_free(config);
+        return;
+    }
+    reload->config = config;
+    for (size_t j = 0; j < config->n_services; j++) {
+        if (config->services[j].kind != PW_SERVICE_WORKER)
+            continue;
+        long i = running_index(reload, config->services[j].name);
+        if (i < 0)
+            pw_log_error("--watch: service %s is new; restart pyworkerd to serve it", config->services[j].name);
+        else
+            rebuild_start(reload, dir, j, (size_t)i);
+    }
+    if (!reload->rebuilds)
+        config_done(reload);
+}
+
+int pw_reload_start(const pw_reload_options_t *opts, pw_reload_t **out)
+{
+    pw_reload_t *reload = calloc(1, sizeof *reload);
+    if (!reload)
+        return -ENOMEM;
+    reload->opts = *opts;
+    *out = reload;
+    return pw_watch_start(opts->loop, opts->config->dir, reload_run, reload, &reload->watch);
+}
+
+void pw_reload_stop(pw_reload_t *reload)
+{
+    if (!reload)
+        return;
+    reload->stopping = 1;
+    pw_watch_stop(reload->watch);
+    while (reload->rebuilds) {
+        rebuild_t *rb = reload->rebuilds;
+        reload->rebuilds = rb->next;
+        uv_close((uv_handle_t *)&rb->poll, on_rebuild_closed);
+        close(rb->fd);      /* the template exits */
+    }
+    for (size_t i = 0; i < MAX_DRAINING; i++)
+        if (reload->draining[i]) {
+            pw_pool_t *pool = reload->draining[i];
+            reload->draining[i] = NULL;
+            pw_pool_close(pool);
+        }
+}
+
+void pw_reload_free(pw_reload_t *reload)
+{
+    if (!reload)
+        return;
+    for (size_t i = 0; i < reload->n_kept; i++)
+        pw_config_free(reload->kept[i]);
+    pw_config_free(reload->config);
+    free(reload);
+}

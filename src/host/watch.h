@@ -1,0 +1,20 @@
+/* watch.h — --watch: noticing that a worker's files or its config changed (host process).
+ * Watches a directory and its subdirectories (two levels; not python_modules/, __pycache__
+ * or hidden ones) with inotify through libuv, and calls back once per burst of changes.
+ */
+#ifndef PW_WATCH_H
+#define PW_WATCH_H
+
+#include <uv.h>
+
+typedef struct pw_watch pw_watch_t;
+
+/* Starts watching dir; on_change(arg) runs on the loop PW_WATCH_SETTLE_MS after the last
+ * change of a burst. Returns 0 or -errno. */
+#define PW_WATCH_SETTLE_MS 150
+int pw_watch_start(uv_loop_t *loop, const char *dir, void (*on_change)(void *arg), void *arg,
+                   pw_watch_t **out);
+/* Stops watching; the watch is freed once libuv has closed its handles. */
+void pw_watch_stop(pw_watch_t *watch);
+
+#endif

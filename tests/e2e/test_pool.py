@@ -1,0 +1,100 @@
+"""Isolate pool sizing: a spare pre-forked isolate takes over at once, a worker can scale to
+zero and back, the pool grows under concurrent load up to --max-isolates and shrinks after
+--idle-timeout. Checked through PYTHON_TRACE lines and the isolates' pids, not timing."""
+
+import os
+import signal
+import threading
+import time
+
+from test_trace import trace_lines
+
+WORKER = {"worker.py": '''
+    import asyncio, os
+    from workers import WorkerEntrypoint, Response
+
+    class Default(WorkerEntrypoint):
+        async def fetch(self, request):
+            if request.url.endswith("/slow"):
+                await asyncio.sleep(1.5)
+            return Response(str(os.getpid()))
+    '''}
+
+
+def started(server) -> list[int]:
+    return [int(l["step"].split("pid=")[1].split()[0]) for l in trace_lines(server.log())
+            if l["step"].startswith("isolate started")]
+
+
+def wait_for(predicate, server, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(server.log())
+
+
+def pid_of(server, path="/") -> int:
+    status, _, body = server.get(path)
+    assert status == 200, body
+    return int(body)
+
+
+def test_a_spare_isolate_is_preforked_and_takes_over_when_one_dies(serve, monkeypatch):
+    monkeypatch.setenv("PYTHON_TRACE", "1")
+    server = serve(WORKER)
+    wait_for(lambda: len(started(server)) == 2, server)
+    serving, spare = started(server)
+    assert pid_of(server) == serving
+    os.kill(serving, signal.SIGKILL)
+    wait_for(lambda: len(started(server)) == 3, server)   # a new spare
+    assert pid_of(server) == spare
+    assert any(l["step"] == f"isolate promoted pid={spare} (spare)" for l in trace_lines(server.log()))
+
+
+def test_min_zero_scales_to_zero_and_starts_an_isolate_per_request(serve, monkeypatch):
+    monkeypatch.setenv("PYTHON_TRACE", "1")
+    server = serve(WORKER, "--min-isolates", "0", "--spare-isolates", "0", "--idle-timeout", "0")
+    time.sleep(0.3)
+    assert started(server) == []
+    pids = [pid_of(server) for _ in range(3)]
+    assert len(set(pids)) == 3 and started(server) == pids
+    retired = [l["step"] for l in trace_lines(server.wait_log(f"isolate retired pid={pids[2]}"))
+               if l["step"].startswith("isolate retired")]
+    assert retired == [f"isolate retired pid={p} (idle)" for p in pids]
+
+
+def test_the_pool_grows_under_concurrent_load_and_shrinks_when_idle(serve, monkeypatch):
+    monkeypatch.setenv("PYTHON_TRACE", "1")
+    server = serve(WORKER, "--max-isolates", "2", "--spare-isolates", "0", "--idle-timeout", "0.5")
+    first = pid_of(server)
+    results = []
+
+    def slow():
+        results.append(pid_of(server, "/slow"))
+
+    threads = [threading.Thread(target=slow) for _ in range(9)]   # 8 in flight, then a 9th
+    for i, t in enumerate(threads):
+        t.start()
+        if i == 7:
+            wait_for(lambda: server.log().count("request dispatched") >= 9, server)
+    wait_for(lambda: len(started(server)) == 2, server)
+    second = started(server)[1]
+    assert pid_of(server) == second           # the least busy isolate gets new requests
+    for t in threads:
+        t.join(20)
+    assert set(results) == {first}
+    server.wait_log(f"isolate retired pid=", timeout=10)
+    retired = [l["step"] for l in trace_lines(server.log()) if l["step"].startswith("isolate retired")]
+    assert len(retired) == 1                  # back to the minimum of one
+    assert pid_of(server) in (first, second)
+
+
+def test_isolates_flag_is_the_minimum(serve, monkeypatch):
+    monkeypatch.setenv("PYTHON_TRACE", "1")
+    server = serve(WORKER, "--isolates", "2", "--spare-isolates", "0", "--idle-timeout", "0")
+    wait_for(lambda: len(started(server)) == 2, server)
+    for _ in range(3):
+        pid_of(server)
+    assert "isolate retired" not in server.log()

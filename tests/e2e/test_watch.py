@@ -1,0 +1,84 @@
+"""--watch: a change to a worker's module or to the config rebuilds the template in the
+background and swaps it in; in-flight requests finish on the old version; a broken change
+is logged and the previous version keeps serving."""
+
+import threading
+import time
+
+from conftest import worker_config
+
+VERSION = '''
+import asyncio
+from workers import WorkerEntrypoint, Response
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.url.endswith("/slow"):
+            await asyncio.sleep(1.5)
+        return Response("{version} " + self.env.GREETING)
+'''
+
+
+def write(directory, version, greeting="hello", source=None):
+    (directory / "worker.py").write_text(source if source is not None else VERSION.replace("{version}", version))
+    config = directory / "config.capnp"
+    config.write_text(worker_config(["worker.py"], bindings=f'(name = "GREETING", text = "{greeting}")'))
+    return config
+
+
+def body(server, path="/"):
+    status, _, data = server.get(path)
+    assert status == 200, data
+    return data.decode()
+
+
+def wait_body(server, expected, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if body(server) == expected:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never answered {expected!r}:\n{server.log()}")
+
+
+def test_watch_swaps_in_a_changed_module_and_a_changed_config(serve, tmp_path):
+    d = tmp_path / "w"
+    d.mkdir()
+    server = serve(write(d, "v1"), "--watch")
+    assert body(server) == "v1 hello"
+    time.sleep(0.2)
+    write(d, "v2")
+    wait_body(server, "v2 hello")
+    write(d, "v2", greeting="bonjour")
+    wait_body(server, "v2 bonjour")
+    assert "--watch: reloaded" in server.log()
+
+
+def test_in_flight_requests_finish_on_the_old_version(serve, tmp_path):
+    d = tmp_path / "w"
+    d.mkdir()
+    server = serve(write(d, "old"), "--watch")
+    result = {}
+    slow = threading.Thread(target=lambda: result.setdefault("body", body(server, "/slow")))
+    slow.start()
+    time.sleep(0.3)
+    write(d, "new")
+    wait_body(server, "new hello")
+    slow.join(10)
+    assert result["body"] == "old hello"
+
+
+def test_a_broken_change_keeps_the_previous_version_serving(serve, tmp_path):
+    d = tmp_path / "w"
+    d.mkdir()
+    server = serve(write(d, "good"), "--watch")
+    time.sleep(0.2)
+    write(d, "x", source="from workers import WorkerEntrypoint\nraise ValueError('half-written worker')\n")
+    server.wait_log("the new version failed to load; still serving the previous version")
+    assert "ValueError: half-written worker" in server.log()
+    assert body(server) == "good hello"
+    (d / "config.capnp").write_text("this is not capnp")
+    server.wait_log("--watch: the config has errors")
+    assert body(server) == "good hello"
+    write(d, "fixed")
+    wait_body(server, "fixed hello")
