@@ -125,6 +125,7 @@ static int enter_sandbox(const spec_settings_t *settings, char *err, size_t err_
 static void start_isolate(int isolate_fd, const char *spec_path)
 {
     char err[512];
+    name_process("pw-iso:", spec_path);     /* before seccomp, which refuses prctl */
     uint64_t start = pw_trace_clock();
     if (sandboxed && pw_sandbox_isolate_enter(err, sizeof err) < 0) {
         fprintf(stderr, "pyworkerd: isolate %d: %s\n", (int)getpid(), err);
@@ -134,7 +135,6 @@ static void start_isolate(int isolate_fd, const char *spec_path)
     pw_python_after_fork_child();
     if (sandboxed)
         pw_audit_set_mode(PW_AUDIT_ISOLATE);
-    name_process("pw-iso:", spec_path);
     if (sandboxed && pw_trace_on)
         pw_trace_step_ns(sandbox_ns, "sandbox applied");
     _exit(pw_isolate_main(isolate_fd));

@@ -235,3 +235,14 @@ def test_sync_requests_are_served_while_an_async_one_waits(serve):
     assert result["value"][2] == b"gate opened"
     for _ in range(5):
         assert server.get("/state")[0] == 200   # back on the fast path
+
+
+def test_processes_are_named_after_their_role_and_worker(serve):
+    server = serve(CONCURRENT)
+    pid = int(server.get("/pid")[2])
+    with open(f"/proc/{pid}/comm") as f:
+        assert f.read().strip() == "pw-iso:main"
+    with open(f"/proc/{pid}/stat") as f:
+        template = int(f.read().rsplit(")", 1)[1].split()[1])
+    with open(f"/proc/{template}/comm") as f:
+        assert f.read().strip() == "pw-tpl:main"
