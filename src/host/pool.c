@@ -46,6 +46,7 @@ struct pw_isolate {
     int spare;                  /* held back: gets no calls until promoted (scale.h) */
     int retired;                /* stopped on purpose (idle): no error, no replacement */
     uint64_t idle_since;        /* uv_now() when its last call was answered */
+    uint64_t live_since;        /* uv_now() when it came up */
     uint64_t calls_started;     /* for the CPU limit (limits.h) */
     pw_cpu_window_t cpu;
     pw_port_t *port;            /* RPC return path; NULL until the isolate is live */
@@ -72,6 +73,8 @@ struct pw_pool {
     pw_call_t queue;            /* sentinel: calls waiting for an isolate */
     uv_check_t flush_check;
     uv_timer_t limits_timer;    /* CPU limit and request timeout; running when either is set */
+    uv_timer_t respawn_timer;   /* delays replacements while isolates keep dying at start */
+    unsigned start_failures;    /* isolates in a row that died before they were sent a call */
     pw_pool_options_t opts;
     int closing;
     int open_handles;
@@ -339,6 +342,36 @@ static void on_isolate_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
     isolate_retire_if_idle(iso);
 }
 
+/* An isolate that dies at start (before any call reached it: a broken sandbox or after-fork
+ * step) would otherwise be replaced at once, forever: after START_FAILURES_FREE such deaths
+ * in a row, replacements wait, twice as long each time, up to RESPAWN_MAX_DELAY_MS. */
+#define START_FAILURE_MS 1000
+#define START_FAILURES_FREE 3
+#define RESPAWN_MAX_DELAY_MS 5000
+
+static void on_respawn_timer(uv_timer_t *timer)
+{
+    pool_rebalance(timer->data);
+}
+
+static void replace_after_death(pw_pool_t *pool, int died_at_start)
+{
+    pool->start_failures = died_at_start ? pool->start_failures + 1 : 0;
+    if (pool->start_failures <= START_FAILURES_FREE) {
+        pool_rebalance(pool);
+        return;
+    }
+    unsigned shift = pool->start_failures - START_FAILURES_FREE;
+    uint64_t delay = shift > 12 ? RESPAWN_MAX_DELAY_MS : (uint64_t)10 << shift;
+    if (delay > RESPAWN_MAX_DELAY_MS)
+        delay = RESPAWN_MAX_DELAY_MS;
+    if (uv_is_active((uv_handle_t *)&pool->respawn_timer))
+        return;
+    pw_log_error("service %s: %u isolates in a row died at start; next try in %llu ms",
+                 pool->name, pool->start_failures, (unsigned long long)delay);
+    uv_timer_start(&pool->respawn_timer, on_respawn_timer, delay, 0);
+}
+
 static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const char *text);
 
 static void isolate_die(pw_isolate_t *iso, const char *why)
@@ -383,7 +416,8 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
         isolate_free(iso);
     }
     if (!pool->closing)
-        pool_rebalance(pool);
+        replace_after_death(pool, was_live && iso->next_id == 1 && !iso->retired &&
+                                      uv_now(pool->loop) - iso->live_since < START_FAILURE_MS);
 }
 
 /* ---- spawning through the template ---- */
@@ -431,7 +465,7 @@ static int isolate_open(pw_isolate_t *iso, int pid)
     iso->pipe.data = iso;
     pool->open_handles++;
     iso->state = ISOLATE_LIVE;
-    iso->idle_since = uv_now(pool->loop);
+    iso->idle_since = iso->live_since = uv_now(pool->loop);
     pool->n_live++;
     rc = uv_read_start((uv_stream_t *)&iso->pipe, on_isolate_alloc, on_isolate_read);
     if (rc < 0) {
@@ -841,6 +875,9 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     pool->flush_check.data = pool;
     uv_check_start(&pool->flush_check, on_flush_check);
     limits_start(pool);
+    uv_timer_init(loop, &pool->respawn_timer);
+    pool->respawn_timer.data = pool;
+    pool->open_handles++;
     *out = pool;
     /* Blocking waits first: uv_poll_init makes the descriptor non-blocking. */
     int rc = start_isolates(pool);
@@ -887,6 +924,7 @@ void pw_pool_close(pw_pool_t *pool)
     uv_close((uv_handle_t *)&pool->flush_check, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->idle_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->limits_timer, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&pool->respawn_timer, on_pool_handle_closed);
 }
 
 const char *pw_pool_name(const pw_pool_t *pool)

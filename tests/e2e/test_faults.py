@@ -198,3 +198,23 @@ def test_host_memory_stays_flat_over_many_crash_replace_cycles(serve):
     after = rss_kib(server.proc.pid)
     assert server.get("/")[0] == 200
     assert after - before < 1024, f"host RSS grew {after - before} KiB over 200 cycles"
+
+
+def test_isolates_dying_at_start_are_retried_with_backoff_not_in_a_tight_loop(serve):
+    server = serve({"worker.py": '''
+        import os
+        from workers import WorkerEntrypoint, Response
+
+        os.register_at_fork(after_in_child=lambda: os._exit(3))   # every isolate dies at once
+
+        class Default(WorkerEntrypoint):
+            def fetch(self, request):
+                return Response("unreachable")
+        '''}, "--request-timeout", "1", "--verbose")
+    server.wait_log("died at start; next try in")
+    time.sleep(2)
+    started = server.log().count("started")
+    time.sleep(2)
+    assert server.log().count("started") - started < 12, "isolates are respawned in a tight loop"
+    assert server.get("/", timeout=10)[0] in (502, 504)   # the isolate died, or none came up
+    assert server.proc.poll() is None
