@@ -69,6 +69,12 @@ static int load_config(host_t *host)
     return load_config_file(host->cli, &host->config);
 }
 
+/* A worker's own `pyworkerd = (...)` value when it set one, else the flag's. */
+static unsigned or_default(unsigned own, unsigned flag)
+{
+    return own ? own : flag;
+}
+
 static pw_scale_t scale_of(const pw_cli_t *cli)
 {
     return (pw_scale_t){ .min = (size_t)cli->isolates, .max = (size_t)cli->max_isolates,
@@ -86,7 +92,9 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
      * hold: --no-snapshot (a benchmark mode) runs without the sandbox. */
     pw_worker_settings_t settings = { .config_dir = config->dir,
                                       .sandbox = cli->sandbox && cli->snapshot != PW_SNAPSHOT_NONE,
-                                      .memory_limit_mib = (unsigned)cli->memory_limit_mib };
+                                      .memory_limit_mib = or_default(
+                                          config->services[index].worker.options.memory_limit_mib,
+                                          (unsigned)cli->memory_limit_mib) };
     if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
@@ -107,11 +115,18 @@ static int create_pool(host_t *host, const pw_config_t *config, size_t index, in
         close(template_fd);
         return -1;
     }
-    pw_pool_options_t opts = { .rpc = pw_rpc_handle, .rpc_arg = rpc, .name = service->name, .template_fd = template_fd,
-                               .isolates = cli->isolates, .scale = scale_of(cli),
-                               .cpu_limit_ms = (unsigned)cli->cpu_limit_ms,
-                               .request_timeout_ms = (unsigned)(cli->request_timeout_s * 1000),
-                               .max_concurrent = (unsigned)cli->max_concurrent };
+    const pw_worker_options_t *own = &service->worker.options;
+    pw_scale_t scale = scale_of(cli);
+    scale.min = or_default(own->min_isolates, (unsigned)scale.min);
+    scale.max = or_default(own->max_isolates, (unsigned)scale.max);
+    pw_pool_options_t opts = {
+        .rpc = pw_rpc_handle, .rpc_arg = rpc, .name = service->name, .template_fd = template_fd,
+        .isolates = (int)scale.min, .scale = scale,
+        .cpu_limit_ms = or_default(own->cpu_limit_ms, (unsigned)cli->cpu_limit_ms),
+        .request_timeout_ms = or_default(own->request_timeout_ms,
+                                         (unsigned)(cli->request_timeout_s * 1000)),
+        .max_concurrent = or_default(own->max_concurrent, (unsigned)cli->max_concurrent),
+    };
     if (pw_pool_create(host->loop, &opts, out) < 0) {
         fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
         return -1;

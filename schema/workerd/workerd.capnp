@@ -467,6 +467,19 @@ struct Worker {
   # Service answering ctx.access.getIdentity().
 
   workflowsEngine @20 :WorkflowsEngine;
+
+  pyworkerd @21 :PyworkerdOptions;
+  # pyworkerd's own extension (workerd has no such field): this worker's limits and isolate
+  # pool. A field left at 0 takes the value of the matching `pyworkerd serve` flag.
+
+  struct PyworkerdOptions {
+    memoryLimitMib @0 :UInt32;         # --memory-limit
+    cpuLimitMs @1 :UInt32;             # --cpu-limit-ms
+    requestTimeoutMs @2 :UInt32;       # --request-timeout (here in milliseconds)
+    maxConcurrentRequests @3 :UInt32;  # --max-concurrent-requests
+    minIsolates @4 :UInt32;            # --min-isolates / --isolates
+    maxIsolates @5 :UInt32;            # --max-isolates
+  }
 }
 
 struct ExternalServer {

@@ -494,7 +494,7 @@ static int check_worker_fields(ctx_t *c, const char *svc, const cJSON *wj)
 {
     static const char *const known[] = {
         "modules", "compatibilityDate", "compatibilityFlags", "bindings", "globalOutbound",
-        "durableObjectStorage", "containerEngine", NULL,
+        "durableObjectStorage", "containerEngine", "pyworkerd", NULL,
     };
     static const char *const void_unions[][2] = {
         { "durableObjectStorage", "none" }, { "containerEngine", "none" },
@@ -527,9 +527,36 @@ static int check_worker_fields(ctx_t *c, const char *svc, const cJSON *wj)
     return reject_unknown(c, wj, known, svc, "worker.", NO_LOC);
 }
 
+/* The `pyworkerd = (...)` extension: per-worker limits and pool sizes. */
+static int load_worker_options(ctx_t *c, const char *svc, const cJSON *wj, pw_worker_options_t *o)
+{
+    static const char *const known[] = {
+        "memoryLimitMib", "cpuLimitMs", "requestTimeoutMs", "maxConcurrentRequests",
+        "minIsolates", "maxIsolates", NULL,
+    };
+    unsigned *const fields[] = {
+        &o->memory_limit_mib, &o->cpu_limit_ms, &o->request_timeout_ms, &o->max_concurrent,
+        &o->min_isolates, &o->max_isolates,
+    };
+    const cJSON *ext = cJSON_GetObjectItemCaseSensitive(wj, "pyworkerd");
+    if (!ext) return 0;
+    if (reject_unknown(c, ext, known, svc, "worker.pyworkerd.", NO_LOC) < 0) return -1;
+    for (size_t i = 0; known[i]; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(ext, known[i]);
+        if (cJSON_IsNumber(v) && v->valuedouble > 0) *fields[i] = (unsigned)v->valuedouble;
+    }
+    if (o->max_isolates && o->min_isolates > o->max_isolates) {
+        return fail2(c, AT_FIELD("maxIsolates"), AT_STRING(svc), svc,
+                     "pyworkerd.minIsolates (%u) is larger than pyworkerd.maxIsolates (%u).",
+                     o->min_isolates, o->max_isolates);
+    }
+    return 0;
+}
+
 static int load_worker(ctx_t *c, const char *svc, const cJSON *wj, pw_worker_t *w)
 {
     if (check_worker_fields(c, svc, wj) < 0) return -1;
+    if (load_worker_options(c, svc, wj, &w->options) < 0) return -1;
     const char *outbound = json_str(cJSON_GetObjectItemCaseSensitive(wj, "globalOutbound"), "name");
     if (!(w->global_outbound = strdup(outbound ? outbound : "internet"))) return oom(c);
     if (load_modules(c, svc, cJSON_GetObjectItemCaseSensitive(wj, "modules"), w) < 0) return -1;

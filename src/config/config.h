@@ -45,6 +45,16 @@ typedef struct {
     char *entrypoint;       /* PW_BINDING_SERVICE: a named WorkerEntrypoint class, or NULL */
 } pw_binding_t;
 
+/* The worker's `pyworkerd = (...)` extension field: 0 = the command line's value. */
+typedef struct {
+    unsigned memory_limit_mib;
+    unsigned cpu_limit_ms;
+    unsigned request_timeout_ms;
+    unsigned max_concurrent;
+    unsigned min_isolates;
+    unsigned max_isolates;
+} pw_worker_options_t;
+
 typedef struct {
     pw_module_t *modules;   /* modules[0] is the main module */
     size_t n_modules;
@@ -54,6 +64,7 @@ typedef struct {
     pw_binding_t *bindings;
     size_t n_bindings;
     char *global_outbound;  /* the network service its fetch() goes through ("internet") */
+    pw_worker_options_t options;
 } pw_worker_t;
 
 typedef enum {
