@@ -4,7 +4,10 @@
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
-  services = [ (name = "main", worker = .fastapiWorker) ],
+  services = [
+    (name = "main", worker = .fastapiWorker),
+    (name = "kv", disk = (path = "kv-data", writable = true)),   # KV in SQLite, ./kv-data
+  ],
   sockets = [ (name = "http", address = "*:8080", http = (), service = "main") ],
 );
 
@@ -12,5 +15,8 @@ const fastapiWorker :Workerd.Worker = (
   modules = [ (name = "worker.py", pythonModule = embed "worker.py") ],
   compatibilityDate = "2025-09-01",
   compatibilityFlags = ["python_workers"],
-  bindings = [ (name = "GREETING", text = "Hello from a binding") ],
+  bindings = [
+    (name = "GREETING", text = "Hello from a binding"),
+    (name = "NOTES", kvNamespace = "kv"),
+  ],
 );

@@ -6,8 +6,8 @@ POST /items                  a JSON body validated by a pydantic model (422 on b
 GET  /stream?count=&delay=   a StreamingResponse: each line reaches the client when produced
 GET  /env                    the Worker's env through the FastAPI dependency workers.asgi.env
 GET  /startup                what the lifespan startup handler (run once per isolate) recorded
-A KV route is not here yet: pyworkerd has no KV bindings so far (a later issue); /env shows
-how a route reaches any binding (env.GREETING is a text binding in config.capnp).
+PUT  /notes/{name}           store the request body in the NOTES KV namespace (env.NOTES)
+GET  /notes/{name}           read it back (404 when absent)
 """
 
 from fastapi import FastAPI
@@ -30,7 +30,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
 
-from fastapi import Depends  # noqa: E402
+from fastapi import Depends, HTTPException, Request  # noqa: E402
 from fastapi.responses import StreamingResponse  # noqa: E402
 from pydantic import BaseModel, Field  # noqa: E402
 from workers.asgi import env  # noqa: E402
@@ -75,6 +75,20 @@ async def stream(count: int = 5, delay: float = 0.1):
 @app.get("/env")
 async def show_env(env=Depends(env)):
     return {"greeting": env.GREETING}
+
+
+@app.put("/notes/{name}")
+async def put_note(name: str, request: Request, env=Depends(env)):
+    await env.NOTES.put(name, (await request.body()).decode())
+    return {"stored": name}
+
+
+@app.get("/notes/{name}")
+async def get_note(name: str, env=Depends(env)):
+    value = await env.NOTES.get(name)
+    if value is None:
+        raise HTTPException(status_code=404, detail=f"no note named {name}")
+    return {"name": name, "text": value}
 
 
 @app.get("/startup")

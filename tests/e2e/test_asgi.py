@@ -16,7 +16,8 @@ FASTAPI_REQUIREMENT = '(name = "requirements", json = "[\\"fastapi\\"]")'
 
 @pytest.fixture(scope="module")
 def fastapi_example(tmp_path_factory):
-    server = Server(REPO / "examples/fastapi/config.capnp", tmp=tmp_path_factory.mktemp("fastapi"))
+    server = Server(REPO / "examples/fastapi/config.capnp", ["--persist-dir=:memory:"],
+                    tmp=tmp_path_factory.mktemp("fastapi"))
     yield server
     server.stop()
 
@@ -71,6 +72,13 @@ def test_invalid_json_body_is_422_with_every_error(fastapi_example):
 
 def test_env_reaches_a_route_through_the_dependency(fastapi_example):
     assert get_json(fastapi_example, "/env") == (200, {"greeting": "Hello from a binding"})
+
+
+def test_kv_route_stores_and_reads_a_note(fastapi_example):
+    assert fastapi_example.request("PUT", "/notes/todo", body=b"buy milk")[0] == 200
+    status, _, body = fastapi_example.get("/notes/todo")
+    assert status == 200 and json.loads(body) == {"name": "todo", "text": "buy milk"}
+    assert fastapi_example.get("/notes/nothing")[0] == 404
 
 
 def test_lifespan_startup_ran_once_in_the_isolate(fastapi_example):
