@@ -135,6 +135,15 @@ static int put_headers_and_body(pw_buf_t *buf, const pw_header_t *headers, size_
     return rc;
 }
 
+/* Closes the frame begun at `start`, or drops it when a field failed (rc < 0). */
+static int end_or_roll_back(pw_buf_t *buf, size_t start, int rc)
+{
+    if (rc == 0)
+        return pw_frame_end(buf, start);
+    buf->len = start;
+    return rc;
+}
+
 int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes_t url,
                          const pw_header_t *headers, size_t n_headers, pw_bytes_t body)
 {
@@ -146,10 +155,7 @@ int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes
         rc = pw_frame_put_bytes(buf, url.base, url.len);
     if (rc == 0)
         rc = put_headers_and_body(buf, headers, n_headers, body);
-    if (rc == 0)
-        return pw_frame_end(buf, start);
-    buf->len = start;
-    return rc;
+    return end_or_roll_back(buf, start, rc);
 }
 
 int pw_frame_put_response(pw_buf_t *buf, uint32_t id, uint32_t status,
@@ -161,10 +167,7 @@ int pw_frame_put_response(pw_buf_t *buf, uint32_t id, uint32_t status,
         rc = pw_frame_put_u32(buf, status);
     if (rc == 0)
         rc = put_headers_and_body(buf, headers, n_headers, body);
-    if (rc == 0)
-        return pw_frame_end(buf, start);
-    buf->len = start;
-    return rc;
+    return end_or_roll_back(buf, start, rc);
 }
 
 int pw_frame_put_response_start(pw_buf_t *buf, uint32_t id, uint32_t status,
