@@ -105,13 +105,10 @@ class _Server:
                 and not asyncio.all_tasks(loop))
 
     def leave_when_idle(self) -> None:
+        """Back to the fast path; serve_sync() writes anything still queued, waiting for the
+        socket when it is full."""
         if self.idle():
-            self.channel_flush_all()
             self.loop.stop()
-
-    def channel_flush_all(self) -> None:
-        while not self.channel.flush():
-            pass  # serve_sync writes with blocking waits; here the rest is tiny
 
     @_fatal_on_error
     def on_readable(self) -> None:
@@ -220,10 +217,6 @@ class _Server:
         if not self.flush_scheduled:
             self.flush_scheduled = True
             self.loop.call_soon(self.flush)
-
-    def flush_soon(self) -> None:
-        """Write queued frames (binding calls) at the next loop turn."""
-        self.schedule_flush()
 
     def after_blocking_call(self) -> None:
         """A blocking binding call may have buffered frames the loop has not seen."""

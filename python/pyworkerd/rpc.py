@@ -36,7 +36,7 @@ def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> A
     if loop is not None and asyncio.current_task(loop) is not None:
         future = loop.create_future()
         _futures[channel.rpc_send(op, *args)] = (future, decode)
-        _server.flush_soon()
+        _server.schedule_flush()
         return future
     fields = channel.rpc_call(op, *args)
     if loop is not None:
