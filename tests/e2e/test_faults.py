@@ -94,7 +94,7 @@ def test_infinite_loop_exceeds_the_cpu_limit_gets_503_and_is_replaced(serve):
     status, _, body = result["value"]
     assert status == 503
     assert b"exceeded its CPU time limit" in body
-    assert "exceeded its CPU time limit" in server.log()
+    server.wait_log("exceeded its CPU time limit")
     assert server.get("/")[0] == 200
 
 
@@ -152,7 +152,7 @@ def test_sigkill_from_outside_fails_its_requests_and_is_replaced(serve):
     slow.join(10)
     assert result["value"][0] == 502
     assert server.get("/")[0] == 200
-    assert f"isolate {pid} stopped" in server.log()
+    server.wait_log(f"isolate {pid} stopped")
 
 
 def test_never_returning_worker_gets_504_after_the_request_timeout(serve):

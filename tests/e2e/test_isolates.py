@@ -71,7 +71,7 @@ def test_isolate_killed_mid_request_gives_502_and_next_request_succeeds(serve):
     assert b"isolate" in body
     status, _, new_pid = server.get("/pid")
     assert status == 200 and int(new_pid) != pid
-    assert f"isolate {pid} stopped" in server.log()
+    server.wait_log(f"isolate {pid} stopped")
 
 
 def test_uncaught_exception_gives_500_with_traceback_in_log(serve):

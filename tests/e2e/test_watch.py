@@ -51,7 +51,7 @@ def test_watch_swaps_in_a_changed_module_and_a_changed_config(serve, tmp_path):
     wait_body(server, "v2 hello")
     write(d, "v2", greeting="bonjour")
     wait_body(server, "v2 bonjour")
-    assert "--watch: reloaded" in server.log()
+    server.wait_log("--watch: reloaded")
 
 
 def test_in_flight_requests_finish_on_the_old_version(serve, tmp_path):
