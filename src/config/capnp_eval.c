@@ -251,13 +251,15 @@ static const char *shorthand_field(const diag_t *d)
 typedef struct {
     int line, col;
     int len;
-    char text[24];
+    char *text;
 } insert_t;
 
 typedef struct {
     const char *path;           /* original, as given */
     char *src;
     size_t src_len;
+    char tmp_dir[4096];         /* the private directory holding the copy; "" when none */
+    char abs_dir[4096];         /* "DIR/" inserted before the copy's relative paths */
     char tmp_path[4096];        /* the copy; "" when none was written */
     insert_t *ins;
     size_t n_ins, cap_ins;
@@ -273,11 +275,74 @@ static int add_insert(source_t *s, int line, int col, const char *text)
         s->ins = ins;
         s->cap_ins = cap;
     }
+    char *copy = strdup(text);
+    if (!copy) return -1;
     insert_t *i = &s->ins[s->n_ins++];
     i->line = line;
     i->col = col;
-    snprintf(i->text, sizeof i->text, "%s", text);
-    i->len = (int)strlen(i->text);
+    i->text = copy;
+    i->len = (int)strlen(copy);
+    return 0;
+}
+
+static void free_inserts(source_t *s)
+{
+    for (size_t i = 0; i < s->n_ins; i++) free(s->ins[i].text);
+    free(s->ins);
+    s->ins = NULL;
+    s->n_ins = s->cap_ins = 0;
+}
+
+/* The copy lives in a private temporary directory, so relative `embed "x"` and `import "x"`
+ * of the original are made absolute (DIR/ inserted after the quote; capnp then finds them
+ * through the import path "/"). Comments and other strings are skipped. */
+static int is_path_keyword(const char *src, const char *p, const char *end)
+{
+    static const char *const words[] = { "embed", "import" };
+    if (p > src && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) return 0;
+    for (size_t k = 0; k < 2; k++) {
+        size_t n = strlen(words[k]);
+        if ((size_t)(end - p) > n && strncmp(p, words[k], n) == 0 &&
+            !(isalnum((unsigned char)p[n]) || p[n] == '_')) {
+            return (int)n;
+        }
+    }
+    return 0;
+}
+
+static int absolutize_paths(source_t *s, const char *dir)
+{
+    const char *p = s->src, *end = s->src + s->src_len;
+    int line = 1, col = 1, want_path = 0;
+    while (p < end) {
+        int kw = 0;
+        if (*p == '#') {
+            while (p < end && *p != '\n') { p++; col++; }
+            continue;
+        }
+        if (*p == '"') {
+            if (want_path && p + 1 < end && p[1] != '/' && add_insert(s, line, col + 1, dir) < 0) {
+                return -1;
+            }
+            want_path = 0;
+            for (p++, col++; p < end && *p != '"' && *p != '\n'; p++, col++) {
+                if (*p == '\\' && p + 1 < end) { p++; col++; }
+            }
+        } else if ((kw = is_path_keyword(s->src, p, end)) > 0) {
+            want_path = 1;
+            p += kw - 1;
+            col += kw - 1;
+        } else if (!isspace((unsigned char)*p)) {
+            want_path = 0;
+        }
+        if (p < end && *p == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+        p++;
+    }
     return 0;
 }
 
@@ -352,18 +417,53 @@ static int build_copy(const source_t *s, buf_t *out)
     return 0;
 }
 
-static int write_copy(source_t *s, char *err, size_t err_len)
+/* "DIR/" of the original file, absolute, for absolutize_paths(). */
+static int original_dir(const source_t *s, char *out, size_t out_len)
 {
+    char *real = realpath(s->path, NULL);
+    if (!real) return -1;
+    char *slash = strrchr(real, '/');
+    slash[1] = '\0';
+    int n = snprintf(out, out_len, "%s", real);
+    free(real);
+    return n < 0 || (size_t)n >= out_len ? -1 : 0;
+}
+
+/* Makes the private directory and names the copy in it after the original. */
+static int make_copy_path(source_t *s, char *err, size_t err_len)
+{
+    const char *tmpdir = getenv("TMPDIR");
     const char *slash = strrchr(s->path, '/');
-    size_t dir_len = slash ? (size_t)(slash - s->path) + 1 : 0;
     const char *base = slash ? slash + 1 : s->path;
-    int n = snprintf(s->tmp_path, sizeof s->tmp_path, "%.*s.%s.pyworkerd-XXXXXX",
-                     (int)dir_len, s->path, base);
+    int n = snprintf(s->tmp_dir, sizeof s->tmp_dir, "%s/pyworkerd-config-XXXXXX",
+                     tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (n < 0 || (size_t)n >= sizeof s->tmp_dir || !mkdtemp(s->tmp_dir)) {
+        snprintf(err, err_len, "%s: cannot make a temporary directory for a copy of the config "
+                 "(needed to evaluate it with capnp): %s", s->path, strerror(errno));
+        s->tmp_dir[0] = '\0';
+        return -1;
+    }
+    n = snprintf(s->tmp_path, sizeof s->tmp_path, "%s/%s", s->tmp_dir, base);
     if (n < 0 || (size_t)n >= sizeof s->tmp_path) {
         snprintf(err, err_len, "%s: path too long", s->path);
         s->tmp_path[0] = '\0';
         return -1;
     }
+    return 0;
+}
+
+static int write_copy(source_t *s, char *err, size_t err_len)
+{
+    if (original_dir(s, s->abs_dir, sizeof s->abs_dir) < 0) {
+        snprintf(err, err_len, "%s: cannot resolve its directory: %s", s->path, strerror(errno));
+        return -1;
+    }
+    if (absolutize_paths(s, s->abs_dir) < 0) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    if (s->n_ins > 0) qsort(s->ins, s->n_ins, sizeof *s->ins, insert_cmp);
+    if (make_copy_path(s, err, err_len) < 0) return -1;
     buf_t text = { 0 };
     if (build_copy(s, &text) < 0) {
         free(text.data);
@@ -371,9 +471,9 @@ static int write_copy(source_t *s, char *err, size_t err_len)
         s->tmp_path[0] = '\0';
         return -1;
     }
-    int fd = mkstemp(s->tmp_path);
+    int fd = open(s->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, err_len, "%s: cannot write a temporary copy of the config next to it "
+        snprintf(err, err_len, "%s: cannot write a temporary copy of the config "
                  "(needed to evaluate it with capnp): %s", s->path, strerror(errno));
         s->tmp_path[0] = '\0';
         free(text.data);
@@ -403,6 +503,18 @@ static const char *eval_path(const source_t *s)
 
 /* ---- reporting ---------------------------------------------------------------------------- */
 
+/* capnp's message, with the directory the copy's paths gained taken out again. */
+static void append_msg(buf_t *out, const char *msg, const char *added_dir)
+{
+    size_t n = strlen(added_dir);
+    const char *hit;
+    while (n > 0 && (hit = strstr(msg, added_dir)) != NULL) {
+        buf_append(out, msg, (size_t)(hit - msg));
+        msg = hit + n;
+    }
+    buf_append(out, msg, strlen(msg));
+}
+
 static void append_diag(buf_t *out, const source_t *s, const diag_t *d, const char *raw_line)
 {
     if (out->len > 0) buf_append(out, "\n", 1);
@@ -422,7 +534,8 @@ static void append_diag(buf_t *out, const source_t *s, const diag_t *d, const ch
             buf_printf(out, "-%d", end_col);
         }
     }
-    buf_printf(out, ": %s", d->msg);
+    buf_printf(out, ": ");
+    append_msg(out, d->msg, ours ? s->abs_dir : "");
     if (!ours && shorthand_field(d)) {
         buf_printf(out, " (pyworkerd reads a bare string as (%s = \"...\") only in the main "
                    "config file; write it out in full here)", shorthand_field(d));
@@ -500,7 +613,8 @@ static void argv_free(argv_t *a)
     for (int i = 0; i < a->n_owned; i++) free(a->owned[i]);
 }
 
-static int capnp_argv(const pw_config_options_t *o, argv_t *a, const char *cmd)
+/* The copy's absolute embeds and imports are found through "/", searched last. */
+static int capnp_argv(const pw_config_options_t *o, argv_t *a, const char *cmd, int is_copy)
 {
     memset(a, 0, sizeof *a);
     if (argv_push(a, "capnp") < 0 || argv_push(a, cmd) < 0) return -1;
@@ -508,15 +622,15 @@ static int capnp_argv(const pw_config_options_t *o, argv_t *a, const char *cmd)
     for (size_t i = 0; i < o->n_import_paths; i++) {
         if (argv_push_import(a, o->import_paths[i]) < 0) return -1;
     }
-    return 0;
+    return is_copy ? argv_push(a, "-I/") : 0;
 }
 
-static int run_compile(const pw_config_options_t *o, const char *path, run_t *r,
+static int run_compile(const pw_config_options_t *o, const char *path, int is_copy, run_t *r,
                        char *err, size_t err_len)
 {
     argv_t a;
     int rc = -1;
-    if (capnp_argv(o, &a, "compile") < 0 || argv_push(&a, "-ocapnp") < 0 ||
+    if (capnp_argv(o, &a, "compile", is_copy) < 0 || argv_push(&a, "-ocapnp") < 0 ||
         argv_push(&a, path) < 0) {
         snprintf(err, err_len, "Too many import paths.");
     } else {
@@ -526,12 +640,12 @@ static int run_compile(const pw_config_options_t *o, const char *path, run_t *r,
     return rc;
 }
 
-static int run_eval(const pw_config_options_t *o, const char *path, const char *name, run_t *r,
-                    char *err, size_t err_len)
+static int run_eval(const pw_config_options_t *o, const char *path, int is_copy, const char *name,
+                    run_t *r, char *err, size_t err_len)
 {
     argv_t a;
     int rc = -1;
-    if (capnp_argv(o, &a, "eval") < 0 || argv_push(&a, "-ojson") < 0 ||
+    if (capnp_argv(o, &a, "eval", is_copy) < 0 || argv_push(&a, "-ojson") < 0 ||
         argv_push(&a, "--short") < 0 || argv_push(&a, path) < 0 || argv_push(&a, name) < 0) {
         snprintf(err, err_len, "Too many import paths.");
     } else {
@@ -841,7 +955,6 @@ static int plan_copy(source_t *s, const run_t *r)
         free(line);
         p += len + (nl ? 1 : 0);
     }
-    if (s->n_ins > 0) qsort(s->ins, s->n_ins, sizeof *s->ins, insert_cmp);
     return s->add_id || s->n_ins > 0;
 }
 
@@ -850,7 +963,7 @@ static int list_constants(const pw_config_options_t *o, source_t *s, decls_t *de
                           char *err, size_t err_len)
 {
     run_t r;
-    if (run_compile(o, s->path, &r, err, err_len) < 0) return -1;
+    if (run_compile(o, s->path, 0, &r, err, err_len) < 0) return -1;
     int need = plan_copy(s, &r);
     if (need < 0) {
         run_free(&r);
@@ -860,7 +973,7 @@ static int list_constants(const pw_config_options_t *o, source_t *s, decls_t *de
     if (need) {
         run_free(&r);
         if (write_copy(s, err, err_len) < 0) return -1;
-        if (run_compile(o, s->tmp_path, &r, err, err_len) < 0) return -1;
+        if (run_compile(o, s->tmp_path, 1, &r, err, err_len) < 0) return -1;
     }
     int rc = report(s, &r, r.out.len > 0 ? "compile" : NULL, err, err_len);
     if (rc == 0 && r.out.len == 0) {
@@ -893,7 +1006,7 @@ int pw_capnp_eval_config(const pw_config_options_t *o, pw_capnp_config_t *out,
                       : choose_default(&decls, &name, err, err_len)) {
         goto done;
     }
-    if (run_eval(o, eval_path(&s), name, &r, err, err_len) < 0) goto done;
+    if (run_eval(o, eval_path(&s), s.tmp_path[0] != '\0', name, &r, err, err_len) < 0) goto done;
     if (report(&s, &r, NULL, err, err_len) < 0) goto done;
     if (!r.out.data || r.out.len == 0) {
         snprintf(err, err_len, "capnp eval printed nothing for '%s' (exit status %d).", name,
@@ -911,9 +1024,10 @@ int pw_capnp_eval_config(const pw_config_options_t *o, pw_capnp_config_t *out,
     rc = 0;
 done:
     if (s.tmp_path[0]) unlink(s.tmp_path);
+    if (s.tmp_dir[0]) rmdir(s.tmp_dir);
     run_free(&r);
     free(s.src);
-    free(s.ins);
+    free_inserts(&s);
     free(decls.v);
     free(name);
     return rc;

@@ -8,9 +8,9 @@
  *  - a bare string may stand for a ServiceDesignator (`service = "main"`) or a
  *    DurableObjectNamespaceDesignator (`durableObjectNamespace = "Cls"`): the copy wraps it as
  *    `(name = "main")` / `(className = "Cls")`, at the exact places capnp reports.
- * The copy lives next to the original (so relative `embed`s and imports resolve) as a hidden
- * file removed before returning; capnp's messages are mapped back to the original's name,
- * lines and columns.
+ * The copy lives in a private temporary directory (the config's own directory may be
+ * read-only), with the original's relative `embed`s and imports made absolute, and is removed
+ * before returning; capnp's messages are mapped back to the original's name, lines and columns.
  */
 #ifndef PW_CAPNP_EVAL_H
 #define PW_CAPNP_EVAL_H
