@@ -62,6 +62,37 @@ def test_requirements_binding_makes_debian_numpy_importable(serve, tmp_path):
     assert version.startswith("1.") and total == "45"
 
 
+SEED_REQUIREMENTS_WORKER = '''
+    import numpy as np
+    import requests
+    from js import Response
+    from workers import WorkerEntrypoint
+
+    class Default(WorkerEntrypoint):
+        def fetch(self, request):
+            return Response.new(f"numpy {np.__version__} requests {requests.__version__}")
+    '''
+
+
+def test_seed_vendoring_binding_numpy_and_requests(serve, tmp_path):
+    """The seed's "Bundle packages in your config" binding, as written."""
+    binding = '(name = "requirements", json = "[\\"numpy\\", \\"requests\\"]")'
+    server = serve(make_worker(tmp_path / "w", SEED_REQUIREMENTS_WORKER, bindings=binding))
+    status, _, body = server.get("/")
+    assert status == 200, server.log()
+    assert body.decode().startswith("numpy 1.") and " requests 2." in body.decode()
+
+
+def test_seed_requirements_txt_pins_are_checked(tmp_path):
+    """The seed's requirements.txt pins numpy==1.24.0; Debian 12 has 1.24.2: serve names both."""
+    config = make_worker(tmp_path / "w", SEED_REQUIREMENTS_WORKER,
+                         files={"requirements.txt": "numpy==1.24.0\nrequests==2.31.0\n"})
+    result = run_pyworkerd("serve", config)
+    assert result.returncode == 1
+    assert 'package "numpy==1.24.0"' in result.stderr and "found numpy 1." in result.stderr
+    assert "python_modules" in result.stderr
+
+
 def test_python_requirement_modules_declare_packages(serve, tmp_path):
     modules = ('(name = "numpy", pythonRequirement = ""), '
                '(name = "pydantic", obsoletePythonRequirement = ">=1.8")')
