@@ -598,10 +598,67 @@ static int check_http_options(ctx_t *c, const cJSON *http, const char *svc, cons
     return reject_unknown(c, http, known, svc, p, NO_LOC);
 }
 
+/* trustedCertificates as one PEM text (curl reads a bundle). */
+static int join_pems(const cJSON *list, char **out)
+{
+    size_t len = 1;
+    const cJSON *pem;
+    *out = NULL;
+    cJSON_ArrayForEach(pem, list) {
+        if (cJSON_IsString(pem)) len += strlen(pem->valuestring) + 1;
+    }
+    if (len == 1) return 0;
+    char *all = malloc(len), *p = all;
+    if (!all) return -1;
+    cJSON_ArrayForEach(pem, list) {
+        if (!cJSON_IsString(pem)) continue;
+        size_t n = strlen(pem->valuestring);
+        memcpy(p, pem->valuestring, n);
+        p += n;
+        *p++ = '\n';
+    }
+    *p = '\0';
+    *out = all;
+    return 0;
+}
+
+/* A network service's tlsOptions: what a client needs (no keypair, no client-cert checks). */
+static int load_tls_client(ctx_t *c, const char *svc, const cJSON *tj, pw_tls_client_t *tls)
+{
+    static const char *const known[] = { "trustBrowserCas", "trustedCertificates", "minVersion",
+                                         NULL };
+    static const char *const versions[] = { "goodDefault", "tls1Dot0", "tls1Dot1", "tls1Dot2",
+                                            "tls1Dot3", NULL };
+    tls->trust_system = 1;
+    tls->min_version = PW_TLS_MIN_DEFAULT;
+    if (!tj) return 0;
+    if (reject_unknown(c, tj, known, svc, "network.tlsOptions.", NO_LOC) < 0) return -1;
+    tls->trust_system = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tj, "trustBrowserCas"));
+    const char *min = json_str(tj, "minVersion");
+    if (min) {
+        size_t i = 0;
+        while (versions[i] && strcmp(versions[i], min) != 0) i++;
+        if (!versions[i]) {
+            return unsupported(c, AT_FIELD("minVersion"), NO_LOC, svc,
+                               "network.tlsOptions.minVersion (below TLS 1.0)");
+        }
+        tls->min_version = (pw_tls_min_t)i;
+    }
+    if (join_pems(cJSON_GetObjectItemCaseSensitive(tj, "trustedCertificates"),
+                  &tls->trusted_pem) < 0) {
+        return oom(c);
+    }
+    return 0;
+}
+
 static int load_network(ctx_t *c, const char *svc, const cJSON *nj, pw_service_t *s)
 {
-    static const char *const known[] = { "allow", "deny", NULL };
+    static const char *const known[] = { "allow", "deny", "tlsOptions", NULL };
     if (reject_unknown(c, nj, known, svc, "network.", NO_LOC) < 0) return -1;
+    if (load_tls_client(c, svc, cJSON_GetObjectItemCaseSensitive(nj, "tlsOptions"),
+                        &s->network_tls) < 0) {
+        return -1;
+    }
     const cJSON *allow = cJSON_GetObjectItemCaseSensitive(nj, "allow");
     if (allow) {
         if (json_str_list(allow, &s->network_allow, &s->n_network_allow) < 0) return oom(c);
@@ -688,6 +745,7 @@ static int add_implied_internet(ctx_t *c)
     pw_service_t *s = &c->cfg->services[c->cfg->n_services];
     memset(s, 0, sizeof *s);
     s->kind = PW_SERVICE_NETWORK;
+    s->network_tls.trust_system = 1;    /* tlsOptions = (trustBrowserCas = true) */
     s->name = strdup("internet");
     s->network_allow = calloc(1, sizeof *s->network_allow);
     c->cfg->n_services++;
@@ -955,6 +1013,7 @@ void pw_config_free(pw_config_t *config)
         free_worker(&s->worker);
         free_strs(s->network_allow, s->n_network_allow);
         free_strs(s->network_deny, s->n_network_deny);
+        free(s->network_tls.trusted_pem);
         free(s->external_address);
         free(s->disk_path);
     }

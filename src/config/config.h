@@ -74,6 +74,19 @@ typedef enum {
     PW_SERVICE_DISK,
 } pw_service_kind_t;
 
+/* How outbound TLS verifies servers (workerd's TlsOptions, as a client). Without tlsOptions
+ * the system's CAs are trusted (workerd's implied "internet" service sets trustBrowserCas);
+ * with them, the system's CAs only when trustBrowserCas, plus trustedCertificates. */
+typedef enum {
+    PW_TLS_MIN_DEFAULT, PW_TLS_MIN_1_0, PW_TLS_MIN_1_1, PW_TLS_MIN_1_2, PW_TLS_MIN_1_3,
+} pw_tls_min_t;
+
+typedef struct {
+    int trust_system;           /* the system's CA store */
+    char *trusted_pem;          /* trustedCertificates, concatenated PEM; NULL when none */
+    pw_tls_min_t min_version;
+} pw_tls_client_t;
+
 typedef struct {
     char *name;
     pw_service_kind_t kind;
@@ -82,6 +95,7 @@ typedef struct {
     size_t n_network_allow;
     char **network_deny;
     size_t n_network_deny;
+    pw_tls_client_t network_tls;    /* PW_SERVICE_NETWORK: network.tlsOptions */
     char *external_address;     /* PW_SERVICE_EXTERNAL (http only) */
     char *disk_path;            /* PW_SERVICE_DISK */
     int disk_writable;

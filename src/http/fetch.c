@@ -61,6 +61,7 @@ enum { CLS_PUBLIC = 1, CLS_PRIVATE = 2, CLS_LOCAL = 4, CLS_NETWORK = 8 };
 struct pw_fetch_policy {
     rule_t *allow, *deny;
     size_t n_allow, n_deny;
+    pw_tls_client_t tls;        /* trusted_pem owned (the config may be reloaded) */
 };
 
 static int parse_rule(const char *text, rule_t *r)
@@ -118,6 +119,12 @@ int pw_fetch_policy_create(const pw_service_t *network, pw_fetch_policy_t **out,
     }
     if (!network || network->kind != PW_SERVICE_NETWORK)
         return 0;
+    p->tls = network->network_tls;
+    p->tls.trusted_pem = NULL;
+    if (network->network_tls.trusted_pem && !(p->tls.trusted_pem = strdup(network->network_tls.trusted_pem))) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
     p->n_allow = network->n_network_allow;
     p->n_deny = network->n_network_deny;
     if (parse_rules(network->network_allow, p->n_allow, &p->allow, network->name, err, err_len) < 0 ||
@@ -132,6 +139,7 @@ void pw_fetch_policy_free(pw_fetch_policy_t *policy)
         return;
     free(policy->allow);
     free(policy->deny);
+    free(policy->tls.trusted_pem);
     free(policy);
 }
 
@@ -376,6 +384,28 @@ static int set_request_headers(transfer_t *t, pw_bytes_t lines)
     return l ? 0 : -1;
 }
 
+/* Verification always on; which CAs are trusted is the network service's tlsOptions. */
+static void set_tls(CURL *e, const pw_tls_client_t *tls)
+{
+    static const long min_versions[] = {
+        [PW_TLS_MIN_DEFAULT] = CURL_SSLVERSION_DEFAULT, [PW_TLS_MIN_1_0] = CURL_SSLVERSION_TLSv1_0,
+        [PW_TLS_MIN_1_1] = CURL_SSLVERSION_TLSv1_1, [PW_TLS_MIN_1_2] = CURL_SSLVERSION_TLSv1_2,
+        [PW_TLS_MIN_1_3] = CURL_SSLVERSION_TLSv1_3,
+    };
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(e, CURLOPT_SSLVERSION, min_versions[tls->min_version]);
+    if (!tls->trust_system) {
+        curl_easy_setopt(e, CURLOPT_CAINFO, NULL);
+        curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+    }
+    if (tls->trusted_pem) {
+        struct curl_blob blob = { .data = tls->trusted_pem, .len = strlen(tls->trusted_pem),
+                                  .flags = CURL_BLOB_NOCOPY };
+        curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+    }
+}
+
 static int configure(transfer_t *t, const pw_bytes_t *a)
 {
     CURL *e = t->easy;
@@ -398,8 +428,7 @@ static int configure(transfer_t *t, const pw_bytes_t *a)
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
-        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+        set_tls(e, &t->policy->tls);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->fetch->timeout_ms);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req_headers);
         curl_easy_setopt(e, CURLOPT_USERAGENT, NULL);
