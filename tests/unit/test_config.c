@@ -255,6 +255,31 @@ TEST(other_service_kinds_load)
     pw_config_free(cfg);
 }
 
+TEST(network_tls_options_decode)
+{
+    write_config(HEAD "const config :Workerd.Config = (services = [\n"
+                 "  (name = \"plain\", network = (allow = [\"public\"])),\n"
+                 "  (name = \"ca\", network = (tlsOptions = (trustedCertificates = [\"A\", \"B\"], "
+                 "minVersion = tls1Dot3))),\n"
+                 "  (name = \"both\", network = (tlsOptions = (trustBrowserCas = true))) ]);\n");
+    pw_config_t *cfg = load();
+    CHECK(cfg != NULL);
+    if (!cfg) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    const pw_service_t *s = pw_config_service(cfg, "plain");
+    CHECK(s && s->network_tls.trust_system && !s->network_tls.trusted_pem);
+    s = pw_config_service(cfg, "ca");
+    CHECK(s && !s->network_tls.trust_system && s->network_tls.min_version == PW_TLS_MIN_1_3);
+    CHECK_STR(s ? s->network_tls.trusted_pem : NULL, "A\nB\n");
+    s = pw_config_service(cfg, "both");
+    CHECK(s && s->network_tls.trust_system && !s->network_tls.trusted_pem);
+    s = pw_config_service(cfg, "internet");     /* implied: trustBrowserCas = true */
+    CHECK(s && s->network_tls.trust_system);
+    pw_config_free(cfg);
+}
+
 TEST(import_path_is_searched)
 {
     write_config(HEAD "using W = import \"/shared/w.capnp\";\n"
@@ -625,8 +650,8 @@ TEST(requirement_modules_load)
 
 TEST(unsupported_service_options)
 {
-    write_config(HEAD "const config :Workerd.Config = (services = [(name = \"n\", network = (tlsOptions = (trustBrowserCas = true)))]);\n");
-    CHECK(fails_with("service n: not supported by pyworkerd: network.tlsOptions"));
+    write_config(HEAD "const config :Workerd.Config = (services = [(name = \"n\", network = (tlsOptions = (requireClientCerts = true)))]);\n");
+    CHECK(fails_with("service n: not supported by pyworkerd: network.tlsOptions.requireClientCerts"));
     write_config(HEAD "const config :Workerd.Config = (services = [(name = \"e\", external = (address = \"a:1\", https = ()))]);\n");
     CHECK(fails_with("service e: not supported by pyworkerd: external.https"));
     write_config(HEAD "const config :Workerd.Config = (services = [(name = \"e\", external = (http = ()))]);\n");
@@ -641,6 +666,7 @@ int main(void)
     RUN(file_with_id_and_explicit_designators_loads);
     RUN(modules_and_bindings_decode);
     RUN(other_service_kinds_load);
+    RUN(network_tls_options_decode);
     RUN(import_path_is_searched);
     RUN(socket_override_applies);
     RUN(socket_without_address_needs_override);
