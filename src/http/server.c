@@ -5,9 +5,12 @@
  * A streamed response is sent as the isolate produces it: h2o gets one batch of chunks at a
  * time, the next once its proceed() says the last was written, and the bytes written are
  * acknowledged to the isolate, whose flow-control window bounds what waits here.
+ * An HTTP/1 client that closes its connection while its request waits for the worker is
+ * found by a sweep (peer_gone.h): the call is cancelled and the request ends as 499.
  */
 #include "http/server.h"
 #include "http/address.h"
+#include "http/peer_gone.h"
 #include "host/log.h"
 
 #include <h2o.h>
@@ -17,8 +20,12 @@
 
 /* Cloudflare's limit on the total size of a request's headers. */
 #define PW_HTTP_MAX_HEADER_BYTES (128u * 1024)
+/* How often, and after how long a wait, requests are checked for a client that left. */
+#define PEER_SWEEP_MS 250
+#define PEER_CHECK_AFTER_NS (200u * 1000 * 1000)
 
 typedef struct listener listener_t;
+typedef struct http_call http_call_t;
 
 struct pw_http_server {
     listener_t *listeners;
@@ -28,6 +35,8 @@ struct pw_http_server {
     int closing;
     int open_handles;
     pw_http_options_t opts;
+    http_call_t *waiting;       /* every request in flight, newest first */
+    uv_timer_t peer_sweep;      /* runs while requests are in flight */
 };
 
 typedef struct {
@@ -58,14 +67,15 @@ typedef struct {
     int finished;               /* the final h2o_send was made */
 } stream_t;
 
-typedef struct {
+struct http_call {
     pw_call_t call;             /* first: the pool hands this pointer back */
     h2o_req_t *req;
     listener_t *listener;
     uint64_t start_ns;
     h2o_generator_t generator;
     stream_t stream;
-} http_call_t;
+    http_call_t *prev, *next;   /* the server's `waiting` list */
+};
 
 static const char *reason_phrase(int status)
 {
@@ -277,10 +287,71 @@ static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const 
     h2o_send(req, &body, no_body ? 0 : 1, H2O_SEND_STATE_FINAL);
 }
 
+/* ---- clients that leave while their request waits (HTTP/1) ---- */
+
+static void on_peer_sweep(uv_timer_t *timer);
+
+static void waiting_add(pw_http_server_t *server, http_call_t *hc)
+{
+    hc->prev = NULL;
+    hc->next = server->waiting;
+    if (server->waiting)
+        server->waiting->prev = hc;
+    server->waiting = hc;
+    if (!uv_is_active((uv_handle_t *)&server->peer_sweep))
+        uv_timer_start(&server->peer_sweep, on_peer_sweep, PEER_SWEEP_MS, PEER_SWEEP_MS);
+}
+
+static void waiting_remove(pw_http_server_t *server, http_call_t *hc)
+{
+    if (hc->prev)
+        hc->prev->next = hc->next;
+    else
+        server->waiting = hc->next;
+    if (hc->next)
+        hc->next->prev = hc->prev;
+    if (!server->waiting)
+        uv_timer_stop(&server->peer_sweep);
+}
+
+static int client_left(http_call_t *hc, uint64_t now)
+{
+    h2o_req_t *req = hc->req;
+    struct sockaddr_storage peer;
+    if (req->version >= 0x200 || now - hc->start_ns < PEER_CHECK_AFTER_NS ||
+        (hc->call.state != PW_CALL_QUEUED && hc->call.state != PW_CALL_SENT))
+        return 0;
+    socklen_t len = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&peer);
+    return pw_peer_gone((struct sockaddr *)&peer, len);
+}
+
+/* The worker stops on the request (CANCEL); h2o ends it and closes the connection. */
+static void abandon(http_call_t *hc)
+{
+    pw_pool_cancel(&hc->call);
+    hc->req->res.status = 499;
+    log_access(hc, 0);
+    h2o_send_error_generic(hc->req, 499, "Client Closed Request", "",
+                           H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
+}
+
+static void on_peer_sweep(uv_timer_t *timer)
+{
+    pw_http_server_t *server = timer->data;
+    uint64_t now = uv_hrtime();
+    http_call_t *next;
+    for (http_call_t *hc = server->waiting; hc; hc = next) {
+        next = hc->next;
+        if (client_left(hc, now))
+            abandon(hc);
+    }
+}
+
 static void on_request_disposed(void *ptr)
 {
     http_call_t *hc = ptr;
     pw_http_server_t *server = hc->listener->server;
+    waiting_remove(server, hc);
     if (hc->call.state != PW_CALL_DONE)
         pw_pool_cancel(&hc->call);
     pw_buf_free(&hc->stream.pending);
@@ -321,6 +392,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     hc->call.chunk = stream_chunk;
     hc->call.end = stream_end;
     l->server->inflight++;
+    waiting_add(l->server, hc);
     pw_pool_submit(l->pool, &hc->call);
     return 0;
 }
@@ -332,16 +404,17 @@ static void on_accept(uv_stream_t *listener_stream, int status)
     listener_t *l = listener_stream->data;
     if (status < 0)
         return;
-    uv_tcp_t *conn = malloc(sizeof *conn);
+    pw_accepted_t *conn = malloc(sizeof *conn);
     if (!conn)
         return;
-    uv_tcp_init(listener_stream->loop, conn);
-    if (uv_accept(listener_stream, (uv_stream_t *)conn) != 0) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+    uv_tcp_init(listener_stream->loop, &conn->tcp);
+    if (uv_accept(listener_stream, (uv_stream_t *)&conn->tcp) != 0) {
+        uv_close((uv_handle_t *)&conn->tcp, (uv_close_cb)free);
         return;
     }
-    uv_tcp_nodelay(conn, 1);
-    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    uv_tcp_nodelay(&conn->tcp, 1);
+    pw_accepted_add(conn);
+    h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&conn->tcp, pw_accepted_close_cb);
     h2o_accept(&l->accept_ctx, sock);
 }
 
@@ -395,6 +468,10 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
     server->n_listeners = n;
     server->opts = *opts;
     *out = server;
+    uv_timer_init(loop, &server->peer_sweep);
+    uv_unref((uv_handle_t *)&server->peer_sweep);
+    server->peer_sweep.data = server;
+    server->open_handles++;
     for (size_t i = 0; i < n; i++) {
         listener_t *l = &listeners[i];
         l->server = server;
@@ -416,12 +493,21 @@ static void server_free(pw_http_server_t *server)
     free(server);
 }
 
+static void handle_closed(pw_http_server_t *server)
+{
+    if (--server->open_handles == 0 && server->closing)
+        server_free(server);
+}
+
 static void on_listener_closed(uv_handle_t *handle)
 {
     listener_t *l = handle->data;
-    pw_http_server_t *server = l->server;
-    if (--server->open_handles == 0 && server->closing)
-        server_free(server);
+    handle_closed(l->server);
+}
+
+static void on_sweep_closed(uv_handle_t *handle)
+{
+    handle_closed(handle->data);
 }
 
 static void close_listeners(pw_http_server_t *server)
@@ -456,6 +542,8 @@ void pw_http_server_close(pw_http_server_t *server)
         server_free(server);
         return;
     }
+    if (!uv_is_closing((uv_handle_t *)&server->peer_sweep))
+        uv_close((uv_handle_t *)&server->peer_sweep, on_sweep_closed);
     close_listeners(server);
 }
 

@@ -1,0 +1,57 @@
+/* peer_gone.c — the registry of accepted connections by peer address and the kernel check of
+ * whether a peer has gone (host process; see peer_gone.h). The registry is a list: it is only
+ * searched for requests that have waited a while, a few times a second at most.
+ */
+#include "http/peer_gone.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static pw_accepted_t *accepted;     /* all open accepted connections */
+
+void pw_accepted_add(pw_accepted_t *conn)
+{
+    int len = (int)sizeof conn->peer;
+    conn->peer_len = 0;
+    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&conn->peer, &len) == 0)
+        conn->peer_len = (socklen_t)len;
+    conn->prev = NULL;
+    conn->next = accepted;
+    if (accepted)
+        accepted->prev = conn;
+    accepted = conn;
+}
+
+void pw_accepted_close_cb(uv_handle_t *handle)
+{
+    pw_accepted_t *conn = (pw_accepted_t *)handle;
+    if (conn->prev)
+        conn->prev->next = conn->next;
+    else if (accepted == conn)
+        accepted = conn->next;
+    if (conn->next)
+        conn->next->prev = conn->prev;
+    free(conn);
+}
+
+static pw_accepted_t *find(const struct sockaddr *peer, socklen_t peer_len)
+{
+    for (pw_accepted_t *c = accepted; c; c = c->next)
+        if (c->peer_len == peer_len && memcmp(&c->peer, peer, peer_len) == 0)
+            return c;
+    return NULL;
+}
+
+int pw_peer_gone(const struct sockaddr *peer, socklen_t peer_len)
+{
+    pw_accepted_t *conn = peer_len ? find(peer, peer_len) : NULL;
+    uv_os_fd_t fd;
+    if (!conn || uv_fileno((uv_handle_t *)&conn->tcp, &fd) != 0)
+        return 0;
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0)
+        return 1;               /* orderly close (FIN) */
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
