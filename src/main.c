@@ -194,7 +194,7 @@ static int start_http(host_t *host)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const pw_socket_t *s = &host->config->sockets[i];
-        specs[i] = (pw_listener_spec_t){ s->name, s->address, pool_of(host, s->service) };
+        specs[i] = (pw_listener_spec_t){ s->name, s->address, pool_of(host, s->service), s };
         if (!specs[i].pool) {
             fprintf(stderr, "socket %s: not supported by pyworkerd yet: serving service \"%s\", "
                     "which is not a Python worker\n", s->name, s->service);

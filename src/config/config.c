@@ -785,6 +785,43 @@ static const char *socket_override(const ctx_t *c, const char *name)
     return addr;
 }
 
+/* https = (options = HttpOptions, tlsOptions = (keypair = (...), minVersion = ...)). */
+static int load_https(ctx_t *c, const char *name, const cJSON *hj, pw_socket_t *s)
+{
+    static const char *const known[] = { "options", "tlsOptions", NULL };
+    static const char *const tls_known[] = { "keypair", "minVersion", NULL };
+    static const char *const versions[] = { "goodDefault", "tls1Dot0", "tls1Dot1", "tls1Dot2",
+                                            "tls1Dot3", NULL };
+    char path[1024];
+    snprintf(path, sizeof path, "sockets[\"%s\"].https.", name);
+    if (reject_unknown(c, hj, known, NULL, path, AT_STRING(name)) < 0) return -1;
+    const cJSON *options = cJSON_GetObjectItemCaseSensitive(hj, "options");
+    snprintf(path, sizeof path, "sockets[\"%s\"].https.options", name);
+    if (options && check_http_options(c, options, NULL, path) < 0) return -1;
+    const cJSON *tls = cJSON_GetObjectItemCaseSensitive(hj, "tlsOptions");
+    snprintf(path, sizeof path, "sockets[\"%s\"].https.tlsOptions.", name);
+    if (tls && reject_unknown(c, tls, tls_known, NULL, path, AT_STRING(name)) < 0) return -1;
+    const cJSON *keypair = cJSON_GetObjectItemCaseSensitive(tls, "keypair");
+    const char *chain = json_str(keypair, "certificateChain");
+    const char *key = json_str(keypair, "privateKey");
+    if (!chain || !key || !*chain || !*key) {
+        return fail(c, AT_STRING(name), NULL, "Socket \"%s\" is https but has no "
+                    "tlsOptions.keypair (privateKey and certificateChain, PEM).", name);
+    }
+    const char *min = json_str(tls, "minVersion");
+    size_t i = 0;
+    while (min && versions[i] && strcmp(versions[i], min) != 0) i++;
+    if (min && !versions[i]) {
+        snprintf(path, sizeof path, "sockets[\"%s\"].https.tlsOptions.minVersion = %s", name, min);
+        return unsupported(c, AT_FIELD("minVersion"), AT_STRING(name), NULL, path);
+    }
+    s->https = 1;
+    s->tls_min_version = min ? (pw_tls_min_t)i : PW_TLS_MIN_DEFAULT;
+    s->tls_certificate_chain = strdup(chain);
+    s->tls_private_key = strdup(key);
+    return s->tls_certificate_chain && s->tls_private_key ? 0 : oom(c);
+}
+
 static int load_socket(ctx_t *c, const cJSON *sj, pw_socket_t *s)
 {
     static const char *const fields[] = { "name", "address", "service", NULL };
@@ -794,12 +831,15 @@ static int load_socket(ctx_t *c, const cJSON *sj, pw_socket_t *s)
     if (!(s->name = strdup(name))) return oom(c);
     snprintf(path, sizeof path, "sockets[\"%s\"]", name);
     const cJSON *proto = union_member(sj, fields);
-    if (proto && strcmp(proto->string, "http") != 0) {
+    if (proto && strcmp(proto->string, "https") == 0) {
+        if (load_https(c, name, proto, s) < 0) return -1;
+    } else if (proto && strcmp(proto->string, "http") != 0) {
         snprintf(path + strlen(path), sizeof path - strlen(path), ".%s", proto->string);
         return unsupported(c, AT_FIELD(proto->string), AT_STRING(name), NULL, path);
+    } else {
+        snprintf(path + strlen(path), sizeof path - strlen(path), ".http");
+        if (proto && check_http_options(c, proto, NULL, path) < 0) return -1;
     }
-    snprintf(path + strlen(path), sizeof path - strlen(path), ".http");
-    if (proto && check_http_options(c, proto, NULL, path) < 0) return -1;
     const cJSON *sd = cJSON_GetObjectItemCaseSensitive(sj, "service");
     const char *target = json_str(sd, "name");
     char ctx[1024];
@@ -1022,6 +1062,8 @@ void pw_config_free(pw_config_t *config)
         free(config->sockets[i].name);
         free(config->sockets[i].address);
         free(config->sockets[i].service);
+        free(config->sockets[i].tls_certificate_chain);
+        free(config->sockets[i].tls_private_key);
     }
     free(config->sockets);
     free(config->dir);

@@ -106,6 +106,10 @@ typedef struct {
     char *name;
     char *address;              /* "host:port", "*:port", "[v6]:port"; CLI override applied */
     char *service;              /* name of the service it routes to */
+    int https;                  /* https = (options, tlsOptions): TLS, HTTP/2 offered by ALPN */
+    char *tls_certificate_chain;    /* https: tlsOptions.keypair, PEM */
+    char *tls_private_key;
+    pw_tls_min_t tls_min_version;
 } pw_socket_t;
 
 typedef struct {

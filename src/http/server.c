@@ -11,6 +11,7 @@
 #include "http/server.h"
 #include "http/address.h"
 #include "http/peer_gone.h"
+#include "http/tls_server.h"
 #include "host/log.h"
 
 #include <h2o.h>
@@ -53,6 +54,7 @@ struct listener {
     h2o_accept_ctx_t accept_ctx;
     uv_tcp_t tcp;
     int listening;
+    SSL_CTX *ssl_ctx;           /* https sockets */
 };
 
 /* A streamed body on its way to the client. */
@@ -433,10 +435,22 @@ static void listener_configure(listener_t *l, uv_loop_t *loop, size_t max_body)
     l->accept_ctx.hosts = l->config.hosts;
 }
 
+static int listener_tls(listener_t *l, const pw_socket_t *socket, char *err, size_t err_len)
+{
+    if (!socket || !socket->https)
+        return 0;
+    l->ssl_ctx = pw_tls_server_ctx(socket->name, socket->tls_certificate_chain,
+                                   socket->tls_private_key, socket->tls_min_version, err, err_len);
+    if (!l->ssl_ctx)
+        return -1;
+    l->accept_ctx.ssl_ctx = l->ssl_ctx;
+    return 0;
+}
+
 static int listener_bind(listener_t *l, uv_loop_t *loop, const char *address, char *err, size_t err_len)
 {
     struct sockaddr_storage addr;
-    if (pw_address_parse(address, 80, &addr, err, err_len) < 0)
+    if (pw_address_parse(address, l->ssl_ctx ? 443 : 80, &addr, err, err_len) < 0)
         return -1;
     uv_tcp_init(loop, &l->tcp);
     l->tcp.data = l;
@@ -478,17 +492,22 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
         l->socket_name = strdup(specs[i].socket_name);
         l->pool = specs[i].pool;
         listener_configure(l, loop, opts->max_request_body);
-        if (listener_bind(l, loop, specs[i].address, err, err_len) < 0)
+        if (listener_tls(l, specs[i].socket, err, err_len) < 0 ||
+            listener_bind(l, loop, specs[i].address, err, err_len) < 0)
             return -1;
-        pw_log_info("socket %s: listening on %s", l->socket_name, specs[i].address);
+        pw_log_info("socket %s: listening on %s%s", l->socket_name, specs[i].address,
+                    l->ssl_ctx ? " (https)" : "");
     }
     return 0;
 }
 
 static void server_free(pw_http_server_t *server)
 {
-    for (size_t i = 0; i < server->n_listeners; i++)
+    for (size_t i = 0; i < server->n_listeners; i++) {
         free(server->listeners[i].socket_name);
+        if (server->listeners[i].ssl_ctx)
+            SSL_CTX_free(server->listeners[i].ssl_ctx);
+    }
     free(server->listeners);
     free(server);
 }

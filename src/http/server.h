@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "config/config.h"
 #include "host/pool.h"
 
 typedef struct pw_http_server pw_http_server_t;
@@ -15,6 +16,7 @@ typedef struct {
     const char *socket_name;
     const char *address;        /* "*:8080", "127.0.0.1:8080", "[::1]:8080", "host:port" */
     pw_pool_t *pool;            /* the worker it routes to */
+    const pw_socket_t *socket;  /* https and its keypair (NULL: plain http) */
 } pw_listener_spec_t;
 
 typedef struct {

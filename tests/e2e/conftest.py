@@ -152,3 +152,20 @@ def run_pyworkerd(*args, cwd=None, timeout=60):
     """Runs pyworkerd to completion (for commands that must fail or print and exit)."""
     return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, cwd=cwd,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def run_tool(*cmd, cwd):
+    """Runs a command-line tool the tests need (openssl, curl), failing loudly."""
+    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+def make_certificates(d):
+    """A CA, and a certificate for 127.0.0.1 signed by it (P-256 keys: fast to make)."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run_tool("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+             "-subj", "/CN=pyworkerd test CA", cwd=d)
+    run_tool("openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr",
+             "-subj", "/CN=127.0.0.1", cwd=d)
+    (d / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
+    run_tool("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import Server, run_pyworkerd
+from conftest import Server, make_certificates, run_pyworkerd
 
 NGINX = "/usr/sbin/nginx"
 
@@ -42,22 +42,6 @@ class Default(WorkerEntrypoint):
         except Exception as e:
             return Response.json({"error": type(e).__name__, "message": str(e)}, status=502)
 '''
-
-
-def run(*cmd, cwd):
-    subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, timeout=60)
-
-
-def make_certificates(d):
-    """A CA, and a certificate for 127.0.0.1 signed by it (P-256 keys: fast to make)."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    run("openssl", "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-        "-subj", "/CN=pyworkerd test CA", cwd=d)
-    run("openssl", "req", *ec, "-keyout", "server.key", "-out", "server.csr",
-        "-subj", "/CN=127.0.0.1", cwd=d)
-    (d / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)
 
 
 def free_port():
