@@ -576,7 +576,10 @@ TEST(unsupported_sockets)
 {
     write_config(HEAD "const config :Workerd.Config = (services = [(name = \"d\", disk = (path = \"/tmp\"))],\n"
                  "  sockets = [ (name = \"s\", address = \"*:443\", https = (), service = \"d\") ]);\n");
-    CHECK(fails_with("not supported by pyworkerd: sockets[\"s\"].https"));
+    CHECK(fails_with("Socket \"s\" is https but has no tlsOptions.keypair"));
+    write_config(HEAD "const config :Workerd.Config = (services = [(name = \"d\", disk = (path = \"/tmp\"))],\n"
+                 "  sockets = [ (name = \"s\", address = \"*:1\", tcp = (), service = \"d\") ]);\n");
+    CHECK(fails_with("not supported by pyworkerd: sockets[\"s\"].tcp"));
     write_config(HEAD "const config :Workerd.Config = (services = [(name = \"d\", disk = (path = \"/tmp\"))],\n"
                  "  sockets = [ (name = \"s\", address = \"*:1\", http = (style = proxy), service = \"d\") ]);\n");
     CHECK(fails_with("not supported by pyworkerd: sockets[\"s\"].http.style = proxy"));
