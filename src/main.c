@@ -6,6 +6,7 @@
 #include "config/cli.h"
 #include "config/config.h"
 #include "config/paths.h"
+#include "host/control_events.h"
 #include "host/log.h"
 #include "host/pool.h"
 #include "host/reload.h"
@@ -15,6 +16,8 @@
 #include "http/server.h"
 #include "isolate/process.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -56,6 +59,12 @@ static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
         .schema_dir = schema_dir,
         .socket_overrides = cli->socket_overrides,
         .n_socket_overrides = cli->n_socket_overrides,
+        .socket_fds = cli->socket_fds,
+        .n_socket_fds = cli->n_socket_fds,
+        .directory_overrides = cli->directory_overrides,
+        .n_directory_overrides = cli->n_directory_overrides,
+        .external_overrides = cli->external_overrides,
+        .n_external_overrides = cli->n_external_overrides,
     };
     if (pw_config_load(&opts, out, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
@@ -209,7 +218,18 @@ static int start_http(host_t *host)
     free(specs);
     if (rc < 0)
         fprintf(stderr, "%s\n", err);
+    else
+        pw_control_report_listening(host->cli->control_fd, host->http);
     return rc;
+}
+
+/* Inherited descriptors (--control-fd, -S) must not reach the zygote and its isolates. */
+static void keep_fds_from_children(const pw_cli_t *cli)
+{
+    if (cli->control_fd >= 0)
+        fcntl(cli->control_fd, F_SETFD, FD_CLOEXEC);
+    for (size_t i = 0; i < cli->n_socket_fds; i++)
+        fcntl(atoi(cli->socket_fds[i].address), F_SETFD, FD_CLOEXEC);
 }
 
 /* ---- --watch ---- */
@@ -324,6 +344,7 @@ static int serve(const pw_cli_t *cli)
     if (trace && *trace && strcmp(trace, "0") != 0)
         pw_trace_enable();
     signal(SIGPIPE, SIG_IGN);
+    keep_fds_from_children(cli);
     if (load_config(&host) < 0)
         return 1;
     int rc = pw_runtime_dir_create(host.runtime_dir, sizeof host.runtime_dir);

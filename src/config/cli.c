@@ -40,6 +40,18 @@ static const char serve_help[] =
     "Options:\n"
     "    -s<name>=<addr>, --socket-addr=<name>=<addr>\n"
     "        Override the address of the socket <name> in the config (e.g. http=*:8080).\n"
+    "    -S<name>=<fd>, --socket-fd=<name>=<fd>\n"
+    "        Serve the socket <name> on the listening socket <fd> (inherited, e.g. from\n"
+    "        systemd) instead of its address.\n"
+    "    -d<name>=<path>, --directory-path=<name>=<path>\n"
+    "        Override the path of the disk service <name> in the config.\n"
+    "    -e<name>=<addr>, --external-addr=<name>=<addr>\n"
+    "        Override the address of the external service <name> in the config.\n"
+    "    --control-fd=<fd>\n"
+    "        Write a JSON line {\"event\":\"listen\",\"socket\":<name>,\"port\":<n>} to <fd> for\n"
+    "        each socket once it listens (useful with port 0).\n"
+    "    --experimental\n"
+    "        Accepted for workerd compatibility (pyworkerd gates no feature behind it).\n"
     "    -I<dir>, --import-path=<dir>\n"
     "        Add <dir> to the directories searched for imports starting with '/'.\n"
     "    --isolates=<n>\n"
@@ -55,7 +67,7 @@ static const char serve_help[] =
     "        (default 1).\n"
     "    --idle-timeout=<seconds>\n"
     "        Stop an isolate above the minimum after <seconds> without requests (default 30).\n"
-    "    --watch\n"
+    "    -w, --watch\n"
     "        Rebuild a worker when its files or the config change, and swap the new version\n"
     "        in; a version that fails to load is logged and the previous one keeps serving.\n"
     "    --no-snapshot\n"
@@ -117,22 +129,25 @@ static int set_version(pw_cli_t *cli)
 
 /* ---- option values ---------------------------------------------------------------------- */
 
-static int parse_override(pw_cli_t *cli, const char *opt, const char *value)
+/* "<name>=<value>" into list[*n] (names[*n] holds the name). */
+static int parse_override(pw_cli_t *cli, const char *opt, const char *value,
+                          pw_socket_override_t *list, size_t *n, char (*names)[256])
 {
     const char *eq = strchr(value, '=');
     if (!eq) return usage_error(cli, "pyworkerd serve", "%s: Expected <name>=<value>", opt);
-    size_t n = cli->n_socket_overrides, len = (size_t)(eq - value);
-    if (n >= PW_CLI_MAX_LIST) return usage_error(cli, "pyworkerd serve", "%s: too many", opt);
-    if (len >= sizeof cli->socket_names[n]) {
-        return usage_error(cli, "pyworkerd serve", "%s: socket name too long", opt);
+    size_t len = (size_t)(eq - value);
+    if (*n >= PW_CLI_MAX_LIST) return usage_error(cli, "pyworkerd serve", "%s: too many", opt);
+    if (len >= sizeof names[*n]) {
+        return usage_error(cli, "pyworkerd serve", "%s: name too long", opt);
     }
-    memcpy(cli->socket_names[n], value, len);
-    cli->socket_names[n][len] = '\0';
-    cli->socket_overrides[n].name = cli->socket_names[n];
-    cli->socket_overrides[n].address = eq + 1;
-    cli->n_socket_overrides++;
+    memcpy(names[*n], value, len);
+    names[*n][len] = '\0';
+    list[*n].name = names[*n];
+    list[*n].address = eq + 1;
+    (*n)++;
     return 0;
 }
+
 
 static int parse_positive_int(const char *s, int max, int *out)
 {
@@ -174,13 +189,23 @@ static int parse_snapshot(const char *s, pw_snapshot_t *out)
     return -1;
 }
 
+static int parse_fd(const char *s, int *fd)
+{
+    if (strcmp(s, "0") == 0) {
+        *fd = 0;
+        return 0;
+    }
+    return parse_positive_int(s, INT_MAX, fd);
+}
+
 /* ---- serve -------------------------------------------------------------------------------- */
 
 typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
                OPT_NO_SNAPSHOT, OPT_SNAPSHOT, OPT_MIN_ISOLATES, OPT_MAX_ISOLATES, OPT_SPARE_ISOLATES,
                OPT_IDLE_TIMEOUT, OPT_WATCH,
                OPT_HELP, OPT_VERSION, OPT_MEMORY, OPT_CPU, OPT_TIMEOUT, OPT_MAX_CONCURRENT,
-               OPT_NO_SANDBOX, OPT_PERSIST_DIR, OPT_FETCH_TIMEOUT } opt_id_t;
+               OPT_NO_SANDBOX, OPT_PERSIST_DIR, OPT_FETCH_TIMEOUT, OPT_SOCKET_FD, OPT_DIRECTORY,
+               OPT_EXTERNAL, OPT_CONTROL_FD, OPT_EXPERIMENTAL } opt_id_t;
 
 typedef struct {
     char short_name;        /* 0: none */
@@ -191,6 +216,11 @@ typedef struct {
 
 static const opt_t serve_opts[] = {
     { 's', "socket-addr", 1, OPT_SOCKET },
+    { 'S', "socket-fd", 1, OPT_SOCKET_FD },
+    { 'd', "directory-path", 1, OPT_DIRECTORY },
+    { 'e', "external-addr", 1, OPT_EXTERNAL },
+    { 0, "control-fd", 1, OPT_CONTROL_FD },
+    { 0, "experimental", 0, OPT_EXPERIMENTAL },
     { 'I', "import-path", 1, OPT_IMPORT },
     { 0, "isolates", 1, OPT_ISOLATES },
     { 0, "drain-timeout", 1, OPT_DRAIN },
@@ -201,7 +231,7 @@ static const opt_t serve_opts[] = {
     { 0, "max-isolates", 1, OPT_MAX_ISOLATES },
     { 0, "spare-isolates", 1, OPT_SPARE_ISOLATES },
     { 0, "idle-timeout", 1, OPT_IDLE_TIMEOUT },
-    { 0, "watch", 0, OPT_WATCH },
+    { 'w', "watch", 0, OPT_WATCH },
     { 0, "snapshot", 1, OPT_SNAPSHOT },     /* hidden (bench): package, baseline or none */
     { 0, "memory-limit", 1, OPT_MEMORY },
     { 0, "cpu-limit-ms", 1, OPT_CPU },
@@ -256,7 +286,35 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
     const char *prog = "pyworkerd serve";
     switch (o->id) {
     case OPT_SOCKET:
-        return parse_override(cli, as_written, value);
+        return parse_override(cli, as_written, value, cli->socket_overrides,
+                              &cli->n_socket_overrides, cli->socket_names);
+    case OPT_SOCKET_FD: {
+        int fd;
+        size_t n = cli->n_socket_fds;
+        if (parse_override(cli, as_written, value, cli->socket_fds, &cli->n_socket_fds,
+                           cli->socket_fd_names) < 0) {
+            return -1;
+        }
+        if (parse_fd(cli->socket_fds[n].address, &fd) < 0) {
+            return usage_error(cli, prog, "%s: expected <name>=<file descriptor number>, got \"%s\"",
+                               as_written, value);
+        }
+        return 0;
+    }
+    case OPT_DIRECTORY:
+        return parse_override(cli, as_written, value, cli->directory_overrides,
+                              &cli->n_directory_overrides, cli->directory_names);
+    case OPT_EXTERNAL:
+        return parse_override(cli, as_written, value, cli->external_overrides,
+                              &cli->n_external_overrides, cli->external_names);
+    case OPT_CONTROL_FD:
+        if (parse_fd(value, &cli->control_fd) < 0) {
+            return usage_error(cli, prog, "%s: expected a file descriptor number, got \"%s\"",
+                               as_written, value);
+        }
+        return 0;
+    case OPT_EXPERIMENTAL:
+        return 0;   /* workerd's gate for experimental features: pyworkerd has none to gate */
     case OPT_IMPORT:
         if (cli->n_import_paths >= PW_CLI_MAX_LIST) return usage_error(cli, prog, "%s: too many", as_written);
         cli->import_paths[cli->n_import_paths++] = value;
@@ -375,6 +433,10 @@ static int parse_short(pw_cli_t *cli, int argc, char **argv, int *i)
     char written[3] = { '-', arg[1], '\0' };
     const opt_t *o = find_short(arg[1]);
     if (!o) return usage_error(cli, "pyworkerd serve", "%s: unrecognized option", written);
+    if (!o->takes_value) {
+        if (arg[2]) return usage_error(cli, "pyworkerd serve", "%s: option does not take an argument", written);
+        return apply_option(cli, o, written, NULL);
+    }
     const char *value = arg[2] ? arg + 2 : NULL;
     if (!value) {
         if (*i + 1 >= argc) return usage_error(cli, "pyworkerd serve", "%s: missing argument", written);
@@ -433,15 +495,6 @@ static int parse_child_flags(pw_cli_t *cli, int argc, char **argv, int first, co
     return 0;
 }
 
-static int parse_fd(const char *s, int *fd)
-{
-    if (strcmp(s, "0") == 0) {
-        *fd = 0;
-        return 0;
-    }
-    return parse_positive_int(s, INT_MAX, fd);
-}
-
 static int parse_isolate(pw_cli_t *cli, int argc, char **argv)
 {
     if (argc < 4 || parse_fd(argv[2], &cli->zygote_fd) < 0)
@@ -471,6 +524,7 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
 {
     memset(cli, 0, sizeof *cli);
     cli->access_log = 1;
+    cli->control_fd = -1;
     cli->isolates = 1;
     cli->spare_isolates = 1;
     cli->idle_timeout_s = 30;

@@ -37,6 +37,13 @@ typedef struct {
     size_t n_import_paths;
     pw_socket_override_t socket_overrides[PW_CLI_MAX_LIST];
     size_t n_socket_overrides;
+    pw_socket_override_t socket_fds[PW_CLI_MAX_LIST];          /* -S name=fd (fd as text) */
+    size_t n_socket_fds;
+    pw_socket_override_t directory_overrides[PW_CLI_MAX_LIST]; /* -d name=path */
+    size_t n_directory_overrides;
+    pw_socket_override_t external_overrides[PW_CLI_MAX_LIST];  /* -e name=addr */
+    size_t n_external_overrides;
+    int control_fd;             /* --control-fd: JSON "listen" events (-1: none) */
     int verbose;
     int watch;                  /* --watch: rebuild and swap in workers whose files change */
     int access_log;             /* 1 unless --no-access-log */
@@ -60,6 +67,9 @@ typedef struct {
     unsigned long long isolate_since_ns;    /* PW_CMD_ISOLATE: --since, when it was asked for */
     char output[4096];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */
+    char socket_fd_names[PW_CLI_MAX_LIST][256];
+    char directory_names[PW_CLI_MAX_LIST][256];
+    char external_names[PW_CLI_MAX_LIST][256];
 } pw_cli_t;
 
 /* Returns 0 on success, or -1 with the full usage error in cli->output. */

@@ -598,6 +598,16 @@ static int check_http_options(ctx_t *c, const cJSON *http, const char *svc, cons
     return reject_unknown(c, http, known, svc, p, NO_LOC);
 }
 
+/* The value given on the command line for `name` (the last one wins), or NULL. */
+static const char *cli_override(const pw_socket_override_t *list, size_t n, const char *name)
+{
+    const char *value = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(list[i].name, name) == 0) value = list[i].address;
+    }
+    return value;
+}
+
 /* trustedCertificates as one PEM text (curl reads a bundle). */
 static int join_pems(const cJSON *list, char **out)
 {
@@ -684,10 +694,11 @@ static int load_external(ctx_t *c, const char *svc, const cJSON *ej, pw_service_
         return unsupported(c, AT_FIELD(proto->string), NO_LOC, svc, path);
     }
     if (proto && check_http_options(c, proto, svc, "external.http") < 0) return -1;
-    const char *addr = json_str(ej, "address");
+    const char *addr = cli_override(c->opts->external_overrides, c->opts->n_external_overrides, svc);
+    if (!addr) addr = json_str(ej, "address");
     if (!addr) {
         return fail(c, AT_STRING(svc), NULL, "External service \"%s\" has no address in the "
-                    "config (pyworkerd has no --external-addr option yet).", svc);
+                    "config, so must be specified on the command line with `--external-addr`.", svc);
     }
     s->external_address = strdup(addr);
     return s->external_address ? 0 : oom(c);
@@ -697,10 +708,11 @@ static int load_disk(ctx_t *c, const char *svc, const cJSON *dj, pw_service_t *s
 {
     static const char *const known[] = { "path", "writable", "allowDotfiles", NULL };
     if (reject_unknown(c, dj, known, svc, "disk.", NO_LOC) < 0) return -1;
-    const char *path = json_str(dj, "path");
+    const char *path = cli_override(c->opts->directory_overrides, c->opts->n_directory_overrides, svc);
+    if (!path) path = json_str(dj, "path");
     if (!path) {
-        return fail(c, AT_STRING(svc), NULL, "Directory \"%s\" has no path in the config "
-                    "(pyworkerd has no --directory-path option yet).", svc);
+        return fail(c, AT_STRING(svc), NULL, "Directory \"%s\" has no path in the config, so "
+                    "must be specified on the command line with `--directory-path`.", svc);
     }
     s->disk_path = strdup(path);
     s->disk_writable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "writable"));
@@ -776,13 +788,7 @@ static int load_services(ctx_t *c, const cJSON *list)
 
 static const char *socket_override(const ctx_t *c, const char *name)
 {
-    const char *addr = NULL;
-    for (size_t i = 0; i < c->opts->n_socket_overrides; i++) {
-        if (strcmp(c->opts->socket_overrides[i].name, name) == 0) {
-            addr = c->opts->socket_overrides[i].address;    /* the last one given wins */
-        }
-    }
-    return addr;
+    return cli_override(c->opts->socket_overrides, c->opts->n_socket_overrides, name);
 }
 
 /* https = (options = HttpOptions, tlsOptions = (keypair = (...), minVersion = ...)). */
@@ -852,14 +858,47 @@ static int load_socket(ctx_t *c, const cJSON *sj, pw_socket_t *s)
     snprintf(path, sizeof path, "sockets[\"%s\"].service", name);
     if (check_designator(c, sd, NULL, path) < 0) return -1;
     if (!(s->service = strdup(target))) return oom(c);
+    const char *fd = cli_override(c->opts->socket_fds, c->opts->n_socket_fds, name);
+    s->listen_fd = fd ? atoi(fd) : -1;
     const char *addr = socket_override(c, name);
     if (!addr) addr = json_str(sj, "address");
+    if (fd) return 0;
     if (!addr) {
         return fail(c, AT_STRING(name), NULL, "Socket \"%s\" has no address in the config, so "
                     "must be specified on the command line with `--socket-addr`.", name);
     }
     s->address = strdup(addr);
     return s->address ? 0 : oom(c);
+}
+
+static int check_socket_names(ctx_t *c, const pw_socket_override_t *list, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        int found = 0;
+        for (size_t j = 0; j < c->cfg->n_sockets; j++) found |= !strcmp(c->cfg->sockets[j].name, list[k].name);
+        if (!found) {
+            return fail(c, NO_LOC, NULL, "Config did not define any socket named \"%s\" to match "
+                        "the override provided on the command line.", list[k].name);
+        }
+    }
+    return 0;
+}
+
+/* -d / -e name services of their kind, as workerd checks. */
+static int check_service_overrides(ctx_t *c, const pw_socket_override_t *list, size_t n,
+                                   pw_service_kind_t kind, const char *what)
+{
+    for (size_t k = 0; k < n; k++) {
+        const pw_service_t *s = NULL;
+        for (size_t j = 0; j < c->cfg->n_services && !s; j++) {
+            if (c->cfg->services[j].name && strcmp(c->cfg->services[j].name, list[k].name) == 0) s = &c->cfg->services[j];
+        }
+        if (!s || s->kind != kind) {
+            return fail(c, NO_LOC, NULL, "Config did not define any %s service named \"%s\" to "
+                        "match the override provided on the command line.", what, list[k].name);
+        }
+    }
+    return 0;
 }
 
 static int load_sockets(ctx_t *c, const cJSON *list)
@@ -872,14 +911,9 @@ static int load_sockets(ctx_t *c, const cJSON *list)
         if (load_socket(c, sj, &c->cfg->sockets[i]) < 0) return -1;
         i++;
     }
-    for (size_t k = 0; k < c->opts->n_socket_overrides; k++) {
-        const char *name = c->opts->socket_overrides[k].name;
-        int found = 0;
-        for (size_t j = 0; j < c->cfg->n_sockets; j++) found |= !strcmp(c->cfg->sockets[j].name, name);
-        if (!found) {
-            return fail(c, NO_LOC, NULL, "Config did not define any socket named \"%s\" to match "
-                        "the override provided on the command line.", name);
-        }
+    if (check_socket_names(c, c->opts->socket_overrides, c->opts->n_socket_overrides) < 0 ||
+        check_socket_names(c, c->opts->socket_fds, c->opts->n_socket_fds) < 0) {
+        return -1;
     }
     return 0;
 }
@@ -964,6 +998,11 @@ static int load_json(ctx_t *c, const char *json)
     if (rc == 0) rc = load_services(c, cJSON_GetObjectItemCaseSensitive(root, "services"));
     if (rc == 0) rc = check_references(c);
     if (rc == 0) rc = load_sockets(c, cJSON_GetObjectItemCaseSensitive(root, "sockets"));
+    if (rc == 0) rc = check_service_overrides(c, c->opts->directory_overrides,
+                                              c->opts->n_directory_overrides, PW_SERVICE_DISK, "disk");
+    if (rc == 0) rc = check_service_overrides(c, c->opts->external_overrides,
+                                              c->opts->n_external_overrides, PW_SERVICE_EXTERNAL,
+                                              "external");
     cJSON_Delete(root);
     return rc;
 }

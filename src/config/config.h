@@ -104,7 +104,9 @@ typedef struct {
 
 typedef struct {
     char *name;
-    char *address;              /* "host:port", "*:port", "[v6]:port"; CLI override applied */
+    char *address;              /* "host:port", "*:port", "[v6]:port"; CLI override applied;
+                                 * NULL when listen_fd is set */
+    int listen_fd;              /* -S name=fd: an inherited listening socket (-1: none) */
     char *service;              /* name of the service it routes to */
     int https;                  /* https = (options, tlsOptions): TLS, HTTP/2 offered by ALPN */
     char *tls_certificate_chain;    /* https: tlsOptions.keypair, PEM */
@@ -122,8 +124,8 @@ typedef struct {
 } pw_config_t;
 
 typedef struct {
-    const char *name;           /* socket name */
-    const char *address;
+    const char *name;           /* socket or service name */
+    const char *address;        /* the value given */
 } pw_socket_override_t;
 
 typedef struct {
@@ -134,6 +136,12 @@ typedef struct {
     const char *schema_dir;     /* dir holding workerd/workerd.capnp (pyworkerd's schema) */
     const pw_socket_override_t *socket_overrides;
     size_t n_socket_overrides;
+    const pw_socket_override_t *socket_fds;             /* -S: address = fd number */
+    size_t n_socket_fds;
+    const pw_socket_override_t *directory_overrides;    /* -d: address = path */
+    size_t n_directory_overrides;
+    const pw_socket_override_t *external_overrides;     /* -e */
+    size_t n_external_overrides;
     const char *today;          /* "YYYY-MM-DD" used for the future-date check; NULL = now */
 } pw_config_options_t;
 

@@ -14,6 +14,7 @@
 #include "http/tls_server.h"
 #include "host/log.h"
 
+#include <errno.h>
 #include <h2o.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,6 +448,27 @@ static int listener_tls(listener_t *l, const pw_socket_t *socket, char *err, siz
     return 0;
 }
 
+/* -S name=fd: a listening socket inherited from whoever started pyworkerd. */
+static int listener_adopt(listener_t *l, uv_loop_t *loop, int fd, char *err, size_t err_len)
+{
+    int listening = 0;
+    socklen_t len = sizeof listening;
+    uv_tcp_init(loop, &l->tcp);
+    l->tcp.data = l;
+    l->server->open_handles++;
+    int rc = getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ? uv_translate_sys_error(errno)
+             : !listening ? UV_EINVAL : uv_tcp_open(&l->tcp, fd);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_accept);
+    if (rc < 0) {
+        snprintf(err, err_len, "socket %s: file descriptor %d is not a listening TCP socket: %s",
+                 l->socket_name, fd, uv_strerror(rc));
+        return -1;
+    }
+    l->listening = 1;
+    return 0;
+}
+
 static int listener_bind(listener_t *l, uv_loop_t *loop, const char *address, char *err, size_t err_len)
 {
     struct sockaddr_storage addr;
@@ -492,11 +514,13 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
         l->socket_name = strdup(specs[i].socket_name);
         l->pool = specs[i].pool;
         listener_configure(l, loop, opts->max_request_body);
+        int fd = specs[i].socket ? specs[i].socket->listen_fd : -1;
         if (listener_tls(l, specs[i].socket, err, err_len) < 0 ||
-            listener_bind(l, loop, specs[i].address, err, err_len) < 0)
+            (fd >= 0 ? listener_adopt(l, loop, fd, err, err_len)
+                     : listener_bind(l, loop, specs[i].address, err, err_len)) < 0)
             return -1;
-        pw_log_info("socket %s: listening on %s%s", l->socket_name, specs[i].address,
-                    l->ssl_ctx ? " (https)" : "");
+        pw_log_info("socket %s: listening on %s%s", l->socket_name,
+                    fd >= 0 ? "an inherited socket" : specs[i].address, l->ssl_ctx ? " (https)" : "");
     }
     return 0;
 }
@@ -547,6 +571,26 @@ void pw_http_server_drain(pw_http_server_t *server)
     close_listeners(server);
     if (server->inflight == 0 && server->opts.on_idle)
         server->opts.on_idle(server->opts.on_idle_arg);
+}
+
+int pw_http_server_port(const pw_http_server_t *server, size_t i, const char **socket_name)
+{
+    struct sockaddr_storage addr;
+    int len = (int)sizeof addr;
+    const listener_t *l = &server->listeners[i];
+    *socket_name = l->socket_name;
+    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&addr, &len) != 0)
+        return -1;
+    if (addr.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&addr)->sin_port);
+    if (addr.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
+    return -1;
+}
+
+size_t pw_http_server_listeners(const pw_http_server_t *server)
+{
+    return server->n_listeners;
 }
 
 size_t pw_http_server_inflight(const pw_http_server_t *server)

@@ -33,6 +33,10 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *listeners, s
 /* Stops accepting connections; requests in flight go on. on_idle fires once none is left. */
 void pw_http_server_drain(pw_http_server_t *server);
 size_t pw_http_server_inflight(const pw_http_server_t *server);
+size_t pw_http_server_listeners(const pw_http_server_t *server);
+/* The port listener i is bound to (port 0 in the config: the one the kernel chose), or -1;
+ * its socket's name in *socket_name. */
+int pw_http_server_port(const pw_http_server_t *server, size_t i, const char **socket_name);
 /* --watch: listeners that route to `old` route new requests to `replacement` from now on. */
 void pw_http_server_replace_pool(pw_http_server_t *server, pw_pool_t *old, pw_pool_t *replacement);
 /* Closes the listeners' handles; the server is freed once libuv has closed them. */

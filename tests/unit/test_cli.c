@@ -44,6 +44,30 @@ TEST(serve_all_option_forms)
     CHECK_STR(cli.const_name, "myConfig");
 }
 
+TEST(workerd_serve_overrides)
+{
+    CHECK(PARSE("serve", "-Shttp=3", "--socket-fd", "admin=4", "-dkv=/var/kv", "--directory-path=b=rel",
+                "-e", "api=127.0.0.1:9000", "--control-fd=5", "--experimental", "-w", "c.capnp") == 0);
+    CHECK(cli.n_socket_fds == 2 && cli.n_directory_overrides == 2 && cli.n_external_overrides == 1);
+    CHECK_STR(cli.socket_fds[0].name, "http");
+    CHECK_STR(cli.socket_fds[0].address, "3");
+    CHECK_STR(cli.socket_fds[1].name, "admin");
+    CHECK_STR(cli.directory_overrides[0].name, "kv");
+    CHECK_STR(cli.directory_overrides[0].address, "/var/kv");
+    CHECK_STR(cli.directory_overrides[1].address, "rel");
+    CHECK_STR(cli.external_overrides[0].name, "api");
+    CHECK_STR(cli.external_overrides[0].address, "127.0.0.1:9000");
+    CHECK(cli.control_fd == 5 && cli.watch == 1);
+    CHECK(PARSE("serve", "c.capnp") == 0 && cli.control_fd == -1 && cli.n_socket_fds == 0);
+    CHECK(PARSE("serve", "-S", "http=x", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "-S: expected <name>=<file descriptor number>, got \"http=x\"") != NULL);
+    CHECK(PARSE("serve", "-d", "nokey", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "-d: Expected <name>=<value>") != NULL);
+    CHECK(PARSE("serve", "--control-fd=-1", "c.capnp") < 0);
+    CHECK(PARSE("serve", "-wx", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "-w: option does not take an argument") != NULL);
+}
+
 TEST(snapshot_modes)
 {
     CHECK(PARSE("serve", "--no-snapshot", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_NONE);
@@ -167,6 +191,7 @@ int main(void)
 {
     RUN(serve_defaults);
     RUN(serve_all_option_forms);
+    RUN(workerd_serve_overrides);
     RUN(snapshot_modes);
     RUN(pool_sizes);
     RUN(sandbox_and_limit_options);
