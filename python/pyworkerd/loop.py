@@ -10,8 +10,10 @@ A response whose body is an async iterable is streamed: its head goes out at onc
 chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
 stream are unacknowledged by the host (which acknowledges what the client took), so a slow
 client slows the producer instead of filling memory.
-When the host closes the socket, runtime.retire() runs (ASGI lifespan shutdown) and serve()
-returns.
+Retirement: when the host sends RETIRE (no more requests will come) or closes the socket,
+the isolate finishes its in-flight requests, streams and waitUntil() tasks, runs
+runtime.retire() (ASGI lifespan shutdown), writes what is left and serve() returns (the
+isolate exits). The host bounds the whole of it and kills an isolate that takes longer.
 A failure of this machinery itself (not of a handler: runtime.handle catches those) stops the
 isolate, so that the host answers its requests with 502 and starts a fresh one.
 """
@@ -31,6 +33,8 @@ HEAVY = 20e-6
 """Average handler time (s) above which a burst of requests is started in BATCHes."""
 FLUSH_INTERVAL = 200e-6
 """A response is written at once if the last write is this old (s), else at the turn's end."""
+RETIRE_POLL = 0.005
+"""While retiring: how often (s) to look whether in-flight work has finished."""
 
 
 def _fatal_on_error(method):
@@ -76,17 +80,49 @@ class _Server:
         self.flush_scheduled = False
         self.waiting_to_write = False
         self.closed = False
+        self.retiring = False
         self.failed = False
         rpc.attach(self)
 
     def serve(self) -> None:
-        while not self.closed and not self.failed:
+        while not self.closed and not self.failed and not self.retiring:
             deferred = self.channel.serve_sync(runtime.handle)
             if deferred is None:
+                self.retiring = True
                 return
             for request_id, coroutine in deferred:
                 self.start_task(request_id, coroutine)
+            if self.channel.retiring():
+                self.retiring = True  # RETIRE came in the same read as these requests
+                return
             self.run_until_idle()
+
+    def retire(self) -> None:
+        """Finish what is in flight, run the retire hooks (ASGI lifespan shutdown), write the
+        rest. The reader stays on: streams still get acks, binding calls their results."""
+        self.loop.add_reader(self.fd, self.on_readable)
+        try:
+            self.loop.run_until_complete(self.finish_and_retire())
+        except RuntimeError:
+            if not self.failed:  # the loop stopped under us (the isolate loop failed)
+                raise
+        finally:
+            if not self.closed:
+                self.loop.remove_reader(self.fd)
+            if self.waiting_to_write:
+                self.loop.remove_writer(self.fd)
+                self.waiting_to_write = False
+        if not self.closed:
+            self.channel.flush(True)
+
+    def in_flight(self) -> bool:
+        return bool(self.tasks or self.pumps or self.backlog or runtime.pending_tasks())
+
+    async def finish_and_retire(self) -> None:
+        while self.in_flight() and not self.closed and not self.failed:
+            await asyncio.sleep(RETIRE_POLL)
+        if not self.failed:
+            await runtime.retire()
 
     def run_until_idle(self) -> None:
         """Runs asyncio, with requests read from the loop, until no work is left."""
@@ -115,7 +151,9 @@ class _Server:
         requests = self.channel.read_requests()
         if requests is None:
             self.closed = True
-            self.loop.stop()
+            self.loop.remove_reader(self.fd)
+            if not self.retiring:
+                self.loop.stop()
             return
         if self.backlog:
             self.backlog.extend(requests)
@@ -143,6 +181,8 @@ class _Server:
             if type(request) is not tuple:
                 if type(request) is int:
                     self.cancel(request)
+                elif request is None:
+                    self.begin_retirement()
                 else:
                     self.ack(*request)
                 continue
@@ -155,6 +195,12 @@ class _Server:
             else:
                 self.start_task(request[0], result)
         self.flush()
+
+    def begin_retirement(self) -> None:
+        """RETIRE: no more requests; leave run_until_idle() for retire() (tasks go on)."""
+        if not self.retiring:
+            self.retiring = True
+            self.loop.stop()
 
     def start_task(self, request_id: int, coroutine) -> None:
         task = self.loop.create_task(self.run_handler(request_id, coroutine))
@@ -303,6 +349,5 @@ def serve(fd: int) -> None:
     try:
         server.serve()
     finally:
-        server.channel.flush()
         if not server.failed:
-            loop.run_until_complete(runtime.retire())
+            server.retire()

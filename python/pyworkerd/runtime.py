@@ -337,6 +337,11 @@ def on_retire(hook: Callable[[], Awaitable[Any]]) -> None:
     _retire_hooks.append(hook)
 
 
+def pending_tasks() -> bool:
+    """Whether waitUntil() tasks are still running (a retiring isolate lets them finish)."""
+    return bool(_tasks or _pending)
+
+
 async def retire() -> None:
     """Run the retire hooks, newest first, logging their failures."""
     while _retire_hooks:

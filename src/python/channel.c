@@ -2,8 +2,9 @@
  * process). read_requests() drains the socket and turns REQUEST frames into tuples
  * (id, method, url, [(name, value), ...], body), CALL frames (a service binding's call) into
  * (id, None, entrypoint, method, payload), RPC_RESULT frames into (call id, [fields]),
- * CANCEL frames (the client went away) into the bare request id and BODY_ACK frames into
- * [id, bytes]; send_response() appends a RESPONSE frame to the output buffer,
+ * CANCEL frames (the client went away) into the bare request id, BODY_ACK frames into
+ * [id, bytes] and the RETIRE frame (no more requests will come) into None; send_response()
+ * appends a RESPONSE frame to the output buffer,
  * send_response_start()/send_chunk()/send_end() a streamed one; flush() writes what it can
  * without blocking. rpc_send() queues a binding call (RPC frame); rpc_call() sends one and
  * blocks until its RPC_RESULT arrives, leaving every other frame buffered for later. Frames
@@ -25,6 +26,7 @@ typedef struct {
     PyObject_HEAD
     int fd;
     int eof;
+    int retiring;               /* a RETIRE frame arrived: serve_sync() returns None */
     pw_buf_t in;
     size_t in_off;              /* frames before this offset of `in` are consumed */
     pw_buf_t out;
@@ -43,6 +45,7 @@ static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
     }
     self->fd = fd;
     self->eof = 0;
+    self->retiring = 0;
     self->in_off = 0;
     self->next_rpc_id = 1;
     pw_buf_init(&self->in);
@@ -210,7 +213,10 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
             req = PyLong_FromUnsignedLong(frame.id);
         else if (frame.type == PW_FRAME_BODY_ACK)
             req = ack_to_list(&frame);
-        else
+        else if (frame.type == PW_FRAME_RETIRE && !self->retiring) {
+            self->retiring = 1;
+            req = Py_NewRef(Py_None);
+        } else
             continue;   /* future frame types */
         if (!req || PyList_Append(list, req) < 0) {
             Py_XDECREF(req);
@@ -391,10 +397,12 @@ static int write_out(channel_t *self, int block)
     return 0;
 }
 
-/* flush() -> True when everything buffered was written, False when the socket is full. */
-static PyObject *channel_flush(channel_t *self, PyObject *unused)
+/* flush(block=False) -> True when everything buffered was written, False when the socket is
+ * full (never with block: it waits for the socket). */
+static PyObject *channel_flush(channel_t *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (write_out(self, 0) < 0)
+    int block = nargs > 0 ? PyObject_IsTrue(args[0]) : 0;
+    if (block < 0 || write_out(self, block) < 0)
         return NULL;
     return PyBool_FromLong(self->out.len == 0);
 }
@@ -427,7 +435,10 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
             request = request_to_tuple(&frame);
         else if (frame.type == PW_FRAME_CALL)
             request = call_to_tuple(&frame);
-        else
+        else if (frame.type == PW_FRAME_RETIRE) {
+            self->retiring = 1;     /* the host sends nothing after it but acks and results */
+            return 0;
+        } else
             continue;   /* CANCEL, or an RPC_RESULT nobody waits for any more */
         PyObject *result = request ? PyObject_Call(handle, request, NULL) : NULL;
         Py_XDECREF(request);
@@ -456,7 +467,7 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
  * The isolate's fast path while no asynchronous work is pending: blocks on the socket, calls
  * handle() for each request and writes the tuples it returns, all without an event loop.
  * Returns the requests whose handlers returned coroutines (so that the caller runs them on
- * asyncio), or None once the host has closed the socket. */
+ * asyncio), or None once the host has closed the socket or retired this isolate (RETIRE). */
 static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
 {
     PyObject *deferred = PyList_New(0);
@@ -467,7 +478,7 @@ static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
             break;
         if (PyList_GET_SIZE(deferred) > 0)
             return deferred;
-        if (self->eof) {
+        if (self->eof || self->retiring) {
             Py_DECREF(deferred);
             Py_RETURN_NONE;
         }
@@ -572,6 +583,11 @@ static PyObject *channel_buffered(channel_t *self, PyObject *unused)
     return PyBool_FromLong(rc != 0);
 }
 
+static PyObject *channel_retiring(channel_t *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->retiring);
+}
+
 static PyObject *channel_fileno(channel_t *self, PyObject *unused)
 {
     return PyLong_FromLong(self->fd);
@@ -588,8 +604,8 @@ static PyMethodDef channel_methods[] = {
       "Queue a piece of a streamed body: (id, bytes); returns the bytes buffered." },
     { "send_end", (PyCFunction)channel_send_end, METH_VARARGS,
       "Queue the end of a streamed body: (id, aborted)." },
-    { "flush", (PyCFunction)channel_flush, METH_NOARGS,
-      "Write queued responses without blocking; True when all are written." },
+    { "flush", (PyCFunction)(void (*)(void))channel_flush, METH_FASTCALL,
+      "Write queued responses (without blocking unless block=True); True when all are written." },
     { "serve_sync", (PyCFunction)channel_serve_sync, METH_O,
       "Serve requests without an event loop until a handler returns a coroutine." },
     { "rpc_send", (PyCFunction)channel_rpc_send, METH_VARARGS,
@@ -598,6 +614,8 @@ static PyMethodDef channel_methods[] = {
       "Send a binding call (op, *args) and block until its result fields arrive." },
     { "buffered", (PyCFunction)channel_buffered, METH_NOARGS,
       "Whether a complete frame waits in the input buffer." },
+    { "retiring", (PyCFunction)channel_retiring, METH_NOARGS,
+      "Whether the host sent RETIRE (no more requests will come)." },
     { "fileno", (PyCFunction)channel_fileno, METH_NOARGS, "The socket's descriptor." },
     { NULL, NULL, 0, NULL },
 };

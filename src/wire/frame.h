@@ -27,6 +27,8 @@ enum {
     PW_FRAME_RPC_RESULT = 3,    /* answer to an RPC frame (same id): fields (wire/rpc.h) */
     PW_FRAME_CALL = 4,          /* service binding: fields entrypoint, method, payload */
     PW_FRAME_BODY_ACK = 5,      /* u32: streamed body bytes the client has taken */
+    PW_FRAME_RETIRE = 6,        /* no payload: no more requests will come; finish what is in
+                                 * flight, run shutdown hooks (ASGI lifespan) and exit */
     /* isolate -> host */
     PW_FRAME_RESPONSE = 16,     /* status, headers, body (empty when streaming) */
     PW_FRAME_BODY_CHUNK = 17,   /* the payload is the next piece of a streamed body */
