@@ -1,5 +1,6 @@
 /* server.c — h2o glue (host process): accepting connections, turning an h2o request into a
  * REQUEST frame for the worker's pool, and the pool's answer into the HTTP response. A
+ * REQUEST frame carries the connection's client and local addresses. A
  * request's state lives in h2o's per-request memory pool; its dispose hook cancels the call
  * if the client leaves first, so the pool never answers freed memory.
  * A streamed response is sent as the isolate produces it: h2o gets one batch of chunks at a
@@ -10,6 +11,7 @@
 #include "http/address.h"
 #include "host/log.h"
 
+#include <arpa/inet.h>
 #include <h2o.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +103,36 @@ static const char *reason_phrase(int status)
 
 /* ---- request → frame ---- */
 
+/* The IP text and port of an address; an unknown family gives "" and 0. */
+static pw_bytes_t address_text(const struct sockaddr_storage *sa, socklen_t len, char *out,
+                               size_t out_len, uint32_t *port)
+{
+    const void *ip = NULL;
+    *port = 0;
+    if (len >= sizeof(struct sockaddr_in) && sa->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        ip = &in->sin_addr;
+        *port = ntohs(in->sin_port);
+    } else if (len >= sizeof(struct sockaddr_in6) && sa->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        ip = &in6->sin6_addr;
+        *port = ntohs(in6->sin6_port);
+    }
+    if (!ip || !inet_ntop(sa->ss_family, ip, out, (socklen_t)out_len))
+        out[0] = '\0';
+    return (pw_bytes_t){ (const uint8_t *)out, strlen(out) };
+}
+
+/* The client's address and the local address of the connection `req` came in on. */
+static void request_peer(h2o_req_t *req, pw_peer_t *peer, char *client, char *server, size_t len)
+{
+    struct sockaddr_storage sa;
+    socklen_t n = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&sa);
+    peer->client_ip = address_text(&sa, n, client, len, &peer->client_port);
+    n = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&sa);
+    peer->server_ip = address_text(&sa, n, server, len, &peer->server_port);
+}
+
 static int encode_request(pw_call_t *call, pw_buf_t *out)
 {
     http_call_t *hc = (http_call_t *)call;
@@ -122,8 +154,11 @@ static int encode_request(pw_call_t *call, pw_buf_t *out)
                                  req->input.path);
     pw_bytes_t method = { (const uint8_t *)req->input.method.base, req->input.method.len };
     pw_bytes_t body = { (const uint8_t *)req->entity.base, req->entity.base ? req->entity.len : 0 };
+    pw_peer_t peer;
+    char client[INET6_ADDRSTRLEN], server[INET6_ADDRSTRLEN];
+    request_peer(req, &peer, client, server, sizeof client);
     int rc = pw_frame_put_request(out, call->id, method, (pw_bytes_t){ (const uint8_t *)url.base, url.len },
-                                  headers, n, body);
+                                  headers, n, body, &peer);
     if (headers != stack)
         free(headers);
     return rc;

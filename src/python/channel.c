@@ -1,6 +1,6 @@
 /* channel.c — _pyworkerd.Channel, the isolate's end of its socket to the host (isolate
  * process). read_requests() drains the socket and turns REQUEST frames into tuples
- * (id, method, url, [(name, value), ...], body), CALL frames (a service binding's call) into
+ * (id, method, url, [(name, value), ...], body, client, server), CALL frames (a service binding's call) into
  * (id, None, entrypoint, method, payload), RPC_RESULT frames into (call id, [fields]),
  * CANCEL frames (the client went away) into the bare request id, BODY_ACK frames into
  * [id, bytes] and the RETIRE frame (no more requests will come) into None; send_response()
@@ -31,6 +31,10 @@ typedef struct {
     size_t in_off;              /* frames before this offset of `in` are consumed */
     pw_buf_t out;
     uint32_t next_rpc_id;
+    PyObject *server;           /* the last request's server (ip, port), reused while equal */
+    char server_ip[46];
+    size_t server_ip_len;
+    uint32_t server_port;
 } channel_t;
 
 static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
@@ -48,6 +52,7 @@ static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
     self->retiring = 0;
     self->in_off = 0;
     self->next_rpc_id = 1;
+    Py_CLEAR(self->server);
     pw_buf_init(&self->in);
     pw_buf_init(&self->out);
     return 0;
@@ -58,6 +63,7 @@ static void channel_dealloc(channel_t *self)
     PyTypeObject *type = Py_TYPE(self);
     pw_buf_free(&self->in);
     pw_buf_free(&self->out);
+    Py_CLEAR(self->server);
     type->tp_free(self);
     Py_DECREF(type);
 }
@@ -112,7 +118,35 @@ static PyObject *headers_to_list(pw_message_t *msg)
     return list;
 }
 
-static PyObject *request_to_tuple(const pw_frame_t *frame)
+/* (ip, port), or None for an address the host did not know. */
+static PyObject *address_tuple(pw_bytes_t ip, uint32_t port)
+{
+    if (ip.len == 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(NI)", str_from(ip), port);
+}
+
+/* The server address as a tuple: the same for every request of a listener, so the last one
+ * is kept and reused. */
+static PyObject *server_tuple(channel_t *self, pw_bytes_t ip, uint32_t port)
+{
+    if (!self->server || self->server_port != port || self->server_ip_len != ip.len ||
+        memcmp(self->server_ip, ip.base, ip.len) != 0) {
+        if (ip.len > sizeof self->server_ip)
+            return address_tuple(ip, port);
+        Py_CLEAR(self->server);
+        if (!(self->server = address_tuple(ip, port)))
+            return NULL;
+        memcpy(self->server_ip, ip.base, ip.len);
+        self->server_ip_len = ip.len;
+        self->server_port = port;
+    }
+    return Py_NewRef(self->server);
+}
+
+/* REQUEST -> (id, method, url, headers, body, client, server); client and server are
+ * (ip, port) or None. */
+static PyObject *request_to_tuple(channel_t *self, const pw_frame_t *frame)
 {
     pw_message_t msg;
     if (pw_message_decode_request(frame, &msg) < 0) {
@@ -122,10 +156,24 @@ static PyObject *request_to_tuple(const pw_frame_t *frame)
     PyObject *headers = headers_to_list(&msg);
     if (!headers)
         return NULL;
-    return Py_BuildValue("(INNNy#)", frame->id, str_from(msg.method),
+    PyObject *client, *server;
+    if (msg.has_peer) {
+        client = address_tuple(msg.peer.client_ip, msg.peer.client_port);
+        server = client ? server_tuple(self, msg.peer.server_ip, msg.peer.server_port) : NULL;
+    } else {
+        client = Py_NewRef(Py_None);
+        server = Py_NewRef(Py_None);
+    }
+    if (!client || !server) {
+        Py_XDECREF(client);
+        Py_DECREF(headers);
+        return NULL;
+    }
+    return Py_BuildValue("(INNNy#NN)", frame->id, str_from(msg.method),
                          PyUnicode_DecodeUTF8((const char *)msg.url.base, (Py_ssize_t)msg.url.len,
                                               "surrogateescape"),
-                         headers, (const char *)msg.body.base, (Py_ssize_t)msg.body.len);
+                         headers, (const char *)msg.body.base, (Py_ssize_t)msg.body.len, client,
+                         server);
 }
 
 static PyObject *fields_to_list(const pw_frame_t *frame, const char *what)
@@ -204,7 +252,7 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
         self->in_off += used;
         PyObject *req;
         if (frame.type == PW_FRAME_REQUEST)
-            req = request_to_tuple(&frame);
+            req = request_to_tuple(self, &frame);
         else if (frame.type == PW_FRAME_CALL)
             req = call_to_tuple(&frame);
         else if (frame.type == PW_FRAME_RPC_RESULT)
@@ -432,7 +480,7 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
         self->in_off += used;   /* before handle() runs: it may call rpc_call() */
         PyObject *request;
         if (frame.type == PW_FRAME_REQUEST)
-            request = request_to_tuple(&frame);
+            request = request_to_tuple(self, &frame);
         else if (frame.type == PW_FRAME_CALL)
             request = call_to_tuple(&frame);
         else if (frame.type == PW_FRAME_RETIRE) {
