@@ -166,17 +166,21 @@ class _Server:
         self.dispatch(requests)
 
     def dispatch(self, requests: list) -> None:
-        """While handlers are heavy (a framework such as FastAPI: tens of microseconds each),
-        start at most BATCH requests this loop turn and the rest on later turns: the first
-        responses then leave while later requests still run (a pipeline with the host),
-        instead of every response of a burst waiting for the whole burst. Light handlers
-        are all started at once (fewer writes)."""
+        """Each handler's task takes its first step right here (an eager task, as Python
+        3.12's eager_task_factory does): a handler that never waits on I/O (FastAPI's hello)
+        answers within this call, with no other loop turn. While handlers are heavy (a
+        framework such as FastAPI: tens of microseconds each), start at most BATCH requests
+        this loop turn and the rest on later turns: the first responses then leave while later
+        requests still run (a pipeline with the host), instead of every response of a burst
+        waiting for the whole burst. Light handlers are all started at once (fewer writes)."""
         if len(requests) > BATCH and self.handler_time > HEAVY:
             self.backlog = requests[BATCH:]
             requests = requests[:BATCH]
             self.loop.call_soon(self.drain_backlog)
         handle = runtime.handle
         send = self.channel.send_response
+        started = self.loop.time()
+        handled = 0
         for request in requests:
             if type(request) is not tuple:
                 if type(request) is int:
@@ -189,11 +193,15 @@ class _Server:
             if len(request) == 2:
                 rpc.resolve(*request)
                 continue
+            handled += 1
             result = handle(*request)
             if type(result) is tuple:
                 send(request[0], *result)
             else:
-                self.start_task(request[0], result)
+                self.start_task(request[0], result, True)
+        if handled:
+            per_request = (self.loop.time() - started) / handled
+            self.handler_time += (per_request - self.handler_time) * 0.125
         self.flush()
 
     def begin_retirement(self) -> None:
@@ -202,34 +210,51 @@ class _Server:
             self.retiring = True
             self.loop.stop()
 
-    def start_task(self, request_id: int, coroutine) -> None:
-        task = self.loop.create_task(self.run_handler(request_id, coroutine))
+    def start_task(self, request_id: int, coroutine, eager: bool = False) -> None:
+        """Run a handler's coroutine in a task of its own. Eager (only while the loop runs):
+        its first step runs now, with the task current as usual, instead of on the next turn;
+        a handler that finishes in it has its response queued at once."""
+        loop = self.loop
+        task = loop.create_task(coroutine)
         self.tasks[request_id] = task
         self.request_of[task] = request_id
+        if eager:
+            loop._ready.pop()._run()  # create_task() just scheduled the task's first step last
+            if task.done():
+                self.finish_handler(task)
+                return
+        task.add_done_callback(self.handler_done)
 
-    async def run_handler(self, request_id: int, coroutine) -> None:
-        """Await a handler's coroutine and queue its response right away, in its own task:
-        so each response can leave while the other requests of a burst still run."""
-        started = self.loop.time()
-        try:
-            status, headers, body = await coroutine
-            self.handler_time += (self.loop.time() - started - self.handler_time) * 0.125
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            log("isolate loop failed; stopping this isolate\n" + traceback.format_exc())
+    @_fatal_on_error
+    def handler_done(self, task: asyncio.Task) -> None:
+        """A handler's task ended on a later turn: queue its response and write it soon."""
+        if self.finish_handler(task):
+            self.response_queued()
+
+    def finish_handler(self, task: asyncio.Task) -> bool:
+        """Queue the response of a finished handler task; False when it has none to send
+        (cancelled: the client left). A handler that raised (runtime.handle's coroutines never
+        raise an Exception) means this machinery failed: the isolate stops."""
+        request_id = self.request_of.pop(task)
+        del self.tasks[request_id]
+        if task.cancelled():
+            self.early.discard(request_id)
+            return False
+        exc = task.exception()
+        if exc is not None:
+            log("isolate loop failed; stopping this isolate\n" +
+                "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
             self.failed = True
             self.loop.stop()
-            raise
-        finally:
-            del self.request_of[self.tasks.pop(request_id)]
+            return False
+        status, headers, body = task.result()
         if request_id in self.early:
             self.early.discard(request_id)  # its response is already streaming
         elif isinstance(body, _BYTES_TYPES):
             self.channel.send_response(request_id, status, headers, body)
         else:
             self.start_stream(request_id, status, headers, body)
-        self.response_queued()
+        return True
 
     def response_queued(self) -> None:
         """Write now if the last write is FLUSH_INTERVAL old, else at the end of this turn."""
