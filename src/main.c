@@ -1,7 +1,8 @@
 /* main.c — pyworkerd's entry point (host process, or the zygote with --zygote). Parses the
  * command line, loads the config, lays out each Python worker's files, starts the runtime
  * zygote and one template + isolate pool per worker, serves HTTP until SIGTERM/SIGINT, then
- * drains in-flight requests (bounded) and exits 0. Only this file decides to exit.
+ * drains in-flight requests, retires every isolate (it runs its shutdown hooks and exits; all
+ * bounded by --drain-timeout) and exits 0. Only this file decides to exit.
  */
 #include "config/cli.h"
 #include "config/config.h"
@@ -40,7 +41,8 @@ typedef struct {
     uv_signal_t sigterm, sigint;
     uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
     uv_timer_t drain_timer;
-    int stopping;
+    int stopping;               /* 1: requests finishing, 2: isolates retiring, 3: closed */
+    size_t pools_retiring;
 } host_t;
 
 static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
@@ -135,6 +137,7 @@ static int create_pool(host_t *host, const pw_config_t *config, size_t index, in
         .request_timeout_ms = or_default(own->request_timeout_ms,
                                          (unsigned)(cli->request_timeout_s * 1000)),
         .max_concurrent = or_default(own->max_concurrent, (unsigned)cli->max_concurrent),
+        .retire_timeout_ms = (unsigned)(cli->drain_timeout_s * 1000),
     };
     if (pw_pool_create(host->loop, &opts, out) < 0) {
         fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
@@ -283,25 +286,58 @@ static void close_everything(host_t *host)
             pw_pool_close(host->pools[i]);
 }
 
+static void stop_now(host_t *host)
+{
+    host->stopping = 3;
+    close_everything(host);
+    uv_stop(host->loop);
+}
+
+static void on_pool_retired(void *arg, pw_pool_t *pool)
+{
+    host_t *host = arg;
+    for (size_t i = 0; i < host->config->n_services; i++)
+        if (host->pools[i] == pool)
+            host->pools[i] = NULL;      /* it closes itself */
+    if (--host->pools_retiring == 0 && host->stopping == 2) {
+        pw_log_info("all isolates exited; stopping");
+        stop_now(host);
+    }
+}
+
+/* Every pool retires its isolates (ASGI lifespan shutdown and other hooks run). */
+static void retire_isolates(host_t *host)
+{
+    host->stopping = 2;
+    pw_reload_stop(host->reload);
+    host->reload = NULL;
+    host->pools_retiring = 1;       /* held until every pool was asked */
+    for (size_t i = 0; i < host->config->n_services; i++)
+        if (host->pools[i]) {
+            host->pools_retiring++;
+            pw_pool_drain(host->pools[i], NULL, on_pool_retired, host);
+        }
+    on_pool_retired(host, NULL);
+}
+
 static void on_idle(void *arg)
 {
     host_t *host = arg;
     if (host->stopping == 1) {
-        host->stopping = 2;
-        pw_log_info("all requests finished; stopping");
-        close_everything(host);
-        uv_stop(host->loop);
+        pw_log_info("all requests finished; retiring the isolates");
+        retire_isolates(host);
     }
 }
 
 static void on_drain_timeout(uv_timer_t *timer)
 {
     host_t *host = timer->data;
-    pw_log_error("%zu request(s) still running after %.1f s; stopping anyway",
-                 pw_http_server_inflight(host->http), host->cli->drain_timeout_s);
-    host->stopping = 2;
-    close_everything(host);
-    uv_stop(host->loop);
+    if (host->stopping == 1)
+        pw_log_error("%zu request(s) still running after %.1f s; stopping anyway",
+                     pw_http_server_inflight(host->http), host->cli->drain_timeout_s);
+    else
+        pw_log_error("isolates still running after %.1f s; killing them", host->cli->drain_timeout_s);
+    stop_now(host);
 }
 
 static void on_stop_signal(uv_signal_t *signal, int signum)

@@ -10,8 +10,10 @@ A response whose body is an async iterable is streamed: its head goes out at onc
 chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
 stream are unacknowledged by the host (which acknowledges what the client took), so a slow
 client slows the producer instead of filling memory.
-When the host closes the socket, runtime.retire() runs (ASGI lifespan shutdown) and serve()
-returns.
+Retirement: when the host sends RETIRE (no more requests will come) or closes the socket,
+the isolate finishes its in-flight requests, streams and waitUntil() tasks, runs
+runtime.retire() (ASGI lifespan shutdown), writes what is left and serve() returns (the
+isolate exits). The host bounds the whole of it and kills an isolate that takes longer.
 A failure of this machinery itself (not of a handler: runtime.handle catches those) stops the
 isolate, so that the host answers its requests with 502 and starts a fresh one.
 """
@@ -31,6 +33,8 @@ HEAVY = 20e-6
 """Average handler time (s) above which a burst of requests is started in BATCHes."""
 FLUSH_INTERVAL = 200e-6
 """A response is written at once if the last write is this old (s), else at the turn's end."""
+RETIRE_POLL = 0.005
+"""While retiring: how often (s) to look whether in-flight work has finished."""
 
 
 def _fatal_on_error(method):
@@ -76,17 +80,49 @@ class _Server:
         self.flush_scheduled = False
         self.waiting_to_write = False
         self.closed = False
+        self.retiring = False
         self.failed = False
         rpc.attach(self)
 
     def serve(self) -> None:
-        while not self.closed and not self.failed:
+        while not self.closed and not self.failed and not self.retiring:
             deferred = self.channel.serve_sync(runtime.handle)
             if deferred is None:
+                self.retiring = True
                 return
             for request_id, coroutine in deferred:
                 self.start_task(request_id, coroutine)
+            if self.channel.retiring():
+                self.retiring = True  # RETIRE came in the same read as these requests
+                return
             self.run_until_idle()
+
+    def retire(self) -> None:
+        """Finish what is in flight, run the retire hooks (ASGI lifespan shutdown), write the
+        rest. The reader stays on: streams still get acks, binding calls their results."""
+        self.loop.add_reader(self.fd, self.on_readable)
+        try:
+            self.loop.run_until_complete(self.finish_and_retire())
+        except RuntimeError:
+            if not self.failed:  # the loop stopped under us (the isolate loop failed)
+                raise
+        finally:
+            if not self.closed:
+                self.loop.remove_reader(self.fd)
+            if self.waiting_to_write:
+                self.loop.remove_writer(self.fd)
+                self.waiting_to_write = False
+        if not self.closed:
+            self.channel.flush(True)
+
+    def in_flight(self) -> bool:
+        return bool(self.tasks or self.pumps or self.backlog or runtime.pending_tasks())
+
+    async def finish_and_retire(self) -> None:
+        while self.in_flight() and not self.closed and not self.failed:
+            await asyncio.sleep(RETIRE_POLL)
+        if not self.failed:
+            await runtime.retire()
 
     def run_until_idle(self) -> None:
         """Runs asyncio, with requests read from the loop, until no work is left."""
@@ -115,7 +151,9 @@ class _Server:
         requests = self.channel.read_requests()
         if requests is None:
             self.closed = True
-            self.loop.stop()
+            self.loop.remove_reader(self.fd)
+            if not self.retiring:
+                self.loop.stop()
             return
         if self.backlog:
             self.backlog.extend(requests)
@@ -128,62 +166,95 @@ class _Server:
         self.dispatch(requests)
 
     def dispatch(self, requests: list) -> None:
-        """While handlers are heavy (a framework such as FastAPI: tens of microseconds each),
-        start at most BATCH requests this loop turn and the rest on later turns: the first
-        responses then leave while later requests still run (a pipeline with the host),
-        instead of every response of a burst waiting for the whole burst. Light handlers
-        are all started at once (fewer writes)."""
+        """Each handler's task takes its first step right here (an eager task, as Python
+        3.12's eager_task_factory does): a handler that never waits on I/O (FastAPI's hello)
+        answers within this call, with no other loop turn. While handlers are heavy (a
+        framework such as FastAPI: tens of microseconds each), start at most BATCH requests
+        this loop turn and the rest on later turns: the first responses then leave while later
+        requests still run (a pipeline with the host), instead of every response of a burst
+        waiting for the whole burst. Light handlers are all started at once (fewer writes)."""
         if len(requests) > BATCH and self.handler_time > HEAVY:
             self.backlog = requests[BATCH:]
             requests = requests[:BATCH]
             self.loop.call_soon(self.drain_backlog)
         handle = runtime.handle
         send = self.channel.send_response
+        started = self.loop.time()
+        handled = 0
         for request in requests:
             if type(request) is not tuple:
                 if type(request) is int:
                     self.cancel(request)
+                elif request is None:
+                    self.begin_retirement()
                 else:
                     self.ack(*request)
                 continue
             if len(request) == 2:
                 rpc.resolve(*request)
                 continue
+            handled += 1
             result = handle(*request)
             if type(result) is tuple:
                 send(request[0], *result)
             else:
-                self.start_task(request[0], result)
+                self.start_task(request[0], result, True)
+        if handled:
+            per_request = (self.loop.time() - started) / handled
+            self.handler_time += (per_request - self.handler_time) * 0.125
         self.flush()
 
-    def start_task(self, request_id: int, coroutine) -> None:
-        task = self.loop.create_task(self.run_handler(request_id, coroutine))
+    def begin_retirement(self) -> None:
+        """RETIRE: no more requests; leave run_until_idle() for retire() (tasks go on)."""
+        if not self.retiring:
+            self.retiring = True
+            self.loop.stop()
+
+    def start_task(self, request_id: int, coroutine, eager: bool = False) -> None:
+        """Run a handler's coroutine in a task of its own. Eager (only while the loop runs):
+        its first step runs now, with the task current as usual, instead of on the next turn;
+        a handler that finishes in it has its response queued at once."""
+        loop = self.loop
+        task = loop.create_task(coroutine)
         self.tasks[request_id] = task
         self.request_of[task] = request_id
+        if eager:
+            loop._ready.pop()._run()  # create_task() just scheduled the task's first step last
+            if task.done():
+                self.finish_handler(task)
+                return
+        task.add_done_callback(self.handler_done)
 
-    async def run_handler(self, request_id: int, coroutine) -> None:
-        """Await a handler's coroutine and queue its response right away, in its own task:
-        so each response can leave while the other requests of a burst still run."""
-        started = self.loop.time()
-        try:
-            status, headers, body = await coroutine
-            self.handler_time += (self.loop.time() - started - self.handler_time) * 0.125
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            log("isolate loop failed; stopping this isolate\n" + traceback.format_exc())
+    @_fatal_on_error
+    def handler_done(self, task: asyncio.Task) -> None:
+        """A handler's task ended on a later turn: queue its response and write it soon."""
+        if self.finish_handler(task):
+            self.response_queued()
+
+    def finish_handler(self, task: asyncio.Task) -> bool:
+        """Queue the response of a finished handler task; False when it has none to send
+        (cancelled: the client left). A handler that raised (runtime.handle's coroutines never
+        raise an Exception) means this machinery failed: the isolate stops."""
+        request_id = self.request_of.pop(task)
+        del self.tasks[request_id]
+        if task.cancelled():
+            self.early.discard(request_id)
+            return False
+        exc = task.exception()
+        if exc is not None:
+            log("isolate loop failed; stopping this isolate\n" +
+                "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
             self.failed = True
             self.loop.stop()
-            raise
-        finally:
-            del self.request_of[self.tasks.pop(request_id)]
+            return False
+        status, headers, body = task.result()
         if request_id in self.early:
             self.early.discard(request_id)  # its response is already streaming
         elif isinstance(body, _BYTES_TYPES):
             self.channel.send_response(request_id, status, headers, body)
         else:
             self.start_stream(request_id, status, headers, body)
-        self.response_queued()
+        return True
 
     def response_queued(self) -> None:
         """Write now if the last write is FLUSH_INTERVAL old, else at the end of this turn."""
@@ -303,6 +374,5 @@ def serve(fd: int) -> None:
     try:
         server.serve()
     finally:
-        server.channel.flush()
         if not server.failed:
-            loop.run_until_complete(runtime.retire())
+            server.retire()

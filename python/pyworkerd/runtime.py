@@ -337,6 +337,11 @@ def on_retire(hook: Callable[[], Awaitable[Any]]) -> None:
     _retire_hooks.append(hook)
 
 
+def pending_tasks() -> bool:
+    """Whether waitUntil() tasks are still running (a retiring isolate lets them finish)."""
+    return bool(_tasks or _pending)
+
+
 async def retire() -> None:
     """Run the retire hooks, newest first, logging their failures."""
     while _retire_hooks:
@@ -348,9 +353,13 @@ async def retire() -> None:
 
 
 def handle(
-    req_id: int, method: str, url: str, headers: list[tuple[str, str]], body: bytes
+    req_id: int, method: str, url: str, headers: list[tuple[str, str]], body: bytes,
+    client: tuple[str, int] | None = None, server: tuple[str, int] | None = None,
 ) -> WireResponse | Coroutine[Any, Any, WireResponse]:
     """Serve one HTTP request: the response tuple, or a coroutine resolving to it.
+
+    `client` and `server` are the (ip, port) of the connection's two ends, when it came in
+    on one (ASGI's scope["client"] and scope["server"]).
 
     The tuple is (status, [(name, value), ...], body): names lower-case, repeats kept
     (one pair per Set-Cookie). Its header list may be the Response object's own list:
@@ -358,15 +367,16 @@ def handle(
     """
     if method is None:  # a CALL frame: url = entrypoint, headers = method name, body = payload
         return _handle_call(req_id, url, headers, body)  # type: ignore[arg-type]
-    return _serve(_call, req_id, method, url, headers, body)
+    return _serve(_call, req_id, method, url, headers, body, client, server)
 
 
 def _serve(
     call: Callable[[int, Request], Any], req_id: int, method: str, url: str,
     headers: list[tuple[str, str]], body: bytes,
+    client: tuple[str, int] | None = None, server: tuple[str, int] | None = None,
 ) -> WireResponse | Coroutine[Any, Any, WireResponse]:
     try:
-        result = call(req_id, make_request(method, url, headers, body))
+        result = call(req_id, make_request(method, url, headers, body, client, server))
     except Exception as exc:
         wire = _failed(req_id, method, url, exc)
     else:

@@ -284,7 +284,8 @@ class Request(Body):
     to copy; `headers` a dict, a list of pairs or Headers; `body` str, bytes or None.
     """
 
-    __slots__ = ("_method", "_url", "_raw", "_headers", "_body", "_body_used", "_redirect")
+    __slots__ = ("_method", "_url", "_raw", "_headers", "_body", "_body_used", "_redirect",
+                 "_client", "_server")
     headers_type: ClassVar[type[Headers]] = Headers
 
     def __init__(
@@ -320,6 +321,7 @@ class Request(Body):
         self._method, self._url, self._raw, self._headers = meth, url, pairs, None
         self._body, self._body_used = data, False
         self._redirect = redirect or redir
+        self._client = self._server = None  # a Request made in Python came in on no connection
 
     def _header_pairs(self) -> WireHeaders:
         return self._headers._list.copy() if self._headers is not None else [
@@ -363,9 +365,13 @@ class Request(Body):
         return f"Request(method={self._method!r}, url={self._url!r})"
 
 
-def make_request(method: str, url: str, headers: list[tuple[str, str]], body: bytes) -> Request:
-    """The Request for an incoming HTTP request (host-parsed, so not re-validated)."""
+def make_request(method: str, url: str, headers: list[tuple[str, str]], body: bytes,
+                 client: tuple[str, int] | None = None, server: tuple[str, int] | None = None) -> Request:
+    """The Request for an incoming HTTP request (host-parsed, so not re-validated);
+    client/server: the (ip, port) of its connection's two ends, if it came in on one."""
     req = Request.__new__(Request)
+    req._client = client
+    req._server = server
     req._method = method
     req._url = url
     req._raw = headers

@@ -90,16 +90,17 @@ def _server(scheme: str, authority: str) -> tuple[str, int | None]:
 
 def _headers_and_client(request: webapi.Request, authority: str) -> tuple[list[tuple[bytes, bytes]], Any]:
     """Header pairs as lower-case bytes, `host` first (the host passes it as the URL's
-    authority), and the client's address as Cloudflare passes it (CF-Connecting-IP), if any."""
+    authority), and the client's address: the connection's peer, or for a request that came
+    in on no connection (a service binding's) as Cloudflare passes it (CF-Connecting-IP)."""
     raw = request._headers._list if request._headers is not None else request._raw
     pairs = [(b"host", authority.encode("latin-1", "replace"))]
-    client = None
+    client = request._client
     append = pairs.append
     for name, value in raw:
         name = name.lower()
         if name == "host":
             continue
-        if name == "cf-connecting-ip":
+        if name == "cf-connecting-ip" and request._client is None:
             client = (value, 0)
         append((name.encode("latin-1"), value.encode("latin-1", "replace")))
     return pairs, client
@@ -121,7 +122,7 @@ def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scop
         "query_string": query.encode("utf-8", "surrogateescape"),
         "headers": headers,
         "client": client,
-        "server": _server(scheme, authority),
+        "server": request._server or _server(scheme, authority),
         "env": env,
         "state": state.copy(),
     }

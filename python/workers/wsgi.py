@@ -28,9 +28,10 @@ _SPECIAL_HEADERS = {"content-type": "CONTENT_TYPE", "content-length": "CONTENT_L
 
 
 def environ(request: webapi.Request, env: Any, ctx: Any = None) -> dict[str, Any]:
-    """The PEP 3333 environ of a Workers request, with `environ["workers.env"]`."""
+    """The PEP 3333 environ of a Workers request, with `environ["workers.env"]`; SERVER_NAME/
+    SERVER_PORT are the listening socket's address, REMOTE_ADDR/REMOTE_PORT the client's."""
     scheme, authority, path, query = _split_url(request.url)
-    host, port = _server(scheme, authority)
+    host, port = request._server or _server(scheme, authority)
     body = request._body or b""
     environ: dict[str, Any] = {
         "REQUEST_METHOD": request._method,
@@ -63,9 +64,11 @@ def environ(request: webapi.Request, env: Any, ctx: Any = None) -> dict[str, Any
             environ[key] = value
     if "HTTP_HOST" not in environ and authority:
         environ["HTTP_HOST"] = authority  # the host passes Host as the URL's authority
-    ip = environ.get("HTTP_CF_CONNECTING_IP")
-    if ip:
-        environ["REMOTE_ADDR"] = ip
+    if request._client is not None:
+        environ["REMOTE_ADDR"], port = request._client
+        environ["REMOTE_PORT"] = str(port)
+    elif environ.get("HTTP_CF_CONNECTING_IP"):
+        environ["REMOTE_ADDR"] = environ["HTTP_CF_CONNECTING_IP"]  # a service binding's call
     return environ
 
 

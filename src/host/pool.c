@@ -4,6 +4,9 @@
  * loop turn (a uv_check handle), so a burst of requests costs one write.
  * A streamed response keeps its call in flight until END: chunks go to the call as they
  * arrive, and an isolate that dies mid-stream ends the call as aborted.
+ * Retirement is graceful (idle shrink, --watch drain, server shutdown): the isolate gets a
+ * RETIRE frame and no more calls, finishes what it has (the host still reads its answers and
+ * binding calls), runs its shutdown hooks and exits; after opts.retire_timeout_ms it is killed.
  * Invariant: a call is answered exactly once (a streamed answer also ended exactly once),
  * and never after pw_pool_cancel().
  */
@@ -23,6 +26,8 @@
 
 #define READ_CHUNK 65536
 #define LIMITS_TICK_MS 100
+#define RETIRE_TICK_MS 50
+#define DEFAULT_RETIRE_TIMEOUT_MS 10000
 
 enum { ISOLATE_SPAWNING, ISOLATE_LIVE, ISOLATE_DEAD };
 
@@ -45,6 +50,8 @@ struct pw_isolate {
     uint64_t spawn_ns;          /* PYTHON_TRACE: when the host asked for it */
     int spare;                  /* held back: gets no calls until promoted (scale.h) */
     int retired;                /* stopped on purpose (idle): no error, no replacement */
+    int retiring;               /* sent RETIRE: gets no calls, exits on its own (or is killed) */
+    uint64_t retire_deadline;   /* uv_now() after which a retiring isolate is killed */
     uint64_t idle_since;        /* uv_now() when its last call was answered */
     uint64_t live_since;        /* uv_now() when it came up */
     uint64_t calls_started;     /* for the CPU limit (limits.h) */
@@ -74,6 +81,7 @@ struct pw_pool {
     uv_check_t flush_check;
     uv_timer_t limits_timer;    /* CPU limit and request timeout; running when either is set */
     uv_timer_t respawn_timer;   /* delays replacements while isolates keep dying at start */
+    uv_timer_t retire_timer;    /* kills retiring isolates past their deadline */
     unsigned start_failures;    /* isolates in a row that died before they were sent a call */
     pw_pool_options_t opts;
     int closing;
@@ -322,6 +330,8 @@ static void on_isolate_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
 {
     pw_isolate_t *iso = stream->data;
     if (nread < 0) {
+        if (iso->retiring && nread == UV_EOF)
+            pw_log_info("service %s: retired isolate %d exited", iso->pool->name, iso->pid);
         isolate_die(iso, nread == UV_EOF ? "it exited" : uv_strerror((int)nread));
         return;
     }
@@ -388,7 +398,7 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
     pw_pool_t *pool = iso->pool;
     int was_live = iso->state == ISOLATE_LIVE;
     iso->state = ISOLATE_DEAD;
-    if (was_live)
+    if (was_live && !iso->retiring)
         pool->n_live--;
     if (!iso->retired && (!pool->closing || iso->n_inflight))
         pw_log_error("service %s: isolate %d stopped (%s) with %zu request(s) in flight%s",
@@ -535,7 +545,7 @@ static pw_isolate_t *find_spare(pw_pool_t *pool)
 {
     pw_isolate_t *starting = NULL;
     for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next) {
-        if (!iso->spare || iso->state == ISOLATE_DEAD)
+        if (!iso->spare || iso->state == ISOLATE_DEAD || iso->retiring)
             continue;
         if (iso->state == ISOLATE_LIVE)
             return iso;
@@ -549,7 +559,7 @@ static size_t count_alive(pw_pool_t *pool, int spare)
 {
     size_t n = 0;
     for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
-        if (iso->state != ISOLATE_DEAD && iso->spare == spare)
+        if (iso->state != ISOLATE_DEAD && iso->spare == spare && !iso->retiring)
             n++;
     return n;
 }
@@ -579,10 +589,51 @@ failed:
     pw_log_error("service %s: cannot ask the template for an isolate", pool->name);
 }
 
+static void on_retire_tick(uv_timer_t *timer)
+{
+    pw_pool_t *pool = timer->data;
+    uint64_t now = uv_now(pool->loop);
+    int left = 0;
+    for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
+        next = iso->next;
+        if (iso->state != ISOLATE_LIVE || !iso->retiring)
+            continue;
+        if (now < iso->retire_deadline) {
+            left = 1;
+            continue;
+        }
+        pw_log_error("service %s: retired isolate %d did not exit within %u ms; killing it",
+                     pool->name, iso->pid, pool->opts.retire_timeout_ms);
+        isolate_fail(iso, "killed after its retirement timeout", 503,
+                     "Service Unavailable: the worker's isolate was stopped.\n");
+    }
+    if (!left)
+        uv_timer_stop(timer);
+}
+
+/* Sends RETIRE: the isolate gets no more calls, finishes its own and exits (or is killed at
+ * its deadline). One that is not up yet just goes. */
 static void isolate_stop_quietly(pw_isolate_t *iso)
 {
+    pw_pool_t *pool = iso->pool;
     iso->retired = 1;
-    isolate_die(iso, "retired");
+    if (iso->state != ISOLATE_LIVE) {
+        isolate_die(iso, "retired");
+        return;
+    }
+    if (iso->retiring)
+        return;
+    if (pw_frame_put_empty(&iso->out, PW_FRAME_RETIRE, 0) < 0) {
+        isolate_die(iso, "retired");
+        return;
+    }
+    iso->retiring = 1;
+    iso->spare = 0;
+    pool->n_live--;
+    iso->retire_deadline = uv_now(pool->loop) + pool->opts.retire_timeout_ms;
+    isolate_flush(iso);
+    if (!uv_is_active((uv_handle_t *)&pool->retire_timer))
+        uv_timer_start(&pool->retire_timer, on_retire_tick, RETIRE_TICK_MS, RETIRE_TICK_MS);
 }
 
 static void isolate_retire(pw_isolate_t *iso, uint64_t idle_ms)
@@ -599,7 +650,7 @@ static void isolate_retire(pw_isolate_t *iso, uint64_t idle_ms)
 static void isolate_retire_if_idle(pw_isolate_t *iso)
 {
     pw_pool_t *pool = iso->pool;
-    if (iso->state != ISOLATE_LIVE || iso->n_inflight)
+    if (iso->state != ISOLATE_LIVE || iso->n_inflight || iso->retiring)
         return;
     if (pool->draining) {
         isolate_stop_quietly(iso);
@@ -619,7 +670,7 @@ static void on_idle_tick(uv_timer_t *timer)
     uint64_t now = uv_now(pool->loop);
     for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
         next = iso->next;
-        if (iso->state == ISOLATE_LIVE && !iso->spare && iso->n_inflight == 0 &&
+        if (iso->state == ISOLATE_LIVE && !iso->spare && !iso->retiring && iso->n_inflight == 0 &&
             call_list_empty(&pool->queue) &&
             pw_scale_should_retire(&pool->scale, pool->want, now - iso->idle_since))
             isolate_retire(iso, now - iso->idle_since);
@@ -655,7 +706,8 @@ static pw_isolate_t *pick_isolate(pw_pool_t *pool)
 {
     pw_isolate_t *best = NULL;
     for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
-        if (iso->state == ISOLATE_LIVE && !iso->spare && (!best || iso->n_inflight < best->n_inflight))
+        if (iso->state == ISOLATE_LIVE && !iso->spare && !iso->retiring &&
+            (!best || iso->n_inflight < best->n_inflight))
             best = iso;
     if (best && pool->opts.max_concurrent && best->n_inflight >= pool->opts.max_concurrent)
         return NULL;
@@ -700,7 +752,7 @@ void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
     call->prev = call->next = call;
     call->trace_ns = pw_trace_on ? pw_trace_clock() : 0;
     call->start_ms = uv_now(pool->loop);
-    if (pool->closing) {
+    if (pool->closing || pool->draining) {
         call_fail(call, 503, "Service Unavailable: the server is shutting down.\n");
         return;
     }
@@ -754,6 +806,8 @@ void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
     pool->on_drained = on_drained;
     pool->drained_arg = arg;
     uv_timer_stop(&pool->idle_timer);
+    if (!successor)
+        fail_queue(pool, 503, "Service Unavailable: the server is shutting down.\n");
     while (!call_list_empty(&pool->queue)) {
         pw_call_t *call = pool->queue.next;
         call_list_remove(call);
@@ -761,8 +815,7 @@ void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
     }
     for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
         next = iso->next;
-        if (iso->state == ISOLATE_LIVE && (iso->spare || iso->n_inflight == 0))
-            isolate_stop_quietly(iso);
+        isolate_stop_quietly(iso);  /* a live one finishes its calls, then exits */
     }
     pool_drained_check(pool);
 }
@@ -878,6 +931,11 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     uv_timer_init(loop, &pool->respawn_timer);
     pool->respawn_timer.data = pool;
     pool->open_handles++;
+    uv_timer_init(loop, &pool->retire_timer);
+    pool->retire_timer.data = pool;
+    pool->open_handles++;
+    if (!pool->opts.retire_timeout_ms)
+        pool->opts.retire_timeout_ms = DEFAULT_RETIRE_TIMEOUT_MS;
     *out = pool;
     /* Blocking waits first: uv_poll_init makes the descriptor non-blocking. */
     int rc = start_isolates(pool);
@@ -925,6 +983,7 @@ void pw_pool_close(pw_pool_t *pool)
     uv_close((uv_handle_t *)&pool->idle_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->limits_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->respawn_timer, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&pool->retire_timer, on_pool_handle_closed);
 }
 
 const char *pw_pool_name(const pw_pool_t *pool)

@@ -64,6 +64,7 @@ typedef struct {
     unsigned cpu_limit_ms;      /* CPU per request before the isolate is killed (503); 0: none */
     unsigned request_timeout_ms;    /* wall clock per request before a 504; 0: none */
     unsigned max_concurrent;    /* calls in flight per isolate; 0: no limit */
+    unsigned retire_timeout_ms; /* a retired isolate's time to finish and exit; 0: 10 s */
     pw_rpc_handler_cb rpc;      /* binding calls of its isolates (host/rpc.h); NULL: refused */
     void *rpc_arg;
 } pw_pool_options_t;
@@ -81,8 +82,10 @@ void pw_pool_close(pw_pool_t *pool);
 const char *pw_pool_name(const pw_pool_t *pool);
 
 /* --watch: `successor` (a pool of the worker's new version) takes over. Queued calls move to
- * it; this pool starts nothing more, stops each isolate once its calls are answered, then
- * calls on_drained(arg, pool) and closes itself (pw_pool_close still stops it at once). */
+ * it (successor NULL, at server shutdown: they get 503); this pool starts nothing more,
+ * retires each isolate (RETIRE: it finishes its calls, runs its shutdown hooks and exits, or
+ * is killed after retire_timeout_ms), then calls on_drained(arg, pool) and closes itself
+ * (pw_pool_close still stops it at once). */
 void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
                    void (*on_drained)(void *arg, pw_pool_t *pool), void *arg);
 

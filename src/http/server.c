@@ -1,5 +1,6 @@
 /* server.c — h2o glue (host process): accepting connections, turning an h2o request into a
  * REQUEST frame for the worker's pool, and the pool's answer into the HTTP response. A
+ * REQUEST frame carries the connection's client and local addresses. A
  * request's state lives in h2o's per-request memory pool; its dispose hook cancels the call
  * if the client leaves first, so the pool never answers freed memory.
  * A streamed response is sent as the isolate produces it: h2o gets one batch of chunks at a
@@ -14,6 +15,7 @@
 #include "http/tls_server.h"
 #include "host/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <h2o.h>
 #include <stdio.h>
@@ -56,6 +58,8 @@ struct listener {
     uv_tcp_t tcp;
     int listening;
     SSL_CTX *ssl_ctx;           /* https sockets */
+    char server_ip[INET6_ADDRSTRLEN];   /* the bound address, unless a wildcard ("") */
+    uint32_t server_port;
 };
 
 /* A streamed body on its way to the client. */
@@ -114,6 +118,59 @@ static const char *reason_phrase(int status)
 
 /* ---- request → frame ---- */
 
+/* Dotted-quad text of an IPv4 address (inet_ntop formats it with sprintf: slower). */
+static void ipv4_text(const struct in_addr *addr, char *out)
+{
+    const uint8_t *b = (const uint8_t *)&addr->s_addr;
+    for (int i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (v >= 100)
+            *out++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *out++ = (char)('0' + v / 10 % 10);
+        *out++ = (char)('0' + v % 10);
+        *out++ = i < 3 ? '.' : '\0';
+    }
+}
+
+/* The IP text and port of an address; an unknown family gives "" and 0. */
+static pw_bytes_t address_text(const struct sockaddr_storage *sa, socklen_t len, char *out,
+                               size_t out_len, uint32_t *port)
+{
+    const void *ip = NULL;
+    *port = 0;
+    if (len >= sizeof(struct sockaddr_in) && sa->ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        ipv4_text(&in->sin_addr, out);
+        *port = ntohs(in->sin_port);
+        return (pw_bytes_t){ (const uint8_t *)out, strlen(out) };
+    } else if (len >= sizeof(struct sockaddr_in6) && sa->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        ip = &in6->sin6_addr;
+        *port = ntohs(in6->sin6_port);
+    }
+    if (!ip || !inet_ntop(sa->ss_family, ip, out, (socklen_t)out_len))
+        out[0] = '\0';
+    return (pw_bytes_t){ (const uint8_t *)out, strlen(out) };
+}
+
+/* The client's address (h2o caches it per connection) and the local address of the
+ * connection `req` came in on: the listener's own unless it is bound to a wildcard. */
+static void request_peer(h2o_req_t *req, const listener_t *l, pw_peer_t *peer, char *client,
+                         char *server, size_t len)
+{
+    struct sockaddr_storage sa;
+    socklen_t n = req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&sa);
+    peer->client_ip = address_text(&sa, n, client, len, &peer->client_port);
+    if (l->server_ip[0]) {
+        peer->server_ip = (pw_bytes_t){ (const uint8_t *)l->server_ip, strlen(l->server_ip) };
+        peer->server_port = l->server_port;
+        return;
+    }
+    n = req->conn->callbacks->get_sockname(req->conn, (struct sockaddr *)&sa);
+    peer->server_ip = address_text(&sa, n, server, len, &peer->server_port);
+}
+
 static int encode_request(pw_call_t *call, pw_buf_t *out)
 {
     http_call_t *hc = (http_call_t *)call;
@@ -135,8 +192,11 @@ static int encode_request(pw_call_t *call, pw_buf_t *out)
                                  req->input.path);
     pw_bytes_t method = { (const uint8_t *)req->input.method.base, req->input.method.len };
     pw_bytes_t body = { (const uint8_t *)req->entity.base, req->entity.base ? req->entity.len : 0 };
+    pw_peer_t peer;
+    char client[INET6_ADDRSTRLEN], server[INET6_ADDRSTRLEN];
+    request_peer(req, hc->listener, &peer, client, server, sizeof client);
     int rc = pw_frame_put_request(out, call->id, method, (pw_bytes_t){ (const uint8_t *)url.base, url.len },
-                                  headers, n, body);
+                                  headers, n, body, &peer);
     if (headers != stack)
         free(headers);
     return rc;
@@ -436,6 +496,23 @@ static void listener_configure(listener_t *l, uv_loop_t *loop, size_t max_body)
     l->accept_ctx.hosts = l->config.hosts;
 }
 
+/* The listener's address for REQUEST frames, unless it is a wildcard (0.0.0.0, ::), whose
+ * connections each have their own local address. */
+static void remember_bound_address(listener_t *l)
+{
+    struct sockaddr_storage sa;
+    int len = sizeof sa;
+    l->server_ip[0] = '\0';
+    if (uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&sa, &len) < 0)
+        return;
+    if (sa.ss_family == AF_INET && ((struct sockaddr_in *)&sa)->sin_addr.s_addr == htonl(INADDR_ANY))
+        return;
+    if (sa.ss_family == AF_INET6 &&
+        memcmp(&((struct sockaddr_in6 *)&sa)->sin6_addr, &in6addr_any, sizeof in6addr_any) == 0)
+        return;
+    address_text(&sa, (socklen_t)len, l->server_ip, sizeof l->server_ip, &l->server_port);
+}
+
 static int listener_tls(listener_t *l, const pw_socket_t *socket, char *err, size_t err_len)
 {
     if (!socket || !socket->https)
@@ -466,6 +543,7 @@ static int listener_adopt(listener_t *l, uv_loop_t *loop, int fd, char *err, siz
         return -1;
     }
     l->listening = 1;
+    remember_bound_address(l);
     return 0;
 }
 
@@ -485,6 +563,7 @@ static int listener_bind(listener_t *l, uv_loop_t *loop, const char *address, ch
         return -1;
     }
     l->listening = 1;
+    remember_bound_address(l);
     return 0;
 }
 

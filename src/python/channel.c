@@ -1,9 +1,10 @@
 /* channel.c — _pyworkerd.Channel, the isolate's end of its socket to the host (isolate
  * process). read_requests() drains the socket and turns REQUEST frames into tuples
- * (id, method, url, [(name, value), ...], body), CALL frames (a service binding's call) into
+ * (id, method, url, [(name, value), ...], body, client, server), CALL frames (a service binding's call) into
  * (id, None, entrypoint, method, payload), RPC_RESULT frames into (call id, [fields]),
- * CANCEL frames (the client went away) into the bare request id and BODY_ACK frames into
- * [id, bytes]; send_response() appends a RESPONSE frame to the output buffer,
+ * CANCEL frames (the client went away) into the bare request id, BODY_ACK frames into
+ * [id, bytes] and the RETIRE frame (no more requests will come) into None; send_response()
+ * appends a RESPONSE frame to the output buffer,
  * send_response_start()/send_chunk()/send_end() a streamed one; flush() writes what it can
  * without blocking. rpc_send() queues a binding call (RPC frame); rpc_call() sends one and
  * blocks until its RPC_RESULT arrives, leaving every other frame buffered for later. Frames
@@ -25,10 +26,15 @@ typedef struct {
     PyObject_HEAD
     int fd;
     int eof;
+    int retiring;               /* a RETIRE frame arrived: serve_sync() returns None */
     pw_buf_t in;
     size_t in_off;              /* frames before this offset of `in` are consumed */
     pw_buf_t out;
     uint32_t next_rpc_id;
+    PyObject *server;           /* the last request's server (ip, port), reused while equal */
+    char server_ip[46];
+    size_t server_ip_len;
+    uint32_t server_port;
 } channel_t;
 
 static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
@@ -43,8 +49,10 @@ static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
     }
     self->fd = fd;
     self->eof = 0;
+    self->retiring = 0;
     self->in_off = 0;
     self->next_rpc_id = 1;
+    Py_CLEAR(self->server);
     pw_buf_init(&self->in);
     pw_buf_init(&self->out);
     return 0;
@@ -55,6 +63,7 @@ static void channel_dealloc(channel_t *self)
     PyTypeObject *type = Py_TYPE(self);
     pw_buf_free(&self->in);
     pw_buf_free(&self->out);
+    Py_CLEAR(self->server);
     type->tp_free(self);
     Py_DECREF(type);
 }
@@ -109,7 +118,35 @@ static PyObject *headers_to_list(pw_message_t *msg)
     return list;
 }
 
-static PyObject *request_to_tuple(const pw_frame_t *frame)
+/* (ip, port), or None for an address the host did not know. */
+static PyObject *address_tuple(pw_bytes_t ip, uint32_t port)
+{
+    if (ip.len == 0)
+        Py_RETURN_NONE;
+    return Py_BuildValue("(NI)", str_from(ip), port);
+}
+
+/* The server address as a tuple: the same for every request of a listener, so the last one
+ * is kept and reused. */
+static PyObject *server_tuple(channel_t *self, pw_bytes_t ip, uint32_t port)
+{
+    if (!self->server || self->server_port != port || self->server_ip_len != ip.len ||
+        memcmp(self->server_ip, ip.base, ip.len) != 0) {
+        if (ip.len > sizeof self->server_ip)
+            return address_tuple(ip, port);
+        Py_CLEAR(self->server);
+        if (!(self->server = address_tuple(ip, port)))
+            return NULL;
+        memcpy(self->server_ip, ip.base, ip.len);
+        self->server_ip_len = ip.len;
+        self->server_port = port;
+    }
+    return Py_NewRef(self->server);
+}
+
+/* REQUEST -> (id, method, url, headers, body, client, server); client and server are
+ * (ip, port) or None. */
+static PyObject *request_to_tuple(channel_t *self, const pw_frame_t *frame)
 {
     pw_message_t msg;
     if (pw_message_decode_request(frame, &msg) < 0) {
@@ -119,10 +156,24 @@ static PyObject *request_to_tuple(const pw_frame_t *frame)
     PyObject *headers = headers_to_list(&msg);
     if (!headers)
         return NULL;
-    return Py_BuildValue("(INNNy#)", frame->id, str_from(msg.method),
+    PyObject *client, *server;
+    if (msg.has_peer) {
+        client = address_tuple(msg.peer.client_ip, msg.peer.client_port);
+        server = client ? server_tuple(self, msg.peer.server_ip, msg.peer.server_port) : NULL;
+    } else {
+        client = Py_NewRef(Py_None);
+        server = Py_NewRef(Py_None);
+    }
+    if (!client || !server) {
+        Py_XDECREF(client);
+        Py_DECREF(headers);
+        return NULL;
+    }
+    return Py_BuildValue("(INNNy#NN)", frame->id, str_from(msg.method),
                          PyUnicode_DecodeUTF8((const char *)msg.url.base, (Py_ssize_t)msg.url.len,
                                               "surrogateescape"),
-                         headers, (const char *)msg.body.base, (Py_ssize_t)msg.body.len);
+                         headers, (const char *)msg.body.base, (Py_ssize_t)msg.body.len, client,
+                         server);
 }
 
 static PyObject *fields_to_list(const pw_frame_t *frame, const char *what)
@@ -201,7 +252,7 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
         self->in_off += used;
         PyObject *req;
         if (frame.type == PW_FRAME_REQUEST)
-            req = request_to_tuple(&frame);
+            req = request_to_tuple(self, &frame);
         else if (frame.type == PW_FRAME_CALL)
             req = call_to_tuple(&frame);
         else if (frame.type == PW_FRAME_RPC_RESULT)
@@ -210,7 +261,10 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
             req = PyLong_FromUnsignedLong(frame.id);
         else if (frame.type == PW_FRAME_BODY_ACK)
             req = ack_to_list(&frame);
-        else
+        else if (frame.type == PW_FRAME_RETIRE && !self->retiring) {
+            self->retiring = 1;
+            req = Py_NewRef(Py_None);
+        } else
             continue;   /* future frame types */
         if (!req || PyList_Append(list, req) < 0) {
             Py_XDECREF(req);
@@ -391,10 +445,12 @@ static int write_out(channel_t *self, int block)
     return 0;
 }
 
-/* flush() -> True when everything buffered was written, False when the socket is full. */
-static PyObject *channel_flush(channel_t *self, PyObject *unused)
+/* flush(block=False) -> True when everything buffered was written, False when the socket is
+ * full (never with block: it waits for the socket). */
+static PyObject *channel_flush(channel_t *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (write_out(self, 0) < 0)
+    int block = nargs > 0 ? PyObject_IsTrue(args[0]) : 0;
+    if (block < 0 || write_out(self, block) < 0)
         return NULL;
     return PyBool_FromLong(self->out.len == 0);
 }
@@ -424,10 +480,13 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
         self->in_off += used;   /* before handle() runs: it may call rpc_call() */
         PyObject *request;
         if (frame.type == PW_FRAME_REQUEST)
-            request = request_to_tuple(&frame);
+            request = request_to_tuple(self, &frame);
         else if (frame.type == PW_FRAME_CALL)
             request = call_to_tuple(&frame);
-        else
+        else if (frame.type == PW_FRAME_RETIRE) {
+            self->retiring = 1;     /* the host sends nothing after it but acks and results */
+            return 0;
+        } else
             continue;   /* CANCEL, or an RPC_RESULT nobody waits for any more */
         PyObject *result = request ? PyObject_Call(handle, request, NULL) : NULL;
         Py_XDECREF(request);
@@ -456,7 +515,7 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
  * The isolate's fast path while no asynchronous work is pending: blocks on the socket, calls
  * handle() for each request and writes the tuples it returns, all without an event loop.
  * Returns the requests whose handlers returned coroutines (so that the caller runs them on
- * asyncio), or None once the host has closed the socket. */
+ * asyncio), or None once the host has closed the socket or retired this isolate (RETIRE). */
 static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
 {
     PyObject *deferred = PyList_New(0);
@@ -467,7 +526,7 @@ static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
             break;
         if (PyList_GET_SIZE(deferred) > 0)
             return deferred;
-        if (self->eof) {
+        if (self->eof || self->retiring) {
             Py_DECREF(deferred);
             Py_RETURN_NONE;
         }
@@ -572,6 +631,11 @@ static PyObject *channel_buffered(channel_t *self, PyObject *unused)
     return PyBool_FromLong(rc != 0);
 }
 
+static PyObject *channel_retiring(channel_t *self, PyObject *unused)
+{
+    return PyBool_FromLong(self->retiring);
+}
+
 static PyObject *channel_fileno(channel_t *self, PyObject *unused)
 {
     return PyLong_FromLong(self->fd);
@@ -588,8 +652,8 @@ static PyMethodDef channel_methods[] = {
       "Queue a piece of a streamed body: (id, bytes); returns the bytes buffered." },
     { "send_end", (PyCFunction)channel_send_end, METH_VARARGS,
       "Queue the end of a streamed body: (id, aborted)." },
-    { "flush", (PyCFunction)channel_flush, METH_NOARGS,
-      "Write queued responses without blocking; True when all are written." },
+    { "flush", (PyCFunction)(void (*)(void))channel_flush, METH_FASTCALL,
+      "Write queued responses (without blocking unless block=True); True when all are written." },
     { "serve_sync", (PyCFunction)channel_serve_sync, METH_O,
       "Serve requests without an event loop until a handler returns a coroutine." },
     { "rpc_send", (PyCFunction)channel_rpc_send, METH_VARARGS,
@@ -598,6 +662,8 @@ static PyMethodDef channel_methods[] = {
       "Send a binding call (op, *args) and block until its result fields arrive." },
     { "buffered", (PyCFunction)channel_buffered, METH_NOARGS,
       "Whether a complete frame waits in the input buffer." },
+    { "retiring", (PyCFunction)channel_retiring, METH_NOARGS,
+      "Whether the host sent RETIRE (no more requests will come)." },
     { "fileno", (PyCFunction)channel_fileno, METH_NOARGS, "The socket's descriptor." },
     { NULL, NULL, 0, NULL },
 };

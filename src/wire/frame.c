@@ -144,8 +144,21 @@ static int end_or_roll_back(pw_buf_t *buf, size_t start, int rc)
     return rc;
 }
 
+static int put_peer(pw_buf_t *buf, const pw_peer_t *peer)
+{
+    int rc = pw_frame_put_bytes(buf, peer->client_ip.base, peer->client_ip.len);
+    if (rc == 0)
+        rc = pw_frame_put_u32(buf, peer->client_port);
+    if (rc == 0)
+        rc = pw_frame_put_bytes(buf, peer->server_ip.base, peer->server_ip.len);
+    if (rc == 0)
+        rc = pw_frame_put_u32(buf, peer->server_port);
+    return rc;
+}
+
 int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes_t url,
-                         const pw_header_t *headers, size_t n_headers, pw_bytes_t body)
+                         const pw_header_t *headers, size_t n_headers, pw_bytes_t body,
+                         const pw_peer_t *peer)
 {
     size_t start;
     int rc = pw_frame_begin(buf, PW_FRAME_REQUEST, id, &start);
@@ -155,6 +168,8 @@ int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes
         rc = pw_frame_put_bytes(buf, url.base, url.len);
     if (rc == 0)
         rc = put_headers_and_body(buf, headers, n_headers, body);
+    if (rc == 0 && peer)
+        rc = put_peer(buf, peer);
     return end_or_roll_back(buf, start, rc);
 }
 
@@ -273,9 +288,24 @@ pw_bytes_t pw_cursor_bytes(pw_cursor_t *cur)
     return out;
 }
 
-/* Walks the headers once to check them, then reads the body; leaves msg->headers at the
- * first header for pw_headers_next(). */
-static int decode_headers_and_body(pw_cursor_t *cur, pw_message_t *msg)
+/* The optional connection addresses after a REQUEST's body. */
+static int decode_peer(pw_cursor_t *cur, pw_message_t *msg)
+{
+    pw_peer_t *p = &msg->peer;
+    p->client_ip = pw_cursor_bytes(cur);
+    p->client_port = pw_cursor_u32(cur);
+    p->server_ip = pw_cursor_bytes(cur);
+    p->server_port = pw_cursor_u32(cur);
+    if (cur->failed || cur->pos != cur->end || p->client_port > 65535 || p->server_port > 65535)
+        return -EBADMSG;
+    msg->has_peer = 1;
+    return 0;
+}
+
+/* Walks the headers once to check them, then reads the body (and, when `peer_allowed`, the
+ * connection's addresses if present); leaves msg->headers at the first header for
+ * pw_headers_next(). */
+static int decode_headers_and_body(pw_cursor_t *cur, pw_message_t *msg, int peer_allowed)
 {
     msg->n_headers = pw_cursor_u32(cur);
     if (cur->failed || msg->n_headers > (size_t)(cur->end - cur->pos) / 8)
@@ -287,6 +317,9 @@ static int decode_headers_and_body(pw_cursor_t *cur, pw_message_t *msg)
         pw_cursor_bytes(cur);
     }
     msg->body = pw_cursor_bytes(cur);
+    msg->has_peer = 0;
+    if (!cur->failed && cur->pos != cur->end && peer_allowed && decode_peer(cur, msg) < 0)
+        return -EBADMSG;
     if (cur->failed || cur->pos != cur->end)
         return -EBADMSG;
     if (!msg->body.base)
@@ -304,7 +337,7 @@ int pw_message_decode_request(const pw_frame_t *frame, pw_message_t *msg)
     msg->flags = frame->flags;
     msg->method = pw_cursor_bytes(&cur);
     msg->url = pw_cursor_bytes(&cur);
-    return decode_headers_and_body(&cur, msg);
+    return decode_headers_and_body(&cur, msg, 1);
 }
 
 int pw_message_decode_response(const pw_frame_t *frame, pw_message_t *msg)
@@ -318,7 +351,7 @@ int pw_message_decode_response(const pw_frame_t *frame, pw_message_t *msg)
     msg->method.base = NULL;
     msg->method.len = 0;
     msg->url = msg->method;
-    return decode_headers_and_body(&cur, msg);
+    return decode_headers_and_body(&cur, msg, 0);
 }
 
 int pw_headers_next(pw_message_t *msg, pw_header_t *header)

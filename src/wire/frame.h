@@ -6,6 +6,9 @@
  * integers and length-prefixed byte strings (u32 length + bytes). Decoders never trust a
  * frame: every length is checked against the frame's end before use.
  *
+ * A REQUEST's payload is method, url, headers, body and, optionally, the connection it came
+ * in on: client IP (text), u32 client port, server IP (text), u32 server port.
+ *
  * Streaming: a RESPONSE with PW_FRAME_FLAG_STREAM carries status and headers only; the body
  * follows as BODY_CHUNK frames (the payload is the data) and one END frame (u32: 0 complete,
  * 1 aborted). Flow control: the isolate keeps at most a window of unacknowledged chunk bytes
@@ -22,11 +25,13 @@
 
 enum {
     /* host -> isolate */
-    PW_FRAME_REQUEST = 1,       /* method, url, headers, body */
+    PW_FRAME_REQUEST = 1,       /* method, url, headers, body[, client ip, port, server ip, port] */
     PW_FRAME_CANCEL = 2,        /* the client went away; no payload */
     PW_FRAME_RPC_RESULT = 3,    /* answer to an RPC frame (same id): fields (wire/rpc.h) */
     PW_FRAME_CALL = 4,          /* service binding: fields entrypoint, method, payload */
     PW_FRAME_BODY_ACK = 5,      /* u32: streamed body bytes the client has taken */
+    PW_FRAME_RETIRE = 6,        /* no payload: no more requests will come; finish what is in
+                                 * flight, run shutdown hooks (ASGI lifespan) and exit */
     /* isolate -> host */
     PW_FRAME_RESPONSE = 16,     /* status, headers, body (empty when streaming) */
     PW_FRAME_BODY_CHUNK = 17,   /* the payload is the next piece of a streamed body */
@@ -72,6 +77,14 @@ typedef struct {
     size_t cap;
 } pw_buf_t;
 
+/* The connection a REQUEST came in on: the client's and the listening side's address. */
+typedef struct {
+    pw_bytes_t client_ip;       /* text, e.g. "127.0.0.1" or "::1" */
+    uint32_t client_port;
+    pw_bytes_t server_ip;
+    uint32_t server_port;
+} pw_peer_t;
+
 /* Reads payload fields in order; `failed` sticks once any read runs past the end. */
 typedef struct {
     const uint8_t *pos;
@@ -89,6 +102,8 @@ typedef struct {
     pw_cursor_t headers;        /* positioned at the next header */
     uint32_t headers_left;
     pw_bytes_t body;
+    int has_peer;               /* REQUEST only: the frame carried its connection's addresses */
+    pw_peer_t peer;
 } pw_message_t;
 
 void pw_buf_init(pw_buf_t *buf);
@@ -105,9 +120,10 @@ int pw_frame_put_u32(pw_buf_t *buf, uint32_t value);
 int pw_frame_put_bytes(pw_buf_t *buf, const void *data, size_t len);
 int pw_frame_end(pw_buf_t *buf, size_t start);
 
-/* Whole messages in one call. */
+/* Whole messages in one call. `peer` may be NULL (a request that came in on no connection). */
 int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes_t url,
-                         const pw_header_t *headers, size_t n_headers, pw_bytes_t body);
+                         const pw_header_t *headers, size_t n_headers, pw_bytes_t body,
+                         const pw_peer_t *peer);
 int pw_frame_put_response(pw_buf_t *buf, uint32_t id, uint32_t status,
                           const pw_header_t *headers, size_t n_headers, pw_bytes_t body);
 int pw_frame_put_empty(pw_buf_t *buf, uint8_t type, uint32_t id);

@@ -171,8 +171,12 @@ SCOPE_APP = '''
 
 def test_scope_is_complete_asgi3(serve):
     server = serve({"worker.py": SCOPE_APP}, bindings='(name = "GREETING", text = "hi")')
-    status, headers, body = server.request(
-        "GET", "/caf%C3%A9/a%2Fb?x=1&y=%20", headers={"X-Custom": "Value", "Host": "example.com:8443"})
+    conn = server.conn()
+    conn.request("GET", "/caf%C3%A9/a%2Fb?x=1&y=%20", headers={"X-Custom": "Value", "Host": "example.com:8443"})
+    client_port = conn.sock.getsockname()[1]
+    response = conn.getresponse()
+    status, headers, body = response.status, response.headers, response.read()
+    conn.close()
     assert status == 200
     scope = json.loads(body)
     assert scope["type"] == "http"
@@ -186,8 +190,9 @@ def test_scope_is_complete_asgi3(serve):
     assert ["x-custom", "Value"] in scope["headers"]
     assert ["host", "example.com:8443"] in scope["headers"]
     assert all(name == name.lower() for name, _ in scope["headers"])
-    assert scope["server"] == ["example.com", 8443]
-    assert "client" in scope
+    # server: the listening socket's real address; client: the connection's peer
+    assert scope["server"] == ["127.0.0.1", server.port]
+    assert scope["client"][0] == "127.0.0.1" and scope["client"][1] == client_port
     assert scope["env_greeting"] == "hi"
     assert scope["state"]["db"] == "connected"
     assert headers.get_all("x-multi") == ["1", "2"]

@@ -97,16 +97,22 @@ ENVIRON_APP = '''
 
 def test_environ_is_pep3333(serve):
     server = serve({"worker.py": ENVIRON_APP}, bindings='(name = "GREETING", text = "hi")')
-    status, headers, body = server.request(
-        "POST", "/a%20b/c?x=1&y=2", body=b"payload",
-        headers={"Content-Type": "text/plain", "X-Thing": "v", "Host": "example.org:9000"})
+    conn = server.conn()
+    conn.request("POST", "/a%20b/c?x=1&y=2", body=b"payload",
+                 headers={"Content-Type": "text/plain", "X-Thing": "v", "Host": "example.org:9000"})
+    client_port = conn.sock.getsockname()[1]
+    response = conn.getresponse()
+    status, headers, body = response.status, response.headers, response.read()
+    conn.close()
     assert status == 201 and headers["x-a"] == "1"
     env = json.loads(body)
     assert env["REQUEST_METHOD"] == "POST"
     assert env["SCRIPT_NAME"] == "" and env["PATH_INFO"] == "/a b/c"
     assert env["QUERY_STRING"] == "x=1&y=2"
     assert env["CONTENT_TYPE"] == "text/plain" and env["CONTENT_LENGTH"] == "7"
-    assert env["SERVER_NAME"] == "example.org" and env["SERVER_PORT"] == "9000"
+    # the listening socket's real address and the connection's peer
+    assert env["SERVER_NAME"] == "127.0.0.1" and env["SERVER_PORT"] == str(server.port)
+    assert env["REMOTE_ADDR"] == "127.0.0.1" and env["REMOTE_PORT"] == str(client_port)
     assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
     assert env["HTTP_X_THING"] == "v" and env["HTTP_HOST"] == "example.org:9000"
     assert "HTTP_CONTENT_TYPE" not in env and "HTTP_CONTENT_LENGTH" not in env

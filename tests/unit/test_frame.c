@@ -16,7 +16,7 @@ TEST(request_round_trip_keeps_every_field)
     pw_buf_t buf;
     pw_buf_init(&buf);
     pw_header_t h[2] = { { B("Host"), B("example.com") }, { B("Set-Cookie"), B("a=1") } };
-    CHECK(pw_frame_put_request(&buf, 7, B("POST"), B("http://x/y?z"), h, 2, B("body!")) == 0);
+    CHECK(pw_frame_put_request(&buf, 7, B("POST"), B("http://x/y?z"), h, 2, B("body!"), NULL) == 0);
     pw_frame_t f;
     size_t used;
     CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
@@ -30,6 +30,47 @@ TEST(request_round_trip_keeps_every_field)
     CHECK(pw_headers_next(&m, &got) == 1 && bytes_eq(got.name, "Host") && bytes_eq(got.value, "example.com"));
     CHECK(pw_headers_next(&m, &got) == 1 && bytes_eq(got.name, "Set-Cookie"));
     CHECK(pw_headers_next(&m, &got) == 0);
+    CHECK(m.has_peer == 0);
+    pw_buf_free(&buf);
+}
+
+TEST(request_carries_the_connection_addresses)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    pw_header_t h[1] = { { B("a"), B("b") } };
+    pw_peer_t peer = { B("::1"), 51234, B("127.0.0.1"), 8080 };
+    CHECK(pw_frame_put_request(&buf, 9, B("GET"), B("http://x/"), h, 1, B(""), &peer) == 0);
+    pw_frame_t f;
+    size_t used;
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
+    pw_message_t m;
+    CHECK(pw_message_decode_request(&f, &m) == 0);
+    CHECK(m.has_peer == 1 && m.body.len == 0 && m.n_headers == 1);
+    CHECK(bytes_eq(m.peer.client_ip, "::1") && m.peer.client_port == 51234);
+    CHECK(bytes_eq(m.peer.server_ip, "127.0.0.1") && m.peer.server_port == 8080);
+    pw_header_t got;
+    CHECK(pw_headers_next(&m, &got) == 1 && bytes_eq(got.name, "a") && bytes_eq(got.value, "b"));
+    /* every truncation fails cleanly, except the one that drops the whole address block */
+    size_t without_peer = f.len - (4 + 3 + 4 + 4 + 9 + 4);
+    for (size_t n = 0; n < f.len; n++) {
+        pw_frame_t t = f;
+        t.len = n;
+        CHECK(pw_message_decode_request(&t, &m) == (n == without_peer ? 0 : -EBADMSG));
+    }
+    /* a port past 65535 is refused */
+    buf.data[buf.len - 2] = 1;
+    CHECK(pw_message_decode_request(&f, &m) == -EBADMSG);
+    /* a response never has an address block */
+    pw_buf_t rbuf;
+    pw_buf_init(&rbuf);
+    CHECK(pw_frame_put_response(&rbuf, 1, 200, NULL, 0, B("")) == 0);
+    CHECK(pw_buf_append(&rbuf, buf.data + PW_FRAME_HEADER_SIZE + f.len - 28, 28) == 0);
+    CHECK(pw_frame_parse(rbuf.data, rbuf.len, &f, &used) == 1);
+    pw_frame_t r = f;
+    r.len = rbuf.len - PW_FRAME_HEADER_SIZE;
+    CHECK(pw_message_decode_response(&r, &m) == -EBADMSG);
+    pw_buf_free(&rbuf);
     pw_buf_free(&buf);
 }
 
@@ -223,6 +264,7 @@ TEST(chunk_larger_than_the_frame_limit_is_refused)
 int main(void)
 {
     RUN(request_round_trip_keeps_every_field);
+    RUN(request_carries_the_connection_addresses);
     RUN(response_round_trip_with_empty_body);
     RUN(partial_frames_ask_for_more);
     RUN(several_frames_in_one_buffer_parse_in_order);
