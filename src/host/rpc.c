@@ -7,6 +7,7 @@
  */
 #include "host/rpc.h"
 #include "host/log.h"
+#include "host/worker_call.h"
 #include "http/fetch.h"
 #include "storage/kv.h"
 #include "wire/rpc.h"
@@ -325,49 +326,33 @@ static void kv_list(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t
 /* ---- service bindings ---- */
 
 typedef struct {
-    pw_call_t call;             /* first: the pool hands this pointer back */
+    pw_port_watch_t watch;      /* first: gone() gets this pointer */
     pw_port_t *port;
     uint32_t rpc_id;
-    pw_buf_t fields;            /* entrypoint, method, payload: a ready CALL payload */
+    pw_worker_call_t *call;
 } svc_call_t;
 
-static int svc_encode(pw_call_t *call, pw_buf_t *out)
+static void svc_done(void *arg, const pw_worker_answer_t *a)
 {
-    svc_call_t *sc = (svc_call_t *)call;
-    size_t start;
-    int rc = pw_frame_begin(out, PW_FRAME_CALL, call->id, &start);
-    if (rc == 0)
-        rc = pw_buf_append(out, sc->fields.data, sc->fields.len);
-    if (rc == 0)
-        return pw_frame_end(out, start);
-    out->len = start;
-    return rc;
+    svc_call_t *sc = arg;
+    if (a->error_status) {
+        reply_error(sc->port, sc->rpc_id, "Error", "%d %s", a->error_status, a->error_text);
+    } else {
+        char status[16];
+        snprintf(status, sizeof status, "%u", a->status);
+        pw_bytes_t f[4] = { S(""), S(status), a->headers, a->body };
+        pw_port_reply(sc->port, sc->rpc_id, f, 4);
+    }
+    pw_port_unwatch(sc->port, &sc->watch);
+    free(sc);
 }
 
-static void svc_respond(pw_call_t *call, pw_message_t *msg, int error_status, const char *error_text)
+/* The calling isolate died: the target isolate is told to stop (CANCEL). */
+static void svc_gone(pw_port_watch_t *watch)
 {
-    svc_call_t *sc = (svc_call_t *)call;
-    if (!msg) {
-        reply_error(sc->port, sc->rpc_id, "Error", "%d %s", error_status, error_text);
-    } else {
-        pw_buf_t headers;
-        pw_buf_init(&headers);
-        pw_header_t h;
-        while (pw_headers_next(msg, &h)) {
-            pw_buf_append(&headers, h.name.base, h.name.len);
-            pw_buf_append(&headers, "\n", 1);
-            pw_buf_append(&headers, h.value.base, h.value.len);
-            pw_buf_append(&headers, "\n", 1);
-        }
-        char status[16];
-        snprintf(status, sizeof status, "%u", msg->status);
-        pw_bytes_t f[4] = { S(""), S(status), { headers.data ? headers.data : (const uint8_t *)"", headers.len },
-                            msg->body };
-        pw_port_reply(sc->port, sc->rpc_id, f, 4);
-        pw_buf_free(&headers);
-    }
-    pw_port_release(sc->port);
-    pw_buf_free(&sc->fields);
+    svc_call_t *sc = (svc_call_t *)watch;
+    pw_worker_call_cancel(sc->call);
+    pw_port_unwatch(sc->port, &sc->watch);
     free(sc);
 }
 
@@ -383,24 +368,15 @@ static void svc_call(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_
     svc_call_t *sc = calloc(1, sizeof *sc);
     if (!sc)
         return reply_error(port, id, "Error", "out of memory");
-    pw_buf_init(&sc->fields);
-    const char *entry = b->config->entrypoint ? b->config->entrypoint : "";
-    pw_bytes_t call[3] = { S(entry), f[2], f[3] };
-    int rc = pw_frame_put_u32(&sc->fields, 3);
-    for (int i = 0; rc == 0 && i < 3; i++)
-        rc = pw_frame_put_bytes(&sc->fields, call[i].base, call[i].len);
-    if (rc < 0) {
-        pw_buf_free(&sc->fields);
-        free(sc);
-        return reply_error(port, id, "Error", "service call too large");
-    }
     sc->port = port;
     sc->rpc_id = id;
-    pw_port_hold(port);
-    sc->call.state = PW_CALL_NEW;
-    sc->call.encode = svc_encode;
-    sc->call.respond = svc_respond;
-    pw_pool_submit(pool, &sc->call);
+    pw_port_watch(port, &sc->watch, svc_gone);
+    const char *entry = b->config->entrypoint ? b->config->entrypoint : "";
+    if (pw_worker_call(pool, entry, f[2], f[3], svc_done, sc, &sc->call) < 0) {
+        reply_error(port, id, "Error", "service call too large");
+        pw_port_unwatch(port, &sc->watch);
+        free(sc);
+    }
 }
 
 /* ---- dispatch ---- */
