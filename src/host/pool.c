@@ -11,6 +11,7 @@
 #include "host/limits.h"
 #include "host/log.h"
 #include "wire/control.h"
+#include "wire/header_lines.h"
 #include "wire/rpc.h"
 
 #include <errno.h>
@@ -239,6 +240,10 @@ static int handle_response(pw_isolate_t *iso, const pw_frame_t *frame)
     pw_message_t msg;
     if (pw_message_decode_response(frame, &msg) < 0 || msg.status < 100 || msg.status > 999) {
         isolate_die(iso, "it sent a malformed frame");
+        return -1;
+    }
+    if (!pw_message_headers_ok(&msg)) {
+        isolate_die(iso, "it sent a response header with an invalid name or value");
         return -1;
     }
     pw_call_t *call = find_inflight(iso, frame->id);

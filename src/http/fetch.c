@@ -8,6 +8,7 @@
  */
 #include "http/fetch.h"
 #include "host/log.h"
+#include "wire/header_lines.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -355,34 +356,29 @@ static char *dup_bytes(pw_bytes_t b)
     return s;
 }
 
-/* "name\nvalue\n"... -> curl's "name: value" list. */
+/* "name\nvalue\n"... (checked: wire/header_lines.h) -> curl's "name: value" list; an empty
+ * value is written "name;", curl's way of sending it empty. */
 static int set_request_headers(transfer_t *t, pw_bytes_t lines)
 {
-    const uint8_t *p = lines.base, *end = lines.base + lines.len;
-    while (p < end) {
-        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        const uint8_t *nl2 = nl ? memchr(nl + 1, '\n', (size_t)(end - nl - 1)) : NULL;
-        if (!nl2)
-            return -1;
-        size_t nlen = (size_t)(nl - p), vlen = (size_t)(nl2 - nl - 1);
+    pw_header_t hd;
+    int rc;
+    while ((rc = pw_header_lines_next(&lines, &hd)) == 1) {
+        size_t nlen = hd.name.len, vlen = hd.value.len;
         char *h = malloc(nlen + vlen + 3);
         if (!h)
             return -1;
-        memcpy(h, p, nlen);
+        memcpy(h, hd.name.base, nlen);
         memcpy(h + nlen, vlen ? ": " : ";", vlen ? 2 : 1);
-        memcpy(h + nlen + (vlen ? 2 : 1), nl + 1, vlen);
+        memcpy(h + nlen + (vlen ? 2 : 1), hd.value.base, vlen);
         h[nlen + (vlen ? 2 : 1) + vlen] = '\0';
-        if (memchr(h, '\r', strlen(h)) || memchr(h, '\0', nlen + vlen)) {
-            free(h);
-            return -1;
-        }
         struct curl_slist *l = curl_slist_append(t->req_headers, h);
         free(h);
         if (!l)
             return -1;
         t->req_headers = l;
-        p = nl2 + 1;
     }
+    if (rc < 0)
+        return -1;
     /* curl would add these on its own; fetch() sends what the worker gave. */
     struct curl_slist *l = curl_slist_append(t->req_headers, "Expect:");
     if (l)
@@ -397,6 +393,8 @@ static int configure(transfer_t *t, const pw_bytes_t *a)
     int rc = url && method ? 0 : -1;
     if (rc == 0 && (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
         rc = -2;
+    if (rc == 0 && (!pw_http_token_ok(a[1]) || memchr(a[0].base, '\0', a[0].len)))
+        rc = -1;    /* a method that is no token could split the request line */
     if (rc == 0 && set_request_headers(t, a[2]) < 0)
         rc = -1;
     if (rc == 0) {

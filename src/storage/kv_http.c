@@ -5,6 +5,7 @@
  * Invariant: nothing from the answer is used before its type and size are checked.
  */
 #include "storage/kv_http.h"
+#include "wire/header_lines.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define FAKE_HOST "https://fake-host"
 #define MAX_LIST_KEYS 1000
@@ -229,21 +229,12 @@ static int put_str(pw_buf_t *out, const char *s)
     return put_field(out, S(s));
 }
 
-/* The value of header `name` (case-insensitive) in "name\nvalue\n" lines; len 0 if absent. */
+/* The value of header `name` in "name\nvalue\n" lines; len 0 if absent. */
 static pw_bytes_t find_header(pw_bytes_t lines, const char *name)
 {
-    const uint8_t *p = lines.base, *end = lines.base + lines.len;
-    size_t name_len = strlen(name);
-    while (p < end) {
-        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        const uint8_t *nl2 = nl ? memchr(nl + 1, '\n', (size_t)(end - nl - 1)) : NULL;
-        if (!nl2)
-            break;
-        if ((size_t)(nl - p) == name_len && strncasecmp((const char *)p, name, name_len) == 0)
-            return (pw_bytes_t){ nl + 1, (size_t)(nl2 - nl - 1) };
-        p = nl2 + 1;
-    }
-    return (pw_bytes_t){ (const uint8_t *)"", 0 };
+    pw_bytes_t value = { (const uint8_t *)"", 0 };
+    pw_header_lines_find(lines, name, &value);
+    return value;
 }
 
 /* Appends JSON `item` as a field: a string's text, or null/absent as "", else compact JSON. */
