@@ -25,6 +25,11 @@ FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS   := src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
+# fuzz_rpc: rpc.c and what it drives, with the pool, the port and fetch.c stubbed in the target
+FUZZ_RPC_SRCS   := src/host/rpc.c src/host/kv_remote.c src/host/worker_call.c src/host/log.c \
+                   src/storage/kv.c src/storage/kv_http.c src/wire/frame.c src/wire/rpc.c \
+                   src/wire/header_lines.c
+FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60
 
@@ -48,6 +53,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(OBJS) tests/unit/unit.h
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(FUZZ_LIB_SRCS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(FUZZ_SANITIZE) -Itests/fuzz $< tests/fuzz/driver.c $(FUZZ_LIB_SRCS) -o $@ $(FUZZ_LIBS)
+
+$(BUILD)/fuzz/fuzz_rpc: tests/fuzz/fuzz_rpc.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(FUZZ_RPC_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_SANITIZE) -Itests/fuzz $< tests/fuzz/driver.c $(FUZZ_RPC_SRCS) -o $@ $(FUZZ_RPC_LIBS)
 
 run: deps
 	$(MAKE) all
