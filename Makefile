@@ -17,7 +17,23 @@ MAIN_OBJ  := $(BUILD)/obj/main.o
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit e2e asan clean
+# Fuzz targets (tests/fuzz): the host's decoders of what isolates and KV services send, each
+# built with its own sources under ASan+UBSan and run by `make unit` on its seeds plus
+# FUZZ_ITERATIONS deterministic mutations (driver.c); `make fuzz` is the libFuzzer build.
+FUZZ_SRCS       := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_LIB_SRCS   := src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c
+FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
+# fuzz_rpc: rpc.c and what it drives, with the pool, the port and fetch.c stubbed in the target
+FUZZ_RPC_SRCS   := src/host/rpc.c src/host/kv_remote.c src/host/worker_call.c src/host/log.c \
+                   src/storage/kv.c src/storage/kv_http.c src/wire/frame.c src/wire/rpc.c \
+                   src/wire/header_lines.c
+FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm
+FUZZ_ITERATIONS ?= 200000
+FUZZ_SECONDS    ?= 60
+
+.PHONY: all deps run test unit e2e asan fuzz clean
 all: $(BUILD)/pyworkerd
 
 deps:
@@ -34,12 +50,33 @@ $(BUILD)/tests/%: tests/unit/%.c $(OBJS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(OBJS) -o $@ $(LDFLAGS) $(LDLIBS)
 
+$(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(FUZZ_LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_SANITIZE) -Itests/fuzz $< tests/fuzz/driver.c $(FUZZ_LIB_SRCS) -o $@ $(FUZZ_LIBS)
+
+$(BUILD)/fuzz/fuzz_rpc: tests/fuzz/fuzz_rpc.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(FUZZ_RPC_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_SANITIZE) -Itests/fuzz $< tests/fuzz/driver.c $(FUZZ_RPC_SRCS) -o $@ $(FUZZ_RPC_LIBS)
+
 run: deps
 	$(MAKE) all
 	$(BUILD)/pyworkerd serve examples/hello/config.capnp -s http=127.0.0.1:8080
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(FUZZ_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+	@set -e; for t in $(FUZZ_BINS); do echo "== $$t"; \
+	    ASAN_OPTIONS=detect_leaks=1 FUZZ_ITERATIONS=$(FUZZ_ITERATIONS) $$t; done
+
+# libFuzzer, when clang is installed (it is not by default): each target for FUZZ_SECONDS,
+# starting from the seeds the gcc build writes.
+fuzz: $(FUZZ_BINS)
+	@if ! command -v clang >/dev/null; then echo "make fuzz: clang is not installed; \`make unit\` runs the gcc fuzz driver"; exit 0; fi; \
+	set -e; for src in $(FUZZ_SRCS); do \
+	    name=$$(basename $$src .c); bin=$(BUILD)/libfuzzer/$$name; corpus=$(BUILD)/libfuzzer/$$name-corpus; \
+	    mkdir -p $$corpus; $(BUILD)/fuzz/$$name --write-seeds $$corpus; \
+	    clang -std=gnu11 -D_GNU_SOURCE -Isrc -Itests/fuzz $(shell pkg-config --cflags libcjson) -g -O1 \
+	        -fsanitize=fuzzer,address,undefined $$src $(FUZZ_LIB_SRCS) -o $$bin $(FUZZ_LIBS); \
+	    $$bin -max_total_time=$(FUZZ_SECONDS) $$corpus; done
 
 e2e: $(BUILD)/pyworkerd
 	PYWORKERD_BIN=$(abspath $(BUILD)/pyworkerd) $(PYTHON) -m pytest -q tests/python tests/e2e $(PYTEST_ARGS)

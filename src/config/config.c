@@ -927,8 +927,8 @@ static int refers_to_missing(ctx_t *c, const char *svc, const char *what, const 
 }
 
 /* A worker's bindings and globalOutbound name services that exist and that pyworkerd can
- * serve them from: KV on a disk service, service bindings to Python workers, fetch() through
- * a network service. */
+ * serve them from: KV on a disk service (SQLite) or a worker / external service (workerd's KV
+ * HTTP protocol), service bindings to Python workers, fetch() through a network service. */
 static int check_worker_references(ctx_t *c, const pw_service_t *s)
 {
     char what[1024];
@@ -939,11 +939,11 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
         snprintf(what, sizeof what, "Worker \"%s\"'s binding \"%s\"", s->name, b->name);
         const pw_service_t *t = pw_config_service(c->cfg, b->value);
         if (!t) return refers_to_missing(c, s->name, what, b->value);
-        if (b->kind == PW_BINDING_KV && t->kind != PW_SERVICE_DISK) {
+        if (b->kind == PW_BINDING_KV && t->kind == PW_SERVICE_NETWORK) {
             return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
-                        "worker.bindings[\"%s\"].kvNamespace naming service \"%s\", which is not "
-                        "a disk service (the KV HTTP protocol to a worker or external service "
-                        "is not implemented yet)", b->name, t->name);
+                        "worker.bindings[\"%s\"].kvNamespace naming service \"%s\", which is a "
+                        "network service (name a disk, worker or external service)", b->name,
+                        t->name);
         }
         if (b->kind == PW_BINDING_SERVICE && t->kind != PW_SERVICE_WORKER) {
             return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "

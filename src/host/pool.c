@@ -14,6 +14,7 @@
 #include "host/limits.h"
 #include "host/log.h"
 #include "wire/control.h"
+#include "wire/header_lines.h"
 #include "wire/rpc.h"
 
 #include <errno.h>
@@ -62,7 +63,10 @@ struct pw_isolate {
 struct pw_port {
     pw_isolate_t *iso;          /* NULL once the isolate is gone */
     unsigned refs;              /* the isolate's own, plus one per binding call held open */
+    pw_port_watch_t watchers;   /* sentinel: binding calls to cancel when the isolate dies */
 };
+
+static void port_gone(pw_port_t *port);
 
 struct pw_pool {
     uv_loop_t *loop;
@@ -246,6 +250,10 @@ static int handle_response(pw_isolate_t *iso, const pw_frame_t *frame)
         isolate_die(iso, "it sent a malformed frame");
         return -1;
     }
+    if (!pw_message_headers_ok(&msg)) {
+        isolate_die(iso, "it sent a response header with an invalid name or value");
+        return -1;
+    }
     pw_call_t *call = find_inflight(iso, frame->id);
     if (!call)
         return 0;   /* cancelled meanwhile */
@@ -416,6 +424,8 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
         call_fail(call, status, text);
     }
     iso->n_inflight = 0;
+    if (iso->port)
+        port_gone(iso->port);
     if (was_live) {
         kill(iso->pid, SIGKILL);
         uv_read_stop((uv_stream_t *)&iso->pipe);
@@ -467,6 +477,7 @@ static int isolate_open(pw_isolate_t *iso, int pid)
         return -ENOMEM;
     iso->port->iso = iso;
     iso->port->refs = 1;
+    iso->port->watchers.prev = iso->port->watchers.next = &iso->port->watchers;
     int rc = uv_pipe_init(pool->loop, &iso->pipe, 0);
     if (rc == 0)
         rc = uv_pipe_open(&iso->pipe, iso->fd);
@@ -1002,6 +1013,40 @@ void pw_port_release(pw_port_t *port)
 {
     if (--port->refs == 0)
         free(port);
+}
+
+void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch))
+{
+    port->refs++;
+    watch->gone = gone;
+    watch->next = &port->watchers;
+    watch->prev = port->watchers.prev;
+    port->watchers.prev->next = watch;
+    port->watchers.prev = watch;
+}
+
+void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
+{
+    if (watch->next) {
+        watch->prev->next = watch->next;
+        watch->next->prev = watch->prev;
+        watch->prev = watch->next = NULL;
+    }
+    pw_port_release(port);
+}
+
+/* The isolate died: every watcher is unlinked, then told (it unwatches, releasing its hold). */
+static void port_gone(pw_port_t *port)
+{
+    port->refs++;
+    while (port->watchers.next != &port->watchers) {
+        pw_port_watch_t *w = port->watchers.next;
+        w->prev->next = w->next;
+        w->next->prev = w->prev;
+        w->prev = w->next = NULL;
+        w->gone(w);
+    }
+    pw_port_release(port);
 }
 
 unsigned pw_port_held(const pw_port_t *port)

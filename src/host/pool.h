@@ -93,6 +93,18 @@ void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
  * an isolate that is gone are dropped (-EPIPE). */
 void pw_port_hold(pw_port_t *port);
 void pw_port_release(pw_port_t *port);
+
+/* A binding call that works on after its RPC frame (a fetch, a service call) watches its
+ * port: when the isolate dies first, gone() runs once, on the loop thread, so the work can be
+ * cancelled (transfer removed, subrequest cancelled) before anything calls back into it.
+ * pw_port_watch holds the port; pw_port_unwatch (also from gone()) unlinks and releases it. */
+typedef struct pw_port_watch pw_port_watch_t;
+struct pw_port_watch {
+    pw_port_watch_t *prev, *next;   /* NULL while not linked */
+    void (*gone)(pw_port_watch_t *watch);
+};
+void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch));
+void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch);
 /* Binding calls of this isolate currently held open (for the per-isolate limit). */
 unsigned pw_port_held(const pw_port_t *port);
 /* Queues an RPC_RESULT frame with id and fields. Returns 0, -EPIPE, or -errno. */

@@ -6,7 +6,9 @@
  * frame that does not decode is a protocol violation (the isolate is killed).
  */
 #include "host/rpc.h"
+#include "host/kv_remote.h"
 #include "host/log.h"
+#include "host/worker_call.h"
 #include "http/fetch.h"
 #include "storage/kv.h"
 #include "wire/rpc.h"
@@ -35,7 +37,8 @@ typedef struct store {
 
 typedef struct {
     const pw_binding_t *config;
-    store_t *store;             /* PW_BINDING_KV */
+    store_t *store;             /* PW_BINDING_KV on a disk service */
+    const pw_service_t *remote; /* PW_BINDING_KV on a worker or external service */
 } binding_t;
 
 struct pw_rpc_worker {
@@ -130,12 +133,38 @@ static int kv_key_ok(pw_port_t *port, uint32_t id, pw_bytes_t key, const char *o
     return 1;
 }
 
-static void kv_get(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t *f, size_t n)
+/* Sends a KV operation built in req to the binding's worker or external service. */
+static void kv_remote(pw_rpc_host_t *host, binding_t *b, pw_kv_http_request_t *req, int built,
+                      const pw_bytes_t *keys, size_t n_keys, pw_port_t *port, uint32_t id)
+{
+    const pw_service_t *svc = b->remote;
+    pw_kv_remote_t remote = { .service = svc->name };
+    if (svc->kind == PW_SERVICE_WORKER) {
+        remote.pool = host->opts.lookup(host->opts.lookup_arg, svc->name);
+    } else {
+        remote.fetch = host->fetch;
+        remote.address = svc->external_address;
+    }
+    if (built == -EINVAL)
+        reply_error(port, id, "TypeError", "KV metadata must be JSON text without line breaks");
+    else if (built < 0)
+        reply_error(port, id, "Error", "KV: out of memory");
+    else
+        pw_kv_remote_send(&remote, req, keys, n_keys, port, id);
+    pw_kv_http_request_free(req);
+}
+
+static void kv_get(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t id,
+                   const pw_bytes_t *f, size_t n)
 {
     if (n != 3)
         return reply_error(port, id, "TypeError", "kv.get takes one key");
     if (!kv_key_ok(port, id, f[2], "GET"))
         return;
+    if (b->remote) {
+        pw_kv_http_request_t req;
+        return kv_remote(host, b, &req, pw_kv_http_get(&req, f[2]), NULL, 0, port, id);
+    }
     pw_kv_entry_t e;
     int rc = pw_kv_get(b->store->kv, f[2], time(NULL), &e);
     if (rc < 0)
@@ -149,7 +178,8 @@ static void kv_get(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t 
 }
 
 /* Bulk get: values are copied into one buffer (SQLite's pointers live until the next call). */
-static void kv_get_many(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t *f, size_t n)
+static void kv_get_many(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t id,
+                        const pw_bytes_t *f, size_t n)
 {
     size_t keys = n - 2;
     if (keys == 0 || keys > KV_MAX_BULK)
@@ -158,6 +188,10 @@ static void kv_get_many(binding_t *b, pw_port_t *port, uint32_t id, const pw_byt
     for (size_t i = 0; i < keys; i++)
         if (!kv_key_ok(port, id, f[2 + i], "GET"))
             return;
+    if (b->remote) {
+        pw_kv_http_request_t req;
+        return kv_remote(host, b, &req, pw_kv_http_get_many(&req, f + 2, keys), f + 2, keys, port, id);
+    }
     pw_buf_t data;
     pw_buf_init(&data);
     size_t offs[KV_MAX_BULK][3];    /* value start, value end, metadata end; SIZE_MAX: missing */
@@ -188,13 +222,14 @@ static void kv_get_many(binding_t *b, pw_port_t *port, uint32_t id, const pw_byt
 }
 
 /* kv.put key value expiration expiration_ttl metadata */
-static void kv_put(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t *f, size_t n)
+static void kv_put(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t id,
+                   const pw_bytes_t *f, size_t n)
 {
     if (n != 7)
         return reply_error(port, id, "TypeError", "kv.put takes key, value and options");
     if (!kv_key_ok(port, id, f[2], "PUT"))
         return;
-    if (!b->store->disk->disk_writable)
+    if (b->store && !b->store->disk->disk_writable)
         return reply_error(port, id, "Error", "KV PUT failed: 405 Method Not Allowed (disk service "
                            "\"%s\" is not writable: add writable = true)", b->store->disk->name);
     if (f[3].len > KV_MAX_VALUE)
@@ -213,6 +248,11 @@ static void kv_put(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t 
         return reply_error(port, id, "Error", "KV PUT failed: 400 Invalid expiration of %" PRId64
                            ". Expiration times must be at least %d seconds in the future.",
                            expiration, KV_MIN_TTL);
+    if (b->remote) {
+        pw_kv_http_request_t req;
+        return kv_remote(host, b, &req, pw_kv_http_put(&req, f[2], f[3], f[4], f[5], f[6]), NULL, 0,
+                         port, id);
+    }
     if (f[5].len)
         expiration = now + ttl;
     if (pw_kv_put(b->store->kv, f[2], f[3], f[4].len || f[5].len ? expiration : 0, f[6], now) < 0)
@@ -220,12 +260,17 @@ static void kv_put(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t 
     reply_ok(port, id);
 }
 
-static void kv_delete(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t *f, size_t n)
+static void kv_delete(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t id,
+                      const pw_bytes_t *f, size_t n)
 {
     if (n != 3)
         return reply_error(port, id, "TypeError", "kv.delete takes one key");
     if (!kv_key_ok(port, id, f[2], "DELETE"))
         return;
+    if (b->remote) {
+        pw_kv_http_request_t req;
+        return kv_remote(host, b, &req, pw_kv_http_delete(&req, f[2]), NULL, 0, port, id);
+    }
     if (!b->store->disk->disk_writable)
         return reply_error(port, id, "Error", "KV DELETE failed: 405 Method Not Allowed (disk "
                            "service \"%s\" is not writable)", b->store->disk->name);
@@ -278,7 +323,8 @@ static int cursor_decode(pw_bytes_t cursor, uint8_t *out, size_t *len)
 }
 
 /* kv.list prefix limit cursor -> "", complete, cursor, (name, expiration, metadata)... */
-static void kv_list(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t *f, size_t n)
+static void kv_list(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t id,
+                    const pw_bytes_t *f, size_t n)
 {
     int64_t limit;
     uint8_t after[KV_MAX_KEY];
@@ -289,6 +335,10 @@ static void kv_list(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t
         return reply_error(port, id, "Error", "KV GET failed: 400 Invalid key_count_limit of %.*s. "
                            "Please specify an integer between 1 and %d.", (int)(f[3].len < 20 ? f[3].len : 20),
                            f[3].base, KV_MAX_LIST);
+    if (b->remote) {
+        pw_kv_http_request_t req;
+        return kv_remote(host, b, &req, pw_kv_http_list(&req, f[2], f[3], f[4]), NULL, 0, port, id);
+    }
     if (cursor_decode(f[4], after, &after_len) < 0)
         return reply_error(port, id, "Error", "KV GET failed: 400 Invalid cursor.");
     listing_t *l = calloc(1, sizeof *l);
@@ -325,49 +375,33 @@ static void kv_list(binding_t *b, pw_port_t *port, uint32_t id, const pw_bytes_t
 /* ---- service bindings ---- */
 
 typedef struct {
-    pw_call_t call;             /* first: the pool hands this pointer back */
+    pw_port_watch_t watch;      /* first: gone() gets this pointer */
     pw_port_t *port;
     uint32_t rpc_id;
-    pw_buf_t fields;            /* entrypoint, method, payload: a ready CALL payload */
+    pw_worker_call_t *call;
 } svc_call_t;
 
-static int svc_encode(pw_call_t *call, pw_buf_t *out)
+static void svc_done(void *arg, const pw_worker_answer_t *a)
 {
-    svc_call_t *sc = (svc_call_t *)call;
-    size_t start;
-    int rc = pw_frame_begin(out, PW_FRAME_CALL, call->id, &start);
-    if (rc == 0)
-        rc = pw_buf_append(out, sc->fields.data, sc->fields.len);
-    if (rc == 0)
-        return pw_frame_end(out, start);
-    out->len = start;
-    return rc;
+    svc_call_t *sc = arg;
+    if (a->error_status) {
+        reply_error(sc->port, sc->rpc_id, "Error", "%d %s", a->error_status, a->error_text);
+    } else {
+        char status[16];
+        snprintf(status, sizeof status, "%u", a->status);
+        pw_bytes_t f[4] = { S(""), S(status), a->headers, a->body };
+        pw_port_reply(sc->port, sc->rpc_id, f, 4);
+    }
+    pw_port_unwatch(sc->port, &sc->watch);
+    free(sc);
 }
 
-static void svc_respond(pw_call_t *call, pw_message_t *msg, int error_status, const char *error_text)
+/* The calling isolate died: the target isolate is told to stop (CANCEL). */
+static void svc_gone(pw_port_watch_t *watch)
 {
-    svc_call_t *sc = (svc_call_t *)call;
-    if (!msg) {
-        reply_error(sc->port, sc->rpc_id, "Error", "%d %s", error_status, error_text);
-    } else {
-        pw_buf_t headers;
-        pw_buf_init(&headers);
-        pw_header_t h;
-        while (pw_headers_next(msg, &h)) {
-            pw_buf_append(&headers, h.name.base, h.name.len);
-            pw_buf_append(&headers, "\n", 1);
-            pw_buf_append(&headers, h.value.base, h.value.len);
-            pw_buf_append(&headers, "\n", 1);
-        }
-        char status[16];
-        snprintf(status, sizeof status, "%u", msg->status);
-        pw_bytes_t f[4] = { S(""), S(status), { headers.data ? headers.data : (const uint8_t *)"", headers.len },
-                            msg->body };
-        pw_port_reply(sc->port, sc->rpc_id, f, 4);
-        pw_buf_free(&headers);
-    }
-    pw_port_release(sc->port);
-    pw_buf_free(&sc->fields);
+    svc_call_t *sc = (svc_call_t *)watch;
+    pw_worker_call_cancel(sc->call);
+    pw_port_unwatch(sc->port, &sc->watch);
     free(sc);
 }
 
@@ -383,24 +417,15 @@ static void svc_call(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_
     svc_call_t *sc = calloc(1, sizeof *sc);
     if (!sc)
         return reply_error(port, id, "Error", "out of memory");
-    pw_buf_init(&sc->fields);
-    const char *entry = b->config->entrypoint ? b->config->entrypoint : "";
-    pw_bytes_t call[3] = { S(entry), f[2], f[3] };
-    int rc = pw_frame_put_u32(&sc->fields, 3);
-    for (int i = 0; rc == 0 && i < 3; i++)
-        rc = pw_frame_put_bytes(&sc->fields, call[i].base, call[i].len);
-    if (rc < 0) {
-        pw_buf_free(&sc->fields);
-        free(sc);
-        return reply_error(port, id, "Error", "service call too large");
-    }
     sc->port = port;
     sc->rpc_id = id;
-    pw_port_hold(port);
-    sc->call.state = PW_CALL_NEW;
-    sc->call.encode = svc_encode;
-    sc->call.respond = svc_respond;
-    pw_pool_submit(pool, &sc->call);
+    pw_port_watch(port, &sc->watch, svc_gone);
+    const char *entry = b->config->entrypoint ? b->config->entrypoint : "";
+    if (pw_worker_call(pool, entry, f[2], f[3], svc_done, sc, &sc->call) < 0) {
+        reply_error(port, id, "Error", "service call too large");
+        pw_port_unwatch(port, &sc->watch);
+        free(sc);
+    }
 }
 
 /* ---- dispatch ---- */
@@ -442,15 +467,15 @@ int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame)
         return 0;
     }
     if (bytes_eq(op, "kv.get"))
-        kv_get(b, port, id, f, n);
+        kv_get(w->host, b, port, id, f, n);
     else if (bytes_eq(op, "kv.get_many"))
-        kv_get_many(b, port, id, f, n);
+        kv_get_many(w->host, b, port, id, f, n);
     else if (bytes_eq(op, "kv.put"))
-        kv_put(b, port, id, f, n);
+        kv_put(w->host, b, port, id, f, n);
     else if (bytes_eq(op, "kv.delete"))
-        kv_delete(b, port, id, f, n);
+        kv_delete(w->host, b, port, id, f, n);
     else if (bytes_eq(op, "kv.list"))
-        kv_list(b, port, id, f, n);
+        kv_list(w->host, b, port, id, f, n);
     else if (bytes_eq(op, "svc.call") && pw_port_held(port) < MAX_HELD)
         svc_call(w->host, b, port, id, f, n);
     else if (bytes_eq(op, "svc.call"))
@@ -566,9 +591,17 @@ int pw_rpc_worker_create(pw_rpc_host_t *host, const pw_service_t *service, pw_rp
         binding_t *rb = &w->bindings[w->n_bindings++];
         rb->config = b;
         if (b->kind == PW_BINDING_KV) {
-            const pw_service_t *disk = pw_config_service(host->config, b->value);
-            if (!disk || !(rb->store = open_store(host, disk, err, err_len)))
+            const pw_service_t *target = pw_config_service(host->config, b->value);
+            if (!target) {
+                snprintf(err, err_len, "KV binding %s names no service \"%s\"", b->name, b->value);
                 return -1;
+            }
+            if (target->kind == PW_SERVICE_DISK) {
+                if (!(rb->store = open_store(host, target, err, err_len)))
+                    return -1;
+            } else {
+                rb->remote = target;
+            }
         }
     }
     const pw_service_t *net = pw_config_service(host->config, wc->global_outbound);

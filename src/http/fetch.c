@@ -3,10 +3,12 @@
  * (one uv_timer); each finished transfer is answered through its isolate's port. The
  * policy check runs in curl's open-socket callback, i.e. on the resolved address of every
  * connection, so a DNS name or a redirect cannot reach a denied network.
- * Invariant: a transfer holds its port until it is answered and freed, exactly once.
+ * Invariant: a transfer ends exactly once: done() then freed, or aborted (a worker's fetch is
+ * aborted when its isolate dies) and freed without a callback.
  */
 #include "http/fetch.h"
 #include "host/log.h"
+#include "wire/header_lines.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -32,11 +34,11 @@ typedef struct {
     pw_fetch_t *fetch;
 } sock_t;
 
-typedef struct {
+struct pw_fetch_transfer {
     pw_fetch_t *fetch;
-    const pw_fetch_policy_t *policy;
-    pw_port_t *port;
-    uint32_t id;
+    const pw_fetch_policy_t *policy;    /* NULL: any address (the host's own requests) */
+    pw_fetch_done_cb done;
+    void *done_arg;
     CURL *easy;
     struct curl_slist *req_headers;
     pw_buf_t headers;           /* "name\nvalue\n"... of the last response */
@@ -45,7 +47,16 @@ typedef struct {
     int too_large;
     int redirect_error;
     char error[CURL_ERROR_SIZE];
-} transfer_t;
+};
+typedef struct pw_fetch_transfer transfer_t;
+
+/* A worker's fetch(): the transfer and the RPC call it answers. */
+typedef struct {
+    pw_port_watch_t watch;      /* first: gone() gets this pointer */
+    pw_port_t *port;
+    uint32_t id;
+    transfer_t *transfer;
+} port_fetch_t;
 
 /* ---- network policy ---- */
 
@@ -225,12 +236,6 @@ static pw_bytes_t S(const char *s)
     return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
 }
 
-static void reply_error(transfer_t *t, const char *msg)
-{
-    pw_bytes_t f[2] = { S("TypeError"), S(msg) };
-    pw_port_reply(t->port, t->id, f, 2);
-}
-
 static void transfer_free(transfer_t *t)
 {
     if (t->easy) {
@@ -240,41 +245,51 @@ static void transfer_free(transfer_t *t)
     curl_slist_free_all(t->req_headers);
     pw_buf_free(&t->headers);
     pw_buf_free(&t->body);
-    pw_port_release(t->port);
     free(t);
 }
 
-static void transfer_answer(transfer_t *t, CURLcode code)
+void pw_fetch_abort(pw_fetch_transfer_t *t)
+{
+    transfer_free(t);
+}
+
+static pw_bytes_t buf_bytes(const pw_buf_t *b)
+{
+    return (pw_bytes_t){ b->data ? b->data : (const uint8_t *)"", b->len };
+}
+
+/* Calls done() with what the transfer ended with, then frees it. */
+static void transfer_finish(transfer_t *t, CURLcode code)
 {
     char msg[CURL_ERROR_SIZE + 256];
+    pw_fetch_result_t r = { .error = msg };
     if (t->denied) {
-        reply_error(t, "Network connection lost: fetch() to this address is not allowed by the "
-                       "worker's globalOutbound network service (allow/deny).");
+        snprintf(msg, sizeof msg, "Network connection lost: fetch() to this address is not "
+                 "allowed by the worker's globalOutbound network service (allow/deny).");
     } else if (t->too_large) {
-        reply_error(t, "fetch(): the response body is larger than 32 MiB.");
+        snprintf(msg, sizeof msg, "fetch(): the response body is larger than 32 MiB.");
     } else if (code == CURLE_TOO_MANY_REDIRECTS) {
-        reply_error(t, "fetch(): too many redirects.");
+        snprintf(msg, sizeof msg, "fetch(): too many redirects.");
     } else if (code != CURLE_OK) {
         snprintf(msg, sizeof msg, "fetch() failed: %s%s%s", curl_easy_strerror(code),
                  t->error[0] ? ": " : "", t->error);
-        reply_error(t, msg);
     } else {
-        long status = 0, redirects = 0;
+        long redirects = 0;
         char *url = NULL;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &r.status);
         curl_easy_getinfo(t->easy, CURLINFO_REDIRECT_COUNT, &redirects);
         curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &url);
-        if (t->redirect_error && status >= 300 && status < 400) {
-            reply_error(t, "fetch(): the response is a redirect and redirect is \"error\".");
+        if (t->redirect_error && r.status >= 300 && r.status < 400) {
+            snprintf(msg, sizeof msg, "fetch(): the response is a redirect and redirect is \"error\".");
         } else {
-            char st[16];
-            snprintf(st, sizeof st, "%ld", status);
-            pw_bytes_t f[6] = { S(""), S(st), { t->headers.data ? t->headers.data : (const uint8_t *)"", t->headers.len },
-                                { t->body.data ? t->body.data : (const uint8_t *)"", t->body.len },
-                                S(url ? url : ""), S(redirects ? "1" : "") };
-            pw_port_reply(t->port, t->id, f, 6);
+            r.error = NULL;
+            r.headers = buf_bytes(&t->headers);
+            r.body = buf_bytes(&t->body);
+            r.url = url ? url : "";
+            r.redirected = redirects != 0;
         }
     }
+    t->done(t->done_arg, &r);
     transfer_free(t);
 }
 
@@ -288,7 +303,7 @@ static void check_done(pw_fetch_t *fetch)
         transfer_t *t;
         CURLcode code = msg->data.result;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        transfer_answer(t, code);
+        transfer_finish(t, code);
     }
 }
 
@@ -332,7 +347,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
 static curl_socket_t on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *address)
 {
     transfer_t *t = arg;
-    if (!pw_fetch_policy_allows(t->policy, &address->addr)) {
+    if (t->policy && !pw_fetch_policy_allows(t->policy, &address->addr)) {
         t->denied = 1;
         return CURL_SOCKET_BAD;
     }
@@ -349,34 +364,29 @@ static char *dup_bytes(pw_bytes_t b)
     return s;
 }
 
-/* "name\nvalue\n"... -> curl's "name: value" list. */
+/* "name\nvalue\n"... (checked: wire/header_lines.h) -> curl's "name: value" list; an empty
+ * value is written "name;", curl's way of sending it empty. */
 static int set_request_headers(transfer_t *t, pw_bytes_t lines)
 {
-    const uint8_t *p = lines.base, *end = lines.base + lines.len;
-    while (p < end) {
-        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        const uint8_t *nl2 = nl ? memchr(nl + 1, '\n', (size_t)(end - nl - 1)) : NULL;
-        if (!nl2)
-            return -1;
-        size_t nlen = (size_t)(nl - p), vlen = (size_t)(nl2 - nl - 1);
+    pw_header_t hd;
+    int rc;
+    while ((rc = pw_header_lines_next(&lines, &hd)) == 1) {
+        size_t nlen = hd.name.len, vlen = hd.value.len;
         char *h = malloc(nlen + vlen + 3);
         if (!h)
             return -1;
-        memcpy(h, p, nlen);
+        memcpy(h, hd.name.base, nlen);
         memcpy(h + nlen, vlen ? ": " : ";", vlen ? 2 : 1);
-        memcpy(h + nlen + (vlen ? 2 : 1), nl + 1, vlen);
+        memcpy(h + nlen + (vlen ? 2 : 1), hd.value.base, vlen);
         h[nlen + (vlen ? 2 : 1) + vlen] = '\0';
-        if (memchr(h, '\r', strlen(h)) || memchr(h, '\0', nlen + vlen)) {
-            free(h);
-            return -1;
-        }
         struct curl_slist *l = curl_slist_append(t->req_headers, h);
         free(h);
         if (!l)
             return -1;
         t->req_headers = l;
-        p = nl2 + 1;
     }
+    if (rc < 0)
+        return -1;
     /* curl would add these on its own; fetch() sends what the worker gave. */
     struct curl_slist *l = curl_slist_append(t->req_headers, "Expect:");
     if (l)
@@ -413,6 +423,8 @@ static int configure(transfer_t *t, const pw_bytes_t *a)
     int rc = url && method ? 0 : -1;
     if (rc == 0 && (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0))
         rc = -2;
+    if (rc == 0 && (!pw_http_token_ok(a[1]) || memchr(a[0].base, '\0', a[0].len)))
+        rc = -1;    /* a method that is no token could split the request line */
     if (rc == 0 && set_request_headers(t, a[2]) < 0)
         rc = -1;
     if (rc == 0) {
@@ -428,7 +440,8 @@ static int configure(transfer_t *t, const pw_bytes_t *a)
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        set_tls(e, &t->policy->tls);
+        static const pw_tls_client_t system_cas = { .trust_system = 1 };
+        set_tls(e, t->policy ? &t->policy->tls : &system_cas);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->fetch->timeout_ms);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req_headers);
         curl_easy_setopt(e, CURLOPT_USERAGENT, NULL);
@@ -450,33 +463,100 @@ static int configure(transfer_t *t, const pw_bytes_t *a)
     return rc;
 }
 
+static transfer_t *transfer_new(pw_fetch_t *fetch, const pw_fetch_policy_t *policy,
+                                pw_fetch_done_cb done, void *arg)
+{
+    transfer_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->fetch = fetch;
+    t->policy = policy;
+    t->done = done;
+    t->done_arg = arg;
+    pw_buf_init(&t->headers);
+    pw_buf_init(&t->body);
+    if (!(t->easy = curl_easy_init())) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+pw_fetch_transfer_t *pw_fetch_request(pw_fetch_t *fetch, const char *url, const char *method,
+                                      pw_bytes_t header_lines, pw_bytes_t body,
+                                      pw_fetch_done_cb done, void *arg)
+{
+    transfer_t *t = transfer_new(fetch, NULL, done, arg);
+    if (!t)
+        return NULL;
+    pw_bytes_t a[5] = { { (const uint8_t *)url, strlen(url) },
+                        { (const uint8_t *)method, strlen(method) }, header_lines, body,
+                        { (const uint8_t *)"manual", 6 } };
+    if (configure(t, a) < 0 || curl_multi_add_handle(fetch->multi, t->easy) != CURLM_OK) {
+        transfer_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void port_fetch_reply_error(pw_port_t *port, uint32_t id, const char *msg)
+{
+    pw_bytes_t f[2] = { S("TypeError"), S(msg) };
+    pw_port_reply(port, id, f, 2);
+}
+
+static void port_fetch_done(void *arg, const pw_fetch_result_t *r)
+{
+    port_fetch_t *pf = arg;
+    if (r->error) {
+        port_fetch_reply_error(pf->port, pf->id, r->error);
+    } else {
+        char st[16];
+        snprintf(st, sizeof st, "%ld", r->status);
+        pw_bytes_t f[6] = { S(""), S(st), r->headers, r->body, S(r->url),
+                            S(r->redirected ? "1" : "") };
+        pw_port_reply(pf->port, pf->id, f, 6);
+    }
+    pw_port_unwatch(pf->port, &pf->watch);
+    free(pf);
+}
+
+/* The isolate died: the transfer stops now (curl closes its connection). */
+static void port_fetch_gone(pw_port_watch_t *watch)
+{
+    port_fetch_t *pf = (port_fetch_t *)watch;
+    pw_fetch_abort(pf->transfer);
+    pw_port_unwatch(pf->port, &pf->watch);
+    free(pf);
+}
+
 void pw_fetch_start(pw_fetch_t *fetch, const pw_fetch_policy_t *policy, pw_port_t *port,
                     uint32_t id, const pw_bytes_t *args, size_t n)
 {
-    transfer_t *t = calloc(1, sizeof *t);
+    port_fetch_t *pf = calloc(1, sizeof *pf);
+    transfer_t *t = pf ? transfer_new(fetch, policy, port_fetch_done, pf) : NULL;
     if (!t) {
+        free(pf);
         pw_bytes_t f[2] = { S("Error"), S("out of memory") };
         pw_port_reply(port, id, f, 2);
         return;
     }
-    t->fetch = fetch;
-    t->policy = policy;
-    t->port = port;
-    t->id = id;
-    pw_port_hold(port);
-    pw_buf_init(&t->headers);
-    pw_buf_init(&t->body);
-    int rc = n == 5 && (t->easy = curl_easy_init()) ? configure(t, args) : -1;
-    if (rc == -2) {
-        reply_error(t, "Fetch API cannot load: the URL must start with http:// or https://.");
-    } else if (rc < 0) {
-        reply_error(t, "fetch(): invalid request (headers or arguments).");
-    } else if (curl_multi_add_handle(fetch->multi, t->easy) != CURLM_OK) {
-        reply_error(t, "fetch(): cannot start the transfer.");
-    } else {
+    pf->port = port;
+    pf->id = id;
+    pf->transfer = t;
+    int rc = n == 5 ? configure(t, args) : -1;
+    if (rc == -2)
+        port_fetch_reply_error(port, id, "Fetch API cannot load: the URL must start with http:// or https://.");
+    else if (rc < 0)
+        port_fetch_reply_error(port, id, "fetch(): invalid request (headers or arguments).");
+    else if (curl_multi_add_handle(fetch->multi, t->easy) != CURLM_OK)
+        port_fetch_reply_error(port, id, "fetch(): cannot start the transfer.");
+    else {
+        pw_port_watch(port, &pf->watch, port_fetch_gone);
         return;
     }
     transfer_free(t);
+    free(pf);
 }
 
 /* ---- curl multi on libuv ---- */

@@ -73,3 +73,15 @@ def test_fetch_example(example):
     finally:
         origin.shutdown()
         origin.server_close()
+
+
+def test_kv_service_example_front_worker_over_the_kv_protocol(example, tmp_path):
+    s = example("kv-service")
+    assert s.request("PUT", "/greeting", body=b"hello there")[2] == b"stored\n"
+    assert s.request("PUT", "/todo", body=b"write tests")[2] == b"stored\n"
+    assert s.get("/greeting")[2] == b"hello there"
+    assert s.get("/index")[2] == b"greeting (11 chars)\ntodo (11 chars)\n"
+    assert s.request("DELETE", "/todo")[2] == b"deleted\n"
+    assert s.get("/todo")[0] == 404
+    # the data lives in the KV service's own namespace, on its disk service
+    assert (tmp_path / "kv-service" / "kv-data" / "kv.sqlite3").exists()

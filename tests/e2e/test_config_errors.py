@@ -78,13 +78,13 @@ def test_unsupported_field(tmp_path):
 
 def test_kv_namespace_naming_no_service(tmp_path):
     result = serve(tmp_path, seed_config(worker_fields='  bindings = [(name = "KV", kvNamespace = "nope")],\n'))
-    assert_fails(result, 'service main: Worker "main"\'s binding "KV" refers to a service "nope", '
-                         'but no such service is defined.')
+    assert_fails(result, 'config.capnp:10: service main: Worker "main"\'s binding "KV" refers to a '
+                         'service "nope", but no such service is defined.')
 
 
-def test_kv_namespace_naming_a_worker_is_not_supported_yet(tmp_path):
-    result = serve(tmp_path, seed_config(worker_fields='  bindings = [(name = "KV", kvNamespace = "main")],\n'))
-    assert_fails(result, 'worker.bindings["KV"].kvNamespace naming service "main", which is not a disk service')
+def test_kv_namespace_naming_a_network_service_is_not_supported(tmp_path):
+    result = serve(tmp_path, seed_config(worker_fields='  bindings = [(name = "KV", kvNamespace = "internet")],\n'))
+    assert_fails(result, 'worker.bindings["KV"].kvNamespace naming service "internet", which is a network service')
 
 
 def test_global_outbound_naming_no_service(tmp_path):

@@ -1,9 +1,11 @@
-"""KV namespaces on SQLite (kvNamespace binding naming a disk service): every method and
-option of Cloudflare's Python API, in sync and async handlers, limits, expiry, persistence
-across restarts and kill -9, --persist-dir."""
+"""KV namespaces: every method and option of Cloudflare's Python API, in sync and async
+handlers, limits, expiry, against each backend a kvNamespace binding can name — a disk service
+(SQLite), a worker service and an `external` HTTP service speaking workerd's KV protocol — plus
+what only SQLite has: persistence across restarts and kill -9, --persist-dir, read-only disks."""
 
 import json
 import os
+import shutil
 import signal
 import textwrap
 import time
@@ -11,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Server
+from conftest import REPO, Server
+from kv_protocol_server import KvProtocolServer
 
 KV_CONFIG = """\
 using Workerd = import "/workerd/workerd.capnp";
@@ -122,12 +125,57 @@ class Default(WorkerEntrypoint):
 '''
 
 
-def kv_server(tmp_path, source, *args, writable="true"):
+# The same front worker, its KV binding naming a worker service (examples/kv-service's
+# kv_service.py, storing in its own disk namespace) or an external HTTP service.
+WORKER_BACKEND = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .w), (name = "kvsvc", worker = .svc),
+              (name = "kv", disk = (path = "kv-data", writable = true))],
+  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
+);
+const w :Workerd.Worker = (
+  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
+  compatibilityDate = "2024-01-01",
+  compatibilityFlags = ["python_workers"],
+  bindings = [(name = "KV", kvNamespace = "kvsvc")],
+);
+const svc :Workerd.Worker = (
+  modules = [(name = "kv_service.py", pythonModule = embed "kv_service.py")],
+  compatibilityDate = "2024-01-01",
+  compatibilityFlags = ["python_workers"],
+  bindings = [(name = "STORE", kvNamespace = "kv")],
+);
+"""
+
+EXTERNAL_BACKEND = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .w),
+              (name = "kvext", external = (address = "{address}", http = ()))],
+  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
+);
+const w :Workerd.Worker = (
+  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
+  compatibilityDate = "2024-01-01",
+  compatibilityFlags = ["python_workers"],
+  bindings = [(name = "KV", kvNamespace = "kvext")],
+);
+"""
+
+
+def kv_server(tmp_path, source, *args, writable="true", backend="disk", address=None):
     d = tmp_path / "w"
     d.mkdir(exist_ok=True)
     (d / "worker.py").write_text(textwrap.dedent(source))
     config = d / "config.capnp"
-    config.write_text(KV_CONFIG.replace("{writable}", writable))
+    if backend == "worker":
+        shutil.copy(REPO / "examples" / "kv-service" / "kv_service.py", d / "kv_service.py")
+        config.write_text(WORKER_BACKEND)
+    elif backend == "external":
+        config.write_text(EXTERNAL_BACKEND.replace("{address}", address))
+    else:
+        config.write_text(KV_CONFIG.replace("{writable}", writable))
     return Server(config, args, tmp=tmp_path)
 
 
@@ -143,6 +191,18 @@ def kv(tmp_path):
     yield start
     for s in servers:
         s.stop(signal.SIGKILL)
+
+
+@pytest.fixture(params=["disk", "worker", "external"])
+def kv_any(request, kv):
+    """kv(), on each backend in turn; the external one is a KvProtocolServer run here."""
+    backend = request.param
+    if backend != "external":
+        yield lambda source=ASYNC_WORKER, *args: kv(source, *args, backend=backend)
+        return
+    with KvProtocolServer() as remote:
+        yield lambda source=ASYNC_WORKER, *args: kv(source, *args, backend="external",
+                                                    address=remote.address)
 
 
 def call(server, path, status=200):
@@ -163,8 +223,14 @@ def test_seed_sync_example_returns_values_and_persists(kv, tmp_path):
     assert (tmp_path / "w" / "kv-data" / "kv.sqlite3").exists()
 
 
-def test_get_put_types_and_delete(kv):
-    s = kv()
+def test_seed_sync_example_on_every_backend(kv_any):
+    s = kv_any(SYNC_WORKER)
+    assert s.get("/")[2] == b"Stored value: None n=1"
+    assert s.get("/")[2] == b"Stored value: value n=2"
+
+
+def test_get_put_types_and_delete(kv_any):
+    s = kv_any()
     assert call(s, "/get?" + q(key="missing")) is None
     assert call(s, "/put?" + q(key="k", value='{"a": [1, 2]}')) == "ok"
     assert call(s, "/get?" + q(key="k")) == '{"a": [1, 2]}'
@@ -178,15 +244,15 @@ def test_get_put_types_and_delete(kv):
     assert call(s, "/get?" + q(key="k")) is None
 
 
-def test_bulk_get_gives_none_for_missing_keys(kv):
-    s = kv()
+def test_bulk_get_gives_none_for_missing_keys(kv_any):
+    s = kv_any()
     call(s, "/put?" + q(key="a", value="1"))
     call(s, "/put?" + q(key="c", value="3"))
     assert call(s, "/get_many?" + q(keys="a,b,c")) == {"a": "1", "b": None, "c": "3"}
 
 
-def test_metadata_with_options_dict_and_keywords(kv):
-    s = kv()
+def test_metadata_with_options_dict_and_keywords(kv_any):
+    s = kv_any()
     call(s, "/put?" + q(key="m", value='[1]', opts=json.dumps({"metadata": {"v": 1}})))
     assert call(s, "/meta?" + q(key="m", json="1")) == {"value": "[1]", "metadata": {"v": 1}, "json": [1]}
     call(s, "/put?" + q(key="m2", value="x", style="kw", opts=json.dumps({"metadata": {"w": 2}})))
@@ -194,8 +260,8 @@ def test_metadata_with_options_dict_and_keywords(kv):
     assert call(s, "/meta?" + q(key="nothing")) == {"value": None, "metadata": None, "json": None}
 
 
-def test_expiration_ttl_and_expiration_are_listed_and_validated(kv):
-    s = kv()
+def test_expiration_ttl_and_expiration_are_listed_and_validated(kv_any):
+    s = kv_any()
     now = int(time.time())
     call(s, "/put?" + q(key="t1", value="x", opts=json.dumps({"expirationTtl": 120})))
     call(s, "/put?" + q(key="t2", value="y", style="kw", opts=json.dumps({"expiration": now + 600})))
@@ -222,8 +288,8 @@ def test_expired_keys_are_never_returned(kv, tmp_path):
     assert [k["name"] for k in call(s, "/list?" + q(opts="null"))["keys"]] == ["new"]
 
 
-def test_list_prefix_limit_cursor_pagination(kv):
-    s = kv()
+def test_list_prefix_limit_cursor_pagination(kv_any):
+    s = kv_any()
     call(s, "/gather")     # g0..g49
     for i in range(5):
         call(s, "/put?" + q(key=f"other{i}", value="v"))
@@ -241,15 +307,15 @@ def test_list_prefix_limit_cursor_pagination(kv):
     assert "key_count_limit" in err["message"]
 
 
-def test_binding_is_not_iterable_and_has_no_len(kv):
-    s = kv()
+def test_binding_is_not_iterable_and_has_no_len(kv_any):
+    s = kv_any()
     r = call(s, "/iter")
     assert r["msgs"] == ["'KvNamespace' object is not iterable", "object of type 'KvNamespace' has no len()"]
     assert r["truthy"] is True
 
 
-def test_limits_give_clear_errors(kv):
-    s = kv()
+def test_limits_give_clear_errors(kv_any):
+    s = kv_any()
     err = call(s, "/put?" + q(key="k" * 513, value="x"), 400)
     assert "414 UTF-8 encoded length of 513 exceeds key length limit of 512" in err["message"]
     err = call(s, "/get?" + q(key="k" * 513), 400)
@@ -269,8 +335,8 @@ def test_read_only_disk_service_refuses_writes(kv):
     assert "405" in err["message"] and "writable" in err["message"]
 
 
-def test_wait_until_work_finishes_after_the_response(kv):
-    s = kv()
+def test_wait_until_work_finishes_after_the_response(kv_any):
+    s = kv_any()
     assert call(s, "/wait") == "scheduled"
     assert call(s, "/get?" + q(key="w1")) is None
     deadline = time.monotonic() + 5
@@ -279,8 +345,8 @@ def test_wait_until_work_finishes_after_the_response(kv):
     assert call(s, "/get?" + q(key="w1")) == "done" and call(s, "/get?" + q(key="w2")) == "done"
 
 
-def test_concurrent_async_calls_pipeline(kv):
-    assert call(kv(), "/gather") is True
+def test_concurrent_async_calls_pipeline(kv_any):
+    assert call(kv_any(), "/gather") is True
 
 
 def test_persist_dir_relocates_and_memory_keeps_nothing(kv, tmp_path):

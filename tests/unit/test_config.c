@@ -598,8 +598,9 @@ TEST(unsupported_worker_fields)
     CHECK(fails_with("service main: not supported by pyworkerd: worker.durableObjectNamespaces"));
     write_config(SIMPLE, "", "  durableObjectStorage = (inMemory = void),\n");
     CHECK(fails_with("service main: not supported by pyworkerd: worker.durableObjectStorage.inMemory"));
-    write_config(SIMPLE, "", "  bindings = [(name = \"KV\", kvNamespace = \"main\")],\n");
-    CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"KV\"].kvNamespace naming service \"main\""));
+    write_config(SIMPLE, "", "  bindings = [(name = \"KV\", kvNamespace = \"internet\")],\n");
+    CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"KV\"].kvNamespace naming service "
+                     "\"internet\", which is a network service"));
     write_config(SIMPLE, "", "  bindings = [(name = \"DO\", durableObjectNamespace = \"Cls\")],\n");
     CHECK(fails_with("service main: not supported by pyworkerd: worker.bindings[\"DO\"].durableObjectNamespace"));
     write_config(SIMPLE, "", "  bindings = [(name = \"S\", service = (name = \"main\", props = (json = \"{}\")))],\n");

@@ -1,0 +1,31 @@
+/* worker_call.h — a call from the host into another worker's isolates (host process): the
+ * CALL frame behind service bindings (an entry point's fetch or RPC method) and KV over HTTP
+ * to a worker service. The whole answer is collected, a streamed body too, and handed to
+ * done() once; or the call is cancelled first and done() never runs.
+ */
+#ifndef PW_WORKER_CALL_H
+#define PW_WORKER_CALL_H
+
+#include "host/pool.h"
+
+typedef struct {
+    int error_status;           /* 0, or the pool's failure (the isolate died, 503...) */
+    const char *error_text;
+    unsigned status;
+    pw_bytes_t headers;         /* "name\nvalue\n"... */
+    pw_bytes_t body;
+} pw_worker_answer_t;
+
+typedef void (*pw_worker_done_cb)(void *arg, const pw_worker_answer_t *answer);
+typedef struct pw_worker_call pw_worker_call_t;
+
+/* Submits entrypoint.method(payload) to pool ("fetch": payload is the JSON request head, a
+ * newline, the body). Sets *handle before submitting: done() may run before this returns
+ * (a pool shutting down), so the caller sets up everything done() needs first. Returns 0, or
+ * -ENOMEM (done not called). */
+int pw_worker_call(pw_pool_t *pool, const char *entrypoint, pw_bytes_t method, pw_bytes_t payload,
+                   pw_worker_done_cb done, void *arg, pw_worker_call_t **handle);
+/* Cancels a call not yet answered (its isolate gets CANCEL) and frees it. */
+void pw_worker_call_cancel(pw_worker_call_t *call);
+
+#endif

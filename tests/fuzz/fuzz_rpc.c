@@ -1,0 +1,318 @@
+/* fuzz_rpc.c — fuzz target: the host's whole handling of binding calls (host/rpc.c) — every
+ * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
+ * HTTP to a worker and to an external service (storage/kv_http.c, host/kv_remote.c) and
+ * service calls — with the pool, the port and fetch.c replaced by stubs defined here.
+ * Input (structure-aware, so mutations reach the handlers rather than break the framing
+ * that fuzz_frames covers): calls separated by 0x1d, each call's fields by 0x1e, encoded
+ * here as RPC frames; after a 0x1c, the tail. Then the pending subrequests are either
+ * answered with the tail's bytes or cancelled by "killing the isolate" (the port's
+ * watchers); either way every hold on the port must be released.
+ */
+#include "fuzz.h"
+#include "host/rpc.h"
+#include "host/worker_call.h"
+#include "http/fetch.h"
+#include "wire/rpc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- stubs: the port ---- */
+
+struct pw_port {
+    unsigned refs;
+    int dead;
+    pw_port_watch_t watchers;
+};
+
+void pw_port_hold(pw_port_t *port) { port->refs++; }
+void pw_port_release(pw_port_t *port) { if (port->refs-- == 0) abort(); }
+unsigned pw_port_held(const pw_port_t *port) { return port->refs - 1; }
+
+int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t n)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    int rc = pw_rpc_put(&buf, PW_FRAME_RPC_RESULT, id, fields, n);
+    pw_buf_free(&buf);
+    if (rc < 0 && rc != -EMSGSIZE)
+        abort();
+    return port->dead ? -EPIPE : 0;
+}
+
+void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch))
+{
+    port->refs++;
+    watch->gone = gone;
+    watch->next = &port->watchers;
+    watch->prev = port->watchers.prev;
+    port->watchers.prev->next = watch;
+    port->watchers.prev = watch;
+}
+
+void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
+{
+    if (watch->next) {
+        watch->prev->next = watch->next;
+        watch->next->prev = watch->prev;
+        watch->prev = watch->next = NULL;
+    }
+    pw_port_release(port);
+}
+
+/* ---- stubs: pools (service calls and KV to a worker) and fetch ---- */
+
+#define MAX_PENDING 4096
+static pw_call_t *calls[MAX_PENDING];
+static size_t n_calls;
+static pw_fetch_transfer_t *transfers[MAX_PENDING];
+static size_t n_transfers;
+
+struct pw_fetch_transfer {
+    pw_fetch_done_cb done;
+    void *arg;
+    int aborted;
+};
+
+void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
+{
+    if (n_calls == MAX_PENDING) {
+        call->state = PW_CALL_DONE;
+        call->respond(call, NULL, 503, "busy");     /* answered at once, as a closing pool does */
+        return;
+    }
+    call->state = PW_CALL_QUEUED;
+    calls[n_calls++] = call;
+}
+
+void pw_pool_cancel(pw_call_t *call)
+{
+    for (size_t i = 0; i < n_calls; i++)
+        if (calls[i] == call)
+            calls[i] = NULL;
+    call->state = PW_CALL_DONE;
+}
+
+void pw_pool_ack(pw_call_t *call, size_t bytes) { (void)call; (void)bytes; }
+
+int pw_fetch_create(uv_loop_t *loop, pw_fetch_t **out) { *out = (pw_fetch_t *)&n_transfers; return 0; }
+void pw_fetch_free(pw_fetch_t *fetch) { (void)fetch; }
+void pw_fetch_set_timeout(pw_fetch_t *fetch, unsigned timeout_ms) { (void)fetch; (void)timeout_ms; }
+int pw_fetch_policy_create(const pw_service_t *network, pw_fetch_policy_t **out, char *err, size_t len)
+{
+    *out = NULL;
+    return 0;
+}
+void pw_fetch_policy_free(pw_fetch_policy_t *policy) { (void)policy; }
+
+void pw_fetch_start(pw_fetch_t *fetch, const pw_fetch_policy_t *policy, pw_port_t *port,
+                    uint32_t id, const pw_bytes_t *args, size_t n)
+{
+    pw_bytes_t f[2] = { { (const uint8_t *)"TypeError", 9 }, { (const uint8_t *)"stub", 4 } };
+    pw_port_reply(port, id, f, 2);
+}
+
+pw_fetch_transfer_t *pw_fetch_request(pw_fetch_t *fetch, const char *url, const char *method,
+                                      pw_bytes_t header_lines, pw_bytes_t body,
+                                      pw_fetch_done_cb done, void *arg)
+{
+    if (n_transfers == MAX_PENDING || strncmp(url, "http://", 7) != 0)
+        return NULL;
+    pw_fetch_transfer_t *t = calloc(1, sizeof *t);
+    t->done = done;
+    t->arg = arg;
+    transfers[n_transfers++] = t;
+    return t;
+}
+
+void pw_fetch_abort(pw_fetch_transfer_t *t) { t->aborted = 1; }
+
+/* ---- the config: one worker with every kind of binding rpc.c serves ---- */
+
+static pw_binding_t bindings[] = {
+    { .name = "KV", .kind = PW_BINDING_KV, .value = "disk" },
+    { .name = "RO", .kind = PW_BINDING_KV, .value = "readonly" },
+    { .name = "WKV", .kind = PW_BINDING_KV, .value = "kvworker" },
+    { .name = "XKV", .kind = PW_BINDING_KV, .value = "kvext" },
+    { .name = "SVC", .kind = PW_BINDING_SERVICE, .value = "kvworker" },
+    { .name = "GONE", .kind = PW_BINDING_SERVICE, .value = "stopped" },
+    { .name = "T", .kind = PW_BINDING_TEXT, .value = "text" },
+};
+static pw_service_t services[] = {
+    { .name = "main", .kind = PW_SERVICE_WORKER,
+      .worker = { .bindings = bindings, .n_bindings = sizeof bindings / sizeof bindings[0],
+                  .global_outbound = "internet" } },
+    { .name = "disk", .kind = PW_SERVICE_DISK, .disk_path = "kv", .disk_writable = 1 },
+    { .name = "readonly", .kind = PW_SERVICE_DISK, .disk_path = "ro" },
+    { .name = "kvworker", .kind = PW_SERVICE_WORKER },
+    { .name = "stopped", .kind = PW_SERVICE_WORKER },
+    { .name = "kvext", .kind = PW_SERVICE_EXTERNAL, .external_address = "127.0.0.1:9" },
+    { .name = "internet", .kind = PW_SERVICE_NETWORK },
+};
+static pw_config_t config = { .services = services, .n_services = sizeof services / sizeof services[0] };
+
+const pw_service_t *pw_config_service(const pw_config_t *c, const char *name)
+{
+    for (size_t i = 0; name && i < c->n_services; i++)
+        if (strcmp(c->services[i].name, name) == 0)
+            return &c->services[i];
+    return NULL;
+}
+
+static pw_pool_t *lookup(void *arg, const char *service)
+{
+    return strcmp(service, "kvworker") == 0 ? (pw_pool_t *)arg : NULL;
+}
+
+/* ---- the target ---- */
+
+static pw_rpc_worker_t *worker;
+
+static void setup(void)
+{
+    static pw_rpc_host_t *host;
+    static int pool_token;
+    char err[1024];
+    pw_rpc_options_t opts = { .persist_dir = ":memory:", .lookup = lookup, .lookup_arg = &pool_token };
+    if (pw_rpc_host_create(NULL, &config, &opts, &host) < 0 ||
+        pw_rpc_worker_create(host, &services[0], &worker, err, sizeof err) < 0)
+        abort();
+}
+
+/* Answers every pending subrequest from `tail`, or cancels them all through the port. */
+static void settle(pw_port_t *port, const uint8_t *tail, size_t len)
+{
+    unsigned status = len ? (unsigned)(tail[0] % 6 == 0 ? 404 : tail[0] % 6 == 1 ? 500 : 200) : 200;
+    pw_bytes_t body = { len > 1 ? tail + 1 : tail, len > 1 ? len - 1 : 0 };
+    if (len && tail[0] & 0x80) {
+        port->dead = 1;     /* the isolate died: watchers cancel their work */
+        while (port->watchers.next != &port->watchers) {
+            pw_port_watch_t *w = port->watchers.next;
+            w->prev->next = w->next;
+            w->next->prev = w->prev;
+            w->prev = w->next = NULL;
+            w->gone(w);
+        }
+    }
+    for (size_t i = 0; i < n_calls; i++) {
+        pw_call_t *c = calls[i];
+        if (!c)
+            continue;
+        calls[i] = NULL;
+        c->state = PW_CALL_DONE;
+        if (status == 500) {
+            c->respond(c, NULL, 502, "the isolate died");
+        } else {
+            pw_buf_t b;
+            pw_buf_init(&b);
+            pw_header_t h = { { (const uint8_t *)"cf-kv-metadata", 14 }, body };
+            pw_frame_put_response(&b, c->id, status, &h, 1, body);
+            pw_frame_t f;
+            pw_message_t msg;
+            size_t used;
+            if (pw_frame_parse(b.data, b.len, &f, &used) == 1 && pw_message_decode_response(&f, &msg) == 0)
+                c->respond(c, &msg, 0, NULL);
+            else
+                c->respond(c, NULL, 502, "bad");
+            pw_buf_free(&b);
+        }
+    }
+    n_calls = 0;
+    for (size_t i = 0; i < n_transfers; i++) {
+        pw_fetch_transfer_t *t = transfers[i];
+        if (!t->aborted) {
+            pw_fetch_result_t r = { .status = status, .headers = body, .body = body, .url = "" };
+            if (status == 500)
+                r.error = "fetch() failed: Couldn't connect to server";
+            t->done(t->arg, &r);
+        }
+        free(t);
+    }
+    n_transfers = 0;
+}
+
+/* Encodes the fields of one call (separated by 0x1e) as an RPC frame and handles it. */
+static void handle_call(pw_port_t *port, const uint8_t *p, size_t len, uint32_t id)
+{
+    pw_bytes_t f[PW_RPC_MAX_ARGS + 1];
+    size_t n = 0;
+    const uint8_t *end = p + len;
+    while (n <= PW_RPC_MAX_ARGS) {
+        const uint8_t *sep = memchr(p, 0x1e, (size_t)(end - p));
+        f[n++] = (pw_bytes_t){ p, (size_t)((sep ? sep : end) - p) };
+        if (!sep)
+            break;
+        p = sep + 1;
+    }
+    pw_buf_t b;
+    pw_buf_init(&b);
+    pw_frame_t frame;
+    size_t used;
+    if (pw_rpc_put(&b, PW_FRAME_RPC, id, f, n) == 0 && pw_frame_parse(b.data, b.len, &frame, &used) == 1)
+        (void)pw_rpc_handle(worker, port, &frame);      /* < 0: the pool would kill it */
+    pw_buf_free(&b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!worker)
+        setup();
+    pw_port_t port = { .refs = 1 };
+    port.watchers.prev = port.watchers.next = &port.watchers;
+    const uint8_t *tail = memchr(data, 0x1c, size);
+    size_t calls_len = tail ? (size_t)(tail - data) : size;
+    const uint8_t *p = data, *end = data + calls_len;
+    for (uint32_t id = 1; p < end; id++) {
+        const uint8_t *sep = memchr(p, 0x1d, (size_t)(end - p));
+        handle_call(&port, p, (size_t)((sep ? sep : end) - p), id);
+        p = sep ? sep + 1 : end;
+    }
+    if (tail)
+        settle(&port, tail + 1, size - calls_len - 1);
+    else
+        settle(&port, data, 0);
+    if (port.refs != 1 || port.watchers.next != &port.watchers)
+        abort();    /* a hold or a watch was leaked */
+    return 0;
+}
+
+static void seed(fuzz_add_cb add, const char *const *fields, size_t n, const char *tail)
+{
+    pw_buf_t b;
+    pw_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            pw_buf_append(&b, "\x1e", 1);
+        pw_buf_append(&b, fields[i], strlen(fields[i]));
+    }
+    pw_buf_append(&b, "\x1c", 1);
+    pw_buf_append(&b, tail, strlen(tail));
+    add(b.data, b.len);
+    pw_buf_free(&b);
+}
+
+#define SEED(tail, ...) do { \
+        const char *const f_[] = { __VA_ARGS__ }; \
+        seed(add, f_, sizeof f_ / sizeof f_[0], tail); \
+    } while (0)
+
+void fuzz_seeds(fuzz_add_cb add)
+{
+    for (int i = 0; i < 3; i++) {
+        const char *kv = i == 0 ? "KV" : i == 1 ? "WKV" : "XKV";
+        SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");
+        SEED("\x02value", "kv.get", kv, "key");
+        SEED("\x01", "kv.get", kv, "key");
+        SEED("\x82", "kv.get", kv, "key");
+        SEED("\x02{\"a\":{\"value\":\"1\"},\"b\":null}", "kv.get_many", kv, "a", "b");
+        SEED("\x02{\"keys\":[{\"name\":\"a\"}],\"list_complete\":false,\"cursor\":\"6162\"}",
+             "kv.list", kv, "p", "10", "6162");
+        SEED("", "kv.delete", kv, "key");
+    }
+    SEED("", "kv.put", "RO", "key", "value", "", "", "");
+    SEED("\x02", "svc.call", "SVC", "fetch", "{\"method\":\"GET\",\"url\":\"/\",\"headers\":[]}\n");
+    SEED("\x82", "svc.call", "SVC", "method", "[1,2]");
+    SEED("", "svc.call", "GONE", "fetch", "");
+    SEED("", "fetch", "https://example.com/", "GET", "", "", "follow");
+    SEED("", "kv.get", "T", "x");
+}
