@@ -109,18 +109,34 @@ def test_overrides_must_name_services_of_their_kind(tmp_path):
     assert 'Config did not define any socket named "nope"' in result.stderr
 
 
-def test_an_external_service_without_address_asks_for_external_addr(tmp_path):
-    (tmp_path / "worker.py").write_text((REPO / "examples" / "hello" / "worker.py").read_text())
+KV_WORKER = """
+from workers import WorkerEntrypoint, Response
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        await self.env.KV.put("k", "from the external service")
+        return Response(await self.env.KV.get("k"))
+"""
+
+
+def test_external_addr_gives_an_external_service_its_address(tmp_path):
+    """A kvNamespace on an `external` service with no address: -e says where it is."""
+    from kv_protocol_server import KvProtocolServer
+    (tmp_path / "worker.py").write_text(KV_WORKER)
     config = tmp_path / "config.capnp"
-    config.write_text(HELLO.read_text().replace(
-        '(name = "main", worker = .pythonWorker),',
-        '(name = "main", worker = .pythonWorker), (name = "api", external = (http = ())),'))
+    config.write_text(HELLO.read_text()
+                      .replace('(name = "main", worker = .pythonWorker),',
+                               '(name = "main", worker = .pythonWorker), (name = "api", external = (http = ())),')
+                      .replace('compatibilityDate = "2024-01-01",',
+                               'compatibilityDate = "2025-09-01", bindings = [(name = "KV", kvNamespace = "api")],'))
     result = run_pyworkerd("serve", config)
     assert result.returncode == 1
     assert ('External service "api" has no address in the config, so must be specified on the '
             "command line with `--external-addr`.") in result.stderr
-    server = Server(config, ["-e", "api=127.0.0.1:9"], tmp=tmp_path)
-    try:
-        assert server.get("/")[2] == b"Hello from Python!"
-    finally:
-        assert server.stop() == 0
+    with KvProtocolServer() as remote:
+        server = Server(config, ["-e", f"api={remote.address}"], tmp=tmp_path)
+        try:
+            assert server.get("/")[2] == b"from the external service"
+            assert [r[0] for r in remote.requests] == ["PUT", "GET"]
+        finally:
+            assert server.stop() == 0
