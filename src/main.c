@@ -105,7 +105,10 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
                                       .sandbox = cli->sandbox && cli->snapshot != PW_SNAPSHOT_NONE,
                                       .memory_limit_mib = or_default(
                                           config->services[index].worker.options.memory_limit_mib,
-                                          (unsigned)cli->memory_limit_mib) };
+                                          (unsigned)cli->memory_limit_mib),
+                                      .cpu_limit_ms = or_default(
+                                          config->services[index].worker.options.cpu_limit_ms,
+                                          (unsigned)cli->cpu_limit_ms) };
     if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);

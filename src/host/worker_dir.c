@@ -145,6 +145,7 @@ static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *
     cJSON_AddStringToObject(spec, "config_dir", settings->config_dir);
     cJSON_AddBoolToObject(spec, "sandbox", settings->sandbox);
     cJSON_AddNumberToObject(spec, "memory_limit_mib", settings->memory_limit_mib);
+    cJSON_AddNumberToObject(spec, "cpu_limit_ms", settings->cpu_limit_ms);
     cJSON_AddStringToObject(spec, "main_module", w->modules[0].name);
     cJSON_AddStringToObject(spec, "compat_date", w->compat_date);
     cJSON *flags = cJSON_AddArrayToObject(spec, "compat_flags");

@@ -18,6 +18,7 @@ typedef struct {
     const char *config_dir;         /* the config file's directory: python_modules/, requirements */
     int sandbox;                    /* 0: --no-sandbox */
     unsigned memory_limit_mib;      /* per isolate; 0: none */
+    unsigned cpu_limit_ms;          /* also bounds the top-level code's load; 0: none */
 } pw_worker_settings_t;
 
 /* Writes <runtime_dir>/<service>/ with the worker's modules and its spec.json; sets

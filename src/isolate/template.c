@@ -8,6 +8,7 @@
 #include "isolate/process.h"
 #include "host/log.h"
 #include "isolate/sandbox.h"
+#include "isolate/startup_limits.h"
 #include "python/audit.h"
 #include "python/embed.h"
 #include "wire/control.h"
@@ -52,6 +53,7 @@ typedef struct {
     char config_dir[PATH_MAX];      /* where python_modules/ and requirement files live */
     int sandbox;
     double memory_limit_mib;
+    unsigned cpu_limit_ms;          /* bounds the top-level code too (startup_limits.h) */
 } spec_settings_t;
 
 static int read_settings(const char *spec_path, spec_settings_t *out, char *err, size_t err_len)
@@ -80,6 +82,8 @@ static int read_settings(const char *spec_path, spec_settings_t *out, char *err,
     out->sandbox = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(spec, "sandbox"));
     const cJSON *mem = cJSON_GetObjectItemCaseSensitive(spec, "memory_limit_mib");
     out->memory_limit_mib = cJSON_IsNumber(mem) ? mem->valuedouble : 0;
+    const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(spec, "cpu_limit_ms");
+    out->cpu_limit_ms = cJSON_IsNumber(cpu) && cpu->valuedouble > 0 ? (unsigned)cpu->valuedouble : 0;
     cJSON_Delete(spec);
     return 0;
 }
@@ -191,8 +195,11 @@ int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot)
     if (sandboxed)
         pw_audit_set_mode(PW_AUDIT_TEMPLATE);
     uint64_t start = pw_trace_clock();
-    if ((snapshot == PW_SNAPSHOT_PACKAGE ? pw_python_load_worker(spec_path, &error_text)
-                                         : pw_startmode_probe_worker(spec_path, &error_text)) < 0) {
+    pw_startup_limits_arm(ctl_fd, settings.cpu_limit_ms);
+    int loaded = snapshot == PW_SNAPSHOT_PACKAGE ? pw_python_load_worker(spec_path, &error_text)
+                                                 : pw_startmode_probe_worker(spec_path, &error_text);
+    pw_startup_limits_disarm();
+    if (loaded < 0) {
         size_t len = strlen(error_text);
         if (len > PW_CONTROL_MAX - 64)
             len = PW_CONTROL_MAX - 64;
