@@ -13,6 +13,7 @@
 #include "host/reload.h"
 #include "host/rpc.h"
 #include "host/supervisor.h"
+#include "host/test_runner.h"
 #include "host/worker_dir.h"
 #include "http/server.h"
 #include "isolate/process.h"
@@ -42,6 +43,8 @@ typedef struct {
     uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
     uv_timer_t drain_timer;
     int stopping;               /* 1: requests finishing, 2: isolates retiring, 3: closed */
+    int exit_code;              /* `pyworkerd test`: its verdict */
+    pw_test_target_t *test_targets;
     size_t pools_retiring;
 } host_t;
 
@@ -352,6 +355,10 @@ static void on_stop_signal(uv_signal_t *signal, int signum)
         return;
     }
     host->stopping = 1;
+    if (!host->http) {              /* pyworkerd test: no requests to finish */
+        retire_isolates(host);
+        return;
+    }
     pw_log_info("%s: no longer accepting connections; finishing %zu request(s)",
                 strsignal(signum), pw_http_server_inflight(host->http));
     uv_timer_start(&host->drain_timer, on_drain_timeout, (uint64_t)(host->cli->drain_timeout_s * 1000), 0);
@@ -375,6 +382,30 @@ static void watch_signals(host_t *host)
     uv_signal_start(&host->sigint, on_stop_signal, SIGINT);
 }
 
+/* ---- pyworkerd test ---- */
+
+static void on_tests_done(void *arg, int exit_code)
+{
+    host_t *host = arg;
+    host->exit_code = exit_code;
+    host->stopping = 1;
+    retire_isolates(host);          /* their shutdown hooks run; then the loop ends */
+}
+
+static int start_tests(host_t *host)
+{
+    size_t n = 0;
+    host->test_targets = calloc(host->config->n_services + 1, sizeof *host->test_targets);
+    if (!host->test_targets)
+        return -1;
+    for (size_t i = 0; i < host->config->n_services; i++)
+        if (host->pools[i])
+            host->test_targets[n++] = (pw_test_target_t){ host->config->services[i].name, host->pools[i] };
+    pw_tests_run(host->test_targets, n, host->config->const_name, host->cli->test_filter,
+                 on_tests_done, host);
+    return 0;
+}
+
 static int serve(const pw_cli_t *cli)
 {
     host_t host = { .cli = cli, .loop = uv_default_loop() };
@@ -392,7 +423,9 @@ static int serve(const pw_cli_t *cli)
         return 1;
     }
     host.zygote.snapshot = cli->snapshot;
-    int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 && start_http(&host) == 0;
+    int testing = cli->cmd == PW_CMD_TEST;
+    int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
+             (testing ? start_tests(&host) : start_http(&host)) == 0;
     if (ok) {
         watch_signals(&host);
         if (cli->watch)
@@ -407,7 +440,8 @@ static int serve(const pw_cli_t *cli)
     pw_runtime_dir_remove(host.runtime_dir);
     pw_config_free(host.config);
     free(host.pools);
-    return ok ? 0 : 1;
+    free(host.test_targets);
+    return ok ? host.exit_code : 1;
 }
 
 int main(int argc, char **argv)
@@ -428,6 +462,7 @@ int main(int argc, char **argv)
         return pw_cold_isolate_main(cli.zygote_fd, cli.isolate_spec, cli.zygote_trace,
                                     cli.isolate_since_ns);
     case PW_CMD_SERVE:
+    case PW_CMD_TEST:
         return serve(&cli);
     default:
         fprintf(stderr, "%s\n", cli.output);

@@ -26,7 +26,7 @@ from typing import Any
 
 import js
 import workers
-from pyworkerd import bindings, entropy, packages, trace
+from pyworkerd import bindings, entropy, packages, test_handler, trace
 from pyworkerd import log as _log
 from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
 
@@ -405,6 +405,8 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
             caller = _call if not entrypoint else _entrypoint_caller(entrypoint, cls)
             return _serve(caller, req_id, info["method"], info["url"],
                           [tuple(h) for h in info["headers"]], body)
+        if name in ("__tests__", "__test__"):  # `pyworkerd test` (the host's own calls)
+            return _handle_test_call(req_id, entrypoint, name)
         method = _rpc_method(cls, name, entrypoint)
         args = bindings.python_from_rpc(payload) if payload else []
         result = method(cls(ExecutionContext(req_id), env))(*args)
@@ -413,6 +415,21 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
     if inspect.isawaitable(result):
         return _finish_call(req_id, entrypoint, name, result)
     return _rpc_answer(req_id, entrypoint, name, result)
+
+
+def _handle_test_call(req_id: int, entrypoint: str, name: str) -> Any:
+    """`__tests__`: the entry points that have a test handler; `__test__`: run one."""
+    if name == "__tests__":
+        return _rpc_answer(req_id, entrypoint, name, test_handler.entrypoints_with_tests(_module, _legacy))
+    result = test_handler.run_test(_module, _legacy, entrypoint, ExecutionContext(req_id), env,
+                                   _positional_count)
+    if inspect.isawaitable(result):
+        return _finish_call(req_id, entrypoint, "test", _awaited_to_none(result))
+    return _rpc_answer(req_id, entrypoint, "test", None)
+
+
+async def _awaited_to_none(awaitable: Awaitable[Any]) -> None:
+    await awaitable  # a test's result is not sent back: only whether it raised
 
 
 def _entrypoint_class(entrypoint: str) -> type:

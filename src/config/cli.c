@@ -20,6 +20,7 @@ static const char top_help[] =
     "\n"
     "Commands:\n"
     "  serve    Run the server.\n"
+    "  test     Run the workers' test handlers.\n"
     "  help     Show help for a command.\n"
     "\n"
     "See 'pyworkerd help <command>' for more information on a specific command.\n"
@@ -104,7 +105,21 @@ static const char serve_help[] =
     "    --help\n"
     "        Display this help text and exit.";
 
-/* Formats a usage error for `prog` ("pyworkerd" or "pyworkerd serve") and returns -1. */
+/* "pyworkerd serve" or "pyworkerd test": the command whose options are being parsed. */
+static const char *command_name = "pyworkerd serve";
+
+static const char test_help[] =
+    "Usage: pyworkerd test [<option>...] <config-file> [<filter>]\n"
+    "\n"
+    "Runs the test handlers of the Python Workers of a workerd config, as `workerd test` does:\n"
+    "`test(self, ctrl)` on the default and named WorkerEntrypoint classes (and a top-level\n"
+    "`test(ctrl, env, ctx)` where top-level handlers are allowed). <filter> selects them:\n"
+    "`service`, `service:Entrypoint` or `const:service:Entrypoint`, each part a glob (default\n"
+    "`*`; the default entry point is named `default`). Prints `[ TEST ]`, then `[ PASS ]` or\n"
+    "`[ FAIL ]` (with the traceback) per test; exits 0 when at least one test passed and none\n"
+    "failed. Takes the options of `pyworkerd serve` (see `pyworkerd help serve`).";
+
+/* Formats a usage error for `prog` ("pyworkerd" or command_name) and returns -1. */
 static int usage_error(pw_cli_t *cli, const char *prog, const char *fmt, ...)
 {
     char detail[1024];
@@ -136,11 +151,11 @@ static int parse_override(pw_cli_t *cli, const char *opt, const char *value,
                           pw_socket_override_t *list, size_t *n, char (*names)[256])
 {
     const char *eq = strchr(value, '=');
-    if (!eq) return usage_error(cli, "pyworkerd serve", "%s: Expected <name>=<value>", opt);
+    if (!eq) return usage_error(cli, command_name, "%s: Expected <name>=<value>", opt);
     size_t len = (size_t)(eq - value);
-    if (*n >= PW_CLI_MAX_LIST) return usage_error(cli, "pyworkerd serve", "%s: too many", opt);
+    if (*n >= PW_CLI_MAX_LIST) return usage_error(cli, command_name, "%s: too many", opt);
     if (len >= sizeof names[*n]) {
-        return usage_error(cli, "pyworkerd serve", "%s: name too long", opt);
+        return usage_error(cli, command_name, "%s: name too long", opt);
     }
     memcpy(names[*n], value, len);
     names[*n][len] = '\0';
@@ -270,7 +285,7 @@ static int parse_pool_size(pw_cli_t *cli, opt_id_t id, const char *as_written, c
 {
     int n;
     if (parse_count(value, 4096, &n) < 0 || (id == OPT_MAX_ISOLATES && n == 0)) {
-        return usage_error(cli, "pyworkerd serve", "%s: expected a%s integer, got \"%s\"", as_written,
+        return usage_error(cli, command_name, "%s: expected a%s integer, got \"%s\"", as_written,
                            id == OPT_MAX_ISOLATES ? " positive" : " non-negative", value);
     }
     if (id == OPT_MIN_ISOLATES)
@@ -285,7 +300,7 @@ static int parse_pool_size(pw_cli_t *cli, opt_id_t id, const char *as_written, c
 /* Applies one option. Returns 1 when parsing should stop with success (--help, --version). */
 static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, const char *value)
 {
-    const char *prog = "pyworkerd serve";
+    const char *prog = command_name;
     switch (o->id) {
     case OPT_SOCKET:
         return parse_override(cli, as_written, value, cli->socket_overrides,
@@ -386,7 +401,7 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         }
         return 0;
     case OPT_HELP:
-        set_output(cli, PW_CMD_HELP, serve_help);
+        set_output(cli, PW_CMD_HELP, cli->cmd == PW_CMD_TEST ? test_help : serve_help);
         return 1;
     case OPT_VERSION:
         set_version(cli);
@@ -399,10 +414,12 @@ static int add_positional(pw_cli_t *cli, const char *arg)
 {
     if (!cli->config_path) {
         cli->config_path = arg;
-    } else if (!cli->const_name) {
+    } else if (cli->cmd == PW_CMD_TEST && !cli->test_filter) {
+        cli->test_filter = arg;
+    } else if (cli->cmd == PW_CMD_SERVE && !cli->const_name) {
         cli->const_name = arg;
     } else {
-        return usage_error(cli, "pyworkerd serve", "%s: too many arguments", arg);
+        return usage_error(cli, command_name, "%s: too many arguments", arg);
     }
     return 0;
 }
@@ -415,14 +432,14 @@ static int parse_long(pw_cli_t *cli, int argc, char **argv, int *i)
     const opt_t *o = find_long(name, len);
     char written[128];
     snprintf(written, sizeof written, "--%.*s", (int)len, name);
-    if (!o) return usage_error(cli, "pyworkerd serve", "%s: unrecognized option", written);
+    if (!o) return usage_error(cli, command_name, "%s: unrecognized option", written);
     if (!o->takes_value) {
-        if (eq) return usage_error(cli, "pyworkerd serve", "%s: option does not take an argument", written);
+        if (eq) return usage_error(cli, command_name, "%s: option does not take an argument", written);
         return apply_option(cli, o, written, NULL);
     }
     const char *value = eq ? eq + 1 : NULL;
     if (!value) {
-        if (*i + 1 >= argc) return usage_error(cli, "pyworkerd serve", "%s: missing argument", written);
+        if (*i + 1 >= argc) return usage_error(cli, command_name, "%s: missing argument", written);
         value = argv[++*i];
     }
     return apply_option(cli, o, written, value);
@@ -434,23 +451,25 @@ static int parse_short(pw_cli_t *cli, int argc, char **argv, int *i)
     const char *arg = argv[*i];
     char written[3] = { '-', arg[1], '\0' };
     const opt_t *o = find_short(arg[1]);
-    if (!o) return usage_error(cli, "pyworkerd serve", "%s: unrecognized option", written);
+    if (!o) return usage_error(cli, command_name, "%s: unrecognized option", written);
     if (!o->takes_value) {
-        if (arg[2]) return usage_error(cli, "pyworkerd serve", "%s: option does not take an argument", written);
+        if (arg[2]) return usage_error(cli, command_name, "%s: option does not take an argument", written);
         return apply_option(cli, o, written, NULL);
     }
     const char *value = arg[2] ? arg + 2 : NULL;
     if (!value) {
-        if (*i + 1 >= argc) return usage_error(cli, "pyworkerd serve", "%s: missing argument", written);
+        if (*i + 1 >= argc) return usage_error(cli, command_name, "%s: missing argument", written);
         value = argv[++*i];
     }
     return apply_option(cli, o, written, value);
 }
 
-static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first)
+/* `serve` and `test` (cmd) take the same options. */
+static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first, pw_cmd_t cmd)
 {
     int options_done = 0;
-    cli->cmd = PW_CMD_SERVE;
+    cli->cmd = cmd;
+    command_name = cmd == PW_CMD_TEST ? "pyworkerd test" : "pyworkerd serve";
     for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
         int rc = 0;
@@ -467,7 +486,7 @@ static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first)
         if (rc > 0) return 0;
     }
     if (!cli->config_path) {
-        return usage_error(cli, "pyworkerd serve", "missing argument <config-file>");
+        return usage_error(cli, command_name, "missing argument <config-file>");
     }
     return 0;
 }
@@ -518,6 +537,7 @@ static int parse_help(pw_cli_t *cli, int argc, char **argv)
 {
     if (argc < 3) return set_output(cli, PW_CMD_HELP, top_help);
     if (strcmp(argv[2], "serve") == 0) return set_output(cli, PW_CMD_HELP, serve_help);
+    if (strcmp(argv[2], "test") == 0) return set_output(cli, PW_CMD_HELP, test_help);
     if (strcmp(argv[2], "help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
     return usage_error(cli, "pyworkerd", "help: %s: no such command", argv[2]);
 }
@@ -541,7 +561,8 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     if (strcmp(cmd, "--isolate") == 0) return parse_isolate(cli, argc, argv);
     if (strcmp(cmd, "--help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
     if (strcmp(cmd, "--version") == 0) return set_version(cli);
-    if (strcmp(cmd, "serve") == 0) return parse_serve(cli, argc, argv, 2);
+    if (strcmp(cmd, "serve") == 0) return parse_serve(cli, argc, argv, 2, PW_CMD_SERVE);
+    if (strcmp(cmd, "test") == 0) return parse_serve(cli, argc, argv, 2, PW_CMD_TEST);
     if (strcmp(cmd, "help") == 0) return parse_help(cli, argc, argv);
     if (cmd[0] == '-') {
         const char *eq = strchr(cmd, '=');

@@ -14,6 +14,7 @@
 typedef enum {
     PW_CMD_NONE,        /* no command given */
     PW_CMD_SERVE,
+    PW_CMD_TEST,        /* `pyworkerd test`: serve's options, runs test handlers, exits */
     PW_CMD_HELP,        /* --help / help [cmd]: print cli->output, exit 0 */
     PW_CMD_VERSION,     /* --version: print cli->output, exit 0 */
     PW_CMD_ZYGOTE,      /* hidden: --zygote FD [--trace] [--snapshot=MODE] (runtime zygote,
@@ -33,6 +34,7 @@ typedef struct {
     pw_cmd_t cmd;
     const char *config_path;
     const char *const_name;
+    const char *test_filter;    /* PW_CMD_TEST: [const:]service[:entrypoint] globs, or NULL */
     const char *import_paths[PW_CLI_MAX_LIST];
     size_t n_import_paths;
     pw_socket_override_t socket_overrides[PW_CLI_MAX_LIST];

@@ -1030,6 +1030,7 @@ int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err
     c.cfg = calloc(1, sizeof *c.cfg);
     int rc = c.cfg ? load_json(&c, ev.json) : oom(&c);
     if (rc == 0 && !(c.cfg->dir = config_dir(opts->config_path))) rc = oom(&c);
+    if (rc == 0 && !(c.cfg->const_name = strdup(ev.const_name ? ev.const_name : ""))) rc = oom(&c);
     pw_capnp_config_free(&ev);
     if (rc < 0) {
         pw_config_free(c.cfg);
@@ -1106,5 +1107,6 @@ void pw_config_free(pw_config_t *config)
     }
     free(config->sockets);
     free(config->dir);
+    free(config->const_name);
     free(config);
 }

@@ -115,6 +115,7 @@ typedef struct {
 } pw_socket_t;
 
 typedef struct {
+    char *const_name;           /* the Config constant that was evaluated */
     char *dir;                  /* absolute directory of the config file: python_modules/,
                                  * pyproject.toml and requirements.txt are looked up there */
     pw_service_t *services;

@@ -68,6 +68,20 @@ TEST(workerd_serve_overrides)
     CHECK(strstr(cli.output, "-w: option does not take an argument") != NULL);
 }
 
+TEST(test_command)
+{
+    CHECK(PARSE("test", "--persist-dir=:memory:", "c.capnp", "main:Admin") == 0);
+    CHECK(cli.cmd == PW_CMD_TEST);
+    CHECK_STR(cli.config_path, "c.capnp");
+    CHECK_STR(cli.test_filter, "main:Admin");
+    CHECK(cli.const_name == NULL);
+    CHECK(PARSE("test", "c.capnp", "a", "b") < 0);
+    CHECK(strstr(cli.output, "pyworkerd test: b: too many arguments") != NULL);
+    CHECK(PARSE("test", "--help") == 0 && cli.cmd == PW_CMD_HELP);
+    CHECK(strstr(cli.output, "Usage: pyworkerd test") != NULL);
+    CHECK(PARSE("help", "test") == 0 && strstr(cli.output, "Usage: pyworkerd test") != NULL);
+}
+
 TEST(snapshot_modes)
 {
     CHECK(PARSE("serve", "--no-snapshot", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_NONE);
@@ -192,6 +206,7 @@ int main(void)
     RUN(serve_defaults);
     RUN(serve_all_option_forms);
     RUN(workerd_serve_overrides);
+    RUN(test_command);
     RUN(snapshot_modes);
     RUN(pool_sizes);
     RUN(sandbox_and_limit_options);
