@@ -38,6 +38,8 @@ _NULL_BODY_STATUSES = frozenset((101, 103, 204, 205, 304))
 _END = object()
 _is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]*\Z").match
 _bad_value = re.compile(r"[\r\n\0]").search
+_is_token_bytes = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*\Z").match
+_bad_value_bytes = re.compile(rb"[\r\n\0]").search
 
 
 class _StreamedResponse(webapi.StreamedBody, workers.Response):
@@ -55,14 +57,32 @@ def _checked_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k.lower(), v.strip(" \t")) for k, v in headers]
 
 
-def _response(status: int, headers: list[tuple[str, str]], body: Any, streamed: bool) -> workers.Response:
-    """A Response from an app's status, header pairs and body (bytes, or an async iterable)."""
+def _asgi_headers(raw: Any) -> list[tuple[str, str]]:
+    """An ASGI app's (bytes, bytes) header pairs as checked, lower-cased str pairs, with one
+    scan of all names and values in the common case."""
+    if not raw:
+        return []
+    try:
+        names = b"".join([k for k, _ in raw])
+        values = b"".join([v for _, v in raw])
+    except TypeError:
+        names = None
+    if names is None or _is_token_bytes(names) is None or _bad_value_bytes(values) is not None:
+        # raises the TypeError that names the bad header
+        return _checked_headers([(bytes(k).decode("latin-1"), bytes(v).decode("latin-1")) for k, v in raw])
+    return [(k.decode("latin-1").lower(), v.decode("latin-1").strip(" \t")) for k, v in raw]
+
+
+def _response(status: int, headers: list[tuple[str, str]], body: Any, streamed: bool,
+              checked: bool = False) -> workers.Response:
+    """A Response from an app's status, header pairs (`checked`: already through
+    _checked_headers or _asgi_headers) and body (bytes, or an async iterable)."""
     if status in _NULL_BODY_STATUSES:
         body, streamed = None, False
     cls = _StreamedResponse if streamed else workers.Response
     response = cls.__new__(cls)
     response._status, response._status_text = status, ""
-    response._headers = webapi.Headers._wrap(_checked_headers(headers) if headers else [])
+    response._headers = webapi.Headers._wrap(headers if checked else _checked_headers(headers) if headers else [])
     response._body, response._body_used = (body if streamed or body else None), False
     return response
 
@@ -183,14 +203,13 @@ class _Exchange:
             chunk = message.get("body", b"")
             if not message.get("more_body", False) and self.queue is None:
                 self._finish()
-                self._settle(_response(status, self.headers, bytes(chunk), False))
+                self._settle(_response(status, self.headers, bytes(chunk), False, True))
             else:
                 await self._stream(chunk, message.get("more_body", False))
         elif kind == "http.response.start":
             if self.status is not None:
                 raise RuntimeError("ASGI app sent 'http.response.start' twice")
-            self.headers = [(k.decode("latin-1"), v.decode("latin-1"))
-                            for k, v in message.get("headers", ())]
+            self.headers = _asgi_headers(message.get("headers"))
             self.status = int(message["status"])
         elif kind == "http.response.trailers":
             pass  # not sent: Workers responses have no trailers
@@ -206,7 +225,7 @@ class _Exchange:
         """A body sent in pieces: the first piece makes the Response a streamed one."""
         if self.queue is None:
             self.queue = asyncio.Queue(STREAM_QUEUE)
-            response = _response(self.status, self.headers, self._chunks(), True)
+            response = _response(self.status, self.headers, self._chunks(), True, True)
             self._settle(response)
             if response._body is None:
                 self.queue = asyncio.Queue()  # a null-body status (204, 304): dropped
@@ -282,12 +301,9 @@ async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) ->
         state = (await _start_lifespan(app, env)).state_for_requests()
     scope = http_scope(request, env, state)
     request_id = runtime.early_stream_id()
-    if request_id is not None:
-        return await _run_inline(app, scope, _Exchange(request, request_id))
-    return await _run_in_task(app, scope, _Exchange(request, None))
-
-
-async def _run_inline(app: ASGIApp, scope: Scope, exchange: _Exchange) -> workers.Response:
+    if request_id is None:
+        return await _run_in_task(app, scope, _Exchange(request, None))
+    exchange = _Exchange(request, request_id)  # inline: in this task (see _Exchange)
     try:
         await app(scope, exchange.receive, exchange.send)
     except BaseException as exc:
