@@ -157,13 +157,17 @@ static void kv_remote(pw_rpc_host_t *host, binding_t *b, pw_kv_http_request_t *r
 static void kv_get(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t id,
                    const pw_bytes_t *f, size_t n)
 {
-    if (n != 3)
-        return reply_error(port, id, "TypeError", "kv.get takes one key");
+    int64_t cache_ttl;
+    if (n != 3 && n != 4)
+        return reply_error(port, id, "TypeError", "kv.get takes one key and an optional cacheTtl");
     if (!kv_key_ok(port, id, f[2], "GET"))
         return;
+    if (n == 4 && (parse_int(f[3], 0, &cache_ttl) < 0 || cache_ttl < 0))
+        return reply_error(port, id, "TypeError", "cacheTtl must be a number of seconds");
     if (b->remote) {
         pw_kv_http_request_t req;
-        return kv_remote(host, b, &req, pw_kv_http_get(&req, f[2]), NULL, 0, port, id);
+        pw_bytes_t ttl = n == 4 ? f[3] : S("");
+        return kv_remote(host, b, &req, pw_kv_http_get(&req, f[2], ttl), NULL, 0, port, id);
     }
     pw_kv_entry_t e;
     int rc = pw_kv_get(b->store->kv, f[2], time(NULL), &e);

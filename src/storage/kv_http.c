@@ -90,10 +90,13 @@ static int key_target(pw_kv_http_request_t *req, pw_kv_op_t op, const char *meth
     return rc;
 }
 
-int pw_kv_http_get(pw_kv_http_request_t *req, pw_bytes_t key)
+int pw_kv_http_get(pw_kv_http_request_t *req, pw_bytes_t key, pw_bytes_t cache_ttl)
 {
     pw_buf_t t;
+    int first = 0;
     int rc = key_target(req, PW_KV_GET, "GET", key, &t);
+    if (rc == 0 && cache_ttl.len)
+        rc = add_param(&t, &first, "cache_ttl", cache_ttl);
     if (rc == 0)
         rc = finish_target(req, &t);
     pw_buf_free(&t);

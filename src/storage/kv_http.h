@@ -28,9 +28,9 @@ typedef struct {
 } pw_kv_http_request_t;
 
 /* Builds the request; strings are copied except a put's value and metadata (borrowed).
- * expiration / expiration_ttl: len 0 = not given. limit: len 0 = the service's default.
+ * expiration / expiration_ttl / cache_ttl: len 0 = not given. limit: len 0 = the service's default.
  * Return 0 or -ENOMEM; free with pw_kv_http_request_free (also after a failure). */
-int pw_kv_http_get(pw_kv_http_request_t *req, pw_bytes_t key);
+int pw_kv_http_get(pw_kv_http_request_t *req, pw_bytes_t key, pw_bytes_t cache_ttl);
 int pw_kv_http_get_many(pw_kv_http_request_t *req, const pw_bytes_t *keys, size_t n);
 int pw_kv_http_put(pw_kv_http_request_t *req, pw_bytes_t key, pw_bytes_t value,
                    pw_bytes_t expiration, pw_bytes_t expiration_ttl, pw_bytes_t metadata);
