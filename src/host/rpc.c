@@ -1,7 +1,9 @@
 /* rpc.c — dispatching binding calls from isolates (host process; see rpc.h). Runs on the
- * host's loop thread: KV calls are answered at once (SQLite, storage/kv.c); service calls
- * become CALL frames to the target worker's pool and are answered when it responds;
- * fetch() goes to http/fetch.c. An isolate may hold at most MAX_HELD calls open at once.
+ * host's loop thread: KV calls on a disk service are answered at once (SQLite,
+ * storage/kv.c), on a worker or external service they become HTTP requests in workerd's KV
+ * protocol (host/kv_remote.c); service calls become CALL frames to the target worker's pool
+ * (host/worker_call.c) and are answered when it responds; fetch() goes to http/fetch.c.
+ * An isolate may hold at most MAX_HELD calls open at once.
  * Invariant: every RPC frame gets exactly one RPC_RESULT unless its isolate is gone, and a
  * frame that does not decode is a protocol violation (the isolate is killed).
  */
@@ -145,7 +147,9 @@ static void kv_remote(pw_rpc_host_t *host, binding_t *b, pw_kv_http_request_t *r
         remote.fetch = host->fetch;
         remote.address = svc->external_address;
     }
-    if (built == -EINVAL)
+    if (pw_port_held(port) >= MAX_HELD)
+        reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD);
+    else if (built == -EINVAL)
         reply_error(port, id, "TypeError", "KV metadata must be JSON text without line breaks");
     else if (built < 0)
         reply_error(port, id, "Error", "KV: out of memory");

@@ -38,6 +38,9 @@ int pw_kv_http_delete(pw_kv_http_request_t *req, pw_bytes_t key);
 int pw_kv_http_list(pw_kv_http_request_t *req, pw_bytes_t prefix, pw_bytes_t limit, pw_bytes_t cursor);
 void pw_kv_http_request_free(pw_kv_http_request_t *req);
 
+/* "GET", "GET_BULK", "PUT", "DELETE", "LIST": the name Cloudflare's messages use. */
+const char *pw_kv_http_op_name(pw_kv_op_t op);
+
 /* Percent-encodes everything but A-Z a-z 0-9 - . _ ~ (encodeURIComponent). */
 int pw_kv_http_pct_encode(pw_buf_t *out, pw_bytes_t in);
 
