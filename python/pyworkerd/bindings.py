@@ -99,6 +99,9 @@ class KvNamespace:
             meta = _metadata(fields[1]) if fields else None
             return JsDict(value=value, metadata=meta, cacheStatus=None)
 
+        cache_ttl = _int_option(opts, "cacheTtl")    # sent to a KV service as cache_ttl
+        if cache_ttl:
+            return rpc.call(decode, "kv.get", self._name, _key(key), cache_ttl)
         return rpc.call(decode, "kv.get", self._name, _key(key))
 
     def _get_many(self, keys: list[str], kind: str, with_metadata: bool) -> Any:

@@ -43,12 +43,6 @@ static void pending_free(pending_t *p)
     free(p);
 }
 
-static const char *op_name(pw_kv_op_t op)
-{
-    return op == PW_KV_GET ? "GET" : op == PW_KV_GET_MANY ? "GET_BULK" : op == PW_KV_PUT ? "PUT"
-         : op == PW_KV_DELETE ? "DELETE" : "LIST";
-}
-
 /* The service answered: its status, headers and body become the isolate's RPC_RESULT. */
 static void answer(pending_t *p, unsigned status, pw_bytes_t headers, pw_bytes_t body)
 {
@@ -79,7 +73,7 @@ static void transport_failed(pending_t *p, const char *why)
 {
     char msg[1024];
     snprintf(msg, sizeof msg, "KV %s failed: the KV service \"%s\" did not answer: %s",
-             op_name(p->op), p->service, why);
+             pw_kv_http_op_name(p->op), p->service, why);
     reply_error(p->port, p->id, msg);
 }
 

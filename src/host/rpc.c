@@ -1,7 +1,9 @@
 /* rpc.c — dispatching binding calls from isolates (host process; see rpc.h). Runs on the
- * host's loop thread: KV calls are answered at once (SQLite, storage/kv.c); service calls
- * become CALL frames to the target worker's pool and are answered when it responds;
- * fetch() goes to http/fetch.c. An isolate may hold at most MAX_HELD calls open at once.
+ * host's loop thread: KV calls on a disk service are answered at once (SQLite,
+ * storage/kv.c), on a worker or external service they become HTTP requests in workerd's KV
+ * protocol (host/kv_remote.c); service calls become CALL frames to the target worker's pool
+ * (host/worker_call.c) and are answered when it responds; fetch() goes to http/fetch.c.
+ * An isolate may hold at most MAX_HELD calls open at once.
  * Invariant: every RPC frame gets exactly one RPC_RESULT unless its isolate is gone, and a
  * frame that does not decode is a protocol violation (the isolate is killed).
  */
@@ -145,7 +147,9 @@ static void kv_remote(pw_rpc_host_t *host, binding_t *b, pw_kv_http_request_t *r
         remote.fetch = host->fetch;
         remote.address = svc->external_address;
     }
-    if (built == -EINVAL)
+    if (pw_port_held(port) >= MAX_HELD)
+        reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD);
+    else if (built == -EINVAL)
         reply_error(port, id, "TypeError", "KV metadata must be JSON text without line breaks");
     else if (built < 0)
         reply_error(port, id, "Error", "KV: out of memory");
@@ -157,13 +161,17 @@ static void kv_remote(pw_rpc_host_t *host, binding_t *b, pw_kv_http_request_t *r
 static void kv_get(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t id,
                    const pw_bytes_t *f, size_t n)
 {
-    if (n != 3)
-        return reply_error(port, id, "TypeError", "kv.get takes one key");
+    int64_t cache_ttl;
+    if (n != 3 && n != 4)
+        return reply_error(port, id, "TypeError", "kv.get takes one key and an optional cacheTtl");
     if (!kv_key_ok(port, id, f[2], "GET"))
         return;
+    if (n == 4 && (parse_int(f[3], 0, &cache_ttl) < 0 || cache_ttl < 0))
+        return reply_error(port, id, "TypeError", "cacheTtl must be a number of seconds");
     if (b->remote) {
         pw_kv_http_request_t req;
-        return kv_remote(host, b, &req, pw_kv_http_get(&req, f[2]), NULL, 0, port, id);
+        pw_bytes_t ttl = n == 4 ? f[3] : S("");
+        return kv_remote(host, b, &req, pw_kv_http_get(&req, f[2], ttl), NULL, 0, port, id);
     }
     pw_kv_entry_t e;
     int rc = pw_kv_get(b->store->kv, f[2], time(NULL), &e);

@@ -1,7 +1,8 @@
 /* rpc.h — the host's side of binding calls (host process). Every isolate's RPC frame
  * (wire/rpc.h) arrives at pw_rpc_handle() through its pool; the frame names an operation
  * and one of its worker's bindings, which this module resolves to a backend: a KV
- * namespace (storage/kv.h), another worker's pool (service bindings) or outbound fetch.
+ * namespace (SQLite, storage/kv.h, or a worker / external service, host/kv_remote.h),
+ * another worker's pool (service bindings) or outbound fetch.
  * Nothing in an RPC frame is trusted: the binding must be the worker's own, of the right
  * kind, and every size is checked against Cloudflare's limits before use.
  */

@@ -17,6 +17,7 @@ struct pw_worker_call {
     pw_worker_done_cb done;
     void *arg;
     unsigned status;
+    int too_large;              /* a streamed body went past MAX_BODY */
     pw_buf_t headers;
     pw_buf_t body;
 };
@@ -83,9 +84,8 @@ static int chunk(pw_call_t *call, const uint8_t *data, size_t len)
 {
     pw_worker_call_t *wc = (pw_worker_call_t *)call;
     pw_pool_ack(call, len);
-    if (wc->body.len + len > MAX_BODY)
-        return 0;   /* dropped; end() reports it */
-    pw_buf_append(&wc->body, data, len);
+    if (wc->too_large || wc->body.len + len > MAX_BODY || pw_buf_append(&wc->body, data, len) < 0)
+        wc->too_large = 1;  /* the rest is dropped; end() reports it */
     return 0;
 }
 
@@ -94,6 +94,8 @@ static void end(pw_call_t *call, int aborted)
     pw_worker_call_t *wc = (pw_worker_call_t *)call;
     if (aborted)
         return finish(wc, 502, "the worker's streamed response was aborted");
+    if (wc->too_large)
+        return finish(wc, 502, "the worker's streamed response is larger than 32 MiB");
     finish(wc, 0, NULL);
 }
 

@@ -23,6 +23,11 @@ static const char *const op_names[] = {
     [PW_KV_DELETE] = "DELETE", [PW_KV_LIST] = "LIST",
 };
 
+const char *pw_kv_http_op_name(pw_kv_op_t op)
+{
+    return op <= PW_KV_LIST ? op_names[op] : "?";
+}
+
 static pw_bytes_t S(const char *s)
 {
     return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
@@ -90,10 +95,13 @@ static int key_target(pw_kv_http_request_t *req, pw_kv_op_t op, const char *meth
     return rc;
 }
 
-int pw_kv_http_get(pw_kv_http_request_t *req, pw_bytes_t key)
+int pw_kv_http_get(pw_kv_http_request_t *req, pw_bytes_t key, pw_bytes_t cache_ttl)
 {
     pw_buf_t t;
+    int first = 0;
     int rc = key_target(req, PW_KV_GET, "GET", key, &t);
+    if (rc == 0 && cache_ttl.len)
+        rc = add_param(&t, &first, "cache_ttl", cache_ttl);
     if (rc == 0)
         rc = finish_target(req, &t);
     pw_buf_free(&t);
@@ -339,7 +347,7 @@ static int answer_list(const cJSON *root, pw_buf_t *out, const char **why)
 int pw_kv_http_answer(pw_kv_op_t op, unsigned status, pw_bytes_t headers, pw_bytes_t body,
                       const pw_bytes_t *keys, size_t n_keys, pw_buf_t *out, char *err, size_t err_len)
 {
-    const char *name = op <= PW_KV_LIST ? op_names[op] : "?";
+    const char *name = pw_kv_http_op_name(op);
     size_t start = out->len;
     if (op == PW_KV_GET && (status == 404 || status == 410 || (status >= 200 && status < 300)))
         return answer_get(status, headers, body, out) == 0 ? 0 : (out->len = start, -1);

@@ -28,15 +28,18 @@ typedef struct {
 } pw_kv_http_request_t;
 
 /* Builds the request; strings are copied except a put's value and metadata (borrowed).
- * expiration / expiration_ttl: len 0 = not given. limit: len 0 = the service's default.
+ * expiration / expiration_ttl / cache_ttl: len 0 = not given. limit: len 0 = the service's default.
  * Return 0 or -ENOMEM; free with pw_kv_http_request_free (also after a failure). */
-int pw_kv_http_get(pw_kv_http_request_t *req, pw_bytes_t key);
+int pw_kv_http_get(pw_kv_http_request_t *req, pw_bytes_t key, pw_bytes_t cache_ttl);
 int pw_kv_http_get_many(pw_kv_http_request_t *req, const pw_bytes_t *keys, size_t n);
 int pw_kv_http_put(pw_kv_http_request_t *req, pw_bytes_t key, pw_bytes_t value,
                    pw_bytes_t expiration, pw_bytes_t expiration_ttl, pw_bytes_t metadata);
 int pw_kv_http_delete(pw_kv_http_request_t *req, pw_bytes_t key);
 int pw_kv_http_list(pw_kv_http_request_t *req, pw_bytes_t prefix, pw_bytes_t limit, pw_bytes_t cursor);
 void pw_kv_http_request_free(pw_kv_http_request_t *req);
+
+/* "GET", "GET_BULK", "PUT", "DELETE", "LIST": the name Cloudflare's messages use. */
+const char *pw_kv_http_op_name(pw_kv_op_t op);
 
 /* Percent-encodes everything but A-Z a-z 0-9 - . _ ~ (encodeURIComponent). */
 int pw_kv_http_pct_encode(pw_buf_t *out, pw_bytes_t in);

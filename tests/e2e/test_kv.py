@@ -54,6 +54,8 @@ class Default(WorkerEntrypoint):
             elif op == "get":
                 v = await kv.get(q["key"], q["type"]) if "type" in q else await kv.get(q["key"])
                 out = v if not isinstance(v, (bytes, memoryview)) else {"bytes": bytes(v).decode(), "kind": type(v).__name__}
+            elif op == "get_ttl":
+                out = await kv.get(q["key"], cacheTtl=int(q["ttl"]))
             elif op == "get_kw":
                 out = await kv.get(q["key"], type=q["type"])
             elif op == "get_many":

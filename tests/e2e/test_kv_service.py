@@ -31,15 +31,17 @@ def test_requests_follow_workerds_kv_protocol(start):
         s = start("external", remote.address)
         call(s, "/put?" + q(key="a b/é", value="v", opts=json.dumps({"expirationTtl": 120, "metadata": {"m": 1}})))
         call(s, "/get?" + q(key="a b/é"))
+        call(s, "/get_ttl?" + q(key="k", ttl="300"))
         call(s, "/get_many?" + q(keys="a b/é,x"))
         call(s, "/delete?" + q(key="x"))
         call(s, "/list?" + q(opts=json.dumps({"prefix": "a b", "limit": 5, "cursor": "c&d"})))
-        (put, get, bulk, delete, listing) = remote.requests
+        (put, get, get_ttl, bulk, delete, listing) = remote.requests
         assert put[0] == "PUT" and put[1] == "/a%20b%2F%C3%A9?urlencoded=true&expiration_ttl=120"
         assert put[2]["CF-KV-FLPROD-405"] == "https://fake-host" + put[1]
         assert json.loads(put[2]["CF-KV-Metadata"]) == {"m": 1}
         assert put[2]["Host"] == "fake-host"
         assert get[:2] == ("GET", "/a%20b%2F%C3%A9?urlencoded=true")
+        assert get_ttl[:2] == ("GET", "/k?urlencoded=true&cache_ttl=300")
         assert bulk[:2] == ("POST", "/bulk/get")
         assert delete[:2] == ("DELETE", "/x?urlencoded=true")
         assert listing[:2] == ("GET", "/?key_count_limit=5&prefix=a%20b&cursor=c%26d")

@@ -103,11 +103,11 @@ class Default(WorkerEntrypoint):
 def services(tmp_path):
     servers = []
 
-    def start(front=FRONT):
+    def start(front=FRONT, auth=AUTH):
         d = tmp_path / "svc"
         d.mkdir(exist_ok=True)
         (d / "front.py").write_text(textwrap.dedent(front))
-        (d / "auth.py").write_text(textwrap.dedent(AUTH))
+        (d / "auth.py").write_text(textwrap.dedent(auth))
         (d / "config.capnp").write_text(CONFIG)
         s = Server(d / "config.capnp", (), tmp=tmp_path)
         servers.append(s)
@@ -144,3 +144,48 @@ def test_rpc_errors_and_private_methods(services):
 
 def test_sync_handler_can_call_a_service_binding(services):
     assert services(SYNC_FRONT).get("/")[2] == b"sync 201 text 42"
+
+
+STREAMING_AUTH = '''
+import asyncio, os
+import asgi
+from workers import WorkerEntrypoint
+
+async def app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"x-streamed", b"yes")]})
+    if scope["path"] == "/die":
+        await send({"type": "http.response.body", "body": b"half", "more_body": True})
+        await asyncio.sleep(0.1)
+        os._exit(3)
+    for i in range(5):
+        await send({"type": "http.response.body", "body": b"%d-" % i + b"x" * 100000, "more_body": True})
+        await asyncio.sleep(0.01)
+    await send({"type": "http.response.body", "body": b"end"})
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return await asgi.fetch(app, request, self.env)
+'''
+
+STREAM_FRONT = '''
+from workers import WorkerEntrypoint, Response
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        path = request.url.split("/", 3)[3]
+        try:
+            r = await self.env.AUTH.fetch("http://auth/" + path)
+            body = await r.text()
+            return Response(f"{r.status} {r.headers.get('x-streamed')} {len(body)} {body[-3:]}")
+        except Exception as e:
+            return Response(f"error {e}", status=502)
+'''
+
+
+def test_service_fetch_collects_a_streamed_response(services):
+    """Was: the host called a NULL chunk callback (crash) when the bound worker streamed."""
+    s = services(STREAM_FRONT, STREAMING_AUTH)
+    assert s.get("/stream")[2] == b"200 yes %d end" % (5 * 100002 + 3)
+    status, _, body = s.get("/die")
+    assert status == 502 and b"aborted" in body
+    assert s.get("/stream")[0] == 200 and s.proc.poll() is None

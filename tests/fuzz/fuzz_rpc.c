@@ -303,7 +303,7 @@ void fuzz_seeds(fuzz_add_cb add)
         SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");
         SEED("\x02value", "kv.get", kv, "key");
         SEED("\x01", "kv.get", kv, "key");
-        SEED("\x82", "kv.get", kv, "key");
+        SEED("\x82", "kv.get", kv, "key", "300");
         SEED("\x02{\"a\":{\"value\":\"1\"},\"b\":null}", "kv.get_many", kv, "a", "b");
         SEED("\x02{\"keys\":[{\"name\":\"a\"}],\"list_complete\":false,\"cursor\":\"6162\"}",
              "kv.list", kv, "p", "10", "6162");

@@ -21,10 +21,13 @@ static int header_is(const pw_kv_http_request_t *r, const char *name, const char
 TEST(requests_follow_the_protocol)
 {
     pw_kv_http_request_t r;
-    CHECK(pw_kv_http_get(&r, B("a b/\xc3\xa9")) == 0);
+    CHECK(pw_kv_http_get(&r, B("a b/\xc3\xa9"), NONE) == 0);
     CHECK_STR(r.method, "GET");
     CHECK_STR(r.target, "/a%20b%2F%C3%A9?urlencoded=true");
     CHECK(header_is(&r, "CF-KV-FLPROD-405", "https://fake-host/a%20b%2F%C3%A9?urlencoded=true"));
+    pw_kv_http_request_free(&r);
+    CHECK(pw_kv_http_get(&r, B("k"), B("300")) == 0);
+    CHECK_STR(r.target, "/k?urlencoded=true&cache_ttl=300");
     pw_kv_http_request_free(&r);
     CHECK(pw_kv_http_put(&r, B("k"), B("v"), B("1700000000"), B("120"), B("{\"m\":1}")) == 0);
     CHECK_STR(r.target, "/k?urlencoded=true&expiration=1700000000&expiration_ttl=120");
