@@ -28,7 +28,7 @@ FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # fuzz_rpc: rpc.c and what it drives, with the pool, the port and fetch.c stubbed in the target
 FUZZ_RPC_SRCS   := src/host/rpc.c src/host/kv_remote.c src/host/worker_call.c src/host/log.c \
                    src/storage/kv.c src/storage/kv_http.c src/wire/frame.c src/wire/rpc.c \
-                   src/wire/header_lines.c
+                   src/wire/header_lines.c src/host/watch_list.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60

@@ -13,6 +13,7 @@
 #include "host/pool.h"
 #include "host/limits.h"
 #include "host/log.h"
+#include "host/watch_list.h"
 #include "wire/control.h"
 #include "wire/header_lines.h"
 #include "wire/rpc.h"
@@ -477,7 +478,7 @@ static int isolate_open(pw_isolate_t *iso, int pid)
         return -ENOMEM;
     iso->port->iso = iso;
     iso->port->refs = 1;
-    iso->port->watchers.prev = iso->port->watchers.next = &iso->port->watchers;
+    pw_watch_list_init(&iso->port->watchers);
     int rc = uv_pipe_init(pool->loop, &iso->pipe, 0);
     if (rc == 0)
         rc = uv_pipe_open(&iso->pipe, iso->fd);
@@ -1019,19 +1020,12 @@ void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port
 {
     port->refs++;
     watch->gone = gone;
-    watch->next = &port->watchers;
-    watch->prev = port->watchers.prev;
-    port->watchers.prev->next = watch;
-    port->watchers.prev = watch;
+    pw_watch_list_add(&port->watchers, watch);
 }
 
 void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
 {
-    if (watch->next) {
-        watch->prev->next = watch->next;
-        watch->next->prev = watch->prev;
-        watch->prev = watch->next = NULL;
-    }
+    pw_watch_list_remove(watch);
     pw_port_release(port);
 }
 
@@ -1039,13 +1033,7 @@ void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
 static void port_gone(pw_port_t *port)
 {
     port->refs++;
-    while (port->watchers.next != &port->watchers) {
-        pw_port_watch_t *w = port->watchers.next;
-        w->prev->next = w->next;
-        w->next->prev = w->prev;
-        w->prev = w->next = NULL;
-        w->gone(w);
-    }
+    pw_watch_list_notify_all(&port->watchers);
     pw_port_release(port);
 }
 

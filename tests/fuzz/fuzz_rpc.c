@@ -13,6 +13,7 @@
 #include "host/worker_call.h"
 #include "http/fetch.h"
 #include "wire/rpc.h"
+#include "host/watch_list.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,19 +45,12 @@ void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port
 {
     port->refs++;
     watch->gone = gone;
-    watch->next = &port->watchers;
-    watch->prev = port->watchers.prev;
-    port->watchers.prev->next = watch;
-    port->watchers.prev = watch;
+    pw_watch_list_add(&port->watchers, watch);
 }
 
 void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
 {
-    if (watch->next) {
-        watch->prev->next = watch->next;
-        watch->next->prev = watch->prev;
-        watch->prev = watch->next = NULL;
-    }
+    pw_watch_list_remove(watch);
     pw_port_release(port);
 }
 
@@ -186,13 +180,7 @@ static void settle(pw_port_t *port, const uint8_t *tail, size_t len)
     pw_bytes_t body = { len > 1 ? tail + 1 : tail, len > 1 ? len - 1 : 0 };
     if (len && tail[0] & 0x80) {
         port->dead = 1;     /* the isolate died: watchers cancel their work */
-        while (port->watchers.next != &port->watchers) {
-            pw_port_watch_t *w = port->watchers.next;
-            w->prev->next = w->next;
-            w->next->prev = w->prev;
-            w->prev = w->next = NULL;
-            w->gone(w);
-        }
+        pw_watch_list_notify_all(&port->watchers);
     }
     for (size_t i = 0; i < n_calls; i++) {
         pw_call_t *c = calls[i];
@@ -258,7 +246,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!worker)
         setup();
     pw_port_t port = { .refs = 1 };
-    port.watchers.prev = port.watchers.next = &port.watchers;
+    pw_watch_list_init(&port.watchers);
     const uint8_t *tail = memchr(data, 0x1c, size);
     size_t calls_len = tail ? (size_t)(tail - data) : size;
     const uint8_t *p = data, *end = data + calls_len;
