@@ -61,8 +61,8 @@ class _Stream:
 class _Server:
     """Connects one Channel to runtime.handle(), in either mode."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
-        self.loop = loop
+    def __init__(self, fd: int) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.fd = fd
         self.channel = _pyworkerd.Channel(fd)
         self.tasks: dict[int, asyncio.Task] = {}
@@ -78,6 +78,19 @@ class _Server:
         self.closed = False
         self.failed = False
         rpc.attach(self)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The isolate's asyncio loop, made when first needed: a worker whose handlers are
+        all sync never pays for it (an epoll instance and a self-pipe) at start."""
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+        return self._loop
+
+    @property
+    def has_loop(self) -> bool:
+        return self._loop is not None
 
     def serve(self) -> None:
         while not self.closed and not self.failed:
@@ -293,16 +306,29 @@ class _Server:
             self.waiting_to_write = True
 
 
+class _LazyLoopPolicy(asyncio.DefaultEventLoopPolicy):
+    """asyncio.get_event_loop() in the isolate's thread is the server's loop, made on demand
+    (as if serve() had set it at start)."""
+
+    def __init__(self, server: _Server) -> None:
+        super().__init__()
+        self._server = server
+
+    def get_event_loop(self) -> asyncio.AbstractEventLoop:
+        if not self._server.has_loop and self._local._loop is None and not self._local._set_called:
+            return self._server.loop
+        return super().get_event_loop()
+
+
 def serve(fd: int) -> None:
     """Serve requests arriving on fd until the host closes it."""
     runtime.before_first_request()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    server = _Server(loop, fd)
+    server = _Server(fd)
+    asyncio.set_event_loop_policy(_LazyLoopPolicy(server))
     runtime.streams = server
     try:
         server.serve()
     finally:
         server.channel.flush()
-        if not server.failed:
-            loop.run_until_complete(runtime.retire())
+        if not server.failed and (server.has_loop or runtime.has_retire_hooks()):
+            server.loop.run_until_complete(runtime.retire())

@@ -337,6 +337,10 @@ def on_retire(hook: Callable[[], Awaitable[Any]]) -> None:
     _retire_hooks.append(hook)
 
 
+def has_retire_hooks() -> bool:
+    return bool(_retire_hooks)
+
+
 async def retire() -> None:
     """Run the retire hooks, newest first, logging their failures."""
     while _retire_hooks:

@@ -7,6 +7,7 @@
 #include "python/audit.h"
 #include "python/module.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,18 @@ int pw_python_serve(int fd)
     }
     Py_DECREF(result);
     return 0;
+}
+
+void pw_python_settle_heap(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *rc = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+    Py_XDECREF(rc);
+    rc = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    Py_XDECREF(rc);
+    Py_XDECREF(gc);
+    PyErr_Clear();      /* best effort: only memory and start time depend on it */
+    malloc_trim(0);
 }
 
 void pw_python_before_fork(void)

@@ -19,6 +19,11 @@ size_t pw_python_path_dirs(char **out, size_t max);
  * in *error_text. */
 int pw_python_load_worker(const char *spec_path, char **error_text);
 
+/* Template, once loaded: collects garbage, moves every object to the collector's permanent
+ * generation (gc.freeze: an isolate's collections never walk, hence never copy, the pages
+ * of what it inherited) and gives freed heap pages back (fewer pages for fork to copy). */
+void pw_python_settle_heap(void);
+
 /* Isolate: serves REQUEST frames on fd until the host closes it. Returns 0 at a clean end. */
 int pw_python_serve(int fd);
 
