@@ -1,4 +1,4 @@
-# pyworkerd build. `make` builds build/pyworkerd; `make run` serves examples/hello;
+# pyworkerd build. `make` builds build/pyworkerd (and build/pyworkerd-isolate, which its zygote runs); `make run` serves examples/hello;
 # `make test` runs the C unit tests and the end-to-end suite, then both again against an
 # AddressSanitizer/UBSan build (`make asan` alone). `make deps` installs missing Debian packages.
 
@@ -14,11 +14,16 @@ BUILD   ?= build
 SRCS      := $(sort $(wildcard src/*/*.c))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ  := $(BUILD)/obj/main.o
+# build/pyworkerd-isolate (the zygote's and cold isolates' binary): Python's side only
+ISO_MAIN_OBJ := $(BUILD)/obj/isolate_main.o
+ISO_OBJS  := $(filter $(BUILD)/obj/isolate/% $(BUILD)/obj/python/% $(BUILD)/obj/wire/%,$(OBJS)) \
+             $(BUILD)/obj/config/cli.o $(BUILD)/obj/config/paths.o $(BUILD)/obj/host/log.o
+ISO_LIBS  := $(shell pkg-config --libs python3-embed libcjson libseccomp 2>/dev/null) -lm
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run test unit e2e asan clean
-all: $(BUILD)/pyworkerd
+all: $(BUILD)/pyworkerd $(BUILD)/pyworkerd-isolate
 
 deps:
 	@./scripts/install-deps
@@ -29,6 +34,9 @@ $(BUILD)/obj/%.o: src/%.c
 
 $(BUILD)/pyworkerd: $(OBJS) $(MAIN_OBJ)
 	$(CC) $(ALL_CFLAGS) -rdynamic $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/pyworkerd-isolate: $(ISO_OBJS) $(ISO_MAIN_OBJ)
+	$(CC) $(ALL_CFLAGS) -rdynamic $^ -o $@ $(LDFLAGS) $(ISO_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(OBJS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
@@ -41,7 +49,7 @@ run: deps
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-e2e: $(BUILD)/pyworkerd
+e2e: $(BUILD)/pyworkerd $(BUILD)/pyworkerd-isolate
 	PYWORKERD_BIN=$(abspath $(BUILD)/pyworkerd) $(PYTHON) -m pytest -q tests/python tests/e2e $(PYTEST_ARGS)
 
 test: deps
@@ -58,4 +66,4 @@ asan:
 clean:
 	rm -rf build build-asan
 
--include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(ISO_MAIN_OBJ:.o=.d)
