@@ -16,13 +16,19 @@ A failure of this machinery itself (not of a handler: runtime.handle catches tho
 isolate, so that the host answers its requests with 502 and starts a fresh one.
 """
 
-import asyncio
+from __future__ import annotations
+
 import functools
 import traceback
+from typing import Any
 
 import _pyworkerd
 from pyworkerd import rpc, runtime
 from pyworkerd.log import log
+
+asyncio: Any = None
+"""The asyncio module, imported when the isolate makes its loop (_Server.loop): everything
+below that uses it runs on that loop."""
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 BATCH = 8
@@ -82,9 +88,15 @@ class _Server:
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
         """The isolate's asyncio loop, made when first needed: a worker whose handlers are
-        all sync never pays for it (an epoll instance and a self-pipe) at start."""
+        all sync never pays for it (an epoll instance and a self-pipe) at start, nor, in a
+        cold isolate, for importing asyncio. A loop that a sync handler already made with
+        asyncio.get_event_loop() becomes this one."""
         if self._loop is None:
-            self._loop = asyncio.new_event_loop()
+            global asyncio
+            import asyncio
+
+            made = asyncio.get_event_loop_policy()._local._loop
+            self._loop = made if made is not None and not made.is_closed() else asyncio.new_event_loop()
             asyncio.set_event_loop(self._loop)
         return self._loop
 
@@ -217,7 +229,9 @@ class _Server:
 
     # runtime.streams: adapters stream a response before their handler returns
     def early_stream_id(self) -> int | None:
-        return self.request_of.get(asyncio.current_task(self.loop))
+        if self._loop is None:
+            return None
+        return self.request_of.get(asyncio.current_task(self._loop))
 
     def stream_early(self, request_id: int, response) -> None:
         if request_id in self.early or request_id not in self.tasks:
@@ -306,25 +320,10 @@ class _Server:
             self.waiting_to_write = True
 
 
-class _LazyLoopPolicy(asyncio.DefaultEventLoopPolicy):
-    """asyncio.get_event_loop() in the isolate's thread is the server's loop, made on demand
-    (as if serve() had set it at start)."""
-
-    def __init__(self, server: _Server) -> None:
-        super().__init__()
-        self._server = server
-
-    def get_event_loop(self) -> asyncio.AbstractEventLoop:
-        if not self._server.has_loop and self._local._loop is None and not self._local._set_called:
-            return self._server.loop
-        return super().get_event_loop()
-
-
 def serve(fd: int) -> None:
     """Serve requests arriving on fd until the host closes it."""
     runtime.before_first_request()
     server = _Server(fd)
-    asyncio.set_event_loop_policy(_LazyLoopPolicy(server))
     runtime.streams = server
     try:
         server.serve()

@@ -13,10 +13,18 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Modules every worker needs, imported once in the zygote so that templates fork them. */
-static const char *const preload_modules[] = {
-    "asyncio", "json", "traceback", "http", "workers", "js", "pyworkerd.entropy",
-    "pyworkerd.packages", "pyworkerd.runtime", "pyworkerd.loop", NULL,
+/* Modules every worker may need, imported once in the zygote so that templates fork them
+ * (the SDK imports some of them only where it uses them: see below). */
+static const char *const snapshot_modules[] = {
+    "asyncio", "json", "traceback", "http", "inspect", "importlib.metadata", "tomllib",
+    "pathlib", "workers", "js", "pyworkerd.entropy", "pyworkerd.packages", "pyworkerd.runtime",
+    "pyworkerd.loop", "workers.asgi", "workers.wsgi", NULL,
+};
+
+/* A cold isolate's: only what loading and serving a worker needs; asyncio, inspect and the
+ * package machinery come when the worker uses them (a sync hello worker never does). */
+static const char *const cold_modules[] = {
+    "pyworkerd.runtime", "pyworkerd.loop", NULL,
 };
 
 /* An exception whose `show_traceback` attribute is false (pyworkerd's own errors about the
@@ -103,8 +111,9 @@ static int start_interpreter(char *err, size_t err_len)
     return 0;
 }
 
-int pw_python_init(const char *python_dir, char *err, size_t err_len)
+int pw_python_init(const char *python_dir, int cold, char *err, size_t err_len)
 {
+    const char *const *preload_modules = cold ? cold_modules : snapshot_modules;
     if (start_interpreter(err, err_len) < 0)
         return -1;
     if (prepend_sys_path(python_dir) < 0) {
