@@ -199,6 +199,19 @@ def _warm_up() -> None:
 
     for req_id in range(WARM_UP_ROUNDS):
         _serve(sdk_only, req_id, "GET", "http://localhost/", [("host", "localhost")], b"")
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:     # the async side too, on a loop of its own, closed after
+        async def sdk_only_async(req_id: int, request: Request) -> Any:
+            await asyncio.sleep(0)
+            return sdk_only(req_id, request)
+
+        loop = asyncio.new_event_loop()
+        try:
+            for req_id in range(WARM_UP_ROUNDS):
+                loop.run_until_complete(_serve(sdk_only_async, req_id, "GET", "http://localhost/",
+                                               [("host", "localhost")], b""))
+        finally:
+            loop.close()
 
 
 def _requirement_modules(resolved: dict[str, packages.Resolved]) -> dict[str, str]:
