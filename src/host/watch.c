@@ -44,19 +44,21 @@ static int ignored_dir(const char *name)
 }
 
 static int watch_dir(pw_watch_t *watch, const char *dir);
+static int rewatch_below(pw_watch_t *watch, uv_fs_event_t *ev, const char *dir);
 
-static int is_watched(pw_watch_t *watch, const char *dir)
+static uv_fs_event_t *find_watch(pw_watch_t *watch, const char *dir)
 {
     for (size_t i = 0; i < watch->n_events; i++) {
         char path[PATH_MAX];
         size_t len = sizeof path;
         if (uv_fs_event_getpath(watch->events[i], path, &len) == 0 && strcmp(path, dir) == 0)
-            return 1;
+            return watch->events[i];
     }
-    return 0;
+    return NULL;
 }
 
-/* A directory that appeared (created, or moved in) under a watched one joins the watch. */
+/* A directory that appeared (created, or moved in) under a watched one joins the watch; one
+ * that was deleted and made again (a checkout) is watched again, as is everything below it. */
 static void watch_if_new_dir(pw_watch_t *watch, uv_fs_event_t *handle, const char *filename)
 {
     char parent[PATH_MAX], path[PATH_MAX];
@@ -64,7 +66,7 @@ static void watch_if_new_dir(pw_watch_t *watch, uv_fs_event_t *handle, const cha
     struct stat st;
     if (ignored_dir(filename) || uv_fs_event_getpath(handle, parent, &len) < 0 ||
         snprintf(path, sizeof path, "%s/%s", parent, filename) >= (int)sizeof path ||
-        stat(path, &st) < 0 || !S_ISDIR(st.st_mode) || is_watched(watch, path))
+        stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
         return;
     int rc = watch_dir(watch, path);
     if (rc < 0)
@@ -87,9 +89,15 @@ static void on_event(uv_fs_event_t *handle, const char *filename, int events, in
     uv_timer_start(&watch->settle, on_settled, PW_WATCH_SETTLE_MS, 0);
 }
 
-/* Watches dir and every directory below it (depth first), up to MAX_DIRS in all. */
+/* Watches dir and every directory below it (depth first), up to MAX_DIRS in all; a path
+ * already watched is watched anew (its directory may be a new one under the same name). */
 static int watch_dir(pw_watch_t *watch, const char *dir)
 {
+    uv_fs_event_t *known = find_watch(watch, dir);
+    if (known) {
+        uv_fs_event_stop(known);
+        return rewatch_below(watch, known, dir);
+    }
     if (watch->n_events >= MAX_DIRS) {
         if (!watch->warned_full)
             pw_log_error("--watch: more than %d directories; changes under %s and any further "
@@ -106,7 +114,13 @@ static int watch_dir(pw_watch_t *watch, const char *dir)
     ev->data = watch;
     watch->events[watch->n_events++] = ev;
     watch->open_handles++;
-    rc = uv_fs_event_start(ev, on_event, dir, 0);
+    return rewatch_below(watch, ev, dir);
+}
+
+/* Starts `ev` on dir, then watches its subdirectories. */
+static int rewatch_below(pw_watch_t *watch, uv_fs_event_t *ev, const char *dir)
+{
+    int rc = uv_fs_event_start(ev, on_event, dir, 0);
     if (rc < 0)
         return rc;
     DIR *d = opendir(dir);

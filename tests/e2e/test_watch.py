@@ -2,6 +2,7 @@
 background and swaps it in; in-flight requests finish on the old version; a broken change
 is logged and the previous version keeps serving."""
 
+import shutil
 import threading
 import time
 
@@ -120,3 +121,10 @@ def test_a_module_deep_in_the_tree_and_a_new_directory_are_watched(serve, tmp_pa
     time.sleep(0.3)
     (d / "pkg" / "sub" / "deeper" / "newer" / "newest" / "greeting.py").write_text("TEXT = 'n2'\n")
     wait_body(server, "n2")
+    # a tree deleted and made again under the same names (a checkout) is watched anew
+    shutil.rmtree(d / "pkg" / "sub")
+    write_deep(d, ["pkg", "sub", "deeper", "newer", "newest"], "r1")
+    wait_body(server, "r1")
+    time.sleep(0.3)
+    (d / "pkg" / "sub" / "deeper" / "newer" / "newest" / "greeting.py").write_text("TEXT = 'r2'\n")
+    wait_body(server, "r2")
