@@ -324,6 +324,8 @@ def serve(fd: int) -> None:
     """Serve requests arriving on fd until the host closes it."""
     runtime.before_first_request()
     server = _Server(fd)
+    if runtime.async_handler:
+        server.loop     # made now, not on the first request's path (a spare waits for one)
     runtime.streams = server
     try:
         server.serve()

@@ -38,6 +38,11 @@ anyway (embed.c), and a cold isolate (--no-snapshot) of a sync worker never pays
 
 CO_ITERABLE_COROUTINE = 0x100
 CO_VARARGS = 0x04
+CO_COROUTINE = 0x80
+
+async_handler = False
+"""Whether the worker's fetch handler is an `async def`: its isolates make their asyncio loop
+before the first request arrives (loop.serve), not while it waits."""
 
 NO_GLOBAL_HANDLERS_DATE = "2025-08-14"
 ERROR_RESPONSE_BODY = b"Internal Server Error"
@@ -133,6 +138,11 @@ class ExecutionContext:
 def wait_until(awaitable: Awaitable[Any]) -> None:
     """`workers.wait_until`: keep running `awaitable` after the response has been sent."""
     ExecutionContext(0).waitUntil(awaitable)
+
+
+def _is_coroutine_function(func: Any) -> bool:
+    code = getattr(func, "__code__", None)
+    return code is not None and bool(code.co_flags & CO_COROUTINE)
 
 
 def _is_awaitable(value: Any) -> bool:
@@ -257,12 +267,15 @@ def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
     on_fetch = on_fetch if callable(on_fetch) else None
     if is_class and legacy and on_fetch is not None:
         raise TypeError("Cannot define multiple default entrypoints")
+    global async_handler
     if is_class:
         _call, _label = _class_caller(default, legacy)
         Request.headers_type = Headers
+        async_handler = _is_coroutine_function(getattr(default, "fetch", None))
     elif legacy and on_fetch is not None:
         _call, _label = _function_caller(on_fetch), "on_fetch()"
         Request.headers_type = JsHeaders
+        async_handler = _is_coroutine_function(on_fetch)
     else:
         raise _missing_handler(main, legacy, default, on_fetch)
 
