@@ -1,4 +1,4 @@
-# pyworkerd build. `make` builds build/pyworkerd; `make run` serves examples/hello;
+# pyworkerd build. `make` builds build/pyworkerd (and build/pyworkerd-isolate, which its zygote runs); `make run` serves examples/hello;
 # `make test` runs the C unit tests and the end-to-end suite, then both again against an
 # AddressSanitizer/UBSan build (`make asan` alone). `make deps` installs missing Debian packages.
 
@@ -14,6 +14,11 @@ BUILD   ?= build
 SRCS      := $(sort $(wildcard src/*/*.c))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 MAIN_OBJ  := $(BUILD)/obj/main.o
+# build/pyworkerd-isolate (the zygote's and cold isolates' binary): Python's side only
+ISO_MAIN_OBJ := $(BUILD)/obj/isolate_main.o
+ISO_OBJS  := $(filter $(BUILD)/obj/isolate/% $(BUILD)/obj/python/% $(BUILD)/obj/wire/%,$(OBJS)) \
+             $(BUILD)/obj/config/cli.o $(BUILD)/obj/config/paths.o $(BUILD)/obj/host/log.o
+ISO_LIBS  := $(shell pkg-config --libs python3-embed libcjson libseccomp 2>/dev/null) -lm
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -34,7 +39,16 @@ FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60
 
 .PHONY: all deps run test unit e2e asan fuzz clean
-all: $(BUILD)/pyworkerd
+all: $(BUILD)/pyworkerd $(BUILD)/pyworkerd-isolate $(BUILD)/python-bytecode.stamp
+
+# The SDK's bytecode, next to its sources (python/**/__pycache__): every zygote and cold isolate
+# imports the SDK, and CPython, which never writes bytecode there, would otherwise compile it
+# at each start (half of a cold start). A source edited later is compiled again in memory.
+PY_SRCS := $(shell find python -name '*.py' 2>/dev/null)
+$(BUILD)/python-bytecode.stamp: $(PY_SRCS)
+	@mkdir -p $(dir $@)
+	$(PYTHON) -m compileall -q python
+	@touch $@
 
 deps:
 	@./scripts/install-deps
@@ -45,6 +59,9 @@ $(BUILD)/obj/%.o: src/%.c
 
 $(BUILD)/pyworkerd: $(OBJS) $(MAIN_OBJ)
 	$(CC) $(ALL_CFLAGS) -rdynamic $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/pyworkerd-isolate: $(ISO_OBJS) $(ISO_MAIN_OBJ)
+	$(CC) $(ALL_CFLAGS) -rdynamic $^ -o $@ $(LDFLAGS) $(ISO_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(OBJS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
@@ -78,7 +95,7 @@ fuzz: $(FUZZ_BINS)
 	        -fsanitize=fuzzer,address,undefined $$src $(FUZZ_LIB_SRCS) -o $$bin $(FUZZ_LIBS); \
 	    $$bin -max_total_time=$(FUZZ_SECONDS) $$corpus; done
 
-e2e: $(BUILD)/pyworkerd
+e2e: $(BUILD)/pyworkerd $(BUILD)/pyworkerd-isolate $(BUILD)/python-bytecode.stamp
 	PYWORKERD_BIN=$(abspath $(BUILD)/pyworkerd) $(PYTHON) -m pytest -q tests/python tests/e2e $(PYTEST_ARGS)
 
 test: deps
@@ -95,4 +112,4 @@ asan:
 clean:
 	rm -rf build build-asan
 
--include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+-include $(OBJS:.o=.d) $(MAIN_OBJ:.o=.d) $(ISO_MAIN_OBJ:.o=.d)

@@ -36,6 +36,14 @@ _in_request = True
 _worker_prefix = "\0"
 _stream = random.Random(TEMPLATE_SEED)
 _restore: list[tuple[Any, str, Any]] = []
+_forked = False
+"""Set in a process forked after begin_template(): random's own at-fork hook (registered when
+`random` was imported, before any patch) has already reseeded its shared instance there."""
+
+
+def _note_fork() -> None:
+    global _forked
+    _forked = True
 
 
 def _worker_top_level() -> bool:
@@ -174,6 +182,7 @@ def begin_template(worker_dir: str) -> None:
     global _in_request, _worker_prefix
     _worker_prefix = worker_dir.rstrip("/") + "/"
     _in_request = False
+    os.register_at_fork(after_in_child=_note_fork)
     _patch(os, "urandom", _gated_urandom)
     _patch_random(random)
     for name, patch in PATCHES.items():
@@ -193,7 +202,8 @@ def before_first_request() -> None:
         setattr(owner, name, value)
     if ImportHook in sys.meta_path:
         sys.meta_path.remove(ImportHook)
-    random.seed()
+    if not _forked:     # a cold isolate: no fork since the template seeded it
+        random.seed()
     tempfile = sys.modules.get("tempfile")
     if tempfile is not None and type(tempfile._name_sequence) is not tempfile._RandomNameSequence:
         tempfile._name_sequence = None  # made in the template: next name draws real entropy

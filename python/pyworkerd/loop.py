@@ -18,13 +18,19 @@ A failure of this machinery itself (not of a handler: runtime.handle catches tho
 isolate, so that the host answers its requests with 502 and starts a fresh one.
 """
 
-import asyncio
+from __future__ import annotations
+
 import functools
 import traceback
+from typing import Any
 
 import _pyworkerd
 from pyworkerd import rpc, runtime
 from pyworkerd.log import log
+
+asyncio: Any = None
+"""The asyncio module, imported when the isolate makes its loop (_Server.loop): everything
+below that uses it runs on that loop."""
 
 _BYTES_TYPES = (bytes, bytearray, memoryview)
 BATCH = 8
@@ -65,8 +71,8 @@ class _Stream:
 class _Server:
     """Connects one Channel to runtime.handle(), in either mode."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, fd: int) -> None:
-        self.loop = loop
+    def __init__(self, fd: int) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.fd = fd
         self.channel = _pyworkerd.Channel(fd)
         self.tasks: dict[int, asyncio.Task] = {}
@@ -83,6 +89,25 @@ class _Server:
         self.retiring = False
         self.failed = False
         rpc.attach(self)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The isolate's asyncio loop, made when first needed: a worker whose handlers are
+        all sync never pays for it (an epoll instance and a self-pipe) at start, nor, in a
+        cold isolate, for importing asyncio. A loop that a sync handler already made with
+        asyncio.get_event_loop() becomes this one."""
+        if self._loop is None:
+            global asyncio
+            import asyncio
+
+            made = asyncio.get_event_loop_policy()._local._loop
+            self._loop = made if made is not None and not made.is_closed() else asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+        return self._loop
+
+    @property
+    def has_loop(self) -> bool:
+        return self._loop is not None
 
     def serve(self) -> None:
         while not self.closed and not self.failed and not self.retiring:
@@ -275,7 +300,9 @@ class _Server:
 
     # runtime.streams: adapters stream a response before their handler returns
     def early_stream_id(self) -> int | None:
-        return self.request_of.get(asyncio.current_task(self.loop))
+        if self._loop is None:
+            return None
+        return self.request_of.get(asyncio.current_task(self._loop))
 
     def stream_early(self, request_id: int, response) -> None:
         if request_id in self.early or request_id not in self.tasks:
@@ -367,12 +394,15 @@ class _Server:
 def serve(fd: int) -> None:
     """Serve requests arriving on fd until the host closes it."""
     runtime.before_first_request()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    server = _Server(loop, fd)
+    server = _Server(fd)
+    if runtime.async_handler:
+        server.loop     # made now, not on the first request's path (a spare waits for one)
     runtime.streams = server
     try:
         server.serve()
     finally:
         if not server.failed:
-            server.retire()
+            if server.has_loop or runtime.has_retire_hooks() or runtime.pending_tasks():
+                server.retire()
+            elif not server.closed:
+                server.channel.flush(True)  # a sync worker: no loop to make just to exit

@@ -15,16 +15,20 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
-import importlib.metadata
 import json
 import os
 import re
 import sys
-import tomllib
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    import importlib.metadata
+    from pathlib import Path
+
+# importlib.metadata, tomllib and pathlib (~20 ms together) are imported where they are used,
+# so that a cold isolate (--no-snapshot) of a worker without requirements never loads them;
+# the zygote imports them once for every template (embed.c).
 
 VENDOR_DIR = "python_modules"
 """pywrangler's layout: a site-packages copy next to the worker's config."""
@@ -91,12 +95,20 @@ def canonical(name: str) -> str:
 # ---------------------------------------------------------------- what the worker declares
 
 
-@dataclass
 class Declared:
     """One requirement as the worker wrote it, and where."""
 
-    text: str
-    source: str
+    __slots__ = ("text", "source")
+
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
+        self.source = source
+
+    def __repr__(self) -> str:
+        return f"Declared({self.text!r}, {self.source!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Declared) and (self.text, self.source) == (other.text, other.source)
 
 
 def declared_requirements(spec: dict[str, Any]) -> list[Declared]:
@@ -110,7 +122,10 @@ def declared_requirements(spec: dict[str, Any]) -> list[Declared]:
             text = module["name"] + (module.get("value") or "").strip()
             found.append(Declared(text, f'the pythonRequirement module "{module["name"]}"'))
     config_dir = spec.get("config_dir")
-    if config_dir:
+    if config_dir and any(os.path.isfile(os.path.join(config_dir, name))
+                          for name in ("pyproject.toml", "requirements.txt")):
+        from pathlib import Path
+
         found += _from_pyproject(Path(config_dir) / "pyproject.toml")
         found += _from_requirements_txt(Path(config_dir) / "requirements.txt")
     return found
@@ -129,6 +144,8 @@ def _from_binding(value: str) -> list[Declared]:
 def _from_pyproject(path: Path) -> list[Declared]:
     if not path.is_file():
         return []
+    import tomllib
+
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
@@ -162,18 +179,26 @@ def _from_requirements_txt(path: Path, seen: frozenset[Path] = frozenset()) -> l
 # ---------------------------------------------------------------- resolution
 
 
-@dataclass
 class Resolved:
     """A distribution chosen for the worker."""
 
-    name: str
-    version: str
-    location: str
-    top_level: tuple[str, ...]
-    required_by: str
-    extras: set[str] = field(default_factory=set)
-    deps_queued: bool = False
-    dist: importlib.metadata.Distribution | None = None
+    __slots__ = ("name", "version", "location", "top_level", "required_by", "extras",
+                 "deps_queued", "dist")
+
+    def __init__(self, name: str, version: str, location: str, top_level: tuple[str, ...],
+                 required_by: str, extras: set[str] | None = None, deps_queued: bool = False,
+                 dist: importlib.metadata.Distribution | None = None) -> None:
+        self.name = name
+        self.version = version
+        self.location = location
+        self.top_level = top_level
+        self.required_by = required_by
+        self.extras = set() if extras is None else extras
+        self.deps_queued = deps_queued
+        self.dist = dist
+
+    def __repr__(self) -> str:
+        return f"Resolved({self.name!r}, {self.version!r}, {self.location!r})"
 
 
 def _dist_entries(directory: str) -> dict[str, list[str]]:
@@ -226,6 +251,9 @@ class Resolver:
         self._index = [(d, _dist_entries(d)) for d in locations]
 
     def candidates(self, name: str) -> Iterable[tuple[str, importlib.metadata.Distribution]]:
+        import importlib.metadata
+        from pathlib import Path
+
         for directory, entries in self._index:
             for path in entries.get(name, ()):
                 yield directory, importlib.metadata.PathDistribution(Path(path))
@@ -390,6 +418,9 @@ class PackageFinder:
 
 
 def _distribution_of(module: str, directory: str) -> str | None:
+    import importlib.metadata
+    from pathlib import Path
+
     for name, paths in _dist_entries(directory).items():
         for path in paths:
             dist = importlib.metadata.PathDistribution(Path(path))

@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from asyncio import events
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 from pyodide.ffi import JsException
 
@@ -32,7 +34,8 @@ def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> A
     channel = _channel
     if channel is None:
         raise RuntimeError("bindings can only be used while the worker serves a request")
-    loop = events._get_running_loop()
+    asyncio = sys.modules.get("asyncio")  # not imported: no loop, so a blocking call
+    loop = asyncio.events._get_running_loop() if asyncio is not None else None
     if loop is not None and asyncio.current_task(loop) is not None:
         future = loop.create_future()
         _futures[channel.rpc_send(op, *args)] = (future, decode)

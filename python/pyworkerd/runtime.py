@@ -12,26 +12,37 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import importlib
-import inspect
 import json
 import sys
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import partial
-from types import CoroutineType, ModuleType
-from typing import Any
+from types import CoroutineType, FunctionType, GeneratorType, ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import asyncio
 
 import js
 import workers
-from pyworkerd import bindings, entropy, packages, test_handler, trace
+from pyworkerd import bindings, entropy, packages, trace
 from pyworkerd import log as _log
 from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
 
 SDK_MODULES = (js, workers)
-"""Imported with the runtime so that the snapshot every isolate forks from holds them."""
+"""Imported with the runtime so that the snapshot every isolate forks from holds them.
+asyncio and inspect are not imported here but where they are used: the zygote imports them
+anyway (embed.c), and a cold isolate (--no-snapshot) of a sync worker never pays for them."""
+
+CO_ITERABLE_COROUTINE = 0x100
+CO_VARARGS = 0x04
+CO_COROUTINE = 0x80
+
+async_handler = False
+"""Whether the worker's fetch handler is an `async def`: its isolates make their asyncio loop
+before the first request arrives (loop.serve), not while it waits."""
 
 NO_GLOBAL_HANDLERS_DATE = "2025-08-14"
 ERROR_RESPONSE_BODY = b"Internal Server Error"
@@ -112,11 +123,10 @@ class ExecutionContext:
 
     def waitUntil(self, awaitable: Awaitable[Any]) -> None:
         """Run `awaitable` to completion even after the response has been sent."""
-        if not inspect.isawaitable(awaitable):
+        if not _is_awaitable(awaitable):
             raise TypeError(f"waitUntil() expects an awaitable, not {type(awaitable).__name__}")
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is None or asyncio.events._get_running_loop() is None:
             _pending.append((self._req_id, awaitable))  # scheduled by handle()'s coroutine
             return
         _schedule(self._req_id, awaitable)
@@ -130,7 +140,23 @@ def wait_until(awaitable: Awaitable[Any]) -> None:
     ExecutionContext(0).waitUntil(awaitable)
 
 
+def _is_coroutine_function(func: Any) -> bool:
+    code = getattr(func, "__code__", None)
+    return code is not None and bool(code.co_flags & CO_COROUTINE)
+
+
+def _is_awaitable(value: Any) -> bool:
+    """inspect.isawaitable(value), without importing inspect on the request path."""
+    return (
+        type(value) is CoroutineType
+        or (isinstance(value, GeneratorType) and bool(value.gi_code.co_flags & CO_ITERABLE_COROUTINE))
+        or isinstance(value, Awaitable)
+    )
+
+
 def _schedule(req_id: int, awaitable: Awaitable[Any]) -> None:
+    import asyncio
+
     task = asyncio.ensure_future(awaitable)
     _tasks.add(task)
     task.add_done_callback(partial(_task_done, req_id))
@@ -165,6 +191,37 @@ def load(spec: dict[str, Any]) -> None:
         module = _import_main(main[:-3].replace("/", "."))
     flags = set(spec.get("compat_flags", []))
     _select_entrypoint(module, main, _legacy_handlers(spec.get("compat_date", ""), flags))
+    _warm_up()
+
+
+WARM_UP_ROUNDS = 10
+"""More than CPython 3.11's 8 calls before it specialises a function's bytecode in place."""
+
+
+def _warm_up() -> None:
+    """Run the SDK's own side of a request (no worker code) in the template, so that what it
+    first-time initialises and specialises lies in the memory every isolate shares instead of
+    being written, and copied, by each isolate at its first request."""
+    def sdk_only(req_id: int, request: Request) -> Any:
+        request.headers.get("host")
+        return (workers.Response("", headers={"content-type": "text/plain"})
+                if req_id % 2 else js.Response.new(""))
+
+    for req_id in range(WARM_UP_ROUNDS):
+        _serve(sdk_only, req_id, "GET", "http://localhost/", [("host", "localhost")], b"")
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:     # the async side too, on a loop of its own, closed after
+        async def sdk_only_async(req_id: int, request: Request) -> Any:
+            await asyncio.sleep(0)
+            return sdk_only(req_id, request)
+
+        loop = asyncio.new_event_loop()
+        try:
+            for req_id in range(WARM_UP_ROUNDS):
+                loop.run_until_complete(_serve(sdk_only_async, req_id, "GET", "http://localhost/",
+                                               [("host", "localhost")], b""))
+        finally:
+            loop.close()
 
 
 def _requirement_modules(resolved: dict[str, packages.Resolved]) -> dict[str, str]:
@@ -202,7 +259,7 @@ def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
     _module, _legacy = module, legacy
     default = _exported(module, "Default")
     is_class = (
-        inspect.isclass(default)
+        isinstance(default, type)
         and issubclass(default, workers.WorkerEntrypoint)
         and default is not workers.WorkerEntrypoint
     )
@@ -210,12 +267,15 @@ def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
     on_fetch = on_fetch if callable(on_fetch) else None
     if is_class and legacy and on_fetch is not None:
         raise TypeError("Cannot define multiple default entrypoints")
+    global async_handler
     if is_class:
         _call, _label = _class_caller(default, legacy)
         Request.headers_type = Headers
+        async_handler = _is_coroutine_function(getattr(default, "fetch", None))
     elif legacy and on_fetch is not None:
         _call, _label = _function_caller(on_fetch), "on_fetch()"
         Request.headers_type = JsHeaders
+        async_handler = _is_coroutine_function(on_fetch)
     else:
         raise _missing_handler(main, legacy, default, on_fetch)
 
@@ -240,7 +300,7 @@ def _missing_handler(main: str, legacy: bool, default: Any, on_fetch: Any) -> Ex
                 "Default.fetch, or add the compatibility flag disable_python_no_global_handlers."
             )
     if default is not None and not (
-        inspect.isclass(default) and issubclass(default, workers.WorkerEntrypoint)
+        isinstance(default, type) and issubclass(default, workers.WorkerEntrypoint)
     ):
         exc.add_note("`Default` is defined but is not a subclass of workers.WorkerEntrypoint.")
     return exc
@@ -248,6 +308,11 @@ def _missing_handler(main: str, legacy: bool, default: Any, on_fetch: Any) -> Ex
 
 def _positional_count(func: Callable[..., Any]) -> int:
     """How many positional arguments `func` takes (its relaxed-call arity); -1 = any."""
+    if type(func) is FunctionType and not hasattr(func, "__wrapped__"):
+        code = func.__code__     # a plain function: its code says it (no inspect import)
+        return -1 if code.co_flags & CO_VARARGS else code.co_argcount
+    import inspect
+
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
@@ -261,6 +326,15 @@ def _positional_count(func: Callable[..., Any]) -> int:
     return count
 
 
+def _static_attr(cls: type, name: str, default: Any = None) -> Any:
+    """inspect.getattr_static(cls, name, default) for a class: the attribute as stored in the
+    first class of the MRO that defines it (no descriptor or metaclass __getattr__ runs)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return default
+
+
 def _class_caller(cls: type, legacy: bool) -> tuple[Callable[[int, Request], Any], str]:
     """Per request: `cls(ctx, env).fetch(request)` (`on_fetch` also accepted in legacy mode)."""
     name = "fetch" if hasattr(cls, "fetch") else "on_fetch" if legacy and hasattr(cls, "on_fetch") else None
@@ -271,7 +345,7 @@ def _class_caller(cls: type, legacy: bool) -> tuple[Callable[[int, Request], Any
             raise TypeError("Method fetch does not exist")
 
         return call_missing, label
-    static = isinstance(inspect.getattr_static(cls, name), (staticmethod, classmethod))
+    static = isinstance(_static_attr(cls, name), (staticmethod, classmethod))
     arity = _positional_count(getattr(cls, name))
     with_request = arity == -1 or arity > (0 if static else 1)
 
@@ -342,8 +416,14 @@ def pending_tasks() -> bool:
     return bool(_tasks or _pending)
 
 
+def has_retire_hooks() -> bool:
+    return bool(_retire_hooks)
+
+
 async def retire() -> None:
     """Run the retire hooks, newest first, logging their failures."""
+    import asyncio
+
     while _retire_hooks:
         hook = _retire_hooks.pop()
         try:
@@ -382,7 +462,7 @@ def _serve(
     else:
         if isinstance(result, ResponseBase):
             wire = result._wire()
-        elif type(result) is CoroutineType or inspect.isawaitable(result):
+        elif _is_awaitable(result):
             return _finish(req_id, method, url, result)
         else:
             wire = _convert(req_id, method, url, result)
@@ -412,18 +492,20 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
         result = method(cls(ExecutionContext(req_id), env))(*args)
     except Exception as exc:
         return _rpc_failed(req_id, entrypoint, name, exc)
-    if inspect.isawaitable(result):
+    if _is_awaitable(result):
         return _finish_call(req_id, entrypoint, name, result)
     return _rpc_answer(req_id, entrypoint, name, result)
 
 
 def _handle_test_call(req_id: int, entrypoint: str, name: str) -> Any:
     """`__tests__`: the entry points that have a test handler; `__test__`: run one."""
+    from pyworkerd import test_handler  # only `pyworkerd test` needs it
+
     if name == "__tests__":
         return _rpc_answer(req_id, entrypoint, name, test_handler.entrypoints_with_tests(_module, _legacy))
     result = test_handler.run_test(_module, _legacy, entrypoint, ExecutionContext(req_id), env,
                                    _positional_count)
-    if inspect.isawaitable(result):
+    if _is_awaitable(result):
         return _finish_call(req_id, entrypoint, "test", _awaited_to_none(result))
     return _rpc_answer(req_id, entrypoint, "test", None)
 
@@ -435,7 +517,7 @@ async def _awaited_to_none(awaitable: Awaitable[Any]) -> None:
 def _entrypoint_class(entrypoint: str) -> type:
     name = entrypoint or "Default"
     cls = getattr(_module, name, None) if _module is not None else None
-    if not (inspect.isclass(cls) and issubclass(cls, workers.WorkerEntrypoint)):
+    if not (isinstance(cls, type) and issubclass(cls, workers.WorkerEntrypoint)):
         if not entrypoint:
             return workers.WorkerEntrypoint  # legacy on_fetch worker: fetch only
         raise TypeError(f'The worker has no WorkerEntrypoint class named "{name}".')
@@ -451,7 +533,7 @@ def _entrypoint_caller(entrypoint: str, cls: type) -> Callable[[int, Request], A
 
 def _rpc_method(cls: type, name: str, entrypoint: str) -> Callable[[Any], Any]:
     public = not name.startswith("_") and name not in ("fetch", "constructor")
-    attr = inspect.getattr_static(cls, name, None) if public else None
+    attr = _static_attr(cls, name) if public else None
     if attr is None or not callable(attr) or hasattr(workers.WorkerEntrypoint, name):
         raise TypeError(f'The RPC receiver "{entrypoint or "Default"}" does not implement the '
                         f'method "{name}".')
@@ -532,7 +614,3 @@ def _log_exception(headline: str, exc: BaseException) -> None:
     lines = traceback.format_exception(type(exc), exc, tb)
     _log.log(headline + "\n" + "".join(lines))
 
-
-# The ASGI/WSGI adapters are part of the snapshot every isolate forks from, so that a worker
-# importing them inside its handler (the seed's `from asgi import asgi_adapter`) pays nothing.
-from workers import asgi as _asgi, wsgi as _wsgi  # noqa: E402,F401  (they import this module)

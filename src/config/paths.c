@@ -40,6 +40,19 @@ int pw_paths_schema_dir(char *out, size_t len)
     return under_root("schema", out, len);
 }
 
+int pw_paths_isolate_binary(char *out, size_t len)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        if (snprintf(out, len, "%s/pyworkerd-isolate", dirname(exe)) < (int)len &&
+            access(out, X_OK) == 0)
+            return 0;
+    }
+    return snprintf(out, len, "/proc/self/exe") < (int)len ? 0 : -1;
+}
+
 int pw_paths_python_dir(char *out, size_t len)
 {
     return under_root("python", out, len);

@@ -11,5 +11,7 @@
 int pw_paths_root(char *out, size_t len);
 int pw_paths_schema_dir(char *out, size_t len);
 int pw_paths_python_dir(char *out, size_t len);
+/* The zygote's binary: pyworkerd-isolate next to this one (isolate_main.c), else this one. */
+int pw_paths_isolate_binary(char *out, size_t len);
 
 #endif

@@ -4,12 +4,14 @@
  * is meant to inherit.
  */
 #include "host/supervisor.h"
+#include "config/paths.h"
 #include "host/log.h"
 #include "wire/control.h"
 #include "wire/frame.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +48,9 @@ static void zygote_env(char **envp, size_t max)
 
 int pw_zygote_start(pw_zygote_t *zygote)
 {
+    char binary[PATH_MAX];
+    if (pw_paths_isolate_binary(binary, sizeof binary) < 0)
+        return -ENAMETOOLONG;
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
         return -errno;
@@ -67,7 +72,7 @@ int pw_zygote_start(pw_zygote_t *zygote)
         char *argv[] = { "pyworkerd", "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
         char *envp[8];
         zygote_env(envp, 8);
-        execve("/proc/self/exe", argv, envp);
+        execve(binary, argv, envp);
         _exit(127);
     }
     close(fds[1]);

@@ -1,6 +1,6 @@
 /* watch.h — --watch: noticing that a worker's files or its config changed (host process).
- * Watches a directory and its subdirectories (two levels; not python_modules/, __pycache__
- * or hidden ones) with inotify through libuv, and calls back once per burst of changes.
+ * Watches a directory and all its subdirectories, also ones created later (up to 1024
+ * directories; not python_modules/, __pycache__ or hidden ones) with inotify through libuv, and calls back once per burst of changes.
  */
 #ifndef PW_WATCH_H
 #define PW_WATCH_H

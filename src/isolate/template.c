@@ -207,6 +207,7 @@ int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot)
         free(error_text);
         return 1;
     }
+    pw_python_settle_heap();
     PW_TRACE(start, "template ready");
     pw_control_send_u32(ctl_fd, PW_FRAME_CTL_TEMPLATE_READY, (uint32_t)getpid());
     for (;;) {

@@ -62,7 +62,7 @@ int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot)
         fprintf(stderr, "pyworkerd zygote: cannot find the SDK's python/ directory\n");
         return 1;
     }
-    if (pw_python_init(python_dir, err, sizeof err) < 0) {
+    if (pw_python_init(python_dir, 0, err, sizeof err) < 0) {
         fprintf(stderr, "pyworkerd zygote: %s\n", err);
         return 1;
     }

@@ -7,15 +7,24 @@
 #include "python/audit.h"
 #include "python/module.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Modules every worker needs, imported once in the zygote so that templates fork them. */
-static const char *const preload_modules[] = {
-    "asyncio", "json", "traceback", "http", "workers", "js", "pyworkerd.entropy",
-    "pyworkerd.packages", "pyworkerd.runtime", "pyworkerd.loop", NULL,
+/* Modules every worker may need, imported once in the zygote so that templates fork them
+ * (the SDK imports some of them only where it uses them: see below). */
+static const char *const snapshot_modules[] = {
+    "asyncio", "json", "traceback", "http", "inspect", "importlib.metadata", "tomllib",
+    "pathlib", "workers", "js", "pyworkerd.entropy", "pyworkerd.packages", "pyworkerd.runtime",
+    "pyworkerd.loop", "workers.asgi", "workers.wsgi", NULL,
+};
+
+/* A cold isolate's: only what loading and serving a worker needs; asyncio, inspect and the
+ * package machinery come when the worker uses them (a sync hello worker never does). */
+static const char *const cold_modules[] = {
+    "pyworkerd.runtime", "pyworkerd.loop", NULL,
 };
 
 /* An exception whose `show_traceback` attribute is false (pyworkerd's own errors about the
@@ -102,8 +111,9 @@ static int start_interpreter(char *err, size_t err_len)
     return 0;
 }
 
-int pw_python_init(const char *python_dir, char *err, size_t err_len)
+int pw_python_init(const char *python_dir, int cold, char *err, size_t err_len)
 {
+    const char *const *preload_modules = cold ? cold_modules : snapshot_modules;
     if (start_interpreter(err, err_len) < 0)
         return -1;
     if (prepend_sys_path(python_dir) < 0) {
@@ -197,6 +207,18 @@ int pw_python_serve(int fd)
     }
     Py_DECREF(result);
     return 0;
+}
+
+void pw_python_settle_heap(void)
+{
+    PyObject *gc = PyImport_ImportModule("gc");
+    PyObject *rc = gc ? PyObject_CallMethod(gc, "collect", NULL) : NULL;
+    Py_XDECREF(rc);
+    rc = gc ? PyObject_CallMethod(gc, "freeze", NULL) : NULL;
+    Py_XDECREF(rc);
+    Py_XDECREF(gc);
+    PyErr_Clear();      /* best effort: only memory and start time depend on it */
+    malloc_trim(0);
 }
 
 void pw_python_before_fork(void)

@@ -7,9 +7,11 @@
 
 #include <stddef.h>
 
-/* Zygote: initialises CPython with the _pyworkerd module built in, puts `python_dir` (the
- * SDK modules) first on sys.path and imports the SDK. Returns 0, or -1 with err set. */
-int pw_python_init(const char *python_dir, char *err, size_t err_len);
+/* Zygote (and cold isolate, `cold` = 1): initialises CPython with the _pyworkerd module built
+ * in, puts `python_dir` (the SDK modules) first on sys.path and imports the SDK (the zygote
+ * also the stdlib modules workers commonly need; a cold isolate only what it must). Returns
+ * 0, or -1 with err set. */
+int pw_python_init(const char *python_dir, int cold, char *err, size_t err_len);
 
 /* The absolute entries of sys.path, malloc'ed into out[0..max); returns how many. */
 size_t pw_python_path_dirs(char **out, size_t max);
@@ -18,6 +20,11 @@ size_t pw_python_path_dirs(char **out, size_t max);
  * the worker's modules). Returns 0, or -1 with a malloc'ed message (the Python traceback)
  * in *error_text. */
 int pw_python_load_worker(const char *spec_path, char **error_text);
+
+/* Template, once loaded: collects garbage, moves every object to the collector's permanent
+ * generation (gc.freeze: an isolate's collections never walk, hence never copy, the pages
+ * of what it inherited) and gives freed heap pages back (fewer pages for fork to copy). */
+void pw_python_settle_heap(void);
 
 /* Isolate: serves REQUEST frames on fd until the host closes it. Returns 0 at a clean end. */
 int pw_python_serve(int fd);

@@ -103,3 +103,31 @@ def test_a_broken_worker_stops_serve_in_every_start_type(tmp_path):
         assert result.returncode == 1
         assert "service main: the worker failed to load:" in result.stderr
         assert "ValueError: broken at top level" in result.stderr
+
+
+ASYNC_WORKER = {"worker.py": '''
+    import asyncio
+    from workers import WorkerEntrypoint, Response
+
+    class Default(WorkerEntrypoint):
+        async def fetch(self, request):
+            if request.url.endswith("/sync-loop"):
+                return Response(type(asyncio.get_event_loop()).__name__)
+            done = asyncio.Event()
+            async def later():
+                done.set()
+            self.ctx.waitUntil(later())
+            await asyncio.sleep(0.01)
+            await done.wait()
+            return Response("async ok")
+    '''}
+
+
+def test_a_cold_isolate_imports_asyncio_only_when_the_worker_does(serve):
+    # a cold isolate preloads no asyncio: an async worker still gets its loop, waitUntil
+    # tasks and asyncio.get_event_loop() as in a forked one
+    for flags in (("--no-snapshot",), ()):
+        server = serve(ASYNC_WORKER, *flags)
+        assert server.get("/")[2] == b"async ok"
+        status, _, body = server.get("/sync-loop")
+        assert status == 200 and body.endswith(b"EventLoop"), body

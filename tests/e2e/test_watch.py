@@ -2,6 +2,7 @@
 background and swaps it in; in-flight requests finish on the old version; a broken change
 is logged and the previous version keeps serving."""
 
+import shutil
 import threading
 import time
 
@@ -82,3 +83,48 @@ def test_a_broken_change_keeps_the_previous_version_serving(serve, tmp_path):
     assert body(server) == "good hello"
     write(d, "fixed")
     wait_body(server, "fixed hello")
+
+
+DEEP_MAIN = '''
+from workers import WorkerEntrypoint, Response
+from {package} import greeting
+
+class Default(WorkerEntrypoint):
+    def fetch(self, request):
+        return Response(greeting.TEXT)
+'''
+
+
+def write_deep(directory, parts, text):
+    """worker.py importing <parts...>/greeting.py (a module len(parts) levels down)."""
+    module_dir = directory.joinpath(*parts)
+    module_dir.mkdir(parents=True, exist_ok=True)
+    (module_dir / "greeting.py").write_text(f"TEXT = {text!r}\n")
+    (directory / "worker.py").write_text(DEEP_MAIN.replace("{package}", ".".join(parts)))
+    config = directory / "config.capnp"
+    config.write_text(worker_config(["worker.py", "/".join(parts) + "/greeting.py"]))
+    return config
+
+
+def test_a_module_deep_in_the_tree_and_a_new_directory_are_watched(serve, tmp_path):
+    d = tmp_path / "w"
+    d.mkdir()
+    server = serve(write_deep(d, ["pkg", "sub", "deeper"], "v1"), "--watch")
+    assert body(server) == "v1"
+    time.sleep(0.2)
+    # only the module 3 levels down changes
+    (d / "pkg" / "sub" / "deeper" / "greeting.py").write_text("TEXT = 'v2'\n")
+    wait_body(server, "v2")
+    # a directory tree made after the start is watched too
+    write_deep(d, ["pkg", "sub", "deeper", "newer", "newest"], "n1")
+    wait_body(server, "n1")
+    time.sleep(0.3)
+    (d / "pkg" / "sub" / "deeper" / "newer" / "newest" / "greeting.py").write_text("TEXT = 'n2'\n")
+    wait_body(server, "n2")
+    # a tree deleted and made again under the same names (a checkout) is watched anew
+    shutil.rmtree(d / "pkg" / "sub")
+    write_deep(d, ["pkg", "sub", "deeper", "newer", "newest"], "r1")
+    wait_body(server, "r1")
+    time.sleep(0.3)
+    (d / "pkg" / "sub" / "deeper" / "newer" / "newest" / "greeting.py").write_text("TEXT = 'r2'\n")
+    wait_body(server, "r2")

@@ -1,0 +1,31 @@
+/* isolate_main.c — entry point of build/pyworkerd-isolate, the binary the runtime zygote and
+ * cold isolates run (zygote and cold isolate processes). It links only what Python's side
+ * needs (CPython, cJSON, libseccomp) and none of the host's libraries (h2o, libuv, OpenSSL,
+ * curl, SQLite): each library's mappings are copied by every fork of a template and loaded
+ * by every cold start, so fewer of them make both faster. The host execs it next to itself
+ * (pw_paths_isolate_binary); the full pyworkerd binary still accepts the same arguments.
+ */
+#include "config/cli.h"
+#include "isolate/process.h"
+
+#include <stdio.h>
+
+int main(int argc, char **argv)
+{
+    pw_cli_t cli;
+    if (pw_cli_parse(argc, argv, &cli) < 0) {
+        fprintf(stderr, "%s\n", cli.output);
+        return 1;
+    }
+    switch (cli.cmd) {
+    case PW_CMD_ZYGOTE:
+        return pw_zygote_main(cli.zygote_fd, cli.zygote_trace, cli.snapshot);
+    case PW_CMD_ISOLATE:
+        return pw_cold_isolate_main(cli.zygote_fd, cli.isolate_spec, cli.zygote_trace,
+                                    cli.isolate_since_ns);
+    default:
+        fprintf(stderr, "pyworkerd-isolate runs only as pyworkerd's zygote or cold isolate; "
+                        "run pyworkerd instead\n");
+        return 1;
+    }
+}
