@@ -17,15 +17,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", cli.output);
         return 1;
     }
-    switch (cli.cmd) {
-    case PW_CMD_ZYGOTE:
-        return pw_zygote_main(cli.zygote_fd, cli.zygote_trace, cli.snapshot);
-    case PW_CMD_ISOLATE:
-        return pw_cold_isolate_main(cli.zygote_fd, cli.isolate_spec, cli.zygote_trace,
-                                    cli.isolate_since_ns);
-    default:
+    int rc = pw_child_main(&cli);
+    if (rc < 0) {
         fprintf(stderr, "pyworkerd-isolate runs only as pyworkerd's zygote or cold isolate; "
                         "run pyworkerd instead\n");
         return 1;
     }
+    return rc;
 }

@@ -457,10 +457,8 @@ int main(int argc, char **argv)
         printf("%s\n", cli.output);
         return 0;
     case PW_CMD_ZYGOTE:
-        return pw_zygote_main(cli.zygote_fd, cli.zygote_trace, cli.snapshot);
     case PW_CMD_ISOLATE:
-        return pw_cold_isolate_main(cli.zygote_fd, cli.isolate_spec, cli.zygote_trace,
-                                    cli.isolate_since_ns);
+        return pw_child_main(&cli);
     case PW_CMD_SERVE:
     case PW_CMD_TEST:
         return serve(&cli);

@@ -34,4 +34,7 @@ int pw_startmode_probe_worker(const char *spec_path, char **error_text);
 int pw_startmode_spawn_cold(int isolate_fd, const char *spec_path);
 int pw_cold_isolate_main(int fd, const char *spec_path, int trace, uint64_t since_ns);
 
+/* Runs cli's zygote or cold-isolate mode and returns its exit code; -1 for any other cmd. */
+int pw_child_main(const pw_cli_t *cli);
+
 #endif

@@ -33,6 +33,16 @@ def test(ctrl, env):
 """
 
 
+def failing_worker(tmp_path):
+    """FAILING with a KV namespace on a disk service."""
+    config = write_worker(tmp_path / "w", {"worker.py": FAILING}, date="2025-09-01",
+                          bindings='(name = "KV", kvNamespace = "kv")')
+    config.write_text(config.read_text().replace(
+        'services = [(name = "main", worker = .w)],',
+        'services = [(name = "main", worker = .w), (name = "kv", disk = (path = "kv", writable = true))],'))
+    return config
+
+
 def run_tests(config, *args):
     return subprocess.run([BIN, "test", str(config), *args], capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL)
@@ -46,11 +56,7 @@ def test_testing_example_passes():
 
 
 def test_a_failing_test_fails_the_run_with_its_traceback(tmp_path):
-    config = write_worker(tmp_path / "w", {"worker.py": FAILING}, date="2025-09-01",
-                          bindings='(name = "KV", kvNamespace = "kv")')
-    config.write_text(config.read_text().replace(
-        'services = [(name = "main", worker = .w)],',
-        'services = [(name = "main", worker = .w), (name = "kv", disk = (path = "kv", writable = true))],'))
+    config = failing_worker(tmp_path)
     result = run_tests(config, "--persist-dir=:memory:")
     assert result.returncode == 1
     assert "[ PASS ] main (" in result.stderr
@@ -60,11 +66,7 @@ def test_a_failing_test_fails_the_run_with_its_traceback(tmp_path):
 
 
 def test_filter_selects_entry_points(tmp_path):
-    config = write_worker(tmp_path / "w", {"worker.py": FAILING}, date="2025-09-01",
-                          bindings='(name = "KV", kvNamespace = "kv")')
-    config.write_text(config.read_text().replace(
-        'services = [(name = "main", worker = .w)],',
-        'services = [(name = "main", worker = .w), (name = "kv", disk = (path = "kv", writable = true))],'))
+    config = failing_worker(tmp_path)
     result = run_tests(config, "main:default", "--persist-dir=:memory:")
     assert result.returncode == 0, result.stderr
     assert "Broken" not in result.stderr
