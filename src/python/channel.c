@@ -468,7 +468,8 @@ static int wait_readable(channel_t *self)
 }
 
 /* Calls handle(*request) for every complete REQUEST frame buffered. A tuple result is queued
- * as the response; anything else (a coroutine) is appended to `deferred` as (id, result).
+ * as the response; None means handle() has queued the response itself; anything else (a
+ * coroutine, or a started task that still runs) is appended to `deferred` as (id, result).
  * CANCEL frames are ignored: nothing runs asynchronously while this is used. */
 static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferred)
 {
@@ -495,6 +496,8 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
         int failed;
         if (PyTuple_CheckExact(result)) {
             failed = queue_response_tuple(self, frame.id, result);
+        } else if (result == Py_None) {
+            failed = 0;
         } else {
             PyObject *pair = Py_BuildValue("(IO)", frame.id, result);
             failed = !pair || PyList_Append(deferred, pair) < 0;
@@ -511,7 +514,7 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
     return 0;
 }
 
-/* serve_sync(handle) -> [(id, coroutine), ...] or None.
+/* serve_sync(handle) -> [(id, coroutine or task), ...] or None.
  * The isolate's fast path while no asynchronous work is pending: blocks on the socket, calls
  * handle() for each request and writes the tuples it returns, all without an event loop.
  * Returns the requests whose handlers returned coroutines (so that the caller runs them on
