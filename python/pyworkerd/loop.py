@@ -143,8 +143,11 @@ class _Server:
             await runtime.retire()
 
     def run_until_idle(self) -> None:
-        """Runs asyncio, with requests read from the loop, until no work is left."""
+        """Runs asyncio, with requests read from the loop, until no work is left. Frames that
+        serve_sync() left buffered (after a task that waits) are read on the first turn."""
         self.loop.add_reader(self.fd, self.on_readable)
+        if self.channel.buffered():
+            self.loop.call_soon(self.on_readable)
         try:
             self.loop.run_forever()
         finally:

@@ -494,8 +494,10 @@ static int write_if_due(channel_t *self)
 
 /* Calls handle(*request) for every complete REQUEST frame buffered. A tuple result is queued
  * as the response; None means handle() has queued the response itself; anything else (a
- * coroutine, or a started task that still runs) is appended to `deferred` as (id, result).
- * CANCEL frames are ignored: nothing runs asynchronously while this is used. */
+ * coroutine, or a started task that still runs) is appended to `deferred` as (id, result),
+ * and the frames after it stay buffered for the event loop (read_requests()): from then on
+ * a CANCEL or an RPC_RESULT may concern that task. Before, nothing runs asynchronously, so
+ * CANCEL frames and stray RPC_RESULTs are ignored. */
 static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferred)
 {
     size_t used;
@@ -531,6 +533,8 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
         Py_DECREF(result);
         if (failed || write_if_due(self) < 0)
             return -1;
+        if (PyList_GET_SIZE(deferred) > 0)
+            return 0;
     }
     if (rc < 0) {
         PyErr_SetString(PyExc_ValueError, "oversized frame from the host");
