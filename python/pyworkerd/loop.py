@@ -1,11 +1,14 @@
 """The isolate's request loop (isolate process).
 
 Two modes. While nothing asynchronous is pending, Channel.serve_sync() serves in C without
-an event loop: it blocks on the socket, calls runtime.handle() for each request and writes
-the response tuples (the sync-handler fast path). When a handler returns a coroutine, the
-isolate switches to an asyncio loop whose only I/O is the same socket: requests keep
-arriving there, tasks run concurrently, responses are written in one batch per loop turn.
-Once no task, timer or callback is left, it returns to the fast path.
+running an event loop: it blocks on the socket, calls runtime.handle() for each request and
+writes the responses (the fast path). An async handler's task takes its first step right
+there (an eager task, as 3.12's eager_task_factory: the loop is marked running meanwhile),
+so one that never truly waits (FastAPI's hello) answers on the fast path too. Only when a
+task is left waiting, or it scheduled other work (waitUntil, a stream), does the isolate
+switch to an asyncio loop whose only I/O is the same socket: requests keep arriving there,
+tasks run concurrently, responses are written in one batch per loop turn. Once no task,
+timer or callback is left, it returns to the fast path.
 A response whose body is an async iterable is streamed: its head goes out at once, each
 chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
 stream are unacknowledged by the host (which acknowledges what the client took), so a slow
@@ -68,6 +71,21 @@ class _Stream:
         self.waiter: asyncio.Future | None = None
 
 
+class _FirstStep:
+    """Stands in for the loop's call_soon while an eager task is created: keeps the task's
+    first step, to be run at once, instead of scheduling it (no Handle, no ready queue)."""
+
+    __slots__ = ("step", "context")
+
+    def __call__(self, step, *args, context=None) -> None:
+        self.step = step
+        self.context = context
+
+    def run(self) -> None:
+        step, self.step = self.step, None
+        self.context.run(step)
+
+
 class _Server:
     """Connects one Channel to runtime.handle(), in either mode."""
 
@@ -84,6 +102,7 @@ class _Server:
         self.pumps: dict[int, asyncio.Task] = {}           # request id -> body pump
         self.early: set[int] = set()                       # streamed before the handler returned
         self.flush_scheduled = False
+        self.first_step = _FirstStep()
         self.waiting_to_write = False
         self.closed = False
         self.retiring = False
@@ -111,12 +130,10 @@ class _Server:
 
     def serve(self) -> None:
         while not self.closed and not self.failed and not self.retiring:
-            deferred = self.channel.serve_sync(runtime.handle)
-            if deferred is None:
+            if self.channel.serve_sync(self.handle_now) is None:
                 self.retiring = True
                 return
-            for request_id, coroutine in deferred:
-                self.start_task(request_id, coroutine)
+            # handle_now() started tasks that wait, or scheduled work: the loop runs them
             if self.channel.retiring():
                 self.retiring = True  # RETIRE came in the same read as these requests
                 return
@@ -150,8 +167,11 @@ class _Server:
             await runtime.retire()
 
     def run_until_idle(self) -> None:
-        """Runs asyncio, with requests read from the loop, until no work is left."""
+        """Runs asyncio, with requests read from the loop, until no work is left. Frames that
+        serve_sync() left buffered (after a task that waits) are read on the first turn."""
         self.loop.add_reader(self.fd, self.on_readable)
+        if self.channel.buffered():
+            self.loop.call_soon(self.on_readable)
         try:
             self.loop.run_forever()
         finally:
@@ -229,26 +249,52 @@ class _Server:
             self.handler_time += (per_request - self.handler_time) * 0.125
         self.flush()
 
+    def handle_now(self, request_id: int, *request):
+        """serve_sync()'s handler: the response tuple; None once the response is queued
+        (an async handler finished in its first step); else the task left for the loop."""
+        result = runtime.handle(request_id, *request)
+        if type(result) is tuple:
+            return result
+        loop = self.loop                # imports asyncio when first needed
+        set_running_loop = asyncio.events._set_running_loop
+        set_running_loop(loop)          # the handler's first step sees a running loop
+        try:
+            task = self.start_task(request_id, result, True)
+        finally:
+            set_running_loop(None)
+        if task is None and not loop._ready and not loop._scheduled:
+            return None
+        return True  # a waiting task, or work it scheduled (waitUntil, a stream, a flush)
+
     def begin_retirement(self) -> None:
         """RETIRE: no more requests; leave run_until_idle() for retire() (tasks go on)."""
         if not self.retiring:
             self.retiring = True
             self.loop.stop()
 
-    def start_task(self, request_id: int, coroutine, eager: bool = False) -> None:
-        """Run a handler's coroutine in a task of its own. Eager (only while the loop runs):
-        its first step runs now, with the task current as usual, instead of on the next turn;
-        a handler that finishes in it has its response queued at once."""
+    def start_task(self, request_id: int, coroutine, eager: bool = False) -> asyncio.Task | None:
+        """Run a handler's coroutine in a task of its own; the task, or None when it ended in
+        an eager first step. Eager (the loop running, or marked so): its first step runs now,
+        with the task current as usual, instead of on the next turn; a handler that finishes
+        in it has its response queued at once."""
         loop = self.loop
-        task = loop.create_task(coroutine)
+        if eager:
+            loop.call_soon = first_step = self.first_step  # the Task's constructor calls it
+            try:
+                task = asyncio.Task(coroutine, loop=loop)
+            finally:
+                del loop.call_soon
+        else:
+            task = loop.create_task(coroutine)
         self.tasks[request_id] = task
         self.request_of[task] = request_id
         if eager:
-            loop._ready.pop()._run()  # create_task() just scheduled the task's first step last
+            first_step.run()
             if task.done():
                 self.finish_handler(task)
-                return
+                return None
         task.add_done_callback(self.handler_done)
+        return task
 
     @_fatal_on_error
     def handler_done(self, task: asyncio.Task) -> None:

@@ -57,11 +57,36 @@ def _checked_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
     return [(k.lower(), v.strip(" \t")) for k, v in headers]
 
 
+MEMO_SIZE = 1024
+"""Header pairs (and URLs) whose conversion is remembered; the memo starts over when full."""
+MEMO_VALUE = 128
+"""Only header values up to this length are remembered (not cookies, tokens, ...)."""
+MEMO_URL = 256
+"""Only URLs up to this length are remembered."""
+_response_pairs: dict[tuple[bytes, bytes], tuple[str, str]] = {}
+
+
 def _asgi_headers(raw: Any) -> list[tuple[str, str]]:
-    """An ASGI app's (bytes, bytes) header pairs as checked, lower-cased str pairs, with one
-    scan of all names and values in the common case."""
+    """An ASGI app's (bytes, bytes) header pairs as checked, lower-cased str pairs. Pairs
+    seen before (a framework sends the same few) come from a memo; others are checked with
+    one scan of all names and values."""
     if not raw:
         return []
+    memo = _response_pairs
+    try:
+        return [memo[pair] for pair in raw]
+    except (KeyError, TypeError):  # a new pair, or an unhashable one (a list)
+        pass
+    pairs = _converted_headers(raw)
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    for pair, converted in zip(raw, pairs):
+        if type(pair) is tuple and len(pair[1]) <= MEMO_VALUE and type(pair[0]) is bytes and type(pair[1]) is bytes:
+            memo[pair] = converted
+    return pairs
+
+
+def _converted_headers(raw: Any) -> list[tuple[str, str]]:
     try:
         names = b"".join([k for k, _ in raw])
         values = b"".join([v for _, v in raw])
@@ -108,27 +133,60 @@ def _server(scheme: str, authority: str) -> tuple[str, int | None]:
     return host, int(port) if port.isdigit() else _DEFAULT_PORTS.get(scheme)
 
 
-def _headers_and_client(request: webapi.Request, authority: str) -> tuple[list[tuple[bytes, bytes]], Any]:
+_request_pairs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def _headers_and_client(request: webapi.Request, authority: bytes) -> tuple[list[tuple[bytes, bytes]], Any]:
     """Header pairs as lower-case bytes, `host` first (the host passes it as the URL's
     authority), and the client's address: the connection's peer, or for a request that came
-    in on no connection (a service binding's) as Cloudflare passes it (CF-Connecting-IP)."""
+    in on no connection (a service binding's) as Cloudflare passes it (CF-Connecting-IP).
+    Pairs seen before come from a memo."""
     raw = request._headers._list if request._headers is not None else request._raw
-    pairs = [(b"host", authority.encode("latin-1", "replace"))]
+    pairs = [(b"host", authority)]
     client = request._client
+    memo = _request_pairs
+    get = memo.get
     append = pairs.append
-    for name, value in raw:
-        name = name.lower()
-        if name == "host":
+    for pair in raw:
+        converted = get(pair)
+        if converted is None:
+            name, value = pair
+            converted = (name.lower().encode("latin-1"), value.encode("latin-1", "replace"))
+            if len(value) <= MEMO_VALUE:
+                if len(memo) >= MEMO_SIZE:
+                    memo.clear()
+                memo[pair] = converted
+        name = converted[0]
+        if name == b"host":
             continue
-        if name == "cf-connecting-ip" and request._client is None:
-            client = (value, 0)
-        append((name.encode("latin-1"), value.encode("latin-1", "replace")))
+        if name == b"cf-connecting-ip" and request._client is None:
+            client = (pair[1], 0)
+        append(converted)
     return pairs, client
+
+
+_urls: dict[str, tuple[str, str, bytes, bytes, bytes, tuple[str, int | None]]] = {}
+
+
+def _url_parts(url: str) -> tuple[str, str, bytes, bytes, bytes, tuple[str, int | None]]:
+    """(scheme, path, raw_path, query_string, host header, server) of an absolute URL, as
+    the scope has them; URLs seen before come from a memo."""
+    parts = _urls.get(url)
+    if parts is None:
+        scheme, authority, path, query = _split_url(url)
+        parts = (scheme, unquote(path) if "%" in path else path, path.encode("utf-8", "surrogateescape"),
+                 query.encode("utf-8", "surrogateescape"), authority.encode("latin-1", "replace"),
+                 _server(scheme, authority))
+        if len(url) <= MEMO_URL:
+            if len(_urls) >= MEMO_SIZE:
+                _urls.clear()
+            _urls[url] = parts
+    return parts
 
 
 def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scope:
     """The ASGI 3 HTTP scope of a Workers request."""
-    scheme, authority, path, query = _split_url(request._url)
+    scheme, path, raw_path, query, authority, server = _url_parts(request._url)
     headers, client = _headers_and_client(request, authority)
     return {
         "type": "http",
@@ -136,13 +194,13 @@ def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scop
         "http_version": "1.1",
         "method": request._method,
         "scheme": scheme,
-        "path": unquote(path) if "%" in path else path,
-        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "path": path,
+        "raw_path": raw_path,
         "root_path": "",
-        "query_string": query.encode("utf-8", "surrogateescape"),
+        "query_string": query,
         "headers": headers,
         "client": client,
-        "server": request._server or _server(scheme, authority),
+        "server": request._server or server,
         "env": env,
         "state": state.copy(),
     }

@@ -44,8 +44,9 @@ def failing_worker(tmp_path):
 
 
 def run_tests(config, *args):
+    """Runs `pyworkerd test` in the config's directory (relative state paths land there)."""
     return subprocess.run([BIN, "test", str(config), *args], capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+                          timeout=120, stdin=subprocess.DEVNULL, cwd=config.parent)
 
 
 def test_testing_example_passes():
