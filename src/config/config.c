@@ -632,27 +632,33 @@ static int join_pems(const cJSON *list, char **out)
     return 0;
 }
 
+/* tlsOptions.minVersion (absent: the default). Returns 0, or -1 for a version below TLS 1.0
+ * (ssl3), which pyworkerd does not offer. */
+static int tls_min_version(const cJSON *tls, pw_tls_min_t *out)
+{
+    static const char *const versions[] = { "goodDefault", "tls1Dot0", "tls1Dot1", "tls1Dot2",
+                                            "tls1Dot3", NULL };
+    const char *min = json_str(tls, "minVersion");
+    size_t i = 0;
+    while (min && versions[i] && strcmp(versions[i], min) != 0) i++;
+    if (min && !versions[i]) return -1;
+    *out = min ? (pw_tls_min_t)i : PW_TLS_MIN_DEFAULT;
+    return 0;
+}
+
 /* A network service's tlsOptions: what a client needs (no keypair, no client-cert checks). */
 static int load_tls_client(ctx_t *c, const char *svc, const cJSON *tj, pw_tls_client_t *tls)
 {
     static const char *const known[] = { "trustBrowserCas", "trustedCertificates", "minVersion",
                                          NULL };
-    static const char *const versions[] = { "goodDefault", "tls1Dot0", "tls1Dot1", "tls1Dot2",
-                                            "tls1Dot3", NULL };
     tls->trust_system = 1;
     tls->min_version = PW_TLS_MIN_DEFAULT;
     if (!tj) return 0;
     if (reject_unknown(c, tj, known, svc, "network.tlsOptions.", NO_LOC) < 0) return -1;
     tls->trust_system = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(tj, "trustBrowserCas"));
-    const char *min = json_str(tj, "minVersion");
-    if (min) {
-        size_t i = 0;
-        while (versions[i] && strcmp(versions[i], min) != 0) i++;
-        if (!versions[i]) {
-            return unsupported(c, AT_FIELD("minVersion"), NO_LOC, svc,
-                               "network.tlsOptions.minVersion (below TLS 1.0)");
-        }
-        tls->min_version = (pw_tls_min_t)i;
+    if (tls_min_version(tj, &tls->min_version) < 0) {
+        return unsupported(c, AT_FIELD("minVersion"), NO_LOC, svc,
+                           "network.tlsOptions.minVersion (below TLS 1.0)");
     }
     if (join_pems(cJSON_GetObjectItemCaseSensitive(tj, "trustedCertificates"),
                   &tls->trusted_pem) < 0) {
@@ -796,8 +802,6 @@ static int load_https(ctx_t *c, const char *name, const cJSON *hj, pw_socket_t *
 {
     static const char *const known[] = { "options", "tlsOptions", NULL };
     static const char *const tls_known[] = { "keypair", "minVersion", NULL };
-    static const char *const versions[] = { "goodDefault", "tls1Dot0", "tls1Dot1", "tls1Dot2",
-                                            "tls1Dot3", NULL };
     char path[1024];
     snprintf(path, sizeof path, "sockets[\"%s\"].https.", name);
     if (reject_unknown(c, hj, known, NULL, path, AT_STRING(name)) < 0) return -1;
@@ -814,15 +818,12 @@ static int load_https(ctx_t *c, const char *name, const cJSON *hj, pw_socket_t *
         return fail(c, AT_STRING(name), NULL, "Socket \"%s\" is https but has no "
                     "tlsOptions.keypair (privateKey and certificateChain, PEM).", name);
     }
-    const char *min = json_str(tls, "minVersion");
-    size_t i = 0;
-    while (min && versions[i] && strcmp(versions[i], min) != 0) i++;
-    if (min && !versions[i]) {
-        snprintf(path, sizeof path, "sockets[\"%s\"].https.tlsOptions.minVersion = %s", name, min);
+    if (tls_min_version(tls, &s->tls_min_version) < 0) {
+        snprintf(path, sizeof path, "sockets[\"%s\"].https.tlsOptions.minVersion = %s", name,
+                 json_str(tls, "minVersion"));
         return unsupported(c, AT_FIELD("minVersion"), AT_STRING(name), NULL, path);
     }
     s->https = 1;
-    s->tls_min_version = min ? (pw_tls_min_t)i : PW_TLS_MIN_DEFAULT;
     s->tls_certificate_chain = strdup(chain);
     s->tls_private_key = strdup(key);
     return s->tls_certificate_chain && s->tls_private_key ? 0 : oom(c);

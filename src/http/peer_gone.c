@@ -10,12 +10,10 @@
 
 static pw_accepted_t *accepted;     /* all open accepted connections */
 
-void pw_accepted_add(pw_accepted_t *conn)
+void pw_accepted_add(pw_accepted_t *conn, const struct sockaddr *peer, socklen_t peer_len)
 {
-    int len = (int)sizeof conn->peer;
-    conn->peer_len = 0;
-    if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&conn->peer, &len) == 0)
-        conn->peer_len = (socklen_t)len;
+    conn->peer_len = peer_len <= sizeof conn->peer ? peer_len : 0;
+    memcpy(&conn->peer, peer, conn->peer_len);
     conn->prev = NULL;
     conn->next = accepted;
     if (accepted)

@@ -19,7 +19,7 @@ typedef struct pw_accepted {
 } pw_accepted_t;
 
 /* Registers conn (accepted, not yet handed to h2o) under its peer address. */
-void pw_accepted_add(pw_accepted_t *conn);
+void pw_accepted_add(pw_accepted_t *conn, const struct sockaddr *peer, socklen_t peer_len);
 /* libuv close callback for an accepted connection: unregisters and frees it. */
 void pw_accepted_close_cb(uv_handle_t *handle);
 /* 1 when the connection whose peer is `peer` has been closed or reset by that peer; 0 when

@@ -476,8 +476,11 @@ static void on_accept(uv_stream_t *listener_stream, int status)
         return;
     }
     uv_tcp_nodelay(&conn->tcp, 1);
-    pw_accepted_add(conn);
     h2o_socket_t *sock = h2o_uv_socket_create((uv_stream_t *)&conn->tcp, pw_accepted_close_cb);
+    /* h2o keeps the peer address it reads here: requests' client addresses reuse it */
+    struct sockaddr_storage peer;
+    socklen_t peer_len = h2o_socket_getpeername(sock, (struct sockaddr *)&peer);
+    pw_accepted_add(conn, (struct sockaddr *)&peer, peer_len);
     h2o_accept(&l->accept_ctx, sock);
 }
 
@@ -525,25 +528,38 @@ static int listener_tls(listener_t *l, const pw_socket_t *socket, char *err, siz
     return 0;
 }
 
+static void listener_init_handle(listener_t *l, uv_loop_t *loop)
+{
+    uv_tcp_init(loop, &l->tcp);
+    l->tcp.data = l;
+    l->server->open_handles++;
+}
+
+/* Starts accepting once the handle is bound or opened (rc: how that went). */
+static int listener_listen(listener_t *l, int rc)
+{
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_accept);
+    if (rc == 0) {
+        l->listening = 1;
+        remember_bound_address(l);
+    }
+    return rc;
+}
+
 /* -S name=fd: a listening socket inherited from whoever started pyworkerd. */
 static int listener_adopt(listener_t *l, uv_loop_t *loop, int fd, char *err, size_t err_len)
 {
     int listening = 0;
     socklen_t len = sizeof listening;
-    uv_tcp_init(loop, &l->tcp);
-    l->tcp.data = l;
-    l->server->open_handles++;
+    listener_init_handle(l, loop);
     int rc = getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 ? uv_translate_sys_error(errno)
              : !listening ? UV_EINVAL : uv_tcp_open(&l->tcp, fd);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_accept);
-    if (rc < 0) {
+    if ((rc = listener_listen(l, rc)) < 0) {
         snprintf(err, err_len, "socket %s: file descriptor %d is not a listening TCP socket: %s",
                  l->socket_name, fd, uv_strerror(rc));
         return -1;
     }
-    l->listening = 1;
-    remember_bound_address(l);
     return 0;
 }
 
@@ -552,18 +568,12 @@ static int listener_bind(listener_t *l, uv_loop_t *loop, const char *address, ch
     struct sockaddr_storage addr;
     if (pw_address_parse(address, l->ssl_ctx ? 443 : 80, &addr, err, err_len) < 0)
         return -1;
-    uv_tcp_init(loop, &l->tcp);
-    l->tcp.data = l;
-    l->server->open_handles++;
-    int rc = uv_tcp_bind(&l->tcp, (const struct sockaddr *)&addr, 0);
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&l->tcp, 1024, on_accept);
+    listener_init_handle(l, loop);
+    int rc = listener_listen(l, uv_tcp_bind(&l->tcp, (const struct sockaddr *)&addr, 0));
     if (rc < 0) {
         snprintf(err, err_len, "socket %s: cannot listen on %s: %s", l->socket_name, address, uv_strerror(rc));
         return -1;
     }
-    l->listening = 1;
-    remember_bound_address(l);
     return 0;
 }
 

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import Server, make_certificates, run_pyworkerd
+from conftest import Server, free_port, make_certificates, run_pyworkerd
 
 NGINX = "/usr/sbin/nginx"
 
@@ -42,12 +42,6 @@ class Default(WorkerEntrypoint):
         except Exception as e:
             return Response.json({"error": type(e).__name__, "message": str(e)}, status=502)
 '''
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def nginx_config(d, port, tls12_port):
