@@ -9,9 +9,12 @@
 
 /* Each returns 0, or -1 when the path does not fit or cannot be found. */
 int pw_paths_root(char *out, size_t len);
+/* The directory of pyworkerd's binaries (build/): this process's own, or the one set. */
+int pw_paths_bin_dir(char *out, size_t len);
+void pw_paths_set_bin_dir(const char *dir);
 int pw_paths_schema_dir(char *out, size_t len);
 int pw_paths_python_dir(char *out, size_t len);
-/* The zygote's binary: pyworkerd-isolate next to this one (isolate_main.c), else this one. */
+/* The embedding binary: pyworkerd-isolate next to this one (isolate_main.c), else pyworkerd. */
 int pw_paths_isolate_binary(char *out, size_t len);
 
 #endif

@@ -4,7 +4,7 @@
  * is meant to inherit.
  */
 #include "host/supervisor.h"
-#include "config/paths.h"
+#include "config/child_command.h"
 #include "host/log.h"
 #include "wire/control.h"
 #include "wire/frame.h"
@@ -48,9 +48,7 @@ static void zygote_env(char **envp, size_t max)
 
 int pw_zygote_start(pw_zygote_t *zygote)
 {
-    char binary[PATH_MAX];
-    if (pw_paths_isolate_binary(binary, sizeof binary) < 0)
-        return -ENAMETOOLONG;
+    static pw_child_command_t command;     /* the child execs it right after fork */
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
         return -errno;
@@ -69,10 +67,11 @@ int pw_zygote_start(pw_zygote_t *zygote)
         char snapshot_arg[32];
         static const char *const snapshot_names[] = { "package", "baseline", "none" };
         snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", snapshot_names[zygote->snapshot % 3]);
-        char *argv[] = { "pyworkerd", "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
+        char *args[] = { "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
         char *envp[8];
         zygote_env(envp, 8);
-        execve(binary, argv, envp);
+        if (pw_child_command(&command, args) == 0)
+            execve(command.program, command.argv, envp);
         _exit(127);
     }
     close(fds[1]);

@@ -4,13 +4,14 @@
  *  - baseline (hidden --snapshot=baseline): the template stays at the zygote's state
  *    (CPython started, SDK imported); each isolate is a fork of it that then imports the
  *    worker itself (isolate.c);
- *  - none (--no-snapshot): each isolate is a new process, `pyworkerd --isolate FD SPEC`
- *    started with posix_spawn, that starts CPython and imports everything.
+ *  - none (--no-snapshot): each isolate is a new process, `--isolate FD SPEC` started with
+ *    posix_spawn (config/child_command.c), that starts CPython and imports everything.
  * In both, the template loads the worker once at start in a throwaway fork, so that a broken
  * worker still stops `serve` with its error. Invariant: nothing here imports the worker
  * into the template itself.
  */
 #include "isolate/process.h"
+#include "config/child_command.h"
 #include "config/paths.h"
 #include "host/log.h"
 #include "python/embed.h"
@@ -105,8 +106,10 @@ int pw_startmode_spawn_cold(int isolate_fd, const char *spec_path)
     char fd_arg[16], since_arg[48];
     snprintf(fd_arg, sizeof fd_arg, "%d", COLD_FD);
     snprintf(since_arg, sizeof since_arg, "--since=%" PRIu64, pw_isolate_fork_ns);
-    char *argv[] = { "pyworkerd", "--isolate", fd_arg, (char *)spec_path, since_arg,
-                     pw_trace_on ? "--trace" : NULL, NULL };
+    char *args[] = { "--isolate", fd_arg, (char *)spec_path, since_arg, pw_trace_on ? "--trace" : NULL, NULL };
+    static pw_child_command_t command;
+    if (pw_child_command(&command, args) < 0)
+        return -ENOENT;
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;
     sigset_t defaults;
@@ -129,7 +132,7 @@ int pw_startmode_spawn_cold(int isolate_fd, const char *spec_path)
         rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
     pid_t pid = 0;
     if (!rc)
-        rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attr, argv, environ);
+        rc = posix_spawn(&pid, command.program, &actions, &attr, command.argv, environ);
     if (moved >= 0 && moved != isolate_fd)
         close(moved);
     posix_spawnattr_destroy(&attr);

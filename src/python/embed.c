@@ -87,8 +87,13 @@ static int prepend_sys_path(const char *dir)
     return rc;
 }
 
+/* Starts CPython with _pyworkerd built in, unless this process is /usr/bin/python3.11
+ * itself, which started it already with the same settings (-I -S -B: config/child_command.c)
+ * and imported _pyworkerd as an extension module. */
 static int start_interpreter(char *err, size_t err_len)
 {
+    if (Py_IsInitialized())
+        return 0;
     if (PyImport_AppendInittab("_pyworkerd", PyInit__pyworkerd) < 0) {
         snprintf(err, err_len, "cannot register the _pyworkerd module");
         return -1;

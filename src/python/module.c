@@ -1,11 +1,22 @@
 /* module.c — defines the _pyworkerd module (isolate, template and zygote processes): the
- * Channel type (channel.c) and the PYTHON_TRACE writer (trace_enabled(), trace()) that the
- * SDK's lifecycle steps share with the C side (host/log.h). Single-phase init; the module is only ever created once per
- * process, in the zygote, and inherited by fork.
+ * Channel type (channel.c), the PYTHON_TRACE writer (trace_enabled(), trace()) that the
+ * SDK's lifecycle steps share with the C side (host/log.h), and child_main(), the entry of a
+ * zygote or cold isolate that /usr/bin/python3.11 runs (config/child_command.c). Single-phase
+ * init; the module is only ever created once per process, in the zygote, and inherited by
+ * fork.
  */
 #include "python/module.h"
+#include "config/child_command.h"
+#include "config/cli.h"
+#include "config/paths.h"
+#include "isolate/process.h"
 #include "wire/frame.h"
 #include "host/log.h"
+
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
 
 static PyObject *trace_enabled(PyObject *module, PyObject *unused)
 {
@@ -23,9 +34,75 @@ static PyObject *trace(PyObject *module, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* Python's own start ignores SIGXFSZ, which an embedded interpreter leaves alone: a worker
+ * over its file size limit (RLIMIT_FSIZE) is stopped by the signal, as when embedded.
+ * Through the signal module, so that signal.getsignal() tells the truth. (SIGINT is the same
+ * either way: the signal module installs KeyboardInterrupt's handler when imported.) */
+static int default_sigxfsz(void)
+{
+    PyObject *signal_module = PyImport_ImportModule("signal");
+    PyObject *dfl = signal_module ? PyObject_GetAttrString(signal_module, "SIG_DFL") : NULL;
+    PyObject *done = dfl ? PyObject_CallMethod(signal_module, "signal", "iO", SIGXFSZ, dfl) : NULL;
+    int rc = done ? 0 : -1;
+    Py_XDECREF(done);
+    Py_XDECREF(dfl);
+    Py_XDECREF(signal_module);
+    return rc;
+}
+
+/* sys.argv as an embedded interpreter has it: [""] (the worker never sees pyworkerd's). */
+static int reset_argv(void)
+{
+    PyObject *argv = Py_BuildValue("[s]", "");
+    int rc = argv ? PySys_SetObject("argv", argv) : -1;
+    Py_XDECREF(argv);
+    return rc;
+}
+
+/* child_main(module_dir, argv): runs the zygote or a cold isolate, as pyworkerd-isolate's
+ * main() does with the same argv ("pyworkerd", "--zygote", FD, ...); returns the exit code.
+ * Only once per process: a worker calling it again gets RuntimeError. */
+static PyObject *child_main(PyObject *module, PyObject *args)
+{
+    static int started;
+    const char *module_dir;
+    PyObject *list;
+    if (!PyArg_ParseTuple(args, "sO!", &module_dir, &PyList_Type, &list))
+        return NULL;
+    Py_ssize_t argc = PyList_GET_SIZE(list);
+    if (started || argc < 1 || argc > PW_CHILD_MAX_ARGS + 1) {
+        PyErr_SetString(PyExc_RuntimeError, "child_main() runs once, from pyworkerd's own start");
+        return NULL;
+    }
+    started = 1;
+    char *argv[PW_CHILD_MAX_ARGS + 2];
+    for (Py_ssize_t i = 0; i < argc; i++) {
+        const char *arg = PyUnicode_Check(PyList_GET_ITEM(list, i)) ? PyUnicode_AsUTF8(PyList_GET_ITEM(list, i)) : NULL;
+        if (!arg)
+            return PyErr_Occurred() ? NULL : PyErr_Format(PyExc_TypeError, "child_main(): argv[%zd] is not a str", i);
+        argv[i] = (char *)arg;      /* lives as long as `list`, i.e. this call */
+    }
+    argv[argc] = NULL;
+    char bin_dir[PATH_MAX];
+    snprintf(bin_dir, sizeof bin_dir, "%s", module_dir);
+    pw_paths_set_bin_dir(dirname(bin_dir));     /* .../build/pyext -> .../build */
+    if (default_sigxfsz() < 0 || reset_argv() < 0)
+        return NULL;
+    pw_cli_t cli;
+    if (pw_cli_parse((int)argc, argv, &cli) < 0) {
+        fprintf(stderr, "%s\n", cli.output);
+        return PyLong_FromLong(1);
+    }
+    int rc = pw_child_main(&cli);
+    if (PyErr_Occurred())
+        PyErr_Clear();
+    return PyLong_FromLong(rc < 0 ? 1 : rc);
+}
+
 static PyMethodDef pw_module_methods[] = {
     { "trace_enabled", trace_enabled, METH_NOARGS, "Whether PYTHON_TRACE lines are written." },
     { "trace", trace, METH_VARARGS, "trace(step, seconds): one PYTHON_TRACE line." },
+    { "child_main", child_main, METH_VARARGS, "child_main(module_dir, argv): pyworkerd's zygote or cold isolate." },
     { NULL, NULL, 0, NULL },
 };
 
