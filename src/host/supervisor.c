@@ -28,7 +28,8 @@ static const char *const kept_env[] = {
     "PYWORKERD_HOME", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", NULL,
 };
 
-static void zygote_env(char **envp, size_t max)
+/* Fills envp (NULL-terminated); returns how many of its entries are malloc'ed (the first). */
+static size_t zygote_env(char **envp, size_t max)
 {
     size_t n = 0;
     for (const char *const *name = kept_env; *name && n + 2 < max; name++) {
@@ -36,45 +37,51 @@ static void zygote_env(char **envp, size_t max)
         if (!value)
             continue;
         size_t len = strlen(*name) + strlen(value) + 2;
-        char *entry = malloc(len);     /* the child execs or exits right after */
+        char *entry = malloc(len);
         if (!entry)
             continue;
         snprintf(entry, len, "%s=%s", *name, value);
         envp[n++] = entry;
     }
-    envp[n++] = "LC_CTYPE=C.UTF-8";
-    envp[n] = NULL;
+    envp[n] = "LC_CTYPE=C.UTF-8";
+    envp[n + 1] = NULL;
+    return n;
 }
 
 int pw_zygote_start(pw_zygote_t *zygote)
 {
-    static pw_child_command_t command;     /* the child execs it right after fork */
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
         return -errno;
-    pid_t pid = fork();
-    if (pid < 0) {
-        int err = errno;
+    /* Everything the child needs is made before fork: after it, only exec. */
+    static pw_child_command_t command;
+    static const char *const snapshot_names[] = { "package", "baseline", "none" };
+    char fd_arg[16], snapshot_arg[32];
+    snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
+    snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", snapshot_names[zygote->snapshot % 3]);
+    char *args[] = { "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
+    char *envp[8];
+    if (pw_child_command(&command, args) < 0) {
         close(fds[0]);
         close(fds[1]);
-        return -err;
+        return -ENOENT;
     }
+    size_t owned = zygote_env(envp, 8);
+    pid_t pid = fork();
     if (pid == 0) {
-        char fd_arg[16];
         int flags = fcntl(fds[1], F_GETFD);
         fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
-        snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
-        char snapshot_arg[32];
-        static const char *const snapshot_names[] = { "package", "baseline", "none" };
-        snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", snapshot_names[zygote->snapshot % 3]);
-        char *args[] = { "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
-        char *envp[8];
-        zygote_env(envp, 8);
-        if (pw_child_command(&command, args) == 0)
-            execve(command.program, command.argv, envp);
+        execve(command.program, command.argv, envp);
         _exit(127);
     }
+    int fork_errno = errno;
+    while (owned > 0)
+        free(envp[--owned]);
     close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        return -fork_errno;
+    }
     zygote->pid = pid;
     zygote->ctl_fd = fds[0];
     return 0;
