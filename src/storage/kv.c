@@ -34,7 +34,7 @@ struct pw_kv {
     unsigned writes;
 };
 
-static int mkdirs(const char *dir)
+int pw_kv_mkdirs(const char *dir)
 {
     char path[4096];
     if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
@@ -59,7 +59,7 @@ int pw_kv_open(const char *dir, pw_kv_t **out, char *err, size_t err_len)
 {
     char path[4096];
     if (dir) {
-        int rc = mkdirs(dir);
+        int rc = pw_kv_mkdirs(dir);
         if (rc < 0) {
             snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
             return -1;

@@ -1,0 +1,244 @@
+/* workflow.c — Workflow instances and step results in SQLite (host process; see workflow.h).
+ * One database for all workflows, in WAL mode with synchronous=NORMAL, as KV: a committed
+ * write is in the WAL file, in the kernel, before the call returns, so a step result the
+ * isolate was told is saved survives kill -9 of the host. Statements are prepared once.
+ * Invariant: every statement is reset before its next use, and the bytes handed out stay
+ * valid until then.
+ */
+#include "storage/workflow.h"
+#include "storage/kv.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ST_RECOVER, ST_CREATE, ST_GET, ST_SET, ST_DUE, ST_NEXT, ST_STEP_GET, ST_STEP_PUT, ST_COUNT };
+
+static const char *const statements[ST_COUNT] = {
+    [ST_RECOVER] = "UPDATE instances SET wake = ?1 WHERE wake IS NULL AND status IN ('queued', 'running')",
+    [ST_CREATE] = "INSERT INTO instances (workflow, id, params, status, created, updated, wake) "
+                  "VALUES (?1, ?2, ?3, 'queued', ?4, ?4, ?4)",
+    [ST_GET] = "SELECT status, params, output, error, created, wake FROM instances "
+               "WHERE workflow = ?1 AND id = ?2",
+    [ST_SET] = "UPDATE instances SET status = ?3, output = ?4, error = ?5, wake = ?6, updated = ?7 "
+               "WHERE workflow = ?1 AND id = ?2",
+    [ST_DUE] = "SELECT workflow, id FROM instances WHERE wake IS NOT NULL AND wake <= ?1 "
+               "ORDER BY wake",
+    [ST_NEXT] = "SELECT min(wake) FROM instances WHERE wake IS NOT NULL",
+    [ST_STEP_GET] = "SELECT result, wake FROM steps WHERE workflow = ?1 AND instance = ?2 AND name = ?3",
+    [ST_STEP_PUT] = "INSERT OR REPLACE INTO steps (workflow, instance, name, result, wake) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5)",
+};
+
+static const char schema[] =
+    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=2000;"
+    "CREATE TABLE IF NOT EXISTS instances (workflow TEXT NOT NULL, id TEXT NOT NULL, "
+    "params BLOB NOT NULL, status TEXT NOT NULL, output BLOB, error BLOB, created INTEGER NOT NULL, "
+    "updated INTEGER NOT NULL, wake INTEGER, PRIMARY KEY (workflow, id)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS instances_wake ON instances (wake) WHERE wake IS NOT NULL;"
+    "CREATE TABLE IF NOT EXISTS steps (workflow TEXT NOT NULL, instance TEXT NOT NULL, "
+    "name TEXT NOT NULL, result BLOB, wake INTEGER, PRIMARY KEY (workflow, instance, name)) "
+    "WITHOUT ROWID;";
+
+struct pw_wf_store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+};
+
+int pw_wf_store_open(const char *dir, pw_wf_store_t **out, char *err, size_t err_len)
+{
+    char path[4096];
+    if (dir) {
+        int rc = pw_kv_mkdirs(dir);
+        if (rc < 0) {
+            snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
+            return -1;
+        }
+        snprintf(path, sizeof path, "%s/workflows.sqlite3", dir);
+    }
+    pw_wf_store_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    if (sqlite3_open_v2(dir ? path : ":memory:", &s->db, flags, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    for (int i = 0; i < ST_COUNT; i++)
+        if (sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
+                               NULL) != SQLITE_OK)
+            goto fail;
+    *out = s;
+    return 0;
+fail:
+    snprintf(err, err_len, "%s: %s", dir ? path : ":memory:",
+             s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    pw_wf_store_close(s);
+    return -1;
+}
+
+void pw_wf_store_close(pw_wf_store_t *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+const char *pw_wf_store_error(pw_wf_store_t *s)
+{
+    return sqlite3_errmsg(s->db);
+}
+
+static sqlite3_stmt *stmt(pw_wf_store_t *s, int which)
+{
+    sqlite3_stmt *st = s->st[which];
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return st;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, pw_bytes_t b)
+{
+    sqlite3_bind_text(st, i, b.len ? (const char *)b.base : "", (int)b.len, SQLITE_STATIC);
+}
+
+/* Binds b, or NULL when it is empty. */
+static void bind_blob_or_null(sqlite3_stmt *st, int i, pw_bytes_t b)
+{
+    if (b.len)
+        sqlite3_bind_blob(st, i, b.base, (int)b.len, SQLITE_STATIC);
+}
+
+static void bind_time_or_null(sqlite3_stmt *st, int i, int64_t ms)
+{
+    if (ms >= 0)
+        sqlite3_bind_int64(st, i, ms);
+}
+
+static pw_bytes_t column_bytes(sqlite3_stmt *st, int i)
+{
+    const void *p = sqlite3_column_blob(st, i);
+    return (pw_bytes_t){ p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(st, i) };
+}
+
+static int64_t column_time(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
+}
+
+static int run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return -EEXIST;
+    return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int pw_wf_instance_create(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t params,
+                          int64_t now_ms)
+{
+    sqlite3_stmt *st = stmt(s, ST_CREATE);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
+    sqlite3_bind_blob(st, 3, params.len ? (const void *)params.base : "", (int)params.len,
+                      SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, now_ms);
+    return run(st);
+}
+
+int pw_wf_instance_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_wf_instance_t *out)
+{
+    sqlite3_stmt *st = stmt(s, ST_GET);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return -EIO;
+    out->status = column_bytes(st, 0);
+    out->params = column_bytes(st, 1);
+    out->output = column_bytes(st, 2);
+    out->error = column_bytes(st, 3);
+    out->created_ms = sqlite3_column_int64(st, 4);
+    out->wake_ms = column_time(st, 5);
+    return 1;
+}
+
+int pw_wf_instance_set(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, const char *status,
+                       pw_bytes_t output, pw_bytes_t error, int64_t wake_ms, int64_t now_ms)
+{
+    sqlite3_stmt *st = stmt(s, ST_SET);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
+    sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
+    bind_blob_or_null(st, 4, output);
+    bind_blob_or_null(st, 5, error);
+    bind_time_or_null(st, 6, wake_ms);
+    sqlite3_bind_int64(st, 7, now_ms);
+    return run(st);
+}
+
+int pw_wf_instance_due(pw_wf_store_t *s, int64_t now_ms, pw_wf_due_cb cb, void *arg)
+{
+    sqlite3_stmt *st = stmt(s, ST_DUE);
+    sqlite3_bind_int64(st, 1, now_ms);
+    int count = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cb(arg, column_bytes(st, 0), column_bytes(st, 1));
+        count++;
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? count : -EIO;
+}
+
+int pw_wf_store_recover(pw_wf_store_t *s, int64_t now_ms)
+{
+    sqlite3_stmt *st = stmt(s, ST_RECOVER);
+    sqlite3_bind_int64(st, 1, now_ms);
+    return run(st);
+}
+
+int64_t pw_wf_next_wake(pw_wf_store_t *s)
+{
+    sqlite3_stmt *st = stmt(s, ST_NEXT);
+    int64_t wake = sqlite3_step(st) == SQLITE_ROW ? column_time(st, 0) : -1;
+    sqlite3_reset(st);
+    return wake;
+}
+
+int pw_wf_step_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t step,
+                   pw_bytes_t *result, int64_t *wake_ms)
+{
+    sqlite3_stmt *st = stmt(s, ST_STEP_GET);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
+    bind_text(st, 3, step);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return -EIO;
+    *result = column_bytes(st, 0);
+    *wake_ms = column_time(st, 1);
+    return 1;
+}
+
+int pw_wf_step_put(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t step,
+                   pw_bytes_t result, int64_t wake_ms)
+{
+    sqlite3_stmt *st = stmt(s, ST_STEP_PUT);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
+    bind_text(st, 3, step);
+    bind_blob_or_null(st, 4, result);
+    bind_time_or_null(st, 5, wake_ms);
+    return run(st);
+}
