@@ -1,9 +1,10 @@
 # Workflows on the Python side (isolate): the `env.MY_WORKFLOW` binding (create, get, an
 # instance's status, pause, resume, terminate) and what runs inside an instance: the event,
 # `step.do` (a step's result is saved by the host and, when the instance runs again after a
-# sleep or a restart, returned without running the step), `step.sleep`/`sleep_until` (the
-# host suspends the instance: the run ends and is called again when the sleep is over) and
-# retries. The host's engine is src/host/workflows.c; ops are "wf.*" binding calls.
+# sleep or a restart, returned without running the step), `step.sleep`/`sleep_until` and
+# `step.wait_for_event` (the host suspends the instance: the run ends and is called again when
+# the sleep is over or an event came) and retries. The host's engine is src/host/workflows.c;
+# ops are "wf.*" binding calls.
 # Invariant: a suspension is a BaseException (_Suspended), so user code's `except Exception`
 # cannot swallow it; run_instance() turns it into the "suspended" outcome.
 """Cloudflare Workflows for Python Workers: the binding, the event, steps and retries."""
@@ -62,7 +63,7 @@ class WorkflowEvent(JsDict):
 
 
 class WorkflowStep:
-    """The `step` argument of run(): `do`, `sleep`, `sleep_until`."""
+    """The `step` argument of run(): `do`, `sleep`, `sleep_until`, `wait_for_event`."""
 
     def __init__(self, workflow: str, instance_id: str) -> None:
         self._workflow = workflow
@@ -182,8 +183,22 @@ class WorkflowStep:
             raise _Suspended
 
     async def wait_for_event(self, name: str, type: str, /, timeout: Any = "24 hours") -> Any:
-        """Not offered by pyworkerd yet."""
-        raise NotImplementedError("step.wait_for_event() is not supported by pyworkerd yet")
+        """Wait durably for an event of `type` sent with the instance's send_event(): returns
+        {"payload", "timestamp", "type"}; TimeoutError when none came within `timeout`."""
+        if not isinstance(type, str) or not type:
+            raise TypeError("wait_for_event() needs the event type as non-empty text")
+        key = self._key("event:" + name)
+        ms = duration_ms(timeout)
+        state, event = _state(await rpc.call(list, "wf.wait", self._workflow, self._id, key, type,
+                                             str(ms)))
+        if state == "found" and event is not None:
+            return python_from_rpc(event)
+        if state == "timeout":
+            raise TimeoutError(f'step.wait_for_event("{name}") timed out: no "{type}" event')
+        raise _Suspended
+
+    waitForEvent = wait_for_event
+    sleepUntil = sleep_until
 
 
 async def _value(v: Any) -> Any:
@@ -228,7 +243,7 @@ def wrap_run(run: Callable[..., Any]) -> Callable[..., Any]:
 
 class WorkflowInstance:
     """One instance of a workflow: `id`, and async `status()`, `pause()`, `resume()`,
-    `terminate()`."""
+    `terminate()`, `send_event()`."""
 
     __slots__ = ("_binding", "id")
 
@@ -256,8 +271,14 @@ class WorkflowInstance:
     def restart(self) -> Any:
         raise NotImplementedError("WorkflowInstance.restart() is not supported by pyworkerd yet")
 
-    def send_event(self, event: Any) -> Any:
-        raise NotImplementedError("WorkflowInstance.send_event() is not supported by pyworkerd yet")
+    def send_event(self, event: Any = None, /, **kwargs: Any) -> Any:
+        """Send {"type": ..., "payload": ...} to the instance's wait_for_event(type)."""
+        opts = {**(event or {}), **kwargs}
+        kind = opts.get("type")
+        if not isinstance(kind, str) or not kind:
+            raise TypeError('send_event() needs {"type": text, "payload": ...}')
+        return rpc.call(lambda fields: None, "wf.event", self._binding, self.id, kind,
+                        python_to_rpc(opts.get("payload")))
 
     sendEvent = send_event
 

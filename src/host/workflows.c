@@ -209,22 +209,34 @@ static void run_done(void *arg, const pw_worker_answer_t *a)
     schedule(wf, 0);
 }
 
-static cJSON *event_json(const run_t *run, const pw_wf_instance_t *inst)
+/* Adds name: {"$pyworkerd:date": "<UTC ISO time of ms>"} (a datetime for the SDK). */
+static void add_date(cJSON *obj, const char *name, int64_t ms)
 {
     char stamp[40];
-    time_t secs = (time_t)(inst->created_ms / 1000);
+    time_t secs = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
     size_t len = strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(stamp + len, sizeof stamp - len, ".%03d", (int)(inst->created_ms % 1000));
-    char *params = strndup((const char *)inst->params.base, inst->params.len);
-    cJSON *event = cJSON_CreateObject();
-    cJSON *date = cJSON_AddObjectToObject(event, "timestamp");
+    snprintf(stamp + len, sizeof stamp - len, ".%03d", (int)(ms % 1000));
+    cJSON *date = cJSON_AddObjectToObject(obj, name);
     cJSON_AddStringToObject(date, "$pyworkerd:date", stamp);
-    cJSON_AddItemToObject(event, "payload", cJSON_CreateRaw(params && *params ? params : "null"));
+}
+
+/* Adds name: the JSON text in b (null when empty). */
+static void add_raw(cJSON *obj, const char *name, pw_bytes_t b)
+{
+    char *raw = strndup((const char *)b.base, b.len);
+    cJSON_AddItemToObject(obj, name, cJSON_CreateRaw(raw && *raw ? raw : "null"));
+    free(raw);
+}
+
+static cJSON *event_json(const run_t *run, const pw_wf_instance_t *inst)
+{
+    cJSON *event = cJSON_CreateObject();
+    add_date(event, "timestamp", inst->created_ms);
+    add_raw(event, "payload", inst->params);
     cJSON_AddStringToObject(event, "instanceId", run->id);
     cJSON_AddStringToObject(event, "workflowName", run->workflow->name);
-    free(params);
     return event;
 }
 
@@ -319,7 +331,8 @@ static void schedule(pw_workflows_t *wf, int64_t min_delay_ms)
     uv_timer_start(&wf->timer, on_timer, (uint64_t)(delay > min_delay_ms ? delay : min_delay_ms), 0);
 }
 
-/* ---- binding calls: wf.create, wf.get, wf.status, wf.pause, wf.resume, wf.terminate ---- */
+/* ---- binding calls: wf.create, wf.get, wf.status, wf.pause, wf.resume, wf.terminate,
+ * wf.event ---- */
 
 static int id_ok(pw_bytes_t id)
 {
@@ -386,11 +399,8 @@ static void reply_status(pw_port_t *port, uint32_t id, const pw_wf_instance_t *i
     char *status = strndup((const char *)inst->status.base, inst->status.len);
     cJSON_AddStringToObject(out, "status", status ? status : "unknown");
     free(status);
-    if (inst->output.len) {
-        char *raw = strndup((const char *)inst->output.base, inst->output.len);
-        cJSON_AddItemToObject(out, "output", cJSON_CreateRaw(raw ? raw : "null"));
-        free(raw);
-    }
+    if (inst->output.len)
+        add_raw(out, "output", inst->output);
     if (inst->error.len) {
         char *text = strndup((const char *)inst->error.base, inst->error.len);
         const char *sep = text ? strstr(text, ": ") : NULL;
@@ -439,6 +449,31 @@ static void wf_instance_op(pw_workflows_t *wf, const workflow_t *w, pw_bytes_t o
     schedule(wf, 0);
 }
 
+/* wf.event binding id type payload: kept for the instance's wait_for_event; a waiting
+ * instance runs again now (a wait for another type suspends it again). */
+static void wf_send_event(pw_workflows_t *wf, const workflow_t *w, pw_port_t *port, uint32_t id,
+                          const pw_bytes_t *f)
+{
+    pw_wf_instance_t inst;
+    int64_t now = now_ms();
+    if (f[3].len == 0 || f[4].len > MAX_PARAMS)
+        return pw_rpc_reply_error(port, id, "TypeError", "send_event() takes {\"type\": non-empty "
+                                  "text, \"payload\": up to 1 MiB of JSON}");
+    int rc = pw_wf_instance_get(wf->store, S(w->name), f[2], &inst);
+    if (rc == 0)
+        return pw_rpc_reply_error(port, id, "Error", "instance.not_found: no instance \"%.*s\" in "
+                                  "workflow %s", (int)(f[2].len < 120 ? f[2].len : 120), f[2].base, w->name);
+    int waiting = rc == 1 && bytes_eq(inst.status, "waiting");
+    if (rc == 1)
+        rc = pw_wf_event_add(wf->store, S(w->name), f[2], f[3], f[4], now);
+    if (rc >= 0 && waiting)
+        rc = pw_wf_instance_set(wf->store, S(w->name), f[2], "waiting", S(""), S(""), now, now);
+    if (rc < 0)
+        return pw_rpc_reply_error(port, id, "Error", "workflow store: %s", pw_wf_store_error(wf->store));
+    reply(port, id, "", (pw_bytes_t){ NULL, 0 });
+    schedule(wf, 0);
+}
+
 static const workflow_t *caller_binding(pw_workflows_t *wf, const pw_service_t *caller, pw_bytes_t name)
 {
     for (size_t i = 0; i < caller->worker.n_bindings; i++) {
@@ -449,7 +484,7 @@ static const workflow_t *caller_binding(pw_workflows_t *wf, const pw_service_t *
     return NULL;
 }
 
-/* ---- step calls from a running instance: wf.step.get, wf.step.put, wf.sleep ---- */
+/* ---- step calls from a running instance: wf.step.get, wf.step.put, wf.sleep, wf.wait ---- */
 
 /* wf.step.get workflow id step -> "found" result | "missing" */
 static void step_get(pw_workflows_t *wf, pw_port_t *port, uint32_t id, const pw_bytes_t *f)
@@ -510,6 +545,65 @@ static void step_sleep(pw_workflows_t *wf, pw_port_t *port, uint32_t id, const p
     reply(port, id, wake > now ? "suspend" : "done", (pw_bytes_t){ NULL, 0 });
 }
 
+#define TIMED_OUT "{\"$pyworkerd:timeout\":true}"
+
+/* The event becomes the step's result ({"payload", "timestamp", "type"}) and leaves the queue,
+ * in one transaction. */
+static void take_event(pw_workflows_t *wf, pw_port_t *port, uint32_t id, const pw_bytes_t *f,
+                       pw_bytes_t payload, int64_t sent, int64_t seq)
+{
+    cJSON *event = cJSON_CreateObject();
+    add_raw(event, "payload", payload);
+    add_date(event, "timestamp", sent);
+    char *type = strndup((const char *)f[4].base, f[4].len);
+    cJSON_AddStringToObject(event, "type", type ? type : "");
+    free(type);
+    char *json = cJSON_PrintUnformatted(event);
+    cJSON_Delete(event);
+    int rc = json ? pw_wf_store_exec(wf->store, "BEGIN") : -ENOMEM;
+    if (rc == 0 && (pw_wf_step_put(wf->store, f[1], f[2], f[3], S(json), -1) < 0 ||
+                    pw_wf_event_delete(wf->store, seq) < 0))
+        rc = -EIO;
+    if (rc == 0)
+        rc = pw_wf_store_exec(wf->store, "COMMIT");
+    else if (json)
+        pw_wf_store_exec(wf->store, "ROLLBACK");
+    if (rc < 0)
+        pw_rpc_reply_error(port, id, "Error", "workflow store: %s", pw_wf_store_error(wf->store));
+    else
+        reply(port, id, "found", S(json));
+    cJSON_free(json);
+}
+
+/* wf.wait workflow id step type timeout_ms -> "found" event | "timeout" | "suspend" (the run
+ * must end; it runs again when an event comes or at the deadline) */
+static void step_wait(pw_workflows_t *wf, pw_port_t *port, uint32_t id, const pw_bytes_t *f)
+{
+    int64_t timeout, deadline, now = now_ms(), sent, seq;
+    pw_bytes_t result, payload;
+    if (parse_ms(f[5], &timeout) < 0 || f[4].len == 0)
+        return pw_rpc_reply_error(port, id, "TypeError", "wf.wait takes a type and milliseconds");
+    int rc = pw_wf_step_get(wf->store, f[1], f[2], f[3], &result, &deadline);
+    if (rc == 1 && result.len)
+        return reply(port, id, bytes_eq(result, TIMED_OUT) ? "timeout" : "found", result);
+    if (rc == 0) {
+        deadline = now + (timeout > 0 ? timeout : 0);
+        rc = pw_wf_step_put(wf->store, f[1], f[2], f[3], S(""), deadline);
+    }
+    if (rc >= 0)
+        rc = pw_wf_event_first(wf->store, f[1], f[2], f[4], &payload, &sent, &seq);
+    if (rc == 1)
+        return take_event(wf, port, id, f, payload, sent, seq);
+    int timed_out = rc == 0 && now >= deadline;
+    if (timed_out)
+        rc = pw_wf_step_put(wf->store, f[1], f[2], f[3], S(TIMED_OUT), deadline);
+    else if (rc == 0)
+        rc = pw_wf_instance_set(wf->store, f[1], f[2], "waiting", S(""), S(""), deadline, now);
+    if (rc < 0)
+        return pw_rpc_reply_error(port, id, "Error", "workflow store: %s", pw_wf_store_error(wf->store));
+    reply(port, id, timed_out ? "timeout" : "suspend", (pw_bytes_t){ NULL, 0 });
+}
+
 static void step_call(pw_workflows_t *wf, const pw_service_t *caller, pw_bytes_t op, pw_port_t *port,
                       uint32_t id, const pw_bytes_t *f, size_t n)
 {
@@ -527,6 +621,8 @@ static void step_call(pw_workflows_t *wf, const pw_service_t *caller, pw_bytes_t
         step_put(wf, port, id, f);
     else if (bytes_eq(op, "wf.sleep") && n == 6)
         step_sleep(wf, port, id, f);
+    else if (bytes_eq(op, "wf.wait") && n == 6)
+        step_wait(wf, port, id, f);
     else
         pw_rpc_reply_error(port, id, "TypeError", "bad workflow step call");
 }
@@ -537,7 +633,8 @@ void pw_workflows_handle(pw_workflows_t *wf, const pw_service_t *caller, pw_port
     pw_bytes_t op = f[0];
     if (!wf || n < 3)
         return pw_rpc_reply_error(port, id, "TypeError", "bad workflow call");
-    if ((op.len > 8 && memcmp(op.base, "wf.step.", 8) == 0) || bytes_eq(op, "wf.sleep"))
+    if ((op.len > 8 && memcmp(op.base, "wf.step.", 8) == 0) || bytes_eq(op, "wf.sleep") ||
+        bytes_eq(op, "wf.wait"))
         return step_call(wf, caller, op, port, id, f, n);
     const workflow_t *w = caller_binding(wf, caller, f[1]);
     if (!w)
@@ -545,6 +642,8 @@ void pw_workflows_handle(pw_workflows_t *wf, const pw_service_t *caller, pw_port
                                   "\"%.*s\"", (int)(f[1].len < 100 ? f[1].len : 100), f[1].base);
     if (bytes_eq(op, "wf.create") && n == 4)
         return wf_create(wf, w, port, id, f, n);
+    if (bytes_eq(op, "wf.event") && n == 5)
+        return wf_send_event(wf, w, port, id, f);
     if (n == 3 && (bytes_eq(op, "wf.status") || bytes_eq(op, "wf.get") || bytes_eq(op, "wf.pause") ||
                    bytes_eq(op, "wf.resume") || bytes_eq(op, "wf.terminate")))
         return wf_instance_op(wf, w, op, port, id, f[2]);

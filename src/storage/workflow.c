@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ST_RECOVER, ST_CREATE, ST_GET, ST_SET, ST_DUE, ST_NEXT, ST_STEP_GET, ST_STEP_PUT, ST_COUNT };
+enum { ST_RECOVER, ST_CREATE, ST_GET, ST_SET, ST_DUE, ST_NEXT, ST_STEP_GET, ST_STEP_PUT, ST_EVENT_ADD, ST_EVENT_FIRST,
+       ST_EVENT_DELETE, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
     [ST_RECOVER] = "UPDATE instances SET wake = ?1 WHERE wake IS NULL AND status IN ('queued', 'running')",
@@ -30,6 +31,11 @@ static const char *const statements[ST_COUNT] = {
     [ST_STEP_GET] = "SELECT result, wake FROM steps WHERE workflow = ?1 AND instance = ?2 AND name = ?3",
     [ST_STEP_PUT] = "INSERT OR REPLACE INTO steps (workflow, instance, name, result, wake) "
                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_EVENT_ADD] = "INSERT INTO events (workflow, instance, type, payload, sent) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_EVENT_FIRST] = "SELECT payload, sent, seq FROM events WHERE workflow = ?1 AND instance = ?2 "
+                       "AND type = ?3 ORDER BY seq LIMIT 1",
+    [ST_EVENT_DELETE] = "DELETE FROM events WHERE seq = ?1",
 };
 
 static const char schema[] =
@@ -40,7 +46,11 @@ static const char schema[] =
     "CREATE INDEX IF NOT EXISTS instances_wake ON instances (wake) WHERE wake IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS steps (workflow TEXT NOT NULL, instance TEXT NOT NULL, "
     "name TEXT NOT NULL, result BLOB, wake INTEGER, PRIMARY KEY (workflow, instance, name)) "
-    "WITHOUT ROWID;";
+    "WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+    "workflow TEXT NOT NULL, instance TEXT NOT NULL, type TEXT NOT NULL, payload BLOB, "
+    "sent INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS events_instance ON events (workflow, instance, type, seq);";
 
 struct pw_wf_store {
     sqlite3 *db;
@@ -241,4 +251,46 @@ int pw_wf_step_put(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byte
     bind_blob_or_null(st, 4, result);
     bind_time_or_null(st, 5, wake_ms);
     return run(st);
+}
+
+int pw_wf_event_add(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
+                    pw_bytes_t payload, int64_t now_ms)
+{
+    sqlite3_stmt *st = stmt(s, ST_EVENT_ADD);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
+    bind_text(st, 3, type);
+    bind_blob_or_null(st, 4, payload);
+    sqlite3_bind_int64(st, 5, now_ms);
+    return run(st);
+}
+
+int pw_wf_event_first(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
+                      pw_bytes_t *payload, int64_t *sent_ms, int64_t *seq)
+{
+    sqlite3_stmt *st = stmt(s, ST_EVENT_FIRST);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
+    bind_text(st, 3, type);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        return 0;
+    if (rc != SQLITE_ROW)
+        return -EIO;
+    *payload = column_bytes(st, 0);
+    *sent_ms = sqlite3_column_int64(st, 1);
+    *seq = sqlite3_column_int64(st, 2);
+    return 1;
+}
+
+int pw_wf_event_delete(pw_wf_store_t *s, int64_t seq)
+{
+    sqlite3_stmt *st = stmt(s, ST_EVENT_DELETE);
+    sqlite3_bind_int64(st, 1, seq);
+    return run(st);
+}
+
+int pw_wf_store_exec(pw_wf_store_t *s, const char *sql)
+{
+    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
 }

@@ -57,4 +57,15 @@ int pw_wf_step_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byte
 int pw_wf_step_put(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t step,
                    pw_bytes_t result, int64_t wake_ms);
 
+/* Events sent to an instance (send_event), kept until a wait_for_event step takes one. */
+int pw_wf_event_add(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
+                    pw_bytes_t payload, int64_t now_ms);
+/* 1 with the oldest event of `type` (its payload JSON, send time and sequence number, valid
+ * until the next call on the store) when there is one, 0 when not. */
+int pw_wf_event_first(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
+                      pw_bytes_t *payload, int64_t *sent_ms, int64_t *seq);
+int pw_wf_event_delete(pw_wf_store_t *s, int64_t seq);
+/* A transaction around several writes: "BEGIN" ... "COMMIT" (or "ROLLBACK"). */
+int pw_wf_store_exec(pw_wf_store_t *s, const char *sql);
+
 #endif

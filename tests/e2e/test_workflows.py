@@ -68,6 +68,12 @@ class Flow(WorkflowEntrypoint):
                 await count(self.env, f"{iid}:flaky")
                 raise (NonRetryableError if p["fail"] == "fatal" else ValueError)("boom " + iid)
             await flaky()
+        if p.get("wait"):
+            try:
+                got = await step.wait_for_event("approval", "approved", timeout=p["wait"])
+            except TimeoutError as exc:
+                got = {"timeout": str(exc)}
+            value = {**value, "event": got.get("payload"), "timeout": got.get("timeout")}
         if p.get("slow"):
             @step.do("slow")
             async def slow():
@@ -101,6 +107,10 @@ class Default(WorkerEntrypoint):
             if url.path in ("/pause", "/resume", "/terminate"):
                 inst = await flow.get(q["id"])
                 await getattr(inst, url.path[1:])()
+                return Response.json(await inst.status())
+            if url.path == "/event":
+                inst = await flow.get(q["id"])
+                await inst.send_event({"type": q["type"], "payload": json.loads(q["payload"])})
                 return Response.json(await inst.status())
             if url.path == "/count":
                 return Response.json(int(await self.env.KV.get(q["key"]) or 0))
@@ -245,6 +255,28 @@ def test_pause_resume_and_terminate(app):
     other = create(s, {"sleep": 5000})
     wait_status(s, other, "waiting", timeout=2)
     assert get_json(s, f"/terminate?id={other}")[1]["status"] == "terminated"
+
+
+def test_wait_for_event_resumes_on_send_event_and_times_out(app):
+    s = app()
+    iid = create(s, {"wait": "10 seconds"})
+    wait_status(s, iid, "waiting", timeout=2)
+    query = urlencode({"id": iid, "type": "other", "payload": "1"})
+    assert get_json(s, f"/event?{query}")[0] == 200        # another type: it waits on
+    time.sleep(0.2)
+    wait_status(s, iid, "waiting")
+    query = urlencode({"id": iid, "type": "approved", "payload": json.dumps({"by": "ada"})})
+    assert get_json(s, f"/event?{query}")[0] == 200
+    body = wait_status(s, iid, "complete")
+    assert body["output"]["first"]["event"] == {"by": "ada"}
+    assert count(s, iid, "first") == 1
+    early = create(s, {"wait": 5000})                    # an event sent before the wait
+    query = urlencode({"id": early, "type": "approved", "payload": "7"})
+    assert get_json(s, f"/event?{query}")[0] == 200
+    assert wait_status(s, early, "complete")["output"]["first"]["event"] == 7
+    late = create(s, {"wait": 300})
+    body = wait_status(s, late, "complete")
+    assert 'step.wait_for_event("approval") timed out' in body["output"]["first"]["timeout"]
 
 
 WRAPPED = """\
