@@ -701,7 +701,7 @@ void pw_workflows_free(pw_workflows_t *wf)
         run_unlink_free(wf->runs);
     pw_wf_store_close(wf->store);
     free(wf->workflows);
+    wf->store = NULL;
     uv_timer_stop(&wf->timer);
-    uv_close((uv_handle_t *)&wf->timer, free_after_close);
-    uv_run(wf->loop, UV_RUN_NOWAIT);
+    uv_close((uv_handle_t *)&wf->timer, free_after_close);  /* wf is freed if the loop runs again */
 }
