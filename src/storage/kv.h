@@ -28,8 +28,6 @@ typedef void (*pw_kv_list_cb)(void *arg, pw_bytes_t key, int64_t expiration, pw_
  * or -1 with a message in err. */
 int pw_kv_open(const char *dir, pw_kv_t **out, char *err, size_t err_len);
 void pw_kv_close(pw_kv_t *kv);
-/* mkdir -p for the stores' directories (0700). Returns 0 or -errno. */
-int pw_kv_mkdirs(const char *dir);
 const char *pw_kv_error(pw_kv_t *kv);
 
 /* 1 and *entry (valid until the next call on kv) when the key holds a live value, 0 when not. */

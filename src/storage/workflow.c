@@ -1,12 +1,13 @@
 /* workflow.c — Workflow instances and step results in SQLite (host process; see workflow.h).
- * One database for all workflows, in WAL mode with synchronous=NORMAL, as KV: a committed
- * write is in the WAL file, in the kernel, before the call returns, so a step result the
- * isolate was told is saved survives kill -9 of the host. Statements are prepared once.
+ * One database for all workflows, opened as KV's (storage/sqlite_db.c: WAL, synchronous=NORMAL):
+ * a committed write is in the WAL file, in the kernel, before the call returns, so a step
+ * result the isolate was told is saved survives kill -9 of the host. Statements are prepared
+ * once.
  * Invariant: every statement is reset before its next use, and the bytes handed out stay
  * valid until then.
  */
 #include "storage/workflow.h"
-#include "storage/kv.h"
+#include "storage/sqlite_db.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -39,7 +40,6 @@ static const char *const statements[ST_COUNT] = {
 };
 
 static const char schema[] =
-    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=2000;"
     "CREATE TABLE IF NOT EXISTS instances (workflow TEXT NOT NULL, id TEXT NOT NULL, "
     "params BLOB NOT NULL, status TEXT NOT NULL, output BLOB, error BLOB, created INTEGER NOT NULL, "
     "updated INTEGER NOT NULL, wake INTEGER, PRIMARY KEY (workflow, id)) WITHOUT ROWID;"
@@ -59,44 +59,25 @@ struct pw_wf_store {
 
 int pw_wf_store_open(const char *dir, pw_wf_store_t **out, char *err, size_t err_len)
 {
-    char path[4096];
-    if (dir) {
-        int rc = pw_kv_mkdirs(dir);
-        if (rc < 0) {
-            snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
-            return -1;
-        }
-        snprintf(path, sizeof path, "%s/workflows.sqlite3", dir);
-    }
     pw_wf_store_t *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(dir ? path : ":memory:", &s->db, flags, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK)
-        goto fail;
-    for (int i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v3(s->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i],
-                               NULL) != SQLITE_OK)
-            goto fail;
+    if (pw_sqlite_open(dir, "workflows.sqlite3", schema, statements, ST_COUNT, &s->db, s->st, err,
+                       err_len) < 0) {
+        free(s);
+        return -1;
+    }
     *out = s;
     return 0;
-fail:
-    snprintf(err, err_len, "%s: %s", dir ? path : ":memory:",
-             s->db ? sqlite3_errmsg(s->db) : "cannot open");
-    pw_wf_store_close(s);
-    return -1;
 }
 
 void pw_wf_store_close(pw_wf_store_t *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(s->st[i]);
-    sqlite3_close(s->db);
+    pw_sqlite_close(s->db, s->st, ST_COUNT);
     free(s);
 }
 
@@ -107,10 +88,7 @@ const char *pw_wf_store_error(pw_wf_store_t *s)
 
 static sqlite3_stmt *stmt(pw_wf_store_t *s, int which)
 {
-    sqlite3_stmt *st = s->st[which];
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    return st;
+    return pw_sqlite_stmt(s->st[which]);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, pw_bytes_t b)
@@ -131,24 +109,9 @@ static void bind_time_or_null(sqlite3_stmt *st, int i, int64_t ms)
         sqlite3_bind_int64(st, i, ms);
 }
 
-static pw_bytes_t column_bytes(sqlite3_stmt *st, int i)
-{
-    const void *p = sqlite3_column_blob(st, i);
-    return (pw_bytes_t){ p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(st, i) };
-}
-
 static int64_t column_time(sqlite3_stmt *st, int i)
 {
     return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
-}
-
-static int run(sqlite3_stmt *st)
-{
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_CONSTRAINT)
-        return -EEXIST;
-    return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 int pw_wf_instance_create(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t params,
@@ -157,10 +120,9 @@ int pw_wf_instance_create(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, 
     sqlite3_stmt *st = stmt(s, ST_CREATE);
     bind_text(st, 1, workflow);
     bind_text(st, 2, id);
-    sqlite3_bind_blob(st, 3, params.len ? (const void *)params.base : "", (int)params.len,
-                      SQLITE_STATIC);
+    pw_sqlite_bind_bytes(st, 3, params);
     sqlite3_bind_int64(st, 4, now_ms);
-    return run(st);
+    return pw_sqlite_run(st);
 }
 
 int pw_wf_instance_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_wf_instance_t *out)
@@ -173,10 +135,10 @@ int pw_wf_instance_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_
         return 0;
     if (rc != SQLITE_ROW)
         return -EIO;
-    out->status = column_bytes(st, 0);
-    out->params = column_bytes(st, 1);
-    out->output = column_bytes(st, 2);
-    out->error = column_bytes(st, 3);
+    out->status = pw_sqlite_column_bytes(st, 0);
+    out->params = pw_sqlite_column_bytes(st, 1);
+    out->output = pw_sqlite_column_bytes(st, 2);
+    out->error = pw_sqlite_column_bytes(st, 3);
     out->created_ms = sqlite3_column_int64(st, 4);
     out->wake_ms = column_time(st, 5);
     return 1;
@@ -193,7 +155,7 @@ int pw_wf_instance_set(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, con
     bind_blob_or_null(st, 5, error);
     bind_time_or_null(st, 6, wake_ms);
     sqlite3_bind_int64(st, 7, now_ms);
-    return run(st);
+    return pw_sqlite_run(st);
 }
 
 int pw_wf_instance_due(pw_wf_store_t *s, int64_t now_ms, pw_wf_due_cb cb, void *arg)
@@ -202,7 +164,7 @@ int pw_wf_instance_due(pw_wf_store_t *s, int64_t now_ms, pw_wf_due_cb cb, void *
     sqlite3_bind_int64(st, 1, now_ms);
     int count = 0, rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        cb(arg, column_bytes(st, 0), column_bytes(st, 1));
+        cb(arg, pw_sqlite_column_bytes(st, 0), pw_sqlite_column_bytes(st, 1));
         count++;
     }
     sqlite3_reset(st);
@@ -213,7 +175,7 @@ int pw_wf_store_recover(pw_wf_store_t *s, int64_t now_ms)
 {
     sqlite3_stmt *st = stmt(s, ST_RECOVER);
     sqlite3_bind_int64(st, 1, now_ms);
-    return run(st);
+    return pw_sqlite_run(st);
 }
 
 int64_t pw_wf_next_wake(pw_wf_store_t *s)
@@ -236,7 +198,7 @@ int pw_wf_step_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byte
         return 0;
     if (rc != SQLITE_ROW)
         return -EIO;
-    *result = column_bytes(st, 0);
+    *result = pw_sqlite_column_bytes(st, 0);
     *wake_ms = column_time(st, 1);
     return 1;
 }
@@ -250,7 +212,7 @@ int pw_wf_step_put(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byte
     bind_text(st, 3, step);
     bind_blob_or_null(st, 4, result);
     bind_time_or_null(st, 5, wake_ms);
-    return run(st);
+    return pw_sqlite_run(st);
 }
 
 int pw_wf_event_add(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
@@ -262,7 +224,7 @@ int pw_wf_event_add(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byt
     bind_text(st, 3, type);
     bind_blob_or_null(st, 4, payload);
     sqlite3_bind_int64(st, 5, now_ms);
-    return run(st);
+    return pw_sqlite_run(st);
 }
 
 int pw_wf_event_first(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
@@ -277,7 +239,7 @@ int pw_wf_event_first(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_b
         return 0;
     if (rc != SQLITE_ROW)
         return -EIO;
-    *payload = column_bytes(st, 0);
+    *payload = pw_sqlite_column_bytes(st, 0);
     *sent_ms = sqlite3_column_int64(st, 1);
     *seq = sqlite3_column_int64(st, 2);
     return 1;
@@ -287,7 +249,7 @@ int pw_wf_event_delete(pw_wf_store_t *s, int64_t seq)
 {
     sqlite3_stmt *st = stmt(s, ST_EVENT_DELETE);
     sqlite3_bind_int64(st, 1, seq);
-    return run(st);
+    return pw_sqlite_run(st);
 }
 
 int pw_wf_store_exec(pw_wf_store_t *s, const char *sql)
