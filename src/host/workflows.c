@@ -246,6 +246,10 @@ static void run_start(pw_workflows_t *wf, const workflow_t *w, pw_bytes_t id)
     pw_wf_instance_t inst;
     if (run_find(wf, S(w->name), id) || pw_wf_instance_get(wf->store, S(w->name), id, &inst) != 1)
         return;
+    if (is_final(inst.status) || bytes_eq(inst.status, "paused")) {
+        pw_wf_instance_unschedule(wf->store, S(w->name), id);     /* nothing to run */
+        return;
+    }
     run_t *run = calloc(1, sizeof *run);
     char *payload = NULL;
     if (!run || !(run->id = strndup((const char *)id.base, id.len))) {
@@ -311,8 +315,7 @@ static void on_timer(uv_timer_t *timer)
         if (w && due.ids[i])
             run_start(wf, w, S(due.ids[i]));
         else if (due.names[i] && due.ids[i])     /* its binding left the config: park it */
-            pw_wf_instance_set(wf->store, S(due.names[i]), S(due.ids[i]), "queued", S(""), S(""),
-                               -1, now_ms());
+            pw_wf_instance_unschedule(wf->store, S(due.names[i]), S(due.ids[i]));
         free(due.names[i]);
         free(due.ids[i]);
     }
@@ -346,6 +349,16 @@ static int id_ok(pw_bytes_t id)
             return 0;
     }
     return 1;
+}
+
+/* Whether b is JSON text (empty: null). */
+static int json_ok(pw_bytes_t b)
+{
+    if (b.len == 0)
+        return 1;
+    cJSON *parsed = cJSON_ParseWithLength((const char *)b.base, b.len);
+    cJSON_Delete(parsed);
+    return parsed != NULL;
 }
 
 /* A random UUID (v4) from the kernel. */
@@ -383,6 +396,8 @@ static void wf_create(pw_workflows_t *wf, const workflow_t *w, pw_port_t *port, 
                                   "letters, digits, '_' or '-' (not first).", MAX_ID);
     if (f[3].len > MAX_PARAMS)
         return pw_rpc_reply_error(port, id, "Error", "Workflow params are larger than 1 MiB.");
+    if (!json_ok(f[3]))
+        return pw_rpc_reply_error(port, id, "TypeError", "Workflow params must be JSON.");
     int rc = pw_wf_instance_create(wf->store, S(w->name), iid, f[3], now_ms());
     if (rc == -EEXIST)
         return pw_rpc_reply_error(port, id, "Error", "instance.already_exists: an instance with id "
@@ -456,7 +471,7 @@ static void wf_send_event(pw_workflows_t *wf, const workflow_t *w, pw_port_t *po
 {
     pw_wf_instance_t inst;
     int64_t now = now_ms();
-    if (f[3].len == 0 || f[4].len > MAX_PARAMS)
+    if (f[3].len == 0 || f[4].len > MAX_PARAMS || !json_ok(f[4]))
         return pw_rpc_reply_error(port, id, "TypeError", "send_event() takes {\"type\": non-empty "
                                   "text, \"payload\": up to 1 MiB of JSON}");
     int rc = pw_wf_instance_get(wf->store, S(w->name), f[2], &inst);
@@ -494,7 +509,7 @@ static void step_get(pw_workflows_t *wf, pw_port_t *port, uint32_t id, const pw_
     int rc = pw_wf_step_get(wf->store, f[1], f[2], f[3], &result, &wake);
     if (rc < 0)
         return pw_rpc_reply_error(port, id, "Error", "workflow store: %s", pw_wf_store_error(wf->store));
-    if (rc == 0)
+    if (rc == 0 || result.len == 0)     /* none, or a sleep's or a wait's row */
         return reply(port, id, "missing", (pw_bytes_t){ NULL, 0 });
     reply(port, id, "found", result);
 }

@@ -15,8 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ST_RECOVER, ST_CREATE, ST_GET, ST_SET, ST_DUE, ST_NEXT, ST_STEP_GET, ST_STEP_PUT, ST_EVENT_ADD, ST_EVENT_FIRST,
-       ST_EVENT_DELETE, ST_COUNT };
+enum {
+    ST_RECOVER, ST_CREATE, ST_GET, ST_SET, ST_UNSCHEDULE, ST_DUE, ST_NEXT, ST_STEP_GET, ST_STEP_PUT,
+    ST_EVENT_ADD, ST_EVENT_FIRST, ST_EVENT_DELETE, ST_COUNT
+};
 
 static const char *const statements[ST_COUNT] = {
     [ST_RECOVER] = "UPDATE instances SET wake = ?1 WHERE wake IS NULL AND status IN ('queued', 'running')",
@@ -26,6 +28,7 @@ static const char *const statements[ST_COUNT] = {
                "WHERE workflow = ?1 AND id = ?2",
     [ST_SET] = "UPDATE instances SET status = ?3, output = ?4, error = ?5, wake = ?6, updated = ?7 "
                "WHERE workflow = ?1 AND id = ?2",
+    [ST_UNSCHEDULE] = "UPDATE instances SET wake = NULL WHERE workflow = ?1 AND id = ?2",
     [ST_DUE] = "SELECT workflow, id FROM instances WHERE wake IS NOT NULL AND wake <= ?1 "
                "ORDER BY wake",
     [ST_NEXT] = "SELECT min(wake) FROM instances WHERE wake IS NOT NULL",
@@ -155,6 +158,14 @@ int pw_wf_instance_set(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, con
     bind_blob_or_null(st, 5, error);
     bind_time_or_null(st, 6, wake_ms);
     sqlite3_bind_int64(st, 7, now_ms);
+    return pw_sqlite_run(st);
+}
+
+int pw_wf_instance_unschedule(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id)
+{
+    sqlite3_stmt *st = stmt(s, ST_UNSCHEDULE);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
     return pw_sqlite_run(st);
 }
 

@@ -42,6 +42,8 @@ int pw_wf_instance_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_
 /* Sets status, output and error (len 0: NULL) and the next run time (wake_ms -1: none). */
 int pw_wf_instance_set(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, const char *status,
                        pw_bytes_t output, pw_bytes_t error, int64_t wake_ms, int64_t now_ms);
+/* Clears the instance's run time (it is not to run). */
+int pw_wf_instance_unschedule(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id);
 /* Calls cb for each instance whose run time has come (wake_ms <= now_ms). Returns the count. */
 int pw_wf_instance_due(pw_wf_store_t *s, int64_t now_ms, pw_wf_due_cb cb, void *arg);
 /* At start: instances a previous host left queued or running become due at now_ms. */
