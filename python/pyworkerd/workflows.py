@@ -243,7 +243,7 @@ def wrap_run(run: Callable[..., Any]) -> Callable[..., Any]:
 
 class WorkflowInstance:
     """One instance of a workflow: `id`, and async `status()`, `pause()`, `resume()`,
-    `terminate()`, `send_event()`."""
+    `terminate()`, `restart()`, `send_event()`."""
 
     __slots__ = ("_binding", "id")
 
@@ -269,7 +269,8 @@ class WorkflowInstance:
         return self._op("wf.terminate")
 
     def restart(self) -> Any:
-        raise NotImplementedError("WorkflowInstance.restart() is not supported by pyworkerd yet")
+        """Run the instance again from the top, its saved steps forgotten."""
+        return self._op("wf.restart")
 
     def send_event(self, event: Any = None, /, **kwargs: Any) -> Any:
         """Send {"type": ..., "payload": ...} to the instance's wait_for_event(type)."""

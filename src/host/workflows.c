@@ -335,7 +335,7 @@ static void schedule(pw_workflows_t *wf, int64_t min_delay_ms)
 }
 
 /* ---- binding calls: wf.create, wf.get, wf.status, wf.pause, wf.resume, wf.terminate,
- * wf.event ---- */
+ * wf.restart, wf.event ---- */
 
 static int id_ok(pw_bytes_t id)
 {
@@ -434,7 +434,7 @@ static void reply_status(pw_port_t *port, uint32_t id, const pw_wf_instance_t *i
     cJSON_free(json);
 }
 
-/* wf.status / wf.get / wf.pause / wf.resume / wf.terminate binding id */
+/* wf.status / wf.get / wf.pause / wf.resume / wf.terminate / wf.restart binding id */
 static void wf_instance_op(pw_workflows_t *wf, const workflow_t *w, pw_bytes_t op, pw_port_t *port,
                            uint32_t id, pw_bytes_t iid)
 {
@@ -457,8 +457,16 @@ static void wf_instance_op(pw_workflows_t *wf, const workflow_t *w, pw_bytes_t o
         status = "paused";
     else if (bytes_eq(op, "wf.resume") && bytes_eq(inst.status, "paused"))
         status = "queued", wake = now_ms();
-    if (status && pw_wf_instance_set(wf->store, S(w->name), iid, status, S(""), S(""), wake,
-                                     now_ms()) < 0)
+    else if (bytes_eq(op, "wf.restart"))    /* from the top, every step forgotten */
+        status = "queued", wake = now_ms();
+    rc = status ? pw_wf_store_exec(wf->store, "BEGIN") : 0;
+    if (rc == 0 && status && bytes_eq(op, "wf.restart"))
+        rc = pw_wf_steps_clear(wf->store, S(w->name), iid);
+    if (rc == 0 && status)
+        rc = pw_wf_instance_set(wf->store, S(w->name), iid, status, S(""), S(""), wake, now_ms());
+    if (status)
+        pw_wf_store_exec(wf->store, rc == 0 ? "COMMIT" : "ROLLBACK");
+    if (rc < 0)
         return pw_rpc_reply_error(port, id, "Error", "workflow store: %s", pw_wf_store_error(wf->store));
     reply(port, id, "", (pw_bytes_t){ NULL, 0 });
     schedule(wf, 0);
@@ -660,7 +668,8 @@ void pw_workflows_handle(pw_workflows_t *wf, const pw_service_t *caller, pw_port
     if (bytes_eq(op, "wf.event") && n == 5)
         return wf_send_event(wf, w, port, id, f);
     if (n == 3 && (bytes_eq(op, "wf.status") || bytes_eq(op, "wf.get") || bytes_eq(op, "wf.pause") ||
-                   bytes_eq(op, "wf.resume") || bytes_eq(op, "wf.terminate")))
+                   bytes_eq(op, "wf.resume") || bytes_eq(op, "wf.terminate") ||
+                   bytes_eq(op, "wf.restart")))
         return wf_instance_op(wf, w, op, port, id, f[2]);
     pw_rpc_reply_error(port, id, "TypeError", "unknown workflow operation \"%.*s\"",
                        (int)(op.len < 64 ? op.len : 64), op.base);

@@ -17,7 +17,7 @@
 
 enum {
     ST_RECOVER, ST_CREATE, ST_GET, ST_SET, ST_UNSCHEDULE, ST_DUE, ST_NEXT, ST_STEP_GET, ST_STEP_PUT,
-    ST_EVENT_ADD, ST_EVENT_FIRST, ST_EVENT_DELETE, ST_COUNT
+    ST_STEPS_CLEAR, ST_EVENT_ADD, ST_EVENT_FIRST, ST_EVENT_DELETE, ST_COUNT
 };
 
 static const char *const statements[ST_COUNT] = {
@@ -35,6 +35,7 @@ static const char *const statements[ST_COUNT] = {
     [ST_STEP_GET] = "SELECT result, wake FROM steps WHERE workflow = ?1 AND instance = ?2 AND name = ?3",
     [ST_STEP_PUT] = "INSERT OR REPLACE INTO steps (workflow, instance, name, result, wake) "
                     "VALUES (?1, ?2, ?3, ?4, ?5)",
+    [ST_STEPS_CLEAR] = "DELETE FROM steps WHERE workflow = ?1 AND instance = ?2",
     [ST_EVENT_ADD] = "INSERT INTO events (workflow, instance, type, payload, sent) "
                      "VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_EVENT_FIRST] = "SELECT payload, sent, seq FROM events WHERE workflow = ?1 AND instance = ?2 "
@@ -223,6 +224,14 @@ int pw_wf_step_put(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byte
     bind_text(st, 3, step);
     bind_blob_or_null(st, 4, result);
     bind_time_or_null(st, 5, wake_ms);
+    return pw_sqlite_run(st);
+}
+
+int pw_wf_steps_clear(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id)
+{
+    sqlite3_stmt *st = stmt(s, ST_STEPS_CLEAR);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
     return pw_sqlite_run(st);
 }
 

@@ -59,6 +59,9 @@ int pw_wf_step_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byte
 int pw_wf_step_put(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t step,
                    pw_bytes_t result, int64_t wake_ms);
 
+/* Forgets every step of the instance (restart). */
+int pw_wf_steps_clear(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id);
+
 /* Events sent to an instance (send_event), kept until a wait_for_event step takes one. */
 int pw_wf_event_add(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
                     pw_bytes_t payload, int64_t now_ms);

@@ -104,7 +104,7 @@ class Default(WorkerEntrypoint):
                 return Response.json({"id": inst.id})
             if url.path == "/status":
                 return Response.json(await (await flow.get(q["id"])).status())
-            if url.path in ("/pause", "/resume", "/terminate"):
+            if url.path in ("/pause", "/resume", "/terminate", "/restart"):
                 inst = await flow.get(q["id"])
                 await getattr(inst, url.path[1:])()
                 return Response.json(await inst.status())
@@ -243,7 +243,7 @@ def test_non_retryable_error_stops_retries(app):
     assert count(s, iid, "flaky") == 1
 
 
-def test_pause_resume_and_terminate(app):
+def test_pause_resume_terminate_and_restart(app):
     s = app()
     iid = create(s, {"sleep": 300})
     wait_status(s, iid, "waiting", timeout=2)
@@ -255,6 +255,9 @@ def test_pause_resume_and_terminate(app):
     other = create(s, {"sleep": 5000})
     wait_status(s, other, "waiting", timeout=2)
     assert get_json(s, f"/terminate?id={other}")[1]["status"] == "terminated"
+    assert get_json(s, f"/restart?id={iid}")[0] == 200   # from the top: steps run again
+    wait_status(s, iid, "complete")
+    assert count(s, iid, "first") == 2 and count(s, iid, "second") == 2
 
 
 def test_wait_for_event_resumes_on_send_event_and_times_out(app):
