@@ -201,7 +201,7 @@ static void run_done(void *arg, const pw_worker_answer_t *a)
         char text[1024];
         snprintf(text, sizeof text, "Error: %s", a->error_text ? a->error_text : "the run failed");
         set_status(wf, run, "errored", S(""), S(text), -1);
-        pw_log_error("workflow %s instance %s: %s", run->workflow->name, run->id, text);
+        pw_log_info("workflow %s instance %s: errored: %s", run->workflow->name, run->id, text);
     } else if (still_ours) {
         run_finished(wf, run, a);
     }
