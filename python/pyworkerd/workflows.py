@@ -79,7 +79,8 @@ class WorkflowStep:
     def do(self, name: Any = None, depends: Any = None, concurrent: bool = False,
            config: dict[str, Any] | None = None) -> Any:
         """`@step.do("name")` over a function: it becomes an awaitable 0-argument callable
-        that runs the function once (with retries per `config`) and saves its result."""
+        that runs the function once and saves its result. `config`: {"retries": {"limit",
+        "delay", "backoff": "constant"|"linear"|"exponential"}, "timeout"} (per attempt)."""
         if callable(name):  # bare @step.do
             return self.do()(name)
 
@@ -118,6 +119,7 @@ class WorkflowStep:
                         depends: Any, concurrent: bool) -> Any:
         retries = {**DEFAULT_RETRIES, **(config.get("retries") or {})}
         limit, delay = int(retries["limit"]), duration_ms(retries["delay"])
+        timeout = duration_ms(config["timeout"]) / 1000 if config.get("timeout") else None
         attempt = 1
         args = await self._arguments(name, func, config, attempt, depends, concurrent)
         while True:
@@ -126,7 +128,9 @@ class WorkflowStep:
                     a["attempt"] = attempt
             try:
                 value = func(*args)
-                return await value if inspect.isawaitable(value) else value
+                if inspect.isawaitable(value):  # an attempt longer than `timeout` fails
+                    value = await asyncio.wait_for(value, timeout)
+                return value
             except NonRetryableError:
                 raise
             except Exception:

@@ -191,3 +191,20 @@ def test_run_called_with_a_step_is_the_users_own_call():
             return (event, step)
 
     assert asyncio.run(Flow(None, None).run({"instanceId": "x"}, "my-step")) == ({"instanceId": "x"}, "my-step")
+
+
+def test_an_attempt_longer_than_the_step_timeout_fails_and_is_retried(host):
+    attempts = []
+
+    class Flow(WorkflowEntrypoint):
+        async def run(self, event, step):
+            @step.do("slow", config={"timeout": 50, "retries": {"limit": 1, "delay": 0}})
+            async def slow():
+                attempts.append(1)
+                await _real_sleep(10 if len(attempts) == 1 else 0)
+                return "done"
+
+            return await slow()
+
+    assert run(Flow) == {"outcome": "complete", "output": "done"}
+    assert len(attempts) == 2
