@@ -302,9 +302,9 @@ class Workflow:
 
     def create(self, options: Any = None, /, **kwargs: Any) -> Any:
         """A new instance (id: yours, or a random UUID) running with `params` as its payload."""
-        opts = {**(options or {}), **kwargs}
-        if not isinstance(opts, dict):
+        if options is not None and not isinstance(options, dict):
             raise TypeError("create() takes a dict {\"id\", \"params\"} or keywords id=, params=")
+        opts = {**(options or {}), **kwargs}
         instance_id = opts.get("id") or ""
         if not isinstance(instance_id, str):
             raise TypeError("A workflow instance id must be a string")

@@ -697,7 +697,8 @@ int pw_workflows_create(uv_loop_t *loop, const pw_config_t *config, const char *
     char why[1024];
     if (add_workflows(wf, config, err, err_len) < 0 ||
         (pw_wf_store_open(dir, &wf->store, why, sizeof why) < 0 &&
-         snprintf(err, err_len, "workflows: cannot open their store: %s", why) > 0)) {
+         snprintf(err, err_len, "workflows: cannot open their store: %s (--persist-dir=DIR chooses "
+                  "where it is kept)", why) > 0)) {
         free(wf->workflows);
         free(wf);
         return -1;

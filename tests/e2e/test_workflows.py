@@ -316,6 +316,18 @@ def test_bad_workflow_binding_is_a_clear_error(tmp_path, wrapped, message):
     assert f"{path}:" in result.stderr
 
 
+def test_unusable_persist_dir_is_a_clear_error(tmp_path):
+    (tmp_path / "worker.py").write_text(WORKER)
+    (tmp_path / "file").write_text("")
+    path = tmp_path / "config.capnp"
+    path.write_text(CONFIG)
+    result = subprocess.run([BIN, "serve", str(path), "--persist-dir", str(tmp_path / "file")],
+                            capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "workflows: cannot open their store: " in result.stderr, result.stderr
+    assert "file/workflows.sqlite3" in result.stderr and "--persist-dir" in result.stderr
+
+
 def test_workflows_example(tmp_path):
     example = REPO / "examples" / "workflows"
     s = Server(example / "config.capnp", args=["--persist-dir", str(tmp_path)], tmp=tmp_path)
