@@ -123,12 +123,12 @@ static int kv_key_ok(pw_port_t *port, uint32_t id, pw_bytes_t key, const char *o
     }
     if (bytes_eq(key, ".") || bytes_eq(key, "..")) {
         pw_rpc_reply_error(port, id, "TypeError", "Illegal key name \"%.*s\". Please use a different name.",
-                    (int)key.len, key.base);
+                           (int)key.len, key.base);
         return 0;
     }
     if (key.len > KV_MAX_KEY) {
         pw_rpc_reply_error(port, id, "Error", "KV %s failed: 414 UTF-8 encoded length of %zu exceeds key "
-                    "length limit of %d.", op, key.len, KV_MAX_KEY);
+                           "length limit of %d.", op, key.len, KV_MAX_KEY);
         return 0;
     }
     return 1;
@@ -191,7 +191,7 @@ static void kv_get_many(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint
     size_t keys = n - 2;
     if (keys == 0 || keys > KV_MAX_BULK)
         return pw_rpc_reply_error(port, id, "TypeError", "You can request a maximum of %d keys (got %zu).",
-                           KV_MAX_BULK, keys);
+                                  KV_MAX_BULK, keys);
     for (size_t i = 0; i < keys; i++)
         if (!kv_key_ok(port, id, f[2 + i], "GET"))
             return;
@@ -238,23 +238,23 @@ static void kv_put(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t 
         return;
     if (b->store && !b->store->disk->disk_writable)
         return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 405 Method Not Allowed (disk service "
-                           "\"%s\" is not writable: add writable = true)", b->store->disk->name);
+                                  "\"%s\" is not writable: add writable = true)", b->store->disk->name);
     if (f[3].len > KV_MAX_VALUE)
         return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 413 Value length of %zu exceeds limit "
-                           "of %u.", f[3].len, KV_MAX_VALUE);
+                                  "of %u.", f[3].len, KV_MAX_VALUE);
     if (f[6].len > KV_MAX_METADATA)
         return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 413 Metadata length of %zu exceeds "
-                           "limit of %d.", f[6].len, KV_MAX_METADATA);
+                                  "limit of %d.", f[6].len, KV_MAX_METADATA);
     int64_t now = time(NULL), expiration, ttl;
     if (parse_int(f[4], 0, &expiration) < 0 || parse_int(f[5], 0, &ttl) < 0)
         return pw_rpc_reply_error(port, id, "TypeError", "expiration and expirationTtl must be integers");
     if (f[5].len && ttl < KV_MIN_TTL)
         return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 400 Invalid expiration_ttl of %" PRId64
-                           ". Expiration TTL must be at least %d.", ttl, KV_MIN_TTL);
+                                  ". Expiration TTL must be at least %d.", ttl, KV_MIN_TTL);
     if (f[4].len && !f[5].len && expiration < now + KV_MIN_TTL)
         return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 400 Invalid expiration of %" PRId64
-                           ". Expiration times must be at least %d seconds in the future.",
-                           expiration, KV_MIN_TTL);
+                                  ". Expiration times must be at least %d seconds in the future.",
+                                  expiration, KV_MIN_TTL);
     if (b->remote) {
         pw_kv_http_request_t req;
         return kv_remote(host, b, &req, pw_kv_http_put(&req, f[2], f[3], f[4], f[5], f[6]), NULL, 0,
@@ -280,7 +280,7 @@ static void kv_delete(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32
     }
     if (!b->store->disk->disk_writable)
         return pw_rpc_reply_error(port, id, "Error", "KV DELETE failed: 405 Method Not Allowed (disk "
-                           "service \"%s\" is not writable)", b->store->disk->name);
+                                  "service \"%s\" is not writable)", b->store->disk->name);
     if (pw_kv_delete(b->store->kv, f[2]) < 0)
         return pw_rpc_reply_error(port, id, "Error", "KV DELETE failed: 500 %s", pw_kv_error(b->store->kv));
     reply_ok(port, id);
@@ -340,8 +340,8 @@ static void kv_list(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t
         return pw_rpc_reply_error(port, id, "TypeError", "kv.list takes prefix, limit and cursor");
     if (parse_int(f[3], KV_MAX_LIST, &limit) < 0 || limit < 1 || limit > KV_MAX_LIST)
         return pw_rpc_reply_error(port, id, "Error", "KV GET failed: 400 Invalid key_count_limit of %.*s. "
-                           "Please specify an integer between 1 and %d.", (int)(f[3].len < 20 ? f[3].len : 20),
-                           f[3].base, KV_MAX_LIST);
+                                  "Please specify an integer between 1 and %d.", (int)(f[3].len < 20 ? f[3].len : 20),
+                                  f[3].base, KV_MAX_LIST);
     if (b->remote) {
         pw_kv_http_request_t req;
         return kv_remote(host, b, &req, pw_kv_http_list(&req, f[2], f[3], f[4]), NULL, 0, port, id);
@@ -474,7 +474,7 @@ int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame)
     binding_t *b = find_binding(w, f[1], kv ? PW_BINDING_KV : PW_BINDING_SERVICE);
     if (!b) {
         pw_rpc_reply_error(port, id, "TypeError", "this worker has no %s binding named \"%.*s\"",
-                    kv ? "KV" : "service", (int)(f[1].len < 200 ? f[1].len : 200), f[1].base);
+                           kv ? "KV" : "service", (int)(f[1].len < 200 ? f[1].len : 200), f[1].base);
         return 0;
     }
     if (bytes_eq(op, "kv.get"))
@@ -493,7 +493,7 @@ int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame)
         pw_rpc_reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD);
     else
         pw_rpc_reply_error(port, id, "TypeError", "unknown binding operation \"%.*s\"",
-                    (int)(op.len < 64 ? op.len : 64), op.base);
+                           (int)(op.len < 64 ? op.len : 64), op.base);
     return 0;
 }
 
