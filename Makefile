@@ -41,6 +41,7 @@ FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=und
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # fuzz_rpc: rpc.c and what it drives, with the pool, the port and fetch.c stubbed in the target
 FUZZ_RPC_SRCS   := src/host/rpc.c src/host/kv_remote.c src/host/worker_call.c src/host/log.c \
+                   src/host/workflows.c src/storage/workflow.c src/storage/sqlite_db.c \
                    src/storage/kv.c src/storage/kv_http.c src/wire/frame.c src/wire/rpc.c \
                    src/wire/header_lines.c src/host/watch_list.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm

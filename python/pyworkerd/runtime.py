@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 import js
 import workers
-from pyworkerd import bindings, entropy, packages, trace
+from pyworkerd import bindings, entropy, packages, trace, workflows
 from pyworkerd import log as _log
 from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
 
@@ -94,6 +94,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "env": lambda b: b.get("value"),
     "kv": lambda b: bindings.KvNamespace(b["name"]),
     "service": lambda b: bindings.Fetcher(b["name"]),
+    "workflow": lambda b: workflows.Workflow(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -517,7 +518,7 @@ async def _awaited_to_none(awaitable: Awaitable[Any]) -> None:
 def _entrypoint_class(entrypoint: str) -> type:
     name = entrypoint or "Default"
     cls = getattr(_module, name, None) if _module is not None else None
-    if not (isinstance(cls, type) and issubclass(cls, workers.WorkerEntrypoint)):
+    if not (isinstance(cls, type) and issubclass(cls, (workers.WorkerEntrypoint, workers.WorkflowEntrypoint))):
         if not entrypoint:
             return workers.WorkerEntrypoint  # legacy on_fetch worker: fetch only
         raise TypeError(f'The worker has no WorkerEntrypoint class named "{name}".')

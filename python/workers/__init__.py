@@ -56,11 +56,21 @@ class DurableObject:
 
 
 class WorkflowEntrypoint:
-    """Base class of a Workflow. Not yet routed by pyworkerd (no workflow bindings)."""
+    """Base class of a Workflow: `class MyWorkflow(WorkflowEntrypoint)` with
+    `async def run(self, event, step)`, bound with a workflows `wrapped` binding; what run()
+    returns is the instance's output (see workers.workflows)."""
 
     def __init__(self, ctx: Any, env: Any) -> None:
         self.ctx = ctx
         self.env = env
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        run = cls.__dict__.get("run")
+        if callable(run):  # the host calls run(event) alone; the SDK adds `step`
+            from pyworkerd.workflows import wrap_run
+
+            cls.run = wrap_run(run)  # type: ignore[method-assign]
 
 
 def _from_json(

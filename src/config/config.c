@@ -413,6 +413,44 @@ static int load_modules(ctx_t *c, const char *svc, const cJSON *mods, pw_worker_
     return 0;
 }
 
+/* A `wrapped` binding: only workerd's Workflows module, whose one inner binding is a service
+ * binding to the worker's WorkflowEntrypoint class (WORKERD-CONFIG.md §F). */
+static int load_workflow_binding(ctx_t *c, const char *svc, const char *name, const cJSON *w,
+                                 pw_binding_t *out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "worker.bindings[\"%s\"].wrapped", name);
+    const char *module = json_str(w, "moduleName");
+    if (!module || strcmp(module, PW_WORKFLOWS_MODULE) != 0) {
+        return fail2(c, module ? AT_STRING(module) : AT_STRING(name), NO_LOC, svc,
+                     "not supported by pyworkerd: %s.moduleName \"%s\" (the only wrapped binding "
+                     "pyworkerd offers is \"" PW_WORKFLOWS_MODULE "\")", path, module ? module : "");
+    }
+    const char *entry = json_str(w, "entrypoint");
+    if (entry && strcmp(entry, "default") != 0) {
+        snprintf(path + strlen(path), sizeof path - strlen(path), ".entrypoint");
+        return unsupported(c, AT_STRING(entry), NO_LOC, svc, path);
+    }
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(w, "innerBindings");
+    const cJSON *first = cJSON_IsArray(inner) ? cJSON_GetArrayItem(inner, 0) : NULL;
+    const cJSON *sd = first ? cJSON_GetObjectItemCaseSensitive(first, "service") : NULL;
+    const char *target = sd ? json_str(sd, "name") : NULL;
+    const char *cls = sd ? json_str(sd, "entrypoint") : NULL;
+    if (cJSON_GetArraySize(inner) != 1 || !target || !cls) {
+        return fail(c, AT_STRING(name), svc, "Workflow binding \"%s\": innerBindings must hold "
+                    "exactly one service binding naming the worker and its WorkflowEntrypoint class, "
+                    "e.g. [(name = \"fetcher\", service = (name = \"main\", entrypoint = "
+                    "\"MyWorkflow\"))]", name);
+    }
+    snprintf(path + strlen(path), sizeof path - strlen(path), ".innerBindings[0].service");
+    if (check_designator_ep(c, sd, svc, path, 1) < 0) return -1;
+    out->kind = PW_BINDING_WORKFLOW;
+    out->value_len = strlen(target);
+    out->value = dup_n(target, out->value_len);
+    out->entrypoint = strdup(cls);
+    return out->value && out->entrypoint ? 0 : oom(c);
+}
+
 static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t *out)
 {
     static const char *const fields[] = { "name", NULL };
@@ -458,6 +496,8 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
         const char *entry = json_str(member, "entrypoint");
         if (!text) text = "";
         if (entry && !(out->entrypoint = strdup(entry))) return oom(c);
+    } else if (strcmp(m, "wrapped") == 0) {
+        return load_workflow_binding(c, svc, name, member, out);
     } else {
         char path[1024];
         snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
@@ -936,7 +976,8 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
     const pw_worker_t *w = &s->worker;
     for (size_t i = 0; i < w->n_bindings; i++) {
         const pw_binding_t *b = &w->bindings[i];
-        if (b->kind != PW_BINDING_KV && b->kind != PW_BINDING_SERVICE) continue;
+        if (b->kind != PW_BINDING_KV && b->kind != PW_BINDING_SERVICE &&
+            b->kind != PW_BINDING_WORKFLOW) continue;
         snprintf(what, sizeof what, "Worker \"%s\"'s binding \"%s\"", s->name, b->name);
         const pw_service_t *t = pw_config_service(c->cfg, b->value);
         if (!t) return refers_to_missing(c, s->name, what, b->value);
@@ -944,6 +985,12 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
             return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
                         "worker.bindings[\"%s\"].kvNamespace naming service \"%s\", which is a "
                         "network service (name a disk, worker or external service)", b->name,
+                        t->name);
+        }
+        if (b->kind == PW_BINDING_WORKFLOW && t->kind != PW_SERVICE_WORKER) {
+            return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
+                        "worker.bindings[\"%s\"].wrapped naming service \"%s\", which is not a "
+                        "Python worker (a Workflow runs in the worker defining its class)", b->name,
                         t->name);
         }
         if (b->kind == PW_BINDING_SERVICE && t->kind != PW_SERVICE_WORKER) {

@@ -35,14 +35,20 @@ typedef enum {
     PW_BINDING_FROM_ENV,    /* value = getenv() at load time, or NULL when unset */
     PW_BINDING_KV,          /* kvNamespace: value = the name of the service holding it */
     PW_BINDING_SERVICE,     /* service: value = the worker's name, entrypoint = class or NULL */
+    PW_BINDING_WORKFLOW,    /* wrapped PW_WORKFLOWS_MODULE: value = the worker's name,
+                             * entrypoint = its WorkflowEntrypoint class */
 } pw_binding_kind_t;
+
+/* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */
+#define PW_WORKFLOWS_MODULE "cloudflare-internal:workflows-api"
 
 typedef struct {
     char *name;
     pw_binding_kind_t kind;
     char *value;            /* NULL only for an unset fromEnvironment */
     size_t value_len;
-    char *entrypoint;       /* PW_BINDING_SERVICE: a named WorkerEntrypoint class, or NULL */
+    char *entrypoint;       /* PW_BINDING_SERVICE: a named WorkerEntrypoint class, or NULL;
+                             * PW_BINDING_WORKFLOW: the WorkflowEntrypoint class */
 } pw_binding_t;
 
 /* The worker's `pyworkerd = (...)` extension field: 0 = the command line's value. */

@@ -11,6 +11,7 @@
 #include "host/kv_remote.h"
 #include "host/log.h"
 #include "host/worker_call.h"
+#include "host/workflows.h"
 #include "http/fetch.h"
 #include "storage/kv.h"
 #include "wire/rpc.h"
@@ -59,6 +60,7 @@ struct pw_rpc_host {
     store_t *stores;
     pw_rpc_worker_t *workers;
     pw_fetch_t *fetch;
+    pw_workflows_t *workflows;  /* NULL when no worker has a workflow binding */
 };
 
 /* ---- replies ---- */
@@ -68,10 +70,7 @@ static pw_bytes_t S(const char *s)
     return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
 }
 
-static void reply_error(pw_port_t *port, uint32_t id, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void reply_error(pw_port_t *port, uint32_t id, const char *name, const char *fmt, ...)
+void pw_rpc_reply_error(pw_port_t *port, uint32_t id, const char *name, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -119,17 +118,17 @@ static int parse_int(pw_bytes_t b, int64_t dflt, int64_t *out)
 static int kv_key_ok(pw_port_t *port, uint32_t id, pw_bytes_t key, const char *op)
 {
     if (key.len == 0) {
-        reply_error(port, id, "TypeError", "Key names must not be empty.");
+        pw_rpc_reply_error(port, id, "TypeError", "Key names must not be empty.");
         return 0;
     }
     if (bytes_eq(key, ".") || bytes_eq(key, "..")) {
-        reply_error(port, id, "TypeError", "Illegal key name \"%.*s\". Please use a different name.",
-                    (int)key.len, key.base);
+        pw_rpc_reply_error(port, id, "TypeError", "Illegal key name \"%.*s\". Please use a different name.",
+                           (int)key.len, key.base);
         return 0;
     }
     if (key.len > KV_MAX_KEY) {
-        reply_error(port, id, "Error", "KV %s failed: 414 UTF-8 encoded length of %zu exceeds key "
-                    "length limit of %d.", op, key.len, KV_MAX_KEY);
+        pw_rpc_reply_error(port, id, "Error", "KV %s failed: 414 UTF-8 encoded length of %zu exceeds key "
+                           "length limit of %d.", op, key.len, KV_MAX_KEY);
         return 0;
     }
     return 1;
@@ -148,11 +147,11 @@ static void kv_remote(pw_rpc_host_t *host, binding_t *b, pw_kv_http_request_t *r
         remote.address = svc->external_address;
     }
     if (pw_port_held(port) >= MAX_HELD)
-        reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD);
+        pw_rpc_reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD);
     else if (built == -EINVAL)
-        reply_error(port, id, "TypeError", "KV metadata must be JSON text without line breaks");
+        pw_rpc_reply_error(port, id, "TypeError", "KV metadata must be JSON text without line breaks");
     else if (built < 0)
-        reply_error(port, id, "Error", "KV: out of memory");
+        pw_rpc_reply_error(port, id, "Error", "KV: out of memory");
     else
         pw_kv_remote_send(&remote, req, keys, n_keys, port, id);
     pw_kv_http_request_free(req);
@@ -163,11 +162,11 @@ static void kv_get(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t 
 {
     int64_t cache_ttl;
     if (n != 3 && n != 4)
-        return reply_error(port, id, "TypeError", "kv.get takes one key and an optional cacheTtl");
+        return pw_rpc_reply_error(port, id, "TypeError", "kv.get takes one key and an optional cacheTtl");
     if (!kv_key_ok(port, id, f[2], "GET"))
         return;
     if (n == 4 && (parse_int(f[3], 0, &cache_ttl) < 0 || cache_ttl < 0))
-        return reply_error(port, id, "TypeError", "cacheTtl must be a number of seconds");
+        return pw_rpc_reply_error(port, id, "TypeError", "cacheTtl must be a number of seconds");
     if (b->remote) {
         pw_kv_http_request_t req;
         pw_bytes_t ttl = n == 4 ? f[3] : S("");
@@ -176,7 +175,7 @@ static void kv_get(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t 
     pw_kv_entry_t e;
     int rc = pw_kv_get(b->store->kv, f[2], time(NULL), &e);
     if (rc < 0)
-        return reply_error(port, id, "Error", "KV GET failed: 500 %s", pw_kv_error(b->store->kv));
+        return pw_rpc_reply_error(port, id, "Error", "KV GET failed: 500 %s", pw_kv_error(b->store->kv));
     if (rc == 0)
         return reply_ok(port, id);
     char exp[24];
@@ -191,8 +190,8 @@ static void kv_get_many(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint
 {
     size_t keys = n - 2;
     if (keys == 0 || keys > KV_MAX_BULK)
-        return reply_error(port, id, "TypeError", "You can request a maximum of %d keys (got %zu).",
-                           KV_MAX_BULK, keys);
+        return pw_rpc_reply_error(port, id, "TypeError", "You can request a maximum of %d keys (got %zu).",
+                                  KV_MAX_BULK, keys);
     for (size_t i = 0; i < keys; i++)
         if (!kv_key_ok(port, id, f[2 + i], "GET"))
             return;
@@ -214,7 +213,7 @@ static void kv_get_many(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint
         offs[i][2] = data.len;
         if (rc < 0) {
             pw_buf_free(&data);
-            return reply_error(port, id, "Error", "KV GET failed: 500 internal error");
+            return pw_rpc_reply_error(port, id, "Error", "KV GET failed: 500 internal error");
         }
     }
     pw_bytes_t out[1 + 3 * KV_MAX_BULK];
@@ -234,28 +233,28 @@ static void kv_put(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t 
                    const pw_bytes_t *f, size_t n)
 {
     if (n != 7)
-        return reply_error(port, id, "TypeError", "kv.put takes key, value and options");
+        return pw_rpc_reply_error(port, id, "TypeError", "kv.put takes key, value and options");
     if (!kv_key_ok(port, id, f[2], "PUT"))
         return;
     if (b->store && !b->store->disk->disk_writable)
-        return reply_error(port, id, "Error", "KV PUT failed: 405 Method Not Allowed (disk service "
-                           "\"%s\" is not writable: add writable = true)", b->store->disk->name);
+        return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 405 Method Not Allowed (disk service "
+                                  "\"%s\" is not writable: add writable = true)", b->store->disk->name);
     if (f[3].len > KV_MAX_VALUE)
-        return reply_error(port, id, "Error", "KV PUT failed: 413 Value length of %zu exceeds limit "
-                           "of %u.", f[3].len, KV_MAX_VALUE);
+        return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 413 Value length of %zu exceeds limit "
+                                  "of %u.", f[3].len, KV_MAX_VALUE);
     if (f[6].len > KV_MAX_METADATA)
-        return reply_error(port, id, "Error", "KV PUT failed: 413 Metadata length of %zu exceeds "
-                           "limit of %d.", f[6].len, KV_MAX_METADATA);
+        return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 413 Metadata length of %zu exceeds "
+                                  "limit of %d.", f[6].len, KV_MAX_METADATA);
     int64_t now = time(NULL), expiration, ttl;
     if (parse_int(f[4], 0, &expiration) < 0 || parse_int(f[5], 0, &ttl) < 0)
-        return reply_error(port, id, "TypeError", "expiration and expirationTtl must be integers");
+        return pw_rpc_reply_error(port, id, "TypeError", "expiration and expirationTtl must be integers");
     if (f[5].len && ttl < KV_MIN_TTL)
-        return reply_error(port, id, "Error", "KV PUT failed: 400 Invalid expiration_ttl of %" PRId64
-                           ". Expiration TTL must be at least %d.", ttl, KV_MIN_TTL);
+        return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 400 Invalid expiration_ttl of %" PRId64
+                                  ". Expiration TTL must be at least %d.", ttl, KV_MIN_TTL);
     if (f[4].len && !f[5].len && expiration < now + KV_MIN_TTL)
-        return reply_error(port, id, "Error", "KV PUT failed: 400 Invalid expiration of %" PRId64
-                           ". Expiration times must be at least %d seconds in the future.",
-                           expiration, KV_MIN_TTL);
+        return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 400 Invalid expiration of %" PRId64
+                                  ". Expiration times must be at least %d seconds in the future.",
+                                  expiration, KV_MIN_TTL);
     if (b->remote) {
         pw_kv_http_request_t req;
         return kv_remote(host, b, &req, pw_kv_http_put(&req, f[2], f[3], f[4], f[5], f[6]), NULL, 0,
@@ -264,7 +263,7 @@ static void kv_put(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t 
     if (f[5].len)
         expiration = now + ttl;
     if (pw_kv_put(b->store->kv, f[2], f[3], f[4].len || f[5].len ? expiration : 0, f[6], now) < 0)
-        return reply_error(port, id, "Error", "KV PUT failed: 500 %s", pw_kv_error(b->store->kv));
+        return pw_rpc_reply_error(port, id, "Error", "KV PUT failed: 500 %s", pw_kv_error(b->store->kv));
     reply_ok(port, id);
 }
 
@@ -272,7 +271,7 @@ static void kv_delete(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32
                       const pw_bytes_t *f, size_t n)
 {
     if (n != 3)
-        return reply_error(port, id, "TypeError", "kv.delete takes one key");
+        return pw_rpc_reply_error(port, id, "TypeError", "kv.delete takes one key");
     if (!kv_key_ok(port, id, f[2], "DELETE"))
         return;
     if (b->remote) {
@@ -280,10 +279,10 @@ static void kv_delete(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32
         return kv_remote(host, b, &req, pw_kv_http_delete(&req, f[2]), NULL, 0, port, id);
     }
     if (!b->store->disk->disk_writable)
-        return reply_error(port, id, "Error", "KV DELETE failed: 405 Method Not Allowed (disk "
-                           "service \"%s\" is not writable)", b->store->disk->name);
+        return pw_rpc_reply_error(port, id, "Error", "KV DELETE failed: 405 Method Not Allowed (disk "
+                                  "service \"%s\" is not writable)", b->store->disk->name);
     if (pw_kv_delete(b->store->kv, f[2]) < 0)
-        return reply_error(port, id, "Error", "KV DELETE failed: 500 %s", pw_kv_error(b->store->kv));
+        return pw_rpc_reply_error(port, id, "Error", "KV DELETE failed: 500 %s", pw_kv_error(b->store->kv));
     reply_ok(port, id);
 }
 
@@ -338,20 +337,20 @@ static void kv_list(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t
     uint8_t after[KV_MAX_KEY];
     size_t after_len = 0;
     if (n != 5)
-        return reply_error(port, id, "TypeError", "kv.list takes prefix, limit and cursor");
+        return pw_rpc_reply_error(port, id, "TypeError", "kv.list takes prefix, limit and cursor");
     if (parse_int(f[3], KV_MAX_LIST, &limit) < 0 || limit < 1 || limit > KV_MAX_LIST)
-        return reply_error(port, id, "Error", "KV GET failed: 400 Invalid key_count_limit of %.*s. "
-                           "Please specify an integer between 1 and %d.", (int)(f[3].len < 20 ? f[3].len : 20),
-                           f[3].base, KV_MAX_LIST);
+        return pw_rpc_reply_error(port, id, "Error", "KV GET failed: 400 Invalid key_count_limit of %.*s. "
+                                  "Please specify an integer between 1 and %d.", (int)(f[3].len < 20 ? f[3].len : 20),
+                                  f[3].base, KV_MAX_LIST);
     if (b->remote) {
         pw_kv_http_request_t req;
         return kv_remote(host, b, &req, pw_kv_http_list(&req, f[2], f[3], f[4]), NULL, 0, port, id);
     }
     if (cursor_decode(f[4], after, &after_len) < 0)
-        return reply_error(port, id, "Error", "KV GET failed: 400 Invalid cursor.");
+        return pw_rpc_reply_error(port, id, "Error", "KV GET failed: 400 Invalid cursor.");
     listing_t *l = calloc(1, sizeof *l);
     if (!l)
-        return reply_error(port, id, "Error", "KV GET failed: 500 out of memory");
+        return pw_rpc_reply_error(port, id, "Error", "KV GET failed: 500 out of memory");
     int more;
     int rc = pw_kv_list(b->store->kv, f[2], (pw_bytes_t){ after, after_len }, (unsigned)limit,
                         time(NULL), on_listed, l, &more);
@@ -374,7 +373,7 @@ static void kv_list(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_t
         }
         pw_port_reply(port, id, out, 3 + 3 * l->count);
     } else {
-        reply_error(port, id, "Error", "KV GET failed: 500 %s", pw_kv_error(b->store->kv));
+        pw_rpc_reply_error(port, id, "Error", "KV GET failed: 500 %s", pw_kv_error(b->store->kv));
     }
     pw_buf_free(&l->data);
     free(l);
@@ -393,7 +392,7 @@ static void svc_done(void *arg, const pw_worker_answer_t *a)
 {
     svc_call_t *sc = arg;
     if (a->error_status) {
-        reply_error(sc->port, sc->rpc_id, "Error", "%d %s", a->error_status, a->error_text);
+        pw_rpc_reply_error(sc->port, sc->rpc_id, "Error", "%d %s", a->error_status, a->error_text);
     } else {
         char status[16];
         snprintf(status, sizeof status, "%u", a->status);
@@ -418,19 +417,19 @@ static void svc_call(pw_rpc_host_t *host, binding_t *b, pw_port_t *port, uint32_
                      const pw_bytes_t *f, size_t n)
 {
     if (n != 4)
-        return reply_error(port, id, "TypeError", "svc.call takes method and payload");
+        return pw_rpc_reply_error(port, id, "TypeError", "svc.call takes method and payload");
     pw_pool_t *pool = host->opts.lookup(host->opts.lookup_arg, b->config->value);
     if (!pool)
-        return reply_error(port, id, "Error", "service \"%s\" is not running", b->config->value);
+        return pw_rpc_reply_error(port, id, "Error", "service \"%s\" is not running", b->config->value);
     svc_call_t *sc = calloc(1, sizeof *sc);
     if (!sc)
-        return reply_error(port, id, "Error", "out of memory");
+        return pw_rpc_reply_error(port, id, "Error", "out of memory");
     sc->port = port;
     sc->rpc_id = id;
     pw_port_watch(port, &sc->watch, svc_gone);
     const char *entry = b->config->entrypoint ? b->config->entrypoint : "";
     if (pw_worker_call(pool, entry, f[2], f[3], svc_done, sc, &sc->call) < 0) {
-        reply_error(port, id, "Error", "service call too large");
+        pw_rpc_reply_error(port, id, "Error", "service call too large");
         pw_port_unwatch(port, &sc->watch);
         free(sc);
     }
@@ -459,19 +458,23 @@ int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame)
     pw_bytes_t op = f[0];
     if (bytes_eq(op, "fetch")) {
         if (pw_port_held(port) >= MAX_HELD)
-            return reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD), 0;
+            return pw_rpc_reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD), 0;
         pw_fetch_start(w->host->fetch, w->outbound, port, id, f + 1, n - 1);
         return 0;
     }
     if (n < 2) {
-        reply_error(port, id, "TypeError", "binding call without a binding name");
+        pw_rpc_reply_error(port, id, "TypeError", "binding call without a binding name");
+        return 0;
+    }
+    if (op.len > 3 && memcmp(op.base, "wf.", 3) == 0) {
+        pw_workflows_handle(w->host->workflows, w->service, port, id, f, n);
         return 0;
     }
     int kv = op.len > 3 && memcmp(op.base, "kv.", 3) == 0;
     binding_t *b = find_binding(w, f[1], kv ? PW_BINDING_KV : PW_BINDING_SERVICE);
     if (!b) {
-        reply_error(port, id, "TypeError", "this worker has no %s binding named \"%.*s\"",
-                    kv ? "KV" : "service", (int)(f[1].len < 200 ? f[1].len : 200), f[1].base);
+        pw_rpc_reply_error(port, id, "TypeError", "this worker has no %s binding named \"%.*s\"",
+                           kv ? "KV" : "service", (int)(f[1].len < 200 ? f[1].len : 200), f[1].base);
         return 0;
     }
     if (bytes_eq(op, "kv.get"))
@@ -487,10 +490,10 @@ int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame)
     else if (bytes_eq(op, "svc.call") && pw_port_held(port) < MAX_HELD)
         svc_call(w->host, b, port, id, f, n);
     else if (bytes_eq(op, "svc.call"))
-        reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD);
+        pw_rpc_reply_error(port, id, "Error", "Too many subrequests in flight (%d).", MAX_HELD);
     else
-        reply_error(port, id, "TypeError", "unknown binding operation \"%.*s\"",
-                    (int)(op.len < 64 ? op.len : 64), op.base);
+        pw_rpc_reply_error(port, id, "TypeError", "unknown binding operation \"%.*s\"",
+                           (int)(op.len < 64 ? op.len : 64), op.base);
     return 0;
 }
 
@@ -509,6 +512,15 @@ int pw_rpc_host_create(uv_loop_t *loop, const pw_config_t *config, const pw_rpc_
     if (rc < 0) {
         free(host);
         return rc;
+    }
+    char err[2048];
+    const char *base = opts->persist_dir ? opts->persist_dir : ".";
+    if (pw_workflows_create(loop, config, strcmp(base, ":memory:") ? base : NULL, opts->lookup,
+                            opts->lookup_arg, &host->workflows, err, sizeof err) < 0) {
+        pw_log_error("%s", err);
+        pw_fetch_free(host->fetch);
+        free(host);
+        return -EINVAL;
     }
     *out = host;
     return 0;
@@ -536,6 +548,7 @@ void pw_rpc_host_free(pw_rpc_host_t *host)
         pw_kv_close(s->kv);
         free(s);
     }
+    pw_workflows_free(host->workflows);
     pw_fetch_free(host->fetch);
     free(host);
 }

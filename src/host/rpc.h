@@ -38,6 +38,9 @@ void pw_rpc_host_free(pw_rpc_host_t *host);
  * a message in err. */
 int pw_rpc_worker_create(pw_rpc_host_t *host, const pw_service_t *service, pw_rpc_worker_t **out,
                          char *err, size_t err_len);
+/* Answers RPC `id` with the error `name` ("Error", "TypeError"...) and a formatted message. */
+void pw_rpc_reply_error(pw_port_t *port, uint32_t id, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* The pool's pw_rpc_handler_cb; arg is a pw_rpc_worker_t. */
 int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame);
 

@@ -2,17 +2,18 @@
  * WAL mode with synchronous=NORMAL: a put is acknowledged once its transaction is in the
  * WAL file, i.e. in the kernel, so it survives the host being killed (kill -9, crash); only
  * a power loss or kernel crash can drop the last acknowledged puts, and never corrupts the
- * database. Statements are prepared once. Invariant: every statement is reset before its
- * next use, and the pointers handed out by pw_kv_get() stay valid until then.
+ * database (opened by storage/sqlite_db.c). Statements are prepared once. Invariant: every
+ * statement is reset before its next use, and the pointers handed out by pw_kv_get() stay
+ * valid until then.
  */
 #include "storage/kv.h"
+#include "storage/sqlite_db.h"
 
 #include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define PURGE_EVERY 1024        /* writes between purges of expired entries */
 
@@ -28,75 +29,37 @@ static const char *const statements[ST_COUNT] = {
     [ST_PURGE] = "DELETE FROM kv WHERE expiration IS NOT NULL AND expiration <= ?1",
 };
 
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL, "
+    "expiration INTEGER, metadata BLOB) WITHOUT ROWID;";
+
 struct pw_kv {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     unsigned writes;
 };
 
-static int mkdirs(const char *dir)
-{
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
-        return -ENAMETOOLONG;
-    for (char *p = strchr(path + 1, '/');; p = strchr(p + 1, '/')) {
-        if (p)
-            *p = '\0';
-        if (mkdir(path, 0700) < 0 && errno != EEXIST)
-            return -errno;
-        if (!p)
-            return 0;
-        *p = '/';
-    }
-}
-
-static int exec(pw_kv_t *kv, const char *sql)
-{
-    return sqlite3_exec(kv->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
-}
-
 int pw_kv_open(const char *dir, pw_kv_t **out, char *err, size_t err_len)
 {
-    char path[4096];
-    if (dir) {
-        int rc = mkdirs(dir);
-        if (rc < 0) {
-            snprintf(err, err_len, "cannot create %s: %s", dir, strerror(-rc));
-            return -1;
-        }
-        snprintf(path, sizeof path, "%s/kv.sqlite3", dir);
-    }
     pw_kv_t *kv = calloc(1, sizeof *kv);
     if (!kv) {
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-    if (sqlite3_open_v2(dir ? path : ":memory:", &kv->db, flags, NULL) != SQLITE_OK ||
-        exec(kv, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=2000;"
-                 "CREATE TABLE IF NOT EXISTS kv (key BLOB PRIMARY KEY, value BLOB NOT NULL, "
-                 "expiration INTEGER, metadata BLOB) WITHOUT ROWID;") < 0)
-        goto fail;
-    for (int i = 0; i < ST_COUNT; i++)
-        if (sqlite3_prepare_v3(kv->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &kv->st[i],
-                               NULL) != SQLITE_OK)
-            goto fail;
+    if (pw_sqlite_open(dir, "kv.sqlite3", schema, statements, ST_COUNT, &kv->db, kv->st, err,
+                       err_len) < 0) {
+        free(kv);
+        return -1;
+    }
     *out = kv;
     return 0;
-fail:
-    snprintf(err, err_len, "%s: %s", dir ? path : ":memory:",
-             kv->db ? sqlite3_errmsg(kv->db) : "cannot open");
-    pw_kv_close(kv);
-    return -1;
 }
 
 void pw_kv_close(pw_kv_t *kv)
 {
     if (!kv)
         return;
-    for (int i = 0; i < ST_COUNT; i++)
-        sqlite3_finalize(kv->st[i]);
-    sqlite3_close(kv->db);
+    pw_sqlite_close(kv->db, kv->st, ST_COUNT);
     free(kv);
 }
 
@@ -107,45 +70,23 @@ const char *pw_kv_error(pw_kv_t *kv)
 
 static sqlite3_stmt *stmt(pw_kv_t *kv, int which)
 {
-    sqlite3_stmt *s = kv->st[which];
-    sqlite3_reset(s);
-    sqlite3_clear_bindings(s);
-    return s;
-}
-
-static void bind_bytes(sqlite3_stmt *s, int i, pw_bytes_t b)
-{
-    sqlite3_bind_blob(s, i, b.len ? (const void *)b.base : "", (int)b.len, SQLITE_STATIC);
-}
-
-static pw_bytes_t column_bytes(sqlite3_stmt *s, int i)
-{
-    const void *p = sqlite3_column_blob(s, i);
-    pw_bytes_t b = { p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(s, i) };
-    return b;
+    return pw_sqlite_stmt(kv->st[which]);
 }
 
 int pw_kv_get(pw_kv_t *kv, pw_bytes_t key, int64_t now, pw_kv_entry_t *entry)
 {
     sqlite3_stmt *s = stmt(kv, ST_GET);
-    bind_bytes(s, 1, key);
+    pw_sqlite_bind_bytes(s, 1, key);
     sqlite3_bind_int64(s, 2, now);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
         return 0;
     if (rc != SQLITE_ROW)
         return -EIO;
-    entry->value = column_bytes(s, 0);
-    entry->metadata = column_bytes(s, 1);
+    entry->value = pw_sqlite_column_bytes(s, 0);
+    entry->metadata = pw_sqlite_column_bytes(s, 1);
     entry->expiration = sqlite3_column_int64(s, 2);
     return 1;
-}
-
-static int run(sqlite3_stmt *s)
-{
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
 static void maybe_purge(pw_kv_t *kv, int64_t now)
@@ -154,20 +95,20 @@ static void maybe_purge(pw_kv_t *kv, int64_t now)
         return;
     sqlite3_stmt *s = stmt(kv, ST_PURGE);
     sqlite3_bind_int64(s, 1, now);
-    run(s);
+    pw_sqlite_run(s);
 }
 
 int pw_kv_put(pw_kv_t *kv, pw_bytes_t key, pw_bytes_t value, int64_t expiration, pw_bytes_t metadata,
               int64_t now)
 {
     sqlite3_stmt *s = stmt(kv, ST_PUT);
-    bind_bytes(s, 1, key);
-    bind_bytes(s, 2, value);
+    pw_sqlite_bind_bytes(s, 1, key);
+    pw_sqlite_bind_bytes(s, 2, value);
     if (expiration > 0)
         sqlite3_bind_int64(s, 3, expiration);
     if (metadata.len)
-        bind_bytes(s, 4, metadata);
-    int rc = run(s);
+        pw_sqlite_bind_bytes(s, 4, metadata);
+    int rc = pw_sqlite_run(s);
     maybe_purge(kv, now);
     return rc;
 }
@@ -175,8 +116,8 @@ int pw_kv_put(pw_kv_t *kv, pw_bytes_t key, pw_bytes_t value, int64_t expiration,
 int pw_kv_delete(pw_kv_t *kv, pw_bytes_t key)
 {
     sqlite3_stmt *s = stmt(kv, ST_DELETE);
-    bind_bytes(s, 1, key);
-    return run(s);
+    pw_sqlite_bind_bytes(s, 1, key);
+    return pw_sqlite_run(s);
 }
 
 static int has_prefix(pw_bytes_t key, pw_bytes_t prefix)
@@ -188,20 +129,20 @@ int pw_kv_list(pw_kv_t *kv, pw_bytes_t prefix, pw_bytes_t after, unsigned limit,
                pw_kv_list_cb cb, void *arg, int *more)
 {
     sqlite3_stmt *s = stmt(kv, ST_LIST);
-    bind_bytes(s, 1, prefix);
-    bind_bytes(s, 2, after);
+    pw_sqlite_bind_bytes(s, 1, prefix);
+    pw_sqlite_bind_bytes(s, 2, after);
     sqlite3_bind_int64(s, 3, now);
     int count = 0, rc;
     *more = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-        pw_bytes_t key = column_bytes(s, 0);
+        pw_bytes_t key = pw_sqlite_column_bytes(s, 0);
         if (!has_prefix(key, prefix))
             break;
         if ((unsigned)count == limit) {
             *more = 1;
             break;
         }
-        cb(arg, key, sqlite3_column_int64(s, 1), column_bytes(s, 2));
+        cb(arg, key, sqlite3_column_int64(s, 1), pw_sqlite_column_bytes(s, 2));
         count++;
     }
     int failed = rc != SQLITE_ROW && rc != SQLITE_DONE;

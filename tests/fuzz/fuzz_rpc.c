@@ -1,7 +1,9 @@
 /* fuzz_rpc.c — fuzz target: the host's whole handling of binding calls (host/rpc.c) — every
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
- * HTTP to a worker and to an external service (storage/kv_http.c, host/kv_remote.c) and
- * service calls — with the pool, the port and fetch.c replaced by stubs defined here.
+ * HTTP to a worker and to an external service (storage/kv_http.c, host/kv_remote.c), service
+ * calls and Workflows (host/workflows.c: binding calls, and step calls of a run in flight —
+ * the loop turns after each call, so a created instance's run starts and its CALL is
+ * pending) — with the pool, the port and fetch.c replaced by stubs defined here.
  * Input (structure-aware, so mutations reach the handlers rather than break the framing
  * that fuzz_frames covers): calls separated by 0x1d, each call's fields by 0x1e, encoded
  * here as RPC frames; after a 0x1c, the tail. Then the pending subrequests are either
@@ -131,6 +133,7 @@ static pw_binding_t bindings[] = {
     { .name = "SVC", .kind = PW_BINDING_SERVICE, .value = "kvworker" },
     { .name = "GONE", .kind = PW_BINDING_SERVICE, .value = "stopped" },
     { .name = "T", .kind = PW_BINDING_TEXT, .value = "text" },
+    { .name = "WF", .kind = PW_BINDING_WORKFLOW, .value = "main", .entrypoint = "Flow" },
 };
 static pw_service_t services[] = {
     { .name = "main", .kind = PW_SERVICE_WORKER,
@@ -155,20 +158,26 @@ const pw_service_t *pw_config_service(const pw_config_t *c, const char *name)
 
 static pw_pool_t *lookup(void *arg, const char *service)
 {
-    return strcmp(service, "kvworker") == 0 ? (pw_pool_t *)arg : NULL;
+    return strcmp(service, "kvworker") == 0 || strcmp(service, "main") == 0 ? (pw_pool_t *)arg : NULL;
 }
 
 /* ---- the target ---- */
 
 static pw_rpc_worker_t *worker;
 
+static void never(uv_timer_t *timer) { (void)timer; }
+
 static void setup(void)
 {
+    static uv_timer_t keep_alive;   /* the engine's timer is unreferenced: this keeps the loop
+                                     * turning in uv_run(), as the HTTP server does in serve */
+    uv_timer_init(uv_default_loop(), &keep_alive);
+    uv_timer_start(&keep_alive, never, 1u << 30, 0);
     static pw_rpc_host_t *host;
     static int pool_token;
     char err[1024];
     pw_rpc_options_t opts = { .persist_dir = ":memory:", .lookup = lookup, .lookup_arg = &pool_token };
-    if (pw_rpc_host_create(NULL, &config, &opts, &host) < 0 ||
+    if (pw_rpc_host_create(uv_default_loop(), &config, &opts, &host) < 0 ||
         pw_rpc_worker_create(host, &services[0], &worker, err, sizeof err) < 0)
         abort();
 }
@@ -253,6 +262,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (uint32_t id = 1; p < end; id++) {
         const uint8_t *sep = memchr(p, 0x1d, (size_t)(end - p));
         handle_call(&port, p, (size_t)((sep ? sep : end) - p), id);
+        uv_run(uv_default_loop(), UV_RUN_NOWAIT);      /* due workflow runs start */
         p = sep ? sep + 1 : end;
     }
     if (tail)
@@ -284,8 +294,35 @@ static void seed(fuzz_add_cb add, const char *const *fields, size_t n, const cha
         seed(add, f_, sizeof f_ / sizeof f_[0], tail); \
     } while (0)
 
+/* Several calls written readably: '|' separates fields (0x1e), '^' calls (0x1d), '~' starts
+ * the tail (0x1c), whose first byte 'b' answers the pending calls 200 with the rest. */
+static void seed_raw(fuzz_add_cb add, const char *text)
+{
+    size_t len = strlen(text);
+    uint8_t *data = malloc(len ? len : 1);
+    for (size_t i = 0; i < len; i++)
+        data[i] = text[i] == '|' ? 0x1e : text[i] == '^' ? 0x1d : text[i] == '~' ? 0x1c : (uint8_t)text[i];
+    add(data, len);
+    free(data);
+}
+
+static void workflow_seeds(fuzz_add_cb add)
+{
+    seed_raw(add, "wf.create|WF|a|{\"x\":1}^wf.step.get|WF|a|one^wf.step.put|WF|a|one|[1,2]^"
+                  "wf.step.get|WF|a|one^wf.sleep|WF|a|nap|for|1000^wf.status|WF|a"
+                  "~b{\"outcome\":\"suspended\"}");
+    seed_raw(add, "wf.create|WF||null^wf.sleep|WF|b|nap|until|0^wf.wait|WF|b|w|go|0^"
+                  "wf.event|WF|b|go|{}~b{\"outcome\":\"complete\",\"output\":{\"a\":[1]}}");
+    seed_raw(add, "wf.create|WF|c|{}^wf.event|WF|c|go|7^wf.wait|WF|c|w|go|5000^wf.pause|WF|c^"
+                  "wf.resume|WF|c^wf.restart|WF|c^wf.terminate|WF|c^wf.get|WF|c"
+                  "~b{\"outcome\":\"errored\",\"error\":{\"name\":\"E\",\"message\":\"m\"}}");
+    seed_raw(add, "wf.create|WF|d|{}^wf.step.put|NOPE|d|k|v^wf.status|NOPE|d^wf.status|WF|missing"
+                  "~a");
+}
+
 void fuzz_seeds(fuzz_add_cb add)
 {
+    workflow_seeds(add);
     for (int i = 0; i < 3; i++) {
         const char *kv = i == 0 ? "KV" : i == 1 ? "WKV" : "XKV";
         SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");

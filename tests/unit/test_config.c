@@ -592,6 +592,26 @@ TEST(unsupported_sockets)
     CHECK(fails_with("not supported by pyworkerd: sockets[\"s\"].service.entrypoint"));
 }
 
+TEST(workflow_bindings_load)
+{
+    write_config(SIMPLE, "", "  bindings = [(name = \"WF\", wrapped = (moduleName = "
+                 "\"cloudflare-internal:workflows-api\", innerBindings = [(name = \"fetcher\", "
+                 "service = (name = \"main\", entrypoint = \"MyWorkflow\"))]))],\n");
+    pw_config_t *cfg = load();
+    CHECK(cfg != NULL);
+    const pw_binding_t *b = cfg ? &cfg->services[0].worker.bindings[0] : NULL;
+    CHECK(b && b->kind == PW_BINDING_WORKFLOW);
+    CHECK_STR(b ? b->value : NULL, "main");
+    CHECK_STR(b ? b->entrypoint : NULL, "MyWorkflow");
+    pw_config_free(cfg);
+    write_config(SIMPLE, "", "  bindings = [(name = \"WF\", wrapped = (moduleName = \"x:y\"))],\n");
+    CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"WF\"].wrapped.moduleName \"x:y\""));
+    write_config(SIMPLE, "", "  bindings = [(name = \"WF\", wrapped = (moduleName = "
+                 "\"cloudflare-internal:workflows-api\", innerBindings = [(name = \"f\", "
+                 "service = \"main\")]))],\n");
+    CHECK(fails_with("Workflow binding \"WF\": innerBindings must hold exactly one service binding"));
+}
+
 TEST(unsupported_worker_fields)
 {
     write_config(SIMPLE, "", "  durableObjectNamespaces = [(className = \"C\", uniqueKey = \"k\")],\n");
@@ -692,6 +712,7 @@ int main(void)
     RUN(unsafe_module_names_rejected);
     RUN(unsupported_top_level_fields);
     RUN(unsupported_sockets);
+    RUN(workflow_bindings_load);
     RUN(unsupported_worker_fields);
     RUN(requirement_modules_load);
     RUN(unsupported_service_options);

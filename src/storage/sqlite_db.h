@@ -1,0 +1,32 @@
+/* sqlite_db.h — the SQLite plumbing shared by the stores (host process): KV namespaces
+ * (storage/kv.c) and Workflow state (storage/workflow.c). A database is opened in WAL mode
+ * with synchronous=NORMAL (a committed write is in the kernel before the call returns, so it
+ * survives kill -9 of the host), its schema applied and its statements prepared once.
+ * Invariant: a statement is reset (pw_sqlite_stmt) before each use, and bytes read from a row
+ * stay valid until then.
+ */
+#ifndef PW_SQLITE_DB_H
+#define PW_SQLITE_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+
+#include "wire/frame.h"
+
+/* Opens (creating) `dir`/`file` (mkdir -p dir), or an in-memory database when dir is NULL;
+ * runs `schema` and prepares the n statements into st[]. Returns 0, or -1 with a message in
+ * err (the database is then closed). */
+int pw_sqlite_open(const char *dir, const char *file, const char *schema,
+                   const char *const *statements, int n, sqlite3 **db, sqlite3_stmt **st,
+                   char *err, size_t err_len);
+void pw_sqlite_close(sqlite3 *db, sqlite3_stmt **st, int n);
+/* The statement, reset and with its bindings cleared. */
+sqlite3_stmt *pw_sqlite_stmt(sqlite3_stmt *st);
+/* Steps a write and resets it: 0, -EEXIST (a constraint failed) or -EIO. */
+int pw_sqlite_run(sqlite3_stmt *st);
+/* Binds b as a blob (an empty one when b is empty). */
+void pw_sqlite_bind_bytes(sqlite3_stmt *st, int i, pw_bytes_t b);
+/* A column's bytes ("" for NULL). */
+pw_bytes_t pw_sqlite_column_bytes(sqlite3_stmt *st, int i);
+
+#endif
