@@ -94,7 +94,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "env": lambda b: b.get("value"),
     "kv": lambda b: bindings.KvNamespace(b["name"]),
     "service": lambda b: bindings.Fetcher(b["name"]),
-    "workflow": lambda b: workflows.Workflow(b["name"]),
+    "workflow": lambda b: workflows.WorkflowBinding(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 

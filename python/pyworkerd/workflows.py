@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime
 import functools
 import inspect
@@ -214,6 +215,7 @@ async def run_instance(run: Callable[..., Any], entrypoint: Any, raw: dict[str, 
     {"outcome": "suspended"} or {"outcome": "errored", "error": {"name", "message"}}."""
     event = WorkflowEvent(raw)
     step = WorkflowStep(str(raw["workflowName"]), str(raw["instanceId"]))
+    _current_step.set(step)  # this run's task only: for @step methods (step_method)
     try:
         result = run(entrypoint, event, step)
         if inspect.isawaitable(result):
@@ -228,6 +230,36 @@ async def run_instance(run: Callable[..., Any], entrypoint: Any, raw: dict[str, 
                                "run() failed", exc)
         return {"outcome": "errored", "error": {"name": type(exc).__name__, "message": str(exc)}}
     return {"outcome": "complete", "output": result}
+
+
+_current_step: contextvars.ContextVar[WorkflowStep] = contextvars.ContextVar("workflow_step")
+"""The `step` of the instance whose run() this task is running."""
+
+
+def step_method(method: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """`@step` over a method of a workflow class (the seed's form): each call runs as
+    `step.do(<method name>)` of the running instance, so its result is saved and a resumed
+    instance gets it back without running the method again. Arguments are the caller's (they
+    are not part of the step's name: the same method called twice is two steps, "name" and
+    "name#2", as with step.do)."""
+    if not callable(method):
+        raise TypeError("@step decorates a method of a workflow class")
+
+    @functools.wraps(method)
+    async def durable(self: Any, *args: Any, **kwargs: Any) -> Any:
+        current = _current_step.get(None)
+        if current is None:
+            raise RuntimeError(f"{method.__name__}() is a workflow step: call it inside the "
+                               "workflow's run(), while an instance runs")
+
+        async def body() -> Any:
+            result = method(self, *args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+
+        return await current.do(method.__name__)(body)()
+
+    durable.__workflow_step__ = True  # type: ignore[attr-defined]
+    return durable
 
 
 def wrap_run(run: Callable[..., Any]) -> Callable[..., Any]:
@@ -291,7 +323,7 @@ class WorkflowInstance:
         return f"WorkflowInstance({self.id!r})"
 
 
-class Workflow:
+class WorkflowBinding:
     """A Workflow binding: `await env.MY_WORKFLOW.create(id=..., params=...)` (or
     `create({"id": ..., "params": ...})`), `await env.MY_WORKFLOW.get(id)`."""
 
@@ -329,4 +361,4 @@ class Workflow:
                         str(instance_id))
 
     def __repr__(self) -> str:
-        return f"Workflow({self._name!r})"
+        return f"WorkflowBinding({self._name!r})"

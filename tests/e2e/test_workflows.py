@@ -339,3 +339,25 @@ def test_workflows_example(tmp_path):
         assert (Path(tmp_path) / "workflows.sqlite3").exists()
     finally:
         s.stop()
+
+
+def test_seed_workflow_example(tmp_path):
+    """The seed's form: `class MyWorkflow(Workflow)` with `@step` methods and no run(): the
+    steps run in order, each with the previous one's result; the notification runs once."""
+    example = REPO / "examples" / "workflows-seed"
+    s = Server(example / "config.capnp", args=["--persist-dir", str(tmp_path)], tmp=tmp_path)
+    try:
+        status, _, body = s.request("POST", "/start", body=json.dumps({"numbers": [1, 2, 3]}))
+        assert status == 200, body
+        iid = json.loads(body)["id"]
+        deadline = time.monotonic() + 4
+        while True:
+            status, done = get_json(s, f"/status/{iid}")
+            if done["status"] == "complete" or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert done["status"] == "complete", (done, s.log())
+        assert done.get("output") is None  # send_notification returns nothing
+        assert get_json(s, "/notes")[1] == {"notifications": "1", "last": "total 6 of 3 numbers"}
+    finally:
+        s.stop()

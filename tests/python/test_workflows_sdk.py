@@ -208,3 +208,28 @@ def test_an_attempt_longer_than_the_step_timeout_fails_and_is_retried(host):
 
     assert run(Flow) == {"outcome": "complete", "output": "done"}
     assert len(attempts) == 2
+
+
+def test_seed_workflow_class_form():
+    """`class W(Workflow)` may use `@step` unimported (the seed's example); the name does not
+    stay on the class; a step method called outside a run says so; steps keep their order."""
+    from workers.workflows import Workflow, _step_names
+
+    class Base(Workflow):
+        @step
+        async def first(self, data):
+            return data
+
+    class Seed(Base):
+        @step
+        async def second(self, data):
+            return data
+
+        @step
+        async def third(self, data):
+            return data
+
+    assert "step" not in vars(Seed) and "step" not in vars(Base)
+    assert _step_names(Seed) == ["first", "second", "third"]
+    with pytest.raises(RuntimeError, match="workflow step"):
+        asyncio.run(Seed(None, None).first(1))
