@@ -249,13 +249,14 @@ class _Server:
             self.handler_time += (per_request - self.handler_time) * 0.125
         self.flush()
 
-    def handle_now(self, request_id: int, *request):
+    def handle_now(self, request_id: int, method: str, url: str, headers, body,
+                   client=None, server=None):
         """serve_sync()'s handler: the response tuple; None once the response is queued
         (an async handler finished in its first step); else the task left for the loop."""
-        result = runtime.handle(request_id, *request)
+        result = runtime.handle(request_id, method, url, headers, body, client, server)
         if type(result) is tuple:
             return result
-        loop = self.loop                # imports asyncio when first needed
+        loop = self._loop or self.loop  # self.loop imports asyncio when first needed
         set_running_loop = asyncio.events._set_running_loop
         set_running_loop(loop)          # the handler's first step sees a running loop
         try:
@@ -277,7 +278,7 @@ class _Server:
         an eager first step. Eager (the loop running, or marked so): its first step runs now,
         with the task current as usual, instead of on the next turn; a handler that finishes
         in it has its response queued at once."""
-        loop = self.loop
+        loop = self._loop   # made: called by handle_now() or from the running loop
         if eager:
             loop.call_soon = first_step = self.first_step  # the Task's constructor calls it
             try:
@@ -308,18 +309,19 @@ class _Server:
         raise an Exception) means this machinery failed: the isolate stops."""
         request_id = self.request_of.pop(task)
         del self.tasks[request_id]
-        if task.cancelled():
+        try:
+            response = task.result()
+        except asyncio.CancelledError:
             self.early.discard(request_id)
             return False
-        exc = task.exception()
-        if exc is not None:
+        except BaseException as exc:
             log("isolate loop failed; stopping this isolate\n" +
                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
             self.failed = True
             self.loop.stop()
             return False
-        status, headers, body = task.result()
-        if request_id in self.early:
+        status, headers, body = response
+        if self.early and request_id in self.early:
             self.early.discard(request_id)  # its response is already streaming
         elif isinstance(body, _BYTES_TYPES):
             self.channel.send_response(request_id, status, headers, body)
