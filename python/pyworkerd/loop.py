@@ -3,12 +3,13 @@
 Two modes. While nothing asynchronous is pending, Channel.serve_sync() serves in C without
 running an event loop: it blocks on the socket, calls runtime.handle() for each request and
 writes the responses (the fast path). An async handler's task takes its first step right
-there (an eager task, as 3.12's eager_task_factory: the loop is marked running meanwhile),
-so one that never truly waits (FastAPI's hello) answers on the fast path too. Only when a
-task is left waiting, or it scheduled other work (waitUntil, a stream), does the isolate
-switch to an asyncio loop whose only I/O is the same socket: requests keep arriving there,
-tasks run concurrently, responses are written in one batch per loop turn. Once no task,
-timer or callback is left, it returns to the fast path.
+there (an eager task, as 3.12's eager_task_factory: the loop is marked running meanwhile;
+for a worker whose fetch is async, from one such request to the next, and unmarked before
+any sync code and when serve_sync() returns), so one that never truly waits (FastAPI's
+hello) answers on the fast path too. Only when a task is left waiting, or it scheduled other
+work (waitUntil, a stream), does the isolate switch to an asyncio loop whose only I/O is the
+same socket: requests keep arriving there, tasks run concurrently, responses are written in
+one batch per loop turn. Once no task, timer or callback is left, it returns to the fast path.
 A response whose body is an async iterable is streamed: its head goes out at once, each
 chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
 stream are unacknowledged by the host (which acknowledges what the client took), so a slow
@@ -107,6 +108,7 @@ class _Server:
         self.closed = False
         self.retiring = False
         self.failed = False
+        self.marked_running = False  # the loop marked running outside run_forever (handle_now)
         rpc.attach(self)
 
     @property
@@ -130,7 +132,7 @@ class _Server:
 
     def serve(self) -> None:
         while not self.closed and not self.failed and not self.retiring:
-            if self.channel.serve_sync(self.handle_now) is None:
+            if self.serve_sync() is None:
                 self.retiring = True
                 return
             # handle_now() started tasks that wait, or scheduled work: the loop runs them
@@ -138,6 +140,14 @@ class _Server:
                 self.retiring = True  # RETIRE came in the same read as these requests
                 return
             self.run_until_idle()
+
+    def serve_sync(self) -> list | None:
+        """The fast path (Channel.serve_sync with handle_now); the loop is no longer marked
+        running when it returns."""
+        try:
+            return self.channel.serve_sync(self.handle_now)
+        finally:
+            self.unmark_running()
 
     def retire(self) -> None:
         """Finish what is in flight, run the retire hooks (ASGI lifespan shutdown), write the
@@ -252,20 +262,37 @@ class _Server:
     def handle_now(self, request_id: int, method: str, url: str, headers, body,
                    client=None, server=None):
         """serve_sync()'s handler: the response tuple; None once the response is queued
-        (an async handler finished in its first step); else the task left for the loop."""
+        (an async handler finished in its first step); else the task left for the loop.
+        An async handler's first step sees the loop running. For a worker whose fetch is
+        async, the mark stays from one request to the next (its constructor sees it too):
+        CPython 3.11 reads the pid (a syscall) each time it is set; sync code (a sync handler,
+        a service binding's call) runs unmarked, and serve_sync() unmarks when it returns."""
+        if method is None or not runtime.async_handler:
+            self.unmark_running()
+        elif not self.marked_running:
+            self.mark_running()
         result = runtime.handle(request_id, method, url, headers, body, client, server)
         if type(result) is tuple:
             return result
-        loop = self._loop or self.loop  # self.loop imports asyncio when first needed
-        set_running_loop = asyncio.events._set_running_loop
-        set_running_loop(loop)          # the handler's first step sees a running loop
-        try:
-            task = self.start_task(request_id, result, True)
-        finally:
-            set_running_loop(None)
+        if not self.marked_running:
+            self.mark_running()
+        task = self.start_task(request_id, result, True)
+        loop = self._loop
         if task is None and not loop._ready and not loop._scheduled:
             return None
         return True  # a waiting task, or work it scheduled (waitUntil, a stream, a flush)
+
+    def mark_running(self) -> None:
+        """Mark the loop running, as run_forever() does, without running it: an eager
+        first step (and code it calls) then finds it with asyncio.get_running_loop()."""
+        loop = self._loop or self.loop  # self.loop imports asyncio when first needed
+        asyncio.events._set_running_loop(loop)
+        self.marked_running = True
+
+    def unmark_running(self) -> None:
+        if self.marked_running:
+            asyncio.events._set_running_loop(None)
+            self.marked_running = False
 
     def begin_retirement(self) -> None:
         """RETIRE: no more requests; leave run_until_idle() for retire() (tasks go on)."""
