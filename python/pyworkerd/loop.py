@@ -9,7 +9,8 @@ any sync code and when serve_sync() returns), so one that never truly waits (Fas
 hello) answers on the fast path too. Only when a task is left waiting, or it scheduled other
 work (waitUntil, a stream), does the isolate switch to an asyncio loop whose only I/O is the
 same socket: requests keep arriving there, tasks run concurrently, responses are written in
-one batch per loop turn. Once no task, timer or callback is left, it returns to the fast path.
+one batch per loop turn. Once no task (but those waiting only for the isolate's retirement,
+such as an ASGI lifespan), timer or callback is left, it returns to the fast path.
 A response whose body is an async iterable is streamed: its head goes out at once, each
 chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
 stream are unacknowledged by the host (which acknowledges what the client took), so a slow
@@ -193,7 +194,7 @@ class _Server:
     def idle(self) -> bool:
         loop = self.loop
         return (not self.tasks and not self.pumps and not self.backlog and not loop._ready and not loop._scheduled
-                and not asyncio.all_tasks(loop))
+                and asyncio.all_tasks(loop) <= runtime.retirement_waiters)
 
     def leave_when_idle(self) -> None:
         """Back to the fast path; serve_sync() writes anything still queued, waiting for the

@@ -58,6 +58,8 @@ _entrypoint_callers: dict[str, Callable[[int, Request], Any]] = {}
 _pending: list[tuple[int, Awaitable[Any]]] = []
 _tasks: set[asyncio.Future[Any]] = set()
 _retire_hooks: list[Callable[[], Awaitable[Any]]] = []
+retirement_waiters: set[asyncio.Task[Any]] = set()
+"""Tasks that wait only for the isolate's retirement (see waits_for_retirement)."""
 RETIRE_TIMEOUT = 5.0
 
 
@@ -409,6 +411,16 @@ def on_retire(hook: Callable[[], Awaitable[Any]]) -> None:
     """Run `await hook()` when this isolate is retired (its socket closed), e.g. ASGI
     lifespan shutdown; each hook gets at most RETIRE_TIMEOUT seconds."""
     _retire_hooks.append(hook)
+
+
+def waits_for_retirement(task: asyncio.Task[Any], waiting: bool) -> None:
+    """Whether `task` now waits for nothing but this isolate's retirement (an ASGI app's
+    lifespan task once started): the isolate's loop may then return to its fast path, where
+    no loop runs, while the task waits; a retire hook wakes it."""
+    if waiting:
+        retirement_waiters.add(task)
+    else:
+        retirement_waiters.discard(task)
 
 
 def pending_tasks() -> bool:

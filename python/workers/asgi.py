@@ -6,6 +6,8 @@
 # the app goes on producing (a bounded queue, then the wire's flow control, slow it down).
 # Lifespan: startup runs once per isolate and app before its first request, its state is
 # shared (shallow-copied per request, as uvicorn does); shutdown when the isolate retires.
+# While the app waits for that shutdown, its lifespan task does not keep the isolate's
+# asyncio loop running (runtime.waits_for_retirement): requests stay on the fast path.
 # Invariant: exactly one Response per call, or an exception (the runtime answers 500 and
 # logs the traceback); the app's own failures after its response are logged, never lost.
 """Run ASGI applications (FastAPI, Starlette, ...) as Python Workers."""
@@ -434,7 +436,7 @@ class _Lifespan:
 
     async def _run(self, scope: Scope) -> None:
         try:
-            await self.app(scope, self.events.get, self._send)
+            await self.app(scope, self._receive, self._send)
         except BaseException as exc:
             if not self.ready.done():
                 self.supported = False  # an app without lifespan support: serve it anyway
@@ -450,6 +452,18 @@ class _Lifespan:
                 self.ready.set_result(None)
             if not self.shut_down.done():
                 self.shut_down.set_result(None)
+
+    async def _receive(self) -> Message:
+        """The app's receive(): once started, it waits here for the shutdown that retirement
+        sends, meanwhile not keeping the isolate off its fast path (runtime.waits_for_retirement)."""
+        events = self.events
+        if not events.empty() or not self.ready.done():
+            return await events.get()
+        runtime.waits_for_retirement(self.task, True)
+        try:
+            return await events.get()
+        finally:
+            runtime.waits_for_retirement(self.task, False)
 
     async def _send(self, message: Message) -> None:
         kind = message["type"]
