@@ -474,7 +474,7 @@ def _serve(
     else:
         if isinstance(result, ResponseBase):
             wire = result._wire()
-        elif _is_awaitable(result):
+        elif type(result) is CoroutineType or _is_awaitable(result):  # an async def's: no call
             return _finish(req_id, method, url, result)
         else:
             wire = _convert(req_id, method, url, result)
@@ -575,7 +575,8 @@ def _rpc_failed(req_id: int, entrypoint: str, name: str, exc: Exception) -> Wire
 
 
 async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any]) -> WireResponse:
-    _schedule_pending()
+    if _pending:
+        _schedule_pending()
     try:
         result = await awaitable
     except Exception as exc:
