@@ -3,12 +3,14 @@
 Two modes. While nothing asynchronous is pending, Channel.serve_sync() serves in C without
 running an event loop: it blocks on the socket, calls runtime.handle() for each request and
 writes the responses (the fast path). An async handler's task takes its first step right
-there (an eager task, as 3.12's eager_task_factory: the loop is marked running meanwhile),
-so one that never truly waits (FastAPI's hello) answers on the fast path too. Only when a
-task is left waiting, or it scheduled other work (waitUntil, a stream), does the isolate
-switch to an asyncio loop whose only I/O is the same socket: requests keep arriving there,
-tasks run concurrently, responses are written in one batch per loop turn. Once no task,
-timer or callback is left, it returns to the fast path.
+there (an eager task, as 3.12's eager_task_factory: the loop is marked running meanwhile;
+for a worker whose fetch is async, from one such request to the next, and unmarked before
+any sync code and when serve_sync() returns), so one that never truly waits (FastAPI's
+hello) answers on the fast path too. Only when a task is left waiting, or it scheduled other
+work (waitUntil, a stream), does the isolate switch to an asyncio loop whose only I/O is the
+same socket: requests keep arriving there, tasks run concurrently, responses are written in
+one batch per loop turn. Once no task (but those waiting only for the isolate's retirement,
+such as an ASGI lifespan), timer or callback is left, it returns to the fast path.
 A response whose body is an async iterable is streamed: its head goes out at once, each
 chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
 stream are unacknowledged by the host (which acknowledges what the client took), so a slow
@@ -107,6 +109,7 @@ class _Server:
         self.closed = False
         self.retiring = False
         self.failed = False
+        self.marked_running = False  # the loop marked running outside run_forever (handle_now)
         rpc.attach(self)
 
     @property
@@ -130,7 +133,7 @@ class _Server:
 
     def serve(self) -> None:
         while not self.closed and not self.failed and not self.retiring:
-            if self.channel.serve_sync(self.handle_now) is None:
+            if self.serve_sync() is None:
                 self.retiring = True
                 return
             # handle_now() started tasks that wait, or scheduled work: the loop runs them
@@ -138,6 +141,14 @@ class _Server:
                 self.retiring = True  # RETIRE came in the same read as these requests
                 return
             self.run_until_idle()
+
+    def serve_sync(self) -> list | None:
+        """The fast path (Channel.serve_sync with handle_now); the loop is no longer marked
+        running when it returns."""
+        try:
+            return self.channel.serve_sync(self.handle_now)
+        finally:
+            self.unmark_running()
 
     def retire(self) -> None:
         """Finish what is in flight, run the retire hooks (ASGI lifespan shutdown), write the
@@ -183,7 +194,7 @@ class _Server:
     def idle(self) -> bool:
         loop = self.loop
         return (not self.tasks and not self.pumps and not self.backlog and not loop._ready and not loop._scheduled
-                and not asyncio.all_tasks(loop))
+                and asyncio.all_tasks(loop) <= runtime.retirement_waiters)
 
     def leave_when_idle(self) -> None:
         """Back to the fast path; serve_sync() writes anything still queued, waiting for the
@@ -249,22 +260,40 @@ class _Server:
             self.handler_time += (per_request - self.handler_time) * 0.125
         self.flush()
 
-    def handle_now(self, request_id: int, *request):
+    def handle_now(self, request_id: int, method: str, url: str, headers, body,
+                   client=None, server=None):
         """serve_sync()'s handler: the response tuple; None once the response is queued
-        (an async handler finished in its first step); else the task left for the loop."""
-        result = runtime.handle(request_id, *request)
+        (an async handler finished in its first step); else the task left for the loop.
+        An async handler's first step sees the loop running. For a worker whose fetch is
+        async, the mark stays from one request to the next (its constructor sees it too):
+        CPython 3.11 reads the pid (a syscall) each time it is set; sync code (a sync handler,
+        a service binding's call) runs unmarked, and serve_sync() unmarks when it returns."""
+        if method is None or not runtime.async_handler:
+            self.unmark_running()
+        elif not self.marked_running:
+            self.mark_running()
+        result = runtime.handle(request_id, method, url, headers, body, client, server)
         if type(result) is tuple:
             return result
-        loop = self.loop                # imports asyncio when first needed
-        set_running_loop = asyncio.events._set_running_loop
-        set_running_loop(loop)          # the handler's first step sees a running loop
-        try:
-            task = self.start_task(request_id, result, True)
-        finally:
-            set_running_loop(None)
+        if not self.marked_running:
+            self.mark_running()
+        task = self.start_task(request_id, result, True)
+        loop = self._loop
         if task is None and not loop._ready and not loop._scheduled:
             return None
         return True  # a waiting task, or work it scheduled (waitUntil, a stream, a flush)
+
+    def mark_running(self) -> None:
+        """Mark the loop running, as run_forever() does, without running it: an eager
+        first step (and code it calls) then finds it with asyncio.get_running_loop()."""
+        loop = self._loop or self.loop  # self.loop imports asyncio when first needed
+        asyncio.events._set_running_loop(loop)
+        self.marked_running = True
+
+    def unmark_running(self) -> None:
+        if self.marked_running:
+            asyncio.events._set_running_loop(None)
+            self.marked_running = False
 
     def begin_retirement(self) -> None:
         """RETIRE: no more requests; leave run_until_idle() for retire() (tasks go on)."""
@@ -277,7 +306,7 @@ class _Server:
         an eager first step. Eager (the loop running, or marked so): its first step runs now,
         with the task current as usual, instead of on the next turn; a handler that finishes
         in it has its response queued at once."""
-        loop = self.loop
+        loop = self._loop   # made: called by handle_now() or from the running loop
         if eager:
             loop.call_soon = first_step = self.first_step  # the Task's constructor calls it
             try:
@@ -308,18 +337,19 @@ class _Server:
         raise an Exception) means this machinery failed: the isolate stops."""
         request_id = self.request_of.pop(task)
         del self.tasks[request_id]
-        if task.cancelled():
+        try:
+            response = task.result()
+        except asyncio.CancelledError:
             self.early.discard(request_id)
             return False
-        exc = task.exception()
-        if exc is not None:
+        except BaseException as exc:
             log("isolate loop failed; stopping this isolate\n" +
                 "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
             self.failed = True
             self.loop.stop()
             return False
-        status, headers, body = task.result()
-        if request_id in self.early:
+        status, headers, body = response
+        if self.early and request_id in self.early:
             self.early.discard(request_id)  # its response is already streaming
         elif isinstance(body, _BYTES_TYPES):
             self.channel.send_response(request_id, status, headers, body)

@@ -58,6 +58,8 @@ _entrypoint_callers: dict[str, Callable[[int, Request], Any]] = {}
 _pending: list[tuple[int, Awaitable[Any]]] = []
 _tasks: set[asyncio.Future[Any]] = set()
 _retire_hooks: list[Callable[[], Awaitable[Any]]] = []
+retirement_waiters: set[asyncio.Task[Any]] = set()
+"""Tasks that wait only for the isolate's retirement (see waits_for_retirement)."""
 RETIRE_TIMEOUT = 5.0
 
 
@@ -412,6 +414,16 @@ def on_retire(hook: Callable[[], Awaitable[Any]]) -> None:
     _retire_hooks.append(hook)
 
 
+def waits_for_retirement(task: asyncio.Task[Any], waiting: bool) -> None:
+    """Whether `task` now waits for nothing but this isolate's retirement (an ASGI app's
+    lifespan task once started): the isolate's loop may then return to its fast path, where
+    no loop runs, while the task waits; a retire hook wakes it."""
+    if waiting:
+        retirement_waiters.add(task)
+    else:
+        retirement_waiters.discard(task)
+
+
 def pending_tasks() -> bool:
     """Whether waitUntil() tasks are still running (a retiring isolate lets them finish)."""
     return bool(_tasks or _pending)
@@ -463,7 +475,7 @@ def _serve(
     else:
         if isinstance(result, ResponseBase):
             wire = result._wire()
-        elif _is_awaitable(result):
+        elif type(result) is CoroutineType or _is_awaitable(result):  # an async def's: no call
             return _finish(req_id, method, url, result)
         else:
             wire = _convert(req_id, method, url, result)
@@ -564,7 +576,8 @@ def _rpc_failed(req_id: int, entrypoint: str, name: str, exc: Exception) -> Wire
 
 
 async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any]) -> WireResponse:
-    _schedule_pending()
+    if _pending:
+        _schedule_pending()
     try:
         result = await awaitable
     except Exception as exc:

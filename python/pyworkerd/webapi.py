@@ -85,14 +85,12 @@ class Headers:
     @classmethod
     def _wrap(cls, pairs: WireHeaders) -> Headers:
         """Wrap an already-valid, lower-cased list without copying it."""
-        self = cls.__new__(cls)
-        self._list = pairs
-        return self
+        return wrap_headers(pairs, cls)
 
     @classmethod
     def _from_wire(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
         """Headers of an incoming request: parsed by the host, only lower-cased here."""
-        return cls._wrap([(name.lower(), value) for name, value in pairs])
+        return wrap_headers([(name.lower(), value) for name, value in pairs], cls)
 
     def get(self, name: str, default: Any = None) -> Any:
         """The value of header `name` (repeats joined by ", "), or `default` (None)."""
@@ -210,6 +208,17 @@ class Headers:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._combined()!r})"
+
+
+_new_object = object.__new__
+
+
+def wrap_headers(pairs: WireHeaders, kind: type[Headers] = Headers) -> Headers:
+    """A `kind` (Headers or a subclass) holding `pairs`, an already-valid, lower-cased list,
+    without copying it: Headers._wrap as a plain function, cheaper on the response path."""
+    headers = _new_object(kind)
+    headers._list = pairs
+    return headers
 
 
 class JsHeaders(Headers):
@@ -417,12 +426,12 @@ class ResponseBase(Body):
         if data is not None and code in _NULL_BODY_STATUSES:
             raise TypeError(f"Response with null body status ({code}) cannot have a body.")
         self._status, self._status_text = code, str(status_text or "")
-        self._headers = Headers._wrap(pairs)
+        self._headers = wrap_headers(pairs)
         self._body, self._body_used = data, False
 
     def _copy_from(self, other: ResponseBase) -> None:
         self._status, self._status_text = other._status, other._status_text
-        self._headers = Headers._wrap(other._headers._list.copy())
+        self._headers = wrap_headers(other._headers._list.copy())
         self._body, self._body_used = other._body, other._body_used
 
     def _wire(self) -> WireResponse:

@@ -6,6 +6,8 @@
 # the app goes on producing (a bounded queue, then the wire's flow control, slow it down).
 # Lifespan: startup runs once per isolate and app before its first request, its state is
 # shared (shallow-copied per request, as uvicorn does); shutdown when the isolate retires.
+# While the app waits for that shutdown, its lifespan task does not keep the isolate's
+# asyncio loop running (runtime.waits_for_retirement): requests stay on the fast path.
 # Invariant: exactly one Response per call, or an exception (the runtime answers 500 and
 # logs the traceback); the app's own failures after its response are logged, never lost.
 """Run ASGI applications (FastAPI, Starlette, ...) as Python Workers."""
@@ -36,6 +38,7 @@ STREAM_QUEUE = 16
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 _NULL_BODY_STATUSES = frozenset((101, 103, 204, 205, 304))
 _END = object()
+_new_object = object.__new__
 _is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]*\Z").match
 _bad_value = re.compile(r"[\r\n\0]").search
 _is_token_bytes = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*\Z").match
@@ -73,8 +76,12 @@ def _asgi_headers(raw: Any) -> list[tuple[str, str]]:
     if not raw:
         return []
     memo = _response_pairs
+    pairs = []
+    append = pairs.append
     try:
-        return [memo[pair] for pair in raw]
+        for pair in raw:  # a loop, not a comprehension: no function call on 3.11
+            append(memo[pair])
+        return pairs
     except (KeyError, TypeError):  # a new pair, or an unhashable one (a list)
         pass
     pairs = _converted_headers(raw)
@@ -104,11 +111,12 @@ def _response(status: int, headers: list[tuple[str, str]], body: Any, streamed: 
     _checked_headers or _asgi_headers) and body (bytes, or an async iterable)."""
     if status in _NULL_BODY_STATUSES:
         body, streamed = None, False
-    cls = _StreamedResponse if streamed else workers.Response
-    response = cls.__new__(cls)
-    response._status, response._status_text = status, ""
-    response._headers = webapi.Headers._wrap(headers if checked else _checked_headers(headers) if headers else [])
-    response._body, response._body_used = (body if streamed or body else None), False
+    response = _new_object(_StreamedResponse if streamed else workers.Response)
+    response._status = status
+    response._status_text = ""
+    response._headers = webapi.wrap_headers(headers if checked else _checked_headers(headers) if headers else [])
+    response._body = body if streamed or body else None
+    response._body_used = False
     return response
 
 
@@ -202,7 +210,7 @@ def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scop
         "client": client,
         "server": request._server or server,
         "env": env,
-        "state": state.copy(),
+        "state": state.copy() if state else {},
     }
 
 
@@ -259,11 +267,11 @@ class _Exchange:
             if self.finished:
                 raise RuntimeError("ASGI app sent a response body after the response was complete")
             chunk = message.get("body", b"")
-            if not message.get("more_body", False) and self.queue is None:
-                self._finish()
-                self._settle(_response(status, self.headers, bytes(chunk), False, True))
+            more = message.get("more_body", False)
+            if not more and self.queue is None:
+                self._send_whole(status, bytes(chunk))
             else:
-                await self._stream(chunk, message.get("more_body", False))
+                await self._stream(chunk, more)
         elif kind == "http.response.start":
             if self.status is not None:
                 raise RuntimeError("ASGI app sent 'http.response.start' twice")
@@ -273,6 +281,16 @@ class _Exchange:
             pass  # not sent: Workers responses have no trailers
         else:
             raise RuntimeError(f"ASGI app sent an unexpected message type {kind!r}")
+
+    def _send_whole(self, status: int, body: bytes) -> None:
+        """The body in one message (the common case): a plain Response, settled at once.
+        (_finish and _settle, inlined: this runs for nearly every request.)"""
+        self.finished = True
+        if self.disconnected is not None:
+            self._disconnect()
+        response = self.response = _response(status, self.headers, body, False, True)
+        if self.waiter is not None:
+            self.waiter.set_result(response)
 
     def _settle(self, response: workers.Response) -> None:
         self.response = response
@@ -358,7 +376,7 @@ async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) ->
     if state is None:
         state = (await _start_lifespan(app, env)).state_for_requests()
     scope = http_scope(request, env, state)
-    request_id = runtime.early_stream_id()
+    request_id = runtime.streams.early_stream_id()  # runtime.early_stream_id(), one call less
     if request_id is None:
         return await _run_in_task(app, scope, _Exchange(request, None))
     exchange = _Exchange(request, request_id)  # inline: in this task (see _Exchange)
@@ -371,7 +389,8 @@ async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) ->
     else:
         if exchange.response is None:
             raise RuntimeError(_NO_RESPONSE)
-        exchange.app_ended(None)
+        if exchange.queue is not None:  # a whole body has nothing left to end
+            exchange.app_ended(None)
     return exchange.response
 
 
@@ -417,7 +436,7 @@ class _Lifespan:
 
     async def _run(self, scope: Scope) -> None:
         try:
-            await self.app(scope, self.events.get, self._send)
+            await self.app(scope, self._receive, self._send)
         except BaseException as exc:
             if not self.ready.done():
                 self.supported = False  # an app without lifespan support: serve it anyway
@@ -433,6 +452,18 @@ class _Lifespan:
                 self.ready.set_result(None)
             if not self.shut_down.done():
                 self.shut_down.set_result(None)
+
+    async def _receive(self) -> Message:
+        """The app's receive(): once started, it waits here for the shutdown that retirement
+        sends, meanwhile not keeping the isolate off its fast path (runtime.waits_for_retirement)."""
+        events = self.events
+        if not events.empty() or not self.ready.done():
+            return await events.get()
+        runtime.waits_for_retirement(self.task, True)
+        try:
+            return await events.get()
+        finally:
+            runtime.waits_for_retirement(self.task, False)
 
     async def _send(self, message: Message) -> None:
         kind = message["type"]

@@ -5,6 +5,7 @@ when the app fails, the client leaves or the isolate dies."""
 
 import http.client
 import json
+import os
 import socket
 import time
 
@@ -202,6 +203,48 @@ def test_lifespan_state_is_shared_by_an_isolates_requests(serve):
     server = serve({"worker.py": SCOPE_APP}, bindings='(name = "GREETING", text = "hi")')
     hits = [json.loads(server.get("/")[2])["state"]["hits"] for _ in range(3)]
     assert hits == [1, 2, 3]
+
+
+LIFESPAN_PID_APP = '''
+    import os
+    from workers import WorkerEntrypoint
+    import asgi
+
+    async def app(scope, receive, send):
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                else:
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+
+    class Default(WorkerEntrypoint):
+        async def fetch(self, request):
+            return await asgi.fetch(app, request, self.env)
+    '''
+SYS_POLL_X86_64 = 7
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="reads x86_64 syscall numbers")
+def test_a_started_lifespan_does_not_keep_the_isolate_off_its_fast_path(serve):
+    """The lifespan task waits for the shutdown all the isolate's life: between requests the
+    isolate still blocks in the fast path's poll(), not in the asyncio loop's epoll_wait()."""
+    server = serve({"worker.py": LIFESPAN_PID_APP})
+    pid = int(server.get("/")[2])
+    for _ in range(3):
+        server.get("/")
+    deadline = time.monotonic() + 5
+    while True:
+        with open(f"/proc/{pid}/syscall") as f:
+            current = f.read().split()[0]
+        if current == str(SYS_POLL_X86_64):
+            break
+        assert time.monotonic() < deadline, f"isolate {pid} idles in syscall {current}, not poll()"
+        time.sleep(0.05)
 
 
 def test_large_request_body_arrives_in_pieces(serve):

@@ -201,7 +201,14 @@ MIXED = {"worker.py": '''
                 return self.wait_for_gate()
             if path == "release":
                 gate.set()
+            if path == "async-quick":
+                return self.answer_at_once()
+            if path == "running-loop":
+                return Response("running" if asyncio._get_running_loop() else "none")
             return Response(state["background"])
+
+        async def answer_at_once(self):
+            return Response("quick")
 
         async def schedule_async(self):
             self.ctx.waitUntil(background("from async"))
@@ -221,6 +228,13 @@ def test_wait_until_work_finishes_after_the_response(serve):
         while server.get("/state")[2] != f"from {label}".encode():
             assert time.monotonic() < deadline, "waitUntil work never finished"
             time.sleep(0.05)
+
+
+def test_sync_code_sees_no_running_loop_after_an_async_request(serve):
+    server = serve(MIXED)
+    for _ in range(3):
+        assert server.get("/async-quick")[2] == b"quick"  # answered in its task's first step
+        assert server.get("/running-loop")[2] == b"none"
 
 
 def test_sync_requests_are_served_while_an_async_one_waits(serve):
