@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 import js
 import workers
-from pyworkerd import bindings, entropy, packages, trace, workflows
+from pyworkerd import bindings, entropy, packages, trace
 from pyworkerd import log as _log
 from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
 
@@ -96,9 +96,17 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "env": lambda b: b.get("value"),
     "kv": lambda b: bindings.KvNamespace(b["name"]),
     "service": lambda b: bindings.Fetcher(b["name"]),
-    "workflow": lambda b: workflows.WorkflowBinding(b["name"]),
+    "workflow": lambda b: _workflow_binding(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
+
+
+def _workflow_binding(name: str) -> Any:
+    """A Workflow binding; pyworkerd.workflows (asyncio, inspect) is imported only by workers
+    that have one (a cold isolate of any other worker starts without it)."""
+    from pyworkerd import workflows
+
+    return workflows.WorkflowBinding(name)
 
 
 def make_env(bindings: list[dict[str, Any]]) -> Env:

@@ -18,7 +18,7 @@
 static const char *const snapshot_modules[] = {
     "asyncio", "json", "traceback", "http", "inspect", "importlib.metadata", "tomllib",
     "pathlib", "workers", "js", "pyworkerd.entropy", "pyworkerd.packages", "pyworkerd.runtime",
-    "pyworkerd.loop", "workers.asgi", "workers.wsgi", NULL,
+    "pyworkerd.loop", "workers.asgi", "workers.wsgi", "workers.workflows", NULL,
 };
 
 /* A cold isolate's: only what loading and serving a worker needs; asyncio, inspect and the
