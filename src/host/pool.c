@@ -86,6 +86,7 @@ struct pw_pool {
     uv_check_t flush_check;
     uv_timer_t limits_timer;    /* CPU limit and request timeout; running when either is set */
     uv_timer_t respawn_timer;   /* delays replacements while isolates keep dying at start */
+    uv_timer_t spare_timer;     /* forks the next spare a little after one was promoted */
     uv_timer_t retire_timer;    /* kills retiring isolates past their deadline */
     unsigned start_failures;    /* isolates in a row that died before they were sent a call */
     pw_pool_options_t opts;
@@ -373,6 +374,13 @@ static void on_respawn_timer(uv_timer_t *timer)
     pool_rebalance(timer->data);
 }
 
+#define SPARE_DELAY_MS 5
+
+static void on_spare_timer(uv_timer_t *timer)
+{
+    pool_rebalance(timer->data);    /* the timer is no longer active: spares are forked now */
+}
+
 static void replace_after_death(pw_pool_t *pool, int died_at_start)
 {
     pool->start_failures = died_at_start ? pool->start_failures + 1 : 0;
@@ -588,14 +596,23 @@ static void pool_rebalance(pw_pool_t *pool)
         promoted = 1;
         PW_TRACE(spare->spawn_ns, "isolate promoted pid=%d (spare)", spare->pid);
     }
+    /* The waiting requests go to the promoted spare before the template is asked for the
+     * next one (see pw_pool_submit), and the next spare is forked SPARE_DELAY_MS later: a
+     * fork of the template at once competes with the promoted isolate's first request (the
+     * two share copy-on-write pages and, on a small machine, the CPUs). */
+    if (promoted)
+        dispatch_queue(pool);
     for (; serving < pool->want; serving++)
         if (isolate_request_spawn(pool, 0) < 0)
             goto failed;
+    if (spares < pool->scale.spare && (promoted || uv_is_active((uv_handle_t *)&pool->spare_timer))) {
+        if (!uv_is_active((uv_handle_t *)&pool->spare_timer))
+            uv_timer_start(&pool->spare_timer, on_spare_timer, SPARE_DELAY_MS, 0);
+        return;
+    }
     for (; spares < pool->scale.spare; spares++)
         if (isolate_request_spawn(pool, 1) < 0)
             goto failed;
-    if (promoted)
-        dispatch_queue(pool);
     return;
 failed:
     pw_log_error("service %s: cannot ask the template for an isolate", pool->name);
@@ -701,15 +718,17 @@ static void idle_timer_start(pw_pool_t *pool)
 }
 
 /* A call arrives: grow when every serving isolate is busy (or none is up). */
-static void pool_scale_on_request(pw_pool_t *pool, pw_isolate_t *least_busy)
+/* Whether a request arriving now makes the pool want more serving isolates (pool->want is
+ * raised; the caller rebalances once the request is sent or queued). */
+static int pool_scale_on_request(pw_pool_t *pool, pw_isolate_t *least_busy)
 {
     size_t want = pw_scale_on_request(&pool->scale, pool->want, count_alive(pool, 0),
                                       least_busy ? (long)least_busy->n_inflight : -1);
     if (want == pool->want)
-        return;
+        return 0;
     pw_log_info("service %s: %zu serving isolate(s) wanted (was %zu)", pool->name, want, pool->want);
     pool->want = want;
-    pool_rebalance(pool);
+    return 1;
 }
 
 /* ---- dispatch ---- */
@@ -769,15 +788,20 @@ void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
         return;
     }
     pw_isolate_t *iso = pick_isolate(pool);
-    pool_scale_on_request(pool, iso);
+    int grow = pool_scale_on_request(pool, iso);
     if (iso) {
         send_call(iso, call);
-        return;
+    } else {
+        call->state = PW_CALL_QUEUED;
+        call_list_push(&pool->queue, call);
     }
-    call->state = PW_CALL_QUEUED;
-    call_list_push(&pool->queue, call);
-    pool_rebalance(pool);
-    dispatch_queue(pool);
+    /* Only now the template may be asked for isolates: its fork, woken by that message, would
+     * otherwise run first on this CPU while the request waits (pool_rebalance gives a promoted
+     * spare its requests before it asks). */
+    if (grow || !iso) {
+        pool_rebalance(pool);
+        dispatch_queue(pool);
+    }
 }
 
 void pw_pool_cancel(pw_call_t *call)
@@ -943,6 +967,9 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     uv_timer_init(loop, &pool->respawn_timer);
     pool->respawn_timer.data = pool;
     pool->open_handles++;
+    uv_timer_init(loop, &pool->spare_timer);
+    pool->spare_timer.data = pool;
+    pool->open_handles++;
     uv_timer_init(loop, &pool->retire_timer);
     pool->retire_timer.data = pool;
     pool->open_handles++;
@@ -995,6 +1022,7 @@ void pw_pool_close(pw_pool_t *pool)
     uv_close((uv_handle_t *)&pool->idle_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->limits_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->respawn_timer, on_pool_handle_closed);
+    uv_close((uv_handle_t *)&pool->spare_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->retire_timer, on_pool_handle_closed);
 }
 
