@@ -27,6 +27,8 @@
 #define MAX_PARAMS (1024 * 1024)
 #define MAX_STEP_RESULT (1024 * 1024)
 #define MAX_DUE 64              /* instances started per timer turn */
+#define MAX_CRASHES 3           /* runs retried after their isolate died, per instance */
+#define CRASH_RETRY_MS 500      /* ... after this, doubled at each crash */
 
 typedef struct {
     const char *name;           /* the binding's name */
@@ -42,7 +44,16 @@ typedef struct run {
     pw_worker_call_t *call;
 } run_t;
 
+/* How often runs of an instance ended with their isolate's death, this host run (a crash
+ * loop ends the instance; a host restart starts counting again). */
+typedef struct crash {
+    struct crash *next;
+    char *key;                  /* "<workflow>/<id>" */
+    int count;
+} crash_t;
+
 struct pw_workflows {
+    crash_t *crashes;
     uv_loop_t *loop;
     pw_wf_store_t *store;
     workflow_t *workflows;
@@ -137,6 +148,36 @@ static run_t *run_find(pw_workflows_t *wf, pw_bytes_t workflow, pw_bytes_t id)
     return NULL;
 }
 
+/* Counts one more crash of `run`'s instance; returns the count (0 when out of memory). */
+static int crash_count(run_t *run)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s/%s", run->workflow->name, run->id);
+    crash_t *c = run->engine->crashes;
+    while (c && strcmp(c->key, key) != 0)
+        c = c->next;
+    if (!c) {
+        c = calloc(1, sizeof *c);
+        if (!c || !(c->key = strdup(key))) {
+            free(c);
+            return 0;
+        }
+        c->next = run->engine->crashes;
+        run->engine->crashes = c;
+    }
+    return ++c->count;
+}
+
+static void crashes_free(pw_workflows_t *wf)
+{
+    while (wf->crashes) {
+        crash_t *next = wf->crashes->next;
+        free(wf->crashes->key);
+        free(wf->crashes);
+        wf->crashes = next;
+    }
+}
+
 static void run_unlink_free(run_t *run)
 {
     for (run_t **p = &run->engine->runs; *p; p = &(*p)->next)
@@ -195,13 +236,21 @@ static void run_done(void *arg, const pw_worker_answer_t *a)
     pw_wf_instance_t inst;
     int found = pw_wf_instance_get(wf->store, S(run->workflow->name), S(run->id), &inst);
     int still_ours = found == 1 && (bytes_eq(inst.status, "running") || bytes_eq(inst.status, "waiting"));
+    int crashes = still_ours && a->error_status == 502 ? crash_count(run) : 0;
     if (still_ours && a->error_status == 503) {
         set_status(wf, run, "running", S(""), S(""), now_ms() + RETRY_MS);    /* try again */
+    } else if (crashes > 0 && crashes <= MAX_CRASHES) {
+        /* the isolate died (a crash, a memory or CPU limit): run again, saved steps kept */
+        int64_t delay = (int64_t)CRASH_RETRY_MS << (crashes - 1);
+        pw_log_error("workflow %s instance %s: its isolate died during the run (%s); running it "
+                     "again in %lld ms (%d of %d)", run->workflow->name, run->id,
+                     a->error_text ? a->error_text : "502", (long long)delay, crashes, MAX_CRASHES);
+        set_status(wf, run, "running", S(""), S(""), now_ms() + delay);
     } else if (still_ours && a->error_status) {
         char text[1024];
         snprintf(text, sizeof text, "Error: %s", a->error_text ? a->error_text : "the run failed");
         set_status(wf, run, "errored", S(""), S(text), -1);
-        pw_log_info("workflow %s instance %s: errored: %s", run->workflow->name, run->id, text);
+        pw_log_error("workflow %s instance %s: errored: %s", run->workflow->name, run->id, text);
     } else if (still_ours) {
         run_finished(wf, run, a);
     }
@@ -724,6 +773,7 @@ void pw_workflows_free(pw_workflows_t *wf)
         return;
     while (wf->runs)            /* the pools are closed: their calls ended or are gone */
         run_unlink_free(wf->runs);
+    crashes_free(wf);
     pw_wf_store_close(wf->store);
     free(wf->workflows);
     wf->store = NULL;

@@ -74,6 +74,14 @@ class Flow(WorkflowEntrypoint):
             except TimeoutError as exc:
                 got = {"timeout": str(exc)}
             value = {**value, "event": got.get("payload"), "timeout": got.get("timeout")}
+        if p.get("crash"):
+            @step.do("crashy")
+            async def crashy():
+                if await count(self.env, f"{iid}:crashy") <= p["crash"]:
+                    import os
+                    os.abort()  # the isolate dies in the middle of the run
+                return "survived"
+            value = {**value, "crashy": await crashy()}
         if p.get("slow"):
             @step.do("slow")
             async def slow():
@@ -233,6 +241,38 @@ def test_failing_step_retries_then_errors(app):
     assert count(s, iid, "second") == 0
     log = s.wait_log(f"workflow FLOW instance {iid}: run() failed")
     assert "Traceback" in log and f"ValueError: boom {iid}" in log
+
+
+def wait_status_through_crashes(server, iid, want, timeout=12.0):
+    """wait_status, but a poll that met the dying isolate (502) is simply repeated."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status, _, raw = server.get(f"/status?id={iid}")
+        body = json.loads(raw) if status == 200 else {"status": f"HTTP {status}"}
+        if body["status"] == want or time.monotonic() > deadline:
+            assert body["status"] == want, (body, server.log())
+            return body
+        time.sleep(0.05)
+
+
+def test_run_is_retried_after_its_isolate_dies(app):
+    """An isolate that dies mid-run (here os.abort() in a step) does not end the instance: the
+    run starts again, its finished steps are not run again."""
+    s = app()
+    iid = create(s, {"crash": 1})
+    body = wait_status_through_crashes(s, iid, "complete")
+    assert body["output"]["first"]["crashy"] == "survived"
+    assert count(s, iid, "crashy") == 2
+    assert count(s, iid, "first") == 1
+    assert "its isolate died during the run" in s.log()
+
+
+def test_a_run_that_keeps_killing_its_isolate_errors(app):
+    s = app()
+    iid = create(s, {"crash": 100})
+    body = wait_status_through_crashes(s, iid, "errored")
+    assert "isolate" in body["error"]["message"], body
+    assert count(s, iid, "crashy") == 4     # the first run and 3 retries
 
 
 def test_non_retryable_error_stops_retries(app):
