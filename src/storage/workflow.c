@@ -118,12 +118,26 @@ static int64_t column_time(sqlite3_stmt *st, int i)
     return sqlite3_column_type(st, i) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, i);
 }
 
+/* Statement `which`, its first two parameters bound to an instance's key. */
+static sqlite3_stmt *instance_stmt(pw_wf_store_t *s, int which, pw_bytes_t workflow, pw_bytes_t id)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    bind_text(st, 1, workflow);
+    bind_text(st, 2, id);
+    return st;
+}
+
+/* Steps a single-row query: 1 with the row to read, 0 when there is none, -EIO on error. */
+static int step_row(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -EIO;
+}
+
 int pw_wf_instance_create(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t params,
                           int64_t now_ms)
 {
-    sqlite3_stmt *st = stmt(s, ST_CREATE);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
+    sqlite3_stmt *st = instance_stmt(s, ST_CREATE, workflow, id);
     pw_sqlite_bind_bytes(st, 3, params);
     sqlite3_bind_int64(st, 4, now_ms);
     return pw_sqlite_run(st);
@@ -131,14 +145,10 @@ int pw_wf_instance_create(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, 
 
 int pw_wf_instance_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_wf_instance_t *out)
 {
-    sqlite3_stmt *st = stmt(s, ST_GET);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return -EIO;
+    sqlite3_stmt *st = instance_stmt(s, ST_GET, workflow, id);
+    int rc = step_row(st);
+    if (rc <= 0)
+        return rc;
     out->status = pw_sqlite_column_bytes(st, 0);
     out->params = pw_sqlite_column_bytes(st, 1);
     out->output = pw_sqlite_column_bytes(st, 2);
@@ -151,9 +161,7 @@ int pw_wf_instance_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_
 int pw_wf_instance_set(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, const char *status,
                        pw_bytes_t output, pw_bytes_t error, int64_t wake_ms, int64_t now_ms)
 {
-    sqlite3_stmt *st = stmt(s, ST_SET);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
+    sqlite3_stmt *st = instance_stmt(s, ST_SET, workflow, id);
     sqlite3_bind_text(st, 3, status, -1, SQLITE_STATIC);
     bind_blob_or_null(st, 4, output);
     bind_blob_or_null(st, 5, error);
@@ -164,9 +172,7 @@ int pw_wf_instance_set(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, con
 
 int pw_wf_instance_unschedule(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id)
 {
-    sqlite3_stmt *st = stmt(s, ST_UNSCHEDULE);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
+    sqlite3_stmt *st = instance_stmt(s, ST_UNSCHEDULE, workflow, id);
     return pw_sqlite_run(st);
 }
 
@@ -201,15 +207,11 @@ int64_t pw_wf_next_wake(pw_wf_store_t *s)
 int pw_wf_step_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t step,
                    pw_bytes_t *result, int64_t *wake_ms)
 {
-    sqlite3_stmt *st = stmt(s, ST_STEP_GET);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
+    sqlite3_stmt *st = instance_stmt(s, ST_STEP_GET, workflow, id);
     bind_text(st, 3, step);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return -EIO;
+    int rc = step_row(st);
+    if (rc <= 0)
+        return rc;
     *result = pw_sqlite_column_bytes(st, 0);
     *wake_ms = column_time(st, 1);
     return 1;
@@ -218,9 +220,7 @@ int pw_wf_step_get(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byte
 int pw_wf_step_put(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t step,
                    pw_bytes_t result, int64_t wake_ms)
 {
-    sqlite3_stmt *st = stmt(s, ST_STEP_PUT);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
+    sqlite3_stmt *st = instance_stmt(s, ST_STEP_PUT, workflow, id);
     bind_text(st, 3, step);
     bind_blob_or_null(st, 4, result);
     bind_time_or_null(st, 5, wake_ms);
@@ -229,18 +229,14 @@ int pw_wf_step_put(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byte
 
 int pw_wf_steps_clear(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id)
 {
-    sqlite3_stmt *st = stmt(s, ST_STEPS_CLEAR);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
+    sqlite3_stmt *st = instance_stmt(s, ST_STEPS_CLEAR, workflow, id);
     return pw_sqlite_run(st);
 }
 
 int pw_wf_event_add(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
                     pw_bytes_t payload, int64_t now_ms)
 {
-    sqlite3_stmt *st = stmt(s, ST_EVENT_ADD);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
+    sqlite3_stmt *st = instance_stmt(s, ST_EVENT_ADD, workflow, id);
     bind_text(st, 3, type);
     bind_blob_or_null(st, 4, payload);
     sqlite3_bind_int64(st, 5, now_ms);
@@ -250,15 +246,11 @@ int pw_wf_event_add(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_byt
 int pw_wf_event_first(pw_wf_store_t *s, pw_bytes_t workflow, pw_bytes_t id, pw_bytes_t type,
                       pw_bytes_t *payload, int64_t *sent_ms, int64_t *seq)
 {
-    sqlite3_stmt *st = stmt(s, ST_EVENT_FIRST);
-    bind_text(st, 1, workflow);
-    bind_text(st, 2, id);
+    sqlite3_stmt *st = instance_stmt(s, ST_EVENT_FIRST, workflow, id);
     bind_text(st, 3, type);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        return 0;
-    if (rc != SQLITE_ROW)
-        return -EIO;
+    int rc = step_row(st);
+    if (rc <= 0)
+        return rc;
     *payload = pw_sqlite_column_bytes(st, 0);
     *sent_ms = sqlite3_column_int64(st, 1);
     *seq = sqlite3_column_int64(st, 2);
