@@ -26,8 +26,9 @@ typedef struct {
  * ...; at most PW_CHILD_MAX_ARGS). Returns 0, or -1 when no program can be found. */
 int pw_child_command(pw_child_command_t *cmd, char *const *args);
 
-/* In the child, _pyworkerd.child_main(module_dir, args) records where pyworkerd's files are
- * (the interpreter's /proc/self/exe is /usr/bin/python3.11, not ours). */
+/* The interpreter that runs the extension module: Debian's /usr/bin/python3.11. (In that
+ * child, _pyworkerd.child_main(module_dir, args) records where pyworkerd's files are, since
+ * /proc/self/exe is the interpreter: pw_paths_set_bin_dir.) */
 extern const char pw_child_python[];
 
 #endif
