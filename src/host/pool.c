@@ -1,7 +1,8 @@
 /* pool.c — the host's side of one worker's isolates (host process): spawning them through
  * the worker template, sending REQUEST frames, matching RESPONSE frames to calls, and
  * failing and replacing isolates that die. Frames queued for an isolate are written once per
- * loop turn (a uv_check handle), so a burst of requests costs one write.
+ * loop turn (a uv_check handle), so a burst of requests costs one write; each isolate's
+ * socket is a link (host/link.h), woken by the isolate's doorbell.
  * A streamed response keeps its call in flight until END: chunks go to the call as they
  * arrive, and an isolate that dies mid-stream ends the call as aborted.
  * Retirement is graceful (idle shrink, --watch drain, server shutdown): the isolate gets a
@@ -12,6 +13,7 @@
  */
 #include "host/pool.h"
 #include "host/limits.h"
+#include "host/link.h"
 #include "host/log.h"
 #include "host/watch_list.h"
 #include "wire/control.h"
@@ -26,7 +28,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_CHUNK 65536
 #define LIMITS_TICK_MS 100
 #define RETIRE_TICK_MS 50
 #define DEFAULT_RETIRE_TIMEOUT_MS 10000
@@ -37,14 +38,9 @@ struct pw_isolate {
     pw_pool_t *pool;
     pw_isolate_t *next;         /* the pool's isolates, in spawn order */
     int state;
-    int fd;                     /* host end, until the pipe owns it */
+    int fd;                     /* host end, until the link owns it */
     int pid;
-    uv_pipe_t pipe;
-    pw_buf_t in;
-    pw_buf_t out;               /* frames waiting to be written */
-    pw_buf_t writing;           /* frames handed to uv_write */
-    uv_write_t write_req;
-    int write_pending;
+    pw_link_t link;             /* the socket, once live; frames to write wait in link.out */
     int dirty;
     pw_call_t inflight;         /* sentinel of the in-flight list, oldest first */
     size_t n_inflight;
@@ -160,15 +156,13 @@ static void isolate_free(pw_isolate_t *iso)
         iso->port->iso = NULL;
         pw_port_release(iso->port);
     }
-    pw_buf_free(&iso->in);
-    pw_buf_free(&iso->out);
-    pw_buf_free(&iso->writing);
+    pw_link_free(&iso->link);
     free(iso);
 }
 
-static void on_isolate_closed(uv_handle_t *handle)
+static void on_link_closed(pw_link_t *link)
 {
-    pw_isolate_t *iso = handle->data;
+    pw_isolate_t *iso = link->data;
     pw_pool_t *pool = iso->pool;
     isolate_unlink(iso);
     isolate_free(iso);
@@ -177,50 +171,11 @@ static void on_isolate_closed(uv_handle_t *handle)
     pool_maybe_free(pool);
 }
 
-static void isolate_flush(pw_isolate_t *iso);
-
-static void on_isolate_written(uv_write_t *req, int status)
-{
-    pw_isolate_t *iso = req->data;
-    iso->write_pending = 0;
-    iso->writing.len = 0;
-    if (iso->state != ISOLATE_LIVE)
-        return;
-    if (status < 0) {
-        isolate_die(iso, uv_strerror(status));
-        return;
-    }
-    isolate_flush(iso);
-}
-
 static void isolate_flush(pw_isolate_t *iso)
 {
     iso->dirty = 0;
-    if (iso->write_pending || iso->out.len == 0 || iso->state != ISOLATE_LIVE)
-        return;
-    uv_buf_t buf = uv_buf_init((char *)iso->out.data, (unsigned)iso->out.len);
-    int n = uv_try_write((uv_stream_t *)&iso->pipe, &buf, 1);
-    if (n == (int)iso->out.len) {
-        iso->out.len = 0;
-        return;
-    }
-    if (n < 0 && n != UV_EAGAIN) {
-        isolate_die(iso, uv_strerror(n));
-        return;
-    }
-    pw_buf_consume(&iso->out, n > 0 ? (size_t)n : 0);
-    pw_buf_t swap = iso->writing;
-    iso->writing = iso->out;
-    iso->out = swap;
-    iso->out.len = 0;
-    buf = uv_buf_init((char *)iso->writing.data, (unsigned)iso->writing.len);
-    iso->write_req.data = iso;
-    int rc = uv_write(&iso->write_req, (uv_stream_t *)&iso->pipe, &buf, 1, on_isolate_written);
-    if (rc < 0) {
-        isolate_die(iso, uv_strerror(rc));
-        return;
-    }
-    iso->write_pending = 1;
+    if (iso->state == ISOLATE_LIVE)
+        pw_link_flush(&iso->link);
 }
 
 static void isolate_mark_dirty(pw_isolate_t *iso)
@@ -322,34 +277,19 @@ static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
         return handle_response(iso, frame);
     if (frame->type == PW_FRAME_BODY_CHUNK || frame->type == PW_FRAME_END)
         return handle_stream_frame(iso, frame);
+    if (frame->type == PW_FRAME_DOORBELL)
+        return 0;       /* its descriptor was taken as it was read (host/link.c) */
     isolate_die(iso, "it sent a malformed frame");
     return -1;
 }
 
-static void on_isolate_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
+static void on_link_read(pw_link_t *link)
 {
-    pw_isolate_t *iso = handle->data;
-    if (pw_buf_reserve(&iso->in, READ_CHUNK) < 0) {
-        *buf = uv_buf_init(NULL, 0);
-        return;
-    }
-    *buf = uv_buf_init((char *)iso->in.data + iso->in.len, (unsigned)(iso->in.cap - iso->in.len));
-}
-
-static void on_isolate_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
-{
-    pw_isolate_t *iso = stream->data;
-    if (nread < 0) {
-        if (iso->retiring && nread == UV_EOF)
-            pw_log_info("service %s: retired isolate %d exited", iso->pool->name, iso->pid);
-        isolate_die(iso, nread == UV_EOF ? "it exited" : uv_strerror((int)nread));
-        return;
-    }
-    iso->in.len += (size_t)nread;
+    pw_isolate_t *iso = link->data;
     size_t off = 0, used;
     pw_frame_t frame;
     int rc;
-    while ((rc = pw_frame_parse(iso->in.data + off, iso->in.len - off, &frame, &used)) == 1) {
+    while ((rc = pw_frame_parse(link->in.data + off, link->in.len - off, &frame, &used)) == 1) {
         off += used;
         if (handle_frame(iso, &frame) < 0)
             return;
@@ -358,8 +298,16 @@ static void on_isolate_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *
         isolate_die(iso, "it sent an oversized frame");
         return;
     }
-    pw_buf_consume(&iso->in, off);
+    pw_buf_consume(&link->in, off);
     isolate_retire_if_idle(iso);
+}
+
+static void on_link_error(pw_link_t *link, const char *why)
+{
+    pw_isolate_t *iso = link->data;
+    if (iso->retiring && strcmp(why, "it exited") == 0)
+        pw_log_info("service %s: retired isolate %d exited", iso->pool->name, iso->pid);
+    isolate_die(iso, why);
 }
 
 /* An isolate that dies at start (before any call reached it: a broken sandbox or after-fork
@@ -437,8 +385,7 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
         port_gone(iso->port);
     if (was_live) {
         kill(iso->pid, SIGKILL);
-        uv_read_stop((uv_stream_t *)&iso->pipe);
-        uv_close((uv_handle_t *)&iso->pipe, on_isolate_closed);
+        pw_link_close(&iso->link, on_link_closed);
     } else {
         close(iso->fd);
         isolate_unlink(iso);
@@ -477,31 +424,39 @@ static int isolate_request_spawn(pw_pool_t *pool, int spare)
     return 0;
 }
 
+/* The isolate is up: its socket becomes a link. One that cannot be watched is killed and
+ * forgotten (as one the template could not fork). */
 static int isolate_open(pw_isolate_t *iso, int pid)
 {
     pw_pool_t *pool = iso->pool;
     iso->pid = pid;
     iso->port = calloc(1, sizeof *iso->port);
+    if (iso->port) {
+        iso->port->iso = iso;
+        iso->port->refs = 1;
+        pw_watch_list_init(&iso->port->watchers);
+    }
+    iso->link.data = iso;
+    iso->link.on_read = on_link_read;
+    iso->link.on_error = on_link_error;
+    int rc = iso->port ? pw_link_open(&iso->link, pool->loop, iso->fd) : UV_ENOMEM;
     if (!iso->port)
-        return -ENOMEM;
-    iso->port->iso = iso;
-    iso->port->refs = 1;
-    pw_watch_list_init(&iso->port->watchers);
-    int rc = uv_pipe_init(pool->loop, &iso->pipe, 0);
-    if (rc == 0)
-        rc = uv_pipe_open(&iso->pipe, iso->fd);
-    if (rc < 0)
+        close(iso->fd);
+    iso->fd = -1;
+    if (rc < 0) {
+        pw_log_error("service %s: isolate %d: %s", pool->name, pid, uv_strerror(rc));
+        kill(pid, SIGKILL);
+        isolate_unlink(iso);
+        isolate_free(iso);
+        if (pool->n_live == 0)
+            fail_queue(pool, 503, "Service Unavailable: no isolate could be started.\n");
+        pool_drained_check(pool);
         return rc;
-    iso->pipe.data = iso;
+    }
     pool->open_handles++;
     iso->state = ISOLATE_LIVE;
     iso->idle_since = iso->live_since = uv_now(pool->loop);
     pool->n_live++;
-    rc = uv_read_start((uv_stream_t *)&iso->pipe, on_isolate_alloc, on_isolate_read);
-    if (rc < 0) {
-        isolate_die(iso, uv_strerror(rc));
-        return rc;
-    }
     pw_log_info("service %s: isolate %d started", pool->name, pid);
     PW_TRACE(iso->spawn_ns, "isolate started pid=%d service=%s", pid, pool->name);
     return 0;
@@ -652,7 +607,7 @@ static void isolate_stop_quietly(pw_isolate_t *iso)
     }
     if (iso->retiring)
         return;
-    if (pw_frame_put_empty(&iso->out, PW_FRAME_RETIRE, 0) < 0) {
+    if (pw_frame_put_empty(&iso->link.out, PW_FRAME_RETIRE, 0) < 0) {
         isolate_die(iso, "retired");
         return;
     }
@@ -750,7 +705,7 @@ static void send_call(pw_isolate_t *iso, pw_call_t *call)
     call->id = iso->next_id++;
     if (iso->next_id == 0)
         iso->next_id = 1;
-    if (call->encode(call, &iso->out) < 0) {
+    if (call->encode(call, &iso->link.out) < 0) {
         call_fail(call, 500, "Internal Server Error: the request could not be encoded.\n");
         return;
     }
@@ -812,7 +767,7 @@ void pw_pool_cancel(pw_call_t *call)
         pw_isolate_t *iso = call->isolate;
         call_list_remove(call);
         iso->n_inflight--;
-        if (pw_frame_put_empty(&iso->out, PW_FRAME_CANCEL, call->id) == 0)
+        if (pw_frame_put_empty(&iso->link.out, PW_FRAME_CANCEL, call->id) == 0)
             isolate_mark_dirty(iso);
     }
     call->state = PW_CALL_DONE;
@@ -867,7 +822,7 @@ static void expire_calls(pw_pool_t *pool, pw_call_t *head, pw_isolate_t *iso, ui
         call_list_remove(call);
         if (iso) {
             iso->n_inflight--;
-            if (pw_frame_put_empty(&iso->out, PW_FRAME_CANCEL, call->id) == 0)
+            if (pw_frame_put_empty(&iso->link.out, PW_FRAME_CANCEL, call->id) == 0)
                 isolate_mark_dirty(iso);
         }
         call_fail(call, 504, "Gateway Timeout: the worker did not answer within the request "
@@ -909,7 +864,7 @@ void pw_pool_ack(pw_call_t *call, size_t bytes)
     pw_isolate_t *iso = call->isolate;
     if (call->state != PW_CALL_STREAMING || !iso || iso->state != ISOLATE_LIVE || bytes == 0)
         return;
-    if (pw_frame_put_u32_frame(&iso->out, PW_FRAME_BODY_ACK, call->id,
+    if (pw_frame_put_u32_frame(&iso->link.out, PW_FRAME_BODY_ACK, call->id,
                                bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes) == 0)
         isolate_mark_dirty(iso);
 }
@@ -1075,7 +1030,7 @@ int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t
     pw_isolate_t *iso = port->iso;
     if (!iso || iso->state != ISOLATE_LIVE)
         return -EPIPE;
-    int rc = pw_rpc_put(&iso->out, PW_FRAME_RPC_RESULT, id, fields, n);
+    int rc = pw_rpc_put(&iso->link.out, PW_FRAME_RPC_RESULT, id, fields, n);
     if (rc == 0)
         isolate_mark_dirty(iso);
     return rc;

@@ -1,5 +1,10 @@
 /* supervisor.c — the host's handle on the runtime zygote (host process): exec it, send it
  * CREATE_TEMPLATE with a fresh control socket for the new template, and stop it at exit.
+ * The zygote (and so every template and isolate) runs in a session of its own: a terminal's
+ * Ctrl-C (SIGINT to the foreground process group) or hang-up reaches only the host, which
+ * drains the isolates, instead of raising KeyboardInterrupt inside their requests; and with
+ * the kernel's autogroup scheduling, the isolates' CPU is shared out apart from the host's,
+ * rather than the host taking a third of its session's share on a busy machine.
  * Invariant: every descriptor the host creates is close-on-exec except the one the zygote
  * is meant to inherit.
  */
@@ -69,6 +74,7 @@ int pw_zygote_start(pw_zygote_t *zygote)
     size_t owned = zygote_env(envp, 8);
     pid_t pid = fork();
     if (pid == 0) {
+        setsid();   /* a session of its own: see the top of this file */
         int flags = fcntl(fds[1], F_GETFD);
         fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
         execve(command.program, command.argv, envp);

@@ -10,10 +10,13 @@
  * blocks until its RPC_RESULT arrives, leaving every other frame buffered for later. Frames
  * from the host are
  * trusted less than fully: a malformed one closes the channel with an error.
+ * The channel's first frame offers the host a doorbell (wire/doorbell.h), rung after every
+ * write, so that the host sleeps on it rather than on the socket.
  * Invariant: frames are consumed by advancing in_off before any Python code runs, because
  * that code may call rpc_call(), which reads more into (and may move) the input buffer.
  */
 #include "python/module.h"
+#include "wire/doorbell.h"
 #include "wire/frame.h"
 #include "wire/rpc.h"
 
@@ -31,6 +34,7 @@
 typedef struct {
     PyObject_HEAD
     int fd;
+    int bell;                   /* the doorbell the host sleeps on, or -1 (wire/doorbell.h) */
     int eof;
     int retiring;               /* a RETIRE frame arrived: serve_sync() returns None */
     pw_buf_t in;
@@ -55,6 +59,11 @@ static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
         return -1;
     }
     self->fd = fd;
+    if (self->bell > 0)
+        close(self->bell);
+    self->bell = pw_doorbell_offer(fd);     /* none (-errno): the host reads the socket itself */
+    if (self->bell < 0)
+        self->bell = -1;
     self->eof = 0;
     self->retiring = 0;
     self->in_off = 0;
@@ -71,6 +80,8 @@ static void channel_dealloc(channel_t *self)
     pw_buf_free(&self->in);
     pw_buf_free(&self->out);
     Py_CLEAR(self->server);
+    if (self->bell > 0)
+        close(self->bell);
     type->tp_free(self);
     Py_DECREF(type);
 }
@@ -424,11 +435,18 @@ static int queue_response_tuple(channel_t *self, uint32_t id, PyObject *result)
                           PyTuple_GET_ITEM(result, 2));
 }
 
+static void ring(channel_t *self, size_t written)
+{
+    if (written > 0 && self->bell >= 0)
+        pw_doorbell_ring(self->bell);
+}
+
 /* Writes the output buffer; when the socket is full, waits for it if `block`, else stops.
- * Returns 0, or -1 with an exception set. */
+ * Rings the doorbell after writing, and before waiting (the host must wake to drain the
+ * socket). Returns 0, or -1 with an exception set. */
 static int write_out(channel_t *self, int block)
 {
-    size_t off = 0;
+    size_t off = 0, rung = 0;
     while (off < self->out.len) {
         ssize_t n = write(self->fd, self->out.data + off, self->out.len - off);
         if (n > 0) {
@@ -440,6 +458,8 @@ static int write_out(channel_t *self, int block)
         if (n < 0 && errno == EAGAIN && !block)
             break;
         if (n < 0 && errno == EAGAIN) {
+            ring(self, off - rung);
+            rung = off;
             struct pollfd pfd = { .fd = self->fd, .events = POLLOUT };
             if (poll(&pfd, 1, -1) >= 0 || errno == EINTR)
                 continue;
@@ -448,6 +468,7 @@ static int write_out(channel_t *self, int block)
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
+    ring(self, off - rung);
     pw_buf_consume(&self->out, off);
     return 0;
 }

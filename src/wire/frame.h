@@ -37,6 +37,8 @@ enum {
     PW_FRAME_BODY_CHUNK = 17,   /* the payload is the next piece of a streamed body */
     PW_FRAME_END = 18,          /* u32: 0 the streamed body is complete, 1 it was aborted */
     PW_FRAME_RPC = 20,          /* a binding call: fields op, args... (wire/rpc.h) */
+    PW_FRAME_DOORBELL = 21,     /* no payload; the isolate's first frame, with its doorbell
+                                 * eventfd passed beside it (wire/doorbell.h) */
     /* control: host <-> zygote / template (small payloads, fds passed beside them) */
     PW_FRAME_CTL_CREATE_TEMPLATE = 32,  /* host->zygote: spec path; fd: template control socket */
     PW_FRAME_CTL_TEMPLATE_READY = 33,   /* template->host: u32 pid */

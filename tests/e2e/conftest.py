@@ -60,13 +60,16 @@ def write_worker(directory: Path, files: dict, **config_kwargs) -> Path:
 class Server:
     """One running `pyworkerd serve`, with its log captured to a file."""
 
-    def __init__(self, config: Path, args=(), tmp: Path = None, wait=True):
+    def __init__(self, config: Path, args=(), tmp: Path = None, wait=True, own_group=False):
         self.port = free_port()
         self.log_path = (tmp or config.parent) / f"pyworkerd-{self.port}.log"
         self.log_file = open(self.log_path, "wb")
         cmd = [BIN, "serve", str(config), "-s", f"http=127.0.0.1:{self.port}", *args]
+        # own_group: a process group of its own, as a shell gives a command it runs (a
+        # terminal's Ctrl-C is then os.killpg(server.proc.pid, SIGINT))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file,
-                                     stderr=subprocess.STDOUT, cwd=config.parent)
+                                     stderr=subprocess.STDOUT, cwd=config.parent,
+                                     process_group=0 if own_group else None)
         if wait:
             self.wait_ready()
 
@@ -127,9 +130,9 @@ def serve(tmp_path):
     """serve(files_or_config, *args, **config_kwargs) -> a running Server, stopped afterwards."""
     servers = []
 
-    def start(files, *args, wait=True, **config_kwargs):
+    def start(files, *args, wait=True, own_group=False, **config_kwargs):
         config = files if isinstance(files, Path) else write_worker(tmp_path / "w", files, **config_kwargs)
-        server = Server(config, args, tmp=tmp_path, wait=wait)
+        server = Server(config, args, tmp=tmp_path, wait=wait, own_group=own_group)
         servers.append(server)
         return server
 

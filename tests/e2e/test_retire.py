@@ -4,6 +4,7 @@ and waitUntil() tasks, runs its ASGI lifespan shutdown and exits; one that hangs
 after --drain-timeout, and the host does not wait longer than that."""
 
 import json
+import os
 import signal
 import threading
 import time
@@ -84,6 +85,26 @@ def test_an_in_flight_request_finishes_before_the_shutdown_runs(serve):
     # already retired the isolate (whose shutdown then runs at once)
     assert log.index("SLOW-DONE-MARK") < log.index("SHUTDOWN-MARK"), log
     assert "GET /slow 200" in log, log
+
+
+def test_ctrl_c_at_a_terminal_drains_instead_of_interrupting_the_isolates(serve):
+    """A terminal's Ctrl-C sends SIGINT to the whole foreground process group: it must reach
+    only the host, which drains; an isolate that got it would raise KeyboardInterrupt in the
+    middle of its request."""
+    server = serve(fastapi_worker(), "--spare-isolates", "0", own_group=True,
+                   bindings=FASTAPI_REQUIREMENT)
+    assert server.get("/")[0] == 200
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(r=server.get("/slow")))
+    thread.start()
+    time.sleep(0.3)
+    os.killpg(server.proc.pid, signal.SIGINT)
+    thread.join(10)
+    assert result["r"][0] == 200, server.log()
+    assert server.proc.wait(10) == 0
+    log = server.log()
+    assert "KeyboardInterrupt" not in log, log
+    assert log.index("SLOW-DONE-MARK") < log.index("SHUTDOWN-MARK"), log
 
 
 def test_an_idle_isolate_retired_by_the_pool_runs_its_shutdown(serve):

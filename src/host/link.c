@@ -1,0 +1,204 @@
+/* link.c — the host's end of one isolate's socket (host process; link.h). Two uv_poll
+ * handles: one on the socket (readable until the doorbell arrives, then only its end, plus
+ * writable while output waits) and one on the doorbell. A wake-up drains the doorbell first,
+ * then reads the socket until it is empty, so that bytes written after the last read come
+ * with a ring that wakes the loop again.
+ */
+#include "host/link.h"
+#include "wire/doorbell.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#define READ_CHUNK 65536
+
+static void link_fail(pw_link_t *link, const char *why)
+{
+    if (link->failed)
+        return;
+    link->failed = 1;
+    uv_poll_stop(&link->sock_poll);
+    if (link->bell >= 0)
+        uv_poll_stop(&link->bell_poll);
+    link->on_error(link, why);
+}
+
+static void on_bell(uv_poll_t *poll, int status, int events);
+static void on_socket(uv_poll_t *poll, int status, int events);
+
+/* Watches the socket for what the link needs now: its end always; its bytes while there is
+ * no doorbell; room to write while output waits. Returns 0 or a libuv error. */
+static int link_watch(pw_link_t *link)
+{
+    int events = UV_DISCONNECT | (link->bell < 0 ? UV_READABLE : 0) |
+                 (link->out.len > 0 ? UV_WRITABLE : 0);
+    if (events == link->watching)
+        return 0;
+    int rc = uv_poll_start(&link->sock_poll, events, on_socket);
+    if (rc == 0)
+        link->watching = events;
+    return rc;
+}
+
+/* The doorbell just arrived: from now on it wakes the reads. Returns 0 or a libuv error. */
+static int link_adopt_bell(pw_link_t *link)
+{
+    int rc = uv_poll_init(link->sock_poll.loop, &link->bell_poll, link->bell);
+    if (rc < 0) {   /* not pollable: the socket still wakes the reads */
+        close(link->bell);
+        link->bell = -1;
+        return 0;
+    }
+    link->bell_poll.data = link;
+    return uv_poll_start(&link->bell_poll, UV_READABLE, on_bell);
+}
+
+/* Reads until the socket is empty. Returns NULL, or why the stream ended. */
+static const char *link_read(pw_link_t *link)
+{
+    for (;;) {
+        if (pw_buf_reserve(&link->in, READ_CHUNK) < 0)
+            return "out of memory";
+        size_t room = link->in.cap - link->in.len;
+        uint8_t *at = link->in.data + link->in.len;
+        ssize_t n;
+        int had_bell = link->bell >= 0;
+        if (had_bell) {
+            do
+                n = read(link->fd, at, room);
+            while (n < 0 && errno == EINTR);
+        } else {
+            n = pw_doorbell_recv(link->fd, at, room, &link->bell);
+            int rc = link->bell >= 0 ? link_adopt_bell(link) : 0;
+            if (rc < 0)
+                return uv_strerror(rc);
+        }
+        if (n > 0) {
+            link->in.len += (size_t)n;
+            if ((size_t)n < room && had_bell)
+                return NULL;    /* a short read took everything queued */
+            continue;           /* (a passed descriptor ends a read early) */
+        }
+        if (n < 0 && errno == EAGAIN)
+            return NULL;
+        return n == 0 ? "it exited" : strerror(errno);
+    }
+}
+
+/* Reads what there is and hands it to on_read; an end of stream is reported after the bytes
+ * that came before it. */
+static void link_on_readable(pw_link_t *link)
+{
+    size_t before = link->in.len;
+    int bell_before = link->bell;
+    const char *ended = link_read(link);
+    if (link->in.len > before)
+        link->on_read(link);
+    if (link->failed)
+        return;                 /* the owner closed it in on_read */
+    if (ended) {
+        link_fail(link, ended);
+        return;
+    }
+    int rc = link->bell != bell_before ? link_watch(link) : 0;
+    if (rc < 0)
+        link_fail(link, uv_strerror(rc));
+}
+
+static void on_bell(uv_poll_t *poll, int status, int events)
+{
+    pw_link_t *link = poll->data;
+    pw_doorbell_drain(link->bell);
+    link_on_readable(link);
+}
+
+static int link_write(pw_link_t *link)
+{
+    size_t off = 0;
+    while (off < link->out.len) {
+        ssize_t n = write(link->fd, link->out.data + off, link->out.len - off);
+        if (n > 0) {
+            off += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EAGAIN)
+            break;
+        pw_buf_consume(&link->out, off);
+        link_fail(link, strerror(n < 0 ? errno : EIO));
+        return -1;
+    }
+    pw_buf_consume(&link->out, off);
+    return 0;
+}
+
+static void on_socket(uv_poll_t *poll, int status, int events)
+{
+    pw_link_t *link = poll->data;
+    if (status < 0) {
+        link_fail(link, uv_strerror(status));
+        return;
+    }
+    if ((events & UV_WRITABLE) && link_write(link) < 0)
+        return;
+    if (events & (UV_READABLE | UV_DISCONNECT))
+        link_on_readable(link);
+    int rc = link->failed ? 0 : link_watch(link);
+    if (rc < 0)
+        link_fail(link, uv_strerror(rc));
+}
+
+int pw_link_open(pw_link_t *link, uv_loop_t *loop, int fd)
+{
+    link->fd = fd;
+    link->bell = -1;
+    link->watching = 0;
+    link->failed = 0;
+    int rc = uv_poll_init(loop, &link->sock_poll, fd);
+    if (rc < 0) {
+        close(fd);
+        link->fd = -1;
+        return rc;
+    }
+    link->sock_poll.data = link;
+    return link_watch(link);
+}
+
+void pw_link_flush(pw_link_t *link)
+{
+    if (link->failed || link->out.len == 0 || link->watching & UV_WRITABLE)
+        return;
+    int rc = link_write(link) == 0 && link->out.len > 0 ? link_watch(link) : 0;
+    if (rc < 0)
+        link_fail(link, uv_strerror(rc));
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+    pw_link_t *link = handle->data;
+    if (--link->closing_handles > 0)
+        return;
+    close(link->fd);
+    if (link->bell >= 0)
+        close(link->bell);
+    link->fd = link->bell = -1;
+    link->on_closed(link);
+}
+
+void pw_link_close(pw_link_t *link, void (*on_closed)(pw_link_t *link))
+{
+    link->failed = 1;
+    link->on_closed = on_closed;
+    link->closing_handles = 1 + (link->bell >= 0);
+    uv_close((uv_handle_t *)&link->sock_poll, on_handle_closed);
+    if (link->bell >= 0)
+        uv_close((uv_handle_t *)&link->bell_poll, on_handle_closed);
+}
+
+void pw_link_free(pw_link_t *link)
+{
+    pw_buf_free(&link->in);
+    pw_buf_free(&link->out);
+}

@@ -1,0 +1,49 @@
+/* link.h — the host's end of one isolate's socket (host process): frames queued in `out`
+ * are written without blocking (what the socket cannot take yet waits for it to drain), and
+ * bytes the isolate sends are appended to `in` as they come.
+ *
+ * Reading is woken by the socket until the isolate's first frame passes its doorbell
+ * (wire/doorbell.h), and by the doorbell from then on; the socket then only reports its
+ * end. The owner parses `in` in on_read and consumes what it used.
+ * Invariant: after on_error the link calls nothing but on_closed; the owner closes it.
+ */
+#ifndef PW_LINK_H
+#define PW_LINK_H
+
+#include <uv.h>
+
+#include "wire/frame.h"
+
+typedef struct pw_link pw_link_t;
+
+struct pw_link {
+    uv_poll_t sock_poll;
+    uv_poll_t bell_poll;
+    int fd;
+    int bell;                   /* the isolate's doorbell, or -1 until it sent one */
+    int watching;               /* uv_poll events of sock_poll */
+    int failed;                 /* on_error was called */
+    int closing_handles;
+    pw_buf_t in;
+    pw_buf_t out;               /* frames not yet written */
+    void *data;
+    void (*on_read)(pw_link_t *link);                   /* `in` grew */
+    void (*on_error)(pw_link_t *link, const char *why); /* the isolate exited, or an error */
+    void (*on_closed)(pw_link_t *link);
+};
+
+/* Starts reading `fd` (the link owns it from now on, also on failure). on_read and on_error
+ * must be set. Returns 0 or a libuv error. */
+int pw_link_open(pw_link_t *link, uv_loop_t *loop, int fd);
+
+/* Writes `out` as far as the socket takes it; the rest follows when it drains. A write error
+ * is reported through on_error. */
+void pw_link_flush(pw_link_t *link);
+
+/* Stops reading and writing, closes the descriptors and calls on_closed once done. */
+void pw_link_close(pw_link_t *link, void (*on_closed)(pw_link_t *link));
+
+/* Frees the buffers (after on_closed, or for a link never opened). */
+void pw_link_free(pw_link_t *link);
+
+#endif
