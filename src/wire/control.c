@@ -57,7 +57,7 @@ int pw_control_send_u32(int sock, uint8_t type, uint32_t value)
     return pw_control_send(sock, type, 0, b, sizeof b, -1);
 }
 
-static int take_passed_fd(struct msghdr *mh)
+int pw_control_take_fd(struct msghdr *mh)
 {
     int fd = -1;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
@@ -94,7 +94,7 @@ int pw_control_recv(int sock, pw_control_msg_t *msg)
         return -errno;
     if (n == 0)
         return 0;
-    msg->fd = take_passed_fd(&mh);
+    msg->fd = pw_control_take_fd(&mh);
     pw_frame_t frame;
     size_t used;
     if (pw_frame_parse(data, (size_t)n, &frame, &used) != 1 || used != (size_t)n) {

@@ -29,6 +29,11 @@ int pw_control_send_u32(int sock, uint8_t type, uint32_t value);
 int pw_control_recv(int sock, pw_control_msg_t *msg);
 void pw_control_msg_free(pw_control_msg_t *msg);
 
+/* The first descriptor passed (SCM_RIGHTS) in a received message, or -1; every other one
+ * passed with it is closed. */
+struct msghdr;
+int pw_control_take_fd(struct msghdr *mh);
+
 /* Reads a u32 payload (e.g. a pid); 0 when the payload is not one. */
 uint32_t pw_control_msg_u32(const pw_control_msg_t *msg);
 

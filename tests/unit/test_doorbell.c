@@ -25,6 +25,26 @@ static int open_fds(void)
     return n;
 }
 
+/* A socketpair whose sv[1] end offered a doorbell that sv[0]'s end took as *bell. */
+static void open_rung_pair(int sv[2], int *offered, int *bell)
+{
+    uint8_t buf[64];
+    *bell = -1;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+    *offered = pw_doorbell_offer(sv[1]);
+    CHECK(*offered >= 0);
+    CHECK(pw_doorbell_recv(sv[0], buf, sizeof buf, bell) == PW_FRAME_HEADER_SIZE);
+    CHECK(*bell >= 0 && *bell != *offered);
+}
+
+static void close_all(int sv[2], int a, int b)
+{
+    close(a);
+    close(b);
+    close(sv[0]);
+    close(sv[1]);
+}
+
 TEST(the_first_frame_carries_the_doorbell_and_rings_wake_the_receiver)
 {
     int sv[2];
@@ -81,43 +101,30 @@ TEST(a_descriptor_that_is_not_an_eventfd_is_closed_not_taken)
 
 TEST(a_second_doorbell_does_not_replace_the_first)
 {
-    int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    int first = pw_doorbell_offer(sv[1]);
-    uint8_t buf[64];
-    int bell = -1;
-    CHECK(pw_doorbell_recv(sv[0], buf, sizeof buf, &bell) == PW_FRAME_HEADER_SIZE);
+    int sv[2], first, bell;
+    open_rung_pair(sv, &first, &bell);
     int taken = bell;
     int before = open_fds();
     int second = pw_doorbell_offer(sv[1]);
+    uint8_t buf[64];
     CHECK(pw_doorbell_recv(sv[0], buf, sizeof buf, &bell) == PW_FRAME_HEADER_SIZE);
     CHECK(bell == taken);
     CHECK(open_fds() == before + 1);    /* only the sender's own second eventfd */
-    close(first);
     close(second);
-    close(bell);
-    close(sv[0]);
-    close(sv[1]);
+    close_all(sv, first, bell);
 }
 
 TEST(draining_never_blocks_even_if_the_isolate_cleared_o_nonblock)
 {
-    int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-    int offered = pw_doorbell_offer(sv[1]);
-    uint8_t buf[64];
-    int bell = -1;
-    CHECK(pw_doorbell_recv(sv[0], buf, sizeof buf, &bell) == PW_FRAME_HEADER_SIZE);
+    int sv[2], offered, bell;
+    open_rung_pair(sv, &offered, &bell);
     int flags = fcntl(offered, F_GETFL);
     CHECK(fcntl(offered, F_SETFL, flags & ~O_NONBLOCK) == 0);   /* one open file, both ends */
     pw_doorbell_drain(bell);    /* nothing rung: would block without RWF_NOWAIT */
     pw_doorbell_ring(offered);
     pw_doorbell_drain(bell);
     CHECK(!readable(bell));
-    close(offered);
-    close(bell);
-    close(sv[0]);
-    close(sv[1]);
+    close_all(sv, offered, bell);
 }
 
 TEST(recv_reports_the_end_of_the_stream)
