@@ -13,6 +13,8 @@
 
 #define READ_CHUNK 65536
 
+const char pw_link_exited[] = "it exited";
+
 static void link_fail(pw_link_t *link, const char *why)
 {
     if (link->failed)
@@ -82,7 +84,7 @@ static const char *link_read(pw_link_t *link)
         }
         if (n < 0 && errno == EAGAIN)
             return NULL;
-        return n == 0 ? "it exited" : strerror(errno);
+        return n == 0 ? pw_link_exited : strerror(errno);
     }
 }
 

@@ -32,6 +32,9 @@ struct pw_link {
     void (*on_closed)(pw_link_t *link);
 };
 
+/* The `why` of on_error when the isolate closed its end (it exited): compare the pointer. */
+extern const char pw_link_exited[];
+
 /* Starts reading `fd` (the link owns it from now on, also on failure). on_read and on_error
  * must be set. Returns 0 or a libuv error. */
 int pw_link_open(pw_link_t *link, uv_loop_t *loop, int fd);

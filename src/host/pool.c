@@ -305,7 +305,7 @@ static void on_link_read(pw_link_t *link)
 static void on_link_error(pw_link_t *link, const char *why)
 {
     pw_isolate_t *iso = link->data;
-    if (iso->retiring && strcmp(why, "it exited") == 0)
+    if (iso->retiring && why == pw_link_exited)
         pw_log_info("service %s: retired isolate %d exited", iso->pool->name, iso->pid);
     isolate_die(iso, why);
 }

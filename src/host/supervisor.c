@@ -74,7 +74,8 @@ int pw_zygote_start(pw_zygote_t *zygote)
     size_t owned = zygote_env(envp, 8);
     pid_t pid = fork();
     if (pid == 0) {
-        setsid();   /* a session of its own: see the top of this file */
+        if (setsid() < 0)   /* a session of its own: see the top of this file */
+            _exit(127);
         int flags = fcntl(fds[1], F_GETFD);
         fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
         execve(command.program, command.argv, envp);

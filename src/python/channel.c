@@ -59,7 +59,7 @@ static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
         return -1;
     }
     self->fd = fd;
-    if (self->bell > 0)
+    if (self->bell > 0)         /* > 0: a Channel never initialised has bell 0 (zeroed) */
         close(self->bell);
     self->bell = pw_doorbell_offer(fd);     /* none (-errno): the host reads the socket itself */
     if (self->bell < 0)
