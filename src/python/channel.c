@@ -16,6 +16,7 @@
  * that code may call rpc_call(), which reads more into (and may move) the input buffer.
  */
 #include "python/module.h"
+#include "wire/busy_poll.h"
 #include "wire/doorbell.h"
 #include "wire/frame.h"
 #include "wire/rpc.h"
@@ -42,6 +43,8 @@ typedef struct {
     pw_buf_t out;
     uint32_t next_rpc_id;
     uint64_t last_write_ns;     /* CLOCK_MONOTONIC of serve_sync()'s last write */
+    pw_busy_poll_t waiting;     /* how wait_readable() waits */
+    unsigned served_since_wait; /* requests serve_sync() handled since the last wait */
     PyObject *server;           /* the last request's server (ip, port), reused while equal */
     char server_ip[46];
     size_t server_ip_len;
@@ -68,6 +71,7 @@ static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
     self->retiring = 0;
     self->in_off = 0;
     self->next_rpc_id = 1;
+    pw_busy_poll_init(&self->waiting, PW_BUSY_POLL_WINDOW_NS);
     Py_CLEAR(self->server);
     pw_buf_init(&self->in);
     pw_buf_init(&self->out);
@@ -483,14 +487,15 @@ static PyObject *channel_flush(channel_t *self, PyObject *const *args, Py_ssize_
     return PyBool_FromLong(self->out.len == 0);
 }
 
+/* Waits for the host's next bytes, polling first while under concurrent load (wire/busy_poll.h):
+ * more than one request served since the last wait. Returns 0, or -1 with an exception set. */
 static int wait_readable(channel_t *self)
 {
-    struct pollfd pfd = { .fd = self->fd, .events = POLLIN };
-    while (poll(&pfd, 1, -1) < 0) {
-        if (errno != EINTR) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            return -1;
-        }
+    int concurrent = self->served_since_wait > 1;
+    self->served_since_wait = 0;
+    if (pw_busy_poll_wait(&self->waiting, self->fd, concurrent) < 0) {
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
     }
     return 0;
 }
@@ -539,6 +544,7 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
             continue;   /* CANCEL, or an RPC_RESULT nobody waits for any more */
         PyObject *result = request ? PyObject_Call(handle, request, NULL) : NULL;
         Py_XDECREF(request);
+        self->served_since_wait++;
         if (!result)
             return -1;
         int failed;

@@ -1,0 +1,76 @@
+/* busy_poll.c — an isolate's wait for its socket: a short poll window under load, then
+ * sleep (isolate process; busy_poll.h says why).
+ */
+#include "wire/busy_poll.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <time.h>
+
+#define PAUSES_PER_POLL 32
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    __asm__ __volatile__("" ::: "memory");
+#endif
+}
+
+void pw_busy_poll_init(pw_busy_poll_t *bp, uint64_t window_ns)
+{
+    bp->window_ns = window_ns;
+    bp->warm = 0;
+}
+
+/* 1 when fd is ready now, 0 when not, -1 on an error of poll(2) itself. */
+static int ready_now(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    int n = poll(&pfd, 1, 0);
+    return n < 0 && errno != EINTR ? -1 : n > 0;
+}
+
+/* Polls until fd is ready or `until` passes: 1 ready, 0 not, -1 error. */
+static int poll_until(int fd, uint64_t until)
+{
+    do {
+        int ready = ready_now(fd);
+        if (ready != 0)
+            return ready;
+        for (int i = 0; i < PAUSES_PER_POLL; i++)
+            cpu_pause();
+    } while (now_ns() < until);
+    return 0;
+}
+
+static int sleep_until_ready(int fd)
+{
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    while (poll(&pfd, 1, -1) < 0)
+        if (errno != EINTR)
+            return -1;
+    return 0;
+}
+
+int pw_busy_poll_wait(pw_busy_poll_t *bp, int fd, int may_poll)
+{
+    uint64_t started = now_ns();
+    if (bp->warm && may_poll) {
+        int ready = poll_until(fd, started + bp->window_ns);
+        if (ready != 0)
+            return ready < 0 ? -1 : 0;
+    }
+    if (sleep_until_ready(fd) < 0)
+        return -1;
+    bp->warm = now_ns() - started <= bp->window_ns;
+    return 0;
+}

@@ -1,0 +1,130 @@
+/* test_busy_poll.c — an isolate's wait for its socket (wire/busy_poll.h) over a real
+ * socketpair: it returns when bytes or the end arrive; it polls only when warm (the last wait
+ * was short) and told the load is concurrent; a long wait makes it cold again. Whether it
+ * polled is read from the thread's CPU time: a poll window burns CPU, a sleep does not. */
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "unit.h"
+#include "wire/busy_poll.h"
+
+#define WINDOW_NS 2000000       /* 2 ms: long enough to see in CPU time under a sanitizer */
+
+typedef struct {
+    int fd;
+    unsigned delay_ms;
+} late_write_t;
+
+static void *write_late(void *arg)
+{
+    late_write_t *w = arg;
+    usleep(w->delay_ms * 1000);
+    CHECK(write(w->fd, "x", 1) == 1);
+    return NULL;
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits on sv[0] while another thread writes to sv[1] after delay_ms; returns the CPU time
+ * this thread used meanwhile, and drains the byte. */
+static uint64_t wait_for_late_byte(pw_busy_poll_t *bp, int sv[2], unsigned delay_ms, int may_poll)
+{
+    late_write_t w = { sv[1], delay_ms };
+    pthread_t writer;
+    CHECK(pthread_create(&writer, NULL, write_late, &w) == 0);
+    uint64_t before = thread_cpu_ns();
+    CHECK(pw_busy_poll_wait(bp, sv[0], may_poll) == 0);
+    uint64_t used = thread_cpu_ns() - before;
+    pthread_join(writer, NULL);
+    char c;
+    CHECK(read(sv[0], &c, 1) == 1);
+    return used;
+}
+
+TEST(returns_at_once_when_bytes_wait_and_turns_warm)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    pw_busy_poll_t bp;
+    pw_busy_poll_init(&bp, WINDOW_NS);
+    CHECK(bp.warm == 0);
+    CHECK(write(sv[1], "x", 1) == 1);
+    CHECK(pw_busy_poll_wait(&bp, sv[0], 1) == 0);
+    CHECK(bp.warm == 1);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST(a_cold_wait_sleeps_and_a_long_one_stays_cold)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    pw_busy_poll_t bp;
+    pw_busy_poll_init(&bp, WINDOW_NS);
+    uint64_t used = wait_for_late_byte(&bp, sv, 30, 1);
+    CHECK(used < WINDOW_NS / 4);
+    CHECK(bp.warm == 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST(a_warm_concurrent_wait_polls_then_sleeps_and_turns_cold)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    pw_busy_poll_t bp;
+    pw_busy_poll_init(&bp, WINDOW_NS);
+    bp.warm = 1;
+    uint64_t used = wait_for_late_byte(&bp, sv, 30, 1);
+    CHECK(used >= WINDOW_NS / 4);       /* it polled for (most of) its window */
+    CHECK(used < 20000000);             /* and then slept through the rest of the 30 ms */
+    CHECK(bp.warm == 0);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST(one_request_at_a_time_never_polls)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    pw_busy_poll_t bp;
+    pw_busy_poll_init(&bp, WINDOW_NS);
+    bp.warm = 1;
+    uint64_t used = wait_for_late_byte(&bp, sv, 30, 0);
+    CHECK(used < WINDOW_NS / 4);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+TEST(the_peers_end_and_a_closed_descriptor_end_the_wait)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    pw_busy_poll_t bp;
+    pw_busy_poll_init(&bp, WINDOW_NS);
+    close(sv[1]);
+    CHECK(pw_busy_poll_wait(&bp, sv[0], 1) == 0);  /* readable: the read that follows sees 0 */
+    char c;
+    CHECK(read(sv[0], &c, 1) == 0);
+    close(sv[0]);
+    bp.warm = 1;
+    CHECK(pw_busy_poll_wait(&bp, sv[0], 1) == 0);  /* POLLNVAL: the read that follows fails */
+    CHECK(read(sv[0], &c, 1) < 0);
+}
+
+int main(void)
+{
+    RUN(returns_at_once_when_bytes_wait_and_turns_warm);
+    RUN(a_cold_wait_sleeps_and_a_long_one_stays_cold);
+    RUN(a_warm_concurrent_wait_polls_then_sleeps_and_turns_cold);
+    RUN(one_request_at_a_time_never_polls);
+    RUN(the_peers_end_and_a_closed_descriptor_end_the_wait);
+    return UNIT_DONE();
+}
