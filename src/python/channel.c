@@ -44,7 +44,6 @@ typedef struct {
     uint32_t next_rpc_id;
     uint64_t last_write_ns;     /* CLOCK_MONOTONIC of serve_sync()'s last write */
     pw_busy_poll_t waiting;     /* how wait_readable() waits */
-    unsigned served_since_wait; /* requests serve_sync() handled since the last wait */
     PyObject *server;           /* the last request's server (ip, port), reused while equal */
     char server_ip[46];
     size_t server_ip_len;
@@ -487,13 +486,11 @@ static PyObject *channel_flush(channel_t *self, PyObject *const *args, Py_ssize_
     return PyBool_FromLong(self->out.len == 0);
 }
 
-/* Waits for the host's next bytes, polling first while under concurrent load (wire/busy_poll.h):
- * more than one request served since the last wait. Returns 0, or -1 with an exception set. */
+/* Waits for the host's next bytes, polling first while the isolate is the bottleneck
+ * (wire/busy_poll.h). Returns 0, or -1 with an exception set. */
 static int wait_readable(channel_t *self)
 {
-    int concurrent = self->served_since_wait > 1;
-    self->served_since_wait = 0;
-    if (pw_busy_poll_wait(&self->waiting, self->fd, concurrent) < 0) {
+    if (pw_busy_poll_wait(&self->waiting, self->fd) < 0) {
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
@@ -544,7 +541,6 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
             continue;   /* CANCEL, or an RPC_RESULT nobody waits for any more */
         PyObject *result = request ? PyObject_Call(handle, request, NULL) : NULL;
         Py_XDECREF(request);
-        self->served_since_wait++;
         if (!result)
             return -1;
         int failed;

@@ -29,6 +29,27 @@ void pw_busy_poll_init(pw_busy_poll_t *bp, uint64_t window_ns)
 {
     bp->window_ns = window_ns;
     bp->warm = 0;
+    bp->busy = 0;
+    bp->last_wait_end_ns = 0;
+}
+
+int pw_busy_poll_will_poll(const pw_busy_poll_t *bp)
+{
+    return bp->warm && bp->busy >= PW_BUSY_POLL_MIN_BUSY;
+}
+
+/* Folds one work period (from the end of the last wait to the start of this one) and this
+ * wait into the moving average `busy`, weight 1/8. */
+static void note_wait(pw_busy_poll_t *bp, uint64_t started, uint64_t ended)
+{
+    if (bp->last_wait_end_ns) {
+        double work = (double)(started - bp->last_wait_end_ns);
+        double total = work + (double)(ended - started);
+        if (total > 0)
+            bp->busy += (work / total - bp->busy) / 8;
+    }
+    bp->last_wait_end_ns = ended;
+    bp->warm = ended - started <= bp->window_ns;
 }
 
 /* 1 when fd is ready now, 0 when not, -1 on an error of poll(2) itself. */
@@ -61,16 +82,12 @@ static int sleep_until_ready(int fd)
     return 0;
 }
 
-int pw_busy_poll_wait(pw_busy_poll_t *bp, int fd, int may_poll)
+int pw_busy_poll_wait(pw_busy_poll_t *bp, int fd)
 {
     uint64_t started = now_ns();
-    if (bp->warm && may_poll) {
-        int ready = poll_until(fd, started + bp->window_ns);
-        if (ready != 0)
-            return ready < 0 ? -1 : 0;
-    }
-    if (sleep_until_ready(fd) < 0)
+    int ready = pw_busy_poll_will_poll(bp) ? poll_until(fd, started + bp->window_ns) : 0;
+    if (ready < 0 || (ready == 0 && sleep_until_ready(fd) < 0))
         return -1;
-    bp->warm = now_ns() - started <= bp->window_ns;
+    note_wait(bp, started, now_ns());
     return 0;
 }

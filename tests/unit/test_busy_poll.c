@@ -1,7 +1,8 @@
 /* test_busy_poll.c — an isolate's wait for its socket (wire/busy_poll.h) over a real
  * socketpair: it returns when bytes or the end arrive; it polls only when warm (the last wait
- * was short) and told the load is concurrent; a long wait makes it cold again. Whether it
- * polled is read from the thread's CPU time: a poll window burns CPU, a sleep does not. */
+ * was short) and busy (little time between work spent waiting); a long wait makes it cold,
+ * and waits long against the work make it not busy. Whether it polled is read from the
+ * thread's CPU time: a poll window burns CPU, a sleep does not. */
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -34,13 +35,13 @@ static uint64_t thread_cpu_ns(void)
 
 /* Waits on sv[0] while another thread writes to sv[1] after delay_ms; returns the CPU time
  * this thread used meanwhile, and drains the byte. */
-static uint64_t wait_for_late_byte(pw_busy_poll_t *bp, int sv[2], unsigned delay_ms, int may_poll)
+static uint64_t wait_for_late_byte(pw_busy_poll_t *bp, int sv[2], unsigned delay_ms)
 {
     late_write_t w = { sv[1], delay_ms };
     pthread_t writer;
     CHECK(pthread_create(&writer, NULL, write_late, &w) == 0);
     uint64_t before = thread_cpu_ns();
-    CHECK(pw_busy_poll_wait(bp, sv[0], may_poll) == 0);
+    CHECK(pw_busy_poll_wait(bp, sv[0]) == 0);
     uint64_t used = thread_cpu_ns() - before;
     pthread_join(writer, NULL);
     char c;
@@ -56,7 +57,7 @@ TEST(returns_at_once_when_bytes_wait_and_turns_warm)
     pw_busy_poll_init(&bp, WINDOW_NS);
     CHECK(bp.warm == 0);
     CHECK(write(sv[1], "x", 1) == 1);
-    CHECK(pw_busy_poll_wait(&bp, sv[0], 1) == 0);
+    CHECK(pw_busy_poll_wait(&bp, sv[0]) == 0);
     CHECK(bp.warm == 1);
     close(sv[0]);
     close(sv[1]);
@@ -68,21 +69,23 @@ TEST(a_cold_wait_sleeps_and_a_long_one_stays_cold)
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
     pw_busy_poll_init(&bp, WINDOW_NS);
-    uint64_t used = wait_for_late_byte(&bp, sv, 30, 1);
+    uint64_t used = wait_for_late_byte(&bp, sv, 30);
     CHECK(used < WINDOW_NS / 4);
     CHECK(bp.warm == 0);
     close(sv[0]);
     close(sv[1]);
 }
 
-TEST(a_warm_concurrent_wait_polls_then_sleeps_and_turns_cold)
+TEST(a_warm_busy_wait_polls_then_sleeps_and_turns_cold)
 {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
     pw_busy_poll_init(&bp, WINDOW_NS);
     bp.warm = 1;
-    uint64_t used = wait_for_late_byte(&bp, sv, 30, 1);
+    bp.busy = 0.95;
+    CHECK(pw_busy_poll_will_poll(&bp));
+    uint64_t used = wait_for_late_byte(&bp, sv, 30);
     CHECK(used >= WINDOW_NS / 4);       /* it polled for (most of) its window */
     CHECK(used < 20000000);             /* and then slept through the rest of the 30 ms */
     CHECK(bp.warm == 0);
@@ -90,15 +93,43 @@ TEST(a_warm_concurrent_wait_polls_then_sleeps_and_turns_cold)
     close(sv[1]);
 }
 
-TEST(one_request_at_a_time_never_polls)
+TEST(an_isolate_with_slack_never_polls)
 {
     int sv[2];
     CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
     pw_busy_poll_init(&bp, WINDOW_NS);
     bp.warm = 1;
-    uint64_t used = wait_for_late_byte(&bp, sv, 30, 0);
+    bp.busy = 0.4;
+    CHECK(!pw_busy_poll_will_poll(&bp));
+    uint64_t used = wait_for_late_byte(&bp, sv, 30);
     CHECK(used < WINDOW_NS / 4);
+    close(sv[0]);
+    close(sv[1]);
+}
+
+/* Work of `work_ms` between waits of about `wait_ms` (the byte comes that late), n times. */
+static void work_and_wait(pw_busy_poll_t *bp, int sv[2], unsigned work_ms, unsigned wait_ms, int n)
+{
+    for (int i = 0; i < n; i++) {
+        usleep(work_ms * 1000);
+        wait_for_late_byte(bp, sv, wait_ms);
+    }
+}
+
+TEST(busy_follows_the_share_of_time_spent_working)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    pw_busy_poll_t bp;
+    pw_busy_poll_init(&bp, WINDOW_NS);
+    wait_for_late_byte(&bp, sv, 0);             /* the first wait only starts the clock */
+    CHECK(bp.busy == 0);
+    work_and_wait(&bp, sv, 40, 1, 30);          /* ~97 % working */
+    CHECK(bp.busy > PW_BUSY_POLL_MIN_BUSY);
+    work_and_wait(&bp, sv, 1, 40, 30);          /* ~3 % */
+    CHECK(bp.busy < PW_BUSY_POLL_MIN_BUSY);
+    CHECK(!pw_busy_poll_will_poll(&bp));
     close(sv[0]);
     close(sv[1]);
 }
@@ -110,12 +141,13 @@ TEST(the_peers_end_and_a_closed_descriptor_end_the_wait)
     pw_busy_poll_t bp;
     pw_busy_poll_init(&bp, WINDOW_NS);
     close(sv[1]);
-    CHECK(pw_busy_poll_wait(&bp, sv[0], 1) == 0);  /* readable: the read that follows sees 0 */
+    CHECK(pw_busy_poll_wait(&bp, sv[0]) == 0);  /* readable: the read that follows sees 0 */
     char c;
     CHECK(read(sv[0], &c, 1) == 0);
     close(sv[0]);
     bp.warm = 1;
-    CHECK(pw_busy_poll_wait(&bp, sv[0], 1) == 0);  /* POLLNVAL: the read that follows fails */
+    bp.busy = 1;
+    CHECK(pw_busy_poll_wait(&bp, sv[0]) == 0);  /* POLLNVAL: the read that follows fails */
     CHECK(read(sv[0], &c, 1) < 0);
 }
 
@@ -123,8 +155,9 @@ int main(void)
 {
     RUN(returns_at_once_when_bytes_wait_and_turns_warm);
     RUN(a_cold_wait_sleeps_and_a_long_one_stays_cold);
-    RUN(a_warm_concurrent_wait_polls_then_sleeps_and_turns_cold);
-    RUN(one_request_at_a_time_never_polls);
+    RUN(a_warm_busy_wait_polls_then_sleeps_and_turns_cold);
+    RUN(an_isolate_with_slack_never_polls);
+    RUN(busy_follows_the_share_of_time_spent_working);
     RUN(the_peers_end_and_a_closed_descriptor_end_the_wait);
     return UNIT_DONE();
 }
