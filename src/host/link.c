@@ -165,7 +165,10 @@ int pw_link_open(pw_link_t *link, uv_loop_t *loop, int fd)
         return rc;
     }
     link->sock_poll.data = link;
-    return link_watch(link);
+    rc = link_watch(link);
+    if (rc < 0)
+        link->failed = 1;       /* open but dead: the owner closes it */
+    return rc;
 }
 
 void pw_link_flush(pw_link_t *link)

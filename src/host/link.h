@@ -36,7 +36,9 @@ struct pw_link {
 extern const char pw_link_exited[];
 
 /* Starts reading `fd` (the link owns it from now on, also on failure). on_read and on_error
- * must be set. Returns 0 or a libuv error. */
+ * must be set. Returns 0 or a libuv error. After an error, link->fd tells what is left: -1,
+ * nothing (the descriptor is closed); else the link is open but dead (on_error is not
+ * called): close it with pw_link_close. */
 int pw_link_open(pw_link_t *link, uv_loop_t *loop, int fd);
 
 /* Writes `out` as far as the socket takes it; the rest follows when it drains. A write error

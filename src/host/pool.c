@@ -424,8 +424,9 @@ static int isolate_request_spawn(pw_pool_t *pool, int spare)
     return 0;
 }
 
-/* The isolate is up: its socket becomes a link. One that cannot be watched is killed and
- * forgotten (as one the template could not fork). */
+/* The isolate is up: its socket becomes a link. One whose link cannot be made is killed and
+ * forgotten (as one the template could not fork); one whose link was made but cannot be
+ * watched dies as a live one does (its link is closed, a replacement is started). */
 static int isolate_open(pw_isolate_t *iso, int pid)
 {
     pw_pool_t *pool = iso->pool;
@@ -439,11 +440,15 @@ static int isolate_open(pw_isolate_t *iso, int pid)
     iso->link.data = iso;
     iso->link.on_read = on_link_read;
     iso->link.on_error = on_link_error;
-    int rc = iso->port ? pw_link_open(&iso->link, pool->loop, iso->fd) : UV_ENOMEM;
-    if (!iso->port)
+    int rc = UV_ENOMEM;
+    if (iso->port) {
+        rc = pw_link_open(&iso->link, pool->loop, iso->fd);
+    } else {
         close(iso->fd);
+        iso->link.fd = -1;
+    }
     iso->fd = -1;
-    if (rc < 0) {
+    if (rc < 0 && iso->link.fd < 0) {
         pw_log_error("service %s: isolate %d: %s", pool->name, pid, uv_strerror(rc));
         kill(pid, SIGKILL);
         isolate_unlink(iso);
@@ -457,6 +462,10 @@ static int isolate_open(pw_isolate_t *iso, int pid)
     iso->state = ISOLATE_LIVE;
     iso->idle_since = iso->live_since = uv_now(pool->loop);
     pool->n_live++;
+    if (rc < 0) {               /* the link is open but could not be watched */
+        isolate_die(iso, uv_strerror(rc));
+        return rc;
+    }
     pw_log_info("service %s: isolate %d started", pool->name, pid);
     PW_TRACE(iso->spawn_ns, "isolate started pid=%d service=%s", pid, pool->name);
     return 0;
