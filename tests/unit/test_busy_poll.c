@@ -49,63 +49,66 @@ static uint64_t wait_for_late_byte(pw_busy_poll_t *bp, int sv[2], unsigned delay
     return used;
 }
 
+/* A socketpair, and a wait state for its sv[0] end that is `warm` and `busy` as given. */
+static void open_pair(int sv[2], pw_busy_poll_t *bp, int warm, double busy)
+{
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    pw_busy_poll_init(bp, WINDOW_NS);
+    bp->warm = warm;
+    bp->busy = busy;
+}
+
+static void close_pair(int sv[2])
+{
+    close(sv[0]);
+    close(sv[1]);
+}
+
 TEST(returns_at_once_when_bytes_wait_and_turns_warm)
 {
     int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
-    pw_busy_poll_init(&bp, WINDOW_NS);
+    open_pair(sv, &bp, 0, 0);
     CHECK(bp.warm == 0);
     CHECK(write(sv[1], "x", 1) == 1);
     CHECK(pw_busy_poll_wait(&bp, sv[0]) == 0);
     CHECK(bp.warm == 1);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 TEST(a_cold_wait_sleeps_and_a_long_one_stays_cold)
 {
     int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
-    pw_busy_poll_init(&bp, WINDOW_NS);
+    open_pair(sv, &bp, 0, 0);
     uint64_t used = wait_for_late_byte(&bp, sv, 30);
     CHECK(used < WINDOW_NS / 4);
     CHECK(bp.warm == 0);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 TEST(a_warm_busy_wait_polls_then_sleeps_and_turns_cold)
 {
     int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
-    pw_busy_poll_init(&bp, WINDOW_NS);
-    bp.warm = 1;
-    bp.busy = 0.95;
+    open_pair(sv, &bp, 1, 0.95);
     CHECK(pw_busy_poll_will_poll(&bp));
     uint64_t used = wait_for_late_byte(&bp, sv, 30);
     CHECK(used >= WINDOW_NS / 4);       /* it polled for (most of) its window */
     CHECK(used < 20000000);             /* and then slept through the rest of the 30 ms */
     CHECK(bp.warm == 0);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 TEST(an_isolate_with_slack_never_polls)
 {
     int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
-    pw_busy_poll_init(&bp, WINDOW_NS);
-    bp.warm = 1;
-    bp.busy = 0.4;
+    open_pair(sv, &bp, 1, 0.4);
     CHECK(!pw_busy_poll_will_poll(&bp));
     uint64_t used = wait_for_late_byte(&bp, sv, 30);
     CHECK(used < WINDOW_NS / 4);
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 /* Work of `work_ms` between waits of about `wait_ms` (the byte comes that late), n times. */
@@ -120,9 +123,8 @@ static void work_and_wait(pw_busy_poll_t *bp, int sv[2], unsigned work_ms, unsig
 TEST(busy_follows_the_share_of_time_spent_working)
 {
     int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
-    pw_busy_poll_init(&bp, WINDOW_NS);
+    open_pair(sv, &bp, 0, 0);
     wait_for_late_byte(&bp, sv, 0);             /* the first wait only starts the clock */
     CHECK(bp.busy == 0);
     work_and_wait(&bp, sv, 40, 1, 30);          /* ~97 % working */
@@ -130,16 +132,14 @@ TEST(busy_follows_the_share_of_time_spent_working)
     work_and_wait(&bp, sv, 1, 40, 30);          /* ~3 % */
     CHECK(bp.busy < PW_BUSY_POLL_MIN_BUSY);
     CHECK(!pw_busy_poll_will_poll(&bp));
-    close(sv[0]);
-    close(sv[1]);
+    close_pair(sv);
 }
 
 TEST(the_peers_end_and_a_closed_descriptor_end_the_wait)
 {
     int sv[2];
-    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
     pw_busy_poll_t bp;
-    pw_busy_poll_init(&bp, WINDOW_NS);
+    open_pair(sv, &bp, 0, 0);
     close(sv[1]);
     CHECK(pw_busy_poll_wait(&bp, sv[0]) == 0);  /* readable: the read that follows sees 0 */
     char c;
