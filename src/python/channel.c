@@ -15,6 +15,7 @@
  * Invariant: frames are consumed by advancing in_off before any Python code runs, because
  * that code may call rpc_call(), which reads more into (and may move) the input buffer.
  */
+#include "host/log.h"
 #include "python/module.h"
 #include "wire/busy_poll.h"
 #include "wire/doorbell.h"
@@ -24,7 +25,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <time.h>
 #include <unistd.h>
 
 /* serve_sync() writes the responses queued so far once the last write is this old, instead of
@@ -497,18 +497,11 @@ static int wait_readable(channel_t *self)
     return 0;
 }
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Writes what is queued, without waiting for the socket, if the last write is EARLY_WRITE_NS
  * old. Returns 0, or -1 with an exception set. */
 static int write_if_due(channel_t *self)
 {
-    uint64_t now = now_ns();
+    uint64_t now = pw_trace_clock();
     if (self->out.len == 0 || now - self->last_write_ns < EARLY_WRITE_NS)
         return 0;
     self->last_write_ns = now;
@@ -577,7 +570,7 @@ static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
     if (!deferred)
         return NULL;
     for (;;) {
-        self->last_write_ns = now_ns();
+        self->last_write_ns = pw_trace_clock();
         if (dispatch_buffered(self, handle, deferred) < 0 || write_out(self, 1) < 0)
             break;
         if (PyList_GET_SIZE(deferred) > 0)

@@ -2,19 +2,12 @@
  * sleep (isolate process; busy_poll.h says why).
  */
 #include "wire/busy_poll.h"
+#include "host/log.h"
 
 #include <errno.h>
 #include <poll.h>
-#include <time.h>
 
 #define PAUSES_PER_POLL 32
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void cpu_pause(void)
 {
@@ -69,7 +62,7 @@ static int poll_until(int fd, uint64_t until)
             return ready;
         for (int i = 0; i < PAUSES_PER_POLL; i++)
             cpu_pause();
-    } while (now_ns() < until);
+    } while (pw_trace_clock() < until);
     return 0;
 }
 
@@ -84,10 +77,10 @@ static int sleep_until_ready(int fd)
 
 int pw_busy_poll_wait(pw_busy_poll_t *bp, int fd)
 {
-    uint64_t started = now_ns();
+    uint64_t started = pw_trace_clock();
     int ready = pw_busy_poll_will_poll(bp) ? poll_until(fd, started + bp->window_ns) : 0;
     if (ready < 0 || (ready == 0 && sleep_until_ready(fd) < 0))
         return -1;
-    note_wait(bp, started, now_ns());
+    note_wait(bp, started, pw_trace_clock());
     return 0;
 }
