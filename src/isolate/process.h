@@ -16,6 +16,13 @@ int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot);
 /* Template: ctl_fd is its own control socket to the host; spec_path the worker spec. */
 int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot);
 
+/* Template: 1 when the spec asks for the sandbox, 0 when not, -1 when it cannot be read. */
+int pw_template_wants_sandbox(const char *spec_path);
+/* Loads the template's own seccomp filter (sandbox.h) before the worker's top-level code
+ * runs; notify_forks: forks go to the guard, whose listener is sent over ctl_fd. Returns 0,
+ * or -1 with err set. */
+int pw_template_fence(int ctl_fd, int notify_forks, char *err, size_t err_len);
+
 /* Names this process (ps, PYTHON_TRACE role) prefix + the service's name. */
 void pw_process_name(const char *prefix, const char *spec_path);
 
@@ -29,7 +36,8 @@ extern uint64_t pw_isolate_fork_ns;
 extern const char *pw_isolate_load_spec;
 
 /* startmode.c: the baseline and cold start types (see there). */
-int pw_startmode_probe_worker(const char *spec_path, char **error_text);
+/* Loads the worker in a throwaway child (fenced like a template when `fence`). */
+int pw_startmode_probe_worker(const char *spec_path, int fence, char **error_text);
 /* Starts a cold isolate serving on isolate_fd; returns its pid or -errno. */
 int pw_startmode_spawn_cold(int isolate_fd, const char *spec_path);
 int pw_cold_isolate_main(int fd, const char *spec_path, int trace, uint64_t since_ns);

@@ -31,6 +31,7 @@
 #define TMP_OPTIONS "size=32m,nr_inodes=4096,mode=1777"
 #define MAX_STASH 16
 #define OPEN_FILES 256
+#define TEMPLATE_OPEN_FILES 1024
 
 const char *const pw_sandbox_system_dirs[] = {
     "/usr/lib/python3/dist-packages",   /* Debian's packages, also when not on sys.path */
@@ -82,13 +83,14 @@ static int write_text(const char *path, const char *text)
     return rc;
 }
 
-static int enter_namespaces(char *err, size_t err_len)
+int pw_sandbox_enter_namespaces(char *err, size_t err_len)
 {
     uid_t uid = geteuid();
     gid_t gid = getegid();
-    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-        return fail(err, err_len, errno, "cannot create namespaces (user, mount, net, ipc, uts); "
-                    "run with --no-sandbox where user namespaces are disabled");
+    if (unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
+                CLONE_NEWUTS) < 0)
+        return fail(err, err_len, errno, "cannot create namespaces (user, pid, mount, net, ipc, "
+                    "uts); run with --no-sandbox where user namespaces are disabled");
     char map[64];
     int rc = write_text("/proc/self/setgroups", "deny");
     snprintf(map, sizeof map, "0 %u 1\n", (unsigned)uid);
@@ -369,10 +371,21 @@ static int apply_landlock(void)
 
 /* ---- template ---- */
 
+static int set_limit(int resource, rlim_t value);
+
+/* The top-level code's own limits: hard limits, which it cannot raise again (raising one
+ * needs CAP_SYS_RESOURCE in the machine's user namespace). */
+static int template_rlimits(void)
+{
+    int rc = set_limit(RLIMIT_NOFILE, TEMPLATE_OPEN_FILES);
+    if (rc == 0) rc = set_limit(RLIMIT_CORE, 0);
+    if (rc == 0) rc = set_limit(RLIMIT_MEMLOCK, 0);
+    if (rc == 0) rc = set_limit(RLIMIT_MSGQUEUE, 0);
+    return rc;
+}
+
 int pw_sandbox_template_enter(const pw_sandbox_conf_t *conf, char *err, size_t err_len)
 {
-    if (enter_namespaces(err, err_len) < 0)
-        return -1;
     tpl.statm_fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
     if (build_root(conf, err, err_len) < 0 || pivot(err, err_len) < 0 ||
         prepare_landlock(err, err_len) < 0)
@@ -380,6 +393,8 @@ int pw_sandbox_template_enter(const pw_sandbox_conf_t *conf, char *err, size_t e
     int rc = pw_seccomp_build(&tpl.seccomp);
     if (rc < 0)
         return fail(err, err_len, -rc, "cannot build the seccomp filter");
+    if ((rc = template_rlimits()) < 0)
+        return fail(err, err_len, -rc, "cannot set the template's resource limits");
     tpl.memory_limit = conf->memory_limit;
     tpl.ready = 1;
     return 0;

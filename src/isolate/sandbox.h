@@ -1,10 +1,13 @@
-/* sandbox.h — the operating-system sandbox of a worker (DESIGN.md §5), in two steps so that a
+/* sandbox.h — the operating-system sandbox of a worker (DESIGN.md §5), in three steps so that a
  * new isolate pays only for what must be per process:
  *
- *   template (once, before the worker's top-level code runs): new user, mount, net, ipc and
- *   uts namespaces; a read-only mount tree holding only the directories Python imports from
- *   (plus the shared libraries extension modules load and /dev/null, /dev/zero, /dev/urandom)
- *   and a tmpfs /tmp; the seccomp filter is compiled (and what Landlock rules name opened).
+ *   guard (guard.c, once): new user, pid, mount, net, ipc and uts namespaces, the template
+ *   being pid 1 of the pid namespace;
+ *
+ *   template (once, before the worker's top-level code runs): a read-only mount tree holding
+ *   only the directories Python imports from (plus the shared libraries extension modules
+ *   load and /dev/null, /dev/zero, /dev/urandom) and a tmpfs /tmp; the seccomp filters are compiled (and what Landlock rules name opened),
+ *   and the template's own filter is loaded before the top-level code runs;
  *
  *   isolate (right after fork, before Python runs again): a private mount namespace with its
  *   own in-memory /tmp, rlimits (address space, files, processes, core), all capabilities
@@ -32,7 +35,8 @@ typedef struct {
  * NULL-terminated. */
 extern const char *const pw_sandbox_system_dirs[];
 
-/* Template: enters the namespaces and the new root. Returns 0, or -1 with err set. */
+/* Template (already in the guard's namespaces): enters the new root and prepares the
+ * isolate's layers. Returns 0, or -1 with err set. */
 int pw_sandbox_template_enter(const pw_sandbox_conf_t *conf, char *err, size_t err_len);
 
 /* Template, right before each fork of an isolate (reads the template's size). */
@@ -54,5 +58,19 @@ typedef struct {
 int pw_seccomp_build(pw_seccomp_prog_t *prog);
 /* Isolate: writes `pid` into the program and loads it (no_new_privs must be set). */
 int pw_seccomp_apply(pw_seccomp_prog_t *prog, int pid);
+
+/* The template's own filter, loaded before the worker's top-level code runs: the isolate's
+ * allowlist plus what the template and a new isolate's setup need (seccomp.c says what);
+ * no exec, no ptrace, no threads, no remount, no sockets but AF_UNIX pairs. notify_forks: a
+ * fork is handed to the guard's decision (SECCOMP_RET_USER_NOTIF); otherwise refused. */
+int pw_seccomp_build_template(pw_seccomp_prog_t *prog, int notify_forks);
+/* Sets no_new_privs and loads it (freeing the program). Returns the notification listener's
+ * fd when notify_forks, else 0; -errno on failure. */
+int pw_seccomp_apply_template(pw_seccomp_prog_t *prog, int notify_forks);
+
+/* Guard (guard.c), before it forks the template: new user, pid, mount, net, ipc and uts
+ * namespaces, the user namespace's root mapped to the caller's uid, hostname "pyworkerd".
+ * The caller stays in its pid namespace; its next child is pid 1 of the new one. */
+int pw_sandbox_enter_namespaces(char *err, size_t err_len);
 
 #endif

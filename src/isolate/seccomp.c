@@ -1,4 +1,5 @@
-/* seccomp.c — the isolate's system-call allowlist (template builds it, isolate applies it).
+/* seccomp.c — the system-call allowlists (template builds them): the isolate's, and the
+ * template's own, which fences the worker's top-level code (template_filter below).
  * libseccomp compiles the rules once in the template (seccomp_export_bpf into a memfd, read
  * back as a BPF program); each isolate only patches its own pid into the program and loads it
  * with prctl(PR_SET_SECCOMP) — compiling per isolate would be the largest start cost
@@ -11,14 +12,17 @@
 
 #include <errno.h>
 #include <linux/filter.h>
+#include <linux/sched.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Stands for the isolate's pid in the compiled program until pw_seccomp_apply patches it. */
@@ -85,19 +89,6 @@ static int add_argument_rules(scmp_filter_ctx ctx)
     if (rc == 0)
         rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socketpair), 1,
                               SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
-    /* reading limits is fine, raising them is not */
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
-    /* signals only to itself: the placeholder becomes the isolate's pid */
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
-                              SCMP_A0_32(SCMP_CMP_EQ, PID_PLACEHOLDER));
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tkill), 1,
-                              SCMP_A0_32(SCMP_CMP_EQ, PID_PLACEHOLDER));
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
-                              SCMP_A0_32(SCMP_CMP_EQ, PID_PLACEHOLDER));
     return rc;
 }
 
@@ -134,7 +125,65 @@ static int find_pid_sites(pw_seccomp_prog_t *prog)
     return prog->n_pid_sites > 0 ? 0 : -ENOENT;
 }
 
-int pw_seccomp_build(pw_seccomp_prog_t *prog)
+/* The isolate's own rules beyond the plain list. */
+static int add_isolate_rules(scmp_filter_ctx ctx)
+{
+    int rc = add_argument_rules(ctx);
+    /* signals only to itself: the placeholder becomes the isolate's pid */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+                              SCMP_A0_32(SCMP_CMP_EQ, PID_PLACEHOLDER));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tkill), 1,
+                              SCMP_A0_32(SCMP_CMP_EQ, PID_PLACEHOLDER));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+                              SCMP_A0_32(SCMP_CMP_EQ, PID_PLACEHOLDER));
+    /* reading limits is fine, raising them is not */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prlimit64), 1, SCMP_A2(SCMP_CMP_EQ, 0));
+    return rc;
+}
+
+/* What the template itself does after the worker's top-level code ran, and what an isolate
+ * does before its own filter is loaded (sandbox.c: its /tmp, limits, capabilities, Landlock,
+ * seccomp). Signals are not limited here: the template is pid 1 of its own pid namespace,
+ * where no other process of the machine has a pid. Mounts are limited to the two kinds the
+ * isolate makes (a fresh tmpfs, a bind of a read-only mount): never a remount, so nothing
+ * mounted read-only can become writable. A fork goes to the guard (guard.c), which allows
+ * one per isolate the host asked for; threads and vfork are refused. */
+static int add_template_rules(scmp_filter_ctx ctx, int clone_action)
+{
+    static const char *const extra[] = {
+        "capset", "prctl", "seccomp", "setrlimit", "prlimit64", "kill", "tkill", "tgkill",
+        "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self", NULL,
+    };
+    int rc = add_argument_rules(ctx);
+    for (const char *const *name = extra; rc == 0 && *name; name++) {
+        int nr = seccomp_syscall_resolve_name(*name);
+        if (nr != __NR_SCMP_ERROR)
+            rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+    }
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(unshare), 1,
+                              SCMP_A0_64(SCMP_CMP_EQ, CLONE_NEWNS));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mount), 1,
+                              SCMP_A3_64(SCMP_CMP_EQ, MS_NOSUID | MS_NODEV | MS_NOEXEC));
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mount), 1,
+                              SCMP_A3_64(SCMP_CMP_EQ, MS_BIND));
+    if (rc == 0 && clone_action != (int)SCMP_ACT_ERRNO(EPERM))    /* else: the default */
+        rc = seccomp_rule_add(ctx, (uint32_t)clone_action, SCMP_SYS(clone), 0);
+    /* glibc falls back to clone(2) when clone3 is missing */
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+    return rc;
+}
+
+enum { FILTER_ISOLATE, FILTER_TEMPLATE_NOTIFY, FILTER_TEMPLATE_DENY };
+
+static int build(pw_seccomp_prog_t *prog, int kind)
 {
     memset(prog, 0, sizeof *prog);
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ERRNO(EPERM));
@@ -146,7 +195,9 @@ int pw_seccomp_build(pw_seccomp_prog_t *prog)
     if (rc == 0)
         rc = add_plain_rules(ctx);
     if (rc == 0)
-        rc = add_argument_rules(ctx);
+        rc = kind == FILTER_ISOLATE ? add_isolate_rules(ctx)
+             : add_template_rules(ctx, kind == FILTER_TEMPLATE_NOTIFY ? (int)SCMP_ACT_NOTIFY
+                                                                       : (int)SCMP_ACT_ERRNO(EPERM));
     int fd = rc == 0 ? memfd_create("pw-seccomp", MFD_CLOEXEC) : -1;
     if (rc == 0 && fd < 0)
         rc = -errno;
@@ -154,7 +205,7 @@ int pw_seccomp_build(pw_seccomp_prog_t *prog)
         rc = seccomp_export_bpf(ctx, fd);
     if (rc == 0)
         rc = read_program(fd, prog);
-    if (rc == 0)
+    if (rc == 0 && kind == FILTER_ISOLATE)
         rc = find_pid_sites(prog);
     if (fd >= 0)
         close(fd);
@@ -169,4 +220,26 @@ int pw_seccomp_apply(pw_seccomp_prog_t *prog, int pid)
         insns[prog->pid_sites[i]].k = (unsigned)pid;
     struct sock_fprog fprog = { .len = prog->len, .filter = insns };
     return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog, 0, 0) < 0 ? -errno : 0;
+}
+
+int pw_seccomp_build(pw_seccomp_prog_t *prog)
+{
+    return build(prog, FILTER_ISOLATE);
+}
+
+int pw_seccomp_build_template(pw_seccomp_prog_t *prog, int notify_forks)
+{
+    return build(prog, notify_forks ? FILTER_TEMPLATE_NOTIFY : FILTER_TEMPLATE_DENY);
+}
+
+int pw_seccomp_apply_template(pw_seccomp_prog_t *prog, int notify_forks)
+{
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return -errno;
+    struct sock_fprog fprog = { .len = prog->len, .filter = prog->filter };
+    unsigned flags = notify_forks ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0;
+    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog);
+    free(prog->filter);
+    prog->filter = NULL;
+    return rc < 0 ? -errno : (int)rc;
 }

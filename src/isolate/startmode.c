@@ -32,10 +32,11 @@ extern char **environ;
 #define COLD_FD 3   /* the request socket's number in a cold isolate */
 
 /* The probe: loads the worker in a child and writes "ok" or the error text to `fd`. */
-static void probe_child(int fd, const char *spec_path)
+static void probe_child(int fd, const char *spec_path, int fence)
 {
-    char *error_text = NULL;
-    const char *msg = pw_python_load_worker(spec_path, &error_text) < 0 ? error_text : "ok";
+    char *error_text = NULL, err[512];
+    const char *msg = fence && pw_template_fence(-1, 0, err, sizeof err) < 0 ? err
+                      : pw_python_load_worker(spec_path, &error_text) < 0 ? error_text : "ok";
     size_t len = strlen(msg), off = 0;
     while (off < len) {
         ssize_t n = write(fd, msg + off, len - off);
@@ -71,7 +72,7 @@ static char *read_all(int fd)
     return text;
 }
 
-int pw_startmode_probe_worker(const char *spec_path, char **error_text)
+int pw_startmode_probe_worker(const char *spec_path, int fence, char **error_text)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -83,7 +84,7 @@ int pw_startmode_probe_worker(const char *spec_path, char **error_text)
     if (pid == 0) {
         pw_python_after_fork_child();
         close(fds[0]);
-        probe_child(fds[1], spec_path);
+        probe_child(fds[1], spec_path, fence);
     }
     pw_python_after_fork_parent();
     close(fds[1]);
@@ -144,7 +145,9 @@ int pw_cold_isolate_main(int fd, const char *spec_path, int trace, uint64_t sinc
 {
     if (trace)
         pw_trace_enable();
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+    /* no orphan check by parent pid: in the sandbox's pid namespace the template is pid 1,
+     * and a late death leaves this isolate its socket's end of stream */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
         return 1;
     signal(SIGPIPE, SIG_IGN);
     pw_process_name("pw-iso:", spec_path);

@@ -1,9 +1,12 @@
-/* template.c — a worker template (template process): forked from the zygote, it enters the
- * worker's sandbox (namespaces, read-only mount tree, audit hook: sandbox.h), imports the
- * worker's modules once (running their top-level code inside it) and then forks isolates on
- * the host's request, each with the socket the host passed along; an isolate applies its own
- * sandbox layers before Python runs again. The template exits when the host closes its
- * control socket; its isolates die with it (PR_SET_PDEATHSIG).
+/* template.c — a worker template (template process): forked by its guard (guard.c) as pid 1
+ * of the sandbox's pid namespace, it enters the worker's sandbox (read-only mount tree, its
+ * own seccomp filter, audit hook: sandbox.h), imports the worker's modules once (running their
+ * top-level code inside it) and then forks isolates on the host's request, each with the
+ * socket the host passed along; an isolate applies its own sandbox layers before Python runs
+ * again. The template exits when the guard closes its control socket; being pid 1, it takes
+ * every process of its namespace with it.
+ * Invariant: the worker's top-level code never runs before the template's filter is loaded;
+ * nothing after it is trusted by the host (the guard checks what the template says).
  */
 #include "isolate/process.h"
 #include "host/log.h"
@@ -88,6 +91,40 @@ static int read_settings(const char *spec_path, spec_settings_t *out, char *err,
     return 0;
 }
 
+int pw_template_wants_sandbox(const char *spec_path)
+{
+    char err[256];
+    spec_settings_t settings;
+    return read_settings(spec_path, &settings, err, sizeof err) < 0 ? -1 : settings.sandbox;
+}
+
+int pw_template_fence(int ctl_fd, int notify_forks, char *err, size_t err_len)
+{
+    pw_seccomp_prog_t prog;
+    int rc = pw_seccomp_build_template(&prog, notify_forks);
+    if (rc < 0) {
+        snprintf(err, err_len, "sandbox: cannot build the template's seccomp filter: %s",
+                 strerror(-rc));
+        return -1;
+    }
+    int listener = pw_seccomp_apply_template(&prog, notify_forks);
+    if (listener < 0) {
+        snprintf(err, err_len, "sandbox: cannot load the template's seccomp filter: %s",
+                 strerror(-listener));
+        return -1;
+    }
+    if (!notify_forks)
+        return 0;
+    rc = pw_control_send(ctl_fd, PW_FRAME_CTL_GUARD_LISTENER, 0, NULL, 0, listener);
+    close(listener);
+    if (rc < 0) {
+        snprintf(err, err_len, "sandbox: cannot hand the fork listener to the guard: %s",
+                 strerror(-rc));
+        return -1;
+    }
+    return 0;
+}
+
 /* Next to the config, what the package resolver reads (not the config dir itself). */
 static const char *const config_dir_entries[] = {
     "python_modules", "pyproject.toml", "requirements.txt", NULL,
@@ -157,7 +194,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
         int cold = pw_startmode_spawn_cold(isolate_fd, spec_path);
         PW_TRACE(pw_isolate_fork_ns, "isolate spawned (cold) pid=%d", cold);
         close(isolate_fd);
-        pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, cold < 0 ? 0 : (uint32_t)cold);
+        pw_control_send_pid(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, cold < 0 ? 0 : cold);
         return;
     }
     pw_isolate_load_spec = start_type == PW_SNAPSHOT_BASELINE ? spec_path : NULL;
@@ -167,7 +204,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
     pid_t pid = fork();
     if (pid == 0) {
         close(ctl_fd);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)     /* and pid 1's death ends the namespace */
             _exit(1);
         signal(SIGCHLD, SIG_DFL);
         start_isolate(isolate_fd, spec_path);
@@ -175,7 +212,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
     pw_python_after_fork_parent();
     PW_TRACE(pw_isolate_fork_ns, "isolate forked pid=%d", (int)pid);
     close(isolate_fd);
-    pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid < 0 ? 0 : (uint32_t)pid);
+    pw_control_send_pid(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid < 0 ? 0 : pid);
 }
 
 int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot)
@@ -192,12 +229,20 @@ int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot)
         return 1;
     }
     sandboxed = settings.sandbox;
+    /* the package snapshot runs the top-level code here; the other start types only in a
+     * throwaway probe, which fences itself (startmode.c) */
+    if (sandboxed && snapshot == PW_SNAPSHOT_PACKAGE &&
+        pw_template_fence(ctl_fd, 1, err, sizeof err) < 0) {
+        pw_control_send(ctl_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, err, strlen(err), -1);
+        return 1;
+    }
     if (sandboxed)
         pw_audit_set_mode(PW_AUDIT_TEMPLATE);
     uint64_t start = pw_trace_clock();
     pw_startup_limits_arm(ctl_fd, settings.cpu_limit_ms);
     int loaded = snapshot == PW_SNAPSHOT_PACKAGE ? pw_python_load_worker(spec_path, &error_text)
-                                                 : pw_startmode_probe_worker(spec_path, &error_text);
+                                                 : pw_startmode_probe_worker(spec_path, sandboxed,
+                                                                             &error_text);
     pw_startup_limits_disarm();
     if (loaded < 0) {
         size_t len = strlen(error_text);

@@ -1,8 +1,10 @@
 /* zygote.c — the runtime zygote (zygote process): started by the host with fork+exec of the
  * pyworkerd binary, so it is single-threaded from its first instruction. It initialises
- * CPython once, then forks one worker template per CREATE_TEMPLATE message, handing the
- * template the control socket that came with the message. It dies with the host.
+ * CPython once, then forks one template guard per CREATE_TEMPLATE message (guard.c: it forks
+ * the worker template below itself), handing it the control socket that came with the
+ * message. It dies with the host, and its guards with it.
  */
+#include "isolate/guard.h"
 #include "isolate/process.h"
 #include "config/paths.h"
 #include "host/log.h"
@@ -28,13 +30,16 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
         return;
     }
     uint64_t start = pw_trace_clock();
+    pid_t zygote_pid = getpid();
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
         pw_python_after_fork_child();
         close(zygote_fd);
         signal(SIGCHLD, SIG_DFL);
-        _exit(pw_template_main(template_fd, msg->payload, start_type));
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != zygote_pid)
+            _exit(1);
+        _exit(pw_guard_main(template_fd, msg->payload, start_type));
     }
     pw_python_after_fork_parent();
     PW_TRACE(start, "template forked pid=%d", (int)pid);

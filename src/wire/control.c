@@ -133,3 +133,44 @@ uint32_t pw_control_msg_u32(const pw_control_msg_t *msg)
     const uint8_t *p = (const uint8_t *)msg->payload;
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
+
+int pw_control_send_pid(int sock, uint8_t type, int pid)
+{
+    uint8_t b[4] = { (uint8_t)pid, (uint8_t)(pid >> 8), (uint8_t)(pid >> 16), (uint8_t)(pid >> 24) };
+    pw_buf_t buf;
+    size_t start;
+    pw_buf_init(&buf);
+    int rc = pw_frame_begin(&buf, type, 0, &start);
+    if (rc == 0)
+        rc = pw_buf_append(&buf, b, sizeof b);
+    if (rc == 0)
+        rc = pw_frame_end(&buf, start);
+    if (rc < 0) {
+        pw_buf_free(&buf);
+        return rc;
+    }
+    struct iovec iov = { buf.data, buf.len };
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(struct ucred))];
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (pid > 0) {
+        struct ucred creds = { .pid = pid, .uid = getuid(), .gid = getgid() };
+        mh.msg_control = control.space;
+        mh.msg_controllen = sizeof control.space;
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_CREDENTIALS;
+        cm->cmsg_len = CMSG_LEN(sizeof creds);
+        memcpy(CMSG_DATA(cm), &creds, sizeof creds);
+    }
+    ssize_t n;
+    do {
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    rc = n < 0 ? -errno : 0;
+    pw_buf_free(&buf);
+    return rc;
+}

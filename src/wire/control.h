@@ -22,6 +22,9 @@ typedef struct {
 /* Sends one message; fd < 0 sends none. Returns 0 or -errno. */
 int pw_control_send(int sock, uint8_t type, uint32_t id, const void *payload, size_t len, int fd);
 int pw_control_send_u32(int sock, uint8_t type, uint32_t value);
+/* Sends a u32 pid, and (pid > 0) the same pid as SCM_CREDENTIALS: a receiver with SO_PASSCRED
+ * gets it translated by the kernel into its own pid namespace (guard.c). */
+int pw_control_send_pid(int sock, uint8_t type, int pid);
 
 /* Receives one message (blocking unless the socket is non-blocking). Returns 1 on a message,
  * 0 at end of stream, -errno on error (-EAGAIN when non-blocking and nothing is there,

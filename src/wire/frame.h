@@ -46,6 +46,7 @@ enum {
     PW_FRAME_CTL_SPAWN_ISOLATE = 35,    /* host->template: fd: isolate socket */
     PW_FRAME_CTL_ISOLATE_SPAWNED = 36,  /* template->host: u32 pid (0 = fork failed) */
     PW_FRAME_CTL_ISOLATE_EXITED = 37,   /* template->host: u32 pid, u32 wait status */
+    PW_FRAME_CTL_GUARD_LISTENER = 38,   /* template->guard: fd: its seccomp fork listener */
 };
 
 /* Frame flags. */

@@ -113,6 +113,11 @@ class Server:
     def get(self, path="/", **kw):
         return self.request("GET", path, **kw)
 
+    def host_pid(self, pid) -> int:
+        """The host's pid of a process of this server that a worker knows by its pid inside
+        the sandbox's pid namespace (os.getpid() in a worker: the template is pid 1 there)."""
+        return host_pid(self.proc.pid, int(pid))
+
     def stop(self, sig=signal.SIGTERM, timeout=15.0) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -123,6 +128,37 @@ class Server:
                 self.proc.wait()
         self.log_file.close()
         return self.proc.returncode
+
+
+def _status_field(pid, name):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
+
+
+def descends_from(pid, ancestor) -> bool:
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        ppid = _status_field(pid, "PPid")
+        pid = int(ppid[0]) if ppid else 0
+    return False
+
+
+def host_pid(server_pid: int, inner: int) -> int:
+    """Finds the descendant of server_pid whose innermost pid (NSpid's last) is `inner`;
+    without a pid namespace (--no-sandbox) that is the pid itself."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        nspid = _status_field(entry, "NSpid")
+        if nspid and int(nspid[-1]) == inner and descends_from(int(entry), server_pid):
+            return int(entry)
+    raise AssertionError(f"no process of server {server_pid} has pid {inner} in its namespace")
 
 
 @pytest.fixture

@@ -234,7 +234,7 @@ def test_a_started_lifespan_does_not_keep_the_isolate_off_its_fast_path(serve):
     """The lifespan task waits for the shutdown all the isolate's life: between requests the
     isolate still blocks in the fast path's poll(), not in the asyncio loop's epoll_wait()."""
     server = serve({"worker.py": LIFESPAN_PID_APP})
-    pid = int(server.get("/")[2])
+    pid = server.host_pid(int(server.get("/")[2]))
     for _ in range(3):
         server.get("/")
     deadline = time.monotonic() + 5

@@ -136,7 +136,7 @@ def test_killing_the_isolate_closes_its_outbound_connection(tmp_path, what):
         assert not closed.is_set()
         started = time.monotonic()
         import os
-        os.kill(pid, signal.SIGKILL)
+        os.kill(s.host_pid(pid), signal.SIGKILL)
         assert closed.wait(5), "the outbound connection stayed open after its isolate died"
         assert time.monotonic() - started < 5
         client.join(10)
@@ -166,7 +166,7 @@ def test_killing_the_caller_cancels_its_service_call(tmp_path):
         while (state := json.loads(s.get("/svc-state")[2]))["caller"] is None:
             assert time.monotonic() < deadline, "the service call never started"
             time.sleep(0.02)
-        os.kill(state["caller"], signal.SIGKILL)
+        os.kill(s.host_pid(state["caller"]), signal.SIGKILL)
         deadline = time.monotonic() + 5
         while True:     # the front isolate is being replaced: the first answers may be 502
             status, _, body = s.get("/svc-state")

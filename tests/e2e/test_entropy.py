@@ -95,8 +95,9 @@ def test_imports_and_seeded_generators_work_at_top_level(serve):
 def test_two_isolates_forked_from_one_template_draw_different_values(serve):
     server = serve({"worker.py": DRAWS}, bindings=REQUIREMENTS)
     pid, first = first_draws(server)
-    os.kill(pid, signal.SIGKILL)
-    server.wait_log(f"isolate {pid} stopped")
+    host_pid = server.host_pid(pid)
+    os.kill(host_pid, signal.SIGKILL)
+    server.wait_log(f"isolate {host_pid} stopped")
     new_pid, second = first_draws(server)
     assert new_pid != pid
     for a, b in zip(first, second):

@@ -64,14 +64,15 @@ def test_isolate_killed_mid_request_gives_502_and_next_request_succeeds(serve):
     pid = int(server.get("/pid")[2])
     slow, result = in_thread(lambda: server.get("/slow"))
     time.sleep(0.3)
-    os.kill(pid, signal.SIGKILL)
+    host_pid = server.host_pid(pid)
+    os.kill(host_pid, signal.SIGKILL)
     slow.join(10)
     status, _, body = result["value"]
     assert status == 502
     assert b"isolate" in body
     status, _, new_pid = server.get("/pid")
     assert status == 200 and int(new_pid) != pid
-    server.wait_log(f"isolate {pid} stopped")
+    server.wait_log(f"isolate {host_pid} stopped")
 
 
 def test_uncaught_exception_gives_500_with_traceback_in_log(serve):
@@ -253,7 +254,7 @@ def test_sync_requests_are_served_while_an_async_one_waits(serve):
 
 def test_processes_are_named_after_their_role_and_worker(serve):
     server = serve(CONCURRENT)
-    pid = int(server.get("/pid")[2])
+    pid = server.host_pid(int(server.get("/pid")[2]))
     with open(f"/proc/{pid}/comm") as f:
         assert f.read().strip() == "pw-iso:main"
     with open(f"/proc/{pid}/stat") as f:

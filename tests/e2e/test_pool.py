@@ -35,10 +35,19 @@ def wait_for(predicate, server, timeout=20.0):
     raise AssertionError(server.log())
 
 
+def forked(server) -> list[int]:
+    """The isolates' pids inside the sandbox's pid namespace, in the order they started."""
+    return [int(l["step"].split("pid=")[1].split()[0]) for l in trace_lines(server.log())
+            if l["role"] == "tpl:main" and l["step"].startswith("isolate forked")]
+
+
 def pid_of(server, path="/") -> int:
+    """The host's pid of the isolate that answered (the worker knows its namespace's pid)."""
     status, _, body = server.get(path)
     assert status == 200, body
-    return int(body)
+    inner = int(body)
+    wait_for(lambda: inner in dict(zip(forked(server), started(server))), server)
+    return dict(zip(forked(server), started(server)))[inner]
 
 
 def test_a_spare_isolate_is_preforked_and_takes_over_when_one_dies(serve, monkeypatch):

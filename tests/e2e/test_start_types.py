@@ -48,7 +48,7 @@ def test_no_snapshot_starts_every_isolate_cold(serve, monkeypatch):
     assert "import worker" in own and "worker loaded" in own
     assert any(s.startswith("isolate spawned (cold) pid=%d" % pid) for s in steps(lines, "tpl:main"))
     assert not any(s.startswith("isolate forked") for s in steps(lines, "tpl:main"))
-    os.kill(pid, signal.SIGKILL)   # the spare takes over; it and its replacement are cold too
+    os.kill(server.host_pid(pid), signal.SIGKILL)   # the spare takes over; it and its replacement are cold too
     wait_started(server, 3)
     status, _, body = server.get("/")
     new_pid = int(body.split()[0])
@@ -86,7 +86,7 @@ def test_each_start_type_reseeds_its_isolates(serve):
     for mode in ("none", "baseline"):
         server = serve(WORKER, f"--snapshot={mode}")
         pid, first = server.get("/")[2].split()
-        os.kill(int(pid), signal.SIGKILL)
+        os.kill(server.host_pid(int(pid)), signal.SIGKILL)
         deadline = time.monotonic() + 20
         while True:
             status, _, body = server.get("/")

@@ -1,0 +1,384 @@
+/* guard.c — a worker template's guard (guard process): forked from the zygote in place of the
+ * template, it creates the sandbox's namespaces (sandbox.h), forks the template as pid 1 of the
+ * new pid namespace, and stands between the template and the host for the template's life.
+ *
+ * The template runs the worker's top-level code, so from then on nothing it does is trusted:
+ *  - the guard relays the host's control messages to it, and passes on only the answers the
+ *    host expects (READY, FAILED, ISOLATE_SPAWNED, ISOLATE_EXITED), with isolate pids
+ *    translated by the kernel (SCM_CREDENTIALS) into the host's pid namespace: the template
+ *    can name no process outside its own namespace;
+ *  - it decides every fork the template attempts (seccomp user notification, seccomp.c): one
+ *    per SPAWN_ISOLATE the host sent, none while the top-level code runs, never a thread;
+ *  - the template is pid 1 of its namespace: when it dies, every process it or an isolate
+ *    made dies too. The guard kills it when the host closes the control socket, and dies
+ *    with the zygote (PR_SET_PDEATHSIG), which dies with the host.
+ * Invariant: the guard never runs Python and never runs code of the worker.
+ */
+#include "isolate/guard.h"
+#include "isolate/process.h"
+#include "isolate/sandbox.h"
+#include "python/embed.h"
+#include "wire/control.h"
+#include "wire/frame.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_FDS 4
+#define PID_SLOTS 256
+
+/* The clone flags a plain fork() uses; anything else (a thread, shared memory, new
+ * namespaces, a ptraced child) is refused. */
+#define FORK_FLAGS (CSIGNAL | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_PARENT_SETTID)
+
+typedef struct {
+    int host_fd;            /* control socket to the host */
+    int tpl_fd;             /* control socket to the template (SO_PASSCRED) */
+    int listener_fd;        /* the template's fork notifications, or -1 */
+    int pidfd;              /* readable when the template has exited */
+    pid_t tpl_pid;
+    unsigned forks_allowed; /* SPAWN_ISOLATE messages relayed and not yet forked */
+    int ready;
+    struct { pid_t inner, outer; } pids[PID_SLOTS];   /* isolates: namespace pid -> host's */
+} guard_t;
+
+typedef struct {
+    uint8_t data[PW_CONTROL_MAX];
+    size_t len;
+    int fds[MAX_FDS];
+    size_t n_fds;
+    int has_creds;
+    struct ucred creds;
+    pw_frame_t frame;
+} relayed_t;
+
+static relayed_t msg;      /* one message at a time; static: 128 KiB */
+
+static void close_fds(relayed_t *m)
+{
+    for (size_t i = 0; i < m->n_fds; i++)
+        close(m->fds[i]);
+    m->n_fds = 0;
+}
+
+static void take_control(relayed_t *m, struct msghdr *mh)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET)
+            continue;
+        if (cm->cmsg_type == SCM_CREDENTIALS && cm->cmsg_len >= CMSG_LEN(sizeof m->creds)) {
+            memcpy(&m->creds, CMSG_DATA(cm), sizeof m->creds);
+            m->has_creds = 1;
+        }
+        if (cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+            if (m->n_fds < MAX_FDS)
+                m->fds[m->n_fds++] = fd;
+            else
+                close(fd);
+        }
+    }
+}
+
+/* Receives one whole control message. Returns 1, 0 at end of stream, -errno (-EBADMSG for a
+ * malformed or truncated one, its descriptors closed). */
+static int receive(int sock, relayed_t *m)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * MAX_FDS) + CMSG_SPACE(sizeof(struct ucred))];
+    } control;
+    struct iovec iov = { m->data, sizeof m->data };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = control.space, .msg_controllen = sizeof control.space };
+    ssize_t n;
+    do {
+        n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n == 0 ? 0 : -errno;
+    m->len = (size_t)n;
+    m->n_fds = 0;
+    m->has_creds = 0;
+    take_control(m, &mh);
+    size_t used;
+    if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+        pw_frame_parse(m->data, m->len, &m->frame, &used) != 1 || used != m->len) {
+        close_fds(m);
+        return -EBADMSG;
+    }
+    return 1;
+}
+
+/* Sends the message as it came, with its descriptors, without blocking. */
+static int forward(int sock, const relayed_t *m)
+{
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * MAX_FDS)];
+    } control;
+    struct iovec iov = { (void *)m->data, m->len };
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+    if (m->n_fds) {
+        memset(&control, 0, sizeof control);
+        mh.msg_control = control.space;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * m->n_fds);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * m->n_fds);
+        memcpy(CMSG_DATA(cm), m->fds, sizeof(int) * m->n_fds);
+    }
+    ssize_t n;
+    do {
+        n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    return n < 0 ? -errno : 0;
+}
+
+/* ---- host -> template ---- */
+
+/* Returns 1 to go on, 0 when the host is gone (or the template stopped taking messages). */
+static int relay_from_host(guard_t *g)
+{
+    int rc = receive(g->host_fd, &msg);
+    if (rc == -EAGAIN || rc == -EBADMSG)
+        return 1;
+    if (rc <= 0)
+        return 0;
+    if (msg.frame.type == PW_FRAME_CTL_SPAWN_ISOLATE)
+        g->forks_allowed++;
+    rc = forward(g->tpl_fd, &msg);
+    close_fds(&msg);
+    return rc == 0;
+}
+
+/* ---- template -> host ---- */
+
+static void remember_pid(guard_t *g, pid_t inner, pid_t outer)
+{
+    g->pids[(unsigned)inner % PID_SLOTS].inner = inner;
+    g->pids[(unsigned)inner % PID_SLOTS].outer = outer;
+}
+
+static pid_t outer_pid(const guard_t *g, pid_t inner)
+{
+    unsigned slot = (unsigned)inner % PID_SLOTS;
+    return inner > 0 && g->pids[slot].inner == inner ? g->pids[slot].outer : 0;
+}
+
+/* The isolate's pid as the host sees it: the kernel translated the template's
+ * SCM_CREDENTIALS (a pid of its namespace) into ours. Never the template's own. */
+static pid_t spawned_pid(guard_t *g, const relayed_t *m)
+{
+    const uint8_t *p = m->frame.payload;
+    pid_t inner = m->frame.len != 4 ? 0 : (pid_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
+                                                  (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
+    if (inner <= 0 || !m->has_creds || m->creds.pid <= 0 || m->creds.pid == g->tpl_pid)
+        return 0;
+    remember_pid(g, inner, m->creds.pid);
+    return m->creds.pid;
+}
+
+static void relay_exit(guard_t *g, const relayed_t *m)
+{
+    if (m->frame.len != 8)
+        return;
+    uint8_t out[8];
+    memcpy(out, m->frame.payload, 8);
+    pid_t inner = (pid_t)((uint32_t)out[0] | (uint32_t)out[1] << 8 | (uint32_t)out[2] << 16 |
+                          (uint32_t)out[3] << 24);
+    uint32_t outer = (uint32_t)outer_pid(g, inner);
+    if (!outer)
+        return;
+    for (int i = 0; i < 4; i++)
+        out[i] = (uint8_t)(outer >> (8 * i));
+    pw_control_send(g->host_fd, PW_FRAME_CTL_ISOLATE_EXITED, 0, out, sizeof out, -1);
+}
+
+static void take_listener(guard_t *g, relayed_t *m)
+{
+    if (g->ready || g->listener_fd >= 0 || m->n_fds != 1)
+        return;
+    g->listener_fd = m->fds[0];
+    m->n_fds = 0;
+}
+
+/* Returns 1 to go on, 0 when the template's socket is closed. */
+static int relay_from_template(guard_t *g)
+{
+    int rc = receive(g->tpl_fd, &msg);
+    if (rc == -EAGAIN || rc == -EBADMSG)
+        return rc == -EAGAIN ? 2 : 1;
+    if (rc <= 0)
+        return 0;
+    switch (msg.frame.type) {
+    case PW_FRAME_CTL_GUARD_LISTENER:
+        take_listener(g, &msg);
+        break;
+    case PW_FRAME_CTL_TEMPLATE_READY:
+        g->ready = 1;
+        pw_control_send_u32(g->host_fd, PW_FRAME_CTL_TEMPLATE_READY, (uint32_t)getpid());
+        break;
+    case PW_FRAME_CTL_TEMPLATE_FAILED:
+        pw_control_send(g->host_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, msg.frame.payload,
+                        msg.frame.len, -1);
+        break;
+    case PW_FRAME_CTL_ISOLATE_SPAWNED:
+        pw_control_send_u32(g->host_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, (uint32_t)spawned_pid(g, &msg));
+        break;
+    case PW_FRAME_CTL_ISOLATE_EXITED:
+        relay_exit(g, &msg);
+        break;
+    default:
+        break;      /* nothing else is the template's to say */
+    }
+    close_fds(&msg);
+    return 1;
+}
+
+/* ---- forks ---- */
+
+static void decide_fork(guard_t *g)
+{
+    struct seccomp_notif req;
+    struct seccomp_notif_resp resp;
+    memset(&req, 0, sizeof req);
+    if (ioctl(g->listener_fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0) {
+        if (errno != EINTR && errno != ENOENT) {
+            close(g->listener_fd);
+            g->listener_fd = -1;
+        }
+        return;
+    }
+    int allow = req.data.nr == __NR_clone && g->ready && g->forks_allowed > 0 &&
+                (req.data.args[0] & ~(uint64_t)FORK_FLAGS) == 0;
+    memset(&resp, 0, sizeof resp);
+    resp.id = req.id;
+    if (allow) {
+        g->forks_allowed--;
+        resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+    } else {
+        resp.error = -EPERM;
+    }
+    (void)ioctl(g->listener_fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);  /* ENOENT: it died */
+}
+
+/* ---- life ---- */
+
+static int serve(guard_t *g)
+{
+    for (;;) {
+        struct pollfd fds[4] = {
+            { g->host_fd, POLLIN, 0 }, { g->tpl_fd, POLLIN, 0 }, { g->pidfd, POLLIN, 0 },
+            { g->listener_fd, POLLIN, 0 },
+        };
+        int n = poll(fds, g->listener_fd >= 0 ? 4 : 3, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return 1;
+        if (fds[3].revents & POLLIN)
+            decide_fork(g);
+        else if (fds[3].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            close(g->listener_fd);
+            g->listener_fd = -1;
+        }
+        if (fds[1].revents && !relay_from_template(g))
+            return 0;
+        if (fds[0].revents && !relay_from_host(g))
+            return 0;
+        if (fds[2].revents) {       /* the template exited: pass on what it said last */
+            while (relay_from_template(g) == 1)
+                ;
+            return 0;
+        }
+    }
+}
+
+/* The template, pid 1 of the new namespace: it dies with the guard. */
+static int run_template(int tpl_fd, int alive_fd, const char *spec_path, pw_snapshot_t snapshot)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+        return 1;
+    struct pollfd parent = { alive_fd, 0, 0 };
+    if (poll(&parent, 1, 0) != 0)   /* POLLHUP: the guard is already gone */
+        return 1;
+    close(alive_fd);
+    /* a session of its own: kill(0, ...) must not reach the zygote's process group, whose
+     * members are outside the pid namespace */
+    if (setsid() < 0)
+        return 1;
+    return pw_template_main(tpl_fd, spec_path, snapshot);
+}
+
+static int fail_to_host(int host_fd, const char *what)
+{
+    char text[512];
+    snprintf(text, sizeof text, "the worker template could not start: %s", what);
+    pw_control_send(host_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, text, strlen(text), -1);
+    return 1;
+}
+
+int pw_guard_main(int host_fd, const char *spec_path, pw_snapshot_t snapshot)
+{
+    pw_process_name("pw-guard:", spec_path);
+    char err[512] = "";
+    int sandbox = pw_template_wants_sandbox(spec_path);
+    if (sandbox < 0)
+        return fail_to_host(host_fd, "cannot read the worker spec");
+    if (sandbox && pw_sandbox_enter_namespaces(err, sizeof err) < 0)
+        return fail_to_host(host_fd, err);
+    int sv[2], alive[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return fail_to_host(host_fd, strerror(errno));
+    if (pipe2(alive, O_CLOEXEC) < 0)
+        return fail_to_host(host_fd, strerror(errno));
+    int one = 1;
+    if (setsockopt(sv[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0)
+        return fail_to_host(host_fd, strerror(errno));
+    pw_python_before_fork();
+    pid_t pid = fork();
+    if (pid == 0) {
+        pw_python_after_fork_child();
+        close(host_fd);
+        close(sv[0]);
+        close(alive[1]);
+        _exit(run_template(sv[1], alive[0], spec_path, snapshot));
+    }
+    pw_python_after_fork_parent();
+    close(sv[1]);
+    close(alive[0]);
+    if (pid < 0)
+        return fail_to_host(host_fd, strerror(errno));
+    guard_t *g = calloc(1, sizeof *g);
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (!g || pidfd < 0) {
+        kill(pid, SIGKILL);
+        return fail_to_host(host_fd, "cannot watch the template");
+    }
+    *g = (guard_t){ .host_fd = host_fd, .tpl_fd = sv[0], .listener_fd = -1, .pidfd = pidfd,
+                    .tpl_pid = pid };
+    int rc = serve(g);
+    kill(pid, SIGKILL);             /* its pid namespace, and so every isolate, goes with it */
+    waitpid(pid, NULL, 0);
+    free(g);
+    return rc;
+}
