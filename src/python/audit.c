@@ -4,8 +4,10 @@
  * fetch), sockets → PermissionError (use fetch), threads → RuntimeError("can't start new
  * thread"), processes, signals to others, ctypes libraries, raising rlimits → PermissionError.
  * The hook is for clear errors, not the boundary: paths are checked lexically, and the
- * kernel's layers (isolate/sandbox.c) hold even when the hook is bypassed.
- * Invariant: the mode lives in C and only C sets it; hooks added from C cannot be removed.
+ * kernel's layers (isolate/sandbox.c, seccomp.c, guard.c) hold even when the hook is
+ * bypassed — and it can be: ctypes reads and writes memory without an audit event, so the
+ * worker can switch the mode off (tests/e2e/test_top_level_sandbox.py does).
+ * Invariant: only C sets the mode; nothing may depend on the hook for safety.
  */
 #include "python/audit.h"
 
