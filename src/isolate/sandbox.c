@@ -32,6 +32,8 @@
 #define MAX_STASH 16
 #define OPEN_FILES 256
 #define TEMPLATE_OPEN_FILES 1024
+#define TEMPLATE_MEMORY_FACTOR 8                    /* × --memory-limit for top-level code */
+#define TEMPLATE_MEMORY_MIN ((size_t)1 << 30)       /* but at least 1 GiB */
 
 const char *const pw_sandbox_system_dirs[] = {
     "/usr/lib/python3/dist-packages",   /* Debian's packages, also when not on sys.path */
@@ -373,14 +375,34 @@ static int apply_landlock(void)
 
 static int set_limit(int resource, rlim_t value);
 
+/* The template's address space now (its /proc/self/statm, opened before the pivot), or 0. */
+static size_t address_space(void)
+{
+    char buf[128];
+    ssize_t n = tpl.statm_fd >= 0 ? pread(tpl.statm_fd, buf, sizeof buf - 1, 0) : -1;
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    return strtoull(buf, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+}
+
 /* The top-level code's own limits: hard limits, which it cannot raise again (raising one
  * needs CAP_SYS_RESOURCE in the machine's user namespace). */
-static int template_rlimits(void)
+static int template_rlimits(size_t memory_limit)
 {
     int rc = set_limit(RLIMIT_NOFILE, TEMPLATE_OPEN_FILES);
     if (rc == 0) rc = set_limit(RLIMIT_CORE, 0);
     if (rc == 0) rc = set_limit(RLIMIT_MEMLOCK, 0);
     if (rc == 0) rc = set_limit(RLIMIT_MSGQUEUE, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+    /* what top-level code may add: imports need more than a request does */
+    size_t size = address_space();
+    size_t allowance = memory_limit * TEMPLATE_MEMORY_FACTOR;
+    if (allowance < TEMPLATE_MEMORY_MIN)
+        allowance = TEMPLATE_MEMORY_MIN;
+    if (rc == 0 && memory_limit && size)
+        rc = set_limit(RLIMIT_AS, (rlim_t)(size + allowance));
+#endif
     return rc;
 }
 
@@ -393,7 +415,7 @@ int pw_sandbox_template_enter(const pw_sandbox_conf_t *conf, char *err, size_t e
     int rc = pw_seccomp_build(&tpl.seccomp);
     if (rc < 0)
         return fail(err, err_len, -rc, "cannot build the seccomp filter");
-    if ((rc = template_rlimits()) < 0)
+    if ((rc = template_rlimits(conf->memory_limit)) < 0)
         return fail(err, err_len, -rc, "cannot set the template's resource limits");
     tpl.memory_limit = conf->memory_limit;
     tpl.ready = 1;
@@ -402,12 +424,9 @@ int pw_sandbox_template_enter(const pw_sandbox_conf_t *conf, char *err, size_t e
 
 void pw_sandbox_before_fork(void)
 {
-    char buf[128];
-    ssize_t n = tpl.statm_fd >= 0 ? pread(tpl.statm_fd, buf, sizeof buf - 1, 0) : -1;
-    if (n <= 0)
-        return;
-    buf[n] = '\0';
-    tpl.template_size = strtoull(buf, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = address_space();
+    if (size)
+        tpl.template_size = size;
 }
 
 /* ---- isolate ---- */
@@ -435,6 +454,17 @@ static int set_limit(int resource, rlim_t value)
     return setrlimit(resource, &rl) < 0 ? -errno : 0;
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
+/* The template's hard limits bind its isolates too: never ask for more (EPERM). */
+static rlim_t below_hard_limit(int resource, rlim_t wanted)
+{
+    struct rlimit rl;
+    if (getrlimit(resource, &rl) < 0 || rl.rlim_max == RLIM_INFINITY)
+        return wanted;
+    return wanted < rl.rlim_max ? wanted : rl.rlim_max;
+}
+#endif
+
 static int apply_rlimits(void)
 {
     int rc = set_limit(RLIMIT_NOFILE, OPEN_FILES);
@@ -445,7 +475,8 @@ static int apply_rlimits(void)
 #if !defined(__SANITIZE_ADDRESS__)
     /* AddressSanitizer reserves terabytes of address space: no RLIMIT_AS under it */
     if (rc == 0 && tpl.memory_limit && tpl.template_size)
-        rc = set_limit(RLIMIT_AS, (rlim_t)(tpl.template_size + tpl.memory_limit));
+        rc = set_limit(RLIMIT_AS, below_hard_limit(RLIMIT_AS,
+                                                   (rlim_t)(tpl.template_size + tpl.memory_limit)));
 #endif
     return rc;
 }
