@@ -17,6 +17,7 @@
 #include "isolate/guard.h"
 #include "isolate/process.h"
 #include "isolate/sandbox.h"
+#include "isolate/startup_limits.h"
 #include "python/embed.h"
 #include "wire/control.h"
 #include "wire/frame.h"
@@ -35,9 +36,11 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_FDS 4
+#define LOAD_GRACE_MS 5000      /* past the template's own wall-clock bound on loading */
 #define PID_SLOTS 256
 
 /* The clone flags a plain fork() uses; anything else (a thread, shared memory, new
@@ -51,7 +54,8 @@ typedef struct {
     int pidfd;              /* readable when the template has exited */
     pid_t tpl_pid;
     unsigned forks_allowed; /* SPAWN_ISOLATE messages relayed and not yet forked */
-    int ready;
+    int ready;              /* TEMPLATE_READY or _FAILED passed on */
+    uint64_t load_started_ms, load_deadline_ms;  /* CLOCK_MONOTONIC; deadline 0: no bound */
     struct { pid_t inner, outer; } pids[PID_SLOTS];   /* isolates: namespace pid -> host's */
 } guard_t;
 
@@ -238,6 +242,7 @@ static int relay_from_template(guard_t *g)
         pw_control_send_u32(g->host_fd, PW_FRAME_CTL_TEMPLATE_READY, (uint32_t)getpid());
         break;
     case PW_FRAME_CTL_TEMPLATE_FAILED:
+        g->ready = 1;
         pw_control_send(g->host_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, msg.frame.payload,
                         msg.frame.len, -1);
         break;
@@ -283,6 +288,32 @@ static void decide_fork(guard_t *g)
 
 /* ---- life ---- */
 
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* poll()'s timeout: until the load deadline while the template loads, else none. */
+static int poll_timeout(const guard_t *g)
+{
+    if (g->ready || !g->load_deadline_ms)
+        return -1;
+    uint64_t now = now_ms();
+    return now >= g->load_deadline_ms ? 0 : (int)(g->load_deadline_ms - now);
+}
+
+/* The template's own alarm did not end its load (its code can disarm it): say so for it. */
+static void fail_slow_load(const guard_t *g)
+{
+    char text[256];
+    snprintf(text, sizeof text, "the worker's top-level code did not finish loading within "
+             "%u s; the template was stopped from outside",
+             (unsigned)((g->load_deadline_ms - g->load_started_ms) / 1000));
+    pw_control_send(g->host_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, text, strlen(text), -1);
+}
+
 static int serve(guard_t *g)
 {
     for (;;) {
@@ -290,11 +321,15 @@ static int serve(guard_t *g)
             { g->host_fd, POLLIN, 0 }, { g->tpl_fd, POLLIN, 0 }, { g->pidfd, POLLIN, 0 },
             { g->listener_fd, POLLIN, 0 },
         };
-        int n = poll(fds, g->listener_fd >= 0 ? 4 : 3, -1);
+        int n = poll(fds, g->listener_fd >= 0 ? 4 : 3, poll_timeout(g));
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return 1;
+        if (n == 0 && poll_timeout(g) == 0) {
+            fail_slow_load(g);
+            return 0;
+        }
         if (fds[3].revents & POLLIN)
             decide_fork(g);
         else if (fds[3].revents & (POLLHUP | POLLERR | POLLNVAL)) {
@@ -341,8 +376,9 @@ int pw_guard_main(int host_fd, const char *spec_path, pw_snapshot_t snapshot)
 {
     pw_process_name("pw-guard:", spec_path);
     char err[512] = "";
-    int sandbox = pw_template_wants_sandbox(spec_path);
-    if (sandbox < 0)
+    int sandbox;
+    unsigned cpu_limit_ms;
+    if (pw_template_guard_settings(spec_path, &sandbox, &cpu_limit_ms) < 0)
         return fail_to_host(host_fd, "cannot read the worker spec");
     if (sandbox && pw_sandbox_enter_namespaces(err, sizeof err) < 0)
         return fail_to_host(host_fd, err);
@@ -375,7 +411,10 @@ int pw_guard_main(int host_fd, const char *spec_path, pw_snapshot_t snapshot)
         return fail_to_host(host_fd, "cannot watch the template");
     }
     *g = (guard_t){ .host_fd = host_fd, .tpl_fd = sv[0], .listener_fd = -1, .pidfd = pidfd,
-                    .tpl_pid = pid };
+                    .tpl_pid = pid, .load_started_ms = now_ms() };
+    unsigned wall_s = pw_startup_wall_limit_s(cpu_limit_ms);
+    if (wall_s)
+        g->load_deadline_ms = g->load_started_ms + wall_s * 1000ull + LOAD_GRACE_MS;
     int rc = serve(g);
     kill(pid, SIGKILL);             /* its pid namespace, and so every isolate, goes with it */
     waitpid(pid, NULL, 0);

@@ -16,8 +16,9 @@ int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot);
 /* Template: ctl_fd is its own control socket to the host; spec_path the worker spec. */
 int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot);
 
-/* Template: 1 when the spec asks for the sandbox, 0 when not, -1 when it cannot be read. */
-int pw_template_wants_sandbox(const char *spec_path);
+/* What the guard needs of the worker spec: whether it asks for the sandbox, and its CPU
+ * limit (which bounds the top-level code). Returns 0, or -1 when it cannot be read. */
+int pw_template_guard_settings(const char *spec_path, int *sandbox, unsigned *cpu_limit_ms);
 /* Loads the template's own seccomp filter (sandbox.h) before the worker's top-level code
  * runs; notify_forks: forks go to the guard, whose listener is sent over ctl_fd. Returns 0,
  * or -1 with err set. */

@@ -61,7 +61,7 @@ void pw_startup_limits_arm(int ctl_fd, unsigned cpu_limit_ms)
     if (cpu_limit_ms == 0)
         return;
     unsigned cpu_s = (cpu_limit_ms + 999) / 1000;
-    unsigned wall_s = 2 * cpu_s > MIN_WALL_S ? 2 * cpu_s : MIN_WALL_S;
+    unsigned wall_s = pw_startup_wall_limit_s(cpu_limit_ms);
     char text[400];
     snprintf(text, sizeof text, "the worker's top-level code used more than %u s of CPU time "
              "while loading (its CPU limit: --cpu-limit-ms or pyworkerd = (cpuLimitMs = ...)); "
@@ -80,6 +80,14 @@ void pw_startup_limits_arm(int ctl_fd, unsigned cpu_limit_ms)
         setrlimit(RLIMIT_CPU, &rl);
     }
     alarm(wall_s);
+}
+
+unsigned pw_startup_wall_limit_s(unsigned cpu_limit_ms)
+{
+    unsigned cpu_s = (cpu_limit_ms + 999) / 1000;
+    if (cpu_limit_ms == 0)
+        return 0;
+    return 2 * cpu_s > MIN_WALL_S ? 2 * cpu_s : MIN_WALL_S;
 }
 
 void pw_startup_limits_disarm(void)

@@ -13,5 +13,8 @@ void pw_startup_limits_arm(int ctl_fd, unsigned cpu_limit_ms);
 /* Disarms them once the worker is loaded: the template then only forks isolates, which set
  * their own limits. */
 void pw_startup_limits_disarm(void);
+/* The wall-clock bound for a CPU limit: twice it, at least 60 s (0 when there is no limit).
+ * The guard (guard.c) enforces it too, a few seconds later, from outside the template. */
+unsigned pw_startup_wall_limit_s(unsigned cpu_limit_ms);
 
 #endif

@@ -91,11 +91,15 @@ static int read_settings(const char *spec_path, spec_settings_t *out, char *err,
     return 0;
 }
 
-int pw_template_wants_sandbox(const char *spec_path)
+int pw_template_guard_settings(const char *spec_path, int *sandbox, unsigned *cpu_limit_ms)
 {
     char err[256];
     spec_settings_t settings;
-    return read_settings(spec_path, &settings, err, sizeof err) < 0 ? -1 : settings.sandbox;
+    if (read_settings(spec_path, &settings, err, sizeof err) < 0)
+        return -1;
+    *sandbox = settings.sandbox;
+    *cpu_limit_ms = settings.cpu_limit_ms;
+    return 0;
 }
 
 int pw_template_fence(int ctl_fd, int notify_forks, char *err, size_t err_len)

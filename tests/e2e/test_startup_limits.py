@@ -40,3 +40,18 @@ def test_slow_but_finite_top_level_code_loads(serve):
                 return Response("loaded")
         """}, "--cpu-limit-ms", "1000")
     assert server.get("/")[2] == b"loaded"
+
+
+def test_top_level_code_that_disarms_its_alarm_is_stopped_by_the_guard(tmp_path):
+    """The template's own wall-clock alarm is in reach of its code; the guard's bound is not."""
+    config = write_worker(tmp_path / "w", {"worker.py": (
+        "import signal, time\n"
+        "signal.alarm(0)\n"
+        "signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "time.sleep(3600)\n")})
+    started = time.monotonic()
+    result = run_pyworkerd("serve", config, "--cpu-limit-ms", "1000", timeout=120)
+    assert result.returncode == 1
+    assert "did not finish loading within 65 s; the template was stopped from outside" \
+        in result.stderr, result.stderr
+    assert time.monotonic() - started < 90
