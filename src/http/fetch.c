@@ -172,7 +172,7 @@ static int in_cidr(const uint8_t *ip, int family, const char *cidr)
 }
 
 /* The class of an address: local (loopback), private (RFC 1918, link-local, CGNAT, ULA) or
- * public. IPv4-mapped IPv6 addresses are classed as their IPv4 address. */
+ * public. IPv6 addresses that carry an IPv4 one (carries_ipv4) are classed as it. */
 static int address_class(int family, const uint8_t *ip)
 {
     static const char *const local4[] = { "127.0.0.0/8", "0.0.0.0/8", NULL };
@@ -206,6 +206,19 @@ static int rules_match(const rule_t *rules, size_t n, int family, const uint8_t 
     return 0;
 }
 
+/* An IPv6 address that carries an IPv4 one in its last 32 bits, and reaches that IPv4
+ * host: IPv4-mapped (::ffff:a.b.c.d), the NAT64 well-known prefix (64:ff9b::a.b.c.d, RFC
+ * 6052) and the deprecated IPv4-compatible form (::a.b.c.d; not :: and ::1 themselves). */
+static int carries_ipv4(const uint8_t *a6)
+{
+    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
+    static const uint8_t zeros[12] = { 0 };
+    if (memcmp(a6, mapped, 12) == 0 || memcmp(a6, nat64, 12) == 0)
+        return 1;
+    return memcmp(a6, zeros, 12) == 0 && (a6[12] | a6[13] | a6[14] || a6[15] > 1);
+}
+
 int pw_fetch_policy_allows(const pw_fetch_policy_t *policy, const struct sockaddr *addr)
 {
     uint8_t ip[16];
@@ -214,9 +227,8 @@ int pw_fetch_policy_allows(const pw_fetch_policy_t *policy, const struct sockadd
         memcpy(ip, &((const struct sockaddr_in *)addr)->sin_addr, 4);
     } else if (family == AF_INET6) {
         const uint8_t *a6 = (const uint8_t *)&((const struct sockaddr_in6 *)addr)->sin6_addr;
-        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-        if (memcmp(a6, mapped, 12) == 0) {
-            family = AF_INET;
+        if (carries_ipv4(a6)) {
+            family = AF_INET;       /* judged, and matched by rules, as the IPv4 it reaches */
             memcpy(ip, a6 + 12, 4);
         } else {
             memcpy(ip, a6, 16);
