@@ -20,7 +20,7 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
-static int span_is(pw_span_t s, const char *lit)
+static int span_is(pw_bytes_t s, const char *lit)
 {
     size_t n = strlen(lit);
     if (s.len != n)
@@ -31,7 +31,7 @@ static int span_is(pw_span_t s, const char *lit)
     return 1;
 }
 
-static int span_ieq(pw_span_t a, pw_span_t b)
+static int span_ieq(pw_bytes_t a, pw_bytes_t b)
 {
     if (a.len != b.len)
         return 0;
@@ -41,7 +41,7 @@ static int span_ieq(pw_span_t a, pw_span_t b)
     return 1;
 }
 
-static int span_eq(pw_span_t a, pw_span_t b)
+static int span_eq(pw_bytes_t a, pw_bytes_t b)
 {
     return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
 }
@@ -87,7 +87,7 @@ static int blank_line_at(const uint8_t *d, size_t len, size_t i, size_t *next)
 }
 
 /* The line from i to its LF (CR dropped) and the index after it; 0 when no LF yet. */
-static int next_line(const uint8_t *d, size_t len, size_t i, pw_span_t *line, size_t *next)
+static int next_line(const uint8_t *d, size_t len, size_t i, pw_bytes_t *line, size_t *next)
 {
     const uint8_t *lf = memchr(d + i, '\n', len - i);
     if (!lf)
@@ -96,7 +96,7 @@ static int next_line(const uint8_t *d, size_t len, size_t i, pw_span_t *line, si
     *next = end + 1;
     if (end > i && d[end - 1] == '\r')
         end--;
-    *line = (pw_span_t){ d + i, end - i };
+    *line = (pw_bytes_t){ d + i, end - i };
     return 1;
 }
 
@@ -104,7 +104,7 @@ int pw_http_head_guard(const uint8_t *d, size_t len, pw_http_verdict_t *why)
 {
     size_t limit = len < PW_HTTP_MAX_HEAD_BYTES ? len : PW_HTTP_MAX_HEAD_BYTES;
     size_t i = skip_blank_lines(d, limit), n = 0, next;
-    pw_span_t line;
+    pw_bytes_t line;
     why->status = 0;
     if (!next_line(d, limit, i, &line, &i))
         goto unfinished;
@@ -126,7 +126,7 @@ unfinished:
 }
 
 /* method SP target SP version */
-static int parse_request_line(pw_span_t line, pw_http_head_t *out, pw_http_verdict_t *why)
+static int parse_request_line(pw_bytes_t line, pw_http_head_t *out, pw_http_verdict_t *why)
 {
     const uint8_t *sp1 = memchr(line.base, ' ', line.len);
     if (!sp1 || sp1 == line.base)
@@ -135,15 +135,15 @@ static int parse_request_line(pw_span_t line, pw_http_head_t *out, pw_http_verdi
     const uint8_t *sp2 = memchr(sp1 + 1, ' ', rest);
     if (!sp2 || sp2 == sp1 + 1)
         return verdict(why, 400, "malformed request line");
-    out->method = (pw_span_t){ line.base, (size_t)(sp1 - line.base) };
-    out->target = (pw_span_t){ sp1 + 1, (size_t)(sp2 - sp1 - 1) };
+    out->method = (pw_bytes_t){ line.base, (size_t)(sp1 - line.base) };
+    out->target = (pw_bytes_t){ sp1 + 1, (size_t)(sp2 - sp1 - 1) };
     for (size_t k = 0; k < out->method.len; k++)
         if (!is_tchar(out->method.base[k]))
             return verdict(why, 400, "malformed request line");
     return 0;
 }
 
-static pw_span_t trim_ows(pw_span_t s)
+static pw_bytes_t trim_ows(pw_bytes_t s)
 {
     while (s.len && (s.base[0] == ' ' || s.base[0] == '\t')) {
         s.base++;
@@ -156,13 +156,13 @@ static pw_span_t trim_ows(pw_span_t s)
 
 /* What the header lines seen so far said about the message's framing and host. */
 typedef struct {
-    pw_span_t content_length;   /* base NULL: none yet */
+    pw_bytes_t content_length;   /* base NULL: none yet */
     int transfer_encodings;
     int hosts;
     size_t bytes;               /* names and values */
 } framing_t;
 
-static int check_field(pw_span_t name, pw_span_t value, framing_t *f, pw_http_head_t *out,
+static int check_field(pw_bytes_t name, pw_bytes_t value, framing_t *f, pw_http_head_t *out,
                        pw_http_verdict_t *why)
 {
     f->bytes += name.len + value.len;
@@ -183,18 +183,18 @@ static int check_field(pw_span_t name, pw_span_t value, framing_t *f, pw_http_he
     return 0;
 }
 
-static int parse_field(pw_span_t line, framing_t *f, pw_http_head_t *out, pw_http_verdict_t *why)
+static int parse_field(pw_bytes_t line, framing_t *f, pw_http_head_t *out, pw_http_verdict_t *why)
 {
     if (line.base[0] == ' ' || line.base[0] == '\t')
         return verdict(why, 400, "obsolete line folding in a header");
     const uint8_t *colon = memchr(line.base, ':', line.len);
     if (!colon || colon == line.base)
         return verdict(why, 400, "malformed header line");
-    pw_span_t name = { line.base, (size_t)(colon - line.base) };
+    pw_bytes_t name = { line.base, (size_t)(colon - line.base) };
     for (size_t k = 0; k < name.len; k++)
         if (!is_tchar(name.base[k]))
             return verdict(why, 400, "malformed header name");
-    pw_span_t value = trim_ows((pw_span_t){ colon + 1, line.len - name.len - 1 });
+    pw_bytes_t value = trim_ows((pw_bytes_t){ colon + 1, line.len - name.len - 1 });
     return check_field(name, value, f, out, why);
 }
 
@@ -202,7 +202,7 @@ int pw_http_head_check(const uint8_t *d, size_t len, pw_http_head_t *out, pw_htt
 {
     framing_t f = { { NULL, 0 }, 0, 0, 0 };
     size_t i = skip_blank_lines(d, len), next;
-    pw_span_t line;
+    pw_bytes_t line;
     memset(out, 0, sizeof *out);
     why->status = 0;
     if (!next_line(d, len, i, &line, &i) || parse_request_line(line, out, why) != 0)
@@ -232,7 +232,7 @@ int pw_http_head_check(const uint8_t *d, size_t len, pw_http_head_t *out, pw_htt
 /* ---- request.url ---- */
 
 /* RFC 3986 authority characters (reg-name, IP literal, port); no userinfo. */
-static int valid_authority(pw_span_t a)
+static int valid_authority(pw_bytes_t a)
 {
     if (a.len == 0)
         return 0;
@@ -256,7 +256,7 @@ static int needs_escape(uint8_t c, int in_query)
     return in_query ? c == '\'' : (c == '`' || c == '{' || c == '}');
 }
 
-static size_t put_escaped(char *out, pw_span_t s)
+static size_t put_escaped(char *out, pw_bytes_t s)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t n = 0;
@@ -282,7 +282,7 @@ size_t pw_http_url_max(size_t scheme_len, size_t host_len, size_t target_len)
 }
 
 /* "scheme://" at the start of target: its length (with "://"), or 0. */
-static size_t scheme_prefix(pw_span_t t)
+static size_t scheme_prefix(pw_bytes_t t)
 {
     size_t k = 0;
     while (k < t.len && ((t.base[k] >= 'a' && t.base[k] <= 'z') || (t.base[k] >= 'A' && t.base[k] <= 'Z') ||
@@ -294,34 +294,34 @@ static size_t scheme_prefix(pw_span_t t)
 }
 
 /* absolute-form: splits target into its authority and the rest (path and query). */
-static int split_absolute(pw_span_t scheme, pw_span_t target, pw_span_t *authority, pw_span_t *rest,
+static int split_absolute(pw_bytes_t scheme, pw_bytes_t target, pw_bytes_t *authority, pw_bytes_t *rest,
                           pw_http_verdict_t *why)
 {
     size_t prefix = scheme_prefix(target);
     if (!prefix)
         return verdict(why, 400, "the request target is neither a path nor an absolute URL");
-    if (!span_ieq((pw_span_t){ target.base, prefix - 3 }, scheme))
+    if (!span_ieq((pw_bytes_t){ target.base, prefix - 3 }, scheme))
         return verdict(why, 400, "the request target's scheme is not the connection's");
     size_t k = prefix;
     while (k < target.len && target.base[k] != '/' && target.base[k] != '?' && target.base[k] != '#')
         k++;
-    *authority = (pw_span_t){ target.base + prefix, k - prefix };
-    *rest = (pw_span_t){ target.base + k, target.len - k };
+    *authority = (pw_bytes_t){ target.base + prefix, k - prefix };
+    *rest = (pw_bytes_t){ target.base + k, target.len - k };
     if (!valid_authority(*authority))
         return verdict(why, 400, "invalid authority in the request target");
     return 0;
 }
 
-int pw_http_request_url(pw_span_t scheme, pw_span_t method, pw_span_t target, pw_span_t host,
-                        char *out, size_t *url_len, pw_span_t *authority, pw_http_verdict_t *why)
+int pw_http_request_url(pw_bytes_t scheme, pw_bytes_t method, pw_bytes_t target, pw_bytes_t host,
+                        char *out, size_t *url_len, pw_bytes_t *authority, pw_http_verdict_t *why)
 {
-    pw_span_t rest = target;
+    pw_bytes_t rest = target;
     why->status = 0;
     *url_len = 0;
     if (method.len == 7 && memcmp(method.base, "CONNECT", 7) == 0)
         return verdict(why, 405, "CONNECT is not supported");
     if (target.len && target.base[0] == '/') {
-        *authority = host.len ? host : (pw_span_t){ (const uint8_t *)"localhost", 9 };
+        *authority = host.len ? host : (pw_bytes_t){ (const uint8_t *)"localhost", 9 };
         if (!valid_authority(*authority))
             return verdict(why, 400, "invalid Host header");
     } else if (target.len == 1 && target.base[0] == '*') {

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "wire/frame.h"
+
 /* Cloudflare's limit on the total size of a request's headers (names and values). */
 #define PW_HTTP_MAX_HEADER_BYTES (128u * 1024)
 /* ... on their number (h2o's own limit, which answers 400 past it). */
@@ -17,16 +19,11 @@
 /* A head (request line and header lines) longer than this is refused before h2o parses it. */
 #define PW_HTTP_MAX_HEAD_BYTES (PW_HTTP_MAX_HEADER_BYTES + 16u * 1024)
 
-typedef struct {
-    const uint8_t *base;
-    size_t len;
-} pw_span_t;
-
 /* What pw_http_head_check found in a head. */
 typedef struct {
-    pw_span_t method;
-    pw_span_t target;
-    pw_span_t host;             /* the Host header's value; base NULL when there is none */
+    pw_bytes_t method;
+    pw_bytes_t target;
+    pw_bytes_t host;             /* the Host header's value; base NULL when there is none */
     size_t head_len;            /* bytes up to and including the blank line */
     size_t n_headers;
 } pw_http_head_t;
@@ -57,7 +54,7 @@ size_t pw_http_url_max(size_t scheme_len, size_t host_len, size_t target_len);
  * and whose authority replaces Host (*authority points to it); asterisk-form and anything else:
  * 400; CONNECT: 405. Bytes a URL parser would escape (controls, space, non-ASCII, `"#<>`...)
  * are percent-encoded. out must hold pw_http_url_max(...) bytes; *url_len is set. */
-int pw_http_request_url(pw_span_t scheme, pw_span_t method, pw_span_t target, pw_span_t host,
-                        char *out, size_t *url_len, pw_span_t *authority, pw_http_verdict_t *why);
+int pw_http_request_url(pw_bytes_t scheme, pw_bytes_t method, pw_bytes_t target, pw_bytes_t host,
+                        char *out, size_t *url_len, pw_bytes_t *authority, pw_http_verdict_t *why);
 
 #endif

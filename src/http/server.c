@@ -457,9 +457,9 @@ static void on_request_disposed(void *ptr)
         server->opts.on_idle(server->opts.on_idle_arg);
 }
 
-static pw_span_t span(h2o_iovec_t v)
+static pw_bytes_t span(h2o_iovec_t v)
 {
-    return (pw_span_t){ (const uint8_t *)v.base, v.len };
+    return (pw_bytes_t){ (const uint8_t *)v.base, v.len };
 }
 
 /* Answers a refused request (and closes its connection, which may hold more of it). */
@@ -497,7 +497,7 @@ static int admit(http_call_t *hc, pw_http_verdict_t *why)
 {
     h2o_req_t *req = hc->req;
     h2o_iovec_t scheme = req->input.scheme ? req->input.scheme->name : h2o_iovec_init(H2O_STRLIT("http"));
-    pw_span_t authority;
+    pw_bytes_t authority;
     size_t len;
     if (check_head(req, why) != 0)
         return why->status;
