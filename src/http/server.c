@@ -479,15 +479,30 @@ static void refuse(h2o_req_t *req, listener_t *l, const pw_http_verdict_t *why)
                            H2O_SEND_ERROR_KEEP_HEADERS | H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
 }
 
+static size_t request_header_bytes(const h2o_req_t *req)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < req->headers.size; i++)
+        total += req->headers.entries[i].name->len + req->headers.entries[i].value.len;
+    return total;
+}
+
 /* An HTTP/1 request's raw head, still at the start of the connection's input buffer (h2o
- * consumes it only once the response is written). */
+ * consumes it only once the response is written); of an HTTP/2 request, the size of what
+ * h2o decoded. */
 static int check_head(h2o_req_t *req, pw_http_verdict_t *why)
 {
     h2o_socket_t *sock;
     pw_http_head_t head;
     why->status = 0;
-    if (req->version >= 0x200 || !req->conn->callbacks->get_socket ||
-        !(sock = req->conn->callbacks->get_socket(req->conn)) || !sock->input)
+    if (req->version >= 0x200) {
+        if (request_header_bytes(req) <= PW_HTTP_MAX_HEADER_BYTES)
+            return 0;
+        why->reason = "request headers over 128 KiB";
+        return why->status = 431;
+    }
+    if (!req->conn->callbacks->get_socket || !(sock = req->conn->callbacks->get_socket(req->conn)) ||
+        !sock->input)
         return 0;
     return pw_http_head_check((const uint8_t *)sock->input->bytes, sock->input->size, &head, why);
 }
