@@ -426,8 +426,14 @@ static void on_peer_sweep(uv_timer_t *timer)
 
 static void on_guard_rearm(uv_prepare_t *handle)
 {
-    pw_head_guard_rearm();
-    uv_prepare_stop(handle);
+    if (!pw_head_guard_rearm())
+        uv_prepare_stop(handle);
+}
+
+static void guard_rearm_soon(pw_http_server_t *server)
+{
+    if (!server->closing && !uv_is_active((uv_handle_t *)&server->guard_rearm))
+        uv_prepare_start(&server->guard_rearm, on_guard_rearm);
 }
 
 /* The next head on this HTTP/1 connection is guarded again (head_guard.h). */
@@ -435,9 +441,8 @@ static void guard_next_head(pw_http_server_t *server, h2o_req_t *req)
 {
     if (req->version >= 0x200 || !req->http1_is_persistent || !req->conn->callbacks->get_socket)
         return;
-    if (pw_head_guard_request_done(req->conn->callbacks->get_socket(req->conn)) &&
-        !server->closing && !uv_is_active((uv_handle_t *)&server->guard_rearm))
-        uv_prepare_start(&server->guard_rearm, on_guard_rearm);
+    if (pw_head_guard_request_done(req->conn->callbacks->get_socket(req->conn)))
+        guard_rearm_soon(server);
 }
 
 static void on_request_disposed(void *ptr)
@@ -572,7 +577,8 @@ static void on_accept(uv_stream_t *listener_stream, int status)
     socklen_t peer_len = h2o_socket_getpeername(sock, (struct sockaddr *)&peer);
     pw_accepted_add(conn, (struct sockaddr *)&peer, peer_len);
     h2o_accept(&l->accept_ctx, sock);
-    pw_head_guard_accepted(conn, l->ssl_ctx != NULL);
+    if (pw_head_guard_accepted(conn, l->ssl_ctx != NULL))
+        guard_rearm_soon(l->server);
 }
 
 static void listener_configure(listener_t *l, uv_loop_t *loop, size_t max_body)

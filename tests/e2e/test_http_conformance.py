@@ -4,7 +4,11 @@ headers a worker sees, and that every refusal closes the connection."""
 
 import json
 import socket
+import ssl
+import textwrap
 import time
+
+from conftest import Server, assert_no_sanitizer_report, make_certificates
 
 WORKER = {"worker.py": '''
     import json
@@ -228,3 +232,68 @@ def test_server_keeps_serving_after_refusals(serve):
         exchange(server.port, data)
     status, _, body = server.get("/ok")
     assert status == 200 and json.loads(body)["url"].endswith("/ok")
+
+
+# ---- the same limits on https sockets ----
+
+HTTPS_CONFIG = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = (
+    modules = [(name = "worker.py", pythonModule = embed "worker.py")],
+    compatibilityDate = "2025-09-01", compatibilityFlags = ["python_workers"]))],
+  sockets = [(name = "http", address = "127.0.0.1:1", service = "main",
+              https = (options = (), tlsOptions = (keypair = (
+                privateKey = embed "server.key", certificateChain = embed "server.pem"))))],
+);
+"""
+
+
+def tls_exchange(port, cafile, requests):
+    """Sends each request on one TLS connection (HTTP/1.1 by ALPN), returns the first status
+    line of each reply and the headers of the last."""
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    ctx.set_alpn_protocols(["http/1.1"])
+    statuses, headers = [], {}
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as s:
+            for data in requests:
+                try:
+                    s.sendall(data)
+                except (BrokenPipeError, ConnectionResetError, ssl.SSLError):
+                    pass
+                buf = b""
+                while b"\r\n\r\n" not in buf:
+                    chunk = s.recv(65536)
+                    assert chunk, buf
+                    buf += chunk
+                head, _, rest = buf.partition(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                statuses.append(int(lines[0].split()[1]))
+                headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+                n = int(headers.get("content-length", "0"))
+                while len(rest) < n:
+                    rest += s.recv(65536)
+    return statuses, headers
+
+
+def test_header_limits_hold_on_https_sockets(tmp_path):
+    d = tmp_path / "w"
+    d.mkdir()
+    make_certificates(d)
+    (d / "worker.py").write_text(textwrap.dedent(WORKER["worker.py"]))
+    (d / "config.capnp").write_text(HTTPS_CONFIG)
+    server = Server(d / "config.capnp", tmp=tmp_path)
+    try:
+        many = b"GET / HTTP/1.1\r\nHost: a\r\n" + b"X: y\r\n" * 150 + b"\r\n"
+        big = b"GET / HTTP/1.1\r\nHost: a\r\n" + b"".join(
+            b"X-Big-%d: %s\r\n" % (i, b"a" * 8000) for i in range(131)) + b"\r\n"
+        ok = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"
+        for requests, expected in (([many], [431]), ([big], [431]), ([ok, many], [200, 431])):
+            statuses, headers = tls_exchange(server.port, d / "ca.pem", requests)
+            assert statuses == expected
+            assert headers["connection"] == "close"
+        assert tls_exchange(server.port, d / "ca.pem", [ok])[0] == [200]
+    finally:
+        server.stop()
+        assert_no_sanitizer_report(server.log())
