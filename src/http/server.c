@@ -44,7 +44,7 @@ struct pw_http_server {
     pw_http_options_t opts;
     http_call_t *waiting;       /* every request in flight, newest first */
     uv_timer_t peer_sweep;      /* runs while requests are in flight */
-    uv_prepare_t guard_rearm;   /* runs once after HTTP/1 requests end (head_guard.h) */
+    uv_prepare_t guard_rearm;   /* runs while head_guard.h has connections to look at */
 };
 
 typedef struct {
