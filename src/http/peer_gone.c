@@ -3,6 +3,7 @@
  * searched for requests that have waited a while, a few times a second at most.
  */
 #include "http/peer_gone.h"
+#include "http/head_guard.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@ static pw_accepted_t *accepted;     /* all open accepted connections */
 void pw_accepted_add(pw_accepted_t *conn, const struct sockaddr *peer, socklen_t peer_len)
 {
     conn->peer_len = peer_len <= sizeof conn->peer ? peer_len : 0;
+    conn->fd = -1;
     memcpy(&conn->peer, peer, conn->peer_len);
     conn->prev = NULL;
     conn->next = accepted;
@@ -24,6 +26,7 @@ void pw_accepted_add(pw_accepted_t *conn, const struct sockaddr *peer, socklen_t
 void pw_accepted_close_cb(uv_handle_t *handle)
 {
     pw_accepted_t *conn = (pw_accepted_t *)handle;
+    pw_head_guard_forget(conn);
     if (conn->prev)
         conn->prev->next = conn->next;
     else if (accepted == conn)

@@ -16,6 +16,7 @@ typedef struct pw_accepted {
     struct pw_accepted *prev, *next;
     struct sockaddr_storage peer;
     socklen_t peer_len;
+    int fd;                     /* head_guard.c's index (-1: none) */
 } pw_accepted_t;
 
 /* Registers conn (accepted, not yet handed to h2o) under its peer address. */

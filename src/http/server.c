@@ -8,10 +8,15 @@
  * acknowledged to the isolate, whose flow-control window bounds what waits here.
  * An HTTP/1 client that closes its connection while its request waits for the worker is
  * found by a sweep (peer_gone.h): the call is cancelled and the request ends as 499.
+ * Before a request is dispatched, the host checks its head and builds request.url
+ * (request_head.h); a refused request is answered here and closes its connection, and
+ * head_guard.h answers 431 for heads too large for h2o before h2o parses them.
  */
 #include "http/server.h"
 #include "http/address.h"
+#include "http/head_guard.h"
 #include "http/peer_gone.h"
+#include "http/request_head.h"
 #include "http/tls_server.h"
 #include "host/log.h"
 
@@ -22,8 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Cloudflare's limit on the total size of a request's headers. */
-#define PW_HTTP_MAX_HEADER_BYTES (128u * 1024)
 /* How often, and after how long a wait, requests are checked for a client that left. */
 #define PEER_SWEEP_MS 250
 #define PEER_CHECK_AFTER_NS (200u * 1000 * 1000)
@@ -41,6 +44,7 @@ struct pw_http_server {
     pw_http_options_t opts;
     http_call_t *waiting;       /* every request in flight, newest first */
     uv_timer_t peer_sweep;      /* runs while requests are in flight */
+    uv_prepare_t guard_rearm;   /* runs while head_guard.h has connections to look at */
 };
 
 typedef struct {
@@ -81,6 +85,8 @@ struct http_call {
     uint64_t start_ns;
     h2o_generator_t generator;
     stream_t stream;
+    h2o_iovec_t url;            /* request.url (pw_http_request_url) */
+    h2o_iovec_t host;           /* the Host header the worker sees */
     http_call_t *prev, *next;   /* the server's `waiting` list */
 };
 
@@ -107,6 +113,7 @@ static const char *reason_phrase(int status)
     case 413: return "Payload Too Large";
     case 418: return "I'm a teapot";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
@@ -171,25 +178,32 @@ static void request_peer(h2o_req_t *req, const listener_t *l, pw_peer_t *peer, c
     peer->server_ip = address_text(&sa, n, server, len, &peer->server_port);
 }
 
+/* The worker sees the Host header (h2o keeps it apart, in input.authority), first. */
+static size_t request_headers(http_call_t *hc, pw_header_t *headers)
+{
+    h2o_req_t *req = hc->req;
+    size_t n = 0;
+    if (h2o_find_header(&req->headers, H2O_TOKEN_HOST, -1) == -1)
+        headers[n++] = (pw_header_t){ { (const uint8_t *)"host", 4 },
+                                      { (const uint8_t *)hc->host.base, hc->host.len } };
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        headers[n].name = (pw_bytes_t){ (const uint8_t *)h->name->base, h->name->len };
+        headers[n++].value = (pw_bytes_t){ (const uint8_t *)h->value.base, h->value.len };
+    }
+    return n;
+}
+
 static int encode_request(pw_call_t *call, pw_buf_t *out)
 {
     http_call_t *hc = (http_call_t *)call;
     h2o_req_t *req = hc->req;
-    size_t n = req->headers.size;
     pw_header_t stack[64];
-    pw_header_t *headers = n <= 64 ? stack : malloc(sizeof(pw_header_t) * n);
+    pw_header_t *headers = req->headers.size < 64 ? stack : malloc(sizeof(pw_header_t) * (req->headers.size + 1));
     if (!headers)
         return -1;
-    for (size_t i = 0; i < n; i++) {
-        const h2o_header_t *h = &req->headers.entries[i];
-        headers[i].name = (pw_bytes_t){ (const uint8_t *)h->name->base, h->name->len };
-        headers[i].value = (pw_bytes_t){ (const uint8_t *)h->value.base, h->value.len };
-    }
-    h2o_iovec_t scheme = req->input.scheme ? req->input.scheme->name : h2o_iovec_init(H2O_STRLIT("http"));
-    h2o_iovec_t authority = req->input.authority.len ? req->input.authority
-                                                     : h2o_iovec_init(H2O_STRLIT("localhost"));
-    h2o_iovec_t url = h2o_concat(&req->pool, scheme, h2o_iovec_init(H2O_STRLIT("://")), authority,
-                                 req->input.path);
+    size_t n = request_headers(hc, headers);
+    h2o_iovec_t url = hc->url;
     pw_bytes_t method = { (const uint8_t *)req->input.method.base, req->input.method.len };
     pw_bytes_t body = { (const uint8_t *)req->entity.base, req->entity.base ? req->entity.len : 0 };
     pw_peer_t peer;
@@ -410,10 +424,34 @@ static void on_peer_sweep(uv_timer_t *timer)
     }
 }
 
+static void on_guard_rearm(uv_prepare_t *handle)
+{
+    if (!pw_head_guard_rearm())
+        uv_prepare_stop(handle);
+}
+
+static void guard_rearm_soon(pw_http_server_t *server)
+{
+    if (!server->closing && !uv_is_active((uv_handle_t *)&server->guard_rearm))
+        uv_prepare_start(&server->guard_rearm, on_guard_rearm);
+}
+
+/* The next head on this HTTP/1 connection is guarded again (head_guard.h). */
+static void guard_next_head(pw_http_server_t *server, h2o_req_t *req)
+{
+    if (req->version >= 0x200 || !req->http1_is_persistent || !req->conn->callbacks->get_socket)
+        return;
+    if (pw_head_guard_request_done(req->conn->callbacks->get_socket(req->conn)))
+        guard_rearm_soon(server);
+}
+
 static void on_request_disposed(void *ptr)
 {
     http_call_t *hc = ptr;
     pw_http_server_t *server = hc->listener->server;
+    guard_next_head(server, hc->req);
+    if (!hc->start_ns)
+        return;                 /* refused: never submitted */
     waiting_remove(server, hc);
     if (hc->call.state != PW_CALL_DONE)
         pw_pool_cancel(&hc->call);
@@ -424,6 +462,28 @@ static void on_request_disposed(void *ptr)
         server->opts.on_idle(server->opts.on_idle_arg);
 }
 
+static pw_bytes_t span(h2o_iovec_t v)
+{
+    return (pw_bytes_t){ (const uint8_t *)v.base, v.len };
+}
+
+/* Answers a refused request (and closes its connection, which may hold more of it). */
+static void refuse(h2o_req_t *req, listener_t *l, const pw_http_verdict_t *why)
+{
+    const char *phrase = reason_phrase(why->status);
+    size_t len = strlen(phrase) + strlen(why->reason) + 4;
+    char *body = h2o_mem_alloc_pool(&req->pool, len);
+    snprintf(body, len, "%s: %s\n", phrase, why->reason);
+    if (why->status == 405)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
+                       H2O_STRLIT("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
+    if (l->server->opts.access_log)
+        pw_log_access(pw_pool_name(l->pool), req->input.method.base, req->input.method.len,
+                      req->input.path.base, req->input.path.len, why->status, 0, 0);
+    h2o_send_error_generic(req, why->status, phrase, body,
+                           H2O_SEND_ERROR_KEEP_HEADERS | H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
+}
+
 static size_t request_header_bytes(const h2o_req_t *req)
 {
     size_t total = 0;
@@ -432,22 +492,57 @@ static size_t request_header_bytes(const h2o_req_t *req)
     return total;
 }
 
+/* An HTTP/1 request's raw head, still at the start of the connection's input buffer (h2o
+ * consumes it only once the response is written); of an HTTP/2 request, the size of what
+ * h2o decoded. */
+static int check_head(h2o_req_t *req, pw_http_verdict_t *why)
+{
+    h2o_socket_t *sock;
+    pw_http_head_t head;
+    why->status = 0;
+    if (req->version >= 0x200) {
+        if (request_header_bytes(req) <= PW_HTTP_MAX_HEADER_BYTES)
+            return 0;
+        why->reason = "request headers over 128 KiB";
+        return why->status = 431;
+    }
+    if (!req->conn->callbacks->get_socket || !(sock = req->conn->callbacks->get_socket(req->conn)) ||
+        !sock->input)
+        return 0;
+    return pw_http_head_check((const uint8_t *)sock->input->bytes, sock->input->size, &head, why);
+}
+
+/* The host's checks, then request.url and the Host header into hc; 0 or the status refused. */
+static int admit(http_call_t *hc, pw_http_verdict_t *why)
+{
+    h2o_req_t *req = hc->req;
+    h2o_iovec_t scheme = req->input.scheme ? req->input.scheme->name : h2o_iovec_init(H2O_STRLIT("http"));
+    pw_bytes_t authority;
+    size_t len;
+    if (check_head(req, why) != 0)
+        return why->status;
+    char *url = h2o_mem_alloc_pool(&req->pool, pw_http_url_max(scheme.len, req->input.authority.len,
+                                                                req->input.path.len));
+    if (pw_http_request_url(span(scheme), span(req->input.method), span(req->input.path),
+                            span(req->input.authority), url, &len, &authority, why) != 0)
+        return why->status;
+    hc->url = h2o_iovec_init(url, len);
+    hc->host = h2o_iovec_init((char *)authority.base, authority.len);
+    return 0;
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     listener_t *l = ((worker_handler_t *)self)->listener;
-    if (request_header_bytes(req) > PW_HTTP_MAX_HEADER_BYTES) {
-        h2o_send_error_generic(req, 431, "Request Header Fields Too Large",
-                               "Request Header Fields Too Large: over 128 KiB of headers\n",
-                               H2O_SEND_ERROR_KEEP_HEADERS);
-        if (l->server->opts.access_log)
-            pw_log_access(pw_pool_name(l->pool), req->input.method.base, req->input.method.len,
-                          req->input.path.base, req->input.path.len, 431, 0, 0);
-        return 0;
-    }
     http_call_t *hc = h2o_mem_alloc_shared(&req->pool, sizeof *hc, on_request_disposed);
     memset(hc, 0, sizeof *hc);
     hc->req = req;
     hc->listener = l;
+    pw_http_verdict_t why;
+    if (admit(hc, &why) != 0) {
+        refuse(req, l, &why);
+        return 0;
+    }
     hc->start_ns = uv_hrtime();
     hc->call.state = PW_CALL_NEW;
     hc->call.encode = encode_request;
@@ -482,6 +577,8 @@ static void on_accept(uv_stream_t *listener_stream, int status)
     socklen_t peer_len = h2o_socket_getpeername(sock, (struct sockaddr *)&peer);
     pw_accepted_add(conn, (struct sockaddr *)&peer, peer_len);
     h2o_accept(&l->accept_ctx, sock);
+    if (pw_head_guard_accepted(conn, l->ssl_ctx != NULL))
+        guard_rearm_soon(l->server);
 }
 
 static void listener_configure(listener_t *l, uv_loop_t *loop, size_t max_body)
@@ -597,6 +694,10 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
     uv_unref((uv_handle_t *)&server->peer_sweep);
     server->peer_sweep.data = server;
     server->open_handles++;
+    uv_prepare_init(loop, &server->guard_rearm);
+    uv_unref((uv_handle_t *)&server->guard_rearm);
+    server->guard_rearm.data = server;
+    server->open_handles++;
     for (size_t i = 0; i < n; i++) {
         listener_t *l = &listeners[i];
         l->server = server;
@@ -696,6 +797,8 @@ void pw_http_server_close(pw_http_server_t *server)
     }
     if (!uv_is_closing((uv_handle_t *)&server->peer_sweep))
         uv_close((uv_handle_t *)&server->peer_sweep, on_sweep_closed);
+    if (!uv_is_closing((uv_handle_t *)&server->guard_rearm))
+        uv_close((uv_handle_t *)&server->guard_rearm, on_sweep_closed);
     close_listeners(server);
 }
 
