@@ -318,8 +318,7 @@ static void zygote_died(pw_zygote_watch_t *w)
         w->quick_deaths = 0;
     unsigned delay = restart_delays_ms[w->quick_deaths < 5 ? w->quick_deaths : 4];
     w->quick_deaths++;
-    pw_log_error("the runtime zygote (pid %d) %s; restarting it in %u ms (running templates "
-                 "and isolates keep serving)", pid, how, delay);
+    pw_log_error("the runtime zygote (pid %d) %s; restarting it in %u ms", pid, how, delay);
     uv_timer_start(&w->timer, on_restart_timer, delay, 0);
 }
 

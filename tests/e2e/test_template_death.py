@@ -189,22 +189,21 @@ def test_template_killed_again_and_again_keeps_being_rebuilt(serve):
 def test_killed_zygote_is_logged_and_restarted_then_a_killed_template_is_rebuilt(serve):
     server = serve({"worker.py": HELLO})
     assert get(server)[0] == 200
-    tpls = template_pids(server)
     [zygote] = zygote_pid(server)
     os.kill(zygote, signal.SIGKILL)
     server.wait_log(f"the runtime zygote (pid {zygote}) was killed by signal 9", timeout=5)
-    # its template is not its child: it keeps serving meanwhile
-    assert get(server)[0] == 200
     server.wait_log("runtime zygote restarted", timeout=5)
     [new_zygote] = wait_for(lambda: zygote_pid(server), 5, "a new zygote")
     assert new_zygote != zygote
-    for pid in tpls:                # orphaned by the dead zygote: found before it died
-        os.kill(pid, signal.SIGKILL)
-    server.wait_log("the worker template exited", timeout=5)
+    # the templates keep serving, or (when they die with their zygote) are rebuilt
     assert_answered_then_200(server, within=8)
-    server.wait_log("worker template rebuilt", timeout=5)
+    rebuilt = server.log().count("worker template rebuilt")
+    kill_template(server)
+    wait_for(lambda: server.log().count("worker template rebuilt") > rebuilt, 8, "the rebuild")
+    assert_answered_then_200(server, within=8)
     # the new template comes from the new zygote
-    assert all(descendants(new_zygote).get(pid) for pid in template_pids(server))
+    assert template_pids(server)
+    assert all(pid in descendants(new_zygote) for pid in template_pids(server))
 
 
 def test_zygote_and_template_killed_together_recover(serve):
@@ -213,7 +212,10 @@ def test_zygote_and_template_killed_together_recover(serve):
     [zygote] = zygote_pid(server)
     os.kill(zygote, signal.SIGKILL)
     for pid in tpls:
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass    # it died with its zygote
     assert_answered_then_200(server, within=10)
     server.wait_log("runtime zygote restarted", timeout=5)
     server.wait_log("worker template rebuilt", timeout=5)
@@ -239,8 +241,8 @@ def test_sigterm_during_a_slow_top_level_load_stops_promptly_with_every_child(se
     rc = server.proc.wait(timeout=5)
     took = time.monotonic() - started
     assert took < 2.0, took
-    assert rc == 0, server.log()
     assert_all_gone(recorded)
+    assert rc == 0, server.log()
     assert "Terminated while starting; stopping" in server.log()
     assert "failed to load" not in server.log()
 
