@@ -191,6 +191,9 @@ static int wait_readable(int template_fd)
             return 1;       /* let the read report it */
         if (n > 0 && fds[0].revents)
             return 1;
+        char drain[16];
+        if (n > 0 && fds[1].revents)    /* a byte without stop_signal: a forked child's */
+            (void)!read(stop_pipe[0], drain, sizeof drain);
     }
 }
 

@@ -7,6 +7,7 @@ and 13)."""
 import os
 import signal
 import socket
+import textwrap
 import time
 
 import pytest
@@ -261,3 +262,26 @@ def test_sigterm_while_a_dead_template_is_being_rebuilt_leaves_no_process(serve)
     assert time.monotonic() - started < 3.0
     assert_all_gone(recorded)
 
+
+def test_a_worker_that_keeps_failing_to_load_stays_failed_and_answers_503_at_once(serve, tmp_path):
+    flag = tmp_path / "w" / "python_modules" / "FAIL"
+    flag.parent.mkdir(parents=True)
+    fail_if_flagged = (f"import os\nif os.path.exists({str(flag)!r}):\n"
+                       "    raise RuntimeError('failing on purpose')\n")
+    server = serve({"worker.py": fail_if_flagged + textwrap.dedent(HELLO)})
+    assert get(server)[0] == 200
+    flag.write_text("")
+    kill_template(server)
+    # tries after 0.1, 0.5, 1, 2 and 5 s: the fifth failure ends them
+    server.wait_log("the worker failed to load 5 times in a row", timeout=20)
+    log = server.log()
+    assert log.count("the new worker template failed to load") == 4
+    assert "failing on purpose" in log
+    started = time.monotonic()
+    status, retry_after, body = get(server)
+    assert status == 503 and int(retry_after) >= 1, (status, body)
+    assert b"failed to load" in body
+    assert time.monotonic() - started < 1.0
+    flag.unlink()   # no more tries: it stays failed until a reload or a restart
+    time.sleep(1.0)
+    assert get(server)[0] == 503
