@@ -459,7 +459,7 @@ static int serve(const pw_cli_t *cli)
     free(host.pools);
     free(host.test_targets);
     if (early_stop)
-        return 0;
+        return testing ? 1 : 0;     /* serve stopped as asked; tests did not run */
     return ok ? host.exit_code : 1;
 }
 

@@ -637,7 +637,8 @@ static void on_template_rebuilt(void *arg, int template_fd)
     if (rc < 0) {
         pw_log_error("service %s: cannot watch the new worker template: %s", pool->name,
                      uv_strerror(rc));
-        close(template_fd);
+        template_unwatch(pool);
+        close(template_fd);     /* the template exits */
         pool->template_fd = -1;
         pw_template_rebuild_start(pool->rebuild);
         return;

@@ -6,10 +6,11 @@
  * drains the isolates, instead of raising KeyboardInterrupt inside their requests; and with
  * the kernel's autogroup scheduling, the isolates' CPU is shared out apart from the host's,
  * rather than the host taking a third of its session's share on a busy machine.
- * The session is also how the host finds its descendants at exit: a template is not its
- * zygote's child for long (the zygote ignores SIGCHLD; a dead zygote's templates live on),
- * but it stays in the zygote's session, and the zygote's pid, which is that session's id,
- * cannot be reused while the zygote is an unreaped zombie.
+ * The session is also how the host finds its descendants at exit: what the zygote forks is
+ * not the host's child, but unless it starts a session of its own it stays in the zygote's
+ * session and process group (a template's guard does; the template, pid 1 of its own pid
+ * namespace and session, dies with its guard), and the zygote's pid, which is that
+ * session's id, cannot be reused while the zygote is an unreaped zombie.
  * Invariant: every descriptor the host creates is close-on-exec except the one the zygote
  * is meant to inherit.
  */
