@@ -4,8 +4,8 @@
  * (one per HTTP request) are sent to the serving isolate with the fewest calls in flight, or
  * wait in the pool's queue while none is up. An isolate that dies fails its calls with 502
  * and is replaced; a template that dies is rebuilt, and calls meanwhile wait a few seconds
- * at most (then 503 with Retry-After). The pool grows and shrinks between a minimum and a maximum and keeps
- * spare pre-forked isolates (host/scale.h). Calls live in memory the caller owns (h2o's request pool): the caller
+ * at most (then 503 with Retry-After). The pool grows and shrinks between a minimum and a
+ * maximum and keeps spare pre-forked isolates (host/scale.h). Calls live in memory the caller owns (h2o's request pool): the caller
  * must pw_pool_cancel() a call it is about to free before the call was answered.
  */
 #ifndef PW_POOL_H

@@ -145,7 +145,18 @@ int pw_zygote_template_poll(int template_fd, char **error_text)
                              "(see the errors above)");
     }
     close(template_fd);
-    return -1;
+    return rc > 0 ? -1 : -2;
+}
+
+int pw_zygote_alive(const pw_zygote_t *zygote)
+{
+    if (zygote->ctl_fd < 0 || zygote->pid <= 1)
+        return 0;
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)zygote->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return 0;
+    return info.si_pid != zygote->pid;
 }
 
 /* ---- stop signals while the host starts ---- */

@@ -49,9 +49,12 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *t
 int pw_zygote_request_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
                                char **error_text);
 int pw_zygote_template_result(int template_fd, char **error_text);
-/* Non-blocking read of the outcome: 1 ready, 0 nothing yet (-EAGAIN), -1 failed with
- * *error_text (template_fd is then closed). */
+/* Non-blocking read of the outcome: 1 ready, 0 nothing yet (-EAGAIN), -1 failed (it said
+ * why) or -2 it ended without a word (killed, or its zygote died), both with *error_text
+ * (template_fd is then closed). */
 int pw_zygote_template_poll(int template_fd, char **error_text);
+/* Whether this zygote still runs (0 once it exited, even before the host noticed). */
+int pw_zygote_alive(const pw_zygote_t *zygote);
 
 /* Closes the control socket, asks the zygote to stop and reaps it (killing it after a
  * short grace period); then kills whatever is left in its session and in the sessions of

@@ -28,6 +28,7 @@ struct pw_template_rebuild {
     uv_timer_t timer;
     uv_poll_t *loading;         /* the loading template's socket, while loading */
     int fd;
+    int zygote_pid;             /* the zygote asked for the loading template */
     int handles;                /* open: the timer, and `loading` */
     int freeing;
 };
@@ -108,7 +109,15 @@ static void on_loading_readable(uv_poll_t *poll, int status, int events)
         rb->opts.on_ready(rb->opts.arg, fd);
         return;
     }
-    load_failed(rb, error_text ? error_text : "unknown error");
+    const pw_zygote_t *zygote = rb->opts.zygote;
+    if (rc == -2 && (zygote->pid != rb->zygote_pid || !pw_zygote_alive(zygote))) {
+        /* it went with its zygote (a guard dies with it): not the worker's failure */
+        pw_log_error("service %s: the new worker template went with the runtime zygote; "
+                     "trying again once it is back", rb->opts.service);
+        wait_then_try(rb, pw_template_rebuild_delay_ms(rb->tries++));
+    } else {
+        load_failed(rb, error_text ? error_text : "unknown error");
+    }
     free(error_text);
 }
 
@@ -139,6 +148,7 @@ static void on_timer(uv_timer_t *timer)
     poll->data = rb;
     rb->loading = poll;
     rb->fd = fd;
+    rb->zygote_pid = rb->opts.zygote->pid;
     rb->handles++;
     rb->state = REBUILD_LOADING;
     uv_poll_start(poll, UV_READABLE | UV_DISCONNECT, on_loading_readable);

@@ -227,6 +227,18 @@ def test_zygote_and_template_killed_together_recover(serve):
     server.wait_log("worker template rebuilt", timeout=5)
 
 
+def test_zygote_killed_while_a_template_is_rebuilt_is_not_the_workers_failure(serve):
+    server = serve({"worker.py": SLOW_TOP_LEVEL.format(seconds=2)})
+    kill_template(server)
+    server.wait_log("the worker template exited", timeout=5)
+    time.sleep(0.5)     # the new template is loading (in its top level)
+    [zygote] = zygote_pid(server)
+    os.kill(zygote, signal.SIGKILL)
+    server.wait_log("runtime zygote restarted", timeout=5)
+    assert_answered_then_200(server, within=15)
+    assert "failed to load" not in server.log()
+
+
 # ---- item 13: SIGTERM while a template loads ----
 
 def wait_loading(server):
