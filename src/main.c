@@ -121,7 +121,7 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
 }
 
 static int create_pool(host_t *host, const pw_config_t *config, size_t index, int template_fd,
-                       pw_pool_t **out)
+                       const char *spec_path, pw_pool_t **out)
 {
     const pw_service_t *service = &config->services[index];
     const pw_cli_t *cli = host->cli;
@@ -144,6 +144,7 @@ static int create_pool(host_t *host, const pw_config_t *config, size_t index, in
                                          (unsigned)(cli->request_timeout_s * 1000)),
         .max_concurrent = or_default(own->max_concurrent, (unsigned)cli->max_concurrent),
         .retire_timeout_ms = (unsigned)(cli->drain_timeout_s * 1000),
+        .zygote = &host->zygote, .spec_path = spec_path,
     };
     if (pw_pool_create(host->loop, &opts, out) < 0) {
         fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
@@ -161,6 +162,10 @@ static int start_worker(host_t *host, size_t index)
     int template_fd;
     char *error_text = NULL;
     if (pw_zygote_create_template(&host->zygote, spec_path, &template_fd, &error_text) < 0) {
+        if (pw_supervisor_stop_signal()) {      /* not the worker's failure */
+            free(error_text);
+            return -1;
+        }
         fprintf(stderr, "service %s: the worker failed to load:\n%s", service->name, error_text);
         if (error_text[0] && error_text[strlen(error_text) - 1] != '\n')
             fputc('\n', stderr);
@@ -168,7 +173,7 @@ static int start_worker(host_t *host, size_t index)
         return -1;
     }
     pw_log_info("service %s: worker template ready", service->name);
-    return create_pool(host, host->config, index, template_fd, &host->pools[index]);
+    return create_pool(host, host->config, index, template_fd, spec_path, &host->pools[index]);
 }
 
 static pw_pool_t *pool_of(host_t *host, const char *service_name);
@@ -256,9 +261,9 @@ static int reload_write_spec(void *arg, const pw_config_t *config, size_t index,
 }
 
 static int reload_create_pool(void *arg, const pw_config_t *config, size_t index, int template_fd,
-                              pw_pool_t **out)
+                              const char *spec_path, pw_pool_t **out)
 {
-    return create_pool(arg, config, index, template_fd, out);
+    return create_pool(arg, config, index, template_fd, spec_path, out);
 }
 
 static void start_watch(host_t *host)
@@ -283,6 +288,7 @@ static void close_everything(host_t *host)
     uv_close((uv_handle_t *)&host->sigterm, NULL);
     uv_close((uv_handle_t *)&host->sigint, NULL);
     uv_close((uv_handle_t *)&host->log_flush, NULL);
+    pw_zygote_unwatch(&host->zygote);
     pw_reload_stop(host->reload);
     if (host->http)
         pw_http_server_close(host->http);
@@ -423,14 +429,25 @@ static int serve(const pw_cli_t *cli)
         return 1;
     }
     host.zygote.snapshot = cli->snapshot;
+    host.zygote.ctl_fd = -1;
     int testing = cli->cmd == PW_CMD_TEST;
+    /* A stop signal while templates load (their top level may take a minute) ends the wait:
+     * the host stops at once and takes its children along (pw_zygote_stop). */
+    pw_supervisor_catch_stop_signals();
     int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
              (testing ? start_tests(&host) : start_http(&host)) == 0;
-    if (ok) {
+    int early_stop = pw_supervisor_stop_signal();
+    if (early_stop) {
+        pw_log_error("%s while starting; stopping", strsignal(early_stop));
+        ok = 0;
+    } else if (ok) {
         watch_signals(&host);
+        pw_zygote_watch(&host.zygote, host.loop);
         if (cli->watch)
             start_watch(&host);
         pw_log_info("ready");
+        if (pw_supervisor_stop_signal())    /* caught before libuv took the signal over */
+            on_stop_signal(&host.sigterm, pw_supervisor_stop_signal());
         uv_run(host.loop, UV_RUN_DEFAULT);
     }
     pw_log_flush();
@@ -441,6 +458,8 @@ static int serve(const pw_cli_t *cli)
     pw_config_free(host.config);
     free(host.pools);
     free(host.test_targets);
+    if (early_stop)
+        return testing ? 1 : 0;     /* serve stopped as asked; tests did not run */
     return ok ? host.exit_code : 1;
 }
 

@@ -8,6 +8,9 @@
  * Retirement is graceful (idle shrink, --watch drain, server shutdown): the isolate gets a
  * RETIRE frame and no more calls, finishes what it has (the host still reads its answers and
  * binding calls), runs its shutdown hooks and exits; after opts.retire_timeout_ms it is killed.
+ * A template that dies is built anew (host/template_rebuild.h); its isolates die with it
+ * (PR_SET_PDEATHSIG), and until the new one forks isolates, calls wait at most
+ * TEMPLATE_WAIT_MS, then get 503 with Retry-After.
  * Invariant: a call is answered exactly once (a streamed answer also ended exactly once),
  * and never after pw_pool_cancel().
  */
@@ -15,6 +18,7 @@
 #include "host/limits.h"
 #include "host/link.h"
 #include "host/log.h"
+#include "host/template_rebuild.h"
 #include "host/watch_list.h"
 #include "wire/control.h"
 #include "wire/header_lines.h"
@@ -68,8 +72,11 @@ static void port_gone(pw_port_t *port);
 struct pw_pool {
     uv_loop_t *loop;
     char *name;
-    int template_fd;
-    uv_poll_t template_poll;
+    int template_fd;            /* -1 while the template is dead */
+    uv_poll_t *template_poll;   /* on template_fd; NULL while the template is dead */
+    pw_template_rebuild_t *rebuild;     /* since the template first died */
+    uv_timer_t template_wait_timer;     /* bounds calls' wait while the template is dead */
+    char *spec_path;            /* the worker's spec, for rebuilds */
     pw_isolate_t *isolates;
     pw_scale_t scale;
     size_t want;                /* serving isolates wanted: scale.min <= want <= scale.max */
@@ -120,6 +127,13 @@ static void call_fail(pw_call_t *call, int status, const char *text)
     call->state = PW_CALL_DONE;
     call->isolate = NULL;
     call->respond(call, NULL, status, text);
+}
+
+/* The same with a Retry-After header (seconds). */
+static void call_fail_retry(pw_call_t *call, int status, const char *text, unsigned retry_after_s)
+{
+    call->retry_after_s = retry_after_s;
+    call_fail(call, status, text);
 }
 
 static void fail_queue(pw_pool_t *pool, int status, const char *text)
@@ -400,6 +414,8 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
 
 static int isolate_request_spawn(pw_pool_t *pool, int spare)
 {
+    if (pool->template_fd < 0)
+        return -EAGAIN;     /* the template is dead: its rebuild rebalances */
     int fds[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
         return -errno;
@@ -496,14 +512,22 @@ static void on_spawned(pw_pool_t *pool, int pid)
         dispatch_queue(pool);
 }
 
-static void template_lost(pw_pool_t *pool)
-{
-    pw_log_error("service %s: the worker template exited; no new isolates can be started",
-                 pool->name);
-    uv_poll_stop(&pool->template_poll);
-    if (pool->n_live == 0)
-        fail_queue(pool, 503, "Service Unavailable: the worker's template exited.\n");
-}
+/* ---- the template: its socket, its death, its rebuild (host/template_rebuild.h) ----
+ * Isolates die with their template (PR_SET_PDEATHSIG; a pid namespace's init takes its
+ * namespace along), so a dead template leaves the pool with nothing to serve: its calls in
+ * flight get 502 as their isolates go, new calls wait for the rebuilt template's isolates,
+ * for TEMPLATE_WAIT_MS at most (then 503 with Retry-After), and once the worker failed to
+ * load too often they get that 503 at once. */
+
+#define TEMPLATE_WAIT_MS 3000
+#define TEMPLATE_WAIT_TICK_MS 100
+
+static const char template_down_text[] =
+    "Service Unavailable: the worker's template is being restarted; try again shortly.\n";
+static const char template_failed_text[] =
+    "Service Unavailable: the worker failed to load; see the server log.\n";
+
+static void template_lost(pw_pool_t *pool);
 
 static void on_template_readable(uv_poll_t *poll, int status, int events)
 {
@@ -521,6 +545,176 @@ static void on_template_readable(uv_poll_t *poll, int status, int events)
             on_spawned(pool, (int)pw_control_msg_u32(&msg));
         pw_control_msg_free(&msg);
     }
+}
+
+static void on_template_poll_closed(uv_handle_t *handle)
+{
+    pw_pool_t *pool = handle->data;
+    free(handle);
+    pool->open_handles--;
+    pool_maybe_free(pool);
+}
+
+/* Polls `fd`, the pool's template's control socket. Returns 0 or a libuv error. */
+static int template_watch(pw_pool_t *pool, int fd)
+{
+    uv_poll_t *poll = calloc(1, sizeof *poll);
+    if (!poll)
+        return UV_ENOMEM;
+    int rc = uv_poll_init(pool->loop, poll, fd);
+    if (rc < 0) {
+        free(poll);
+        return rc;
+    }
+    poll->data = pool;
+    pool->template_poll = poll;
+    pool->template_fd = fd;
+    pool->open_handles++;
+    return uv_poll_start(poll, UV_READABLE | UV_DISCONNECT, on_template_readable);
+}
+
+/* Stops polling the template's socket (the socket itself stays open). */
+static void template_unwatch(pw_pool_t *pool)
+{
+    if (!pool->template_poll)
+        return;
+    uv_close((uv_handle_t *)pool->template_poll, on_template_poll_closed);
+    pool->template_poll = NULL;
+}
+
+static unsigned template_retry_after(pw_pool_t *pool)
+{
+    return pool->rebuild ? pw_template_rebuild_retry_after_s(pool->rebuild) : 1;
+}
+
+/* Answers 503 to queued calls that waited TEMPLATE_WAIT_MS while no template could fork an
+ * isolate (all of them once the worker failed to load for good). */
+static void on_template_wait_tick(uv_timer_t *timer)
+{
+    pw_pool_t *pool = timer->data;
+    if (pool->template_fd >= 0 || call_list_empty(&pool->queue)) {
+        uv_timer_stop(timer);
+        return;
+    }
+    int gave_up = pool->rebuild && pw_template_rebuild_gave_up(pool->rebuild);
+    uint64_t now = uv_now(pool->loop);
+    for (pw_call_t *call = pool->queue.next, *next; call != &pool->queue; call = next) {
+        next = call->next;
+        if (!gave_up && now - call->start_ms < TEMPLATE_WAIT_MS)
+            continue;
+        call_list_remove(call);
+        call_fail_retry(call, 503, gave_up ? template_failed_text : template_down_text,
+                        template_retry_after(pool));
+    }
+}
+
+static void template_wait_start(pw_pool_t *pool)
+{
+    if (!uv_is_active((uv_handle_t *)&pool->template_wait_timer))
+        uv_timer_start(&pool->template_wait_timer, on_template_wait_tick, TEMPLATE_WAIT_TICK_MS,
+                       TEMPLATE_WAIT_TICK_MS);
+}
+
+/* pw_pool_submit: while the template is dead and no isolate is left, a call is queued with
+ * a bounded wait, or (the worker failed to load for good) refused at once. Returns 1 when
+ * it was answered. */
+static int template_refuses(pw_pool_t *pool, pw_call_t *call)
+{
+    if (pool->template_fd >= 0 || pool->n_live > 0)
+        return 0;
+    if (pool->rebuild && pw_template_rebuild_gave_up(pool->rebuild)) {
+        call_fail_retry(call, 503, template_failed_text, template_retry_after(pool));
+        return 1;
+    }
+    template_wait_start(pool);
+    return 0;
+}
+
+static void on_template_rebuilt(void *arg, int template_fd)
+{
+    pw_pool_t *pool = arg;
+    int rc = template_watch(pool, template_fd);
+    if (rc < 0) {
+        pw_log_error("service %s: cannot watch the new worker template: %s", pool->name,
+                     uv_strerror(rc));
+        template_unwatch(pool);
+        close(template_fd);     /* the template exits */
+        pool->template_fd = -1;
+        pw_template_rebuild_start(pool->rebuild);
+        return;
+    }
+    pw_log_error("service %s: worker template rebuilt; starting isolates", pool->name);
+    pool->start_failures = 0;   /* the deaths counted were the old template's isolates' */
+    uv_timer_stop(&pool->respawn_timer);
+    pool_rebalance(pool);
+}
+
+static void on_template_gave_up(void *arg, const char *error_text)
+{
+    pw_pool_t *pool = arg;
+    (void)error_text;           /* logged by template_rebuild.c */
+    if (!call_list_empty(&pool->queue))
+        on_template_wait_tick(&pool->template_wait_timer);
+}
+
+/* The dead template's isolates: those it was asked for will never come (forgotten); the
+ * live ones are dying with it (PR_SET_PDEATHSIG) and are failed now, so that no call is
+ * sent to one meanwhile. Returns how many calls they had in flight. */
+static size_t template_isolates_die(pw_pool_t *pool)
+{
+    size_t inflight = 0;
+    for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
+        next = iso->next;
+        if (iso->state == ISOLATE_SPAWNING) {
+            close(iso->fd);
+            isolate_unlink(iso);
+            isolate_free(iso);
+        } else if (iso->state == ISOLATE_LIVE) {
+            inflight += iso->n_inflight;
+            iso->retired = 1;       /* logged below; replaced once the template is back */
+            isolate_fail(iso, "its template exited", 502,
+                         "Bad Gateway: the worker's template and its isolates stopped while "
+                         "handling this request; see the server log.\n");
+        }
+    }
+    return inflight;
+}
+
+static int rebuild_ensure(pw_pool_t *pool)
+{
+    if (pool->rebuild)
+        return 0;
+    if (!pool->opts.zygote || !pool->spec_path)
+        return -1;
+    pw_template_rebuild_options_t opts = {
+        .loop = pool->loop, .zygote = pool->opts.zygote, .service = pool->name,
+        .spec_path = pool->spec_path, .on_ready = on_template_rebuilt,
+        .on_gave_up = on_template_gave_up, .arg = pool,
+    };
+    return pw_template_rebuild_create(&opts, &pool->rebuild) < 0 ? -1 : 0;
+}
+
+static void template_lost(pw_pool_t *pool)
+{
+    template_unwatch(pool);
+    close(pool->template_fd);   /* after the handle's close: it dropped the fd from epoll */
+    pool->template_fd = -1;
+    size_t inflight = template_isolates_die(pool);
+    if (pool->closing || pool->draining) {
+        pool_drained_check(pool);
+        return;
+    }
+    int rebuild = rebuild_ensure(pool) == 0;
+    pw_log_error("service %s: the worker template exited (killed, out of memory or crashed); "
+                 "its isolates went with it (%zu request(s) in flight got 502); %s", pool->name,
+                 inflight, rebuild ? "rebuilding it" : "no new isolates can be started");
+    if (!rebuild) {
+        fail_queue(pool, 503, "Service Unavailable: the worker's template exited.\n");
+        return;
+    }
+    pw_template_rebuild_start(pool->rebuild);
+    if (!call_list_empty(&pool->queue))
+        template_wait_start(pool);
 }
 
 /* ---- scaling (host/scale.h) ---- */
@@ -579,7 +773,8 @@ static void pool_rebalance(pw_pool_t *pool)
             goto failed;
     return;
 failed:
-    pw_log_error("service %s: cannot ask the template for an isolate", pool->name);
+    if (pool->template_fd >= 0)
+        pw_log_error("service %s: cannot ask the template for an isolate", pool->name);
 }
 
 static void on_retire_tick(uv_timer_t *timer)
@@ -742,15 +937,20 @@ static void dispatch_queue(pw_pool_t *pool)
     }
 }
 
+static int template_refuses(pw_pool_t *pool, pw_call_t *call);
+
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
 {
     call->prev = call->next = call;
     call->trace_ns = pw_trace_on ? pw_trace_clock() : 0;
     call->start_ms = uv_now(pool->loop);
+    call->retry_after_s = 0;
     if (pool->closing || pool->draining) {
         call_fail(call, 503, "Service Unavailable: the server is shutting down.\n");
         return;
     }
+    if (template_refuses(pool, call))
+        return;
     pw_isolate_t *iso = pick_isolate(pool);
     int grow = pool_scale_on_request(pool, iso);
     if (iso) {
@@ -806,6 +1006,8 @@ void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
     pool->on_drained = on_drained;
     pool->drained_arg = arg;
     uv_timer_stop(&pool->idle_timer);
+    pw_template_rebuild_free(pool->rebuild);    /* the successor has its own template */
+    pool->rebuild = NULL;
     if (!successor)
         fail_queue(pool, 503, "Service Unavailable: the server is shutting down.\n");
     while (!call_list_empty(&pool->queue)) {
@@ -915,9 +1117,11 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
         return -ENOMEM;
     pool->loop = loop;
     pool->name = strdup(opts->name);
+    pool->spec_path = opts->spec_path ? strdup(opts->spec_path) : NULL;
     pool->template_fd = opts->template_fd;
     pool->opts = *opts;
     pool->opts.name = NULL;
+    pool->opts.spec_path = NULL;
     pool->scale = opts->scale;
     if (!pool->scale.min && !pool->scale.max && opts->isolates > 0)
         pool->scale.min = (size_t)opts->isolates;   /* a caller that only set `isolates` */
@@ -937,16 +1141,17 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     uv_timer_init(loop, &pool->retire_timer);
     pool->retire_timer.data = pool;
     pool->open_handles++;
+    uv_timer_init(loop, &pool->template_wait_timer);
+    pool->template_wait_timer.data = pool;
+    pool->open_handles++;
     if (!pool->opts.retire_timeout_ms)
         pool->opts.retire_timeout_ms = DEFAULT_RETIRE_TIMEOUT_MS;
     *out = pool;
     /* Blocking waits first: uv_poll_init makes the descriptor non-blocking. */
     int rc = start_isolates(pool);
-    uv_poll_init(loop, &pool->template_poll, pool->template_fd);
-    pool->template_poll.data = pool;
-    pool->open_handles += 2;
+    pool->open_handles++;       /* flush_check */
     if (rc == 0)
-        rc = uv_poll_start(&pool->template_poll, UV_READABLE, on_template_readable);
+        rc = template_watch(pool, pool->template_fd);
     idle_timer_start(pool);
     if (rc == 0)
         pool_rebalance(pool);   /* the spares, in the background */
@@ -964,7 +1169,9 @@ static void pool_maybe_free(pw_pool_t *pool)
 {
     if (!pool->closing || pool->open_handles > 0)
         return;
-    close(pool->template_fd);
+    if (pool->template_fd >= 0)
+        close(pool->template_fd);
+    free(pool->spec_path);
     free(pool->name);
     free(pool);
 }
@@ -981,7 +1188,10 @@ void pw_pool_close(pw_pool_t *pool)
         isolate_die(iso, "server shutdown");
         iso = next;
     }
-    uv_close((uv_handle_t *)&pool->template_poll, on_pool_handle_closed);
+    template_unwatch(pool);
+    pw_template_rebuild_free(pool->rebuild);
+    pool->rebuild = NULL;
+    uv_close((uv_handle_t *)&pool->template_wait_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->flush_check, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->idle_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->limits_timer, on_pool_handle_closed);

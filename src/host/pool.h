@@ -3,8 +3,9 @@
  * A pool owns the control socket of its worker template and one socket per isolate. Calls
  * (one per HTTP request) are sent to the serving isolate with the fewest calls in flight, or
  * wait in the pool's queue while none is up. An isolate that dies fails its calls with 502
- * and is replaced. The pool grows and shrinks between a minimum and a maximum and keeps
- * spare pre-forked isolates (host/scale.h). Calls live in memory the caller owns (h2o's request pool): the caller
+ * and is replaced; a template that dies is rebuilt, and calls meanwhile wait a few seconds
+ * at most (then 503 with Retry-After). The pool grows and shrinks between a minimum and a
+ * maximum and keeps spare pre-forked isolates (host/scale.h). Calls live in memory the caller owns (h2o's request pool): the caller
  * must pw_pool_cancel() a call it is about to free before the call was answered.
  */
 #ifndef PW_POOL_H
@@ -54,6 +55,7 @@ struct pw_call {
     pw_call_chunk_cb chunk;
     pw_call_end_cb end;
     uint64_t trace_ns;          /* PYTHON_TRACE: when submitted, then when dispatched */
+    unsigned retry_after_s;     /* with an error status: a Retry-After header; 0: none */
 };
 
 typedef struct {
@@ -67,6 +69,10 @@ typedef struct {
     unsigned retire_timeout_ms; /* a retired isolate's time to finish and exit; 0: 10 s */
     pw_rpc_handler_cb rpc;      /* binding calls of its isolates (host/rpc.h); NULL: refused */
     void *rpc_arg;
+    /* Where a template that dies is built anew (host/template_rebuild.h); NULL: it is not,
+     * and the pool answers 503 from then on. spec_path is copied. */
+    struct pw_zygote_s *zygote;
+    const char *spec_path;
 } pw_pool_options_t;
 
 /* Starts the minimum of serving isolates (waiting until each is forked), then the spares in

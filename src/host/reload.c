@@ -29,6 +29,7 @@ struct rebuild {
     size_t old_index;           /* the service in the running config */
     size_t new_index;           /* the same service in the config being loaded */
     int fd;                     /* the new template's control socket */
+    char spec_path[PATH_MAX];
     uv_poll_t poll;
 };
 
@@ -84,7 +85,7 @@ static void swap_in(pw_reload_t *reload, rebuild_t *rb)
     int flags = fcntl(rb->fd, F_GETFL);     /* uv_poll made it non-blocking; the pool waits */
     if (flags >= 0)
         fcntl(rb->fd, F_SETFL, flags & ~O_NONBLOCK);
-    if (o->create_pool(o->arg, reload->config, rb->new_index, rb->fd, &pool) < 0) {
+    if (o->create_pool(o->arg, reload->config, rb->new_index, rb->fd, rb->spec_path, &pool) < 0) {
         if (pool)
             pw_pool_close(pool);    /* it owns the template's socket: the template exits */
         pw_log_error("service %s: --watch: cannot start the new version's isolates; "
@@ -181,6 +182,7 @@ static void rebuild_start(pw_reload_t *reload, const char *dir, size_t new_index
     rb->old_index = old_index;
     rb->new_index = new_index;
     rb->fd = fd;
+    snprintf(rb->spec_path, sizeof rb->spec_path, "%s", spec_path);
     rb->poll.data = rb;
     rb->next = reload->rebuilds;
     reload->rebuilds = rb;

@@ -30,9 +30,10 @@ typedef struct {
     /* Lays out service `index` of `config` under `dir`; sets spec_path. Returns 0 or -1. */
     int (*write_spec)(void *arg, const pw_config_t *config, size_t index, const char *dir,
                       char *spec_path, size_t spec_path_len);
-    /* Starts a pool for service `index` from a ready template. Returns 0 or -1. */
+    /* Starts a pool for service `index` from a ready template (built from spec_path, which a
+     * pool uses again when the template dies). Returns 0 or -1. */
     int (*create_pool)(void *arg, const pw_config_t *config, size_t index, int template_fd,
-                       pw_pool_t **out);
+                       const char *spec_path, pw_pool_t **out);
 } pw_reload_options_t;
 
 /* Watches the config's directory (watch.h). Returns 0 or -errno. */

@@ -1,10 +1,16 @@
 /* supervisor.c — the host's handle on the runtime zygote (host process): exec it, send it
- * CREATE_TEMPLATE with a fresh control socket for the new template, and stop it at exit.
+ * CREATE_TEMPLATE with a fresh control socket for the new template, restart it when it dies
+ * (pw_zygote_watch), and stop it at exit with everything that descends from it.
  * The zygote (and so every template and isolate) runs in a session of its own: a terminal's
  * Ctrl-C (SIGINT to the foreground process group) or hang-up reaches only the host, which
  * drains the isolates, instead of raising KeyboardInterrupt inside their requests; and with
  * the kernel's autogroup scheduling, the isolates' CPU is shared out apart from the host's,
  * rather than the host taking a third of its session's share on a busy machine.
+ * The session is also how the host finds its descendants at exit: what the zygote forks is
+ * not the host's child, but unless it starts a session of its own it stays in the zygote's
+ * session and process group (a template's guard does; the template, pid 1 of its own pid
+ * namespace and session, dies with its guard), and the zygote's pid, which is that
+ * session's id, cannot be reused while the zygote is an unreaped zombie.
  * Invariant: every descriptor the host creates is close-on-exec except the one the zygote
  * is meant to inherit.
  */
@@ -14,9 +20,11 @@
 #include "wire/control.h"
 #include "wire/frame.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,13 +127,15 @@ int pw_zygote_request_template(pw_zygote_t *zygote, const char *spec_path, int *
     return 0;
 }
 
-int pw_zygote_template_result(int template_fd, char **error_text)
+int pw_zygote_template_poll(int template_fd, char **error_text)
 {
     pw_control_msg_t msg;
     int rc = pw_control_recv(template_fd, &msg);
+    if (rc == -EAGAIN)
+        return 0;
     if (rc > 0 && msg.type == PW_FRAME_CTL_TEMPLATE_READY) {
         pw_control_msg_free(&msg);
-        return 0;
+        return 1;
     }
     if (rc > 0) {
         *error_text = text_from(&msg);
@@ -135,7 +145,84 @@ int pw_zygote_template_result(int template_fd, char **error_text)
                              "(see the errors above)");
     }
     close(template_fd);
-    return -1;
+    return rc > 0 ? -1 : -2;
+}
+
+int pw_zygote_alive(const pw_zygote_t *zygote)
+{
+    if (zygote->ctl_fd < 0 || zygote->pid <= 1)
+        return 0;
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)zygote->pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return 0;
+    return info.si_pid != zygote->pid;
+}
+
+/* ---- stop signals while the host starts ---- */
+
+static volatile sig_atomic_t stop_signal;
+static int stop_pipe[2] = { -1, -1 };
+
+static void on_stop_signal(int signum)
+{
+    int saved = errno;
+    stop_signal = signum;
+    if (stop_pipe[1] >= 0)
+        (void)!write(stop_pipe[1], "", 1);
+    errno = saved;
+}
+
+void pw_supervisor_catch_stop_signals(void)
+{
+    if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        stop_pipe[0] = stop_pipe[1] = -1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;     /* no SA_RESTART: blocking calls return EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+}
+
+int pw_supervisor_stop_signal(void)
+{
+    return stop_signal;
+}
+
+/* Waits until template_fd is readable or a stop signal was caught (1 / 0). */
+static int wait_readable(int template_fd)
+{
+    for (;;) {
+        if (stop_signal)
+            return 0;
+        struct pollfd fds[2] = { { .fd = template_fd, .events = POLLIN },
+                                 { .fd = stop_pipe[0], .events = POLLIN } };
+        int n = poll(fds, stop_pipe[0] >= 0 ? 2 : 1, stop_pipe[0] >= 0 ? -1 : 100);
+        if (n < 0 && errno != EINTR)
+            return 1;       /* let the read report it */
+        if (n > 0 && fds[0].revents)
+            return 1;
+        char drain[16];
+        if (n > 0 && fds[1].revents)    /* a byte without stop_signal: a forked child's */
+            (void)!read(stop_pipe[0], drain, sizeof drain);
+    }
+}
+
+int pw_zygote_template_result(int template_fd, char **error_text)
+{
+    if (!wait_readable(template_fd)) {
+        close(template_fd);
+        *error_text = strdup("stopped by a signal while the worker was loading");
+        return -1;
+    }
+    int flags = fcntl(template_fd, F_GETFL);
+    if (flags >= 0 && (flags & O_NONBLOCK))
+        fcntl(template_fd, F_SETFL, flags & ~O_NONBLOCK);   /* readable: a whole message is there */
+    int rc = pw_zygote_template_poll(template_fd, error_text);
+    if (flags >= 0 && (flags & O_NONBLOCK) && rc > 0)
+        fcntl(template_fd, F_SETFL, flags);
+    return rc > 0 ? 0 : -1;
 }
 
 int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
@@ -146,24 +233,261 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *t
     return pw_zygote_template_result(*template_fd, error_text);
 }
 
+/* ---- restarting a dead zygote ---- */
+
+#define LIVED_LONG_MS 10000
+
+static const unsigned restart_delays_ms[] = { 100, 500, 1000, 2000, 5000 };
+
+struct pw_zygote_watch {
+    pw_zygote_t *zygote;
+    uv_loop_t *loop;
+    uv_poll_t *poll;            /* on the current zygote's control socket; NULL while down */
+    uv_timer_t timer;           /* the next restart */
+    unsigned quick_deaths;      /* zygotes in a row that died within LIVED_LONG_MS */
+    uint64_t started_ms;
+    int handles;                /* open: the timer and the poll */
+    int closing;
+};
+
+static void watch_maybe_free(pw_zygote_watch_t *w)
+{
+    if (w->closing && w->handles == 0)
+        free(w);
+}
+
+static void on_watch_handle_closed(uv_handle_t *handle)
+{
+    pw_zygote_watch_t *w = handle->data;
+    if (handle != (uv_handle_t *)&w->timer)
+        free(handle);
+    w->handles--;
+    watch_maybe_free(w);
+}
+
+static void remember_session(pw_zygote_t *zygote, int sid)
+{
+    if (zygote->n_old_sessions == PW_ZYGOTE_OLD_SESSIONS) {
+        memmove(zygote->old_sessions, zygote->old_sessions + 1,
+                (PW_ZYGOTE_OLD_SESSIONS - 1) * sizeof *zygote->old_sessions);
+        zygote->n_old_sessions--;
+    }
+    zygote->old_sessions[zygote->n_old_sessions++] = sid;
+}
+
+/* Reaps the dead zygote (its socket ended, so it is exiting; one that is not is killed)
+ * and says how it ended. */
+static void reap_dead_zygote(pw_zygote_t *zygote, char *how, size_t len)
+{
+    int status = 0;
+    pid_t r = 0;
+    for (int i = 0; i < 50 && (r = waitpid(zygote->pid, &status, WNOHANG)) == 0; i++) {
+        struct timespec ts = { 0, 2 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    if (r == 0) {
+        kill(zygote->pid, SIGKILL);
+        r = waitpid(zygote->pid, &status, 0);
+    }
+    if (r != zygote->pid)
+        snprintf(how, len, "exited");
+    else if (WIFSIGNALED(status))
+        snprintf(how, len, "was killed by signal %d (%s)", WTERMSIG(status),
+                 strsignal(WTERMSIG(status)));
+    else
+        snprintf(how, len, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void watch_open(pw_zygote_watch_t *w);
+
+static void on_restart_timer(uv_timer_t *timer)
+{
+    pw_zygote_watch_t *w = timer->data;
+    pw_zygote_t *zygote = w->zygote;
+    int rc = pw_zygote_start(zygote);
+    if (rc < 0) {
+        w->quick_deaths++;
+        unsigned n = w->quick_deaths < 5 ? w->quick_deaths : 4;
+        pw_log_error("cannot restart the runtime zygote: %s; next try in %u ms", strerror(-rc),
+                     restart_delays_ms[n]);
+        uv_timer_start(&w->timer, on_restart_timer, restart_delays_ms[n], 0);
+        return;
+    }
+    pw_log_error("runtime zygote restarted (pid %d)", zygote->pid);
+    watch_open(w);
+}
+
+static void zygote_died(pw_zygote_watch_t *w)
+{
+    pw_zygote_t *zygote = w->zygote;
+    uv_close((uv_handle_t *)w->poll, on_watch_handle_closed);
+    w->poll = NULL;
+    close(zygote->ctl_fd);
+    zygote->ctl_fd = -1;
+    char how[128];
+    reap_dead_zygote(zygote, how, sizeof how);
+    remember_session(zygote, zygote->pid);
+    int pid = zygote->pid;
+    zygote->pid = 0;
+    if (uv_now(w->loop) - w->started_ms >= LIVED_LONG_MS)
+        w->quick_deaths = 0;
+    unsigned delay = restart_delays_ms[w->quick_deaths < 5 ? w->quick_deaths : 4];
+    w->quick_deaths++;
+    pw_log_error("the runtime zygote (pid %d) %s; restarting it in %u ms", pid, how, delay);
+    uv_timer_start(&w->timer, on_restart_timer, delay, 0);
+}
+
+/* The zygote never writes to the host: anything readable is its end. */
+static void on_zygote_readable(uv_poll_t *poll, int status, int events)
+{
+    pw_zygote_watch_t *w = poll->data;
+    if (status == 0 && !(events & UV_DISCONNECT)) {
+        pw_control_msg_t msg;
+        int rc = pw_control_recv(w->zygote->ctl_fd, &msg);
+        if (rc == -EAGAIN)
+            return;
+        if (rc > 0) {
+            pw_control_msg_free(&msg);
+            return;
+        }
+    }
+    zygote_died(w);
+}
+
+static void watch_open(pw_zygote_watch_t *w)
+{
+    w->started_ms = uv_now(w->loop);
+    uv_poll_t *poll = calloc(1, sizeof *poll);
+    if (!poll || uv_poll_init(w->loop, poll, w->zygote->ctl_fd) < 0) {
+        free(poll);
+        pw_log_error("cannot watch the runtime zygote");
+        return;
+    }
+    poll->data = w;
+    w->poll = poll;
+    w->handles++;
+    uv_poll_start(poll, UV_READABLE | UV_DISCONNECT, on_zygote_readable);
+}
+
+int pw_zygote_watch(pw_zygote_t *zygote, uv_loop_t *loop)
+{
+    pw_zygote_watch_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return -ENOMEM;
+    w->zygote = zygote;
+    w->loop = loop;
+    uv_timer_init(loop, &w->timer);
+    w->timer.data = w;
+    w->handles = 1;
+    zygote->watch = w;
+    if (zygote->ctl_fd >= 0)
+        watch_open(w);
+    return 0;
+}
+
+void pw_zygote_unwatch(pw_zygote_t *zygote)
+{
+    pw_zygote_watch_t *w = zygote->watch;
+    if (!w)
+        return;
+    zygote->watch = NULL;
+    w->closing = 1;
+    if (w->poll)
+        uv_close((uv_handle_t *)w->poll, on_watch_handle_closed);
+    w->poll = NULL;
+    uv_close((uv_handle_t *)&w->timer, on_watch_handle_closed);
+}
+
+/* ---- stopping everything ---- */
+
+/* Session id and name of a process, from /proc/<pid>/stat; -1 when it is gone. */
+static int read_session(const char *pid_name, char *comm, size_t comm_len)
+{
+    char path[320], buf[512];
+    snprintf(path, sizeof path, "/proc/%s/stat", pid_name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    char *open_paren = strchr(buf, '('), *close_paren = strrchr(buf, ')');
+    if (!open_paren || !close_paren || close_paren < open_paren)
+        return -1;
+    snprintf(comm, comm_len, "%.*s", (int)(close_paren - open_paren - 1), open_paren + 1);
+    char state;
+    int ppid, pgrp, session;
+    if (sscanf(close_paren + 1, " %c %d %d %d", &state, &ppid, &pgrp, &session) != 4)
+        return -1;
+    return session;
+}
+
+static int kill_session_matching(int sid, int any_name)
+{
+    if (sid <= 1)
+        return 0;
+    DIR *proc = opendir("/proc");
+    if (!proc)
+        return 0;
+    int killed = 0;
+    struct dirent *entry;
+    while ((entry = readdir(proc))) {
+        if (entry->d_name[0] < '1' || entry->d_name[0] > '9')
+            continue;
+        char comm[64];
+        int pid = atoi(entry->d_name);
+        if (pid <= 1 || pid == getpid() || read_session(entry->d_name, comm, sizeof comm) != sid)
+            continue;
+        if ((any_name || strncmp(comm, "pw-", 3) == 0) && kill(pid, SIGKILL) == 0)
+            killed++;
+    }
+    closedir(proc);
+    return killed;
+}
+
+int pw_supervisor_kill_session(int sid)
+{
+    return kill_session_matching(sid, 0);
+}
+
+/* 1 when the zygote has exited (it stays a zombie, its pid reserved, until reaped), 0 while
+ * it runs, -1 when it is no child of ours (already reaped). */
+static int zygote_exited(int pid)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return -1;
+    return info.si_pid == pid;
+}
+
 void pw_zygote_stop(pw_zygote_t *zygote)
 {
     if (zygote->ctl_fd >= 0)
         close(zygote->ctl_fd);
     zygote->ctl_fd = -1;
-    if (zygote->pid <= 0)
-        return;
-    kill(zygote->pid, SIGTERM);
-    for (int i = 0; i < 200; i++) {
-        pid_t r = waitpid(zygote->pid, NULL, WNOHANG);
-        if (r == zygote->pid || (r < 0 && errno == ECHILD)) {
-            zygote->pid = 0;
-            return;
+    if (zygote->pid > 1) {
+        kill(zygote->pid, SIGTERM);
+        int exited = 0;
+        for (int i = 0; i < 200 && !(exited = zygote_exited(zygote->pid)); i++) {
+            struct timespec ts = { 0, 10 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
         }
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        if (exited == 0)
+            kill(zygote->pid, SIGKILL);
+        if (exited >= 0) {
+            /* Unreaped, its pid is reserved: the session and process group are this host's. */
+            kill(-zygote->pid, SIGKILL);
+            kill_session_matching(zygote->pid, 1);
+            waitpid(zygote->pid, NULL, 0);
+        } else {
+            pw_supervisor_kill_session(zygote->pid);
+        }
     }
-    kill(zygote->pid, SIGKILL);
-    waitpid(zygote->pid, NULL, 0);
     zygote->pid = 0;
+    for (size_t i = 0; i < zygote->n_old_sessions; i++)
+        pw_supervisor_kill_session(zygote->old_sessions[i]);
+    zygote->n_old_sessions = 0;
 }

@@ -1,24 +1,45 @@
 /* supervisor.h — starting the runtime zygote and asking it for worker templates (host
  * process). The zygote is the host's only child; templates and isolates descend from it.
+ * Once the host serves, the zygote is watched: when it dies it is logged and started again,
+ * with backoff. At exit every process descended from any zygote of this host is killed.
  */
 #ifndef PW_SUPERVISOR_H
 #define PW_SUPERVISOR_H
 
 #include <stddef.h>
+#include <uv.h>
 
-typedef struct {
+#define PW_ZYGOTE_OLD_SESSIONS 16
+
+typedef struct pw_zygote_watch pw_zygote_watch_t;
+
+typedef struct pw_zygote_s {
     int pid;
-    int ctl_fd;     /* SOCK_SEQPACKET control socket to the zygote */
+    int ctl_fd;     /* SOCK_SEQPACKET control socket to the zygote; -1 while it is down */
     int snapshot;   /* pw_snapshot_t: how its templates start isolates; set before start */
+    pw_zygote_watch_t *watch;   /* pw_zygote_watch(): restarts it when it dies */
+    /* Sessions (= pids) of zygotes that died: their templates and isolates may live on
+     * (they are not their zygote's children). */
+    int old_sessions[PW_ZYGOTE_OLD_SESSIONS];
+    size_t n_old_sessions;
 } pw_zygote_t;
 
-/* fork+exec of this binary in --zygote mode. Returns 0 or -errno. Must be called while the
- * host is still single-threaded. */
+/* fork+exec of this binary in --zygote mode. Returns 0 or -errno. The child only calls
+ * async-signal-safe functions between fork and exec, so the host may have threads. */
 int pw_zygote_start(pw_zygote_t *zygote);
+
+/* Watches the zygote on `loop`: when its control socket ends (it died: killed, out of
+ * memory), the death is logged, the zygote reaped and started again after 0.1, 0.5, 1, 2,
+ * then 5 s (the delay resets once one lived 10 s). Templates asked for meanwhile fail at
+ * once (pw_zygote_request_template), and their askers retry. Returns 0 or -errno. */
+int pw_zygote_watch(pw_zygote_t *zygote, uv_loop_t *loop);
+/* Stops watching (before the loop's last turn; pw_zygote_stop still works without it). */
+void pw_zygote_unwatch(pw_zygote_t *zygote);
 
 /* Forks a template for one worker and waits until it has imported the worker's modules.
  * Returns 0 with *template_fd (the template's control socket), or -1 with a malloc'ed
- * explanation (the Python traceback when the worker's top level failed) in *error_text. */
+ * explanation (the Python traceback when the worker's top level failed) in *error_text.
+ * A stop signal caught meanwhile (pw_supervisor_catch_stop_signals) ends the wait: -1. */
 int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
                               char **error_text);
 
@@ -28,9 +49,26 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *t
 int pw_zygote_request_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
                                char **error_text);
 int pw_zygote_template_result(int template_fd, char **error_text);
+/* Non-blocking read of the outcome: 1 ready, 0 nothing yet (-EAGAIN), -1 failed (it said
+ * why) or -2 it ended without a word (killed, or its zygote died), both with *error_text
+ * (template_fd is then closed). */
+int pw_zygote_template_poll(int template_fd, char **error_text);
+/* Whether this zygote still runs (0 once it exited, even before the host noticed). */
+int pw_zygote_alive(const pw_zygote_t *zygote);
 
 /* Closes the control socket, asks the zygote to stop and reaps it (killing it after a
- * short grace period). */
+ * short grace period); then kills whatever is left in its session and in the sessions of
+ * earlier zygotes (templates still loading, isolates of templates that lost their host). */
 void pw_zygote_stop(pw_zygote_t *zygote);
+
+/* While the host starts (before libuv takes the signals over): SIGTERM and SIGINT are
+ * caught, end any template wait, and are reported by pw_supervisor_stop_signal() (the
+ * signal's number; 0: none). */
+void pw_supervisor_catch_stop_signals(void);
+int pw_supervisor_stop_signal(void);
+
+/* Kills (SIGKILL) every process of session `sid` whose name starts with "pw-" (/proc).
+ * Returns how many were signalled. */
+int pw_supervisor_kill_session(int sid);
 
 #endif

@@ -354,6 +354,12 @@ static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const 
         req->res.status = error_status;
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                        H2O_STRLIT("text/plain; charset=utf-8"));
+        if (call->retry_after_s) {
+            char *value = h2o_mem_alloc_pool(&req->pool, 16);
+            int len = snprintf(value, 16, "%u", call->retry_after_s);
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL, value,
+                           (size_t)len);
+        }
         body = h2o_strdup(&req->pool, error_text, strlen(error_text));
     }
     req->res.reason = reason_phrase(req->res.status);
