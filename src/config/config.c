@@ -762,6 +762,12 @@ static int load_disk(ctx_t *c, const char *svc, const cJSON *dj, pw_service_t *s
         return fail(c, AT_STRING(svc), NULL, "Directory \"%s\" has no path in the config, so "
                     "must be specified on the command line with `--directory-path`.", svc);
     }
+    if (!cli_override(c->opts->directory_overrides, c->opts->n_directory_overrides, svc) &&
+        pw_precheck_path_climbs_out(path)) {
+        return fail(c, AT_STRING(path), svc, "disk path \"%.300s\" climbs out of the directory "
+                    "it is relative to (--persist-dir, or the working directory) with \"..\"; "
+                    "give a path inside it, or an absolute one.", path);
+    }
     s->disk_path = strdup(path);
     s->disk_writable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "writable"));
     s->disk_allow_dotfiles = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "allowDotfiles"));

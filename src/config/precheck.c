@@ -365,3 +365,21 @@ int pw_precheck_find_escape(const char *src, size_t len, const pw_precheck_error
     }
     return 0;
 }
+
+/* ---- paths ---------------------------------------------------------------------------------- */
+
+int pw_precheck_path_climbs_out(const char *path)
+{
+    long depth = 0;
+    if (path[0] == '/') return 0;
+    for (const char *p = path; *p;) {
+        size_t n = strcspn(p, "/");
+        if (n == 2 && p[0] == '.' && p[1] == '.') {
+            if (--depth < 0) return 1;
+        } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+            depth++;
+        }
+        p += n + (p[n] == '/');
+    }
+    return 0;
+}

@@ -57,4 +57,8 @@ int pw_precheck_json(const char *json, size_t len, pw_precheck_error_t *e);
 int pw_precheck_find_escape(const char *src, size_t len, const pw_precheck_error_t *json_error,
                             int *col);
 
+/* 1 when the relative path climbs above its starting directory with ".." ("../x", "a/../../x");
+ * 0 for absolute paths and for those that stay inside. */
+int pw_precheck_path_climbs_out(const char *path);
+
 #endif

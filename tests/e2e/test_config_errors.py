@@ -371,3 +371,26 @@ def test_a_huge_identifier_gives_a_short_line(tmp_path):
     line = assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:3:",
                                  "a name or number 1000000 characters long")
     assert len(line) < 300
+
+
+def disk_config(path: str) -> str:
+    return seed_config(worker_fields='  bindings = [(name = "KV", kvNamespace = "kv")],\n').replace(
+        '  services = [ (name = "main", worker = .pythonWorker) ],\n',
+        '  services = [ (name = "main", worker = .pythonWorker),\n'
+        f'               (name = "kv", disk = (path = "{path}", writable = true)) ],\n')
+
+
+@pytest.mark.parametrize("path", ["../outside", "kv/../../outside", "./../../etc"])
+def test_a_disk_path_climbing_out_of_the_persist_dir_is_refused(tmp_path, path):
+    result, took = serve_bytes(tmp_path, disk_config(path).encode(), "--persist-dir", str(tmp_path))
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:4: service kv: ",
+                          f'disk path "{path}" climbs out of the directory it is relative to')
+    assert not (tmp_path.parent / "outside").exists()
+
+
+def test_a_disk_path_staying_inside_is_accepted(serve, tmp_path):
+    (tmp_path / "worker.py").write_text(WORKER_PY)
+    config = tmp_path / "config.capnp"
+    config.write_text(disk_config("kv/../kv-data"))
+    server = serve(config, "--persist-dir", str(tmp_path / "state"))
+    assert server.get()[2] == b"ok"
