@@ -336,6 +336,20 @@ static int module_kind(const char *member, pw_module_kind_t *kind)
     return -1;
 }
 
+/* Names end up in messages, paths and process titles: a name longer than `max` is refused
+ * before anything quotes it. */
+#define MAX_NAME 256
+#define MAX_MODULE_NAME 1024
+
+static int name_too_long(ctx_t *c, const char *what, const char *name, size_t max)
+{
+    size_t n = strlen(name);
+    if (n <= max) return 0;
+    fail(c, AT_STRING(name), NULL, "%s name %zu characters long; names have at most %zu.", what,
+         n, max);
+    return 1;
+}
+
 static int load_module(ctx_t *c, const char *svc, const cJSON *m, size_t index, pw_module_t *out)
 {
     static const char *const fields[] = { "name", "namedExports", NULL };
@@ -343,6 +357,7 @@ static int load_module(ctx_t *c, const char *svc, const cJSON *m, size_t index, 
     const cJSON *member = union_member(m, fields);
     char path[1024];
     if (!name) name = "";
+    if (name_too_long(c, "a module", name, MAX_MODULE_NAME)) return -1;
     snprintf(path, sizeof path, "worker.modules[\"%s\"]", name);
     if (!member) return fail(c, AT_STRING(name), svc, "Module \"%s\" has no content.", name);
     pw_module_kind_t kind;
@@ -459,6 +474,7 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
     const char *name = json_str(b, "name");
     const cJSON *member = union_member(b, fields);
     if (!name) name = "";
+    if (name_too_long(c, "a binding", name, MAX_NAME)) return -1;
     if (!member || strcmp(member->string, "unspecified") == 0) {
         return fail(c, AT_STRING(name), svc, "Worker \"%s\"'s binding \"%s\" does not specify any "
                     "binding value.", svc, name);
@@ -779,6 +795,7 @@ static int load_service(ctx_t *c, const cJSON *sj, pw_service_t *s)
     static const char *const fields[] = { "name", NULL };
     const char *name = json_str(sj, "name");
     if (!name) name = "";
+    if (name_too_long(c, "a service", name, MAX_NAME)) return -1;
     if (!(s->name = strdup(name))) return oom(c);
     const cJSON *kind = union_member(sj, fields);
     if (!kind || strcmp(kind->string, "unspecified") == 0) {
@@ -828,6 +845,7 @@ static int load_services(ctx_t *c, const cJSON *list)
     const cJSON *sj;
     cJSON_ArrayForEach(sj, list) {
         const char *name = json_str(sj, "name");
+        if (name && name_too_long(c, "a service", name, MAX_NAME)) return -1;
         if (name && service_defined(c, name)) {
             return fail(c, NO_LOC, NULL, "Config defines multiple services named \"%s\".", name);
         }
@@ -919,6 +937,7 @@ static int load_socket(ctx_t *c, const cJSON *sj, pw_socket_t *s)
     const char *name = json_str(sj, "name");
     char path[1024];
     if (!name) name = "";
+    if (name_too_long(c, "a socket", name, MAX_NAME)) return -1;
     if (!(s->name = strdup(name))) return oom(c);
     snprintf(path, sizeof path, "sockets[\"%s\"]", name);
     const cJSON *proto = union_member(sj, fields);

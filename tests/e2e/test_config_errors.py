@@ -394,3 +394,11 @@ def test_a_disk_path_staying_inside_is_accepted(serve, tmp_path):
     config.write_text(disk_config("kv/../kv-data"))
     server = serve(config, "--persist-dir", str(tmp_path / "state"))
     assert server.get()[2] == b"ok"
+
+
+def test_a_huge_name_string_gives_a_short_line(tmp_path):
+    config = seed_config().replace('(name = "main", worker', '(name = "' + "n" * 1_000_000 + '", worker').encode()
+    result, took = serve_bytes(tmp_path, config)
+    line = assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:3: ",
+                                 "a service name 1000000 characters long; names have at most 256.")
+    assert len(line) < 300
