@@ -8,7 +8,9 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +24,7 @@
 extern char **environ;
 
 #define MAX_ARGS 80
+#define MAX_MSG 300     /* bytes of one capnp message shown (capnp quotes whole names) */
 
 /* ---- growable byte buffer ---------------------------------------------------------------- */
 
@@ -71,18 +74,60 @@ static void run_free(run_t *r)
     memset(r, 0, sizeof *r);
 }
 
-static int drain_pipes(int out_fd, int err_fd, run_t *r)
+/* capnp is stopped when it makes no progress (no output, no CPU time) for CAPNP_STALL_MS,
+ * e.g. blocked reading a FIFO, or after CAPNP_MAX_MS in all. A large embed legitimately
+ * takes capnp many seconds of CPU, so the bound is on stalling, not on working. */
+#define CAPNP_STALL_MS 5000
+#define CAPNP_MAX_MS 600000
+#define CAPNP_TICK_MS 250
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* utime + stime of the child from /proc/PID/stat, or -1. */
+static long long child_cpu_ticks(pid_t pid)
+{
+    char path[64], text[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0) return -1;
+    text[n] = '\0';
+    const char *p = strrchr(text, ')');     /* after "pid (comm)": field 3 is the state */
+    unsigned long long utime, stime;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                     &utime, &stime) != 2) {
+        return -1;
+    }
+    return (long long)(utime + stime);
+}
+
+/* Reads both pipes until capnp closes them. Returns 0, -1 (a system error) or -2 (stalled
+ * or too long: the caller kills it). */
+static int drain_pipes(pid_t pid, int out_fd, int err_fd, run_t *r)
 {
     struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
     buf_t *bufs[2] = { &r->out, &r->err };
     int open_fds = 2;
     char chunk[65536];
+    long long start = now_ms(), progress = start, cpu = child_cpu_ticks(pid);
     while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) {
+        int ready = poll(fds, 2, CAPNP_TICK_MS);
+        if (ready < 0) {
             if (errno == EINTR) continue;
             return -1;
         }
-        for (int i = 0; i < 2; i++) {
+        long long now = now_ms(), cpu_now = child_cpu_ticks(pid);
+        if (ready > 0 || cpu_now != cpu) progress = now;
+        cpu = cpu_now;
+        if (now - progress > CAPNP_STALL_MS || now - start > CAPNP_MAX_MS) return -2;
+        for (int i = 0; i < 2 && ready > 0; i++) {
             if (fds[i].fd < 0 || !fds[i].revents) continue;
             ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
             if (n < 0 && errno == EINTR) continue;
@@ -117,7 +162,9 @@ static void sync_pwd(void)
         setenv("PWD", cwd, 1);
 }
 
-static int run_capnp(char *const argv[], run_t *r, char *err, size_t err_len)
+/* Runs argv (argv[0] = "capnp", looked up on PATH) and collects stdout, stderr and status.
+ * `config` names the user's file in messages. */
+static int run_capnp(char *const argv[], const char *config, run_t *r, char *err, size_t err_len)
 {
     sync_pwd();
     int out_pipe[2], err_pipe[2];
@@ -145,7 +192,8 @@ static int run_capnp(char *const argv[], run_t *r, char *err, size_t err_len)
                  strerror(rc));
         return -1;
     }
-    int drained = drain_pipes(out_pipe[0], err_pipe[0], r);
+    int drained = drain_pipes(pid, out_pipe[0], err_pipe[0], r);
+    if (drained == -2) kill(pid, SIGKILL);      /* our own child, not yet reaped */
     close(out_pipe[0]);
     close(err_pipe[0]);
     int status;
@@ -153,6 +201,13 @@ static int run_capnp(char *const argv[], run_t *r, char *err, size_t err_len)
         if (errno != EINTR) goto sys_error;
     }
     r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (drained == -2) {
+        snprintf(err, err_len, "%s: capnp made no progress for %d seconds while reading the "
+                 "config and was stopped (does it embed or import something that never ends, "
+                 "such as a FIFO?).", config, CAPNP_STALL_MS / 1000);
+        run_free(r);
+        return -1;
+    }
     if (drained < 0) goto sys_error;
     return 0;
 
@@ -256,6 +311,8 @@ typedef struct {
 
 typedef struct {
     const char *path;           /* original, as given */
+    char abs_path[4096];        /* the original, absolute: what capnp is given (kj refuses
+                                 * "../" above the directory it started in) */
     char *src;
     size_t src_len;
     char tmp_dir[4096];         /* the private directory holding the copy; "" when none */
@@ -498,7 +555,7 @@ static int write_copy(source_t *s, char *err, size_t err_len)
 
 static const char *eval_path(const source_t *s)
 {
-    return s->tmp_path[0] ? s->tmp_path : s->path;
+    return s->tmp_path[0] ? s->tmp_path : s->abs_path;
 }
 
 /* ---- reporting ---------------------------------------------------------------------------- */
@@ -523,7 +580,7 @@ static void append_diag(buf_t *out, const source_t *s, const diag_t *d, const ch
         return;
     }
     int ours = s->tmp_path[0] && same_file(d->file, s->tmp_path);
-    const char *file = ours ? s->path : d->file;
+    const char *file = ours || strcmp(d->file, s->abs_path) == 0 ? s->path : d->file;
     int col = ours ? map_col(s, d->line, d->col) : d->col;
     buf_printf(out, "%s:%d:%d", file, d->line, col);
     if (d->end_line) {
@@ -535,18 +592,46 @@ static void append_diag(buf_t *out, const source_t *s, const diag_t *d, const ch
         }
     }
     buf_printf(out, ": ");
-    append_msg(out, d->msg, ours ? s->abs_dir : "");
+    char msg[MAX_MSG + 8];
+    snprintf(msg, sizeof msg, "%s", d->msg);
+    if (strlen(d->msg) > MAX_MSG) strcpy(msg + MAX_MSG, "...");
+    append_msg(out, msg, ours ? s->abs_dir : "");
     if (!ours && shorthand_field(d)) {
         buf_printf(out, " (pyworkerd reads a bare string as (%s = \"...\") only in the main "
                    "config file; write it out in full here)", shorthand_field(d));
     }
 }
 
+/* capnp's own crash report (kj): "*** Uncaught exception ***" or "*** Received signal #11:
+ * Segmentation fault", "kj/FILE.c++:LINE: failed: MSG" and "stack: ADDRS". */
+typedef struct {
+    char what[256];         /* the failure or the signal, "" when capnp did not crash */
+} crash_t;
+
+static int crash_line(const char *line, crash_t *c)
+{
+    static const char signal_mark[] = "*** Received signal #";
+    if (strncmp(line, signal_mark, sizeof signal_mark - 1) == 0) {
+        const char *name = strstr(line, ": ");
+        snprintf(c->what, sizeof c->what, "crashed (%.200s)", name ? name + 2 : line + 4);
+        return 1;
+    }
+    if (strncmp(line, "*** ", 4) == 0 || strncmp(line, "stack: ", 7) == 0) return 1;
+    const char *failed = strncmp(line, "kj/", 3) == 0 ? strstr(line, ": failed: ") : NULL;
+    if (failed) {
+        if (!c->what[0]) snprintf(c->what, sizeof c->what, "failed: %.200s", failed + 10);
+        return 1;
+    }
+    return 0;
+}
+
 /* Collects capnp's stderr as the user's error, dropping the tolerated "no ID" messages and
- * capnp's own "Try 'capnp eval --help'" hints. Returns the number of real errors. */
+ * capnp's own "Try 'capnp eval --help'" hints; a crash of capnp's becomes one line. Returns
+ * the number of real errors. */
 static int collect_errors(const source_t *s, const char *stderr_text, buf_t *out)
 {
     int n = 0;
+    crash_t crash = { "" };
     const char *p = stderr_text ? stderr_text : "";
     while (*p) {
         const char *nl = strchr(p, '\n');
@@ -555,12 +640,20 @@ static int collect_errors(const source_t *s, const char *stderr_text, buf_t *out
         if (!line) return n + 1;
         diag_t d;
         diag_parse(line, &d);
-        if (len > 0 && !is_missing_id(&d) && strncmp(line, "Try 'capnp", 10) != 0) {
+        if (len > 0 && !d.parsed && crash_line(line, &crash)) {
+            /* reported once, below */
+        } else if (len > 0 && !is_missing_id(&d) && strncmp(line, "Try 'capnp", 10) != 0) {
             append_diag(out, s, &d, line);
             n++;
         }
         free(line);
         p += len + (nl ? 1 : 0);
+    }
+    if (crash.what[0]) {
+        if (out->len > 0) buf_append(out, "\n", 1);
+        buf_printf(out, "%s: the Cap'n Proto compiler %s while reading the config.", s->path,
+                   crash.what);
+        n++;
     }
     return n;
 }
@@ -569,6 +662,11 @@ static int report(const source_t *s, const run_t *r, const char *what, char *err
 {
     buf_t out = { 0 };
     int n = collect_errors(s, r->err.data, &out);
+    if (n == 0 && r->status > 128) {
+        buf_printf(&out, "%s: the Cap'n Proto compiler crashed (signal %d) while reading the "
+                   "config.", s->path, r->status - 128);
+        n = 1;
+    }
     if (n == 0) {
         if (r->status == 0 || !what) {
             free(out.data);
@@ -634,7 +732,7 @@ static int run_compile(const pw_config_options_t *o, const char *path, int is_co
         argv_push(&a, path) < 0) {
         snprintf(err, err_len, "Too many import paths.");
     } else {
-        rc = run_capnp(a.args, r, err, err_len);
+        rc = run_capnp(a.args, o->config_path, r, err, err_len);
     }
     argv_free(&a);
     return rc;
@@ -649,7 +747,7 @@ static int run_eval(const pw_config_options_t *o, const char *path, int is_copy,
         argv_push(&a, "--short") < 0 || argv_push(&a, path) < 0 || argv_push(&a, name) < 0) {
         snprintf(err, err_len, "Too many import paths.");
     } else {
-        rc = run_capnp(a.args, r, err, err_len);
+        rc = run_capnp(a.args, o->config_path, r, err, err_len);
     }
     argv_free(&a);
     return rc;
@@ -900,6 +998,15 @@ static int read_file(const char *path, char **out, size_t *out_len)
     return 0;
 }
 
+/* path made absolute, lexically (capnp resolves "../" lexically too). */
+static int absolute_path(const char *path, char *out, size_t len)
+{
+    char cwd[PATH_MAX];
+    if (path[0] == '/') return snprintf(out, len, "%s", path) < (int)len ? 0 : -1;
+    if (!getcwd(cwd, sizeof cwd)) return -1;
+    return snprintf(out, len, "%s/%s", cwd, path) < (int)len ? 0 : -1;
+}
+
 static int check_inputs(const pw_config_options_t *o, char *err, size_t err_len)
 {
     struct stat st;
@@ -963,7 +1070,7 @@ static int list_constants(const pw_config_options_t *o, source_t *s, decls_t *de
                           char *err, size_t err_len)
 {
     run_t r;
-    if (run_compile(o, s->path, 0, &r, err, err_len) < 0) return -1;
+    if (run_compile(o, s->abs_path, 0, &r, err, err_len) < 0) return -1;
     int need = plan_copy(s, &r);
     if (need < 0) {
         run_free(&r);
@@ -1001,6 +1108,11 @@ int pw_capnp_eval_config(const pw_config_options_t *o, pw_capnp_config_t *out,
         snprintf(err, err_len, "%s: cannot read: %s", o->config_path, strerror(errno));
         return -1;
     }
+    if (absolute_path(o->config_path, s.abs_path, sizeof s.abs_path) < 0) {
+        snprintf(err, err_len, "%s: path too long", o->config_path);
+        goto done;
+    }
+    if (pw_config_sources_check(o, s.src, s.src_len, &out->inputs, err, err_len) < 0) goto done;
     if (list_constants(o, &s, &decls, err, err_len) < 0) goto done;
     if (o->const_name ? choose_named(&decls, o->const_name, &name, err, err_len)
                       : choose_default(&decls, &name, err, err_len)) {
@@ -1023,6 +1135,7 @@ int pw_capnp_eval_config(const pw_config_options_t *o, pw_capnp_config_t *out,
     name = NULL;
     rc = 0;
 done:
+    if (rc < 0) pw_config_inputs_free(&out->inputs);
     if (s.tmp_path[0]) unlink(s.tmp_path);
     if (s.tmp_dir[0]) rmdir(s.tmp_dir);
     run_free(&r);
@@ -1039,5 +1152,6 @@ void pw_capnp_config_free(pw_capnp_config_t *c)
     free(c->json);
     free(c->source);
     free(c->const_name);
+    pw_config_inputs_free(&c->inputs);
     memset(c, 0, sizeof *c);
 }

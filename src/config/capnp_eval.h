@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include "config/config.h"
+#include "config/sources.h"
 
 typedef struct {
     char *json;             /* the Config constant, as capnp's JSON (NUL-terminated) */
@@ -24,11 +25,12 @@ typedef struct {
     char *source;           /* the config file's text, for locating names in messages */
     size_t source_len;
     char *const_name;       /* the constant that was evaluated */
+    pw_config_inputs_t inputs;  /* the config file and what it imports and embeds */
 } pw_capnp_config_t;
 
-/* Evaluates opts->config_path's Config constant (opts->const_name, or the only one). Returns 0,
- * or -1 with capnp's messages ("FILE:LINE:COL: msg", one a line) or a workerd-style message in
- * err. */
+/* Evaluates opts->config_path's Config constant (opts->const_name, or the only one), after
+ * the checks of sources.h. Returns 0, or -1 with capnp's messages ("FILE:LINE:COL: msg", one a
+ * line) or a workerd-style message in err. */
 int pw_capnp_eval_config(const pw_config_options_t *opts, pw_capnp_config_t *out,
                          char *err, size_t err_len);
 void pw_capnp_config_free(pw_capnp_config_t *c);

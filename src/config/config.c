@@ -10,6 +10,7 @@
  */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <cJSON.h>
 #include <ctype.h>
 #include <libgen.h>
@@ -20,6 +21,7 @@
 
 #include "config/capnp_eval.h"
 #include "config/compat_flags.h"
+#include "config/precheck.h"
 
 typedef struct {
     const pw_config_options_t *opts;
@@ -334,6 +336,20 @@ static int module_kind(const char *member, pw_module_kind_t *kind)
     return -1;
 }
 
+/* Names end up in messages, paths and process titles: a name longer than `max` is refused
+ * before anything quotes it. */
+#define MAX_NAME 256
+#define MAX_MODULE_NAME 1024
+
+static int name_too_long(ctx_t *c, const char *what, const char *name, size_t max)
+{
+    size_t n = strlen(name);
+    if (n <= max) return 0;
+    fail(c, AT_STRING(name), NULL, "%s name %zu characters long; names have at most %zu.", what,
+         n, max);
+    return 1;
+}
+
 static int load_module(ctx_t *c, const char *svc, const cJSON *m, size_t index, pw_module_t *out)
 {
     static const char *const fields[] = { "name", "namedExports", NULL };
@@ -341,6 +357,7 @@ static int load_module(ctx_t *c, const char *svc, const cJSON *m, size_t index, 
     const cJSON *member = union_member(m, fields);
     char path[1024];
     if (!name) name = "";
+    if (name_too_long(c, "a module", name, MAX_MODULE_NAME)) return -1;
     snprintf(path, sizeof path, "worker.modules[\"%s\"]", name);
     if (!member) return fail(c, AT_STRING(name), svc, "Module \"%s\" has no content.", name);
     pw_module_kind_t kind;
@@ -457,6 +474,7 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
     const char *name = json_str(b, "name");
     const cJSON *member = union_member(b, fields);
     if (!name) name = "";
+    if (name_too_long(c, "a binding", name, MAX_NAME)) return -1;
     if (!member || strcmp(member->string, "unspecified") == 0) {
         return fail(c, AT_STRING(name), svc, "Worker \"%s\"'s binding \"%s\" does not specify any "
                     "binding value.", svc, name);
@@ -760,6 +778,12 @@ static int load_disk(ctx_t *c, const char *svc, const cJSON *dj, pw_service_t *s
         return fail(c, AT_STRING(svc), NULL, "Directory \"%s\" has no path in the config, so "
                     "must be specified on the command line with `--directory-path`.", svc);
     }
+    if (!cli_override(c->opts->directory_overrides, c->opts->n_directory_overrides, svc) &&
+        pw_precheck_path_climbs_out(path)) {
+        return fail(c, AT_STRING(path), svc, "disk path \"%.300s\" climbs out of the directory "
+                    "it is relative to (--persist-dir, or the working directory) with \"..\"; "
+                    "give a path inside it, or an absolute one.", path);
+    }
     s->disk_path = strdup(path);
     s->disk_writable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "writable"));
     s->disk_allow_dotfiles = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "allowDotfiles"));
@@ -771,6 +795,7 @@ static int load_service(ctx_t *c, const cJSON *sj, pw_service_t *s)
     static const char *const fields[] = { "name", NULL };
     const char *name = json_str(sj, "name");
     if (!name) name = "";
+    if (name_too_long(c, "a service", name, MAX_NAME)) return -1;
     if (!(s->name = strdup(name))) return oom(c);
     const cJSON *kind = union_member(sj, fields);
     if (!kind || strcmp(kind->string, "unspecified") == 0) {
@@ -820,6 +845,7 @@ static int load_services(ctx_t *c, const cJSON *list)
     const cJSON *sj;
     cJSON_ArrayForEach(sj, list) {
         const char *name = json_str(sj, "name");
+        if (name && name_too_long(c, "a service", name, MAX_NAME)) return -1;
         if (name && service_defined(c, name)) {
             return fail(c, NO_LOC, NULL, "Config defines multiple services named \"%s\".", name);
         }
@@ -869,12 +895,49 @@ static int load_https(ctx_t *c, const char *name, const cJSON *hj, pw_socket_t *
     return s->tls_certificate_chain && s->tls_private_key ? 0 : oom(c);
 }
 
+/* The form http/address.c accepts: "host:port", "*:port", "[v6]:port" or "host" (default
+ * port), the port 0-65535; a dotted number must be an IPv4 address. Checked here so that a
+ * bad address is a config error with its line, before any worker starts. */
+static int address_ok(const char *addr)
+{
+    const char *colon, *host = addr, *host_end;
+    if (addr[0] == '[') {
+        host_end = strchr(addr, ']');
+        if (!host_end || host_end == addr + 1) return 0;
+        host++;
+        colon = host_end[1] == ':' ? host_end + 1 : NULL;
+        if (host_end[1] && !colon) return 0;
+    } else {
+        colon = strrchr(addr, ':');
+        host_end = colon ? colon : addr + strlen(addr);
+        if (host_end == addr) return 0;
+    }
+    if (colon) {
+        const char *p = colon + 1;
+        long port = 0;
+        if (!*p || strlen(p) > 5) return 0;
+        for (; *p; p++) {
+            if (*p < '0' || *p > '9') return 0;
+            port = port * 10 + (*p - '0');
+        }
+        if (port > 65535) return 0;
+    }
+    size_t n = (size_t)(host_end - host);
+    if (n >= 256 || strspn(host, "0123456789.") < n || addr[0] == '[') return 1;
+    char ip[256];
+    unsigned char bin[4];
+    memcpy(ip, host, n);
+    ip[n] = '\0';
+    return inet_pton(AF_INET, ip, bin) == 1;
+}
+
 static int load_socket(ctx_t *c, const cJSON *sj, pw_socket_t *s)
 {
     static const char *const fields[] = { "name", "address", "service", NULL };
     const char *name = json_str(sj, "name");
     char path[1024];
     if (!name) name = "";
+    if (name_too_long(c, "a socket", name, MAX_NAME)) return -1;
     if (!(s->name = strdup(name))) return oom(c);
     snprintf(path, sizeof path, "sockets[\"%s\"]", name);
     const cJSON *proto = union_member(sj, fields);
@@ -907,6 +970,11 @@ static int load_socket(ctx_t *c, const cJSON *sj, pw_socket_t *s)
     if (!addr) {
         return fail(c, AT_STRING(name), NULL, "Socket \"%s\" has no address in the config, so "
                     "must be specified on the command line with `--socket-addr`.", name);
+    }
+    if (!address_ok(addr)) {
+        return fail2(c, AT_STRING(addr), AT_STRING(name), NULL, "Socket \"%s\" has an invalid "
+                     "address \"%.300s\"%s (expected host:port, *:port or [v6]:port).", name, addr,
+                     socket_override(c, name) ? ", given on the command line" : "");
     }
     s->address = strdup(addr);
     return s->address ? 0 : oom(c);
@@ -1067,6 +1135,30 @@ static char *config_dir(const char *config_path)
     return dir;
 }
 
+/* capnp's JSON holds only text C strings and the isolates can carry: no NUL (cJSON would cut
+ * the string there, making "ma\0in" the name "ma"), only UTF-8. */
+static int check_json_text(ctx_t *c, const pw_capnp_config_t *ev)
+{
+    pw_precheck_error_t e;
+    if (pw_precheck_json(ev->json, ev->json_len, &e) == 0) return 0;
+    int col = 0;
+    int line = pw_precheck_find_escape(ev->source, ev->source_len, &e, &col);
+    if (line > 0) {
+        snprintf(c->err, c->err_len, "%s:%d:%d: %s", c->opts->config_path, line, col, e.msg);
+    } else {
+        snprintf(c->err, c->err_len, "%s: %s", c->opts->config_path, e.msg);
+    }
+    return -1;
+}
+
+/* The inputs found by the loader move into the config. */
+static void take_inputs(pw_config_t *cfg, pw_capnp_config_t *ev)
+{
+    cfg->inputs = ev->inputs.paths;
+    cfg->n_inputs = ev->inputs.n;
+    memset(&ev->inputs, 0, sizeof ev->inputs);
+}
+
 int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err, size_t err_len)
 {
     pw_capnp_config_t ev;
@@ -1076,7 +1168,9 @@ int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err
     ctx_t c = { .opts = opts, .src = ev.source, .src_len = ev.source_len,
                 .err = err, .err_len = err_len };
     c.cfg = calloc(1, sizeof *c.cfg);
-    int rc = c.cfg ? load_json(&c, ev.json) : oom(&c);
+    int rc = c.cfg ? check_json_text(&c, &ev) : oom(&c);
+    if (rc == 0) take_inputs(c.cfg, &ev);
+    if (rc == 0) rc = load_json(&c, ev.json);
     if (rc == 0 && !(c.cfg->dir = config_dir(opts->config_path))) rc = oom(&c);
     if (rc == 0 && !(c.cfg->const_name = strdup(ev.const_name ? ev.const_name : ""))) rc = oom(&c);
     pw_capnp_config_free(&ev);
@@ -1154,6 +1248,7 @@ void pw_config_free(pw_config_t *config)
         free(config->sockets[i].tls_private_key);
     }
     free(config->sockets);
+    free_strs(config->inputs, config->n_inputs);
     free(config->dir);
     free(config->const_name);
     free(config);

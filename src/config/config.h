@@ -128,6 +128,9 @@ typedef struct {
     size_t n_services;
     pw_socket_t *sockets;
     size_t n_sockets;
+    char **inputs;              /* real paths of the config file and of every file it imports
+                                 * or embeds (pyworkerd's schema aside): what --watch watches */
+    size_t n_inputs;
 } pw_config_t;
 
 typedef struct {

@@ -2,8 +2,11 @@
  * config again, lays each worker out in a new generation directory of the runtime directory
  * and asks the zygote for its template without waiting; when a template is ready, a new pool
  * starts on it, the listeners switch to it, and the old pool drains (pw_pool_drain). Changes
- * during a rebuild start another one after it. Invariant: the running version is replaced
- * only by one whose template loaded.
+ * during a rebuild start another one after it. Only the worker's inputs count as changes
+ * (input_changed): the files the config loader read (the config, its imports and embeds),
+ * any .py or .capnp file, requirements.txt, pyproject.toml and python_modules/ — not a log
+ * file the server itself writes into the directory. Invariant: the running version is
+ * replaced only by one whose template loaded.
  */
 #include "host/reload.h"
 #include "host/log.h"
@@ -45,7 +48,59 @@ struct pw_reload {
     int again;                  /* files changed during a rebuild */
     int stopping;
     pw_pool_t *draining[MAX_DRAINING];
+    char **inputs;              /* the last loaded config's inputs (pw_config_t.inputs) */
+    size_t n_inputs;
 };
+
+static void inputs_free(pw_reload_t *reload)
+{
+    for (size_t i = 0; i < reload->n_inputs; i++)
+        free(reload->inputs[i]);
+    free(reload->inputs);
+    reload->inputs = NULL;
+    reload->n_inputs = 0;
+}
+
+/* Remembers config's inputs; keeps the previous list when out of memory. */
+static void inputs_take(pw_reload_t *reload, const pw_config_t *config)
+{
+    char **copy = calloc(config->n_inputs ? config->n_inputs : 1, sizeof *copy);
+    size_t n = 0;
+    while (copy && n < config->n_inputs && (copy[n] = strdup(config->inputs[n])))
+        n++;
+    if (!copy || n < config->n_inputs) {
+        while (copy && n > 0)
+            free(copy[--n]);
+        free(copy);
+        return;
+    }
+    inputs_free(reload);
+    reload->inputs = copy;
+    reload->n_inputs = n;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* watch.c's filter: is `path` (below the config's directory) one of the worker's inputs? */
+static int input_changed(void *arg, const char *path)
+{
+    pw_reload_t *reload = arg;
+    for (size_t i = 0; i < reload->n_inputs; i++)
+        if (strcmp(reload->inputs[i], path) == 0)
+            return 1;
+    const char *dir = reload->opts.config->dir;
+    size_t n = strlen(dir);
+    if (strncmp(path, dir, n) != 0 || path[n] != '/')
+        return 0;
+    const char *rel = path + n + 1;
+    return ends_with(rel, ".py") || ends_with(rel, ".capnp") || strcmp(rel, "requirements.txt") == 0 ||
+           strcmp(rel, "pyproject.toml") == 0 || strcmp(rel, "python_modules") == 0 ||
+           strncmp(rel, "python_modules/", 15) == 0;
+}
 
 static void reload_run(void *arg);
 
@@ -202,6 +257,7 @@ static void reload_run(void *arg)
         pw_log_error("--watch: the config has errors (above); still serving the previous version");
         return;
     }
+    inputs_take(reload, config);
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s/gen-%u", reload->opts.runtime_dir, ++reload->generation);
     if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
@@ -229,8 +285,10 @@ int pw_reload_start(const pw_reload_options_t *opts, pw_reload_t **out)
     if (!reload)
         return -ENOMEM;
     reload->opts = *opts;
+    inputs_take(reload, opts->config);
     *out = reload;
-    return pw_watch_start(opts->loop, opts->config->dir, reload_run, reload, &reload->watch);
+    return pw_watch_start(opts->loop, opts->config->dir, input_changed, reload_run, reload,
+                          &reload->watch);
 }
 
 void pw_reload_stop(pw_reload_t *reload)
@@ -260,5 +318,6 @@ void pw_reload_free(pw_reload_t *reload)
     for (size_t i = 0; i < reload->n_kept; i++)
         pw_config_free(reload->kept[i]);
     pw_config_free(reload->config);
+    inputs_free(reload);
     free(reload);
 }

@@ -1,8 +1,9 @@
 /* watch.c — the file watcher behind --watch (host process): one uv_fs_event per directory
  * of the whole tree (Linux has no recursive inotify; a directory created later is added when
  * its parent reports it), at most MAX_DIRS of them, a settle timer so that an editor's burst of writes,
- * renames and deletes triggers one rebuild, and a filter for files no rebuild needs
- * (editor swap and backup files, bytecode). Invariant: callbacks run on the host's loop only.
+ * renames and deletes triggers one rebuild, and two filters: names no rebuild needs (editor
+ * swap and backup files, bytecode) and the caller's `wanted` (the worker's inputs, so that a
+ * log file inside the tree is no change). Invariant: callbacks run on the host's loop only.
  */
 #include "host/watch.h"
 
@@ -17,6 +18,7 @@
 #include <sys/stat.h>
 
 #define MAX_DIRS 1024
+#define MAX_SCAN 4096       /* entries looked at below a new directory */
 
 struct pw_watch {
     uv_loop_t *loop;
@@ -24,6 +26,7 @@ struct pw_watch {
     size_t n_events;
     int warned_full;
     uv_timer_t settle;
+    int (*wanted)(void *arg, const char *path);
     void (*on_change)(void *arg);
     void *arg;
     int open_handles;
@@ -39,8 +42,34 @@ static int ignored_name(const char *name)
 
 static int ignored_dir(const char *name)
 {
-    return name[0] == '.' || strcmp(name, "__pycache__") == 0 || strcmp(name, "python_modules") == 0 ||
-           strcmp(name, "node_modules") == 0;
+    return name[0] == '.' || strcmp(name, "__pycache__") == 0 || strcmp(name, "node_modules") == 0;
+}
+
+static int wanted_file(pw_watch_t *watch, const char *path)
+{
+    return !watch->wanted || watch->wanted(watch->arg, path);
+}
+
+/* Does dir (new to the watch) hold a wanted file, at any depth? Bounded by *budget entries. */
+static int holds_wanted(pw_watch_t *watch, const char *dir, int *budget)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    struct dirent *e;
+    int found = 0;
+    while (!found && (e = readdir(d)) && (*budget)-- > 0) {
+        char path[PATH_MAX];
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        if (e->d_type == DT_DIR)
+            found = !ignored_dir(e->d_name) && holds_wanted(watch, path, budget);
+        else
+            found = !ignored_name(e->d_name) && wanted_file(watch, path);
+    }
+    closedir(d);
+    return found;
 }
 
 static int watch_dir(pw_watch_t *watch, const char *dir);
@@ -58,19 +87,18 @@ static uv_fs_event_t *find_watch(pw_watch_t *watch, const char *dir)
 }
 
 /* A directory that appeared (created, or moved in) under a watched one joins the watch; one
- * that was deleted and made again (a checkout) is watched again, as is everything below it. */
-static void watch_if_new_dir(pw_watch_t *watch, uv_fs_event_t *handle, const char *filename)
+ * that was deleted and made again (a checkout) is watched again, as is everything below it.
+ * Returns 1 when path is such a directory holding a wanted file. */
+static int watch_if_new_dir(pw_watch_t *watch, const char *filename, const char *path)
 {
-    char parent[PATH_MAX], path[PATH_MAX];
-    size_t len = sizeof parent;
     struct stat st;
-    if (ignored_dir(filename) || uv_fs_event_getpath(handle, parent, &len) < 0 ||
-        snprintf(path, sizeof path, "%s/%s", parent, filename) >= (int)sizeof path ||
-        stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
-        return;
+    if (ignored_dir(filename) || stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+        return 0;
     int rc = watch_dir(watch, path);
     if (rc < 0)
         pw_log_error("--watch: cannot watch %s: %s", path, uv_strerror(rc));
+    int budget = MAX_SCAN;
+    return holds_wanted(watch, path, &budget);
 }
 
 static void on_settled(uv_timer_t *timer)
@@ -79,13 +107,28 @@ static void on_settled(uv_timer_t *timer)
     watch->on_change(watch->arg);
 }
 
+/* A change counts when its file is wanted, or it is a new directory holding one; a change
+ * libuv reports without a name (the watched directory itself) always counts. */
+static int change_counts(pw_watch_t *watch, uv_fs_event_t *handle, const char *filename,
+                         int events)
+{
+    char dir[PATH_MAX], path[PATH_MAX];
+    size_t len = sizeof dir;
+    if (!filename)
+        return 1;
+    if (ignored_name(filename) || uv_fs_event_getpath(handle, dir, &len) < 0 ||
+        snprintf(path, sizeof path, "%s/%s", dir, filename) >= (int)sizeof path)
+        return 0;
+    if ((events & UV_RENAME) && watch_if_new_dir(watch, filename, path))
+        return 1;
+    return wanted_file(watch, path);
+}
+
 static void on_event(uv_fs_event_t *handle, const char *filename, int events, int status)
 {
     pw_watch_t *watch = handle->data;
-    if (status < 0 || (filename && ignored_name(filename)))
+    if (status < 0 || !change_counts(watch, handle, filename, events))
         return;
-    if (filename && (events & UV_RENAME))
-        watch_if_new_dir(watch, handle, filename);
     uv_timer_start(&watch->settle, on_settled, PW_WATCH_SETTLE_MS, 0);
 }
 
@@ -117,19 +160,19 @@ static int watch_dir(pw_watch_t *watch, const char *dir)
     return rewatch_below(watch, ev, dir);
 }
 
-/* Starts `ev` on dir, then watches its subdirectories. */
-static int rewatch_below(pw_watch_t *watch, uv_fs_event_t *ev, const char *dir)
+/* Watches dir's subdirectories: python_modules/ (vendored packages, often many directories)
+ * after the others, so that it cannot use up MAX_DIRS before the worker's own. */
+static int watch_subdirs(pw_watch_t *watch, const char *dir, int vendored)
 {
-    int rc = uv_fs_event_start(ev, on_event, dir, 0);
-    if (rc < 0)
-        return rc;
     DIR *d = opendir(dir);
     if (!d)
         return 0;
     struct dirent *e;
+    int rc = 0;
     while ((e = readdir(d)) && rc == 0) {
         char path[PATH_MAX];
-        if (e->d_type != DT_DIR || ignored_dir(e->d_name))
+        if (e->d_type != DT_DIR || ignored_dir(e->d_name) ||
+            (strcmp(e->d_name, "python_modules") == 0) != vendored)
             continue;
         if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < (int)sizeof path)
             rc = watch_dir(watch, path);
@@ -138,13 +181,23 @@ static int rewatch_below(pw_watch_t *watch, uv_fs_event_t *ev, const char *dir)
     return rc;
 }
 
-int pw_watch_start(uv_loop_t *loop, const char *dir, void (*on_change)(void *arg), void *arg,
-                   pw_watch_t **out)
+/* Starts `ev` on dir, then watches its subdirectories. */
+static int rewatch_below(pw_watch_t *watch, uv_fs_event_t *ev, const char *dir)
+{
+    int rc = uv_fs_event_start(ev, on_event, dir, 0);
+    if (rc == 0)
+        rc = watch_subdirs(watch, dir, 0);
+    return rc == 0 ? watch_subdirs(watch, dir, 1) : rc;
+}
+
+int pw_watch_start(uv_loop_t *loop, const char *dir, int (*wanted)(void *arg, const char *path),
+                   void (*on_change)(void *arg), void *arg, pw_watch_t **out)
 {
     pw_watch_t *watch = calloc(1, sizeof *watch);
     if (!watch)
         return -ENOMEM;
     watch->loop = loop;
+    watch->wanted = wanted;
     watch->on_change = on_change;
     watch->arg = arg;
     uv_timer_init(loop, &watch->settle);

@@ -1,6 +1,8 @@
 /* watch.h — --watch: noticing that a worker's files or its config changed (host process).
  * Watches a directory and all its subdirectories, also ones created later (up to 1024
- * directories; not python_modules/, __pycache__ or hidden ones) with inotify through libuv, and calls back once per burst of changes.
+ * directories; not __pycache__ or hidden ones; python_modules/ last) with inotify through
+ * libuv, and calls back once per burst of changes to files the caller wants (a log file
+ * written inside the directory is no change).
  */
 #ifndef PW_WATCH_H
 #define PW_WATCH_H
@@ -10,10 +12,12 @@
 typedef struct pw_watch pw_watch_t;
 
 /* Starts watching dir; on_change(arg) runs on the loop PW_WATCH_SETTLE_MS after the last
- * change of a burst. Returns 0 or -errno. */
+ * change of a burst of changes to files for which wanted(arg, path) returns 1 (path: dir's
+ * path as given, then "/" and the file's path below it). A new directory counts when a file
+ * below it is wanted. wanted NULL: every file. Returns 0 or -errno. */
 #define PW_WATCH_SETTLE_MS 150
-int pw_watch_start(uv_loop_t *loop, const char *dir, void (*on_change)(void *arg), void *arg,
-                   pw_watch_t **out);
+int pw_watch_start(uv_loop_t *loop, const char *dir, int (*wanted)(void *arg, const char *path),
+                   void (*on_change)(void *arg), void *arg, pw_watch_t **out);
 /* Stops watching; the watch is freed once libuv has closed its handles. */
 void pw_watch_stop(pw_watch_t *watch);
 

@@ -1,38 +1,129 @@
 /* worker_dir.c — laying out a worker's modules and spec on disk for its template (host
  * process). Module names come from the user's config: they are checked to stay inside the
  * worker's directory (no absolute paths, no "..").
+ *
+ * The runtime directory holds binding values (secrets) in the specs: it is 0700, its files
+ * 0600, and it is named pyworkerd-<host pid>-XXXXXX with a .lock file the host holds an
+ * flock on while it runs. A host that crashed leaves it behind; the next start removes every
+ * such directory of this user whose lock nobody holds and whose pid is gone (stale_dir()).
  */
 #include "host/worker_dir.h"
 
 #include <cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-int pw_runtime_dir_create(char *out, size_t len)
-{
-    const char *tmp = getenv("TMPDIR");
-    if (!tmp || !*tmp)
-        tmp = "/tmp";
-    if (snprintf(out, len, "%s/pyworkerd-XXXXXX", tmp) >= (int)len)
-        return -ENAMETOOLONG;
-    return mkdtemp(out) ? 0 : -errno;
-}
+#define LOCK_NAME ".lock"
+
+static int lock_fd = -1;        /* this host's lock on its runtime directory */
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     return remove(path) < 0 ? 0 : 0;    /* best effort: keep going */
 }
 
+/* The pid in "pyworkerd-<pid>-XXXXXX", or 0 when name is not such a name. */
+static long runtime_dir_pid(const char *name)
+{
+    static const char prefix[] = "pyworkerd-";
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    char *end;
+    long pid = strtol(name + sizeof prefix - 1, &end, 10);
+    if (pid <= 0 || end == name + sizeof prefix - 1 || *end != '-' || strlen(end + 1) != 6)
+        return 0;
+    return pid;
+}
+
+/* A runtime directory left by a host that is gone: ours by name, a real directory (not a
+ * link) owned by this user and private, its host's pid not alive and its lock free. */
+static int stale_dir(int parent_fd, const char *name)
+{
+    long pid = runtime_dir_pid(name);
+    struct stat st;
+    if (!pid || pid == getpid() || fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+        !S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+        return 0;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+        return 0;
+    char lock[NAME_MAX + 16];
+    snprintf(lock, sizeof lock, "%s/%s", name, LOCK_NAME);
+    int fd = openat(parent_fd, lock, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT;     /* crashed before it took the lock */
+    int free_lock = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return free_lock;
+}
+
+/* Removes the stale runtime directories of dead hosts in tmp (best effort). */
+static void remove_stale_dirs(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char path[PATH_MAX];
+        if (stale_dir(dirfd(d), e->d_name) &&
+            snprintf(path, sizeof path, "%s/%s", tmp, e->d_name) < (int)sizeof path)
+            nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
+}
+
+/* Creates dir/.lock and holds an flock on it for the host's life (close-on-exec: the
+ * zygote, an exec'd child, does not inherit it). */
+static int take_lock(const char *dir)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/%s", dir, LOCK_NAME) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return -errno;
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    lock_fd = fd;
+    return 0;
+}
+
+int pw_runtime_dir_create(char *out, size_t len)
+{
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    remove_stale_dirs(tmp);
+    if (snprintf(out, len, "%s/pyworkerd-%ld-XXXXXX", tmp, (long)getpid()) >= (int)len)
+        return -ENAMETOOLONG;
+    if (!mkdtemp(out))
+        return -errno;
+    int rc = take_lock(out);
+    if (rc < 0)
+        pw_runtime_dir_remove(out);
+    return rc;
+}
+
 void pw_runtime_dir_remove(const char *path)
 {
     if (path && *path)
         nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (lock_fd >= 0)
+        close(lock_fd);
+    lock_fd = -1;
 }
 
 static int name_is_safe(const char *name)

@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include "config/config.h"
 
-/* Creates a private runtime directory (mode 0700) under $TMPDIR or /tmp. */
+/* Creates a private runtime directory (mode 0700, pyworkerd-<pid>-XXXXXX, locked while this
+ * host runs) under $TMPDIR or /tmp, after removing those that crashed hosts of this user
+ * left there. Returns 0 or -errno. */
 int pw_runtime_dir_create(char *out, size_t len);
 /* Removes it and everything in it. */
 void pw_runtime_dir_remove(const char *path);

@@ -61,17 +61,40 @@ typedef struct {
 
 static int read_settings(const char *spec_path, spec_settings_t *out, char *err, size_t err_len)
 {
+    /* The whole file, however large: binding values make it as large as the config allows. */
     FILE *f = fopen(spec_path, "rb");
-    char *text = f ? malloc(1 << 20) : NULL;
-    size_t len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+    size_t len = 0, cap = 1 << 16;
+    char *text = f ? malloc(cap) : NULL;
+    for (size_t n = 1; text && n > 0; ) {
+        if (cap - len < 2) {
+            char *bigger = realloc(text, cap * 2);
+            if (!bigger) {
+                free(text);
+                text = NULL;
+                errno = ENOMEM;
+                break;
+            }
+            text = bigger;
+            cap *= 2;
+        }
+        n = fread(text + len, 1, cap - len - 1, f);
+        len += n;
+    }
+    if (text && ferror(f)) {
+        free(text);
+        text = NULL;
+        errno = EIO;
+    }
+    int saved = errno;
     if (f)
         fclose(f);
-    cJSON *spec = NULL;
-    if (text) {
-        text[len] = '\0';
-        spec = cJSON_Parse(text);
-        free(text);
+    if (!text) {
+        snprintf(err, err_len, "cannot read the worker spec %s: %s", spec_path, strerror(saved));
+        return -1;
     }
+    text[len] = '\0';
+    cJSON *spec = cJSON_Parse(text);
+    free(text);
     const cJSON *dir = cJSON_GetObjectItemCaseSensitive(spec, "dir");
     if (!cJSON_IsString(dir)) {
         snprintf(err, err_len, "cannot read the worker spec %s", spec_path);

@@ -3,6 +3,7 @@
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,224 @@ def test_help(args):
     assert "Usage: pyworkerd" in result.stdout
     if "serve" in args:
         assert "--socket-addr" in result.stdout
+
+
+# ---- configs that Debian's capnp 0.9.2 mishandles: each is one clear line, exit 1, quickly ----
+
+def serve_bytes(tmp_path: Path, config: bytes, *args: str, env=None, timeout=30):
+    """serve with the config's exact bytes; returns (result, seconds it took)."""
+    (tmp_path / "worker.py").write_text(WORKER_PY)
+    path = tmp_path / "config.capnp"
+    path.write_bytes(config)
+    start = time.monotonic()
+    result = subprocess.run([BIN, "serve", str(path), *args], capture_output=True, timeout=timeout,
+                            env=env, stdin=subprocess.DEVNULL)
+    return result, time.monotonic() - start
+
+
+def assert_one_clean_line(result, seconds: float, where: str, sentence: str) -> str:
+    """Exit 1, one line on stderr naming `where` (file:line), containing `sentence`, with no
+    kj crash report, stack or traceback, within a few seconds."""
+    err = result.stderr.decode("utf-8", "replace") if isinstance(result.stderr, bytes) else result.stderr
+    assert result.returncode == 1, (result.returncode, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith(where), err
+    assert sentence in lines[0], err
+    assert len(lines[0]) < 600, err
+    for noise in ("kj/", "stack:", "***", "Traceback", "Uncaught"):
+        assert noise not in err, err
+    assert seconds < 10, seconds
+    return lines[0]
+
+
+def test_embed_leaving_the_config_directory_is_refused_at_its_line(tmp_path):
+    # capnp 0.9.2 itself crashed on "../" above its starting directory (a kj exception), and
+    # pyworkerd then reported a wrong error at a wrong line
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (tmp_path / "x.py").write_text(WORKER_PY)
+    (sub / "worker.py").write_text(WORKER_PY)
+    (sub / "config.capnp").write_text(seed_config().replace('embed "worker.py"', 'embed "../x.py"'))
+    start = time.monotonic()
+    result = subprocess.run([BIN, "serve", "config.capnp"], capture_output=True, text=True,
+                            timeout=30, cwd=sub, stdin=subprocess.DEVNULL)
+    assert_one_clean_line(result, time.monotonic() - start, "config.capnp:7:57: ",
+                          'embed "../x.py" is outside the config\'s directory')
+
+
+def test_embed_of_an_absolute_path_outside_the_config_is_refused(tmp_path):
+    config = seed_config().replace('embed "worker.py"', 'embed "/etc/passwd"').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:7:57: ",
+                          'embed "/etc/passwd" is outside the config\'s directory')
+
+
+def test_embed_through_a_symlink_leaving_the_config_directory_is_refused(tmp_path):
+    (tmp_path / "link.py").symlink_to("/etc/passwd")
+    config = seed_config().replace('embed "worker.py"', 'embed "link.py"').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:7:57: ", "is outside the config's directory")
+
+
+def test_embed_inside_the_tree_through_dot_dot_still_works(serve, tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "worker.py").write_text(WORKER_PY)
+    config = tmp_path / "config.capnp"
+    config.write_text(seed_config().replace('embed "worker.py"', 'embed "sub/../worker.py"'))
+    server = serve(config)
+    assert server.get()[2] == b"ok"
+
+
+def test_embed_of_a_directory_is_one_line_not_a_kj_exception(tmp_path):
+    (tmp_path / "adir").mkdir()
+    config = seed_config().replace('embed "worker.py"', 'embed "adir"').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:7:57: ",
+                          'embed "adir" names a directory, not a file.')
+
+
+def test_embed_of_a_fifo_fails_at_once_instead_of_hanging(tmp_path):
+    os.mkfifo(tmp_path / "fifo")
+    config = seed_config().replace('embed "worker.py"', 'embed "fifo"').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:7:57: ",
+                          'embed "fifo" is not a regular file')
+
+
+def test_an_import_of_a_fifo_fails_too(tmp_path):
+    os.mkfifo(tmp_path / "other.capnp")
+    config = seed_config().replace(HEAD, HEAD + 'using Other = import "other.capnp";\n').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:2:22: ",
+                          'import "other.capnp" is not a regular file')
+
+
+def test_an_embed_in_an_imported_file_is_checked_too(tmp_path):
+    (tmp_path / "other.capnp").write_text('const secret :Text = embed "/etc/passwd";\n')
+    config = seed_config().replace(HEAD, HEAD + 'using Other = import "other.capnp";\n').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/other.capnp:1:28: ",
+                          'embed "/etc/passwd" is outside the config\'s directory')
+
+
+def fake_capnp(tmp_path: Path, script: str) -> dict:
+    """An environment whose PATH finds a `capnp` that runs `script` (sh) instead."""
+    bindir = tmp_path / "fakebin"
+    bindir.mkdir()
+    capnp = bindir / "capnp"
+    capnp.write_text("#!/bin/sh\n" + script)
+    capnp.chmod(0o755)
+    return {**os.environ, "PATH": f"{bindir}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+
+
+def test_a_capnp_that_makes_no_progress_is_killed_within_seconds(tmp_path):
+    # the backstop behind the FIFO check: capnp blocked on anything is stopped, by its pid
+    env = fake_capnp(tmp_path, f'echo $$ > {tmp_path}/capnp.pid\nexec sleep 120\n')
+    result, took = serve_bytes(tmp_path, seed_config().encode(), env=env)
+    line = assert_one_clean_line(result, took, f"{tmp_path}/config.capnp: ",
+                                 "capnp made no progress for 5 seconds")
+    assert "FIFO" in line
+    pid = int((tmp_path / "capnp.pid").read_text())
+    assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+
+
+def test_a_capnp_crash_is_reported_as_one_line_without_its_stack(tmp_path):
+    env = fake_capnp(tmp_path, 'echo "*** Received signal #11: Segmentation fault" >&2\n'
+                               'echo "stack: 7f13f0104286 7f13f010696f" >&2\nkill -SEGV $$\n')
+    result, took = serve_bytes(tmp_path, seed_config().encode(), env=env)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp: ",
+                          "the Cap'n Proto compiler crashed (Segmentation fault)")
+
+
+def test_a_capnp_exception_is_reported_as_one_line(tmp_path):
+    env = fake_capnp(tmp_path, 'echo "*** Uncaught exception ***" >&2\n'
+                               'echo "kj/filesystem-disk-unix.c++:353: failed: mmap: No such device" >&2\n'
+                               'echo "stack: 7fcf7e959c9d 55b66fcb1380" >&2\nexit 1\n')
+    result, took = serve_bytes(tmp_path, seed_config().encode(), env=env)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp: ",
+                          "the Cap'n Proto compiler failed: mmap: No such device")
+
+
+def test_deep_nesting_is_refused_before_capnp_could_crash(tmp_path):
+    config = seed_config().encode() + b"const deep :Int32 = " + b"(" * 5000 + b"1" + b")" * 5000 + b";\n"
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:11:",
+                          "brackets are nested more than 64 deep")
+
+
+def test_a_socket_address_that_cannot_parse_names_its_line(tmp_path):
+    config = seed_config().replace('"127.0.0.1:0"', '"[::1]:80x"').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:4: ",
+                          'Socket "http" has an invalid address "[::1]:80x"')
+
+
+def test_a_socket_address_given_on_the_command_line_is_checked_too(tmp_path):
+    result, took = serve_bytes(tmp_path, seed_config().encode(), "-s", "http=999.1.1.1:80")
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:4: ",
+                          'invalid address "999.1.1.1:80", given on the command line')
+
+
+def test_a_nul_escape_in_a_name_is_named_as_such(tmp_path):
+    config = seed_config().replace('(name = "main", worker', '(name = "ma\\x00in", worker').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:3:",
+                          "a text value contains a NUL character")
+
+
+def test_a_raw_nul_byte_in_the_file_is_named_as_such(tmp_path):
+    config = seed_config().replace('(name = "main", worker', '(name = "ma\0in", worker').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:3:", "the file contains a NUL byte")
+
+
+def test_bad_utf8_in_a_name_is_named_as_such(tmp_path):
+    config = seed_config().encode().replace(b'(name = "main", worker', b'(name = "ma\xff\xfein", worker')
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:3:", "the file is not valid UTF-8 (byte 0xFF)")
+
+
+def test_an_escape_making_bad_utf8_is_named_as_such(tmp_path):
+    config = seed_config().replace('(name = "main", worker', '(name = "ma\\xffin", worker').encode()
+    result, took = serve_bytes(tmp_path, config)
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:3:", "a text value is not valid UTF-8")
+
+
+def test_a_huge_identifier_gives_a_short_line(tmp_path):
+    config = seed_config().replace(".pythonWorker", "." + "b" * 1_000_000).encode()
+    result, took = serve_bytes(tmp_path, config)
+    line = assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:3:",
+                                 "a name or number 1000000 characters long")
+    assert len(line) < 300
+
+
+def disk_config(path: str) -> str:
+    return seed_config(worker_fields='  bindings = [(name = "KV", kvNamespace = "kv")],\n').replace(
+        '  services = [ (name = "main", worker = .pythonWorker) ],\n',
+        '  services = [ (name = "main", worker = .pythonWorker),\n'
+        f'               (name = "kv", disk = (path = "{path}", writable = true)) ],\n')
+
+
+@pytest.mark.parametrize("path", ["../outside", "kv/../../outside", "./../../etc"])
+def test_a_disk_path_climbing_out_of_the_persist_dir_is_refused(tmp_path, path):
+    result, took = serve_bytes(tmp_path, disk_config(path).encode(), "--persist-dir", str(tmp_path))
+    assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:4: service kv: ",
+                          f'disk path "{path}" climbs out of the directory it is relative to')
+    assert not (tmp_path.parent / "outside").exists()
+
+
+def test_a_disk_path_staying_inside_is_accepted(serve, tmp_path):
+    (tmp_path / "worker.py").write_text(WORKER_PY)
+    config = tmp_path / "config.capnp"
+    config.write_text(disk_config("kv/../kv-data"))
+    server = serve(config, "--persist-dir", str(tmp_path / "state"))
+    assert server.get()[2] == b"ok"
+
+
+def test_a_huge_name_string_gives_a_short_line(tmp_path):
+    config = seed_config().replace('(name = "main", worker', '(name = "' + "n" * 1_000_000 + '", worker').encode()
+    result, took = serve_bytes(tmp_path, config)
+    line = assert_one_clean_line(result, took, f"{tmp_path}/config.capnp:3: ",
+                                 "a service name 1000000 characters long; names have at most 256.")
+    assert len(line) < 300

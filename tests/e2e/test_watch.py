@@ -128,3 +128,54 @@ def test_a_module_deep_in_the_tree_and_a_new_directory_are_watched(serve, tmp_pa
     time.sleep(0.3)
     (d / "pkg" / "sub" / "deeper" / "newer" / "newest" / "greeting.py").write_text("TEXT = 'r2'\n")
     wait_body(server, "r2")
+
+
+LOGGING = '''
+from workers import WorkerEntrypoint, Response
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        print("handling", request.url, flush=True)
+        return Response("{version}")
+'''
+
+
+def test_a_log_file_inside_the_config_directory_is_no_change(serve, tmp_path):
+    # the server's own log (stdout and stderr) is written inside the watched directory: each
+    # line used to count as a change, each reload logged a line, and it reloaded endlessly
+    (tmp_path / "worker.py").write_text(LOGGING.replace("{version}", "v1"))
+    (tmp_path / "notes.txt").write_text("not an input\n")
+    config = tmp_path / "config.capnp"
+    config.write_text(worker_config(["worker.py"]))
+    server = serve(config, "--watch")
+    assert server.log_path.parent == tmp_path       # the log is inside the config's directory
+    for _ in range(10):
+        assert body(server) == "v1"
+    (tmp_path / "notes.txt").write_text("still not an input\n")
+    time.sleep(1.5)
+    log = server.log()
+    assert "handling" in log, log                   # the requests did write to the log
+    assert "files changed" not in log, log
+    # a module edit still reloads, once
+    (tmp_path / "worker.py").write_text(LOGGING.replace("{version}", "v2"))
+    wait_body(server, "v2")
+    for _ in range(5):
+        assert body(server) == "v2"
+    time.sleep(1.5)
+    assert server.log().count("files changed") == 1, server.log()
+
+
+def test_an_embedded_data_file_is_an_input(serve, tmp_path):
+    (tmp_path / "worker.py").write_text(
+        "from workers import WorkerEntrypoint, Response\n\n"
+        "class Default(WorkerEntrypoint):\n"
+        "    async def fetch(self, request):\n"
+        "        return Response(self.env.GREETING)\n")
+    (tmp_path / "greeting.txt").write_text("hello")
+    config = tmp_path / "config.capnp"
+    config.write_text(worker_config(["worker.py"], bindings='(name = "GREETING", text = embed "greeting.txt")'))
+    server = serve(config, "--watch")
+    assert body(server) == "hello"
+    time.sleep(0.2)
+    (tmp_path / "greeting.txt").write_text("bonjour")
+    wait_body(server, "bonjour")
