@@ -37,7 +37,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS       := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS   := src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
-                   src/http/request_head.c src/config/precheck.c
+                   src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # fuzz_rpc: rpc.c and what it drives, with the pool, the port and fetch.c stubbed in the target

@@ -15,6 +15,7 @@
  * Invariant: the guard never runs Python and never runs code of the worker.
  */
 #include "isolate/guard.h"
+#include "isolate/guard_relay.h"
 #include "isolate/process.h"
 #include "isolate/sandbox.h"
 #include "isolate/startup_limits.h"
@@ -41,7 +42,6 @@
 
 #define MAX_FDS 4
 #define LOAD_GRACE_MS 5000      /* past the template's own wall-clock bound on loading */
-#define PID_SLOTS 256
 
 /* The clone flags a plain fork() uses; anything else (a thread, shared memory, new
  * namespaces, a ptraced child) is refused. */
@@ -54,9 +54,8 @@ typedef struct {
     int pidfd;              /* readable when the template has exited */
     pid_t tpl_pid;
     unsigned forks_allowed; /* SPAWN_ISOLATE messages relayed and not yet forked */
-    int ready;              /* TEMPLATE_READY or _FAILED passed on */
     uint64_t load_started_ms, load_deadline_ms;  /* CLOCK_MONOTONIC; deadline 0: no bound */
-    struct { pid_t inner, outer; } pids[PID_SLOTS];   /* isolates: namespace pid -> host's */
+    pw_guard_state_t state; /* what the template said so far (guard_relay.h) */
 } guard_t;
 
 typedef struct {
@@ -176,56 +175,7 @@ static int relay_from_host(guard_t *g)
 
 /* ---- template -> host ---- */
 
-static void remember_pid(guard_t *g, pid_t inner, pid_t outer)
-{
-    g->pids[(unsigned)inner % PID_SLOTS].inner = inner;
-    g->pids[(unsigned)inner % PID_SLOTS].outer = outer;
-}
-
-static pid_t outer_pid(const guard_t *g, pid_t inner)
-{
-    unsigned slot = (unsigned)inner % PID_SLOTS;
-    return inner > 0 && g->pids[slot].inner == inner ? g->pids[slot].outer : 0;
-}
-
-/* The isolate's pid as the host sees it: the kernel translated the template's
- * SCM_CREDENTIALS (a pid of its namespace) into ours. Never the template's own. */
-static pid_t spawned_pid(guard_t *g, const relayed_t *m)
-{
-    const uint8_t *p = m->frame.payload;
-    pid_t inner = m->frame.len != 4 ? 0 : (pid_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-                                                  (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-    if (inner <= 0 || !m->has_creds || m->creds.pid <= 0 || m->creds.pid == g->tpl_pid)
-        return 0;
-    remember_pid(g, inner, m->creds.pid);
-    return m->creds.pid;
-}
-
-static void relay_exit(guard_t *g, const relayed_t *m)
-{
-    if (m->frame.len != 8)
-        return;
-    uint8_t out[8];
-    memcpy(out, m->frame.payload, 8);
-    pid_t inner = (pid_t)((uint32_t)out[0] | (uint32_t)out[1] << 8 | (uint32_t)out[2] << 16 |
-                          (uint32_t)out[3] << 24);
-    uint32_t outer = (uint32_t)outer_pid(g, inner);
-    if (!outer)
-        return;
-    for (int i = 0; i < 4; i++)
-        out[i] = (uint8_t)(outer >> (8 * i));
-    pw_control_send(g->host_fd, PW_FRAME_CTL_ISOLATE_EXITED, 0, out, sizeof out, -1);
-}
-
-static void take_listener(guard_t *g, relayed_t *m)
-{
-    if (g->ready || g->listener_fd >= 0 || m->n_fds != 1)
-        return;
-    g->listener_fd = m->fds[0];
-    m->n_fds = 0;
-}
-
-/* Returns 1 to go on, 0 when the template's socket is closed. */
+/* Returns 1 to go on, 2 when nothing is waiting, 0 when the template's socket is closed. */
 static int relay_from_template(guard_t *g)
 {
     int rc = receive(g->tpl_fd, &msg);
@@ -233,27 +183,21 @@ static int relay_from_template(guard_t *g)
         return rc == -EAGAIN ? 2 : 1;
     if (rc <= 0)
         return 0;
-    switch (msg.frame.type) {
-    case PW_FRAME_CTL_GUARD_LISTENER:
-        take_listener(g, &msg);
+    pw_guard_out_t out;
+    pid_t creds = msg.has_creds ? msg.creds.pid : 0;
+    switch (pw_guard_relay(&g->state, msg.frame.type, msg.frame.payload, msg.frame.len, creds,
+                           msg.n_fds, &out)) {
+    case PW_GUARD_TAKE_LISTENER:
+        if (g->listener_fd < 0) {
+            g->listener_fd = msg.fds[0];
+            msg.n_fds = 0;
+        }
         break;
-    case PW_FRAME_CTL_TEMPLATE_READY:
-        g->ready = 1;
-        pw_control_send_u32(g->host_fd, PW_FRAME_CTL_TEMPLATE_READY, (uint32_t)getpid());
+    case PW_GUARD_SEND:
+        pw_control_send(g->host_fd, out.type, 0, out.payload, out.len, -1);
         break;
-    case PW_FRAME_CTL_TEMPLATE_FAILED:
-        g->ready = 1;
-        pw_control_send(g->host_fd, PW_FRAME_CTL_TEMPLATE_FAILED, 0, msg.frame.payload,
-                        msg.frame.len, -1);
+    case PW_GUARD_DROP:
         break;
-    case PW_FRAME_CTL_ISOLATE_SPAWNED:
-        pw_control_send_u32(g->host_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, (uint32_t)spawned_pid(g, &msg));
-        break;
-    case PW_FRAME_CTL_ISOLATE_EXITED:
-        relay_exit(g, &msg);
-        break;
-    default:
-        break;      /* nothing else is the template's to say */
     }
     close_fds(&msg);
     return 1;
@@ -273,7 +217,7 @@ static void decide_fork(guard_t *g)
         }
         return;
     }
-    int allow = req.data.nr == __NR_clone && g->ready && g->forks_allowed > 0 &&
+    int allow = req.data.nr == __NR_clone && g->state.loaded && g->forks_allowed > 0 &&
                 (req.data.args[0] & ~(uint64_t)FORK_FLAGS) == 0;
     memset(&resp, 0, sizeof resp);
     resp.id = req.id;
@@ -298,7 +242,7 @@ static uint64_t now_ms(void)
 /* poll()'s timeout: until the load deadline while the template loads, else none. */
 static int poll_timeout(const guard_t *g)
 {
-    if (g->ready || !g->load_deadline_ms)
+    if (g->state.loaded || !g->load_deadline_ms)
         return -1;
     uint64_t now = now_ms();
     return now >= g->load_deadline_ms ? 0 : (int)(g->load_deadline_ms - now);
@@ -411,7 +355,8 @@ int pw_guard_main(int host_fd, const char *spec_path, pw_snapshot_t snapshot)
         return fail_to_host(host_fd, "cannot watch the template");
     }
     *g = (guard_t){ .host_fd = host_fd, .tpl_fd = sv[0], .listener_fd = -1, .pidfd = pidfd,
-                    .tpl_pid = pid, .load_started_ms = now_ms() };
+                    .tpl_pid = pid, .load_started_ms = now_ms(),
+                    .state = { .template_pid = pid, .guard_pid = getpid() } };
     unsigned wall_s = pw_startup_wall_limit_s(cpu_limit_ms);
     if (wall_s)
         g->load_deadline_ms = g->load_started_ms + wall_s * 1000ull + LOAD_GRACE_MS;
