@@ -49,6 +49,33 @@ int pw_limits_cpu_ms(int pid, uint64_t *out, int *running)
     return 0;
 }
 
+int pw_limits_exiting(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;   /* reaped */
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = '\0';
+    /* after "(comm)": state is field 3, flags field 9 (PF_EXITING 0x4) */
+    char *p = strrchr(buf, ')');
+    if (!p || !p[1] || !p[2])
+        return 1;
+    if (p[2] == 'Z' || p[2] == 'X')
+        return 1;
+    p++;
+    for (int field = 3; field < 9; field++) {
+        p = strchr(p + 1, ' ');
+        if (!p)
+            return 1;
+    }
+    return (strtoul(p + 1, NULL, 10) & 0x4) != 0;
+}
+
 static void cpu_account_start(pw_cpu_account_t *a, uint64_t cpu_ms, size_t n_inflight,
                               uint64_t calls_started, uint64_t limit_ms)
 {

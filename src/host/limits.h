@@ -57,6 +57,10 @@ int pw_cpu_account_tick(pw_cpu_account_t *a, uint64_t cpu_ms, int running, size_
  * 1", "it was killed by SIGSYS: a forbidden system call", ... Returns buf. */
 const char *pw_exit_describe(int wait_status, char *buf, size_t len);
 
+/* Whether `pid` is exiting or gone (1), or still runs (0): an isolate whose socket closed
+ * while it runs closed it itself. */
+int pw_limits_exiting(int pid);
+
 /* A pidfd for `pid` (to learn later how it ended), or -errno. */
 int pw_exit_pidfd_open(int pid);
 

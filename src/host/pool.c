@@ -490,6 +490,10 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
     iso->state = ISOLATE_DEAD;
     if (was_live && !iso->retiring)
         pool->n_live--;
+    int exit_status;
+    if (why == pw_link_exited && !(iso->pidfd >= 0 && pw_exit_status(iso->pidfd, &exit_status) == 1) &&
+        !pw_limits_exiting(iso->pid))
+        why = "it closed its socket";   /* it runs on: killed below */
     if (was_live)
         isolate_kill(iso);
     if (!iso->retired && (!pool->closing || iso->n_inflight)) {

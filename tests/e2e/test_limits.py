@@ -58,6 +58,11 @@ WORKER = {"worker.py": '''
                 os.kill(os.getpid(), signal.SIGSYS)
             if path == "exit":
                 os._exit(7)
+            if path == "close":
+                import time
+                from pyworkerd import runtime
+                os.close(runtime.streams.fd)
+                time.sleep(60)
             return Response(str(os.getpid()))
     '''}
 
@@ -163,6 +168,7 @@ def test_an_isolate_leaking_to_its_memory_limit_is_replaced(serve):
     ("sigsys", "it was killed by SIGSYS: a forbidden system call"),
     ("abort", "it was killed by SIGABRT: aborted"),
     ("exit", "it exited with status 7"),
+    ("close", "it closed its socket"),
 ])
 def test_an_isolate_death_is_logged_with_its_signal_or_status(serve, path, reason):
     server = serve(WORKER)

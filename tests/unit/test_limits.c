@@ -155,6 +155,8 @@ TEST(cpu_of_this_process_is_read)
     CHECK(pw_limits_cpu_ms(getpid(), &ms, &running) == 0);
     CHECK(running == 1);
     CHECK(pw_limits_cpu_ms(-5, &ms, NULL) < 0);
+    CHECK(pw_limits_exiting(getpid()) == 0);
+    CHECK(pw_limits_exiting(-5) == 1);
 }
 
 TEST(exit_descriptions)
