@@ -84,7 +84,8 @@ static void cpu_account_start(pw_cpu_account_t *a, uint64_t cpu_ms, size_t n_inf
     a->calls_seen = calls_started - n_inflight;
     a->credit_ms = (int64_t)limit_ms;   /* as an idle isolate's */
     a->inflight_last = 0;
-    a->burning = 0;
+    a->busy_idle = a->burning = 0;
+    a->busy_idle_ticks = 0;
     a->burning_ms = 0;
 }
 
@@ -98,7 +99,7 @@ int pw_cpu_account_tick(pw_cpu_account_t *a, uint64_t cpu_ms, int running, size_
     int idle_all_tick = a->inflight_last == 0 && new_calls == 0 && n_inflight == 0;
     /* requests reaching an idle, quiet isolate start from nothing: no earlier request's
      * leftover pays for their work */
-    if (new_calls && a->inflight_last == 0 && !a->burning && a->credit_ms > 0)
+    if (new_calls && a->inflight_last == 0 && !a->busy_idle && a->credit_ms > 0)
         a->credit_ms = 0;
     a->credit_ms += (int64_t)(new_calls * limit_ms) - (int64_t)used;
     if (n_inflight == 0 && a->credit_ms > (int64_t)limit_ms)
@@ -106,8 +107,10 @@ int pw_cpu_account_tick(pw_cpu_account_t *a, uint64_t cpu_ms, int running, size_
     a->cpu_ms = cpu_ms;
     a->calls_seen = calls_started;
     a->inflight_last = n_inflight;
-    a->burning = idle_all_tick && running && used > 0;
-    a->burning_ms = a->burning ? a->burning_ms + elapsed_ms : 0;
+    a->busy_idle = idle_all_tick && running && used > 0;
+    a->busy_idle_ticks = a->busy_idle ? a->busy_idle_ticks + 1 : 0;
+    a->burning = a->busy_idle_ticks >= 2;
+    a->burning_ms = a->busy_idle ? a->burning_ms + elapsed_ms : 0;
     if (a->credit_ms < 0)
         return n_inflight ? PW_CPU_OVER_BUSY : PW_CPU_OVER_IDLE;
     if (a->burning_ms >= PW_CPU_AFTER_RESPONSE_MS)

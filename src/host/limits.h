@@ -10,10 +10,11 @@
  * a request arriving at an isolate that was idle and quiet starts from nothing. So a stuck
  * request is over after `limit` of CPU; a busy isolate serving short requests never is; work
  * after the responses may use what its requests left, at most one `limit`, and then the
- * isolate is over with nothing in flight. An isolate that had nothing in flight for a whole
- * tick, used CPU in it and is running at its end is *burning*: new requests are not sent to it
- * (they would wait for that work, and pay for it); one that burns for PW_CPU_AFTER_RESPONSE_MS
- * (Cloudflare's waitUntil() time) without a break is over whatever its credit.
+ * isolate is over with nothing in flight. An isolate that had nothing in flight for two whole
+ * ticks in a row, used CPU in each and was running at their ends is *burning*: new requests
+ * are not sent to it (they would wait for that work, and pay for it); one busy like that for
+ * PW_CPU_AFTER_RESPONSE_MS (Cloudflare's waitUntil() time) without a break is over whatever
+ * its credit.
  *
  * Exits: the host only sees an isolate's socket close. Its pidfd, opened when it starts,
  * tells the host how it died (PIDFD_GET_INFO with PIDFD_INFO_EXIT, Linux 6.15 and later) once
@@ -33,8 +34,10 @@ typedef struct {
     uint64_t cpu_ms;            /* its CPU time at the last tick */
     uint64_t calls_seen;        /* requests sent to it before the last tick */
     size_t inflight_last;       /* requests in flight at the last tick */
-    int burning;                /* the last tick: nothing in flight, yet it used CPU and runs */
-    uint64_t burning_ms;        /* how long it has been burning without a break */
+    int busy_idle;              /* the last tick: nothing in flight, yet it used CPU and runs */
+    unsigned busy_idle_ticks;   /* ticks in a row like that */
+    int burning;                /* two ticks in a row or more (a blip at its start is not) */
+    uint64_t burning_ms;        /* how long it has been busy with nothing in flight */
 } pw_cpu_account_t;
 
 enum {

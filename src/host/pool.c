@@ -8,7 +8,8 @@
  * Retirement is graceful (idle shrink, --watch drain, server shutdown): the isolate gets a
  * RETIRE frame and no more calls, finishes what it has (the host still reads its answers and
  * binding calls), runs its shutdown hooks and exits; after opts.retire_timeout_ms it is killed.
- * Limits (host/limits.h): every live isolate's CPU is sampled each tick, busy or not; one over
+ * Limits (host/limits.h): every live isolate's CPU is sampled each tick, busy or not, from its
+ * first request on (before it, it only starts: no request's work can run); one over
  * its credit with requests in flight is killed (503), one over it with nothing in flight (work
  * left running after its responses) is retired and killed if it keeps burning, and a request is
  * never sent to an isolate burning with nothing in flight. An isolate that asks for it (an
@@ -989,12 +990,14 @@ static void cpu_tick(pw_isolate_t *iso, uint64_t elapsed)
     pw_pool_t *pool = iso->pool;
     uint64_t cpu;
     int running;
+    if (!iso->calls_started)
+        return;     /* it is only starting: no request's work can run yet */
     if (pw_limits_cpu_ms(iso->pid, &cpu, &running) < 0)
         return;     /* exiting: the pool sees the EOF */
     int over = pw_cpu_account_tick(&iso->cpu, cpu, running, iso->n_inflight, iso->calls_started,
                                    pool->opts.cpu_limit_ms, elapsed);
     if (iso->cpu_over) {
-        if (iso->cpu.burning) {     /* retired, and still burning: it will not finish */
+        if (iso->cpu.busy_idle) {   /* retired, and still burning: it will not finish */
             pw_log_error("service %s: isolate %d still uses CPU after its CPU time limit; "
                          "killing it", pool->name, iso->pid);
             isolate_fail(iso, "it exceeded its CPU time limit", 503,

@@ -69,7 +69,7 @@ TEST(work_after_the_response_uses_what_its_request_left)
         burnt += TICK;
         ticks++;
         if (over == PW_CPU_OK)
-            CHECK(m.a.burning);
+            CHECK(m.a.busy_idle && m.a.burning == (ticks >= 2));
     }
     CHECK(over == PW_CPU_OVER_IDLE);
     CHECK(burnt + 20 > LIMIT && burnt + 20 <= LIMIT + TICK);
@@ -115,7 +115,7 @@ TEST(a_drip_with_nothing_in_flight_is_over_once_the_leftover_is_used)
     CHECK(ticks == 101);
 }
 
-TEST(burning_needs_a_whole_idle_tick_and_a_running_isolate)
+TEST(burning_needs_two_whole_idle_ticks_of_a_running_isolate)
 {
     model_t m = fresh();
     m.calls = 1, m.inflight = 1;
@@ -127,9 +127,11 @@ TEST(burning_needs_a_whole_idle_tick_and_a_running_isolate)
     CHECK(tick(&m, 50, 0) == PW_CPU_OK);
     CHECK(!m.a.burning);            /* sleeping now */
     CHECK(tick(&m, 10, 1) == PW_CPU_OK);
-    CHECK(m.a.burning);
+    CHECK(m.a.busy_idle && !m.a.burning);   /* one tick: a blip */
+    CHECK(tick(&m, 10, 1) == PW_CPU_OK);
+    CHECK(m.a.burning);             /* two in a row */
     CHECK(tick(&m, 0, 1) == PW_CPU_OK);
-    CHECK(!m.a.burning);            /* no CPU used */
+    CHECK(!m.a.burning && !m.a.busy_idle);  /* no CPU used */
 }
 
 TEST(burning_for_the_after_response_time_is_over_whatever_the_credit)
@@ -224,7 +226,7 @@ int main(void)
     RUN(leftover_of_many_requests_is_capped_at_one_limit);
     RUN(next_request_of_a_quiet_isolate_starts_from_nothing);
     RUN(a_drip_with_nothing_in_flight_is_over_once_the_leftover_is_used);
-    RUN(burning_needs_a_whole_idle_tick_and_a_running_isolate);
+    RUN(burning_needs_two_whole_idle_ticks_of_a_running_isolate);
     RUN(burning_for_the_after_response_time_is_over_whatever_the_credit);
     RUN(cpu_of_this_process_is_read);
     RUN(exit_descriptions);
