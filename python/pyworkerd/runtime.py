@@ -633,17 +633,22 @@ def _error_response() -> WireResponse:
     return (500, [("content-type", "text/plain; charset=utf-8")], ERROR_RESPONSE_BODY)
 
 
-def _after_memory_error(exc: MemoryError) -> None:
-    """A request (or a task) ran out of memory: once what it held is released (its frames'
-    locals), an isolate that still cannot allocate 1/MEMORY_PROBE_SHARE of its limit is
-    leaking towards it and asks the host to retire it after this request (the host starts a
-    new one), instead of failing every later request."""
+def _after_memory_error(exc: BaseException) -> None:
+    """A request (or a task) ran out of memory and was logged: once what its frames held is
+    released (their tracebacks dropped), an isolate that still cannot allocate
+    1/MEMORY_PROBE_SHARE of its limit is leaking towards it and asks the host to retire it
+    after this request (the host starts a new one), instead of failing every later request."""
     from pyworkerd import rpc
 
     channel = rpc._channel
     if channel is None:
         return  # top-level code: the template fails to load instead
-    traceback.clear_frames(exc.__traceback__)
+    seen: BaseException | None = exc
+    for _ in range(64):  # the chain of causes, bounded (a chain made by hand may loop)
+        if seen is None:
+            break
+        seen.__traceback__ = None
+        seen = seen.__cause__ or seen.__context__
     size = int(_memory_limit_mib * (1 << 20)) // MEMORY_PROBE_SHARE or 16 << 20
     try:
         probe = bytes(size)  # calloc: address space only, no page is touched
@@ -657,12 +662,14 @@ def _after_memory_error(exc: MemoryError) -> None:
 
 
 def _log_exception(headline: str, exc: BaseException) -> None:
-    """Log `headline` and the traceback of `exc`, without this module's own frames."""
-    if isinstance(exc, MemoryError):
-        _after_memory_error(exc)
+    """Log `headline` and the traceback of `exc`, without this module's own frames; after a
+    MemoryError, see _after_memory_error."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     lines = traceback.format_exception(type(exc), exc, tb)
     _log.log(headline + "\n" + "".join(lines))
+    del tb, lines
+    if isinstance(exc, MemoryError):
+        _after_memory_error(exc)
 
