@@ -61,6 +61,10 @@ _retire_hooks: list[Callable[[], Awaitable[Any]]] = []
 retirement_waiters: set[asyncio.Task[Any]] = set()
 """Tasks that wait only for the isolate's retirement (see waits_for_retirement)."""
 RETIRE_TIMEOUT = 5.0
+MEMORY_PROBE_SHARE = 8
+"""After a MemoryError the isolate asks the host to replace it unless it can still allocate
+this share (1/8) of its memory limit: a leak keeps it full, one failed allocation does not."""
+_memory_limit_mib = 0.0
 
 
 class Env:
@@ -184,8 +188,9 @@ def _task_done(req_id: int, task: asyncio.Future[Any]) -> None:
 
 def load(spec: dict[str, Any]) -> None:
     """Load the Worker described by `spec` into this (template) process."""
-    global env
+    global env, _memory_limit_mib
     _log.configure(spec["service"])
+    _memory_limit_mib = float(spec.get("memory_limit_mib") or 0)
     directory = spec["dir"]
     if directory in sys.path:
         sys.path.remove(directory)
@@ -628,11 +633,43 @@ def _error_response() -> WireResponse:
     return (500, [("content-type", "text/plain; charset=utf-8")], ERROR_RESPONSE_BODY)
 
 
+def _after_memory_error(exc: BaseException) -> None:
+    """A request (or a task) ran out of memory and was logged: once what its frames held is
+    released (their tracebacks dropped), an isolate that still cannot allocate
+    1/MEMORY_PROBE_SHARE of its limit is leaking towards it and asks the host to retire it
+    after this request (the host starts a new one), instead of failing every later request."""
+    from pyworkerd import rpc
+
+    channel = rpc._channel
+    if channel is None:
+        return  # top-level code: the template fails to load instead
+    seen: BaseException | None = exc
+    for _ in range(64):  # the chain of causes, bounded (a chain made by hand may loop)
+        if seen is None:
+            break
+        seen.__traceback__ = None
+        seen = seen.__cause__ or seen.__context__
+    size = int(_memory_limit_mib * (1 << 20)) // MEMORY_PROBE_SHARE or 16 << 20
+    try:
+        probe = bytes(size)  # calloc: address space only, no page is touched
+    except MemoryError:
+        channel.rpc_send("isolate.retire", "MemoryError")
+        asyncio = sys.modules.get("asyncio")
+        if asyncio is not None and asyncio.events._get_running_loop() is not None and rpc._server:
+            rpc._server.schedule_flush()
+        return
+    del probe
+
+
 def _log_exception(headline: str, exc: BaseException) -> None:
-    """Log `headline` and the traceback of `exc`, without this module's own frames."""
+    """Log `headline` and the traceback of `exc`, without this module's own frames; after a
+    MemoryError, see _after_memory_error."""
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next
     lines = traceback.format_exception(type(exc), exc, tb)
     _log.log(headline + "\n" + "".join(lines))
+    del tb, lines
+    if isinstance(exc, MemoryError):
+        _after_memory_error(exc)
 

@@ -9,8 +9,15 @@
  * RETIRE frame and no more calls, finishes what it has (the host still reads its answers and
  * binding calls), runs its shutdown hooks and exits; after opts.retire_timeout_ms it is killed.
  * A template that dies is built anew (host/template_rebuild.h); its isolates die with it
- * (PR_SET_PDEATHSIG), and until the new one forks isolates, calls wait at most
+ * (the template is pid 1 of their pid namespace), and until the new one forks isolates, calls wait at most
  * TEMPLATE_WAIT_MS, then get 503 with Retry-After.
+ * Limits (host/limits.h): every live isolate's CPU is sampled each tick, busy or not, from its
+ * first request on (before it, it only starts: no request's work can run); one over
+ * its credit with requests in flight is killed (503), one over it with nothing in flight (work
+ * left running after its responses) is retired and killed if it keeps burning, and a request is
+ * never sent to an isolate burning with nothing in flight. An isolate that asks for it (an
+ * "isolate.retire" binding call: a request ran out of memory) is retired and replaced. An
+ * isolate whose socket closed is logged with how it ended (its pidfd's exit status).
  * Invariant: a call is answered exactly once (a streamed answer also ended exactly once),
  * and never after pw_pool_cancel().
  */
@@ -30,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define LIMITS_TICK_MS 100
@@ -57,7 +65,9 @@ struct pw_isolate {
     uint64_t idle_since;        /* uv_now() when its last call was answered */
     uint64_t live_since;        /* uv_now() when it came up */
     uint64_t calls_started;     /* for the CPU limit (limits.h) */
-    pw_cpu_window_t cpu;
+    pw_cpu_account_t cpu;
+    int cpu_over;               /* retired for CPU used with nothing in flight */
+    int pidfd;                  /* to learn how it ended (limits.h); -1 if none */
     pw_port_t *port;            /* RPC return path; NULL until the isolate is live */
 };
 
@@ -88,6 +98,9 @@ struct pw_pool {
     pw_call_t queue;            /* sentinel: calls waiting for an isolate */
     uv_check_t flush_check;
     uv_timer_t limits_timer;    /* CPU limit and request timeout; running when either is set */
+    uint64_t limits_last;       /* uv_now() of the last limits tick */
+    uv_timer_t exit_timer;      /* waits for dead isolates' exit statuses (exit_waits) */
+    struct exit_wait *exit_waits;
     uv_timer_t respawn_timer;   /* delays replacements while isolates keep dying at start */
     uv_timer_t spare_timer;     /* forks the next spare a little after one was promoted */
     uv_timer_t retire_timer;    /* kills retiring isolates past their deadline */
@@ -170,6 +183,8 @@ static void isolate_free(pw_isolate_t *iso)
         iso->port->iso = NULL;
         pw_port_release(iso->port);
     }
+    if (iso->pidfd >= 0)
+        close(iso->pidfd);
     pw_link_free(&iso->link);
     free(iso);
 }
@@ -279,8 +294,27 @@ static int handle_stream_frame(pw_isolate_t *iso, const pw_frame_t *frame)
     return 0;
 }
 
+static void isolate_replace(pw_isolate_t *iso, const char *why);
+
+/* "isolate.retire" (a request of this isolate ran out of memory and it is still short of it,
+ * pyworkerd/runtime.py): it is retired and replaced. 1 when the frame was that call. */
+static int handle_retire_call(pw_isolate_t *iso, const pw_frame_t *frame)
+{
+    pw_bytes_t f[2];
+    size_t n;
+    if (pw_rpc_count(frame) != 2 || pw_rpc_decode(frame, f, 2, &n) < 0 ||
+        f[0].len != sizeof "isolate.retire" - 1 || memcmp(f[0].base, "isolate.retire", f[0].len))
+        return 0;
+    if (!iso->retiring)
+        isolate_replace(iso, "a request ran out of memory (MemoryError) and the isolate is "
+                             "still short of it");
+    return 1;
+}
+
 static int handle_frame(pw_isolate_t *iso, const pw_frame_t *frame)
 {
+    if (frame->type == PW_FRAME_RPC && handle_retire_call(iso, frame))
+        return 0;
     if (frame->type == PW_FRAME_RPC && iso->pool->opts.rpc) {
         if (iso->pool->opts.rpc(iso->pool->opts.rpc_arg, iso->port, frame) == 0)
             return 0;
@@ -361,6 +395,98 @@ static void replace_after_death(pw_pool_t *pool, int died_at_start)
     uv_timer_start(&pool->respawn_timer, on_respawn_timer, delay, 0);
 }
 
+/* ---- how an isolate ended ---- */
+
+/* A dead isolate's log line waits for its exit status: its socket closes before the kernel
+ * reaps it, and only then does its pidfd tell (limits.h). */
+#define EXIT_WAIT_TICK_MS 2
+#define EXIT_WAIT_TRIES 50
+
+struct exit_wait {
+    struct exit_wait *next;
+    int pidfd, pid;
+    size_t n_inflight;
+    unsigned tries;
+};
+
+static void log_isolate_stopped(pw_pool_t *pool, int pid, const char *why, size_t n_inflight)
+{
+    pw_log_error("service %s: isolate %d stopped (%s) with %zu request(s) in flight%s",
+                 pool->name, pid, why, n_inflight, pool->closing ? "" : "; starting a new one");
+}
+
+/* Logs the line once the status is known, or on the last try without it. 1 when logged. */
+static int exit_wait_try(pw_pool_t *pool, struct exit_wait *w, int last)
+{
+    int status = 0;
+    int rc = pw_exit_status(w->pidfd, &status);
+    if (rc == 0 && !last)
+        return 0;
+    char reason[128];
+    log_isolate_stopped(pool, w->pid,
+                        rc == 1 ? pw_exit_describe(status, reason, sizeof reason) : pw_link_exited,
+                        w->n_inflight);
+    return 1;
+}
+
+static void exit_waits_run(pw_pool_t *pool, int last)
+{
+    for (struct exit_wait **p = &pool->exit_waits, *w; (w = *p);) {
+        if (exit_wait_try(pool, w, last || ++w->tries >= EXIT_WAIT_TRIES)) {
+            *p = w->next;
+            close(w->pidfd);
+            free(w);
+        } else {
+            p = &w->next;
+        }
+    }
+}
+
+static void on_exit_timer(uv_timer_t *timer)
+{
+    pw_pool_t *pool = timer->data;
+    exit_waits_run(pool, 0);
+    if (!pool->exit_waits)
+        uv_timer_stop(timer);
+}
+
+/* The isolate's socket closed: log how it ended, now or once the kernel has reaped it. Takes
+ * its pidfd. */
+static void log_isolate_exit(pw_isolate_t *iso)
+{
+    pw_pool_t *pool = iso->pool;
+    struct exit_wait *w = iso->pidfd >= 0 ? calloc(1, sizeof *w) : NULL;
+    if (!w) {
+        log_isolate_stopped(pool, iso->pid, pw_link_exited, iso->n_inflight);
+        return;
+    }
+    w->pidfd = iso->pidfd;
+    w->pid = iso->pid;
+    w->n_inflight = iso->n_inflight;
+    iso->pidfd = -1;
+    if (exit_wait_try(pool, w, pool->closing)) {
+        close(w->pidfd);
+        free(w);
+        return;
+    }
+    w->next = pool->exit_waits;
+    pool->exit_waits = w;
+    if (!uv_is_active((uv_handle_t *)&pool->exit_timer))
+        uv_timer_start(&pool->exit_timer, on_exit_timer, EXIT_WAIT_TICK_MS, EXIT_WAIT_TICK_MS);
+}
+
+/* SIGKILL through its pidfd when it has one: a pid may already name another process. */
+static void isolate_kill(pw_isolate_t *iso)
+{
+#ifdef SYS_pidfd_send_signal
+    if (iso->pidfd >= 0) {
+        syscall(SYS_pidfd_send_signal, iso->pidfd, SIGKILL, NULL, 0);
+        return;
+    }
+#endif
+    kill(iso->pid, SIGKILL);
+}
+
 static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const char *text);
 
 static void isolate_die(pw_isolate_t *iso, const char *why)
@@ -379,10 +505,18 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
     iso->state = ISOLATE_DEAD;
     if (was_live && !iso->retiring)
         pool->n_live--;
-    if (!iso->retired && (!pool->closing || iso->n_inflight))
-        pw_log_error("service %s: isolate %d stopped (%s) with %zu request(s) in flight%s",
-                     pool->name, iso->pid, why, iso->n_inflight,
-                     pool->closing ? "" : "; starting a new one");
+    int exit_status;
+    if (why == pw_link_exited && !(iso->pidfd >= 0 && pw_exit_status(iso->pidfd, &exit_status) == 1) &&
+        !pw_limits_exiting(iso->pid))
+        why = "it closed its socket";   /* it runs on: killed below */
+    if (was_live)
+        isolate_kill(iso);
+    if (!iso->retired && (!pool->closing || iso->n_inflight)) {
+        if (why == pw_link_exited)
+            log_isolate_exit(iso);
+        else
+            log_isolate_stopped(pool, iso->pid, why, iso->n_inflight);
+    }
     while (!call_list_empty(&iso->inflight)) {
         pw_call_t *call = iso->inflight.next;
         call_list_remove(call);
@@ -398,7 +532,6 @@ static void isolate_fail(pw_isolate_t *iso, const char *why, int status, const c
     if (iso->port)
         port_gone(iso->port);
     if (was_live) {
-        kill(iso->pid, SIGKILL);
         pw_link_close(&iso->link, on_link_closed);
     } else {
         close(iso->fd);
@@ -429,6 +562,7 @@ static int isolate_request_spawn(pw_pool_t *pool, int spare)
     iso->pool = pool;
     iso->state = ISOLATE_SPAWNING;
     iso->fd = fds[0];
+    iso->pidfd = -1;
     iso->next_id = 1;
     iso->spawn_ns = pw_trace_on ? pw_trace_clock() : 0;
     iso->spare = spare;
@@ -447,6 +581,7 @@ static int isolate_open(pw_isolate_t *iso, int pid)
 {
     pw_pool_t *pool = iso->pool;
     iso->pid = pid;
+    iso->pidfd = pw_exit_pidfd_open(pid);
     iso->port = calloc(1, sizeof *iso->port);
     if (iso->port) {
         iso->port->iso = iso;
@@ -896,7 +1031,7 @@ static pw_isolate_t *pick_isolate(pw_pool_t *pool)
 {
     pw_isolate_t *best = NULL;
     for (pw_isolate_t *iso = pool->isolates; iso; iso = iso->next)
-        if (iso->state == ISOLATE_LIVE && !iso->spare && !iso->retiring &&
+        if (iso->state == ISOLATE_LIVE && !iso->spare && !iso->retiring && !iso->cpu.burning &&
             (!best || iso->n_inflight < best->n_inflight))
             best = iso;
     if (best && pool->opts.max_concurrent && best->n_inflight >= pool->opts.max_concurrent)
@@ -1041,10 +1176,53 @@ static void expire_calls(pw_pool_t *pool, pw_call_t *head, pw_isolate_t *iso, ui
     }
 }
 
+/* Retires the isolate (it gets no more calls, finishes its own) and starts its replacement. */
+static void isolate_replace(pw_isolate_t *iso, const char *why)
+{
+    pw_pool_t *pool = iso->pool;
+    pw_log_error("service %s: isolate %d retired (%s); starting a new one", pool->name, iso->pid,
+                 why);
+    isolate_stop_quietly(iso);
+    pool_rebalance(pool);
+}
+
+/* One CPU sample of a live isolate (limits.h). */
+static void cpu_tick(pw_isolate_t *iso, uint64_t elapsed)
+{
+    pw_pool_t *pool = iso->pool;
+    uint64_t cpu;
+    int running;
+    if (!iso->calls_started)
+        return;     /* it is only starting: no request's work can run yet */
+    if (pw_limits_cpu_ms(iso->pid, &cpu, &running) < 0)
+        return;     /* exiting: the pool sees the EOF */
+    int over = pw_cpu_account_tick(&iso->cpu, cpu, running, iso->n_inflight, iso->calls_started,
+                                   pool->opts.cpu_limit_ms, elapsed);
+    if (iso->cpu_over) {
+        if (iso->cpu.busy_idle) {   /* retired, and still burning: it will not finish */
+            pw_log_error("service %s: isolate %d still uses CPU after its CPU time limit; "
+                         "killing it", pool->name, iso->pid);
+            isolate_fail(iso, "it exceeded its CPU time limit", 503,
+                         "Service Unavailable: the worker exceeded its CPU time limit.\n");
+        }
+        return;
+    }
+    if (over == PW_CPU_OVER_BUSY) {
+        isolate_fail(iso, "it exceeded its CPU time limit", 503,
+                     "Service Unavailable: the worker exceeded its CPU time limit.\n");
+    } else if (over == PW_CPU_OVER_IDLE) {
+        iso->cpu_over = 1;
+        isolate_replace(iso, "it exceeded its CPU time limit with no request in flight: work "
+                             "left running after its responses");
+    }
+}
+
 static void on_limits_tick(uv_timer_t *timer)
 {
     pw_pool_t *pool = timer->data;
     uint64_t now = uv_now(pool->loop);
+    uint64_t elapsed = now - pool->limits_last;
+    pool->limits_last = now;
     if (pool->opts.request_timeout_ms)
         expire_calls(pool, &pool->queue, NULL, now);
     for (pw_isolate_t *iso = pool->isolates, *next; iso; iso = next) {
@@ -1053,12 +1231,11 @@ static void on_limits_tick(uv_timer_t *timer)
             continue;
         if (pool->opts.request_timeout_ms)
             expire_calls(pool, &iso->inflight, iso, now);
-        if (pool->opts.cpu_limit_ms &&
-            pw_cpu_window_check(&iso->cpu, iso->pid, iso->n_inflight, iso->calls_started,
-                                pool->opts.cpu_limit_ms))
-            isolate_fail(iso, "it exceeded its CPU time limit", 503,
-                         "Service Unavailable: the worker exceeded its CPU time limit.\n");
+        if (pool->opts.cpu_limit_ms)
+            cpu_tick(iso, elapsed);
     }
+    if (!call_list_empty(&pool->queue))
+        dispatch_queue(pool);   /* an isolate stopped burning */
 }
 
 static void limits_start(pw_pool_t *pool)
@@ -1066,8 +1243,12 @@ static void limits_start(pw_pool_t *pool)
     uv_timer_init(pool->loop, &pool->limits_timer);
     pool->limits_timer.data = pool;
     pool->open_handles++;
+    pool->limits_last = uv_now(pool->loop);
     if (pool->opts.cpu_limit_ms || pool->opts.request_timeout_ms)
         uv_timer_start(&pool->limits_timer, on_limits_tick, LIMITS_TICK_MS, LIMITS_TICK_MS);
+    uv_timer_init(pool->loop, &pool->exit_timer);
+    pool->exit_timer.data = pool;
+    pool->open_handles++;
 }
 
 void pw_pool_ack(pw_call_t *call, size_t bytes)
@@ -1195,6 +1376,8 @@ void pw_pool_close(pw_pool_t *pool)
     uv_close((uv_handle_t *)&pool->flush_check, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->idle_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->limits_timer, on_pool_handle_closed);
+    exit_waits_run(pool, 1);
+    uv_close((uv_handle_t *)&pool->exit_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->respawn_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->spare_timer, on_pool_handle_closed);
     uv_close((uv_handle_t *)&pool->retire_timer, on_pool_handle_closed);
