@@ -109,7 +109,8 @@ def test_cpu_after_the_response_is_limited_and_the_isolate_replaced(serve, path)
     stopped near the limit (not when the next request arrives), and the next request is
     served by a new isolate with 200."""
     server = serve(WORKER, "--cpu-limit-ms", "1000")
-    pid = int(server.get("/pid")[2])
+    inner = int(server.get("/pid")[2])
+    pid = server.host_pid(inner)            # the worker knows its pid in the sandbox's namespace
     status, _, body = server.get("/" + path)
     assert status == 200, body
     total, after_crossing = watch_until_gone(pid, 1000)
@@ -117,7 +118,7 @@ def test_cpu_after_the_response_is_limited_and_the_isolate_replaced(serve, path)
     assert after_crossing < 2.0, f"replaced {after_crossing:.2f} s after crossing the limit"
     status, _, body = server.get("/pid")
     assert status == 200
-    assert int(body) != pid
+    assert int(body) != inner
     server.wait_log("no request in flight")
 
 
@@ -172,7 +173,7 @@ def test_an_isolate_leaking_to_its_memory_limit_is_replaced(serve):
 ])
 def test_an_isolate_death_is_logged_with_its_signal_or_status(serve, path, reason):
     server = serve(WORKER)
-    pid = int(server.get("/pid")[2])
+    pid = server.host_pid(int(server.get("/pid")[2]))
     assert server.get("/" + path)[0] == 502
     log = server.wait_log(f"isolate {pid} stopped ({reason})")
     assert f"isolate {pid} stopped (it exited)" not in log
