@@ -7,6 +7,7 @@
 #include "config/cli.h"
 #include "config/config.h"
 #include "config/paths.h"
+#include "host/child_log.h"
 #include "host/control_events.h"
 #include "host/log.h"
 #include "host/pool.h"
@@ -160,7 +161,8 @@ static int start_worker(host_t *host, size_t index)
         return -1;
     int template_fd;
     char *error_text = NULL;
-    if (pw_zygote_create_template(&host->zygote, spec_path, &template_fd, &error_text) < 0) {
+    if (pw_zygote_create_template(&host->zygote, service->name, spec_path, &template_fd,
+                                  &error_text) < 0) {
         fprintf(stderr, "service %s: the worker failed to load:\n%s", service->name, error_text);
         if (error_text[0] && error_text[strlen(error_text) - 1] != '\n')
             fputc('\n', stderr);
@@ -423,6 +425,7 @@ static int serve(const pw_cli_t *cli)
         return 1;
     }
     host.zygote.snapshot = cli->snapshot;
+    host.zygote.loop = host.loop;
     int testing = cli->cmd == PW_CMD_TEST;
     int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
              (testing ? start_tests(&host) : start_http(&host)) == 0;
@@ -434,6 +437,7 @@ static int serve(const pw_cli_t *cli)
         uv_run(host.loop, UV_RUN_DEFAULT);
     }
     pw_log_flush();
+    pw_child_log_drain_all();
     pw_zygote_stop(&host.zygote);
     pw_rpc_host_free(host.rpc);
     pw_reload_free(host.reload);

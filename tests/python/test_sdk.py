@@ -597,7 +597,7 @@ def test_wait_until_runs_after_async_response_and_logs_failures(worker: Worker) 
     assert asyncio.run(serve_and_drain())[2] == b"sent"
     assert module.DONE == ["good"]
     log = worker.log()
-    assert "[main] request 7 waitUntil(): uncaught exception" in log
+    assert "request 7 waitUntil(): uncaught exception" in log
     assert "ValueError: background failed" in log
 
 
