@@ -244,3 +244,22 @@ def test_no_worker_process_holds_the_hosts_log_or_inherited_descriptors(tmp_path
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_top_level_code_that_floods_its_pipe_does_not_hold_up_the_start(serve):
+    server = serve({"worker.py": '''
+        import os
+        from workers import WorkerEntrypoint, Response
+        block = b"".join(b"loading line %d\\n" % i for i in range(1000))
+        for _ in range(200):
+            os.write(2, block)      # 200,000 lines: far more than a pipe holds
+        print("top level done")
+
+        class Default(WorkerEntrypoint):
+            def fetch(self, request):
+                return Response("up")
+        '''})
+    assert server.get("/")[2] == b"up"
+    log = server.wait_log("lines of output dropped")
+    assert re.search(r"^pyworkerd: service main: worker template: \d+ lines of output dropped", log, re.M), log
+    assert all(line.startswith("[main tpl] loading line ") for line in lines_with(log, "loading line "))
