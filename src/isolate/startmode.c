@@ -124,12 +124,14 @@ int pw_startmode_spawn_cold(int isolate_fd, int stdio_fd, const char *spec_path)
         return -rc;
     }
     /* Its own log pipe first (isolate/stdio.h), then the socket: dup2 onto COLD_FD clears
-     * close-on-exec, unless the socket already is COLD_FD. */
+     * close-on-exec, unless the socket already is COLD_FD (or 1 or 2, which the pipe takes:
+     * a template whose top-level code closed its own fds 1/2 receives descriptors there). */
     if (stdio_fd >= 0)
         rc = posix_spawn_file_actions_adddup2(&actions, stdio_fd, STDOUT_FILENO);
     if (!rc && stdio_fd >= 0)
         rc = posix_spawn_file_actions_adddup2(&actions, stdio_fd, STDERR_FILENO);
-    int moved = isolate_fd == COLD_FD ? fcntl(isolate_fd, F_DUPFD_CLOEXEC, COLD_FD + 1) : isolate_fd;
+    int moved = isolate_fd == COLD_FD || isolate_fd <= STDERR_FILENO
+                    ? fcntl(isolate_fd, F_DUPFD_CLOEXEC, COLD_FD + 1) : isolate_fd;
     if (!rc)
         rc = moved < 0 ? errno : posix_spawn_file_actions_adddup2(&actions, moved, COLD_FD);
     if (!rc)

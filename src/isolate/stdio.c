@@ -24,8 +24,19 @@ static int dup_onto(int fd, int target)
     return rc < 0 ? -errno : 0;
 }
 
-int pw_stdio_adopt(int fd)
+/* fd, moved above 2 if it is 1 or 2; -errno if it cannot be. */
+static int above_stdio(int fd)
 {
+    if (fd != STDOUT_FILENO && fd != STDERR_FILENO)
+        return fd;
+    int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    return moved < 0 ? -errno : moved;     /* the old number is overwritten below */
+}
+
+int pw_stdio_adopt(int fd, int *keep)
+{
+    if (keep && *keep >= 0 && (*keep = above_stdio(*keep)) < 0)
+        return *keep;
     if (fd < 0 && (fd = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
         return -errno;
     int rc = dup_onto(fd, STDOUT_FILENO);
@@ -33,5 +44,8 @@ int pw_stdio_adopt(int fd)
         rc = dup_onto(fd, STDERR_FILENO);
     if (fd > STDERR_FILENO)
         close(fd);
+    /* a pipe that arrived as 1 or 2 still has the close-on-exec it was received with */
+    if (rc == 0 && (fcntl(STDOUT_FILENO, F_SETFD, 0) < 0 || fcntl(STDERR_FILENO, F_SETFD, 0) < 0))
+        rc = -errno;
     return rc;
 }

@@ -6,9 +6,11 @@
 #define PW_STDIO_H
 
 /* Makes fd (a pipe's write end, passed by the host) this process's fds 1 and 2 and closes
- * it; fd < 0 (none passed) makes them /dev/null. Python's sys.stdout/sys.stderr, which
- * write to fds 1/2, go there from then on. Returns 0 or -errno (the process must then
- * exit: it would still hold the host's descriptors). */
-int pw_stdio_adopt(int fd);
+ * it; fd < 0 (none passed) makes them /dev/null. *keep (the process's socket, or NULL) is
+ * moved above 2 first if it is 1 or 2 (a parent whose worker code closed its own fds 1/2
+ * receives descriptors there). Python's sys.stdout/sys.stderr, which write to fds 1/2, go
+ * to the pipe from then on. Returns 0 or -errno (the process must then exit: it may still
+ * hold the host's descriptors). */
+int pw_stdio_adopt(int fd, int *keep);
 
 #endif

@@ -172,7 +172,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
-        if (pw_stdio_adopt(stdio_fd) < 0)
+        if (pw_stdio_adopt(stdio_fd, &isolate_fd) < 0)
             _exit(1);
         close(ctl_fd);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() == 1)

@@ -33,7 +33,7 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
-        if (pw_stdio_adopt(stdio_fd) < 0)
+        if (pw_stdio_adopt(stdio_fd, &template_fd) < 0)
             _exit(1);
         pw_python_after_fork_child();
         close(zygote_fd);

@@ -263,3 +263,22 @@ def test_top_level_code_that_floods_its_pipe_does_not_hold_up_the_start(serve):
     log = server.wait_log("lines of output dropped")
     assert re.search(r"^pyworkerd: service main: worker template: \d+ lines of output dropped", log, re.M), log
     assert all(line.startswith("[main tpl] loading line ") for line in lines_with(log, "loading line "))
+
+
+def test_top_level_code_that_closes_its_fds_1_and_2_still_gets_working_isolates(serve):
+    # the template then receives each isolate's socket and pipe as fds 1 and 2
+    server = serve({"worker.py": '''
+        import os
+        from workers import WorkerEntrypoint, Response
+        os.close(1)
+        os.close(2)
+
+        class Default(WorkerEntrypoint):
+            def fetch(self, request):
+                print("isolate speaks")
+                return Response("up")
+        '''})
+    assert server.get("/")[0:3:2] == (200, b"up")
+    log = server.wait_log("isolate speaks")
+    assert re.search(r"^\[main iso \d+\] isolate speaks$", log, re.M), log
+    assert "stopped" not in log, log
