@@ -88,7 +88,9 @@ int pw_zygote_start(pw_zygote_t *zygote)
             close(null_fd);
         /* whatever else the host inherited (a shell's or a service manager's descriptors)
          * stays with the host */
-        close_range(STDERR_FILENO + 1, ~0u, CLOSE_RANGE_CLOEXEC);
+        if (close_range(STDERR_FILENO + 1, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+            for (int fd = STDERR_FILENO + 1; fd < 1024; fd++)
+                fcntl(fd, F_SETFD, FD_CLOEXEC);     /* kernels before 5.11 */
         int flags = fcntl(fds[1], F_GETFD);
         fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
         execve(command.program, command.argv, envp);

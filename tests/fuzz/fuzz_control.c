@@ -19,12 +19,24 @@
 static volatile size_t sink;
 static int pair[2] = { -1, -1 };
 
-static int open_fds(void)
+/* The lowest free descriptor number. Every descriptor an input makes (its duplicates, then
+ * what recvmsg() allocates) is numbered from there up, lowest first. */
+static int lowest_free(void)
 {
-    int n = 0;
-    for (int fd = 0; fd < 256; fd++)
-        n += fcntl(fd, F_GETFD) >= 0;
-    return n;
+    int fd = fcntl(pair[1], F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        abort();
+    close(fd);
+    return fd;
+}
+
+/* Which of the 16 numbers from `from` up are open, as bits. */
+static unsigned open_from(int from)
+{
+    unsigned bits = 0;
+    for (int i = 0; i < 16; i++)
+        bits |= (unsigned)(fcntl(from + i, F_GETFD) >= 0) << i;
+    return bits;
 }
 
 /* Sends data with n descriptors (duplicates of the socket itself) beside it. */
@@ -60,23 +72,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == 0 || size > PW_CONTROL_MAX)
         return 0;       /* an empty datagram reads as end of stream; larger ones are cut */
     size_t n_fds = data[size - 1] & 7;
-    int before = open_fds();
+    int before = lowest_free();
+    unsigned open_before = open_from(before);
     send_with_fds(data, size, n_fds);
     pw_control_msg_t msg;
     int rc = pw_control_recv(pair[0], &msg);
     if (rc == 1) {
-        size_t held = msg.fd >= 0;
+        size_t held = msg.fd >= 0 && fcntl(msg.fd, F_GETFD) >= 0;
         for (size_t i = 0; i < PW_CONTROL_MAX_FDS - 1; i++)
-            held += msg.more_fds[i] >= 0;
+            held += msg.more_fds[i] >= 0 && fcntl(msg.more_fds[i], F_GETFD) >= 0;
         size_t want = n_fds < PW_CONTROL_MAX_FDS ? n_fds : PW_CONTROL_MAX_FDS;
-        if (msg.payload[msg.len] != '\0' || held != want || open_fds() != before + (int)want)
+        if (msg.payload[msg.len] != '\0' || held != want)
             abort();
         sink += pw_control_msg_u32(&msg) + strlen(msg.payload);
         pw_control_msg_free(&msg);
     } else if (rc != -EBADMSG) {
         abort();
     }
-    if (open_fds() != before)
+    if (open_from(before) != open_before)
         abort();
     return 0;
 }
