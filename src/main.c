@@ -7,6 +7,7 @@
 #include "config/cli.h"
 #include "config/config.h"
 #include "config/paths.h"
+#include "host/child_log.h"
 #include "host/control_events.h"
 #include "host/log.h"
 #include "host/pool.h"
@@ -161,7 +162,8 @@ static int start_worker(host_t *host, size_t index)
         return -1;
     int template_fd;
     char *error_text = NULL;
-    if (pw_zygote_create_template(&host->zygote, spec_path, &template_fd, &error_text) < 0) {
+    if (pw_zygote_create_template(&host->zygote, service->name, spec_path, &template_fd,
+                                  &error_text) < 0) {
         if (pw_supervisor_stop_signal()) {      /* not the worker's failure */
             free(error_text);
             return -1;
@@ -430,6 +432,7 @@ static int serve(const pw_cli_t *cli)
     }
     host.zygote.snapshot = cli->snapshot;
     host.zygote.ctl_fd = -1;
+    host.zygote.loop = host.loop;
     int testing = cli->cmd == PW_CMD_TEST;
     /* A stop signal while templates load (their top level may take a minute) ends the wait:
      * the host stops at once and takes its children along (pw_zygote_stop). */
@@ -451,6 +454,7 @@ static int serve(const pw_cli_t *cli)
         uv_run(host.loop, UV_RUN_DEFAULT);
     }
     pw_log_flush();
+    pw_child_log_drain_all();
     pw_zygote_stop(&host.zygote);
     pw_rpc_host_free(host.rpc);
     pw_reload_free(host.reload);

@@ -1,9 +1,10 @@
 # The worker's log: every line a worker prints (print(), console.log, tracebacks of
-# failed requests) goes to fd 2 as "[<service>] <line>\n", where the host collects it.
-# Configured once in the worker template by runtime.load(); isolates inherit it.
-# Invariant: only whole, tagged lines are written, each os.write() carrying complete
-# lines, so output of concurrent isolates never interleaves inside a line.
-"""Tagged line logging for one worker process (template or isolate)."""
+# failed requests) goes to fd 2, a pipe of this process's own that the host reads and
+# tags with the process ("[<service> iso <pid>] <line>", host/child_log.h): the tag is
+# the host's, so nothing here can forge it. Configured once in the worker template by
+# runtime.load(); isolates inherit it.
+# Invariant: only whole lines are written, each os.write() carrying complete lines.
+"""Line logging for one worker process (template or isolate)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,21 @@ import io
 import os
 import sys
 
-_prefix: str = "[worker] "
-
 
 def configure(service: str) -> None:
-    """Tag this process's output with `service` and route stdout/stderr through it."""
-    global _prefix
-    _prefix = f"[{service}] "
+    """Route this process's stdout/stderr through line-buffered writers (the host tags
+    each line with `service` and the process)."""
     sys.stdout = TaggedWriter()
     sys.stderr = TaggedWriter()
 
 
 def log(text: str) -> None:
-    """Write `text` (one or more lines) to the log in a single write, each line tagged."""
+    """Write `text` (one or more lines) to the log in a single write."""
     _emit(text.rstrip("\n").split("\n"))
 
 
 def _emit(lines: list[str]) -> None:
-    prefix = _prefix
-    data = "".join([prefix + line + "\n" for line in lines]).encode("utf-8", "backslashreplace")
+    data = "".join([line + "\n" for line in lines]).encode("utf-8", "backslashreplace")
     try:
         while data:
             data = data[os.write(2, data):]
@@ -38,7 +35,7 @@ def _emit(lines: list[str]) -> None:
 
 
 class TaggedWriter(io.TextIOBase):
-    """A text stream that turns what is written to it into tagged log lines.
+    """A text stream that turns what is written to it into whole log lines.
 
     A partial line is kept until its newline arrives (print() writes the text and
     the newline separately); close() writes what is left.

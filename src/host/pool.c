@@ -22,6 +22,7 @@
  * and never after pw_pool_cancel().
  */
 #include "host/pool.h"
+#include "host/child_log.h"
 #include "host/limits.h"
 #include "host/link.h"
 #include "host/log.h"
@@ -51,6 +52,7 @@ struct pw_isolate {
     pw_isolate_t *next;         /* the pool's isolates, in spawn order */
     int state;
     int fd;                     /* host end, until the link owns it */
+    int log_fd;                 /* its stdout/stderr pipe, until its reader owns it */
     int pid;
     pw_link_t link;             /* the socket, once live; frames to write wait in link.out */
     int dirty;
@@ -179,6 +181,8 @@ static void isolate_unlink(pw_isolate_t *iso)
 
 static void isolate_free(pw_isolate_t *iso)
 {
+    if (iso->log_fd >= 0)
+        close(iso->log_fd);
     if (iso->port) {
         iso->port->iso = NULL;
         pw_port_release(iso->port);
@@ -549,20 +553,30 @@ static int isolate_request_spawn(pw_pool_t *pool, int spare)
 {
     if (pool->template_fd < 0)
         return -EAGAIN;     /* the template is dead: its rebuild rebalances */
-    int fds[2];
+    int fds[2], out[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0)
         return -errno;
-    int rc = pw_control_send(pool->template_fd, PW_FRAME_CTL_SPAWN_ISOLATE, 0, NULL, 0, fds[1]);
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        int rc = -errno;
+        close(fds[0]);
+        close(fds[1]);
+        return rc;
+    }
+    int passed[2] = { fds[1], out[1] };     /* its socket; its fds 1 and 2 (child_log.h) */
+    int rc = pw_control_send_fds(pool->template_fd, PW_FRAME_CTL_SPAWN_ISOLATE, 0, NULL, 0, passed, 2);
     close(fds[1]);
+    close(out[1]);
     pw_isolate_t *iso = rc < 0 ? NULL : calloc(1, sizeof *iso);
     if (!iso) {
         close(fds[0]);
+        close(out[0]);
         return rc < 0 ? rc : -ENOMEM;
     }
     iso->pool = pool;
     iso->state = ISOLATE_SPAWNING;
     iso->fd = fds[0];
     iso->pidfd = -1;
+    iso->log_fd = out[0];
     iso->next_id = 1;
     iso->spawn_ns = pw_trace_on ? pw_trace_clock() : 0;
     iso->spare = spare;
@@ -582,6 +596,8 @@ static int isolate_open(pw_isolate_t *iso, int pid)
     pw_pool_t *pool = iso->pool;
     iso->pid = pid;
     iso->pidfd = pw_exit_pidfd_open(pid);
+    pw_child_log_open(pool->loop, iso->log_fd, pool->name, "iso", pid);    /* owns it now */
+    iso->log_fd = -1;
     iso->port = calloc(1, sizeof *iso->port);
     if (iso->port) {
         iso->port->iso = iso;

@@ -11,11 +11,15 @@
  * session and process group (a template's guard does; the template, pid 1 of its own pid
  * namespace and session, dies with its guard), and the zygote's pid, which is that
  * session's id, cannot be reused while the zygote is an unreaped zombie.
+ * The zygote's stdin is /dev/null and it inherits no descriptor of the host's but stderr
+ * (its own errors) and its control socket; each template gets its own stdout/stderr pipe
+ * with CREATE_TEMPLATE (host/child_log.h), so no worker process holds the host's.
  * Invariant: every descriptor the host creates is close-on-exec except the one the zygote
  * is meant to inherit.
  */
 #include "host/supervisor.h"
 #include "config/child_command.h"
+#include "host/child_log.h"
 #include "host/log.h"
 #include "wire/control.h"
 #include "wire/frame.h"
@@ -84,6 +88,16 @@ int pw_zygote_start(pw_zygote_t *zygote)
     if (pid == 0) {
         if (setsid() < 0)   /* a session of its own: see the top of this file */
             _exit(127);
+        int null_fd = open("/dev/null", O_RDONLY);
+        if (null_fd < 0 || dup2(null_fd, STDIN_FILENO) < 0)
+            _exit(127);
+        if (null_fd != STDIN_FILENO)
+            close(null_fd);
+        /* whatever else the host inherited (a shell's or a service manager's descriptors)
+         * stays with the host */
+        if (close_range(STDERR_FILENO + 1, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
+            for (int fd = STDERR_FILENO + 1; fd < 1024; fd++)
+                fcntl(fd, F_SETFD, FD_CLOEXEC);     /* kernels before 5.11 */
         int flags = fcntl(fds[1], F_GETFD);
         fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
         execve(command.program, command.argv, envp);
@@ -107,24 +121,43 @@ static char *text_from(const pw_control_msg_t *msg)
     return strdup(msg->len ? msg->payload : "unknown error");
 }
 
-int pw_zygote_request_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
-                               char **error_text)
+/* Sends CREATE_TEMPLATE with the template's control socket and the write end of its
+ * stdout/stderr pipe, whose read end becomes *log. */
+static int request_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
+                            int *template_fd, pw_child_log_t **log, char **error_text)
 {
-    int fds[2];
+    int fds[2], out[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
         *error_text = strdup(strerror(errno));
         return -1;
     }
-    int rc = pw_control_send(zygote->ctl_fd, PW_FRAME_CTL_CREATE_TEMPLATE, 0, spec_path,
-                             strlen(spec_path), fds[1]);
+    if (pipe2(out, O_CLOEXEC) < 0) {
+        *error_text = strdup(strerror(errno));
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    int passed[2] = { fds[1], out[1] };
+    int rc = pw_control_send_fds(zygote->ctl_fd, PW_FRAME_CTL_CREATE_TEMPLATE, 0, spec_path,
+                                 strlen(spec_path), passed, 2);
     close(fds[1]);
+    close(out[1]);
     if (rc < 0) {
         close(fds[0]);
+        close(out[0]);
         *error_text = strdup("the runtime zygote is not running (see the errors above)");
         return -1;
     }
     *template_fd = fds[0];
+    *log = pw_child_log_open(zygote->loop, out[0], service, "tpl", 0);
     return 0;
+}
+
+int pw_zygote_request_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
+                               int *template_fd, char **error_text)
+{
+    pw_child_log_t *log;
+    return request_template(zygote, service, spec_path, template_fd, &log, error_text);
 }
 
 int pw_zygote_template_poll(int template_fd, char **error_text)
@@ -190,28 +223,38 @@ int pw_supervisor_stop_signal(void)
     return stop_signal;
 }
 
-/* Waits until template_fd is readable or a stop signal was caught (1 / 0). */
-static int wait_readable(int template_fd)
+/* Waits until template_fd is readable (1) or a stop signal was caught (0), reading the
+ * template's output meanwhile (log may be NULL): top-level code that prints more than a
+ * pipe holds must not stall the load. */
+static int wait_for_template(int template_fd, pw_child_log_t *log)
 {
     for (;;) {
         if (stop_signal)
             return 0;
-        struct pollfd fds[2] = { { .fd = template_fd, .events = POLLIN },
-                                 { .fd = stop_pipe[0], .events = POLLIN } };
-        int n = poll(fds, stop_pipe[0] >= 0 ? 2 : 1, stop_pipe[0] >= 0 ? -1 : 100);
+        struct pollfd fds[3] = { { .fd = template_fd, .events = POLLIN },
+                                 { .fd = stop_pipe[0], .events = POLLIN },
+                                 { .fd = log ? pw_child_log_fd(log) : -1, .events = POLLIN } };
+        int n = poll(fds, 3, stop_pipe[0] >= 0 ? -1 : 100);
         if (n < 0 && errno != EINTR)
             return 1;       /* let the read report it */
-        if (n > 0 && fds[0].revents)
+        if (log && n > 0 && fds[2].revents)
+            pw_child_log_pump(log);
+        if (n > 0 && fds[0].revents) {
+            for (int i = 0; log && i < 64; i++)
+                pw_child_log_pump(log);     /* what it wrote before it answered */
             return 1;
+        }
         char drain[16];
         if (n > 0 && fds[1].revents)    /* a byte without stop_signal: a forked child's */
             (void)!read(stop_pipe[0], drain, sizeof drain);
+        if (log && fds[2].revents & (POLLHUP | POLLERR | POLLNVAL) && !(fds[2].revents & POLLIN))
+            log = NULL;     /* every writer gone: nothing more to read there */
     }
 }
 
 int pw_zygote_template_result(int template_fd, char **error_text)
 {
-    if (!wait_readable(template_fd)) {
+    if (!wait_for_template(template_fd, NULL)) {
         close(template_fd);
         *error_text = strdup("stopped by a signal while the worker was loading");
         return -1;
@@ -225,11 +268,17 @@ int pw_zygote_template_result(int template_fd, char **error_text)
     return rc > 0 ? 0 : -1;
 }
 
-int pw_zygote_create_template(pw_zygote_t *zygote, const char *spec_path, int *template_fd,
-                              char **error_text)
+int pw_zygote_create_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
+                              int *template_fd, char **error_text)
 {
-    if (pw_zygote_request_template(zygote, spec_path, template_fd, error_text) < 0)
+    pw_child_log_t *log;
+    if (request_template(zygote, service, spec_path, template_fd, &log, error_text) < 0)
         return -1;
+    if (!wait_for_template(*template_fd, log)) {
+        close(*template_fd);
+        *error_text = strdup("stopped by a signal while the worker was loading");
+        return -1;
+    }
     return pw_zygote_template_result(*template_fd, error_text);
 }
 

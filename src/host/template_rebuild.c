@@ -130,7 +130,8 @@ static void on_timer(uv_timer_t *timer)
     }
     char *error_text = NULL;
     int fd;
-    if (pw_zygote_request_template(rb->opts.zygote, rb->opts.spec_path, &fd, &error_text) < 0) {
+    if (pw_zygote_request_template(rb->opts.zygote, rb->opts.service, rb->opts.spec_path, &fd,
+                                   &error_text) < 0) {
         uint64_t delay = pw_template_rebuild_delay_ms(rb->tries++);
         pw_log_error("service %s: cannot rebuild the worker template: %s; next try in %llu ms",
                      rb->opts.service, error_text, (unsigned long long)delay);

@@ -39,8 +39,9 @@ extern const char *pw_isolate_load_spec;
 /* startmode.c: the baseline and cold start types (see there). */
 /* Loads the worker in a throwaway child (fenced like a template when `fence`). */
 int pw_startmode_probe_worker(const char *spec_path, int fence, char **error_text);
-/* Starts a cold isolate serving on isolate_fd; returns its pid or -errno. */
-int pw_startmode_spawn_cold(int isolate_fd, const char *spec_path);
+/* Starts a cold isolate serving on isolate_fd, with stdio_fd (when >= 0) as its fds 1 and 2;
+ * returns its pid or -errno. */
+int pw_startmode_spawn_cold(int isolate_fd, int stdio_fd, const char *spec_path);
 int pw_cold_isolate_main(int fd, const char *spec_path, int trace, uint64_t since_ns);
 
 /* Runs cli's zygote or cold-isolate mode and returns its exit code; -1 for any other cmd. */

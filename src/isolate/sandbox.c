@@ -28,7 +28,8 @@
 
 #define NEW_ROOT "/proc"        /* any directory that holds no source: the tmpfs goes over it */
 #define STASH "/.pyworkerd"     /* read-only copies of the sources that live under /tmp */
-#define TMP_OPTIONS "size=32m,nr_inodes=4096,mode=1777"
+#define TMP_SIZE (32u << 20)
+#define TMP_OPTIONS "size=32m,nr_inodes=4096,mode=1777"     /* size: TMP_SIZE */
 #define MAX_STASH 16
 #define OPEN_FILES 256
 #define TEMPLATE_OPEN_FILES 1024
@@ -472,6 +473,8 @@ static int apply_rlimits(void)
     if (rc == 0) rc = set_limit(RLIMIT_CORE, 0);
     if (rc == 0) rc = set_limit(RLIMIT_MEMLOCK, 0);
     if (rc == 0) rc = set_limit(RLIMIT_MSGQUEUE, 0);
+    /* no file it writes grows past the size of its /tmp: EFBIG (SIGXFSZ is ignored: python/embed.c) */
+    if (rc == 0) rc = set_limit(RLIMIT_FSIZE, TMP_SIZE);
 #if !defined(__SANITIZE_ADDRESS__)
     /* AddressSanitizer reserves terabytes of address space: no RLIMIT_AS under it */
     if (rc == 0 && tpl.memory_limit && tpl.template_size)

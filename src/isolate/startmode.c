@@ -102,7 +102,7 @@ int pw_startmode_probe_worker(const char *spec_path, int fence, char **error_tex
     return -1;
 }
 
-int pw_startmode_spawn_cold(int isolate_fd, const char *spec_path)
+int pw_startmode_spawn_cold(int isolate_fd, int stdio_fd, const char *spec_path)
 {
     char fd_arg[16], since_arg[48];
     snprintf(fd_arg, sizeof fd_arg, "%d", COLD_FD);
@@ -124,9 +124,17 @@ int pw_startmode_spawn_cold(int isolate_fd, const char *spec_path)
         posix_spawn_file_actions_destroy(&actions);
         return -rc;
     }
-    /* dup2 onto COLD_FD clears close-on-exec, unless the socket already is COLD_FD. */
-    int moved = isolate_fd == COLD_FD ? fcntl(isolate_fd, F_DUPFD_CLOEXEC, COLD_FD + 1) : isolate_fd;
-    rc = moved < 0 ? errno : posix_spawn_file_actions_adddup2(&actions, moved, COLD_FD);
+    /* Its own log pipe first (isolate/stdio.h), then the socket: dup2 onto COLD_FD clears
+     * close-on-exec, unless the socket already is COLD_FD (or 1 or 2, which the pipe takes:
+     * a template whose top-level code closed its own fds 1/2 receives descriptors there). */
+    if (stdio_fd >= 0)
+        rc = posix_spawn_file_actions_adddup2(&actions, stdio_fd, STDOUT_FILENO);
+    if (!rc && stdio_fd >= 0)
+        rc = posix_spawn_file_actions_adddup2(&actions, stdio_fd, STDERR_FILENO);
+    int moved = isolate_fd == COLD_FD || isolate_fd <= STDERR_FILENO
+                    ? fcntl(isolate_fd, F_DUPFD_CLOEXEC, COLD_FD + 1) : isolate_fd;
+    if (!rc)
+        rc = moved < 0 ? errno : posix_spawn_file_actions_adddup2(&actions, moved, COLD_FD);
     if (!rc)
         rc = posix_spawnattr_setsigdefault(&attr, &defaults);
     if (!rc)

@@ -12,6 +12,7 @@
 #include "host/log.h"
 #include "isolate/sandbox.h"
 #include "isolate/startup_limits.h"
+#include "isolate/stdio.h"
 #include "python/audit.h"
 #include "python/embed.h"
 #include "wire/control.h"
@@ -212,15 +213,20 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
 {
     int isolate_fd = msg->fd;
     msg->fd = -1;
+    int stdio_fd = pw_control_msg_take_fd(msg, 1);     /* the isolate's fds 1/2 */
     if (isolate_fd < 0) {
+        if (stdio_fd >= 0)
+            close(stdio_fd);
         pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, 0);
         return;
     }
     pw_isolate_fork_ns = pw_trace_clock();
     if (start_type == PW_SNAPSHOT_NONE) {
-        int cold = pw_startmode_spawn_cold(isolate_fd, spec_path);
+        int cold = pw_startmode_spawn_cold(isolate_fd, stdio_fd, spec_path);
         PW_TRACE(pw_isolate_fork_ns, "isolate spawned (cold) pid=%d", cold);
         close(isolate_fd);
+        if (stdio_fd >= 0)
+            close(stdio_fd);
         pw_control_send_pid(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, cold < 0 ? 0 : cold);
         return;
     }
@@ -230,6 +236,8 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
+        if (pw_stdio_adopt(stdio_fd, &isolate_fd) < 0)
+            _exit(1);
         close(ctl_fd);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)     /* and pid 1's death ends the namespace */
             _exit(1);
@@ -239,6 +247,8 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
     pw_python_after_fork_parent();
     PW_TRACE(pw_isolate_fork_ns, "isolate forked pid=%d", (int)pid);
     close(isolate_fd);
+    if (stdio_fd >= 0)
+        close(stdio_fd);
     pw_control_send_pid(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid < 0 ? 0 : pid);
 }
 

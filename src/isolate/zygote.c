@@ -8,6 +8,7 @@
 #include "isolate/process.h"
 #include "config/paths.h"
 #include "host/log.h"
+#include "isolate/stdio.h"
 #include "python/embed.h"
 #include "wire/control.h"
 #include "wire/frame.h"
@@ -29,11 +30,14 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
         fprintf(stderr, "pyworkerd zygote: CREATE_TEMPLATE without a control socket\n");
         return;
     }
+    int stdio_fd = pw_control_msg_take_fd(msg, 1);     /* the template's fds 1/2 */
     uint64_t start = pw_trace_clock();
     pid_t zygote_pid = getpid();
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
+        if (pw_stdio_adopt(stdio_fd, &template_fd) < 0)
+            _exit(1);
         pw_python_after_fork_child();
         close(zygote_fd);
         signal(SIGCHLD, SIG_DFL);
@@ -42,6 +46,8 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
         _exit(pw_guard_main(template_fd, msg->payload, start_type));
     }
     pw_python_after_fork_parent();
+    if (stdio_fd >= 0)
+        close(stdio_fd);
     PW_TRACE(start, "template forked pid=%d", (int)pid);
     if (pid < 0) {
         const char *why = "the runtime zygote could not fork a worker template";

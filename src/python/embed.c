@@ -8,6 +8,7 @@
 #include "python/module.h"
 
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,11 +117,33 @@ static int start_interpreter(char *err, size_t err_len)
     return 0;
 }
 
+/* SIGXFSZ ignored, as Python's own start leaves it (which an embedded interpreter does not
+ * do by itself): a worker over its file size limit (RLIMIT_FSIZE, the size of its /tmp:
+ * isolate/sandbox.c) gets OSError(EFBIG) from the write instead of being killed with every
+ * request it serves. Through the signal module, so that signal.getsignal() tells the truth. */
+static int ignore_sigxfsz(void)
+{
+    PyObject *signal_module = PyImport_ImportModule("signal");
+    PyObject *ign = signal_module ? PyObject_GetAttrString(signal_module, "SIG_IGN") : NULL;
+    PyObject *done = ign ? PyObject_CallMethod(signal_module, "signal", "iO", SIGXFSZ, ign) : NULL;
+    int rc = done ? 0 : -1;
+    Py_XDECREF(done);
+    Py_XDECREF(ign);
+    Py_XDECREF(signal_module);
+    return rc;
+}
+
 int pw_python_init(const char *python_dir, int cold, char *err, size_t err_len)
 {
     const char *const *preload_modules = cold ? cold_modules : snapshot_modules;
     if (start_interpreter(err, err_len) < 0)
         return -1;
+    if (ignore_sigxfsz() < 0) {
+        char *text = take_exception_text();
+        snprintf(err, err_len, "cannot ignore SIGXFSZ: %s", text);
+        free(text);
+        return -1;
+    }
     if (prepend_sys_path(python_dir) < 0) {
         char *text = take_exception_text();
         snprintf(err, err_len, "cannot set sys.path: %s", text);

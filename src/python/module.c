@@ -14,7 +14,6 @@
 #include "host/log.h"
 
 #include <libgen.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -32,22 +31,6 @@ static PyObject *trace(PyObject *module, PyObject *args)
     if (pw_trace_on)
         pw_trace_step_ns(seconds > 0 ? (uint64_t)(seconds * 1e9) : 0, "%s", step);
     Py_RETURN_NONE;
-}
-
-/* Python's own start ignores SIGXFSZ, which an embedded interpreter leaves alone: a worker
- * over its file size limit (RLIMIT_FSIZE) is stopped by the signal, as when embedded.
- * Through the signal module, so that signal.getsignal() tells the truth. (SIGINT is the same
- * either way: the signal module installs KeyboardInterrupt's handler when imported.) */
-static int default_sigxfsz(void)
-{
-    PyObject *signal_module = PyImport_ImportModule("signal");
-    PyObject *dfl = signal_module ? PyObject_GetAttrString(signal_module, "SIG_DFL") : NULL;
-    PyObject *done = dfl ? PyObject_CallMethod(signal_module, "signal", "iO", SIGXFSZ, dfl) : NULL;
-    int rc = done ? 0 : -1;
-    Py_XDECREF(done);
-    Py_XDECREF(dfl);
-    Py_XDECREF(signal_module);
-    return rc;
 }
 
 /* sys.argv as an embedded interpreter has it: [""] (the worker never sees pyworkerd's). */
@@ -86,7 +69,7 @@ static PyObject *child_main(PyObject *module, PyObject *args)
     char bin_dir[PATH_MAX];
     snprintf(bin_dir, sizeof bin_dir, "%s", module_dir);
     pw_paths_set_bin_dir(dirname(bin_dir));     /* .../build/pyext -> .../build */
-    if (default_sigxfsz() < 0 || reset_argv() < 0)
+    if (reset_argv() < 0)
         return NULL;
     pw_cli_t cli;
     if (pw_cli_parse((int)argc, argv, &cli) < 0) {

@@ -1,5 +1,5 @@
-/* control.c — sending and receiving control messages with an optional passed descriptor
- * (see control.h). Runs in the host, the zygote and the templates.
+/* control.c — sending and receiving control messages with up to PW_CONTROL_MAX_FDS passed
+ * descriptors (see control.h). Runs in the host, the zygote and the templates.
  * Invariant: a received descriptor is always either handed to the caller or closed.
  */
 #include "wire/control.h"
@@ -11,8 +11,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int pw_control_send(int sock, uint8_t type, uint32_t id, const void *payload, size_t len, int fd)
+int pw_control_send_fds(int sock, uint8_t type, uint32_t id, const void *payload, size_t len,
+                        const int *fds, size_t n_fds)
 {
+    if (n_fds > PW_CONTROL_MAX_FDS)
+        return -EINVAL;
     pw_buf_t buf;
     size_t start;
     pw_buf_init(&buf);
@@ -28,18 +31,18 @@ int pw_control_send(int sock, uint8_t type, uint32_t id, const void *payload, si
     struct iovec iov = { buf.data, buf.len };
     union {
         struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(int))];
+        char space[CMSG_SPACE(sizeof(int) * PW_CONTROL_MAX_FDS)];
     } control;
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (fd >= 0) {
+    if (n_fds > 0) {
         memset(&control, 0, sizeof control);
         mh.msg_control = control.space;
-        mh.msg_controllen = sizeof control.space;
+        mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
         struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
         cm->cmsg_level = SOL_SOCKET;
         cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
     }
     ssize_t n;
     do {
@@ -50,6 +53,11 @@ int pw_control_send(int sock, uint8_t type, uint32_t id, const void *payload, si
     return rc;
 }
 
+int pw_control_send(int sock, uint8_t type, uint32_t id, const void *payload, size_t len, int fd)
+{
+    return pw_control_send_fds(sock, type, id, payload, len, &fd, fd >= 0 ? 1 : 0);
+}
+
 int pw_control_send_u32(int sock, uint8_t type, uint32_t value)
 {
     uint8_t b[4] = { (uint8_t)value, (uint8_t)(value >> 8), (uint8_t)(value >> 16),
@@ -57,9 +65,11 @@ int pw_control_send_u32(int sock, uint8_t type, uint32_t value)
     return pw_control_send(sock, type, 0, b, sizeof b, -1);
 }
 
-int pw_control_take_fd(struct msghdr *mh)
+size_t pw_control_take_fds(struct msghdr *mh, int *fds, size_t max)
 {
-    int fd = -1;
+    size_t kept = 0;
+    for (size_t i = 0; i < max; i++)
+        fds[i] = -1;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
@@ -67,12 +77,39 @@ int pw_control_take_fd(struct msghdr *mh)
         for (size_t i = 0; i < n; i++) {
             int got;
             memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (fd < 0)
-                fd = got;
+            if (kept < max)
+                fds[kept++] = got;
             else
                 close(got);
         }
     }
+    return kept;
+}
+
+int pw_control_take_fd(struct msghdr *mh)
+{
+    int fd;
+    pw_control_take_fds(mh, &fd, 1);
+    return fd;
+}
+
+/* Closes every descriptor the message still holds. */
+static void close_fds(pw_control_msg_t *msg)
+{
+    for (size_t i = 0; i < PW_CONTROL_MAX_FDS; i++) {
+        int fd = pw_control_msg_take_fd(msg, i);
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+int pw_control_msg_take_fd(pw_control_msg_t *msg, size_t index)
+{
+    if (index >= PW_CONTROL_MAX_FDS)
+        return -1;
+    int *slot = index == 0 ? &msg->fd : &msg->more_fds[index - 1];
+    int fd = *slot;
+    *slot = -1;
     return fd;
 }
 
@@ -81,7 +118,7 @@ int pw_control_recv(int sock, pw_control_msg_t *msg)
     static __thread uint8_t data[PW_CONTROL_MAX];
     union {
         struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(int) * 4)];
+        char space[CMSG_SPACE(sizeof(int) * (PW_CONTROL_MAX_FDS + 4))];
     } control;
     struct iovec iov = { data, sizeof data };
     struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
@@ -94,13 +131,15 @@ int pw_control_recv(int sock, pw_control_msg_t *msg)
         return -errno;
     if (n == 0)
         return 0;
-    msg->fd = pw_control_take_fd(&mh);
+    int fds[PW_CONTROL_MAX_FDS];
+    pw_control_take_fds(&mh, fds, PW_CONTROL_MAX_FDS);
+    msg->fd = fds[0];
+    memcpy(msg->more_fds, fds + 1, sizeof msg->more_fds);
+    msg->payload = NULL;
     pw_frame_t frame;
     size_t used;
     if (pw_frame_parse(data, (size_t)n, &frame, &used) != 1 || used != (size_t)n) {
-        if (msg->fd >= 0)
-            close(msg->fd);
-        msg->fd = -1;
+        close_fds(msg);
         return -EBADMSG;
     }
     msg->type = frame.type;
@@ -108,8 +147,7 @@ int pw_control_recv(int sock, pw_control_msg_t *msg)
     msg->len = frame.len;
     msg->payload = malloc(frame.len + 1);
     if (!msg->payload) {
-        if (msg->fd >= 0)
-            close(msg->fd);
+        close_fds(msg);
         return -ENOMEM;
     }
     memcpy(msg->payload, frame.payload, frame.len);
@@ -121,9 +159,7 @@ void pw_control_msg_free(pw_control_msg_t *msg)
 {
     free(msg->payload);
     msg->payload = NULL;
-    if (msg->fd >= 0)
-        close(msg->fd);
-    msg->fd = -1;
+    close_fds(msg);
 }
 
 uint32_t pw_control_msg_u32(const pw_control_msg_t *msg)

@@ -316,7 +316,7 @@ def test_app_exception_is_500_with_traceback_in_the_log(serve):
     status, _, _ = server.get("/boom")
     assert status == 500
     log = server.wait_log("the handler failed on purpose")
-    assert "Traceback" in log and "[main]" in log
+    assert "Traceback" in log and "[main iso " in log
     status, _, _ = server.get("/raw")
     assert status == 500
     server.wait_log("KeyError: 'before any response'")

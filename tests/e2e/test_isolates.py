@@ -1,6 +1,7 @@
 """Isolates: concurrency inside one isolate, crash recovery, errors, logs, startup failures."""
 
 import os
+import re
 import signal
 import threading
 import time
@@ -92,7 +93,7 @@ def test_uncaught_exception_gives_500_with_traceback_in_log(serve):
     assert status == 500
     log = server.wait_log("ValueError: kaboom from the worker")
     assert "Traceback (most recent call last)" in log
-    assert "[main]" in log and "explode()" in log
+    assert "[main iso " in log and "explode()" in log
     assert server.get("/")[0:3:2] == (200, b"fine")  # the isolate keeps serving
 
 
@@ -107,8 +108,9 @@ def test_print_reaches_the_host_log_tagged_with_the_worker(serve):
                 return Response("ok")
         '''})
     server.get("/")
-    log = server.wait_log("[main] handling GET")
-    assert "[main] top level says hi" in log
+    log = server.wait_log("] handling GET")
+    assert re.search(r"^\[main iso \d+\] handling GET$", log, re.M), log
+    assert re.search(r"^\[main tpl\] top level says hi$", log, re.M), log
 
 
 def test_access_log_has_one_line_per_request(serve):

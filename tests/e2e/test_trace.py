@@ -7,7 +7,9 @@ import time
 
 from conftest import REPO, Server
 
-TRACE = re.compile(r"^trace (?P<role>[\w:-]+)\[(?P<pid>\d+)\] (?P<step>.+): (?P<ms>\d+\.\d{3}) ms$")
+# A template's or isolate's lines come through the host, behind the tag of the process that
+# wrote them ("[main iso 1234] ", host/child_log.h); the host's and the zygote's have none.
+TRACE = re.compile(r"^(?:\[[\w:-]+ (?:iso \d+|tpl)\] )?trace (?P<role>[\w:-]+)\[(?P<pid>\d+)\] (?P<step>.+): (?P<ms>\d+\.\d{3}) ms$")
 
 HELLO = {"worker.py": '''
     from workers import WorkerEntrypoint, Response

@@ -522,8 +522,8 @@ def test_uncaught_exception_is_500_with_traceback_and_isolate_survives(worker: W
         500, [("content-type", "text/plain; charset=utf-8")], b"Internal Server Error"
     )
     lines = worker.log().splitlines()
-    assert lines[0].startswith("[main] request ") and lines[0].endswith(" GET http://h/fail: uncaught exception")
-    assert all(line.startswith("[main] ") for line in lines)
+    # whole lines, untagged: the host tags each with the process (host/child_log.h)
+    assert lines[0].startswith("request ") and lines[0].endswith(" GET http://h/fail: uncaught exception")
     text = "\n".join(lines)
     assert "Traceback (most recent call last):" in text and "in inner" in text
     assert "RuntimeError: boom at http://h/fail" in text
@@ -541,7 +541,7 @@ def test_non_response_return_is_500_with_clear_log(worker: Worker, value: str, w
     assert f"Default.fetch() returned {what}, expected a Response" in worker.log()
 
 
-def test_print_and_console_are_tagged(worker: Worker) -> None:
+def test_print_and_console_are_whole_lines(worker: Worker) -> None:
     worker.load(
         """
         import sys
@@ -559,8 +559,8 @@ def test_print_and_console_are_tagged(worker: Worker) -> None:
     )
     worker.request()
     assert worker.log().splitlines() == [
-        "[main] loading", "[main] two words", "[main] partial line", "[main] next",
-        "[main] from console 1 null true", "[main] to stderr",
+        "loading", "two words", "partial line", "next",
+        "from console 1 null true", "to stderr",
     ]
 
 
@@ -597,7 +597,7 @@ def test_wait_until_runs_after_async_response_and_logs_failures(worker: Worker) 
     assert asyncio.run(serve_and_drain())[2] == b"sent"
     assert module.DONE == ["good"]
     log = worker.log()
-    assert "[main] request 7 waitUntil(): uncaught exception" in log
+    assert "request 7 waitUntil(): uncaught exception" in log
     assert "ValueError: background failed" in log
 
 
