@@ -3,6 +3,12 @@
  * writable while output waits) and one on the doorbell. A wake-up drains the doorbell first,
  * then reads the socket until it is empty, so that bytes written after the last read come
  * with a ring that wakes the loop again.
+ * Bounded buffering: a read takes at most what the frame being received still misses (or
+ * READ_CHUNK), and once READ_BATCH bytes of complete frames are in `in` the owner parses them
+ * before more is read; a frame header announcing more than its type allows
+ * (pw_frame_max_from_isolate) is handed to the owner at once, which kills the isolate. So
+ * the host holds at most one frame per isolate plus READ_BATCH, and a buffer grown for a large
+ * frame is given back once that frame is used.
  */
 #include "host/link.h"
 #include "wire/doorbell.h"
@@ -12,6 +18,15 @@
 #include <unistd.h>
 
 #define READ_CHUNK 65536
+#define READ_BATCH (256 * 1024)     /* complete frames read before the owner parses them */
+#define KEEP_CAP (256 * 1024)       /* `in` shrinks back to this once a large frame is used */
+
+static size_t buffered_total;       /* bytes in every link's `in` (pw_link_buffered) */
+
+size_t pw_link_buffered(void)
+{
+    return buffered_total;
+}
 
 const char pw_link_exited[] = "it exited";
 
@@ -56,13 +71,48 @@ static int link_adopt_bell(pw_link_t *link)
     return uv_poll_start(&link->bell_poll, UV_READABLE, on_bell);
 }
 
-/* Reads until the socket is empty. Returns NULL, or why the stream ended. */
-static const char *link_read(pw_link_t *link)
+/* How much the next read may take: what the incomplete frame at the end of `in` still
+ * misses, else READ_CHUNK; 0 once the owner must look first (READ_BATCH of complete frames,
+ * or a header announcing more than its type allows). `*scan` is the start of the first frame
+ * not yet known complete. */
+static size_t read_room(pw_link_t *link, size_t *scan)
 {
     for (;;) {
-        if (pw_buf_reserve(&link->in, READ_CHUNK) < 0)
+        size_t left = link->in.len - *scan;
+        const uint8_t *at = link->in.data + *scan;
+        if (left < PW_FRAME_HEADER_SIZE)
+            return *scan >= READ_BATCH ? 0 : READ_CHUNK - left;
+        pw_frame_t frame;
+        size_t used;
+        int rc = pw_frame_parse_from_isolate(at, left, &frame, &used);
+        if (rc < 0)
+            return 0;
+        if (rc == 1) {
+            *scan += used;
+            continue;
+        }
+        if (*scan >= READ_BATCH)
+            return 0;
+        size_t missing = pw_frame_missing(at, left);
+        return missing > READ_CHUNK ? missing : READ_CHUNK;
+    }
+}
+
+/* Reads until the socket is empty, or until the owner must parse what came (*more set).
+ * Returns NULL, or why the stream ended. */
+static const char *link_read(pw_link_t *link, int *more)
+{
+    size_t scan = 0;
+    *more = 0;
+    for (;;) {
+        size_t room = read_room(link, &scan);
+        if (room == 0) {
+            *more = 1;
+            return NULL;
+        }
+        if ((room > READ_CHUNK ? pw_buf_reserve_exact(&link->in, room)
+                               : pw_buf_reserve(&link->in, room)) < 0)
             return "out of memory";
-        size_t room = link->in.cap - link->in.len;
         uint8_t *at = link->in.data + link->in.len;
         ssize_t n;
         int had_bell = link->bell >= 0;
@@ -78,6 +128,7 @@ static const char *link_read(pw_link_t *link)
         }
         if (n > 0) {
             link->in.len += (size_t)n;
+            buffered_total += (size_t)n;
             if ((size_t)n < room && had_bell)
                 return NULL;    /* a short read took everything queued */
             continue;           /* (a passed descriptor ends a read early) */
@@ -88,17 +139,40 @@ static const char *link_read(pw_link_t *link)
     }
 }
 
-/* Reads what there is and hands it to on_read; an end of stream is reported after the bytes
- * that came before it. */
+/* After the owner parsed `in` (it held `held` bytes): counts what it consumed, and frees a
+ * buffer grown for a large frame once it is empty. */
+static void link_account(pw_link_t *link, size_t held)
+{
+    buffered_total -= held - link->in.len;
+    pw_buf_shrink(&link->in, KEEP_CAP);
+}
+
+/* Reads what there is and hands it to on_read, a batch at a time; an end of stream is
+ * reported after the bytes that came before it. */
 static void link_on_readable(pw_link_t *link)
 {
-    size_t before = link->in.len;
     int bell_before = link->bell;
-    const char *ended = link_read(link);
-    if (link->in.len > before)
+    const char *ended;
+    int more;
+    do {
+        size_t before = link->in.len;
+        ended = link_read(link, &more);
+        if (link->in.len == before && !more)
+            break;
+        size_t held = link->in.len;
         link->on_read(link);
-    if (link->failed)
-        return;                 /* the owner closed it in on_read */
+        if (link->failed)
+            return;             /* the owner closed it in on_read */
+        if (link->in.len > held) {
+            link_fail(link, "its reader grew the buffer");
+            return;
+        }
+        link_account(link, held);
+        if (more && link->in.len == held) {
+            link_fail(link, "it sent a frame the host cannot take");
+            return;             /* (normally the owner has killed it in on_read) */
+        }
+    } while (more && !ended);
     if (ended) {
         link_fail(link, ended);
         return;
@@ -204,6 +278,7 @@ void pw_link_close(pw_link_t *link, void (*on_closed)(pw_link_t *link))
 
 void pw_link_free(pw_link_t *link)
 {
+    buffered_total -= link->in.len;
     pw_buf_free(&link->in);
     pw_buf_free(&link->out);
 }

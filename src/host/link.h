@@ -4,7 +4,8 @@
  *
  * Reading is woken by the socket until the isolate's first frame passes its doorbell
  * (wire/doorbell.h), and by the doorbell from then on; the socket then only reports its
- * end. The owner parses `in` in on_read and consumes what it used.
+ * end. The owner parses `in` in on_read (with pw_frame_parse_from_isolate) and consumes
+ * what it used.
  * Invariant: after on_error the link calls nothing but on_closed; the owner closes it.
  */
 #ifndef PW_LINK_H
@@ -50,5 +51,9 @@ void pw_link_close(pw_link_t *link, void (*on_closed)(pw_link_t *link));
 
 /* Frees the buffers (after on_closed, or for a link never opened). */
 void pw_link_free(pw_link_t *link);
+
+/* Bytes received from isolates and not yet used by their owners, all links together: at
+ * most one frame (pw_frame_max_from_isolate) plus 256 KiB per link. */
+size_t pw_link_buffered(void);
 
 #endif
