@@ -223,3 +223,61 @@ def test_request_body_of_exactly_32_mib(serve):
         s.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (32 * MiB + 1))
         assert s.recv(4096).startswith(b"HTTP/1.1 413 ")
     assert server.get("/")[0] == 200
+
+
+SERVICE_CONFIG = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .front), (name = "big", worker = .big)],
+  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
+);
+const front :Workerd.Worker = (
+  modules = [(name = "front.py", pythonModule = embed "front.py")],
+  compatibilityDate = "2025-09-01",
+  compatibilityFlags = ["python_workers"],
+  bindings = [(name = "BIG", service = "big")],
+);
+const big :Workerd.Worker = (
+  modules = [(name = "big.py", pythonModule = embed "big.py")],
+  compatibilityDate = "2025-09-01",
+  compatibilityFlags = ["python_workers"],
+);
+"""
+
+FRONT = '''
+import hashlib
+from workers import WorkerEntrypoint, Response
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        r = await self.env.BIG.fetch("http://big/")
+        data = await r.bytes()
+        blob = await self.env.BIG.blob()
+        return Response(f"{r.status} {len(data)} {hashlib.sha256(data).hexdigest()} {len(blob)}")
+'''
+
+BIG = '''
+from workers import WorkerEntrypoint, Response
+
+class Default(WorkerEntrypoint):
+    def fetch(self, request):
+        return Response(b"%07d-" % 7 * (5 * 1024 * 1024 // 8))
+
+    def blob(self):
+        return "j" * (2 * 1024 * 1024)
+'''
+
+
+def test_big_bodies_through_a_service_binding(serve, tmp_path):
+    """A service binding's big response (5 MiB, streamed in chunks by the callee) and a big
+    RPC result (a 2 MiB JSON string) reach the caller whole."""
+    d = tmp_path / "svc"
+    d.mkdir()
+    (d / "config.capnp").write_text(SERVICE_CONFIG)
+    (d / "front.py").write_text(FRONT)
+    (d / "big.py").write_text(BIG)
+    server = serve(d / "config.capnp")
+    status, _, body = server.get("/")
+    size = 5 * MiB
+    digest = hashlib.sha256(expected(7, size)).hexdigest()
+    assert (status, body.decode()) == (200, f"200 {size} {digest} {2 * MiB}"), server.log()[-3000:]
