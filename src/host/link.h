@@ -6,6 +6,10 @@
  * (wire/doorbell.h), and by the doorbell from then on; the socket then only reports its
  * end. The owner parses `in` in on_read (with pw_frame_parse_from_isolate) and consumes
  * what it used.
+ * A frame larger than PW_FRAME_MAX_INLINE (a binding call with a big body) is read only
+ * with a share of a host-wide budget (PW_LINK_BIG_BUDGET): while others hold it, the link
+ * stops reading (the isolate's writes wait) until a share is free; a link that holds a share
+ * longer than PW_LINK_BIG_HOLD_MS without finishing its frame fails.
  * Invariant: after on_error the link calls nothing but on_closed; the owner closes it.
  */
 #ifndef PW_LINK_H
@@ -17,6 +21,9 @@
 
 typedef struct pw_link pw_link_t;
 
+#define PW_LINK_BIG_BUDGET (64u * 1024 * 1024)
+#define PW_LINK_BIG_HOLD_MS 5000
+
 struct pw_link {
     uv_poll_t sock_poll;
     uv_poll_t bell_poll;
@@ -25,6 +32,10 @@ struct pw_link {
     int watching;               /* uv_poll events of sock_poll */
     int failed;                 /* on_error was called */
     int closing_handles;
+    size_t big;                 /* host-wide budget held for the large frame being received */
+    int big_waiting;            /* its large frame waits for budget: reading is paused */
+    uint64_t big_since;         /* uv_now() when it took the budget */
+    pw_link_t *big_next;        /* the links holding or waiting for budget */
     pw_buf_t in;
     pw_buf_t out;               /* frames not yet written */
     void *data;

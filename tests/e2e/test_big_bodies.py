@@ -281,3 +281,32 @@ def test_big_bodies_through_a_service_binding(serve, tmp_path):
     size = 5 * MiB
     digest = hashlib.sha256(expected(7, size)).hexdigest()
     assert (status, body.decode()) == (200, f"200 {size} {digest} {2 * MiB}"), server.log()[-3000:]
+
+
+def test_large_frames_share_a_host_wide_budget(serve):
+    """Item 8, across isolates: three isolates each announcing a 32 MiB binding call (allowed
+    per isolate) and never finishing it make the host hold one such frame at a time (the
+    others' reads wait), not three; a holder that keeps the budget while others wait is
+    killed after PW_LINK_BIG_HOLD_MS and the next one gets its turn (the last, with nobody
+    waiting, keeps its one frame); the server keeps serving."""
+    server = serve(FORGER, "--isolates", "3")
+    time.sleep(1)       # the isolates are up
+    before = host_rss_kib(server.proc.pid)
+    results = {}
+    threads = [fetch_in_thread(server, f"/forge/20/{32 * MiB}", results, n, timeout=25)
+               for n in range(3)]
+    peak = before
+    deadline = time.monotonic() + 4
+    while time.monotonic() < deadline:
+        peak = max(peak, host_rss_kib(server.proc.pid))
+        time.sleep(0.05)
+    assert (peak - before) < 48 * 1024, f"host RSS grew by {(peak - before) // 1024} MiB"
+    deadline = time.monotonic() + 20
+    while server.log().count("too slowly while others waited") < 2:
+        assert time.monotonic() < deadline, server.log()[-3000:]
+        time.sleep(0.1)
+    assert server.get("/")[0] == 200
+    for t in threads:
+        t.join(30)
+    statuses = sorted(r[0] for r in results.values() if not isinstance(r, Exception))
+    assert statuses[:2] == [502, 502], results
