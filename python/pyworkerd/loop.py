@@ -54,6 +54,8 @@ RETIRE_POLL = 0.005
 """While retiring: how often (s) to look whether in-flight work has finished."""
 CHUNK = 64 * 1024
 """The largest piece of a streamed body sent at once (several fit in the window)."""
+INLINE_BODY = _pyworkerd.INLINE_BODY
+"""Whole bodies longer than this are streamed (the wire takes ~1 MiB per frame)."""
 
 
 def _size(body) -> int:
@@ -294,7 +296,7 @@ class _Server:
         result = runtime.handle(request_id, method, url, headers, body, client, server)
         if type(result) is tuple:
             body = result[2]
-            if type(body) is bytes and len(body) <= _pyworkerd.INLINE_BODY:
+            if type(body) is bytes and len(body) <= INLINE_BODY:
                 return result
             return True if self.send(request_id, *result) else None
         if not self.marked_running:
@@ -386,11 +388,12 @@ class _Server:
         """Queue a whole response; one whose body is larger than INLINE_BODY is streamed
         (True: a task now sends it). One that cannot be sent gets a 500 instead."""
         try:
-            if not isinstance(body, _BYTES_TYPES) or _size(body) <= _pyworkerd.INLINE_BODY:
-                self.channel.send_response(request_id, status, headers, body)
-                return False
-            self.start_stream(request_id, status, headers, _pieces(body), _size(body))
-            return True
+            if (type(body) is not bytes or len(body) > INLINE_BODY) and \
+                    isinstance(body, _BYTES_TYPES) and _size(body) > INLINE_BODY:
+                self.start_stream(request_id, status, headers, _pieces(body), _size(body))
+                return True
+            self.channel.send_response(request_id, status, headers, body)
+            return False
         except Exception as exc:
             self.channel.send_response(request_id, *self.unsendable(request_id, exc))
             return False
