@@ -289,8 +289,8 @@ def test_large_frames_share_a_host_wide_budget(serve):
     others' reads wait), not three; a holder that keeps the budget while others wait is
     killed after PW_LINK_BIG_HOLD_MS and the next one gets its turn (the last, with nobody
     waiting, keeps its one frame); the server keeps serving."""
-    server = serve(FORGER, "--isolates", "3")
-    time.sleep(1)       # the isolates are up
+    server = serve(FORGER, "--isolates", "3", "--max-concurrent-requests", "1")
+    time.sleep(1)       # the isolates are up (one forging request each)
     before = host_rss_kib(server.proc.pid)
     results = {}
     threads = [fetch_in_thread(server, f"/forge/20/{32 * MiB}", results, n, timeout=25)
