@@ -14,7 +14,13 @@ such as an ASGI lifespan), timer or callback is left, it returns to the fast pat
 A response whose body is an async iterable is streamed: its head goes out at once, each
 chunk as the iterable yields it, then the end; at most _pyworkerd.STREAM_WINDOW bytes per
 stream are unacknowledged by the host (which acknowledges what the client took), so a slow
-client slows the producer instead of filling memory.
+client slows the producer instead of filling memory. A whole (bytes) body larger than
+_pyworkerd.INLINE_BODY is streamed the same way, announced with its length (the client gets
+a Content-Length), so that neither side ever holds a second copy of it; a streamed chunk is
+sent in pieces of at most CHUNK bytes.
+A response that cannot be sent (headers that are not str, a head over the wire's limit, no
+memory left to queue it) is logged with its request id and answered with a 500 instead:
+only that request fails.
 Retirement: when the host sends RETIRE (no more requests will come) or closes the socket,
 the isolate finishes its in-flight requests, streams and waitUntil() tasks, runs
 runtime.retire() (ASGI lifespan shutdown), writes what is left and serve() returns (the
@@ -46,6 +52,21 @@ FLUSH_INTERVAL = 200e-6
 """A response is written at once if the last write is this old (s), else at the turn's end."""
 RETIRE_POLL = 0.005
 """While retiring: how often (s) to look whether in-flight work has finished."""
+CHUNK = 64 * 1024
+"""The largest piece of a streamed body sent at once (several fit in the window)."""
+INLINE_BODY = _pyworkerd.INLINE_BODY
+"""Whole bodies longer than this are streamed (the wire takes ~1 MiB per frame)."""
+
+
+def _size(body) -> int:
+    return body.nbytes if type(body) is memoryview else len(body)
+
+
+async def _pieces(body):
+    """A whole body as an async iterable of CHUNK-sized views (no copy)."""
+    view = memoryview(body).cast("B")
+    for start in range(0, len(view), CHUNK):
+        yield view[start:start + CHUNK]
 
 
 def _fatal_on_error(method):
@@ -146,7 +167,7 @@ class _Server:
         """The fast path (Channel.serve_sync with handle_now); the loop is no longer marked
         running when it returns."""
         try:
-            return self.channel.serve_sync(self.handle_now)
+            return self.channel.serve_sync(self.handle_now, self.unsendable)
         finally:
             self.unmark_running()
 
@@ -234,7 +255,7 @@ class _Server:
             requests = requests[:BATCH]
             self.loop.call_soon(self.drain_backlog)
         handle = runtime.handle
-        send = self.channel.send_response
+        send = self.send
         started = self.loop.time()
         handled = 0
         for request in requests:
@@ -274,7 +295,10 @@ class _Server:
             self.mark_running()
         result = runtime.handle(request_id, method, url, headers, body, client, server)
         if type(result) is tuple:
-            return result
+            body = result[2]
+            if type(body) is bytes and len(body) <= INLINE_BODY:
+                return result
+            return True if self.send(request_id, *result) else None
         if not self.marked_running:
             self.mark_running()
         task = self.start_task(request_id, result, True)
@@ -352,10 +376,32 @@ class _Server:
         if self.early and request_id in self.early:
             self.early.discard(request_id)  # its response is already streaming
         elif isinstance(body, _BYTES_TYPES):
-            self.channel.send_response(request_id, status, headers, body)
+            self.send(request_id, status, headers, body)
         else:
-            self.start_stream(request_id, status, headers, body)
+            try:
+                self.start_stream(request_id, status, headers, body)
+            except Exception as exc:
+                self.channel.send_response(request_id, *self.unsendable(request_id, exc))
         return True
+
+    def send(self, request_id: int, status: int, headers, body) -> bool:
+        """Queue a whole response; one whose body is larger than INLINE_BODY is streamed
+        (True: a task now sends it). One that cannot be sent gets a 500 instead."""
+        try:
+            if (type(body) is not bytes or len(body) > INLINE_BODY) and \
+                    isinstance(body, _BYTES_TYPES) and _size(body) > INLINE_BODY:
+                self.start_stream(request_id, status, headers, _pieces(body), _size(body))
+                return True
+            self.channel.send_response(request_id, status, headers, body)
+            return False
+        except Exception as exc:
+            self.channel.send_response(request_id, *self.unsendable(request_id, exc))
+            return False
+
+    def unsendable(self, request_id: int, exc: BaseException):
+        """A response that could not be queued: log why, answer 500 instead."""
+        runtime._log_exception(f"request {request_id}: its response could not be sent", exc)
+        return runtime._error_response()
 
     def response_queued(self) -> None:
         """Write now if the last write is FLUSH_INTERVAL old, else at the end of this turn."""
@@ -397,9 +443,10 @@ class _Server:
         if self.channel.buffered():
             self.loop.call_soon(self.on_readable)
 
-    def start_stream(self, request_id: int, status: int, headers, body) -> None:
-        """Send the head now and the body's chunks as `body` (an async iterable) yields them."""
-        self.channel.send_response_start(request_id, status, headers)
+    def start_stream(self, request_id: int, status: int, headers, body, size: int = -1) -> None:
+        """Send the head now and the body's chunks as `body` (an async iterable) yields them
+        (`size` bytes in all, when known)."""
+        self.channel.send_response_start(request_id, status, headers, size)
         task = self.loop.create_task(self.pump(request_id, body))
         self.pumps[request_id] = task
         task.add_done_callback(functools.partial(self.stream_done, request_id))
@@ -415,12 +462,14 @@ class _Server:
                     raise TypeError(f"a streamed body yielded {type(chunk).__name__}, expected bytes")
                 if not chunk:
                     continue
-                send_chunk(request_id, chunk)
-                stream.unacked += len(chunk)
-                self.schedule_flush()
-                while stream.unacked >= window:
-                    stream.waiter = self.loop.create_future()
-                    await stream.waiter
+                pieces = (chunk,) if _size(chunk) <= CHUNK else _split(chunk)
+                for piece in pieces:
+                    send_chunk(request_id, piece)
+                    stream.unacked += _size(piece)
+                    self.schedule_flush()
+                    while stream.unacked >= window:
+                        stream.waiter = self.loop.create_future()
+                        await stream.waiter
             aborted = False
         except Exception as exc:
             runtime._log_exception(f"request {request_id}: the streamed response body failed", exc)
@@ -465,6 +514,11 @@ class _Server:
         elif not self.waiting_to_write:
             self.loop.add_writer(self.fd, self.flush)
             self.waiting_to_write = True
+
+
+def _split(chunk):
+    view = memoryview(chunk).cast("B")
+    return [view[start:start + CHUNK] for start in range(0, len(view), CHUNK)]
 
 
 def serve(fd: int) -> None:

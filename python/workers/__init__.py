@@ -90,7 +90,8 @@ class Response(webapi.ResponseBase):
     """The response to a request, with an API like the web `Response`.
 
     `Response(body=None, status=None, status_text="", headers=None)`: `body` is str
-    (sent as UTF-8, content-type text/plain;charset=UTF-8 unless given), bytes or None;
+    (sent as UTF-8, content-type text/plain;charset=UTF-8 unless given), bytes, bytearray,
+    memoryview (copied as bytes) or None;
     `headers` a dict, a list of (name, value) pairs or Headers. A `js.Response` may be
     passed as the body, without options, to wrap it.
     """
@@ -99,7 +100,7 @@ class Response(webapi.ResponseBase):
 
     def __init__(
         self,
-        body: str | bytes | webapi.ResponseBase | None = None,
+        body: str | bytes | bytearray | memoryview | webapi.ResponseBase | None = None,
         status: HTTPStatus | int | None = None,
         status_text: str = "",
         headers: Headers | None = None,
@@ -109,7 +110,7 @@ class Response(webapi.ResponseBase):
                 raise ValueError("Expected no options when constructing Response from a js.Response")
             self._copy_from(body)
             return
-        if body is not None and not isinstance(body, (str, bytes)):
+        if body is not None and not isinstance(body, (str, bytes, bytearray, memoryview)):
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
         self._init(body, status, status_text, webapi.checked_headers(headers) if headers else None)
 

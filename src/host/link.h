@@ -4,7 +4,12 @@
  *
  * Reading is woken by the socket until the isolate's first frame passes its doorbell
  * (wire/doorbell.h), and by the doorbell from then on; the socket then only reports its
- * end. The owner parses `in` in on_read and consumes what it used.
+ * end. The owner parses `in` in on_read (with pw_frame_parse_from_isolate) and consumes
+ * what it used.
+ * A frame larger than PW_FRAME_MAX_INLINE (a binding call with a big body) is read only
+ * with a share of a host-wide budget (PW_LINK_BIG_BUDGET): while others hold it, the link
+ * stops reading (the isolate's writes wait) until a share is free; a link that holds a share
+ * longer than PW_LINK_BIG_HOLD_MS without finishing its frame fails.
  * Invariant: after on_error the link calls nothing but on_closed; the owner closes it.
  */
 #ifndef PW_LINK_H
@@ -16,6 +21,9 @@
 
 typedef struct pw_link pw_link_t;
 
+#define PW_LINK_BIG_BUDGET (64u * 1024 * 1024)
+#define PW_LINK_BIG_HOLD_MS 5000
+
 struct pw_link {
     uv_poll_t sock_poll;
     uv_poll_t bell_poll;
@@ -24,6 +32,10 @@ struct pw_link {
     int watching;               /* uv_poll events of sock_poll */
     int failed;                 /* on_error was called */
     int closing_handles;
+    size_t big;                 /* host-wide budget held for the large frame being received */
+    int big_waiting;            /* its large frame waits for budget: reading is paused */
+    uint64_t big_since;         /* uv_now() when it took the budget */
+    pw_link_t *big_next;        /* the links holding or waiting for budget */
     pw_buf_t in;
     pw_buf_t out;               /* frames not yet written */
     void *data;
@@ -50,5 +62,9 @@ void pw_link_close(pw_link_t *link, void (*on_closed)(pw_link_t *link));
 
 /* Frees the buffers (after on_closed, or for a link never opened). */
 void pw_link_free(pw_link_t *link);
+
+/* Bytes received from isolates and not yet used by their owners, all links together: at
+ * most one frame (pw_frame_max_from_isolate) plus 256 KiB per link. */
+size_t pw_link_buffered(void);
 
 #endif

@@ -341,7 +341,8 @@ static void on_link_read(pw_link_t *link)
     size_t off = 0, used;
     pw_frame_t frame;
     int rc;
-    while ((rc = pw_frame_parse(link->in.data + off, link->in.len - off, &frame, &used)) == 1) {
+    while ((rc = pw_frame_parse_from_isolate(link->in.data + off, link->in.len - off, &frame,
+                                              &used)) == 1) {
         off += used;
         if (handle_frame(iso, &frame) < 0)
             return;

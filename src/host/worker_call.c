@@ -71,10 +71,10 @@ static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const 
         rc |= pw_buf_append(&wc->headers, h.value.base, h.value.len);
         rc |= pw_buf_append(&wc->headers, "\n", 1);
     }
+    if (msg->flags & PW_FRAME_FLAG_STREAM)
+        return;     /* chunks and END follow (a SIZED head's body is the length) */
     if (rc == 0)
         rc = pw_buf_append(&wc->body, msg->body.base, msg->body.len);
-    if (msg->flags & PW_FRAME_FLAG_STREAM)
-        return;     /* chunks and END follow */
     if (rc < 0)
         return finish(wc, 500, "out of memory");
     finish(wc, 0, NULL);

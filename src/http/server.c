@@ -76,6 +76,7 @@ typedef struct {
     int ended;                  /* END received */
     int aborted;                /* ... saying the body is incomplete */
     int finished;               /* the final h2o_send was made */
+    uint64_t size;              /* the length a SIZED head announced, or UINT64_MAX */
 } stream_t;
 
 struct http_call {
@@ -300,6 +301,12 @@ static int stream_chunk(pw_call_t *call, const uint8_t *data, size_t len)
         return 0;
     if (st->bytes - st->acked >= PW_FRAME_STREAM_WINDOW)
         return -1;
+    if (len > st->size - st->bytes) {     /* past its announced length: cut it there */
+        pw_log_error("service %s: a response streamed past its length; aborting it",
+                     pw_pool_name(hc->listener->pool));
+        st->ended = st->aborted = 1;
+        len = 0;
+    }
     st->bytes += len;
     if (pw_buf_append(&st->pending, data, len) < 0) {
         pw_log_error("service %s: out of memory streaming a response; aborting it",
@@ -315,7 +322,8 @@ static void stream_end(pw_call_t *call, int aborted)
 {
     http_call_t *hc = (http_call_t *)call;
     hc->stream.ended = 1;
-    hc->stream.aborted = aborted;
+    hc->stream.aborted |= aborted || (hc->stream.size != UINT64_MAX &&
+                                      hc->stream.bytes != hc->stream.size);
     stream_send(hc);
 }
 
@@ -326,6 +334,10 @@ static void stream_start(http_call_t *hc, pw_message_t *msg)
     req->res.status = (int)msg->status;
     req->res.reason = reason_phrase(req->res.status);
     add_response_headers(req, msg);
+    if (pw_message_stream_size(msg, &hc->stream.size) == 0 && hc->stream.size < SIZE_MAX)
+        req->res.content_length = (size_t)hc->stream.size;     /* a whole body, in chunks */
+    else
+        hc->stream.size = UINT64_MAX;
     hc->generator.proceed = stream_proceed;
     hc->generator.stop = NULL;
     h2o_start_response(req, &hc->generator);

@@ -5,7 +5,9 @@
  * CANCEL frames (the client went away) into the bare request id, BODY_ACK frames into
  * [id, bytes] and the RETIRE frame (no more requests will come) into None; send_response()
  * appends a RESPONSE frame to the output buffer,
- * send_response_start()/send_chunk()/send_end() a streamed one; flush() writes what it can
+ * send_response_start()/send_chunk()/send_end() a streamed one (also a whole body larger than
+ * PW_FRAME_INLINE_BODY, announced with its size: the wire takes at most PW_FRAME_MAX_INLINE
+ * per frame from an isolate, wire/frame.h); flush() writes what it can
  * without blocking. rpc_send() queues a binding call (RPC frame); rpc_call() sends one and
  * blocks until its RPC_RESULT arrives, leaving every other frame buffered for later. Frames
  * from the host are
@@ -31,6 +33,8 @@
  * after the whole burst it read: with handlers of tens of microseconds (FastAPI) the first
  * responses then leave while later requests still run (the host works in parallel). */
 #define EARLY_WRITE_NS 200000
+#define READ_CHUNK 65536
+#define KEEP_CAP (256 * 1024)   /* `in` shrinks back to this once a large frame is used */
 
 typedef struct {
     PyObject_HEAD
@@ -89,16 +93,48 @@ static void channel_dealloc(channel_t *self)
     Py_DECREF(type);
 }
 
-/* Reads everything available; sets self->eof at end of stream. Returns 0 or -1 (error set). */
-static int channel_fill(channel_t *self)
+/* Bytes the incomplete frame at the end of `in` still misses (0 if none is incomplete);
+ * `*scan` is the start of the first frame not yet known complete. */
+static size_t frame_missing(channel_t *self, size_t *scan)
+{
+    pw_frame_t frame;
+    size_t used;
+    while (pw_frame_parse(self->in.data + *scan, self->in.len - *scan, &frame, &used) == 1)
+        *scan += used;
+    return pw_frame_missing(self->in.data + *scan, self->in.len - *scan);
+}
+
+/* Room for the next read: exactly what a large frame still misses (a 32 MiB request body
+ * must not double the buffer under the memory limit), else READ_CHUNK. 0 or -1 (error set). */
+static int reserve_read(channel_t *self, size_t *scan)
+{
+    size_t missing = frame_missing(self, scan);
+    int rc = missing > READ_CHUNK ? pw_buf_reserve_exact(&self->in, missing)
+                                  : pw_buf_reserve(&self->in, READ_CHUNK);
+    if (rc < 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+/* Drops the consumed frames, and gives back the memory a large frame needed. Only while no
+ * pointer into `in` is held. */
+static void channel_compact(channel_t *self)
 {
     pw_buf_consume(&self->in, self->in_off);
     self->in_off = 0;
+    pw_buf_shrink(&self->in, KEEP_CAP);
+}
+
+/* Reads everything available; sets self->eof at end of stream. Returns 0 or -1 (error set). */
+static int channel_fill(channel_t *self)
+{
+    size_t scan = 0;
+    channel_compact(self);
     for (;;) {
-        if (pw_buf_reserve(&self->in, 65536) < 0) {
-            PyErr_NoMemory();
+        if (reserve_read(self, &scan) < 0)
             return -1;
-        }
         ssize_t n = read(self->fd, self->in.data + self->in.len, self->in.cap - self->in.len);
         if (n > 0) {
             self->in.len += (size_t)n;
@@ -298,6 +334,7 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
         Py_DECREF(list);
         return PyErr_Format(PyExc_ValueError, "oversized frame from the host");
     }
+    channel_compact(self);
     if (self->eof && PyList_GET_SIZE(list) == 0) {
         Py_DECREF(list);
         Py_RETURN_NONE;
@@ -343,10 +380,10 @@ static pw_header_t *headers_from_list(PyObject *fast, Py_ssize_t *count)
     return headers;
 }
 
-/* Encodes one RESPONSE frame into the output buffer; body_obj NULL starts a streamed one.
- * Returns 0, or -1 with an exception. */
+/* Encodes one RESPONSE frame into the output buffer; body_obj NULL starts a streamed one
+ * (whose chunks add up to `size` bytes, unless size < 0). Returns 0, or -1 with an exception. */
 static int queue_response(channel_t *self, unsigned int id, unsigned int status,
-                          PyObject *headers_obj, PyObject *body_obj)
+                          PyObject *headers_obj, PyObject *body_obj, long long size)
 {
     Py_buffer body = { .buf = NULL, .len = 0 };
     if (body_obj && PyObject_GetBuffer(body_obj, &body, PyBUF_SIMPLE) < 0)
@@ -361,14 +398,27 @@ static int queue_response(channel_t *self, unsigned int id, unsigned int status,
         return -1;
     }
     pw_bytes_t b = { body.buf, (size_t)body.len };
-    int rc = body_obj ? pw_frame_put_response(&self->out, id, status, headers, (size_t)n, b)
-                      : pw_frame_put_response_start(&self->out, id, status, headers, (size_t)n);
+    size_t start = self->out.len;
+    int rc = body_obj    ? pw_frame_put_response(&self->out, id, status, headers, (size_t)n, b)
+             : size >= 0 ? pw_frame_put_response_start_sized(&self->out, id, status, headers,
+                                                             (size_t)n, (uint64_t)size)
+                         : pw_frame_put_response_start(&self->out, id, status, headers, (size_t)n);
     PyMem_Free(headers);
     Py_DECREF(fast);
     if (body_obj)
         PyBuffer_Release(&body);
+    if (rc == 0 && self->out.len - start - PW_FRAME_HEADER_SIZE > PW_FRAME_MAX_INLINE) {
+        self->out.len = start;      /* the host would take it for a protocol violation */
+        rc = -EMSGSIZE;
+    }
+    if (rc == -ENOMEM) {
+        PyErr_NoMemory();
+        return -1;
+    }
     if (rc < 0) {
-        PyErr_Format(PyExc_ValueError, "response %u too large for the wire", id);
+        PyErr_Format(PyExc_ValueError,
+                     "response %u: its status, headers and body take more than the 1 MiB a "
+                     "response may have on the wire (larger bodies are sent in chunks)", id);
         return -1;
     }
     return 0;
@@ -381,19 +431,21 @@ static PyObject *channel_send_response(channel_t *self, PyObject *args)
     PyObject *headers_obj, *body_obj;
     if (!PyArg_ParseTuple(args, "IIOO", &id, &status, &headers_obj, &body_obj))
         return NULL;
-    if (queue_response(self, id, status, headers_obj, body_obj) < 0)
+    if (queue_response(self, id, status, headers_obj, body_obj, -1) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
 
-/* send_response_start(id, status, headers): the head of a streamed response. */
+/* send_response_start(id, status, headers, size=-1): the head of a streamed response; a
+ * size >= 0 says the chunks will add up to it (the client gets it as Content-Length). */
 static PyObject *channel_send_response_start(channel_t *self, PyObject *args)
 {
     unsigned int id, status;
     PyObject *headers_obj;
-    if (!PyArg_ParseTuple(args, "IIO", &id, &status, &headers_obj))
+    long long size = -1;
+    if (!PyArg_ParseTuple(args, "IIO|L", &id, &status, &headers_obj, &size))
         return NULL;
-    if (queue_response(self, id, status, headers_obj, NULL) < 0)
+    if (queue_response(self, id, status, headers_obj, NULL, size) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -405,7 +457,9 @@ static PyObject *channel_send_chunk(channel_t *self, PyObject *args)
     Py_buffer data;
     if (!PyArg_ParseTuple(args, "Iy*", &id, &data))
         return NULL;
-    int rc = pw_frame_put_chunk(&self->out, id, data.buf, (size_t)data.len);
+    int rc = (size_t)data.len > PW_FRAME_MAX_INLINE
+                 ? -EMSGSIZE
+                 : pw_frame_put_chunk(&self->out, id, data.buf, (size_t)data.len);
     PyBuffer_Release(&data);
     if (rc < 0)
         return PyErr_Format(PyExc_ValueError, "body chunk of response %u too large for the wire", id);
@@ -435,7 +489,35 @@ static int queue_response_tuple(channel_t *self, uint32_t id, PyObject *result)
         return -1;
     }
     return queue_response(self, id, (unsigned int)status, PyTuple_GET_ITEM(result, 1),
-                          PyTuple_GET_ITEM(result, 2));
+                          PyTuple_GET_ITEM(result, 2), -1);
+}
+
+/* A handler's response could not be queued (bad headers, too large, out of memory): passes
+ * the exception to on_error(id, exc), which logs it and returns the response to send instead
+ * (a 500). Only this request fails. Returns 0, or -1 with an exception when not even that
+ * could be queued. */
+static int queue_instead(channel_t *self, uint32_t id, PyObject *on_error)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb && value)
+        PyException_SetTraceback(value, tb);
+    PyObject *result = on_error && value ? PyObject_CallFunction(on_error, "IO", id, value) : NULL;
+    if (!on_error || !value)
+        PyErr_Restore(type, value, tb);
+    else {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    if (!result)
+        return -1;
+    int rc = PyTuple_CheckExact(result) ? queue_response_tuple(self, id, result) : -1;
+    if (rc < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "on_error must return a response tuple");
+    Py_DECREF(result);
+    return rc;
 }
 
 static void ring(channel_t *self, size_t written)
@@ -514,7 +596,8 @@ static int write_if_due(channel_t *self)
  * and the frames after it stay buffered for the event loop (read_requests()): from then on
  * a CANCEL or an RPC_RESULT may concern that task. Before, nothing runs asynchronously, so
  * CANCEL frames and stray RPC_RESULTs are ignored. */
-static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferred)
+static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *on_error,
+                             PyObject *deferred)
 {
     size_t used;
     pw_frame_t frame;
@@ -532,13 +615,16 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
             return 0;
         } else
             continue;   /* CANCEL, or an RPC_RESULT nobody waits for any more */
+        if (request && used > KEEP_CAP)
+            channel_compact(self);  /* no pointer into `in` is held: give the body's room back */
         PyObject *result = request ? PyObject_Call(handle, request, NULL) : NULL;
         Py_XDECREF(request);
         if (!result)
             return -1;
         int failed;
         if (PyTuple_CheckExact(result)) {
-            failed = queue_response_tuple(self, frame.id, result);
+            failed = queue_response_tuple(self, frame.id, result) < 0 &&
+                     queue_instead(self, frame.id, on_error) < 0;
         } else if (result == Py_None) {
             failed = 0;
         } else {
@@ -559,19 +645,25 @@ static int dispatch_buffered(channel_t *self, PyObject *handle, PyObject *deferr
     return 0;
 }
 
-/* serve_sync(handle) -> [(id, coroutine or task), ...] or None.
+/* serve_sync(handle, on_error=None) -> [(id, coroutine or task), ...] or None.
  * The isolate's fast path while no asynchronous work is pending: blocks on the socket, calls
  * handle() for each request and writes the tuples it returns, all without an event loop.
  * Returns the requests whose handlers returned coroutines (so that the caller runs them on
- * asyncio), or None once the host has closed the socket or retired this isolate (RETIRE). */
-static PyObject *channel_serve_sync(channel_t *self, PyObject *handle)
+ * asyncio), or None once the host has closed the socket or retired this isolate (RETIRE).
+ * A response tuple that cannot be queued is replaced by what on_error(id, exc) returns. */
+static PyObject *channel_serve_sync(channel_t *self, PyObject *args)
 {
+    PyObject *handle, *on_error = NULL;
+    if (!PyArg_ParseTuple(args, "O|O", &handle, &on_error))
+        return NULL;
+    if (on_error == Py_None)
+        on_error = NULL;
     PyObject *deferred = PyList_New(0);
     if (!deferred)
         return NULL;
     for (;;) {
         self->last_write_ns = pw_trace_clock();
-        if (dispatch_buffered(self, handle, deferred) < 0 || write_out(self, 1) < 0)
+        if (dispatch_buffered(self, handle, on_error, deferred) < 0 || write_out(self, 1) < 0)
             break;
         if (PyList_GET_SIZE(deferred) > 0)
             return deferred;
@@ -614,8 +706,14 @@ static uint32_t queue_rpc(channel_t *self, PyObject *args)
     id = self->next_rpc_id++;
     if (self->next_rpc_id == 0)
         self->next_rpc_id = 1;
-    if (pw_rpc_put(&self->out, PW_FRAME_RPC, id, fields, (size_t)n) < 0) {
-        PyErr_SetString(PyExc_ValueError, "binding call too large for the wire (64 MiB)");
+    size_t start = self->out.len;
+    int rc = pw_rpc_put(&self->out, PW_FRAME_RPC, id, fields, (size_t)n);
+    if (rc == 0 && self->out.len - start - PW_FRAME_HEADER_SIZE > PW_FRAME_MAX_RPC) {
+        self->out.len = start;      /* the host would take it for a protocol violation */
+        rc = -EMSGSIZE;
+    }
+    if (rc < 0) {
+        PyErr_SetString(PyExc_ValueError, "binding call too large for the wire (33 MiB)");
         id = 0;
     }
 done:
@@ -696,15 +794,16 @@ static PyMethodDef channel_methods[] = {
     { "send_response", (PyCFunction)channel_send_response, METH_VARARGS,
       "Queue a response: (id, status, [(name, value)], body)." },
     { "send_response_start", (PyCFunction)channel_send_response_start, METH_VARARGS,
-      "Queue the head of a streamed response: (id, status, [(name, value)])." },
+      "Queue the head of a streamed response: (id, status, [(name, value)][, size])." },
     { "send_chunk", (PyCFunction)channel_send_chunk, METH_VARARGS,
       "Queue a piece of a streamed body: (id, bytes); returns the bytes buffered." },
     { "send_end", (PyCFunction)channel_send_end, METH_VARARGS,
       "Queue the end of a streamed body: (id, aborted)." },
     { "flush", (PyCFunction)(void (*)(void))channel_flush, METH_FASTCALL,
       "Write queued responses (without blocking unless block=True); True when all are written." },
-    { "serve_sync", (PyCFunction)channel_serve_sync, METH_O,
-      "Serve requests without an event loop until a handler returns a coroutine." },
+    { "serve_sync", (PyCFunction)channel_serve_sync, METH_VARARGS,
+      "Serve requests without an event loop until a handler returns a coroutine: "
+      "(handle[, on_error])." },
     { "rpc_send", (PyCFunction)channel_rpc_send, METH_VARARGS,
       "Queue a binding call (op, *args); return its call id." },
     { "rpc_call", (PyCFunction)channel_rpc_call, METH_VARARGS,

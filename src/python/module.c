@@ -108,7 +108,8 @@ PyMODINIT_FUNC PyInit__pyworkerd(void)
         Py_DECREF(module);
         return NULL;
     }
-    if (PyModule_AddIntConstant(module, "STREAM_WINDOW", PW_FRAME_STREAM_WINDOW) < 0) {
+    if (PyModule_AddIntConstant(module, "STREAM_WINDOW", PW_FRAME_STREAM_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "INLINE_BODY", PW_FRAME_INLINE_BODY) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -63,6 +63,35 @@ int pw_buf_reserve(pw_buf_t *buf, size_t n)
     return 0;
 }
 
+int pw_buf_reserve_exact(pw_buf_t *buf, size_t n)
+{
+    if (buf->cap - buf->len >= n)
+        return 0;
+    if (n > SIZE_MAX - buf->len)
+        return -ENOMEM;
+    uint8_t *data = realloc(buf->data, buf->len + n);
+    if (!data)
+        return -ENOMEM;
+    buf->data = data;
+    buf->cap = buf->len + n;
+    return 0;
+}
+
+void pw_buf_shrink(pw_buf_t *buf, size_t keep)
+{
+    if (buf->cap <= keep || buf->len > keep)
+        return;
+    if (buf->len == 0) {
+        pw_buf_free(buf);
+        return;
+    }
+    uint8_t *data = realloc(buf->data, keep);
+    if (data) {
+        buf->data = data;
+        buf->cap = keep;
+    }
+}
+
 int pw_buf_append(pw_buf_t *buf, const void *data, size_t len)
 {
     int rc = pw_buf_reserve(buf, len);
@@ -195,6 +224,28 @@ int pw_frame_put_response_start(pw_buf_t *buf, uint32_t id, uint32_t status,
     return rc;
 }
 
+int pw_frame_put_response_start_sized(pw_buf_t *buf, uint32_t id, uint32_t status,
+                                      const pw_header_t *headers, size_t n_headers, uint64_t size)
+{
+    uint8_t b[8];
+    put_le32(b, (uint32_t)size);
+    put_le32(b + 4, (uint32_t)(size >> 32));
+    size_t start = buf->len;
+    int rc = pw_frame_put_response(buf, id, status, headers, n_headers, (pw_bytes_t){ b, 8 });
+    if (rc == 0)
+        buf->data[start + 5] = PW_FRAME_FLAG_STREAM | PW_FRAME_FLAG_SIZED;
+    return rc;
+}
+
+int pw_message_stream_size(const pw_message_t *msg, uint64_t *size)
+{
+    if (!(msg->flags & PW_FRAME_FLAG_STREAM) || !(msg->flags & PW_FRAME_FLAG_SIZED) ||
+        msg->body.len != 8)
+        return -EBADMSG;
+    *size = (uint64_t)get_le32(msg->body.base) | (uint64_t)get_le32(msg->body.base + 4) << 32;
+    return 0;
+}
+
 int pw_frame_put_chunk(pw_buf_t *buf, uint32_t id, const void *data, size_t len)
 {
     size_t start = buf->len;
@@ -252,6 +303,27 @@ int pw_frame_parse(const uint8_t *data, size_t len, pw_frame_t *frame, size_t *c
     frame->len = payload;
     *consumed = PW_FRAME_HEADER_SIZE + (size_t)payload;
     return 1;
+}
+
+size_t pw_frame_max_from_isolate(uint8_t type)
+{
+    return type == PW_FRAME_RPC ? PW_FRAME_MAX_RPC : PW_FRAME_MAX_INLINE;
+}
+
+int pw_frame_parse_from_isolate(const uint8_t *data, size_t len, pw_frame_t *frame,
+                                size_t *consumed)
+{
+    if (len >= PW_FRAME_HEADER_SIZE && get_le32(data) > pw_frame_max_from_isolate(data[4]))
+        return -EMSGSIZE;
+    return pw_frame_parse(data, len, frame, consumed);
+}
+
+size_t pw_frame_missing(const uint8_t *data, size_t len)
+{
+    if (len < PW_FRAME_HEADER_SIZE)
+        return 0;
+    size_t whole = PW_FRAME_HEADER_SIZE + (size_t)get_le32(data);
+    return whole > len ? whole - len : 0;
 }
 
 void pw_cursor_init(pw_cursor_t *cur, const uint8_t *data, size_t len)

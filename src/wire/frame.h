@@ -12,7 +12,15 @@
  * Streaming: a RESPONSE with PW_FRAME_FLAG_STREAM carries status and headers only; the body
  * follows as BODY_CHUNK frames (the payload is the data) and one END frame (u32: 0 complete,
  * 1 aborted). Flow control: the isolate keeps at most a window of unacknowledged chunk bytes
- * per stream; the host returns BODY_ACK (u32 bytes) as the client takes them.
+ * per stream; the host returns BODY_ACK (u32 bytes) as the client takes them. A streamed
+ * RESPONSE that also has PW_FRAME_FLAG_SIZED carries, as its body, the whole body's length
+ * (u64): a whole body too large for one frame, sent in chunks (the client gets that
+ * Content-Length; the host ends the response as aborted if the chunks do not add up to it).
+ *
+ * Limits on what the host buffers: a frame from an isolate may announce at most
+ * PW_FRAME_MAX_INLINE bytes of payload (RPC frames: PW_FRAME_MAX_RPC, room for a 32 MiB
+ * body); a larger announcement is a protocol violation (pw_frame_parse_from_isolate). Frames
+ * from the host may carry up to PW_FRAME_MAX_PAYLOAD (a 32 MiB request body and its headers).
  */
 #ifndef PW_FRAME_H
 #define PW_FRAME_H
@@ -22,6 +30,14 @@
 
 #define PW_FRAME_HEADER_SIZE 12
 #define PW_FRAME_MAX_PAYLOAD (64u * 1024 * 1024)   /* 32 MiB body limit + headers, with room */
+/* Any frame from an isolate but RPC: a response's head and a body of up to
+ * PW_FRAME_INLINE_BODY (larger bodies stream), a chunk, an END. */
+#define PW_FRAME_MAX_INLINE (1024u * 1024)
+/* An RPC frame from an isolate: a binding call with up to a 32 MiB body (fetch(), a KV value
+ * of up to 25 MiB, a service call) and its other fields. */
+#define PW_FRAME_MAX_RPC (33u * 1024 * 1024)
+/* Bodies longer than this are sent as BODY_CHUNKs (of at most this size) by the isolate. */
+#define PW_FRAME_INLINE_BODY (256u * 1024)
 
 enum {
     /* host -> isolate */
@@ -51,6 +67,7 @@ enum {
 
 /* Frame flags. */
 #define PW_FRAME_FLAG_STREAM 0x01   /* RESPONSE: the body follows as BODY_CHUNK frames + END */
+#define PW_FRAME_FLAG_SIZED 0x02    /* streamed RESPONSE: its body field is the length (u64) */
 
 /* Per-stream window of unacknowledged BODY_CHUNK bytes an isolate may have sent. */
 #define PW_FRAME_STREAM_WINDOW (256u * 1024)
@@ -116,6 +133,11 @@ void pw_buf_consume(pw_buf_t *buf, size_t n);
 /* Makes room for n more bytes; returns 0 or -ENOMEM. */
 int pw_buf_reserve(pw_buf_t *buf, size_t n);
 int pw_buf_append(pw_buf_t *buf, const void *data, size_t len);
+/* Makes room for exactly n more bytes (no doubling: for one large frame whose size is
+ * known); returns 0 or -ENOMEM. */
+int pw_buf_reserve_exact(pw_buf_t *buf, size_t n);
+/* Gives back the memory of a buffer grown past `keep` bytes that now holds fewer. */
+void pw_buf_shrink(pw_buf_t *buf, size_t keep);
 
 /* Frame building: begin, put fields, end (which writes the payload length). */
 int pw_frame_begin(pw_buf_t *buf, uint8_t type, uint32_t id, size_t *start);
@@ -133,6 +155,11 @@ int pw_frame_put_empty(pw_buf_t *buf, uint8_t type, uint32_t id);
 /* Streaming: a RESPONSE with PW_FRAME_FLAG_STREAM and no body, then chunks, then END. */
 int pw_frame_put_response_start(pw_buf_t *buf, uint32_t id, uint32_t status,
                                 const pw_header_t *headers, size_t n_headers);
+/* The same, with PW_FRAME_FLAG_SIZED: the chunks will add up to `size` bytes. */
+int pw_frame_put_response_start_sized(pw_buf_t *buf, uint32_t id, uint32_t status,
+                                      const pw_header_t *headers, size_t n_headers, uint64_t size);
+/* The length a SIZED streamed RESPONSE announces; 0, or -EBADMSG when it has none. */
+int pw_message_stream_size(const pw_message_t *msg, uint64_t *size);
 int pw_frame_put_chunk(pw_buf_t *buf, uint32_t id, const void *data, size_t len);
 /* A frame whose whole payload is one u32 (END, BODY_ACK). */
 int pw_frame_put_u32_frame(pw_buf_t *buf, uint8_t type, uint32_t id, uint32_t value);
@@ -143,6 +170,16 @@ int pw_frame_decode_u32(const pw_frame_t *frame, uint32_t *value);
  * its whole size) when a complete frame is there, 0 when more bytes are needed, -EMSGSIZE
  * when the announced payload is larger than PW_FRAME_MAX_PAYLOAD. */
 int pw_frame_parse(const uint8_t *data, size_t len, pw_frame_t *frame, size_t *consumed);
+
+/* Announced payload limit for a frame of `type` from an isolate (see the top). */
+size_t pw_frame_max_from_isolate(uint8_t type);
+/* pw_frame_parse for bytes from an isolate: -EMSGSIZE as soon as a header announces more
+ * than pw_frame_max_from_isolate() of its type. */
+int pw_frame_parse_from_isolate(const uint8_t *data, size_t len, pw_frame_t *frame,
+                                size_t *consumed);
+/* Bytes still missing of the incomplete frame at the start of data (0 when complete or
+ * when not even its header is there). The caller has checked the header (parse). */
+size_t pw_frame_missing(const uint8_t *data, size_t len);
 
 void pw_cursor_init(pw_cursor_t *cur, const uint8_t *data, size_t len);
 uint32_t pw_cursor_u32(pw_cursor_t *cur);

@@ -1,5 +1,6 @@
 /* fuzz_frames.c — fuzz target: what the host decodes from an isolate's socket. The input is
- * a byte stream cut into frames by pw_frame_parse exactly as host/pool.c does; each frame is
+ * a byte stream cut into frames by pw_frame_parse_from_isolate exactly as host/pool.c does
+ * (pw_frame_missing as host/link.c sizes its reads); each frame is
  * then decoded the way the host would: RESPONSE (status, every header, body), BODY_CHUNK /
  * END / BODY_ACK (u32), RPC (the field list of a binding call) and RPC_RESULT / CALL (field
  * lists the isolate end decodes with the same code), and header lines of a fetch() call.
@@ -46,6 +47,9 @@ static void decode_message(const pw_frame_t *frame)
     if (rc < 0)
         return;
     sink += pw_message_headers_ok(&msg);
+    uint64_t size;
+    if (pw_message_stream_size(&msg, &size) == 0)
+        sink += (size_t)size;
     pw_header_t h;
     while (pw_headers_next(&msg, &h)) {
         touch(h.name);
@@ -60,7 +64,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     pw_frame_t frame;
     size_t used;
-    while (pw_frame_parse(data, size, &frame, &used) == 1) {
+    while (pw_frame_parse_from_isolate(data, size, &frame, &used) == 1) {
+        sink += pw_frame_missing(data, size);
         uint32_t v;
         switch (frame.type) {
         case PW_FRAME_RESPONSE: case PW_FRAME_REQUEST:
@@ -108,6 +113,11 @@ void fuzz_seeds(fuzz_add_cb add)
     pw_frame_put_response_start(&b, 2, 200, headers, 1);
     pw_frame_put_chunk(&b, 2, "chunk", 5);
     pw_frame_put_u32_frame(&b, PW_FRAME_END, 2, 0);
+    add(b.data, b.len);
+    b.len = 0;
+    pw_frame_put_response_start_sized(&b, 3, 200, headers, 2, 10);
+    pw_frame_put_chunk(&b, 3, "0123456789", 10);
+    pw_frame_put_u32_frame(&b, PW_FRAME_END, 3, 0);
     add(b.data, b.len);
     b.len = 0;
     pw_rpc_put(&b, PW_FRAME_RPC, 3, fetch, 6);

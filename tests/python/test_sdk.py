@@ -666,3 +666,17 @@ def test_json_and_ffi_helpers() -> None:
     assert to_js([1]) == [1]
     f = lambda: 1  # noqa: E731
     assert create_proxy(f) is f and create_once_callable(f) is f
+
+
+@pytest.mark.parametrize("make", [bytearray, memoryview])
+def test_response_accepts_bytearray_and_memoryview_bodies(make: Any) -> None:
+    """Issue 13 (low): Response(bytearray) / Response(memoryview) raised TypeError; both are
+    taken as bytes (a copy: changing the buffer later does not change the response)."""
+    data = bytearray(b"\x00binary\xff")
+    for response in (workers.Response(make(data)), js.Response.new(make(data)),
+                     js.Response.new(make(data), status=201)):
+        status, _, body = response._wire()
+        assert body == b"\x00binary\xff" and type(body) is bytes
+        assert status in (200, 201)
+    data[0] = 1
+    assert workers.Response(memoryview(b"ab")).status == 200

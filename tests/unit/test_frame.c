@@ -261,6 +261,73 @@ TEST(chunk_larger_than_the_frame_limit_is_refused)
     pw_buf_free(&buf);
 }
 
+/* Issue 13 item 8: what the host accepts from an isolate is capped per type, at the header. */
+TEST(isolate_frames_are_capped_by_type_at_the_header)
+{
+    uint8_t h[PW_FRAME_HEADER_SIZE] = { 0 };
+    pw_frame_t frame;
+    size_t used;
+    uint32_t sizes[] = { PW_FRAME_MAX_INLINE + 1, PW_FRAME_MAX_RPC + 1, 60u << 20 };
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(h, &sizes[i], 4);        /* little-endian host */
+        h[4] = PW_FRAME_RESPONSE;
+        CHECK(pw_frame_parse_from_isolate(h, sizeof h, &frame, &used) == -EMSGSIZE);
+        h[4] = PW_FRAME_BODY_CHUNK;
+        CHECK(pw_frame_parse_from_isolate(h, sizeof h, &frame, &used) == -EMSGSIZE);
+        h[4] = PW_FRAME_RPC;
+        CHECK(pw_frame_parse_from_isolate(h, sizeof h, &frame, &used) ==
+              (sizes[i] > PW_FRAME_MAX_RPC ? -EMSGSIZE : 0));
+        CHECK(pw_frame_parse(h, sizeof h, &frame, &used) == 0);   /* the host's own: 64 MiB */
+    }
+    uint32_t ok = PW_FRAME_MAX_INLINE;
+    memcpy(h, &ok, 4);
+    h[4] = PW_FRAME_RESPONSE;
+    CHECK(pw_frame_parse_from_isolate(h, sizeof h, &frame, &used) == 0);
+    CHECK(pw_frame_missing(h, sizeof h) == PW_FRAME_MAX_INLINE);
+    CHECK(pw_frame_missing(h, 5) == 0);
+    CHECK(pw_frame_max_from_isolate(PW_FRAME_RPC) == PW_FRAME_MAX_RPC);
+    CHECK(pw_frame_max_from_isolate(PW_FRAME_END) == PW_FRAME_MAX_INLINE);
+}
+
+/* A whole body sent in chunks announces its length; a plain streamed head has none. */
+TEST(sized_stream_head_carries_the_body_length)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    pw_header_t h = { B("x-a"), B("1") };
+    CHECK(pw_frame_put_response_start_sized(&buf, 9, 200, &h, 1, 5000000000ull) == 0);
+    pw_frame_t frame;
+    size_t used;
+    CHECK(pw_frame_parse_from_isolate(buf.data, buf.len, &frame, &used) == 1);
+    pw_message_t msg;
+    CHECK(pw_message_decode_response(&frame, &msg) == 0);
+    CHECK(msg.flags == (PW_FRAME_FLAG_STREAM | PW_FRAME_FLAG_SIZED));
+    uint64_t size = 0;
+    CHECK(pw_message_stream_size(&msg, &size) == 0 && size == 5000000000ull);
+    buf.len = 0;
+    CHECK(pw_frame_put_response_start(&buf, 9, 200, &h, 1) == 0);
+    CHECK(pw_frame_parse(buf.data, buf.len, &frame, &used) == 1);
+    CHECK(pw_message_decode_response(&frame, &msg) == 0);
+    CHECK(pw_message_stream_size(&msg, &size) == -EBADMSG);
+    pw_buf_free(&buf);
+}
+
+TEST(exact_reserve_and_shrink)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    CHECK(pw_buf_append(&buf, "abc", 3) == 0);
+    CHECK(pw_buf_reserve_exact(&buf, 3u << 20) == 0);
+    CHECK(buf.cap == 3 + (3u << 20));
+    buf.len = 10;
+    pw_buf_shrink(&buf, 4096);
+    CHECK(buf.cap == 4096 && buf.len == 10 && memcmp(buf.data, "abc", 3) == 0);
+    buf.len = 0;
+    pw_buf_shrink(&buf, 1024);
+    CHECK(buf.cap == 0 && buf.data == NULL);
+    pw_buf_free(&buf);
+}
+
 int main(void)
 {
     RUN(request_round_trip_keeps_every_field);
@@ -276,5 +343,8 @@ int main(void)
     RUN(plain_response_has_no_stream_flag);
     RUN(u32_frames_round_trip_and_wrong_sizes_are_rejected);
     RUN(chunk_larger_than_the_frame_limit_is_refused);
+    RUN(isolate_frames_are_capped_by_type_at_the_header);
+    RUN(sized_stream_head_carries_the_body_length);
+    RUN(exact_reserve_and_shrink);
     return UNIT_DONE();
 }
