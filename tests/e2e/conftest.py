@@ -140,6 +140,33 @@ def _status_field(pid, name):
     return []
 
 
+def process_parents() -> dict:
+    """Every process of the machine -> its parent, from /proc/*/stat."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    return parents
+
+
+def children(pid: int) -> list:
+    return [p for p, parent in process_parents().items() if parent == pid]
+
+
+def descendants(root: int) -> list:
+    """Every process below root (its children, theirs, ...)."""
+    parents = process_parents()
+    found, frontier = [], [root]
+    while frontier:
+        frontier = [p for p, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
 def descends_from(pid, ancestor) -> bool:
     while pid > 1:
         if pid == ancestor:

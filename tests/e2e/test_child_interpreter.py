@@ -9,7 +9,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import BIN
+from conftest import BIN, children
 
 WORKER = {"worker.py": '''
     import json, signal, sys
@@ -28,19 +28,6 @@ WORKER = {"worker.py": '''
     '''}
 
 EXTENSION = Path(BIN).parent / "pyext" / "_pyworkerd.so"
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry))
-    return found
 
 
 def test_zygote_runs_in_debians_interpreter_when_the_module_is_built(serve):

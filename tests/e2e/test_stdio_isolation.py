@@ -13,7 +13,7 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import BIN, free_port, write_worker
+from conftest import BIN, descendants, free_port, write_worker
 
 # The attacks, as a function that top-level code and request code both run. Each returns the
 # errno name it got, or "ok" if the call went through.
@@ -195,19 +195,7 @@ def test_cold_isolates_have_their_own_pipe_too(serve):
 
 
 def zygote_descendants(host_pid: int) -> list[int]:
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [host_pid]
-    while frontier:
-        children = [p for p, pp in parents.items() if pp in frontier]
-        found += children
-        frontier = children
+    found = descendants(host_pid)
     return [p for p in found if Path(f"/proc/{p}/comm").read_text().startswith(("pw-tpl", "pw-iso"))]
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, Server, assert_no_sanitizer_report, write_worker
+from conftest import BIN, Server, assert_no_sanitizer_report, descendants, write_worker
 from test_sandbox_escape import PROBE_WORKER
 
 # The probes that must fail: nothing outside the sandbox may be read, written, reached,
@@ -125,23 +125,6 @@ def mode_offset() -> int:
         if len(parts) == 3 and parts[2] in ("mode", "pw_module_def"):
             symbols[parts[2]] = int(parts[0], 16)
     return symbols["mode"] - symbols["pw_module_def"]
-
-
-def descendants(root: int) -> list:
-    children = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            children.setdefault(int(stat.rsplit(")", 1)[1].split()[1]), []).append(int(entry))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 @pytest.fixture(scope="module")
