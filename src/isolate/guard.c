@@ -356,7 +356,8 @@ int pw_guard_main(int host_fd, const char *spec_path, pw_snapshot_t snapshot)
     }
     *g = (guard_t){ .host_fd = host_fd, .tpl_fd = sv[0], .listener_fd = -1, .pidfd = pidfd,
                     .tpl_pid = pid, .load_started_ms = now_ms(),
-                    .state = { .template_pid = pid, .guard_pid = getpid() } };
+                    .state = { .template_pid = pid, .guard_pid = getpid(),
+                               .same_pids = !sandbox } };
     unsigned wall_s = pw_startup_wall_limit_s(cpu_limit_ms);
     if (wall_s)
         g->load_deadline_ms = g->load_started_ms + wall_s * 1000ull + LOAD_GRACE_MS;

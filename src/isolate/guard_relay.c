@@ -33,6 +33,8 @@ static pw_guard_action_t send_u32(pw_guard_out_t *out, uint8_t type, uint32_t va
 static pid_t spawned_pid(pw_guard_state_t *st, const uint8_t *payload, size_t len, pid_t creds)
 {
     pid_t inner = len == 4 ? (pid_t)read_u32(payload) : 0;
+    if (st->same_pids && inner > 0)
+        creds = inner;
     if (inner <= 0 || creds <= 0 || creds == st->template_pid || creds == st->guard_pid)
         return 0;
     unsigned slot = (unsigned)inner % PW_GUARD_PID_SLOTS;

@@ -16,6 +16,8 @@ typedef struct {
     pid_t template_pid;     /* the template, in the guard's (and host's) pid namespace */
     pid_t guard_pid;
     int loaded;             /* TEMPLATE_READY or _FAILED passed on: no more listener */
+    int same_pids;          /* no sandbox, so no pid namespace: the template's pids are the
+                             * host's (and nothing it says is a boundary) */
     struct { pid_t inner, outer; } pids[PW_GUARD_PID_SLOTS];  /* isolates: namespace -> host */
 } pw_guard_state_t;
 

@@ -209,6 +209,17 @@ static void start_isolate(int isolate_fd, const char *spec_path)
     _exit(pw_isolate_main(isolate_fd));
 }
 
+/* The guard learns the isolate's host pid from the kernel (SCM_CREDENTIALS, translated out
+ * of the pid namespace). Without the sandbox there is no namespace, and naming a child's pid
+ * in credentials would need CAP_SYS_ADMIN: the plain pid is all there is to say. */
+static void report_spawned(int ctl_fd, int pid)
+{
+    if (sandboxed)
+        pw_control_send_pid(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid);
+    else
+        pw_control_send_u32(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, (uint32_t)pid);
+}
+
 static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_path)
 {
     int isolate_fd = msg->fd;
@@ -227,7 +238,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
         close(isolate_fd);
         if (stdio_fd >= 0)
             close(stdio_fd);
-        pw_control_send_pid(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, cold < 0 ? 0 : cold);
+        report_spawned(ctl_fd, cold < 0 ? 0 : cold);
         return;
     }
     pw_isolate_load_spec = start_type == PW_SNAPSHOT_BASELINE ? spec_path : NULL;
@@ -249,7 +260,7 @@ static void spawn_isolate(int ctl_fd, pw_control_msg_t *msg, const char *spec_pa
     close(isolate_fd);
     if (stdio_fd >= 0)
         close(stdio_fd);
-    pw_control_send_pid(ctl_fd, PW_FRAME_CTL_ISOLATE_SPAWNED, pid < 0 ? 0 : pid);
+    report_spawned(ctl_fd, pid < 0 ? 0 : pid);
 }
 
 int pw_template_main(int ctl_fd, const char *spec_path, pw_snapshot_t snapshot)

@@ -11,11 +11,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int pw_control_send_fds(int sock, uint8_t type, uint32_t id, const void *payload, size_t len,
-                        const int *fds, size_t n_fds)
+/* Encodes one frame and sends it with `control` (cmsg bytes; control_len 0: none). */
+static int send_frame(int sock, uint8_t type, uint32_t id, const void *payload, size_t len,
+                      void *control, size_t control_len)
 {
-    if (n_fds > PW_CONTROL_MAX_FDS)
-        return -EINVAL;
     pw_buf_t buf;
     size_t start;
     pw_buf_init(&buf);
@@ -29,21 +28,9 @@ int pw_control_send_fds(int sock, uint8_t type, uint32_t id, const void *payload
         return rc < 0 ? rc : -EMSGSIZE;
     }
     struct iovec iov = { buf.data, buf.len };
-    union {
-        struct cmsghdr align;
-        char space[CMSG_SPACE(sizeof(int) * PW_CONTROL_MAX_FDS)];
-    } control;
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (n_fds > 0) {
-        memset(&control, 0, sizeof control);
-        mh.msg_control = control.space;
-        mh.msg_controllen = CMSG_SPACE(sizeof(int) * n_fds);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * n_fds);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * n_fds);
-    }
+    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = control_len ? control : NULL,
+                         .msg_controllen = control_len };
     ssize_t n;
     do {
         n = sendmsg(sock, &mh, MSG_NOSIGNAL);
@@ -51,6 +38,34 @@ int pw_control_send_fds(int sock, uint8_t type, uint32_t id, const void *payload
     rc = n < 0 ? -errno : 0;
     pw_buf_free(&buf);
     return rc;
+}
+
+/* Fills `space` with one SOL_SOCKET control message of `type` carrying `data`; returns its
+ * length (for msg_controllen). */
+static size_t fill_cmsg(void *space, size_t space_len, int type, const void *data, size_t len)
+{
+    memset(space, 0, space_len);
+    struct msghdr mh = { .msg_control = space, .msg_controllen = CMSG_SPACE(len) };
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = type;
+    cm->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(cm), data, len);
+    return CMSG_SPACE(len);
+}
+
+int pw_control_send_fds(int sock, uint8_t type, uint32_t id, const void *payload, size_t len,
+                        const int *fds, size_t n_fds)
+{
+    if (n_fds > PW_CONTROL_MAX_FDS)
+        return -EINVAL;
+    union {
+        struct cmsghdr align;
+        char space[CMSG_SPACE(sizeof(int) * PW_CONTROL_MAX_FDS)];
+    } control;
+    size_t control_len = n_fds ? fill_cmsg(control.space, sizeof control.space, SCM_RIGHTS, fds,
+                                           sizeof(int) * n_fds) : 0;
+    return send_frame(sock, type, id, payload, len, control.space, control_len);
 }
 
 int pw_control_send(int sock, uint8_t type, uint32_t id, const void *payload, size_t len, int fd)
@@ -173,40 +188,12 @@ uint32_t pw_control_msg_u32(const pw_control_msg_t *msg)
 int pw_control_send_pid(int sock, uint8_t type, int pid)
 {
     uint8_t b[4] = { (uint8_t)pid, (uint8_t)(pid >> 8), (uint8_t)(pid >> 16), (uint8_t)(pid >> 24) };
-    pw_buf_t buf;
-    size_t start;
-    pw_buf_init(&buf);
-    int rc = pw_frame_begin(&buf, type, 0, &start);
-    if (rc == 0)
-        rc = pw_buf_append(&buf, b, sizeof b);
-    if (rc == 0)
-        rc = pw_frame_end(&buf, start);
-    if (rc < 0) {
-        pw_buf_free(&buf);
-        return rc;
-    }
-    struct iovec iov = { buf.data, buf.len };
     union {
         struct cmsghdr align;
         char space[CMSG_SPACE(sizeof(struct ucred))];
     } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-    if (pid > 0) {
-        struct ucred creds = { .pid = pid, .uid = getuid(), .gid = getgid() };
-        mh.msg_control = control.space;
-        mh.msg_controllen = sizeof control.space;
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_CREDENTIALS;
-        cm->cmsg_len = CMSG_LEN(sizeof creds);
-        memcpy(CMSG_DATA(cm), &creds, sizeof creds);
-    }
-    ssize_t n;
-    do {
-        n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-    } while (n < 0 && errno == EINTR);
-    rc = n < 0 ? -errno : 0;
-    pw_buf_free(&buf);
-    return rc;
+    struct ucred creds = { .pid = pid, .uid = getuid(), .gid = getgid() };
+    size_t control_len = pid > 0 ? fill_cmsg(control.space, sizeof control.space, SCM_CREDENTIALS,
+                                             &creds, sizeof creds) : 0;
+    return send_frame(sock, type, 0, b, sizeof b, control.space, control_len);
 }
