@@ -8,21 +8,30 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
            -D_GNU_SOURCE -DH2O_USE_LIBUV=1 -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lssl -lcrypto -lm
 PYTHON  := /usr/bin/python3.11
 BUILD   ?= build
 
+# Folders are processes (ARCHITECTURE.md): each side is built from whole folders.
+#   host  (build/pyworkerd):             base config http host storage wire + main.c
+#   child (zygote, templates, isolates):  base wire isolate python + isolate_main.c, also
+#         as the extension module build/pyext/_pyworkerd.so
+# The host does not link libpython; the child links none of h2o, libuv, OpenSSL, curl, SQLite.
+HOST_DIRS  := base config http host storage wire
+CHILD_DIRS := base wire isolate python
 SRCS      := $(sort $(wildcard src/*/*.c))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+HOST_OBJS := $(foreach d,$(HOST_DIRS),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))
 MAIN_OBJ  := $(BUILD)/obj/main.o
-# build/pyworkerd-isolate (the zygote's and cold isolates' binary): Python's side only
+HOST_PKGS := libh2o libuv libcjson sqlite3 libcurl
+LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lssl -lcrypto -lm
+# build/pyworkerd-isolate (the zygote's and cold isolates' binary): the child side only
 ISO_MAIN_OBJ := $(BUILD)/obj/isolate_main.o
-ISO_OBJS  := $(filter $(BUILD)/obj/isolate/% $(BUILD)/obj/python/% $(BUILD)/obj/wire/%,$(OBJS)) \
-             $(BUILD)/obj/config/cli.o $(BUILD)/obj/config/paths.o $(BUILD)/obj/config/child_command.o \
-             $(BUILD)/obj/host/log.o
+ISO_OBJS  := $(foreach d,$(CHILD_DIRS),$(filter $(BUILD)/obj/$(d)/%,$(OBJS))) $(BUILD)/obj/config/cli.o
 ISO_LIBS  := $(shell pkg-config --libs python3-embed libcjson libseccomp 2>/dev/null) -lm
+# C unit tests may test either side: they link both, and every library.
+ALL_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lssl -lcrypto -lm
 # The same code as an extension module, which Debian's /usr/bin/python3.11 runs as the zygote and
-# cold isolates (config/child_command.c: that interpreter runs Python ~20 % faster than
+# cold isolates (isolate/child_command.h: that interpreter runs Python ~20 % faster than
 # libpython3.11.so). Not in the sanitizer build (`make asan` sets PYEXT empty): an instrumented
 # module cannot load into an uninstrumented interpreter, so that build runs pyworkerd-isolate.
 PYEXT      ?= $(BUILD)/pyext/_pyworkerd.so
@@ -36,12 +45,12 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # FUZZ_ITERATIONS deterministic mutations (driver.c); `make fuzz` is the libFuzzer build.
 FUZZ_SRCS       := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
-FUZZ_LIB_SRCS   := src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
+FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
                    src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # fuzz_rpc: rpc.c and what it drives, with the pool, the port and fetch.c stubbed in the target
-FUZZ_RPC_SRCS   := src/host/rpc.c src/host/kv_remote.c src/host/worker_call.c src/host/log.c \
+FUZZ_RPC_SRCS   := src/base/buf.c src/host/rpc.c src/host/kv_remote.c src/host/worker_call.c src/base/log.c src/base/fd.c \
                    src/host/workflows.c src/storage/workflow.c src/storage/sqlite_db.c \
                    src/storage/kv.c src/storage/kv_http.c src/wire/frame.c src/wire/rpc.c \
                    src/wire/header_lines.c src/host/watch_list.c
@@ -86,7 +95,7 @@ endif
 
 $(BUILD)/tests/%: tests/unit/%.c $(OBJS) tests/unit/unit.h
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(OBJS) -o $@ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $< $(OBJS) -o $@ $(LDFLAGS) $(ALL_LIBS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(FUZZ_LIB_SRCS)
 	@mkdir -p $(dir $@)

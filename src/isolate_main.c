@@ -1,13 +1,13 @@
 /* isolate_main.c — entry point of build/pyworkerd-isolate (zygote and cold isolate
  * processes): the binary the runtime zygote and cold isolates run when /usr/bin/python3.11
- * cannot run them with build/pyext/_pyworkerd.so (config/child_command.c; the sanitizer
+ * cannot run them with build/pyext/_pyworkerd.so (isolate/child_command.c; the sanitizer
  * build). It links only what Python's side needs (CPython, cJSON, libseccomp) and none of the
  * host's libraries (h2o, libuv, OpenSSL, curl, SQLite): each library's mappings are copied by
  * every fork of a template and loaded by every cold start, so fewer of them make both faster.
  * The full pyworkerd binary still accepts the same arguments.
  */
 #include "config/cli.h"
-#include "isolate/process.h"
+#include "isolate/child_main.h"
 
 #include <stdio.h>
 

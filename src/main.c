@@ -5,19 +5,22 @@
  * bounded by --drain-timeout) and exits 0. Only this file decides to exit.
  */
 #include "config/cli.h"
+#include "base/err.h"
+#include "base/fd.h"
 #include "config/config.h"
-#include "config/paths.h"
+#include "base/paths.h"
 #include "host/child_log.h"
 #include "host/control_events.h"
-#include "host/log.h"
+#include "base/log.h"
 #include "host/pool.h"
+#include "host/pool_ops.h"
 #include "host/reload.h"
 #include "host/rpc.h"
 #include "host/supervisor.h"
 #include "host/test_runner.h"
 #include "host/worker_dir.h"
 #include "http/server.h"
-#include "isolate/process.h"
+#include "isolate/child_main.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -161,17 +164,14 @@ static int start_worker(host_t *host, size_t index)
     if (write_spec(host, host->config, index, host->runtime_dir, spec_path, sizeof spec_path) < 0)
         return -1;
     int template_fd;
-    char *error_text = NULL;
+    static char err[PW_ERR_TEXT_MAX];
     if (pw_zygote_create_template(&host->zygote, service->name, spec_path, &template_fd,
-                                  &error_text) < 0) {
-        if (pw_supervisor_stop_signal()) {      /* not the worker's failure */
-            free(error_text);
+                                  err, sizeof err) < 0) {
+        if (pw_supervisor_stop_signal())        /* not the worker's failure */
             return -1;
-        }
-        fprintf(stderr, "service %s: the worker failed to load:\n%s", service->name, error_text);
-        if (error_text[0] && error_text[strlen(error_text) - 1] != '\n')
+        fprintf(stderr, "service %s: the worker failed to load:\n%s", service->name, err);
+        if (err[0] && err[strlen(err) - 1] != '\n')
             fputc('\n', stderr);
-        free(error_text);
         return -1;
     }
     pw_log_info("service %s: worker template ready", service->name);
@@ -219,8 +219,10 @@ static int start_http(host_t *host)
         return -1;
     for (size_t i = 0; i < n; i++) {
         const pw_socket_t *s = &host->config->sockets[i];
-        specs[i] = (pw_listener_spec_t){ s->name, s->address, pool_of(host, s->service), s };
-        if (!specs[i].pool) {
+        specs[i] = (pw_listener_spec_t){ .socket_name = s->name, .address = s->address,
+                                         .ops = &pw_pool_worker_ops,
+                                         .worker = pool_of(host, s->service), .socket = s };
+        if (!specs[i].worker) {
             fprintf(stderr, "socket %s: not supported by pyworkerd yet: serving service \"%s\", "
                     "which is not a Python worker\n", s->name, s->service);
             free(specs);
@@ -243,9 +245,9 @@ static int start_http(host_t *host)
 static void keep_fds_from_children(const pw_cli_t *cli)
 {
     if (cli->control_fd >= 0)
-        fcntl(cli->control_fd, F_SETFD, FD_CLOEXEC);
+        pw_fd_set_cloexec(cli->control_fd, 1);
     for (size_t i = 0; i < cli->n_socket_fds; i++)
-        fcntl(atoi(cli->socket_fds[i].address), F_SETFD, FD_CLOEXEC);
+        pw_fd_set_cloexec(atoi(cli->socket_fds[i].address), 1);
 }
 
 /* ---- --watch ---- */

@@ -4,6 +4,8 @@
  * the original line and column, never the temporary copy.
  */
 #include "config/capnp_eval.h"
+#include "base/fd.h"
+#include "base/buf.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -26,44 +28,10 @@ extern char **environ;
 #define MAX_ARGS 80
 #define MAX_MSG 300     /* bytes of one capnp message shown (capnp quotes whole names) */
 
-/* ---- growable byte buffer ---------------------------------------------------------------- */
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-} buf_t;
-
-static int buf_append(buf_t *b, const char *p, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n + 1) cap *= 2;
-        char *d = realloc(b->data, cap);
-        if (!d) return -1;
-        b->data = d;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return 0;
-}
-
-static int buf_printf(buf_t *b, const char *fmt, ...)
-{
-    char tmp[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) return -1;
-    return buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
-}
-
 /* ---- running capnp ----------------------------------------------------------------------- */
 
 typedef struct {
-    buf_t out, err;
+    pw_buf_t out, err;
     int status;             /* exit code; 128+signal when killed */
 } run_t;
 
@@ -113,7 +81,7 @@ static long long child_cpu_ticks(pid_t pid)
 static int drain_pipes(pid_t pid, int out_fd, int err_fd, run_t *r)
 {
     struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
-    buf_t *bufs[2] = { &r->out, &r->err };
+    pw_buf_t *bufs[2] = { &r->out, &r->err };
     int open_fds = 2;
     char chunk[65536];
     long long start = now_ms(), progress = start, cpu = child_cpu_ticks(pid);
@@ -132,7 +100,7 @@ static int drain_pipes(pid_t pid, int out_fd, int err_fd, run_t *r)
             ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
             if (n < 0 && errno == EINTR) continue;
             if (n > 0) {
-                if (buf_append(bufs[i], chunk, (size_t)n) < 0) return -1;
+                if (pw_buf_append_text(bufs[i], chunk, (size_t)n) < 0) return -1;
                 continue;
             }
             fds[i].fd = -1;
@@ -429,26 +397,14 @@ static int map_col(const source_t *s, int line, int col)
     return col - shift;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Builds the copy's text: the original plus the insertions, plus an ID when needed. */
-static int build_copy(const source_t *s, buf_t *out)
+static int build_copy(const source_t *s, pw_buf_t *out)
 {
     int line = 1, col = 1;
     size_t next = 0;
     for (size_t i = 0; i <= s->src_len; i++) {
         while (next < s->n_ins && s->ins[next].line == line && s->ins[next].col == col) {
-            if (buf_append(out, s->ins[next].text, (size_t)s->ins[next].len) < 0) return -1;
+            if (pw_buf_append_text(out, s->ins[next].text, (size_t)s->ins[next].len) < 0) return -1;
             next++;
         }
         while (next < s->n_ins && (s->ins[next].line < line ||
@@ -456,7 +412,7 @@ static int build_copy(const source_t *s, buf_t *out)
             next++;     /* past the end of its line: cannot happen with capnp's positions */
         }
         if (i == s->src_len) break;
-        if (buf_append(out, &s->src[i], 1) < 0) return -1;
+        if (pw_buf_append_text(out, &s->src[i], 1) < 0) return -1;
         if (s->src[i] == '\n') {
             line++;
             col = 1;
@@ -469,7 +425,7 @@ static int build_copy(const source_t *s, buf_t *out)
         unsigned long long id = ((unsigned long long)getpid() << 32) ^ (unsigned long long)time(NULL)
                                 ^ (unsigned long long)(size_t)s ^ 0x9e3779b97f4a7c15ull;
         id |= 1ull << 63;
-        if (buf_printf(out, "\n@0x%016llx;\n", id) < 0) return -1;
+        if (pw_buf_printf(out, "\n@0x%016llx;\n", id) < 0) return -1;
     }
     return 0;
 }
@@ -521,7 +477,7 @@ static int write_copy(source_t *s, char *err, size_t err_len)
     }
     if (s->n_ins > 0) qsort(s->ins, s->n_ins, sizeof *s->ins, insert_cmp);
     if (make_copy_path(s, err, err_len) < 0) return -1;
-    buf_t text = { 0 };
+    pw_buf_t text = { 0 };
     if (build_copy(s, &text) < 0) {
         free(text.data);
         snprintf(err, err_len, "out of memory");
@@ -536,7 +492,7 @@ static int write_copy(source_t *s, char *err, size_t err_len)
         free(text.data);
         return -1;
     }
-    int rc = write_all(fd, text.data ? text.data : "", text.len);
+    int rc = pw_fd_write_all(fd, pw_buf_text(&text), text.len);
     int saved = errno;
     free(text.data);
     if (close(fd) < 0 && rc == 0) {
@@ -561,43 +517,43 @@ static const char *eval_path(const source_t *s)
 /* ---- reporting ---------------------------------------------------------------------------- */
 
 /* capnp's message, with the directory the copy's paths gained taken out again. */
-static void append_msg(buf_t *out, const char *msg, const char *added_dir)
+static void append_msg(pw_buf_t *out, const char *msg, const char *added_dir)
 {
     size_t n = strlen(added_dir);
     const char *hit;
     while (n > 0 && (hit = strstr(msg, added_dir)) != NULL) {
-        buf_append(out, msg, (size_t)(hit - msg));
+        pw_buf_append_text(out, msg, (size_t)(hit - msg));
         msg = hit + n;
     }
-    buf_append(out, msg, strlen(msg));
+    pw_buf_append_text(out, msg, strlen(msg));
 }
 
-static void append_diag(buf_t *out, const source_t *s, const diag_t *d, const char *raw_line)
+static void append_diag(pw_buf_t *out, const source_t *s, const diag_t *d, const char *raw_line)
 {
-    if (out->len > 0) buf_append(out, "\n", 1);
+    if (out->len > 0) pw_buf_append_text(out, "\n", 1);
     if (!d->parsed) {
-        buf_append(out, raw_line, strlen(raw_line));
+        pw_buf_append_text(out, raw_line, strlen(raw_line));
         return;
     }
     int ours = s->tmp_path[0] && same_file(d->file, s->tmp_path);
     const char *file = ours || strcmp(d->file, s->abs_path) == 0 ? s->path : d->file;
     int col = ours ? map_col(s, d->line, d->col) : d->col;
-    buf_printf(out, "%s:%d:%d", file, d->line, col);
+    pw_buf_printf(out, "%s:%d:%d", file, d->line, col);
     if (d->end_line) {
         int end_col = ours ? map_col(s, d->end_line, d->end_col) : d->end_col;
         if (d->end_has_line) {
-            buf_printf(out, "-%d:%d", d->end_line, end_col);
+            pw_buf_printf(out, "-%d:%d", d->end_line, end_col);
         } else {
-            buf_printf(out, "-%d", end_col);
+            pw_buf_printf(out, "-%d", end_col);
         }
     }
-    buf_printf(out, ": ");
+    pw_buf_printf(out, ": ");
     char msg[MAX_MSG + 8];
     snprintf(msg, sizeof msg, "%s", d->msg);
     if (strlen(d->msg) > MAX_MSG) strcpy(msg + MAX_MSG, "...");
     append_msg(out, msg, ours ? s->abs_dir : "");
     if (!ours && shorthand_field(d)) {
-        buf_printf(out, " (pyworkerd reads a bare string as (%s = \"...\") only in the main "
+        pw_buf_printf(out, " (pyworkerd reads a bare string as (%s = \"...\") only in the main "
                    "config file; write it out in full here)", shorthand_field(d));
     }
 }
@@ -628,7 +584,7 @@ static int crash_line(const char *line, crash_t *c)
 /* Collects capnp's stderr as the user's error, dropping the tolerated "no ID" messages and
  * capnp's own "Try 'capnp eval --help'" hints; a crash of capnp's becomes one line. Returns
  * the number of real errors. */
-static int collect_errors(const source_t *s, const char *stderr_text, buf_t *out)
+static int collect_errors(const source_t *s, const char *stderr_text, pw_buf_t *out)
 {
     int n = 0;
     crash_t crash = { "" };
@@ -650,8 +606,8 @@ static int collect_errors(const source_t *s, const char *stderr_text, buf_t *out
         p += len + (nl ? 1 : 0);
     }
     if (crash.what[0]) {
-        if (out->len > 0) buf_append(out, "\n", 1);
-        buf_printf(out, "%s: the Cap'n Proto compiler %s while reading the config.", s->path,
+        if (out->len > 0) pw_buf_append_text(out, "\n", 1);
+        pw_buf_printf(out, "%s: the Cap'n Proto compiler %s while reading the config.", s->path,
                    crash.what);
         n++;
     }
@@ -660,10 +616,10 @@ static int collect_errors(const source_t *s, const char *stderr_text, buf_t *out
 
 static int report(const source_t *s, const run_t *r, const char *what, char *err, size_t err_len)
 {
-    buf_t out = { 0 };
-    int n = collect_errors(s, r->err.data, &out);
+    pw_buf_t out = { 0 };
+    int n = collect_errors(s, (const char *)r->err.data, &out);
     if (n == 0 && r->status > 128) {
-        buf_printf(&out, "%s: the Cap'n Proto compiler crashed (signal %d) while reading the "
+        pw_buf_printf(&out, "%s: the Cap'n Proto compiler crashed (signal %d) while reading the "
                    "config.", s->path, r->status - 128);
         n = 1;
     }
@@ -672,9 +628,9 @@ static int report(const source_t *s, const run_t *r, const char *what, char *err
             free(out.data);
             return 0;
         }
-        buf_printf(&out, "capnp %s failed (exit status %d) without a message.", what, r->status);
+        pw_buf_printf(&out, "capnp %s failed (exit status %d) without a message.", what, r->status);
     }
-    snprintf(err, err_len, "%s", out.data ? out.data : "capnp failed");
+    snprintf(err, err_len, "%s", out.data ? pw_buf_text(&out) : "capnp failed");
     free(out.data);
     return -1;
 }
@@ -898,15 +854,15 @@ static int choose_default(const decls_t *d, char **out, char *err, size_t err_le
         return -1;
     }
     if (n > 1) {
-        buf_t names = { 0 };
+        pw_buf_t names = { 0 };
         for (size_t i = 0; i < d->n; i++) {
             if (d->v[i].is_config && !strchr(d->v[i].name, '.')) {
-                buf_printf(&names, "%s%s", names.len ? ", " : "", d->v[i].name);
+                pw_buf_printf(&names, "%s%s", names.len ? ", " : "", d->v[i].name);
             }
         }
         snprintf(err, err_len, "The config file defines multiple top-level constants of type "
                  "'Config', so you must specify which one to use. The options are: %s",
-                 names.data ? names.data : "");
+                 pw_buf_text(&names));
         free(names.data);
         return -1;
     }
@@ -976,11 +932,11 @@ static int read_file(const char *path, char **out, size_t *out_len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return -1;
-    buf_t b = { 0 };
+    pw_buf_t b = { 0 };
     char chunk[65536];
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (buf_append(&b, chunk, n) < 0) {
+        if (pw_buf_append_text(&b, chunk, n) < 0) {
             fclose(f);
             free(b.data);
             return -1;
@@ -992,8 +948,8 @@ static int read_file(const char *path, char **out, size_t *out_len)
         free(b.data);
         return -1;
     }
-    if (!b.data && buf_append(&b, "", 0) < 0) return -1;
-    *out = b.data;
+    if (!b.data && pw_buf_append_text(&b, "", 0) < 0) return -1;
+    *out = (char *)b.data;
     *out_len = b.len;
     return 0;
 }
@@ -1037,7 +993,7 @@ static int check_inputs(const pw_config_options_t *o, char *err, size_t err_len)
 /* Decides from the first compile which fixes the copy needs. Returns 1 when a copy is needed. */
 static int plan_copy(source_t *s, const run_t *r)
 {
-    const char *p = r->err.data ? r->err.data : "";
+    const char *p = pw_buf_text(&r->err);
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -1086,7 +1042,7 @@ static int list_constants(const pw_config_options_t *o, source_t *s, decls_t *de
     if (rc == 0 && r.out.len == 0) {
         rc = scan_source(s, decls);     /* only "no ID" complaints about imported files */
         if (rc < 0) snprintf(err, err_len, "out of memory");
-    } else if (rc == 0 && parse_listing(r.out.data, decls) < 0) {
+    } else if (rc == 0 && parse_listing((const char *)r.out.data, decls) < 0) {
         snprintf(err, err_len, "out of memory");
         rc = -1;
     }
@@ -1125,7 +1081,7 @@ int pw_capnp_eval_config(const pw_config_options_t *o, pw_capnp_config_t *out,
                  r.status);
         goto done;
     }
-    out->json = r.out.data;
+    out->json = (char *)r.out.data;
     out->json_len = r.out.len;
     r.out.data = NULL;
     out->source = s.src;

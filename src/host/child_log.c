@@ -6,6 +6,8 @@
  * chunk; output lines always start with the tag or with "pyworkerd: " (the host's own).
  */
 #include "host/child_log.h"
+#include "base/fd.h"
+#include "base/list.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -154,15 +156,7 @@ static size_t out_len;
 
 static void out_flush(void)
 {
-    size_t off = 0;
-    while (off < out_len) {
-        ssize_t n = write(STDERR_FILENO, out_buf + off, out_len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;      /* nowhere left to report a failed log write */
-        off += (size_t)n;
-    }
+    (void)pw_fd_write_all(STDERR_FILENO, out_buf, out_len);    /* nowhere to report it */
     out_len = 0;
 }
 
@@ -187,10 +181,10 @@ struct pw_child_log {
     int open_handles;
     int done;                   /* end of file seen: closing */
     pw_child_lines_t lines;
-    pw_child_log_t *next;       /* every reader not done */
+    pw_list_t link;             /* `readers`: every reader not done */
 };
 
-static pw_child_log_t *readers;
+static pw_list_t readers = PW_LIST_INIT(readers);
 
 static uint64_t now_ms(void)
 {
@@ -208,15 +202,6 @@ static void on_handle_closed(uv_handle_t *handle)
     free(log);
 }
 
-static void reader_unlist(pw_child_log_t *log)
-{
-    for (pw_child_log_t **p = &readers; *p; p = &(*p)->next)
-        if (*p == log) {
-            *p = log->next;
-            return;
-        }
-}
-
 static void reader_end(pw_child_log_t *log)
 {
     if (log->done)
@@ -224,7 +209,7 @@ static void reader_end(pw_child_log_t *log)
     log->done = 1;
     pw_child_lines_finish(&log->lines, now_ms());
     out_flush();
-    reader_unlist(log);
+    pw_list_remove(&log->link);
     uv_close((uv_handle_t *)&log->poll, on_handle_closed);
     uv_close((uv_handle_t *)&log->timer, on_handle_closed);
 }
@@ -273,8 +258,7 @@ pw_child_log_t *pw_child_log_open(uv_loop_t *loop, int fd, const char *service, 
                                   int pid)
 {
     pw_child_log_t *log = calloc(1, sizeof *log);
-    int flags = fcntl(fd, F_GETFL);
-    if (!log || flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+    if (!log || pw_fd_set_nonblock(fd, 1) < 0 ||
         uv_poll_init(loop, &log->poll, fd) < 0) {
         free(log);
         close(fd);
@@ -290,8 +274,7 @@ pw_child_log_t *pw_child_log_open(uv_loop_t *loop, int fd, const char *service, 
     int rc = uv_poll_start(&log->poll, UV_READABLE | UV_DISCONNECT, on_readable);
     uv_unref((uv_handle_t *)&log->poll);
     uv_unref((uv_handle_t *)&log->timer);
-    log->next = readers;
-    readers = log;
+    pw_list_push_front(&readers, &log->link);
     if (rc < 0) {
         reader_end(log);
         return NULL;
@@ -312,15 +295,13 @@ int pw_child_log_fd(const pw_child_log_t *log)
 
 void pw_child_log_drain_all(void)
 {
-    pw_child_log_t *log = readers;
-    while (log) {
-        pw_child_log_t *next = log->next;
+    PW_LIST_FOR_EACH(node, &readers) {
+        pw_child_log_t *log = PW_CONTAINER_OF(node, pw_child_log_t, link);
         for (int i = 0; i < 64 && read_chunk(log) > 0; i++)
             continue;       /* at most 4 MiB: a writer still alive cannot hold the exit */
         if (!log->done) {
             pw_child_lines_finish(&log->lines, now_ms());
             out_flush();
         }
-        log = next;
     }
 }

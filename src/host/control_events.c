@@ -1,6 +1,7 @@
 /* control_events.c — writing `--control-fd` events (host process; see control_events.h). */
 #include "host/control_events.h"
-#include "host/log.h"
+#include "base/fd.h"
+#include "base/log.h"
 
 #include <cJSON.h>
 #include <errno.h>
@@ -29,16 +30,7 @@ static int write_line(int fd, const char *text)
         return -1;
     memcpy(line, text, len);
     line[len++] = '\n';
-    int rc = 0;
-    for (size_t off = 0; off < len && rc == 0;) {
-        ssize_t w = write(fd, line + off, len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            rc = -1;
-        else
-            off += (size_t)w;
-    }
+    int rc = pw_fd_write_all(fd, line, len) < 0 ? -1 : 0;
     free(line);
     return rc;
 }

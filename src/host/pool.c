@@ -25,7 +25,7 @@
 #include "host/child_log.h"
 #include "host/limits.h"
 #include "host/link.h"
-#include "host/log.h"
+#include "base/log.h"
 #include "host/template_rebuild.h"
 #include "host/watch_list.h"
 #include "wire/control.h"

@@ -16,11 +16,11 @@
 #include <uv.h>
 
 #include "host/scale.h"
+#include "http/call.h"
 #include "wire/frame.h"
 
 typedef struct pw_pool pw_pool_t;
 typedef struct pw_isolate pw_isolate_t;
-typedef struct pw_call pw_call_t;
 typedef struct pw_port pw_port_t;
 
 /* Handles one RPC frame (a binding call) from an isolate; answers it with pw_port_reply(),
@@ -28,35 +28,6 @@ typedef struct pw_port pw_port_t;
  * breaks the protocol (the isolate is then killed). */
 typedef int (*pw_rpc_handler_cb)(void *arg, pw_port_t *port, const pw_frame_t *frame);
 
-/* Appends this call's REQUEST frame (with id call->id) to out; returns 0 or -errno. */
-typedef int (*pw_call_encode_cb)(pw_call_t *call, pw_buf_t *out);
-/* Delivers the answer exactly once: the isolate's response, or (response == NULL) an error
- * status with a plain-text explanation. */
-typedef void (*pw_call_respond_cb)(pw_call_t *call, pw_message_t *response, int error_status,
-                                   const char *error_text);
-/* A streamed answer (respond() got a response with PW_FRAME_FLAG_STREAM): the call stays in
- * flight (PW_CALL_STREAMING) and gets chunk() for each piece of the body, then end() exactly
- * once; aborted != 0 when the worker failed or its isolate died mid-stream. The caller
- * returns each chunk's bytes with pw_pool_ack() once the client has taken them; chunk()
- * returns -1 when the isolate sent more than its flow-control window (it is then killed). */
-typedef int (*pw_call_chunk_cb)(pw_call_t *call, const uint8_t *data, size_t len);
-typedef void (*pw_call_end_cb)(pw_call_t *call, int aborted);
-
-enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE, PW_CALL_STREAMING };
-
-struct pw_call {
-    pw_call_t *prev, *next;     /* in the pool's queue or the isolate's in-flight list */
-    uint32_t id;
-    int state;
-    uint64_t start_ms;          /* loop time of pw_pool_submit, for --request-timeout */
-    pw_isolate_t *isolate;
-    pw_call_encode_cb encode;
-    pw_call_respond_cb respond;
-    pw_call_chunk_cb chunk;
-    pw_call_end_cb end;
-    uint64_t trace_ns;          /* PYTHON_TRACE: when submitted, then when dispatched */
-    unsigned retry_after_s;     /* with an error status: a Retry-After header; 0: none */
-};
 
 typedef struct {
     const char *name;           /* the service's name, for logs */

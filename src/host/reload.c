@@ -9,7 +9,10 @@
  * replaced only by one whose template loaded.
  */
 #include "host/reload.h"
-#include "host/log.h"
+#include "base/err.h"
+#include "base/fd.h"
+#include "base/list.h"
+#include "base/log.h"
 #include "host/watch.h"
 
 #include <errno.h>
@@ -28,7 +31,7 @@ typedef struct rebuild rebuild_t;
 
 struct rebuild {
     pw_reload_t *reload;
-    rebuild_t *next;
+    pw_list_t link;             /* pw_reload.rebuilds */
     size_t old_index;           /* the service in the running config */
     size_t new_index;           /* the same service in the config being loaded */
     int fd;                     /* the new template's control socket */
@@ -44,7 +47,7 @@ struct pw_reload {
     int swapped;                /* a pool of `config` was swapped in */
     pw_config_t *kept[MAX_KEPT];    /* configs that pools (and their bindings) point into */
     size_t n_kept;
-    rebuild_t *rebuilds;
+    pw_list_t rebuilds;         /* the templates being built (rebuild_t.link) */
     int again;                  /* files changed during a rebuild */
     int stopping;
     pw_pool_t *draining[MAX_DRAINING];
@@ -137,9 +140,7 @@ static void swap_in(pw_reload_t *reload, rebuild_t *rb)
     const pw_reload_options_t *o = &reload->opts;
     const char *name = o->config->services[rb->old_index].name;
     pw_pool_t *pool = NULL;
-    int flags = fcntl(rb->fd, F_GETFL);     /* uv_poll made it non-blocking; the pool waits */
-    if (flags >= 0)
-        fcntl(rb->fd, F_SETFL, flags & ~O_NONBLOCK);
+    pw_fd_set_nonblock(rb->fd, 0);      /* uv_poll made it non-blocking; the pool waits */
     if (o->create_pool(o->arg, reload->config, rb->new_index, rb->fd, rb->spec_path, &pool) < 0) {
         if (pool)
             pw_pool_close(pool);    /* it owns the template's socket: the template exits */
@@ -149,20 +150,11 @@ static void swap_in(pw_reload_t *reload, rebuild_t *rb)
     }
     pw_pool_t *old = o->pools[rb->old_index];
     o->pools[rb->old_index] = pool;
-    pw_http_server_replace_pool(o->http, old, pool);
+    pw_http_server_replace_worker(o->http, old, pool);
     remember_draining(reload, old);
     reload->swapped = 1;
     pw_pool_drain(old, pool, on_pool_drained, reload);
     pw_log_error("service %s: --watch: reloaded; new requests go to the new version", name);
-}
-
-static void rebuild_unlink(pw_reload_t *reload, rebuild_t *rb)
-{
-    rebuild_t **p = &reload->rebuilds;
-    while (*p && *p != rb)
-        p = &(*p)->next;
-    if (*p)
-        *p = rb->next;
 }
 
 static void on_rebuild_closed(uv_handle_t *handle)
@@ -174,8 +166,8 @@ static void on_rebuild_closed(uv_handle_t *handle)
 static void rebuild_done(rebuild_t *rb)
 {
     pw_reload_t *reload = rb->reload;
-    rebuild_unlink(reload, rb);
-    if (reload->rebuilds || reload->stopping)
+    pw_list_remove(&rb->link);
+    if (!pw_list_empty(&reload->rebuilds) || reload->stopping)
         return;
     config_done(reload);
     if (reload->again) {
@@ -191,12 +183,11 @@ static void on_template_readable(uv_poll_t *poll, int status, int events)
     /* Closed first: closing a poll handle drops its descriptor from epoll, which must happen
      * before the new pool polls the same descriptor. */
     uv_close((uv_handle_t *)poll, on_rebuild_closed);
-    char *error_text = NULL;
-    if (pw_zygote_template_result(rb->fd, &error_text) < 0) {
+    static char err[PW_ERR_TEXT_MAX];
+    if (pw_zygote_template_result(rb->fd, err, sizeof err) < 0) {
         pw_log_error("service %s: --watch: the new version failed to load; still serving the "
                      "previous version:\n%s", reload->opts.config->services[rb->old_index].name,
-                     error_text);
-        free(error_text);
+                     err);
     } else {
         swap_in(reload, rb);
     }
@@ -218,13 +209,12 @@ static void rebuild_start(pw_reload_t *reload, const char *dir, size_t new_index
     const pw_reload_options_t *o = &reload->opts;
     const char *name = reload->config->services[new_index].name;
     char spec_path[PATH_MAX];
-    char *error_text = NULL;
+    static char err[PW_ERR_TEXT_MAX];
     int fd;
     if (o->write_spec(o->arg, reload->config, new_index, dir, spec_path, sizeof spec_path) < 0)
         return;
-    if (pw_zygote_request_template(o->zygote, name, spec_path, &fd, &error_text) < 0) {
-        pw_log_error("service %s: --watch: %s", name, error_text);
-        free(error_text);
+    if (pw_zygote_request_template(o->zygote, name, spec_path, &fd, err, sizeof err) < 0) {
+        pw_log_error("service %s: --watch: %s", name, err);
         return;
     }
     rebuild_t *rb = calloc(1, sizeof *rb);
@@ -239,15 +229,14 @@ static void rebuild_start(pw_reload_t *reload, const char *dir, size_t new_index
     rb->fd = fd;
     snprintf(rb->spec_path, sizeof rb->spec_path, "%s", spec_path);
     rb->poll.data = rb;
-    rb->next = reload->rebuilds;
-    reload->rebuilds = rb;
+    pw_list_push_front(&reload->rebuilds, &rb->link);
     uv_poll_start(&rb->poll, UV_READABLE | UV_DISCONNECT, on_template_readable);
 }
 
 static void reload_run(void *arg)
 {
     pw_reload_t *reload = arg;
-    if (reload->rebuilds) {
+    if (!pw_list_empty(&reload->rebuilds)) {
         reload->again = 1;
         return;
     }
@@ -275,7 +264,7 @@ static void reload_run(void *arg)
         else
             rebuild_start(reload, dir, j, (size_t)i);
     }
-    if (!reload->rebuilds)
+    if (pw_list_empty(&reload->rebuilds))
         config_done(reload);
 }
 
@@ -285,6 +274,7 @@ int pw_reload_start(const pw_reload_options_t *opts, pw_reload_t **out)
     if (!reload)
         return -ENOMEM;
     reload->opts = *opts;
+    pw_list_init(&reload->rebuilds);
     inputs_take(reload, opts->config);
     *out = reload;
     return pw_watch_start(opts->loop, opts->config->dir, input_changed, reload_run, reload,
@@ -297,9 +287,9 @@ void pw_reload_stop(pw_reload_t *reload)
         return;
     reload->stopping = 1;
     pw_watch_stop(reload->watch);
-    while (reload->rebuilds) {
-        rebuild_t *rb = reload->rebuilds;
-        reload->rebuilds = rb->next;
+    PW_LIST_FOR_EACH(node, &reload->rebuilds) {
+        rebuild_t *rb = PW_CONTAINER_OF(node, rebuild_t, link);
+        pw_list_remove(&rb->link);
         uv_close((uv_handle_t *)&rb->poll, on_rebuild_closed);
         close(rb->fd);      /* the template exits */
     }

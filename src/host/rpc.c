@@ -9,7 +9,7 @@
  */
 #include "host/rpc.h"
 #include "host/kv_remote.h"
-#include "host/log.h"
+#include "base/log.h"
 #include "host/worker_call.h"
 #include "host/workflows.h"
 #include "http/fetch.h"

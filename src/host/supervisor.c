@@ -18,9 +18,11 @@
  * is meant to inherit.
  */
 #include "host/supervisor.h"
-#include "config/child_command.h"
+#include "base/err.h"
+#include "base/fd.h"
+#include "isolate/child_command.h"
 #include "host/child_log.h"
-#include "host/log.h"
+#include "base/log.h"
 #include "wire/control.h"
 #include "wire/frame.h"
 
@@ -98,8 +100,7 @@ int pw_zygote_start(pw_zygote_t *zygote)
         if (close_range(STDERR_FILENO + 1, ~0u, CLOSE_RANGE_CLOEXEC) < 0)
             for (int fd = STDERR_FILENO + 1; fd < 1024; fd++)
                 fcntl(fd, F_SETFD, FD_CLOEXEC);     /* kernels before 5.11 */
-        int flags = fcntl(fds[1], F_GETFD);
-        fcntl(fds[1], F_SETFD, flags & ~FD_CLOEXEC);
+        pw_fd_set_cloexec(fds[1], 0);
         execve(command.program, command.argv, envp);
         _exit(127);
     }
@@ -116,23 +117,16 @@ int pw_zygote_start(pw_zygote_t *zygote)
     return 0;
 }
 
-static char *text_from(const pw_control_msg_t *msg)
-{
-    return strdup(msg->len ? msg->payload : "unknown error");
-}
-
 /* Sends CREATE_TEMPLATE with the template's control socket and the write end of its
  * stdout/stderr pipe, whose read end becomes *log. */
 static int request_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                            int *template_fd, pw_child_log_t **log, char **error_text)
+                            int *template_fd, pw_child_log_t **log, char *err, size_t err_len)
 {
     int fds[2], out[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0) {
-        *error_text = strdup(strerror(errno));
-        return -1;
-    }
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
+        return pw_err_set(err, err_len, "%s", strerror(errno));
     if (pipe2(out, O_CLOEXEC) < 0) {
-        *error_text = strdup(strerror(errno));
+        pw_err_set(err, err_len, "%s", strerror(errno));
         close(fds[0]);
         close(fds[1]);
         return -1;
@@ -145,8 +139,7 @@ static int request_template(pw_zygote_t *zygote, const char *service, const char
     if (rc < 0) {
         close(fds[0]);
         close(out[0]);
-        *error_text = strdup("the runtime zygote is not running (see the errors above)");
-        return -1;
+        return pw_err_set(err, err_len, "the runtime zygote is not running (see the errors above)");
     }
     *template_fd = fds[0];
     *log = pw_child_log_open(zygote->loop, out[0], service, "tpl", 0);
@@ -154,13 +147,13 @@ static int request_template(pw_zygote_t *zygote, const char *service, const char
 }
 
 int pw_zygote_request_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                               int *template_fd, char **error_text)
+                               int *template_fd, char *err, size_t err_len)
 {
     pw_child_log_t *log;
-    return request_template(zygote, service, spec_path, template_fd, &log, error_text);
+    return request_template(zygote, service, spec_path, template_fd, &log, err, err_len);
 }
 
-int pw_zygote_template_poll(int template_fd, char **error_text)
+int pw_zygote_template_poll(int template_fd, char *err, size_t err_len)
 {
     pw_control_msg_t msg;
     int rc = pw_control_recv(template_fd, &msg);
@@ -171,11 +164,11 @@ int pw_zygote_template_poll(int template_fd, char **error_text)
         return 1;
     }
     if (rc > 0) {
-        *error_text = text_from(&msg);
+        pw_err_set(err, err_len, "%s", msg.len ? msg.payload : "unknown error");
         pw_control_msg_free(&msg);
     } else {
-        *error_text = strdup("the worker template exited while loading the worker "
-                             "(see the errors above)");
+        pw_err_set(err, err_len, "the worker template exited while loading the worker "
+                                 "(see the errors above)");
     }
     close(template_fd);
     return rc > 0 ? -1 : -2;
@@ -252,34 +245,32 @@ static int wait_for_template(int template_fd, pw_child_log_t *log)
     }
 }
 
-int pw_zygote_template_result(int template_fd, char **error_text)
+int pw_zygote_template_result(int template_fd, char *err, size_t err_len)
 {
     if (!wait_for_template(template_fd, NULL)) {
         close(template_fd);
-        *error_text = strdup("stopped by a signal while the worker was loading");
-        return -1;
+        return pw_err_set(err, err_len, "stopped by a signal while the worker was loading");
     }
     int flags = fcntl(template_fd, F_GETFL);
     if (flags >= 0 && (flags & O_NONBLOCK))
         fcntl(template_fd, F_SETFL, flags & ~O_NONBLOCK);   /* readable: a whole message is there */
-    int rc = pw_zygote_template_poll(template_fd, error_text);
+    int rc = pw_zygote_template_poll(template_fd, err, err_len);
     if (flags >= 0 && (flags & O_NONBLOCK) && rc > 0)
         fcntl(template_fd, F_SETFL, flags);
     return rc > 0 ? 0 : -1;
 }
 
 int pw_zygote_create_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                              int *template_fd, char **error_text)
+                              int *template_fd, char *err, size_t err_len)
 {
     pw_child_log_t *log;
-    if (request_template(zygote, service, spec_path, template_fd, &log, error_text) < 0)
+    if (request_template(zygote, service, spec_path, template_fd, &log, err, err_len) < 0)
         return -1;
     if (!wait_for_template(*template_fd, log)) {
         close(*template_fd);
-        *error_text = strdup("stopped by a signal while the worker was loading");
-        return -1;
+        return pw_err_set(err, err_len, "stopped by a signal while the worker was loading");
     }
-    return pw_zygote_template_result(*template_fd, error_text);
+    return pw_zygote_template_result(*template_fd, err, err_len);
 }
 
 /* ---- restarting a dead zygote ---- */

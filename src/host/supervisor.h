@@ -40,22 +40,22 @@ void pw_zygote_unwatch(pw_zygote_t *zygote);
 /* Forks a template for one worker (`service`) and waits until it has imported the worker's
  * modules, meanwhile reading what its top-level code prints. The template's fds 1 and 2 are
  * a pipe of its own, read on zygote->loop and tagged "[<service> tpl] " (host/child_log.h).
- * Returns 0 with *template_fd (the template's control socket), or -1 with a malloc'ed
- * explanation (the Python traceback when the worker's top level failed) in *error_text.
+ * Returns 0 with *template_fd (the template's control socket), or -1 with the explanation
+ * (the Python traceback when the worker's top level failed) in err (PW_ERR_TEXT_MAX bytes).
  * A stop signal caught meanwhile (pw_supervisor_catch_stop_signals) ends the wait: -1. */
 int pw_zygote_create_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                              int *template_fd, char **error_text);
+                              int *template_fd, char *err, size_t err_len);
 
 /* The same in two steps, for a rebuild that must not block the host's loop: send the request
- * (returns 0 with *template_fd to wait on, or -1 with *error_text), then, once template_fd is
- * readable, read the outcome (0, or -1 with *error_text; template_fd is closed on failure). */
+ * (returns 0 with *template_fd to wait on, or -1 with err), then, once template_fd is
+ * readable, read the outcome (0, or -1 with err; template_fd is closed on failure). */
 int pw_zygote_request_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                               int *template_fd, char **error_text);
-int pw_zygote_template_result(int template_fd, char **error_text);
+                               int *template_fd, char *err, size_t err_len);
+int pw_zygote_template_result(int template_fd, char *err, size_t err_len);
 /* Non-blocking read of the outcome: 1 ready, 0 nothing yet (-EAGAIN), -1 failed (it said
- * why) or -2 it ended without a word (killed, or its zygote died), both with *error_text
+ * why) or -2 it ended without a word (killed, or its zygote died), both with err
  * (template_fd is then closed). */
-int pw_zygote_template_poll(int template_fd, char **error_text);
+int pw_zygote_template_poll(int template_fd, char *err, size_t err_len);
 /* Whether this zygote still runs (0 once it exited, even before the host noticed). */
 int pw_zygote_alive(const pw_zygote_t *zygote);
 

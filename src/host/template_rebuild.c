@@ -5,7 +5,8 @@
  * per start, never after pw_template_rebuild_free().
  */
 #include "host/template_rebuild.h"
-#include "host/log.h"
+#include "base/err.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -96,8 +97,8 @@ static void load_failed(pw_template_rebuild_t *rb, const char *error_text)
 static void on_loading_readable(uv_poll_t *poll, int status, int events)
 {
     pw_template_rebuild_t *rb = poll->data;
-    char *error_text = NULL;
-    int rc = pw_zygote_template_poll(rb->fd, &error_text);
+    static char err[PW_ERR_TEXT_MAX];
+    int rc = pw_zygote_template_poll(rb->fd, err, sizeof err);
     if (rc == 0)
         return;
     int fd = rb->fd;
@@ -116,9 +117,8 @@ static void on_loading_readable(uv_poll_t *poll, int status, int events)
                      "trying again once it is back", rb->opts.service);
         wait_then_try(rb, pw_template_rebuild_delay_ms(rb->tries++));
     } else {
-        load_failed(rb, error_text ? error_text : "unknown error");
+        load_failed(rb, err);
     }
-    free(error_text);
 }
 
 static void on_timer(uv_timer_t *timer)
@@ -128,14 +128,13 @@ static void on_timer(uv_timer_t *timer)
         wait_then_try(rb, ZYGOTE_DOWN_RECHECK_MS);
         return;
     }
-    char *error_text = NULL;
+    static char err[PW_ERR_TEXT_MAX];
     int fd;
     if (pw_zygote_request_template(rb->opts.zygote, rb->opts.service, rb->opts.spec_path, &fd,
-                                   &error_text) < 0) {
+                                   err, sizeof err) < 0) {
         uint64_t delay = pw_template_rebuild_delay_ms(rb->tries++);
         pw_log_error("service %s: cannot rebuild the worker template: %s; next try in %llu ms",
-                     rb->opts.service, error_text, (unsigned long long)delay);
-        free(error_text);
+                     rb->opts.service, err, (unsigned long long)delay);
         wait_then_try(rb, delay);
         return;
     }

@@ -4,7 +4,7 @@
  * the isolate, as for any uncaught exception.
  */
 #include "host/test_runner.h"
-#include "host/log.h"
+#include "base/log.h"
 #include "host/worker_call.h"
 
 #include <cJSON.h>

@@ -7,7 +7,7 @@
  */
 #include "host/watch.h"
 
-#include "host/log.h"
+#include "base/log.h"
 
 #include <dirent.h>
 #include <errno.h>

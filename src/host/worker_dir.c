@@ -8,6 +8,7 @@
  * such directory of this user whose lock nobody holds and whose pid is gone (stale_dir()).
  */
 #include "host/worker_dir.h"
+#include "base/fd.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -157,18 +158,10 @@ static int write_file(const char *path, const void *data, size_t len)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int err = errno;
-            close(fd);
-            return -err;
-        }
-        p += n;
-        len -= (size_t)n;
+    int rc = pw_fd_write_all(fd, data, len);
+    if (rc < 0) {
+        close(fd);
+        return rc;
     }
     return close(fd) < 0 ? -errno : 0;
 }

@@ -8,7 +8,7 @@
  * answered (others get "stop"); a step result is committed before its call is answered.
  */
 #include "host/workflows.h"
-#include "host/log.h"
+#include "base/log.h"
 #include "host/rpc.h"
 #include "host/worker_call.h"
 #include "storage/workflow.h"

@@ -7,7 +7,7 @@
  * aborted when its isolate dies) and freed without a callback.
  */
 #include "http/fetch.h"
-#include "host/log.h"
+#include "base/log.h"
 #include "wire/header_lines.h"
 
 #include <arpa/inet.h>

@@ -9,38 +9,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pw_accepted_t *accepted;     /* all open accepted connections */
+static pw_list_t accepted = PW_LIST_INIT(accepted);     /* all open accepted connections */
 
 void pw_accepted_add(pw_accepted_t *conn, const struct sockaddr *peer, socklen_t peer_len)
 {
     conn->peer_len = peer_len <= sizeof conn->peer ? peer_len : 0;
     conn->fd = -1;
     memcpy(&conn->peer, peer, conn->peer_len);
-    conn->prev = NULL;
-    conn->next = accepted;
-    if (accepted)
-        accepted->prev = conn;
-    accepted = conn;
+    pw_list_push_front(&accepted, &conn->link);
 }
 
 void pw_accepted_close_cb(uv_handle_t *handle)
 {
     pw_accepted_t *conn = (pw_accepted_t *)handle;
     pw_head_guard_forget(conn);
-    if (conn->prev)
-        conn->prev->next = conn->next;
-    else if (accepted == conn)
-        accepted = conn->next;
-    if (conn->next)
-        conn->next->prev = conn->prev;
+    pw_list_remove(&conn->link);
     free(conn);
 }
 
 static pw_accepted_t *find(const struct sockaddr *peer, socklen_t peer_len)
 {
-    for (pw_accepted_t *c = accepted; c; c = c->next)
+    PW_LIST_FOR_EACH(node, &accepted) {
+        pw_accepted_t *c = PW_CONTAINER_OF(node, pw_accepted_t, link);
         if (c->peer_len == peer_len && memcmp(&c->peer, peer, peer_len) == 0)
             return c;
+    }
     return NULL;
 }
 

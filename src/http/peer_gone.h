@@ -7,13 +7,15 @@
 #ifndef PW_PEER_GONE_H
 #define PW_PEER_GONE_H
 
+#include "base/list.h"
+
 #include <sys/socket.h>
 #include <uv.h>
 
 /* An accepted connection: the libuv handle first, so a pointer to it is the handle's. */
 typedef struct pw_accepted {
     uv_tcp_t tcp;
-    struct pw_accepted *prev, *next;
+    pw_list_t link;             /* the registry of open connections */
     struct sockaddr_storage peer;
     socklen_t peer_len;
     int fd;                     /* head_guard.c's index (-1: none) */

@@ -1,8 +1,8 @@
 /* server.c — h2o glue (host process): accepting connections, turning an h2o request into a
- * REQUEST frame for the worker's pool, and the pool's answer into the HTTP response. A
- * REQUEST frame carries the connection's client and local addresses. A
- * request's state lives in h2o's per-request memory pool; its dispose hook cancels the call
- * if the client leaves first, so the pool never answers freed memory.
+ * REQUEST frame for the worker (handed over through its ops, http/call.h), and the answer
+ * into the HTTP response. A REQUEST frame carries the connection's client and local
+ * addresses. A request's state lives in h2o's per-request memory pool; its dispose hook cancels the call
+ * if the client leaves first, so the worker never answers freed memory.
  * A streamed response is sent as the isolate produces it: h2o gets one batch of chunks at a
  * time, the next once its proceed() says the last was written, and the bytes written are
  * acknowledged to the isolate, whose flow-control window bounds what waits here.
@@ -13,12 +13,13 @@
  * head_guard.h answers 431 for heads too large for h2o before h2o parses them.
  */
 #include "http/server.h"
+#include "base/list.h"
 #include "http/address.h"
 #include "http/head_guard.h"
 #include "http/peer_gone.h"
 #include "http/request_head.h"
 #include "http/tls_server.h"
-#include "host/log.h"
+#include "base/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,7 +43,7 @@ struct pw_http_server {
     int closing;
     int open_handles;
     pw_http_options_t opts;
-    http_call_t *waiting;       /* every request in flight, newest first */
+    pw_list_t waiting;          /* every request in flight (http_call_t.link), newest first */
     uv_timer_t peer_sweep;      /* runs while requests are in flight */
     uv_prepare_t guard_rearm;   /* runs while head_guard.h has connections to look at */
 };
@@ -55,7 +56,8 @@ typedef struct {
 struct listener {
     pw_http_server_t *server;
     char *socket_name;
-    pw_pool_t *pool;
+    const pw_http_worker_ops_t *ops;
+    void *worker;               /* what ops->submit() gets */
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
@@ -80,7 +82,7 @@ typedef struct {
 } stream_t;
 
 struct http_call {
-    pw_call_t call;             /* first: the pool hands this pointer back */
+    pw_call_t call;             /* first: the worker's runner hands this pointer back */
     h2o_req_t *req;
     listener_t *listener;
     uint64_t start_ns;
@@ -88,7 +90,7 @@ struct http_call {
     stream_t stream;
     h2o_iovec_t url;            /* request.url (pw_http_request_url) */
     h2o_iovec_t host;           /* the Host header the worker sees */
-    http_call_t *prev, *next;   /* the server's `waiting` list */
+    pw_list_t link;             /* the server's `waiting` list */
 };
 
 static const char *reason_phrase(int status)
@@ -251,7 +253,7 @@ static void log_access(http_call_t *hc, size_t body_len)
 {
     h2o_req_t *req = hc->req;
     if (hc->listener->server->opts.access_log)
-        pw_log_access(pw_pool_name(hc->listener->pool), req->input.method.base,
+        pw_log_access(hc->listener->ops->name(hc->listener->worker), req->input.method.base,
                       req->input.method.len, req->input.path.base, req->input.path.len,
                       req->res.status, body_len, uv_hrtime() - hc->start_ns);
 }
@@ -285,7 +287,7 @@ static void stream_proceed(h2o_generator_t *generator, h2o_req_t *req)
     http_call_t *hc = H2O_STRUCT_FROM_MEMBER(http_call_t, generator, generator);
     stream_t *st = &hc->stream;
     st->busy = 0;
-    pw_pool_ack(&hc->call, st->sending.len);
+    hc->listener->ops->ack(&hc->call, st->sending.len);
     st->acked += st->sending.len;
     st->sending.len = 0;
     stream_send(hc);
@@ -303,14 +305,14 @@ static int stream_chunk(pw_call_t *call, const uint8_t *data, size_t len)
         return -1;
     if (len > st->size - st->bytes) {     /* past its announced length: cut it there */
         pw_log_error("service %s: a response streamed past its length; aborting it",
-                     pw_pool_name(hc->listener->pool));
+                     hc->listener->ops->name(hc->listener->worker));
         st->ended = st->aborted = 1;
         len = 0;
     }
     st->bytes += len;
     if (pw_buf_append(&st->pending, data, len) < 0) {
         pw_log_error("service %s: out of memory streaming a response; aborting it",
-                     pw_pool_name(hc->listener->pool));
+                     hc->listener->ops->name(hc->listener->worker));
         st->ended = st->aborted = 1;
         st->pending.len = 0;
     }
@@ -388,24 +390,15 @@ static void on_peer_sweep(uv_timer_t *timer);
 
 static void waiting_add(pw_http_server_t *server, http_call_t *hc)
 {
-    hc->prev = NULL;
-    hc->next = server->waiting;
-    if (server->waiting)
-        server->waiting->prev = hc;
-    server->waiting = hc;
+    pw_list_push_front(&server->waiting, &hc->link);
     if (!uv_is_active((uv_handle_t *)&server->peer_sweep))
         uv_timer_start(&server->peer_sweep, on_peer_sweep, PEER_SWEEP_MS, PEER_SWEEP_MS);
 }
 
 static void waiting_remove(pw_http_server_t *server, http_call_t *hc)
 {
-    if (hc->prev)
-        hc->prev->next = hc->next;
-    else
-        server->waiting = hc->next;
-    if (hc->next)
-        hc->next->prev = hc->prev;
-    if (!server->waiting)
+    pw_list_remove(&hc->link);
+    if (pw_list_empty(&server->waiting))
         uv_timer_stop(&server->peer_sweep);
 }
 
@@ -423,7 +416,7 @@ static int client_left(http_call_t *hc, uint64_t now)
 /* The worker stops on the request (CANCEL); h2o ends it and closes the connection. */
 static void abandon(http_call_t *hc)
 {
-    pw_pool_cancel(&hc->call);
+    hc->listener->ops->cancel(&hc->call);
     hc->req->res.status = 499;
     log_access(hc, 0);
     h2o_send_error_generic(hc->req, 499, "Client Closed Request", "",
@@ -434,9 +427,8 @@ static void on_peer_sweep(uv_timer_t *timer)
 {
     pw_http_server_t *server = timer->data;
     uint64_t now = uv_hrtime();
-    http_call_t *next;
-    for (http_call_t *hc = server->waiting; hc; hc = next) {
-        next = hc->next;
+    PW_LIST_FOR_EACH(node, &server->waiting) {
+        http_call_t *hc = PW_CONTAINER_OF(node, http_call_t, link);
         if (client_left(hc, now))
             abandon(hc);
     }
@@ -472,7 +464,7 @@ static void on_request_disposed(void *ptr)
         return;                 /* refused: never submitted */
     waiting_remove(server, hc);
     if (hc->call.state != PW_CALL_DONE)
-        pw_pool_cancel(&hc->call);
+        hc->listener->ops->cancel(&hc->call);
     pw_buf_free(&hc->stream.pending);
     pw_buf_free(&hc->stream.sending);
     server->inflight--;
@@ -496,7 +488,7 @@ static void refuse(h2o_req_t *req, listener_t *l, const pw_http_verdict_t *why)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL,
                        H2O_STRLIT("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
     if (l->server->opts.access_log)
-        pw_log_access(pw_pool_name(l->pool), req->input.method.base, req->input.method.len,
+        pw_log_access(l->ops->name(l->worker), req->input.method.base, req->input.method.len,
                       req->input.path.base, req->input.path.len, why->status, 0, 0);
     h2o_send_error_generic(req, why->status, phrase, body,
                            H2O_SEND_ERROR_KEEP_HEADERS | H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
@@ -569,7 +561,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     hc->call.end = stream_end;
     l->server->inflight++;
     waiting_add(l->server, hc);
-    pw_pool_submit(l->pool, &hc->call);
+    l->ops->submit(l->worker, &hc->call);
     return 0;
 }
 
@@ -704,6 +696,7 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
         snprintf(err, err_len, "out of memory");
         return -1;
     }
+    pw_list_init(&server->waiting);
     server->listeners = listeners;
     server->n_listeners = n;
     server->opts = *opts;
@@ -720,7 +713,8 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
         listener_t *l = &listeners[i];
         l->server = server;
         l->socket_name = strdup(specs[i].socket_name);
-        l->pool = specs[i].pool;
+        l->ops = specs[i].ops;
+        l->worker = specs[i].worker;
         listener_configure(l, loop, opts->max_request_body);
         int fd = specs[i].socket ? specs[i].socket->listen_fd : -1;
         if (listener_tls(l, specs[i].socket, err, err_len) < 0 ||
@@ -820,9 +814,9 @@ void pw_http_server_close(pw_http_server_t *server)
     close_listeners(server);
 }
 
-void pw_http_server_replace_pool(pw_http_server_t *server, pw_pool_t *old, pw_pool_t *replacement)
+void pw_http_server_replace_worker(pw_http_server_t *server, void *old, void *replacement)
 {
     for (size_t i = 0; i < server->n_listeners; i++)
-        if (server->listeners[i].pool == old)
-            server->listeners[i].pool = replacement;
+        if (server->listeners[i].worker == old)
+            server->listeners[i].worker = replacement;
 }

@@ -1,5 +1,6 @@
 /* server.h — the HTTP front of the host (host process): h2o on the host's libuv loop, one
- * listener per configured socket, each routing every request to one worker's pool.
+ * listener per configured socket, each routing every request to one worker through the
+ * worker's ops (http/call.h): the server knows nothing of pools or isolates.
  */
 #ifndef PW_SERVER_H
 #define PW_SERVER_H
@@ -8,14 +9,15 @@
 #include <uv.h>
 
 #include "config/config.h"
-#include "host/pool.h"
+#include "http/call.h"
 
 typedef struct pw_http_server pw_http_server_t;
 
 typedef struct {
     const char *socket_name;
     const char *address;        /* "*:8080", "127.0.0.1:8080", "[::1]:8080", "host:port" */
-    pw_pool_t *pool;            /* the worker it routes to */
+    const pw_http_worker_ops_t *ops;    /* how to hand it requests */
+    void *worker;               /* the worker it routes to */
     const pw_socket_t *socket;  /* https and its keypair (NULL: plain http) */
 } pw_listener_spec_t;
 
@@ -38,7 +40,7 @@ size_t pw_http_server_listeners(const pw_http_server_t *server);
  * its socket's name in *socket_name. */
 int pw_http_server_port(const pw_http_server_t *server, size_t i, const char **socket_name);
 /* --watch: listeners that route to `old` route new requests to `replacement` from now on. */
-void pw_http_server_replace_pool(pw_http_server_t *server, pw_pool_t *old, pw_pool_t *replacement);
+void pw_http_server_replace_worker(pw_http_server_t *server, void *old, void *replacement);
 /* Closes the listeners' handles; the server is freed once libuv has closed them. */
 void pw_http_server_close(pw_http_server_t *server);
 

@@ -2,7 +2,9 @@
  * one dispatch shared by build/pyworkerd-isolate (isolate_main.c) and the full pyworkerd
  * binary, which still runs them when pyworkerd-isolate is missing.
  */
-#include "isolate/process.h"
+#include "isolate/child_main.h"
+#include "isolate/zygote.h"
+#include "isolate/startmode.h"
 
 int pw_child_main(const pw_cli_t *cli)
 {

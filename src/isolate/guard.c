@@ -16,7 +16,9 @@
  */
 #include "isolate/guard.h"
 #include "isolate/guard_relay.h"
-#include "isolate/process.h"
+#include "isolate/template.h"
+#include "isolate/process_name.h"
+#include "isolate/spec_settings.h"
 #include "isolate/sandbox.h"
 #include "isolate/startup_limits.h"
 #include "python/embed.h"

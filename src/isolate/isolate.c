@@ -4,8 +4,9 @@
  * baseline start type (startmode.c) it imports the worker first; a cold isolate comes here
  * after starting CPython and importing the worker.
  */
-#include "isolate/process.h"
-#include "host/log.h"
+#include "isolate/isolate.h"
+#include "base/err.h"
+#include "base/log.h"
 #include "python/embed.h"
 
 #include <stdio.h>
@@ -20,11 +21,9 @@ const char *pw_isolate_load_spec;
 static int load_worker(const char *spec_path)
 {
     uint64_t start = pw_trace_clock();
-    char *error_text = NULL;
-    if (pw_python_load_worker(spec_path, &error_text) < 0) {
-        fprintf(stderr, "pyworkerd: isolate %d: the worker failed to load:\n%s\n", (int)getpid(),
-                error_text);
-        free(error_text);
+    static char err[PW_ERR_TEXT_MAX];
+    if (pw_python_load_worker(spec_path, err, sizeof err) < 0) {
+        pw_log_error("isolate %d: the worker failed to load:\n%s", (int)getpid(), err);
         return -1;
     }
     PW_TRACE(start, "worker loaded");

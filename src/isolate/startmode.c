@@ -5,15 +5,20 @@
  *    (CPython started, SDK imported); each isolate is a fork of it that then imports the
  *    worker itself (isolate.c);
  *  - none (--no-snapshot): each isolate is a new process, `--isolate FD SPEC` started with
- *    posix_spawn (config/child_command.c), that starts CPython and imports everything.
+ *    posix_spawn (isolate/child_command.c), that starts CPython and imports everything.
  * In both, the template loads the worker once at start in a throwaway fork, so that a broken
  * worker still stops `serve` with its error. Invariant: nothing here imports the worker
  * into the template itself.
  */
-#include "isolate/process.h"
-#include "config/child_command.h"
-#include "config/paths.h"
-#include "host/log.h"
+#include "isolate/startmode.h"
+#include "isolate/isolate.h"
+#include "isolate/fence.h"
+#include "isolate/process_name.h"
+#include "base/err.h"
+#include "base/fd.h"
+#include "isolate/child_command.h"
+#include "base/paths.h"
+#include "base/log.h"
 #include "python/embed.h"
 
 #include <errno.h>
@@ -34,51 +39,27 @@ extern char **environ;
 /* The probe: loads the worker in a child and writes "ok" or the error text to `fd`. */
 static void probe_child(int fd, const char *spec_path, int fence)
 {
-    char *error_text = NULL, err[512];
+    static char err[PW_ERR_TEXT_MAX];
     const char *msg = fence && pw_template_fence(-1, 0, err, sizeof err) < 0 ? err
-                      : pw_python_load_worker(spec_path, &error_text) < 0 ? error_text : "ok";
-    size_t len = strlen(msg), off = 0;
-    while (off < len) {
-        ssize_t n = write(fd, msg + off, len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
+                      : pw_python_load_worker(spec_path, err, sizeof err) < 0 ? err : "ok";
+    (void)pw_fd_write_all(fd, msg, strlen(msg));    /* the parent reads what came */
     _exit(0);
 }
 
+/* What the probe wrote, as a C string to free; NULL when memory ran out. */
 static char *read_all(int fd)
 {
-    size_t len = 0, cap = 4096;
-    char *text = malloc(cap);
-    while (text) {
-        ssize_t n = read(fd, text + len, cap - len - 1);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-        if (cap - len < 2) {
-            char *bigger = realloc(text, cap *= 2);
-            if (!bigger)
-                break;
-            text = bigger;
-        }
-    }
-    if (text)
-        text[len] = '\0';
-    return text;
+    pw_buf_t text = { 0 };
+    if (pw_fd_read_to_end(fd, &text) < 0 && !text.data)
+        return NULL;
+    return (char *)text.data;   /* what came before an error is the probe's message */
 }
 
-int pw_startmode_probe_worker(const char *spec_path, int fence, char **error_text)
+int pw_startmode_probe_worker(const char *spec_path, int fence, char *err, size_t err_len)
 {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) < 0) {
-        *error_text = strdup(strerror(errno));
-        return -1;
-    }
+    if (pipe2(fds, O_CLOEXEC) < 0)
+        return pw_err_set(err, err_len, "%s", strerror(errno));
     pw_python_before_fork();
     pid_t pid = fork();
     if (pid == 0) {
@@ -94,11 +75,11 @@ int pw_startmode_probe_worker(const char *spec_path, int fence, char **error_tex
         free(text);
         return 0;
     }
-    if (!text || !*text) {
-        free(text);
-        text = strdup("the worker template's check of the worker exited (see the errors above)");
-    }
-    *error_text = text;
+    if (!text || !*text)
+        pw_err_set(err, err_len, "the worker template's check of the worker exited (see the errors above)");
+    else
+        pw_err_set(err, err_len, "%s", text);
+    free(text);
     return -1;
 }
 
@@ -165,16 +146,14 @@ int pw_cold_isolate_main(int fd, const char *spec_path, int trace, uint64_t sinc
     uint64_t start = pw_trace_clock();
     if (pw_paths_python_dir(python_dir, sizeof python_dir) < 0 ||
         pw_python_init(python_dir, 1, err, sizeof err) < 0) {
-        fprintf(stderr, "pyworkerd: cold isolate %d: cannot start Python\n", (int)getpid());
+        pw_log_error("cold isolate %d: cannot start Python", (int)getpid());
         return 1;
     }
     PW_TRACE(start, "python init");
     start = pw_trace_clock();
-    char *error_text = NULL;
-    if (pw_python_load_worker(spec_path, &error_text) < 0) {
-        fprintf(stderr, "pyworkerd: cold isolate %d: the worker failed to load:\n%s\n",
-                (int)getpid(), error_text);
-        free(error_text);
+    static char load_err[PW_ERR_TEXT_MAX];
+    if (pw_python_load_worker(spec_path, load_err, sizeof load_err) < 0) {
+        pw_log_error("cold isolate %d: the worker failed to load:\n%s", (int)getpid(), load_err);
         return 1;
     }
     PW_TRACE(start, "worker loaded");

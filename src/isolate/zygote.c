@@ -4,10 +4,10 @@
  * the worker template below itself), handing it the control socket that came with the
  * message. It dies with the host, and its guards with it.
  */
+#include "isolate/zygote.h"
 #include "isolate/guard.h"
-#include "isolate/process.h"
-#include "config/paths.h"
-#include "host/log.h"
+#include "base/paths.h"
+#include "base/log.h"
 #include "isolate/stdio.h"
 #include "python/embed.h"
 #include "wire/control.h"
@@ -27,7 +27,7 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
     int template_fd = msg->fd;
     msg->fd = -1;
     if (template_fd < 0) {
-        fprintf(stderr, "pyworkerd zygote: CREATE_TEMPLATE without a control socket\n");
+        pw_log_error("zygote: CREATE_TEMPLATE without a control socket");
         return;
     }
     int stdio_fd = pw_control_msg_take_fd(msg, 1);     /* the template's fds 1/2 */
@@ -70,11 +70,11 @@ int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot)
     signal(SIGPIPE, SIG_IGN);
     char python_dir[4096], err[8192];
     if (pw_paths_python_dir(python_dir, sizeof python_dir) < 0) {
-        fprintf(stderr, "pyworkerd zygote: cannot find the SDK's python/ directory\n");
+        pw_log_error("zygote: cannot find the SDK's python/ directory");
         return 1;
     }
     if (pw_python_init(python_dir, 0, err, sizeof err) < 0) {
-        fprintf(stderr, "pyworkerd zygote: %s\n", err);
+        pw_log_error("zygote: %s", err);
         return 1;
     }
     PW_TRACE(start, "zygote init");

@@ -17,9 +17,10 @@
  * Invariant: frames are consumed by advancing in_off before any Python code runs, because
  * that code may call rpc_call(), which reads more into (and may move) the input buffer.
  */
-#include "host/log.h"
+#include "base/log.h"
+#include "base/fd.h"
 #include "python/module.h"
-#include "wire/busy_poll.h"
+#include "python/busy_poll.h"
 #include "wire/doorbell.h"
 #include "wire/frame.h"
 #include "wire/rpc.h"
@@ -59,8 +60,9 @@ static int channel_init(channel_t *self, PyObject *args, PyObject *kwargs)
     int fd;
     if (!PyArg_ParseTuple(args, "i", &fd))
         return -1;
-    int flags = fcntl(fd, F_GETFL);
-    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    int rc = pw_fd_set_nonblock(fd, 1);
+    if (rc < 0) {
+        errno = -rc;
         PyErr_SetFromErrno(PyExc_OSError);
         return -1;
     }
@@ -569,7 +571,7 @@ static PyObject *channel_flush(channel_t *self, PyObject *const *args, Py_ssize_
 }
 
 /* Waits for the host's next bytes, polling first while the isolate is the bottleneck
- * (wire/busy_poll.h). Returns 0, or -1 with an exception set. */
+ * (python/busy_poll.h). Returns 0, or -1 with an exception set. */
 static int wait_readable(channel_t *self)
 {
     if (pw_busy_poll_wait(&self->waiting, self->fd) < 0) {

@@ -4,6 +4,8 @@
  * the host.
  */
 #include "python/embed.h"
+#include "base/err.h"
+#include "base/log.h"
 #include "python/audit.h"
 #include "python/module.h"
 
@@ -89,7 +91,7 @@ static int prepend_sys_path(const char *dir)
 }
 
 /* Starts CPython with _pyworkerd built in, unless this process is /usr/bin/python3.11
- * itself, which started it already with the same settings (-I -S -B: config/child_command.c)
+ * itself, which started it already with the same settings (-I -S -B: isolate/child_command.c)
  * and imported _pyworkerd as an extension module. */
 static int start_interpreter(char *err, size_t err_len)
 {
@@ -207,7 +209,7 @@ static PyObject *read_spec(const char *spec_path)
     return spec;
 }
 
-int pw_python_load_worker(const char *spec_path, char **error_text)
+int pw_python_load_worker(const char *spec_path, char *err, size_t err_len)
 {
     PyObject *spec = read_spec(spec_path);
     PyObject *runtime = spec ? PyImport_ImportModule("pyworkerd.runtime") : NULL;
@@ -215,7 +217,9 @@ int pw_python_load_worker(const char *spec_path, char **error_text)
     Py_XDECREF(runtime);
     Py_XDECREF(spec);
     if (!result) {
-        *error_text = take_exception_text();
+        char *text = take_exception_text();
+        pw_err_set(err, err_len, "%s", text ? text : "out of memory");
+        free(text);
         return -1;
     }
     Py_DECREF(result);
@@ -229,7 +233,7 @@ int pw_python_serve(int fd)
     Py_XDECREF(loop);
     if (!result) {
         char *text = take_exception_text();
-        fprintf(stderr, "pyworkerd: isolate %d stopped: %s\n", (int)getpid(), text);
+        pw_log_error("isolate %d stopped: %s", (int)getpid(), text);
         free(text);
         return -1;
     }

@@ -17,9 +17,9 @@ int pw_python_init(const char *python_dir, int cold, char *err, size_t err_len);
 size_t pw_python_path_dirs(char **out, size_t max);
 
 /* Template: runs pyworkerd.runtime.load(spec) for the spec JSON file at spec_path (imports
- * the worker's modules). Returns 0, or -1 with a malloc'ed message (the Python traceback)
- * in *error_text. */
-int pw_python_load_worker(const char *spec_path, char **error_text);
+ * the worker's modules). Returns 0, or -1 with the Python traceback in err (give it
+ * PW_ERR_TEXT_MAX bytes). */
+int pw_python_load_worker(const char *spec_path, char *err, size_t err_len);
 
 /* Template, once loaded: collects garbage, moves every object to the collector's permanent
  * generation (gc.freeze: an isolate's collections never walk, hence never copy, the pages

@@ -1,17 +1,17 @@
 /* module.c — defines the _pyworkerd module (isolate, template and zygote processes): the
  * Channel type (channel.c), the PYTHON_TRACE writer (trace_enabled(), trace()) that the
  * SDK's lifecycle steps share with the C side (host/log.h), and child_main(), the entry of a
- * zygote or cold isolate that /usr/bin/python3.11 runs (config/child_command.c). Single-phase
+ * zygote or cold isolate that /usr/bin/python3.11 runs (isolate/child_command.c). Single-phase
  * init; the module is only ever created once per process, in the zygote, and inherited by
  * fork.
  */
 #include "python/module.h"
-#include "config/child_command.h"
+#include "isolate/child_command.h"
 #include "config/cli.h"
-#include "config/paths.h"
-#include "isolate/process.h"
+#include "base/paths.h"
+#include "isolate/child_main.h"
 #include "wire/frame.h"
-#include "host/log.h"
+#include "base/log.h"
 
 #include <libgen.h>
 #include <stdio.h>

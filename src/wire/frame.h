@@ -25,6 +25,8 @@
 #ifndef PW_FRAME_H
 #define PW_FRAME_H
 
+#include "base/buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -73,11 +75,6 @@ enum {
 #define PW_FRAME_STREAM_WINDOW (256u * 1024)
 
 typedef struct {
-    const uint8_t *base;
-    size_t len;
-} pw_bytes_t;
-
-typedef struct {
     pw_bytes_t name;
     pw_bytes_t value;
 } pw_header_t;
@@ -89,13 +86,6 @@ typedef struct {
     const uint8_t *payload;
     size_t len;
 } pw_frame_t;
-
-/* A growable output buffer that frames are appended to. */
-typedef struct {
-    uint8_t *data;
-    size_t len;
-    size_t cap;
-} pw_buf_t;
 
 /* The connection a REQUEST came in on: the client's and the listening side's address. */
 typedef struct {
@@ -126,20 +116,7 @@ typedef struct {
     pw_peer_t peer;
 } pw_message_t;
 
-void pw_buf_init(pw_buf_t *buf);
-void pw_buf_free(pw_buf_t *buf);
-/* Drops the first n bytes. */
-void pw_buf_consume(pw_buf_t *buf, size_t n);
-/* Makes room for n more bytes; returns 0 or -ENOMEM. */
-int pw_buf_reserve(pw_buf_t *buf, size_t n);
-int pw_buf_append(pw_buf_t *buf, const void *data, size_t len);
-/* Makes room for exactly n more bytes (no doubling: for one large frame whose size is
- * known); returns 0 or -ENOMEM. */
-int pw_buf_reserve_exact(pw_buf_t *buf, size_t n);
-/* Gives back the memory of a buffer grown past `keep` bytes that now holds fewer. */
-void pw_buf_shrink(pw_buf_t *buf, size_t keep);
 
-/* Frame building: begin, put fields, end (which writes the payload length). */
 int pw_frame_begin(pw_buf_t *buf, uint8_t type, uint32_t id, size_t *start);
 int pw_frame_put_u32(pw_buf_t *buf, uint32_t value);
 int pw_frame_put_bytes(pw_buf_t *buf, const void *data, size_t len);

@@ -1,5 +1,5 @@
 """An isolate under concurrent load polls its socket for a moment before it sleeps
-(wire/busy_poll.h): it still answers every request, and once the load stops it sleeps and
+(python/busy_poll.h): it still answers every request, and once the load stops it sleeps and
 uses no CPU."""
 
 import threading

@@ -1,4 +1,4 @@
-/* test_busy_poll.c — an isolate's wait for its socket (wire/busy_poll.h) over a real
+/* test_busy_poll.c — an isolate's wait for its socket (python/busy_poll.h) over a real
  * socketpair: it returns when bytes or the end arrive; it polls only when warm (the last wait
  * was short) and busy (little time between work spent waiting); a long wait makes it cold,
  * and waits long against the work make it not busy. Whether it polled is read from the
@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "unit.h"
-#include "wire/busy_poll.h"
+#include "python/busy_poll.h"
 
 #define WINDOW_NS 2000000       /* 2 ms: long enough to see in CPU time under a sanitizer */
 

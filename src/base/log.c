@@ -1,11 +1,13 @@
 /* log.c — writing log lines to stderr (host process; the trace lines in every process).
  * Each line is formatted into one buffer and written with a single write(2).
  */
-#include "host/log.h"
+#include "base/log.h"
+#include "base/fd.h"
 
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
@@ -34,12 +36,25 @@ static void write_line(char *line, int len, size_t cap)
     (void)unused;   /* nowhere left to report a failed log write */
 }
 
+/* A message longer than the line buffer (a worker's traceback) is formatted on the heap,
+ * still into one write. */
 static void log_v(const char *fmt, va_list ap)
 {
     char line[8192];
+    va_list again;
+    va_copy(again, ap);
     int len = snprintf(line, sizeof line, "pyworkerd: ");
-    len += vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
-    write_line(line, len, sizeof line);
+    int n = vsnprintf(line + len, sizeof line - (size_t)len, fmt, ap);
+    char *big = n >= 0 && (size_t)(len + n) + 2 > sizeof line ? malloc((size_t)(len + n) + 2) : NULL;
+    if (big) {
+        memcpy(big, line, (size_t)len);
+        vsnprintf(big + len, (size_t)n + 1, fmt, again);
+        write_line(big, len + n, (size_t)(len + n) + 2);
+        free(big);
+    } else {
+        write_line(line, n < 0 ? n : len + n, sizeof line);
+    }
+    va_end(again);
 }
 
 void pw_log_error(const char *fmt, ...)
@@ -67,13 +82,7 @@ static size_t access_len;
 
 void pw_log_flush(void)
 {
-    size_t off = 0;
-    while (off < access_len) {
-        ssize_t n = write(STDERR_FILENO, access_buf + off, access_len - off);
-        if (n <= 0)
-            break;      /* nowhere left to report a failed log write */
-        off += (size_t)n;
-    }
+    (void)pw_fd_write_all(STDERR_FILENO, access_buf, access_len);  /* nowhere to report it */
     access_len = 0;
 }
 

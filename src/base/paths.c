@@ -2,7 +2,7 @@
  * The root is PYWORKERD_HOME when set, else the parent of the directory holding the binary
  * (a child run by /usr/bin/python3.11 is told that directory: pw_paths_set_bin_dir).
  */
-#include "config/paths.h"
+#include "base/paths.h"
 
 #include <libgen.h>
 #include <limits.h>

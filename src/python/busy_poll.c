@@ -1,8 +1,8 @@
 /* busy_poll.c — an isolate's wait for its socket: a short poll window under load, then
  * sleep (isolate process; busy_poll.h says why).
  */
-#include "wire/busy_poll.h"
-#include "host/log.h"
+#include "python/busy_poll.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <poll.h>
