@@ -18,7 +18,7 @@ MAIN_OBJ  := $(BUILD)/obj/main.o
 # build/pyworkerd-isolate (the zygote's and cold isolates' binary): Python's side only
 ISO_MAIN_OBJ := $(BUILD)/obj/isolate_main.o
 ISO_OBJS  := $(filter $(BUILD)/obj/isolate/% $(BUILD)/obj/python/% $(BUILD)/obj/wire/%,$(OBJS)) \
-             $(BUILD)/obj/config/cli.o $(BUILD)/obj/config/paths.o $(BUILD)/obj/config/child_command.o \
+             $(BUILD)/obj/config/paths.o $(BUILD)/obj/config/child_command.o \
              $(BUILD)/obj/host/log.o
 ISO_LIBS  := $(shell pkg-config --libs python3-embed libcjson libseccomp 2>/dev/null) -lm
 # The same code as an extension module, which Debian's /usr/bin/python3.11 runs as the zygote and

@@ -195,12 +195,12 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
-static int parse_snapshot(const char *s, pw_snapshot_t *out)
+static int parse_snapshot(const char *s, pw_cli_snapshot_t *out)
 {
     static const char *const names[] = { "package", "baseline", "none" };
     for (int i = 0; i < 3; i++)
         if (strcmp(s, names[i]) == 0) {
-            *out = (pw_snapshot_t)i;
+            *out = (pw_cli_snapshot_t)i;
             return 0;
         }
     return -1;
@@ -392,7 +392,7 @@ static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, c
         cli->watch = 1;
         return 0;
     case OPT_NO_SNAPSHOT:
-        cli->snapshot = PW_SNAPSHOT_NONE;
+        cli->snapshot = PW_CLI_SNAPSHOT_NONE;
         return 0;
     case OPT_SNAPSHOT:
         if (parse_snapshot(value, &cli->snapshot) < 0) {
@@ -493,46 +493,6 @@ static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first, pw_cmd_t
 
 /* ---- top level ---------------------------------------------------------------------------- */
 
-/* The hidden flags that follow --zygote FD or --isolate FD SPEC (set by pyworkerd itself:
- * supervisor.c, startmode.c). */
-static int parse_child_flags(pw_cli_t *cli, int argc, char **argv, int first, const char *mode)
-{
-    for (int i = first; i < argc; i++) {
-        const char *arg = argv[i];
-        char *end;
-        if (strcmp(arg, "--trace") == 0) {
-            cli->zygote_trace = 1;
-        } else if (strncmp(arg, "--snapshot=", 11) == 0 && parse_snapshot(arg + 11, &cli->snapshot) == 0) {
-            continue;
-        } else if (strncmp(arg, "--since=", 8) == 0 && arg[8]) {
-            errno = 0;
-            cli->isolate_since_ns = strtoull(arg + 8, &end, 10);
-            if (errno || *end)
-                return usage_error(cli, "pyworkerd", "%s: %s: expected nanoseconds", mode, arg);
-        } else {
-            return usage_error(cli, "pyworkerd", "%s: %s: unrecognized option", mode, arg);
-        }
-    }
-    return 0;
-}
-
-static int parse_isolate(pw_cli_t *cli, int argc, char **argv)
-{
-    if (argc < 4 || parse_fd(argv[2], &cli->zygote_fd) < 0)
-        return usage_error(cli, "pyworkerd", "--isolate: expected a file descriptor and a spec path");
-    cli->cmd = PW_CMD_ISOLATE;
-    cli->isolate_spec = argv[3];
-    return parse_child_flags(cli, argc, argv, 4, "--isolate");
-}
-
-static int parse_zygote(pw_cli_t *cli, int argc, char **argv)
-{
-    if (argc < 3 || parse_fd(argv[2], &cli->zygote_fd) < 0)
-        return usage_error(cli, "pyworkerd", "--zygote: expected a file descriptor");
-    cli->cmd = PW_CMD_ZYGOTE;
-    return parse_child_flags(cli, argc, argv, 3, "--zygote");
-}
-
 static int parse_help(pw_cli_t *cli, int argc, char **argv)
 {
     if (argc < 3) return set_output(cli, PW_CMD_HELP, top_help);
@@ -557,8 +517,6 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     cli->cpu_limit_ms = 30000;
     if (argc < 2) return usage_error(cli, "pyworkerd", "missing command");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--zygote") == 0) return parse_zygote(cli, argc, argv);
-    if (strcmp(cmd, "--isolate") == 0) return parse_isolate(cli, argc, argv);
     if (strcmp(cmd, "--help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
     if (strcmp(cmd, "--version") == 0) return set_version(cli);
     if (strcmp(cmd, "serve") == 0) return parse_serve(cli, argc, argv, 2, PW_CMD_SERVE);

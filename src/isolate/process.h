@@ -7,7 +7,7 @@
 #define PW_PROCESS_H
 
 #include <stdint.h>
-#include "config/cli.h"
+#include "isolate/child_args.h"
 
 /* Zygote: ctl_fd is its SOCK_SEQPACKET control socket to the host; trace turns PYTHON_TRACE
  * lines on; its templates start isolates the `snapshot` way. */
@@ -44,7 +44,7 @@ int pw_startmode_probe_worker(const char *spec_path, int fence, char **error_tex
 int pw_startmode_spawn_cold(int isolate_fd, int stdio_fd, const char *spec_path);
 int pw_cold_isolate_main(int fd, const char *spec_path, int trace, uint64_t since_ns);
 
-/* Runs cli's zygote or cold-isolate mode and returns its exit code; -1 for any other cmd. */
-int pw_child_main(const pw_cli_t *cli);
+/* Runs the zygote or cold-isolate mode `args` names and returns its exit code. */
+int pw_child_main(const pw_child_args_t *args);
 
 #endif

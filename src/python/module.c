@@ -7,7 +7,7 @@
  */
 #include "python/module.h"
 #include "config/child_command.h"
-#include "config/cli.h"
+#include "isolate/child_args.h"
 #include "config/paths.h"
 #include "isolate/process.h"
 #include "wire/frame.h"
@@ -71,12 +71,15 @@ static PyObject *child_main(PyObject *module, PyObject *args)
     pw_paths_set_bin_dir(dirname(bin_dir));     /* .../build/pyext -> .../build */
     if (reset_argv() < 0)
         return NULL;
-    pw_cli_t cli;
-    if (pw_cli_parse((int)argc, argv, &cli) < 0) {
-        fprintf(stderr, "%s\n", cli.output);
+    pw_child_args_t child;
+    char err[1024];
+    int parsed = pw_child_args_parse((int)argc, argv, &child, err, sizeof err);
+    if (parsed != 0) {
+        if (parsed < 0)
+            fprintf(stderr, "%s\n", err);
         return PyLong_FromLong(1);
     }
-    int rc = pw_child_main(&cli);
+    int rc = pw_child_main(&child);
     if (PyErr_Occurred())
         PyErr_Clear();
     return PyLong_FromLong(rc < 0 ? 1 : rc);
