@@ -23,10 +23,10 @@ OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 HOST_OBJS := $(foreach d,$(HOST_DIRS),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))
 MAIN_OBJ  := $(BUILD)/obj/main.o
 HOST_PKGS := libh2o libuv libcjson sqlite3 libcurl
-LDLIBS    := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lssl -lcrypto -lm
+LDLIBS    := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lssl -lcrypto -lm
 # build/pyworkerd-isolate (the zygote's and cold isolates' binary): the child side only
 ISO_MAIN_OBJ := $(BUILD)/obj/isolate_main.o
-ISO_OBJS  := $(foreach d,$(CHILD_DIRS),$(filter $(BUILD)/obj/$(d)/%,$(OBJS))) $(BUILD)/obj/config/cli.o
+ISO_OBJS  := $(foreach d,$(CHILD_DIRS),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))
 ISO_LIBS  := $(shell pkg-config --libs python3-embed libcjson libseccomp 2>/dev/null) -lm
 # C unit tests may test either side: they link both, and every library.
 ALL_LIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lssl -lcrypto -lm
@@ -77,7 +77,7 @@ $(BUILD)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
-$(BUILD)/pyworkerd: $(OBJS) $(MAIN_OBJ)
+$(BUILD)/pyworkerd: $(HOST_OBJS) $(MAIN_OBJ)
 	$(CC) $(ALL_CFLAGS) -rdynamic $^ -o $@ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/pyworkerd-isolate: $(ISO_OBJS) $(ISO_MAIN_OBJ)

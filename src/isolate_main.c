@@ -4,25 +4,26 @@
  * build). It links only what Python's side needs (CPython, cJSON, libseccomp) and none of the
  * host's libraries (h2o, libuv, OpenSSL, curl, SQLite): each library's mappings are copied by
  * every fork of a template and loaded by every cold start, so fewer of them make both faster.
- * The full pyworkerd binary still accepts the same arguments.
+ * It takes only the hidden child modes (isolate/child_args.h); build/pyworkerd runs none.
  */
-#include "config/cli.h"
+#include "isolate/child_args.h"
 #include "isolate/child_main.h"
 
 #include <stdio.h>
 
 int main(int argc, char **argv)
 {
-    pw_cli_t cli;
-    if (pw_cli_parse(argc, argv, &cli) < 0) {
-        fprintf(stderr, "%s\n", cli.output);
+    pw_child_args_t args;
+    char err[1024];
+    int rc = pw_child_args_parse(argc, argv, &args, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", err);
         return 1;
     }
-    int rc = pw_child_main(&cli);
-    if (rc < 0) {
+    if (rc > 0) {
         fprintf(stderr, "pyworkerd-isolate runs only as pyworkerd's zygote or cold isolate; "
                         "run pyworkerd instead\n");
         return 1;
     }
-    return rc;
+    return pw_child_main(&args);
 }

@@ -1,8 +1,9 @@
-/* main.c — pyworkerd's entry point (host process, or the zygote with --zygote). Parses the
- * command line, loads the config, lays out each Python worker's files, starts the runtime
- * zygote and one template + isolate pool per worker, serves HTTP until SIGTERM/SIGINT, then
- * drains in-flight requests, retires every isolate (it runs its shutdown hooks and exits; all
- * bounded by --drain-timeout) and exits 0. Only this file decides to exit.
+/* main.c — pyworkerd's entry point (host process; the zygote and cold isolates run another
+ * program: isolate_main.c, or Python with the extension module). Parses the command line,
+ * loads the config, lays out each Python worker's files, starts the runtime zygote and one
+ * template + isolate pool per worker, serves HTTP until SIGTERM/SIGINT, then drains in-flight
+ * requests, retires every isolate (it runs its shutdown hooks and exits; all bounded by
+ * --drain-timeout) and exits 0. Only this file decides to exit.
  */
 #include "config/cli.h"
 #include "base/err.h"
@@ -20,7 +21,6 @@
 #include "host/test_runner.h"
 #include "host/worker_dir.h"
 #include "http/server.h"
-#include "isolate/child_main.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,7 +109,7 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
     /* A cold isolate is a new exec of pyworkerd, which the template's mount tree does not
      * hold: --no-snapshot (a benchmark mode) runs without the sandbox. */
     pw_worker_settings_t settings = { .config_dir = config->dir,
-                                      .sandbox = cli->sandbox && cli->snapshot != PW_SNAPSHOT_NONE,
+                                      .sandbox = cli->sandbox && cli->snapshot != PW_CLI_SNAPSHOT_NONE,
                                       .memory_limit_mib = or_default(
                                           config->services[index].worker.options.memory_limit_mib,
                                           (unsigned)cli->memory_limit_mib),
@@ -481,9 +481,6 @@ int main(int argc, char **argv)
     case PW_CMD_VERSION:
         printf("%s\n", cli.output);
         return 0;
-    case PW_CMD_ZYGOTE:
-    case PW_CMD_ISOLATE:
-        return pw_child_main(&cli);
     case PW_CMD_SERVE:
     case PW_CMD_TEST:
         return serve(&cli);

@@ -59,12 +59,10 @@ int pw_paths_schema_dir(char *out, size_t len)
 int pw_paths_isolate_binary(char *out, size_t len)
 {
     char bindir[PATH_MAX];
-    if (pw_paths_bin_dir(bindir, sizeof bindir) == 0 &&
-        snprintf(out, len, "%s/pyworkerd-isolate", bindir) < (int)len && access(out, X_OK) == 0)
-        return 0;
-    if (bin_dir_override[0])    /* in a child run by another interpreter: not ours to exec */
-        return snprintf(out, len, "%s/pyworkerd", bin_dir_override) < (int)len ? 0 : -1;
-    return snprintf(out, len, "/proc/self/exe") < (int)len ? 0 : -1;
+    if (pw_paths_bin_dir(bindir, sizeof bindir) < 0 ||
+        snprintf(out, len, "%s/pyworkerd-isolate", bindir) >= (int)len)
+        return -1;
+    return access(out, X_OK) == 0 ? 0 : -1;
 }
 
 int pw_paths_python_dir(char *out, size_t len)

@@ -14,7 +14,8 @@ int pw_paths_bin_dir(char *out, size_t len);
 void pw_paths_set_bin_dir(const char *dir);
 int pw_paths_schema_dir(char *out, size_t len);
 int pw_paths_python_dir(char *out, size_t len);
-/* The embedding binary: pyworkerd-isolate next to this one (isolate_main.c), else pyworkerd. */
+/* The embedding binary: pyworkerd-isolate next to this one (isolate_main.c); -1 when it is
+ * missing (pyworkerd itself runs no child mode). */
 int pw_paths_isolate_binary(char *out, size_t len);
 
 #endif

@@ -2,6 +2,10 @@
  * main). Option syntax and usage errors follow workerd's (kj::MainBuilder): `--opt=v`,
  * `--opt v`, `-sX`, `-s X`, `--` ends options, and a usage error reads
  * "pyworkerd serve: <detail>\nTry 'pyworkerd serve --help' for more information.".
+ * Every option is one row of options[] (as redis's static_configs[]): its names, the commands
+ * that take it, its argument, the typed setter that stores it and its help; the parse loop
+ * and the option list of `pyworkerd help serve` are generic over the table, so an option is
+ * added by adding its row (and its pw_cli_t field).
  * Nothing here prints or exits; strings in the result point into argv or into the pw_cli_t.
  */
 #include "config/cli.h"
@@ -13,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char top_help[] =
+/* The help texts up to their option lists, which options[] fills in. */
+static const char top_usage[] =
     "Usage: pyworkerd <command> [<arg>...]\n"
     "\n"
     "Runs Cloudflare-style Python Workers from a workerd config, with native CPython.\n"
@@ -25,88 +30,16 @@ static const char top_help[] =
     "\n"
     "See 'pyworkerd help <command>' for more information on a specific command.\n"
     "\n"
-    "Options:\n"
-    "    --version\n"
-    "        Print version information and exit.\n"
-    "    --help\n"
-    "        Display this help text and exit.";
+    "Options:";
 
-static const char serve_help[] =
+static const char serve_usage[] =
     "Usage: pyworkerd serve [<option>...] <config-file> [<const-name>]\n"
     "\n"
     "Serves the Python Workers of a workerd config. <config-file> is a Cap'n Proto text file\n"
     "that imports \"/workerd/workerd.capnp\" and defines a constant of type Config;\n"
     "<const-name> names it when the file defines more than one.\n"
     "\n"
-    "Options:\n"
-    "    -s<name>=<addr>, --socket-addr=<name>=<addr>\n"
-    "        Override the address of the socket <name> in the config (e.g. http=*:8080).\n"
-    "    -S<name>=<fd>, --socket-fd=<name>=<fd>\n"
-    "        Serve the socket <name> on the listening socket <fd> (inherited, e.g. from\n"
-    "        systemd) instead of its address.\n"
-    "    -d<name>=<path>, --directory-path=<name>=<path>\n"
-    "        Override the path of the disk service <name> in the config.\n"
-    "    -e<name>=<addr>, --external-addr=<name>=<addr>\n"
-    "        Override the address of the external service <name> in the config.\n"
-    "    --control-fd=<fd>\n"
-    "        Write a JSON line {\"event\":\"listen\",\"socket\":<name>,\"port\":<n>} to <fd> for\n"
-    "        each socket once it listens (useful with port 0).\n"
-    "    --experimental\n"
-    "        Accepted for workerd compatibility (pyworkerd gates no feature behind it).\n"
-    "    -I<dir>, --import-path=<dir>\n"
-    "        Add <dir> to the directories searched for imports starting with '/'.\n"
-    "    --isolates=<n>\n"
-    "        Start <n> isolates per worker (default 1).\n"
-    "    --min-isolates=<n>\n"
-    "        Keep at least <n> isolates per worker serving, even when idle (default 1; 0\n"
-    "        scales an idle worker to zero). --isolates=<n> is the same.\n"
-    "    --max-isolates=<n>\n"
-    "        Grow up to <n> isolates per worker while every isolate has 8 or more requests\n"
-    "        in flight (default: the minimum, no growth).\n"
-    "    --spare-isolates=<n>\n"
-    "        Keep <n> pre-forked isolates per worker ready for growth and replacement\n"
-    "        (default 1).\n"
-    "    --idle-timeout=<seconds>\n"
-    "        Stop an isolate above the minimum after <seconds> without requests (default 30).\n"
-    "    -w, --watch\n"
-    "        Rebuild a worker when its files or the config change, and swap the new version\n"
-    "        in; a version that fails to load is logged and the previous one keeps serving.\n"
-    "    --no-snapshot\n"
-    "        Start every isolate cold: a new process that starts Python and imports the\n"
-    "        worker (no fork of a worker template; for measuring start types).\n"
-    "    --drain-timeout=<seconds>\n"
-    "        On SIGTERM, wait up to <seconds> for requests in flight and for the isolates'\n"
-    "        shutdown (ASGI lifespan) (default 10); a retired isolate that takes longer to\n"
-    "        exit is killed.\n"
-    "    --memory-limit=<MiB>\n"
-    "        Memory an isolate may allocate beyond its template (default 128; 0: no limit).\n"
-    "        Past it, Python raises MemoryError.\n"
-    "    --cpu-limit-ms=<ms>\n"
-    "        CPU time a request may use (default 30000; 0: no limit). An isolate that exceeds\n"
-    "        it is killed and replaced; its requests get 503.\n"
-    "    --request-timeout=<seconds>\n"
-    "        Wall-clock time a request may take (default 0: no limit); then 504.\n"
-    "    --max-concurrent-requests=<n>\n"
-    "        Requests one isolate handles at once (default 0: no limit); others wait.\n"
-    "    --persist-dir=<dir>\n"
-    "        Keep state (KV namespaces of relative disk paths) under <dir>; \":memory:\" keeps\n"
-    "        nothing on disk.\n"
-    "    --fetch-timeout=<seconds>\n"
-    "        Time an outbound fetch() may take, redirects included (default 30).\n"
-    "    --no-sandbox\n"
-    "        Run isolates without namespaces, seccomp, Landlock, rlimits and the audit hook\n"
-    "        (only where user namespaces are unavailable; workers can then reach the host).\n"
-    "    --no-access-log\n"
-    "        Do not log one line per request.\n"
-    "    --verbose\n"
-    "        Log informational messages to stderr.\n"
-    "    --version\n"
-    "        Print version information and exit.\n"
-    "    --help\n"
-    "        Display this help text and exit.";
-
-/* "pyworkerd serve" or "pyworkerd test": the command whose options are being parsed. */
-static const char *command_name = "pyworkerd serve";
+    "Options:";
 
 static const char test_help[] =
     "Usage: pyworkerd test [<option>...] <config-file> [<filter>]\n"
@@ -119,7 +52,15 @@ static const char test_help[] =
     "`[ FAIL ]` (with the traceback) per test; exits 0 when at least one test passed and none\n"
     "failed. Takes the options of `pyworkerd serve` (see `pyworkerd help serve`).";
 
-/* Formats a usage error for `prog` ("pyworkerd" or command_name) and returns -1. */
+/* ---- results and errors ------------------------------------------------------------------- */
+
+/* "pyworkerd serve" or "pyworkerd test": the command whose options are being parsed. */
+static const char *command_prog(const pw_cli_t *cli)
+{
+    return cli->cmd == PW_CMD_TEST ? "pyworkerd test" : "pyworkerd serve";
+}
+
+/* Formats a usage error for `prog` ("pyworkerd" or command_prog()) and returns -1. */
 static int usage_error(pw_cli_t *cli, const char *prog, const char *fmt, ...)
 {
     char detail[1024];
@@ -132,16 +73,17 @@ static int usage_error(pw_cli_t *cli, const char *prog, const char *fmt, ...)
     return -1;
 }
 
+/* A usage error about `written` (an option as written) whose value was `value`. */
+static int value_error(pw_cli_t *cli, const char *written, const char *expected, const char *value)
+{
+    return usage_error(cli, command_prog(cli), "%s: expected %s, got \"%s\"", written, expected, value);
+}
+
 static int set_output(pw_cli_t *cli, pw_cmd_t cmd, const char *text)
 {
     cli->cmd = cmd;
     snprintf(cli->output, sizeof cli->output, "%s", text);
     return 0;
-}
-
-static int set_version(pw_cli_t *cli)
-{
-    return set_output(cli, PW_CMD_VERSION, "pyworkerd " PW_VERSION);
 }
 
 /* ---- option values ---------------------------------------------------------------------- */
@@ -150,12 +92,13 @@ static int set_version(pw_cli_t *cli)
 static int parse_override(pw_cli_t *cli, const char *opt, const char *value,
                           pw_socket_override_t *list, size_t *n, char (*names)[256])
 {
+    const char *prog = command_prog(cli);
     const char *eq = strchr(value, '=');
-    if (!eq) return usage_error(cli, command_name, "%s: Expected <name>=<value>", opt);
+    if (!eq) return usage_error(cli, prog, "%s: Expected <name>=<value>", opt);
     size_t len = (size_t)(eq - value);
-    if (*n >= PW_CLI_MAX_LIST) return usage_error(cli, command_name, "%s: too many", opt);
+    if (*n >= PW_CLI_MAX_LIST) return usage_error(cli, prog, "%s: too many", opt);
     if (len >= sizeof names[*n]) {
-        return usage_error(cli, command_name, "%s: name too long", opt);
+        return usage_error(cli, prog, "%s: name too long", opt);
     }
     memcpy(names[*n], value, len);
     names[*n][len] = '\0';
@@ -164,7 +107,6 @@ static int parse_override(pw_cli_t *cli, const char *opt, const char *value,
     (*n)++;
     return 0;
 }
-
 
 static int parse_positive_int(const char *s, int max, int *out)
 {
@@ -195,12 +137,12 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
-static int parse_snapshot(const char *s, pw_snapshot_t *out)
+static int parse_snapshot(const char *s, pw_cli_snapshot_t *out)
 {
     static const char *const names[] = { "package", "baseline", "none" };
     for (int i = 0; i < 3; i++)
         if (strcmp(s, names[i]) == 0) {
-            *out = (pw_snapshot_t)i;
+            *out = (pw_cli_snapshot_t)i;
             return 0;
         }
     return -1;
@@ -208,206 +150,355 @@ static int parse_snapshot(const char *s, pw_snapshot_t *out)
 
 static int parse_fd(const char *s, int *fd)
 {
-    if (strcmp(s, "0") == 0) {
-        *fd = 0;
-        return 0;
-    }
-    return parse_positive_int(s, INT_MAX, fd);
+    return parse_count(s, INT_MAX, fd);
 }
 
-/* ---- serve -------------------------------------------------------------------------------- */
+/* ---- the option table --------------------------------------------------------------------- */
 
-typedef enum { OPT_SOCKET, OPT_IMPORT, OPT_ISOLATES, OPT_DRAIN, OPT_VERBOSE, OPT_NO_ACCESS_LOG,
-               OPT_NO_SNAPSHOT, OPT_SNAPSHOT, OPT_MIN_ISOLATES, OPT_MAX_ISOLATES, OPT_SPARE_ISOLATES,
-               OPT_IDLE_TIMEOUT, OPT_WATCH,
-               OPT_HELP, OPT_VERSION, OPT_MEMORY, OPT_CPU, OPT_TIMEOUT, OPT_MAX_CONCURRENT,
-               OPT_NO_SANDBOX, OPT_PERSIST_DIR, OPT_FETCH_TIMEOUT, OPT_SOCKET_FD, OPT_DIRECTORY,
-               OPT_EXTERNAL, OPT_CONTROL_FD, OPT_EXPERIMENTAL } opt_id_t;
+/* Which commands take an option (top level: `pyworkerd --help`). */
+enum { CLI_TOP = 1, CLI_SERVE = 2, CLI_TEST = 4 };
 
-typedef struct {
-    char short_name;        /* 0: none */
+typedef struct cli_option cli_option_t;
+
+/* Stores option `o`'s value (NULL when it takes none) in `cli`; `written` is the option as
+ * the user wrote it ("-s", "--socket-addr"), for messages. Returns 0, 1 when parsing ends
+ * with success (--help, --version), or -1 with the usage error in cli->output. */
+typedef int (*cli_setter_t)(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                            const char *value);
+
+struct cli_option {
     const char *long_name;
-    int takes_value;
-    opt_id_t id;
-} opt_t;
-
-static const opt_t serve_opts[] = {
-    { 's', "socket-addr", 1, OPT_SOCKET },
-    { 'S', "socket-fd", 1, OPT_SOCKET_FD },
-    { 'd', "directory-path", 1, OPT_DIRECTORY },
-    { 'e', "external-addr", 1, OPT_EXTERNAL },
-    { 0, "control-fd", 1, OPT_CONTROL_FD },
-    { 0, "experimental", 0, OPT_EXPERIMENTAL },
-    { 'I', "import-path", 1, OPT_IMPORT },
-    { 0, "isolates", 1, OPT_ISOLATES },
-    { 0, "drain-timeout", 1, OPT_DRAIN },
-    { 0, "verbose", 0, OPT_VERBOSE },
-    { 0, "no-access-log", 0, OPT_NO_ACCESS_LOG },
-    { 0, "no-snapshot", 0, OPT_NO_SNAPSHOT },
-    { 0, "min-isolates", 1, OPT_MIN_ISOLATES },
-    { 0, "max-isolates", 1, OPT_MAX_ISOLATES },
-    { 0, "spare-isolates", 1, OPT_SPARE_ISOLATES },
-    { 0, "idle-timeout", 1, OPT_IDLE_TIMEOUT },
-    { 'w', "watch", 0, OPT_WATCH },
-    { 0, "snapshot", 1, OPT_SNAPSHOT },     /* hidden (bench): package, baseline or none */
-    { 0, "memory-limit", 1, OPT_MEMORY },
-    { 0, "cpu-limit-ms", 1, OPT_CPU },
-    { 0, "request-timeout", 1, OPT_TIMEOUT },
-    { 0, "max-concurrent-requests", 1, OPT_MAX_CONCURRENT },
-    { 0, "no-sandbox", 0, OPT_NO_SANDBOX },
-    { 0, "persist-dir", 1, OPT_PERSIST_DIR },
-    { 0, "fetch-timeout", 1, OPT_FETCH_TIMEOUT },
-    { 0, "help", 0, OPT_HELP },
-    { 0, "version", 0, OPT_VERSION },
+    char short_name;        /* 0: none */
+    unsigned commands;      /* CLI_*: the commands that take it */
+    const char *arg;        /* its argument as the help names it; NULL: takes none */
+    cli_setter_t set;
+    size_t field;           /* offsetof(pw_cli_t, ...): what a generic setter writes */
+    int max;                /* set_count, set_positive: the largest value accepted */
+    const char *help;       /* its help, lines separated by '\n'; NULL: hidden */
 };
 
-#define N_SERVE_OPTS (sizeof serve_opts / sizeof serve_opts[0])
+#define FIELD(cli, o, type) ((type *)((char *)(cli) + (o)->field))
 
-static const opt_t *find_long(const char *name, size_t len)
+/* ---- setters: generic over a field ---- */
+
+static int set_on(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
 {
-    for (size_t i = 0; i < N_SERVE_OPTS; i++) {
-        if (strlen(serve_opts[i].long_name) == len && strncmp(serve_opts[i].long_name, name, len) == 0) {
-            return &serve_opts[i];
-        }
-    }
-    return NULL;
+    *FIELD(cli, o, int) = 1;
+    return 0;
 }
 
-static const opt_t *find_short(char c)
+static int set_off(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
 {
-    for (size_t i = 0; i < N_SERVE_OPTS; i++) {
-        if (serve_opts[i].short_name && serve_opts[i].short_name == c) return &serve_opts[i];
-    }
-    return NULL;
+    *FIELD(cli, o, int) = 0;
+    return 0;
 }
 
-static int parse_pool_size(pw_cli_t *cli, opt_id_t id, const char *as_written, const char *value)
+static int set_count(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
 {
-    int n;
-    if (parse_count(value, 4096, &n) < 0 || (id == OPT_MAX_ISOLATES && n == 0)) {
-        return usage_error(cli, command_name, "%s: expected a%s integer, got \"%s\"", as_written,
-                           id == OPT_MAX_ISOLATES ? " positive" : " non-negative", value);
+    if (parse_count(value, o->max, FIELD(cli, o, int)) < 0)
+        return value_error(cli, written, "a non-negative integer", value);
+    return 0;
+}
+
+static int set_positive(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (parse_positive_int(value, o->max, FIELD(cli, o, int)) < 0)
+        return value_error(cli, written, "a positive integer", value);
+    return 0;
+}
+
+static int set_seconds(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (parse_seconds(value, FIELD(cli, o, double)) < 0)
+        return value_error(cli, written, "a number of seconds", value);
+    return 0;
+}
+
+/* A time limit that cannot be 0. */
+static int set_positive_seconds(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                                const char *value)
+{
+    double *seconds = FIELD(cli, o, double);
+    if (parse_seconds(value, seconds) < 0 || *seconds <= 0)
+        return value_error(cli, written, "a number of seconds", value);
+    return 0;
+}
+
+static int set_fd(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (parse_fd(value, FIELD(cli, o, int)) < 0)
+        return value_error(cli, written, "a file descriptor number", value);
+    return 0;
+}
+
+static int set_directory(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (!*value) return usage_error(cli, command_prog(cli), "%s: expected a directory", written);
+    *FIELD(cli, o, const char *) = value;
+    return 0;
+}
+
+/* ---- setters of one option each ---- */
+
+static int set_socket_addr(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                           const char *value)
+{
+    return parse_override(cli, written, value, cli->socket_overrides, &cli->n_socket_overrides,
+                          cli->socket_names);
+}
+
+static int set_socket_fd(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    int fd;
+    size_t n = cli->n_socket_fds;
+    if (parse_override(cli, written, value, cli->socket_fds, &cli->n_socket_fds,
+                       cli->socket_fd_names) < 0) {
+        return -1;
     }
-    if (id == OPT_MIN_ISOLATES)
-        cli->isolates = n;
-    else if (id == OPT_MAX_ISOLATES)
-        cli->max_isolates = n;
+    if (parse_fd(cli->socket_fds[n].address, &fd) < 0)
+        return value_error(cli, written, "<name>=<file descriptor number>", value);
+    return 0;
+}
+
+static int set_directory_path(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                              const char *value)
+{
+    return parse_override(cli, written, value, cli->directory_overrides,
+                          &cli->n_directory_overrides, cli->directory_names);
+}
+
+static int set_external_addr(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                             const char *value)
+{
+    return parse_override(cli, written, value, cli->external_overrides,
+                          &cli->n_external_overrides, cli->external_names);
+}
+
+static int set_import_path(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                           const char *value)
+{
+    if (cli->n_import_paths >= PW_CLI_MAX_LIST)
+        return usage_error(cli, command_prog(cli), "%s: too many", written);
+    cli->import_paths[cli->n_import_paths++] = value;
+    return 0;
+}
+
+/* workerd's gate for experimental features: pyworkerd has none to gate. */
+static int set_nothing(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    return 0;
+}
+
+static int set_snapshot(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (parse_snapshot(value, &cli->snapshot) < 0)
+        return value_error(cli, written, "package, baseline or none", value);
+    return 0;
+}
+
+static int set_no_snapshot(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                           const char *value)
+{
+    cli->snapshot = PW_CLI_SNAPSHOT_NONE;
+    return 0;
+}
+
+static int set_help(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value);
+
+static int set_version(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    set_output(cli, PW_CMD_VERSION, "pyworkerd " PW_VERSION);
+    return 1;
+}
+
+#define SERVE (CLI_SERVE | CLI_TEST)    /* `test` takes serve's options */
+#define ANY (CLI_TOP | CLI_SERVE | CLI_TEST)
+#define AT(name) offsetof(pw_cli_t, name)
+
+/* In the order `pyworkerd help serve` lists them. */
+static const cli_option_t options[] = {
+    /* long name, short, commands, argument, setter, field, max, help */
+    { "socket-addr", 's', SERVE, "<name>=<addr>", set_socket_addr, 0, 0,
+      "Override the address of the socket <name> in the config (e.g. http=*:8080)." },
+    { "socket-fd", 'S', SERVE, "<name>=<fd>", set_socket_fd, 0, 0,
+      "Serve the socket <name> on the listening socket <fd> (inherited, e.g. from\n"
+      "systemd) instead of its address." },
+    { "directory-path", 'd', SERVE, "<name>=<path>", set_directory_path, 0, 0,
+      "Override the path of the disk service <name> in the config." },
+    { "external-addr", 'e', SERVE, "<name>=<addr>", set_external_addr, 0, 0,
+      "Override the address of the external service <name> in the config." },
+    { "control-fd", 0, SERVE, "<fd>", set_fd, AT(control_fd), 0,
+      "Write a JSON line {\"event\":\"listen\",\"socket\":<name>,\"port\":<n>} to <fd> for\n"
+      "each socket once it listens (useful with port 0)." },
+    { "experimental", 0, SERVE, NULL, set_nothing, 0, 0,
+      "Accepted for workerd compatibility (pyworkerd gates no feature behind it)." },
+    { "import-path", 'I', SERVE, "<dir>", set_import_path, 0, 0,
+      "Add <dir> to the directories searched for imports starting with '/'." },
+    { "isolates", 0, SERVE, "<n>", set_positive, AT(isolates), 4096,
+      "Start <n> isolates per worker (default 1)." },
+    { "min-isolates", 0, SERVE, "<n>", set_count, AT(isolates), 4096,
+      "Keep at least <n> isolates per worker serving, even when idle (default 1; 0\n"
+      "scales an idle worker to zero). --isolates=<n> is the same." },
+    { "max-isolates", 0, SERVE, "<n>", set_positive, AT(max_isolates), 4096,
+      "Grow up to <n> isolates per worker while every isolate has 8 or more requests\n"
+      "in flight (default: the minimum, no growth)." },
+    { "spare-isolates", 0, SERVE, "<n>", set_count, AT(spare_isolates), 4096,
+      "Keep <n> pre-forked isolates per worker ready for growth and replacement\n"
+      "(default 1)." },
+    { "idle-timeout", 0, SERVE, "<seconds>", set_seconds, AT(idle_timeout_s), 0,
+      "Stop an isolate above the minimum after <seconds> without requests (default 30)." },
+    { "watch", 'w', SERVE, NULL, set_on, AT(watch), 0,
+      "Rebuild a worker when its files or the config change, and swap the new version\n"
+      "in; a version that fails to load is logged and the previous one keeps serving." },
+    { "no-snapshot", 0, SERVE, NULL, set_no_snapshot, 0, 0,
+      "Start every isolate cold: a new process that starts Python and imports the\n"
+      "worker (no fork of a worker template; for measuring start types)." },
+    /* hidden (bench): package, baseline or none */
+    { "snapshot", 0, SERVE, "<mode>", set_snapshot, 0, 0, NULL },
+    { "drain-timeout", 0, SERVE, "<seconds>", set_seconds, AT(drain_timeout_s), 0,
+      "On SIGTERM, wait up to <seconds> for requests in flight and for the isolates'\n"
+      "shutdown (ASGI lifespan) (default 10); a retired isolate that takes longer to\n"
+      "exit is killed." },
+    { "memory-limit", 0, SERVE, "<MiB>", set_count, AT(memory_limit_mib), 1 << 20,
+      "Memory an isolate may allocate beyond its template (default 128; 0: no limit).\n"
+      "Past it, Python raises MemoryError." },
+    { "cpu-limit-ms", 0, SERVE, "<ms>", set_count, AT(cpu_limit_ms), INT_MAX,
+      "CPU time a request may use (default 30000; 0: no limit). An isolate that exceeds\n"
+      "it is killed and replaced; its requests get 503." },
+    { "request-timeout", 0, SERVE, "<seconds>", set_seconds, AT(request_timeout_s), 0,
+      "Wall-clock time a request may take (default 0: no limit); then 504." },
+    { "max-concurrent-requests", 0, SERVE, "<n>", set_count, AT(max_concurrent), INT_MAX,
+      "Requests one isolate handles at once (default 0: no limit); others wait." },
+    { "persist-dir", 0, SERVE, "<dir>", set_directory, AT(persist_dir), 0,
+      "Keep state (KV namespaces of relative disk paths) under <dir>; \":memory:\" keeps\n"
+      "nothing on disk." },
+    { "fetch-timeout", 0, SERVE, "<seconds>", set_positive_seconds, AT(fetch_timeout_s), 0,
+      "Time an outbound fetch() may take, redirects included (default 30)." },
+    { "no-sandbox", 0, SERVE, NULL, set_off, AT(sandbox), 0,
+      "Run isolates without namespaces, seccomp, Landlock, rlimits and the audit hook\n"
+      "(only where user namespaces are unavailable; workers can then reach the host)." },
+    { "no-access-log", 0, SERVE, NULL, set_off, AT(access_log), 0,
+      "Do not log one line per request." },
+    { "verbose", 0, SERVE, NULL, set_on, AT(verbose), 0,
+      "Log informational messages to stderr." },
+    { "version", 0, ANY, NULL, set_version, 0, 0,
+      "Print version information and exit." },
+    { "help", 0, ANY, NULL, set_help, 0, 0,
+      "Display this help text and exit." },
+};
+
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+/* ---- help --------------------------------------------------------------------------------- */
+
+/* Appends to cli->output, which stays terminated when the text does not fit. */
+static void append(pw_cli_t *cli, size_t *len, const char *fmt, ...)
+{
+    if (*len >= sizeof cli->output - 1)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(cli->output + *len, sizeof cli->output - *len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        *len += (size_t)n;
+}
+
+/* "    -s<name>=<addr>, --socket-addr=<name>=<addr>" and its help, each line indented. */
+static void append_option_help(pw_cli_t *cli, size_t *len, const cli_option_t *o)
+{
+    const char *arg = o->arg ? o->arg : "";
+    append(cli, len, "\n    ");
+    if (o->short_name)
+        append(cli, len, "-%c%s, ", o->short_name, arg);
+    append(cli, len, "--%s%s%s", o->long_name, o->arg ? "=" : "", arg);
+    for (const char *line = o->help; *line;) {
+        size_t n = strcspn(line, "\n");
+        append(cli, len, "\n        %.*s", (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+}
+
+/* `usage`, then the help of each option `command` (CLI_*) takes, as PW_CMD_HELP's output. */
+static int set_help_text(pw_cli_t *cli, const char *usage, unsigned command)
+{
+    size_t len = 0;
+    cli->cmd = PW_CMD_HELP;
+    cli->output[0] = '\0';
+    append(cli, &len, "%s", usage);
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if ((options[i].commands & command) && options[i].help)
+            append_option_help(cli, &len, &options[i]);
+    return 0;
+}
+
+/* --help: the help of the command being parsed (none yet: the top level's). */
+static int set_help(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (cli->cmd == PW_CMD_TEST)
+        set_output(cli, PW_CMD_HELP, test_help);
+    else if (cli->cmd == PW_CMD_SERVE)
+        set_help_text(cli, serve_usage, CLI_SERVE);
     else
-        cli->spare_isolates = n;
-    return 0;
+        set_help_text(cli, top_usage, CLI_TOP);
+    return 1;
 }
 
-/* Applies one option. Returns 1 when parsing should stop with success (--help, --version). */
-static int apply_option(pw_cli_t *cli, const opt_t *o, const char *as_written, const char *value)
+/* ---- the parse loop ----------------------------------------------------------------------- */
+
+static const cli_option_t *find_long(const char *name, size_t len, unsigned command)
 {
-    const char *prog = command_name;
-    switch (o->id) {
-    case OPT_SOCKET:
-        return parse_override(cli, as_written, value, cli->socket_overrides,
-                              &cli->n_socket_overrides, cli->socket_names);
-    case OPT_SOCKET_FD: {
-        int fd;
-        size_t n = cli->n_socket_fds;
-        if (parse_override(cli, as_written, value, cli->socket_fds, &cli->n_socket_fds,
-                           cli->socket_fd_names) < 0) {
-            return -1;
-        }
-        if (parse_fd(cli->socket_fds[n].address, &fd) < 0) {
-            return usage_error(cli, prog, "%s: expected <name>=<file descriptor number>, got \"%s\"",
-                               as_written, value);
-        }
-        return 0;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const cli_option_t *o = &options[i];
+        if ((o->commands & command) && strlen(o->long_name) == len && strncmp(o->long_name, name, len) == 0)
+            return o;
     }
-    case OPT_DIRECTORY:
-        return parse_override(cli, as_written, value, cli->directory_overrides,
-                              &cli->n_directory_overrides, cli->directory_names);
-    case OPT_EXTERNAL:
-        return parse_override(cli, as_written, value, cli->external_overrides,
-                              &cli->n_external_overrides, cli->external_names);
-    case OPT_CONTROL_FD:
-        if (parse_fd(value, &cli->control_fd) < 0) {
-            return usage_error(cli, prog, "%s: expected a file descriptor number, got \"%s\"",
-                               as_written, value);
-        }
-        return 0;
-    case OPT_EXPERIMENTAL:
-        return 0;   /* workerd's gate for experimental features: pyworkerd has none to gate */
-    case OPT_IMPORT:
-        if (cli->n_import_paths >= PW_CLI_MAX_LIST) return usage_error(cli, prog, "%s: too many", as_written);
-        cli->import_paths[cli->n_import_paths++] = value;
-        return 0;
-    case OPT_ISOLATES:
-        if (parse_positive_int(value, 4096, &cli->isolates) < 0) {
-            return usage_error(cli, prog, "%s: expected a positive integer, got \"%s\"", as_written, value);
-        }
-        return 0;
-    case OPT_DRAIN:
-        if (parse_seconds(value, &cli->drain_timeout_s) < 0) {
-            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
-        }
-        return 0;
-    case OPT_MEMORY:
-    case OPT_CPU:
-    case OPT_MAX_CONCURRENT: {
-        int *field = o->id == OPT_MEMORY ? &cli->memory_limit_mib
-                   : o->id == OPT_CPU ? &cli->cpu_limit_ms : &cli->max_concurrent;
-        if (parse_count(value, o->id == OPT_MEMORY ? 1 << 20 : INT_MAX, field) < 0) {
-            return usage_error(cli, prog, "%s: expected a non-negative integer, got \"%s\"", as_written, value);
-        }
-        return 0;
+    return NULL;
+}
+
+static const cli_option_t *find_short(char c, unsigned command)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if ((options[i].commands & command) && options[i].short_name && options[i].short_name == c)
+            return &options[i];
+    return NULL;
+}
+
+/* Applies option `o` (NULL: not found) as written `written`, with `inline_value` (the text
+ * after "--name=" or "-X"; NULL: none) or else argv[*i + 1] as its value if it takes one. */
+static int take_option(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                       const char *inline_value, int argc, char **argv, int *i)
+{
+    const char *prog = command_prog(cli);
+    if (!o) return usage_error(cli, prog, "%s: unrecognized option", written);
+    if (!o->arg) {
+        if (inline_value) return usage_error(cli, prog, "%s: option does not take an argument", written);
+        return o->set(cli, o, written, NULL);
     }
-    case OPT_TIMEOUT:
-        if (parse_seconds(value, &cli->request_timeout_s) < 0) {
-            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
-        }
-        return 0;
-    case OPT_NO_SANDBOX:
-        cli->sandbox = 0;
-        return 0;
-    case OPT_PERSIST_DIR:
-        if (!*value) return usage_error(cli, prog, "%s: expected a directory", as_written);
-        cli->persist_dir = value;
-        return 0;
-    case OPT_FETCH_TIMEOUT:
-        if (parse_seconds(value, &cli->fetch_timeout_s) < 0 || cli->fetch_timeout_s <= 0) {
-            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
-        }
-        return 0;
-    case OPT_VERBOSE:
-        cli->verbose = 1;
-        return 0;
-    case OPT_NO_ACCESS_LOG:
-        cli->access_log = 0;
-        return 0;
-    case OPT_MIN_ISOLATES:
-    case OPT_MAX_ISOLATES:
-    case OPT_SPARE_ISOLATES:
-        return parse_pool_size(cli, o->id, as_written, value);
-    case OPT_IDLE_TIMEOUT:
-        if (parse_seconds(value, &cli->idle_timeout_s) < 0) {
-            return usage_error(cli, prog, "%s: expected a number of seconds, got \"%s\"", as_written, value);
-        }
-        return 0;
-    case OPT_WATCH:
-        cli->watch = 1;
-        return 0;
-    case OPT_NO_SNAPSHOT:
-        cli->snapshot = PW_SNAPSHOT_NONE;
-        return 0;
-    case OPT_SNAPSHOT:
-        if (parse_snapshot(value, &cli->snapshot) < 0) {
-            return usage_error(cli, prog, "%s: expected package, baseline or none, got \"%s\"",
-                               as_written, value);
-        }
-        return 0;
-    case OPT_HELP:
-        set_output(cli, PW_CMD_HELP, cli->cmd == PW_CMD_TEST ? test_help : serve_help);
-        return 1;
-    case OPT_VERSION:
-        set_version(cli);
-        return 1;
+    const char *value = inline_value;
+    if (!value) {
+        if (*i + 1 >= argc) return usage_error(cli, prog, "%s: missing argument", written);
+        value = argv[++*i];
     }
-    return 0;
+    return o->set(cli, o, written, value);
+}
+
+/* Parses "--name[=value]" at argv[*i] for `command`; may consume argv[*i + 1]. */
+static int parse_long(pw_cli_t *cli, unsigned command, int argc, char **argv, int *i)
+{
+    const char *name = argv[*i] + 2, *eq = strchr(name, '=');
+    size_t len = eq ? (size_t)(eq - name) : strlen(name);
+    char written[128];
+    snprintf(written, sizeof written, "--%.*s", (int)len, name);
+    return take_option(cli, find_long(name, len, command), written, eq ? eq + 1 : NULL, argc, argv, i);
+}
+
+/* Parses "-X[value]" at argv[*i] for `command`; may consume argv[*i + 1]. */
+static int parse_short(pw_cli_t *cli, unsigned command, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    char written[3] = { '-', arg[1], '\0' };
+    return take_option(cli, find_short(arg[1], command), written, arg[2] ? arg + 2 : NULL, argc, argv, i);
 }
 
 static int add_positional(pw_cli_t *cli, const char *arg)
@@ -419,57 +510,17 @@ static int add_positional(pw_cli_t *cli, const char *arg)
     } else if (cli->cmd == PW_CMD_SERVE && !cli->const_name) {
         cli->const_name = arg;
     } else {
-        return usage_error(cli, command_name, "%s: too many arguments", arg);
+        return usage_error(cli, command_prog(cli), "%s: too many arguments", arg);
     }
     return 0;
 }
 
-/* Parses "--name[=value]" at argv[*i]; may consume argv[*i + 1]. */
-static int parse_long(pw_cli_t *cli, int argc, char **argv, int *i)
+/* `serve` and `test` (cmd): their options and positional arguments from argv[first]. */
+static int parse_command(pw_cli_t *cli, int argc, char **argv, int first, pw_cmd_t cmd)
 {
-    const char *arg = argv[*i], *name = arg + 2, *eq = strchr(name, '=');
-    size_t len = eq ? (size_t)(eq - name) : strlen(name);
-    const opt_t *o = find_long(name, len);
-    char written[128];
-    snprintf(written, sizeof written, "--%.*s", (int)len, name);
-    if (!o) return usage_error(cli, command_name, "%s: unrecognized option", written);
-    if (!o->takes_value) {
-        if (eq) return usage_error(cli, command_name, "%s: option does not take an argument", written);
-        return apply_option(cli, o, written, NULL);
-    }
-    const char *value = eq ? eq + 1 : NULL;
-    if (!value) {
-        if (*i + 1 >= argc) return usage_error(cli, command_name, "%s: missing argument", written);
-        value = argv[++*i];
-    }
-    return apply_option(cli, o, written, value);
-}
-
-/* Parses "-X[value]" at argv[*i]; may consume argv[*i + 1]. */
-static int parse_short(pw_cli_t *cli, int argc, char **argv, int *i)
-{
-    const char *arg = argv[*i];
-    char written[3] = { '-', arg[1], '\0' };
-    const opt_t *o = find_short(arg[1]);
-    if (!o) return usage_error(cli, command_name, "%s: unrecognized option", written);
-    if (!o->takes_value) {
-        if (arg[2]) return usage_error(cli, command_name, "%s: option does not take an argument", written);
-        return apply_option(cli, o, written, NULL);
-    }
-    const char *value = arg[2] ? arg + 2 : NULL;
-    if (!value) {
-        if (*i + 1 >= argc) return usage_error(cli, command_name, "%s: missing argument", written);
-        value = argv[++*i];
-    }
-    return apply_option(cli, o, written, value);
-}
-
-/* `serve` and `test` (cmd) take the same options. */
-static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first, pw_cmd_t cmd)
-{
+    unsigned command = cmd == PW_CMD_TEST ? CLI_TEST : CLI_SERVE;
     int options_done = 0;
     cli->cmd = cmd;
-    command_name = cmd == PW_CMD_TEST ? "pyworkerd test" : "pyworkerd serve";
     for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
         int rc = 0;
@@ -478,71 +529,42 @@ static int parse_serve(pw_cli_t *cli, int argc, char **argv, int first, pw_cmd_t
         } else if (strcmp(arg, "--") == 0) {
             options_done = 1;
         } else if (arg[1] == '-') {
-            rc = parse_long(cli, argc, argv, &i);
+            rc = parse_long(cli, command, argc, argv, &i);
         } else {
-            rc = parse_short(cli, argc, argv, &i);
+            rc = parse_short(cli, command, argc, argv, &i);
         }
         if (rc < 0) return -1;
         if (rc > 0) return 0;
     }
     if (!cli->config_path) {
-        return usage_error(cli, command_name, "missing argument <config-file>");
+        return usage_error(cli, command_prog(cli), "missing argument <config-file>");
     }
     return 0;
 }
 
 /* ---- top level ---------------------------------------------------------------------------- */
 
-/* The hidden flags that follow --zygote FD or --isolate FD SPEC (set by pyworkerd itself:
- * supervisor.c, startmode.c). */
-static int parse_child_flags(pw_cli_t *cli, int argc, char **argv, int first, const char *mode)
-{
-    for (int i = first; i < argc; i++) {
-        const char *arg = argv[i];
-        char *end;
-        if (strcmp(arg, "--trace") == 0) {
-            cli->zygote_trace = 1;
-        } else if (strncmp(arg, "--snapshot=", 11) == 0 && parse_snapshot(arg + 11, &cli->snapshot) == 0) {
-            continue;
-        } else if (strncmp(arg, "--since=", 8) == 0 && arg[8]) {
-            errno = 0;
-            cli->isolate_since_ns = strtoull(arg + 8, &end, 10);
-            if (errno || *end)
-                return usage_error(cli, "pyworkerd", "%s: %s: expected nanoseconds", mode, arg);
-        } else {
-            return usage_error(cli, "pyworkerd", "%s: %s: unrecognized option", mode, arg);
-        }
-    }
-    return 0;
-}
-
-static int parse_isolate(pw_cli_t *cli, int argc, char **argv)
-{
-    if (argc < 4 || parse_fd(argv[2], &cli->zygote_fd) < 0)
-        return usage_error(cli, "pyworkerd", "--isolate: expected a file descriptor and a spec path");
-    cli->cmd = PW_CMD_ISOLATE;
-    cli->isolate_spec = argv[3];
-    return parse_child_flags(cli, argc, argv, 4, "--isolate");
-}
-
-static int parse_zygote(pw_cli_t *cli, int argc, char **argv)
-{
-    if (argc < 3 || parse_fd(argv[2], &cli->zygote_fd) < 0)
-        return usage_error(cli, "pyworkerd", "--zygote: expected a file descriptor");
-    cli->cmd = PW_CMD_ZYGOTE;
-    return parse_child_flags(cli, argc, argv, 3, "--zygote");
-}
-
 static int parse_help(pw_cli_t *cli, int argc, char **argv)
 {
-    if (argc < 3) return set_output(cli, PW_CMD_HELP, top_help);
-    if (strcmp(argv[2], "serve") == 0) return set_output(cli, PW_CMD_HELP, serve_help);
+    if (argc < 3) return set_help_text(cli, top_usage, CLI_TOP);
+    if (strcmp(argv[2], "serve") == 0) return set_help_text(cli, serve_usage, CLI_SERVE);
     if (strcmp(argv[2], "test") == 0) return set_output(cli, PW_CMD_HELP, test_help);
-    if (strcmp(argv[2], "help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
+    if (strcmp(argv[2], "help") == 0) return set_help_text(cli, top_usage, CLI_TOP);
     return usage_error(cli, "pyworkerd", "help: %s: no such command", argv[2]);
 }
 
-int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
+/* `pyworkerd --help` or `--version` (exactly: nothing follows is parsed). */
+static int parse_top_option(pw_cli_t *cli, const char *arg)
+{
+    const cli_option_t *o = arg[1] == '-' ? find_long(arg + 2, strlen(arg + 2), CLI_TOP) : NULL;
+    if (o)
+        return o->set(cli, o, arg, NULL) < 0 ? -1 : 0;
+    const char *eq = strchr(arg, '=');
+    return usage_error(cli, "pyworkerd", "%.*s: unrecognized option",
+                       (int)(eq ? eq - arg : (long)strlen(arg)), arg);
+}
+
+static void set_defaults(pw_cli_t *cli)
 {
     memset(cli, 0, sizeof *cli);
     cli->access_log = 1;
@@ -555,19 +577,16 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     cli->sandbox = 1;
     cli->memory_limit_mib = 128;
     cli->cpu_limit_ms = 30000;
+}
+
+int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
+{
+    set_defaults(cli);
     if (argc < 2) return usage_error(cli, "pyworkerd", "missing command");
     const char *cmd = argv[1];
-    if (strcmp(cmd, "--zygote") == 0) return parse_zygote(cli, argc, argv);
-    if (strcmp(cmd, "--isolate") == 0) return parse_isolate(cli, argc, argv);
-    if (strcmp(cmd, "--help") == 0) return set_output(cli, PW_CMD_HELP, top_help);
-    if (strcmp(cmd, "--version") == 0) return set_version(cli);
-    if (strcmp(cmd, "serve") == 0) return parse_serve(cli, argc, argv, 2, PW_CMD_SERVE);
-    if (strcmp(cmd, "test") == 0) return parse_serve(cli, argc, argv, 2, PW_CMD_TEST);
+    if (strcmp(cmd, "serve") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_SERVE);
+    if (strcmp(cmd, "test") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_TEST);
     if (strcmp(cmd, "help") == 0) return parse_help(cli, argc, argv);
-    if (cmd[0] == '-') {
-        const char *eq = strchr(cmd, '=');
-        return usage_error(cli, "pyworkerd", "%.*s: unrecognized option",
-                           (int)(eq ? eq - cmd : (long)strlen(cmd)), cmd);
-    }
+    if (cmd[0] == '-') return parse_top_option(cli, cmd);
     return usage_error(cli, "pyworkerd", "%s: no such command", cmd);
 }

@@ -1,6 +1,8 @@
 /* cli.h — command-line parsing for `pyworkerd` (host process), with workerd's names and
  * usage-error format ("pyworkerd serve: <detail>\nTry 'pyworkerd serve --help' for more
  * information."). Parsing never exits: main.c decides what to print and the exit code.
+ * The child processes' hidden modes (--zygote, --isolate) are not parsed here but by the
+ * child itself (isolate/child_args.h).
  */
 #ifndef PW_CLI_H
 #define PW_CLI_H
@@ -17,18 +19,16 @@ typedef enum {
     PW_CMD_TEST,        /* `pyworkerd test`: serve's options, runs test handlers, exits */
     PW_CMD_HELP,        /* --help / help [cmd]: print cli->output, exit 0 */
     PW_CMD_VERSION,     /* --version: print cli->output, exit 0 */
-    PW_CMD_ZYGOTE,      /* hidden: --zygote FD [--trace] [--snapshot=MODE] (runtime zygote,
-                         * exec'd by the host) */
-    PW_CMD_ISOLATE,     /* hidden: --isolate FD SPEC [--trace] [--since=NS] (a cold isolate,
-                         * exec'd by a template in --no-snapshot mode) */
 } pw_cmd_t;
 
-/* Where a new isolate starts from (DESIGN.md §1; the seed's three start types). */
+/* Where a new isolate starts from (DESIGN.md §1; the seed's three start types). The host
+ * passes it to the zygote as --snapshot=package|baseline|none, in this order (the child's
+ * own pw_snapshot_t, isolate/child_args.h, has the same). */
 typedef enum {
-    PW_SNAPSHOT_PACKAGE,    /* fork of the worker template (default) */
-    PW_SNAPSHOT_BASELINE,   /* fork of the zygote's state, then import the worker (bench) */
-    PW_SNAPSHOT_NONE,       /* --no-snapshot: exec, start CPython, import everything */
-} pw_snapshot_t;
+    PW_CLI_SNAPSHOT_PACKAGE,    /* fork of the worker template (default) */
+    PW_CLI_SNAPSHOT_BASELINE,   /* fork of the zygote's state, then import the worker (bench) */
+    PW_CLI_SNAPSHOT_NONE,       /* --no-snapshot: exec, start CPython, import everything */
+} pw_cli_snapshot_t;
 
 typedef struct {
     pw_cmd_t cmd;
@@ -61,12 +61,8 @@ typedef struct {
     int max_concurrent;         /* --max-concurrent-requests N per isolate (default 0: any) */
     const char *persist_dir;    /* --persist-dir DIR or ":memory:" (default NULL: the CWD) */
     double fetch_timeout_s;     /* --fetch-timeout S for outbound fetch() (default 30) */
-    pw_snapshot_t snapshot;     /* --no-snapshot, hidden --snapshot=package|baseline|none;
+    pw_cli_snapshot_t snapshot; /* --no-snapshot, hidden --snapshot=package|baseline|none;
                                  * also passed to the zygote */
-    int zygote_fd;              /* PW_CMD_ZYGOTE, PW_CMD_ISOLATE: the control/request socket */
-    int zygote_trace;           /* PW_CMD_ZYGOTE, PW_CMD_ISOLATE: --trace (host's PYTHON_TRACE) */
-    const char *isolate_spec;   /* PW_CMD_ISOLATE: the worker's spec.json */
-    unsigned long long isolate_since_ns;    /* PW_CMD_ISOLATE: --since, when it was asked for */
     char output[4096];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */
     char socket_fd_names[PW_CLI_MAX_LIST][256];

@@ -81,6 +81,8 @@ int pw_zygote_start(pw_zygote_t *zygote)
     char *args[] = { "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
     char *envp[8];
     if (pw_child_command(&command, args) < 0) {
+        pw_log_error("cannot start the runtime zygote: neither build/pyext/_pyworkerd.so (run by "
+                     "%s) nor build/pyworkerd-isolate is there; run `make`", PW_CHILD_PYTHON);
         close(fds[0]);
         close(fds[1]);
         return -ENOENT;

@@ -25,7 +25,7 @@ typedef struct pw_zygote_s {
     uv_loop_t *loop;    /* where the templates' stdout/stderr is read (host/child_log.h) */
 } pw_zygote_t;
 
-/* fork+exec of this binary in --zygote mode. Returns 0 or -errno. The child only calls
+/* fork+exec of the zygote (config/child_command.h). Returns 0 or -errno. The child only calls
  * async-signal-safe functions between fork and exec, so the host may have threads. */
 int pw_zygote_start(pw_zygote_t *zygote);
 

@@ -7,7 +7,8 @@
  * is statically linked, profile-guided and link-time optimised by Debian; the same
  * interpreter through libpython3.11.so runs Python code ~20 % slower (position-independent
  * code; bench/results/asgi.md). Fallback, when the module was not built (the sanitizer
- * build) or the interpreter is missing: build/pyworkerd-isolate.
+ * build) or the interpreter is missing: build/pyworkerd-isolate (build/pyworkerd runs no
+ * child mode). The child parses these arguments with isolate/child_args.h.
  * Header-only: the host (for the zygote) and a template (for cold isolates) both build this
  * command line, and each side of the build links only its own folders (ARCHITECTURE.md).
  */

@@ -3,9 +3,9 @@
 #ifndef PW_CHILD_MAIN_H
 #define PW_CHILD_MAIN_H
 
-#include "config/cli.h"
+#include "isolate/child_args.h"
 
-/* Runs cli's zygote or cold-isolate mode and returns its exit code; -1 for any other cmd. */
-int pw_child_main(const pw_cli_t *cli);
+/* Runs the zygote or cold-isolate mode `args` names and returns its exit code. */
+int pw_child_main(const pw_child_args_t *args);
 
 #endif

@@ -5,7 +5,7 @@
 #ifndef PW_GUARD_H
 #define PW_GUARD_H
 
-#include "config/cli.h"
+#include "isolate/child_args.h"
 
 /* Runs the guard (and forks the template below it); returns the process's exit code. */
 int pw_guard_main(int host_fd, const char *spec_path, pw_snapshot_t snapshot);

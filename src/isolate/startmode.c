@@ -19,6 +19,7 @@
 #include "isolate/child_command.h"
 #include "base/paths.h"
 #include "base/log.h"
+#include "isolate/pyext.h"
 #include "python/embed.h"
 
 #include <errno.h>
@@ -145,7 +146,7 @@ int pw_cold_isolate_main(int fd, const char *spec_path, int trace, uint64_t sinc
     char python_dir[4096], err[8192];
     uint64_t start = pw_trace_clock();
     if (pw_paths_python_dir(python_dir, sizeof python_dir) < 0 ||
-        pw_python_init(python_dir, 1, err, sizeof err) < 0) {
+        pw_python_init(python_dir, 1, PyInit__pyworkerd, err, sizeof err) < 0) {
         pw_log_error("cold isolate %d: cannot start Python", (int)getpid());
         return 1;
     }

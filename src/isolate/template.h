@@ -3,7 +3,7 @@
 #ifndef PW_TEMPLATE_H
 #define PW_TEMPLATE_H
 
-#include "config/cli.h"
+#include "isolate/child_args.h"
 
 /* ctl_fd is its own control socket to the host; spec_path the worker spec. Returns the
  * exit code. */

@@ -9,6 +9,7 @@
 #include "base/paths.h"
 #include "base/log.h"
 #include "isolate/stdio.h"
+#include "isolate/pyext.h"
 #include "python/embed.h"
 #include "wire/control.h"
 #include "wire/frame.h"
@@ -73,7 +74,7 @@ int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot)
         pw_log_error("zygote: cannot find the SDK's python/ directory");
         return 1;
     }
-    if (pw_python_init(python_dir, 0, err, sizeof err) < 0) {
+    if (pw_python_init(python_dir, 0, PyInit__pyworkerd, err, sizeof err) < 0) {
         pw_log_error("zygote: %s", err);
         return 1;
     }

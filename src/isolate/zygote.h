@@ -4,7 +4,7 @@
 #ifndef PW_ZYGOTE_H
 #define PW_ZYGOTE_H
 
-#include "config/cli.h"
+#include "isolate/child_args.h"
 
 /* ctl_fd is its SOCK_SEQPACKET control socket to the host; trace turns PYTHON_TRACE lines
  * on; its templates start isolates the `snapshot` way. Returns the exit code. */

@@ -7,7 +7,6 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "python/audit.h"
-#include "python/module.h"
 
 #include <malloc.h>
 #include <signal.h>
@@ -93,11 +92,11 @@ static int prepend_sys_path(const char *dir)
 /* Starts CPython with _pyworkerd built in, unless this process is /usr/bin/python3.11
  * itself, which started it already with the same settings (-I -S -B: isolate/child_command.c)
  * and imported _pyworkerd as an extension module. */
-static int start_interpreter(char *err, size_t err_len)
+static int start_interpreter(pw_python_module_init_t init_module, char *err, size_t err_len)
 {
     if (Py_IsInitialized())
         return 0;
-    if (PyImport_AppendInittab("_pyworkerd", PyInit__pyworkerd) < 0) {
+    if (PyImport_AppendInittab("_pyworkerd", init_module) < 0) {
         snprintf(err, err_len, "cannot register the _pyworkerd module");
         return -1;
     }
@@ -135,10 +134,11 @@ static int ignore_sigxfsz(void)
     return rc;
 }
 
-int pw_python_init(const char *python_dir, int cold, char *err, size_t err_len)
+int pw_python_init(const char *python_dir, int cold, pw_python_module_init_t init_module,
+                   char *err, size_t err_len)
 {
     const char *const *preload_modules = cold ? cold_modules : snapshot_modules;
-    if (start_interpreter(err, err_len) < 0)
+    if (start_interpreter(init_module, err, err_len) < 0)
         return -1;
     if (ignore_sigxfsz() < 0) {
         char *text = take_exception_text();

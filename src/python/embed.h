@@ -5,13 +5,19 @@
 #ifndef PW_EMBED_H
 #define PW_EMBED_H
 
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
 #include <stddef.h>
 
-/* Zygote (and cold isolate, `cold` = 1): initialises CPython with the _pyworkerd module built
- * in, puts `python_dir` (the SDK modules) first on sys.path and imports the SDK (the zygote
- * also the stdlib modules workers commonly need; a cold isolate only what it must). Returns
- * 0, or -1 with err set. */
-int pw_python_init(const char *python_dir, int cold, char *err, size_t err_len);
+/* The _pyworkerd module's init function (isolate/pyext.h). */
+typedef PyObject *(*pw_python_module_init_t)(void);
+
+/* Zygote (and cold isolate, `cold` = 1): initialises CPython with the _pyworkerd module
+ * (made by init_module) built in, puts `python_dir` (the SDK modules) first on sys.path and
+ * imports the SDK (the zygote also the stdlib modules workers commonly need; a cold isolate
+ * only what it must). Returns 0, or -1 with err set. */
+int pw_python_init(const char *python_dir, int cold, pw_python_module_init_t init_module,
+                   char *err, size_t err_len);
 
 /* The absolute entries of sys.path, malloc'ed into out[0..max); returns how many. */
 size_t pw_python_path_dirs(char **out, size_t max);

@@ -1,4 +1,5 @@
-/* test_cli.c — pw_cli_parse: commands, option forms, defaults and workerd-style usage errors. */
+/* test_cli.c — pw_cli_parse: commands, option forms, defaults, workerd-style usage errors, and
+ * that every option of the table (config/cli.c) parses in each of its forms. */
 #include "unit.h"
 #include "config/cli.h"
 
@@ -16,7 +17,7 @@ TEST(serve_defaults)
     CHECK(cli.const_name == NULL);
     CHECK(cli.access_log == 1 && cli.verbose == 0 && cli.isolates == 1);
     CHECK(cli.drain_timeout_s == 10);
-    CHECK(cli.snapshot == PW_SNAPSHOT_PACKAGE);
+    CHECK(cli.snapshot == PW_CLI_SNAPSHOT_PACKAGE);
     CHECK(cli.n_import_paths == 0 && cli.n_socket_overrides == 0);
 }
 
@@ -84,9 +85,9 @@ TEST(test_command)
 
 TEST(snapshot_modes)
 {
-    CHECK(PARSE("serve", "--no-snapshot", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_NONE);
-    CHECK(PARSE("serve", "--snapshot=baseline", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_BASELINE);
-    CHECK(PARSE("serve", "--snapshot", "package", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_PACKAGE);
+    CHECK(PARSE("serve", "--no-snapshot", "c.capnp") == 0 && cli.snapshot == PW_CLI_SNAPSHOT_NONE);
+    CHECK(PARSE("serve", "--snapshot=baseline", "c.capnp") == 0 && cli.snapshot == PW_CLI_SNAPSHOT_BASELINE);
+    CHECK(PARSE("serve", "--snapshot", "package", "c.capnp") == 0 && cli.snapshot == PW_CLI_SNAPSHOT_PACKAGE);
     CHECK(PARSE("serve", "--snapshot=warm", "c.capnp") < 0);
 }
 
@@ -183,22 +184,168 @@ TEST(top_level_errors)
     CHECK(strstr(cli.output, "pyworkerd: --frobnicate: unrecognized option") != NULL);
 }
 
-TEST(zygote_mode)
+TEST(child_modes_are_not_the_hosts)
 {
-    CHECK(PARSE("--zygote", "7") == 0);
-    CHECK(cli.cmd == PW_CMD_ZYGOTE && cli.zygote_fd == 7 && cli.zygote_trace == 0);
-    CHECK(PARSE("--zygote", "7", "--trace") == 0);
-    CHECK(cli.zygote_fd == 7 && cli.zygote_trace == 1);
-    CHECK(PARSE("--zygote", "7", "--bogus") < 0);
-    CHECK(PARSE("--zygote", "7", "--snapshot=none") == 0 && cli.snapshot == PW_SNAPSHOT_NONE);
-    CHECK(PARSE("--zygote", "7", "--snapshot=sideways") < 0);
-    CHECK(PARSE("--isolate", "3", "/r/main/spec.json", "--trace", "--since=123") == 0);
-    CHECK(cli.cmd == PW_CMD_ISOLATE && cli.zygote_fd == 3 && cli.zygote_trace == 1);
-    CHECK_STR(cli.isolate_spec, "/r/main/spec.json");
-    CHECK(cli.isolate_since_ns == 123);
-    CHECK(PARSE("--isolate", "3") < 0);
-    CHECK(PARSE("--zygote") < 0);
-    CHECK(PARSE("--zygote", "x") < 0);
+    CHECK(PARSE("--zygote", "7") < 0);
+    CHECK_STR(cli.output, "pyworkerd: --zygote: unrecognized option\n"
+                          "Try 'pyworkerd --help' for more information.");
+    CHECK(PARSE("--isolate", "3", "/r/main/spec.json") < 0);
+    CHECK(strstr(cli.output, "pyworkerd: --isolate: unrecognized option") != NULL);
+}
+
+/* A valid value for each option that takes one, by long name: every option `help serve`
+ * lists must be here, so that a new row of the table gets tested. */
+static const struct { const char *name, *value; } samples[] = {
+    { "socket-addr", "http=*:8080" }, { "socket-fd", "http=3" }, { "directory-path", "kv=/d" },
+    { "external-addr", "api=127.0.0.1:9" }, { "control-fd", "5" }, { "experimental", NULL },
+    { "import-path", "inc" }, { "isolates", "2" }, { "min-isolates", "0" }, { "max-isolates", "4" },
+    { "spare-isolates", "0" }, { "idle-timeout", "0.5" }, { "watch", NULL }, { "no-snapshot", NULL },
+    { "drain-timeout", "2" }, { "memory-limit", "64" }, { "cpu-limit-ms", "500" },
+    { "request-timeout", "1.5" }, { "max-concurrent-requests", "8" }, { "persist-dir", ":memory:" },
+    { "fetch-timeout", "3" }, { "no-sandbox", NULL }, { "no-access-log", NULL }, { "verbose", NULL },
+    { "version", NULL }, { "help", NULL },
+};
+#define N_SAMPLES (sizeof samples / sizeof samples[0])
+
+static int sample_of(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_SAMPLES; i++)
+        if (strlen(samples[i].name) == len && strncmp(samples[i].name, name, len) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Parses `serve` or `test` with one option and a config path; 0 or -1. */
+static int parse_one(const char *cmd, const char *a, const char *b)
+{
+    char *argv[] = { "pyworkerd", (char *)cmd, (char *)a, (char *)b, "c.capnp", NULL };
+    if (!b) {
+        argv[3] = "c.capnp";
+        argv[4] = NULL;
+    }
+    return pw_cli_parse(b ? 5 : 4, argv, &cli);
+}
+
+/* The expected command after parsing option `i` of `cmd`: --help and --version end parsing. */
+static pw_cmd_t expected_cmd(size_t i, pw_cmd_t cmd)
+{
+    if (strcmp(samples[i].name, "help") == 0) return PW_CMD_HELP;
+    if (strcmp(samples[i].name, "version") == 0) return PW_CMD_VERSION;
+    return cmd;
+}
+
+/* Every option `help serve` lists, in each form it has ("--o=v", "--o v", "-Xv", "-X v";
+ * "--o", "-X" without a value), is accepted by serve and by test. */
+TEST(every_option_in_the_table_parses)
+{
+    static char help[sizeof cli.output];
+    CHECK(PARSE("help", "serve") == 0);
+    snprintf(help, sizeof help, "%s", cli.output);
+    size_t listed = 0;
+    for (const char *line = strstr(help, "\n    -"); line; line = strstr(line + 1, "\n    -")) {
+        const char *dashes = strstr(line, "--");
+        size_t len = strcspn(dashes + 2, "=\n");
+        int i = sample_of(dashes + 2, len);
+        CHECK(i >= 0);
+        if (i < 0) {
+            fprintf(stderr, "  no sample for --%.*s\n", (int)len, dashes + 2);
+            continue;
+        }
+        listed++;
+        char short_name = line[6] == '-' ? 0 : line[6];
+        const char *value = samples[i].value;
+        CHECK((dashes[2 + len] == '=') == (value != NULL));     /* help shows its argument */
+        for (int c = 0; c < 2; c++) {
+            pw_cmd_t cmd = c ? PW_CMD_TEST : PW_CMD_SERVE;
+            const char *cmd_name = c ? "test" : "serve";
+            char joined[128], flag[64];
+            snprintf(flag, sizeof flag, "--%s", samples[i].name);
+            snprintf(joined, sizeof joined, value ? "--%s=%s" : "--%s", samples[i].name, value);
+            CHECK(parse_one(cmd_name, joined, NULL) == 0 && cli.cmd == expected_cmd(i, cmd));
+            if (value)
+                CHECK(parse_one(cmd_name, flag, value) == 0 && cli.cmd == cmd);
+            if (!short_name)
+                continue;
+            snprintf(flag, sizeof flag, "-%c", short_name);
+            snprintf(joined, sizeof joined, "-%c%s", short_name, value ? value : "");
+            CHECK(parse_one(cmd_name, joined, NULL) == 0 && cli.cmd == cmd);
+            if (value)
+                CHECK(parse_one(cmd_name, flag, value) == 0 && cli.cmd == cmd);
+        }
+    }
+    CHECK(listed == N_SAMPLES);
+}
+
+TEST(help_lists_the_table)
+{
+    CHECK(PARSE("help", "serve") == 0);
+    CHECK(strstr(cli.output, "\nOptions:\n    -s<name>=<addr>, --socket-addr=<name>=<addr>\n"
+                             "        Override the address of the socket <name> in the config "
+                             "(e.g. http=*:8080).\n    -S<name>=<fd>, --socket-fd=<name>=<fd>\n"
+                             "        Serve the socket <name> on the listening socket <fd> "
+                             "(inherited, e.g. from\n        systemd) instead of its address.\n") != NULL);
+    CHECK(strstr(cli.output, "\n    -w, --watch\n        Rebuild") != NULL);
+    CHECK(strstr(cli.output, "\n    --control-fd=<fd>\n") != NULL);
+    CHECK(strstr(cli.output, "--snapshot=") == NULL);      /* hidden */
+    static const char last[] = "\n    --help\n        Display this help text and exit.";
+    size_t len = strlen(cli.output);
+    CHECK(len > sizeof last && strcmp(cli.output + len - (sizeof last - 1), last) == 0);
+    CHECK(PARSE("--help") == 0);
+    CHECK(strstr(cli.output, "\nOptions:\n    --version\n        Print version information and exit.\n"
+                             "    --help\n        Display this help text and exit.") != NULL);
+    CHECK(strstr(cli.output, "--socket-addr") == NULL);
+    CHECK(PARSE("--help=x") < 0);
+    CHECK(strstr(cli.output, "pyworkerd: --help: unrecognized option") != NULL);
+}
+
+TEST(unknown_and_incomplete_options)
+{
+    CHECK(PARSE("test", "--snapshots=none", "c.capnp") < 0);
+    CHECK_STR(cli.output, "pyworkerd test: --snapshots: unrecognized option\n"
+                          "Try 'pyworkerd test --help' for more information.");
+    CHECK(PARSE("serve", "-W", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "pyworkerd serve: -W: unrecognized option") != NULL);
+    CHECK(PARSE("serve", "--version=2", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--version: option does not take an argument") != NULL);
+    CHECK(PARSE("test", "c.capnp", "--persist-dir") < 0);
+    CHECK_STR(cli.output, "pyworkerd test: --persist-dir: missing argument\n"
+                          "Try 'pyworkerd test --help' for more information.");
+    CHECK(PARSE("serve", "c.capnp", "-I") < 0);
+    CHECK(strstr(cli.output, "pyworkerd serve: -I: missing argument") != NULL);
+    CHECK(PARSE("serve", "--persist-dir=", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--persist-dir: expected a directory") != NULL);
+    CHECK(PARSE("serve", "--fetch-timeout=0", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--fetch-timeout: expected a number of seconds, got \"0\"") != NULL);
+    CHECK(PARSE("serve", "--control-fd", "x", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--control-fd: expected a file descriptor number, got \"x\"") != NULL);
+    CHECK(PARSE("serve", "--spare-isolates=4097", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "--spare-isolates: expected a non-negative integer, got \"4097\"") != NULL);
+    CHECK(PARSE("serve", "--memory-limit=1048577", "c.capnp") < 0);
+    CHECK(PARSE("serve", "--memory-limit=1048576", "c.capnp") == 0 && cli.memory_limit_mib == 1 << 20);
+}
+
+TEST(repeated_options)
+{
+    /* a value: the last one counts; a list: each adds; a flag: the same twice */
+    CHECK(PARSE("serve", "--isolates=2", "--min-isolates", "3", "--drain-timeout=1",
+                "--drain-timeout=4", "-Ia", "-I", "b", "-w", "--watch", "--no-sandbox",
+                "--no-sandbox", "--persist-dir=x", "--persist-dir=y", "c.capnp") == 0);
+    CHECK(cli.isolates == 3 && cli.drain_timeout_s == 4 && cli.watch == 1 && cli.sandbox == 0);
+    CHECK(cli.n_import_paths == 2);
+    CHECK_STR(cli.import_paths[1], "b");
+    CHECK_STR(cli.persist_dir, "y");
+    CHECK(PARSE("serve", "--snapshot=baseline", "--no-snapshot", "c.capnp") == 0);
+    CHECK(cli.snapshot == PW_CLI_SNAPSHOT_NONE);
+    CHECK(PARSE("serve", "--no-snapshot", "--snapshot=package", "c.capnp") == 0);
+    CHECK(cli.snapshot == PW_CLI_SNAPSHOT_PACKAGE);
+    char *argv[PW_CLI_MAX_LIST + 4] = { "pyworkerd", "serve" };
+    for (int i = 0; i <= PW_CLI_MAX_LIST; i++)
+        argv[2 + i] = "-sa=b";
+    argv[PW_CLI_MAX_LIST + 3] = "c.capnp";
+    CHECK(pw_cli_parse(PW_CLI_MAX_LIST + 3, argv, &cli) < 0);
+    CHECK(strstr(cli.output, "pyworkerd serve: -s: too many") != NULL);
+    argv[PW_CLI_MAX_LIST + 2] = "c.capnp";      /* one fewer */
+    CHECK(pw_cli_parse(PW_CLI_MAX_LIST + 3, argv, &cli) == 0 && cli.n_socket_overrides == PW_CLI_MAX_LIST);
 }
 
 int main(void)
@@ -214,6 +361,10 @@ int main(void)
     RUN(serve_usage_errors);
     RUN(help_and_version);
     RUN(top_level_errors);
-    RUN(zygote_mode);
+    RUN(child_modes_are_not_the_hosts);
+    RUN(every_option_in_the_table_parses);
+    RUN(help_lists_the_table);
+    RUN(unknown_and_incomplete_options);
+    RUN(repeated_options);
     return UNIT_DONE();
 }
