@@ -2,8 +2,10 @@
 # (`from js import Response, Headers, console, JSON, Object`), with the calling
 # conventions Pyodide gives them (`Response.new(...)`, keyword arguments as the trailing
 # options object). Imported in the worker template; used by isolates on every request.
-# Objects are pyworkerd's own (pyworkerd.webapi), shared with `workers`, not JS proxies.
-# fetch() is pyworkerd.bindings.fetch (a call to the host). Not here yet: URL, Promise.
+# Objects are pyworkerd's own, not JS proxies: `Response` is the JavaScript constructor of
+# the SDK's one Response class (pyworkerd.response, also `workers.Response`), as Pyodide's
+# js.Response is a proxy of JavaScript's. fetch() is pyworkerd.bindings.fetch (a call to
+# the host). Not here yet: URL, Promise.
 """JavaScript globals for Python Workers: Response, Headers, console, JSON, Object."""
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pyworkerd import log as _log
-from pyworkerd import webapi
+from pyworkerd import response, webapi
+from pyworkerd.bindings import fetch
 
 __all__ = ["JSON", "Headers", "Object", "Request", "Response", "console", "fetch"]
 
@@ -21,47 +24,44 @@ Headers = webapi.JsHeaders
 Request = webapi.Request
 
 
-def fetch(resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
-    """`fetch(url, {method, headers, body, redirect})`: awaitable in async code."""
-    from pyworkerd.bindings import fetch as host_fetch
-
-    return host_fetch(resource, options, **kwargs)
-
-
 def _options(options: object, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Merge the options object (a dict, or a Response to copy from) with keyword options."""
     if not options:
         return kwargs
-    if isinstance(options, webapi.ResponseBase):
+    if isinstance(options, response.Response):
         options = {"status": options._status, "statusText": options._status_text, "headers": options._headers}
     if not isinstance(options, Mapping):
         raise TypeError("The options argument must be a dict of Response init options or a Response")
     return {**options, **kwargs}
 
 
-def _response(body: object, init: dict[str, Any], content_type: str | None = None) -> Response:
+_new_response = object.__new__
+
+
+def _response(body: object, init: dict[str, Any], content_type: str | None = None) -> response.Response:
     headers = init.get("headers")
     pairs = webapi.header_list(headers)
     if content_type and not any(k == "content-type" for k, _ in pairs):
         pairs.append(("content-type", content_type))
-    resp = Response.__new__(Response)
+    resp = _new_response(response.Response)
     resp._init(body, init.get("status"), init.get("statusText", ""), pairs)
     return resp
 
 
-class Response(webapi.ResponseBase):
+class _ResponseConstructor:
     """The JavaScript `Response`: build one with `Response.new(body, status=, headers=)`.
 
     The options may also be given as a dict: `Response.new(body, {"status": 404})`.
-    Instances have the JavaScript properties (`status`, `statusText`, `ok`, `headers`,
-    `bodyUsed`) and methods (`await r.text()`, `await r.json()`, `await r.arrayBuffer()`,
-    which returns bytes).
+    What it builds is the SDK's one Response class (`workers.Response`), which has the
+    JavaScript properties (`status`, `statusText`, `ok`, `headers`, `bodyUsed`) and methods
+    (`await r.text()`, `await r.json()`, `await r.arrayBuffer()`, which returns bytes);
+    `isinstance(r, Response)` holds for every Response.
     """
 
     __slots__ = ()
 
     @staticmethod
-    def new(body: object = None, options: object = None, /, **kwargs: Any) -> Response:
+    def new(body: object = None, options: object = None, /, **kwargs: Any) -> response.Response:
         """`new Response(body, options)`: body str, bytes or None; options status, statusText, headers.
 
         `options` may also be another Response, whose status and headers are copied.
@@ -69,34 +69,30 @@ class Response(webapi.ResponseBase):
         return _response(body, _options(options, kwargs))
 
     @staticmethod
-    def _build_json(data: Any, options: object = None, /, **kwargs: Any) -> Response:
+    def json(data: Any, options: object = None, /, **kwargs: Any) -> response.Response:
         """`Response.json(data, options)`: JSON.stringify(data), content-type application/json."""
         return _response(JSON.stringify(data), _options(options, kwargs), "application/json")
 
-    json = webapi.JsonMethod(_build_json)
-
     @staticmethod
-    def redirect(url: str, status: int = 302) -> Response:
+    def redirect(url: str, status: int = 302) -> response.Response:
         """`Response.redirect(url, status)`: status 301, 302, 303, 307 or 308."""
         code, pairs = webapi.redirect_args(url, status)
         return _response(None, {"status": code, "headers": pairs})
 
-    @property
-    def statusText(self) -> str:
-        """The status message ("" unless one was given)."""
-        return self._status_text
+    def __instancecheck__(self, obj: object) -> bool:
+        return isinstance(obj, response.Response)
 
-    @property
-    def bodyUsed(self) -> bool:
-        """Whether the body has been read."""
-        return self._body_used
+    def __subclasscheck__(self, cls: type) -> bool:
+        return issubclass(cls, response.Response)
 
-    async def arrayBuffer(self) -> bytes:
-        """The body as bytes."""
-        return self._take()
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("Response is JavaScript's constructor: build one with Response.new(...)")
 
     def __repr__(self) -> str:
-        return f"Response(status={self._status})"
+        return "<JavaScript constructor Response>"
+
+
+Response = _ResponseConstructor()
 
 
 def _text(args: tuple[Any, ...]) -> str:

@@ -1,5 +1,6 @@
 # pyodide.ffi for Workers written for Pyodide: pyworkerd runs native CPython, so Python
 # objects are passed to the runtime as they are and the conversions are identities.
+# JsException is pyworkerd.errors' (what binding calls raise), under its public name here.
 # Imported on demand by user code, in the template or an isolate.
 """Pyodide's foreign function interface, reduced to what Python Workers call."""
 
@@ -8,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pyworkerd.errors import JsException
+
 __all__ = ["JsException", "JsProxy", "create_once_callable", "create_proxy", "to_js"]
 
 T = TypeVar("T")
@@ -15,15 +18,6 @@ T = TypeVar("T")
 
 class JsProxy:
     """Type of JavaScript objects seen from Python. pyworkerd creates none."""
-
-
-class JsException(Exception):
-    """A JavaScript error seen from Python, with its `name` and `message`."""
-
-    def __init__(self, name: str = "Error", message: str = "") -> None:
-        super().__init__(f"{name}: {message}" if message else name)
-        self.name = name
-        self.message = message
 
 
 def to_js(obj: Any, *, dict_converter: Callable[[Any], Any] | None = None, **options: Any) -> Any:

@@ -8,12 +8,15 @@
 from __future__ import annotations
 
 import base64
+import builtins
 import datetime
 import json
 from collections.abc import Iterable
 from typing import Any
 
 from pyworkerd import rpc, webapi
+from pyworkerd.errors import JsException
+from pyworkerd.response import fetched_response
 
 KV_TYPES = ("text", "json", "arrayBuffer", "bytes", "stream")
 
@@ -203,18 +206,6 @@ def _parse_header_lines(raw: bytes) -> list[tuple[str, str]]:
     return [(parts[i].lower(), parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
 
 
-def _make_response(status: int, headers: list[tuple[str, str]], body: bytes, url: str = "",
-                   redirected: bool = False) -> Any:
-    from workers import FetchResponse
-
-    resp = FetchResponse.__new__(FetchResponse)
-    resp._status, resp._status_text = status, ""
-    resp._headers = webapi.Headers._wrap(headers)
-    resp._body, resp._body_used = body, False
-    resp._url, resp._redirected = url, redirected
-    return resp
-
-
 def _request(resource: Any, options: Any, kwargs: dict[str, Any]) -> webapi.Request:
     init = dict(options or {}, **kwargs)
     if isinstance(resource, webapi.Request) and not init:
@@ -235,7 +226,7 @@ def fetch(resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
     body = req._body or b""
 
     def decode(fields: list[bytes]) -> Any:
-        return _make_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2],
+        return fetched_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2],
                               fields[3].decode("utf-8", "replace"), fields[4] == b"1")
 
     return rpc.call(decode, "fetch", req._url, req._method, _header_lines(req._header_pairs()),
@@ -276,10 +267,6 @@ def python_from_rpc(data: bytes) -> Any:
 
 
 def _rpc_error(body: bytes) -> Exception:
-    import builtins
-
-    from pyodide.ffi import JsException
-
     try:
         info = json.loads(body)
         name, message = str(info.get("name", "Error")), str(info.get("message", ""))
@@ -306,7 +293,7 @@ class Fetcher:
                           separators=(",", ":")).encode()
 
         def decode(fields: list[bytes]) -> Any:
-            return _make_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2], req._url)
+            return fetched_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2], req._url)
 
         return rpc.call(decode, "svc.call", self._name, "fetch", head + b"\n" + (req._body or b""))
 

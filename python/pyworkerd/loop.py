@@ -23,7 +23,7 @@ memory left to queue it) is logged with its request id and answered with a 500 i
 only that request fails.
 Retirement: when the host sends RETIRE (no more requests will come) or closes the socket,
 the isolate finishes its in-flight requests, streams and waitUntil() tasks, runs
-runtime.retire() (ASGI lifespan shutdown), writes what is left and serve() returns (the
+context.retire() (ASGI lifespan shutdown), writes what is left and serve() returns (the
 isolate exits). The host bounds the whole of it and kills an isolate that takes longer.
 A failure of this machinery itself (not of a handler: runtime.handle catches those) stops the
 isolate, so that the host answers its requests with 502 and starts a fresh one.
@@ -36,7 +36,7 @@ import traceback
 from typing import Any
 
 import _pyworkerd
-from pyworkerd import rpc, runtime
+from pyworkerd import context, rpc, runtime
 from pyworkerd.log import log
 
 asyncio: Any = None
@@ -190,13 +190,13 @@ class _Server:
             self.channel.flush(True)
 
     def in_flight(self) -> bool:
-        return bool(self.tasks or self.pumps or self.backlog or runtime.pending_tasks())
+        return bool(self.tasks or self.pumps or self.backlog or context.pending_tasks())
 
     async def finish_and_retire(self) -> None:
         while self.in_flight() and not self.closed and not self.failed:
             await asyncio.sleep(RETIRE_POLL)
         if not self.failed:
-            await runtime.retire()
+            await context.retire()
 
     def run_until_idle(self) -> None:
         """Runs asyncio, with requests read from the loop, until no work is left. Frames that
@@ -215,7 +215,7 @@ class _Server:
     def idle(self) -> bool:
         loop = self.loop
         return (not self.tasks and not self.pumps and not self.backlog and not loop._ready and not loop._scheduled
-                and asyncio.all_tasks(loop) <= runtime.retirement_waiters)
+                and asyncio.all_tasks(loop) <= context.retirement_waiters)
 
     def leave_when_idle(self) -> None:
         """Back to the fast path; serve_sync() writes anything still queued, waiting for the
@@ -400,7 +400,7 @@ class _Server:
 
     def unsendable(self, request_id: int, exc: BaseException):
         """A response that could not be queued: log why, answer 500 instead."""
-        runtime._log_exception(f"request {request_id}: its response could not be sent", exc)
+        context.log_exception(f"request {request_id}: its response could not be sent", exc)
         return runtime._error_response()
 
     def response_queued(self) -> None:
@@ -472,7 +472,7 @@ class _Server:
                         await stream.waiter
             aborted = False
         except Exception as exc:
-            runtime._log_exception(f"request {request_id}: the streamed response body failed", exc)
+            context.log_exception(f"request {request_id}: the streamed response body failed", exc)
         finally:
             del self.streams[request_id]
             aclose = getattr(body, "aclose", None)
@@ -527,12 +527,12 @@ def serve(fd: int) -> None:
     server = _Server(fd)
     if runtime.async_handler:
         server.loop     # made now, not on the first request's path (a spare waits for one)
-    runtime.streams = server
+    context.streams = server
     try:
         server.serve()
     finally:
         if not server.failed:
-            if server.has_loop or runtime.has_retire_hooks() or runtime.pending_tasks():
+            if server.has_loop or context.has_retire_hooks() or context.pending_tasks():
                 server.retire()
             elif not server.closed:
                 server.channel.flush(True)  # a sync worker: no loop to make just to exit

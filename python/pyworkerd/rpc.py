@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-from pyodide.ffi import JsException
+from pyworkerd.errors import JsException
 
 _channel: Any = None
 _server: Any = None

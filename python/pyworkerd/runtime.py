@@ -8,6 +8,8 @@
 # iterable of bytes, which loop.py sends chunk by chunk). Invariant: handle() and its coroutine never raise an
 # Exception: a failing request is logged with its traceback and answered with a 500.
 # (BaseExceptions such as asyncio.CancelledError and SystemExit do propagate.)
+# The isolate's driver, the SDK's top layer: what the faces share with it (env, waitUntil,
+# retire hooks, exception logging) is pyworkerd.context, which it fills in.
 """Load a Worker in the template process and serve its HTTP requests in isolates."""
 
 from __future__ import annotations
@@ -16,27 +18,26 @@ import base64
 import importlib
 import json
 import sys
-import traceback
 from collections.abc import Awaitable, Callable, Coroutine
-from functools import partial
-from types import CoroutineType, FunctionType, GeneratorType, ModuleType
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    import asyncio
+from types import CoroutineType, FunctionType, ModuleType
+from typing import Any
 
 import js
 import workers
-from pyworkerd import bindings, entropy, packages, trace
+from pyworkerd import bindings, context, entropy, packages, trace
 from pyworkerd import log as _log
-from pyworkerd.webapi import Headers, JsHeaders, Request, ResponseBase, WireResponse, make_request
+from pyworkerd.context import Env, ExecutionContext
+from pyworkerd.context import is_awaitable as _is_awaitable
+from pyworkerd.context import log_exception as _log_exception
+from pyworkerd.context import pending as _pending
+from pyworkerd.response import Response
+from pyworkerd.webapi import Headers, JsHeaders, Request, WireResponse, make_request
 
 SDK_MODULES = (js, workers)
 """Imported with the runtime so that the snapshot every isolate forks from holds them.
 asyncio and inspect are not imported here but where they are used: the zygote imports them
 anyway (embed.c), and a cold isolate (--no-snapshot) of a sync worker never pays for them."""
 
-CO_ITERABLE_COROUTINE = 0x100
 CO_VARARGS = 0x04
 CO_COROUTINE = 0x80
 
@@ -47,50 +48,11 @@ before the first request arrives (loop.serve), not while it waits."""
 NO_GLOBAL_HANDLERS_DATE = "2025-08-14"
 ERROR_RESPONSE_BODY = b"Internal Server Error"
 
-env: Env | None = None
-"""The loaded Worker's bindings (also `workers.env`); None until load() has run."""
-
 _call: Callable[[int, Request], Any]
 _label = "fetch()"
 _module: ModuleType | None = None
 _legacy = False
 _entrypoint_callers: dict[str, Callable[[int, Request], Any]] = {}
-_pending: list[tuple[int, Awaitable[Any]]] = []
-_tasks: set[asyncio.Future[Any]] = set()
-_retire_hooks: list[Callable[[], Awaitable[Any]]] = []
-retirement_waiters: set[asyncio.Task[Any]] = set()
-"""Tasks that wait only for the isolate's retirement (see waits_for_retirement)."""
-RETIRE_TIMEOUT = 5.0
-MEMORY_PROBE_SHARE = 8
-"""After a MemoryError the isolate asks the host to replace it unless it can still allocate
-this share (1/8) of its memory limit: a leak keeps it full, one failed allocation does not."""
-_memory_limit_mib = 0.0
-
-
-class Env:
-    """A Worker's bindings: `env.NAME` or `env["NAME"]`.
-
-    json bindings are parsed values, text bindings str, data bindings bytes,
-    fromEnvironment bindings str or None.
-    """
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-
-    def __getattr__(self, name: str) -> Any:
-        raise AttributeError(f"env has no binding named {name!r}")
-
-    def __getitem__(self, name: str) -> Any:
-        try:
-            return self.__dict__[name]
-        except KeyError:
-            raise KeyError(name) from None
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.__dict__
-
-    def __repr__(self) -> str:
-        return f"Env({', '.join(self.__dict__)})"
 
 
 BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -128,59 +90,19 @@ def make_env(bindings: list[dict[str, Any]]) -> Env:
     return Env(values)
 
 
-class ExecutionContext:
-    """`ctx` of a request: `waitUntil(awaitable)` and `passThroughOnException()`."""
-
-    __slots__ = ("_req_id",)
-
-    def __init__(self, req_id: int) -> None:
-        self._req_id = req_id
-
-    def waitUntil(self, awaitable: Awaitable[Any]) -> None:
-        """Run `awaitable` to completion even after the response has been sent."""
-        if not _is_awaitable(awaitable):
-            raise TypeError(f"waitUntil() expects an awaitable, not {type(awaitable).__name__}")
-        asyncio = sys.modules.get("asyncio")
-        if asyncio is None or asyncio.events._get_running_loop() is None:
-            _pending.append((self._req_id, awaitable))  # scheduled by handle()'s coroutine
-            return
-        _schedule(self._req_id, awaitable)
-
-    def passThroughOnException(self) -> None:
-        """Accepted for compatibility; there is no origin to pass through to."""
-
-
-def wait_until(awaitable: Awaitable[Any]) -> None:
-    """`workers.wait_until`: keep running `awaitable` after the response has been sent."""
-    ExecutionContext(0).waitUntil(awaitable)
-
-
 def _is_coroutine_function(func: Any) -> bool:
     code = getattr(func, "__code__", None)
     return code is not None and bool(code.co_flags & CO_COROUTINE)
 
 
-def _is_awaitable(value: Any) -> bool:
-    """inspect.isawaitable(value), without importing inspect on the request path."""
-    return (
-        type(value) is CoroutineType
-        or (isinstance(value, GeneratorType) and bool(value.gi_code.co_flags & CO_ITERABLE_COROUTINE))
-        or isinstance(value, Awaitable)
-    )
+def __getattr__(name: str) -> Any:
+    """`runtime.env` and `runtime.streams`, as they were before they moved to the context."""
+    if name in ("env", "streams"):
+        return getattr(context, name)
+    raise AttributeError(f"module 'pyworkerd.runtime' has no attribute {name!r}")
 
 
-def _schedule(req_id: int, awaitable: Awaitable[Any]) -> None:
-    import asyncio
-
-    task = asyncio.ensure_future(awaitable)
-    _tasks.add(task)
-    task.add_done_callback(partial(_task_done, req_id))
-
-
-def _task_done(req_id: int, task: asyncio.Future[Any]) -> None:
-    _tasks.discard(task)
-    if not task.cancelled() and task.exception() is not None:
-        _log_exception(f"request {req_id} waitUntil(): uncaught exception", task.exception())
+context.hide_frames_of(__file__)  # the driver's frames that catch an exception: not logged
 
 
 # ---------------------------------------------------------------- template: load()
@@ -188,9 +110,8 @@ def _task_done(req_id: int, task: asyncio.Future[Any]) -> None:
 
 def load(spec: dict[str, Any]) -> None:
     """Load the Worker described by `spec` into this (template) process."""
-    global env, _memory_limit_mib
     _log.configure(spec["service"])
-    _memory_limit_mib = float(spec.get("memory_limit_mib") or 0)
+    context.memory_limit_mib = float(spec.get("memory_limit_mib") or 0)
     directory = spec["dir"]
     if directory in sys.path:
         sys.path.remove(directory)
@@ -199,7 +120,7 @@ def load(spec: dict[str, Any]) -> None:
     resolved = packages.setup(spec)
     trace.step(f"requirements resolved ({len(resolved)})", start)
     entropy.begin_template(directory)
-    env = make_env(spec.get("bindings", []))
+    context.env = make_env(spec.get("bindings", []))
     main = spec["main_module"]
     if not main.endswith(".py"):
         raise ValueError("Main module needs to end with a .py file extension")
@@ -366,7 +287,7 @@ def _class_caller(cls: type, legacy: bool) -> tuple[Callable[[int, Request], Any
     with_request = arity == -1 or arity > (0 if static else 1)
 
     def call(req_id: int, request: Request) -> Any:
-        method = getattr(cls(ExecutionContext(req_id), env), name)
+        method = getattr(cls(ExecutionContext(req_id), context.env), name)
         return method(request) if with_request else method()
 
     return call, label
@@ -380,8 +301,8 @@ def _function_caller(func: Callable[..., Any]) -> Callable[[int, Request], Any]:
     if arity == 1:
         return lambda req_id, request: func(request)
     if arity == 2:
-        return lambda req_id, request: func(request, env)
-    return lambda req_id, request: func(request, env, ExecutionContext(req_id))
+        return lambda req_id, request: func(request, context.env)
+    return lambda req_id, request: func(request, context.env, ExecutionContext(req_id))
 
 
 # ---------------------------------------------------------------- isolate: handle()
@@ -392,70 +313,6 @@ def before_first_request() -> None:
     start = trace.clock()
     entropy.before_first_request()
     trace.step("reseeded", start)
-
-
-class _NoEarlyStreams:
-    """What the isolate loop installs as `streams` (see loop.py); outside it, nothing."""
-
-    @staticmethod
-    def early_stream_id() -> int | None:
-        return None
-
-    @staticmethod
-    def stream_early(request_id: int, response: Any) -> None:
-        raise RuntimeError("no request is being served here")
-
-
-streams: Any = _NoEarlyStreams
-
-
-def early_stream_id() -> int | None:
-    """The id of the request the running task serves, if its streamed response may start
-    before its handler returns (an adapter then runs the app inline; see workers/asgi.py)."""
-    return streams.early_stream_id()
-
-
-def stream_early(request_id: int, response: Any) -> None:
-    """Send the head of `response` (a streamed Response) for request `request_id` now and
-    stream its body while the handler goes on; its handler's return value is not sent."""
-    streams.stream_early(request_id, response)
-
-
-def on_retire(hook: Callable[[], Awaitable[Any]]) -> None:
-    """Run `await hook()` when this isolate is retired (its socket closed), e.g. ASGI
-    lifespan shutdown; each hook gets at most RETIRE_TIMEOUT seconds."""
-    _retire_hooks.append(hook)
-
-
-def waits_for_retirement(task: asyncio.Task[Any], waiting: bool) -> None:
-    """Whether `task` now waits for nothing but this isolate's retirement (an ASGI app's
-    lifespan task once started): the isolate's loop may then return to its fast path, where
-    no loop runs, while the task waits; a retire hook wakes it."""
-    if waiting:
-        retirement_waiters.add(task)
-    else:
-        retirement_waiters.discard(task)
-
-
-def pending_tasks() -> bool:
-    """Whether waitUntil() tasks are still running (a retiring isolate lets them finish)."""
-    return bool(_tasks or _pending)
-
-
-def has_retire_hooks() -> bool:
-    return bool(_retire_hooks)
-
-
-async def retire() -> None:
-    """Run the retire hooks, newest first, logging their failures."""
-    import asyncio
-
-    while _retire_hooks:
-        hook = _retire_hooks.pop()
-        try:
-            await asyncio.wait_for(hook(), RETIRE_TIMEOUT)
-        except Exception as exc:
-            _log_exception("isolate shutdown: a shutdown hook failed", exc)
 
 
 def handle(
@@ -486,7 +343,7 @@ def _serve(
     except Exception as exc:
         wire = _failed(req_id, method, url, exc)
     else:
-        if isinstance(result, ResponseBase):
+        if isinstance(result, Response):
             wire = result._wire()
         elif type(result) is CoroutineType or _is_awaitable(result):  # an async def's: no call
             return _finish(req_id, method, url, result)
@@ -515,7 +372,7 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
             return _handle_test_call(req_id, entrypoint, name)
         method = _rpc_method(cls, name, entrypoint)
         args = bindings.python_from_rpc(payload) if payload else []
-        result = method(cls(ExecutionContext(req_id), env))(*args)
+        result = method(cls(ExecutionContext(req_id), context.env))(*args)
     except Exception as exc:
         return _rpc_failed(req_id, entrypoint, name, exc)
     if _is_awaitable(result):
@@ -529,7 +386,7 @@ def _handle_test_call(req_id: int, entrypoint: str, name: str) -> Any:
 
     if name == "__tests__":
         return _rpc_answer(req_id, entrypoint, name, test_handler.entrypoints_with_tests(_module, _legacy))
-    result = test_handler.run_test(_module, _legacy, entrypoint, ExecutionContext(req_id), env,
+    result = test_handler.run_test(_module, _legacy, entrypoint, ExecutionContext(req_id), context.env,
                                    _positional_count)
     if _is_awaitable(result):
         return _finish_call(req_id, entrypoint, "test", _awaited_to_none(result))
@@ -590,12 +447,12 @@ def _rpc_failed(req_id: int, entrypoint: str, name: str, exc: Exception) -> Wire
 
 async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any]) -> WireResponse:
     if _pending:
-        _schedule_pending()
+        context.schedule_pending()
     try:
         result = await awaitable
     except Exception as exc:
         return _failed(req_id, method, url, exc)
-    if isinstance(result, ResponseBase):
+    if isinstance(result, Response):
         wire = result._wire()
     else:
         wire = _convert(req_id, method, url, result)
@@ -604,20 +461,15 @@ async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any])
 
 async def _start_pending(wire: Any) -> WireResponse:
     """Answer `wire` once the loop runs what a sync handler passed to waitUntil()."""
-    _schedule_pending()
+    context.schedule_pending()
     return wire if type(wire) is tuple else await wire
-
-
-def _schedule_pending() -> None:
-    while _pending:
-        _schedule(*_pending.pop(0))
 
 
 def _convert(req_id: int, method: str, url: str, result: Any) -> WireResponse:
     """A response given as an object holding one (`js_object`/`js_response`), or a 500."""
     for attr in ("js_object", "js_response"):
         inner = getattr(result, attr, None)
-        if isinstance(inner, ResponseBase):
+        if isinstance(inner, Response):
             return inner._wire()
     what = "None" if result is None else f"an object of type {type(result).__name__}"
     _log.log(f"request {req_id} {method} {url}: {_label} returned {what}, expected a Response")
@@ -631,45 +483,3 @@ def _failed(req_id: int, method: str, url: str, exc: BaseException) -> WireRespo
 
 def _error_response() -> WireResponse:
     return (500, [("content-type", "text/plain; charset=utf-8")], ERROR_RESPONSE_BODY)
-
-
-def _after_memory_error(exc: BaseException) -> None:
-    """A request (or a task) ran out of memory and was logged: once what its frames held is
-    released (their tracebacks dropped), an isolate that still cannot allocate
-    1/MEMORY_PROBE_SHARE of its limit is leaking towards it and asks the host to retire it
-    after this request (the host starts a new one), instead of failing every later request."""
-    from pyworkerd import rpc
-
-    channel = rpc._channel
-    if channel is None:
-        return  # top-level code: the template fails to load instead
-    seen: BaseException | None = exc
-    for _ in range(64):  # the chain of causes, bounded (a chain made by hand may loop)
-        if seen is None:
-            break
-        seen.__traceback__ = None
-        seen = seen.__cause__ or seen.__context__
-    size = int(_memory_limit_mib * (1 << 20)) // MEMORY_PROBE_SHARE or 16 << 20
-    try:
-        probe = bytes(size)  # calloc: address space only, no page is touched
-    except MemoryError:
-        channel.rpc_send("isolate.retire", "MemoryError")
-        asyncio = sys.modules.get("asyncio")
-        if asyncio is not None and asyncio.events._get_running_loop() is not None and rpc._server:
-            rpc._server.schedule_flush()
-        return
-    del probe
-
-
-def _log_exception(headline: str, exc: BaseException) -> None:
-    """Log `headline` and the traceback of `exc`, without this module's own frames; after a
-    MemoryError, see _after_memory_error."""
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-        tb = tb.tb_next
-    lines = traceback.format_exception(type(exc), exc, tb)
-    _log.log(headline + "\n" + "".join(lines))
-    del tb, lines
-    if isinstance(exc, MemoryError):
-        _after_memory_error(exc)
-

@@ -1,18 +1,19 @@
 # Fetch-standard HTTP objects shared by the `workers` and `js` modules: one Headers
-# implementation, the Request a handler receives, and the response base class that both
-# `workers.Response` and `js.Response` build on. Imported in the worker template; used
+# implementation, the Request a handler receives, the body reading both Request and Response
+# share, and the header and redirect checks (the Response itself is pyworkerd/response.py).
+# Bottom layer of the SDK (tests/python/test_layers.py). Imported in the worker template; used
 # on every request in the isolates (the hot path: keep allocations per request minimal).
 # Invariant: header names are stored lower-cased as (name, value) tuples in arrival
 # order with repeats kept, and every Headers method mutates that list in place, because
 # a Response hands the very same list to the C side as its wire headers.
-"""Headers, Request and the response base shared by the Python Workers SDK modules."""
+"""Headers, Request and the body and header helpers shared by the Python Workers SDK modules."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from http import HTTPMethod, HTTPStatus
+from http import HTTPMethod
 from typing import Any, ClassVar
 
 WireHeaders = list[tuple[str, str]]
@@ -23,7 +24,6 @@ _SET_COOKIE = "set-cookie"
 _METHODS: dict[str, HTTPMethod] = {m.value: m for m in HTTPMethod}
 _is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z").match
 _bad_value = re.compile(r"[\r\n\0]").search
-_NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
 _REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))
 
 
@@ -398,126 +398,9 @@ def checked_headers(headers: object) -> object:
     raise TypeError("Received unexpected type for headers argument")
 
 
-class JsonMethod:
-    """`Cls.json(data, ...)` builds a JSON response; `await response.json()` parses a body."""
-
-    def __init__(self, build: Callable[..., Any]) -> None:
-        self._build = build
-
-    def __get__(self, obj: Any, cls: type | None = None) -> Callable[..., Any]:
-        if obj is None:
-            return self._build
-        return obj._json
-
-
-class ResponseBase(Body):
-    """What `workers.Response` and `js.Response` share: status, headers, a bytes body."""
-
-    __slots__ = ("_status", "_status_text", "_headers", "_body", "_body_used")
-
-    def _init(self, body: object, status: int | None, status_text: str, headers: object) -> None:
-        code = 200 if status is None else int(status)
-        if not (200 <= code <= 599 or code == 101):
-            raise ValueError(
-                "Responses may only be constructed with status codes in the range 200 to 599, inclusive."
-            )
-        pairs = header_list(headers)
-        data = body_bytes(body, pairs, "Response")
-        if data is not None and code in _NULL_BODY_STATUSES:
-            raise TypeError(f"Response with null body status ({code}) cannot have a body.")
-        self._status, self._status_text = code, str(status_text or "")
-        self._headers = wrap_headers(pairs)
-        self._body, self._body_used = data, False
-
-    def _copy_from(self, other: ResponseBase) -> None:
-        self._status, self._status_text = other._status, other._status_text
-        self._headers = wrap_headers(other._headers._list.copy())
-        self._body, self._body_used = other._body, other._body_used
-
-    def _wire(self) -> WireResponse:
-        body = self._body
-        return (self._status, self._headers._list, b"" if body is None else body)
-
-    @property
-    def status(self) -> int:
-        """The HTTP status code."""
-        return self._status
-
-    @property
-    def ok(self) -> bool:
-        """Whether the status is in the range 200-299."""
-        return 200 <= self._status <= 299
-
-    @property
-    def headers(self) -> Headers:
-        """The response's headers (see `Headers`)."""
-        return self._headers
-
-    @property
-    def url(self) -> str:
-        """The URL of a fetched response; "" for a constructed one."""
-        return ""
-
-    @property
-    def redirected(self) -> bool:
-        """Whether a fetch followed a redirect; False for a constructed response."""
-        return False
-
-    @property
-    def type(self) -> str:
-        """The response type: "default" for a constructed response."""
-        return "default"
-
-    def clone(self) -> Any:
-        """A copy of this response, body included; raises OSError if the body was read."""
-        if self._body_used:
-            raise OSError("Body already used")
-        copy = type(self).__new__(type(self))
-        copy._copy_from(self)
-        return copy
-
-
-class StreamedBody:
-    """Mixin for a response whose body is an async iterable of bytes, sent as produced.
-
-    `_wire()` then returns a coroutine resolving to the wire tuple with the iterable as its
-    body (runtime.handle passes it on; the isolate's loop streams it chunk by chunk), so the
-    plain `ResponseBase._wire()` stays as fast as it is. Reading the body in Python
-    (`await response.bytes()`) consumes the stream.
-    """
-
-    __slots__ = ()
-
-    def _wire(self) -> Any:
-        return self._streamed_wire()
-
-    async def _streamed_wire(self) -> tuple[int, WireHeaders, Any]:
-        self._body_used = True
-        return (self._status, self._headers._list, self._body)
-
-    async def bytes(self) -> bytes:
-        """The whole body, read from the stream."""
-        if self._body_used:
-            raise OSError("Body already used")
-        self._body_used = True
-        return b"".join([bytes(chunk) async for chunk in self._body])
-
-    async def text(self) -> str:
-        """The whole body, read from the stream, decoded as UTF-8."""
-        return (await self.bytes()).decode("utf-8", "replace")
-
-    async def _json(self, **kwargs: Any) -> Any:
-        return json.loads(await self.text(), **kwargs)
-
-
 def redirect_args(url: str, status: int) -> tuple[int, WireHeaders]:
     """Validate a redirect and return its status and Location header."""
     code = int(status)
     if code not in _REDIRECT_STATUSES:
         raise ValueError(f"Invalid redirect status code {code}: use 301, 302, 303, 307 or 308.")
     return code, [("location", _value(url))]
-
-
-def status_code(status: HTTPStatus | int | None) -> int | None:
-    """A plain int status (HTTPStatus is an int subclass, kept off the wire)."""
-    return None if status is None else int(status)

@@ -7,7 +7,7 @@
 # Lifespan: startup runs once per isolate and app before its first request, its state is
 # shared (shallow-copied per request, as uvicorn does); shutdown when the isolate retires.
 # While the app waits for that shutdown, its lifespan task does not keep the isolate's
-# asyncio loop running (runtime.waits_for_retirement): requests stay on the fast path.
+# asyncio loop running (context.waits_for_retirement): requests stay on the fast path.
 # Invariant: exactly one Response per call, or an exception (the runtime answers 500 and
 # logs the traceback); the app's own failures after its response are logged, never lost.
 """Run ASGI applications (FastAPI, Starlette, ...) as Python Workers."""
@@ -21,7 +21,8 @@ from typing import Any
 from urllib.parse import unquote
 
 import workers
-from pyworkerd import runtime, webapi
+from pyworkerd import context, response, webapi
+from pyworkerd import log as _log
 
 __all__ = ["asgi_adapter", "env", "fetch"]
 
@@ -45,7 +46,7 @@ _is_token_bytes = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*\Z").match
 _bad_value_bytes = re.compile(rb"[\r\n\0]").search
 
 
-class _StreamedResponse(webapi.StreamedBody, workers.Response):
+class _StreamedResponse(response.StreamedBody, workers.Response):
     """A workers.Response whose body an ASGI/WSGI app is still producing."""
 
     __slots__ = ()
@@ -222,7 +223,7 @@ class _Exchange:
 
     Two ways to run the app. Inline (in the isolate, the common case): the app runs in the
     request's own task; a whole body settles the Response when the app returns, a streamed
-    one is handed to the isolate loop at its first chunk (runtime.stream_early) while the app
+    one is handed to the isolate loop at its first chunk (context.stream_early) while the app
     goes on in this task. In a task of its own (anywhere else): fetch() returns at the first
     chunk and the app's task goes on producing.
     """
@@ -306,7 +307,7 @@ class _Exchange:
             if response._body is None:
                 self.queue = asyncio.Queue()  # a null-body status (204, 304): dropped
             elif self.inline is not None:
-                runtime.stream_early(self.inline, response)
+                context.stream_early(self.inline, response)
         if chunk and self.response._body is not None:
             await self.queue.put(bytes(chunk))
         if not more:
@@ -346,7 +347,7 @@ class _Exchange:
                 self.queue.put_nowait(exc)  # the stream fails: logged by the isolate loop
             elif not isinstance(exc, asyncio.CancelledError):
                 req = self.request
-                runtime._log_exception(
+                context.log_exception(
                     f"{req._method} {req._url}: the ASGI app raised after sending its response", exc)
         elif self.queue is not None and not self.finished:
             self._finish()  # returned without more_body=False: the body ends here
@@ -371,12 +372,12 @@ async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) ->
     to the client while the app produces it.
     """
     if env is None:
-        env = runtime.env
+        env = context.env
     state = _states.get(id(app))
     if state is None:
         state = (await _start_lifespan(app, env)).state_for_requests()
     scope = http_scope(request, env, state)
-    request_id = runtime.streams.early_stream_id()  # runtime.early_stream_id(), one call less
+    request_id = context.streams.early_stream_id()  # context.early_stream_id(), one call less
     if request_id is None:
         return await _run_in_task(app, scope, _Exchange(request, None))
     exchange = _Exchange(request, request_id)  # inline: in this task (see _Exchange)
@@ -443,7 +444,7 @@ class _Lifespan:
                 self.ready.set_result(None)
             elif not self.shut_down.done():
                 if not isinstance(exc, asyncio.CancelledError):
-                    runtime._log_exception("ASGI lifespan: the app raised", exc)
+                    context.log_exception("ASGI lifespan: the app raised", exc)
                 self.shut_down.set_result(None)
             if not isinstance(exc, Exception):
                 raise
@@ -455,29 +456,29 @@ class _Lifespan:
 
     async def _receive(self) -> Message:
         """The app's receive(): once started, it waits here for the shutdown that retirement
-        sends, meanwhile not keeping the isolate off its fast path (runtime.waits_for_retirement)."""
+        sends, meanwhile not keeping the isolate off its fast path (context.waits_for_retirement)."""
         events = self.events
         if not events.empty() or not self.ready.done():
             return await events.get()
-        runtime.waits_for_retirement(self.task, True)
+        context.waits_for_retirement(self.task, True)
         try:
             return await events.get()
         finally:
-            runtime.waits_for_retirement(self.task, False)
+            context.waits_for_retirement(self.task, False)
 
     async def _send(self, message: Message) -> None:
         kind = message["type"]
         if kind in ("lifespan.startup.complete", "lifespan.startup.failed"):
             if kind.endswith("failed"):
                 self.failure = message.get("message") or "(no message)"
-                runtime._log.log(f"ASGI lifespan startup failed: {self.failure}")
+                _log.log(f"ASGI lifespan startup failed: {self.failure}")
             else:
-                runtime.on_retire(self.shutdown)
+                context.on_retire(self.shutdown)
             if not self.ready.done():
                 self.ready.set_result(None)
         elif kind in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
             if kind.endswith("failed"):
-                runtime._log.log(f"ASGI lifespan shutdown failed: {message.get('message', '')}")
+                _log.log(f"ASGI lifespan shutdown failed: {message.get('message', '')}")
             if not self.shut_down.done():
                 self.shut_down.set_result(None)
 

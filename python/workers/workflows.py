@@ -1,14 +1,15 @@
 # The `workers.workflows` submodule (template and isolates): the public names of Cloudflare's
-# Workflows SDK for Python (the implementation is pyworkerd.workflows), and the seed document's
-# form of a workflow: `class MyWorkflow(Workflow)` whose `@step` methods are durable steps.
+# Workflows SDK for Python (implemented by pyworkerd.workflow_run and, for the binding,
+# pyworkerd.workflows), and the seed document's form of a workflow: `class MyWorkflow(Workflow)`
+# whose `@step` methods are durable steps.
 """Workflows: `NonRetryableError`, the types of run()'s `event` and `step`, and `Workflow`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pyworkerd.workflows import (NonRetryableError, WorkflowBinding, WorkflowEvent,
-                                 WorkflowInstance, WorkflowStep, step_method)
+from pyworkerd.workflow_run import NonRetryableError, WorkflowEvent, WorkflowStep, step_method
+from pyworkerd.workflows import WorkflowBinding, WorkflowInstance
 from workers import WorkflowEntrypoint
 
 __all__ = ["NonRetryableError", "Step", "Workflow", "WorkflowBinding", "WorkflowEntrypoint",

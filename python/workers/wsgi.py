@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import workers
-from pyworkerd import runtime, webapi
+from pyworkerd import context, webapi
 from workers.asgi import _response, _server, _split_url
 
 __all__ = ["fetch"]
@@ -123,7 +123,7 @@ async def fetch(app: WSGIApp, request: Any, env: Any = None, ctx: Any = None) ->
     without threads. An iterable of several pieces is streamed as the app produces them.
     """
     if env is None:
-        env = runtime.env
+        env = context.env
     start = _StartResponse()
     result = app(environ(request, env, ctx), start)
     try:

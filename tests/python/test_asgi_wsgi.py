@@ -1,5 +1,5 @@
 # Tests of the ASGI and WSGI adapters in-process (python/workers/asgi.py, wsgi.py), without
-# the C side: lifespan startup once and shutdown on runtime.retire() (which the isolate's
+# the C side: lifespan startup once and shutdown on context.retire() (which the isolate's
 # loop runs when the host closes its socket), streamed bodies read as async iterables, and
 # the module aliases. The e2e suites drive the same adapters through the real server.
 # Run: /usr/bin/python3.11 -m pytest tests/python
@@ -12,7 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
 
 import workers  # noqa: E402
-from pyworkerd import runtime, webapi  # noqa: E402
+from pyworkerd import context, webapi  # noqa: E402
 from workers import asgi as workers_asgi  # noqa: E402
 from workers import wsgi  # noqa: E402
 
@@ -61,7 +61,7 @@ def test_lifespan_starts_once_and_shuts_down_on_retire():
         second = await workers_asgi.fetch(app, request(), env=None)
         assert events == ["lifespan.startup"]
         assert first.headers.get("x-ready") == "True" and await second.text() == "whole"
-        await runtime.retire()
+        await context.retire()
         assert events == ["lifespan.startup", "lifespan.shutdown"]
 
     asyncio.run(scenario())
@@ -77,7 +77,7 @@ def test_more_body_gives_a_streamed_response():
         assert type(wire) is not tuple  # an awaitable: the runtime streams it
         status, headers, body = await wire
         assert status == 200 and [c async for c in body] == [b"0", b"1", b"2"]
-        await runtime.retire()
+        await context.retire()
 
     asyncio.run(scenario())
 

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
 import js  # noqa: E402
 import workers  # noqa: E402
 from pyodide.ffi import create_once_callable, create_proxy, to_js  # noqa: E402
-from pyworkerd import runtime, webapi  # noqa: E402
+from pyworkerd import context, runtime, webapi  # noqa: E402
 
 HELLO = """
 from js import Response
@@ -124,7 +124,7 @@ def worker(tmp_path: Path, capfd: pytest.CaptureFixture[str]):
         sys.path[:] = saved_path
         for name in set(sys.modules) - saved_modules:
             del sys.modules[name]
-        runtime.env = None
+        context.env = None
         webapi.Request.headers_type = webapi.Headers
 
 
@@ -590,7 +590,7 @@ def test_wait_until_runs_after_async_response_and_logs_failures(worker: Worker) 
     async def serve_and_drain():
         result = await runtime.handle(7, "GET", "http://x/", [], b"")
         assert module.DONE == []
-        while runtime._tasks:
+        while context.tasks:
             await asyncio.sleep(0)
         return result
 
@@ -620,7 +620,7 @@ def test_wait_until_from_sync_handler_outside_a_loop(worker: Worker) -> None:
 
     async def serve_and_drain():
         wire = await result
-        while runtime._tasks:
+        while context.tasks:
             await asyncio.sleep(0)
         return wire
 

@@ -1,4 +1,4 @@
-# Tests of the Workflows SDK (python/pyworkerd/workflows.py) in-process, against a fake host:
+# Tests of the Workflows SDK (python/pyworkerd/workflow_run.py) in-process, against a fake host:
 # rpc.call is replaced by a dict of saved steps and sleeps, so a run can be replayed the way
 # the host replays it after a sleep or a restart. Durations, retries with backoff,
 # NonRetryableError, implicit dependencies and ctx, suspension, the outcome answered to the host.
@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python"))
 
-from pyworkerd import rpc, workflows  # noqa: E402
+from pyworkerd import rpc, workflow_run  # noqa: E402
 from workers import WorkflowEntrypoint  # noqa: E402
 from workers.workflows import NonRetryableError  # noqa: E402
 
@@ -66,7 +66,7 @@ def run(cls: type, payload: Any = None) -> dict[str, Any]:
 
 
 def test_durations():
-    d = workflows.duration_ms
+    d = workflow_run.duration_ms
     assert d(1500) == 1500 and d("10 seconds") == 10_000 and d("1 minute") == 60_000
     assert d("2 hours") == 7_200_000 and d("1 day") == 86_400_000 and d("250 milliseconds") == 250
     assert d(datetime.timedelta(seconds=3)) == 3000
