@@ -4,6 +4,7 @@
  * the paths of `embed` and `import`. Invariant: every read is bounded by the given length.
  */
 #include "config/precheck.h"
+#include "base/buf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -221,8 +222,9 @@ static int lex_word(lexer_t *l, pw_precheck_error_t *e)
                        "numbers have at most %d.", n, PW_PRECHECK_MAX_WORD);
     }
     const char *w = l->s + l->i;
-    if (n == 5 && memcmp(w, "embed", 5) == 0) l->want_path = 1 + PW_REF_EMBED;
-    else if (n == 6 && memcmp(w, "import", 6) == 0) l->want_path = 1 + PW_REF_IMPORT;
+    pw_bytes_t word = { (const uint8_t *)w, n };
+    if (pw_bytes_is(word, "embed")) l->want_path = 1 + PW_REF_EMBED;
+    else if (pw_bytes_is(word, "import")) l->want_path = 1 + PW_REF_IMPORT;
     else l->want_path = 0;
     advance(l, n);
     return 0;

@@ -20,6 +20,7 @@ static int lower(int c)
     return c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c;
 }
 
+/* Whether s is `lit` (lower case) in any case. */
 static int span_is(pw_bytes_t s, const char *lit)
 {
     size_t n = strlen(lit);
@@ -39,11 +40,6 @@ static int span_ieq(pw_bytes_t a, pw_bytes_t b)
         if (lower(a.base[i]) != lower(b.base[i]))
             return 0;
     return 1;
-}
-
-static int span_eq(pw_bytes_t a, pw_bytes_t b)
-{
-    return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
 }
 
 /* Character classes, one table looked up per byte: every request's head and URL go through
@@ -192,7 +188,7 @@ static int check_field(pw_bytes_t name, pw_bytes_t value, framing_t *f, pw_http_
     if (name.len != 4 && name.len != 14 && name.len != 17)
         return 0;   /* none of the three below */
     if (span_is(name, "content-length")) {
-        if (f->content_length.base && !span_eq(f->content_length, value))
+        if (f->content_length.base && !pw_bytes_equal(f->content_length, value))
             return verdict(why, 400, "conflicting Content-Length headers");
         f->content_length = value;
     } else if (span_is(name, "transfer-encoding")) {
@@ -392,7 +388,7 @@ int pw_http_request_url(pw_bytes_t scheme, pw_bytes_t method, pw_bytes_t target,
     pw_bytes_t rest = target;
     why->status = 0;
     *url_len = 0;
-    if (method.len == 7 && memcmp(method.base, "CONNECT", 7) == 0)
+    if (pw_bytes_is(method, "CONNECT"))
         return verdict(why, 405, "CONNECT is not supported");
     if (target.len && target.base[0] == '/') {
         *authority = host.len ? host : (pw_bytes_t){ (const uint8_t *)"localhost", 9 };

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "wire/frame.h"
+#include "base/buf.h"
 
 /* Cloudflare's limit on the total size of a request's headers (names and values). */
 #define PW_HTTP_MAX_HEADER_BYTES (128u * 1024)

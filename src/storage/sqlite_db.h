@@ -11,7 +11,7 @@
 #include <sqlite3.h>
 #include <stddef.h>
 
-#include "wire/frame.h"
+#include "base/buf.h"
 
 /* Opens (creating) `dir`/`file` (mkdir -p dir), or an in-memory database when dir is NULL;
  * runs `schema` and prepares the n statements into st[]. Returns 0, or -1 with a message in
