@@ -1,108 +1,44 @@
-/* kv_remote.c — KV operations sent to a worker or external service over workerd's KV HTTP
- * protocol (host process; see kv_remote.h). Runs on the loop thread.
- * Invariant: a pending operation ends exactly once — answered (then freed), or cancelled by
- * its isolate's death (transport stopped, then freed) — and only then releases its port.
+/* kv_remote.c — the transports of KV over workerd's HTTP protocol (host process, loop
+ * thread; see kv_remote.h): a request as a CALL of a worker's fetch entry point, or as a
+ * libcurl transfer to an external service. storage/kv_http_backend.c builds the requests,
+ * reads the answers and keeps the pending operations.
+ * Invariant: an exchange is answered at most once, and never after it was cancelled.
  */
 #include "host/kv_remote.h"
 #include "host/worker_call.h"
-#include "wire/rpc.h"
+#include "storage/kv_http_backend.h"
 
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
-    pw_port_t *port;
-    uint32_t id;
-    pw_kv_op_t op;
-    const char *service;        /* config memory: outlives every operation */
-    pw_buf_t key_data;          /* a bulk get's keys, back to back */
-    size_t key_len[PW_RPC_MAX_ARGS];
-    size_t n_keys;
-    pw_worker_call_t *call;     /* the transport in use: one of these */
-    pw_fetch_transfer_t *transfer;
-} pending_t;
+    const char *service;        /* config memory: outlives every exchange */
+    pw_binding_lookup_cb lookup;
+    void *lookup_arg;
+} worker_transport_t;
 
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
-
-static void reply_error(pw_port_t *port, uint32_t id, const char *msg)
-{
-    pw_bytes_t f[2] = { S("Error"), S(msg) };
-    pw_port_reply(port, id, f, 2);
-}
-
-static void pending_free(pending_t *p)
-{
-    pw_port_unwatch(p->port, &p->watch);
-    pw_buf_free(&p->key_data);
-    free(p);
-}
-
-/* The service answered: its status, headers and body become the isolate's RPC_RESULT. */
-static void answer(pending_t *p, unsigned status, pw_bytes_t headers, pw_bytes_t body)
-{
-    static pw_bytes_t fields[PW_RPC_MAX_FIELDS];
-    pw_bytes_t keys[PW_RPC_MAX_ARGS];
-    size_t off = 0;
-    for (size_t i = 0; i < p->n_keys; i++) {
-        keys[i] = (pw_bytes_t){ p->key_data.data + off, p->key_len[i] };
-        off += p->key_len[i];
-    }
-    char err[512];
-    pw_buf_t out;
-    pw_buf_init(&out);
-    size_t n;
-    if (pw_kv_http_answer(p->op, status, headers, body, keys, p->n_keys, &out, err, sizeof err) < 0) {
-        reply_error(p->port, p->id, err);
-    } else {
-        pw_frame_t frame = { .type = PW_FRAME_RPC_RESULT, .id = p->id, .payload = out.data, .len = out.len };
-        if (pw_rpc_decode(&frame, fields, PW_RPC_MAX_FIELDS, &n) == 0)
-            pw_port_reply(p->port, p->id, fields, n);
-        else
-            reply_error(p->port, p->id, "KV: internal error encoding the answer");
-    }
-    pw_buf_free(&out);
-}
-
-static void transport_failed(pending_t *p, const char *why)
-{
-    char msg[1024];
-    snprintf(msg, sizeof msg, "KV %s failed: the KV service \"%s\" did not answer: %s",
-             pw_kv_http_op_name(p->op), p->service, why);
-    reply_error(p->port, p->id, msg);
-}
+typedef struct {
+    pw_fetch_t *fetch;
+    const char *address;        /* "host:port" */
+} external_transport_t;
 
 /* ---- a worker service ---- */
 
 static void on_worker_answer(void *arg, const pw_worker_answer_t *a)
 {
-    pending_t *p = arg;
+    pw_kv_http_exchange_t *x = arg;
+    pw_bytes_t none = { (const uint8_t *)"", 0 };
     if (a->error_status) {
         char why[512];
         snprintf(why, sizeof why, "%d %s", a->error_status, a->error_text ? a->error_text : "");
         why[strcspn(why, "\n")] = '\0';
-        transport_failed(p, why);
+        x->answer(x, why, 0, none, none);
     } else {
-        answer(p, a->status, a->headers, a->body);
+        x->answer(x, NULL, a->status, a->headers, a->body);
     }
-    pending_free(p);
-}
-
-/* The calling isolate died: the request stops (the worker gets CANCEL, curl closes its
- * connection) and nothing calls back. */
-static void on_gone(pw_port_watch_t *watch)
-{
-    pending_t *p = (pending_t *)watch;
-    if (p->call)
-        pw_worker_call_cancel(p->call);
-    else if (p->transfer)
-        pw_fetch_abort(p->transfer);
-    pending_free(p);
 }
 
 /* The CALL payload of a fetch: {"method", "url", "headers": [[name, value]...]} "\n" body. */
@@ -130,38 +66,50 @@ static int fetch_payload(const pw_kv_http_request_t *req, pw_buf_t *out)
     return rc;
 }
 
-static void send_to_worker(pending_t *p, pw_pool_t *pool, const pw_kv_http_request_t *req)
+static int worker_send(void *transport, const pw_kv_http_request_t *req, pw_kv_http_exchange_t *x,
+                       const char **why)
 {
+    worker_transport_t *w = transport;
+    pw_pool_t *pool = w->lookup(w->lookup_arg, w->service);
+    if (!pool) {
+        *why = "the service is not running";
+        return -1;
+    }
     pw_buf_t payload;
     pw_buf_init(&payload);
-    if (fetch_payload(req, &payload) < 0) {
-        transport_failed(p, "out of memory");
-        pending_free(p);
-    } else {
-        pw_bytes_t body = { payload.data, payload.len };
-        if (pw_worker_call(pool, "", (pw_bytes_t){ (const uint8_t *)"fetch", 5 }, body,
-                           on_worker_answer, p, &p->call) < 0) {
-            transport_failed(p, "out of memory");
-            pending_free(p);
-        }
-    }
+    int rc = fetch_payload(req, &payload);
+    if (rc == 0)
+        rc = pw_worker_call(pool, "", (pw_bytes_t){ (const uint8_t *)"fetch", 5 },
+                            (pw_bytes_t){ payload.data, payload.len }, on_worker_answer, x,
+                            (pw_worker_call_t **)&x->handle);
     pw_buf_free(&payload);
+    if (rc < 0)
+        *why = "out of memory";
+    return rc < 0 ? -1 : 0;
 }
+
+/* The calling isolate died: the worker gets CANCEL and nothing calls back. */
+static void worker_cancel(void *transport, pw_kv_http_exchange_t *x)
+{
+    pw_worker_call_cancel(x->handle);
+}
+
+static const pw_kv_http_transport_t worker_transport = {
+    .send = worker_send, .cancel = worker_cancel, .free = free,
+};
 
 /* ---- an external service ---- */
 
 static void on_external_answer(void *arg, const pw_fetch_result_t *r)
 {
-    pending_t *p = arg;
-    if (r->error)
-        transport_failed(p, r->error);
-    else
-        answer(p, (unsigned)r->status, r->headers, r->body);
-    pending_free(p);
+    pw_kv_http_exchange_t *x = arg;
+    x->answer(x, r->error, (unsigned)r->status, r->headers, r->body);
 }
 
-static void send_external(pending_t *p, const pw_kv_remote_t *remote, const pw_kv_http_request_t *req)
+static int external_send(void *transport, const pw_kv_http_request_t *req, pw_kv_http_exchange_t *x,
+                         const char **why)
 {
+    external_transport_t *e = transport;
     pw_buf_t lines, url;
     pw_buf_init(&lines);
     pw_buf_init(&url);
@@ -173,42 +121,43 @@ static void send_external(pending_t *p, const pw_kv_remote_t *remote, const pw_k
         rc |= pw_buf_append(&lines, "\n", 1);
     }
     rc |= pw_buf_append(&url, "http://", 7);
-    rc |= pw_buf_append(&url, remote->address, strlen(remote->address));
+    rc |= pw_buf_append(&url, e->address, strlen(e->address));
     rc |= pw_buf_append(&url, req->target, strlen(req->target) + 1);
+    x->handle = NULL;
     if (rc == 0)
-        p->transfer = pw_fetch_request(remote->fetch, (const char *)url.data, req->method,
-                                       (pw_bytes_t){ lines.data, lines.len }, req->body,
-                                       on_external_answer, p);
-    if (!p->transfer) {
-        transport_failed(p, "cannot start the request");
-        pending_free(p);
-    }
+        x->handle = pw_fetch_request(e->fetch, (const char *)url.data, req->method,
+                                     (pw_bytes_t){ lines.data, lines.len }, req->body,
+                                     on_external_answer, x);
     pw_buf_free(&lines);
     pw_buf_free(&url);
+    if (!x->handle)
+        *why = "cannot start the request";
+    return x->handle ? 0 : -1;
 }
 
-void pw_kv_remote_send(const pw_kv_remote_t *remote, const pw_kv_http_request_t *req,
-                       const pw_bytes_t *keys, size_t n_keys, pw_port_t *port, uint32_t id)
+/* The calling isolate died: curl closes the connection and nothing calls back. */
+static void external_cancel(void *transport, pw_kv_http_exchange_t *x)
 {
-    pending_t *p = calloc(1, sizeof *p);
-    if (!p)
-        return reply_error(port, id, "KV: out of memory");
-    p->port = port;
-    p->id = id;
-    p->op = req->op;
-    p->service = remote->service;
-    pw_buf_init(&p->key_data);
-    for (size_t i = 0; i < n_keys && i < PW_RPC_MAX_ARGS; i++) {
-        pw_buf_append(&p->key_data, keys[i].base, keys[i].len);
-        p->key_len[p->n_keys++] = keys[i].len;
+    pw_fetch_abort(x->handle);
+}
+
+static const pw_kv_http_transport_t external_transport = {
+    .send = external_send, .cancel = external_cancel, .free = free,
+};
+
+int pw_kv_remote_open(const pw_service_t *service, pw_binding_lookup_cb lookup, void *lookup_arg,
+                      pw_fetch_t *fetch, pw_kv_backend_t **out)
+{
+    if (service->kind == PW_SERVICE_WORKER) {
+        worker_transport_t *w = calloc(1, sizeof *w);
+        if (!w)
+            return -ENOMEM;
+        *w = (worker_transport_t){ service->name, lookup, lookup_arg };
+        return pw_kv_http_backend_create(service->name, &worker_transport, w, out);
     }
-    pw_port_watch(port, &p->watch, on_gone);    /* pending_free unwatches */
-    if (remote->pool) {
-        send_to_worker(p, remote->pool, req);
-    } else if (remote->fetch) {
-        send_external(p, remote, req);
-    } else {
-        transport_failed(p, "the service is not running");
-        pending_free(p);
-    }
+    external_transport_t *e = calloc(1, sizeof *e);
+    if (!e)
+        return -ENOMEM;
+    *e = (external_transport_t){ fetch, service->external_address };
+    return pw_kv_http_backend_create(service->name, &external_transport, e, out);
 }

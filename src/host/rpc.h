@@ -1,8 +1,7 @@
 /* rpc.h — the host's side of binding calls (host process). Every isolate's RPC frame
- * (wire/rpc.h) arrives at pw_rpc_handle() through its pool; the frame names an operation
- * and one of its worker's bindings, which this module resolves to a backend: a KV
- * namespace (SQLite, storage/kv.h, or a worker / external service, host/kv_remote.h),
- * another worker's pool (service bindings) or outbound fetch.
+ * (wire/rpc.h) arrives at pw_rpc_handle() through its pool; the frame names an operation,
+ * which the binding-kind table (host/binding.h) routes to its kind — KV, service, fetch,
+ * workflows — and, for most, one of its worker's bindings.
  * Nothing in an RPC frame is trusted: the binding must be the worker's own, of the right
  * kind, and every size is checked against Cloudflare's limits before use.
  */
@@ -13,13 +12,14 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include "host/binding.h"
 #include "host/pool.h"
 
 typedef struct pw_rpc_host pw_rpc_host_t;
 typedef struct pw_rpc_worker pw_rpc_worker_t;
 
 /* Finds the pool of a worker service by name (service bindings). */
-typedef pw_pool_t *(*pw_rpc_lookup_cb)(void *arg, const char *service);
+typedef pw_binding_lookup_cb pw_rpc_lookup_cb;
 
 typedef struct {
     const char *persist_dir;    /* NULL: relative disk paths are relative to the CWD;
@@ -28,19 +28,17 @@ typedef struct {
     void *lookup_arg;
 } pw_rpc_options_t;
 
+/* Opens every binding kind's host-wide state (KV stores, the Workflows engine...). */
 int pw_rpc_host_create(uv_loop_t *loop, const pw_config_t *config, const pw_rpc_options_t *opts,
                        pw_rpc_host_t **out);
 /* Outbound fetch(): total time per fetch, redirects included. */
 void pw_rpc_set_fetch_timeout(pw_rpc_host_t *host, unsigned timeout_ms);
 /* Frees the host's backends; pools must be closed first. */
 void pw_rpc_host_free(pw_rpc_host_t *host);
-/* The binding table of one worker, opening the KV namespaces it names. Returns 0, or -1 with
- * a message in err. */
+/* The bindings of one worker, opening the KV namespaces it names. Returns 0, or -1 with a
+ * message in err. */
 int pw_rpc_worker_create(pw_rpc_host_t *host, const pw_service_t *service, pw_rpc_worker_t **out,
                          char *err, size_t err_len);
-/* Answers RPC `id` with the error `name` ("Error", "TypeError"...) and a formatted message. */
-void pw_rpc_reply_error(pw_port_t *port, uint32_t id, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 /* The pool's pw_rpc_handler_cb; arg is a pw_rpc_worker_t. */
 int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame);
 

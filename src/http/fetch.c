@@ -1,13 +1,12 @@
-/* fetch.c — outbound fetch() with libcurl multi on the host's libuv loop (host process;
- * see fetch.h). curl tells us which sockets to watch (uv_poll) and when to call it back
- * (one uv_timer); each finished transfer is answered through its isolate's port. The
- * policy check runs in curl's open-socket callback, i.e. on the resolved address of every
- * connection, so a DNS name or a redirect cannot reach a denied network.
+/* fetch.c — outbound HTTP with libcurl multi on the host's libuv loop (host process; see
+ * fetch.h). curl tells us which sockets to watch (uv_poll) and when to call it back (one
+ * uv_timer); each finished transfer calls its done(). The policy check
+ * (http/fetch_policy.h) runs in curl's open-socket callback, i.e. on the resolved address of
+ * every connection, so a DNS name or a redirect cannot reach a denied network.
  * Invariant: a transfer ends exactly once: done() then freed, or aborted (a worker's fetch is
  * aborted when its isolate dies) and freed without a callback.
  */
 #include "http/fetch.h"
-#include "base/log.h"
 #include "wire/header_lines.h"
 
 #include <arpa/inet.h>
@@ -50,203 +49,7 @@ struct pw_fetch_transfer {
 };
 typedef struct pw_fetch_transfer transfer_t;
 
-/* A worker's fetch(): the transfer and the RPC call it answers. */
-typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
-    pw_port_t *port;
-    uint32_t id;
-    transfer_t *transfer;
-} port_fetch_t;
-
-/* ---- network policy ---- */
-
-typedef struct {
-    int family;                 /* AF_INET / AF_INET6; 0: a named class */
-    uint8_t addr[16];
-    unsigned bits;
-    int cls;                    /* CLS_* when family == 0 */
-} rule_t;
-
-enum { CLS_PUBLIC = 1, CLS_PRIVATE = 2, CLS_LOCAL = 4, CLS_NETWORK = 8 };
-
-struct pw_fetch_policy {
-    rule_t *allow, *deny;
-    size_t n_allow, n_deny;
-    pw_tls_client_t tls;        /* trusted_pem owned (the config may be reloaded) */
-};
-
-static int parse_rule(const char *text, rule_t *r)
-{
-    static const struct { const char *name; int cls; } names[] = {
-        { "public", CLS_PUBLIC }, { "private", CLS_PRIVATE }, { "local", CLS_LOCAL },
-        { "network", CLS_NETWORK }, { "unix", 0 }, { "unix-abstract", 0 },
-    };
-    memset(r, 0, sizeof *r);
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (strcmp(text, names[i].name) == 0) {
-            r->cls = names[i].cls;
-            return 0;
-        }
-    char addr[64];
-    const char *slash = strchr(text, '/');
-    size_t len = slash ? (size_t)(slash - text) : strlen(text);
-    if (len >= sizeof addr)
-        return -1;
-    memcpy(addr, text, len);
-    addr[len] = '\0';
-    r->family = strchr(addr, ':') ? AF_INET6 : AF_INET;
-    if (inet_pton(r->family, addr, r->addr) != 1)
-        return -1;
-    unsigned max = r->family == AF_INET ? 32 : 128;
-    char *end;
-    r->bits = slash ? (unsigned)strtoul(slash + 1, &end, 10) : max;
-    if ((slash && (*end || end == slash + 1)) || r->bits > max)
-        return -1;
-    return 0;
-}
-
-static int parse_rules(char **list, size_t n, rule_t **out, const char *svc, char *err, size_t err_len)
-{
-    *out = calloc(n ? n : 1, sizeof **out);
-    if (!*out)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        if (parse_rule(list[i], &(*out)[i]) < 0) {
-            snprintf(err, err_len, "service %s: network rule \"%s\" is neither public, private, "
-                     "local, network, unix, unix-abstract nor a CIDR", svc, list[i]);
-            return -1;
-        }
-    return 0;
-}
-
-int pw_fetch_policy_create(const pw_service_t *network, pw_fetch_policy_t **out, char *err,
-                           size_t err_len)
-{
-    pw_fetch_policy_t *p = calloc(1, sizeof *p);
-    *out = p;
-    if (!p) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    if (!network || network->kind != PW_SERVICE_NETWORK)
-        return 0;
-    p->tls = network->network_tls;
-    p->tls.trusted_pem = NULL;
-    if (network->network_tls.trusted_pem && !(p->tls.trusted_pem = strdup(network->network_tls.trusted_pem))) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    p->n_allow = network->n_network_allow;
-    p->n_deny = network->n_network_deny;
-    if (parse_rules(network->network_allow, p->n_allow, &p->allow, network->name, err, err_len) < 0 ||
-        parse_rules(network->network_deny, p->n_deny, &p->deny, network->name, err, err_len) < 0)
-        return -1;
-    return 0;
-}
-
-void pw_fetch_policy_free(pw_fetch_policy_t *policy)
-{
-    if (!policy)
-        return;
-    free(policy->allow);
-    free(policy->deny);
-    free(policy->tls.trusted_pem);
-    free(policy);
-}
-
-static int prefix_match(const uint8_t *a, const uint8_t *b, unsigned bits)
-{
-    unsigned bytes = bits / 8, rest = bits % 8;
-    if (memcmp(a, b, bytes) != 0)
-        return 0;
-    if (!rest)
-        return 1;
-    uint8_t mask = (uint8_t)(0xff << (8 - rest));
-    return (a[bytes] & mask) == (b[bytes] & mask);
-}
-
-static int in_cidr(const uint8_t *ip, int family, const char *cidr)
-{
-    rule_t r;
-    return parse_rule(cidr, &r) == 0 && r.family == family && prefix_match(ip, r.addr, r.bits);
-}
-
-/* The class of an address: local (loopback), private (RFC 1918, link-local, CGNAT, ULA) or
- * public. IPv6 addresses that carry an IPv4 one (carries_ipv4) are classed as it. */
-static int address_class(int family, const uint8_t *ip)
-{
-    static const char *const local4[] = { "127.0.0.0/8", "0.0.0.0/8", NULL };
-    static const char *const private4[] = { "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
-                                            "169.254.0.0/16", "100.64.0.0/10", NULL };
-    static const char *const local6[] = { "::1/128", "::/128", NULL };
-    static const char *const private6[] = { "fc00::/7", "fe80::/10", NULL };
-    const char *const *local = family == AF_INET ? local4 : local6;
-    const char *const *priv = family == AF_INET ? private4 : private6;
-    for (; *local; local++)
-        if (in_cidr(ip, family, *local))
-            return CLS_LOCAL;
-    for (; *priv; priv++)
-        if (in_cidr(ip, family, *priv))
-            return CLS_PRIVATE;
-    return CLS_PUBLIC;
-}
-
-static int rule_matches(const rule_t *r, int family, const uint8_t *ip, int cls)
-{
-    if (r->family == 0)
-        return (r->cls & CLS_NETWORK) || (r->cls & cls);
-    return r->family == family && prefix_match(ip, r->addr, r->bits);
-}
-
-static int rules_match(const rule_t *rules, size_t n, int family, const uint8_t *ip, int cls)
-{
-    for (size_t i = 0; i < n; i++)
-        if (rule_matches(&rules[i], family, ip, cls))
-            return 1;
-    return 0;
-}
-
-/* An IPv6 address that carries an IPv4 one in its last 32 bits, and reaches that IPv4
- * host: IPv4-mapped (::ffff:a.b.c.d), the NAT64 well-known prefix (64:ff9b::a.b.c.d, RFC
- * 6052) and the deprecated IPv4-compatible form (::a.b.c.d; not :: and ::1 themselves). */
-static int carries_ipv4(const uint8_t *a6)
-{
-    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    static const uint8_t nat64[12] = { 0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0 };
-    static const uint8_t zeros[12] = { 0 };
-    if (memcmp(a6, mapped, 12) == 0 || memcmp(a6, nat64, 12) == 0)
-        return 1;
-    return memcmp(a6, zeros, 12) == 0 && (a6[12] | a6[13] | a6[14] || a6[15] > 1);
-}
-
-int pw_fetch_policy_allows(const pw_fetch_policy_t *policy, const struct sockaddr *addr)
-{
-    uint8_t ip[16];
-    int family = addr->sa_family;
-    if (family == AF_INET) {
-        memcpy(ip, &((const struct sockaddr_in *)addr)->sin_addr, 4);
-    } else if (family == AF_INET6) {
-        const uint8_t *a6 = (const uint8_t *)&((const struct sockaddr_in6 *)addr)->sin6_addr;
-        if (carries_ipv4(a6)) {
-            family = AF_INET;       /* judged, and matched by rules, as the IPv4 it reaches */
-            memcpy(ip, a6 + 12, 4);
-        } else {
-            memcpy(ip, a6, 16);
-        }
-    } else {
-        return 0;
-    }
-    int cls = address_class(family, ip);
-    return rules_match(policy->allow, policy->n_allow, family, ip, cls) &&
-           !rules_match(policy->deny, policy->n_deny, family, ip, cls);
-}
-
 /* ---- transfers ---- */
-
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
 
 static void transfer_free(transfer_t *t)
 {
@@ -407,12 +210,12 @@ static int set_request_headers(transfer_t *t, pw_bytes_t lines)
 }
 
 /* Verification always on; which CAs are trusted is the network service's tlsOptions. */
-static void set_tls(CURL *e, const pw_tls_client_t *tls)
+static void set_tls(CURL *e, const pw_fetch_tls_t *tls)
 {
     static const long min_versions[] = {
-        [PW_TLS_MIN_DEFAULT] = CURL_SSLVERSION_DEFAULT, [PW_TLS_MIN_1_0] = CURL_SSLVERSION_TLSv1_0,
-        [PW_TLS_MIN_1_1] = CURL_SSLVERSION_TLSv1_1, [PW_TLS_MIN_1_2] = CURL_SSLVERSION_TLSv1_2,
-        [PW_TLS_MIN_1_3] = CURL_SSLVERSION_TLSv1_3,
+        [PW_FETCH_TLS_MIN_DEFAULT] = CURL_SSLVERSION_DEFAULT,
+        [PW_FETCH_TLS_MIN_1_0] = CURL_SSLVERSION_TLSv1_0, [PW_FETCH_TLS_MIN_1_1] = CURL_SSLVERSION_TLSv1_1,
+        [PW_FETCH_TLS_MIN_1_2] = CURL_SSLVERSION_TLSv1_2, [PW_FETCH_TLS_MIN_1_3] = CURL_SSLVERSION_TLSv1_3,
     };
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
@@ -422,7 +225,7 @@ static void set_tls(CURL *e, const pw_tls_client_t *tls)
         curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
     }
     if (tls->trusted_pem) {
-        struct curl_blob blob = { .data = tls->trusted_pem, .len = strlen(tls->trusted_pem),
+        struct curl_blob blob = { .data = (void *)tls->trusted_pem, .len = strlen(tls->trusted_pem),
                                   .flags = CURL_BLOB_NOCOPY };
         curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
     }
@@ -452,8 +255,8 @@ static int configure(transfer_t *t, const pw_bytes_t *a)
         curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-        static const pw_tls_client_t system_cas = { .trust_system = 1 };
-        set_tls(e, t->policy ? &t->policy->tls : &system_cas);
+        static const pw_fetch_tls_t system_cas = { .trust_system = 1 };
+        set_tls(e, t->policy ? pw_fetch_policy_tls(t->policy) : &system_cas);
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->fetch->timeout_ms);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req_headers);
         curl_easy_setopt(e, CURLOPT_USERAGENT, NULL);
@@ -511,64 +314,22 @@ pw_fetch_transfer_t *pw_fetch_request(pw_fetch_t *fetch, const char *url, const 
     return t;
 }
 
-static void port_fetch_reply_error(pw_port_t *port, uint32_t id, const char *msg)
+int pw_fetch_send(pw_fetch_t *fetch, const pw_fetch_policy_t *policy, const pw_fetch_args_t *args,
+                  pw_fetch_done_cb done, void *arg, pw_fetch_transfer_t **out)
 {
-    pw_bytes_t f[2] = { S("TypeError"), S(msg) };
-    pw_port_reply(port, id, f, 2);
-}
-
-static void port_fetch_done(void *arg, const pw_fetch_result_t *r)
-{
-    port_fetch_t *pf = arg;
-    if (r->error) {
-        port_fetch_reply_error(pf->port, pf->id, r->error);
-    } else {
-        char st[16];
-        snprintf(st, sizeof st, "%ld", r->status);
-        pw_bytes_t f[6] = { S(""), S(st), r->headers, r->body, S(r->url),
-                            S(r->redirected ? "1" : "") };
-        pw_port_reply(pf->port, pf->id, f, 6);
+    transfer_t *t = transfer_new(fetch, policy, done, arg);
+    if (!t)
+        return -ENOMEM;
+    pw_bytes_t a[5] = { args->url, args->method, args->header_lines, args->body, args->redirect };
+    int rc = configure(t, a);
+    if (rc == 0 && curl_multi_add_handle(fetch->multi, t->easy) != CURLM_OK)
+        rc = -EIO;
+    if (rc < 0) {
+        transfer_free(t);
+        return rc == -2 ? -EPROTONOSUPPORT : rc == -1 ? -EINVAL : rc;
     }
-    pw_port_unwatch(pf->port, &pf->watch);
-    free(pf);
-}
-
-/* The isolate died: the transfer stops now (curl closes its connection). */
-static void port_fetch_gone(pw_port_watch_t *watch)
-{
-    port_fetch_t *pf = (port_fetch_t *)watch;
-    pw_fetch_abort(pf->transfer);
-    pw_port_unwatch(pf->port, &pf->watch);
-    free(pf);
-}
-
-void pw_fetch_start(pw_fetch_t *fetch, const pw_fetch_policy_t *policy, pw_port_t *port,
-                    uint32_t id, const pw_bytes_t *args, size_t n)
-{
-    port_fetch_t *pf = calloc(1, sizeof *pf);
-    transfer_t *t = pf ? transfer_new(fetch, policy, port_fetch_done, pf) : NULL;
-    if (!t) {
-        free(pf);
-        pw_bytes_t f[2] = { S("Error"), S("out of memory") };
-        pw_port_reply(port, id, f, 2);
-        return;
-    }
-    pf->port = port;
-    pf->id = id;
-    pf->transfer = t;
-    int rc = n == 5 ? configure(t, args) : -1;
-    if (rc == -2)
-        port_fetch_reply_error(port, id, "Fetch API cannot load: the URL must start with http:// or https://.");
-    else if (rc < 0)
-        port_fetch_reply_error(port, id, "fetch(): invalid request (headers or arguments).");
-    else if (curl_multi_add_handle(fetch->multi, t->easy) != CURLM_OK)
-        port_fetch_reply_error(port, id, "fetch(): cannot start the transfer.");
-    else {
-        pw_port_watch(port, &pf->watch, port_fetch_gone);
-        return;
-    }
-    transfer_free(t);
-    free(pf);
+    *out = t;
+    return 0;
 }
 
 /* ---- curl multi on libuv ---- */

@@ -1,9 +1,10 @@
-/* kv.h — a KV namespace stored in SQLite (host process): the `disk`-service backend of
- * `kvNamespace` bindings. Keys and values are bytes; keys sort by their bytes (as
- * Cloudflare KV lists them); an entry may carry an expiration (unix seconds) and metadata
- * (JSON text). Expired entries are never returned and are purged now and then.
- * Calls are synchronous and short (an indexed lookup, or one committed write): they run on
- * the host's loop thread. Errors are negative errno-style values; pw_kv_error() says more.
+/* kv.h — a KV namespace stored in SQLite (host process): the `disk`-service store of
+ * `kvNamespace` bindings, behind the KV vtable through storage/kv_disk.c. Keys and values are
+ * bytes; keys sort by their bytes (as Cloudflare KV lists them); an entry may carry an
+ * expiration (unix seconds) and metadata (JSON text). Expired entries are never returned and
+ * are purged now and then. Calls are synchronous and short (an indexed lookup, or one
+ * committed write): they run on the host's loop thread. Errors are negative errno-style
+ * values; pw_kv_error() says more.
  */
 #ifndef PW_KV_H
 #define PW_KV_H

@@ -1,8 +1,8 @@
 /* kv_http.h — workerd's KV HTTP protocol (WORKERD-CONFIG.md §E), both directions, as pure
  * functions (host process): a KV operation becomes an HTTP request to the service a
  * `kvNamespace` binding names (a worker or an `external` service), and the service's answer
- * becomes the same RPC_RESULT fields the SQLite backend gives (host/rpc.c), so Python sees
- * one API. The service is not trusted: every answer is checked, and a bad one is an error.
+ * becomes the same RPC_RESULT fields the SQLite backend gives (storage/kv_backend.h), so
+ * Python sees one API. The service is not trusted: every answer is checked, and a bad one is an error.
  */
 #ifndef PW_KV_HTTP_H
 #define PW_KV_HTTP_H

@@ -1,9 +1,10 @@
 /* fuzz_rpc.c — fuzz target: the host's whole handling of binding calls (host/rpc.c) — every
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
- * HTTP to a worker and to an external service (storage/kv_http.c, host/kv_remote.c), service
- * calls and Workflows (host/workflows.c: binding calls, and step calls of a run in flight —
- * the loop turns after each call, so a created instance's run starts and its CALL is
- * pending) — with the pool, the port and fetch.c replaced by stubs defined here.
+ * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
+ * service calls, fetch() and Workflows (host/binding_workflows.c: binding calls, and step
+ * calls of a run in flight — the loop turns after each call, so a created instance's run
+ * starts and its CALL is pending) — through the binding-kind table (host/binding.c), with the
+ * pool, the port and http/fetch.c's transfers replaced by stubs defined here.
  * Input (structure-aware, so mutations reach the handlers rather than break the framing
  * that fuzz_frames covers): calls separated by 0x1d, each call's fields by 0x1e, encoded
  * here as RPC frames; after a 0x1c, the tail. Then the pending subrequests are either
@@ -56,7 +57,7 @@ void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
     pw_port_release(port);
 }
 
-/* ---- stubs: pools (service calls and KV to a worker) and fetch ---- */
+/* ---- stubs: pools (service calls and KV to a worker) and fetch transfers ---- */
 
 #define MAX_PENDING 4096
 static pw_call_t *calls[MAX_PENDING];
@@ -94,31 +95,30 @@ void pw_pool_ack(pw_call_t *call, size_t bytes) { (void)call; (void)bytes; }
 int pw_fetch_create(uv_loop_t *loop, pw_fetch_t **out) { *out = (pw_fetch_t *)&n_transfers; return 0; }
 void pw_fetch_free(pw_fetch_t *fetch) { (void)fetch; }
 void pw_fetch_set_timeout(pw_fetch_t *fetch, unsigned timeout_ms) { (void)fetch; (void)timeout_ms; }
-int pw_fetch_policy_create(const pw_service_t *network, pw_fetch_policy_t **out, char *err, size_t len)
+static pw_fetch_transfer_t *transfer_add(pw_fetch_done_cb done, void *arg)
 {
-    *out = NULL;
-    return 0;
-}
-void pw_fetch_policy_free(pw_fetch_policy_t *policy) { (void)policy; }
-
-void pw_fetch_start(pw_fetch_t *fetch, const pw_fetch_policy_t *policy, pw_port_t *port,
-                    uint32_t id, const pw_bytes_t *args, size_t n)
-{
-    pw_bytes_t f[2] = { { (const uint8_t *)"TypeError", 9 }, { (const uint8_t *)"stub", 4 } };
-    pw_port_reply(port, id, f, 2);
-}
-
-pw_fetch_transfer_t *pw_fetch_request(pw_fetch_t *fetch, const char *url, const char *method,
-                                      pw_bytes_t header_lines, pw_bytes_t body,
-                                      pw_fetch_done_cb done, void *arg)
-{
-    if (n_transfers == MAX_PENDING || strncmp(url, "http://", 7) != 0)
+    if (n_transfers == MAX_PENDING)
         return NULL;
     pw_fetch_transfer_t *t = calloc(1, sizeof *t);
     t->done = done;
     t->arg = arg;
     transfers[n_transfers++] = t;
     return t;
+}
+
+int pw_fetch_send(pw_fetch_t *fetch, const pw_fetch_policy_t *policy, const pw_fetch_args_t *args,
+                  pw_fetch_done_cb done, void *arg, pw_fetch_transfer_t **out)
+{
+    if (args->url.len < 7 || memcmp(args->url.base, "http", 4) != 0)
+        return -EPROTONOSUPPORT;
+    return (*out = transfer_add(done, arg)) ? 0 : -EIO;
+}
+
+pw_fetch_transfer_t *pw_fetch_request(pw_fetch_t *fetch, const char *url, const char *method,
+                                      pw_bytes_t header_lines, pw_bytes_t body,
+                                      pw_fetch_done_cb done, void *arg)
+{
+    return strncmp(url, "http://", 7) == 0 ? transfer_add(done, arg) : NULL;
 }
 
 void pw_fetch_abort(pw_fetch_transfer_t *t) { t->aborted = 1; }

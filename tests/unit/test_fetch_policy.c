@@ -1,18 +1,16 @@
-/* test_fetch_policy.c — fetch()'s network rules (http/fetch.c): the class of an address
+/* test_fetch_policy.c — fetch()'s network rules (http/fetch_policy.c): the class of an address
  * (local, private, public) and IPv6 forms that reach an IPv4 host, which are judged as the
  * IPv4 address they carry (IPv4-mapped, NAT64 64:ff9b::/96, IPv4-compatible ::a.b.c.d). */
 #include "unit.h"
-#include "config/config.h"
-#include "http/fetch.h"
+#include "http/fetch_policy.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
 static pw_fetch_policy_t *policy_of(char **allow, size_t n_allow, char **deny, size_t n_deny)
 {
-    pw_service_t network = { .name = "internet", .kind = PW_SERVICE_NETWORK,
-                             .network_allow = allow, .n_network_allow = n_allow,
-                             .network_deny = deny, .n_network_deny = n_deny };
+    pw_fetch_rules_t network = { .name = "internet", .allow = allow, .n_allow = n_allow,
+                                 .deny = deny, .n_deny = n_deny };
     pw_fetch_policy_t *policy = NULL;
     char err[256];
     CHECK(pw_fetch_policy_create(&network, &policy, err, sizeof err) == 0);

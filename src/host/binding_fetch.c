@@ -1,0 +1,149 @@
+/* binding_fetch.c — the fetch binding kind (host process, loop thread): a worker's outbound
+ * fetch() ("fetch" url method headers body redirect). Each worker's policy comes from the
+ * network service its globalOutbound names (allow/deny, tlsOptions), handed to the HTTP
+ * client (http/fetch.h) as plain rules; the transfer's result is the call's answer:
+ * "", status, headers, body, final url, "1" when redirected; or an error.
+ * Invariant: a fetch is answered once, when its transfer ends; when the isolate dies first
+ * the transfer is aborted and nothing answers.
+ */
+#include "host/binding.h"
+#include "host/binding_reply.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    pw_fetch_t *fetch;
+    pw_fetch_policy_t *outbound;
+} fetch_worker_t;
+
+/* A worker's fetch(): the transfer and the RPC call it answers. */
+typedef struct {
+    pw_port_watch_t watch;      /* first: gone() gets this pointer */
+    pw_port_t *port;
+    uint32_t id;
+    pw_fetch_transfer_t *transfer;
+} port_fetch_t;
+
+static pw_bytes_t S(const char *s)
+{
+    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
+}
+
+static void fetch_done(void *arg, const pw_fetch_result_t *r)
+{
+    port_fetch_t *pf = arg;
+    if (r->error) {
+        pw_port_reply_error(pf->port, pf->id, "TypeError", "%s", r->error);
+    } else {
+        char st[16];
+        snprintf(st, sizeof st, "%ld", r->status);
+        pw_bytes_t f[6] = { S(""), S(st), r->headers, r->body, S(r->url), S(r->redirected ? "1" : "") };
+        pw_port_reply(pf->port, pf->id, f, 6);
+    }
+    pw_port_unwatch(pf->port, &pf->watch);
+    free(pf);
+}
+
+/* The isolate died: the transfer stops now (curl closes its connection). */
+static void fetch_gone(pw_port_watch_t *watch)
+{
+    port_fetch_t *pf = (port_fetch_t *)watch;
+    pw_fetch_abort(pf->transfer);
+    pw_port_unwatch(pf->port, &pf->watch);
+    free(pf);
+}
+
+static const char *start_error(int rc)
+{
+    switch (rc) {
+    case -EPROTONOSUPPORT: return "Fetch API cannot load: the URL must start with http:// or https://.";
+    case -EIO: return "fetch(): cannot start the transfer.";
+    default: return "fetch(): invalid request (headers or arguments).";
+    }
+}
+
+/* fetch url method headers body redirect */
+static void fetch_call(const pw_binding_call_t *c)
+{
+    const fetch_worker_t *w = c->state;
+    const pw_bytes_t *f = c->f;
+    port_fetch_t *pf = calloc(1, sizeof *pf);
+    pw_fetch_args_t args = { f[1], f[2], f[3], f[4], f[5] };
+    int rc = pf ? pw_fetch_send(w->fetch, w->outbound, &args, fetch_done, pf, &pf->transfer) : -ENOMEM;
+    if (rc == -ENOMEM)
+        pw_port_reply_error(c->port, c->id, "Error", "out of memory");
+    else if (rc < 0)
+        pw_port_reply_error(c->port, c->id, "TypeError", "%s", start_error(rc));
+    if (rc < 0) {
+        free(pf);
+        return;
+    }
+    pf->port = c->port;
+    pf->id = c->id;
+    pw_port_watch(c->port, &pf->watch, fetch_gone);
+}
+
+static void *fetch_resolve(const pw_binding_call_t *c)
+{
+    return c->state;            /* no binding to find: the worker's outbound policy */
+}
+
+/* The rules of a network service, as the HTTP client takes them. */
+static pw_fetch_rules_t rules_of(const pw_service_t *net)
+{
+    static const pw_fetch_tls_min_t min_versions[] = {
+        [PW_TLS_MIN_DEFAULT] = PW_FETCH_TLS_MIN_DEFAULT, [PW_TLS_MIN_1_0] = PW_FETCH_TLS_MIN_1_0,
+        [PW_TLS_MIN_1_1] = PW_FETCH_TLS_MIN_1_1, [PW_TLS_MIN_1_2] = PW_FETCH_TLS_MIN_1_2,
+        [PW_TLS_MIN_1_3] = PW_FETCH_TLS_MIN_1_3,
+    };
+    return (pw_fetch_rules_t){
+        .name = net->name, .allow = net->network_allow, .n_allow = net->n_network_allow,
+        .deny = net->network_deny, .n_deny = net->n_network_deny,
+        .tls = { .trust_system = net->network_tls.trust_system,
+                 .trusted_pem = net->network_tls.trusted_pem,
+                 .min_version = min_versions[net->network_tls.min_version] },
+    };
+}
+
+static void fetch_detach(void *state)
+{
+    fetch_worker_t *w = state;
+    if (w)
+        pw_fetch_policy_free(w->outbound);
+    free(w);
+}
+
+/* The worker's policy: its globalOutbound network service's rules (none: nothing allowed). */
+static int fetch_attach(void *host_state, const pw_binding_env_t *env, const pw_service_t *service,
+                        void **state, char *err, size_t err_len)
+{
+    fetch_worker_t *w = calloc(1, sizeof *w);
+    *state = w;
+    if (!w) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    w->fetch = env->fetch;
+    const pw_service_t *net = pw_config_service(env->config, service->worker.global_outbound);
+    pw_fetch_rules_t rules, *network = NULL;
+    if (net && net->kind == PW_SERVICE_NETWORK) {
+        rules = rules_of(net);
+        network = &rules;
+    }
+    return pw_fetch_policy_create(network, &w->outbound, err, err_len);
+}
+
+static const pw_binding_op_t fetch_ops[] = {
+    { "fetch", 6, 6, "fetch(): invalid request (headers or arguments).", 1, fetch_call },
+};
+
+static const pw_binding_group_t fetch_groups[] = {
+    { .unnamed = 1, .resolve = fetch_resolve, .ops = fetch_ops, .n_ops = 1 },
+};
+
+const pw_binding_kind_impl_t pw_binding_fetch = {
+    .name = "fetch", .attach = fetch_attach, .detach = fetch_detach, .groups = fetch_groups, .n_groups = 1,
+};

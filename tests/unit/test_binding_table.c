@@ -1,0 +1,107 @@
+/* test_binding_table.c — the binding-kind table (host/binding.c): every kind's ops are
+ * registered under their wire names, an op without a row goes to the group of its prefix
+ * (else to service bindings', as before the table), and the rows carry the field counts and
+ * messages isolates have always been answered with. */
+#include "unit.h"
+#include "host/binding.h"
+
+static pw_bytes_t B(const char *s)
+{
+    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
+}
+
+static const pw_binding_kind_impl_t *kind_of(const pw_binding_route_t *r)
+{
+    return pw_binding_kind_at(r->kind);
+}
+
+static void expect_op(const char *name, const pw_binding_kind_impl_t *kind)
+{
+    pw_binding_route_t r;
+    pw_binding_route(B(name), &r);
+    if (!r.op || strcmp(r.op->name, name) != 0 || kind_of(&r) != kind)
+        fprintf(stderr, "  op %s is not registered by kind %s\n", name, kind->name);
+    CHECK(r.op && strcmp(r.op->name, name) == 0 && kind_of(&r) == kind);
+    CHECK(r.op && r.op->handler && r.group && r.group->resolve);
+}
+
+TEST(every_kind_registers_its_ops)
+{
+    static const char *const kv[] = { "kv.get", "kv.get_many", "kv.put", "kv.delete", "kv.list" };
+    static const char *const wf[] = { "wf.create", "wf.event", "wf.status", "wf.get", "wf.pause",
+                                      "wf.resume", "wf.terminate", "wf.restart", "wf.step.get",
+                                      "wf.step.put", "wf.sleep", "wf.wait" };
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        expect_op(kv[i], &pw_binding_kv);
+    for (size_t i = 0; i < sizeof wf / sizeof wf[0]; i++)
+        expect_op(wf[i], &pw_binding_workflows);
+    expect_op("svc.call", &pw_binding_service);
+    expect_op("fetch", &pw_binding_fetch);
+}
+
+TEST(the_table_lists_each_kind_once)
+{
+    CHECK(pw_binding_kind_count() == 4);
+    CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
+    for (size_t i = 0; i < pw_binding_kind_count(); i++)
+        for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
+            CHECK(pw_binding_kind_at(i) != pw_binding_kind_at(j));
+    CHECK(pw_binding_kind_at(pw_binding_kind_count()) == NULL);
+}
+
+TEST(unknown_ops_go_to_the_group_of_their_prefix)
+{
+    pw_binding_route_t r;
+    pw_binding_route(B("kv.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_kv);
+    CHECK_STR(r.group->unknown_op, "unknown binding operation \"%.*s\"");
+    pw_binding_route(B("wf.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_workflows);
+    CHECK_STR(r.group->unknown_op, "unknown workflow operation \"%.*s\"");
+    pw_binding_route(B("wf.step.nope"), &r);       /* the longest prefix wins */
+    CHECK(!r.op && kind_of(&r) == &pw_binding_workflows);
+    CHECK_STR(r.group->unknown_op, "bad workflow step call");
+    pw_binding_route(B("kv."), &r);                 /* a bare prefix is no op of its group */
+    CHECK(!r.op && kind_of(&r) == &pw_binding_service);
+}
+
+TEST(ops_of_no_known_prefix_are_answered_as_service_calls)
+{
+    static const char *const names[] = { "", "nope", "fetchx", "kv", "KV.get", "svc.nope" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        pw_binding_route_t r;
+        pw_binding_route(B(names[i]), &r);
+        CHECK(!r.op && kind_of(&r) == &pw_binding_service && !r.group->unnamed);
+        CHECK_STR(r.group->unknown_op, "unknown binding operation \"%.*s\"");
+    }
+}
+
+TEST(rows_carry_the_arity_and_its_message)
+{
+    pw_binding_route_t r;
+    pw_binding_route(B("kv.get"), &r);
+    CHECK(r.op->min_fields == 3 && r.op->max_fields == 4);
+    CHECK_STR(r.op->arity_error, "kv.get takes one key and an optional cacheTtl");
+    pw_binding_route(B("kv.put"), &r);
+    CHECK(r.op->min_fields == 7 && r.op->max_fields == 7);
+    CHECK_STR(r.op->arity_error, "kv.put takes key, value and options");
+    pw_binding_route(B("svc.call"), &r);
+    CHECK(r.op->min_fields == 4 && r.op->max_fields == 4 && r.op->holds);
+    pw_binding_route(B("fetch"), &r);
+    CHECK(r.op->min_fields == 6 && r.op->max_fields == 6 && r.op->holds && r.group->unnamed);
+    CHECK_STR(r.op->arity_error, "fetch(): invalid request (headers or arguments).");
+    pw_binding_route(B("wf.create"), &r);           /* a wrong count is an unknown operation */
+    CHECK(r.op->min_fields == 4 && r.op->max_fields == 4 && !r.op->arity_error);
+    pw_binding_route(B("kv.list"), &r);
+    CHECK(!r.op->holds);                            /* a backend's subrequests count themselves */
+}
+
+int main(void)
+{
+    RUN(every_kind_registers_its_ops);
+    RUN(the_table_lists_each_kind_once);
+    RUN(unknown_ops_go_to_the_group_of_their_prefix);
+    RUN(ops_of_no_known_prefix_are_answered_as_service_calls);
+    RUN(rows_carry_the_arity_and_its_message);
+    return UNIT_DONE();
+}
