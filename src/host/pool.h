@@ -5,8 +5,10 @@
  * wait in the pool's queue while none is up. An isolate that dies fails its calls with 502
  * and is replaced; a template that dies is rebuilt, and calls meanwhile wait a few seconds
  * at most (then 503 with Retry-After). The pool grows and shrinks between a minimum and a
- * maximum and keeps spare pre-forked isolates (host/scale.h). Calls live in memory the caller owns (h2o's request pool): the caller
- * must pw_pool_cancel() a call it is about to free before the call was answered.
+ * maximum and keeps spare pre-forked isolates (host/scale.h). Calls (host/call.h) live in memory
+ * the caller owns (h2o's request pool): the caller must pw_pool_cancel() a call it is about to
+ * free before the call was answered. Each isolate is a child (host/child.h); binding calls are
+ * answered through its port (host/port.h).
  */
 #ifndef PW_POOL_H
 #define PW_POOL_H
@@ -15,48 +17,11 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "host/call.h"
+#include "host/port.h"
 #include "host/scale.h"
-#include "wire/frame.h"
 
 typedef struct pw_pool pw_pool_t;
-typedef struct pw_isolate pw_isolate_t;
-typedef struct pw_call pw_call_t;
-typedef struct pw_port pw_port_t;
-
-/* Handles one RPC frame (a binding call) from an isolate; answers it with pw_port_reply(),
- * at once or later while holding the port. Returns 0, or a negative value when the frame
- * breaks the protocol (the isolate is then killed). */
-typedef int (*pw_rpc_handler_cb)(void *arg, pw_port_t *port, const pw_frame_t *frame);
-
-/* Appends this call's REQUEST frame (with id call->id) to out; returns 0 or -errno. */
-typedef int (*pw_call_encode_cb)(pw_call_t *call, pw_buf_t *out);
-/* Delivers the answer exactly once: the isolate's response, or (response == NULL) an error
- * status with a plain-text explanation. */
-typedef void (*pw_call_respond_cb)(pw_call_t *call, pw_message_t *response, int error_status,
-                                   const char *error_text);
-/* A streamed answer (respond() got a response with PW_FRAME_FLAG_STREAM): the call stays in
- * flight (PW_CALL_STREAMING) and gets chunk() for each piece of the body, then end() exactly
- * once; aborted != 0 when the worker failed or its isolate died mid-stream. The caller
- * returns each chunk's bytes with pw_pool_ack() once the client has taken them; chunk()
- * returns -1 when the isolate sent more than its flow-control window (it is then killed). */
-typedef int (*pw_call_chunk_cb)(pw_call_t *call, const uint8_t *data, size_t len);
-typedef void (*pw_call_end_cb)(pw_call_t *call, int aborted);
-
-enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE, PW_CALL_STREAMING };
-
-struct pw_call {
-    pw_call_t *prev, *next;     /* in the pool's queue or the isolate's in-flight list */
-    uint32_t id;
-    int state;
-    uint64_t start_ms;          /* loop time of pw_pool_submit, for --request-timeout */
-    pw_isolate_t *isolate;
-    pw_call_encode_cb encode;
-    pw_call_respond_cb respond;
-    pw_call_chunk_cb chunk;
-    pw_call_end_cb end;
-    uint64_t trace_ns;          /* PYTHON_TRACE: when submitted, then when dispatched */
-    unsigned retry_after_s;     /* with an error status: a Retry-After header; 0: none */
-};
 
 typedef struct {
     const char *name;           /* the service's name, for logs */
@@ -94,26 +59,5 @@ const char *pw_pool_name(const pw_pool_t *pool);
  * (pw_pool_close still stops it at once). */
 void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
                    void (*on_drained)(void *arg, pw_pool_t *pool), void *arg);
-
-/* An isolate's return path for RPC results. It outlives the isolate while held: replies to
- * an isolate that is gone are dropped (-EPIPE). */
-void pw_port_hold(pw_port_t *port);
-void pw_port_release(pw_port_t *port);
-
-/* A binding call that works on after its RPC frame (a fetch, a service call) watches its
- * port: when the isolate dies first, gone() runs once, on the loop thread, so the work can be
- * cancelled (transfer removed, subrequest cancelled) before anything calls back into it.
- * pw_port_watch holds the port; pw_port_unwatch (also from gone()) unlinks and releases it. */
-typedef struct pw_port_watch pw_port_watch_t;
-struct pw_port_watch {
-    pw_port_watch_t *prev, *next;   /* NULL while not linked */
-    void (*gone)(pw_port_watch_t *watch);
-};
-void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch));
-void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch);
-/* Binding calls of this isolate currently held open (for the per-isolate limit). */
-unsigned pw_port_held(const pw_port_t *port);
-/* Queues an RPC_RESULT frame with id and fields. Returns 0, -EPIPE, or -errno. */
-int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t n);
 
 #endif
