@@ -40,11 +40,11 @@ FUZZ_LIB_SRCS   := src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/h
                    src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
-# fuzz_rpc: rpc.c and what it drives, with the pool, the port and fetch.c stubbed in the target
+# fuzz_rpc: rpc.c and what it drives, with the real port, and the pool and fetch.c stubbed in the target
 FUZZ_RPC_SRCS   := src/host/rpc.c src/host/kv_remote.c src/host/worker_call.c src/host/log.c \
                    src/host/workflows.c src/storage/workflow.c src/storage/sqlite_db.c \
                    src/storage/kv.c src/storage/kv_http.c src/wire/frame.c src/wire/rpc.c \
-                   src/wire/header_lines.c src/host/watch_list.c
+                   src/wire/header_lines.c src/host/watch_list.c src/host/port.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60
