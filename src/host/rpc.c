@@ -72,13 +72,10 @@ static pw_bytes_t S(const char *s)
 
 void pw_rpc_reply_error(pw_port_t *port, uint32_t id, const char *name, const char *fmt, ...)
 {
-    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    pw_port_reply_verror(port, id, name, fmt, ap);     /* the one error path (host/port.h) */
     va_end(ap);
-    pw_bytes_t f[2] = { S(name), S(msg) };
-    pw_port_reply(port, id, f, 2);
 }
 
 static void reply_ok(pw_port_t *port, uint32_t id)
