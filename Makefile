@@ -49,10 +49,10 @@ FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/contr
                    src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
-# fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the pool, the port and
-# fetch.c's transfers stubbed in the target
-FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c \
-                   src/host/rpc.c src/host/binding.c src/host/binding_reply.c src/host/binding_kv.c \
+# fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
+# the pool and fetch.c's transfers stubbed in the target
+FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c \
+                   src/host/rpc.c src/host/binding.c src/host/binding_kv.c \
                    src/host/binding_service.c src/host/binding_fetch.c src/host/binding_workflows.c \
                    src/host/kv_remote.c src/host/worker_call.c src/host/workflows.c \
                    src/storage/workflow.c src/storage/sqlite_db.c src/storage/kv.c src/storage/kv_disk.c \

@@ -7,7 +7,7 @@
  * the transfer is aborted and nothing answers.
  */
 #include "host/binding.h"
-#include "host/binding_reply.h"
+#include "host/port.h"
 
 #include <errno.h>
 #include <stdio.h>

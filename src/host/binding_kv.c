@@ -7,7 +7,7 @@
  * isolate dies first the operation is cancelled and nothing answers.
  */
 #include "host/binding.h"
-#include "host/binding_reply.h"
+#include "host/port.h"
 #include "host/kv_remote.h"
 #include "storage/kv_disk.h"
 

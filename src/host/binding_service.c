@@ -6,7 +6,7 @@
  * dies first the target is told to stop (CANCEL) and nothing answers.
  */
 #include "host/binding.h"
-#include "host/binding_reply.h"
+#include "host/port.h"
 #include "host/worker_call.h"
 
 #include <stdio.h>

@@ -8,7 +8,7 @@
  * get "stop"); a step result is committed before its call is answered.
  */
 #include "host/binding.h"
-#include "host/binding_reply.h"
+#include "host/port.h"
 #include "host/workflows.h"
 #include "storage/workflow.h"
 

@@ -5,8 +5,10 @@
  * wait in the pool's queue while none is up. An isolate that dies fails its calls with 502
  * and is replaced; a template that dies is rebuilt, and calls meanwhile wait a few seconds
  * at most (then 503 with Retry-After). The pool grows and shrinks between a minimum and a
- * maximum and keeps spare pre-forked isolates (host/scale.h). Calls live in memory the caller owns (h2o's request pool): the caller
- * must pw_pool_cancel() a call it is about to free before the call was answered.
+ * maximum and keeps spare pre-forked isolates (host/scale.h). Calls (host/call.h) live in memory
+ * the caller owns (h2o's request pool): the caller must pw_pool_cancel() a call it is about to
+ * free before the call was answered. Each isolate is a child (host/child.h); binding calls are
+ * answered through its port (host/port.h).
  */
 #ifndef PW_POOL_H
 #define PW_POOL_H
@@ -15,19 +17,11 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "host/call.h"
+#include "host/port.h"
 #include "host/scale.h"
-#include "http/call.h"
-#include "wire/frame.h"
 
 typedef struct pw_pool pw_pool_t;
-typedef struct pw_isolate pw_isolate_t;
-typedef struct pw_port pw_port_t;
-
-/* Handles one RPC frame (a binding call) from an isolate; answers it with pw_port_reply(),
- * at once or later while holding the port. Returns 0, or a negative value when the frame
- * breaks the protocol (the isolate is then killed). */
-typedef int (*pw_rpc_handler_cb)(void *arg, pw_port_t *port, const pw_frame_t *frame);
-
 
 typedef struct {
     const char *name;           /* the service's name, for logs */
@@ -65,26 +59,5 @@ const char *pw_pool_name(const pw_pool_t *pool);
  * (pw_pool_close still stops it at once). */
 void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
                    void (*on_drained)(void *arg, pw_pool_t *pool), void *arg);
-
-/* An isolate's return path for RPC results. It outlives the isolate while held: replies to
- * an isolate that is gone are dropped (-EPIPE). */
-void pw_port_hold(pw_port_t *port);
-void pw_port_release(pw_port_t *port);
-
-/* A binding call that works on after its RPC frame (a fetch, a service call) watches its
- * port: when the isolate dies first, gone() runs once, on the loop thread, so the work can be
- * cancelled (transfer removed, subrequest cancelled) before anything calls back into it.
- * pw_port_watch holds the port; pw_port_unwatch (also from gone()) unlinks and releases it. */
-typedef struct pw_port_watch pw_port_watch_t;
-struct pw_port_watch {
-    pw_port_watch_t *prev, *next;   /* NULL while not linked */
-    void (*gone)(pw_port_watch_t *watch);
-};
-void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch));
-void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch);
-/* Binding calls of this isolate currently held open (for the per-isolate limit). */
-unsigned pw_port_held(const pw_port_t *port);
-/* Queues an RPC_RESULT frame with id and fields. Returns 0, -EPIPE, or -errno. */
-int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t n);
 
 #endif

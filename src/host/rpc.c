@@ -7,7 +7,7 @@
  * frame that does not decode is a protocol violation (the isolate is killed).
  */
 #include "host/rpc.h"
-#include "host/binding_reply.h"
+#include "host/port.h"
 #include "base/log.h"
 #include "wire/rpc.h"
 

@@ -1,11 +1,11 @@
 /* watch_list.h — the list of binding calls watching an isolate's port (host process): a
  * circular doubly-linked list with a sentinel, so a call can unlink itself in O(1) and the
- * isolate's death can tell every watcher once. Used by pool.c (and the RPC fuzz target).
+ * isolate's death can tell every watcher once. Used by port.c.
  */
 #ifndef PW_WATCH_LIST_H
 #define PW_WATCH_LIST_H
 
-#include "host/pool.h"
+#include "host/port.h"
 
 /* An empty list: the sentinel points at itself. */
 void pw_watch_list_init(pw_port_watch_t *sentinel);

@@ -36,7 +36,7 @@ struct pw_call {
     uint32_t id;
     int state;
     uint64_t start_ms;          /* loop time it was submitted, for --request-timeout */
-    struct pw_isolate *isolate; /* the runner's: the isolate it was sent to */
+    struct pw_child *isolate;   /* the runner's: the isolate it was sent to (host/child.h) */
     pw_call_encode_cb encode;
     pw_call_respond_cb respond;
     pw_call_chunk_cb chunk;

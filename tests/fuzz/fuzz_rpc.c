@@ -4,58 +4,23 @@
  * service calls, fetch() and Workflows (host/binding_workflows.c: binding calls, and step
  * calls of a run in flight — the loop turns after each call, so a created instance's run
  * starts and its CALL is pending) — through the binding-kind table (host/binding.c), with the
- * pool, the port and http/fetch.c's transfers replaced by stubs defined here.
+ * pool and http/fetch.c's transfers replaced by stubs defined here; binding calls answer
+ * through the real port (host/port.c), writing into a buffer the target empties.
  * Input (structure-aware, so mutations reach the handlers rather than break the framing
  * that fuzz_frames covers): calls separated by 0x1d, each call's fields by 0x1e, encoded
  * here as RPC frames; after a 0x1c, the tail. Then the pending subrequests are either
- * answered with the tail's bytes or cancelled by "killing the isolate" (the port's
- * watchers); either way every hold on the port must be released.
+ * answered with the tail's bytes or cancelled by "killing the isolate" (pw_port_close tells
+ * the port's watchers); either way every hold on the port must be released.
  */
 #include "fuzz.h"
 #include "host/rpc.h"
 #include "host/worker_call.h"
 #include "http/fetch.h"
 #include "wire/rpc.h"
-#include "host/watch_list.h"
+#include "host/port.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- stubs: the port ---- */
-
-struct pw_port {
-    unsigned refs;
-    int dead;
-    pw_port_watch_t watchers;
-};
-
-void pw_port_hold(pw_port_t *port) { port->refs++; }
-void pw_port_release(pw_port_t *port) { if (port->refs-- == 0) abort(); }
-unsigned pw_port_held(const pw_port_t *port) { return port->refs - 1; }
-
-int pw_port_reply(pw_port_t *port, uint32_t id, const pw_bytes_t *fields, size_t n)
-{
-    pw_buf_t buf;
-    pw_buf_init(&buf);
-    int rc = pw_rpc_put(&buf, PW_FRAME_RPC_RESULT, id, fields, n);
-    pw_buf_free(&buf);
-    if (rc < 0 && rc != -EMSGSIZE)
-        abort();
-    return port->dead ? -EPIPE : 0;
-}
-
-void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch))
-{
-    port->refs++;
-    watch->gone = gone;
-    pw_watch_list_add(&port->watchers, watch);
-}
-
-void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
-{
-    pw_watch_list_remove(watch);
-    pw_port_release(port);
-}
 
 /* ---- stubs: pools (service calls and KV to a worker) and fetch transfers ---- */
 
@@ -182,15 +147,15 @@ static void setup(void)
         abort();
 }
 
-/* Answers every pending subrequest from `tail`, or cancels them all through the port. */
-static void settle(pw_port_t *port, const uint8_t *tail, size_t len)
+/* Answers every pending subrequest from `tail`, or cancels them all through the port.
+ * Returns 1 when the port was closed (the isolate died). */
+static int settle(pw_port_t *port, const uint8_t *tail, size_t len)
 {
     unsigned status = len ? (unsigned)(tail[0] % 6 == 0 ? 404 : tail[0] % 6 == 1 ? 500 : 200) : 200;
     pw_bytes_t body = { len > 1 ? tail + 1 : tail, len > 1 ? len - 1 : 0 };
-    if (len && tail[0] & 0x80) {
-        port->dead = 1;     /* the isolate died: watchers cancel their work */
-        pw_watch_list_notify_all(&port->watchers);
-    }
+    int closed = len && tail[0] & 0x80;
+    if (closed)
+        pw_port_close(port);    /* the isolate died: watchers cancel their work */
     for (size_t i = 0; i < n_calls; i++) {
         pw_call_t *c = calls[i];
         if (!c)
@@ -226,6 +191,7 @@ static void settle(pw_port_t *port, const uint8_t *tail, size_t len)
         free(t);
     }
     n_transfers = 0;
+    return closed;
 }
 
 /* Encodes the fields of one call (separated by 0x1e) as an RPC frame and handles it. */
@@ -250,27 +216,39 @@ static void handle_call(pw_port_t *port, const uint8_t *p, size_t len, uint32_t 
     pw_buf_free(&b);
 }
 
+/* The isolate's link buffer: what the port queued is dropped (fuzz_frames covers it). */
+static void replies_queued(void *arg)
+{
+    pw_buf_t *out = arg;
+    pw_buf_consume(out, out->len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!worker)
         setup();
-    pw_port_t port = { .refs = 1 };
-    pw_watch_list_init(&port.watchers);
+    pw_buf_t out;
+    pw_buf_init(&out);
+    pw_port_t *port = pw_port_create(&out, replies_queued, &out);
+    if (!port)
+        abort();
     const uint8_t *tail = memchr(data, 0x1c, size);
     size_t calls_len = tail ? (size_t)(tail - data) : size;
     const uint8_t *p = data, *end = data + calls_len;
     for (uint32_t id = 1; p < end; id++) {
         const uint8_t *sep = memchr(p, 0x1d, (size_t)(end - p));
-        handle_call(&port, p, (size_t)((sep ? sep : end) - p), id);
+        handle_call(port, p, (size_t)((sep ? sep : end) - p), id);
         uv_run(uv_default_loop(), UV_RUN_NOWAIT);      /* due workflow runs start */
         p = sep ? sep + 1 : end;
     }
-    if (tail)
-        settle(&port, tail + 1, size - calls_len - 1);
-    else
-        settle(&port, data, 0);
-    if (port.refs != 1 || port.watchers.next != &port.watchers)
-        abort();    /* a hold or a watch was leaked */
+    pw_port_hold(port);     /* the target's own: the port outlives a close in settle() */
+    int closed = tail ? settle(port, tail + 1, size - calls_len - 1) : settle(port, data, 0);
+    if (pw_port_held(port) != 1)
+        abort();    /* a hold or a watch was leaked (each watch holds the port) */
+    if (!closed)
+        pw_port_close(port);
+    pw_port_release(port);
+    pw_buf_free(&out);
     return 0;
 }
 
