@@ -109,7 +109,7 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
     /* A cold isolate is a new exec of pyworkerd, which the template's mount tree does not
      * hold: --no-snapshot (a benchmark mode) runs without the sandbox. */
     pw_worker_settings_t settings = { .config_dir = config->dir,
-                                      .sandbox = cli->sandbox && cli->snapshot != PW_CLI_SNAPSHOT_NONE,
+                                      .sandbox = cli->sandbox && cli->snapshot != PW_SNAPSHOT_NONE,
                                       .memory_limit_mib = or_default(
                                           config->services[index].worker.options.memory_limit_mib,
                                           (unsigned)cli->memory_limit_mib),

@@ -119,3 +119,19 @@ int pw_buf_printf(pw_buf_t *buf, const char *fmt, ...)
     va_end(again);
     return rc;
 }
+
+int pw_bytes_to_i64(pw_bytes_t b, int64_t *out)
+{
+    char text[32];
+    if (b.len == 0 || b.len >= sizeof text)
+        return -1;
+    memcpy(text, b.base, b.len);
+    text[b.len] = '\0';
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end || end == text)
+        return -1;
+    *out = v;
+    return 0;
+}

@@ -40,6 +40,10 @@ static inline int pw_bytes_equal(pw_bytes_t a, pw_bytes_t b)
     return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
 }
 
+/* A slice holding a whole decimal integer (strtoll's syntax: sign, leading blanks): 0 with
+ * *out, or -1 (empty, not a number, trailing bytes, out of range). */
+int pw_bytes_to_i64(pw_bytes_t b, int64_t *out);
+
 void pw_buf_init(pw_buf_t *buf);
 void pw_buf_free(pw_buf_t *buf);
 /* Drops the first n bytes. */

@@ -137,17 +137,6 @@ static int parse_seconds(const char *s, double *out)
     return 0;
 }
 
-static int parse_snapshot(const char *s, pw_cli_snapshot_t *out)
-{
-    static const char *const names[] = { "package", "baseline", "none" };
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *out = (pw_cli_snapshot_t)i;
-            return 0;
-        }
-    return -1;
-}
-
 static int parse_fd(const char *s, int *fd)
 {
     return parse_count(s, INT_MAX, fd);
@@ -291,7 +280,7 @@ static int set_nothing(pw_cli_t *cli, const cli_option_t *o, const char *written
 
 static int set_snapshot(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
 {
-    if (parse_snapshot(value, &cli->snapshot) < 0)
+    if (pw_snapshot_parse(value, &cli->snapshot) < 0)
         return value_error(cli, written, "package, baseline or none", value);
     return 0;
 }
@@ -299,7 +288,7 @@ static int set_snapshot(pw_cli_t *cli, const cli_option_t *o, const char *writte
 static int set_no_snapshot(pw_cli_t *cli, const cli_option_t *o, const char *written,
                            const char *value)
 {
-    cli->snapshot = PW_CLI_SNAPSHOT_NONE;
+    cli->snapshot = PW_SNAPSHOT_NONE;
     return 0;
 }
 

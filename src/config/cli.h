@@ -7,8 +7,10 @@
 #ifndef PW_CLI_H
 #define PW_CLI_H
 
-#include <stddef.h>
 #include "config/config.h"
+#include "wire/start_type.h"
+
+#include <stddef.h>
 
 #define PW_CLI_MAX_LIST 64
 #define PW_VERSION "0.1.0"
@@ -21,14 +23,6 @@ typedef enum {
     PW_CMD_VERSION,     /* --version: print cli->output, exit 0 */
 } pw_cmd_t;
 
-/* Where a new isolate starts from (DESIGN.md §1; the seed's three start types). The host
- * passes it to the zygote as --snapshot=package|baseline|none, in this order (the child's
- * own pw_snapshot_t, isolate/child_args.h, has the same). */
-typedef enum {
-    PW_CLI_SNAPSHOT_PACKAGE,    /* fork of the worker template (default) */
-    PW_CLI_SNAPSHOT_BASELINE,   /* fork of the zygote's state, then import the worker (bench) */
-    PW_CLI_SNAPSHOT_NONE,       /* --no-snapshot: exec, start CPython, import everything */
-} pw_cli_snapshot_t;
 
 typedef struct {
     pw_cmd_t cmd;
@@ -61,7 +55,7 @@ typedef struct {
     int max_concurrent;         /* --max-concurrent-requests N per isolate (default 0: any) */
     const char *persist_dir;    /* --persist-dir DIR or ":memory:" (default NULL: the CWD) */
     double fetch_timeout_s;     /* --fetch-timeout S for outbound fetch() (default 30) */
-    pw_cli_snapshot_t snapshot; /* --no-snapshot, hidden --snapshot=package|baseline|none;
+    pw_snapshot_t snapshot; /* --no-snapshot, hidden --snapshot=package|baseline|none;
                                  * also passed to the zygote */
     char output[4096];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */

@@ -55,11 +55,6 @@ static pw_bytes_t S(const char *s)
     return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
 }
 
-static int bytes_eq(pw_bytes_t b, const char *s)
-{
-    return b.len == strlen(s) && memcmp(b.base, s, b.len) == 0;
-}
-
 /* ---- calling the backend ---- */
 
 static void kv_done(void *arg, const pw_kv_result_t *r)
@@ -108,22 +103,11 @@ static void kv_run(const pw_binding_call_t *c, pw_kv_op_fn op, const pw_kv_args_
 /* Parses a decimal integer field; "" gives `dflt`. Returns 0 or -1. */
 static int parse_int(pw_bytes_t b, int64_t dflt, int64_t *out)
 {
-    char text[32];
     if (b.len == 0) {
         *out = dflt;
         return 0;
     }
-    if (b.len >= sizeof text)
-        return -1;
-    memcpy(text, b.base, b.len);
-    text[b.len] = '\0';
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || *end || end == text)
-        return -1;
-    *out = v;
-    return 0;
+    return pw_bytes_to_i64(b, out);
 }
 
 static int key_ok(const pw_binding_call_t *c, pw_bytes_t key, const char *op)
@@ -132,7 +116,7 @@ static int key_ok(const pw_binding_call_t *c, pw_bytes_t key, const char *op)
         pw_port_reply_error(c->port, c->id, "TypeError", "Key names must not be empty.");
         return 0;
     }
-    if (bytes_eq(key, ".") || bytes_eq(key, "..")) {
+    if (pw_bytes_is(key, ".") || pw_bytes_is(key, "..")) {
         pw_port_reply_error(c->port, c->id, "TypeError", "Illegal key name \"%.*s\". Please use a "
                             "different name.", (int)key.len, key.base);
         return 0;
@@ -256,7 +240,7 @@ static void *kv_resolve(const pw_binding_call_t *c)
 {
     kv_worker_t *w = c->state;
     for (size_t i = 0; i < w->n_bindings; i++)
-        if (bytes_eq(c->f[1], w->bindings[i].name))
+        if (pw_bytes_is(c->f[1], w->bindings[i].name))
             return &w->bindings[i];
     pw_port_reply_error(c->port, c->id, "TypeError", "this worker has no %s binding named \"%.*s\"", "KV",
                         (int)(c->f[1].len < 200 ? c->f[1].len : 200), c->f[1].base);

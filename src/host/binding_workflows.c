@@ -35,11 +35,6 @@ static pw_bytes_t S(const char *s)
     return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
 }
 
-static int bytes_eq(pw_bytes_t b, const char *s)
-{
-    return b.len == strlen(s) && memcmp(b.base, s, b.len) == 0;
-}
-
 static pw_workflows_t *engine_of(const pw_binding_call_t *c)
 {
     return ((const wf_worker_t *)c->state)->engine;
@@ -243,7 +238,7 @@ static void wf_resume(const pw_binding_call_t *c)
 {
     pw_wf_instance_t inst;
     if (instance_load(c, &inst))
-        instance_change(c, bytes_eq(inst.status, "paused") ? "queued" : NULL, pw_workflows_now_ms(), 0);
+        instance_change(c, pw_bytes_is(inst.status, "paused") ? "queued" : NULL, pw_workflows_now_ms(), 0);
 }
 
 /* wf.restart binding id: from the top, every step forgotten */
@@ -274,7 +269,7 @@ static void wf_send_event(const pw_binding_call_t *c)
                             "workflow %s", (int)(f[2].len < 120 ? f[2].len : 120), f[2].base, w->name);
         return;
     }
-    int waiting = rc == 1 && bytes_eq(inst.status, "waiting");
+    int waiting = rc == 1 && pw_bytes_is(inst.status, "waiting");
     if (rc == 1)
         rc = pw_wf_event_add(store, S(w->name), f[2], f[3], f[4], now);
     if (rc >= 0 && waiting)
@@ -296,7 +291,7 @@ static void *wf_resolve(const pw_binding_call_t *c)
     }
     for (size_t i = 0; i < w->caller->worker.n_bindings; i++) {
         const pw_binding_t *b = &w->caller->worker.bindings[i];
-        const pw_workflow_t *wf = b->kind == PW_BINDING_WORKFLOW && bytes_eq(name, b->name)
+        const pw_workflow_t *wf = b->kind == PW_BINDING_WORKFLOW && pw_bytes_is(name, b->name)
                                   ? pw_workflows_find(w->engine, name) : NULL;
         if (wf)
             return (void *)wf;
@@ -335,21 +330,6 @@ static void step_put(const pw_binding_call_t *c)
     reply(c, "saved", (pw_bytes_t){ NULL, 0 });
 }
 
-static int parse_ms(pw_bytes_t b, int64_t *out)
-{
-    char text[32];
-    if (b.len == 0 || b.len >= sizeof text)
-        return -1;
-    memcpy(text, b.base, b.len);
-    text[b.len] = '\0';
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || *end)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* wf.sleep workflow id step for|until ms -> "done" | "suspend" (the run must end; the instance
  * waits until its wake time) */
@@ -359,13 +339,13 @@ static void step_sleep(const pw_binding_call_t *c)
     pw_wf_store_t *store = store_of(c);
     int64_t ms, wake, now = pw_workflows_now_ms();
     pw_bytes_t result;
-    if (parse_ms(f[5], &ms) < 0 || !(bytes_eq(f[4], "for") || bytes_eq(f[4], "until"))) {
+    if (pw_bytes_to_i64(f[5], &ms) < 0 || !(pw_bytes_is(f[4], "for") || pw_bytes_is(f[4], "until"))) {
         pw_port_reply_error(c->port, c->id, "TypeError", "wf.sleep takes for|until and milliseconds");
         return;
     }
     int rc = pw_wf_step_get(store, f[1], f[2], f[3], &result, &wake);
     if (rc == 0) {
-        wake = bytes_eq(f[4], "for") ? now + (ms > 0 ? ms : 0) : ms;
+        wake = pw_bytes_is(f[4], "for") ? now + (ms > 0 ? ms : 0) : ms;
         rc = pw_wf_step_put(store, f[1], f[2], f[3], S(""), wake);
     }
     if (rc >= 0 && wake > now)
@@ -412,13 +392,13 @@ static void step_wait(const pw_binding_call_t *c)
     pw_wf_store_t *store = store_of(c);
     int64_t timeout, deadline, now = pw_workflows_now_ms(), sent, seq;
     pw_bytes_t result, payload;
-    if (parse_ms(f[5], &timeout) < 0 || f[4].len == 0) {
+    if (pw_bytes_to_i64(f[5], &timeout) < 0 || f[4].len == 0) {
         pw_port_reply_error(c->port, c->id, "TypeError", "wf.wait takes a type and milliseconds");
         return;
     }
     int rc = pw_wf_step_get(store, f[1], f[2], f[3], &result, &deadline);
     if (rc == 1 && result.len)
-        return reply(c, bytes_eq(result, TIMED_OUT) ? "timeout" : "found", result);
+        return reply(c, pw_bytes_is(result, TIMED_OUT) ? "timeout" : "found", result);
     if (rc == 0) {
         deadline = now + (timeout > 0 ? timeout : 0);
         rc = pw_wf_step_put(store, f[1], f[2], f[3], S(""), deadline);
@@ -456,7 +436,7 @@ static void *step_resolve(const pw_binding_call_t *c)
     pw_wf_instance_t inst;
     if (!pw_workflows_running(w->engine, f[1], f[2]) ||
         pw_wf_instance_get(pw_workflows_store(w->engine), f[1], f[2], &inst) != 1 ||
-        !bytes_eq(inst.status, "running")) {
+        !pw_bytes_is(inst.status, "running")) {
         reply(c, "stop", (pw_bytes_t){ NULL, 0 });
         return NULL;
     }

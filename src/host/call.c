@@ -1,30 +1,5 @@
-/* call.c — call lists and error answers (host process); see call.h. */
+/* call.c — answering calls with an error (host process); see call.h. */
 #include "host/call.h"
-
-void pw_call_list_init(pw_call_t *head)
-{
-    head->prev = head->next = head;
-}
-
-int pw_call_list_empty(const pw_call_t *head)
-{
-    return head->next == head;
-}
-
-void pw_call_list_push(pw_call_t *head, pw_call_t *call)
-{
-    call->prev = head->prev;
-    call->next = head;
-    head->prev->next = call;
-    head->prev = call;
-}
-
-void pw_call_list_remove(pw_call_t *call)
-{
-    call->prev->next = call->next;
-    call->next->prev = call->prev;
-    call->prev = call->next = call;
-}
 
 void pw_call_fail(pw_call_t *call, int status, const char *text)
 {
@@ -39,10 +14,10 @@ void pw_call_fail_retry(pw_call_t *call, int status, const char *text, unsigned 
     pw_call_fail(call, status, text);
 }
 
-void pw_call_list_fail(pw_call_t *head, int status, const char *text)
+void pw_call_list_fail(pw_list_t *head, int status, const char *text)
 {
     while (!pw_call_list_empty(head)) {
-        pw_call_t *call = head->next;
+        pw_call_t *call = pw_call_list_first(head);
         pw_call_list_remove(call);
         pw_call_fail(call, status, text);
     }

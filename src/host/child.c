@@ -124,9 +124,9 @@ void pw_child_ack(pw_child_t *child, pw_call_t *call, size_t bytes)
 
 static pw_call_t *find_inflight(pw_child_t *child, uint32_t id)
 {
-    for (pw_call_t *c = child->inflight.next; c != &child->inflight; c = c->next)
-        if (c->id == id)
-            return c;
+    PW_LIST_FOR_EACH(node, &child->inflight)
+        if (PW_CALL_OF(node)->id == id)
+            return PW_CALL_OF(node);
     return NULL;
 }
 
@@ -386,7 +386,7 @@ static void child_forget(pw_child_t *child)
 static void fail_inflight(pw_child_t *child, int status, const char *text)
 {
     while (!pw_call_list_empty(&child->inflight)) {
-        pw_call_t *call = child->inflight.next;
+        pw_call_t *call = pw_call_list_first(&child->inflight);
         pw_call_list_remove(call);
         if (call->state == PW_CALL_STREAMING) {
             call->state = PW_CALL_DONE;

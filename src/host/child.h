@@ -37,7 +37,7 @@ struct pw_child {
     int pid;
     pw_link_t link;             /* the socket, once live; frames to write wait in link.out */
     int dirty;
-    pw_call_t inflight;         /* sentinel of the in-flight list, oldest first */
+    pw_list_t inflight;         /* its calls in flight (pw_call_t.link), oldest first */
     size_t n_inflight;
     uint32_t next_id;
     uint64_t spawn_ns;          /* PYTHON_TRACE: when the host asked for it */

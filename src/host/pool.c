@@ -299,7 +299,7 @@ void pw_pool_dispatch(pw_pool_t *pool)
         pw_child_t *child = pick_isolate(pool);
         if (!child)
             return;
-        pw_call_t *call = pool->queue.next;
+        pw_call_t *call = pw_call_list_first(&pool->queue);
         pw_call_list_remove(call);
         pw_child_send(child, call);
     }
@@ -307,7 +307,7 @@ void pw_pool_dispatch(pw_pool_t *pool)
 
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
 {
-    call->prev = call->next = call;
+    call->link.next = call->link.prev = NULL;     /* on no list yet */
     call->trace_ns = pw_trace_on ? pw_trace_clock() : 0;
     call->start_ms = uv_now(pool->loop);
     call->retry_after_s = 0;
@@ -377,7 +377,7 @@ void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
     if (!successor)
         pw_call_list_fail(&pool->queue, 503, "Service Unavailable: the server is shutting down.\n");
     while (!pw_call_list_empty(&pool->queue)) {
-        pw_call_t *call = pool->queue.next;
+        pw_call_t *call = pw_call_list_first(&pool->queue);
         pw_call_list_remove(call);
         pw_pool_submit(successor, call);
     }

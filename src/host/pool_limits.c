@@ -9,10 +9,10 @@
 #define LIMITS_TICK_MS 100
 
 /* Calls of `head` (the queue, or child's in flight) past the request timeout get 504. */
-static void expire_calls(pw_pool_t *pool, pw_call_t *head, pw_child_t *child, uint64_t now)
+static void expire_calls(pw_pool_t *pool, pw_list_t *head, pw_child_t *child, uint64_t now)
 {
-    for (pw_call_t *call = head->next, *next; call != head; call = next) {
-        next = call->next;
+    PW_LIST_FOR_EACH(node, head) {
+        pw_call_t *call = PW_CALL_OF(node);
         if (now - call->start_ms < pool->opts.request_timeout_ms || call->state == PW_CALL_STREAMING)
             continue;   /* a streamed response has started: the timeout is to its first byte */
         if (child)

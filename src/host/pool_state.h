@@ -25,7 +25,7 @@ struct pw_pool {
     int draining;               /* pw_pool_drain(): a newer pool took over */
     void (*on_drained)(void *arg, pw_pool_t *pool);
     void *drained_arg;
-    pw_call_t queue;            /* sentinel: calls waiting for an isolate */
+    pw_list_t queue;            /* calls waiting for an isolate (pw_call_t.link) */
     uv_check_t flush_check;
     uv_timer_t limits_timer;    /* CPU limit and request timeout; running when either is set */
     uint64_t limits_last;       /* uv_now() of the last limits tick */

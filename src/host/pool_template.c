@@ -90,8 +90,8 @@ static void on_template_wait_tick(uv_timer_t *timer)
     }
     int gave_up = pool->rebuild && pw_template_rebuild_gave_up(pool->rebuild);
     uint64_t now = uv_now(pool->loop);
-    for (pw_call_t *call = pool->queue.next, *next; call != &pool->queue; call = next) {
-        next = call->next;
+    PW_LIST_FOR_EACH(node, &pool->queue) {
+        pw_call_t *call = PW_CALL_OF(node);
         if (!gave_up && now - call->start_ms < TEMPLATE_WAIT_MS)
             continue;
         pw_call_list_remove(call);

@@ -4,7 +4,6 @@
  * to `out` (the isolate's buffer may already be freed).
  */
 #include "host/port.h"
-#include "host/watch_list.h"
 #include "wire/rpc.h"
 
 #include <errno.h>
@@ -17,7 +16,7 @@ struct pw_port {
     pw_port_queued_cb queued;
     void *queued_arg;
     unsigned refs;              /* the isolate's own, plus one per binding call held open */
-    pw_port_watch_t watchers;   /* sentinel: binding calls to cancel when the isolate dies */
+    pw_list_t watchers;         /* binding calls to cancel when the isolate dies (their link) */
 };
 
 pw_port_t *pw_port_create(pw_buf_t *out, pw_port_queued_cb queued, void *arg)
@@ -29,7 +28,7 @@ pw_port_t *pw_port_create(pw_buf_t *out, pw_port_queued_cb queued, void *arg)
     port->queued = queued;
     port->queued_arg = arg;
     port->refs = 1;
-    pw_watch_list_init(&port->watchers);
+    pw_list_init(&port->watchers);
     return port;
 }
 
@@ -38,7 +37,11 @@ pw_port_t *pw_port_create(pw_buf_t *out, pw_port_queued_cb queued, void *arg)
 void pw_port_close(pw_port_t *port)
 {
     port->out = NULL;
-    pw_watch_list_notify_all(&port->watchers);
+    while (!pw_list_empty(&port->watchers)) {   /* one at a time: gone() may unlink others */
+        pw_port_watch_t *w = PW_CONTAINER_OF(port->watchers.next, pw_port_watch_t, link);
+        pw_list_remove(&w->link);
+        w->gone(w);
+    }
     pw_port_release(port);
 }
 
@@ -57,12 +60,12 @@ void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port
 {
     port->refs++;
     watch->gone = gone;
-    pw_watch_list_add(&port->watchers, watch);
+    pw_list_push_back(&port->watchers, &watch->link);
 }
 
 void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
 {
-    pw_watch_list_remove(watch);
+    pw_list_remove(&watch->link);
     pw_port_release(port);
 }
 

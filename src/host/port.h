@@ -10,6 +10,7 @@
 #ifndef PW_PORT_H
 #define PW_PORT_H
 
+#include "base/list.h"
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -41,7 +42,7 @@ void pw_port_release(pw_port_t *port);
  * pw_port_watch holds the port; pw_port_unwatch (also from gone()) unlinks and releases it. */
 typedef struct pw_port_watch pw_port_watch_t;
 struct pw_port_watch {
-    pw_port_watch_t *prev, *next;   /* NULL while not linked */
+    pw_list_t link;             /* in the port's watchers; unlinked: NULL */
     void (*gone)(pw_port_watch_t *watch);
 };
 void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch));

@@ -25,6 +25,7 @@
 #include "base/log.h"
 #include "wire/control.h"
 #include "wire/frame.h"
+#include "wire/start_type.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -74,10 +75,9 @@ int pw_zygote_start(pw_zygote_t *zygote)
         return -errno;
     /* Everything the child needs is made before fork: after it, only exec. */
     static pw_child_command_t command;
-    static const char *const snapshot_names[] = { "package", "baseline", "none" };
     char fd_arg[16], snapshot_arg[32];
     snprintf(fd_arg, sizeof fd_arg, "%d", fds[1]);
-    snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", snapshot_names[zygote->snapshot % 3]);
+    snprintf(snapshot_arg, sizeof snapshot_arg, "--snapshot=%s", pw_snapshot_name(zygote->snapshot));
     char *args[] = { "--zygote", fd_arg, snapshot_arg, pw_trace_on ? "--trace" : NULL, NULL };
     char *envp[8];
     if (pw_child_command(&command, args) < 0) {

@@ -6,6 +6,7 @@
 #ifndef PW_SUPERVISOR_H
 #define PW_SUPERVISOR_H
 
+#include "wire/start_type.h"
 #include <stddef.h>
 #include <uv.h>
 
@@ -16,7 +17,7 @@ typedef struct pw_zygote_watch pw_zygote_watch_t;
 typedef struct pw_zygote_s {
     int pid;
     int ctl_fd;     /* SOCK_SEQPACKET control socket to the zygote; -1 while it is down */
-    int snapshot;   /* pw_snapshot_t: how its templates start isolates; set before start */
+    pw_snapshot_t snapshot;     /* how its templates start isolates; set before start */
     pw_zygote_watch_t *watch;   /* pw_zygote_watch(): restarts it when it dies */
     /* Sessions (= pids) of zygotes that died: their templates and isolates may live on
      * (they are not their zygote's children). */
@@ -25,7 +26,7 @@ typedef struct pw_zygote_s {
     uv_loop_t *loop;    /* where the templates' stdout/stderr is read (host/child_log.h) */
 } pw_zygote_t;
 
-/* fork+exec of the zygote (config/child_command.h). Returns 0 or -errno. The child only calls
+/* fork+exec of the zygote (isolate/child_command.h). Returns 0 or -errno. The child only calls
  * async-signal-safe functions between fork and exec, so the host may have threads. */
 int pw_zygote_start(pw_zygote_t *zygote);
 

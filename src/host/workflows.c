@@ -57,11 +57,6 @@ static pw_bytes_t S(const char *s)
     return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
 }
 
-static int bytes_eq(pw_bytes_t b, const char *s)
-{
-    return b.len == strlen(s) && memcmp(b.base, s, b.len) == 0;
-}
-
 int64_t pw_workflows_now_ms(void)
 {
     struct timespec ts;
@@ -74,7 +69,7 @@ int64_t pw_workflows_now_ms(void)
 static const pw_workflow_t *workflow_named(const pw_workflows_t *wf, pw_bytes_t name)
 {
     for (size_t i = 0; i < wf->n_workflows; i++)
-        if (bytes_eq(name, wf->workflows[i].name))
+        if (pw_bytes_is(name, wf->workflows[i].name))
             return &wf->workflows[i];
     return NULL;
 }
@@ -125,7 +120,7 @@ static void schedule(pw_workflows_t *wf, int64_t delay_ms);
 static run_t *run_find(pw_workflows_t *wf, pw_bytes_t workflow, pw_bytes_t id)
 {
     for (run_t *r = wf->runs; r; r = r->next)
-        if (bytes_eq(workflow, r->workflow->name) && bytes_eq(id, r->id))
+        if (pw_bytes_is(workflow, r->workflow->name) && pw_bytes_is(id, r->id))
             return r;
     return NULL;
 }
@@ -173,8 +168,8 @@ static void run_unlink_free(run_t *run)
 
 int pw_workflows_status_final(pw_bytes_t status)
 {
-    return bytes_eq(status, "complete") || bytes_eq(status, "errored") ||
-           bytes_eq(status, "terminated");
+    return pw_bytes_is(status, "complete") || pw_bytes_is(status, "errored") ||
+           pw_bytes_is(status, "terminated");
 }
 
 static void set_status(pw_workflows_t *wf, const run_t *run, const char *status, pw_bytes_t output,
@@ -217,7 +212,7 @@ static void run_done(void *arg, const pw_worker_answer_t *a)
     pw_workflows_t *wf = run->engine;
     pw_wf_instance_t inst;
     int found = pw_wf_instance_get(wf->store, S(run->workflow->name), S(run->id), &inst);
-    int still_ours = found == 1 && (bytes_eq(inst.status, "running") || bytes_eq(inst.status, "waiting"));
+    int still_ours = found == 1 && (pw_bytes_is(inst.status, "running") || pw_bytes_is(inst.status, "waiting"));
     int crashes = still_ours && a->error_status == 502 ? crash_count(run) : 0;
     if (still_ours && a->error_status == 503) {
         set_status(wf, run, "running", S(""), S(""), pw_workflows_now_ms() + RETRY_MS);    /* try again */
@@ -277,7 +272,7 @@ static void run_start(pw_workflows_t *wf, const pw_workflow_t *w, pw_bytes_t id)
     pw_wf_instance_t inst;
     if (run_find(wf, S(w->name), id) || pw_wf_instance_get(wf->store, S(w->name), id, &inst) != 1)
         return;
-    if (pw_workflows_status_final(inst.status) || bytes_eq(inst.status, "paused")) {
+    if (pw_workflows_status_final(inst.status) || pw_bytes_is(inst.status, "paused")) {
         pw_wf_instance_unschedule(wf->store, S(w->name), id);     /* nothing to run */
         return;
     }

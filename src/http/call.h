@@ -8,6 +8,7 @@
 #define PW_HTTP_CALL_H
 
 #include "base/buf.h"
+#include "base/list.h"
 #include "wire/frame.h"
 
 #include <stddef.h>
@@ -32,7 +33,7 @@ typedef void (*pw_call_end_cb)(pw_call_t *call, int aborted);
 enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE, PW_CALL_STREAMING };
 
 struct pw_call {
-    pw_call_t *prev, *next;     /* in the pool's queue or the isolate's in-flight list */
+    pw_list_t link;             /* the runner's: in its queue or an isolate's in-flight list */
     uint32_t id;
     int state;
     uint64_t start_ms;          /* loop time it was submitted, for --request-timeout */

@@ -1,7 +1,7 @@
 /* child_args.c — parses the hidden command line of the zygote and cold isolate processes
  * (run by them, first thing: isolate_main.c, python/module.c); child_args.h has its grammar.
  * The host's own options (config/cli.c) are not known here: these processes are only ever
- * started by pyworkerd itself, with exactly what config/child_command.c's callers pass.
+ * started by pyworkerd itself, with exactly what isolate/child_command.h's callers pass.
  */
 #include "isolate/child_args.h"
 
@@ -37,17 +37,6 @@ static int parse_fd(const char *s, int *fd)
     return 0;
 }
 
-static int parse_snapshot(const char *s, pw_snapshot_t *out)
-{
-    static const char *const names[] = { "package", "baseline", "none" };
-    for (int i = 0; i < 3; i++)
-        if (strcmp(s, names[i]) == 0) {
-            *out = (pw_snapshot_t)i;
-            return 0;
-        }
-    return -1;
-}
-
 /* The flags from argv[first] on; `mode` ("--zygote", "--isolate") names it in errors. */
 static int parse_flags(int argc, char **argv, int first, const char *mode, pw_child_args_t *args,
                        char *err, size_t err_len)
@@ -57,7 +46,7 @@ static int parse_flags(int argc, char **argv, int first, const char *mode, pw_ch
         char *end;
         if (strcmp(arg, "--trace") == 0) {
             args->trace = 1;
-        } else if (strncmp(arg, "--snapshot=", 11) == 0 && parse_snapshot(arg + 11, &args->snapshot) == 0) {
+        } else if (strncmp(arg, "--snapshot=", 11) == 0 && pw_snapshot_parse(arg + 11, &args->snapshot) == 0) {
             continue;
         } else if (strncmp(arg, "--since=", 8) == 0 && arg[8]) {
             errno = 0;

@@ -1,7 +1,7 @@
 /* child_args.h — the command line of pyworkerd's hidden child modes, parsed by the child
  * itself (the zygote and cold isolate processes: isolate_main.c, or the extension module's
  * child_main() under /usr/bin/python3.11). The host (for the zygote, host/supervisor.c) and a
- * template (for a cold isolate, isolate/startmode.c) build it, through config/child_command.c:
+ * template (for a cold isolate, isolate/startmode.c) build it, through isolate/child_command.h:
  *   pyworkerd --zygote FD [--snapshot=package|baseline|none] [--trace]
  *   pyworkerd --isolate FD SPEC [--since=NS] [--trace]
  * (argv[0] is not looked at; the flags after FD or SPEC come in any order, and each mode
@@ -10,16 +10,10 @@
 #ifndef PW_CHILD_ARGS_H
 #define PW_CHILD_ARGS_H
 
+#include "wire/start_type.h"
+
 #include <stddef.h>
 #include <stdint.h>
-
-/* Where a new isolate starts from (DESIGN.md §1; the seed's three start types), in the order
- * of --snapshot's names. */
-typedef enum {
-    PW_SNAPSHOT_PACKAGE,    /* fork of the worker template (default) */
-    PW_SNAPSHOT_BASELINE,   /* fork of the zygote's state, then import the worker (bench) */
-    PW_SNAPSHOT_NONE,       /* --no-snapshot: exec, start CPython, import everything */
-} pw_snapshot_t;
 
 typedef enum {
     PW_CHILD_ZYGOTE,        /* the runtime zygote, exec'd by the host */

@@ -46,6 +46,11 @@ TEST(bytes_compare)
     CHECK(!pw_bytes_is(op, "kv.gets"));
     CHECK(pw_bytes_starts(op, "kv."));
     CHECK(!pw_bytes_starts(op, "wf."));
+    int64_t v = 0;
+    CHECK(pw_bytes_to_i64((pw_bytes_t){ (const uint8_t *)"-42", 3 }, &v) == 0 && v == -42);
+    CHECK(pw_bytes_to_i64((pw_bytes_t){ (const uint8_t *)"42x", 3 }, &v) == -1);
+    CHECK(pw_bytes_to_i64((pw_bytes_t){ (const uint8_t *)"99999999999999999999", 20 }, &v) == -1);
+    CHECK(pw_bytes_to_i64((pw_bytes_t){ (const uint8_t *)"", 0 }, &v) == -1);
     pw_bytes_t empty = { NULL, 0 };
     CHECK(pw_bytes_is(empty, ""));
     CHECK(pw_bytes_equal(empty, empty));

@@ -1,5 +1,5 @@
 /* test_child_args.c — pw_child_args_parse: the zygote's and cold isolate's hidden command
- * line, as config/child_command.c's callers build it (host/supervisor.c, isolate/startmode.c). */
+ * line, as isolate/child_command.h's callers build it (host/supervisor.c, isolate/startmode.c). */
 #include "unit.h"
 #include "isolate/child_args.h"
 

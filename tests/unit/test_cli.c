@@ -17,7 +17,7 @@ TEST(serve_defaults)
     CHECK(cli.const_name == NULL);
     CHECK(cli.access_log == 1 && cli.verbose == 0 && cli.isolates == 1);
     CHECK(cli.drain_timeout_s == 10);
-    CHECK(cli.snapshot == PW_CLI_SNAPSHOT_PACKAGE);
+    CHECK(cli.snapshot == PW_SNAPSHOT_PACKAGE);
     CHECK(cli.n_import_paths == 0 && cli.n_socket_overrides == 0);
 }
 
@@ -85,9 +85,9 @@ TEST(test_command)
 
 TEST(snapshot_modes)
 {
-    CHECK(PARSE("serve", "--no-snapshot", "c.capnp") == 0 && cli.snapshot == PW_CLI_SNAPSHOT_NONE);
-    CHECK(PARSE("serve", "--snapshot=baseline", "c.capnp") == 0 && cli.snapshot == PW_CLI_SNAPSHOT_BASELINE);
-    CHECK(PARSE("serve", "--snapshot", "package", "c.capnp") == 0 && cli.snapshot == PW_CLI_SNAPSHOT_PACKAGE);
+    CHECK(PARSE("serve", "--no-snapshot", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_NONE);
+    CHECK(PARSE("serve", "--snapshot=baseline", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_BASELINE);
+    CHECK(PARSE("serve", "--snapshot", "package", "c.capnp") == 0 && cli.snapshot == PW_SNAPSHOT_PACKAGE);
     CHECK(PARSE("serve", "--snapshot=warm", "c.capnp") < 0);
 }
 
@@ -335,9 +335,9 @@ TEST(repeated_options)
     CHECK_STR(cli.import_paths[1], "b");
     CHECK_STR(cli.persist_dir, "y");
     CHECK(PARSE("serve", "--snapshot=baseline", "--no-snapshot", "c.capnp") == 0);
-    CHECK(cli.snapshot == PW_CLI_SNAPSHOT_NONE);
+    CHECK(cli.snapshot == PW_SNAPSHOT_NONE);
     CHECK(PARSE("serve", "--no-snapshot", "--snapshot=package", "c.capnp") == 0);
-    CHECK(cli.snapshot == PW_CLI_SNAPSHOT_PACKAGE);
+    CHECK(cli.snapshot == PW_SNAPSHOT_PACKAGE);
     char *argv[PW_CLI_MAX_LIST + 4] = { "pyworkerd", "serve" };
     for (int i = 0; i <= PW_CLI_MAX_LIST; i++)
         argv[2 + i] = "-sa=b";
