@@ -33,7 +33,8 @@ enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE, PW_CALL_STREAMIN
 
 struct pw_call {
     pw_call_t *prev, *next;     /* in the pool's queue or the isolate's in-flight list */
-    uint32_t id;
+    uint32_t id;                /* the runner's: pairs the frame with its answer */
+    uint64_t request_id;        /* the asker's: the id on its log lines (0 until assigned) */
     int state;
     uint64_t start_ms;          /* loop time it was submitted, for --request-timeout */
     struct pw_isolate *isolate; /* the runner's: the isolate it was sent to */

@@ -212,8 +212,9 @@ static int encode_request(pw_call_t *call, pw_buf_t *out)
     pw_peer_t peer;
     char client[INET6_ADDRSTRLEN], server[INET6_ADDRSTRLEN];
     request_peer(req, hc->listener, &peer, client, server, sizeof client);
-    int rc = pw_frame_put_request(out, call->id, method, (pw_bytes_t){ (const uint8_t *)url.base, url.len },
-                                  headers, n, body, &peer);
+    int rc = pw_frame_put_request(out, call->id, call->request_id, method,
+                                  (pw_bytes_t){ (const uint8_t *)url.base, url.len }, headers, n,
+                                  body, &peer);
     if (headers != stack)
         free(headers);
     return rc;
