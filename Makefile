@@ -51,6 +51,7 @@ FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=und
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # fuzz_rpc: rpc.c and what it drives, with the pool, the port and fetch.c stubbed in the target
 FUZZ_RPC_SRCS   := src/base/buf.c src/host/rpc.c src/host/kv_remote.c src/host/worker_call.c src/base/log.c src/base/fd.c \
+                   src/http/request_id.c \
                    src/host/workflows.c src/storage/workflow.c src/storage/sqlite_db.c \
                    src/storage/kv.c src/storage/kv_http.c src/wire/frame.c src/wire/rpc.c \
                    src/wire/header_lines.c src/host/watch_list.c

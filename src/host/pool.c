@@ -260,8 +260,8 @@ static int handle_response(pw_isolate_t *iso, const pw_frame_t *frame)
     iso->n_inflight--;
     call->state = PW_CALL_DONE;
     call->isolate = NULL;
-    PW_TRACE(call->trace_ns, "request finished id=%u isolate=%d status=%u", call->id, iso->pid,
-             (unsigned)msg.status);
+    PW_TRACE(call->trace_ns, "request finished id=%u " PW_LOG_REQUEST_ID " isolate=%d status=%u",
+             call->id, call->request_id, iso->pid, (unsigned)msg.status);
     call->respond(call, &msg, 0, NULL);
     if (!call_list_empty(&iso->pool->queue))
         dispatch_queue(iso->pool);      /* a call waited for --max-concurrent-requests */
@@ -1068,7 +1068,8 @@ static void send_call(pw_isolate_t *iso, pw_call_t *call)
     call->state = PW_CALL_SENT;
     call->isolate = iso;
     if (pw_trace_on) {
-        PW_TRACE(call->trace_ns, "request dispatched id=%u isolate=%d", call->id, iso->pid);
+        PW_TRACE(call->trace_ns, "request dispatched id=%u " PW_LOG_REQUEST_ID " isolate=%d",
+                 call->id, call->request_id, iso->pid);
         call->trace_ns = pw_trace_clock();
     }
     call_list_push(&iso->inflight, call);
