@@ -3,6 +3,10 @@
 # tags with the process ("[<service> iso <pid>] <line>", host/child_log.h): the tag is
 # the host's, so nothing here can forge it. Configured once in the worker template by
 # runtime.load(); isolates inherit it.
+# A line written while a request runs starts with that request's id as the host logs it
+# ("req=" and 16 hex digits, base/log.h PW_LOG_REQUEST_ID), so that one grep finds the
+# request's access line, its print() lines and its traceback. The id is a context variable
+# (set by the isolate loop, loop.py): each asyncio task of a request keeps its own.
 # Invariant: only whole lines are written, each os.write() carrying complete lines.
 """Line logging for one worker process (template or isolate)."""
 
@@ -11,6 +15,10 @@ from __future__ import annotations
 import io
 import os
 import sys
+from contextvars import ContextVar
+
+request_id: ContextVar[int] = ContextVar("pyworkerd_request_id", default=0)
+"""The host's id of the request the running code serves; 0 outside a request."""
 
 
 def configure(service: str) -> None:
@@ -26,6 +34,10 @@ def log(text: str) -> None:
 
 
 def _emit(lines: list[str]) -> None:
+    rid = request_id.get()
+    if rid:
+        tag = f"req={rid:016x} "
+        lines = [tag + line for line in lines]
     data = "".join([line + "\n" for line in lines]).encode("utf-8", "backslashreplace")
     try:
         while data:

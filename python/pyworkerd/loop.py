@@ -27,6 +27,9 @@ context.retire() (ASGI lifespan shutdown), writes what is left and serve() retur
 isolate exits). The host bounds the whole of it and kills an isolate that takes longer.
 A failure of this machinery itself (not of a handler: runtime.handle catches those) stops the
 isolate, so that the host answers its requests with 502 and starts a fresh one.
+Each request arrives with the host's id for it (the tuple's last item): it is the context
+variable pyworkerd.log.request_id while its handler runs and in the task made for it, so
+every line the request's code logs carries it, and tasks it starts inherit it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 import _pyworkerd
 from pyworkerd import context, rpc, runtime
 from pyworkerd.log import log
+from pyworkerd.log import request_id as _request_id
 
 asyncio: Any = None
 """The asyncio module, imported when the isolate makes its loop (_Server.loop): everything
@@ -271,41 +275,50 @@ class _Server:
                 rpc.resolve(*request)
                 continue
             handled += 1
-            result = handle(*request)
-            if type(result) is tuple:
-                send(request[0], *result)
-            else:
-                self.start_task(request[0], result, True)
+            token = _request_id.set(request[7])
+            try:
+                result = handle(*request[:7])
+                if type(result) is tuple:
+                    send(request[0], *result)
+                else:
+                    self.start_task(request[0], result, True)
+            finally:
+                _request_id.reset(token)
         if handled:
             per_request = (self.loop.time() - started) / handled
             self.handler_time += (per_request - self.handler_time) * 0.125
         self.flush()
 
     def handle_now(self, request_id: int, method: str, url: str, headers, body,
-                   client=None, server=None):
+                   client=None, server=None, rid: int = 0):
         """serve_sync()'s handler: the response tuple; None once the response is queued
         (an async handler finished in its first step); else the task left for the loop.
+        `rid`, the host's request id, is pyworkerd.log.request_id meanwhile (and in the task).
         An async handler's first step sees the loop running. For a worker whose fetch is
         async, the mark stays from one request to the next (its constructor sees it too):
         CPython 3.11 reads the pid (a syscall) each time it is set; sync code (a sync handler,
         a service binding's call) runs unmarked, and serve_sync() unmarks when it returns."""
-        if method is None or not runtime.async_handler:
-            self.unmark_running()
-        elif not self.marked_running:
-            self.mark_running()
-        result = runtime.handle(request_id, method, url, headers, body, client, server)
-        if type(result) is tuple:
-            body = result[2]
-            if type(body) is bytes and len(body) <= INLINE_BODY:
-                return result
-            return True if self.send(request_id, *result) else None
-        if not self.marked_running:
-            self.mark_running()
-        task = self.start_task(request_id, result, True)
-        loop = self._loop
-        if task is None and not loop._ready and not loop._scheduled:
-            return None
-        return True  # a waiting task, or work it scheduled (waitUntil, a stream, a flush)
+        token = _request_id.set(rid)
+        try:
+            if method is None or not runtime.async_handler:
+                self.unmark_running()
+            elif not self.marked_running:
+                self.mark_running()
+            result = runtime.handle(request_id, method, url, headers, body, client, server)
+            if type(result) is tuple:
+                body = result[2]
+                if type(body) is bytes and len(body) <= INLINE_BODY:
+                    return result
+                return True if self.send(request_id, *result) else None
+            if not self.marked_running:
+                self.mark_running()
+            task = self.start_task(request_id, result, True)
+            loop = self._loop
+            if task is None and not loop._ready and not loop._scheduled:
+                return None
+            return True  # a waiting task, or work it scheduled (waitUntil, a stream, a flush)
+        finally:
+            _request_id.reset(token)
 
     def mark_running(self) -> None:
         """Mark the loop running, as run_forever() does, without running it: an eager

@@ -436,6 +436,7 @@ class _Lifespan:
         return self.state
 
     async def _run(self, scope: Scope) -> None:
+        _log.request_id.set(0)  # started by the first request, but serves none: its lines untagged
         try:
             await self.app(scope, self._receive, self._send)
         except BaseException as exc:

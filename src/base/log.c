@@ -101,7 +101,8 @@ static const char *utc_seconds(time_t now)
 }
 
 void pw_log_access(const char *worker, const char *method, size_t method_len, const char *path,
-                   size_t path_len, int status, size_t bytes, uint64_t duration_ns)
+                   size_t path_len, int status, size_t bytes, uint64_t duration_ns,
+                   uint64_t request_id)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
@@ -109,10 +110,10 @@ void pw_log_access(const char *worker, const char *method, size_t method_len, co
         pw_log_flush();
     char *line = access_buf + access_len;
     size_t room = sizeof access_buf - access_len;
-    int len = snprintf(line, room, "%s.%03dZ %s %.*s %.*s %d %zu %.3fms\n",
+    int len = snprintf(line, room, "%s.%03dZ %s %.*s %.*s %d %zu %.3fms " PW_LOG_REQUEST_ID "\n",
                        utc_seconds(tv.tv_sec), (int)(tv.tv_usec / 1000), worker,
                        (int)method_len, method, (int)(path_len > 2048 ? 2048 : path_len), path,
-                       status, bytes, (double)duration_ns / 1e6);
+                       status, bytes, (double)duration_ns / 1e6, request_id);
     if (len > 0)
         access_len += (size_t)len < room ? (size_t)len : room - 1;
 }

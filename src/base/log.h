@@ -6,8 +6,13 @@
 #ifndef PW_LOG_H
 #define PW_LOG_H
 
+#include <inttypes.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* How a request's id (http/request_id.h) appears on every log line about the request, the
+ * isolate's included (python/pyworkerd/log.py writes the same): "req=" and 16 hex digits. */
+#define PW_LOG_REQUEST_ID "req=%016" PRIx64
 
 void pw_log_set_verbose(int verbose);
 int pw_log_verbose_enabled(void);
@@ -17,10 +22,12 @@ void pw_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Only with --verbose. */
 void pw_log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* One access-log line: time, worker, method, path, status, body bytes, duration in ms.
+/* One access-log line: time, worker, method, path, status, body bytes, duration in ms, and
+ * the request's id (PW_LOG_REQUEST_ID).
  * Buffered: the host calls pw_log_flush() once per event-loop turn and before exiting. */
 void pw_log_access(const char *worker, const char *method, size_t method_len, const char *path,
-                   size_t path_len, int status, size_t bytes, uint64_t duration_ns);
+                   size_t path_len, int status, size_t bytes, uint64_t duration_ns,
+                   uint64_t request_id);
 
 void pw_log_flush(void);
 

@@ -94,7 +94,8 @@ void pw_child_send(pw_child_t *child, pw_call_t *call)
     call->state = PW_CALL_SENT;
     call->isolate = child;
     if (pw_trace_on) {
-        PW_TRACE(call->trace_ns, "request dispatched id=%u isolate=%d", call->id, child->pid);
+        PW_TRACE(call->trace_ns, "request dispatched id=%u " PW_LOG_REQUEST_ID " isolate=%d",
+                 call->id, call->request_id, child->pid);
         call->trace_ns = pw_trace_clock();
     }
     pw_call_list_push(&child->inflight, call);
@@ -165,8 +166,8 @@ static int handle_response(pw_child_t *child, const pw_frame_t *frame)
         return 0;
     }
     call_finish(child, call);
-    PW_TRACE(call->trace_ns, "request finished id=%u isolate=%d status=%u", call->id, child->pid,
-             (unsigned)msg.status);
+    PW_TRACE(call->trace_ns, "request finished id=%u " PW_LOG_REQUEST_ID " isolate=%d status=%u",
+             call->id, call->request_id, child->pid, (unsigned)msg.status);
     call->respond(call, &msg, 0, NULL);
     child->set->ops->answered(child->set);     /* a call waited for --max-concurrent-requests */
     return 0;

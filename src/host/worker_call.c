@@ -4,6 +4,7 @@
  * Invariant: a call is freed exactly once — after done(), or by pw_worker_call_cancel().
  */
 #include "host/worker_call.h"
+#include "http/request_id.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -13,7 +14,7 @@
 
 struct pw_worker_call {
     pw_call_t call;             /* first: the pool hands this pointer back */
-    pw_buf_t fields;            /* entrypoint, method, payload: a ready CALL payload */
+    pw_buf_t fields;            /* entrypoint, method, payload, request id: a ready CALL payload */
     pw_worker_done_cb done;
     void *arg;
     unsigned status;
@@ -21,6 +22,13 @@ struct pw_worker_call {
     pw_buf_t headers;
     pw_buf_t body;
 };
+
+/* The CALL's last field: the request id, as 8 bytes (a u64, wire/frame.h). */
+static int put_request_id(pw_buf_t *fields, uint64_t request_id)
+{
+    int rc = pw_frame_put_u32(fields, 8);
+    return rc == 0 ? pw_frame_put_u64(fields, request_id) : rc;
+}
 
 static int encode(pw_call_t *call, pw_buf_t *out)
 {
@@ -108,10 +116,13 @@ int pw_worker_call(pw_pool_t *pool, const char *entrypoint, pw_bytes_t method, p
     pw_buf_init(&wc->fields);
     pw_buf_init(&wc->headers);
     pw_buf_init(&wc->body);
+    wc->call.request_id = pw_request_id_next();
     pw_bytes_t f[3] = { { (const uint8_t *)entrypoint, strlen(entrypoint) }, method, payload };
-    int rc = pw_frame_put_u32(&wc->fields, 3);
+    int rc = pw_frame_put_u32(&wc->fields, 4);
     for (int i = 0; rc == 0 && i < 3; i++)
         rc = pw_frame_put_bytes(&wc->fields, f[i].base, f[i].len);
+    if (rc == 0)
+        rc = put_request_id(&wc->fields, wc->call.request_id);
     if (rc < 0) {
         call_free(wc);
         return -ENOMEM;

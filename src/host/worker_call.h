@@ -1,7 +1,8 @@
 /* worker_call.h — a call from the host into another worker's isolates (host process): the
  * CALL frame behind service bindings (an entry point's fetch or RPC method) and KV over HTTP
  * to a worker service. The whole answer is collected, a streamed body too, and handed to
- * done() once; or the call is cancelled first and done() never runs.
+ * done() once; or the call is cancelled first and done() never runs. Each call gets a request
+ * id of its own (http/request_id.h), which its CALL frame carries.
  */
 #ifndef PW_WORKER_CALL_H
 #define PW_WORKER_CALL_H

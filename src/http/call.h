@@ -16,7 +16,8 @@
 
 typedef struct pw_call pw_call_t;
 
-/* Appends this call's REQUEST frame (with id call->id) to out; returns 0 or -errno. */
+/* Appends this call's REQUEST (or CALL) frame, with id call->id and call->request_id, to
+ * out; returns 0 or -errno. */
 typedef int (*pw_call_encode_cb)(pw_call_t *call, pw_buf_t *out);
 /* Delivers the answer exactly once: the isolate's response, or (response == NULL) an error
  * status with a plain-text explanation. */
@@ -34,7 +35,8 @@ enum { PW_CALL_NEW, PW_CALL_QUEUED, PW_CALL_SENT, PW_CALL_DONE, PW_CALL_STREAMIN
 
 struct pw_call {
     pw_list_t link;             /* the runner's: in its queue or an isolate's in-flight list */
-    uint32_t id;
+    uint32_t id;                /* the runner's: pairs the frame with its answer */
+    uint64_t request_id;        /* the asker's: the id on its log lines (http/request_id.h) */
     int state;
     uint64_t start_ms;          /* loop time it was submitted, for --request-timeout */
     struct pw_child *isolate;   /* the runner's: the isolate it was sent to (host/child.h) */

@@ -1,6 +1,7 @@
 /* server.c — h2o glue (host process): accepting connections, turning an h2o request into a
  * REQUEST frame for the worker (handed over through its ops, http/call.h), and the answer
- * into the HTTP response. A REQUEST frame carries the connection's client and local
+ * into the HTTP response. Every request gets its id (http/request_id.h) as it arrives, a
+ * refused one too, for its access line. A REQUEST frame carries the connection's client and local
  * addresses. A request's state lives in h2o's per-request memory pool; its dispose hook cancels the call
  * if the client leaves first, so the worker never answers freed memory.
  * A streamed response is sent as the isolate produces it: h2o gets one batch of chunks at a
@@ -18,6 +19,7 @@
 #include "http/head_guard.h"
 #include "http/peer_gone.h"
 #include "http/request_head.h"
+#include "http/request_id.h"
 #include "http/tls_server.h"
 #include "base/log.h"
 
@@ -212,8 +214,9 @@ static int encode_request(pw_call_t *call, pw_buf_t *out)
     pw_peer_t peer;
     char client[INET6_ADDRSTRLEN], server[INET6_ADDRSTRLEN];
     request_peer(req, hc->listener, &peer, client, server, sizeof client);
-    int rc = pw_frame_put_request(out, call->id, method, (pw_bytes_t){ (const uint8_t *)url.base, url.len },
-                                  headers, n, body, &peer);
+    int rc = pw_frame_put_request(out, call->id, call->request_id, method,
+                                  (pw_bytes_t){ (const uint8_t *)url.base, url.len }, headers, n,
+                                  body, &peer);
     if (headers != stack)
         free(headers);
     return rc;
@@ -255,7 +258,7 @@ static void log_access(http_call_t *hc, size_t body_len)
     if (hc->listener->server->opts.access_log)
         pw_log_access(hc->listener->ops->name(hc->listener->worker), req->input.method.base,
                       req->input.method.len, req->input.path.base, req->input.path.len,
-                      req->res.status, body_len, uv_hrtime() - hc->start_ns);
+                      req->res.status, body_len, uv_hrtime() - hc->start_ns, hc->call.request_id);
 }
 
 /* ---- streamed responses ---- */
@@ -478,7 +481,7 @@ static pw_bytes_t span(h2o_iovec_t v)
 }
 
 /* Answers a refused request (and closes its connection, which may hold more of it). */
-static void refuse(h2o_req_t *req, listener_t *l, const pw_http_verdict_t *why)
+static void refuse(h2o_req_t *req, listener_t *l, const pw_http_verdict_t *why, uint64_t request_id)
 {
     const char *phrase = reason_phrase(why->status);
     size_t len = strlen(phrase) + strlen(why->reason) + 4;
@@ -489,7 +492,7 @@ static void refuse(h2o_req_t *req, listener_t *l, const pw_http_verdict_t *why)
                        H2O_STRLIT("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"));
     if (l->server->opts.access_log)
         pw_log_access(l->ops->name(l->worker), req->input.method.base, req->input.method.len,
-                      req->input.path.base, req->input.path.len, why->status, 0, 0);
+                      req->input.path.base, req->input.path.len, why->status, 0, 0, request_id);
     h2o_send_error_generic(req, why->status, phrase, body,
                            H2O_SEND_ERROR_KEEP_HEADERS | H2O_SEND_ERROR_HTTP1_CLOSE_CONNECTION);
 }
@@ -548,9 +551,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     memset(hc, 0, sizeof *hc);
     hc->req = req;
     hc->listener = l;
+    hc->call.request_id = pw_request_id_next();
     pw_http_verdict_t why;
     if (admit(hc, &why) != 0) {
-        refuse(req, l, &why);
+        refuse(req, l, &why, hc->call.request_id);
         return 0;
     }
     hc->start_ns = uv_hrtime();

@@ -1,7 +1,8 @@
 /* channel.c — _pyworkerd.Channel, the isolate's end of its socket to the host (isolate
  * process). read_requests() drains the socket and turns REQUEST frames into tuples
- * (id, method, url, [(name, value), ...], body, client, server), CALL frames (a service binding's call) into
- * (id, None, entrypoint, method, payload), RPC_RESULT frames into (call id, [fields]),
+ * (id, method, url, [(name, value), ...], body, client, server, request id), CALL frames (a
+ * service binding's call) into (id, None, entrypoint, method, payload, None, None, request id),
+ * RPC_RESULT frames into (call id, [fields]),
  * CANCEL frames (the client went away) into the bare request id, BODY_ACK frames into
  * [id, bytes] and the RETIRE frame (no more requests will come) into None; send_response()
  * appends a RESPONSE frame to the output buffer,
@@ -203,8 +204,8 @@ static PyObject *server_tuple(channel_t *self, pw_bytes_t ip, uint32_t port)
     return Py_NewRef(self->server);
 }
 
-/* REQUEST -> (id, method, url, headers, body, client, server); client and server are
- * (ip, port) or None. */
+/* REQUEST -> (id, method, url, headers, body, client, server, request id); client and server
+ * are (ip, port) or None; the request id is the host's, for log lines. */
 static PyObject *request_to_tuple(channel_t *self, const pw_frame_t *frame)
 {
     pw_message_t msg;
@@ -228,11 +229,11 @@ static PyObject *request_to_tuple(channel_t *self, const pw_frame_t *frame)
         Py_DECREF(headers);
         return NULL;
     }
-    return Py_BuildValue("(INNNy#NN)", frame->id, str_from(msg.method),
+    return Py_BuildValue("(INNNy#NNK)", frame->id, str_from(msg.method),
                          PyUnicode_DecodeUTF8((const char *)msg.url.base, (Py_ssize_t)msg.url.len,
                                               "surrogateescape"),
                          headers, (const char *)msg.body.base, (Py_ssize_t)msg.body.len, client,
-                         server);
+                         server, (unsigned long long)msg.request_id);
 }
 
 static PyObject *fields_to_list(const pw_frame_t *frame, const char *what)
@@ -270,17 +271,20 @@ static PyObject *result_to_tuple(const pw_frame_t *frame)
     return fields ? Py_BuildValue("(IN)", frame->id, fields) : NULL;
 }
 
-/* CALL -> (id, None, entrypoint, method, payload) */
+/* CALL -> (id, None, entrypoint, method, payload, None, None, request id): a REQUEST's shape */
 static PyObject *call_to_tuple(const pw_frame_t *frame)
 {
-    pw_bytes_t f[3];
+    pw_bytes_t f[4];
     size_t n;
-    if (pw_rpc_decode(frame, f, 3, &n) < 0 || n != 3) {
+    if (pw_rpc_decode(frame, f, 4, &n) < 0 || n != 4 || f[3].len != 8) {
         PyErr_Format(PyExc_ValueError, "malformed CALL frame %u from the host", frame->id);
         return NULL;
     }
-    return Py_BuildValue("(IONNy#)", frame->id, Py_None, str_from(f[0]), str_from(f[1]),
-                         (const char *)f[2].base, (Py_ssize_t)f[2].len);
+    pw_cursor_t rid;
+    pw_cursor_init(&rid, f[3].base, 8);
+    return Py_BuildValue("(IONNy#OOK)", frame->id, Py_None, str_from(f[0]), str_from(f[1]),
+                         (const char *)f[2].base, (Py_ssize_t)f[2].len, Py_None, Py_None,
+                         (unsigned long long)pw_cursor_u64(&rid));
 }
 
 /* [id, bytes] for a BODY_ACK frame. */

@@ -46,6 +46,14 @@ int pw_frame_put_u32(pw_buf_t *buf, uint32_t value)
     return pw_buf_append(buf, b, 4);
 }
 
+int pw_frame_put_u64(pw_buf_t *buf, uint64_t value)
+{
+    uint8_t b[8];
+    put_le32(b, (uint32_t)value);
+    put_le32(b + 4, (uint32_t)(value >> 32));
+    return pw_buf_append(buf, b, 8);
+}
+
 int pw_frame_put_bytes(pw_buf_t *buf, const void *data, size_t len)
 {
     if (len > PW_FRAME_MAX_PAYLOAD)
@@ -104,12 +112,14 @@ static int put_peer(pw_buf_t *buf, const pw_peer_t *peer)
     return rc;
 }
 
-int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes_t url,
-                         const pw_header_t *headers, size_t n_headers, pw_bytes_t body,
-                         const pw_peer_t *peer)
+int pw_frame_put_request(pw_buf_t *buf, uint32_t id, uint64_t request_id, pw_bytes_t method,
+                         pw_bytes_t url, const pw_header_t *headers, size_t n_headers,
+                         pw_bytes_t body, const pw_peer_t *peer)
 {
     size_t start;
     int rc = pw_frame_begin(buf, PW_FRAME_REQUEST, id, &start);
+    if (rc == 0)
+        rc = pw_frame_put_u64(buf, request_id);
     if (rc == 0)
         rc = pw_frame_put_bytes(buf, method.base, method.len);
     if (rc == 0)
@@ -263,6 +273,12 @@ uint32_t pw_cursor_u32(pw_cursor_t *cur)
     return v;
 }
 
+uint64_t pw_cursor_u64(pw_cursor_t *cur)
+{
+    uint64_t low = pw_cursor_u32(cur);
+    return low | (uint64_t)pw_cursor_u32(cur) << 32;
+}
+
 pw_bytes_t pw_cursor_bytes(pw_cursor_t *cur)
 {
     pw_bytes_t out = { NULL, 0 };
@@ -326,6 +342,7 @@ int pw_message_decode_request(const pw_frame_t *frame, pw_message_t *msg)
     pw_cursor_init(&cur, frame->payload, frame->len);
     msg->status = 0;
     msg->flags = frame->flags;
+    msg->request_id = pw_cursor_u64(&cur);
     msg->method = pw_cursor_bytes(&cur);
     msg->url = pw_cursor_bytes(&cur);
     return decode_headers_and_body(&cur, msg, 1);
@@ -339,6 +356,7 @@ int pw_message_decode_response(const pw_frame_t *frame, pw_message_t *msg)
     pw_cursor_init(&cur, frame->payload, frame->len);
     msg->status = pw_cursor_u32(&cur);
     msg->flags = frame->flags;
+    msg->request_id = 0;
     msg->method.base = NULL;
     msg->method.len = 0;
     msg->url = msg->method;

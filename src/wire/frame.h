@@ -6,8 +6,10 @@
  * integers and length-prefixed byte strings (u32 length + bytes). Decoders never trust a
  * frame: every length is checked against the frame's end before use.
  *
- * A REQUEST's payload is method, url, headers, body and, optionally, the connection it came
- * in on: client IP (text), u32 client port, server IP (text), u32 server port.
+ * A REQUEST's payload is the request id (u64: the host's id for the logs, distinct from the
+ * frame's id, which only pairs a request with its answer on one socket), method, url,
+ * headers, body and, optionally, the connection it came in on: client IP (text), u32 client
+ * port, server IP (text), u32 server port. A u64 is two u32s, the low half first.
  *
  * Streaming: a RESPONSE with PW_FRAME_FLAG_STREAM carries status and headers only; the body
  * follows as BODY_CHUNK frames (the payload is the data) and one END frame (u32: 0 complete,
@@ -43,10 +45,12 @@
 
 enum {
     /* host -> isolate */
-    PW_FRAME_REQUEST = 1,       /* method, url, headers, body[, client ip, port, server ip, port] */
+    PW_FRAME_REQUEST = 1,       /* request id, method, url, headers, body[, client ip, port,
+                                 * server ip, port] */
     PW_FRAME_CANCEL = 2,        /* the client went away; no payload */
     PW_FRAME_RPC_RESULT = 3,    /* answer to an RPC frame (same id): fields (wire/rpc.h) */
-    PW_FRAME_CALL = 4,          /* service binding: fields entrypoint, method, payload */
+    PW_FRAME_CALL = 4,          /* service binding: fields entrypoint, method, payload,
+                                 * request id (8 bytes, a u64) */
     PW_FRAME_BODY_ACK = 5,      /* u32: streamed body bytes the client has taken */
     PW_FRAME_RETIRE = 6,        /* no payload: no more requests will come; finish what is in
                                  * flight, run shutdown hooks (ASGI lifespan) and exit */
@@ -106,6 +110,7 @@ typedef struct {
 typedef struct {
     uint32_t status;            /* RESPONSE only */
     uint8_t flags;              /* the frame's flags (PW_FRAME_FLAG_STREAM) */
+    uint64_t request_id;        /* REQUEST only: the host's id for the logs */
     pw_bytes_t method;          /* REQUEST only */
     pw_bytes_t url;             /* REQUEST only */
     uint32_t n_headers;
@@ -119,13 +124,14 @@ typedef struct {
 
 int pw_frame_begin(pw_buf_t *buf, uint8_t type, uint32_t id, size_t *start);
 int pw_frame_put_u32(pw_buf_t *buf, uint32_t value);
+int pw_frame_put_u64(pw_buf_t *buf, uint64_t value);
 int pw_frame_put_bytes(pw_buf_t *buf, const void *data, size_t len);
 int pw_frame_end(pw_buf_t *buf, size_t start);
 
 /* Whole messages in one call. `peer` may be NULL (a request that came in on no connection). */
-int pw_frame_put_request(pw_buf_t *buf, uint32_t id, pw_bytes_t method, pw_bytes_t url,
-                         const pw_header_t *headers, size_t n_headers, pw_bytes_t body,
-                         const pw_peer_t *peer);
+int pw_frame_put_request(pw_buf_t *buf, uint32_t id, uint64_t request_id, pw_bytes_t method,
+                         pw_bytes_t url, const pw_header_t *headers, size_t n_headers,
+                         pw_bytes_t body, const pw_peer_t *peer);
 int pw_frame_put_response(pw_buf_t *buf, uint32_t id, uint32_t status,
                           const pw_header_t *headers, size_t n_headers, pw_bytes_t body);
 int pw_frame_put_empty(pw_buf_t *buf, uint8_t type, uint32_t id);
@@ -160,6 +166,7 @@ size_t pw_frame_missing(const uint8_t *data, size_t len);
 
 void pw_cursor_init(pw_cursor_t *cur, const uint8_t *data, size_t len);
 uint32_t pw_cursor_u32(pw_cursor_t *cur);
+uint64_t pw_cursor_u64(pw_cursor_t *cur);
 pw_bytes_t pw_cursor_bytes(pw_cursor_t *cur);
 
 /* Decodes a REQUEST / RESPONSE frame and checks every header and the body lie inside it.

@@ -108,8 +108,8 @@ def test_print_reaches_the_host_log_tagged_with_the_worker(serve):
                 return Response("ok")
         '''})
     server.get("/")
-    log = server.wait_log("] handling GET")
-    assert re.search(r"^\[main iso \d+\] handling GET$", log, re.M), log
+    log = server.wait_log(" handling GET")
+    assert re.search(r"^\[main iso \d+\] req=[0-9a-f]{16} handling GET$", log, re.M), log
     assert re.search(r"^\[main tpl\] top level says hi$", log, re.M), log
 
 
@@ -118,7 +118,8 @@ def test_access_log_has_one_line_per_request(serve):
     server.get("/pid?q=1")
     line = [l for l in server.wait_log(" GET /pid?q=1 ").splitlines() if " GET /pid?q=1 " in l][0]
     fields = line.split()
-    assert fields[1] == "main" and fields[4] == "200" and fields[-1].endswith("ms")
+    assert fields[1] == "main" and fields[4] == "200" and fields[-2].endswith("ms")
+    assert re.fullmatch(r"req=[0-9a-f]{16}", fields[-1]), line
 
 
 def test_no_access_log_flag_silences_it(serve):

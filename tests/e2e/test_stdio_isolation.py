@@ -268,5 +268,5 @@ def test_top_level_code_that_closes_its_fds_1_and_2_still_gets_working_isolates(
         '''})
     assert server.get("/")[0:3:2] == (200, b"up")
     log = server.wait_log("isolate speaks")
-    assert re.search(r"^\[main iso \d+\] isolate speaks$", log, re.M), log
+    assert re.search(r"^\[main iso \d+\] req=[0-9a-f]{16} isolate speaks$", log, re.M), log
     assert "stopped" not in log, log

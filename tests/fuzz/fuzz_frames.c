@@ -58,6 +58,7 @@ static void decode_message(const pw_frame_t *frame)
     touch(msg.body);
     touch(msg.method);
     touch(msg.url);
+    sink += (size_t)msg.request_id;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -131,9 +132,9 @@ void fuzz_seeds(fuzz_add_cb add)
     pw_rpc_put(&b, PW_FRAME_RPC_RESULT, 6, result, 4);
     add(b.data, b.len);
     b.len = 0;
-    pw_frame_put_request(&b, 7, B("POST"), B("/x"), headers, 2, B("body"), NULL);
+    pw_frame_put_request(&b, 7, 0x1234abcd00000007ull, B("POST"), B("/x"), headers, 2, B("body"), NULL);
     pw_peer_t peer = { B("127.0.0.1"), 5555, B("::1"), 8080 };
-    pw_frame_put_request(&b, 8, B("GET"), B("/p"), headers, 2, B(""), &peer);
+    pw_frame_put_request(&b, 8, 8, B("GET"), B("/p"), headers, 2, B(""), &peer);
     pw_frame_put_u32_frame(&b, PW_FRAME_BODY_ACK, 7, 4096);
     add(b.data, b.len);
     pw_buf_free(&b);

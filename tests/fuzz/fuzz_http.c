@@ -37,13 +37,13 @@ static void round_trip(pw_bytes_t method, const char *url, size_t len, pw_bytes_
     pw_buf_init(&buf);
     pw_header_t h = { { (const uint8_t *)"host", 4 }, host };
     pw_bytes_t u = { (const uint8_t *)url, len }, body = { NULL, 0 };
-    if (pw_frame_put_request(&buf, 1, method, u, &h, 1, body, NULL) == 0) {
+    if (pw_frame_put_request(&buf, 1, 0x0123456789abcdefull, method, u, &h, 1, body, NULL) == 0) {
         pw_frame_t frame;
         pw_message_t msg;
         size_t used;
         pw_header_t got;
         if (pw_frame_parse(buf.data, buf.len, &frame, &used) != 1 || pw_message_decode_request(&frame, &msg) != 0 ||
-            msg.url.len != len || memcmp(msg.url.base, url, len) != 0 || !pw_headers_next(&msg, &got) ||
+            msg.request_id != 0x0123456789abcdefull || msg.url.len != len || memcmp(msg.url.base, url, len) != 0 || !pw_headers_next(&msg, &got) ||
             got.value.len != host.len || (host.len && memcmp(got.value.base, host.base, host.len) != 0))
             abort();
     }

@@ -23,6 +23,7 @@ import js  # noqa: E402
 import workers  # noqa: E402
 from pyodide.ffi import create_once_callable, create_proxy, to_js  # noqa: E402
 from pyworkerd import context, runtime, webapi  # noqa: E402
+from pyworkerd import log as sdk_log  # noqa: E402
 
 HELLO = """
 from js import Response
@@ -561,6 +562,30 @@ def test_print_and_console_are_whole_lines(worker: Worker) -> None:
     assert worker.log().splitlines() == [
         "loading", "two words", "partial line", "next",
         "from console 1 null true", "to stderr",
+    ]
+
+
+def test_lines_written_for_a_request_carry_its_id_and_others_do_not(worker: Worker) -> None:
+    worker.load(
+        """
+        from js import Response, console
+        print("loading")
+
+        def on_fetch(request):
+            print("serving")
+            console.log("from console")
+            return Response.new("ok")
+        """
+    )
+    token = sdk_log.request_id.set(0x1C442B4B00000007)  # as the isolate loop sets it
+    try:
+        worker.request()
+    finally:
+        sdk_log.request_id.reset(token)
+    worker.request()
+    assert worker.log().splitlines() == [
+        "loading", "req=1c442b4b00000007 serving", "req=1c442b4b00000007 from console",
+        "serving", "from console",
     ]
 
 

@@ -16,7 +16,7 @@ TEST(request_round_trip_keeps_every_field)
     pw_buf_t buf;
     pw_buf_init(&buf);
     pw_header_t h[2] = { { B("Host"), B("example.com") }, { B("Set-Cookie"), B("a=1") } };
-    CHECK(pw_frame_put_request(&buf, 7, B("POST"), B("http://x/y?z"), h, 2, B("body!"), NULL) == 0);
+    CHECK(pw_frame_put_request(&buf, 7, 42, B("POST"), B("http://x/y?z"), h, 2, B("body!"), NULL) == 0);
     pw_frame_t f;
     size_t used;
     CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
@@ -24,6 +24,7 @@ TEST(request_round_trip_keeps_every_field)
     CHECK(f.type == PW_FRAME_REQUEST && f.id == 7);
     pw_message_t m;
     CHECK(pw_message_decode_request(&f, &m) == 0);
+    CHECK(m.request_id == 42);
     CHECK(bytes_eq(m.method, "POST") && bytes_eq(m.url, "http://x/y?z"));
     CHECK(m.n_headers == 2 && bytes_eq(m.body, "body!"));
     pw_header_t got;
@@ -40,7 +41,7 @@ TEST(request_carries_the_connection_addresses)
     pw_buf_init(&buf);
     pw_header_t h[1] = { { B("a"), B("b") } };
     pw_peer_t peer = { B("::1"), 51234, B("127.0.0.1"), 8080 };
-    CHECK(pw_frame_put_request(&buf, 9, B("GET"), B("http://x/"), h, 1, B(""), &peer) == 0);
+    CHECK(pw_frame_put_request(&buf, 9, 9, B("GET"), B("http://x/"), h, 1, B(""), &peer) == 0);
     pw_frame_t f;
     size_t used;
     CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1);
@@ -71,6 +72,54 @@ TEST(request_carries_the_connection_addresses)
     r.len = rbuf.len - PW_FRAME_HEADER_SIZE;
     CHECK(pw_message_decode_response(&r, &m) == -EBADMSG);
     pw_buf_free(&rbuf);
+    pw_buf_free(&buf);
+}
+
+/* The request id is a whole u64, low half first, ahead of the method; the frame's own id is
+ * separate; a payload too short for it is refused. */
+TEST(request_carries_the_request_id_apart_from_the_frame_id)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    uint64_t rid = 0x8badf00d00000001ull;
+    CHECK(pw_frame_put_request(&buf, 3, rid, B("GET"), B("http://x/"), NULL, 0, B(""), NULL) == 0);
+    const uint8_t *p = buf.data + PW_FRAME_HEADER_SIZE;
+    CHECK(p[0] == 0x01 && p[3] == 0x00 && p[4] == 0x0d && p[7] == 0x8b);
+    pw_frame_t f;
+    size_t used;
+    pw_message_t m;
+    CHECK(pw_frame_parse(buf.data, buf.len, &f, &used) == 1 && f.id == 3);
+    CHECK(pw_message_decode_request(&f, &m) == 0);
+    CHECK(m.request_id == rid && bytes_eq(m.method, "GET") && bytes_eq(m.url, "http://x/"));
+    for (size_t n = 0; n < 8; n++) {
+        pw_frame_t t = f;
+        t.len = n;
+        CHECK(pw_message_decode_request(&t, &m) == -EBADMSG);
+    }
+    /* a response has none */
+    pw_buf_t rbuf;
+    pw_buf_init(&rbuf);
+    CHECK(pw_frame_put_response(&rbuf, 3, 200, NULL, 0, B("")) == 0);
+    CHECK(pw_frame_parse(rbuf.data, rbuf.len, &f, &used) == 1);
+    m.request_id = 5;
+    CHECK(pw_message_decode_response(&f, &m) == 0 && m.request_id == 0);
+    pw_buf_free(&rbuf);
+    pw_buf_free(&buf);
+}
+
+TEST(u64_fields_round_trip)
+{
+    pw_buf_t buf;
+    pw_buf_init(&buf);
+    CHECK(pw_frame_put_u64(&buf, 0xfedcba9876543210ull) == 0 && pw_frame_put_u64(&buf, 0) == 0);
+    CHECK(buf.len == 16);
+    pw_cursor_t cur;
+    pw_cursor_init(&cur, buf.data, buf.len);
+    CHECK(pw_cursor_u64(&cur) == 0xfedcba9876543210ull && pw_cursor_u64(&cur) == 0 && !cur.failed);
+    CHECK(pw_cursor_u64(&cur) == 0 && cur.failed);
+    pw_cursor_init(&cur, buf.data, 7);
+    pw_cursor_u64(&cur);
+    CHECK(cur.failed);
     pw_buf_free(&buf);
 }
 
@@ -332,6 +381,8 @@ int main(void)
 {
     RUN(request_round_trip_keeps_every_field);
     RUN(request_carries_the_connection_addresses);
+    RUN(request_carries_the_request_id_apart_from_the_frame_id);
+    RUN(u64_fields_round_trip);
     RUN(response_round_trip_with_empty_body);
     RUN(partial_frames_ask_for_more);
     RUN(several_frames_in_one_buffer_parse_in_order);

@@ -1,0 +1,28 @@
+/* request_id.c — handing out request ids (host process, loop thread; see request_id.h).
+ * Invariant: an id is never 0 (0 means "no request" on the isolate's side) and never repeats
+ * within a run.
+ */
+#include "http/request_id.h"
+
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t next_id;
+
+/* The run's prefix in the high 32 bits; the counter starts at 1. Without getrandom(2) (too
+ * early in boot), the clock and the pid stand in. */
+static uint64_t run_start(void)
+{
+    uint32_t prefix;
+    if (getrandom(&prefix, sizeof prefix, GRND_NONBLOCK) != (ssize_t)sizeof prefix)
+        prefix = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+    return (uint64_t)prefix << 32 | 1;
+}
+
+uint64_t pw_request_id_next(void)
+{
+    if (next_id == 0)
+        next_id = run_start();
+    return next_id++;
+}
