@@ -5,14 +5,14 @@
  * requests, retires every isolate (it runs its shutdown hooks and exits; all bounded by
  * --drain-timeout) and exits 0. Only this file decides to exit.
  */
-#include "config/cli.h"
 #include "base/err.h"
 #include "base/fd.h"
-#include "config/config.h"
+#include "base/log.h"
 #include "base/paths.h"
+#include "config/cli.h"
+#include "config/config.h"
 #include "host/child_log.h"
 #include "host/control_events.h"
-#include "base/log.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"

@@ -4,8 +4,8 @@
  * the original line and column, never the temporary copy.
  */
 #include "config/capnp_eval.h"
-#include "base/fd.h"
 #include "base/buf.h"
+#include "base/fd.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -7,8 +7,8 @@
  * isolate dies first the operation is cancelled and nothing answers.
  */
 #include "host/binding.h"
-#include "host/port.h"
 #include "host/kv_remote.h"
+#include "host/port.h"
 #include "storage/kv_disk.h"
 
 #include <errno.h>

@@ -9,8 +9,8 @@
  * line saying how it ended waits for its exit status when it exited on its own (exit_log.h).
  */
 #include "host/child.h"
-#include "host/child_log.h"
 #include "base/log.h"
+#include "host/child_log.h"
 #include "wire/control.h"
 #include "wire/header_lines.h"
 #include "wire/rpc.h"
@@ -201,7 +201,7 @@ static int handle_stream_frame(pw_child_t *child, const pw_frame_t *frame)
 }
 
 /* "isolate.retire" (a request of this isolate ran out of memory and it is still short of it,
- * pyworkerd/runtime.py): it is retired and replaced. 1 when the frame was that call. */
+ * python/pyworkerd/context.py): it is retired and replaced. 1 when the frame was that call. */
 static int handle_retire_call(pw_child_t *child, const pw_frame_t *frame)
 {
     pw_bytes_t f[2];

@@ -3,9 +3,9 @@
  * EXIT_WAIT_TRIES ticks, or at once when the pool closes.
  */
 #include "host/exit_log.h"
+#include "base/log.h"
 #include "host/limits.h"
 #include "host/link.h"
-#include "base/log.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -15,8 +15,8 @@
  */
 #include "host/pool.h"
 #include "base/log.h"
-#include "host/pool_state.h"
 #include "host/pool_limits.h"
+#include "host/pool_state.h"
 #include "host/pool_template.h"
 #include "wire/control.h"
 

@@ -7,8 +7,8 @@
  * frame that does not decode is a protocol violation (the isolate is killed).
  */
 #include "host/rpc.h"
-#include "host/port.h"
 #include "base/log.h"
+#include "host/port.h"
 #include "wire/rpc.h"
 
 #include <errno.h>

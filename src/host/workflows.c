@@ -2,8 +2,9 @@
  * The store is the truth: an instance is due when its wake time has come (a new instance, a
  * sleep that ended, a run to retry, or one left running by a previous host); one timer fires
  * at the earliest wake time and starts every due instance that is not already running here.
- * A run is a CALL of the class's `run` with the event; the SDK (python/pyworkerd/workflows.py)
- * answers {"outcome": "complete"|"suspended"|"errored", ...} and makes step calls meanwhile.
+ * A run is a CALL of the class's `run` with the event; the SDK
+ * (python/pyworkerd/workflow_run.py) answers {"outcome": "complete"|"suspended"|"errored",
+ * ...} and makes step calls meanwhile.
  * Invariant: at most one run of an instance is in flight, and only that run's step calls are
  * answered (others get "stop"); a step result is committed before its call is answered.
  */

@@ -15,13 +15,13 @@
  */
 #include "http/server.h"
 #include "base/list.h"
+#include "base/log.h"
 #include "http/address.h"
 #include "http/head_guard.h"
 #include "http/peer_gone.h"
 #include "http/request_head.h"
 #include "http/request_id.h"
 #include "http/tls_server.h"
-#include "base/log.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

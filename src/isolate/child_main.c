@@ -3,8 +3,8 @@
  * child_main() (python/module.c), each after parsing its argv with isolate/child_args.h.
  */
 #include "isolate/child_main.h"
-#include "isolate/zygote.h"
 #include "isolate/startmode.h"
+#include "isolate/zygote.h"
 
 int pw_child_main(const pw_child_args_t *args)
 {

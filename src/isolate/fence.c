@@ -3,7 +3,7 @@
  * startmode.c). See fence.h.
  */
 #include "isolate/fence.h"
-#include "isolate/sandbox.h"
+#include "isolate/seccomp.h"
 #include "wire/control.h"
 #include "wire/frame.h"
 

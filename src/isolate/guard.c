@@ -16,11 +16,11 @@
  */
 #include "isolate/guard.h"
 #include "isolate/guard_relay.h"
-#include "isolate/template.h"
 #include "isolate/process_name.h"
-#include "isolate/spec_settings.h"
 #include "isolate/sandbox.h"
+#include "isolate/spec_settings.h"
 #include "isolate/startup_limits.h"
+#include "isolate/template.h"
 #include "python/embed.h"
 #include "wire/control.h"
 #include "wire/frame.h"

@@ -7,6 +7,7 @@
  * template and inherited through fork.
  */
 #include "isolate/sandbox.h"
+#include "isolate/seccomp.h"
 
 #include <errno.h>
 #include <fcntl.h>

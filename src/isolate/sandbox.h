@@ -46,28 +46,6 @@ void pw_sandbox_before_fork(void);
  * (the isolate must then exit without running Python). */
 int pw_sandbox_isolate_enter(char *err, size_t err_len);
 
-/* seccomp.c: the isolate's syscall allowlist as a classic BPF program, built once. */
-typedef struct {
-    void *filter;                   /* struct sock_filter[len] */
-    unsigned short len;
-    unsigned short n_pid_sites;     /* instructions comparing with the isolate's pid */
-    unsigned short pid_sites[16];
-} pw_seccomp_prog_t;
-
-/* Template: compiles the allowlist with libseccomp. Returns 0 or -errno. */
-int pw_seccomp_build(pw_seccomp_prog_t *prog);
-/* Isolate: writes `pid` into the program and loads it (no_new_privs must be set). */
-int pw_seccomp_apply(pw_seccomp_prog_t *prog, int pid);
-
-/* The template's own filter, loaded before the worker's top-level code runs: the isolate's
- * allowlist plus what the template and a new isolate's setup need (seccomp.c says what);
- * no exec, no ptrace, no threads, no remount, no sockets but AF_UNIX pairs. notify_forks: a
- * fork is handed to the guard's decision (SECCOMP_RET_USER_NOTIF); otherwise refused. */
-int pw_seccomp_build_template(pw_seccomp_prog_t *prog, int notify_forks);
-/* Sets no_new_privs and loads it (freeing the program). Returns the notification listener's
- * fd when notify_forks, else 0; -errno on failure. */
-int pw_seccomp_apply_template(pw_seccomp_prog_t *prog, int notify_forks);
-
 /* Guard (guard.c), before it forks the template: new user, pid, mount, net, ipc and uts
  * namespaces, the user namespace's root mapped to the caller's uid, hostname "pyworkerd".
  * The caller stays in its pid namespace; its next child is pid 1 of the new one. */

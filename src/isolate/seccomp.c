@@ -8,7 +8,7 @@
  * /tmp and talk over inherited sockets; nothing that creates processes, threads, sockets,
  * mounts or namespaces, or signals another process.
  */
-#include "isolate/sandbox.h"
+#include "isolate/seccomp.h"
 
 #include <errno.h>
 #include <linux/filter.h>

@@ -11,14 +11,14 @@
  * into the template itself.
  */
 #include "isolate/startmode.h"
-#include "isolate/isolate.h"
-#include "isolate/fence.h"
-#include "isolate/process_name.h"
 #include "base/err.h"
 #include "base/fd.h"
-#include "isolate/child_command.h"
-#include "base/paths.h"
 #include "base/log.h"
+#include "base/paths.h"
+#include "isolate/child_command.h"
+#include "isolate/fence.h"
+#include "isolate/isolate.h"
+#include "isolate/process_name.h"
 #include "isolate/pyext.h"
 #include "python/embed.h"
 

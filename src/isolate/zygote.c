@@ -5,11 +5,11 @@
  * message. It dies with the host, and its guards with it.
  */
 #include "isolate/zygote.h"
-#include "isolate/guard.h"
-#include "base/paths.h"
 #include "base/log.h"
-#include "isolate/stdio.h"
+#include "base/paths.h"
+#include "isolate/guard.h"
 #include "isolate/pyext.h"
+#include "isolate/stdio.h"
 #include "python/embed.h"
 #include "wire/control.h"
 #include "wire/frame.h"

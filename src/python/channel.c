@@ -18,10 +18,10 @@
  * Invariant: frames are consumed by advancing in_off before any Python code runs, because
  * that code may call rpc_call(), which reads more into (and may move) the input buffer.
  */
-#include "base/log.h"
 #include "base/fd.h"
-#include "python/module.h"
+#include "base/log.h"
 #include "python/busy_poll.h"
+#include "python/module.h"
 #include "wire/doorbell.h"
 #include "wire/frame.h"
 #include "wire/rpc.h"

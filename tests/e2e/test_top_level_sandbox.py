@@ -122,9 +122,9 @@ def mode_offset() -> int:
     for line in subprocess.run(["nm", str(binary)], capture_output=True, text=True,
                                check=True).stdout.splitlines():
         parts = line.split()
-        if len(parts) == 3 and parts[2] in ("mode", "pw_module_def"):
+        if len(parts) == 3 and parts[2] in ("mode", "pyext_def"):
             symbols[parts[2]] = int(parts[0], 16)
-    return symbols["mode"] - symbols["pw_module_def"]
+    return symbols["mode"] - symbols["pyext_def"]
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,12 @@
 """The C tree's floor plan (ARCHITECTURE.md, DESIGN.md §8): folders are processes, and no
 #include crosses a forbidden edge. Parses every src/**/*.c and *.h; each "folder/file.h"
 include is an edge from the including file's folder to that folder."""
+import os
 import pathlib
 import re
+import subprocess
+
+import pytest
 
 SRC = pathlib.Path(__file__).resolve().parents[2] / "src"
 FOLDERS = {"base", "config", "http", "host", "storage", "wire", "isolate", "python"}
@@ -48,3 +52,21 @@ def test_the_rules_catch_a_crossing(tmp_path):
     """The check itself: a wire file including the host is seen."""
     text = '#include "host/pool.h"\n#include "wire/frame.h"\n'
     assert [t for t in INCLUDE.findall(text) if t in NEVER["wire"]] == ["host"]
+
+
+def needed_libraries(binary):
+    """The shared libraries an ELF file names (its DT_NEEDED entries), from `ldd`."""
+    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+@pytest.mark.skipif(not os.environ.get("PYWORKERD_BIN"), reason="needs the built binaries (make e2e)")
+def test_each_side_links_only_its_libraries():
+    host = pathlib.Path(os.environ["PYWORKERD_BIN"])
+    child = host.with_name("pyworkerd-isolate")
+    host_libs = needed_libraries(host)
+    assert host_libs and not [lib for lib in host_libs if "python" in lib], host_libs
+    child_libs = needed_libraries(child)
+    assert any("python" in lib for lib in child_libs), child_libs
+    host_only = ("libh2o", "libuv", "libcurl", "libsqlite3", "libssl")
+    assert not [lib for lib in child_libs if lib.startswith(host_only)], child_libs
