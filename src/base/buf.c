@@ -32,7 +32,7 @@ void pw_buf_consume(pw_buf_t *buf, size_t n)
         buf->data[buf->len] = '\0';
 }
 
-int pw_buf_reserve(pw_buf_t *buf, size_t n)
+int pw_buf_grow(pw_buf_t *buf, size_t n)
 {
     if (buf->cap - buf->len >= n)
         return 0;
@@ -77,17 +77,6 @@ void pw_buf_shrink(pw_buf_t *buf, size_t keep)
         buf->data = data;
         buf->cap = keep;
     }
-}
-
-int pw_buf_append(pw_buf_t *buf, const void *data, size_t len)
-{
-    int rc = pw_buf_reserve(buf, len);
-    if (rc < 0)
-        return rc;
-    if (len)
-        memcpy(buf->data + buf->len, data, len);
-    buf->len += len;
-    return 0;
 }
 
 int pw_buf_append_text(pw_buf_t *buf, const char *text, size_t len)

@@ -48,9 +48,24 @@ void pw_buf_init(pw_buf_t *buf);
 void pw_buf_free(pw_buf_t *buf);
 /* Drops the first n bytes. */
 void pw_buf_consume(pw_buf_t *buf, size_t n);
-/* Room for n more bytes (capacity doubles). */
-int pw_buf_reserve(pw_buf_t *buf, size_t n);
-int pw_buf_append(pw_buf_t *buf, const void *data, size_t len);
+/* Room for n more bytes (capacity doubles). The check and the copy are inline: frames are
+ * built field by field on every request's path; growing is not. */
+int pw_buf_grow(pw_buf_t *buf, size_t n);
+static inline int pw_buf_reserve(pw_buf_t *buf, size_t n)
+{
+    return buf->cap - buf->len >= n ? 0 : pw_buf_grow(buf, n);
+}
+
+static inline int pw_buf_append(pw_buf_t *buf, const void *data, size_t len)
+{
+    int rc = pw_buf_reserve(buf, len);
+    if (rc < 0)
+        return rc;
+    if (len)
+        memcpy(buf->data + buf->len, data, len);
+    buf->len += len;
+    return 0;
+}
 /* Room for exactly n more bytes (for a body whose size is known). */
 int pw_buf_reserve_exact(pw_buf_t *buf, size_t n);
 /* Gives memory back down to `keep` bytes of capacity when the buffer holds no more. */

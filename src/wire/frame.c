@@ -24,6 +24,7 @@ static uint32_t get_le32(const uint8_t *p)
 
 int pw_frame_begin(pw_buf_t *buf, uint8_t type, uint32_t id, size_t *start)
 {
+    *start = buf->len;      /* also on failure: a caller rolling back goes back to here */
     int rc = pw_buf_reserve(buf, PW_FRAME_HEADER_SIZE);
     if (rc < 0)
         return rc;
@@ -34,7 +35,6 @@ int pw_frame_begin(pw_buf_t *buf, uint8_t type, uint32_t id, size_t *start)
     h[6] = 0;
     h[7] = 0;
     put_le32(h + 8, id);
-    *start = buf->len;
     buf->len += PW_FRAME_HEADER_SIZE;
     return 0;
 }

@@ -377,8 +377,20 @@ TEST(exact_reserve_and_shrink)
     pw_buf_free(&buf);
 }
 
+/* A frame that cannot begin (no memory) still says where it would have begun, so that a
+ * caller rolling back (buf->len = start) goes back there, not to an uninitialised value. */
+TEST(frame_begin_failure_sets_start)
+{
+    pw_buf_t full = { NULL, SIZE_MAX - 4, SIZE_MAX - 4 };   /* cannot grow: no allocation tried */
+    size_t start = 123;
+    CHECK(pw_frame_begin(&full, PW_FRAME_REQUEST, 1, &start) == -ENOMEM);
+    CHECK(start == SIZE_MAX - 4);
+    CHECK(full.len == SIZE_MAX - 4);
+}
+
 int main(void)
 {
+    RUN(frame_begin_failure_sets_start);
     RUN(request_round_trip_keeps_every_field);
     RUN(request_carries_the_connection_addresses);
     RUN(request_carries_the_request_id_apart_from_the_frame_id);
