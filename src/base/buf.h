@@ -22,6 +22,12 @@ typedef struct {
     size_t cap;
 } pw_buf_t;
 
+/* A C string as a slice (without its NUL). */
+static inline pw_bytes_t pw_bytes_of(const char *text)
+{
+    return (pw_bytes_t){ (const uint8_t *)text, strlen(text) };
+}
+
 /* Whether a slice holds exactly the C string `text` / starts with it. */
 static inline int pw_bytes_is(pw_bytes_t b, const char *text)
 {
@@ -33,6 +39,12 @@ static inline int pw_bytes_starts(pw_bytes_t b, const char *prefix)
 {
     size_t n = strlen(prefix);
     return b.len >= n && (n == 0 || memcmp(b.base, prefix, n) == 0);
+}
+
+/* Whether `b` starts with the slice `prefix` (an empty prefix: always; its base may be NULL). */
+static inline int pw_bytes_has_prefix(pw_bytes_t b, pw_bytes_t prefix)
+{
+    return b.len >= prefix.len && (prefix.len == 0 || memcmp(b.base, prefix.base, prefix.len) == 0);
 }
 
 static inline int pw_bytes_equal(pw_bytes_t a, pw_bytes_t b)

@@ -27,11 +27,6 @@ typedef struct {
     pw_fetch_transfer_t *transfer;
 } port_fetch_t;
 
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
-
 static void fetch_done(void *arg, const pw_fetch_result_t *r)
 {
     port_fetch_t *pf = arg;
@@ -40,7 +35,7 @@ static void fetch_done(void *arg, const pw_fetch_result_t *r)
     } else {
         char st[16];
         snprintf(st, sizeof st, "%ld", r->status);
-        pw_bytes_t f[6] = { S(""), S(st), r->headers, r->body, S(r->url), S(r->redirected ? "1" : "") };
+        pw_bytes_t f[6] = { pw_bytes_of(""), pw_bytes_of(st), r->headers, r->body, pw_bytes_of(r->url), pw_bytes_of(r->redirected ? "1" : "") };
         pw_port_reply(pf->port, pf->id, f, 6);
     }
     pw_port_unwatch(pf->port, &pf->watch);

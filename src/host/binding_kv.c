@@ -50,11 +50,6 @@ typedef struct {
     pw_kv_pending_t *pending;
 } kv_call_t;
 
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
-
 /* ---- calling the backend ---- */
 
 static void kv_done(void *arg, const pw_kv_result_t *r)
@@ -143,7 +138,7 @@ static void kv_get(const pw_binding_call_t *c)
         return;
     }
     pw_kv_args_t a = { .keys = &f[2], .n_keys = 1, .now = time(NULL),
-                       .cache_ttl = c->n == 4 ? f[3] : S("") };
+                       .cache_ttl = c->n == 4 ? f[3] : pw_bytes_of("") };
     kv_run(c, ((kv_binding_t *)c->binding)->kv->ops->get, &a);
 }
 

@@ -25,11 +25,6 @@ typedef struct {
     pw_worker_call_t *call;
 } svc_call_t;
 
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
-
 static void svc_done(void *arg, const pw_worker_answer_t *a)
 {
     svc_call_t *sc = arg;
@@ -38,7 +33,7 @@ static void svc_done(void *arg, const pw_worker_answer_t *a)
     } else {
         char status[16];
         snprintf(status, sizeof status, "%u", a->status);
-        pw_bytes_t f[4] = { S(""), S(status), a->headers, a->body };
+        pw_bytes_t f[4] = { pw_bytes_of(""), pw_bytes_of(status), a->headers, a->body };
         pw_port_reply(sc->port, sc->rpc_id, f, 4);
     }
     pw_port_unwatch(sc->port, &sc->watch);

@@ -30,11 +30,6 @@ typedef struct {
     const pw_service_t *caller;
 } wf_worker_t;
 
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
-
 static pw_workflows_t *engine_of(const pw_binding_call_t *c)
 {
     return ((const wf_worker_t *)c->state)->engine;
@@ -47,7 +42,7 @@ static pw_wf_store_t *store_of(const pw_binding_call_t *c)
 
 static void reply(const pw_binding_call_t *c, const char *a, pw_bytes_t b)
 {
-    pw_bytes_t f[3] = { S(""), S(a), b };
+    pw_bytes_t f[3] = { pw_bytes_of(""), pw_bytes_of(a), b };
     pw_port_reply(c->port, c->id, f, b.base ? 3 : 2);
 }
 
@@ -111,7 +106,7 @@ static void wf_create(const pw_binding_call_t *c)
     pw_bytes_t iid = f[2];
     if (iid.len == 0) {
         new_id(fresh);
-        iid = S(fresh);
+        iid = pw_bytes_of(fresh);
     }
     if (!id_ok(iid)) {
         pw_port_reply_error(c->port, c->id, "TypeError", "Workflow instance ids must be 1 to %d "
@@ -126,7 +121,7 @@ static void wf_create(const pw_binding_call_t *c)
         pw_port_reply_error(c->port, c->id, "TypeError", "Workflow params must be JSON.");
         return;
     }
-    int rc = pw_wf_instance_create(store_of(c), S(w->name), iid, f[3], pw_workflows_now_ms());
+    int rc = pw_wf_instance_create(store_of(c), pw_bytes_of(w->name), iid, f[3], pw_workflows_now_ms());
     if (rc == -EEXIST)
         pw_port_reply_error(c->port, c->id, "Error", "instance.already_exists: an instance with id "
                             "\"%.*s\" already exists", (int)iid.len, iid.base);
@@ -162,7 +157,7 @@ static void reply_status(const pw_binding_call_t *c, const pw_wf_instance_t *ins
         pw_port_reply_error(c->port, c->id, "Error", "out of memory");
         return;
     }
-    reply(c, "", S(json));
+    reply(c, "", pw_bytes_of(json));
     cJSON_free(json);
 }
 
@@ -171,7 +166,7 @@ static int instance_load(const pw_binding_call_t *c, pw_wf_instance_t *inst)
 {
     const pw_workflow_t *w = c->binding;
     pw_bytes_t iid = c->f[2];
-    int rc = pw_wf_instance_get(store_of(c), S(w->name), iid, inst);
+    int rc = pw_wf_instance_get(store_of(c), pw_bytes_of(w->name), iid, inst);
     if (rc == 0)
         pw_port_reply_error(c->port, c->id, "Error", "instance.not_found: no instance \"%.*s\" in "
                             "workflow %s", (int)(iid.len < 120 ? iid.len : 120), iid.base, w->name);
@@ -189,9 +184,9 @@ static void instance_change(const pw_binding_call_t *c, const char *status, int6
     pw_bytes_t iid = c->f[2];
     int rc = status ? pw_wf_store_exec(store, "BEGIN") : 0;
     if (rc == 0 && status && restart)
-        rc = pw_wf_steps_clear(store, S(w->name), iid);
+        rc = pw_wf_steps_clear(store, pw_bytes_of(w->name), iid);
     if (rc == 0 && status)
-        rc = pw_wf_instance_set(store, S(w->name), iid, status, S(""), S(""), wake,
+        rc = pw_wf_instance_set(store, pw_bytes_of(w->name), iid, status, pw_bytes_of(""), pw_bytes_of(""), wake,
                                 pw_workflows_now_ms());
     if (status)
         pw_wf_store_exec(store, rc == 0 ? "COMMIT" : "ROLLBACK");
@@ -263,7 +258,7 @@ static void wf_send_event(const pw_binding_call_t *c)
                             "text, \"payload\": up to 1 MiB of JSON}");
         return;
     }
-    int rc = pw_wf_instance_get(store, S(w->name), f[2], &inst);
+    int rc = pw_wf_instance_get(store, pw_bytes_of(w->name), f[2], &inst);
     if (rc == 0) {
         pw_port_reply_error(c->port, c->id, "Error", "instance.not_found: no instance \"%.*s\" in "
                             "workflow %s", (int)(f[2].len < 120 ? f[2].len : 120), f[2].base, w->name);
@@ -271,9 +266,9 @@ static void wf_send_event(const pw_binding_call_t *c)
     }
     int waiting = rc == 1 && pw_bytes_is(inst.status, "waiting");
     if (rc == 1)
-        rc = pw_wf_event_add(store, S(w->name), f[2], f[3], f[4], now);
+        rc = pw_wf_event_add(store, pw_bytes_of(w->name), f[2], f[3], f[4], now);
     if (rc >= 0 && waiting)
-        rc = pw_wf_instance_set(store, S(w->name), f[2], "waiting", S(""), S(""), now, now);
+        rc = pw_wf_instance_set(store, pw_bytes_of(w->name), f[2], "waiting", pw_bytes_of(""), pw_bytes_of(""), now, now);
     if (rc < 0)
         return reply_store_error(c);
     reply(c, "", (pw_bytes_t){ NULL, 0 });
@@ -325,7 +320,7 @@ static void step_put(const pw_binding_call_t *c)
         pw_port_reply_error(c->port, c->id, "Error", "A step's result is larger than 1 MiB.");
         return;
     }
-    if (pw_wf_step_put(store_of(c), f[1], f[2], f[3], f[4].len ? f[4] : S("null"), -1) < 0)
+    if (pw_wf_step_put(store_of(c), f[1], f[2], f[3], f[4].len ? f[4] : pw_bytes_of("null"), -1) < 0)
         return reply_store_error(c);
     reply(c, "saved", (pw_bytes_t){ NULL, 0 });
 }
@@ -346,10 +341,10 @@ static void step_sleep(const pw_binding_call_t *c)
     int rc = pw_wf_step_get(store, f[1], f[2], f[3], &result, &wake);
     if (rc == 0) {
         wake = pw_bytes_is(f[4], "for") ? now + (ms > 0 ? ms : 0) : ms;
-        rc = pw_wf_step_put(store, f[1], f[2], f[3], S(""), wake);
+        rc = pw_wf_step_put(store, f[1], f[2], f[3], pw_bytes_of(""), wake);
     }
     if (rc >= 0 && wake > now)
-        rc = pw_wf_instance_set(store, f[1], f[2], "waiting", S(""), S(""), wake, now);
+        rc = pw_wf_instance_set(store, f[1], f[2], "waiting", pw_bytes_of(""), pw_bytes_of(""), wake, now);
     if (rc < 0)
         return reply_store_error(c);
     reply(c, wake > now ? "suspend" : "done", (pw_bytes_t){ NULL, 0 });
@@ -370,7 +365,7 @@ static void take_event(const pw_binding_call_t *c, pw_bytes_t payload, int64_t s
     char *json = cJSON_PrintUnformatted(event);
     cJSON_Delete(event);
     int rc = json ? pw_wf_store_exec(store, "BEGIN") : -ENOMEM;
-    if (rc == 0 && (pw_wf_step_put(store, f[1], f[2], f[3], S(json), -1) < 0 ||
+    if (rc == 0 && (pw_wf_step_put(store, f[1], f[2], f[3], pw_bytes_of(json), -1) < 0 ||
                     pw_wf_event_delete(store, seq) < 0))
         rc = -EIO;
     if (rc == 0)
@@ -380,7 +375,7 @@ static void take_event(const pw_binding_call_t *c, pw_bytes_t payload, int64_t s
     if (rc < 0)
         reply_store_error(c);
     else
-        reply(c, "found", S(json));
+        reply(c, "found", pw_bytes_of(json));
     cJSON_free(json);
 }
 
@@ -401,7 +396,7 @@ static void step_wait(const pw_binding_call_t *c)
         return reply(c, pw_bytes_is(result, TIMED_OUT) ? "timeout" : "found", result);
     if (rc == 0) {
         deadline = now + (timeout > 0 ? timeout : 0);
-        rc = pw_wf_step_put(store, f[1], f[2], f[3], S(""), deadline);
+        rc = pw_wf_step_put(store, f[1], f[2], f[3], pw_bytes_of(""), deadline);
     }
     if (rc >= 0)
         rc = pw_wf_event_first(store, f[1], f[2], f[4], &payload, &sent, &seq);
@@ -409,9 +404,9 @@ static void step_wait(const pw_binding_call_t *c)
         return take_event(c, payload, sent, seq);
     int timed_out = rc == 0 && now >= deadline;
     if (timed_out)
-        rc = pw_wf_step_put(store, f[1], f[2], f[3], S(TIMED_OUT), deadline);
+        rc = pw_wf_step_put(store, f[1], f[2], f[3], pw_bytes_of(TIMED_OUT), deadline);
     else if (rc == 0)
-        rc = pw_wf_instance_set(store, f[1], f[2], "waiting", S(""), S(""), deadline, now);
+        rc = pw_wf_instance_set(store, f[1], f[2], "waiting", pw_bytes_of(""), pw_bytes_of(""), deadline, now);
     if (rc < 0)
         return reply_store_error(c);
     reply(c, timed_out ? "timeout" : "suspend", (pw_bytes_t){ NULL, 0 });

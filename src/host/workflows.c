@@ -53,11 +53,6 @@ struct pw_workflows {
     void *lookup_arg;
 };
 
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
-
 int64_t pw_workflows_now_ms(void)
 {
     struct timespec ts;
@@ -78,7 +73,7 @@ static const pw_workflow_t *workflow_named(const pw_workflows_t *wf, pw_bytes_t 
 /* Adds a binding's workflow; the same name bound elsewhere must lead to the same class. */
 static int add_workflow(pw_workflows_t *wf, const pw_binding_t *b, char *err, size_t err_len)
 {
-    const pw_workflow_t *known = workflow_named(wf, S(b->name));
+    const pw_workflow_t *known = workflow_named(wf, pw_bytes_of(b->name));
     if (known && (strcmp(known->service, b->value) || strcmp(known->entrypoint, b->entrypoint))) {
         snprintf(err, err_len, "workflow binding \"%s\" names both %s.%s and %s.%s: give each "
                  "workflow its own binding name", b->name, known->service, known->entrypoint,
@@ -176,7 +171,7 @@ int pw_workflows_status_final(pw_bytes_t status)
 static void set_status(pw_workflows_t *wf, const run_t *run, const char *status, pw_bytes_t output,
                        pw_bytes_t error, int64_t wake)
 {
-    pw_bytes_t name = S(run->workflow->name), id = S(run->id);
+    pw_bytes_t name = pw_bytes_of(run->workflow->name), id = pw_bytes_of(run->id);
     if (pw_wf_instance_set(wf->store, name, id, status, output, error, wake, pw_workflows_now_ms()) < 0)
         pw_log_error("workflow %s instance %s: cannot save its status: %s", run->workflow->name,
                      run->id, pw_wf_store_error(wf->store));
@@ -190,7 +185,7 @@ static void run_finished(pw_workflows_t *wf, run_t *run, const pw_worker_answer_
     const char *what = cJSON_IsString(outcome) ? outcome->valuestring : "";
     if (a->status == 200 && strcmp(what, "complete") == 0) {
         char *output = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(answer, "output"));
-        set_status(wf, run, "complete", S(output ? output : "null"), S(""), -1);
+        set_status(wf, run, "complete", pw_bytes_of(output ? output : "null"), pw_bytes_of(""), -1);
         cJSON_free(output);
     } else if (a->status == 200 && strcmp(what, "suspended") == 0) {
         /* the sleep that suspended it already set its status and wake time */
@@ -201,7 +196,7 @@ static void run_finished(pw_workflows_t *wf, run_t *run, const pw_worker_answer_
         char text[2048];
         snprintf(text, sizeof text, "%s: %s", cJSON_IsString(name) ? name->valuestring : "Error",
                  cJSON_IsString(msg) ? msg->valuestring : "the workflow's run() failed");
-        set_status(wf, run, "errored", S(""), S(text), -1);
+        set_status(wf, run, "errored", pw_bytes_of(""), pw_bytes_of(text), -1);
         pw_log_info("workflow %s instance %s: errored: %s", run->workflow->name, run->id, text);
     }
     cJSON_Delete(answer);
@@ -212,22 +207,22 @@ static void run_done(void *arg, const pw_worker_answer_t *a)
     run_t *run = arg;
     pw_workflows_t *wf = run->engine;
     pw_wf_instance_t inst;
-    int found = pw_wf_instance_get(wf->store, S(run->workflow->name), S(run->id), &inst);
+    int found = pw_wf_instance_get(wf->store, pw_bytes_of(run->workflow->name), pw_bytes_of(run->id), &inst);
     int still_ours = found == 1 && (pw_bytes_is(inst.status, "running") || pw_bytes_is(inst.status, "waiting"));
     int crashes = still_ours && a->error_status == 502 ? crash_count(run) : 0;
     if (still_ours && a->error_status == 503) {
-        set_status(wf, run, "running", S(""), S(""), pw_workflows_now_ms() + RETRY_MS);    /* try again */
+        set_status(wf, run, "running", pw_bytes_of(""), pw_bytes_of(""), pw_workflows_now_ms() + RETRY_MS);    /* try again */
     } else if (crashes > 0 && crashes <= MAX_CRASHES) {
         /* the isolate died (a crash, a memory or CPU limit): run again, saved steps kept */
         int64_t delay = (int64_t)CRASH_RETRY_MS << (crashes - 1);
         pw_log_error("workflow %s instance %s: its isolate died during the run (%s); running it "
                      "again in %lld ms (%d of %d)", run->workflow->name, run->id,
                      a->error_text ? a->error_text : "502", (long long)delay, crashes, MAX_CRASHES);
-        set_status(wf, run, "running", S(""), S(""), pw_workflows_now_ms() + delay);
+        set_status(wf, run, "running", pw_bytes_of(""), pw_bytes_of(""), pw_workflows_now_ms() + delay);
     } else if (still_ours && a->error_status) {
         char text[1024];
         snprintf(text, sizeof text, "Error: %s", a->error_text ? a->error_text : "the run failed");
-        set_status(wf, run, "errored", S(""), S(text), -1);
+        set_status(wf, run, "errored", pw_bytes_of(""), pw_bytes_of(text), -1);
         pw_log_error("workflow %s instance %s: errored: %s", run->workflow->name, run->id, text);
     } else if (still_ours) {
         run_finished(wf, run, a);
@@ -271,10 +266,10 @@ static cJSON *event_json(const run_t *run, const pw_wf_instance_t *inst)
 static void run_start(pw_workflows_t *wf, const pw_workflow_t *w, pw_bytes_t id)
 {
     pw_wf_instance_t inst;
-    if (run_find(wf, S(w->name), id) || pw_wf_instance_get(wf->store, S(w->name), id, &inst) != 1)
+    if (run_find(wf, pw_bytes_of(w->name), id) || pw_wf_instance_get(wf->store, pw_bytes_of(w->name), id, &inst) != 1)
         return;
     if (pw_workflows_status_final(inst.status) || pw_bytes_is(inst.status, "paused")) {
-        pw_wf_instance_unschedule(wf->store, S(w->name), id);     /* nothing to run */
+        pw_wf_instance_unschedule(wf->store, pw_bytes_of(w->name), id);     /* nothing to run */
         return;
     }
     run_t *run = calloc(1, sizeof *run);
@@ -292,17 +287,17 @@ static void run_start(pw_workflows_t *wf, const pw_workflow_t *w, pw_bytes_t id)
     pw_pool_t *pool = wf->lookup(wf->lookup_arg, w->service);
     int64_t retry = pw_workflows_now_ms() + RETRY_MS;
     if (!pool || !payload) {
-        set_status(wf, run, "running", S(""), S(""), retry);
+        set_status(wf, run, "running", pw_bytes_of(""), pw_bytes_of(""), retry);
         free(run->id);
         free(run);
         cJSON_free(payload);
         return;
     }
-    set_status(wf, run, "running", S(""), S(""), -1);
+    set_status(wf, run, "running", pw_bytes_of(""), pw_bytes_of(""), -1);
     run->next = wf->runs;
     wf->runs = run;
-    if (pw_worker_call(pool, w->entrypoint, S("run"), S(payload), run_done, run, &run->call) < 0) {
-        set_status(wf, run, "running", S(""), S(""), retry);
+    if (pw_worker_call(pool, w->entrypoint, pw_bytes_of("run"), pw_bytes_of(payload), run_done, run, &run->call) < 0) {
+        set_status(wf, run, "running", pw_bytes_of(""), pw_bytes_of(""), retry);
         run_unlink_free(run);
     }
     cJSON_free(payload);
@@ -338,11 +333,11 @@ static void on_timer(uv_timer_t *timer)
     if (pw_wf_instance_due(wf->store, pw_workflows_now_ms(), collect_due, &due) < 0)
         pw_log_error("workflows: cannot read the store: %s", pw_wf_store_error(wf->store));
     for (size_t i = 0; i < due.n; i++) {
-        const pw_workflow_t *w = due.names[i] ? workflow_named(wf, S(due.names[i])) : NULL;
+        const pw_workflow_t *w = due.names[i] ? workflow_named(wf, pw_bytes_of(due.names[i])) : NULL;
         if (w && due.ids[i])
-            run_start(wf, w, S(due.ids[i]));
+            run_start(wf, w, pw_bytes_of(due.ids[i]));
         else if (due.names[i] && due.ids[i])     /* its binding left the config: park it */
-            pw_wf_instance_unschedule(wf->store, S(due.names[i]), S(due.ids[i]));
+            pw_wf_instance_unschedule(wf->store, pw_bytes_of(due.names[i]), pw_bytes_of(due.ids[i]));
         free(due.names[i]);
         free(due.ids[i]);
     }

@@ -120,10 +120,6 @@ int pw_kv_delete(pw_kv_t *kv, pw_bytes_t key)
     return pw_sqlite_run(s);
 }
 
-static int has_prefix(pw_bytes_t key, pw_bytes_t prefix)
-{
-    return key.len >= prefix.len && memcmp(key.base, prefix.base, prefix.len) == 0;
-}
 
 int pw_kv_list(pw_kv_t *kv, pw_bytes_t prefix, pw_bytes_t after, unsigned limit, int64_t now,
                pw_kv_list_cb cb, void *arg, int *more)
@@ -136,7 +132,7 @@ int pw_kv_list(pw_kv_t *kv, pw_bytes_t prefix, pw_bytes_t after, unsigned limit,
     *more = 0;
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         pw_bytes_t key = pw_sqlite_column_bytes(s, 0);
-        if (!has_prefix(key, prefix))
+        if (!pw_bytes_has_prefix(key, prefix))
             break;
         if ((unsigned)count == limit) {
             *more = 1;

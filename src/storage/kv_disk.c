@@ -18,11 +18,6 @@ typedef struct {
     pw_kv_t *kv;
 } disk_t;
 
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
-
 static void answer(pw_kv_done_cb done, void *arg, const pw_bytes_t *fields, size_t n)
 {
     pw_kv_result_t r = { .fields = fields, .n_fields = n };
@@ -39,7 +34,7 @@ static void fail(pw_kv_done_cb done, void *arg, const char *fmt, const char *why
 
 static void ok(pw_kv_done_cb done, void *arg)
 {
-    pw_bytes_t f[1] = { S("") };
+    pw_bytes_t f[1] = { pw_bytes_of("") };
     answer(done, arg, f, 1);
 }
 
@@ -56,7 +51,7 @@ static void disk_get(pw_kv_backend_t *b, const pw_kv_args_t *a, pw_kv_done_cb do
         return ok(done, arg);
     char exp[24];
     snprintf(exp, sizeof exp, "%" PRId64, e.expiration);
-    pw_bytes_t out[4] = { S(""), e.value, e.metadata, S(e.expiration ? exp : "") };
+    pw_bytes_t out[4] = { pw_bytes_of(""), e.value, e.metadata, pw_bytes_of(e.expiration ? exp : "") };
     answer(done, arg, out, 4);
 }
 
@@ -83,12 +78,12 @@ static void disk_get_many(pw_kv_backend_t *b, const pw_kv_args_t *a, pw_kv_done_
         }
     }
     pw_bytes_t out[1 + 3 * PW_KV_MAX_BULK];
-    out[0] = S("");
+    out[0] = pw_bytes_of("");
     for (size_t i = 0; i < a->n_keys; i++) {
         int found = offs[i][0] != SIZE_MAX;
-        out[1 + 3 * i] = S(found ? "1" : "");
-        out[2 + 3 * i] = found ? (pw_bytes_t){ data.data + offs[i][0], offs[i][1] - offs[i][0] } : S("");
-        out[3 + 3 * i] = found ? (pw_bytes_t){ data.data + offs[i][1], offs[i][2] - offs[i][1] } : S("");
+        out[1 + 3 * i] = pw_bytes_of(found ? "1" : "");
+        out[2 + 3 * i] = found ? (pw_bytes_t){ data.data + offs[i][0], offs[i][1] - offs[i][0] } : pw_bytes_of("");
+        out[3 + 3 * i] = found ? (pw_bytes_t){ data.data + offs[i][1], offs[i][2] - offs[i][1] } : pw_bytes_of("");
     }
     answer(done, arg, out, 1 + 3 * a->n_keys);
     pw_buf_free(&data);
@@ -169,9 +164,9 @@ static void answer_listing(const listing_t *l, int more, pw_kv_done_cb done, voi
         for (size_t i = o[0]; i < o[1]; i++)
             snprintf(cursor + 2 * (i - o[0]), 3, "%02x", l->data.data[i]);
     }
-    out[0] = S("");
-    out[1] = S(more ? "" : "1");
-    out[2] = S(cursor);
+    out[0] = pw_bytes_of("");
+    out[1] = pw_bytes_of(more ? "" : "1");
+    out[2] = pw_bytes_of(cursor);
     for (size_t i = 0; i < l->count; i++) {
         const size_t *o = l->offs[i];
         out[3 + 3 * i] = (pw_bytes_t){ l->data.data + o[0], o[1] - o[0] };

@@ -28,11 +28,6 @@ const char *pw_kv_http_op_name(pw_kv_op_t op)
     return op <= PW_KV_LIST ? op_names[op] : "?";
 }
 
-static pw_bytes_t S(const char *s)
-{
-    return (pw_bytes_t){ (const uint8_t *)s, strlen(s) };
-}
-
 /* ---- requests ---- */
 
 int pw_kv_http_pct_encode(pw_buf_t *out, pw_bytes_t in)
@@ -62,7 +57,7 @@ static int add_param(pw_buf_t *t, int *first, const char *name, pw_bytes_t value
 
 static void add_header(pw_kv_http_request_t *req, const char *name, pw_bytes_t value)
 {
-    req->headers[req->n_headers++] = (pw_header_t){ S(name), value };
+    req->headers[req->n_headers++] = (pw_header_t){ pw_bytes_of(name), value };
 }
 
 /* Takes the target built in t (NUL-terminated here) and derives url and the FLPROD header. */
@@ -76,7 +71,7 @@ static int finish_target(pw_kv_http_request_t *req, pw_buf_t *t)
     if (!(req->url = malloc(len)))
         return -ENOMEM;
     snprintf(req->url, len, "%s%s", FAKE_HOST, req->target);
-    add_header(req, "CF-KV-FLPROD-405", S(req->url));
+    add_header(req, "CF-KV-FLPROD-405", pw_bytes_of(req->url));
     return 0;
 }
 
@@ -193,8 +188,8 @@ int pw_kv_http_get_many(pw_kv_http_request_t *req, const pw_bytes_t *keys, size_
     cJSON_Delete(root);
     if (!req->owned_body)
         return -ENOMEM;
-    req->body = S(req->owned_body);
-    add_header(req, "Content-Type", S("application/json"));
+    req->body = pw_bytes_of(req->owned_body);
+    add_header(req, "Content-Type", pw_bytes_of("application/json"));
     return 0;
 }
 
@@ -234,7 +229,7 @@ static int put_field(pw_buf_t *out, pw_bytes_t b)
 
 static int put_str(pw_buf_t *out, const char *s)
 {
-    return put_field(out, S(s));
+    return put_field(out, pw_bytes_of(s));
 }
 
 /* The value of header `name` in "name\nvalue\n" lines; len 0 if absent. */
