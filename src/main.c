@@ -74,6 +74,7 @@ static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
         .n_directory_overrides = cli->n_directory_overrides,
         .external_overrides = cli->external_overrides,
         .n_external_overrides = cli->n_external_overrides,
+        .default_compat_date = cli->compat_date,
     };
     if (pw_config_load(&opts, out, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
@@ -469,6 +470,14 @@ static int serve(const pw_cli_t *cli)
     return ok ? host.exit_code : 1;
 }
 
+/* workerd's Python and autogate options mean nothing here: one line each. */
+static void say_ignored(const pw_cli_t *cli)
+{
+    for (size_t i = 0; i < cli->n_ignored; i++)
+        pw_log_error("--%s: ignored (a workerd option for its Pyodide bundle, snapshot files or "
+                     "autogates, which pyworkerd does not have)", cli->ignored[i]);
+}
+
 int main(int argc, char **argv)
 {
     pw_cli_t cli;
@@ -483,6 +492,7 @@ int main(int argc, char **argv)
         return 0;
     case PW_CMD_SERVE:
     case PW_CMD_TEST:
+        say_ignored(&cli);
         return serve(&cli);
     default:
         fprintf(stderr, "%s\n", cli.output);

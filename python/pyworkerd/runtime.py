@@ -214,7 +214,13 @@ def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
         Request.headers_type = JsHeaders
         async_handler = _is_coroutine_function(on_fetch)
     else:
-        raise _missing_handler(main, legacy, default, on_fetch)
+        # As workerd: a worker without a fetch handler loads (it may have only tests, RPC
+        # methods, a workflow or named entrypoints); calling its fetch is the error.
+        def call_missing(req_id: int, request: Request) -> Any:
+            raise _missing_handler(main, legacy, default, on_fetch)
+
+        _call, _label = call_missing, "fetch"
+        async_handler = False
 
 
 def _missing_handler(main: str, legacy: bool, default: Any, on_fetch: Any) -> Exception:

@@ -270,10 +270,12 @@ static const char *shorthand_field(const diag_t *d)
 
 /* ---- the rewritten copy ------------------------------------------------------------------- */
 
-/* Text inserted before original (line, col). Lines never change: insertions hold no newline. */
+/* Text inserted before original (line, col), in place of the `skip` original bytes there
+ * (0: a pure insertion). Lines never change: insertions hold no newline and replace none. */
 typedef struct {
     int line, col;
     int len;
+    int skip;
     char *text;
 } insert_t;
 
@@ -288,10 +290,13 @@ typedef struct {
     char tmp_path[4096];        /* the copy; "" when none was written */
     insert_t *ins;
     size_t n_ins, cap_ins;
+    size_t n_path_ins;          /* of those, absolutize_paths()'s (the copy's own needs) */
+    int empty_embeds;           /* `embed "x"` of an empty file, replaced by "" in the copy */
+    int paths_done;
     int add_id;
 } source_t;
 
-static int add_insert(source_t *s, int line, int col, const char *text)
+static int add_replace(source_t *s, int line, int col, int skip, const char *text)
 {
     if (s->n_ins == s->cap_ins) {
         size_t cap = s->cap_ins ? s->cap_ins * 2 : 16;
@@ -307,7 +312,13 @@ static int add_insert(source_t *s, int line, int col, const char *text)
     i->col = col;
     i->text = copy;
     i->len = (int)strlen(copy);
+    i->skip = skip;
     return 0;
+}
+
+static int add_insert(source_t *s, int line, int col, const char *text)
+{
+    return add_replace(s, line, col, 0, text);
 }
 
 static void free_inserts(source_t *s)
@@ -335,10 +346,24 @@ static int is_path_keyword(const char *src, const char *p, const char *end)
     return 0;
 }
 
+/* Whether `embed "<path>"` (the path's text as written, from `path` for `len` bytes, without
+ * escapes) names an empty regular file, relative to `dir` unless absolute. Debian's capnp
+ * 0.9.2 crashes (SIGSEGV) embedding an empty file into a Text field; "" means the same. */
+static int embeds_empty_file(const char *dir, const char *path, size_t len)
+{
+    char full[8192];
+    if (memchr(path, '\\', len)) return 0;
+    int n = snprintf(full, sizeof full, "%s%.*s", path[0] == '/' ? "" : dir, (int)len, path);
+    struct stat st;
+    return n > 0 && (size_t)n < sizeof full && stat(full, &st) == 0 && S_ISREG(st.st_mode) &&
+           st.st_size == 0;
+}
+
 static int absolutize_paths(source_t *s, const char *dir)
 {
     const char *p = s->src, *end = s->src + s->src_len;
-    int line = 1, col = 1, want_path = 0;
+    int line = 1, col = 1, want_path = 0, kw_line = 0, kw_col = 0, kw_embed = 0;
+    const char *kw_at = NULL;
     while (p < end) {
         int kw = 0;
         if (*p == '#') {
@@ -346,15 +371,27 @@ static int absolutize_paths(source_t *s, const char *dir)
             continue;
         }
         if (*p == '"') {
-            if (want_path && p + 1 < end && p[1] != '/' && add_insert(s, line, col + 1, dir) < 0) {
-                return -1;
-            }
-            want_path = 0;
+            const char *open = p;
+            int open_col = col;
             for (p++, col++; p < end && *p != '"' && *p != '\n'; p++, col++) {
                 if (*p == '\\' && p + 1 < end) { p++; col++; }
             }
+            size_t path_len = (size_t)(p - open - 1);
+            if (want_path && kw_embed && kw_line == line && p < end && *p == '"' && path_len > 0 &&
+                embeds_empty_file(dir, open + 1, path_len)) {
+                if (add_replace(s, kw_line, kw_col, (int)(p + 1 - kw_at), "\"\"") < 0) return -1;
+                s->empty_embeds++;
+            } else if (want_path && open + 1 < end && open[1] != '/' &&
+                       add_insert(s, line, open_col + 1, dir) < 0) {
+                return -1;
+            }
+            want_path = 0;
         } else if ((kw = is_path_keyword(s->src, p, end)) > 0) {
             want_path = 1;
+            kw_embed = *p == 'e';
+            kw_line = line;
+            kw_col = col;
+            kw_at = p;
             p += kw - 1;
             col += kw - 1;
         } else if (!isspace((unsigned char)*p)) {
@@ -379,15 +416,15 @@ static int insert_cmp(const void *a, const void *b)
 }
 
 /* Maps a column of the copy back to the original's on `line`. */
-static int map_col(const source_t *s, int line, int col)
+static int map_col_upto(const source_t *s, size_t n_ins, int line, int col)
 {
     int shift = 0;
-    for (size_t i = 0; i < s->n_ins; i++) {
+    for (size_t i = 0; i < n_ins; i++) {
         const insert_t *in = &s->ins[i];
         if (in->line != line) continue;
         int start = in->col + shift;
         if (col >= start + in->len) {
-            shift += in->len;
+            shift += in->len - in->skip;
         } else if (col >= start) {
             return in->col;
         } else {
@@ -397,15 +434,27 @@ static int map_col(const source_t *s, int line, int col)
     return col - shift;
 }
 
+static int map_col(const source_t *s, int line, int col)
+{
+    return map_col_upto(s, s->n_ins, line, col);
+}
+
 /* Builds the copy's text: the original plus the insertions, plus an ID when needed. */
 static int build_copy(const source_t *s, pw_buf_t *out)
 {
     int line = 1, col = 1;
     size_t next = 0;
     for (size_t i = 0; i <= s->src_len; i++) {
+        size_t skip = 0;
         while (next < s->n_ins && s->ins[next].line == line && s->ins[next].col == col) {
             if (pw_buf_append_text(out, s->ins[next].text, (size_t)s->ins[next].len) < 0) return -1;
+            skip += (size_t)s->ins[next].skip;
             next++;
+        }
+        if (skip) {             /* replaced bytes: on this line (they hold no newline) */
+            i += skip - 1;
+            col += (int)skip;
+            continue;
         }
         while (next < s->n_ins && (s->ins[next].line < line ||
                                    (s->ins[next].line == line && s->ins[next].col < col))) {
@@ -465,8 +514,10 @@ static int make_copy_path(source_t *s, char *err, size_t err_len)
     return 0;
 }
 
-static int write_copy(source_t *s, char *err, size_t err_len)
+/* The copy's own changes: relative paths made absolute, empty embeds replaced. Once. */
+static int prepare_paths(source_t *s, char *err, size_t err_len)
 {
+    if (s->paths_done) return 0;
     if (original_dir(s, s->abs_dir, sizeof s->abs_dir) < 0) {
         snprintf(err, err_len, "%s: cannot resolve its directory: %s", s->path, strerror(errno));
         return -1;
@@ -475,8 +526,19 @@ static int write_copy(source_t *s, char *err, size_t err_len)
         snprintf(err, err_len, "out of memory");
         return -1;
     }
+    s->n_path_ins = s->n_ins;
+    s->paths_done = 1;
+    return 0;
+}
+
+static int write_copy(source_t *s, char *err, size_t err_len)
+{
+    if (prepare_paths(s, err, err_len) < 0) return -1;
     if (s->n_ins > 0) qsort(s->ins, s->n_ins, sizeof *s->ins, insert_cmp);
-    if (make_copy_path(s, err, err_len) < 0) return -1;
+    if (s->tmp_path[0])
+        unlink(s->tmp_path);    /* written again, with more fixes, in the same directory */
+    else if (make_copy_path(s, err, err_len) < 0)
+        return -1;
     pw_buf_t text = { 0 };
     if (build_copy(s, &text) < 0) {
         free(text.data);
@@ -994,6 +1056,7 @@ static int check_inputs(const pw_config_options_t *o, char *err, size_t err_len)
 static int plan_copy(source_t *s, const run_t *r)
 {
     const char *p = pw_buf_text(&r->err);
+    size_t n_before = s->n_ins;     /* sorted: what the compiled copy, if any, was built with */
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -1001,7 +1064,13 @@ static int plan_copy(source_t *s, const run_t *r)
         if (!line) return -1;
         diag_t d;
         diag_parse(line, &d);
-        if (d.parsed && same_file(d.file, s->path)) {
+        int of_copy = d.parsed && s->tmp_path[0] && same_file(d.file, s->tmp_path);
+        if (of_copy) {          /* the copy was compiled first (empty embeds): its columns */
+            d.col = map_col_upto(s, n_before, d.line, d.col);
+            if (d.end_line)
+                d.end_col = map_col_upto(s, n_before, d.end_line, d.end_col);
+        }
+        if (d.parsed && (of_copy || same_file(d.file, s->path))) {
             const char *field = shorthand_field(&d);
             if (is_missing_id(&d)) {
                 s->add_id = 1;
@@ -1018,7 +1087,7 @@ static int plan_copy(source_t *s, const run_t *r)
         free(line);
         p += len + (nl ? 1 : 0);
     }
-    return s->add_id || s->n_ins > 0;
+    return s->add_id || s->n_ins > s->n_path_ins;
 }
 
 /* Runs the compile (on the original, then on a fixed copy if needed) that lists constants. */
@@ -1026,7 +1095,13 @@ static int list_constants(const pw_config_options_t *o, source_t *s, decls_t *de
                           char *err, size_t err_len)
 {
     run_t r;
-    if (run_compile(o, s->abs_path, 0, &r, err, err_len) < 0) return -1;
+    if (prepare_paths(s, err, err_len) < 0) return -1;
+    if (s->empty_embeds) {      /* the original would crash capnp: the copy from the start */
+        if (write_copy(s, err, err_len) < 0) return -1;
+        if (run_compile(o, s->tmp_path, 1, &r, err, err_len) < 0) return -1;
+    } else if (run_compile(o, s->abs_path, 0, &r, err, err_len) < 0) {
+        return -1;
+    }
     int need = plan_copy(s, &r);
     if (need < 0) {
         run_free(&r);

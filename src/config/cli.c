@@ -9,6 +9,7 @@
  * Nothing here prints or exits; strings in the result point into argv or into the pw_cli_t.
  */
 #include "config/cli.h"
+#include "config/compat_flags.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -272,6 +273,24 @@ static int set_import_path(pw_cli_t *cli, const cli_option_t *o, const char *wri
     return 0;
 }
 
+static int set_compat_date(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                           const char *value)
+{
+    if (!pw_compat_date_valid(value))
+        return value_error(cli, written, "a date YYYY-MM-DD", value);
+    cli->compat_date = value;
+    return 0;
+}
+
+/* A workerd option that means nothing here (its Pyodide caches and snapshot files): the host
+ * says so once it starts (main.c). */
+static int set_ignored(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (cli->n_ignored < PW_CLI_MAX_LIST)
+        cli->ignored[cli->n_ignored++] = o->long_name;
+    return 0;
+}
+
 /* workerd's gate for experimental features: pyworkerd has none to gate. */
 static int set_nothing(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
 {
@@ -321,6 +340,16 @@ static const cli_option_t options[] = {
       "each socket once it listens (useful with port 0)." },
     { "experimental", 0, SERVE, NULL, set_nothing, 0, 0,
       "Accepted for workerd compatibility (pyworkerd gates no feature behind it)." },
+    { "compat-date", 0, SERVE, "<YYYY-MM-DD>", set_compat_date, 0, 0,
+      "The compatibility date of workers whose config gives none (as workerd's)." },
+    /* workerd's Python and autogate options: accepted, said to be ignored, not in the help */
+    { "all-autogates", 0, SERVE, NULL, set_ignored, 0, 0, NULL },
+    { "pyodide-bundle-disk-cache-dir", 0, SERVE, "<path>", set_ignored, 0, 0, NULL },
+    { "pyodide-package-disk-cache-dir", 0, SERVE, "<path>", set_ignored, 0, 0, NULL },
+    { "python-snapshot-dir", 0, SERVE, "<path>", set_ignored, 0, 0, NULL },
+    { "python-save-snapshot", 0, SERVE, NULL, set_ignored, 0, 0, NULL },
+    { "python-save-baseline-snapshot", 0, SERVE, NULL, set_ignored, 0, 0, NULL },
+    { "python-load-snapshot", 0, SERVE, "<path>", set_ignored, 0, 0, NULL },
     { "import-path", 'I', SERVE, "<dir>", set_import_path, 0, 0,
       "Add <dir> to the directories searched for imports starting with '/'." },
     { "isolates", 0, SERVE, "<n>", set_positive, AT(isolates), 4096,

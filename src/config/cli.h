@@ -55,8 +55,11 @@ typedef struct {
     int max_concurrent;         /* --max-concurrent-requests N per isolate (default 0: any) */
     const char *persist_dir;    /* --persist-dir DIR or ":memory:" (default NULL: the CWD) */
     double fetch_timeout_s;     /* --fetch-timeout S for outbound fetch() (default 30) */
-    pw_snapshot_t snapshot; /* --no-snapshot, hidden --snapshot=package|baseline|none;
+    pw_snapshot_t snapshot;     /* --no-snapshot, hidden --snapshot=package|baseline|none;
                                  * also passed to the zygote */
+    const char *compat_date;    /* --compat-date DATE: for workers whose config gives none */
+    const char *ignored[PW_CLI_MAX_LIST];   /* workerd options accepted and ignored, as written */
+    size_t n_ignored;
     char output[4096];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */
     char socket_fd_names[PW_CLI_MAX_LIST][256];

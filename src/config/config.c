@@ -619,6 +619,8 @@ static int load_worker(ctx_t *c, const char *svc, const cJSON *wj, pw_worker_t *
     if (!(w->global_outbound = strdup(outbound ? outbound : "internet"))) return oom(c);
     if (load_modules(c, svc, cJSON_GetObjectItemCaseSensitive(wj, "modules"), w) < 0) return -1;
     const char *date = json_str(wj, "compatibilityDate");
+    if (!date)
+        date = c->opts->default_compat_date;    /* --compat-date, as workerd's */
     if (date && !(w->compat_date = strdup(date))) return oom(c);
     if (json_str_list(cJSON_GetObjectItemCaseSensitive(wj, "compatibilityFlags"), &w->compat_flags,
                       &w->n_compat_flags) < 0) {

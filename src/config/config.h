@@ -153,6 +153,7 @@ typedef struct {
     const pw_socket_override_t *external_overrides;     /* -e */
     size_t n_external_overrides;
     const char *today;          /* "YYYY-MM-DD" used for the future-date check; NULL = now */
+    const char *default_compat_date;    /* --compat-date: a worker's date when it gives none */
 } pw_config_options_t;
 
 /* Loads and validates. Returns 0 and sets *out, or a negative value with a message in

@@ -174,11 +174,11 @@ def test_syntax_error_fails_startup(tmp_path):
     assert "SyntaxError" in result.stderr and "worker.py" in result.stderr
 
 
-def test_worker_without_a_handler_fails_startup(tmp_path):
-    config = write_worker(tmp_path, {"worker.py": "x = 1\n"})
-    result = run_pyworkerd("serve", config, "-s", "http=127.0.0.1:1")
-    assert result.returncode == 1
-    assert "on_fetch" in result.stderr or "Default" in result.stderr
+def test_worker_without_a_handler_loads_and_its_fetch_fails(serve):
+    """As workerd: the missing handler is the error of the call, not of the load (issue 15)."""
+    server = serve({"worker.py": "x = 1\n"})
+    assert server.get("/")[0] == 500
+    server.wait_log('does not export a handler named "on_fetch"')
 
 
 

@@ -179,15 +179,15 @@ def test_legacy_top_level_on_fetch(serve, signature, call):
     assert body in (b"legacy GET", b"legacy bound")
 
 
-def test_on_fetch_is_refused_after_python_no_global_handlers_date(tmp_path):
-    config = write_worker(tmp_path, {"worker.py": '''
+def test_on_fetch_is_not_used_after_python_no_global_handlers_date(serve):
+    server = serve({"worker.py": '''
         from js import Response
         def on_fetch(request):
             return Response.new("x")
         '''}, date="2025-09-01")
-    result = run_pyworkerd("serve", config, "-s", "http=127.0.0.1:1")
-    assert result.returncode == 1
-    assert "Default" in result.stderr and "WorkerEntrypoint" in result.stderr
+    assert server.get("/")[0] == 500
+    log = server.wait_log("does not export a default entrypoint")
+    assert "WorkerEntrypoint" in log and "disable_python_no_global_handlers" in log
 
 
 def test_handler_returning_a_non_response_gives_500(serve):

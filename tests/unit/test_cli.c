@@ -203,7 +203,7 @@ static const struct { const char *name, *value; } samples[] = {
     { "drain-timeout", "2" }, { "memory-limit", "64" }, { "cpu-limit-ms", "500" },
     { "request-timeout", "1.5" }, { "max-concurrent-requests", "8" }, { "persist-dir", ":memory:" },
     { "fetch-timeout", "3" }, { "no-sandbox", NULL }, { "no-access-log", NULL }, { "verbose", NULL },
-    { "version", NULL }, { "help", NULL },
+    { "version", NULL }, { "help", NULL }, { "compat-date", "2024-01-01" },
 };
 #define N_SAMPLES (sizeof samples / sizeof samples[0])
 
@@ -348,6 +348,22 @@ TEST(repeated_options)
     CHECK(pw_cli_parse(PW_CLI_MAX_LIST + 3, argv, &cli) == 0 && cli.n_socket_overrides == PW_CLI_MAX_LIST);
 }
 
+/* workerd's --compat-date is checked as a date; its Python and autogate options are taken
+ * (with their arguments) and listed for the host to say they are ignored. */
+TEST(workerd_options_accepted)
+{
+    CHECK(PARSE("serve", "--compat-date=2024-05-01", "c.capnp") == 0);
+    CHECK_STR(cli.compat_date, "2024-05-01");
+    CHECK(PARSE("serve", "--compat-date", "May", "c.capnp") == -1);
+    CHECK(strstr(cli.output, "--compat-date") != NULL);
+    CHECK(PARSE("test", "--python-load-snapshot", "snapshot.bin", "--all-autogates",
+                "--pyodide-bundle-disk-cache-dir=/tmp/b", "c.capnp") == 0);
+    CHECK_STR(cli.config_path, "c.capnp");
+    CHECK(cli.n_ignored == 3);
+    CHECK_STR(cli.ignored[0], "python-load-snapshot");
+    CHECK_STR(cli.ignored[2], "pyodide-bundle-disk-cache-dir");
+}
+
 int main(void)
 {
     RUN(serve_defaults);
@@ -366,5 +382,6 @@ int main(void)
     RUN(help_lists_the_table);
     RUN(unknown_and_incomplete_options);
     RUN(repeated_options);
+    RUN(workerd_options_accepted);
     return UNIT_DONE();
 }
