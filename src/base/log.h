@@ -48,6 +48,11 @@ void pw_trace_enable(void);
 void pw_trace_set_role(const char *role);
 /* CLOCK_MONOTONIC in nanoseconds (the clock of Python's time.perf_counter()). */
 uint64_t pw_trace_clock(void);
+/* The same clock in milliseconds (deadlines, rate windows). */
+static inline uint64_t pw_clock_ms(void)
+{
+    return pw_trace_clock() / 1000000u;
+}
 /* Writes one line whose duration is now - start_ns. Call through PW_TRACE. */
 void pw_trace_step(uint64_t start_ns, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The same with a duration given in nanoseconds. */

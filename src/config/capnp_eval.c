@@ -6,6 +6,7 @@
 #include "config/capnp_eval.h"
 #include "base/buf.h"
 #include "base/fd.h"
+#include "base/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -49,13 +50,6 @@ static void run_free(run_t *r)
 #define CAPNP_MAX_MS 600000
 #define CAPNP_TICK_MS 250
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* utime + stime of the child from /proc/PID/stat, or -1. */
 static long long child_cpu_ticks(pid_t pid)
 {
@@ -84,14 +78,14 @@ static int drain_pipes(pid_t pid, int out_fd, int err_fd, run_t *r)
     pw_buf_t *bufs[2] = { &r->out, &r->err };
     int open_fds = 2;
     char chunk[65536];
-    long long start = now_ms(), progress = start, cpu = child_cpu_ticks(pid);
+    long long start = (long long)pw_clock_ms(), progress = start, cpu = child_cpu_ticks(pid);
     while (open_fds > 0) {
         int ready = poll(fds, 2, CAPNP_TICK_MS);
         if (ready < 0) {
             if (errno == EINTR) continue;
             return -1;
         }
-        long long now = now_ms(), cpu_now = child_cpu_ticks(pid);
+        long long now = (long long)pw_clock_ms(), cpu_now = child_cpu_ticks(pid);
         if (ready > 0 || cpu_now != cpu) progress = now;
         cpu = cpu_now;
         if (now - progress > CAPNP_STALL_MS || now - start > CAPNP_MAX_MS) return -2;

@@ -207,7 +207,7 @@ static int handle_retire_call(pw_child_t *child, const pw_frame_t *frame)
     pw_bytes_t f[2];
     size_t n;
     if (pw_rpc_count(frame) != 2 || pw_rpc_decode(frame, f, 2, &n) < 0 ||
-        f[0].len != sizeof "isolate.retire" - 1 || memcmp(f[0].base, "isolate.retire", f[0].len))
+        !pw_bytes_is(f[0], "isolate.retire"))
         return 0;
     if (!child->retiring)
         pw_child_end(child, PW_CHILD_END_REPLACE, "a request ran out of memory (MemoryError) and "

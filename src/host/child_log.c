@@ -8,6 +8,7 @@
 #include "host/child_log.h"
 #include "base/fd.h"
 #include "base/list.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,13 +187,6 @@ struct pw_child_log {
 
 static pw_list_t readers = PW_LIST_INIT(readers);
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void on_handle_closed(uv_handle_t *handle)
 {
     pw_child_log_t *log = handle->data;
@@ -207,7 +201,7 @@ static void reader_end(pw_child_log_t *log)
     if (log->done)
         return;
     log->done = 1;
-    pw_child_lines_finish(&log->lines, now_ms());
+    pw_child_lines_finish(&log->lines, pw_clock_ms());
     out_flush();
     pw_list_remove(&log->link);
     uv_close((uv_handle_t *)&log->poll, on_handle_closed);
@@ -217,7 +211,7 @@ static void reader_end(pw_child_log_t *log)
 static void on_timer(uv_timer_t *timer)
 {
     pw_child_log_t *log = timer->data;
-    uint64_t wait = pw_child_lines_tick(&log->lines, now_ms());
+    uint64_t wait = pw_child_lines_tick(&log->lines, pw_clock_ms());
     out_flush();
     if (wait)
         uv_timer_start(&log->timer, on_timer, wait, 0);
@@ -238,7 +232,7 @@ static int read_chunk(pw_child_log_t *log)
         reader_end(log);
         return -1;
     }
-    uint64_t now = now_ms();
+    uint64_t now = pw_clock_ms();
     pw_child_lines_feed(&log->lines, buf, (size_t)n, now);
     out_flush();
     uint64_t wait = pw_child_lines_tick(&log->lines, now);
@@ -270,7 +264,7 @@ pw_child_log_t *pw_child_log_open(uv_loop_t *loop, int fd, const char *service, 
     uv_timer_init(loop, &log->timer);
     log->timer.data = log;
     pw_child_lines_init(&log->lines, service, role, pid, out_append, NULL);
-    log->lines.window_start_ms = now_ms();
+    log->lines.window_start_ms = pw_clock_ms();
     int rc = uv_poll_start(&log->poll, UV_READABLE | UV_DISCONNECT, on_readable);
     uv_unref((uv_handle_t *)&log->poll);
     uv_unref((uv_handle_t *)&log->timer);
@@ -300,7 +294,7 @@ void pw_child_log_drain_all(void)
         for (int i = 0; i < 64 && read_chunk(log) > 0; i++)
             continue;       /* at most 4 MiB: a writer still alive cannot hold the exit */
         if (!log->done) {
-            pw_child_lines_finish(&log->lines, now_ms());
+            pw_child_lines_finish(&log->lines, pw_clock_ms());
             out_flush();
         }
     }

@@ -254,11 +254,12 @@ int pw_zygote_template_result(int template_fd, char *err, size_t err_len)
         return pw_err_set(err, err_len, "stopped by a signal while the worker was loading");
     }
     int flags = fcntl(template_fd, F_GETFL);
-    if (flags >= 0 && (flags & O_NONBLOCK))
-        fcntl(template_fd, F_SETFL, flags & ~O_NONBLOCK);   /* readable: a whole message is there */
+    int was_nonblock = flags >= 0 && (flags & O_NONBLOCK);
+    if (was_nonblock)
+        pw_fd_set_nonblock(template_fd, 0);     /* readable: a whole message is there */
     int rc = pw_zygote_template_poll(template_fd, err, err_len);
-    if (flags >= 0 && (flags & O_NONBLOCK) && rc > 0)
-        fcntl(template_fd, F_SETFL, flags);
+    if (was_nonblock && rc > 0)
+        pw_fd_set_nonblock(template_fd, 1);
     return rc > 0 ? 0 : -1;
 }
 

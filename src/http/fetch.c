@@ -260,8 +260,8 @@ static int configure(transfer_t *t, const pw_bytes_t *a)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)t->fetch->timeout_ms);
         curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->req_headers);
         curl_easy_setopt(e, CURLOPT_USERAGENT, NULL);
-        int follow = a[4].len == 0 || (a[4].len == 6 && memcmp(a[4].base, "follow", 6) == 0);
-        t->redirect_error = a[4].len == 5 && memcmp(a[4].base, "error", 5) == 0;
+        int follow = a[4].len == 0 || pw_bytes_is(a[4], "follow");
+        t->redirect_error = pw_bytes_is(a[4], "error");
         curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
         curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)MAX_REDIRECTS);
         curl_easy_setopt(e, CURLOPT_POSTREDIR, (long)CURL_REDIR_POST_301 | CURL_REDIR_POST_302);

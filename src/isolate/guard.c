@@ -15,6 +15,7 @@
  * Invariant: the guard never runs Python and never runs code of the worker.
  */
 #include "isolate/guard.h"
+#include "base/log.h"
 #include "isolate/guard_relay.h"
 #include "isolate/process_name.h"
 #include "isolate/sandbox.h"
@@ -234,19 +235,12 @@ static void decide_fork(guard_t *g)
 
 /* ---- life ---- */
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* poll()'s timeout: until the load deadline while the template loads, else none. */
 static int poll_timeout(const guard_t *g)
 {
     if (g->state.loaded || !g->load_deadline_ms)
         return -1;
-    uint64_t now = now_ms();
+    uint64_t now = pw_clock_ms();
     return now >= g->load_deadline_ms ? 0 : (int)(g->load_deadline_ms - now);
 }
 
@@ -357,7 +351,7 @@ int pw_guard_main(int host_fd, const char *spec_path, pw_snapshot_t snapshot)
         return fail_to_host(host_fd, "cannot watch the template");
     }
     *g = (guard_t){ .host_fd = host_fd, .tpl_fd = sv[0], .listener_fd = -1, .pidfd = pidfd,
-                    .tpl_pid = pid, .load_started_ms = now_ms(),
+                    .tpl_pid = pid, .load_started_ms = pw_clock_ms(),
                     .state = { .template_pid = pid, .guard_pid = getpid(),
                                .same_pids = !sandbox } };
     unsigned wall_s = pw_startup_wall_limit_s(cpu_limit_ms);

@@ -23,7 +23,7 @@ int pw_spec_settings_read(const char *spec_path, pw_spec_settings_t *out, char *
         close(fd);
     if (rc < 0) {
         pw_buf_free(&text);
-        return pw_err_set(err, err_len, "cannot read the worker spec %s: %s", spec_path, strerror(-rc));
+        return pw_err_errno(err, err_len, -rc, "cannot read the worker spec %s", spec_path);
     }
     cJSON *spec = cJSON_Parse(pw_buf_text(&text));
     pw_buf_free(&text);

@@ -8,6 +8,7 @@
  * Invariant: after pw_stdio_adopt() returns 0, fds 1 and 2 are the given pipe (or /dev/null).
  */
 #include "isolate/stdio.h"
+#include "base/fd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,7 +46,9 @@ int pw_stdio_adopt(int fd, int *keep)
     if (fd > STDERR_FILENO)
         close(fd);
     /* a pipe that arrived as 1 or 2 still has the close-on-exec it was received with */
-    if (rc == 0 && (fcntl(STDOUT_FILENO, F_SETFD, 0) < 0 || fcntl(STDERR_FILENO, F_SETFD, 0) < 0))
-        rc = -errno;
+    if (rc == 0)
+        rc = pw_fd_set_cloexec(STDOUT_FILENO, 0);
+    if (rc == 0)
+        rc = pw_fd_set_cloexec(STDERR_FILENO, 0);
     return rc;
 }

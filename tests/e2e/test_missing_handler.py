@@ -36,20 +36,22 @@ def test(ctrl, env):
 """
 
 
-def test_a_worker_with_only_a_test_handler_loads_and_its_tests_run(tmp_path):
-    config = write_worker(tmp_path / "w", {"worker.py": ONLY_TESTS}, date="2025-09-01",
+def run_tests_of(tmp_path, source, date):
+    """`pyworkerd test` on a worker with a WHO text binding, in its own directory."""
+    config = write_worker(tmp_path / "w", {"worker.py": source}, date=date,
                           bindings='(name = "WHO", text = "tested")')
-    r = subprocess.run([BIN, "test", str(config)], capture_output=True, text=True, timeout=120,
-                       stdin=subprocess.DEVNULL, cwd=config.parent)
+    return subprocess.run([BIN, "test", str(config)], capture_output=True, text=True, timeout=120,
+                          stdin=subprocess.DEVNULL, cwd=config.parent)
+
+
+def test_a_worker_with_only_a_test_handler_loads_and_its_tests_run(tmp_path):
+    r = run_tests_of(tmp_path, ONLY_TESTS, "2025-09-01")
     assert r.returncode == 0, r.stderr
     assert "[ PASS ] main" in r.stderr
 
 
 def test_a_legacy_worker_with_only_a_test_function_loads(tmp_path):
-    config = write_worker(tmp_path / "w", {"worker.py": LEGACY_ONLY_TEST}, date="2024-01-01",
-                          bindings='(name = "WHO", text = "tested")')
-    r = subprocess.run([BIN, "test", str(config)], capture_output=True, text=True, timeout=120,
-                       stdin=subprocess.DEVNULL, cwd=config.parent)
+    r = run_tests_of(tmp_path, LEGACY_ONLY_TEST, "2024-01-01")
     assert r.returncode == 0, r.stderr
 
 
