@@ -43,6 +43,7 @@ typedef struct {
     int verbose;
     int watch;                  /* --watch: rebuild and swap in workers whose files change */
     int access_log;             /* 1 unless --no-access-log */
+    int threads;                /* --threads N: host event loops (default 1) */
     int isolates;               /* --isolates/--min-isolates N: serving isolates kept (default 1) */
     int max_isolates;           /* --max-isolates N: grow up to N under load (0: = min) */
     int spare_isolates;         /* --spare-isolates N: pre-forked isolates held back (default 1) */

@@ -9,14 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static pw_list_t accepted = PW_LIST_INIT(accepted);     /* all open accepted connections */
+static __thread pw_list_t accepted_anchor;  /* all open accepted connections of this loop thread */
+
+static pw_list_t *accepted_list(void)
+{
+    return pw_list_lazy(&accepted_anchor);
+}
 
 void pw_accepted_add(pw_accepted_t *conn, const struct sockaddr *peer, socklen_t peer_len)
 {
     conn->peer_len = peer_len <= sizeof conn->peer ? peer_len : 0;
     conn->fd = -1;
     memcpy(&conn->peer, peer, conn->peer_len);
-    pw_list_push_front(&accepted, &conn->link);
+    pw_list_push_front(accepted_list(), &conn->link);
 }
 
 void pw_accepted_close_cb(uv_handle_t *handle)
@@ -29,7 +34,7 @@ void pw_accepted_close_cb(uv_handle_t *handle)
 
 static pw_accepted_t *find(const struct sockaddr *peer, socklen_t peer_len)
 {
-    PW_LIST_FOR_EACH(node, &accepted) {
+    PW_LIST_FOR_EACH(node, accepted_list()) {
         pw_accepted_t *c = PW_CONTAINER_OF(node, pw_accepted_t, link);
         if (c->peer_len == peer_len && memcmp(&c->peer, peer, peer_len) == 0)
             return c;
