@@ -657,12 +657,12 @@ static int serve(const pw_cli_t *cli)
     pw_rpc_host_free(host.rpc);
     pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);
-    pw_config_free(host.config);
-    free(host.pools);
-    free(host.shards);
     for (size_t i = 0; host.spec_paths && i < host.config->n_services; i++)
         free(host.spec_paths[i]);
     free(host.spec_paths);
+    pw_config_free(host.config);
+    free(host.pools);
+    free(host.shards);
     free(host.test_targets);
     if (early_stop)
         return testing ? 1 : 0;     /* serve stopped as asked; tests did not run */

@@ -5,6 +5,7 @@ through another; service bindings stay within a loop; SIGTERM drains requests in
 loop; the isolate counts are shared out over the loops; a config error is still one clear line."""
 
 import http.client
+import socket
 import signal
 import threading
 import time
@@ -207,3 +208,88 @@ def test_watch_runs_one_loop(serve):
     server.wait_log("ready")
     assert "--threads 2: --watch runs one host loop" in server.log()
     assert len(loop_tokens(server, 16)) == 1
+
+
+HANGING_KV_CONFIG = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .w),
+              (name = "kvext", external = (address = "{address}", http = ()))],
+  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
+);
+const w :Workerd.Worker = (
+  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
+  compatibilityDate = "2024-01-01",
+  compatibilityFlags = ["python_workers"],
+  bindings = [(name = "KV", kvNamespace = "kvext")],
+);
+"""
+
+DYING_WORKER = """
+import asyncio, os
+from workers import WorkerEntrypoint, Response
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.url.endswith("/die"):
+            asyncio.ensure_future(self.env.KV.get("k"))     # runs on the main loop, never answered
+            await asyncio.sleep(0.3)
+            os._exit(3)
+        return Response("alive")
+"""
+
+
+class HangingServer:
+    """Accepts HTTP connections, never answers, and counts the ones the client closed."""
+
+    def __init__(self):
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.accepted = 0
+        self.closed_by_client = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+            threading.Thread(target=self.hold, args=(conn,), daemon=True).start()
+
+    def hold(self, conn):
+        with conn:
+            while conn.recv(65536):
+                pass
+            with self.lock:
+                self.closed_by_client += 1
+
+    def close(self):
+        self.sock.close()
+
+
+def test_isolate_death_cancels_its_forwarded_calls(serve, tmp_path):
+    """A KV call forwarded to the main loop whose isolate dies meanwhile: the main loop's
+    transfer is cancelled (the KV service sees its connection closed), every loop serves on."""
+    remote = HangingServer()
+    try:
+        d = tmp_path / "dying"
+        d.mkdir()
+        (d / "worker.py").write_text(DYING_WORKER)
+        (d / "config.capnp").write_text(HANGING_KV_CONFIG.format(address=remote.address))
+        server = serve(d / "config.capnp", "--threads", "2", "--verbose")
+        server.wait_log("serving on 2 host threads")
+        deaths = 12     # over fresh connections: both loops get some (SO_REUSEPORT's hash)
+        for _ in range(deaths):
+            assert server.get("/die")[0] == 502
+        deadline = time.monotonic() + 10
+        while remote.closed_by_client < deaths and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert (remote.accepted, remote.closed_by_client) == (deaths, deaths)
+        for _ in range(8):
+            assert server.get("/")[2] == b"alive"
+    finally:
+        remote.close()
