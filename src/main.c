@@ -26,6 +26,7 @@
 #include "http/server.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -596,6 +597,18 @@ static int start_tests(host_t *host)
     return 0;
 }
 
+/* --threads' default: half the CPUs this process may run on, at least one. Under load each
+ * host loop needs a core, and the isolates it feeds about as much again plus the kernel's
+ * network work (bench/results/threads.md: on 2 CPUs a second loop costs the hello path more
+ * than it gives). */
+static size_t default_threads(void)
+{
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus >= 4 ? (size_t)cpus / 2 : 1;
+}
+
 static int serve(const pw_cli_t *cli)
 {
     host_t host = { .cli = cli, .loop = uv_default_loop(), .n_loops = 1 };
@@ -616,11 +629,14 @@ static int serve(const pw_cli_t *cli)
     host.zygote.ctl_fd = -1;
     host.zygote.loop = host.loop;
     int testing = cli->cmd == PW_CMD_TEST;
-    if (cli->threads > 1 && (testing || cli->watch))
-        pw_log_error("--threads %d: %s runs one host loop", cli->threads,
-                     testing ? "pyworkerd test" : "--watch");
-    else
-        host.n_loops = (size_t)cli->threads;
+    size_t threads = cli->threads ? (size_t)cli->threads : default_threads();
+    if (threads > 1 && (testing || cli->watch)) {
+        if (cli->threads > 1)
+            pw_log_error("--threads %d: %s runs one host loop", cli->threads,
+                         testing ? "pyworkerd test" : "--watch");
+    } else {
+        host.n_loops = threads;
+    }
     pw_request_id_init();
     host.box = pw_mailbox_create(host.loop);
     /* A stop signal while templates load (their top level may take a minute) ends the wait:

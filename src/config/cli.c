@@ -354,8 +354,9 @@ static const cli_option_t options[] = {
       "Add <dir> to the directories searched for imports starting with '/'." },
     { "threads", 0, SERVE, "<n>", set_positive, AT(threads), 256,
       "Run <n> host event loops, each on its own thread with its own listeners on the\n"
-      "same sockets and its own isolates of every worker (default 1). The isolate\n"
-      "counts below are then totals, shared out over the loops (at least one each)." },
+      "same sockets and its own isolates of every worker (default: half the CPUs,\n"
+      "1 below 4). The isolate counts below are then totals, shared out over the loops\n"
+      "(at least one each)." },
     { "isolates", 0, SERVE, "<n>", set_positive, AT(isolates), 4096,
       "Start <n> isolates per worker (default 1)." },
     { "min-isolates", 0, SERVE, "<n>", set_count, AT(isolates), 4096,
@@ -591,7 +592,6 @@ static void set_defaults(pw_cli_t *cli)
     memset(cli, 0, sizeof *cli);
     cli->access_log = 1;
     cli->control_fd = -1;
-    cli->threads = 1;
     cli->isolates = 1;
     cli->spare_isolates = 1;
     cli->idle_timeout_s = 30;

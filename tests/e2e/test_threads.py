@@ -5,12 +5,14 @@ through another; service bindings stay within a loop; SIGTERM drains requests in
 loop; the isolate counts are shared out over the loops; a config error is still one clear line."""
 
 import http.client
+import os
+import subprocess
 import socket
 import signal
 import threading
 import time
 
-from conftest import REPO, run_pyworkerd
+from conftest import BIN, REPO, free_port, run_pyworkerd, worker_config
 
 TOKEN_WORKER = """
 import time
@@ -35,11 +37,31 @@ def test_connections_reach_every_loop(serve):
     assert len(loop_tokens(server)) == 2
 
 
-def test_one_loop_by_default(serve):
-    server = serve({"worker.py": TOKEN_WORKER}, "--verbose")
-    server.wait_log("ready")
-    assert len(loop_tokens(server, 16)) == 1
-    assert "host threads" not in server.log()
+def test_default_is_half_the_cpus(tmp_path):
+    """Without --threads: half the CPUs the server may use, one below four (the suite's Server
+    pins one loop, so this starts pyworkerd itself)."""
+    (tmp_path / "worker.py").write_text(TOKEN_WORKER)
+    (tmp_path / "config.capnp").write_text(worker_config(["worker.py"]))
+    cpus = len(os.sched_getaffinity(0))
+    expected = cpus // 2 if cpus >= 4 else 1
+    log = tmp_path / "log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([BIN, "serve", str(tmp_path / "config.capnp"), "-s",
+                                 f"http=127.0.0.1:{free_port()}", "--verbose"],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 20
+        while "pyworkerd: ready" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = log.read_text()
+        assert "pyworkerd: ready" in text, text
+        if expected == 1:
+            assert "host threads" not in text
+        else:
+            assert f"serving on {expected} host threads" in text
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
 
 
 KV_WORKER = """
