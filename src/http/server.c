@@ -578,7 +578,7 @@ static void on_accept(uv_stream_t *listener_stream, int status)
     listener_t *l = listener_stream->data;
     if (status < 0)
         return;
-    pw_accepted_t *conn = malloc(sizeof *conn);
+    pw_accepted_t *conn = calloc(1, sizeof *conn);
     if (!conn)
         return;
     uv_tcp_init(listener_stream->loop, &conn->tcp);
