@@ -493,16 +493,16 @@ static const pw_binding_env_t *env_of(const job_t *j)
     return pw_r2_streams_env(j->w->streams);
 }
 
-/* The key of field f, or NULL once answered (a NUL byte is no valid name). */
-static char *key_of(job_t *j, pw_bytes_t f)
+/* The key of field f into j->key: 0, or -1 once answered and j freed (a NUL byte is no
+ * valid name). */
+static int take_key(job_t *j, pw_bytes_t f)
 {
-    char *key = pw_r2_field_string(f);
-    if (!key) {
-        j->code = PW_R2_INVALID_OBJECT_NAME;
-        reply_code(j);
-        job_free(j);
-    }
-    return key;
+    if ((j->key = pw_r2_field_string(f)))
+        return 0;
+    j->code = PW_R2_INVALID_OBJECT_NAME;
+    reply_code(j);
+    job_free(j);
+    return -1;
 }
 
 /* A TypeError about the call's arguments; the job is dropped. */
@@ -516,7 +516,7 @@ static void refuse(job_t *j, const char *why)
 static void r2_head(const pw_binding_call_t *c)
 {
     job_t *j = job_new(c, "head");
-    if (j && (j->key = key_of(j, c->f[2])))
+    if (j && take_key(j, c->f[2]) == 0)
         job_start(j, env_of(j), run_head, answer_head);
 }
 
@@ -525,7 +525,7 @@ static void r2_get(const pw_binding_call_t *c)
 {
     char err[256];
     job_t *j = job_new(c, "get");
-    if (!j || !(j->key = key_of(j, c->f[2])))
+    if (!j || take_key(j, c->f[2]) < 0)
         return;
     if (pw_r2_decode_get(c->f[3], &j->get, err, sizeof err) < 0)
         return refuse(j, err);
@@ -580,7 +580,7 @@ static void r2_put(const pw_binding_call_t *c)
 {
     char err[256];
     job_t *j = job_new(c, "put");
-    if (!j || !(j->key = key_of(j, c->f[2])))
+    if (!j || take_key(j, c->f[2]) < 0)
         return;
     if (pw_r2_decode_put(c->f[3], &j->put, err, sizeof err) < 0)
         return refuse(j, err);
@@ -638,7 +638,7 @@ static void r2_mpu_create(const pw_binding_call_t *c)
 {
     char err[256];
     job_t *j = job_new(c, "createMultipartUpload");
-    if (!j || !(j->key = key_of(j, c->f[2])))
+    if (!j || take_key(j, c->f[2]) < 0)
         return;
     if (pw_r2_decode_put(c->f[3], &j->put, err, sizeof err) < 0)
         return refuse(j, err);
@@ -661,7 +661,7 @@ static void r2_mpu_part(const pw_binding_call_t *c)
 {
     int64_t number;
     job_t *j = job_new(c, "uploadPart");
-    if (!j || !(j->key = key_of(j, c->f[2])) || upload_of(j, c->f[3]) < 0)
+    if (!j || take_key(j, c->f[2]) < 0 || upload_of(j, c->f[3]) < 0)
         return;
     if (pw_bytes_to_i64(c->f[4], &number) < 0 || number < 1 || number > PW_R2_MAX_PARTS)
         return refuse(j, "Part number must be between 1 and 10000 (inclusive).");
@@ -675,7 +675,7 @@ static void r2_mpu_complete(const pw_binding_call_t *c)
 {
     char err[256];
     job_t *j = job_new(c, "completeMultipartUpload");
-    if (!j || !(j->key = key_of(j, c->f[2])) || upload_of(j, c->f[3]) < 0)
+    if (!j || take_key(j, c->f[2]) < 0 || upload_of(j, c->f[3]) < 0)
         return;
     if (pw_r2_decode_parts(c->f[4], &j->parts, &j->n_parts, err, sizeof err) < 0)
         return refuse(j, err);
@@ -686,7 +686,7 @@ static void r2_mpu_complete(const pw_binding_call_t *c)
 static void r2_mpu_abort(const pw_binding_call_t *c)
 {
     job_t *j = job_new(c, "abortMultipartUpload");
-    if (j && (j->key = key_of(j, c->f[2])) && upload_of(j, c->f[3]) == 0)
+    if (j && take_key(j, c->f[2]) == 0 && upload_of(j, c->f[3]) == 0)
         job_start(j, env_of(j), run_abort, answer_done);
 }
 

@@ -216,6 +216,7 @@ def test_limits_in_cloudflares_words(bucket):
         res = {}
         for name, call in [("long_key", lambda: b.put("k" * 1025, "x")),
                            ("empty_key", lambda: b.get("")),
+                           ("nul_key", lambda: b.get("a\\x00b")),
                            ("metadata", lambda: b.put("m", "x", customMetadata={"k": "v" * 2048})),
                            ("limit0", lambda: b.list(limit=0)),
                            ("limit1001", lambda: b.list(limit=1001))]:
@@ -237,6 +238,7 @@ def test_limits_in_cloudflares_words(bucket):
     ''')
     assert out["long_key"] == "put: The specified object name is not valid. (10020)"
     assert out["empty_key"] == "get: The specified object name is not valid. (10020)"
+    assert out["nul_key"] == "get: The specified object name is not valid. (10020)"  # once freed a job twice
     assert out["metadata"] == "put: Your metadata headers exceed the maximum allowed metadata size. (10012)"
     assert out["limit0"] == out["limit1001"] == "list: MaxKeys params must be positive integer <= 1000. (10022)"
     assert out["negative"] == ["RangeError", "Invalid range. Starting offset (-1) must be greater than or equal to 0."]
