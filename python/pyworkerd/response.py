@@ -76,6 +76,10 @@ class Response(Body):
             self._copy_from(body)
             return
         if body is not None and not isinstance(body, (str, bytes, bytearray, memoryview)):
+            if hasattr(body, "__aiter__") and type(self) is Response:   # a stream (an R2 body)
+                self._init(None, status, status_text, checked_headers(headers) if headers else None)
+                self._body, self.__class__ = body, StreamResponse
+                return
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
         self._init(body, status, status_text, checked_headers(headers) if headers else None)
 
@@ -249,3 +253,9 @@ class StreamedBody:
 
     async def _json(self, **kwargs: Any) -> Any:
         return json.loads(await self.text(), **kwargs)
+
+
+class StreamResponse(StreamedBody, Response):
+    """A Response built on a stream (`Response(r2_object.body)`): sent as it is read."""
+
+    __slots__ = ()

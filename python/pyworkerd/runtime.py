@@ -63,6 +63,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "kv": lambda b: bindings.KvNamespace(b["name"]),
     "service": lambda b: bindings.Fetcher(b["name"]),
     "workflow": lambda b: _workflow_binding(b["name"]),
+    "r2": lambda b: _r2_binding(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -93,6 +94,13 @@ def make_env(bindings: list[dict[str, Any]]) -> Env:
 def _is_coroutine_function(func: Any) -> bool:
     code = getattr(func, "__code__", None)
     return code is not None and bool(code.co_flags & CO_COROUTINE)
+
+
+def _r2_binding(name: str) -> Any:
+    """An R2 bucket; pyworkerd.r2 is imported only by workers that have one."""
+    from pyworkerd import r2
+
+    return r2.R2Bucket(name)
 
 
 def __getattr__(name: str) -> Any:

@@ -468,6 +468,21 @@ static int load_workflow_binding(ctx_t *c, const char *svc, const char *name, co
     return out->value && out->entrypoint ? 0 : oom(c);
 }
 
+/* An `r2Bucket` binding: a service designator without entrypoint or props, naming (checked
+ * with the other references) a writable disk service. */
+static int load_r2_binding(ctx_t *c, const char *svc, const char *name, const cJSON *member,
+                           pw_binding_t *out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "worker.bindings[\"%s\"].r2Bucket", name);
+    if (check_designator(c, member, svc, path) < 0) return -1;
+    const char *text = json_str(member, "name");
+    out->kind = PW_BINDING_R2;
+    out->value_len = strlen(text ? text : "");
+    out->value = dup_n(text ? text : "", out->value_len);
+    return out->value ? 0 : oom(c);
+}
+
 static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t *out)
 {
     static const char *const fields[] = { "name", NULL };
@@ -516,6 +531,8 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
         if (entry && !(out->entrypoint = strdup(entry))) return oom(c);
     } else if (strcmp(m, "wrapped") == 0) {
         return load_workflow_binding(c, svc, name, member, out);
+    } else if (strcmp(m, "r2Bucket") == 0) {
+        return load_r2_binding(c, svc, name, member, out);
     } else {
         char path[1024];
         snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
@@ -1037,6 +1054,22 @@ static int refers_to_missing(ctx_t *c, const char *svc, const char *what, const 
                 "is defined.", what, target);
 }
 
+/* An R2 bucket is kept on a writable disk service (objects as files, metadata in SQLite). */
+static int check_r2_target(ctx_t *c, const pw_service_t *s, const pw_binding_t *b, const pw_service_t *t)
+{
+    if (t->kind != PW_SERVICE_DISK) {
+        return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
+                    "worker.bindings[\"%s\"].r2Bucket naming service \"%s\", which is not a disk "
+                    "service (pyworkerd keeps a bucket in a writable disk service)", b->name, t->name);
+    }
+    if (!t->disk_writable) {
+        return fail(c, AT_STRING(b->name), s->name, "worker.bindings[\"%s\"].r2Bucket names disk "
+                    "service \"%s\", which is not writable: add writable = true to it", b->name,
+                    t->name);
+    }
+    return 0;
+}
+
 /* A worker's bindings and globalOutbound name services that exist and that pyworkerd can
  * serve them from: KV on a disk service (SQLite) or a worker / external service (workerd's KV
  * HTTP protocol), service bindings to Python workers, fetch() through a network service. */
@@ -1047,7 +1080,7 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
     for (size_t i = 0; i < w->n_bindings; i++) {
         const pw_binding_t *b = &w->bindings[i];
         if (b->kind != PW_BINDING_KV && b->kind != PW_BINDING_SERVICE &&
-            b->kind != PW_BINDING_WORKFLOW) continue;
+            b->kind != PW_BINDING_WORKFLOW && b->kind != PW_BINDING_R2) continue;
         snprintf(what, sizeof what, "Worker \"%s\"'s binding \"%s\"", s->name, b->name);
         const pw_service_t *t = pw_config_service(c->cfg, b->value);
         if (!t) return refers_to_missing(c, s->name, what, b->value);
@@ -1063,6 +1096,7 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
                         "Python worker (a Workflow runs in the worker defining its class)", b->name,
                         t->name);
         }
+        if (b->kind == PW_BINDING_R2 && check_r2_target(c, s, b, t) < 0) return -1;
         if (b->kind == PW_BINDING_SERVICE && t->kind != PW_SERVICE_WORKER) {
             return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
                         "worker.bindings[\"%s\"].service naming service \"%s\", which is not a "

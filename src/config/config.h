@@ -37,6 +37,7 @@ typedef enum {
     PW_BINDING_SERVICE,     /* service: value = the worker's name, entrypoint = class or NULL */
     PW_BINDING_WORKFLOW,    /* wrapped PW_WORKFLOWS_MODULE: value = the worker's name,
                              * entrypoint = its WorkflowEntrypoint class */
+    PW_BINDING_R2,          /* r2Bucket: value = the writable disk service holding it */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */

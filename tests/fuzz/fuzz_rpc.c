@@ -1,7 +1,8 @@
 /* fuzz_rpc.c — fuzz target: the host's whole handling of binding calls (host/rpc.c) — every
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
  * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
- * service calls, fetch() and Workflows (host/binding_workflows.c: binding calls, and step
+ * service calls, fetch(), R2 on files and SQLite (its jobs run on libuv's pool: the target
+ * waits for them after each call) and Workflows (host/binding_workflows.c: binding calls, and step
  * calls of a run in flight — the loop turns after each call, so a created instance's run
  * starts and its CALL is pending) — through the binding-kind table (host/binding.c), with the
  * pool and http/fetch.c's transfers replaced by stubs defined here; binding calls answer
@@ -10,7 +11,8 @@
  * that fuzz_frames covers): calls separated by 0x1d, each call's fields by 0x1e, encoded
  * here as RPC frames; after a 0x1c, the tail. Then the pending subrequests are either
  * answered with the tail's bytes or cancelled by "killing the isolate" (pw_port_close tells
- * the port's watchers); either way every hold on the port must be released.
+ * the port's watchers); either way, once the isolate is gone, every hold on the port must be
+ * released.
  */
 #include "fuzz.h"
 #include "host/rpc.h"
@@ -99,6 +101,7 @@ static pw_binding_t bindings[] = {
     { .name = "GONE", .kind = PW_BINDING_SERVICE, .value = "stopped" },
     { .name = "T", .kind = PW_BINDING_TEXT, .value = "text" },
     { .name = "WF", .kind = PW_BINDING_WORKFLOW, .value = "main", .entrypoint = "Flow" },
+    { .name = "BK", .kind = PW_BINDING_R2, .value = "disk" },
 };
 static pw_service_t services[] = {
     { .name = "main", .kind = PW_SERVICE_WORKER,
@@ -129,6 +132,13 @@ static pw_pool_t *lookup(void *arg, const char *service)
 /* ---- the target ---- */
 
 static pw_rpc_worker_t *worker;
+static pw_rpc_host_t *host;
+
+/* The host's state is freed at exit: R2's in-memory bucket removes its temporary directory. */
+static void teardown(void)
+{
+    pw_rpc_host_free(host);
+}
 
 static void never(uv_timer_t *timer) { (void)timer; }
 
@@ -138,13 +148,13 @@ static void setup(void)
                                      * turning in uv_run(), as the HTTP server does in serve */
     uv_timer_init(uv_default_loop(), &keep_alive);
     uv_timer_start(&keep_alive, never, 1u << 30, 0);
-    static pw_rpc_host_t *host;
     static int pool_token;
     char err[1024];
     pw_rpc_options_t opts = { .persist_dir = ":memory:", .lookup = lookup, .lookup_arg = &pool_token };
     if (pw_rpc_host_create(uv_default_loop(), &config, &opts, &host) < 0 ||
         pw_rpc_worker_create(host, &services[0], &worker, err, sizeof err) < 0)
         abort();
+    atexit(teardown);
 }
 
 /* Answers every pending subrequest from `tail`, or cancels them all through the port.
@@ -239,14 +249,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *sep = memchr(p, 0x1d, (size_t)(end - p));
         handle_call(port, p, (size_t)((sep ? sep : end) - p), id);
         uv_run(uv_default_loop(), UV_RUN_NOWAIT);      /* due workflow runs start */
+        while (uv_default_loop()->active_reqs.count)   /* R2 jobs on the thread pool end */
+            uv_run(uv_default_loop(), UV_RUN_ONCE);
         p = sep ? sep + 1 : end;
     }
     pw_port_hold(port);     /* the target's own: the port outlives a close in settle() */
     int closed = tail ? settle(port, tail + 1, size - calls_len - 1) : settle(port, data, 0);
+    if (!closed)
+        pw_port_close(port);    /* R2 bodies left open watch the port until the isolate dies */
     if (pw_port_held(port) != 1)
         abort();    /* a hold or a watch was leaked (each watch holds the port) */
-    if (!closed)
-        pw_port_close(port);
     pw_port_release(port);
     pw_buf_free(&out);
     return 0;
@@ -298,9 +310,28 @@ static void workflow_seeds(fuzz_add_cb add)
                   "~a");
 }
 
+static void r2_seeds(fuzz_add_cb add)
+{
+    seed_raw(add, "r2.put|BK|k|{\"httpMetadata\":{\"contentType\":\"a\",\"cacheExpiry\":5},"
+                  "\"customMetadata\":{\"x\":\"y\"},\"md5\":\"00000000000000000000000000000000\"}|v|^"
+                  "r2.put|BK|k|{\"onlyIf\":{\"etagMatches\":[{\"type\":\"strong\",\"value\":\"e\"}],"
+                  "\"uploadedAfter\":1}}|value|^r2.head|BK|k^r2.get|BK|k|{\"range\":{\"suffix\":2}}^"
+                  "r2.list|BK|{\"prefix\":\"\",\"delimiter\":\"/\",\"limit\":1,\"include\":[\"httpMetadata\"]}^"
+                  "r2.delete|BK|[\"k\",\"z\"]~a");
+    seed_raw(add, "r2.put|BK|s||first|1^r2.write|BK|1|more|1^r2.write|BK|1|last|^r2.write|BK|1|x|^"
+                  "r2.get|BK|s|{\"range\":{\"offset\":1,\"length\":3}}^r2.read|BK|1^r2.close|BK|1~a");
+    seed_raw(add, "r2.mpu.create|BK|m|{\"storageClass\":\"Standard\"}^r2.mpu.part|BK|m|x|1|data|^"
+                  "r2.mpu.complete|BK|m|x|[{\"partNumber\":1,\"etag\":\"e\"}]^r2.mpu.abort|BK|m|x^"
+                  "r2.list|BK|{\"cursor\":\"6b\",\"startAfter\":\"a\"}^r2.get|BK|m|{\"onlyIf\":"
+                  "{\"etagDoesNotMatch\":[{\"type\":\"wildcard\"}]}}~\x80");
+    static const uint8_t nul_key[] = "r2.get\x1e" "BK\x1e" "a\0b\x1e{}\x1c" "a";
+    add(nul_key, sizeof nul_key - 1);       /* a NUL in a key: refused, the job freed once */
+}
+
 void fuzz_seeds(fuzz_add_cb add)
 {
     workflow_seeds(add);
+    r2_seeds(add);
     for (int i = 0; i < 3; i++) {
         const char *kv = i == 0 ? "KV" : i == 1 ? "WKV" : "XKV";
         SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");

@@ -37,11 +37,16 @@ TEST(every_kind_registers_its_ops)
         expect_op(wf[i], &pw_binding_workflows);
     expect_op("svc.call", &pw_binding_service);
     expect_op("fetch", &pw_binding_fetch);
+    static const char *const r2[] = { "r2.head", "r2.get", "r2.read", "r2.close", "r2.put", "r2.write",
+                                      "r2.delete", "r2.list", "r2.mpu.create", "r2.mpu.part",
+                                      "r2.mpu.complete", "r2.mpu.abort" };
+    for (size_t i = 0; i < sizeof r2 / sizeof r2[0]; i++)
+        expect_op(r2[i], &pw_binding_r2);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 4);
+    CHECK(pw_binding_kind_count() == 5);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -94,6 +99,13 @@ TEST(rows_carry_the_arity_and_its_message)
     CHECK(r.op->min_fields == 4 && r.op->max_fields == 4 && !r.op->arity_error);
     pw_binding_route(B("kv.list"), &r);
     CHECK(!r.op->holds);                            /* a backend's subrequests count themselves */
+    pw_binding_route(B("r2.put"), &r);              /* key, options, data, more */
+    CHECK(r.op->min_fields == 6 && r.op->max_fields == 6 && r.op->holds);
+    pw_binding_route(B("r2.close"), &r);            /* answered at once, never refused */
+    CHECK(r.op->min_fields == 3 && !r.op->holds);
+    pw_binding_route(B("r2.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_r2);
+    CHECK_STR(r.group->unknown_op, "unknown R2 operation \"%.*s\"");
 }
 
 int main(void)
