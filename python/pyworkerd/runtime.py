@@ -24,7 +24,7 @@ from typing import Any
 
 import js
 import workers
-from pyworkerd import bindings, context, entropy, packages, trace
+from pyworkerd import bindings, bundle, context, entropy, packages, trace
 from pyworkerd import log as _log
 from pyworkerd.context import Env, ExecutionContext
 from pyworkerd.context import is_awaitable as _is_awaitable
@@ -117,7 +117,8 @@ def load(spec: dict[str, Any]) -> None:
         sys.path.remove(directory)
     sys.path.insert(0, directory)
     start = trace.clock()
-    resolved = packages.setup(spec)
+    vendored = bundle.setup(spec)
+    resolved = packages.setup(spec, vendored)
     trace.step(f"requirements resolved ({len(resolved)})", start)
     entropy.begin_template(directory)
     context.env = make_env(spec.get("bindings", []))
@@ -195,11 +196,8 @@ def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
     global _call, _label, _module, _legacy
     _module, _legacy = module, legacy
     default = _exported(module, "Default")
-    is_class = (
-        isinstance(default, type)
-        and issubclass(default, workers.WorkerEntrypoint)
-        and default is not workers.WorkerEntrypoint
-    )
+    bases = bundle.with_vendored(workers.WorkerEntrypoint)
+    is_class = isinstance(default, type) and issubclass(default, bases) and default not in bases
     on_fetch = getattr(module, "on_fetch", None)  # as workerd: __all__ only filters classes
     on_fetch = on_fetch if callable(on_fetch) else None
     if is_class and legacy and on_fetch is not None:
@@ -243,7 +241,7 @@ def _missing_handler(main: str, legacy: bool, default: Any, on_fetch: Any) -> Ex
                 "Default.fetch, or add the compatibility flag disable_python_no_global_handlers."
             )
     if default is not None and not (
-        isinstance(default, type) and issubclass(default, workers.WorkerEntrypoint)
+        isinstance(default, type) and issubclass(default, bundle.with_vendored(workers.WorkerEntrypoint))
     ):
         exc.add_note("`Default` is defined but is not a subclass of workers.WorkerEntrypoint.")
     return exc
@@ -406,7 +404,8 @@ async def _awaited_to_none(awaitable: Awaitable[Any]) -> None:
 def _entrypoint_class(entrypoint: str) -> type:
     name = entrypoint or "Default"
     cls = getattr(_module, name, None) if _module is not None else None
-    if not (isinstance(cls, type) and issubclass(cls, (workers.WorkerEntrypoint, workers.WorkflowEntrypoint))):
+    bases = bundle.with_vendored(workers.WorkerEntrypoint) + bundle.with_vendored(workers.WorkflowEntrypoint)
+    if not (isinstance(cls, type) and issubclass(cls, bases)):
         if not entrypoint:
             return workers.WorkerEntrypoint  # legacy on_fetch worker: fetch only
         raise TypeError(f'The worker has no WorkerEntrypoint class named "{name}".')
