@@ -56,19 +56,28 @@ def process_pth_files(spec: dict[str, Any]) -> bool:
 
 
 def setup(spec: dict[str, Any]) -> str | None:
-    """Put the bundle on sys.path (see the top of this file); returns its directory or None."""
+    """Put the bundle on sys.path (see the top of this file), the SDK's directory right after
+    it; returns the bundle's directory or None."""
     bundle = path_of(spec)
     if bundle is None:
         return None
-    if bundle in sys.path:
-        sys.path.remove(bundle)
-    sys.path.insert(_after_stdlib(), bundle)
+    sdk = _sdk_dir()
+    for entry in (bundle, sdk):
+        if entry in sys.path:
+            sys.path.remove(entry)
+    at = _after_stdlib()
+    sys.path[at:at] = [bundle, sdk]
     if process_pth_files(spec):
         import site
 
         site.addsitedir(bundle)     # runs the .pth lines; appends the directories they name
     _let_vendored_sdk_win(bundle)
     return bundle
+
+
+def _sdk_dir() -> str:
+    """The directory of pyworkerd's SDK (js, workers, asgi, pyodide, pyworkerd)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _after_stdlib() -> int:
