@@ -47,6 +47,21 @@ def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> A
     return decode(_fields(fields))
 
 
+def in_task() -> bool:
+    """Whether call() returns a Future here (code running in an asyncio task)."""
+    asyncio = sys.modules.get("asyncio")
+    loop = asyncio.events._get_running_loop() if asyncio is not None else None
+    return loop is not None and asyncio.current_task(loop) is not None
+
+
+def notify(op: str, *args: str | bytes) -> None:
+    """Binding call `op(*args)` whose answer nobody waits for (it is dropped when it comes):
+    for a task being cancelled, which can await nothing more."""
+    if _channel is not None:
+        _channel.rpc_send(op, *args)
+        _server.schedule_flush()
+
+
 def resolve(call_id: int, fields: list[bytes]) -> None:
     """An RPC_RESULT arrived: settle the Future waiting for it (if any still does)."""
     entry = _futures.pop(call_id, None)

@@ -28,6 +28,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.workflows": 2,
     "pyworkerd.packages": 2,
     "pyworkerd.bundle": 2,
+    "pyworkerd.memory_cache": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,

@@ -37,11 +37,15 @@ TEST(every_kind_registers_its_ops)
         expect_op(wf[i], &pw_binding_workflows);
     expect_op("svc.call", &pw_binding_service);
     expect_op("fetch", &pw_binding_fetch);
+    static const char *const mc[] = { "mcache.get", "mcache.read", "mcache.put", "mcache.fail",
+                                      "mcache.delete" };
+    for (size_t i = 0; i < sizeof mc / sizeof mc[0]; i++)
+        expect_op(mc[i], &pw_binding_memory_cache);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 4);
+    CHECK(pw_binding_kind_count() == 5);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
