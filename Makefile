@@ -57,7 +57,8 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/host/kv_remote.c src/host/worker_call.c src/host/workflows.c \
                    src/storage/workflow.c src/storage/sqlite_db.c src/storage/kv.c src/storage/kv_disk.c \
                    src/storage/kv_http.c src/storage/kv_http_backend.c src/http/fetch_policy.c \
-                   src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c
+                   src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c \
+                   src/host/binding_memory_cache.c src/storage/memory_cache.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60

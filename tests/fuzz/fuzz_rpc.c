@@ -1,7 +1,8 @@
 /* fuzz_rpc.c — fuzz target: the host's whole handling of binding calls (host/rpc.c) — every
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
  * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
- * service calls, fetch() and Workflows (host/binding_workflows.c: binding calls, and step
+ * service calls, fetch(), memoryCache (one producer per key, its waiters) and Workflows
+ * (host/binding_workflows.c: binding calls, and step
  * calls of a run in flight — the loop turns after each call, so a created instance's run
  * starts and its CALL is pending) — through the binding-kind table (host/binding.c), with the
  * pool and http/fetch.c's transfers replaced by stubs defined here; binding calls answer
@@ -99,6 +100,10 @@ static pw_binding_t bindings[] = {
     { .name = "GONE", .kind = PW_BINDING_SERVICE, .value = "stopped" },
     { .name = "T", .kind = PW_BINDING_TEXT, .value = "text" },
     { .name = "WF", .kind = PW_BINDING_WORKFLOW, .value = "main", .entrypoint = "Flow" },
+    { .name = "MC", .kind = PW_BINDING_MEMORY_CACHE, .value = "shared",
+      .cache_limits = { 2, 64, 100 } },
+    { .name = "MC2", .kind = PW_BINDING_MEMORY_CACHE, .value = "",
+      .cache_limits = { 0, 0, 0 } },
 };
 static pw_service_t services[] = {
     { .name = "main", .kind = PW_SERVICE_WORKER,
@@ -298,9 +303,19 @@ static void workflow_seeds(fuzz_add_cb add)
                   "~a");
 }
 
+static void memory_cache_seeds(fuzz_add_cb add)
+{
+    seed_raw(add, "mcache.read|MC|k|1^mcache.read|MC|k|1^mcache.read|MC|k|1^mcache.fail|MC|k|1^"
+                  "mcache.put|MC|k|{\"v\":1}||2^mcache.get|MC|k^mcache.delete|MC|k~a");
+    seed_raw(add, "mcache.read|MC|a|0^mcache.put|MC|a|x|1e15|0^mcache.put|MC|b|y|nan|0^"
+                  "mcache.put|MC|c|z|5|0^mcache.get|MC|a^mcache.read|MC2|a|1^mcache.get|NOPE|a~a");
+    seed_raw(add, "mcache.read|MC|k|1^mcache.read|MC|k|1~a");
+}
+
 void fuzz_seeds(fuzz_add_cb add)
 {
     workflow_seeds(add);
+    memory_cache_seeds(add);
     for (int i = 0; i < 3; i++) {
         const char *kv = i == 0 ? "KV" : i == 1 ? "WKV" : "XKV";
         SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");
