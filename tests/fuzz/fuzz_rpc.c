@@ -248,10 +248,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     pw_port_hold(port);     /* the target's own: the port outlives a close in settle() */
     int closed = tail ? settle(port, tail + 1, size - calls_len - 1) : settle(port, data, 0);
+    if (!closed)
+        pw_port_close(port);    /* also ends what still waits on it: a memoryCache producer */
     if (pw_port_held(port) != 1)
         abort();    /* a hold or a watch was leaked (each watch holds the port) */
-    if (!closed)
-        pw_port_close(port);
     pw_port_release(port);
     pw_buf_free(&out);
     return 0;
