@@ -249,3 +249,27 @@ def test_a_binding_without_limits_is_a_config_error(tmp_path):
     assert r.returncode == 1
     assert f"{config}:" in r.stderr
     assert "MemoryCache bindings must specify limits." in r.stderr
+
+
+def test_the_memory_cache_example(tmp_path):
+    """examples/memory-cache as shipped: concurrent first requests share one lookup; later
+    ones are cached."""
+    import shutil
+    from conftest import REPO, Server
+
+    d = tmp_path / "memory-cache"
+    shutil.copytree(REPO / "examples" / "memory-cache", d)
+    server = Server(d / "config.capnp", [], tmp=tmp_path)
+    try:
+        results = {}
+        threads = [_get_later(server, "/rates/eur", delay, results.setdefault(delay, {}))
+                   for delay in (0, 0.05)]
+        for t in threads:
+            t.join()
+        first = [json.loads(r["/rates/eur"][2]) for r in results.values()]
+        assert sorted(f["cached"] for f in first) == [False, True]
+        assert first[0]["at"] == first[1]["at"], "one lookup for both"
+        again = json.loads(server.get("/rates/eur")[2])
+        assert again["cached"] is True and again["rate"] == 1.3
+    finally:
+        server.stop()
