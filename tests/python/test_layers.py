@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.log": 1,
     "pyworkerd.trace": 1,
     "pyworkerd.entropy": 1,
+    "pyworkerd.jsdict": 1,
     # 2. binding calls to the host, and the package resolver
     "pyworkerd.rpc": 2,
     "pyworkerd.bindings": 2,
