@@ -352,6 +352,11 @@ static const cli_option_t options[] = {
     { "python-load-snapshot", 0, SERVE, "<path>", set_ignored, 0, 0, NULL },
     { "import-path", 'I', SERVE, "<dir>", set_import_path, 0, 0,
       "Add <dir> to the directories searched for imports starting with '/'." },
+    { "threads", 0, SERVE, "<n>", set_positive, AT(threads), 256,
+      "Run <n> host event loops, each on its own thread with its own listeners on the\n"
+      "same sockets and its own isolates of every worker (default: half the CPUs,\n"
+      "1 below 4). The isolate counts below are then totals, shared out over the loops\n"
+      "(at least one each)." },
     { "isolates", 0, SERVE, "<n>", set_positive, AT(isolates), 4096,
       "Start <n> isolates per worker (default 1)." },
     { "min-isolates", 0, SERVE, "<n>", set_count, AT(isolates), 4096,

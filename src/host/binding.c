@@ -102,10 +102,15 @@ static void route_by_prefix(pw_bytes_t op, pw_binding_route_t *out)
             *out = (pw_binding_route_t){ k, &kinds[k]->groups[0], NULL };
 }
 
-void pw_binding_route(pw_bytes_t op, pw_binding_route_t *out)
+void pw_binding_index(void)
 {
     if (n_index_rows == 0)
         build_index();
+}
+
+void pw_binding_route(pw_bytes_t op, pw_binding_route_t *out)
+{
+    pw_binding_index();
     const row_t *row = find_row(op);
     if (row)
         *out = row->route;

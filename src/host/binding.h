@@ -79,6 +79,10 @@ typedef struct {
     void (*detach)(void *state);
     const pw_binding_group_t *groups;
     size_t n_groups;
+    /* 1: every host loop thread (--threads) has its own state and runs its calls itself
+     * (outbound fetch, service routing); 0: the kind keeps state with one owner, the main
+     * loop, and calls from other loops are forwarded there (host/rpc_forward.h). */
+    int per_loop;
 } pw_binding_kind_impl_t;
 
 /* The kinds (each defined in its own host/binding_<kind>.c). */
@@ -103,5 +107,7 @@ typedef struct {
 /* Where op goes: its row; without one, the group its prefix names, and for any other op the
  * service bindings' group (so an unknown op is answered as a service call). */
 void pw_binding_route(pw_bytes_t op, pw_binding_route_t *out);
+/* Builds the route index now (before the host's loop threads start; else on first use). */
+void pw_binding_index(void);
 
 #endif

@@ -16,8 +16,8 @@
 
 static h2o_socket_cb http1_reader;  /* h2o's reqread_on_read */
 static h2o_socket_cb tls_handshake_reader;
-static pw_accepted_t **by_fd;
-static size_t by_fd_len;
+static __thread pw_accepted_t **by_fd;     /* per host loop thread */
+static __thread size_t by_fd_len;
 
 /* Descriptors to look at in the next prepare phase. */
 typedef struct {
@@ -25,8 +25,8 @@ typedef struct {
     size_t n, cap;
 } fd_list_t;
 
-static fd_list_t queued;            /* an HTTP/1 request on it ended */
-static fd_list_t handshaking;       /* TLS, not yet known to be HTTP/1 or HTTP/2 */
+static __thread fd_list_t queued;            /* an HTTP/1 request on it ended */
+static __thread fd_list_t handshaking;       /* TLS, not yet known to be HTTP/1 or HTTP/2 */
 
 #define REJECT_BODY "Request Header Fields Too Large: over 128 KiB of headers or more than 100 of them\n"
 static const char REJECT_431[] =

@@ -8,6 +8,7 @@
 #define PW_PEER_GONE_H
 
 #include "base/list.h"
+#include "http/read_park.h"
 
 #include <sys/socket.h>
 #include <uv.h>
@@ -19,7 +20,11 @@ typedef struct pw_accepted {
     struct sockaddr_storage peer;
     socklen_t peer_len;
     int fd;                     /* head_guard.c's index (-1: none) */
+    uint32_t magic;             /* PW_ACCEPTED_MAGIC: read_park.c tells its handles by it */
+    pw_read_park_t park;        /* reads paused by h2o (http/read_park.h) */
 } pw_accepted_t;
+
+#define PW_ACCEPTED_MAGIC 0x70776163u
 
 /* Registers conn (accepted, not yet handed to h2o) under its peer address. */
 void pw_accepted_add(pw_accepted_t *conn, const struct sockaddr *peer, socklen_t peer_len);

@@ -64,7 +64,10 @@ class Server:
         self.port = free_port()
         self.log_path = (tmp or config.parent) / f"pyworkerd-{self.port}.log"
         self.log_file = open(self.log_path, "wb")
-        cmd = [BIN, "serve", str(config), "-s", f"http=127.0.0.1:{self.port}", *args]
+        # One host loop unless a test is about loops: the suite counts isolates and log lines,
+        # and --threads' default depends on the machine's CPUs (test_threads.py covers loops).
+        loops = [] if any(str(a).startswith("--threads") for a in args) else ["--threads", "1"]
+        cmd = [BIN, "serve", str(config), "-s", f"http=127.0.0.1:{self.port}", *loops, *args]
         # own_group: a process group of its own, as a shell gives a command it runs (a
         # terminal's Ctrl-C is then os.killpg(server.proc.pid, SIGINT))
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file,

@@ -198,7 +198,7 @@ TEST(child_modes_are_not_the_hosts)
 static const struct { const char *name, *value; } samples[] = {
     { "socket-addr", "http=*:8080" }, { "socket-fd", "http=3" }, { "directory-path", "kv=/d" },
     { "external-addr", "api=127.0.0.1:9" }, { "control-fd", "5" }, { "experimental", NULL },
-    { "import-path", "inc" }, { "isolates", "2" }, { "min-isolates", "0" }, { "max-isolates", "4" },
+    { "import-path", "inc" }, { "threads", "2" }, { "isolates", "2" }, { "min-isolates", "0" }, { "max-isolates", "4" },
     { "spare-isolates", "0" }, { "idle-timeout", "0.5" }, { "watch", NULL }, { "no-snapshot", NULL },
     { "drain-timeout", "2" }, { "memory-limit", "64" }, { "cpu-limit-ms", "500" },
     { "request-timeout", "1.5" }, { "max-concurrent-requests", "8" }, { "persist-dir", ":memory:" },
