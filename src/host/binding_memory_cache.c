@@ -14,6 +14,9 @@
  *   mcache.fail NAME KEY TICKET            -> ""
  *   mcache.delete NAME KEY                 -> ""
  *
+ * A kind with state (per_loop 0): with --threads its calls all run on the main loop (other
+ * loops forward them, host/rpc_forward.h), so one cache serves the isolates of every loop; the
+ * mutex keeps the state safe should a kind's calls ever run on several loops.
  * Invariant: every field of the host state (caches, their fills and waiters) is used with
  * `mu` held; a fill holds a watch on its producer's port, a waiter one on its own, so that an
  * isolate's death releases both; each waiter is answered exactly once.

@@ -211,6 +211,23 @@ def test_isolates_of_a_worker_share_the_cache_and_one_fallback(serve):
     assert slow[0] in (f"slow from {slow[1]}", f"fast from {fast[1]}")
 
 
+def test_isolates_on_two_host_loops_share_the_cache(serve):
+    """With --threads=2 each loop has its isolates; memoryCache calls run on the main loop
+    (forwarded from the other), so the cache and its one fallback per key are still shared."""
+    server = serve({"worker.py": SHARED}, "--threads=2", "--isolates=2", bindings=cache())
+    values = set()
+    for _ in range(3):
+        results = {}
+        threads = [_get_later(server, p, 0, results) for p in ("/slow", "/fast")]
+        for t in threads:
+            t.join()
+        for p in ("/slow", "/fast"):
+            status, _, body = results[p]
+            assert status == 200, server.log()
+            values.add(body.decode().split("|")[0])
+    assert len(values) == 1, values
+
+
 def test_the_next_reader_produces_when_the_producers_isolate_dies(serve):
     server = serve({"worker.py": SHARED}, "--isolates=2", bindings=cache())
     results = {}
