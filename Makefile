@@ -59,7 +59,8 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/storage/kv_http.c src/storage/kv_http_backend.c src/http/fetch_policy.c \
                    src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c \
                    src/host/binding_r2.c src/host/r2_json.c src/host/r2_stream.c src/storage/r2_rules.c \
-                   src/storage/r2_blobs.c src/storage/r2_disk.c
+                   src/storage/r2_blobs.c src/storage/r2_disk.c \
+                   src/host/binding_memory_cache.c src/storage/memory_cache.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60

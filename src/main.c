@@ -643,7 +643,7 @@ static int serve(const pw_cli_t *cli)
      * the host stops at once and takes its children along (pw_zygote_stop). */
     pw_supervisor_catch_stop_signals();
     int ok = host.box && pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
-             (testing ? start_tests(&host) : start_http(&host) == 0 && start_shards(&host) == 0);
+             (testing ? start_tests(&host) == 0 : start_http(&host) == 0 && start_shards(&host) == 0);
     if (ok && !testing)
         report_listening(&host);
     int early_stop = pw_supervisor_stop_signal();

@@ -16,19 +16,10 @@ from typing import Any
 
 from pyworkerd import rpc, webapi
 from pyworkerd.errors import JsException
+from pyworkerd.jsdict import JsDict  # defined there (layer 1); its home for bindings' users
 from pyworkerd.response import fetched_response
 
 KV_TYPES = ("text", "json", "arrayBuffer", "bytes", "stream")
-
-
-class JsDict(dict):
-    """A dict whose keys are also attributes (`r["keys"]` == `r.keys_`), as Pyodide's JS objects."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def _options(options: Any, kwargs: dict[str, Any], what: str) -> dict[str, Any]:

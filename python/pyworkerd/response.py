@@ -16,6 +16,7 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from pyworkerd import jsdict
 from pyworkerd.webapi import (Body, Headers, WireHeaders, WireResponse, body_bytes, checked_headers,
                               header_list, redirect_args, wrap_headers)
 
@@ -252,7 +253,7 @@ class StreamedBody:
         return (await self.bytes()).decode("utf-8", "replace")
 
     async def _json(self, **kwargs: Any) -> Any:
-        return json.loads(await self.text(), **kwargs)
+        return jsdict.loads(await self.text(), **kwargs)
 
 
 class StreamResponse(StreamedBody, Response):

@@ -77,6 +77,14 @@ def send(op: str, *args: str | bytes) -> None:
             _server.schedule_flush()
 
 
+def notify(op: str, *args: str | bytes) -> None:
+    """Binding call `op(*args)` whose answer nobody waits for (it is dropped when it comes):
+    for a task being cancelled, which can await nothing more."""
+    if _channel is not None:
+        _channel.rpc_send(op, *args)
+        _server.schedule_flush()
+
+
 def resolve(call_id: int, fields: list[bytes]) -> None:
     """An RPC_RESULT arrived: settle the Future waiting for it (if any still does)."""
     entry = _futures.pop(call_id, None)

@@ -24,7 +24,7 @@ from typing import Any
 
 import js
 import workers
-from pyworkerd import bindings, context, entropy, packages, trace
+from pyworkerd import bindings, bundle, context, entropy, packages, trace
 from pyworkerd import log as _log
 from pyworkerd.context import Env, ExecutionContext
 from pyworkerd.context import is_awaitable as _is_awaitable
@@ -64,6 +64,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "service": lambda b: bindings.Fetcher(b["name"]),
     "workflow": lambda b: _workflow_binding(b["name"]),
     "r2": lambda b: _r2_binding(b["name"]),
+    "memory_cache": lambda b: _memory_cache_binding(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -74,6 +75,13 @@ def _workflow_binding(name: str) -> Any:
     from pyworkerd import workflows
 
     return workflows.WorkflowBinding(name)
+
+
+def _memory_cache_binding(name: str) -> Any:
+    """A memoryCache binding (imported only by workers that have one)."""
+    from pyworkerd import memory_cache
+
+    return memory_cache.MemoryCache(name)
 
 
 def make_env(bindings: list[dict[str, Any]]) -> Env:
@@ -125,7 +133,8 @@ def load(spec: dict[str, Any]) -> None:
         sys.path.remove(directory)
     sys.path.insert(0, directory)
     start = trace.clock()
-    resolved = packages.setup(spec)
+    vendored = bundle.setup(spec)
+    resolved = packages.setup(spec, vendored)
     trace.step(f"requirements resolved ({len(resolved)})", start)
     entropy.begin_template(directory)
     context.env = make_env(spec.get("bindings", []))
@@ -203,11 +212,8 @@ def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
     global _call, _label, _module, _legacy
     _module, _legacy = module, legacy
     default = _exported(module, "Default")
-    is_class = (
-        isinstance(default, type)
-        and issubclass(default, workers.WorkerEntrypoint)
-        and default is not workers.WorkerEntrypoint
-    )
+    bases = bundle.with_vendored(workers.WorkerEntrypoint)
+    is_class = isinstance(default, type) and issubclass(default, bases) and default not in bases
     on_fetch = getattr(module, "on_fetch", None)  # as workerd: __all__ only filters classes
     on_fetch = on_fetch if callable(on_fetch) else None
     if is_class and legacy and on_fetch is not None:
@@ -251,7 +257,7 @@ def _missing_handler(main: str, legacy: bool, default: Any, on_fetch: Any) -> Ex
                 "Default.fetch, or add the compatibility flag disable_python_no_global_handlers."
             )
     if default is not None and not (
-        isinstance(default, type) and issubclass(default, workers.WorkerEntrypoint)
+        isinstance(default, type) and issubclass(default, bundle.with_vendored(workers.WorkerEntrypoint))
     ):
         exc.add_note("`Default` is defined but is not a subclass of workers.WorkerEntrypoint.")
     return exc
@@ -414,7 +420,8 @@ async def _awaited_to_none(awaitable: Awaitable[Any]) -> None:
 def _entrypoint_class(entrypoint: str) -> type:
     name = entrypoint or "Default"
     cls = getattr(_module, name, None) if _module is not None else None
-    if not (isinstance(cls, type) and issubclass(cls, (workers.WorkerEntrypoint, workers.WorkflowEntrypoint))):
+    bases = bundle.with_vendored(workers.WorkerEntrypoint) + bundle.with_vendored(workers.WorkflowEntrypoint)
+    if not (isinstance(cls, type) and issubclass(cls, bases)):
         if not entrypoint:
             return workers.WorkerEntrypoint  # legacy on_fetch worker: fetch only
         raise TypeError(f'The worker has no WorkerEntrypoint class named "{name}".')

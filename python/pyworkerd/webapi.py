@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPMethod
 from typing import Any, ClassVar
+
+from pyworkerd import jsdict
 
 WireHeaders = list[tuple[str, str]]
 WireResponse = tuple[int, WireHeaders, bytes]
@@ -283,7 +284,7 @@ class Body:
         return self._take()
 
     async def _json(self, **kwargs: Any) -> Any:
-        return json.loads(self._take().decode("utf-8", "replace"), **kwargs)
+        return jsdict.loads(self._take().decode("utf-8", "replace"), **kwargs)
 
 
 class Request(Body):

@@ -145,13 +145,14 @@ def _server(scheme: str, authority: str) -> tuple[str, int | None]:
 _request_pairs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
-def _headers_and_client(request: webapi.Request, authority: bytes) -> tuple[list[tuple[bytes, bytes]], Any]:
-    """Header pairs as lower-case bytes, `host` first (the host passes it as the URL's
-    authority), and the client's address: the connection's peer, or for a request that came
-    in on no connection (a service binding's) as Cloudflare passes it (CF-Connecting-IP).
+def _headers_and_client(request: webapi.Request) -> tuple[list[tuple[bytes, bytes]], Any]:
+    """Header pairs as lower-case bytes, exactly the request's (an HTTP request's include its
+    Host; a service binding's or one made in Python have none unless given, as on workerd),
+    and the client's address: the connection's peer, or for a request that came in on no
+    connection (a service binding's) as Cloudflare passes it (CF-Connecting-IP).
     Pairs seen before come from a memo."""
     raw = request._headers._list if request._headers is not None else request._raw
-    pairs = [(b"host", authority)]
+    pairs: list[tuple[bytes, bytes]] = []
     client = request._client
     memo = _request_pairs
     get = memo.get
@@ -166,26 +167,23 @@ def _headers_and_client(request: webapi.Request, authority: bytes) -> tuple[list
                     memo.clear()
                 memo[pair] = converted
         name = converted[0]
-        if name == b"host":
-            continue
         if name == b"cf-connecting-ip" and request._client is None:
             client = (pair[1], 0)
         append(converted)
     return pairs, client
 
 
-_urls: dict[str, tuple[str, str, bytes, bytes, bytes, tuple[str, int | None]]] = {}
+_urls: dict[str, tuple[str, str, bytes, bytes, tuple[str, int | None]]] = {}
 
 
-def _url_parts(url: str) -> tuple[str, str, bytes, bytes, bytes, tuple[str, int | None]]:
-    """(scheme, path, raw_path, query_string, host header, server) of an absolute URL, as
-    the scope has them; URLs seen before come from a memo."""
+def _url_parts(url: str) -> tuple[str, str, bytes, bytes, tuple[str, int | None]]:
+    """(scheme, path, raw_path, query_string, server) of an absolute URL, as the scope has
+    them; URLs seen before come from a memo."""
     parts = _urls.get(url)
     if parts is None:
         scheme, authority, path, query = _split_url(url)
         parts = (scheme, unquote(path) if "%" in path else path, path.encode("utf-8", "surrogateescape"),
-                 query.encode("utf-8", "surrogateescape"), authority.encode("latin-1", "replace"),
-                 _server(scheme, authority))
+                 query.encode("utf-8", "surrogateescape"), _server(scheme, authority))
         if len(url) <= MEMO_URL:
             if len(_urls) >= MEMO_SIZE:
                 _urls.clear()
@@ -195,8 +193,8 @@ def _url_parts(url: str) -> tuple[str, str, bytes, bytes, bytes, tuple[str, int 
 
 def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scope:
     """The ASGI 3 HTTP scope of a Workers request."""
-    scheme, path, raw_path, query, authority, server = _url_parts(request._url)
-    headers, client = _headers_and_client(request, authority)
+    scheme, path, raw_path, query, server = _url_parts(request._url)
+    headers, client = _headers_and_client(request)
     return {
         "type": "http",
         "asgi": ASGI_VERSION,

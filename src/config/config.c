@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -483,6 +484,55 @@ static int load_r2_binding(ctx_t *c, const char *svc, const char *name, const cJ
     return out->value ? 0 : oom(c);
 }
 
+/* A MemoryCacheLimits number: capnp's JSON writes a UInt64 as a string. -1: neither. */
+static int json_u64(const cJSON *obj, const char *key, uint64_t max, uint64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char *end = NULL;
+    if (!v) {
+        *out = 0;
+        return 0;
+    }
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)max) {
+        *out = (uint64_t)v->valuedouble;
+        return 0;
+    }
+    if (!cJSON_IsString(v) || !isdigit((unsigned char)v->valuestring[0]))
+        return -1;
+    errno = 0;
+    unsigned long long n = strtoull(v->valuestring, &end, 10);
+    if (errno || *end || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* A `memoryCache` binding (workerd's in-memory cache): an optional id and required limits. */
+static int load_memory_cache_binding(ctx_t *c, const char *svc, const char *name, const cJSON *mc,
+                                     pw_binding_t *out)
+{
+    const cJSON *limits = cJSON_GetObjectItemCaseSensitive(mc, "limits");
+    uint64_t keys, value, total;
+    if (!cJSON_IsObject(limits)) {
+        return fail(c, AT_STRING(name), svc, "MemoryCache bindings must specify limits. Please "
+                    "update the binding in the worker configuration and try again.");
+    }
+    if (json_u64(limits, "maxKeys", UINT32_MAX, &keys) < 0 ||
+        json_u64(limits, "maxValueSize", UINT32_MAX, &value) < 0 ||
+        json_u64(limits, "maxTotalValueSize", UINT64_MAX, &total) < 0) {
+        return fail(c, AT_STRING(name), svc, "worker.bindings[\"%s\"].memoryCache.limits: maxKeys "
+                    "and maxValueSize must be UInt32 and maxTotalValueSize a UInt64.", name);
+    }
+    const char *id = json_str(mc, "id");
+    out->kind = PW_BINDING_MEMORY_CACHE;
+    out->cache_limits.max_keys = (uint32_t)keys;
+    out->cache_limits.max_value_size = (uint32_t)value;
+    out->cache_limits.max_total_value_size = total;
+    out->value_len = id ? strlen(id) : 0;
+    out->value = dup_n(id ? id : "", out->value_len);
+    return out->value ? 0 : oom(c);
+}
+
 static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t *out)
 {
     static const char *const fields[] = { "name", NULL };
@@ -533,6 +583,8 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
         return load_workflow_binding(c, svc, name, member, out);
     } else if (strcmp(m, "r2Bucket") == 0) {
         return load_r2_binding(c, svc, name, member, out);
+    } else if (strcmp(m, "memoryCache") == 0) {
+        return load_memory_cache_binding(c, svc, name, member, out);
     } else {
         char path[1024];
         snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);

@@ -10,6 +10,7 @@
 #define PW_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     PW_MODULE_PYTHON,
@@ -38,6 +39,8 @@ typedef enum {
     PW_BINDING_WORKFLOW,    /* wrapped PW_WORKFLOWS_MODULE: value = the worker's name,
                              * entrypoint = its WorkflowEntrypoint class */
     PW_BINDING_R2,          /* r2Bucket: value = the writable disk service holding it */
+    PW_BINDING_MEMORY_CACHE,    /* memoryCache: value = its id ("": none, the binding's own
+                                 * cache), cache_limits = its limits */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */
@@ -50,6 +53,10 @@ typedef struct {
     size_t value_len;
     char *entrypoint;       /* PW_BINDING_SERVICE: a named WorkerEntrypoint class, or NULL;
                              * PW_BINDING_WORKFLOW: the WorkflowEntrypoint class */
+    struct {                /* PW_BINDING_MEMORY_CACHE: workerd's MemoryCacheLimits */
+        uint32_t max_keys, max_value_size;
+        uint64_t max_total_value_size;
+    } cache_limits;
 } pw_binding_t;
 
 /* The worker's `pyworkerd = (...)` extension field: 0 = the command line's value. */

@@ -91,6 +91,7 @@ extern const pw_binding_kind_impl_t pw_binding_service;
 extern const pw_binding_kind_impl_t pw_binding_fetch;
 extern const pw_binding_kind_impl_t pw_binding_workflows;
 extern const pw_binding_kind_impl_t pw_binding_r2;
+extern const pw_binding_kind_impl_t pw_binding_memory_cache;
 
 #define PW_BINDING_MAX_KINDS 16
 

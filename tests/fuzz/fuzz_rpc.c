@@ -2,7 +2,8 @@
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
  * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
  * service calls, fetch(), R2 on files and SQLite (its jobs run on libuv's pool: the target
- * waits for them after each call) and Workflows (host/binding_workflows.c: binding calls, and step
+ * waits for them after each call), memoryCache (one producer per key, its waiters) and Workflows
+ * (host/binding_workflows.c: binding calls, and step
  * calls of a run in flight — the loop turns after each call, so a created instance's run
  * starts and its CALL is pending) — through the binding-kind table (host/binding.c), with the
  * pool and http/fetch.c's transfers replaced by stubs defined here; binding calls answer
@@ -102,6 +103,10 @@ static pw_binding_t bindings[] = {
     { .name = "T", .kind = PW_BINDING_TEXT, .value = "text" },
     { .name = "WF", .kind = PW_BINDING_WORKFLOW, .value = "main", .entrypoint = "Flow" },
     { .name = "BK", .kind = PW_BINDING_R2, .value = "disk" },
+    { .name = "MC", .kind = PW_BINDING_MEMORY_CACHE, .value = "shared",
+      .cache_limits = { 2, 64, 100 } },
+    { .name = "MC2", .kind = PW_BINDING_MEMORY_CACHE, .value = "",
+      .cache_limits = { 0, 0, 0 } },
 };
 static pw_service_t services[] = {
     { .name = "main", .kind = PW_SERVICE_WORKER,
@@ -256,7 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pw_port_hold(port);     /* the target's own: the port outlives a close in settle() */
     int closed = tail ? settle(port, tail + 1, size - calls_len - 1) : settle(port, data, 0);
     if (!closed)
-        pw_port_close(port);    /* R2 bodies left open watch the port until the isolate dies */
+        pw_port_close(port);    /* R2 bodies left open, memoryCache producers: they end with it */
     if (pw_port_held(port) != 1)
         abort();    /* a hold or a watch was leaked (each watch holds the port) */
     pw_port_release(port);
@@ -328,10 +333,20 @@ static void r2_seeds(fuzz_add_cb add)
     add(nul_key, sizeof nul_key - 1);       /* a NUL in a key: refused, the job freed once */
 }
 
+static void memory_cache_seeds(fuzz_add_cb add)
+{
+    seed_raw(add, "mcache.read|MC|k|1^mcache.read|MC|k|1^mcache.read|MC|k|1^mcache.fail|MC|k|1^"
+                  "mcache.put|MC|k|{\"v\":1}||2^mcache.get|MC|k^mcache.delete|MC|k~a");
+    seed_raw(add, "mcache.read|MC|a|0^mcache.put|MC|a|x|1e15|0^mcache.put|MC|b|y|nan|0^"
+                  "mcache.put|MC|c|z|5|0^mcache.get|MC|a^mcache.read|MC2|a|1^mcache.get|NOPE|a~a");
+    seed_raw(add, "mcache.read|MC|k|1^mcache.read|MC|k|1~a");
+}
+
 void fuzz_seeds(fuzz_add_cb add)
 {
     workflow_seeds(add);
     r2_seeds(add);
+    memory_cache_seeds(add);
     for (int i = 0; i < 3; i++) {
         const char *kv = i == 0 ? "KV" : i == 1 ? "WKV" : "XKV";
         SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");

@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.log": 1,
     "pyworkerd.trace": 1,
     "pyworkerd.entropy": 1,
+    "pyworkerd.jsdict": 1,
     # 2. binding calls to the host, and the package resolver
     "pyworkerd.rpc": 2,
     "pyworkerd.bindings": 2,
@@ -30,6 +31,8 @@ LAYERS: dict[str, int] = {
     "pyworkerd.r2": 2,
     "pyworkerd.r2_options": 2,
     "pyworkerd.r2_stream": 2,
+    "pyworkerd.bundle": 2,
+    "pyworkerd.memory_cache": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,

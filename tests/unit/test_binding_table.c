@@ -42,11 +42,15 @@ TEST(every_kind_registers_its_ops)
                                       "r2.mpu.complete", "r2.mpu.abort" };
     for (size_t i = 0; i < sizeof r2 / sizeof r2[0]; i++)
         expect_op(r2[i], &pw_binding_r2);
+    static const char *const mc[] = { "mcache.get", "mcache.read", "mcache.put", "mcache.fail",
+                                      "mcache.delete" };
+    for (size_t i = 0; i < sizeof mc / sizeof mc[0]; i++)
+        expect_op(mc[i], &pw_binding_memory_cache);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 5);
+    CHECK(pw_binding_kind_count() == 6);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
