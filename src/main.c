@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "host/child_log.h"
 #include "host/control_events.h"
+#include "host/cron_timer.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"
@@ -50,6 +51,7 @@ typedef struct {
     int exit_code;              /* `pyworkerd test`: its verdict */
     pw_test_target_t *test_targets;
     size_t pools_retiring;
+    pw_cron_timer_t *cron;      /* Cron Triggers (serve only) */
 } host_t;
 
 static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
@@ -116,7 +118,8 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
                                           (unsigned)cli->memory_limit_mib),
                                       .cpu_limit_ms = or_default(
                                           config->services[index].worker.options.cpu_limit_ms,
-                                          (unsigned)cli->cpu_limit_ms) };
+                                          (unsigned)cli->cpu_limit_ms),
+                                      .test_scheduled = cli->test_scheduled };
     if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
@@ -271,6 +274,18 @@ static int reload_create_pool(void *arg, const pw_config_t *config, size_t index
     return create_pool(arg, config, index, template_fd, spec_path, out);
 }
 
+/* ---- Cron Triggers ---- */
+
+static int start_cron(host_t *host)
+{
+    char err[1024];
+    int rc = pw_cron_timer_start(host->loop, host->config, (unsigned)host->cli->test_cron_speed,
+                                 lookup_pool, host, &host->cron, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "%s\n", err);
+    return rc;
+}
+
 static void start_watch(host_t *host)
 {
     pw_reload_options_t opts = {
@@ -294,6 +309,7 @@ static void close_everything(host_t *host)
     uv_close((uv_handle_t *)&host->sigint, NULL);
     uv_close((uv_handle_t *)&host->log_flush, NULL);
     pw_zygote_unwatch(&host->zygote);
+    pw_cron_timer_stop(host->cron);
     pw_reload_stop(host->reload);
     if (host->http)
         pw_http_server_close(host->http);
@@ -441,7 +457,7 @@ static int serve(const pw_cli_t *cli)
      * the host stops at once and takes its children along (pw_zygote_stop). */
     pw_supervisor_catch_stop_signals();
     int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
-             (testing ? start_tests(&host) : start_http(&host)) == 0;
+             (testing ? start_tests(&host) : start_http(&host) == 0 ? start_cron(&host) : -1) == 0;
     int early_stop = pw_supervisor_stop_signal();
     if (early_stop) {
         pw_log_error("%s while starting; stopping", strsignal(early_stop));
@@ -459,6 +475,7 @@ static int serve(const pw_cli_t *cli)
     pw_log_flush();
     pw_child_log_drain_all();
     pw_zygote_stop(&host.zygote);
+    pw_cron_timer_free(host.cron);
     pw_rpc_host_free(host.rpc);
     pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);

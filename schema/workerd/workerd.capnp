@@ -516,7 +516,7 @@ struct Worker {
       # dead_letter_queue: where messages go after maxRetries failed retries ("": dropped).
 
       retryDelay @5 :UInt32;
-      # retry_delay: seconds before a retried message is delivered again, 0 to 43200 (a
+      # retry_delay: seconds before a retried message is delivered again, 0 to 86400 (a
       # retry(delaySeconds=) or retryAll(delaySeconds=) overrides it).
 
       maxConcurrency @6 :UInt32;

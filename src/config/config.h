@@ -65,7 +65,7 @@ typedef struct {
 } pw_queue_consumer_t;
 
 #define PW_QUEUE_MAX_BATCH 100          /* messages per batch (sendBatch and delivery) */
-#define PW_QUEUE_MAX_DELAY_S 43200      /* delaySeconds, retry_delay: 12 hours */
+#define PW_QUEUE_MAX_DELAY_S 86400      /* delaySeconds, retry_delay: 24 hours */
 #define PW_QUEUE_MAX_NAME 63
 
 /* The worker's `pyworkerd = (...)` extension field: 0 = the command line's value. */

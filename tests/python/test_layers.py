@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.bindings": 2,
     "pyworkerd.workflows": 2,
     "pyworkerd.packages": 2,
+    "pyworkerd.queues": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,
@@ -45,6 +46,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.runtime": 5,
     "pyworkerd.loop": 5,
     "pyworkerd.test_handler": 5,
+    "pyworkerd.events": 5,
 }
 
 

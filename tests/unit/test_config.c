@@ -721,8 +721,8 @@ TEST(bad_queue_and_cron_settings_name_the_field)
     CHECK(fails_with("maxBatchTimeout is 61; it must be 0 to 60 seconds"));
     write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", maxRetries = 101)]),\n");
     CHECK(fails_with("maxRetries is 101; it must be 0 to 100"));
-    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", retryDelay = 43201)]),\n");
-    CHECK(fails_with("retryDelay is 43201; it must be 0 to 43200 seconds"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", retryDelay = 86401)]),\n");
+    CHECK(fails_with("retryDelay is 86401; it must be 0 to 86400 seconds"));
     write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", maxConcurrency = 251)]),\n");
     CHECK(fails_with("maxConcurrency is 251"));
     write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", deadLetterQueue = \"q\")]),\n");
