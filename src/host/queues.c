@@ -175,7 +175,7 @@ static pw_queue_settle_t retry_or_give_up(batch_t *b, size_t i, int64_t delay_s,
         return (pw_queue_settle_t){ b->seq[i], PW_QUEUE_RETRY, now + d * 1000 };
     }
     if (cfg->dead_letter_queue) {
-        pw_log_info("queue %s: message %s failed %u time(s); moved to dead-letter queue %s",
+        pw_log_error("queue %s: message %s failed %u time(s); moved to dead-letter queue %s",
                     cfg->queue, b->ids[i], b->attempts[i] + 1, cfg->dead_letter_queue);
         return (pw_queue_settle_t){ b->seq[i], PW_QUEUE_DEAD, 0 };
     }
