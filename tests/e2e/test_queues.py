@@ -464,3 +464,25 @@ def test_ten_thousand_messages_survive_kill_9_in_the_middle(app):
     assert len(acked) == 10000
     missing = acked - set(seen)
     assert not missing, f"{len(missing)} lost, e.g. {sorted(missing)[:10]}"
+
+
+def test_queues_example(tmp_path):
+    example = REPO / "examples" / "queues"
+    s = Server(example / "config.capnp", args=["--persist-dir", str(tmp_path)], tmp=tmp_path)
+    try:
+        for item, qty in (("book", 2), ("pen", 1), ("void", 0)):
+            status, _, body = s.get(f"/order?item={item}&qty={qty}")
+            assert status == 200 and json.loads(body)["queued"] == {"item": item, "qty": qty}
+        deadline = time.monotonic() + 15
+        while True:
+            done = json.loads(s.get("/orders")[2])
+            dead = json.loads(s.get("/dead")[2])
+            if (len(done) == 2 and dead) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert sorted(o["item"] for o in done) == ["book", "pen"], s.log()
+        assert all(o["attempts"] == 1 for o in done)
+        assert dead == [{"item": "void", "qty": 0}], s.log()
+        assert (tmp_path / "queues.sqlite3").exists()
+    finally:
+        s.stop()
