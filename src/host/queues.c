@@ -166,22 +166,33 @@ static void settle(batch_t *b, pw_queue_settle_t *s)
 }
 
 /* The fate of a message the consumer did not finish: retried after `delay_s` (-1: the
- * consumer's retry_delay), or past max_retries dead-lettered or dropped. */
-static pw_queue_settle_t retry_or_give_up(batch_t *b, size_t i, int64_t delay_s, int64_t now)
+ * consumer's retry_delay), or past max_retries dead-lettered or dropped (*gone counts it,
+ * *example is one of their ids). */
+static pw_queue_settle_t retry_or_give_up(batch_t *b, size_t i, int64_t delay_s, int64_t now,
+                                          size_t *gone, const char **example)
 {
     const pw_queue_consumer_t *cfg = b->consumer->cfg;
     if (b->attempts[i] < cfg->max_retries) {
         int64_t d = delay_s >= 0 ? delay_s : (int64_t)cfg->retry_delay_s;
         return (pw_queue_settle_t){ b->seq[i], PW_QUEUE_RETRY, now + d * 1000 };
     }
-    if (cfg->dead_letter_queue) {
-        pw_log_error("queue %s: message %s failed %u time(s); moved to dead-letter queue %s",
-                    cfg->queue, b->ids[i], b->attempts[i] + 1, cfg->dead_letter_queue);
-        return (pw_queue_settle_t){ b->seq[i], PW_QUEUE_DEAD, 0 };
-    }
-    pw_log_error("queue %s: message %s failed %u time(s) and has no dead-letter queue; dropped",
-                 cfg->queue, b->ids[i], b->attempts[i] + 1);
-    return (pw_queue_settle_t){ b->seq[i], PW_QUEUE_ACK, 0 };
+    ++*gone;
+    *example = b->ids[i];
+    return (pw_queue_settle_t){ b->seq[i], cfg->dead_letter_queue ? PW_QUEUE_DEAD : PW_QUEUE_ACK, 0 };
+}
+
+/* One line for the messages of a batch that ran out of retries. */
+static void log_given_up(const batch_t *b, size_t gone, const char *example)
+{
+    const pw_queue_consumer_t *cfg = b->consumer->cfg;
+    if (gone == 0)
+        return;
+    if (cfg->dead_letter_queue)
+        pw_log_error("queue %s: %zu message(s) (e.g. %s) failed %u time(s); moved to dead-letter "
+                     "queue %s", cfg->queue, gone, example, cfg->max_retries + 1, cfg->dead_letter_queue);
+    else
+        pw_log_error("queue %s: %zu message(s) (e.g. %s) failed %u time(s) and have no "
+                     "dead-letter queue; dropped", cfg->queue, gone, example, cfg->max_retries + 1);
 }
 
 /* The consumer answered: each message by its verdict. */
@@ -193,13 +204,16 @@ static void settle_answer(batch_t *b, pw_bytes_t body)
     for (size_t i = 0; i < b->n; i++)
         ids[i] = b->ids[i];
     int ok = pw_queue_answer_parse(body, ids, b->n, PW_QUEUE_MAX_DELAY_S, v);
-    if (!ok)
-        pw_log_error("queue %s: the consumer's queue() failed; the batch of %zu will be retried",
-                     b->consumer->cfg->queue, b->n);
+    if (!ok)    /* the isolate logged why */
+        pw_log_info("queue %s: the consumer's queue() failed; the batch of %zu is retried",
+                    b->consumer->cfg->queue, b->n);
     int64_t now = pw_queues_now_ms();
+    size_t gone = 0;
+    const char *example = NULL;
     for (size_t i = 0; i < b->n; i++)
-        s[i] = v[i].retry ? retry_or_give_up(b, i, v[i].delay_s, now)
+        s[i] = v[i].retry ? retry_or_give_up(b, i, v[i].delay_s, now, &gone, &example)
                           : (pw_queue_settle_t){ b->seq[i], PW_QUEUE_ACK, 0 };
+    log_given_up(b, gone, example);
     settle(b, s);
 }
 
@@ -210,12 +224,15 @@ static void settle_failure(batch_t *b, int status, const char *why)
     pw_queue_settle_t s[PW_QUEUE_MAX_BATCH];
     int64_t now = pw_queues_now_ms();
     int unavailable = status == 503;
+    size_t gone = 0;
+    const char *example = NULL;
     pw_log_error("queue %s: delivering a batch of %zu to %s failed (%d %s); %s",
                  b->consumer->cfg->queue, b->n, b->consumer->service, status, why ? why : "",
                  unavailable ? "it will be delivered again" : "it will be retried");
     for (size_t i = 0; i < b->n; i++)
         s[i] = unavailable ? (pw_queue_settle_t){ b->seq[i], PW_QUEUE_RELEASE, now + UNAVAILABLE_DELAY_MS }
-                           : retry_or_give_up(b, i, -1, now);
+                           : retry_or_give_up(b, i, -1, now, &gone, &example);
+    log_given_up(b, gone, example);
     settle(b, s);
 }
 

@@ -367,7 +367,7 @@ def test_after_max_retries_messages_go_to_the_dead_letter_queue(app):
 def test_without_a_dead_letter_queue_messages_are_dropped(app):
     s = app("maxRetries = 0, maxBatchTimeout = 0")
     assert send(s, batch=[{"body": {"n": 1, "fail": 99}}]) == (200, "ok")
-    s.wait_log("has no dead-letter queue; dropped")
+    s.wait_log("have no dead-letter queue; dropped")
     time.sleep(0.3)
     assert len(messages(s)) == 1
 
@@ -418,7 +418,7 @@ def test_a_consumer_without_a_queue_handler_fails_its_batches(app):
     s = app("maxRetries = 0, maxBatchTimeout = 0", worker=NO_HANDLER)
     assert s.get("/")[0] == 200
     s.wait_log("Handler does not export a queue() function.")
-    s.wait_log("has no dead-letter queue; dropped")
+    s.wait_log("have no dead-letter queue; dropped")
 
 
 def test_service_binding_queue_returns_workerds_result(app):
