@@ -25,6 +25,7 @@ JSON_MESSAGES_DATE = "2024-03-18"
 sent as JSON; before it, as a structured clone ("v8")."""
 
 _PACK = struct.Struct("<cII")
+_JSON = json.JSONEncoder(separators=(",", ":"))
 
 
 def json_by_default(compat_date: str, flags: Iterable[str]) -> bool:
@@ -66,7 +67,7 @@ def encode_body(body: Any, content_type: str) -> bytes:
         return bytes(body)
     if content_type == "json":
         try:
-            return json.dumps(body, separators=(",", ":")).encode()
+            return _JSON.encode(body).encode()
         except (TypeError, ValueError) as exc:
             raise TypeError(f"Queue message body is not JSON: {exc}") from None
     return bindings.python_to_rpc(body)
@@ -229,23 +230,30 @@ def _decode(raw: bytes, content_type: str) -> Any:
     return json.loads(raw, object_hook=bindings.JsDict)
 
 
+TYPE_NAMES = {"j": "json", "t": "text", "b": "bytes", "v": "v8"}
+
+
 class Message:
     """One message of a batch: `id`, `timestamp` (a datetime, UTC), `body`, `attempts`
     (1 on the first delivery), `ack()` and `retry(delaySeconds=)`."""
 
-    __slots__ = ("id", "timestamp", "attempts", "_raw", "_type", "_body", "_decoded", "_result")
+    __slots__ = ("id", "attempts", "_ms", "_raw", "_type", "_body", "_decoded", "_result")
 
-    def __init__(self, info: dict[str, Any], raw: bytes, result: QueueEventResult) -> None:
-        self.id: str = info["id"]
-        ms = info["timestamp"]
-        self.timestamp = (datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc)
-                          .replace(tzinfo=None))
-        self.attempts: int = info["attempts"]
+    def __init__(self, msg_id: str, ms: int, attempts: int, kind: str, raw: bytes,
+                 result: QueueEventResult) -> None:
+        self.id = msg_id
+        self.attempts = attempts
+        self._ms = ms
         self._raw = raw
-        self._type = info.get("contentType", "json")
+        self._type = TYPE_NAMES.get(kind, "json")
         self._decoded = False
         self._body: Any = None
         self._result = result
+
+    @property
+    def timestamp(self) -> datetime.datetime:
+        """When the message was sent (a naive datetime in UTC, as Pyodide converts a Date)."""
+        return datetime.datetime.fromtimestamp(self._ms / 1000, datetime.timezone.utc).replace(tzinfo=None)
 
     @property
     def body(self) -> Any:
@@ -294,16 +302,16 @@ class MessageBatch:
 
 
 def decode_batch(payload: bytes) -> tuple[MessageBatch, QueueEventResult]:
-    """A delivered batch: one line of JSON describing the messages, then their bodies."""
+    """A delivered batch (host/queues.c): one line of JSON describing the messages column by
+    column ({"queue", "ids", "timestamps", "attempts", "types", "sizes"}), then the bodies."""
     head, _, bodies = payload.partition(b"\n")
     info = json.loads(head)
     result = QueueEventResult()
     messages = []
-    view = memoryview(bodies)
     offset = 0
-    for m in info["messages"]:
-        size = int(m["size"])
-        messages.append(Message(m, bytes(view[offset:offset + size]), result))
+    for msg_id, ms, attempts, kind, size in zip(info["ids"], info["timestamps"], info["attempts"],
+                                                info["types"], info["sizes"]):
+        messages.append(Message(msg_id, ms, attempts, kind, bodies[offset:offset + size], result))
         offset += size
     return MessageBatch(str(info["queue"]), messages, result), result
 

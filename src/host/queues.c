@@ -2,8 +2,10 @@
  * process, loop thread; see queues.h). The store is the truth; the engine keeps per
  * consumer only its batches in flight and when it next needs to look (one timer for all,
  * at the earliest such time). A delivered batch is a CALL of the consumer's "__queue__"
- * with one line of JSON describing the messages, then their bodies back to back:
- *   {"queue": Q, "messages": [{"id", "timestamp" (ms), "attempts", "contentType", "size"}]}\n
+ * with one line of JSON describing the messages, column by column, then their bodies back
+ * to back (python/pyworkerd/queues.py decode_batch reads it):
+ *   {"queue": Q, "ids": [...], "timestamps": [ms...], "attempts": [...],
+ *    "types": "jtbv..." (json, text, bytes, v8), "sizes": [...]}\n
  * Invariant: a taken message is settled exactly once by this host (answer, failure or
  * release), or left taken for the next host when this one stops first.
  */
@@ -36,6 +38,9 @@ typedef struct batch {
     int64_t seq[PW_QUEUE_MAX_BATCH];
     unsigned attempts[PW_QUEUE_MAX_BATCH];
     char ids[PW_QUEUE_MAX_BATCH][PW_QUEUE_ID_LEN + 1];
+    int64_t sent_ms[PW_QUEUE_MAX_BATCH];
+    size_t sizes[PW_QUEUE_MAX_BATCH];
+    char types[PW_QUEUE_MAX_BATCH + 1];
     pw_buf_t head, bodies;      /* the CALL's payload while it is built */
     int failed;                 /* building it ran out of memory */
 } batch_t;
@@ -262,13 +267,30 @@ static void add_message(void *arg, const pw_queue_msg_t *m)
     b->attempts[i] = m->attempts;
     snprintf(b->ids[i], sizeof b->ids[i], "%.*s", (int)(m->id.len < PW_QUEUE_ID_LEN ? m->id.len
              : PW_QUEUE_ID_LEN), (const char *)m->id.base);
-    const char *type = pw_bytes_is(m->content_type, "text") ? "text"
-                       : pw_bytes_is(m->content_type, "bytes") ? "bytes"
-                       : pw_bytes_is(m->content_type, "v8") ? "v8" : "json";
-    b->failed |= pw_buf_printf(&b->head, "%s{\"id\":\"%s\",\"timestamp\":%lld,\"attempts\":%u,"
-                               "\"contentType\":\"%s\",\"size\":%zu}", i ? "," : "", b->ids[i],
-                               (long long)m->sent_ms, m->attempts + 1, type, m->body.len) < 0;
+    b->types[i] = pw_bytes_is(m->content_type, "text") ? 't' : pw_bytes_is(m->content_type, "bytes") ? 'b'
+                  : pw_bytes_is(m->content_type, "v8") ? 'v' : 'j';
+    b->sent_ms[i] = m->sent_ms;
+    b->sizes[i] = m->body.len;
     b->failed |= pw_buf_append(&b->bodies, m->body.base, m->body.len) < 0;
+}
+
+/* The batch's header line (see the top of this file), then its bodies. */
+static int build_payload(batch_t *b, const char *queue, pw_buf_t *out)
+{
+    int rc = pw_buf_printf(out, "{\"queue\":\"%s\",\"ids\":[", queue);
+    for (size_t i = 0; rc == 0 && i < b->n; i++)
+        rc = pw_buf_printf(out, "%s\"%s\"", i ? "," : "", b->ids[i]);
+    for (size_t i = 0; rc == 0 && i < b->n; i++)
+        rc = pw_buf_printf(out, "%s%lld", i ? "," : "],\"timestamps\":[", (long long)b->sent_ms[i]);
+    for (size_t i = 0; rc == 0 && i < b->n; i++)
+        rc = pw_buf_printf(out, "%s%u", i ? "," : "],\"attempts\":[", b->attempts[i] + 1);
+    if (rc == 0)
+        rc = pw_buf_printf(out, "],\"types\":\"%.*s\"", (int)b->n, b->types);
+    for (size_t i = 0; rc == 0 && i < b->n; i++)
+        rc = pw_buf_printf(out, "%s%zu", i ? "," : ",\"sizes\":[", b->sizes[i]);
+    if (rc == 0)
+        rc = pw_buf_printf(out, "]}\n");
+    return rc == 0 ? pw_buf_append(out, b->bodies.data, b->bodies.len) : rc;
 }
 
 /* Takes up to a batch of deliverable messages and calls the consumer with them. */
@@ -281,7 +303,6 @@ static int deliver(consumer_t *c, pw_pool_t *pool, int64_t now)
     b->consumer = c;
     pw_buf_init(&b->head);
     pw_buf_init(&b->bodies);
-    b->failed = pw_buf_printf(&b->head, "{\"queue\":\"%s\",\"messages\":[", c->cfg->queue) < 0;
     int n = q->store->ops->take(q->store, pw_bytes_of(c->cfg->queue), now, c->cfg->max_batch_size,
                                 add_message, b);
     b->next = c->batches;
@@ -293,8 +314,7 @@ static int deliver(consumer_t *c, pw_pool_t *pool, int64_t now)
         batch_unlink_free(b);
         return n < 0 ? -1 : 0;
     }
-    b->failed |= pw_buf_printf(&b->head, "]}\n") < 0;
-    b->failed |= pw_buf_append(&b->head, b->bodies.data, b->bodies.len) < 0;
+    b->failed |= build_payload(b, c->cfg->queue, &b->head) < 0;
     pw_buf_free(&b->bodies);
     pw_buf_t payload = b->head;     /* the call copies it; done() may free b before it returns */
     pw_buf_init(&b->head);

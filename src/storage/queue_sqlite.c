@@ -40,7 +40,11 @@ static const char *const statements[N_ST] = {
     [ST_ROLLBACK] = "ROLLBACK",
 };
 
+/* Exclusive locking: this host is the file's one user (a second host on the same persist
+ * directory is refused at open instead of delivering the same messages), and no transaction
+ * pays for taking and dropping the file's locks. */
 static const char schema[] =
+    "PRAGMA locking_mode=EXCLUSIVE;"
     "CREATE TABLE IF NOT EXISTS messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
     "queue TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL, content_type TEXT NOT NULL, "
     "sent INTEGER NOT NULL, visible INTEGER NOT NULL, attempts INTEGER NOT NULL, "

@@ -122,11 +122,26 @@ TEST(messages_survive_reopening_and_taken_ones_come_back)
     CHECK(system(path) == 0);
 }
 
+TEST(a_second_host_on_the_same_store_is_refused)
+{
+    char dir[] = "/tmp/pw-test-queue-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    pw_queue_backend_t *b = open_at(dir), *other = NULL;
+    char err[256] = "";
+    CHECK(pw_queue_sqlite_open(dir, &other, err, sizeof err) < 0 && other == NULL);
+    CHECK(strstr(err, "locked") != NULL);
+    b->ops->close(b);
+    char path[512];
+    snprintf(path, sizeof path, "rm -rf %s", dir);
+    CHECK(system(path) == 0);
+}
+
 int main(void)
 {
     RUN(messages_are_taken_oldest_first_when_visible);
     RUN(settling_acks_retries_releases_and_dead_letters);
     RUN(a_batch_of_a_hundred_is_one_send);
     RUN(messages_survive_reopening_and_taken_ones_come_back);
+    RUN(a_second_host_on_the_same_store_is_refused);
     return UNIT_DONE();
 }
