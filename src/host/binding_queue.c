@@ -16,10 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    pw_queues_t *engine;        /* NULL when no worker names a queue */
-    const pw_service_t *caller;
-} queue_worker_t;
+typedef pw_binding_caller_t queue_worker_t;    /* engine: NULL when no worker names a queue */
 
 typedef struct {
     pw_queue_new_t msgs[PW_QUEUE_MAX_BATCH];
@@ -162,28 +159,13 @@ static void *queue_resolve(const pw_binding_call_t *c)
 
 static int queue_open(const pw_binding_env_t *env, void **state, char *err, size_t err_len)
 {
-    const char *base = env->persist_dir ? env->persist_dir : ".";
-    return pw_queues_create(env->loop, env->config, strcmp(base, ":memory:") ? base : NULL,
-                            env->lookup, env->lookup_arg, (pw_queues_t **)state, err, err_len);
+    return pw_queues_create(env->loop, env->config, pw_binding_state_dir(env), env->lookup,
+                            env->lookup_arg, (pw_queues_t **)state, err, err_len);
 }
 
 static void queue_close(void *state)
 {
     pw_queues_free(state);
-}
-
-static int queue_attach(void *host_state, const pw_binding_env_t *env, const pw_service_t *service,
-                        void **state, char *err, size_t err_len)
-{
-    queue_worker_t *w = calloc(1, sizeof *w);
-    *state = w;
-    if (!w) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    w->engine = host_state;
-    w->caller = service;
-    return 0;
 }
 
 static const pw_binding_op_t queue_ops[] = {
@@ -197,6 +179,6 @@ static const pw_binding_group_t queue_groups[] = {
 };
 
 const pw_binding_kind_impl_t pw_binding_queue = {
-    .name = "queue", .open = queue_open, .close = queue_close, .attach = queue_attach,
+    .name = "queue", .open = queue_open, .close = queue_close, .attach = pw_binding_attach_caller,
     .detach = free, .groups = queue_groups, .n_groups = 1,
 };
