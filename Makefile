@@ -46,7 +46,8 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS       := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
-                   src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c
+                   src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c \
+                   src/config/cron.c src/host/queue_answer.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
@@ -60,7 +61,9 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c \
                    src/host/binding_r2.c src/host/r2_json.c src/host/r2_stream.c src/storage/r2_rules.c \
                    src/storage/r2_blobs.c src/storage/r2_disk.c \
-                   src/host/binding_memory_cache.c src/storage/memory_cache.c
+                   src/host/binding_memory_cache.c src/storage/memory_cache.c \
+                   src/host/binding_queue.c src/host/queues.c src/host/queue_answer.c \
+                   src/storage/queue_sqlite.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "host/child_log.h"
 #include "host/control_events.h"
+#include "host/cron_timer.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"
@@ -64,6 +65,7 @@ typedef struct {
     size_t loops_busy;          /* draining: loops with requests in flight */
     size_t shards_running;      /* stopping: shards whose thread has not yet ended */
     int serving;                /* the main loop's handles are up (watch_signals) */
+    pw_cron_timer_t *cron;      /* Cron Triggers (serve only) */
 } host_t;
 
 static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
@@ -138,7 +140,8 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
                                           (unsigned)cli->memory_limit_mib),
                                       .cpu_limit_ms = or_default(
                                           config->services[index].worker.options.cpu_limit_ms,
-                                          (unsigned)cli->cpu_limit_ms) };
+                                          (unsigned)cli->cpu_limit_ms),
+                                      .test_scheduled = cli->test_scheduled };
     if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
@@ -400,6 +403,18 @@ static int reload_create_pool(void *arg, const pw_config_t *config, size_t index
     return create_pool(arg, config, index, template_fd, spec_path, out);
 }
 
+/* ---- Cron Triggers ---- */
+
+static int start_cron(host_t *host)
+{
+    char err[1024];
+    int rc = pw_cron_timer_start(host->loop, host->config, (unsigned)host->cli->test_cron_speed,
+                                 lookup_pool, host, &host->cron, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "%s\n", err);
+    return rc;
+}
+
 static void start_watch(host_t *host)
 {
     pw_reload_options_t opts = {
@@ -426,6 +441,7 @@ static void close_everything(host_t *host)
         pw_mailbox_close(host->box);
     host->box = NULL;
     pw_zygote_unwatch(&host->zygote);
+    pw_cron_timer_stop(host->cron);
     pw_reload_stop(host->reload);
     if (host->http)
         pw_http_server_close(host->http);
@@ -643,7 +659,8 @@ static int serve(const pw_cli_t *cli)
      * the host stops at once and takes its children along (pw_zygote_stop). */
     pw_supervisor_catch_stop_signals();
     int ok = host.box && pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
-             (testing ? start_tests(&host) == 0 : start_http(&host) == 0 && start_shards(&host) == 0);
+             (testing ? start_tests(&host) == 0
+                      : start_http(&host) == 0 && start_shards(&host) == 0 && start_cron(&host) == 0);
     if (ok && !testing)
         report_listening(&host);
     int early_stop = pw_supervisor_stop_signal();
@@ -670,6 +687,7 @@ static int serve(const pw_cli_t *cli)
     pw_log_flush();
     pw_child_log_drain_all();
     pw_zygote_stop(&host.zygote);
+    pw_cron_timer_free(host.cron);
     pw_rpc_host_free(host.rpc);
     pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);

@@ -288,6 +288,30 @@ class Fetcher:
 
         return rpc.call(decode, "svc.call", self._name, "fetch", head + b"\n" + (req._body or b""))
 
+    def queue(self, queue_name: str, messages: Iterable[dict[str, Any]]) -> Any:
+        """Deliver `messages` ({"id", "timestamp", "body", "attempts"}) to the bound worker's
+        queue() handler as a batch of queue `queue_name` (workerd's Fetcher.queue, for tests);
+        returns its result: {"outcome", "ackAll", "retryBatch", "explicitAcks", "retryMessages"}."""
+        return self._event("__queue__", _queue_delivery(str(queue_name), messages))
+
+    def scheduled(self, options: Any = None, /, **kwargs: Any) -> Any:
+        """Run the bound worker's scheduled() handler (workerd's Fetcher.scheduled, for tests):
+        options scheduledTime (datetime or ms) and cron; returns {"outcome", "noRetry"}."""
+        opts = dict(options or {}, **kwargs)
+        when = opts.get("scheduledTime")
+        if isinstance(when, datetime.datetime):
+            when = _ms_of(when)
+        event = {"cron": str(opts.get("cron") or ""), "scheduledTime": when}
+        return self._event("__scheduled__", json.dumps(event, separators=(",", ":")).encode())
+
+    def _event(self, method: str, payload: bytes) -> Any:
+        def decode(fields: list[bytes]) -> Any:
+            if fields[0] != b"200":
+                raise _rpc_error(fields[2])
+            return python_from_rpc(fields[2])
+
+        return rpc.call(decode, "svc.call", self._name, method, payload)
+
     def __getattr__(self, method: str) -> Any:
         if method.startswith("_"):
             raise AttributeError(method)
@@ -306,3 +330,26 @@ class Fetcher:
 
     def __repr__(self) -> str:
         return f"Fetcher({self._name!r})"
+
+
+def _ms_of(when: datetime.datetime) -> int:
+    aware = when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+    return int(aware.timestamp() * 1000)
+
+
+def _queue_delivery(queue: str, messages: Iterable[dict[str, Any]]) -> bytes:
+    """A batch in the host's delivery format (host/queues.c): one line of JSON describing the
+    messages column by column, then their bodies (structured clones: "v8")."""
+    head: dict[str, Any] = {"queue": queue, "ids": [], "timestamps": [], "attempts": [],
+                            "types": "", "sizes": []}
+    bodies = []
+    for m in messages:
+        stamp = m.get("timestamp")
+        data = python_to_rpc(m.get("body"))
+        head["ids"].append(str(m.get("id", "")))
+        head["timestamps"].append(_ms_of(stamp) if isinstance(stamp, datetime.datetime) else int(stamp or 0))
+        head["attempts"].append(int(m.get("attempts", 1)))
+        head["types"] += "v"
+        head["sizes"].append(len(data))
+        bodies.append(data)
+    return json.dumps(head, separators=(",", ":")).encode() + b"\n" + b"".join(bodies)

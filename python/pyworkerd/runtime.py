@@ -65,6 +65,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "workflow": lambda b: _workflow_binding(b["name"]),
     "r2": lambda b: _r2_binding(b["name"]),
     "memory_cache": lambda b: _memory_cache_binding(b["name"]),
+    "queue": lambda b: _queue_binding(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -82,6 +83,15 @@ def _memory_cache_binding(name: str) -> Any:
     from pyworkerd import memory_cache
 
     return memory_cache.MemoryCache(name)
+_compat: tuple[str, list[str]] = ("", [])
+"""The worker's compatibility date and flags (load() sets them before building env)."""
+
+
+def _queue_binding(name: str) -> Any:
+    """A Queue producer binding; pyworkerd.queues is imported only by workers that have one."""
+    from pyworkerd import queues
+
+    return queues.Queue(name, queues.json_by_default(*_compat))
 
 
 def make_env(bindings: list[dict[str, Any]]) -> Env:
@@ -137,6 +147,8 @@ def load(spec: dict[str, Any]) -> None:
     resolved = packages.setup(spec, vendored)
     trace.step(f"requirements resolved ({len(resolved)})", start)
     entropy.begin_template(directory)
+    global _compat
+    _compat = (spec.get("compat_date", ""), list(spec.get("compat_flags", [])))
     context.env = make_env(spec.get("bindings", []))
     main = spec["main_module"]
     if not main.endswith(".py"):
@@ -145,6 +157,8 @@ def load(spec: dict[str, Any]) -> None:
         module = _import_main(main[:-3].replace("/", "."))
     flags = set(spec.get("compat_flags", []))
     _select_entrypoint(module, main, _legacy_handlers(spec.get("compat_date", ""), flags))
+    if spec.get("test_scheduled"):
+        _add_test_endpoints()
     _warm_up()
 
 
@@ -390,6 +404,8 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
                           [tuple(h) for h in info["headers"]], body)
         if name in ("__tests__", "__test__"):  # `pyworkerd test` (the host's own calls)
             return _handle_test_call(req_id, entrypoint, name)
+        if name in ("__queue__", "__scheduled__"):  # queue batches, Cron Triggers
+            return _handle_event(req_id, cls, name, payload)
         method = _rpc_method(cls, name, entrypoint)
         args = bindings.python_from_rpc(payload) if payload else []
         result = method(cls(ExecutionContext(req_id), context.env))(*args)
@@ -411,6 +427,24 @@ def _handle_test_call(req_id: int, entrypoint: str, name: str) -> Any:
     if _is_awaitable(result):
         return _finish_call(req_id, entrypoint, "test", _awaited_to_none(result))
     return _rpc_answer(req_id, entrypoint, "test", None)
+
+
+def _handle_event(req_id: int, cls: type, name: str, payload: bytes) -> Any:
+    """A queue batch or a scheduled event for `cls`'s handler (pyworkerd.events)."""
+    from pyworkerd import events  # only workers that get events need it
+
+    run = events.run_queue if name == "__queue__" else events.run_scheduled
+    return run(_module, _legacy, cls, req_id, payload, _positional_count)
+
+
+def _add_test_endpoints() -> None:
+    """`--test-scheduled`: the fetch entry point also answers wrangler's scheduled test paths."""
+    from pyworkerd import events
+
+    global _call
+    default = _entrypoint_class("")
+    _call = events.with_test_endpoints(
+        _call, lambda req_id, payload: _handle_event(req_id, default, "__scheduled__", payload))
 
 
 async def _awaited_to_none(awaitable: Awaitable[Any]) -> None:

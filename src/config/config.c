@@ -23,6 +23,7 @@
 #include "config/capnp_eval.h"
 #include "config/compat_flags.h"
 #include "config/precheck.h"
+#include "config/queue_options.h"
 
 typedef struct {
     const pw_config_options_t *opts;
@@ -533,6 +534,25 @@ static int load_memory_cache_binding(ctx_t *c, const char *svc, const char *name
     return out->value ? 0 : oom(c);
 }
 
+/* `queue = "NAME"`: a queue of the host's (host/queues.h), named by the designator. */
+static int load_queue_binding(ctx_t *c, const char *svc, const char *name, const cJSON *sd,
+                              pw_binding_t *out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "worker.bindings[\"%s\"].queue", name);
+    if (check_designator(c, sd, svc, path) < 0) return -1;
+    const char *queue = json_str(sd, "name");
+    if (!queue || !pw_queue_name_valid(queue)) {
+        return fail2(c, queue && *queue ? AT_STRING(queue) : AT_STRING(name), NO_LOC, svc,
+                     "Queue binding \"%s\": \"%s\" is not a valid queue name (1 to %d lowercase "
+                     "letters, digits, '-' or '_')", name, queue ? queue : "", PW_QUEUE_MAX_NAME);
+    }
+    out->kind = PW_BINDING_QUEUE;
+    out->value_len = strlen(queue);
+    out->value = dup_n(queue, out->value_len);
+    return out->value ? 0 : oom(c);
+}
+
 static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t *out)
 {
     static const char *const fields[] = { "name", NULL };
@@ -585,6 +605,8 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
         return load_r2_binding(c, svc, name, member, out);
     } else if (strcmp(m, "memoryCache") == 0) {
         return load_memory_cache_binding(c, svc, name, member, out);
+    } else if (strcmp(m, "queue") == 0) {
+        return load_queue_binding(c, svc, name, member, out);
     } else {
         char path[1024];
         snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
@@ -659,7 +681,7 @@ static int load_worker_options(ctx_t *c, const char *svc, const cJSON *wj, pw_wo
 {
     static const char *const known[] = {
         "memoryLimitMib", "cpuLimitMs", "requestTimeoutMs", "maxConcurrentRequests",
-        "minIsolates", "maxIsolates", NULL,
+        "minIsolates", "maxIsolates", "queueConsumers", "crons", NULL,
     };
     unsigned *const fields[] = {
         &o->memory_limit_mib, &o->cpu_limit_ms, &o->request_timeout_ms, &o->max_concurrent,
@@ -668,9 +690,16 @@ static int load_worker_options(ctx_t *c, const char *svc, const cJSON *wj, pw_wo
     const cJSON *ext = cJSON_GetObjectItemCaseSensitive(wj, "pyworkerd");
     if (!ext) return 0;
     if (reject_unknown(c, ext, known, svc, "worker.pyworkerd.", NO_LOC) < 0) return -1;
-    for (size_t i = 0; known[i]; i++) {
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(ext, known[i]);
         if (cJSON_IsNumber(v) && v->valuedouble > 0) *fields[i] = (unsigned)v->valuedouble;
+    }
+    char msg[1024];
+    const char *at = NULL;
+    int at_field = 0;
+    if (pw_queue_options_load(ext, o, msg, sizeof msg, &at, &at_field) < 0) {
+        return fail2(c, at_field ? AT_FIELD(at) : AT_STRING(at), AT_FIELD("pyworkerd"), svc,
+                     "%s", msg);
     }
     if (o->max_isolates && o->min_isolates > o->max_isolates) {
         return fail2(c, AT_FIELD("maxIsolates"), AT_STRING(svc), svc,
@@ -1172,6 +1201,11 @@ static int check_references(ctx_t *c)
         const pw_service_t *s = &c->cfg->services[i];
         if (s->kind == PW_SERVICE_WORKER && check_worker_references(c, s) < 0) return -1;
     }
+    char msg[1024];
+    const char *svc = NULL, *at = NULL;
+    if (pw_queue_options_check(c->cfg, msg, sizeof msg, &svc, &at) < 0) {
+        return fail(c, AT_STRING(at), svc, "%s", msg);
+    }
     return 0;
 }
 
@@ -1312,6 +1346,7 @@ static void free_worker(pw_worker_t *w)
     }
     free(w->bindings);
     free(w->global_outbound);
+    pw_queue_options_free(&w->options);
 }
 
 void pw_config_free(pw_config_t *config)

@@ -202,12 +202,13 @@ static const char *module_type(pw_module_kind_t kind)
 static cJSON *binding_json(const pw_binding_t *b)
 {
     static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow",
-                                         "r2", "memory_cache" };
+                                         "r2", "memory_cache", "queue" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);
     if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW ||
-        b->kind == PW_BINDING_R2 || b->kind == PW_BINDING_MEMORY_CACHE) {
+        b->kind == PW_BINDING_R2 || b->kind == PW_BINDING_MEMORY_CACHE ||
+        b->kind == PW_BINDING_QUEUE) {
         /* the isolate only names the binding in its calls; the host knows where it leads */
     } else if (!b->value) {
         cJSON_AddNullToObject(obj, "value");
@@ -232,6 +233,8 @@ static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *
     cJSON_AddBoolToObject(spec, "sandbox", settings->sandbox);
     cJSON_AddNumberToObject(spec, "memory_limit_mib", settings->memory_limit_mib);
     cJSON_AddNumberToObject(spec, "cpu_limit_ms", settings->cpu_limit_ms);
+    if (settings->test_scheduled)
+        cJSON_AddTrueToObject(spec, "test_scheduled");
     cJSON_AddStringToObject(spec, "main_module", w->modules[0].name);
     cJSON_AddStringToObject(spec, "compat_date", w->compat_date);
     cJSON *flags = cJSON_AddArrayToObject(spec, "compat_flags");

@@ -2,8 +2,9 @@
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
  * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
  * service calls, fetch(), R2 on files and SQLite (its jobs run on libuv's pool: the target
- * waits for them after each call), memoryCache (one producer per key, its waiters) and Workflows
- * (host/binding_workflows.c: binding calls, and step
+ * waits for them after each call), memoryCache (one producer per key, its waiters), Queues
+ * (host/binding_queue.c: sends, whose batches are delivered to the consumer as CALLs answered
+ * from the tail) and Workflows (host/binding_workflows.c: binding calls, and step
  * calls of a run in flight — the loop turns after each call, so a created instance's run
  * starts and its CALL is pending) — through the binding-kind table (host/binding.c), with the
  * pool and http/fetch.c's transfers replaced by stubs defined here; binding calls answer
@@ -107,11 +108,17 @@ static pw_binding_t bindings[] = {
       .cache_limits = { 2, 64, 100 } },
     { .name = "MC2", .kind = PW_BINDING_MEMORY_CACHE, .value = "",
       .cache_limits = { 0, 0, 0 } },
+    { .name = "Q", .kind = PW_BINDING_QUEUE, .value = "jobs" },
+};
+static pw_queue_consumer_t consumers[] = {
+    { .queue = "jobs", .max_batch_size = 10, .max_retries = 2, .dead_letter_queue = "dlq" },
+    { .queue = "dlq", .max_batch_size = 100, .max_retries = 100, .max_concurrency = 1 },
 };
 static pw_service_t services[] = {
     { .name = "main", .kind = PW_SERVICE_WORKER,
       .worker = { .bindings = bindings, .n_bindings = sizeof bindings / sizeof bindings[0],
-                  .global_outbound = "internet" } },
+                  .global_outbound = "internet",
+                  .options = { .queue_consumers = consumers, .n_queue_consumers = 2 } } },
     { .name = "disk", .kind = PW_SERVICE_DISK, .disk_path = "kv", .disk_writable = 1 },
     { .name = "readonly", .kind = PW_SERVICE_DISK, .disk_path = "ro" },
     { .name = "kvworker", .kind = PW_SERVICE_WORKER },
@@ -342,11 +349,45 @@ static void memory_cache_seeds(fuzz_add_cb add)
     seed_raw(add, "mcache.read|MC|k|1^mcache.read|MC|k|1~a");
 }
 
+/* queue.send / queue.send_batch with packed messages (type, delay u32, length u32, body),
+ * then `tail` (a consumer's answer). */
+static void queue_seed(fuzz_add_cb add, const char *op, const char *types, uint8_t delay,
+                       const char *tail)
+{
+    pw_buf_t b;
+    pw_buf_init(&b);
+    pw_buf_append(&b, op, strlen(op));
+    pw_buf_append(&b, "\x1eQ\x1e", 3);
+    for (const char *t = types; *t; t++) {
+        const char *body = *t == 't' ? "hello" : *t == 'b' ? "\x01\x02" : "{\"n\":1}";
+        uint8_t head[9] = { (uint8_t)*t, delay, 0, 0, 0, (uint8_t)strlen(body), 0, 0, 0 };
+        pw_buf_append(&b, head, sizeof head);
+        pw_buf_append(&b, body, strlen(body));
+    }
+    pw_buf_append(&b, "\x1c", 1);
+    pw_buf_append(&b, tail, strlen(tail));
+    add(b.data, b.len);
+    pw_buf_free(&b);
+}
+
+static void queue_seeds(fuzz_add_cb add)
+{
+    queue_seed(add, "queue.send", "j", 0, "b{\"outcome\":\"ok\"}");
+    queue_seed(add, "queue.send_batch", "jtbv", 0, "b{\"outcome\":\"exception\"}");
+    queue_seed(add, "queue.send_batch", "jjjjjjjjjjjj", 0,
+               "b{\"outcome\":\"ok\",\"retryBatch\":{\"retry\":true,\"delaySeconds\":0}}");
+    queue_seed(add, "queue.send_batch", "tt", 5, "\x81");
+    queue_seed(add, "queue.send", "x", 0, "");
+    queue_seed(add, "queue.nope", "j", 0, "");
+    seed_raw(add, "queue.send|NOPE|x~a");
+}
+
 void fuzz_seeds(fuzz_add_cb add)
 {
     workflow_seeds(add);
     r2_seeds(add);
     memory_cache_seeds(add);
+    queue_seeds(add);
     for (int i = 0; i < 3; i++) {
         const char *kv = i == 0 ? "KV" : i == 1 ? "WKV" : "XKV";
         SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");

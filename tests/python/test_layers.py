@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.r2_stream": 2,
     "pyworkerd.bundle": 2,
     "pyworkerd.memory_cache": 2,
+    "pyworkerd.queues": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,
@@ -51,6 +52,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.runtime": 5,
     "pyworkerd.loop": 5,
     "pyworkerd.test_handler": 5,
+    "pyworkerd.events": 5,
 }
 
 

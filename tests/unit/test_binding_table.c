@@ -46,11 +46,13 @@ TEST(every_kind_registers_its_ops)
                                       "mcache.delete" };
     for (size_t i = 0; i < sizeof mc / sizeof mc[0]; i++)
         expect_op(mc[i], &pw_binding_memory_cache);
+    expect_op("queue.send", &pw_binding_queue);
+    expect_op("queue.send_batch", &pw_binding_queue);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 6);
+    CHECK(pw_binding_kind_count() == 7);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -70,6 +72,9 @@ TEST(unknown_ops_go_to_the_group_of_their_prefix)
     pw_binding_route(B("wf.step.nope"), &r);       /* the longest prefix wins */
     CHECK(!r.op && kind_of(&r) == &pw_binding_workflows);
     CHECK_STR(r.group->unknown_op, "bad workflow step call");
+    pw_binding_route(B("queue.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_queue);
+    CHECK_STR(r.group->unknown_op, "unknown queue operation \"%.*s\"");
     pw_binding_route(B("kv."), &r);                 /* a bare prefix is no op of its group */
     CHECK(!r.op && kind_of(&r) == &pw_binding_service);
 }

@@ -684,6 +684,67 @@ TEST(unsupported_service_options)
     CHECK(fails_with("Directory \"d\" has no path in the config"));
 }
 
+TEST(queue_bindings_consumers_and_crons_load)
+{
+    write_config(SIMPLE, "", "  bindings = [(name = \"JOBS\", queue = \"jobs\")],\n"
+                 "  pyworkerd = (queueConsumers = [(queue = \"jobs\", maxBatchSize = 50, maxRetries = 0,\n"
+                 "    deadLetterQueue = \"jobs-dlq\", retryDelay = 30), (queue = \"other\")],\n"
+                 "    crons = [\"*/5 * * * *\", \"@daily\"]),\n");
+    pw_config_t *cfg = load();
+    CHECK(cfg != NULL);
+    const pw_worker_t *w = cfg ? &cfg->services[0].worker : NULL;
+    CHECK(w && w->n_bindings == 1 && w->bindings[0].kind == PW_BINDING_QUEUE);
+    CHECK_STR(w ? w->bindings[0].value : NULL, "jobs");
+    CHECK(w && w->options.n_queue_consumers == 2 && w->options.n_crons == 2);
+    const pw_queue_consumer_t *q = w ? &w->options.queue_consumers[0] : NULL;
+    CHECK(q && q->max_batch_size == 50 && q->max_retries == 0 && q->retry_delay_s == 30);
+    CHECK(q && q->max_batch_timeout_s == 5 && q->max_concurrency == 0);
+    CHECK_STR(q ? q->dead_letter_queue : NULL, "jobs-dlq");
+    q = w ? &w->options.queue_consumers[1] : NULL;      /* wrangler's defaults */
+    CHECK(q && q->max_batch_size == 10 && q->max_retries == 3 && q->max_batch_timeout_s == 5);
+    CHECK(q && q->dead_letter_queue == NULL);
+    CHECK_STR(w ? w->options.crons[1] : NULL, "@daily");
+    pw_config_free(cfg);
+}
+
+TEST(bad_queue_and_cron_settings_name_the_field)
+{
+    write_config(SIMPLE, "", "  bindings = [(name = \"Q\", queue = \"Bad Name\")],\n");
+    CHECK(fails_with("config.capnp:10: service main: Queue binding \"Q\": \"Bad Name\" is not a valid queue name"));
+    write_config(SIMPLE, "", "  bindings = [(name = \"Q\", queue = (name = \"q\", entrypoint = \"E\"))],\n");
+    CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"Q\"].queue.entrypoint"));
+    write_config(SIMPLE, "", "  bindings = [(name = \"Q\", queue = \"main\")],\n");
+    CHECK(fails_with("worker.bindings[\"Q\"].queue naming service \"main\""));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\",\n    maxBatchSize = 101)]),\n");
+    CHECK(fails_with("config.capnp:11: service main: pyworkerd.queueConsumers: maxBatchSize is 101; it must be 1 to 100 messages"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", maxBatchTimeout = 61)]),\n");
+    CHECK(fails_with("maxBatchTimeout is 61; it must be 0 to 60 seconds"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", maxRetries = 101)]),\n");
+    CHECK(fails_with("maxRetries is 101; it must be 0 to 100"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", retryDelay = 86401)]),\n");
+    CHECK(fails_with("retryDelay is 86401; it must be 0 to 86400 seconds"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", maxConcurrency = 251)]),\n");
+    CHECK(fails_with("maxConcurrency is 251"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", deadLetterQueue = \"q\")]),\n");
+    CHECK(fails_with("queue \"q\" cannot be its own deadLetterQueue"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\"), (queue = \"q\")]),\n");
+    CHECK(fails_with("queue \"q\" is listed twice"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(maxBatchSize = 5)]),\n");
+    CHECK(fails_with("queue \"\" is not a valid queue name"));
+    write_config(SIMPLE, "", "  pyworkerd = (crons = [\"* * *\"]),\n");
+    CHECK(fails_with("config.capnp:10: service main: pyworkerd.crons: \"* * *\" is not a valid cron "
+                     "expression: 3 fields where five are needed"));
+    write_config(SIMPLE, "", "  pyworkerd = (crons = [\"0 0 30 2 *\"]),\n");
+    CHECK(fails_with("\"0 0 30 2 *\" never fires"));
+    write_config(HEAD "const config :Workerd.Config = (services = [\n"
+                 "  (name = \"a\", worker = .w), (name = \"b\", worker = .w)]);\n"
+                 "const w :Workerd.Worker = (\n"
+                 "  modules = [ (name = \"worker.py\", pythonModule = embed \"worker.py\") ],\n"
+                 "  compatibilityDate = \"2024-01-01\", compatibilityFlags = [\"python_workers\"],\n"
+                 "  pyworkerd = (queueConsumers = [(queue = \"shared\")]));\n");
+    CHECK(fails_with("service b: queue \"shared\" has two consumers, workers \"a\" and \"b\""));
+}
+
 int main(void)
 {
     RUN(seed_config_loads);
@@ -716,6 +777,8 @@ int main(void)
     RUN(unsupported_worker_fields);
     RUN(requirement_modules_load);
     RUN(unsupported_service_options);
+    RUN(queue_bindings_consumers_and_crons_load);
+    RUN(bad_queue_and_cron_settings_name_the_field);
     if (dir[0]) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return UNIT_DONE();
 }
