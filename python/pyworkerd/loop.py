@@ -446,6 +446,32 @@ class _Server:
         self.start_stream(request_id, response._status, response._headers._list, response._body)
         self.schedule_flush()
 
+    def run_sync(self, awaitable):
+        """pyodide.ffi.run_sync: run `awaitable` in a task of its own on the isolate's loop,
+        turn by turn, until it is done, and return its result. Works from sync code (the loop
+        not running: the socket is read meanwhile, so binding calls get their results) and
+        from inside a running task (which is set aside while the loop turns, as JSPI
+        suspends it)."""
+        loop = self.loop
+        task = asyncio.ensure_future(awaitable, loop=loop)
+        reading = not loop.is_running()
+        if reading:
+            loop.add_reader(self.fd, self.on_readable)
+            if self.channel.buffered():
+                loop.call_soon(self.on_readable)
+        current = asyncio.current_task(loop)
+        if current is not None:
+            asyncio.tasks._leave_task(loop, current)
+        try:
+            while not task.done() and not self.failed:
+                loop._run_once()
+        finally:
+            if current is not None:
+                asyncio.tasks._enter_task(loop, current)
+            if reading and not self.closed:
+                loop.remove_reader(self.fd)
+        return task.result()
+
     def schedule_flush(self) -> None:
         if not self.flush_scheduled:
             self.flush_scheduled = True
