@@ -462,10 +462,13 @@ class _Server:
         current = asyncio.current_task(loop)
         if current is not None:
             asyncio.tasks._leave_task(loop, current)
+        outer = asyncio.events._get_running_loop()
+        asyncio.events._set_running_loop(loop)  # the task's code finds its loop running
         try:
             while not task.done() and not self.failed:
                 loop._run_once()
         finally:
+            asyncio.events._set_running_loop(outer)
             if current is not None:
                 asyncio.tasks._enter_task(loop, current)
             if reading and not self.closed:
