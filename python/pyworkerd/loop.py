@@ -463,12 +463,14 @@ class _Server:
         if current is not None:
             asyncio.tasks._leave_task(loop, current)
         outer = asyncio.events._get_running_loop()
+        stopping = loop._stopping  # a stop() asked meanwhile (leave_when_idle) is not ours
         asyncio.events._set_running_loop(loop)  # the task's code finds its loop running
         try:
             while not task.done() and not self.failed:
                 loop._run_once()
         finally:
             asyncio.events._set_running_loop(outer)
+            loop._stopping = stopping
             if current is not None:
                 asyncio.tasks._enter_task(loop, current)
             if reading and not self.closed:
