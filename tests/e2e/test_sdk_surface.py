@@ -484,3 +484,32 @@ def test_run_sync_from_sync_code_leaves_the_loop_serving_later_requests(tmp_path
                             timeout=60, stdin=subprocess.DEVNULL, cwd=config.parent)
     assert result.returncode == 0, result.stderr
     assert "[ PASS ] main:A (" in result.stderr and "[ PASS ] main:B (" in result.stderr
+
+
+def test_forms_example_describes_uploaded_files_over_rpc(tmp_path):
+    import shutil
+    from conftest import REPO, Server
+
+    shutil.copytree(REPO / "examples" / "forms", tmp_path / "forms")
+    server = Server(tmp_path / "forms" / "config.capnp", tmp=tmp_path)
+    try:
+        body = multipart(b"b0und", [
+            (b'Content-Disposition: form-data; name="title"', b"report"),
+            (b'Content-Disposition: form-data; name="doc"; filename="a.csv"\r\nContent-Type: text/csv',
+             b"x,y\n1,2\n"),
+        ])
+        status, _, got = server.request("POST", "/upload", body=body,
+                                        headers={"Content-Type": "multipart/form-data; boundary=b0und"})
+        assert status == 200, got
+        import hashlib
+        assert json.loads(got) == {"fields": {"title": ["report"]}, "files": [{
+            "name": "a.csv", "type": "text/csv", "size": 8,
+            "sha256": hashlib.sha256(b"x,y\n1,2\n").hexdigest()}]}
+        status, _, got = server.request("POST", "/upload", body=b"{}",
+                                        headers={"Content-Type": "application/json"})
+        assert status == 400 and "multipart/form-data" in json.loads(got)["error"]
+        status, headers, got = server.get("/sample")
+        assert status == 200 and headers["Content-Type"].startswith("multipart/form-data; boundary=")
+        assert b'filename="data.csv"' in got and b"a,b\r\n1,2\r\n" not in got and b"a,b\n1,2\n" in got
+    finally:
+        server.stop()
