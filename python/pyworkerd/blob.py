@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
-from pyworkerd.buffers import ArrayBuffer, Uint8Array, as_bytes
-from pyworkerd.jsobject import JsConstructor
+from pyworkerd.buffers import ArrayBuffer, as_bytes, relative_span
+from pyworkerd.jsobject import JsConstructor, options_dict
 
 __all__ = ["Blob", "BlobEnding", "File"]
 
@@ -85,7 +85,7 @@ class Blob:
     @classmethod
     def new(cls, parts: Any = (), options: Any = None, /, **kwargs: Any) -> Blob:
         """`new Blob(parts, {type, endings})` (JavaScript's constructor)."""
-        opts = {**_js_options(options), **kwargs}
+        opts = {**options_dict(options), **kwargs}
         blob = cls.__new__(cls)
         blob._data, blob._type = _from_parts(parts, opts.get("type"), opts.get("endings"))
         return blob
@@ -142,17 +142,8 @@ class Blob:
     def slice(self, start: int | None = None, end: int | None = None,
               content_type: str | None = None) -> Blob:
         """A Blob of bytes [start, end) (negative: from the end), of type `content_type` ("")."""
-        size = len(self._data)
-
-        def pos(v: int | None, default: int) -> int:
-            if v is None:
-                return default
-            return max(size + int(v), 0) if int(v) < 0 else min(int(v), size)
-        a, b = pos(start, 0), pos(end, size)
-        return Blob._of(self._data[a:max(a, b)], (content_type or "").lower())
-
-    def _uint8(self) -> Uint8Array:
-        return Uint8Array(ArrayBuffer(self._data))
+        a, b = relative_span(len(self._data), start, end)
+        return Blob._of(self._data[a:b], (content_type or "").lower())
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(size={len(self._data)}, content_type={self._type!r})"
@@ -176,7 +167,7 @@ class File(Blob):
     @classmethod
     def new(cls, parts: Any = (), filename: str = "", options: Any = None, /, **kwargs: Any) -> File:
         """`new File(parts, name, {type, endings, lastModified})`."""
-        opts = {**_js_options(options), **kwargs}
+        opts = {**options_dict(options), **kwargs}
         return cls(parts, filename, opts.get("type"),
                    opts.get("endings"), opts.get("lastModified"))
 
@@ -207,13 +198,3 @@ class File(Blob):
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
-
-def _js_options(options: Any) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if isinstance(options, dict):
-        return options
-    to_py = getattr(options, "to_py", None)
-    if to_py is None:
-        raise TypeError("The options argument must be an object")
-    return to_py()

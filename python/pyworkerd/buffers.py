@@ -15,7 +15,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from pyworkerd.jsobject import JsProxy
+from pyworkerd.jsobject import JsProxy, options_dict
 
 __all__ = ["ArrayBuffer", "DataView", "JsBuffer", "TextDecoder", "TextEncoder", "TYPED_ARRAYS",
            "as_bytes"]
@@ -70,7 +70,7 @@ class ArrayBuffer(JsBuffer):
 
     def slice(self, begin: int = 0, end: int | None = None) -> ArrayBuffer:
         """A new ArrayBuffer holding a copy of bytes [begin, end)."""
-        start, stop = _span(len(self._data), begin, end)
+        start, stop = relative_span(len(self._data), begin, end)
         return ArrayBuffer(self._data[start:stop])
 
     def __repr__(self) -> str:
@@ -84,7 +84,7 @@ def _length(value: Any) -> int:
     return n
 
 
-def _span(size: int, begin: int | None, end: int | None) -> tuple[int, int]:
+def relative_span(size: int, begin: Any, end: Any) -> tuple[int, int]:
     """JavaScript's relative start/end (negative counts from the end), clamped."""
     def pos(v: int | None, default: int) -> int:
         if v is None:
@@ -106,10 +106,25 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-class TypedArray(JsBuffer):
-    """Base of the typed arrays: a view of `buffer` from `byteOffset`, `length` elements."""
+class ArrayBufferView(JsBuffer):
+    """A window on an ArrayBuffer: its `buffer` and the `byteOffset` it starts at."""
 
     __slots__ = ("_buffer", "_offset", "_length")
+
+    @property
+    def buffer(self) -> ArrayBuffer:
+        """The ArrayBuffer this views."""
+        return self._buffer
+
+    @property
+    def byteOffset(self) -> int:
+        return self._offset
+
+
+class TypedArray(ArrayBufferView):
+    """Base of the typed arrays: a view of `buffer` from `byteOffset`, `length` elements."""
+
+    __slots__ = ()
     format = "B"
     bits = 8
     signed = False
@@ -180,15 +195,6 @@ class TypedArray(JsBuffer):
         return self._view().cast(self.format)
 
     @property
-    def buffer(self) -> ArrayBuffer:
-        """The ArrayBuffer this array views."""
-        return self._buffer
-
-    @property
-    def byteOffset(self) -> int:
-        return self._offset
-
-    @property
     def length(self) -> int:
         return self._length
 
@@ -209,12 +215,12 @@ class TypedArray(JsBuffer):
 
     def subarray(self, begin: int = 0, end: int | None = None) -> TypedArray:
         """A view of elements [begin, end) of the same buffer."""
-        start, stop = _span(self._length, begin, end)
+        start, stop = relative_span(self._length, begin, end)
         return type(self)(self._buffer, self._offset + start * self.BYTES_PER_ELEMENT, stop - start)
 
     def slice(self, begin: int = 0, end: int | None = None) -> TypedArray:
         """A copy of elements [begin, end)."""
-        start, stop = _span(self._length, begin, end)
+        start, stop = relative_span(self._length, begin, end)
         return type(self)(self._elements().tolist()[start:stop])
 
     def set(self, values: Iterable[Any], offset: int = 0) -> None:
@@ -258,10 +264,10 @@ TYPED_ARRAYS: dict[str, type[TypedArray]] = {cls.js_name: cls for cls in (
     Float32Array, Float64Array, BigInt64Array, BigUint64Array)}
 
 
-class DataView(JsBuffer):
+class DataView(ArrayBufferView):
     """`new DataView(buffer[, byteOffset[, byteLength]])`: a window on an ArrayBuffer."""
 
-    __slots__ = ("_buffer", "_offset", "_length")
+    __slots__ = ()
     js_name = "DataView"
 
     def __init__(self, buffer: ArrayBuffer, byte_offset: int = 0, byte_length: int | None = None) -> None:
@@ -277,14 +283,6 @@ class DataView(JsBuffer):
     @classmethod
     def new(cls, buffer: ArrayBuffer, byte_offset: int = 0, byte_length: int | None = None) -> DataView:
         return cls(buffer, byte_offset, byte_length)
-
-    @property
-    def buffer(self) -> ArrayBuffer:
-        return self._buffer
-
-    @property
-    def byteOffset(self) -> int:
-        return self._offset
 
     def _view(self) -> memoryview:
         return memoryview(self._buffer._data)[self._offset:self._offset + self._length]
@@ -333,7 +331,7 @@ class TextDecoder(JsProxy):
     js_name = "TextDecoder"
 
     def __init__(self, label: str = "utf-8", options: Any = None, **kwargs: Any) -> None:
-        opts = {**_options(options), **kwargs}
+        opts = {**options_dict(options), **kwargs}
         try:
             self._encoding = codecs.lookup(label).name
         except LookupError:
@@ -354,7 +352,7 @@ class TextDecoder(JsProxy):
         return self._fatal
 
     def decode(self, data: Any = None, options: Any = None, **kwargs: Any) -> str:
-        stream = bool({**_options(options), **kwargs}.get("stream"))
+        stream = bool({**options_dict(options), **kwargs}.get("stream"))
         raw = b"" if data is None else as_bytes(data)
         if raw is None:
             raise TypeError("TextDecoder.decode() expects an ArrayBuffer or a typed array")
@@ -365,10 +363,3 @@ class TextDecoder(JsProxy):
             raise TypeError("The encoded data was not valid for encoding " + self.encoding) from None
 
 
-def _options(options: Any) -> dict[str, Any]:
-    if options is None:
-        return {}
-    if isinstance(options, dict):
-        return options
-    to_py = getattr(options, "to_py", None)
-    return to_py() if to_py is not None else {}

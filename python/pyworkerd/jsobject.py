@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["JsConstructor", "JsObject", "JsProxy", "jsnull"]
+__all__ = ["JsConstructor", "JsObject", "JsProxy", "jsnull", "options_dict"]
 
 jsnull = None
 """JavaScript's null: pyworkerd gives None wherever Pyodide gives jsnull."""
@@ -94,3 +94,15 @@ class JsObject(JsProxy):
 
     def __repr__(self) -> str:
         return f"[object Object {self._fields!r}]"
+
+
+def options_dict(options: Any) -> dict[str, Any]:
+    """A JavaScript options argument as a dict: None, a dict, or an object with to_py()."""
+    if options is None:
+        return {}
+    if isinstance(options, dict):
+        return options
+    to_py = getattr(options, "to_py", None)
+    if to_py is None:
+        raise TypeError("The options argument must be an object")
+    return to_py()

@@ -454,11 +454,13 @@ class _Server:
         suspends it)."""
         loop = self.loop
         task = asyncio.ensure_future(awaitable, loop=loop)
-        reading = not loop.is_running()
-        if reading:
-            loop.add_reader(self.fd, self.on_readable)
-            if self.channel.buffered():
-                loop.call_soon(self.on_readable)
+        running = loop.is_running()
+        # A fresh reader: when the loop runs, its reader's Handle may be what runs now (it
+        # dispatched the request that called this), and a Handle cannot be entered twice.
+        loop.remove_reader(self.fd)
+        loop.add_reader(self.fd, self.on_readable)
+        if not running and self.channel.buffered():
+            loop.call_soon(self.on_readable)
         current = asyncio.current_task(loop)
         if current is not None:
             asyncio.tasks._leave_task(loop, current)
@@ -473,8 +475,10 @@ class _Server:
             loop._stopping = stopping
             if current is not None:
                 asyncio.tasks._enter_task(loop, current)
-            if reading and not self.closed:
+            if not self.closed:
                 loop.remove_reader(self.fd)
+                if running:
+                    loop.add_reader(self.fd, self.on_readable)
         return task.result()
 
     def schedule_flush(self) -> None:

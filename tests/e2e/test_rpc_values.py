@@ -9,13 +9,12 @@ results are passed positionally.
 The round trips run inside one worker under `pyworkerd test` (each behaviour an entry point)."""
 
 import json
-import subprocess
 import time
 from urllib.parse import urlencode
 
 import pytest
 
-from conftest import BIN, Server, write_worker
+from conftest import Server, assert_test_passed, pyworkerd_test, write_worker
 
 WORKER = r'''
 import datetime, js
@@ -169,13 +168,10 @@ def test_run(tmp_path_factory):
     config = write_worker(tmp_path_factory.mktemp("rpc") / "w", {"worker.py": WORKER},
                           date="2025-01-01",
                           bindings='(name = "RPC", service = (name = "main", entrypoint = "Tester"))')
-    result = subprocess.run([BIN, "test", str(config)], capture_output=True, text=True,
-                            timeout=120, stdin=subprocess.DEVNULL, cwd=config.parent)
-    return result.stderr
+    return pyworkerd_test(config)
 
 
-def passed(output, entrypoint):
-    assert f"[ PASS ] main:{entrypoint} (" in output, output
+passed = assert_test_passed
 
 
 def test_every_rpc_entrypoint_ran_and_none_failed(test_run):

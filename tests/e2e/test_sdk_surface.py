@@ -15,7 +15,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import BIN, write_worker
+from conftest import BIN, assert_test_passed, pyworkerd_test, write_worker
 
 SURFACE = r'''
 import asyncio, datetime, json
@@ -326,14 +326,10 @@ def surface_config(directory):
 @pytest.fixture(scope="module")
 def test_run(tmp_path_factory):
     """One `pyworkerd test` run of SURFACE; its stderr."""
-    config = surface_config(tmp_path_factory.mktemp("surface"))
-    result = subprocess.run([BIN, "test", str(config)], capture_output=True, text=True,
-                            timeout=120, stdin=subprocess.DEVNULL, cwd=config.parent)
-    return result.stderr
+    return pyworkerd_test(surface_config(tmp_path_factory.mktemp("surface")))
 
 
-def passed(output, entrypoint):
-    assert f"[ PASS ] main:{entrypoint} (" in output, output
+passed = assert_test_passed
 
 
 def test_every_surface_entrypoint_ran(test_run):
@@ -461,6 +457,10 @@ from workers import Response, WorkerEntrypoint
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request):
+        if request.url.endswith("/nested"):   # a request the running loop's reader dispatched
+            async def leaf():
+                return await (await self.env.SELF.fetch("http://x/leaf")).text()
+            return Response("nested " + run_sync(leaf()))
         return Response("Hi there!")
 
 class A(WorkerEntrypoint):
@@ -472,18 +472,25 @@ class A(WorkerEntrypoint):
 class B(WorkerEntrypoint):
     async def test(self):
         assert await (await self.env.SELF.fetch("http://x/")).text() == "Hi there!"
+
+class C(WorkerEntrypoint):
+    async def test(self):
+        assert await (await self.env.SELF.fetch("http://x/nested")).text() == "nested Hi there!"
 '''
 
 
-def test_run_sync_from_sync_code_leaves_the_loop_serving_later_requests(tmp_path):
-    # Bug: the isolate loop's own stop() (asked while run_sync turned it, from a sync
-    # handler) stayed pending, so the next async request's binding call never completed.
+def test_run_sync_leaves_the_loop_serving_and_works_in_a_request_the_reader_dispatched(tmp_path):
+    # Bugs: the isolate loop's own stop() (asked while run_sync turned it, from a sync
+    # handler) stayed pending, so the next async request's binding call never completed (B);
+    # run_sync in a request the running loop's socket reader had dispatched re-entered that
+    # reader's Handle ("cannot enter context ... already entered") and the isolate hung (C).
     config = write_worker(tmp_path / "w", {"worker.py": RUN_SYNC_THEN_ASYNC}, date="2025-01-01",
                           bindings='(name = "SELF", service = "main")')
     result = subprocess.run([BIN, "test", str(config)], capture_output=True, text=True,
                             timeout=60, stdin=subprocess.DEVNULL, cwd=config.parent)
     assert result.returncode == 0, result.stderr
-    assert "[ PASS ] main:A (" in result.stderr and "[ PASS ] main:B (" in result.stderr
+    for name in "ABC":
+        assert f"[ PASS ] main:{name} (" in result.stderr, result.stderr
 
 
 def test_forms_example_describes_uploaded_files_over_rpc(tmp_path):
