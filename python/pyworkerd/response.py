@@ -76,7 +76,7 @@ class Response(Body):
     __slots__ = ("_status", "_status_text", "_headers", "_body", "_body_used")
 
     def __new__(cls, body: object = None, *args: Any, **kwargs: Any) -> Any:
-        if cls is Response and _streaming(body):
+        if body is not None and type(body) is ReadableStream and cls is Response and _streaming(body):
             return object.__new__(StreamedResponse)  # its bytes are sent as the stream gives them
         return object.__new__(cls)
 
