@@ -18,6 +18,7 @@ from pyworkerd import rpc, webapi
 from pyworkerd.errors import JsException
 from pyworkerd.jsdict import JsDict  # defined there (layer 1); its home for bindings' users
 from pyworkerd.response import fetched_response
+from pyworkerd.rpc_values import decode_rpc, encode_rpc
 
 KV_TYPES = ("text", "json", "arrayBuffer", "bytes", "stream")
 
@@ -270,15 +271,28 @@ def _rpc_error(body: bytes) -> Exception:
 
 
 class Fetcher:
-    """A service binding: `await env.SVC.fetch(url_or_request)` and `await env.SVC.method(*args)`."""
+    """A service binding: `await env.SVC.fetch(url_or_request, **options)` and
+    `await env.SVC.method(*args)` (workers RPC: arguments and results converted as workerd
+    converts them, see pyworkerd.rpc_values); `await env.SVC.scheduled(scheduledTime=,
+    cron=)` runs the bound worker's scheduled handler."""
 
     __slots__ = ("_name",)
+    _dict_type: type = dict
 
     def __init__(self, name: str) -> None:
         self._name = name
 
-    def fetch(self, resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
-        """Send a request to the bound worker (in this runtime) and return its Response."""
+    def fetch(self, resource: Any, *args: Any, **kwargs: Any) -> Any:
+        """Send a request to the bound worker (in this runtime) and return its Response.
+
+        Options are keywords (`method=`, `headers=`, `body=`, `redirect=`), as in Cloudflare's
+        SDK: an options dict given positionally (JavaScript's form) is a TypeError.
+        """
+        if args:
+            raise TypeError(f"fetch() takes 1 positional argument but {len(args) + 1} were given")
+        return self._fetch(resource, None, kwargs)
+
+    def _fetch(self, resource: Any, options: Any, kwargs: dict[str, Any]) -> Any:
         req = _request(resource, options, kwargs)
         head = json.dumps({"method": req._method, "url": req._url, "headers": req._header_pairs()},
                           separators=(",", ":")).encode()
@@ -317,13 +331,17 @@ class Fetcher:
             raise AttributeError(method)
         name = self._name
 
-        def remote(*args: Any) -> Any:
+        dict_type = self._dict_type
+
+        def remote(*args: Any, **kwargs: Any) -> Any:
+            """Keyword arguments are one trailing options object, as Pyodide passes them."""
             def decode(fields: list[bytes]) -> Any:
                 if fields[0] != b"200":
                     raise _rpc_error(fields[2])
-                return python_from_rpc(fields[2])
+                return decode_rpc(fields[2], dict_type)
 
-            return rpc.call(decode, "svc.call", name, method, python_to_rpc(list(args)))
+            values = [*args, kwargs] if kwargs else list(args)
+            return rpc.call(decode, "svc.call", name, method, encode_rpc(values))
 
         remote.__name__ = method
         return remote
@@ -353,3 +371,19 @@ def _queue_delivery(queue: str, messages: Iterable[dict[str, Any]]) -> bytes:
         head["sizes"].append(len(data))
         bodies.append(data)
     return json.dumps(head, separators=(",", ":")).encode() + b"\n" + b"".join(bodies)
+
+
+class JsFetcher(Fetcher):
+    """A service binding as JavaScript code sees it (`self.env._env.SVC`): `fetch(url,
+    options)` takes the options object positionally too, and RPC results' objects have
+    attribute access (`result.outcome`)."""
+
+    __slots__ = ()
+    _dict_type = JsDict
+
+    def fetch(self, resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
+        """Send a request to the bound worker; options as a dict or as keywords."""
+        if options is not None and not isinstance(options, dict):
+            to_py = getattr(options, "to_py", None)
+            options = to_py() if to_py is not None else options
+        return self._fetch(resource, options, kwargs)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-from pyworkerd.errors import JsException
+from pyworkerd.errors import JsException, global_scope_error
 
 _channel: Any = None
 _server: Any = None
@@ -33,7 +33,7 @@ def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> A
     """Binding call `op(*args)`: decode(result fields) — awaitable in a task, else the value."""
     channel = _channel
     if channel is None:
-        raise RuntimeError("bindings can only be used while the worker serves a request")
+        raise global_scope_error()  # top-level code (the template): no I/O, as in workerd
     loop, in_a_task = _loop_and_task()
     if in_a_task:
         future = loop.create_future()

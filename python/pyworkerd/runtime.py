@@ -24,12 +24,13 @@ from typing import Any
 
 import js
 import workers
-from pyworkerd import bindings, bundle, context, entropy, packages, trace
+from pyworkerd import bindings, bundle, context, entropy, packages, rpc_values, timers, trace
 from pyworkerd import log as _log
 from pyworkerd.context import Env, ExecutionContext
 from pyworkerd.context import is_awaitable as _is_awaitable
 from pyworkerd.context import log_exception as _log_exception
 from pyworkerd.context import pending as _pending
+from pyworkerd.errors import JsException
 from pyworkerd.response import Response
 from pyworkerd.webapi import Headers, JsHeaders, Request, WireResponse, make_request
 
@@ -149,12 +150,14 @@ def load(spec: dict[str, Any]) -> None:
     entropy.begin_template(directory)
     global _compat
     _compat = (spec.get("compat_date", ""), list(spec.get("compat_flags", [])))
+    context.compat_flags = _compat_flags(spec)
     context.env = make_env(spec.get("bindings", []))
     main = spec["main_module"]
     if not main.endswith(".py"):
         raise ValueError("Main module needs to end with a .py file extension")
     with trace.imports(_requirement_modules(resolved)):
         module = _import_main(main[:-3].replace("/", "."))
+    timers.run_top_level()   # zero timeouts the top-level code set run after it, as in JavaScript
     flags = set(spec.get("compat_flags", []))
     _select_entrypoint(module, main, _legacy_handlers(spec.get("compat_date", ""), flags))
     if spec.get("test_scheduled"):
@@ -190,6 +193,14 @@ def _warm_up() -> None:
                                                [("host", "localhost")], b""))
         finally:
             loop.close()
+
+
+def _compat_flags(spec: dict[str, Any]) -> dict[str, bool]:
+    """Every known flag -> on/off, as the host resolved them (the flags given, if it did not)."""
+    enabled = spec.get("compat_enabled")
+    if isinstance(enabled, dict):
+        return {str(k): bool(v) for k, v in enabled.items()}
+    return {str(f): True for f in spec.get("compat_flags", [])}
 
 
 def _requirement_modules(resolved: dict[str, packages.Resolved]) -> dict[str, str]:
@@ -406,14 +417,42 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
             return _handle_test_call(req_id, entrypoint, name)
         if name in ("__queue__", "__scheduled__"):  # queue batches, Cron Triggers
             return _handle_event(req_id, cls, name, payload)
+        args = rpc_values.decode_rpc(payload) if payload else []
+        if name == "scheduled":
+            return _handle_scheduled(req_id, entrypoint, cls, args)
         method = _rpc_method(cls, name, entrypoint)
-        args = bindings.python_from_rpc(payload) if payload else []
         result = method(cls(ExecutionContext(req_id), context.env))(*args)
     except Exception as exc:
         return _rpc_failed(req_id, entrypoint, name, exc)
     if _is_awaitable(result):
         return _finish_call(req_id, entrypoint, name, result)
     return _rpc_answer(req_id, entrypoint, name, result)
+
+
+def _handle_scheduled(req_id: int, entrypoint: str, cls: type, args: list[Any]) -> Any:
+    """A service binding's scheduled({scheduledTime, cron}): the worker's scheduled handler,
+    called relaxed with (controller, env, ctx); answered with workerd's ScheduledResult."""
+    from pyworkerd import scheduled  # only workers that receive scheduled events need it
+
+    ctx = ExecutionContext(req_id)
+    is_class = cls is not workers.WorkerEntrypoint
+    handler = scheduled.handler_of(cls if is_class else None,
+                                   cls(ctx, context.env) if is_class else None,
+                                   _module if _legacy else None)
+    if handler is None:
+        raise TypeError("Handler does not export a scheduled() function.")
+    ctrl = scheduled.controller(args)
+    arity = _positional_count(handler)
+    call_args = (ctrl, context.env, ctx)
+    try:
+        result = handler(*(call_args if arity < 0 else call_args[:arity]))
+    except Exception as exc:
+        result = _raising(exc)
+    return _finish_call(req_id, entrypoint, "scheduled", scheduled.outcome(req_id, ctrl, result))
+
+
+async def _raising(exc: Exception) -> None:
+    raise exc
 
 
 def _handle_test_call(req_id: int, entrypoint: str, name: str) -> Any:
@@ -488,16 +527,19 @@ async def _finish_call(req_id: int, entrypoint: str, name: str, awaitable: Await
 
 def _rpc_answer(req_id: int, entrypoint: str, name: str, result: Any) -> WireResponse:
     try:
-        body = bindings.python_to_rpc(result)
-    except (TypeError, ValueError) as exc:
+        body = rpc_values.encode_rpc(result)
+    except (TypeError, ValueError, JsException) as exc:
         return _rpc_failed(req_id, entrypoint, name, exc)
     return (200, [("content-type", "application/json")], body)
 
 
 def _rpc_failed(req_id: int, entrypoint: str, name: str, exc: Exception) -> WireResponse:
     _log_exception(f"request {req_id} RPC {entrypoint or 'Default'}.{name}(): uncaught exception", exc)
-    body = json.dumps({"name": type(exc).__name__, "message": str(exc)}).encode()
-    return (500, [("content-type", "application/json")], body)
+    if isinstance(exc, JsException):  # e.g. DataCloneError: the caller gets its name back
+        info = {"name": exc.name, "message": exc.message}
+    else:
+        info = {"name": type(exc).__name__, "message": str(exc)}
+    return (500, [("content-type", "application/json")], json.dumps(info).encode())
 
 
 async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any]) -> WireResponse:

@@ -9,6 +9,7 @@
  */
 #include "host/worker_dir.h"
 #include "base/fd.h"
+#include "config/compat_flags.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -222,6 +223,19 @@ static cJSON *binding_json(const pw_binding_t *b)
     return obj;
 }
 
+/* "compat_enabled": every flag workerd knows (by its enable name) -> whether it is on for this
+ * worker (its date and flags): the SDK's `_cloudflare_compat_flags` module. */
+static void add_compat_enabled(cJSON *spec, const pw_worker_t *w)
+{
+    cJSON *enabled = cJSON_AddObjectToObject(spec, "compat_enabled");
+    const pw_compat_flag_t *f;
+    for (size_t i = 0; (f = pw_compat_flag_at(i)) != NULL; i++) {
+        if (f->enable_flag)
+            cJSON_AddBoolToObject(enabled, f->enable_flag,
+                                  pw_compat_flag_on(f, w->compat_date, w->compat_flags, w->n_compat_flags));
+    }
+}
+
 static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *settings,
                        const char *dir)
 {
@@ -240,6 +254,7 @@ static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *
     cJSON *flags = cJSON_AddArrayToObject(spec, "compat_flags");
     for (size_t i = 0; i < w->n_compat_flags; i++)
         cJSON_AddItemToArray(flags, cJSON_CreateString(w->compat_flags[i]));
+    add_compat_enabled(spec, w);
     cJSON *modules = cJSON_AddArrayToObject(spec, "modules");
     for (size_t i = 0; i < w->n_modules; i++) {
         cJSON *m = cJSON_CreateObject();

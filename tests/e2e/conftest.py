@@ -223,6 +223,18 @@ def run_pyworkerd(*args, cwd=None, timeout=60):
                           timeout=timeout, stdin=subprocess.DEVNULL)
 
 
+def pyworkerd_test(config, timeout=120) -> str:
+    """Runs `pyworkerd test CONFIG` in the config's folder; its stderr (the [ TEST ]/[ PASS ]
+    lines and the workers' log)."""
+    return subprocess.run([BIN, "test", str(config)], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, cwd=config.parent).stderr
+
+
+def assert_test_passed(output: str, entrypoint: str, service="main") -> None:
+    """`pyworkerd test` output says entry point `entrypoint` of `service` passed."""
+    assert f"[ PASS ] {service}:{entrypoint} (" in output, output
+
+
 def run_tool(*cmd, cwd):
     """Runs a command-line tool the tests need (openssl, curl), failing loudly."""
     subprocess.run(cmd, cwd=cwd, check=True, capture_output=True, timeout=60)

@@ -467,6 +467,28 @@ TEST(compatibility_flag_checks)
                      "disable_python_workflows"));
 }
 
+/* The resolution the SDK's _cloudflare_compat_flags module shows (issue 15): a flag given is
+ * on, its disable flag given turns it off, else its enable date decides. */
+TEST(compat_flags_resolve_by_date_and_flags)
+{
+    int disable = 0;
+    const pw_compat_flag_t *files = pw_compat_flag_find("formdata_parser_supports_files", &disable);
+    const pw_compat_flag_t *workflows = pw_compat_flag_find("python_workflows", &disable);
+    CHECK(files && workflows);
+    if (!files || !workflows) return;
+    char *given[] = {"python_workflows"};
+    char *off[] = {"formdata_parser_converts_files_to_strings"};
+    CHECK(pw_compat_flag_on(files, "2024-01-01", NULL, 0) == 1);     /* date 2021-11-03 reached */
+    CHECK(pw_compat_flag_on(files, "2021-11-02", NULL, 0) == 0);
+    CHECK(pw_compat_flag_on(files, NULL, NULL, 0) == 0);
+    CHECK(pw_compat_flag_on(files, "2024-01-01", off, 1) == 0);      /* its disable flag wins */
+    CHECK(pw_compat_flag_on(workflows, "2099-01-01", NULL, 0) == 0); /* no date: only by flag */
+    CHECK(pw_compat_flag_on(workflows, "2000-01-01", given, 1) == 1);
+    size_t rows = 0;
+    while (pw_compat_flag_at(rows)) rows++;
+    CHECK(rows > 100 && pw_compat_flag_at(rows) == NULL);
+}
+
 TEST(known_flags_are_accepted)
 {
     static const char *flags[] = {
@@ -766,6 +788,7 @@ int main(void)
     RUN(compatibility_date_checks);
     RUN(compatibility_flag_checks);
     RUN(known_flags_are_accepted);
+    RUN(compat_flags_resolve_by_date_and_flags);
     RUN(unknown_service_reference);
     RUN(duplicate_service_names);
     RUN(service_without_kind);
