@@ -21,6 +21,7 @@
 #include "host/test_runner.h"
 #include "host/worker_dir.h"
 #include "http/server.h"
+#include "http/static_handler.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,6 +43,7 @@ typedef struct {
     pw_pool_t **pools;          /* one per service; NULL for non-worker services */
     pw_rpc_host_t *rpc;         /* bindings: KV stores, service routing, outbound fetch */
     pw_http_server_t *http;
+    pw_static_dir_t **socket_dirs;  /* per socket: the disk service it serves, or NULL */
     pw_reload_t *reload;        /* --watch */
     uv_signal_t sigterm, sigint;
     uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
@@ -212,17 +214,42 @@ static pw_pool_t *pool_of(host_t *host, const char *service_name)
 
 static void on_idle(void *arg);
 
+/* A socket whose service is a disk service: the host serves its directory itself. */
+static int serve_disk(host_t *host, size_t i, pw_listener_spec_t *spec)
+{
+    const pw_service_t *svc = pw_config_service(host->config, host->config->sockets[i].service);
+    char err[PATH_MAX + 256];
+    if (!svc || svc->kind != PW_SERVICE_DISK)
+        return 0;
+    if (pw_static_dir_open(svc->name, svc->disk_path, svc->disk_writable, svc->disk_allow_dotfiles,
+                           &host->socket_dirs[i], err, sizeof err) < 0) {
+        fprintf(stderr, "socket %s: %s\n", spec->socket_name, err);
+        return -1;
+    }
+    spec->ops = &pw_static_files_ops;
+    spec->worker = host->socket_dirs[i];
+    spec->files = host->socket_dirs[i];
+    return 0;
+}
+
 static int start_http(host_t *host)
 {
     size_t n = host->config->n_sockets;
     pw_listener_spec_t *specs = calloc(n ? n : 1, sizeof *specs);
-    if (!specs)
+    host->socket_dirs = calloc(n ? n : 1, sizeof *host->socket_dirs);
+    if (!specs || !host->socket_dirs) {
+        free(specs);
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const pw_socket_t *s = &host->config->sockets[i];
         specs[i] = (pw_listener_spec_t){ .socket_name = s->name, .address = s->address,
                                          .ops = &pw_pool_worker_ops,
                                          .worker = pool_of(host, s->service), .socket = s };
+        if (!specs[i].worker && serve_disk(host, i, &specs[i]) < 0) {
+            free(specs);
+            return -1;
+        }
         if (!specs[i].worker) {
             fprintf(stderr, "socket %s: not supported by pyworkerd yet: serving service \"%s\", "
                     "which is not a Python worker\n", s->name, s->service);
@@ -462,6 +489,9 @@ static int serve(const pw_cli_t *cli)
     pw_rpc_host_free(host.rpc);
     pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);
+    for (size_t i = 0; host.socket_dirs && i < host.config->n_sockets; i++)
+        pw_static_dir_free(host.socket_dirs[i]);
+    free(host.socket_dirs);
     pw_config_free(host.config);
     free(host.pools);
     free(host.test_targets);

@@ -63,6 +63,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "kv": lambda b: bindings.KvNamespace(b["name"]),
     "service": lambda b: bindings.Fetcher(b["name"]),
     "workflow": lambda b: _workflow_binding(b["name"]),
+    "disk": lambda b: bindings.DiskFetcher(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 

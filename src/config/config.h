@@ -37,6 +37,8 @@ typedef enum {
     PW_BINDING_SERVICE,     /* service: value = the worker's name, entrypoint = class or NULL */
     PW_BINDING_WORKFLOW,    /* wrapped PW_WORKFLOWS_MODULE: value = the worker's name,
                              * entrypoint = its WorkflowEntrypoint class */
+    PW_BINDING_DISK,        /* service naming a disk service (static files, env.ASSETS):
+                             * value = the disk service's name; the host answers its fetch */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */

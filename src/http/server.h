@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "http/call.h"
+#include "http/static_dir.h"
 
 typedef struct pw_http_server pw_http_server_t;
 
@@ -19,6 +20,8 @@ typedef struct {
     const pw_http_worker_ops_t *ops;    /* how to hand it requests */
     void *worker;               /* the worker it routes to */
     const pw_socket_t *socket;  /* https and its keypair (NULL: plain http) */
+    const pw_static_dir_t *files;   /* a disk service the host serves itself (static_handler.h:
+                                     * ops = pw_static_files_ops, worker = files); NULL: a worker */
 } pw_listener_spec_t;
 
 typedef struct {
