@@ -1,7 +1,7 @@
 /* fuzz_rpc.c — fuzz target: the host's whole handling of binding calls (host/rpc.c) — every
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
  * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
- * service calls, fetch() and Workflows (host/binding_workflows.c: binding calls, and step
+ * service calls, fetch(), static files (host/binding_disk.c, read-only on tests/fuzz) and Workflows (host/binding_workflows.c: binding calls, and step
  * calls of a run in flight — the loop turns after each call, so a created instance's run
  * starts and its CALL is pending) — through the binding-kind table (host/binding.c), with the
  * pool and http/fetch.c's transfers replaced by stubs defined here; binding calls answer
@@ -99,6 +99,7 @@ static pw_binding_t bindings[] = {
     { .name = "GONE", .kind = PW_BINDING_SERVICE, .value = "stopped" },
     { .name = "T", .kind = PW_BINDING_TEXT, .value = "text" },
     { .name = "WF", .kind = PW_BINDING_WORKFLOW, .value = "main", .entrypoint = "Flow" },
+    { .name = "ASSETS", .kind = PW_BINDING_DISK, .value = "files" },
 };
 static pw_service_t services[] = {
     { .name = "main", .kind = PW_SERVICE_WORKER,
@@ -110,6 +111,7 @@ static pw_service_t services[] = {
     { .name = "stopped", .kind = PW_SERVICE_WORKER },
     { .name = "kvext", .kind = PW_SERVICE_EXTERNAL, .external_address = "127.0.0.1:9" },
     { .name = "internet", .kind = PW_SERVICE_NETWORK },
+    { .name = "files", .kind = PW_SERVICE_DISK, .disk_path = "tests/fuzz" },   /* read-only */
 };
 static pw_config_t config = { .services = services, .n_services = sizeof services / sizeof services[0] };
 
@@ -318,4 +320,10 @@ void fuzz_seeds(fuzz_add_cb add)
     SEED("", "svc.call", "GONE", "fetch", "");
     SEED("", "fetch", "https://example.com/", "GET", "", "", "follow");
     SEED("", "kv.get", "T", "x");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"GET\",\"url\":\"https://h/fuzz.h\",\"headers\":"
+         "[[\"Range\",\"bytes=1-5\"],[\"if-none-match\",\"\\\"x\\\"\"]]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"HEAD\",\"url\":\"/\",\"headers\":[]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"GET\",\"url\":\"/%2e%2e/Makefile\",\"headers\":[]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"PUT\",\"url\":\"/x\",\"headers\":[]}\nbody");
+    SEED("", "disk.fetch", "NOPE", "{}\n");
 }
