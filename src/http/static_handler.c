@@ -1,10 +1,16 @@
 /* static_handler.c — sends a disk service's answer with h2o (host process, the listener's
  * loop; see static_handler.h). The answer (static_answer.h) is copied into the request's
- * memory pool with the state of its body; a file's body goes out as pread() pieces of at most
- * CHUNK bytes, the next one read only when h2o's proceed() says the last was written, so a
- * slow client holds one piece of memory, never the file. A small file is one read and one send.
- * Invariant: the file descriptor and the piece buffer are released by the pool's disposal
- * of `send_t` (the request's end, a client gone included), and only there.
+ * memory pool with the state of its body. A small file is one read and one send. A larger
+ * one goes out as the client takes it, the next part only when h2o's proceed() says the last
+ * was written, so a slow client holds at most one piece of memory, never the file:
+ *  - plain HTTP/1: h2o writes the head, then at each proceed() (h2o's write is complete and
+ *    none is queued) sendfile() puts as much of the file as the socket takes straight into
+ *    it, zero-copy, as nginx does; when the socket is full, one pread() piece goes through
+ *    h2o, whose write waits for room, and sendfile() resumes after it;
+ *  - TLS and HTTP/2 (h2o encrypts and frames the bytes itself): pread() pieces of CHUNK bytes.
+ * Invariant: the descriptor and the piece buffer are released by the pool's disposal of
+ * `send_t` (the request's end, a client gone included), and only there; sendfile() is
+ * called only from proceed(), never while h2o has a write in flight on the socket.
  */
 #include "http/static_handler.h"
 #include "base/log.h"
@@ -13,9 +19,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/sendfile.h>
 #include <uv.h>
 
-#define CHUNK (256u * 1024)
+#define CHUNK (64u * 1024)
 #define SMALL (64u * 1024)      /* sent in one piece from the request's pool */
 
 typedef struct {
@@ -26,6 +34,7 @@ typedef struct {
     const char *service;
     uint64_t sent;
     char *piece;                /* CHUNK bytes (malloc) while streaming */
+    int socket_fd;              /* plain HTTP/1: the connection's socket for sendfile; else -1 */
 } send_t;
 
 static const char *files_name(const void *worker)
@@ -57,33 +66,78 @@ static void send_final(send_t *s, h2o_iovec_t *bufs, size_t n)
     h2o_send(s->req, bufs, n, H2O_SEND_STATE_FINAL);
 }
 
-/* The next piece of the file: read now, sent at once; the last one ends the response. */
+static void send_failed(send_t *s)
+{
+    pw_log_error("service %s: reading a file to send failed (it changed while sent?); "
+                 "response cut short", s->service);
+    log_done(s);
+    h2o_send(s->req, NULL, 0, H2O_SEND_STATE_ERROR);
+}
+
+/* Sends n bytes at data; the last ones end the response. */
+static void send_bytes(send_t *s, char *data, size_t n)
+{
+    s->sent += n;
+    h2o_iovec_t vec = h2o_iovec_init(data, n);
+    if (s->sent == s->answer.length)
+        send_final(s, &vec, 1);
+    else
+        h2o_send(s->req, &vec, 1, H2O_SEND_STATE_IN_PROGRESS);
+}
+
+/* The next piece of the file, read into the buffer. */
 static void send_piece(send_t *s)
 {
     pw_static_answer_t *a = &s->answer;
     uint64_t left = a->length - s->sent;
     size_t n = left < CHUNK ? (size_t)left : CHUNK;
     if (pw_static_read_at(a->fd, s->piece, n, a->offset + s->sent) < 0) {
-        pw_log_error("service %s: reading a file to send failed (it changed while sent?); "
-                     "response cut short", s->service);
-        log_done(s);
-        h2o_send(s->req, NULL, 0, H2O_SEND_STATE_ERROR);
+        send_failed(s);
         return;
     }
-    s->sent += n;
-    h2o_iovec_t vec = h2o_iovec_init(s->piece, n);
-    if (s->sent == a->length)
-        send_final(s, &vec, 1);
-    else
-        h2o_send(s->req, &vec, 1, H2O_SEND_STATE_IN_PROGRESS);
+    send_bytes(s, s->piece, n);
+}
+
+/* As much of the rest as the socket takes now, by sendfile(): 0, or -1 when the connection
+ * failed or the file ended early (it shrank since its fstat). */
+static int send_direct(send_t *s)
+{
+    pw_static_answer_t *a = &s->answer;
+    off_t at = (off_t)(a->offset + s->sent);
+    ssize_t n;
+    do
+        n = sendfile(s->socket_fd, a->fd, &at, (size_t)(a->length - s->sent));
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return errno == EAGAIN ? 0 : -1;
+    if (n == 0)
+        return -1;
+    s->sent += (uint64_t)n;
+    return 0;
 }
 
 static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
 {
-    send_piece(H2O_STRUCT_FROM_MEMBER(send_t, generator, generator));
+    send_t *s = H2O_STRUCT_FROM_MEMBER(send_t, generator, generator);
+    if (s->socket_fd >= 0 && send_direct(s) < 0)
+        send_failed(s);
+    else if (s->sent == s->answer.length)
+        send_final(s, NULL, 0);
+    else
+        send_piece(s);
 }
 
-/* A file's bytes: one piece from the pool when small, else streamed. */
+/* The socket of a plain HTTP/1 connection, which sendfile() may write to; else -1. */
+static int direct_socket(h2o_req_t *req)
+{
+    h2o_socket_t *sock;
+    if (req->version >= 0x200 || !req->conn->callbacks->get_socket ||
+        !(sock = req->conn->callbacks->get_socket(req->conn)) || sock->ssl)
+        return -1;
+    return h2o_socket_get_fd(sock);
+}
+
+/* A file's bytes: one piece from the pool when small, else streamed (see the top). */
 static void send_file(send_t *s)
 {
     pw_static_answer_t *a = &s->answer;
@@ -104,7 +158,11 @@ static void send_file(send_t *s)
         h2o_send(s->req, NULL, 0, H2O_SEND_STATE_ERROR);
         return;
     }
-    send_piece(s);
+    s->socket_fd = direct_socket(s->req);
+    if (s->socket_fd >= 0)
+        h2o_send(s->req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);   /* the head; then on_proceed */
+    else
+        send_piece(s);
 }
 
 static void add_headers(h2o_req_t *req, const pw_static_answer_t *a)
@@ -154,6 +212,7 @@ void pw_static_serve(const pw_static_dir_t *dir, h2o_req_t *req, h2o_iovec_t url
     s->how = *how;
     s->service = pw_static_dir_name(dir);
     s->generator.proceed = on_proceed;
+    s->socket_fd = -1;
     read_request(req, url, &r);
     pw_static_answer(dir, &r, &s->answer);
     pw_static_answer_t *a = &s->answer;

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, REPO, Server, free_port
+from conftest import BIN, REPO, Server, free_port, make_certificates
 
 SECRET = "TOP-SECRET-OUTSIDE"
 
@@ -348,7 +348,7 @@ def test_put_and_delete_on_a_writable_disk(site):
 
 def test_a_large_file_is_streamed_not_read_whole(site):
     """96 MiB read by a client that stops after 1 MiB: the host's memory does not grow by the
-    file (it holds one 256 KiB piece while the socket is full)."""
+    file (it holds one 64 KiB piece while the socket is full)."""
     def rss_kib():
         for line in Path(f"/proc/{site.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -374,6 +374,22 @@ def test_a_large_file_is_streamed_not_read_whole(site):
     assert total > 96 * 1024 * 1024
 
 
+def test_a_file_shrinking_while_sent_cuts_the_response_not_the_server(site):
+    f = site.root / "public" / "shrinking.bin"
+    f.write_bytes(os.urandom(48 * 1024 * 1024))
+    s = socket.create_connection(("127.0.0.1", site.port), timeout=10)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    s.sendall(b"GET /shrinking.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+    got = len(s.recv(65536))
+    with open(f, "r+b") as fh:
+        fh.truncate(1024 * 1024)
+    while chunk := s.recv(1 << 20):
+        got += len(chunk)
+    s.close()
+    assert got < 48 * 1024 * 1024                       # cut short, the connection closed
+    assert site.get("/a.txt")[2] == b"0123456789"       # and the host serves on
+
+
 def test_keep_alive_mixes_statuses(site):
     c = http.client.HTTPConnection("127.0.0.1", site.port, timeout=10)
     _, h, _ = site.get("/a.txt")
@@ -390,6 +406,41 @@ def test_keep_alive_mixes_statuses(site):
         if body is not None:
             assert data == body, (method, path)
     c.close()
+
+
+def test_tls_and_http2_send_files_in_pieces(tmp_path):
+    """Over TLS (h2o encrypts in user space) a file is read in pieces, not sendfile'd."""
+    make_certificates(tmp_path)
+    (tmp_path / "public").mkdir()
+    data = os.urandom(5 * 1024 * 1024 + 3)
+    (tmp_path / "public" / "f.bin").write_bytes(data)
+    (tmp_path / "config.capnp").write_text(textwrap.dedent("""\
+        using Workerd = import "/workerd/workerd.capnp";
+        const config :Workerd.Config = (
+          services = [(name = "static", disk = (path = "public"))],
+          sockets = [(name = "http", address = "127.0.0.1:1", service = "static",
+                      https = (options = (), tlsOptions = (keypair = (
+                        privateKey = embed "server.key", certificateChain = embed "server.pem"))))],
+        );
+        """))
+    s = Server(tmp_path / "config.capnp", tmp=tmp_path)
+    try:
+        import ssl
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+        c = http.client.HTTPSConnection("127.0.0.1", s.port, context=ctx, timeout=20)
+        c.request("GET", "/f.bin")
+        r = c.getresponse()
+        assert r.status == 200 and r.read() == data
+        c.request("GET", "/f.bin", headers={"Range": "bytes=100-199999"})
+        r = c.getresponse()
+        assert r.status == 206 and r.read() == data[100:200000]
+        c.close()
+        out = subprocess.run(["curl", "-sS", "--http2", "--cacert", str(tmp_path / "ca.pem"), "-o", "-",
+                              "-w", "%{http_version}", f"https://127.0.0.1:{s.port}/f.bin"],
+                             capture_output=True, timeout=30)
+        assert out.returncode == 0 and out.stdout[-1:] == b"2" and out.stdout[:-1] == data
+    finally:
+        s.stop(signal.SIGKILL)
 
 
 # ---- the service binding ----
