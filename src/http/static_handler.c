@@ -20,7 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #define CHUNK (64u * 1024)
@@ -35,6 +38,7 @@ typedef struct {
     uint64_t sent;
     char *piece;                /* CHUNK bytes (malloc) while streaming */
     int socket_fd;              /* plain HTTP/1: the connection's socket for sendfile; else -1 */
+    int corked;                 /* TCP_CORK set: the head waits for the body's first bytes */
 } send_t;
 
 static const char *files_name(const void *worker)
@@ -116,10 +120,21 @@ static int send_direct(send_t *s)
     return 0;
 }
 
+/* The head and the first sendfile() leave in full packets, as nginx's tcp_nopush does; the
+ * cork is taken off at once after (TCP_NODELAY sends what it held). */
+static void cork(send_t *s, int on)
+{
+    if (setsockopt(s->socket_fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on) == 0)
+        s->corked = on;
+}
+
 static void on_proceed(h2o_generator_t *generator, h2o_req_t *req)
 {
     send_t *s = H2O_STRUCT_FROM_MEMBER(send_t, generator, generator);
-    if (s->socket_fd >= 0 && send_direct(s) < 0)
+    int rc = s->socket_fd >= 0 ? send_direct(s) : 0;
+    if (s->corked)
+        cork(s, 0);
+    if (rc < 0)
         send_failed(s);
     else if (s->sent == s->answer.length)
         send_final(s, NULL, 0);
@@ -159,9 +174,10 @@ static void send_file(send_t *s)
         return;
     }
     s->socket_fd = direct_socket(s->req);
-    if (s->socket_fd >= 0)
+    if (s->socket_fd >= 0) {
+        cork(s, 1);
         h2o_send(s->req, NULL, 0, H2O_SEND_STATE_IN_PROGRESS);   /* the head; then on_proceed */
-    else
+    } else
         send_piece(s);
 }
 
