@@ -27,6 +27,7 @@
 #include <uv.h>
 
 #define CHUNK (64u * 1024)
+#define PROBE (4u * 1024)
 #define SMALL (64u * 1024)      /* sent in one piece from the request's pool */
 
 typedef struct {
@@ -89,12 +90,13 @@ static void send_bytes(send_t *s, char *data, size_t n)
         h2o_send(s->req, &vec, 1, H2O_SEND_STATE_IN_PROGRESS);
 }
 
-/* The next piece of the file, read into the buffer. */
+/* The next piece of the file, read into the buffer. Between sendfile() calls it is only a
+ * PROBE: h2o's write of it waits until the socket has room again. */
 static void send_piece(send_t *s)
 {
     pw_static_answer_t *a = &s->answer;
-    uint64_t left = a->length - s->sent;
-    size_t n = left < CHUNK ? (size_t)left : CHUNK;
+    uint64_t left = a->length - s->sent, most = s->socket_fd >= 0 ? PROBE : CHUNK;
+    size_t n = left < most ? (size_t)left : (size_t)most;
     if (pw_static_read_at(a->fd, s->piece, n, a->offset + s->sent) < 0) {
         send_failed(s);
         return;
