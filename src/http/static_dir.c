@@ -212,7 +212,7 @@ int pw_static_dir_list(const pw_static_dir_t *dir, int dir_fd, pw_buf_t *out)
     int rc = read_entries(dir, d, &items, &n);
     closedir(d);
     cJSON *list = rc == 0 ? cJSON_CreateArray() : NULL;
-    if (list)
+    if (list && n)        /* qsort of a NULL array, even empty, is undefined */
         qsort(items, n, sizeof *items, compare_names);
     for (size_t i = 0; i < n; i++) {
         if (list)
