@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, REPO, Server, free_port, make_certificates
+from conftest import BIN, REPO, Server, free_port, make_certificates, request_on
 
 SECRET = "TOP-SECRET-OUTSIDE"
 
@@ -133,13 +133,7 @@ def wait_port(port, timeout=20.0):
 
 
 def request(port, method="GET", path="/", headers=None, body=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        return r.status, r.headers, r.read()
-    finally:
-        c.close()
+    return request_on(port, method, path, body, headers)
 
 
 def raw(port, target, method="GET"):
@@ -186,6 +180,10 @@ def test_files_carry_type_etag_last_modified_and_length(site):
         assert h["etag"].startswith('"') and h["last-modified"].endswith(" GMT")
         assert h["accept-ranges"] == "bytes" and int(h["content-length"]) == len(body)
         assert body == (site.root / "public" / path[1:]).read_bytes()
+    assert site.get("/a.txt?v=2#x")[2] == b"0123456789"       # the query is not the name
+    assert site.get("/caf%C3%A9.txt")[0] == 404
+    (site.root / "public" / "caf\u00e9 menu.txt").write_text("utf-8 name")
+    assert site.get("/caf%C3%A9%20menu.txt")[2] == b"utf-8 name"
 
 
 def test_conditional_requests_answer_304(site):
