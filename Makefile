@@ -47,7 +47,8 @@ FUZZ_SRCS       := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
                    src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c \
-                   src/config/cron.c src/host/queue_answer.c
+                   src/config/cron.c src/host/queue_answer.c \
+                   src/http/byte_range.c src/http/static_path.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
@@ -63,7 +64,10 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/storage/r2_blobs.c src/storage/r2_disk.c \
                    src/host/binding_memory_cache.c src/storage/memory_cache.c \
                    src/host/binding_queue.c src/host/queues.c src/host/queue_answer.c \
-                   src/storage/queue_sqlite.c
+                   src/storage/queue_sqlite.c \
+                   src/host/binding_disk.c src/http/static_answer.c src/http/static_dir.c \
+                   src/http/static_path.c src/http/byte_range.c src/http/mime_types.c \
+                   src/http/http_date.c src/base/err.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60

@@ -11,7 +11,7 @@ import base64
 import builtins
 import datetime
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pyworkerd import rpc, webapi
@@ -270,6 +270,20 @@ def _rpc_error(body: bytes) -> Exception:
     return JsException(name, message)
 
 
+def _fetch_payload(req: webapi.Request) -> bytes:
+    """A service binding's fetch as the host takes it: the JSON head, a newline, the body."""
+    head = json.dumps({"method": req._method, "url": req._url, "headers": req._header_pairs()},
+                      separators=(",", ":")).encode()
+    return head + b"\n" + (req._body or b"")
+
+
+def _fetched(url: str) -> Callable[[list[bytes]], Any]:
+    def decode(fields: list[bytes]) -> Any:
+        return fetched_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2], url)
+
+    return decode
+
+
 class Fetcher:
     """A service binding: `await env.SVC.fetch(url_or_request, **options)` and
     `await env.SVC.method(*args)` (workers RPC: arguments and results converted as workerd
@@ -294,13 +308,7 @@ class Fetcher:
 
     def _fetch(self, resource: Any, options: Any, kwargs: dict[str, Any]) -> Any:
         req = _request(resource, options, kwargs)
-        head = json.dumps({"method": req._method, "url": req._url, "headers": req._header_pairs()},
-                          separators=(",", ":")).encode()
-
-        def decode(fields: list[bytes]) -> Any:
-            return fetched_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2], req._url)
-
-        return rpc.call(decode, "svc.call", self._name, "fetch", head + b"\n" + (req._body or b""))
+        return rpc.call(_fetched(req._url), "svc.call", self._name, "fetch", _fetch_payload(req))
 
     def queue(self, queue_name: str, messages: Iterable[dict[str, Any]]) -> Any:
         """Deliver `messages` ({"id", "timestamp", "body", "attempts"}) to the bound worker's
@@ -387,3 +395,28 @@ class JsFetcher(Fetcher):
             to_py = getattr(options, "to_py", None)
             options = to_py() if to_py is not None else options
         return self._fetch(resource, options, kwargs)
+
+
+class DiskFetcher(Fetcher):
+    """A service binding to a disk service (static files: `env.ASSETS.fetch(request)`), answered
+    by the host from the directory without any worker. A disk service has only fetch()."""
+
+    __slots__ = ()
+
+    def fetch(self, resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
+        """GET/HEAD a file (Range, If-None-Match, If-Modified-Since honoured), PUT/DELETE one."""
+        req = _request(resource, options, kwargs)
+        return rpc.call(_fetched(req._url), "disk.fetch", self._name, _fetch_payload(req))
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def remote(*args: Any) -> Any:
+            raise TypeError(f'The RPC receiver does not implement the method "{method}".')
+
+        remote.__name__ = method
+        return remote
+
+    def __repr__(self) -> str:
+        return f"DiskFetcher({self._name!r})"

@@ -67,6 +67,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "r2": lambda b: _r2_binding(b["name"]),
     "memory_cache": lambda b: _memory_cache_binding(b["name"]),
     "queue": lambda b: _queue_binding(b["name"]),
+    "disk": lambda b: bindings.DiskFetcher(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 

@@ -1195,6 +1195,29 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
     return 0;
 }
 
+/* A service binding to a disk service is answered by the host from its directory
+ * (PW_BINDING_DISK); a disk service has no entrypoints. */
+static int mark_disk_bindings(ctx_t *c)
+{
+    for (size_t i = 0; i < c->cfg->n_services; i++) {
+        pw_service_t *s = &c->cfg->services[i];
+        for (size_t j = 0; s->kind == PW_SERVICE_WORKER && j < s->worker.n_bindings; j++) {
+            pw_binding_t *b = &s->worker.bindings[j];
+            const pw_service_t *t = b->kind == PW_BINDING_SERVICE ? pw_config_service(c->cfg, b->value)
+                                                                   : NULL;
+            if (!t || t->kind != PW_SERVICE_DISK) continue;
+            if (b->entrypoint) {
+                return fail(c, AT_STRING(b->entrypoint), s->name, "Worker \"%s\"'s binding \"%s\" "
+                            "refers to service \"%s\" with a named entrypoint \"%s\", but \"%s\" is "
+                            "a disk service, so does not have any named entrypoints.", s->name,
+                            b->name, t->name, b->entrypoint, t->name);
+            }
+            b->kind = PW_BINDING_DISK;
+        }
+    }
+    return 0;
+}
+
 static int check_references(ctx_t *c)
 {
     for (size_t i = 0; i < c->cfg->n_services; i++) {
@@ -1234,6 +1257,7 @@ static int load_json(ctx_t *c, const char *json)
     }
     int rc = check_top_level(c, root);
     if (rc == 0) rc = load_services(c, cJSON_GetObjectItemCaseSensitive(root, "services"));
+    if (rc == 0) rc = mark_disk_bindings(c);
     if (rc == 0) rc = check_references(c);
     if (rc == 0) rc = load_sockets(c, cJSON_GetObjectItemCaseSensitive(root, "sockets"));
     if (rc == 0) rc = check_service_overrides(c, c->opts->directory_overrides,

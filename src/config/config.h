@@ -43,6 +43,8 @@ typedef enum {
                                  * cache), cache_limits = its limits */
     PW_BINDING_QUEUE,       /* queue: value = the queue's name (a queue of the host's, not a
                              * service: host/queues.h) */
+    PW_BINDING_DISK,        /* service naming a disk service (static files, env.ASSETS):
+                             * value = the disk service's name; the host answers its fetch */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */

@@ -203,13 +203,13 @@ static const char *module_type(pw_module_kind_t kind)
 static cJSON *binding_json(const pw_binding_t *b)
 {
     static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow",
-                                         "r2", "memory_cache", "queue" };
+                                         "r2", "memory_cache", "queue", "disk" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);
     if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW ||
         b->kind == PW_BINDING_R2 || b->kind == PW_BINDING_MEMORY_CACHE ||
-        b->kind == PW_BINDING_QUEUE) {
+        b->kind == PW_BINDING_QUEUE || b->kind == PW_BINDING_DISK) {
         /* the isolate only names the binding in its calls; the host knows where it leads */
     } else if (!b->value) {
         cJSON_AddNullToObject(obj, "value");

@@ -57,6 +57,17 @@ def write_worker(directory: Path, files: dict, **config_kwargs) -> Path:
     return config
 
 
+def request_on(port, method="GET", path="/", body=None, headers=None, timeout=10.0):
+    """One request to 127.0.0.1:port on a fresh connection; returns (status, headers, body)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.headers, r.read()
+    finally:
+        c.close()
+
+
 class Server:
     """One running `pyworkerd serve`, with its log captured to a file."""
 
@@ -105,13 +116,7 @@ class Server:
 
     def request(self, method="GET", path="/", body=None, headers=None, timeout=10.0):
         """One request on a fresh connection; returns (status, headers, body bytes)."""
-        c = self.conn(timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, r.headers, r.read()
-        finally:
-            c.close()
+        return request_on(self.port, method, path, body, headers, timeout)
 
     def get(self, path="/", **kw):
         return self.request("GET", path, **kw)

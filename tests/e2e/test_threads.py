@@ -338,3 +338,24 @@ def test_r2_bodies_stream_through_the_main_loop(serve, tmp_path):
         assert status == 200, body
         out = json.loads(body)
         assert out["size"] == out["total"] == 3_600_000 and out["chunks"] >= 3, out
+
+
+FILES_CONFIG = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "static", disk = (path = "public"))],
+  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "static")],
+);
+"""
+
+
+def test_every_loop_serves_a_disk_service(serve, tmp_path):
+    d = tmp_path / "files"
+    (d / "public").mkdir(parents=True)
+    (d / "public" / "a.txt").write_text("hello files\n")
+    (d / "config.capnp").write_text(FILES_CONFIG)
+    server = serve(d / "config.capnp", "--threads", "2", "--verbose")
+    server.wait_log("serving on 2 host threads")
+    for _ in range(24):             # fresh connections: both loops
+        status, headers, body = server.get("/a.txt")
+        assert (status, body) == (200, b"hello files\n")

@@ -2,7 +2,8 @@
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
  * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
  * service calls, fetch(), R2 on files and SQLite (its jobs run on libuv's pool: the target
- * waits for them after each call), memoryCache (one producer per key, its waiters), Queues
+ * waits for them after each call), memoryCache (one producer per key, its waiters), static files (host/binding_disk.c,
+ * read-only on tests/fuzz), Queues
  * (host/binding_queue.c: sends, whose batches are delivered to the consumer as CALLs answered
  * from the tail) and Workflows (host/binding_workflows.c: binding calls, and step
  * calls of a run in flight — the loop turns after each call, so a created instance's run
@@ -109,6 +110,7 @@ static pw_binding_t bindings[] = {
     { .name = "MC2", .kind = PW_BINDING_MEMORY_CACHE, .value = "",
       .cache_limits = { 0, 0, 0 } },
     { .name = "Q", .kind = PW_BINDING_QUEUE, .value = "jobs" },
+    { .name = "ASSETS", .kind = PW_BINDING_DISK, .value = "files" },
 };
 static pw_queue_consumer_t consumers[] = {
     { .queue = "jobs", .max_batch_size = 10, .max_retries = 2, .dead_letter_queue = "dlq" },
@@ -125,6 +127,7 @@ static pw_service_t services[] = {
     { .name = "stopped", .kind = PW_SERVICE_WORKER },
     { .name = "kvext", .kind = PW_SERVICE_EXTERNAL, .external_address = "127.0.0.1:9" },
     { .name = "internet", .kind = PW_SERVICE_NETWORK },
+    { .name = "files", .kind = PW_SERVICE_DISK, .disk_path = "tests/fuzz" },   /* read-only */
 };
 static pw_config_t config = { .services = services, .n_services = sizeof services / sizeof services[0] };
 
@@ -405,4 +408,10 @@ void fuzz_seeds(fuzz_add_cb add)
     SEED("", "svc.call", "GONE", "fetch", "");
     SEED("", "fetch", "https://example.com/", "GET", "", "", "follow");
     SEED("", "kv.get", "T", "x");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"GET\",\"url\":\"https://h/fuzz.h\",\"headers\":"
+         "[[\"Range\",\"bytes=1-5\"],[\"if-none-match\",\"\\\"x\\\"\"]]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"HEAD\",\"url\":\"/\",\"headers\":[]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"GET\",\"url\":\"/%2e%2e/Makefile\",\"headers\":[]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"PUT\",\"url\":\"/x\",\"headers\":[]}\nbody");
+    SEED("", "disk.fetch", "NOPE", "{}\n");
 }

@@ -48,11 +48,12 @@ TEST(every_kind_registers_its_ops)
         expect_op(mc[i], &pw_binding_memory_cache);
     expect_op("queue.send", &pw_binding_queue);
     expect_op("queue.send_batch", &pw_binding_queue);
+    expect_op("disk.fetch", &pw_binding_disk);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 7);
+    CHECK(pw_binding_kind_count() == 8);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -115,6 +116,8 @@ TEST(rows_carry_the_arity_and_its_message)
     pw_binding_route(B("r2.nope"), &r);
     CHECK(!r.op && kind_of(&r) == &pw_binding_r2);
     CHECK_STR(r.group->unknown_op, "unknown R2 operation \"%.*s\"");
+    pw_binding_route(B("disk.fetch"), &r);          /* answered at once, from the host */
+    CHECK(r.op->min_fields == 3 && r.op->max_fields == 3 && !r.op->holds);
 }
 
 int main(void)

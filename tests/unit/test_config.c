@@ -255,6 +255,40 @@ TEST(other_service_kinds_load)
     pw_config_free(cfg);
 }
 
+/* A service binding to a disk service is the host's static files (PW_BINDING_DISK); one to a
+ * worker stays a service binding; an entrypoint on a disk service is refused with file:line. */
+TEST(service_bindings_to_disk_services_are_disk_bindings)
+{
+    static const char *const conf = HEAD
+        "const config :Workerd.Config = (services = [\n"
+        "  (name = \"main\", worker = .w), (name = \"other\", worker = .w),\n"
+        "  (name = \"assets\", disk = (path = \"public\")) ]);\n"
+        "const w :Workerd.Worker = (\n"
+        "  modules = [ (name = \"worker.py\", pythonModule = embed \"worker.py\") ],\n"
+        "  compatibilityDate = \"2024-01-01\", compatibilityFlags = [\"python_workers\"],\n"
+        "  bindings = [ (name = \"ASSETS\", service = \"assets\"), (name = \"SVC\", service = \"other\") ]);\n";
+    write_config("%s", conf);
+    pw_config_t *cfg = load();
+    CHECK(cfg != NULL);
+    if (!cfg) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    const pw_worker_t *w = &pw_config_service(cfg, "main")->worker;
+    CHECK(w->n_bindings == 2 && w->bindings[0].kind == PW_BINDING_DISK && w->bindings[1].kind == PW_BINDING_SERVICE);
+    CHECK_STR(w->bindings[0].value, "assets");
+    pw_config_free(cfg);
+    write_config(HEAD
+        "const config :Workerd.Config = (services = [\n"
+        "  (name = \"main\", worker = .w), (name = \"assets\", disk = (path = \"public\")) ]);\n"
+        "const w :Workerd.Worker = (\n"
+        "  modules = [ (name = \"worker.py\", pythonModule = embed \"worker.py\") ],\n"
+        "  compatibilityDate = \"2024-01-01\", compatibilityFlags = [\"python_workers\"],\n"
+        "  bindings = [ (name = \"ASSETS\", service = (name = \"assets\", entrypoint = \"Files\")) ]);\n");
+    CHECK(load() == NULL);
+    CHECK(err_has("config.capnp:7:") && err_has("\"assets\" is a disk service, so does not have any named entrypoints"));
+}
+
 TEST(network_tls_options_decode)
 {
     write_config(HEAD "const config :Workerd.Config = (services = [\n"
@@ -773,6 +807,7 @@ int main(void)
     RUN(file_with_id_and_explicit_designators_loads);
     RUN(modules_and_bindings_decode);
     RUN(other_service_kinds_load);
+    RUN(service_bindings_to_disk_services_are_disk_bindings);
     RUN(network_tls_options_decode);
     RUN(import_path_is_searched);
     RUN(socket_override_applies);
