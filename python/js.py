@@ -18,7 +18,7 @@ from pyworkerd import log as _log
 from pyworkerd import response, webapi
 from pyworkerd.bindings import fetch
 
-__all__ = ["JSON", "Headers", "Object", "Request", "Response", "console", "fetch"]
+__all__ = ["JSON", "Date", "Headers", "Object", "Request", "Response", "console", "fetch"]
 
 Headers = webapi.JsHeaders
 Request = webapi.Request
@@ -163,3 +163,13 @@ class Object:
     def entries(obj: Mapping[str, Any]) -> list[list[Any]]:
         """[key, value] pairs of a dict."""
         return [[k, v] for k, v in obj.items()]
+
+
+class Date:
+    """JavaScript's Date, as far as Durable Object code uses it: Date.now() (ms since the epoch)."""
+
+    @staticmethod
+    def now() -> float:
+        import time
+
+        return float(time.time_ns() // 1_000_000)

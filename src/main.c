@@ -222,6 +222,7 @@ static pw_pool_t *lookup_pool(void *arg, const char *service_name)
 static int start_workers(host_t *host)
 {
     pw_rpc_options_t rpc_opts = { .persist_dir = host->cli->persist_dir, .lookup = lookup_pool,
+                                  .do_idle_timeout_ms = (unsigned)(host->cli->do_idle_timeout_s * 1000),
                                   .lookup_arg = host };
     if (pw_rpc_host_create(host->loop, host->config, &rpc_opts, &host->rpc) < 0)
         return -1;
@@ -643,7 +644,7 @@ static int serve(const pw_cli_t *cli)
      * the host stops at once and takes its children along (pw_zygote_stop). */
     pw_supervisor_catch_stop_signals();
     int ok = host.box && pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
-             (testing ? start_tests(&host) : start_http(&host) == 0 && start_shards(&host) == 0);
+             (testing ? start_tests(&host) == 0 : start_http(&host) == 0 && start_shards(&host) == 0);
     if (ok && !testing)
         report_listening(&host);
     int early_stop = pw_supervisor_stop_signal();

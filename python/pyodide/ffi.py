@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pyworkerd.errors import JsException
 
-__all__ = ["JsException", "JsProxy", "create_once_callable", "create_proxy", "to_js"]
+__all__ = ["JsException", "JsProxy", "create_once_callable", "create_proxy", "run_sync", "to_js"]
 
 T = TypeVar("T")
 
@@ -35,3 +35,19 @@ def create_proxy(obj: T, **options: Any) -> T:
 def create_once_callable(obj: T, **options: Any) -> T:
     """Return `obj` (a proxy is not needed to hand it to the runtime)."""
     return obj
+
+
+def run_sync(awaitable: Any) -> Any:
+    """Run `awaitable` to its end from synchronous code and return its result (Pyodide does
+    it with JSPI). It runs on an event loop of its own, so it may sleep and compute but not
+    make binding calls (those need the isolate's loop)."""
+    import asyncio
+
+    outer = asyncio.events._get_running_loop()
+    loop = asyncio.new_event_loop()
+    asyncio.events._set_running_loop(None)
+    try:
+        return loop.run_until_complete(awaitable)
+    finally:
+        loop.close()
+        asyncio.events._set_running_loop(outer)

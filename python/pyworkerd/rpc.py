@@ -21,6 +21,9 @@ from pyworkerd.errors import JsException
 _channel: Any = None
 _server: Any = None
 _futures: dict[int, tuple[asyncio.Future[Any], Callable[[list[bytes]], Any]]] = {}
+before_send: Callable[[], None] | None = None
+"""Runs before a binding call leaves through call() (Durable Objects send their coalesced
+writes first: nothing leaves an object before its writes, pyworkerd.do_storage)."""
 
 
 def attach(server: Any) -> None:
@@ -34,6 +37,8 @@ def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> A
     channel = _channel
     if channel is None:
         raise RuntimeError("bindings can only be used while the worker serves a request")
+    if before_send is not None:
+        before_send()
     asyncio = sys.modules.get("asyncio")  # not imported: no loop, so a blocking call
     loop = asyncio.events._get_running_loop() if asyncio is not None else None
     if loop is not None and asyncio.current_task(loop) is not None:
@@ -70,3 +75,28 @@ def _fields(fields: list[bytes]) -> list[bytes]:
     if name == "TypeError":
         raise TypeError(message)
     raise JsException(name, message)
+
+
+def call_blocking(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> Any:
+    """Binding call `op(*args)` answered before it returns, also inside a task: the isolate
+    does nothing else meanwhile (a Durable Object's storage read: its input gate)."""
+    channel = _channel
+    if channel is None:
+        raise RuntimeError("bindings can only be used while the worker serves a request")
+    fields = channel.rpc_call(op, *args)
+    if _server is not None and _server.has_loop:
+        _server.after_blocking_call()
+    return decode(_fields(fields))
+
+
+def send(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> Any:
+    """Binding call `op(*args)` queued now without waiting: a Future on the running loop (its
+    frame leaves with the loop's next write), or with no loop running the value (blocking)."""
+    asyncio = sys.modules.get("asyncio")
+    loop = asyncio.events._get_running_loop() if asyncio is not None else None
+    if loop is None or _channel is None:
+        return call_blocking(decode, op, *args)
+    future = loop.create_future()
+    _futures[_channel.rpc_send(op, *args)] = (future, decode)
+    _server.schedule_flush()
+    return future

@@ -63,6 +63,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "kv": lambda b: bindings.KvNamespace(b["name"]),
     "service": lambda b: bindings.Fetcher(b["name"]),
     "workflow": lambda b: _workflow_binding(b["name"]),
+    "durable_object": lambda b: _durable_object_binding(b),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -73,6 +74,13 @@ def _workflow_binding(name: str) -> Any:
     from pyworkerd import workflows
 
     return workflows.WorkflowBinding(name)
+
+
+def _durable_object_binding(b: dict[str, Any]) -> Any:
+    """A Durable Object namespace (pyworkerd.durable_objects: imported by workers that have one)."""
+    from pyworkerd import durable_objects
+
+    return durable_objects.DurableObjectNamespace(b["name"], b["class"], b["unique_key"])
 
 
 def make_env(bindings: list[dict[str, Any]]) -> Env:
@@ -128,6 +136,10 @@ def load(spec: dict[str, Any]) -> None:
         module = _import_main(main[:-3].replace("/", "."))
     flags = set(spec.get("compat_flags", []))
     _select_entrypoint(module, main, _legacy_handlers(spec.get("compat_date", ""), flags))
+    if spec.get("durable_objects"):
+        from pyworkerd import do_runtime  # workers with Durable Object classes only
+
+        do_runtime.load(spec, module, _positional_count)
     _warm_up()
 
 
@@ -365,7 +377,12 @@ def _serve(
 
 def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any:
     """A service binding's call of `entrypoint` (a WorkerEntrypoint class; "" = the default):
-    `fetch` with a request, or an RPC method with JSON arguments answered as JSON."""
+    `fetch` with a request, or an RPC method with JSON arguments answered as JSON. An entry
+    point "$do:..." is an event of a Durable Object (pyworkerd.do_runtime)."""
+    if entrypoint.startswith("$do:"):
+        from pyworkerd import do_runtime
+
+        return do_runtime.handle(req_id, entrypoint, name, payload)
     try:
         cls = _entrypoint_class(entrypoint)
         if name == "fetch":

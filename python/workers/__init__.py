@@ -19,7 +19,8 @@ from pyworkerd.bindings import fetch, python_from_rpc, python_to_rpc
 from pyworkerd.response import FetchResponse, HeadersInit, Response
 from pyworkerd.webapi import Request
 
-__all__ = ["Context", "FetchResponse", "Headers", "Request", "Response", "WorkerEntrypoint", "env",
+__all__ = ["Context", "DurableObject", "FetchResponse", "Headers", "Request", "Response",
+           "WorkerEntrypoint", "env",
            "fetch", "python_from_rpc", "python_to_rpc", "waitUntil", "wait_until"]
 
 Headers = HeadersInit
@@ -49,7 +50,11 @@ class WorkerEntrypoint:
 
 
 class DurableObject:
-    """Base class of a Durable Object. Not yet routed by pyworkerd (no DO bindings)."""
+    """Base class of a Durable Object: `class Counter(DurableObject)`, named by a
+    durableObjectNamespaces entry. One instance per id lives in one isolate, built with the
+    object's `ctx` (id, storage, blockConcurrencyWhile, waitUntil, abort) and the Worker's
+    `env`; its fetch(request), public methods (RPC) and alarm(alarm_info) run there.
+    """
 
     def __init__(self, ctx: Any, env: Any) -> None:
         self.ctx = ctx

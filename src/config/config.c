@@ -523,7 +523,11 @@ static int load_do_namespace(ctx_t *c, const char *svc, const cJSON *nj, pw_do_n
     ns->enable_sql = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(nj, "enableSql"));
     ns->class_name = strdup(cls);
     ns->unique_key = strdup(key);
-    return ns->class_name && ns->unique_key ? 0 : oom(c);
+    char where[1200] = "";
+    int line = source_line(c, AT_STRING(cls));
+    if (line) snprintf(where, sizeof where, "%s:%d: ", c->opts->config_path, line);
+    ns->where = strdup(where);
+    return ns->class_name && ns->unique_key && ns->where ? 0 : oom(c);
 }
 
 /* durableObjectStorage (none, inMemory, localDisk) and durableObjectNamespaces. */
@@ -1384,6 +1388,7 @@ static void free_worker(pw_worker_t *w)
     for (size_t i = 0; i < w->n_do_namespaces; i++) {
         free(w->do_namespaces[i].class_name);
         free(w->do_namespaces[i].unique_key);
+        free(w->do_namespaces[i].where);
     }
     free(w->do_namespaces);
     free(w->do_storage_disk);

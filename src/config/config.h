@@ -71,6 +71,7 @@ typedef struct {
     char *unique_key;       /* ids are derived from it; its storage directory's name */
     int prevent_eviction;   /* objects stay in memory while their isolate lives */
     int enable_sql;         /* storage.sql is offered */
+    char *where;            /* "FILE:LINE: " of its className in the config, or "" */
 } pw_do_namespace_t;
 
 /* Where a worker's Durable Objects keep their storage (durableObjectStorage). */

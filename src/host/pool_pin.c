@@ -32,6 +32,11 @@ int pw_pool_pin_pid(const pw_pool_pin_t *pin)
     return pin->child ? pin->child->pid : 0;
 }
 
+const pw_port_t *pw_pool_pin_port(const pw_pool_pin_t *pin)
+{
+    return pin->child ? pin->child->port : NULL;
+}
+
 void pw_child_pin_attach(pw_child_t *child, pw_pool_pin_t *pin)
 {
     if (pin->child)

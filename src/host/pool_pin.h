@@ -29,5 +29,7 @@ void pw_pool_submit_pinned(pw_pool_t *pool, pw_pool_pin_t *pin, pw_call_t *call)
 void pw_pool_unpin(pw_pool_pin_t *pin);
 /* The pid of a held pin's isolate, or 0. */
 int pw_pool_pin_pid(const pw_pool_pin_t *pin);
+/* The binding-call port of a held pin's isolate (host/port.h), or NULL. */
+const pw_port_t *pw_pool_pin_port(const pw_pool_pin_t *pin);
 
 #endif

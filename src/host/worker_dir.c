@@ -215,6 +215,7 @@ static void add_do_namespaces(cJSON *spec, const pw_worker_t *w)
         cJSON *ns = cJSON_CreateObject();
         cJSON_AddStringToObject(ns, "class", w->do_namespaces[i].class_name);
         cJSON_AddBoolToObject(ns, "enable_sql", w->do_namespaces[i].enable_sql);
+        cJSON_AddStringToObject(ns, "where", w->do_namespaces[i].where);
         cJSON_AddItemToArray(list, ns);
     }
 }

@@ -98,4 +98,9 @@ struct pw_do_backend {
     const pw_do_backend_ops_t *ops;
 };
 
+/* The head of every store: its backend runs its operations. */
+struct pw_do_store {
+    pw_do_backend_t *backend;
+};
+
 #endif

@@ -41,8 +41,11 @@ static const char *const alarm_statements[N_AL] = {
 
 typedef struct sqlite_backend sqlite_backend_t;
 
-struct pw_do_store {
-    pw_do_store_t *next;        /* the backend's open stores */
+typedef struct store store_t;
+
+struct store {
+    pw_do_store_t head;         /* first: the vtable's pointer */
+    store_t *next;              /* the backend's open stores */
     sqlite_backend_t *b;
     char id[65];
     sqlite3 *db;
@@ -56,7 +59,7 @@ struct sqlite_backend {
     char *dir;                  /* NULL: in memory */
     sqlite3 *alarms;
     sqlite3_stmt *al[N_AL];
-    pw_do_store_t *stores;
+    store_t *stores;
 };
 
 /* ---- answering ---- */
@@ -84,14 +87,14 @@ static void bind_text(sqlite3_stmt *st, int i, pw_bytes_t b)
 }
 
 /* Runs `sql` (no user code: the authorizer stays off). */
-static int exec(pw_do_store_t *s, const char *sql)
+static int exec(store_t *s, const char *sql)
 {
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
 /* ---- stores ---- */
 
-static void store_free(pw_do_store_t *s)
+static void store_free(store_t *s)
 {
     pw_sqlite_close(s->db, s->st, N_ST);
     free(s);
@@ -101,10 +104,10 @@ static int store_open(pw_do_backend_t *head, const char *id_hex, pw_do_store_t *
                       size_t err_len)
 {
     sqlite_backend_t *b = (sqlite_backend_t *)head;
-    for (pw_do_store_t *s = b->stores; s; s = s->next)
+    for (store_t *s = b->stores; s; s = s->next)
         if (strcmp(s->id, id_hex) == 0)
-            return *out = s, 0;
-    pw_do_store_t *s = calloc(1, sizeof *s);
+            return *out = &s->head, 0;
+    store_t *s = calloc(1, sizeof *s);
     if (!s)
         return snprintf(err, err_len, "out of memory"), -1;
     char file[80];
@@ -116,22 +119,24 @@ static int store_open(pw_do_backend_t *head, const char *id_hex, pw_do_store_t *
     }
     pw_do_sql_authorizer(s->db, &s->guard);
     s->b = b;
+    s->head.backend = head;
     s->next = b->stores;
     b->stores = s;
-    *out = s;
+    *out = &s->head;
     return 0;
 }
 
 /* On disk the database closes (reopened on the object's next event); in memory it is the
  * object's storage and stays. */
-static void store_release(pw_do_store_t *s)
+static void store_release(pw_do_store_t *store)
 {
+    store_t *s = (store_t *)store;
     sqlite_backend_t *b = s->b;
     if (!b->dir)
         return;
     if (s->txn_depth)
         exec(s, "ROLLBACK");
-    for (pw_do_store_t **p = &b->stores; *p; p = &(*p)->next)
+    for (store_t **p = &b->stores; *p; p = &(*p)->next)
         if (*p == s) {
             *p = s->next;
             break;
@@ -141,8 +146,9 @@ static void store_release(pw_do_store_t *s)
 
 /* ---- key-value operations ---- */
 
-static void kv_get(pw_do_store_t *s, const pw_bytes_t *keys, size_t n, pw_do_done_cb done, void *arg)
+static void kv_get(pw_do_store_t *store, const pw_bytes_t *keys, size_t n, pw_do_done_cb done, void *arg)
 {
+    store_t *s = (store_t *)store;
     pw_buf_t data;
     pw_buf_init(&data);
     size_t ends[PW_DO_MAX_KEYS];    /* where each value ends in data; SIZE_MAX: not found */
@@ -180,7 +186,7 @@ static void kv_get(pw_do_store_t *s, const pw_bytes_t *keys, size_t n, pw_do_don
 }
 
 /* One write; *existed for a delete. Returns an SQLite code. */
-static int write_one(pw_do_store_t *s, const pw_do_write_t *w, int *existed)
+static int write_one(store_t *s, const pw_do_write_t *w, int *existed)
 {
     sqlite3_stmt *st;
     int rc;
@@ -203,8 +209,9 @@ static int write_one(pw_do_store_t *s, const pw_do_write_t *w, int *existed)
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-static void kv_write(pw_do_store_t *s, const pw_do_write_t *writes, size_t n, pw_do_done_cb done, void *arg)
+static void kv_write(pw_do_store_t *store, const pw_do_write_t *writes, size_t n, pw_do_done_cb done, void *arg)
 {
+    store_t *s = (store_t *)store;
     pw_bytes_t *out = calloc(n ? n : 1, sizeof *out);
     size_t n_out = 0;
     if (!out)
@@ -242,7 +249,7 @@ static size_t prefix_upper(pw_bytes_t p, uint8_t *out)
 }
 
 /* The list's statement, with only the bounds it has. */
-static sqlite3_stmt *list_statement(pw_do_store_t *s, const pw_do_list_t *r, uint8_t *upper, size_t *upper_len)
+static sqlite3_stmt *list_statement(store_t *s, const pw_do_list_t *r, uint8_t *upper, size_t *upper_len)
 {
     char sql[512] = "SELECT key, value FROM _cf_KV WHERE 1";
     if (r->has_start)
@@ -272,8 +279,9 @@ static sqlite3_stmt *list_statement(pw_do_store_t *s, const pw_do_list_t *r, uin
     return st;
 }
 
-static void kv_list(pw_do_store_t *s, const pw_do_list_t *r, pw_do_done_cb done, void *arg)
+static void kv_list(pw_do_store_t *store, const pw_do_list_t *r, pw_do_done_cb done, void *arg)
 {
+    store_t *s = (store_t *)store;
     uint8_t upper[PW_DO_MAX_KEY];
     size_t upper_len = 0;
     if (r->has_prefix && r->prefix.len > sizeof upper)
@@ -305,8 +313,9 @@ static void kv_list(pw_do_store_t *s, const pw_do_list_t *r, pw_do_done_cb done,
 
 /* ---- SQL, transactions, size ---- */
 
-static void sql_exec(pw_do_store_t *s, pw_bytes_t query, pw_bytes_t bindings, pw_do_done_cb done, void *arg)
+static void sql_exec(pw_do_store_t *store, pw_bytes_t query, pw_bytes_t bindings, pw_do_done_cb done, void *arg)
 {
+    store_t *s = (store_t *)store;
     pw_do_sql_result_t r;
     char err[1024], n_read[24], n_written[24];
     s->guard.active = 1;
@@ -326,8 +335,9 @@ static void sql_exec(pw_do_store_t *s, pw_bytes_t query, pw_bytes_t bindings, pw
     pw_buf_free(&r.rows);
 }
 
-static void txn(pw_do_store_t *s, pw_do_txn_t op, pw_do_done_cb done, void *arg)
+static void txn(pw_do_store_t *store, pw_do_txn_t op, pw_do_done_cb done, void *arg)
 {
+    store_t *s = (store_t *)store;
     char sql[160];
     if (op != PW_DO_TXN_BEGIN && s->txn_depth == 0)
         return fail(done, arg, "Error", "no transaction is open");
@@ -343,8 +353,9 @@ static void txn(pw_do_store_t *s, pw_do_txn_t op, pw_do_done_cb done, void *arg)
     answer(done, arg, NULL, 0);
 }
 
-static void db_size(pw_do_store_t *s, pw_do_done_cb done, void *arg)
+static void db_size(pw_do_store_t *store, pw_do_done_cb done, void *arg)
 {
+    store_t *s = (store_t *)store;
     sqlite3_stmt *st = NULL;
     int64_t size = 0;
     if (sqlite3_prepare_v2(s->db, "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
@@ -401,7 +412,7 @@ static void backend_close(pw_do_backend_t *head)
 {
     sqlite_backend_t *b = (sqlite_backend_t *)head;
     while (b->stores) {
-        pw_do_store_t *s = b->stores;
+        store_t *s = b->stores;
         b->stores = s->next;
         store_free(s);
     }

@@ -27,10 +27,13 @@ LAYERS: dict[str, int] = {
     "pyworkerd.bindings": 2,
     "pyworkerd.workflows": 2,
     "pyworkerd.packages": 2,
+    "pyworkerd.durable_objects": 2,
+    "pyworkerd.do_storage": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,
     "pyworkerd.workflow_run": 3,
+    "pyworkerd.do_context": 3,
     # 4. the public faces that workers import
     "workers": 4,
     "workers.asgi": 4,
@@ -45,6 +48,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.runtime": 5,
     "pyworkerd.loop": 5,
     "pyworkerd.test_handler": 5,
+    "pyworkerd.do_runtime": 5,
 }
 
 
