@@ -511,8 +511,8 @@ static int load_do_namespace(ctx_t *c, const char *svc, const cJSON *nj, pw_do_n
     snprintf(path, sizeof path, "worker.durableObjectNamespaces[\"%.200s\"].", cls);
     if (reject_unknown(c, nj, known, svc, path, AT_STRING(cls)) < 0) return -1;
     if (!key || !key[0]) {
-        return fail(c, AT_STRING(cls), svc, "Durable Object namespace \"%s\" has no uniqueKey.",
-                    cls);
+        return fail2(c, AT_STRING(cls), AT_FIELD("durableObjectNamespaces"), svc, "Durable Object "
+                     "namespace \"%s\" has no uniqueKey.", cls);
     }
     if (strchr(key, '/') || strcmp(key, ".") == 0 || strcmp(key, "..") == 0 || strlen(key) > 200) {
         return fail(c, AT_STRING(key), svc, "Durable Object namespace \"%s\": uniqueKey \"%.200s\" "
@@ -525,6 +525,7 @@ static int load_do_namespace(ctx_t *c, const char *svc, const cJSON *nj, pw_do_n
     ns->unique_key = strdup(key);
     char where[1200] = "";
     int line = source_line(c, AT_STRING(cls));
+    if (!line) line = source_line(c, AT_FIELD("durableObjectNamespaces"));
     if (line) snprintf(where, sizeof where, "%s:%d: ", c->opts->config_path, line);
     ns->where = strdup(where);
     return ns->class_name && ns->unique_key && ns->where ? 0 : oom(c);
@@ -558,9 +559,9 @@ static int load_do_config(ctx_t *c, const char *svc, const cJSON *wj, pw_worker_
         if (load_do_namespace(c, svc, nj, &w->do_namespaces[i]) < 0) return -1;
         for (size_t j = 0; j < i; j++) {
             if (strcmp(w->do_namespaces[j].class_name, w->do_namespaces[i].class_name) == 0) {
-                return fail(c, AT_STRING(w->do_namespaces[i].class_name), svc, "Durable Object "
-                            "class \"%s\" is named by more than one namespace.",
-                            w->do_namespaces[i].class_name);
+                return fail2(c, AT_STRING(w->do_namespaces[i].class_name),
+                             AT_FIELD("durableObjectNamespaces"), svc, "Durable Object class \"%s\" "
+                             "is named by more than one namespace.", w->do_namespaces[i].class_name);
             }
         }
         i++;
@@ -607,15 +608,15 @@ static int check_do_storage(ctx_t *c, const pw_service_t *s)
     if (s->worker.do_storage != PW_DO_STORAGE_DISK) return 0;
     const pw_service_t *t = pw_config_service(c->cfg, disk);
     if (!t) {
-        return fail(c, AT_STRING(disk), s->name, "durableObjectStorage config refers to a service "
+        return fail2(c, AT_STRING(disk), AT_FIELD("durableObjectStorage"), s->name, "durableObjectStorage config refers to a service "
                     "\"%s\", but no such service is defined.", disk);
     }
     if (t->kind != PW_SERVICE_DISK) {
-        return fail(c, AT_STRING(disk), s->name, "durableObjectStorage config refers to the service "
+        return fail2(c, AT_STRING(disk), AT_FIELD("durableObjectStorage"), s->name, "durableObjectStorage config refers to the service "
                     "\"%s\", but that service is not a local disk service.", disk);
     }
     if (!t->disk_writable) {
-        return fail(c, AT_STRING(disk), s->name, "durableObjectStorage config refers to the disk "
+        return fail2(c, AT_STRING(disk), AT_FIELD("durableObjectStorage"), s->name, "durableObjectStorage config refers to the disk "
                     "service \"%s\", but that service is defined read-only.", disk);
     }
     return 0;

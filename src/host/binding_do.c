@@ -393,14 +393,19 @@ static void dos_write(const pw_binding_call_t *c)
 {
     pw_do_object_t *obj;
     pw_do_store_t *s = store_of(c, &obj);
-    long n = s ? batch_check(c, obj, c->f[3]) : -1;
-    if (n < 0)
+    if (!s)
         return;
+    long n = batch_check(c, obj, c->f[3]);
+    if (n < 0) {                /* the isolate's cache holds writes that will never be */
+        pw_do_object_write_failed(obj);
+        return;
+    }
     pw_do_write_t *writes = calloc((size_t)n + 1, sizeof *writes);
     store_call_t *sc = writes ? store_call(c, obj) : NULL;
     if (!sc) {
         if (!writes)
             pw_port_reply_error(c->port, c->id, "Error", "out of memory");
+        pw_do_object_write_failed(obj);
         free(writes);
         return;
     }
