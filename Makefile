@@ -57,8 +57,10 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/host/kv_remote.c src/host/worker_call.c src/host/workflows.c \
                    src/storage/workflow.c src/storage/sqlite_db.c src/storage/kv.c src/storage/kv_disk.c \
                    src/storage/kv_http.c src/storage/kv_http_backend.c src/http/fetch_policy.c \
-                   src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c
-FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm
+                   src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c \
+                   src/host/binding_do.c src/host/do_objects.c src/host/do_alarm.c src/host/do_id.c \
+                   src/storage/do_sqlite.c src/storage/do_sql.c
+FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60
 
