@@ -166,7 +166,7 @@ class _Object:
 
     def _answer(self, req_id: int, method: str, result: Any) -> Any:
         """The event's answer; the object's pending writes leave first (the output gate)."""
-        self.storage._flush()
+        self.storage._flush(now=False)     # the answer follows it on the wire
         if method == "fetch":
             for inner in (result, getattr(result, "js_object", None), getattr(result, "js_response", None)):
                 if isinstance(inner, Response):

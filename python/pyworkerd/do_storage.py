@@ -11,6 +11,7 @@
 #  - output gate: a batch is sent before the event's answer and before any other binding call
 #    (rpc.before_send), and the host commits it before it reads the next frame of the isolate;
 #    a batch that fails makes the host discard the object's answers and reset it.
+# The isolate never waits for a batch's result (see _flush).
 # Values are encoded as RPC values (pyworkerd.bindings.python_to_rpc), once, at put(): the
 # cache keeps the encoding, so a value read back is a fresh copy, as structured clone gives.
 """ctx.storage of a Durable Object: key-value (async and sync), SQL, transactions, alarms."""
@@ -257,8 +258,11 @@ class DurableObjectStorage:
         self._flush()
         return _result(None)
 
-    def _flush(self) -> None:
-        """Send the pending writes as one batch (one transaction on the host)."""
+    def _flush(self, now: bool = True) -> None:
+        """Send the pending writes as one batch (one transaction on the host); `now`: write it
+        out at once (else it leaves with what the caller sends next, an answer). Nobody waits
+        for its result: the host commits it before it reads the isolate's next frame, and when
+        it fails the host turns the object's answers into errors and resets it."""
         self._flush_scheduled = False
         _dirty.discard(self)
         if not self._batch:
@@ -266,17 +270,10 @@ class DurableObjectStorage:
         data = b"".join(self._batch)
         self._batch.clear()
         try:
-            sent = rpc.send(_ok, "dos.write", self._cls, self._id, data)
+            rpc.post("dos.write", self._cls, self._id, data, flush=now)
         except Exception as exc:
             self._failed(exc)
             raise
-        add_done_callback = getattr(sent, "add_done_callback", None)
-        if add_done_callback is not None:
-            add_done_callback(self._write_done)
-
-    def _write_done(self, future: Any) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            self._failed(future.exception())
 
     def _failed(self, exc: BaseException) -> None:
         """A batch failed: the cache may hold what never became durable; the host resets the

@@ -89,14 +89,17 @@ def call_blocking(decode: Callable[[list[bytes]], Any], op: str, *args: str | by
     return decode(_fields(fields))
 
 
-def send(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> Any:
-    """Binding call `op(*args)` queued now without waiting: a Future on the running loop (its
-    frame leaves with the loop's next write), or with no loop running the value (blocking)."""
+
+def post(op: str, *args: str | bytes, flush: bool = True) -> None:
+    """Binding call `op(*args)` whose answer nobody waits for (a Durable Object's write batch:
+    the host checks it and resets the object when it fails). The frame leaves with the
+    isolate's next write: at once when `flush` and a loop runs, else with what follows it."""
+    channel = _channel
+    if channel is None:
+        raise RuntimeError("bindings can only be used while the worker serves a request")
+    channel.rpc_send(op, *args)
+    if not flush:
+        return
     asyncio = sys.modules.get("asyncio")
-    loop = asyncio.events._get_running_loop() if asyncio is not None else None
-    if loop is None or _channel is None:
-        return call_blocking(decode, op, *args)
-    future = loop.create_future()
-    _futures[_channel.rpc_send(op, *args)] = (future, decode)
-    _server.schedule_flush()
-    return future
+    if asyncio is not None and asyncio.events._get_running_loop() is not None:
+        _server.schedule_flush()
