@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import REPO, Server, run_pyworkerd
+from conftest import REPO, Server, assert_no_sanitizer_report, run_pyworkerd
 
 UNIQUE_KEY = "boxes-210bd0cb"
 
@@ -353,6 +353,7 @@ def boxes(tmp_path):
     yield start
     for s in servers:
         s.stop(signal.SIGKILL)
+        assert_no_sanitizer_report(s.log())
 
 
 def rpc(s, name, method, *args):
