@@ -46,6 +46,7 @@ struct pw_call {
     pw_call_end_cb end;
     uint64_t trace_ns;          /* PYTHON_TRACE: when submitted, then when dispatched */
     unsigned retry_after_s;     /* with an error status: a Retry-After header; 0: none */
+    struct pw_pool_pin *pin;    /* the runner's: the isolate it must reach (host/pool_pin.h) */
 };
 
 /* What a listener routes its requests to (in the host: a worker's pool). `worker` is the
