@@ -63,6 +63,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "kv": lambda b: bindings.KvNamespace(b["name"]),
     "service": lambda b: bindings.Fetcher(b["name"]),
     "workflow": lambda b: _workflow_binding(b["name"]),
+    "d1": lambda b: _d1_binding(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -73,6 +74,13 @@ def _workflow_binding(name: str) -> Any:
     from pyworkerd import workflows
 
     return workflows.WorkflowBinding(name)
+
+
+def _d1_binding(name: str) -> Any:
+    """A D1 database; pyworkerd.d1 is imported only by workers that have one."""
+    from pyworkerd import d1
+
+    return d1.D1Database(name)
 
 
 def make_env(bindings: list[dict[str, Any]]) -> Env:

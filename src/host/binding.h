@@ -86,6 +86,7 @@ extern const pw_binding_kind_impl_t pw_binding_kv;
 extern const pw_binding_kind_impl_t pw_binding_service;
 extern const pw_binding_kind_impl_t pw_binding_fetch;
 extern const pw_binding_kind_impl_t pw_binding_workflows;
+extern const pw_binding_kind_impl_t pw_binding_d1;
 
 #define PW_BINDING_MAX_KINDS 16
 

@@ -201,11 +201,13 @@ static const char *module_type(pw_module_kind_t kind)
 
 static cJSON *binding_json(const pw_binding_t *b)
 {
-    static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow" };
+    static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow",
+                                         "d1" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);
-    if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW) {
+    if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW ||
+        b->kind == PW_BINDING_D1) {
         /* the isolate only names the binding in its calls; the host knows where it leads */
     } else if (!b->value) {
         cJSON_AddNullToObject(obj, "value");

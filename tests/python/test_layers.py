@@ -27,6 +27,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.bindings": 2,
     "pyworkerd.workflows": 2,
     "pyworkerd.packages": 2,
+    "pyworkerd.d1": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,
