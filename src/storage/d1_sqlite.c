@@ -613,7 +613,11 @@ static long run_exec(d1_t *d, pw_bytes_t sql, char *err)
             sqlite_error(d, rc, why);
             why[ERR_MAX / 2] = '\0';         /* room for the line and the statement */
             sqlite3_finalize(st);
-            int shown = (int)(rest.base - start < 200 ? rest.base - start : 200);
+            const uint8_t *end = rest.base;     /* a statement that did not parse: its line */
+            if (rc != SQLITE_OK && !st)
+                for (end = start; end < sql.base + sql.len && *end != '\n'; end++)
+                    ;
+            int shown = (int)(end - start < 200 ? end - start : 200);
             snprintf(err, ERR_MAX, "Error in line %u: %.*s: %.500s", line_of(sql, start), shown,
                      (const char *)start, why);
             return -1;

@@ -612,6 +612,17 @@ TEST(workflow_bindings_load)
     CHECK(fails_with("Workflow binding \"WF\": innerBindings must hold exactly one service binding"));
 }
 
+TEST(d1_bindings_load)
+{
+    write_config(SIMPLE, "", "  bindings = [(name = \"DB\", wrapped = (moduleName = "
+                 "\"cloudflare-internal:d1-api\", innerBindings = [(name = \"fetcher\", "
+                 "service = \"main\")]))],\n");
+    CHECK(fails_with("naming service \"main\", which is not a disk service"));   /* a worker */
+    write_config(SIMPLE, "", "  bindings = [(name = \"DB\", wrapped = (moduleName = "
+                 "\"cloudflare-internal:d1-api\", innerBindings = []))],\n");
+    CHECK(fails_with("D1 binding \"DB\": innerBindings must hold exactly one service binding"));
+}
+
 TEST(unsupported_worker_fields)
 {
     write_config(SIMPLE, "", "  durableObjectNamespaces = [(className = \"C\", uniqueKey = \"k\")],\n");
@@ -713,6 +724,7 @@ int main(void)
     RUN(unsupported_top_level_fields);
     RUN(unsupported_sockets);
     RUN(workflow_bindings_load);
+    RUN(d1_bindings_load);
     RUN(unsupported_worker_fields);
     RUN(requirement_modules_load);
     RUN(unsupported_service_options);
