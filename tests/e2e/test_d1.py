@@ -461,3 +461,27 @@ def test_other_wrapped_modules_are_still_refused(tmp_path):
     r = subprocess.run([BIN, "serve", str(config)], capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
     assert 'wrapped.moduleName "cloudflare-internal:nope"' in r.stderr, r.stderr
+
+
+# ---- examples/d1 ----
+
+def test_the_d1_example_as_shipped(tmp_path):
+    import shutil
+    from conftest import REPO
+    d = tmp_path / "d1"
+    shutil.copytree(REPO / "examples" / "d1", d)
+    s = Server(d / "config.capnp", [], tmp=tmp_path)
+    try:
+        code, _, body = s.request("POST", "/notes", body=b"buy milk")
+        assert (code, json.loads(body)) == (201, {"id": 1, "text": "buy milk"})
+        code, _, body = s.request("POST", "/notes/import", body=json.dumps(["a", "b"]).encode())
+        assert (code, json.loads(body)) == (200, {"imported": 2})
+        code, _, body = s.request("POST", "/notes/import", body=json.dumps(["c", ""]).encode())
+        assert code == 400 and "CHECK constraint failed" in json.loads(body)["error"]
+        notes = json.loads(s.get("/notes")[2])["notes"]
+        assert [n["text"] for n in notes] == ["buy milk", "a", "b"]        # "c" was not kept
+        assert json.loads(s.get("/notes/2")[2]) == {"id": 2, "text": "a"}
+        assert s.get("/notes/99")[0] == 404
+        assert (d / "d1-data" / "d1.sqlite3").exists()
+    finally:
+        s.stop(signal.SIGKILL)
