@@ -21,6 +21,9 @@ from pyworkerd.bindings import JsDict
 from pyworkerd.errors import JsException
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+SQL_CACHE_SIZE = 256
+_sql_cache: dict[str, bytes] = {}
+"""The UTF-8 of recent SQL texts: a worker prepares the same few statements again and again."""
 
 _NULL = b"n"
 _pack_int = struct.Struct("<cq").pack
@@ -76,7 +79,7 @@ def _unblob(value: Any) -> Any:
 
 
 def _results(raw: bytes) -> list[dict[str, Any]]:
-    """The host's answer: per statement {"columns", "rows", "meta"[, "blobs"]}."""
+    """The host's rows: per statement {"columns", "rows"[, "blobs"]}."""
     out = json.loads(raw)
     for r in out:
         if r.pop("blobs", False):
@@ -84,11 +87,17 @@ def _results(raw: bytes) -> list[dict[str, Any]]:
     return out
 
 
-def _d1_result(r: dict[str, Any]) -> JsDict:
-    """{success, meta, results}: rows as dicts keyed by column (the last of equal names wins)."""
-    columns = r["columns"]
-    return JsDict(success=True, meta=JsDict(r["meta"]),
-                  results=[JsDict(zip(columns, row)) for row in r["rows"]])
+def _d1_results(fields: list[bytes]) -> list[JsDict]:
+    """{success, meta, results} per statement: rows as dicts keyed by column (the last of
+    equal names wins). fields: the rows, then the metas (parsed only here: first() and raw()
+    return none)."""
+    return [JsDict(success=True, meta=JsDict(meta),
+                   results=[JsDict(zip(r["columns"], row)) for row in r["rows"]])
+            for r, meta in zip(_results(fields[0]), json.loads(fields[1]))]
+
+
+def _d1_result(fields: list[bytes]) -> JsDict:
+    return _d1_results(fields)[0]
 
 
 def _raw_options(options: Any, kwargs: dict[str, Any]) -> bool:
@@ -113,7 +122,11 @@ class D1PreparedStatement:
                                    len(values))
 
     def _query(self, decode: Any, mode: str = "all") -> Any:
-        return self._db._call(lambda f: decode(_results(f[0])[0]), "d1.query", mode, _encode((self,)))
+        return self._db._call(decode, "d1.query", mode, _encode((self,)))
+
+    def _rows(self, decode: Any, mode: str = "all") -> Any:
+        """Runs it for its rows only: decode({"columns", "rows"})."""
+        return self._query(lambda f: decode(_results(f[0])[0]), mode)
 
     def all(self) -> Any:
         """{"success": True, "meta": {...}, "results": [row dicts]}."""
@@ -135,12 +148,12 @@ class D1PreparedStatement:
                 raise JsException("Error", f"D1_COLUMN_NOTFOUND: Column not found ({colName})")
             return row[colName]
 
-        return self._query(decode, "first")
+        return self._rows(decode, "first")
 
     def raw(self, options: Any = None, /, **kwargs: Any) -> Any:
         """The rows as lists; with columnNames=True the column names come first."""
         names = _raw_options(options, kwargs)
-        return self._query(lambda r: ([r["columns"]] if names else []) + r["rows"])
+        return self._rows(lambda r: ([r["columns"]] if names else []) + r["rows"])
 
     def __repr__(self) -> str:
         return f"D1PreparedStatement({self._sql.decode('utf-8', 'replace')!r})"
@@ -158,9 +171,9 @@ class D1Database:
     def _call(self, decode: Any, op: str, *args: str | bytes) -> Any:
         session = self._session
 
-        def answer(fields: list[bytes]) -> Any:     # results, bookmark
-            if session is not None and len(fields) > 1:
-                session._bookmark = fields[1].decode()
+        def answer(fields: list[bytes]) -> Any:     # rows, metas, bookmark
+            if session is not None and len(fields) > 2:
+                session._bookmark = fields[2].decode()
             return decode(fields)
 
         return rpc.call(answer, op, self._name, *args)
@@ -169,12 +182,17 @@ class D1Database:
         """A statement of `query`, to bind() values to and run."""
         if not isinstance(query, str):
             raise TypeError(f"D1 prepare() takes a string of SQL, not {type(query).__name__}")
-        return D1PreparedStatement(self, query.encode("utf-8", "surrogatepass"))
+        sql = _sql_cache.get(query)
+        if sql is None:
+            if len(_sql_cache) >= SQL_CACHE_SIZE:
+                _sql_cache.clear()
+            sql = _sql_cache[query] = query.encode("utf-8", "surrogatepass")
+        return D1PreparedStatement(self, sql)
 
     def batch(self, statements: list[D1PreparedStatement]) -> Any:
         """Runs the statements in one transaction (all or nothing); a result per statement."""
         payload = _encode(statements)
-        return self._call(lambda f: [_d1_result(r) for r in _results(f[0])], "d1.batch", payload)
+        return self._call(_d1_results, "d1.batch", payload)
 
     def exec(self, query: str) -> Any:
         """Runs every statement of `query` (no bound values): {"count", "duration"}."""

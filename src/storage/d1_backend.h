@@ -35,11 +35,12 @@ typedef struct {
 
 /* How an operation ended: an error (name and message, in D1's words: "D1_ERROR: ..."), or
  * the RPC_RESULT fields the SDK reads (the first ""):
- *   query  "", results, bookmark — results: a JSON array, one object per statement:
- *          {"columns": [names], "rows": [[values]], "meta": {...}[, "blobs": true]};
- *          values are JSON null, integers, reals, strings, and {"$blob": "<base64>"} for
- *          BLOBs (then "blobs" is true); meta holds D1's fields (duration, changes,
- *          last_row_id, changed_db, size_after, rows_read, rows_written, ...)
+ *   query  "", results, metas, bookmark — results: a JSON array, one object per statement:
+ *          {"columns": [names], "rows": [[values]][, "blobs": true]}; values are JSON null,
+ *          integers, reals, strings, and {"$blob": "<base64>"} for BLOBs (then "blobs" is
+ *          true); metas: a JSON array of each statement's meta, D1's fields (duration,
+ *          changes, last_row_id, changed_db, size_after, rows_read, rows_written, ...), apart
+ *          so that first() and raw(), which return no meta, never parse it
  *   exec   "", count, duration (decimal text)
  *   dump   "", the database file's bytes
  * Valid during the done() call. */

@@ -76,7 +76,8 @@ typedef struct {
 
 /* What one operation collects: its answer, or its error. */
 typedef struct {
-    pw_d1_json_t out;
+    pw_d1_json_t out;           /* the statements' columns and rows */
+    pw_d1_json_t meta;          /* their meta objects */
     char error[ERR_MAX];        /* "": none */
 } run_t;
 
@@ -371,24 +372,25 @@ static int step_rows(run_t *r, sqlite3_stmt *st, int first_only, int64_t *rows, 
 static void write_meta(d1_t *d, run_t *r, const effect_t *e)
 {
     double ms = (double)(now_ns() - e->started_ns) / 1e6;
-    pw_d1_json_raw(&r->out, "\"meta\":{\"served_by\":\"pyworkerd\",\"served_by_region\":\"local\","
+    pw_d1_json_t *m = &r->meta;
+    pw_d1_json_raw(m, "{\"served_by\":\"pyworkerd\",\"served_by_region\":\"local\","
                    "\"served_by_primary\":true,\"timings\":{\"sql_duration_ms\":");
-    pw_d1_json_real(&r->out, ms);
-    pw_d1_json_raw(&r->out, "},\"duration\":");
-    pw_d1_json_real(&r->out, ms);
-    pw_d1_json_raw(&r->out, ",\"changes\":");
-    pw_d1_json_int(&r->out, e->changes);
-    pw_d1_json_raw(&r->out, ",\"last_row_id\":");
-    pw_d1_json_int(&r->out, sqlite3_last_insert_rowid(d->db));
-    pw_d1_json_raw(&r->out, ",\"changed_db\":");
-    pw_d1_json_bool(&r->out, e->changed_db);
-    pw_d1_json_raw(&r->out, ",\"size_after\":");
-    pw_d1_json_int(&r->out, d->size);
-    pw_d1_json_raw(&r->out, ",\"rows_read\":");
-    pw_d1_json_int(&r->out, e->rows_read);
-    pw_d1_json_raw(&r->out, ",\"rows_written\":");
-    pw_d1_json_int(&r->out, e->changes);
-    pw_d1_json_raw(&r->out, ",\"total_attempts\":1}}");
+    pw_d1_json_real(m, ms);
+    pw_d1_json_raw(m, "},\"duration\":");
+    pw_d1_json_real(m, ms);
+    pw_d1_json_raw(m, ",\"changes\":");
+    pw_d1_json_int(m, e->changes);
+    pw_d1_json_raw(m, ",\"last_row_id\":");
+    pw_d1_json_int(m, sqlite3_last_insert_rowid(d->db));
+    pw_d1_json_raw(m, ",\"changed_db\":");
+    pw_d1_json_bool(m, e->changed_db);
+    pw_d1_json_raw(m, ",\"size_after\":");
+    pw_d1_json_int(m, d->size);
+    pw_d1_json_raw(m, ",\"rows_read\":");
+    pw_d1_json_int(m, e->rows_read);
+    pw_d1_json_raw(m, ",\"rows_written\":");
+    pw_d1_json_int(m, e->changes);
+    pw_d1_json_raw(m, ",\"total_attempts\":1}");
 }
 
 /* Runs one prepared statement: binds, steps, writes its columns and rows. */
@@ -415,7 +417,7 @@ static int run_prepared(d1_t *d, run_t *r, sqlite3_stmt *st, const pw_d1_stateme
                  "SQLITE_TOOBIG", MAX_RESULT_BYTES >> 20);
         return -1;
     }
-    pw_d1_json_raw(&r->out, blobs ? "],\"blobs\":true," : "],");
+    pw_d1_json_raw(&r->out, blobs ? "],\"blobs\":true}" : "]}");
     e->changes += readonly ? 0 : sqlite3_total_changes64(d->db) - total;
     e->rows_read += rows + sqlite3_stmt_status(st, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
     if (!readonly && (sqlite3_total_changes64(d->db) != total || schema_version(d) != schema))
@@ -530,15 +532,19 @@ static int run_statements(d1_t *d, run_t *r, const pw_d1_query_t *q)
         return -1;
     }
     pw_d1_json_raw(&r->out, "[");
+    pw_d1_json_raw(&r->meta, "[");
     for (size_t i = 0; i < q->n; i++) {
-        if (i)
+        if (i) {
             pw_d1_json_raw(&r->out, ",");
+            pw_d1_json_raw(&r->meta, ",");
+        }
         if (run_statement(d, r, &q->statements[i], q->first_only) < 0) {
             rollback(d);
             return -1;
         }
     }
     pw_d1_json_raw(&r->out, "]");
+    pw_d1_json_raw(&r->meta, "]");
     if (q->batch && (rc = own_step(d, OWN_COMMIT, NULL)) != 0) {
         sqlite_error(d, rc, r->error);
         rollback(d);
@@ -556,21 +562,24 @@ static void d1_query(pw_d1_backend_t *b, const pw_d1_query_t *q, pw_d1_done_cb d
     if (!r)
         return answer_error(done, arg, "D1_ERROR", "out of memory");
     pw_d1_json_init(&r->out);
+    pw_d1_json_init(&r->meta);
     r->error[0] = '\0';
     begin_operation(d, q->limit_ms);
     int rc = run_statements(d, r, q);
     char bookmark[40];
     snprintf(bookmark, sizeof bookmark, "%08" PRIx32 "-%016" PRIx64, d->epoch, d->version);
     end_operation(d);
-    if (rc == 0 && r->out.failed)
+    if (rc == 0 && (r->out.failed || r->meta.failed))
         snprintf(r->error, ERR_MAX, "out of memory: SQLITE_NOMEM");
     if (r->error[0]) {
         answer_error(done, arg, "D1_ERROR", r->error);
     } else {
-        pw_bytes_t f[3] = { pw_bytes_of(""), { r->out.buf.data, r->out.buf.len }, pw_bytes_of(bookmark) };
-        answer(done, arg, f, 3);
+        pw_bytes_t f[4] = { pw_bytes_of(""), { r->out.buf.data, r->out.buf.len },
+                            { r->meta.buf.data, r->meta.buf.len }, pw_bytes_of(bookmark) };
+        answer(done, arg, f, 4);
     }
     pw_d1_json_free(&r->out);
+    pw_d1_json_free(&r->meta);
     free(r);
 }
 
