@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, Server
+from conftest import BIN, Server, assert_no_sanitizer_report
 
 D1_CONFIG = """\
 using Workerd = import "/workerd/workerd.capnp";
@@ -199,6 +199,7 @@ def d1(tmp_path):
     yield start
     for server in servers:
         server.stop(signal.SIGKILL)
+        assert_no_sanitizer_report(server.log())
 
 
 def call(server, op, status=200, **query):
@@ -485,3 +486,4 @@ def test_the_d1_example_as_shipped(tmp_path):
         assert (d / "d1-data" / "d1.sqlite3").exists()
     finally:
         s.stop(signal.SIGKILL)
+        assert_no_sanitizer_report(s.log())
