@@ -417,6 +417,49 @@ def test_acknowledged_writes_survive_kill_9(d1):
     assert call(s, "get", name="k29") == {"name": "k29", "n": 29}
 
 
+def test_persist_dir_moves_the_database_and_memory_keeps_none(d1, tmp_path):
+    s = d1(ASYNC_WORKER, "--persist-dir", str(tmp_path / "state"))
+    call(s, "setup")
+    call(s, "insert", name="p", n=1)
+    assert (tmp_path / "state" / "d1-data" / "d1.sqlite3").exists()
+    assert not (tmp_path / "w" / "d1-data").exists()
+    s.stop()
+    s = d1(ASYNC_WORKER, "--persist-dir=:memory:")
+    call(s, "setup")
+    assert call(s, "count") == 0
+    s.stop()
+    s = d1(ASYNC_WORKER, "--persist-dir", str(tmp_path / "state"))
+    assert call(s, "get", name="p") == {"name": "p", "n": 1}
+
+
+SHARED_WORKER = """
+from workers import WorkerEntrypoint, Response
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        await self.env.DB.exec("CREATE TABLE IF NOT EXISTS s (v INTEGER)")
+        await self.env.DB.prepare("INSERT INTO s VALUES (?)").bind(5).run()
+        seen = await self.env.OTHER.prepare("SELECT sum(v) AS t FROM s").first("t")
+        return Response(str(seen))
+"""
+
+
+def test_bindings_naming_one_disk_service_share_its_database(tmp_path):
+    config = write_d1(tmp_path / "w", SHARED_WORKER)
+    config.write_text(config.read_text().replace(
+        'innerBindings = [(name = "fetcher", service = "d1")]))],',
+        'innerBindings = [(name = "fetcher", service = "d1")])),\n'
+        '              (name = "OTHER", wrapped = (moduleName = "cloudflare-internal:d1-api",\n'
+        '                                       innerBindings = [(name = "fetcher", service = "d1")]))],'))
+    s = Server(config, [], tmp=tmp_path)
+    try:
+        assert s.get("/")[2] == b"5"
+        assert s.get("/")[2] == b"10"
+    finally:
+        s.stop(signal.SIGKILL)
+        assert_no_sanitizer_report(s.log())
+
+
 # ---- config errors ----
 
 def serve_config(tmp_path, disk=WRITABLE_DISK, inner=INNER):
