@@ -430,6 +430,23 @@ static int load_modules(ctx_t *c, const char *svc, const cJSON *mods, pw_worker_
     return 0;
 }
 
+/* A `wrapped` binding's entrypoint (only "default") and its one inner binding's service
+ * designator: 0 and *sd (NULL when innerBindings is not exactly one service binding), or -1
+ * once reported. path is "worker.bindings[...].wrapped" (extended for the error). */
+static int wrapped_inner_service(ctx_t *c, const char *svc, const cJSON *w, char *path, size_t path_len,
+                                 const cJSON **sd)
+{
+    const char *entry = json_str(w, "entrypoint");
+    if (entry && strcmp(entry, "default") != 0) {
+        snprintf(path + strlen(path), path_len - strlen(path), ".entrypoint");
+        return unsupported(c, AT_STRING(entry), NO_LOC, svc, path);
+    }
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(w, "innerBindings");
+    const cJSON *first = cJSON_GetArraySize(inner) == 1 ? cJSON_GetArrayItem(inner, 0) : NULL;
+    *sd = first ? cJSON_GetObjectItemCaseSensitive(first, "service") : NULL;
+    return 0;
+}
+
 /* A D1 binding: workerd's `wrapped` binding of PW_D1_MODULE, whose one inner binding is a
  * service binding to the `disk` service holding the database (checked to be a writable disk
  * service with the other references, check_worker_references). */
@@ -438,16 +455,10 @@ static int load_d1_binding(ctx_t *c, const char *svc, const char *name, const cJ
 {
     char path[1024];
     snprintf(path, sizeof path, "worker.bindings[\"%s\"].wrapped", name);
-    const char *entry = json_str(w, "entrypoint");
-    if (entry && strcmp(entry, "default") != 0) {
-        snprintf(path + strlen(path), sizeof path - strlen(path), ".entrypoint");
-        return unsupported(c, AT_STRING(entry), NO_LOC, svc, path);
-    }
-    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(w, "innerBindings");
-    const cJSON *first = cJSON_IsArray(inner) ? cJSON_GetArrayItem(inner, 0) : NULL;
-    const cJSON *sd = first ? cJSON_GetObjectItemCaseSensitive(first, "service") : NULL;
+    const cJSON *sd;
+    if (wrapped_inner_service(c, svc, w, path, sizeof path, &sd) < 0) return -1;
     const char *target = sd ? json_str(sd, "name") : NULL;
-    if (cJSON_GetArraySize(inner) != 1 || !target) {
+    if (!target) {
         return fail(c, AT_STRING(name), svc, "D1 binding \"%s\": innerBindings must hold exactly one "
                     "service binding naming the disk service that holds the database, e.g. "
                     "[(name = \"fetcher\", service = \"d1\")] with a service (name = \"d1\", disk = "
@@ -476,17 +487,11 @@ static int load_workflow_binding(ctx_t *c, const char *svc, const char *name, co
                      "pyworkerd offers are \"" PW_WORKFLOWS_MODULE "\" and \"" PW_D1_MODULE "\")",
                      path, module ? module : "");
     }
-    const char *entry = json_str(w, "entrypoint");
-    if (entry && strcmp(entry, "default") != 0) {
-        snprintf(path + strlen(path), sizeof path - strlen(path), ".entrypoint");
-        return unsupported(c, AT_STRING(entry), NO_LOC, svc, path);
-    }
-    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(w, "innerBindings");
-    const cJSON *first = cJSON_IsArray(inner) ? cJSON_GetArrayItem(inner, 0) : NULL;
-    const cJSON *sd = first ? cJSON_GetObjectItemCaseSensitive(first, "service") : NULL;
+    const cJSON *sd;
+    if (wrapped_inner_service(c, svc, w, path, sizeof path, &sd) < 0) return -1;
     const char *target = sd ? json_str(sd, "name") : NULL;
     const char *cls = sd ? json_str(sd, "entrypoint") : NULL;
-    if (cJSON_GetArraySize(inner) != 1 || !target || !cls) {
+    if (!target || !cls) {
         return fail(c, AT_STRING(name), svc, "Workflow binding \"%s\": innerBindings must hold "
                     "exactly one service binding naming the worker and its WorkflowEntrypoint class, "
                     "e.g. [(name = \"fetcher\", service = (name = \"main\", entrypoint = "

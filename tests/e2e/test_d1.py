@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, Server, assert_no_sanitizer_report
+from conftest import BIN
 
 D1_CONFIG = """\
 using Workerd = import "/workerd/workerd.capnp";
@@ -177,29 +177,15 @@ def write_d1(d: Path, worker: str, disk: str = WRITABLE_DISK, inner: str = INNER
 
 
 @pytest.fixture
-def d1(tmp_path):
+def d1(serve, tmp_path, monkeypatch):
     """d1(worker=ASYNC_WORKER, *args, env=None) -> a running server (restartable: same dir)."""
-    servers = []
 
     def start(worker=ASYNC_WORKER, *args, env=None):
-        config = write_d1(tmp_path / "w", worker)
-        old = {k: os.environ.get(k) for k in (env or {})}
-        os.environ.update(env or {})
-        try:
-            server = Server(config, args, tmp=tmp_path)
-        finally:
-            for k, v in old.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-        servers.append(server)
-        return server
+        for key, value in (env or {}).items():
+            monkeypatch.setenv(key, value)      # the host reads it; Popen inherits it
+        return serve(write_d1(tmp_path / "w", worker), *args)
 
-    yield start
-    for server in servers:
-        server.stop(signal.SIGKILL)
-        assert_no_sanitizer_report(server.log())
+    return start
 
 
 def call(server, op, status=200, **query):
@@ -444,20 +430,16 @@ class Default(WorkerEntrypoint):
 """
 
 
-def test_bindings_naming_one_disk_service_share_its_database(tmp_path):
+def test_bindings_naming_one_disk_service_share_its_database(serve, tmp_path):
     config = write_d1(tmp_path / "w", SHARED_WORKER)
     config.write_text(config.read_text().replace(
         'innerBindings = [(name = "fetcher", service = "d1")]))],',
         'innerBindings = [(name = "fetcher", service = "d1")])),\n'
         '              (name = "OTHER", wrapped = (moduleName = "cloudflare-internal:d1-api",\n'
         '                                       innerBindings = [(name = "fetcher", service = "d1")]))],'))
-    s = Server(config, [], tmp=tmp_path)
-    try:
-        assert s.get("/")[2] == b"5"
-        assert s.get("/")[2] == b"10"
-    finally:
-        s.stop(signal.SIGKILL)
-        assert_no_sanitizer_report(s.log())
+    s = serve(config)
+    assert s.get("/")[2] == b"5"
+    assert s.get("/")[2] == b"10"
 
 
 # ---- config errors ----
@@ -509,24 +491,20 @@ def test_other_wrapped_modules_are_still_refused(tmp_path):
 
 # ---- examples/d1 ----
 
-def test_the_d1_example_as_shipped(tmp_path):
+def test_the_d1_example_as_shipped(serve, tmp_path):
     import shutil
     from conftest import REPO
     d = tmp_path / "d1"
     shutil.copytree(REPO / "examples" / "d1", d)
-    s = Server(d / "config.capnp", [], tmp=tmp_path)
-    try:
-        code, _, body = s.request("POST", "/notes", body=b"buy milk")
-        assert (code, json.loads(body)) == (201, {"id": 1, "text": "buy milk"})
-        code, _, body = s.request("POST", "/notes/import", body=json.dumps(["a", "b"]).encode())
-        assert (code, json.loads(body)) == (200, {"imported": 2})
-        code, _, body = s.request("POST", "/notes/import", body=json.dumps(["c", ""]).encode())
-        assert code == 400 and "CHECK constraint failed" in json.loads(body)["error"]
-        notes = json.loads(s.get("/notes")[2])["notes"]
-        assert [n["text"] for n in notes] == ["buy milk", "a", "b"]        # "c" was not kept
-        assert json.loads(s.get("/notes/2")[2]) == {"id": 2, "text": "a"}
-        assert s.get("/notes/99")[0] == 404
-        assert (d / "d1-data" / "d1.sqlite3").exists()
-    finally:
-        s.stop(signal.SIGKILL)
-        assert_no_sanitizer_report(s.log())
+    s = serve(d / "config.capnp")
+    code, _, body = s.request("POST", "/notes", body=b"buy milk")
+    assert (code, json.loads(body)) == (201, {"id": 1, "text": "buy milk"})
+    code, _, body = s.request("POST", "/notes/import", body=json.dumps(["a", "b"]).encode())
+    assert (code, json.loads(body)) == (200, {"imported": 2})
+    code, _, body = s.request("POST", "/notes/import", body=json.dumps(["c", ""]).encode())
+    assert code == 400 and "CHECK constraint failed" in json.loads(body)["error"]
+    notes = json.loads(s.get("/notes")[2])["notes"]
+    assert [n["text"] for n in notes] == ["buy milk", "a", "b"]        # "c" was not kept
+    assert json.loads(s.get("/notes/2")[2]) == {"id": 2, "text": "a"}
+    assert s.get("/notes/99")[0] == 404
+    assert (d / "d1-data" / "d1.sqlite3").exists()
