@@ -29,7 +29,8 @@ typedef struct {
     const pw_d1_statement_t *statements;
     size_t n;
     int batch;                  /* all in one transaction: all or nothing */
-    int first_only;             /* first(): a read-only statement stops after its first row */
+    int first_only;             /* first(): a read-only statement stops after its first row,
+                                 * and the meta objects are left empty ({}) */
     unsigned limit_ms;          /* the run is stopped (and rolled back) after this long */
 } pw_d1_query_t;
 

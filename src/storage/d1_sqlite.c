@@ -9,6 +9,8 @@
  * D1's list, exceed D1's limits (bound parameters, statement and value lengths, columns), run
  * longer than the call's time limit (a progress handler stops it; the statement, or the
  * batch, is rolled back). Statements are cached by their text (prepared once).
+ * The file is locked for as long as the host runs (locking_mode=EXCLUSIVE): no statement makes
+ * a locking system call, and another process (a second pyworkerd) cannot open it meanwhile.
  * Invariant: the connection is never left inside a transaction between operations.
  */
 #include "storage/d1_sqlite.h"
@@ -355,10 +357,10 @@ static int step_rows(run_t *r, sqlite3_stmt *st, int first_only, int64_t *rows, 
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!first_only || *rows == 0) {
             pw_d1_json_raw(&r->out, *rows ? ",[" : "[");
-            for (int i = 0; i < columns; i++) {
+            for (int i = 0; i < columns && r->out.buf.len <= MAX_RESULT_BYTES; i++) {
                 if (i)
                     pw_d1_json_raw(&r->out, ",");
-                write_value(r, st, i, blobs);
+                write_value(r, st, i, blobs);   /* a value is at most 2 MB: the check holds */
             }
             pw_d1_json_raw(&r->out, "]");
         }
@@ -504,7 +506,10 @@ static int run_statement(d1_t *d, run_t *r, const pw_d1_statement_t *s, int firs
         update_size(d);
         d->version++;
     }
-    write_meta(d, r, &e);
+    if (first_only)
+        pw_d1_json_raw(&r->meta, "{}");     /* first() returns no meta */
+    else
+        write_meta(d, r, &e);
     return 0;
 }
 
@@ -715,8 +720,10 @@ int pw_d1_sqlite_open(const char *dir, pw_d1_backend_t **out, char *err, size_t 
         return -1;
     }
     d->head.ops = &sqlite_ops;
-    if (pw_sqlite_open(dir, PW_D1_SQLITE_FILE, "PRAGMA foreign_keys=ON;", own_sql, OWN_COUNT, &d->db,
-                       d->own, err, err_len) < 0) {
+    if (pw_sqlite_open_exclusive(dir, PW_D1_SQLITE_FILE, "PRAGMA foreign_keys=ON;", own_sql, OWN_COUNT,
+                                 &d->db, d->own, err, err_len) < 0) {
+        if (strstr(err, "database is locked") && strlen(err) + 48 < err_len)
+            strcat(err, " (is another pyworkerd serving this database?)");
         pthread_mutex_destroy(&d->lock);
         free(d);
         return -1;
@@ -726,7 +733,15 @@ int pw_d1_sqlite_open(const char *dir, pw_d1_backend_t **out, char *err, size_t 
         sqlite3_step(st) == SQLITE_ROW)
         d->page_size = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
-    update_size(d);
+    int64_t pages = 0;
+    int rc = own_step(d, OWN_PAGES, &pages);    /* the first read takes the file's lock */
+    if (rc != 0) {
+        snprintf(err, err_len, "%s/%s: %s (is another pyworkerd serving this database?)", dir ? dir : "",
+                 PW_D1_SQLITE_FILE, sqlite3_errstr(rc));
+        d1_close(&d->head);
+        return -1;
+    }
+    d->size = pages * d->page_size;
     set_limits(d->db);
     sqlite3_set_authorizer(d->db, authorize, d);
     sqlite3_progress_handler(d->db, PROGRESS_OPS, progress, d);

@@ -315,10 +315,11 @@ def test_exec_runs_several_statements_and_names_the_failing_line(d1):
 
 
 def test_invalid_sql_is_a_d1_error_with_sqlite_words(d1):
-    out = call(d1(), "query", status=400, sql="INVALID SQL GIBBERISH")
+    s = d1()
+    out = call(s, "query", status=400, sql="INVALID SQL GIBBERISH")
     assert out == {"error": "JsException",
                    "message": 'Error: D1_ERROR: near "INVALID": syntax error at offset 0: SQLITE_ERROR'}
-    out = call(d1(), "query", status=400, sql="   ")
+    out = call(s, "query", status=400, sql="   ")
     assert out["message"] == "Error: D1_ERROR: No SQL statements detected."
 
 
@@ -440,6 +441,17 @@ def test_bindings_naming_one_disk_service_share_its_database(serve, tmp_path):
     s = serve(config)
     assert s.get("/")[2] == b"5"
     assert s.get("/")[2] == b"10"
+
+
+def test_a_second_server_on_the_same_database_is_refused_clearly(d1, tmp_path):
+    s = d1()
+    call(s, "setup")
+    r = subprocess.run([BIN, "serve", str(tmp_path / "w" / "config.capnp"), "-s", "http=127.0.0.1:0"],
+                       capture_output=True, text=True, timeout=60, cwd=tmp_path / "w")
+    assert r.returncode == 1
+    assert ("cannot open its D1 database: d1-data/d1.sqlite3: database is locked (is another "
+            "pyworkerd serving this database?)") in r.stderr, r.stderr
+    assert call(s, "count") == 0                # the first one serves on
 
 
 # ---- config errors ----
