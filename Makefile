@@ -46,21 +46,31 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS       := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
-                   src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c
+                   src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c \
+                   src/config/cron.c src/host/queue_answer.c \
+                   src/http/byte_range.c src/http/static_path.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
 # the pool and fetch.c's transfers stubbed in the target
 FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c src/http/request_id.c \
-                   src/host/rpc.c src/host/binding.c src/host/binding_kv.c \
+                   src/host/rpc.c src/host/rpc_forward.c src/host/mailbox.c src/host/binding.c src/host/binding_kv.c \
                    src/host/binding_service.c src/host/binding_fetch.c src/host/binding_workflows.c \
                    src/host/kv_remote.c src/host/worker_call.c src/host/workflows.c \
                    src/host/binding_d1.c src/host/disk_dir.c src/storage/d1_sqlite.c \
                    src/storage/d1_json.c src/storage/d1_statements.c \
                    src/storage/workflow.c src/storage/sqlite_db.c src/storage/kv.c src/storage/kv_disk.c \
                    src/storage/kv_http.c src/storage/kv_http_backend.c src/http/fetch_policy.c \
-                   src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c
-FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm
+                   src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c \
+                   src/host/binding_r2.c src/host/r2_json.c src/host/r2_stream.c src/storage/r2_rules.c \
+                   src/storage/r2_blobs.c src/storage/r2_disk.c \
+                   src/host/binding_memory_cache.c src/storage/memory_cache.c \
+                   src/host/binding_queue.c src/host/queues.c src/host/queue_answer.c \
+                   src/storage/queue_sqlite.c \
+                   src/host/binding_disk.c src/http/static_answer.c src/http/static_dir.c \
+                   src/http/static_path.c src/http/byte_range.c src/http/mime_types.c \
+                   src/http/http_date.c src/base/err.c
+FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60
 

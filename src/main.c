@@ -13,18 +13,25 @@
 #include "config/config.h"
 #include "host/child_log.h"
 #include "host/control_events.h"
+#include "host/cron_timer.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"
+#include "host/mailbox.h"
 #include "host/rpc.h"
+#include "host/shard.h"
 #include "host/supervisor.h"
 #include "host/test_runner.h"
 #include "host/worker_dir.h"
+#include "http/request_id.h"
 #include "http/server.h"
+#include "http/static_handler.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +49,7 @@ typedef struct {
     pw_pool_t **pools;          /* one per service; NULL for non-worker services */
     pw_rpc_host_t *rpc;         /* bindings: KV stores, service routing, outbound fetch */
     pw_http_server_t *http;
+    pw_static_dir_t **socket_dirs;  /* per socket: the disk service it serves, or NULL */
     pw_reload_t *reload;        /* --watch */
     uv_signal_t sigterm, sigint;
     uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
@@ -50,6 +58,17 @@ typedef struct {
     int exit_code;              /* `pyworkerd test`: its verdict */
     pw_test_target_t *test_targets;
     size_t pools_retiring;
+    char **spec_paths;          /* per service: its worker's spec file (NULL: not a worker) */
+    /* --threads: the other loops (host/shard.h), and how many have not yet done the step of
+     * shutting down under way */
+    size_t n_loops;             /* 1 + n_shards: what the isolate counts are shared over */
+    pw_mailbox_t *box;          /* the main loop's: shards' messages and forwarded calls */
+    pw_shard_t **shards;
+    size_t n_shards;
+    size_t loops_busy;          /* draining: loops with requests in flight */
+    size_t shards_running;      /* stopping: shards whose thread has not yet ended */
+    int serving;                /* the main loop's handles are up (watch_signals) */
+    pw_cron_timer_t *cron;      /* Cron Triggers (serve only) */
 } host_t;
 
 static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
@@ -94,10 +113,18 @@ static unsigned or_default(unsigned own, unsigned flag)
     return own ? own : flag;
 }
 
-static pw_scale_t scale_of(const pw_cli_t *cli)
+/* An isolate count given for the whole host, for one of n loops: its share, rounded up, at
+ * least one where the count is (0 stays 0: scale to zero, or no limit). */
+static size_t per_loop(size_t total, size_t n_loops)
 {
-    return (pw_scale_t){ .min = (size_t)cli->isolates, .max = (size_t)cli->max_isolates,
-                         .spare = (size_t)cli->spare_isolates,
+    return total ? (total + n_loops - 1) / n_loops : 0;
+}
+
+static pw_scale_t scale_of(const pw_cli_t *cli, size_t n_loops)
+{
+    return (pw_scale_t){ .min = per_loop((size_t)cli->isolates, n_loops),
+                         .max = per_loop((size_t)cli->max_isolates, n_loops),
+                         .spare = per_loop((size_t)cli->spare_isolates, n_loops),
                          .idle_timeout_ms = (uint64_t)(cli->idle_timeout_s * 1000) };
 }
 
@@ -116,7 +143,8 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
                                           (unsigned)cli->memory_limit_mib),
                                       .cpu_limit_ms = or_default(
                                           config->services[index].worker.options.cpu_limit_ms,
-                                          (unsigned)cli->cpu_limit_ms) };
+                                          (unsigned)cli->cpu_limit_ms),
+                                      .test_scheduled = cli->test_scheduled };
     if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
@@ -125,24 +153,17 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
     return 0;
 }
 
-static int create_pool(host_t *host, const pw_config_t *config, size_t index, int template_fd,
-                       const char *spec_path, pw_pool_t **out)
+/* A worker's pool on one of the host's loops (its bindings set by the caller). */
+static pw_pool_options_t pool_options(host_t *host, const pw_service_t *service, int template_fd,
+                                      const char *spec_path)
 {
-    const pw_service_t *service = &config->services[index];
     const pw_cli_t *cli = host->cli;
-    char err[4096];
-    pw_rpc_worker_t *rpc;
-    if (pw_rpc_worker_create(host->rpc, service, &rpc, err, sizeof err) < 0) {
-        fprintf(stderr, "%s\n", err);
-        close(template_fd);
-        return -1;
-    }
     const pw_worker_options_t *own = &service->worker.options;
-    pw_scale_t scale = scale_of(cli);
-    scale.min = or_default(own->min_isolates, (unsigned)scale.min);
-    scale.max = or_default(own->max_isolates, (unsigned)scale.max);
-    pw_pool_options_t opts = {
-        .rpc = pw_rpc_handle, .rpc_arg = rpc, .name = service->name, .template_fd = template_fd,
+    pw_scale_t scale = scale_of(cli, host->n_loops);
+    scale.min = own->min_isolates ? per_loop(own->min_isolates, host->n_loops) : scale.min;
+    scale.max = own->max_isolates ? per_loop(own->max_isolates, host->n_loops) : scale.max;
+    return (pw_pool_options_t){
+        .name = service->name, .template_fd = template_fd,
         .isolates = (int)scale.min, .scale = scale,
         .cpu_limit_ms = or_default(own->cpu_limit_ms, (unsigned)cli->cpu_limit_ms),
         .request_timeout_ms = or_default(own->request_timeout_ms,
@@ -151,6 +172,22 @@ static int create_pool(host_t *host, const pw_config_t *config, size_t index, in
         .retire_timeout_ms = (unsigned)(cli->drain_timeout_s * 1000),
         .zygote = &host->zygote, .spec_path = spec_path,
     };
+}
+
+static int create_pool(host_t *host, const pw_config_t *config, size_t index, int template_fd,
+                       const char *spec_path, pw_pool_t **out)
+{
+    const pw_service_t *service = &config->services[index];
+    char err[4096];
+    pw_rpc_worker_t *rpc;
+    if (pw_rpc_worker_create(host->rpc, service, &rpc, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        close(template_fd);
+        return -1;
+    }
+    pw_pool_options_t opts = pool_options(host, service, template_fd, spec_path);
+    opts.rpc = pw_rpc_handle;
+    opts.rpc_arg = rpc;
     if (pw_pool_create(host->loop, &opts, out) < 0) {
         fprintf(stderr, "service %s: cannot start its isolates\n", service->name);
         return -1;
@@ -176,6 +213,8 @@ static int start_worker(host_t *host, size_t index)
         return -1;
     }
     pw_log_info("service %s: worker template ready", service->name);
+    if (!(host->spec_paths[index] = strdup(spec_path)))
+        return -1;
     return create_pool(host, host->config, index, template_fd, spec_path, &host->pools[index]);
 }
 
@@ -194,7 +233,8 @@ static int start_workers(host_t *host)
         return -1;
     pw_rpc_set_fetch_timeout(host->rpc, (unsigned)(host->cli->fetch_timeout_s * 1000));
     host->pools = calloc(host->config->n_services ? host->config->n_services : 1, sizeof *host->pools);
-    if (!host->pools)
+    host->spec_paths = calloc(host->config->n_services + 1, sizeof *host->spec_paths);
+    if (!host->pools || !host->spec_paths)
         return -1;
     for (size_t i = 0; i < host->config->n_services; i++)
         if (host->config->services[i].kind == PW_SERVICE_WORKER && start_worker(host, i) < 0)
@@ -212,17 +252,42 @@ static pw_pool_t *pool_of(host_t *host, const char *service_name)
 
 static void on_idle(void *arg);
 
+/* A socket whose service is a disk service: the host serves its directory itself. */
+static int serve_disk(host_t *host, size_t i, pw_listener_spec_t *spec)
+{
+    const pw_service_t *svc = pw_config_service(host->config, host->config->sockets[i].service);
+    char err[PATH_MAX + 256];
+    if (!svc || svc->kind != PW_SERVICE_DISK)
+        return 0;
+    if (pw_static_dir_open(svc->name, svc->disk_path, svc->disk_writable, svc->disk_allow_dotfiles,
+                           &host->socket_dirs[i], err, sizeof err) < 0) {
+        fprintf(stderr, "socket %s: %s\n", spec->socket_name, err);
+        return -1;
+    }
+    spec->ops = &pw_static_files_ops;
+    spec->worker = host->socket_dirs[i];
+    spec->files = host->socket_dirs[i];
+    return 0;
+}
+
 static int start_http(host_t *host)
 {
     size_t n = host->config->n_sockets;
     pw_listener_spec_t *specs = calloc(n ? n : 1, sizeof *specs);
-    if (!specs)
+    host->socket_dirs = calloc(n ? n : 1, sizeof *host->socket_dirs);
+    if (!specs || !host->socket_dirs) {
+        free(specs);
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const pw_socket_t *s = &host->config->sockets[i];
         specs[i] = (pw_listener_spec_t){ .socket_name = s->name, .address = s->address,
                                          .ops = &pw_pool_worker_ops,
                                          .worker = pool_of(host, s->service), .socket = s };
+        if (!specs[i].worker && serve_disk(host, i, &specs[i]) < 0) {
+            free(specs);
+            return -1;
+        }
         if (!specs[i].worker) {
             fprintf(stderr, "socket %s: not supported by pyworkerd yet: serving service \"%s\", "
                     "which is not a Python worker\n", s->name, s->service);
@@ -231,15 +296,116 @@ static int start_http(host_t *host)
         }
     }
     pw_http_options_t opts = { .max_request_body = MAX_REQUEST_BODY, .access_log = host->cli->access_log,
-                               .on_idle = on_idle, .on_idle_arg = host };
+                               .on_idle = on_idle, .on_idle_arg = host,
+                               .reuse_port = host->n_loops > 1 };
     char err[1024];
     int rc = pw_http_server_start(host->loop, specs, n, &opts, &host->http, err, sizeof err);
     free(specs);
     if (rc < 0)
         fprintf(stderr, "%s\n", err);
-    else
-        pw_control_report_listening(host->cli->control_fd, host->http);
     return rc;
+}
+
+/* ---- --threads: the other loops ---- */
+
+static void on_shard_idle(void *arg, pw_shard_t *shard);
+static void on_shard_retired(void *arg, pw_shard_t *shard);
+static void on_shard_exited(void *arg, pw_shard_t *shard);
+
+/* Shard k's pools: each worker with a template of its own, forked by the zygote now. */
+static pw_pool_options_t *shard_pools(host_t *host, size_t k)
+{
+    const pw_config_t *config = host->config;
+    pw_pool_options_t *pools = calloc(config->n_services + 1, sizeof *pools);
+    static char err[PW_ERR_TEXT_MAX];
+    for (size_t i = 0; pools && i < config->n_services; i++) {
+        int fd;
+        if (!host->spec_paths[i])
+            continue;
+        if (pw_zygote_create_template(&host->zygote, config->services[i].name, host->spec_paths[i],
+                                      &fd, err, sizeof err) < 0) {
+            fprintf(stderr, "service %s: the worker failed to load for host thread %zu:\n%s\n",
+                    config->services[i].name, k, err);
+            for (size_t j = 0; j < i; j++)
+                if (pools[j].name)
+                    close(pools[j].template_fd);
+            free(pools);
+            return NULL;
+        }
+        pools[i] = pool_options(host, &config->services[i], fd, host->spec_paths[i]);
+    }
+    return pools;
+}
+
+static size_t service_index(host_t *host, const char *name)
+{
+    for (size_t i = 0; i < host->config->n_services; i++)
+        if (strcmp(host->config->services[i].name, name) == 0)
+            return i;
+    return 0;
+}
+
+static int start_shard(host_t *host, size_t k, const pw_listener_spec_t *specs,
+                       const size_t *worker_index, size_t n)
+{
+    pw_pool_options_t *pools = shard_pools(host, k);
+    if (!pools)
+        return -1;
+    pw_shard_options_t opts = {
+        .index = k, .config = host->config, .pools = pools, .owner_rpc = host->rpc,
+        .owner_mailbox = host->box, .persist_dir = host->cli->persist_dir,
+        .fetch_timeout_ms = (unsigned)(host->cli->fetch_timeout_s * 1000),
+        .listeners = specs, .worker_index = worker_index, .n_listeners = n,
+        .http = { .max_request_body = MAX_REQUEST_BODY, .access_log = host->cli->access_log },
+        .on_idle = on_shard_idle, .on_retired = on_shard_retired, .on_exited = on_shard_exited,
+        .arg = host,
+    };
+    char err[1024];
+    int rc = pw_shard_start(&opts, &host->shards[host->n_shards], err, sizeof err);
+    free(pools);
+    if (rc < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    host->n_shards++;
+    host->shards_running++;
+    return 0;
+}
+
+static int start_shards(host_t *host)
+{
+    size_t n = host->config->n_sockets;
+    pw_listener_spec_t *specs = calloc(n + 1, sizeof *specs);
+    pw_http_share_t *shares = calloc(n + 1, sizeof *shares);
+    size_t *worker_index = calloc(n + 1, sizeof *worker_index);
+    host->shards = calloc(host->n_loops, sizeof *host->shards);
+    int rc = specs && shares && worker_index && host->shards ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const pw_socket_t *s = &host->config->sockets[i];
+        rc = pw_http_server_share(host->http, i, &shares[i]);
+        specs[i] = (pw_listener_spec_t){ .socket_name = s->name, .address = s->address,
+                                         .ops = &pw_pool_worker_ops, .socket = s, .share = &shares[i] };
+        worker_index[i] = service_index(host, s->service);
+        if (host->socket_dirs && host->socket_dirs[i]) {  /* files: every loop serves the one dir */
+            specs[i].ops = &pw_static_files_ops;
+            specs[i].files = host->socket_dirs[i];
+            specs[i].worker = host->socket_dirs[i];
+            worker_index[i] = SIZE_MAX;
+        }
+    }
+    for (size_t k = 1; rc == 0 && k < host->n_loops; k++)
+        rc = start_shard(host, k, specs, worker_index, n);
+    free(specs);
+    free(shares);
+    free(worker_index);
+    if (rc == 0 && host->n_shards)
+        pw_log_info("serving on %zu host threads", host->n_loops);
+    return rc;
+}
+
+static void report_listening(host_t *host)
+{
+    pw_control_report_listening(host->cli->control_fd, host->http);
 }
 
 /* Inherited descriptors (--control-fd, -S) must not reach the zygote and its isolates. */
@@ -271,6 +437,18 @@ static int reload_create_pool(void *arg, const pw_config_t *config, size_t index
     return create_pool(arg, config, index, template_fd, spec_path, out);
 }
 
+/* ---- Cron Triggers ---- */
+
+static int start_cron(host_t *host)
+{
+    char err[1024];
+    int rc = pw_cron_timer_start(host->loop, host->config, (unsigned)host->cli->test_cron_speed,
+                                 lookup_pool, host, &host->cron, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "%s\n", err);
+    return rc;
+}
+
 static void start_watch(host_t *host)
 {
     pw_reload_options_t opts = {
@@ -293,7 +471,11 @@ static void close_everything(host_t *host)
     uv_close((uv_handle_t *)&host->sigterm, NULL);
     uv_close((uv_handle_t *)&host->sigint, NULL);
     uv_close((uv_handle_t *)&host->log_flush, NULL);
+    if (host->box)
+        pw_mailbox_close(host->box);
+    host->box = NULL;
     pw_zygote_unwatch(&host->zygote);
+    pw_cron_timer_stop(host->cron);
     pw_reload_stop(host->reload);
     if (host->http)
         pw_http_server_close(host->http);
@@ -303,11 +485,33 @@ static void close_everything(host_t *host)
             pw_pool_close(host->pools[i]);
 }
 
-static void stop_now(host_t *host)
+static void finish_stop(host_t *host)
 {
-    host->stopping = 3;
     close_everything(host);
     uv_stop(host->loop);
+}
+
+/* The shards stop first (each closes its isolates and listeners, then its thread ends:
+ * on_shard_exited), then the main loop. */
+static void stop_now(host_t *host)
+{
+    if (host->stopping == 3)
+        return;
+    host->stopping = 3;
+    if (host->shards_running == 0) {
+        if (host->serving)
+            finish_stop(host);
+        return;
+    }
+    for (size_t i = 0; i < host->n_shards; i++)
+        pw_shard_stop(host->shards[i]);
+}
+
+static void on_shard_exited(void *arg, pw_shard_t *shard)
+{
+    host_t *host = arg;
+    if (--host->shards_running == 0 && host->stopping == 3 && host->serving)
+        finish_stop(host);
 }
 
 static void on_pool_retired(void *arg, pw_pool_t *pool)
@@ -322,7 +526,12 @@ static void on_pool_retired(void *arg, pw_pool_t *pool)
     }
 }
 
-/* Every pool retires its isolates (ASGI lifespan shutdown and other hooks run). */
+static void on_shard_retired(void *arg, pw_shard_t *shard)
+{
+    on_pool_retired(arg, NULL);
+}
+
+/* Every pool of every loop retires its isolates (ASGI lifespan shutdown and other hooks run). */
 static void retire_isolates(host_t *host)
 {
     host->stopping = 2;
@@ -334,16 +543,30 @@ static void retire_isolates(host_t *host)
             host->pools_retiring++;
             pw_pool_drain(host->pools[i], NULL, on_pool_retired, host);
         }
+    for (size_t i = 0; i < host->n_shards; i++) {
+        host->pools_retiring++;
+        pw_shard_retire(host->shards[i]);
+    }
     on_pool_retired(host, NULL);
+}
+
+/* A loop has no request in flight left (the main loop's server, or a shard's). */
+static void loop_idle(host_t *host)
+{
+    if (host->stopping == 1 && host->loops_busy > 0 && --host->loops_busy == 0) {
+        pw_log_info("all requests finished; retiring the isolates");
+        retire_isolates(host);
+    }
 }
 
 static void on_idle(void *arg)
 {
-    host_t *host = arg;
-    if (host->stopping == 1) {
-        pw_log_info("all requests finished; retiring the isolates");
-        retire_isolates(host);
-    }
+    loop_idle(arg);
+}
+
+static void on_shard_idle(void *arg, pw_shard_t *shard)
+{
+    loop_idle(arg);
 }
 
 static void on_drain_timeout(uv_timer_t *timer)
@@ -362,7 +585,10 @@ static void on_stop_signal(uv_signal_t *signal, int signum)
     host_t *host = signal->data;
     if (host->stopping) {
         pw_log_error("second signal: stopping now");
-        uv_stop(host->loop);
+        if (host->stopping == 3)
+            uv_stop(host->loop);
+        else
+            stop_now(host);
         return;
     }
     host->stopping = 1;
@@ -373,6 +599,9 @@ static void on_stop_signal(uv_signal_t *signal, int signum)
     pw_log_info("%s: no longer accepting connections; finishing %zu request(s)",
                 strsignal(signum), pw_http_server_inflight(host->http));
     uv_timer_start(&host->drain_timer, on_drain_timeout, (uint64_t)(host->cli->drain_timeout_s * 1000), 0);
+    host->loops_busy = 1 + host->n_shards;
+    for (size_t i = 0; i < host->n_shards; i++)
+        pw_shard_drain(host->shards[i]);
     pw_http_server_drain(host->http);
 }
 
@@ -391,6 +620,7 @@ static void watch_signals(host_t *host)
     host->sigterm.data = host->sigint.data = host->drain_timer.data = host;
     uv_signal_start(&host->sigterm, on_stop_signal, SIGTERM);
     uv_signal_start(&host->sigint, on_stop_signal, SIGINT);
+    host->serving = 1;
 }
 
 /* ---- pyworkerd test ---- */
@@ -417,14 +647,38 @@ static int start_tests(host_t *host)
     return 0;
 }
 
+/* --threads' default: half the CPUs this process may run on, at least one. Under load each
+ * host loop needs a core, and the isolates it feeds about as much again plus the kernel's
+ * network work (bench/results/threads.md: on 2 CPUs a second loop costs the hello path more
+ * than it gives). */
+static size_t default_threads(void)
+{
+    cpu_set_t set;
+    long cpus = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                            : sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus >= 4 ? (size_t)cpus / 2 : 1;
+}
+
+/* glibc gives freed heap memory back to the kernel (brk) whenever more than 128 KiB is free at
+ * its top: h2o's per-request pools made the host shrink and regrow its heap every few dozen
+ * requests, each time faulting the pages in again — half the host's CPU per request for a
+ * small static file on this VM (bench/results/assets.md). Keeping up to 16 MiB of freed heap
+ * ends that; allocations of 128 KiB and more are still mmap'ed and unmapped when freed. */
+static void keep_freed_heap(void)
+{
+    mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
 static int serve(const pw_cli_t *cli)
 {
-    host_t host = { .cli = cli, .loop = uv_default_loop() };
+    host_t host = { .cli = cli, .loop = uv_default_loop(), .n_loops = 1 };
     pw_log_set_verbose(cli->verbose);
     const char *trace = getenv("PYTHON_TRACE");
     if (trace && *trace && strcmp(trace, "0") != 0)
         pw_trace_enable();
     signal(SIGPIPE, SIG_IGN);
+    keep_freed_heap();
     keep_fds_from_children(cli);
     if (load_config(&host) < 0)
         return 1;
@@ -437,11 +691,24 @@ static int serve(const pw_cli_t *cli)
     host.zygote.ctl_fd = -1;
     host.zygote.loop = host.loop;
     int testing = cli->cmd == PW_CMD_TEST;
+    size_t threads = cli->threads ? (size_t)cli->threads : default_threads();
+    if (threads > 1 && (testing || cli->watch)) {
+        if (cli->threads > 1)
+            pw_log_error("--threads %d: %s runs one host loop", cli->threads,
+                         testing ? "pyworkerd test" : "--watch");
+    } else {
+        host.n_loops = threads;
+    }
+    pw_request_id_init();
+    host.box = pw_mailbox_create(host.loop);
     /* A stop signal while templates load (their top level may take a minute) ends the wait:
      * the host stops at once and takes its children along (pw_zygote_stop). */
     pw_supervisor_catch_stop_signals();
-    int ok = pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
-             (testing ? start_tests(&host) : start_http(&host)) == 0;
+    int ok = host.box && pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
+             (testing ? start_tests(&host) == 0
+                      : start_http(&host) == 0 && start_shards(&host) == 0 && start_cron(&host) == 0);
+    if (ok && !testing)
+        report_listening(&host);
     int early_stop = pw_supervisor_stop_signal();
     if (early_stop) {
         pw_log_error("%s while starting; stopping", strsignal(early_stop));
@@ -456,14 +723,29 @@ static int serve(const pw_cli_t *cli)
             on_stop_signal(&host.sigterm, pw_supervisor_stop_signal());
         uv_run(host.loop, UV_RUN_DEFAULT);
     }
+    if (!ok && host.shards_running) {      /* a later shard failed to start: stop the others */
+        stop_now(&host);
+        while (host.shards_running)
+            uv_run(host.loop, UV_RUN_ONCE);
+    }
+    for (size_t i = 0; i < host.n_shards; i++)
+        pw_shard_join(host.shards[i]);
     pw_log_flush();
     pw_child_log_drain_all();
     pw_zygote_stop(&host.zygote);
+    pw_cron_timer_free(host.cron);
     pw_rpc_host_free(host.rpc);
     pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);
+    for (size_t i = 0; host.spec_paths && i < host.config->n_services; i++)
+        free(host.spec_paths[i]);
+    free(host.spec_paths);
+    for (size_t i = 0; host.socket_dirs && i < host.config->n_sockets; i++)
+        pw_static_dir_free(host.socket_dirs[i]);
+    free(host.socket_dirs);
     pw_config_free(host.config);
     free(host.pools);
+    free(host.shards);
     free(host.test_targets);
     if (early_stop)
         return testing ? 1 : 0;     /* serve stopped as asked; tests did not run */

@@ -29,6 +29,15 @@ static inline void pw_list_init(pw_list_t *anchor)
     anchor->next = anchor->prev = anchor;
 }
 
+/* An anchor that starts zeroed (a thread-local one: PW_LIST_INIT is not a constant there),
+ * initialised on first use. */
+static inline pw_list_t *pw_list_lazy(pw_list_t *anchor)
+{
+    if (!anchor->next)
+        pw_list_init(anchor);
+    return anchor;
+}
+
 static inline int pw_list_empty(const pw_list_t *anchor)
 {
     return anchor->next == anchor;

@@ -77,8 +77,8 @@ void pw_log_info(const char *fmt, ...)
 
 /* Access lines are gathered and written once per event-loop turn (pw_log_flush), or
  * when the buffer fills: one write(2) for a burst of requests instead of one each. */
-static char access_buf[64 * 1024];
-static size_t access_len;
+static __thread char access_buf[64 * 1024];     /* each host loop thread flushes its own */
+static __thread size_t access_len;
 
 void pw_log_flush(void)
 {
@@ -89,8 +89,8 @@ void pw_log_flush(void)
 /* "YYYY-MM-DDTHH:MM:SS", formatted once per second. */
 static const char *utc_seconds(time_t now)
 {
-    static time_t cached_at = -1;
-    static char text[32];
+    static __thread time_t cached_at = -1;
+    static __thread char text[32];
     if (now != cached_at) {
         struct tm tm;
         gmtime_r(&now, &tm);

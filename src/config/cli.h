@@ -43,6 +43,7 @@ typedef struct {
     int verbose;
     int watch;                  /* --watch: rebuild and swap in workers whose files change */
     int access_log;             /* 1 unless --no-access-log */
+    int threads;                /* --threads N: host event loops (0: half the CPUs, 1 below 4) */
     int isolates;               /* --isolates/--min-isolates N: serving isolates kept (default 1) */
     int max_isolates;           /* --max-isolates N: grow up to N under load (0: = min) */
     int spare_isolates;         /* --spare-isolates N: pre-forked isolates held back (default 1) */
@@ -60,11 +61,14 @@ typedef struct {
     const char *compat_date;    /* --compat-date DATE: for workers whose config gives none */
     const char *ignored[PW_CLI_MAX_LIST];   /* workerd options accepted and ignored, as written */
     size_t n_ignored;
-    char output[4096];          /* help/version text, or the usage error */
+    char output[8192];          /* help/version text, or the usage error */
     char socket_names[PW_CLI_MAX_LIST][256];    /* storage for socket_overrides[i].name */
     char socket_fd_names[PW_CLI_MAX_LIST][256];
     char directory_names[PW_CLI_MAX_LIST][256];
     char external_names[PW_CLI_MAX_LIST][256];
+    int test_scheduled;         /* --test-scheduled: /__scheduled and /cdn-cgi/handler/scheduled */
+    int test_cron_speed;        /* hidden --test-cron-speed N: the cron clock runs N times as
+                                 * fast (tests; 0: real time) */
 } pw_cli_t;
 
 /* Returns 0 on success, or -1 with the full usage error in cli->output. */

@@ -141,4 +141,5 @@ static const pw_binding_group_t fetch_groups[] = {
 
 const pw_binding_kind_impl_t pw_binding_fetch = {
     .name = "fetch", .attach = fetch_attach, .detach = fetch_detach, .groups = fetch_groups, .n_groups = 1,
+    .per_loop = 1,
 };

@@ -117,4 +117,5 @@ static const pw_binding_group_t svc_groups[] = {
 
 const pw_binding_kind_impl_t pw_binding_service = {
     .name = "service", .attach = svc_attach, .detach = free, .groups = svc_groups, .n_groups = 1,
+    .per_loop = 1,
 };

@@ -152,8 +152,8 @@ void pw_child_lines_finish(pw_child_lines_t *lines, uint64_t now_ms)
 
 /* ---- output: gathered, then written to stderr in one write per chunk read ---- */
 
-static char out_buf[64 * 1024];
-static size_t out_len;
+static __thread char out_buf[64 * 1024];
+static __thread size_t out_len;
 
 static void out_flush(void)
 {
@@ -185,7 +185,12 @@ struct pw_child_log {
     pw_list_t link;             /* `readers`: every reader not done */
 };
 
-static pw_list_t readers = PW_LIST_INIT(readers);
+static __thread pw_list_t readers_anchor;  /* each host loop thread reads its own children */
+
+static pw_list_t *readers_list(void)
+{
+    return pw_list_lazy(&readers_anchor);
+}
 
 static void on_handle_closed(uv_handle_t *handle)
 {
@@ -221,7 +226,7 @@ static void on_timer(uv_timer_t *timer)
  * (the reader is then ending). */
 static int read_chunk(pw_child_log_t *log)
 {
-    static char buf[READ_CHUNK];
+    static __thread char buf[READ_CHUNK];
     ssize_t n;
     do
         n = read(log->fd, buf, sizeof buf);
@@ -268,7 +273,7 @@ pw_child_log_t *pw_child_log_open(uv_loop_t *loop, int fd, const char *service, 
     int rc = uv_poll_start(&log->poll, UV_READABLE | UV_DISCONNECT, on_readable);
     uv_unref((uv_handle_t *)&log->poll);
     uv_unref((uv_handle_t *)&log->timer);
-    pw_list_push_front(&readers, &log->link);
+    pw_list_push_front(readers_list(), &log->link);
     if (rc < 0) {
         reader_end(log);
         return NULL;
@@ -289,7 +294,7 @@ int pw_child_log_fd(const pw_child_log_t *log)
 
 void pw_child_log_drain_all(void)
 {
-    PW_LIST_FOR_EACH(node, &readers) {
+    PW_LIST_FOR_EACH(node, readers_list()) {
         pw_child_log_t *log = PW_CONTAINER_OF(node, pw_child_log_t, link);
         for (int i = 0; i < 64 && read_chunk(log) > 0; i++)
             continue;       /* at most 4 MiB: a writer still alive cannot hold the exit */

@@ -23,11 +23,11 @@
 #define READ_BATCH (256 * 1024)     /* complete frames read before the owner parses them */
 #define KEEP_CAP (256 * 1024)       /* `in` shrinks back to this once a large frame is used */
 
-static size_t buffered_total;       /* bytes in every link's `in` (pw_link_buffered) */
-static size_t big_held;             /* PW_LINK_BIG_BUDGET taken */
-static pw_link_t *big_links;        /* links holding a share or waiting for one */
-static uv_timer_t big_timer;        /* fails holders past PW_LINK_BIG_HOLD_MS while others wait */
-static int big_timer_ready;
+static __thread size_t buffered_total;       /* bytes in every link's `in` (pw_link_buffered) */
+static __thread size_t big_held;             /* PW_LINK_BIG_BUDGET taken */
+static __thread pw_link_t *big_links;        /* links holding a share or waiting for one */
+static __thread uv_timer_t big_timer;        /* fails holders past PW_LINK_BIG_HOLD_MS while others wait */
+static __thread int big_timer_ready;
 
 size_t pw_link_buffered(void)
 {

@@ -213,7 +213,7 @@ static void rebuild_start(pw_reload_t *reload, const char *dir, size_t new_index
     int fd;
     if (o->write_spec(o->arg, reload->config, new_index, dir, spec_path, sizeof spec_path) < 0)
         return;
-    if (pw_zygote_request_template(o->zygote, name, spec_path, &fd, err, sizeof err) < 0) {
+    if (pw_zygote_request_template(o->zygote, o->loop, name, spec_path, &fd, err, sizeof err) < 0) {
         pw_log_error("service %s: --watch: %s", name, err);
         return;
     }

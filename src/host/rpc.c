@@ -9,14 +9,19 @@
 #include "host/rpc.h"
 #include "base/log.h"
 #include "host/port.h"
+#include "host/rpc_forward.h"
 #include "wire/rpc.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct pw_rpc_worker {
     pw_rpc_worker_t *next;
+    pw_rpc_host_t *host;
+    const char *service;
+    pw_rpc_worker_t *owner;     /* a loop thread's: the owner loop's bindings of this worker */
     void *states[PW_BINDING_MAX_KINDS];     /* each kind's state for this worker */
 };
 
@@ -24,7 +29,15 @@ struct pw_rpc_host {
     pw_binding_env_t env;
     void *states[PW_BINDING_MAX_KINDS];     /* each kind's state for the host */
     pw_rpc_worker_t *workers;
+    pw_rpc_host_t *owner;       /* NULL: this is the owner (the main loop) */
+    pw_rpc_forward_t forward;   /* with an owner: how calls of its kinds get there */
 };
+
+/* Whether this host runs calls of kind k itself (else they are forwarded to the owner). */
+static int runs_kind(const pw_rpc_host_t *host, size_t k)
+{
+    return !host->owner || pw_binding_kind_at(k)->per_loop;
+}
 
 /* ---- dispatch ---- */
 
@@ -63,6 +76,10 @@ int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame)
         return -EBADMSG;
     pw_binding_route_t r;
     pw_binding_route(f[0], &r);
+    if (!runs_kind(w->host, r.kind)) {
+        pw_rpc_forward(&w->host->forward, w->owner, port, frame);     /* answered either way */
+        return 0;
+    }
     pw_binding_call_t c = { .state = w->states[r.kind], .port = port, .id = frame->id, .f = f, .n = n };
     if (call_checks(&r, &c) == 0)
         r.op->handler(&c);
@@ -74,7 +91,7 @@ int pw_rpc_handle(void *arg, pw_port_t *port, const pw_frame_t *frame)
 static void worker_free(pw_rpc_worker_t *w)
 {
     for (size_t k = 0; k < pw_binding_kind_count(); k++)
-        if (pw_binding_kind_at(k)->detach)
+        if (runs_kind(w->host, k) && pw_binding_kind_at(k)->detach)
             pw_binding_kind_at(k)->detach(w->states[k]);
     free(w);
 }
@@ -89,7 +106,7 @@ void pw_rpc_host_free(pw_rpc_host_t *host)
         worker_free(w);
     }
     for (size_t k = pw_binding_kind_count(); k-- > 0;)
-        if (pw_binding_kind_at(k)->close)
+        if (runs_kind(host, k) && pw_binding_kind_at(k)->close)
             pw_binding_kind_at(k)->close(host->states[k]);
     pw_fetch_free(host->env.fetch);
     free(host);
@@ -103,6 +120,11 @@ int pw_rpc_host_create(uv_loop_t *loop, const pw_config_t *config, const pw_rpc_
         return -ENOMEM;
     host->env = (pw_binding_env_t){ .loop = loop, .config = config, .persist_dir = opts->persist_dir,
                                     .lookup = opts->lookup, .lookup_arg = opts->lookup_arg };
+    host->owner = opts->owner;
+    if (opts->owner)
+        host->forward = (pw_rpc_forward_t){ .owner = opts->owner_mailbox, .home = opts->mailbox,
+                                            .handle = pw_rpc_handle };
+    pw_binding_index();
     int rc = pw_fetch_create(loop, &host->env.fetch);
     if (rc < 0) {
         free(host);
@@ -111,7 +133,7 @@ int pw_rpc_host_create(uv_loop_t *loop, const pw_config_t *config, const pw_rpc_
     char err[2048];
     for (size_t k = 0; k < pw_binding_kind_count(); k++) {
         const pw_binding_kind_impl_t *kind = pw_binding_kind_at(k);
-        if (kind->open && kind->open(&host->env, &host->states[k], err, sizeof err) < 0) {
+        if (runs_kind(host, k) && kind->open && kind->open(&host->env, &host->states[k], err, sizeof err) < 0) {
             pw_log_error("%s", err);
             pw_rpc_host_free(host);
             return -EINVAL;
@@ -136,9 +158,18 @@ int pw_rpc_worker_create(pw_rpc_host_t *host, const pw_service_t *service, pw_rp
     }
     w->next = host->workers;        /* freed with the host, even when attaching fails */
     host->workers = w;
+    w->host = host;
+    w->service = service->name;
+    for (pw_rpc_worker_t *o = host->owner ? host->owner->workers : NULL; o; o = o->next)
+        if (strcmp(o->service, service->name) == 0)
+            w->owner = o;
+    if (host->owner && !w->owner) {
+        snprintf(err, err_len, "service %s: its bindings are not open on the main loop", service->name);
+        return -1;
+    }
     for (size_t k = 0; k < pw_binding_kind_count(); k++) {
         const pw_binding_kind_impl_t *kind = pw_binding_kind_at(k);
-        if (kind->attach && kind->attach(host->states[k], &host->env, service, &w->states[k], err,
+        if (runs_kind(host, k) && kind->attach && kind->attach(host->states[k], &host->env, service, &w->states[k], err,
                                          err_len) < 0)
             return -1;
     }

@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "host/binding.h"
+#include "host/mailbox.h"
 #include "host/pool.h"
 
 typedef struct pw_rpc_host pw_rpc_host_t;
@@ -26,6 +27,12 @@ typedef struct {
                                  * ":memory:": nothing is persisted; else their base */
     pw_rpc_lookup_cb lookup;
     void *lookup_arg;
+    /* --threads: a loop thread's bindings name the main loop's (`owner`, created first, with
+     * the same workers) and both loops' mailboxes; calls of kinds that are not per_loop
+     * (host/binding.h) run there. NULL: this is the main loop's. */
+    pw_rpc_host_t *owner;
+    pw_mailbox_t *owner_mailbox;
+    pw_mailbox_t *mailbox;
 } pw_rpc_options_t;
 
 /* Opens every binding kind's host-wide state (KV stores, the Workflows engine...). */

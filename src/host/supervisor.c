@@ -29,6 +29,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
@@ -121,8 +122,32 @@ int pw_zygote_start(pw_zygote_t *zygote)
 
 /* Sends CREATE_TEMPLATE with the template's control socket and the write end of its
  * stdout/stderr pipe, whose read end becomes *log. */
-static int request_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                            int *template_fd, pw_child_log_t **log, char *err, size_t err_len)
+/* --threads: a loop thread rebuilding its template sends on the control socket the main
+ * loop closes when the zygote dies; this lock orders the two. */
+static pthread_mutex_t ctl_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int send_create_template(pw_zygote_t *zygote, const char *spec_path, int passed[2])
+{
+    pthread_mutex_lock(&ctl_lock);
+    int rc = zygote->ctl_fd < 0 ? -EPIPE
+             : pw_control_send_fds(zygote->ctl_fd, PW_FRAME_CTL_CREATE_TEMPLATE, 0, spec_path,
+                                   strlen(spec_path), passed, 2);
+    pthread_mutex_unlock(&ctl_lock);
+    return rc;
+}
+
+static void close_ctl(pw_zygote_t *zygote)
+{
+    pthread_mutex_lock(&ctl_lock);
+    if (zygote->ctl_fd >= 0)
+        close(zygote->ctl_fd);
+    zygote->ctl_fd = -1;
+    pthread_mutex_unlock(&ctl_lock);
+}
+
+static int request_template(pw_zygote_t *zygote, uv_loop_t *loop, const char *service,
+                            const char *spec_path, int *template_fd, pw_child_log_t **log,
+                            char *err, size_t err_len)
 {
     int fds[2], out[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) < 0)
@@ -134,8 +159,7 @@ static int request_template(pw_zygote_t *zygote, const char *service, const char
         return -1;
     }
     int passed[2] = { fds[1], out[1] };
-    int rc = pw_control_send_fds(zygote->ctl_fd, PW_FRAME_CTL_CREATE_TEMPLATE, 0, spec_path,
-                                 strlen(spec_path), passed, 2);
+    int rc = send_create_template(zygote, spec_path, passed);
     close(fds[1]);
     close(out[1]);
     if (rc < 0) {
@@ -144,15 +168,15 @@ static int request_template(pw_zygote_t *zygote, const char *service, const char
         return pw_err_set(err, err_len, "the runtime zygote is not running (see the errors above)");
     }
     *template_fd = fds[0];
-    *log = pw_child_log_open(zygote->loop, out[0], service, "tpl", 0);
+    *log = pw_child_log_open(loop, out[0], service, "tpl", 0);
     return 0;
 }
 
-int pw_zygote_request_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                               int *template_fd, char *err, size_t err_len)
+int pw_zygote_request_template(pw_zygote_t *zygote, uv_loop_t *loop, const char *service,
+                               const char *spec_path, int *template_fd, char *err, size_t err_len)
 {
     pw_child_log_t *log;
-    return request_template(zygote, service, spec_path, template_fd, &log, err, err_len);
+    return request_template(zygote, loop, service, spec_path, template_fd, &log, err, err_len);
 }
 
 int pw_zygote_template_poll(int template_fd, char *err, size_t err_len)
@@ -267,7 +291,7 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *service, const ch
                               int *template_fd, char *err, size_t err_len)
 {
     pw_child_log_t *log;
-    if (request_template(zygote, service, spec_path, template_fd, &log, err, err_len) < 0)
+    if (request_template(zygote, zygote->loop, service, spec_path, template_fd, &log, err, err_len) < 0)
         return -1;
     if (!wait_for_template(*template_fd, log)) {
         close(*template_fd);
@@ -365,8 +389,7 @@ static void zygote_died(pw_zygote_watch_t *w)
     pw_zygote_t *zygote = w->zygote;
     uv_close((uv_handle_t *)w->poll, on_watch_handle_closed);
     w->poll = NULL;
-    close(zygote->ctl_fd);
-    zygote->ctl_fd = -1;
+    close_ctl(zygote);
     char how[128];
     reap_dead_zygote(zygote, how, sizeof how);
     remember_session(zygote, zygote->pid);
@@ -508,9 +531,7 @@ static int zygote_exited(int pid)
 
 void pw_zygote_stop(pw_zygote_t *zygote)
 {
-    if (zygote->ctl_fd >= 0)
-        close(zygote->ctl_fd);
-    zygote->ctl_fd = -1;
+    close_ctl(zygote);
     if (zygote->pid > 1) {
         kill(zygote->pid, SIGTERM);
         int exited = 0;

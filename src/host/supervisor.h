@@ -48,10 +48,11 @@ int pw_zygote_create_template(pw_zygote_t *zygote, const char *service, const ch
                               int *template_fd, char *err, size_t err_len);
 
 /* The same in two steps, for a rebuild that must not block the host's loop: send the request
- * (returns 0 with *template_fd to wait on, or -1 with err), then, once template_fd is
+ * (returns 0 with *template_fd to wait on, or -1 with err; what the template prints is read on
+ * `loop`, the asker's — any loop thread may ask), then, once template_fd is
  * readable, read the outcome (0, or -1 with err; template_fd is closed on failure). */
-int pw_zygote_request_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                               int *template_fd, char *err, size_t err_len);
+int pw_zygote_request_template(pw_zygote_t *zygote, uv_loop_t *loop, const char *service,
+                               const char *spec_path, int *template_fd, char *err, size_t err_len);
 int pw_zygote_template_result(int template_fd, char *err, size_t err_len);
 /* Non-blocking read of the outcome: 1 ready, 0 nothing yet (-EAGAIN), -1 failed (it said
  * why) or -2 it ended without a word (killed, or its zygote died), both with err

@@ -130,7 +130,7 @@ static void on_timer(uv_timer_t *timer)
     }
     static char err[PW_ERR_TEXT_MAX];
     int fd;
-    if (pw_zygote_request_template(rb->opts.zygote, rb->opts.service, rb->opts.spec_path, &fd,
+    if (pw_zygote_request_template(rb->opts.zygote, rb->opts.loop, rb->opts.service, rb->opts.spec_path, &fd,
                                    err, sizeof err) < 0) {
         uint64_t delay = pw_template_rebuild_delay_ms(rb->tries++);
         pw_log_error("service %s: cannot rebuild the worker template: %s; next try in %llu ms",

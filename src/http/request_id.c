@@ -1,4 +1,4 @@
-/* request_id.c — handing out request ids (host process, loop thread; see request_id.h).
+/* request_id.c — handing out request ids (host process, any loop thread; see request_id.h).
  * Invariant: an id is never 0 (0 means "no request" on the isolate's side) and never repeats
  * within a run.
  */
@@ -20,9 +20,17 @@ static uint64_t run_start(void)
     return (uint64_t)prefix << 32 | 1;
 }
 
+/* Any host loop thread may ask: the counter is atomic, the prefix set once before the
+ * threads start (pw_request_id_next is first called by the first request, or by
+ * pw_request_id_init). */
+void pw_request_id_init(void)
+{
+    if (__atomic_load_n(&next_id, __ATOMIC_RELAXED) == 0)
+        __atomic_store_n(&next_id, run_start(), __ATOMIC_RELAXED);
+}
+
 uint64_t pw_request_id_next(void)
 {
-    if (next_id == 0)
-        next_id = run_start();
-    return next_id++;
+    pw_request_id_init();
+    return __atomic_fetch_add(&next_id, 1, __ATOMIC_RELAXED);
 }

@@ -16,5 +16,7 @@
 
 /* The next id of this run; never 0. Loop thread only. */
 uint64_t pw_request_id_next(void);
+/* Sets the run's prefix now (before the host's loop threads start). */
+void pw_request_id_init(void);
 
 #endif

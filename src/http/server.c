@@ -21,6 +21,7 @@
 #include "http/peer_gone.h"
 #include "http/request_head.h"
 #include "http/request_id.h"
+#include "http/static_handler.h"
 #include "http/tls_server.h"
 
 #include <arpa/inet.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* How often, and after how long a wait, requests are checked for a client that left. */
 #define PEER_SWEEP_MS 250
@@ -66,8 +68,10 @@ struct listener {
     uv_tcp_t tcp;
     int listening;
     SSL_CTX *ssl_ctx;           /* https sockets */
+    int inherited_fd;           /* -S name=fd: the socket given, else -1 */
     char server_ip[INET6_ADDRSTRLEN];   /* the bound address, unless a wildcard ("") */
     uint32_t server_port;
+    const pw_static_dir_t *files;       /* a disk service: requests go to pw_static_serve */
 };
 
 /* A streamed body on its way to the client. */
@@ -93,6 +97,7 @@ struct http_call {
     h2o_iovec_t url;            /* request.url (pw_http_request_url) */
     h2o_iovec_t host;           /* the Host header the worker sees */
     pw_list_t link;             /* the server's `waiting` list */
+    int files;                  /* answered from a disk service, not by a worker */
 };
 
 static const char *reason_phrase(int status)
@@ -465,11 +470,13 @@ static void on_request_disposed(void *ptr)
     guard_next_head(server, hc->req);
     if (!hc->start_ns)
         return;                 /* refused: never submitted */
-    waiting_remove(server, hc);
-    if (hc->call.state != PW_CALL_DONE)
-        hc->listener->ops->cancel(&hc->call);
-    pw_buf_free(&hc->stream.pending);
-    pw_buf_free(&hc->stream.sending);
+    if (!hc->files) {
+        waiting_remove(server, hc);
+        if (hc->call.state != PW_CALL_DONE)
+            hc->listener->ops->cancel(&hc->call);
+        pw_buf_free(&hc->stream.pending);
+        pw_buf_free(&hc->stream.sending);
+    }
     server->inflight--;
     if (server->draining && server->inflight == 0 && server->opts.on_idle)
         server->opts.on_idle(server->opts.on_idle_arg);
@@ -544,6 +551,18 @@ static int admit(http_call_t *hc, pw_http_verdict_t *why)
     return 0;
 }
 
+/* A disk service's request: answered by the host from the directory (static_handler.h). */
+static void serve_files(http_call_t *hc)
+{
+    listener_t *l = hc->listener;
+    hc->files = 1;
+    hc->start_ns = uv_hrtime();
+    l->server->inflight++;
+    pw_static_serve_t how = { .access_log = l->server->opts.access_log,
+                              .request_id = hc->call.request_id, .start_ns = hc->start_ns };
+    pw_static_serve(l->files, hc->req, hc->url, &how);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     listener_t *l = ((worker_handler_t *)self)->listener;
@@ -555,6 +574,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     pw_http_verdict_t why;
     if (admit(hc, &why) != 0) {
         refuse(req, l, &why, hc->call.request_id);
+        return 0;
+    }
+    if (l->files) {
+        serve_files(hc);
         return 0;
     }
     hc->start_ns = uv_hrtime();
@@ -576,7 +599,7 @@ static void on_accept(uv_stream_t *listener_stream, int status)
     listener_t *l = listener_stream->data;
     if (status < 0)
         return;
-    pw_accepted_t *conn = malloc(sizeof *conn);
+    pw_accepted_t *conn = calloc(1, sizeof *conn);
     if (!conn)
         return;
     uv_tcp_init(listener_stream->loop, &conn->tcp);
@@ -671,6 +694,69 @@ static int listener_adopt(listener_t *l, uv_loop_t *loop, int fd, char *err, siz
                  l->socket_name, fd, uv_strerror(rc));
         return -1;
     }
+    l->inherited_fd = fd;
+    return 0;
+}
+
+/* Whether plain bind() finds the address taken: SO_REUSEPORT would otherwise let this host
+ * join another process's sockets on it (one of the same user with --threads) instead of
+ * failing. Port 0 is never taken. */
+static int address_taken(const struct sockaddr *addr, socklen_t len)
+{
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+    if (fd < 0)
+        return 0;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, addr, len) < 0 && errno == EADDRINUSE)
+        rc = UV_EADDRINUSE;
+    close(fd);
+    return rc;
+}
+
+/* libuv 1.44 cannot set SO_REUSEPORT: the socket is made and bound here, then opened by
+ * libuv. Returns 0 or a libuv error. */
+static int bind_reuse_port(listener_t *l, const struct sockaddr *addr, int probe)
+{
+    socklen_t len = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int rc = probe ? address_taken(addr, len) : 0, one = 1, v6only = 0;
+    if (rc < 0)
+        return rc;
+    int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return uv_translate_sys_error(errno);
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0 ||
+        (addr->sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only) < 0) ||
+        bind(fd, addr, len) < 0) {
+        rc = uv_translate_sys_error(errno);
+        close(fd);
+        return rc;
+    }
+    if ((rc = uv_tcp_open(&l->tcp, fd)) < 0)
+        close(fd);
+    return rc;
+}
+
+/* --threads: this loop's listener beside another loop's (pw_http_server_share). */
+static int listener_join(listener_t *l, uv_loop_t *loop, const pw_http_share_t *share, char *err,
+                         size_t err_len)
+{
+    listener_init_handle(l, loop);
+    int rc;
+    if (share->fd >= 0) {
+        int fd = dup(share->fd);
+        rc = fd < 0 ? uv_translate_sys_error(errno) : uv_tcp_open(&l->tcp, fd);
+        if (rc < 0 && fd >= 0)
+            close(fd);
+    } else {
+        rc = bind_reuse_port(l, (const struct sockaddr *)&share->addr, 0);
+    }
+    if ((rc = listener_listen(l, rc)) < 0) {
+        snprintf(err, err_len, "socket %s: cannot listen beside the main loop: %s", l->socket_name,
+                 uv_strerror(rc));
+        return -1;
+    }
     return 0;
 }
 
@@ -680,7 +766,9 @@ static int listener_bind(listener_t *l, uv_loop_t *loop, const char *address, ch
     if (pw_address_parse(address, l->ssl_ctx ? 443 : 80, &addr, err, err_len) < 0)
         return -1;
     listener_init_handle(l, loop);
-    int rc = listener_listen(l, uv_tcp_bind(&l->tcp, (const struct sockaddr *)&addr, 0));
+    int rc = listener_listen(l, l->server->opts.reuse_port
+                                    ? bind_reuse_port(l, (const struct sockaddr *)&addr, 1)
+                                    : uv_tcp_bind(&l->tcp, (const struct sockaddr *)&addr, 0));
     if (rc < 0) {
         snprintf(err, err_len, "socket %s: cannot listen on %s: %s", l->socket_name, address, uv_strerror(rc));
         return -1;
@@ -719,14 +807,18 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
         l->socket_name = strdup(specs[i].socket_name);
         l->ops = specs[i].ops;
         l->worker = specs[i].worker;
+        l->inherited_fd = -1;
+        l->files = specs[i].files;
         listener_configure(l, loop, opts->max_request_body);
         int fd = specs[i].socket ? specs[i].socket->listen_fd : -1;
         if (listener_tls(l, specs[i].socket, err, err_len) < 0 ||
-            (fd >= 0 ? listener_adopt(l, loop, fd, err, err_len)
-                     : listener_bind(l, loop, specs[i].address, err, err_len)) < 0)
+            (specs[i].share ? listener_join(l, loop, specs[i].share, err, err_len)
+             : fd >= 0      ? listener_adopt(l, loop, fd, err, err_len)
+                            : listener_bind(l, loop, specs[i].address, err, err_len)) < 0)
             return -1;
-        pw_log_info("socket %s: listening on %s%s", l->socket_name,
-                    fd >= 0 ? "an inherited socket" : specs[i].address, l->ssl_ctx ? " (https)" : "");
+        if (!specs[i].share)
+            pw_log_info("socket %s: listening on %s%s", l->socket_name,
+                        fd >= 0 ? "an inherited socket" : specs[i].address, l->ssl_ctx ? " (https)" : "");
     }
     return 0;
 }
@@ -792,6 +884,16 @@ int pw_http_server_port(const pw_http_server_t *server, size_t i, const char **s
     if (addr.ss_family == AF_INET6)
         return ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
     return -1;
+}
+
+int pw_http_server_share(const pw_http_server_t *server, size_t i, pw_http_share_t *out)
+{
+    const listener_t *l = &server->listeners[i];
+    int len = (int)sizeof out->addr;
+    out->fd = l->inherited_fd;
+    if (out->fd >= 0)
+        return 0;
+    return uv_tcp_getsockname(&l->tcp, (struct sockaddr *)&out->addr, &len) == 0 ? 0 : -1;
 }
 
 size_t pw_http_server_listeners(const pw_http_server_t *server)

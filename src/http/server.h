@@ -9,7 +9,9 @@
 #include <uv.h>
 
 #include "config/config.h"
+#include <sys/socket.h>
 #include "http/call.h"
+#include "http/static_dir.h"
 
 typedef struct pw_http_server pw_http_server_t;
 
@@ -19,19 +21,34 @@ typedef struct {
     const pw_http_worker_ops_t *ops;    /* how to hand it requests */
     void *worker;               /* the worker it routes to */
     const pw_socket_t *socket;  /* https and its keypair (NULL: plain http) */
+    /* --threads: another loop's listener this one joins (pw_http_server_share); NULL: none */
+    const struct pw_http_share *share;
+    const pw_static_dir_t *files;   /* a disk service the host serves itself (static_handler.h:
+                                     * ops = pw_static_files_ops, worker = files); NULL: a worker */
 } pw_listener_spec_t;
+
+/* What a listener of another loop thread needs to accept on the same socket: the bound
+ * address to bind beside it (SO_REUSEPORT: the kernel spreads connections over the loops), or
+ * the descriptor of an inherited socket (-S), whose one accept queue the loops share. */
+typedef struct pw_http_share {
+    struct sockaddr_storage addr;
+    int fd;                     /* >= 0: an inherited socket, to dup */
+} pw_http_share_t;
 
 typedef struct {
     size_t max_request_body;    /* bytes; larger bodies get 413 */
     int access_log;
     void (*on_idle)(void *arg); /* called when draining and the last request is done */
     void *on_idle_arg;
+    int reuse_port;             /* bind with SO_REUSEPORT (other loop threads join it) */
 } pw_http_options_t;
 
 /* Binds every listener and starts accepting. Returns 0, or -1 with a message in err. */
 int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *listeners, size_t n,
                          const pw_http_options_t *opts, pw_http_server_t **out, char *err,
                          size_t err_len);
+/* Listener i's socket, for another loop's listener to join (opts.reuse_port). Returns 0 or -1. */
+int pw_http_server_share(const pw_http_server_t *server, size_t i, pw_http_share_t *out);
 /* Stops accepting connections; requests in flight go on. on_idle fires once none is left. */
 void pw_http_server_drain(pw_http_server_t *server);
 size_t pw_http_server_inflight(const pw_http_server_t *server);

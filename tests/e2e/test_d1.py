@@ -454,6 +454,18 @@ def test_a_second_server_on_the_same_database_is_refused_clearly(d1, tmp_path):
     assert call(s, "count") == 0                # the first one serves on
 
 
+def test_several_host_threads_share_one_database(d1):
+    """--threads 3: calls from every host loop reach the one connection (run on the main loop,
+    D1 being a kind with one owner) and none is lost."""
+    import concurrent.futures
+    s = d1(ASYNC_WORKER, "--threads", "3")
+    call(s, "setup")
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        list(pool.map(lambda i: call(s, "insert", name=f"t{i}", n=i), range(120)))
+    assert call(s, "count") == 120
+    assert call(s, "query", sql="SELECT sum(n) AS s FROM t")["results"] == [{"s": sum(range(120))}]
+
+
 # ---- config errors ----
 
 def serve_config(tmp_path, disk=WRITABLE_DISK, inner=INNER):

@@ -198,12 +198,13 @@ TEST(child_modes_are_not_the_hosts)
 static const struct { const char *name, *value; } samples[] = {
     { "socket-addr", "http=*:8080" }, { "socket-fd", "http=3" }, { "directory-path", "kv=/d" },
     { "external-addr", "api=127.0.0.1:9" }, { "control-fd", "5" }, { "experimental", NULL },
-    { "import-path", "inc" }, { "isolates", "2" }, { "min-isolates", "0" }, { "max-isolates", "4" },
+    { "import-path", "inc" }, { "threads", "2" }, { "isolates", "2" }, { "min-isolates", "0" }, { "max-isolates", "4" },
     { "spare-isolates", "0" }, { "idle-timeout", "0.5" }, { "watch", NULL }, { "no-snapshot", NULL },
     { "drain-timeout", "2" }, { "memory-limit", "64" }, { "cpu-limit-ms", "500" },
     { "request-timeout", "1.5" }, { "max-concurrent-requests", "8" }, { "persist-dir", ":memory:" },
     { "fetch-timeout", "3" }, { "no-sandbox", NULL }, { "no-access-log", NULL }, { "verbose", NULL },
     { "version", NULL }, { "help", NULL }, { "compat-date", "2024-01-01" },
+    { "test-scheduled", NULL },
 };
 #define N_SAMPLES (sizeof samples / sizeof samples[0])
 
@@ -364,6 +365,17 @@ TEST(workerd_options_accepted)
     CHECK_STR(cli.ignored[2], "pyodide-bundle-disk-cache-dir");
 }
 
+TEST(cron_test_options)
+{
+    CHECK(PARSE("serve", "c.capnp") == 0);
+    CHECK(cli.test_scheduled == 0 && cli.test_cron_speed == 0);
+    CHECK(PARSE("serve", "--test-scheduled", "--test-cron-speed=60", "c.capnp") == 0);
+    CHECK(cli.test_scheduled == 1 && cli.test_cron_speed == 60);
+    CHECK(PARSE("serve", "--test-cron-speed=0", "c.capnp") == -1);      /* hidden, but checked */
+    CHECK(strstr(cli.output, "--test-cron-speed") != NULL);
+    CHECK(PARSE("help", "serve") == 0 && strstr(cli.output, "--test-cron-speed") == NULL);
+}
+
 int main(void)
 {
     RUN(serve_defaults);
@@ -383,5 +395,6 @@ int main(void)
     RUN(unknown_and_incomplete_options);
     RUN(repeated_options);
     RUN(workerd_options_accepted);
+    RUN(cron_test_options);
     return UNIT_DONE();
 }
