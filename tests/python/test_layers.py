@@ -43,6 +43,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.rpc_values": 2,
     "pyworkerd.durable_objects": 2,
     "pyworkerd.do_storage": 2,
+    "pyworkerd.d1": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,
