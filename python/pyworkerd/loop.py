@@ -149,6 +149,9 @@ class _Server:
 
             made = asyncio.get_event_loop_policy()._local._loop
             self._loop = made if made is not None and not made.is_closed() else asyncio.new_event_loop()
+            from pyworkerd import nested_loops
+
+            asyncio.set_event_loop_policy(nested_loops.IsolatePolicy(self._loop, self.run_sync))
             asyncio.set_event_loop(self._loop)
         return self._loop
 
