@@ -63,8 +63,9 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/storage/r2_blobs.c src/storage/r2_disk.c \
                    src/host/binding_memory_cache.c src/storage/memory_cache.c \
                    src/host/binding_queue.c src/host/queues.c src/host/queue_answer.c \
-                   src/storage/queue_sqlite.c
-FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lcrypto -lm
+                   src/storage/queue_sqlite.c \
+                   src/host/binding_socket.c src/host/socket_tls.c src/host/outbound_policy.c
+FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lssl -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60
 

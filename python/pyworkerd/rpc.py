@@ -54,6 +54,22 @@ def _loop_and_task() -> tuple[Any, bool]:
     return loop, loop is not None and asyncio.current_task(loop) is not None
 
 
+def call_blocking(op: str, *args: str | bytes, fd: int | None = None) -> list[bytes]:
+    """Binding call `op(*args)` that blocks even inside a task (a socket's connect, which
+    Python code expects to return when connected); `fd` is passed to the host beside it.
+    Returns the result's fields, or raises the host's error."""
+    channel = _channel
+    if channel is None:
+        raise global_scope_error()
+    if fd is not None:
+        channel.pass_fd(fd)
+    fields = channel.rpc_call(op, *args)
+    loop, _ = _loop_and_task()
+    if loop is not None:
+        _server.after_blocking_call()
+    return _fields(fields)
+
+
 def in_task() -> bool:
     """Whether call() returns a Future here (async code) rather than the value."""
     return _loop_and_task()[1]

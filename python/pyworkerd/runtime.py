@@ -25,6 +25,7 @@ from typing import Any
 import js
 import workers
 from pyworkerd import bindings, bundle, context, entropy, packages, rpc_values, timers, trace
+from pyworkerd import host_socket, hyperdrive
 from pyworkerd import log as _log
 from pyworkerd.context import Env, ExecutionContext
 from pyworkerd.context import is_awaitable as _is_awaitable
@@ -67,6 +68,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "r2": lambda b: _r2_binding(b["name"]),
     "memory_cache": lambda b: _memory_cache_binding(b["name"]),
     "queue": lambda b: _queue_binding(b["name"]),
+    "hyperdrive": lambda b: hyperdrive.Hyperdrive(b["value"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -152,6 +154,7 @@ def load(spec: dict[str, Any]) -> None:
     _compat = (spec.get("compat_date", ""), list(spec.get("compat_flags", [])))
     context.compat_flags = _compat_flags(spec)
     context.env = make_env(spec.get("bindings", []))
+    host_socket.install()    # socket.socket and ssl through the host, before the worker imports
     main = spec["main_module"]
     if not main.endswith(".py"):
         raise ValueError("Main module needs to end with a .py file extension")

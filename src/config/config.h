@@ -43,6 +43,8 @@ typedef enum {
                                  * cache), cache_limits = its limits */
     PW_BINDING_QUEUE,       /* queue: value = the queue's name (a queue of the host's, not a
                              * service: host/queues.h) */
+    PW_BINDING_HYPERDRIVE,  /* hyperdrive: entrypoint = the designated external service;
+                             * value = JSON {host, port, user, password, database, scheme} */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */
@@ -135,6 +137,7 @@ typedef struct {
     char *disk_path;            /* PW_SERVICE_DISK */
     int disk_writable;
     int disk_allow_dotfiles;
+    int external_tcp;           /* PW_SERVICE_EXTERNAL: `tcp` (a hyperdrive's database) */
 } pw_service_t;
 
 typedef struct {

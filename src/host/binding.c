@@ -15,6 +15,7 @@ static const pw_binding_kind_impl_t *const kinds[] = {
     &pw_binding_r2,
     &pw_binding_memory_cache,
     &pw_binding_queue,
+    &pw_binding_socket,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 #define MAX_ROWS 256

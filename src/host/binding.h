@@ -93,6 +93,7 @@ extern const pw_binding_kind_impl_t pw_binding_workflows;
 extern const pw_binding_kind_impl_t pw_binding_r2;
 extern const pw_binding_kind_impl_t pw_binding_memory_cache;
 extern const pw_binding_kind_impl_t pw_binding_queue;
+extern const pw_binding_kind_impl_t pw_binding_socket;
 
 #define PW_BINDING_MAX_KINDS 16
 

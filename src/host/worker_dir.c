@@ -203,7 +203,8 @@ static const char *module_type(pw_module_kind_t kind)
 static cJSON *binding_json(const pw_binding_t *b)
 {
     static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow",
-                                         "r2", "memory_cache", "queue" };
+                                         "r2", "memory_cache", "queue",
+                                         "hyperdrive" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);

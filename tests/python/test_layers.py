@@ -41,6 +41,8 @@ LAYERS: dict[str, int] = {
     "pyworkerd.memory_cache": 2,
     "pyworkerd.queues": 2,
     "pyworkerd.rpc_values": 2,
+    "pyworkerd.host_socket": 2,
+    "pyworkerd.hyperdrive": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,

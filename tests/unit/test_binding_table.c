@@ -48,11 +48,13 @@ TEST(every_kind_registers_its_ops)
         expect_op(mc[i], &pw_binding_memory_cache);
     expect_op("queue.send", &pw_binding_queue);
     expect_op("queue.send_batch", &pw_binding_queue);
+    expect_op("socket.connect", &pw_binding_socket);
+    expect_op("socket.starttls", &pw_binding_socket);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 7);
+    CHECK(pw_binding_kind_count() == 8);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -75,6 +77,9 @@ TEST(unknown_ops_go_to_the_group_of_their_prefix)
     pw_binding_route(B("queue.nope"), &r);
     CHECK(!r.op && kind_of(&r) == &pw_binding_queue);
     CHECK_STR(r.group->unknown_op, "unknown queue operation \"%.*s\"");
+    pw_binding_route(B("socket.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_socket);
+    CHECK(pw_binding_socket.per_loop == 1);     /* a socket lives on its isolate's loop */
     pw_binding_route(B("kv."), &r);                 /* a bare prefix is no op of its group */
     CHECK(!r.op && kind_of(&r) == &pw_binding_service);
 }
