@@ -257,6 +257,12 @@ def test_tls_hostname_mismatch_fails(server, peers):
     assert status == 500 and b"certificate verify failed" in body, body
 
 
+def test_cloudflare_sockets_connect_plain_and_tls(server, peers):
+    out = json.loads(_get(server, f"/cf?port={peers['echo']}&tls_port={peers['tls']}&data=streams"))
+    assert out == {"remote": f"127.0.0.1:{peers['echo']}", "echo": "streams",
+                   "tls": "tls echo: over tls\n", "refused": "JsException"}
+
+
 def test_redis_driver_works_unchanged(server, redis_port):
     out = json.loads(_get(server, f"/redis?port={redis_port}"))
     assert out == {"get": "hello from a worker", "counter": 1}

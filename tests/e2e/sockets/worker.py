@@ -108,6 +108,41 @@ def postgres_query(env):
     return json.dumps({"rows": rows, "dsn": db.connectionString}).encode()
 
 
+async def cf_connect(port, payload, tls_port):
+    """cloudflare:sockets as Cloudflare documents it, plain and with secureTransport "on"."""
+    from cloudflare.sockets import connect
+    from workers import import_from_javascript
+
+    out = {}
+    sock = import_from_javascript("cloudflare:sockets").connect(f"127.0.0.1:{port}")
+    info = await sock.opened
+    out["remote"] = info.remoteAddress
+    writer = sock.writable.getWriter()
+    await writer.write(payload)
+    await writer.close()
+    reader = sock.readable.getReader()
+    got = b""
+    while True:
+        chunk = await reader.read()
+        if chunk.done:
+            break
+        got += chunk.value.to_bytes()
+    out["echo"] = got.decode()
+    await sock.close()
+    tls = connect({"hostname": "127.0.0.1", "port": tls_port}, {"secureTransport": "on"})
+    w = tls.writable.getWriter()
+    await w.write(b"over tls\n")
+    r = tls.readable.getReader()
+    out["tls"] = (await r.read()).value.to_bytes().decode()
+    await tls.close()
+    bad = connect("127.0.0.1:1")
+    try:
+        await bad.opened
+    except Exception as exc:
+        out["refused"] = type(exc).__name__
+    return json.dumps(out).encode()
+
+
 def refused(kind):
     try:
         if kind == "udp":
@@ -152,6 +187,8 @@ class Default(WorkerEntrypoint):
             return urllib_get(port)
         if path == "/postgres":
             return postgres_query(self.env)
+        if path == "/cf":
+            return await cf_connect(port, payload, int(q["tls_port"]))
         if path == "/refused":
             return refused(q["kind"])
         if path == "/connect":
