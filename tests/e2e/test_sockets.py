@@ -309,3 +309,35 @@ def test_sockets_close_with_the_isolate_and_nothing_leaks(server, peers):
     for _ in range(30):
         _get(server, f"/echo?port={peers['echo']}&data=x")
     assert len(os.listdir(f"/proc/{server.proc.pid}/fd")) <= fds + 2
+
+
+def test_postgres_example_counts_visits(tmp_path, pg_port):
+    """examples/postgres as shipped, its database moved with --external-addr."""
+    from conftest import REPO
+    d = tmp_path / "postgres"
+    shutil.copytree(REPO / "examples" / "postgres", d)
+    s = Server(d / "config.capnp", ["--external-addr", f"postgres=127.0.0.1:{pg_port}"], tmp=tmp_path)
+    try:
+        first = json.loads(_get(s, "/"))
+        second = json.loads(_get(s, "/"))
+        assert second["visits"] == first["visits"] + 1
+        assert first["database"] == "postgres" and first["server"].startswith("PostgreSQL")
+    finally:
+        s.stop()
+
+
+def test_sockets_work_on_every_host_loop(tmp_path, certs, pg_port, peers):
+    """--threads: a socket belongs to its isolate's loop (the kind is per_loop)."""
+    d = tmp_path / "threads"
+    d.mkdir()
+    shutil.copy(WORKER, d / "worker.py")
+    shutil.copy(WORKER.parent / "requirements.txt", d / "requirements.txt")
+    shutil.copy(certs / "ca.pem", d / "ca.pem")
+    (d / "config.capnp").write_text(CONFIG.format(allow='"private"', pg_port=pg_port))
+    s = Server(d / "config.capnp", ["--threads", "3"], tmp=tmp_path)
+    try:
+        for i in range(12):
+            assert _get(s, f"/echo?port={peers['echo']}&data=t{i}") == f"t{i}".encode()
+        assert json.loads(_get(s, f"/tls?port={peers['tls']}&data=x"))["echo"] == "tls echo: x\n"
+    finally:
+        s.stop()
