@@ -18,6 +18,7 @@ import ipaddress
 import json
 import socket as _stdlib_socket
 import ssl as _ssl
+import sys
 from typing import Any
 
 from pyworkerd import rpc
@@ -252,6 +253,56 @@ async def _loop_getaddrinfo(self: Any, host: Any, port: Any, *, family: int = 0,
     return getaddrinfo(host, port, family, type, proto, flags)
 
 
+_C_DRIVER_HINT = ("pyworkerd: {name} is a C driver: libpq opens its socket in C, which the "
+                  "worker's sandbox refuses (only Python's socket module goes through the host). "
+                  "Use pg8000, a pure-Python PostgreSQL driver with the same DB-API "
+                  "(pg8000.connect(user=, password=, host=, port=, database=)).")
+
+
+class _CDriverHint:
+    """Import hook: psycopg2/psycopg's connect() failing to open its socket says what to use."""
+
+    names = ("psycopg2", "psycopg")
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
+        if name not in self.names:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = _HintLoader(spec.loader, name)
+                return spec
+            if spec is not None:
+                return spec
+        return None
+
+
+class _HintLoader:
+    def __init__(self, loader: Any, name: str) -> None:
+        self.loader, self.name = loader, name
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self.loader.exec_module(module)
+        connect, error = getattr(module, "connect", None), getattr(module, "OperationalError", None)
+        if connect is None or error is None:
+            return
+        name = self.name
+
+        def hinted_connect(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return connect(*args, **kwargs)
+            except error as exc:
+                raise error(f"{exc}\n{_C_DRIVER_HINT.format(name=name)}") from None
+
+        hinted_connect.__doc__ = connect.__doc__
+        module.connect = hinted_connect
+
+
 def install() -> None:
     """Replace the stdlib's socket class, getaddrinfo and SSLContext.wrap_socket (once)."""
     if _stdlib_socket.socket is HostSocket:
@@ -262,3 +313,4 @@ def install() -> None:
     _stdlib_socket.SocketType = HostSocket  # type: ignore[misc]
     _stdlib_socket.getaddrinfo = getaddrinfo
     _ssl.SSLContext.wrap_socket = wrap_socket  # type: ignore[method-assign]
+    sys.meta_path.insert(0, _CDriverHint())

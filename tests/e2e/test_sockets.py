@@ -284,6 +284,11 @@ def test_connection_refused_is_a_clear_error(server):
     assert status == 500 and body.startswith(b"ConnectionRefusedError"), body
 
 
+def test_c_driver_error_names_the_pure_python_alternative(server):
+    body = _get(server, "/psycopg2")
+    assert b"psycopg2 is a C driver" in body and b"Use pg8000" in body, body
+
+
 def test_udp_unix_and_listening_sockets_are_refused(server):
     for kind, words in (("udp", b"UDP sockets"), ("unix", b"Unix sockets"), ("listen", b"listening")):
         body = _get(server, f"/refused?kind={kind}")

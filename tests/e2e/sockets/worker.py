@@ -143,6 +143,15 @@ async def cf_connect(port, payload, tls_port):
     return json.dumps(out).encode()
 
 
+def c_driver(env):
+    import psycopg2
+    try:
+        psycopg2.connect(env.DB.connectionString, connect_timeout=5)
+    except psycopg2.OperationalError as exc:
+        return str(exc).encode()
+    return b"connected"
+
+
 def refused(kind):
     try:
         if kind == "udp":
@@ -189,6 +198,8 @@ class Default(WorkerEntrypoint):
             return postgres_query(self.env)
         if path == "/cf":
             return await cf_connect(port, payload, int(q["tls_port"]))
+        if path == "/psycopg2":
+            return c_driver(self.env)
         if path == "/refused":
             return refused(q["kind"])
         if path == "/connect":
