@@ -54,12 +54,13 @@ def _host_error(exc: Exception, host: str, port: int) -> OSError:
     """The host's answer to a failed connect as the OSError Python code expects."""
     name, message = (exc.name, exc.message) if isinstance(exc, JsException) else ("Error", str(exc))
     kinds = {"ConnectionRefusedError": ConnectionRefusedError, "PermissionError": PermissionError,
-             "socket.gaierror": _stdlib_socket.gaierror}
+             "socket.gaierror": _stdlib_socket.gaierror, "TimeoutError": TimeoutError}
     cls = kinds.get(name, OSError)
     if cls is _stdlib_socket.gaierror:
         return cls(_socket.EAI_NONAME, message)
     import errno
-    code = {ConnectionRefusedError: errno.ECONNREFUSED, PermissionError: errno.EACCES}.get(cls, errno.EIO)
+    code = {ConnectionRefusedError: errno.ECONNREFUSED, PermissionError: errno.EACCES,
+            TimeoutError: errno.ETIMEDOUT}.get(cls, errno.EIO)
     return cls(code, message)
 
 
@@ -97,7 +98,7 @@ class HostSocket(_OriginalSocket):
         try:
             fields = rpc.call_blocking("socket.connect", str(host), str(port),
                                        "6" if self.family == _socket.AF_INET6 else "4",
-                                       fd=theirs.fileno())
+                                       self._pw_timeout_ms(), fd=theirs.fileno())
         except (JsException, TypeError) as exc:
             raise _host_error(exc, host, port) from None
         finally:
@@ -148,6 +149,12 @@ class HostSocket(_OriginalSocket):
     def detach(self) -> int:
         return _OriginalSocket.detach(self)
 
+    def _pw_timeout_ms(self) -> str:
+        """The socket's timeout for the host's part (connect, handshake); "": the host's longest.
+        A non-blocking socket connects as a blocking one would (asyncio's sock_connect)."""
+        timeout = self.gettimeout()
+        return "" if not timeout else str(max(1, int(timeout * 1000)))
+
     # -- TLS: the host's part --
 
     def _pw_start_tls(self, server_hostname: str | None, verify: bool, check_host: bool) -> list[bytes]:
@@ -155,8 +162,11 @@ class HostSocket(_OriginalSocket):
             raise OSError(107, "Transport endpoint is not connected")
         try:
             return rpc.call_blocking("socket.starttls", self._pw_id, server_hostname or "",
-                                     "1" if verify else "", "1" if check_host else "")
+                                     "1" if verify else "", "1" if check_host else "",
+                                     self._pw_timeout_ms())
         except JsException as exc:
+            if exc.name == "TimeoutError":
+                raise TimeoutError(exc.message) from None
             if exc.name == "ssl.SSLCertVerificationError" and "certificate verify failed" in exc.message:
                 raise _ssl.SSLCertVerificationError(1, exc.message) from None
             raise _ssl.SSLError(1, exc.message) from None

@@ -31,6 +31,7 @@
 
 #define HIGH_WATER (256 * 1024)     /* queued bytes on one side that pause the other's reads */
 #define MAX_SOCKETS 512             /* open sockets per worker and loop */
+#define MAX_WAIT_MS 120000          /* the longest a connect or handshake may take */
 
 typedef struct {
     pw_fetch_policy_t *policy;
@@ -53,6 +54,7 @@ typedef struct {
     uint32_t call;              /* the connect or starttls call waiting for its answer; 0 none */
     uv_pipe_t local;            /* the isolate's end of the socketpair */
     uv_tcp_t remote;
+    uv_timer_t timer;           /* the connect's or handshake's deadline */
     uv_getaddrinfo_t gai;
     uv_connect_t conn;
     uv_shutdown_t local_shut, remote_shut;
@@ -80,6 +82,24 @@ static void answer_error(host_sock_t *s, const char *name, const char *fmt, cons
     if (s->call)
         pw_port_reply_error(s->port, s->call, name, fmt, what);
     s->call = 0;
+    uv_timer_stop(&s->timer);
+}
+
+/* The call waits at most the worker's socket timeout (its field, in ms; "": MAX_WAIT_MS). */
+static void on_deadline(uv_timer_t *t)
+{
+    host_sock_t *s = t->data;
+    answer_error(s, "TimeoutError", "%s", s->handshaking ? "_ssl.c: The handshake operation timed out"
+                                                         : "timed out");
+    sock_close(s);
+}
+
+static void arm_deadline(host_sock_t *s, pw_bytes_t ms)
+{
+    char text[24];
+    snprintf(text, sizeof text, "%.*s", (int)(ms.len < 23 ? ms.len : 23), (const char *)ms.base);
+    unsigned long wait = ms.len ? strtoul(text, NULL, 10) : MAX_WAIT_MS;
+    uv_timer_start(&s->timer, on_deadline, wait < MAX_WAIT_MS ? wait : MAX_WAIT_MS, 0);
 }
 
 /* ---- writes, with backpressure ---- */
@@ -303,6 +323,7 @@ static void sock_close(host_sock_t *s)
         return;
     uv_close((uv_handle_t *)&s->local, on_handle_closed);
     uv_close((uv_handle_t *)&s->remote, on_handle_closed);
+    uv_close((uv_handle_t *)&s->timer, on_handle_closed);
 }
 
 /* The isolate died: its sockets go with it (nothing answers). */
@@ -339,6 +360,7 @@ static void connected(host_sock_t *s)
                         pw_bytes_of(lport), pw_bytes_of(id) };
     pw_port_reply(s->port, s->call, f, 6);
     s->call = 0;
+    uv_timer_stop(&s->timer);
     s->relaying = 1;
     uv_tcp_nodelay(&s->remote, 1);
     local_read_start(s);
@@ -438,19 +460,19 @@ static host_sock_t *sock_new(sock_worker_t *w, const pw_binding_call_t *c, int f
     s->call = c->id;
     s->id = ++w->next_id ? w->next_id : ++w->next_id;
     if (uv_pipe_init(w->loop, &s->local, 0) < 0 || uv_pipe_open(&s->local, fd) < 0 ||
-        uv_tcp_init(w->loop, &s->remote) < 0) {
+        uv_tcp_init(w->loop, &s->remote) < 0 || uv_timer_init(w->loop, &s->timer) < 0) {
         free(s);
         return NULL;
     }
-    s->local.data = s->remote.data = s;
-    s->handles = 2;
+    s->local.data = s->remote.data = s->timer.data = s;
+    s->handles = 3;
     pw_list_push_back(&w->socks, &s->link);
     w->n_socks++;
     pw_port_watch(c->port, &s->watch, sock_gone);
     return s;
 }
 
-/* socket.connect host port family ("4", "6" or "") */
+/* socket.connect host port family ("4", "6" or "") timeout_ms ("": the longest) */
 static void socket_connect(const pw_binding_call_t *c)
 {
     sock_worker_t *w = c->state;
@@ -460,11 +482,12 @@ static void socket_connect(const pw_binding_call_t *c)
         pw_port_reply_error(c->port, c->id, "TypeError", "socket.connect: no socket was passed");
         return;
     }
-    if (w->n_socks >= MAX_SOCKETS || f[1].len == 0 || f[1].len >= 256 || f[2].len == 0 || f[2].len > 5) {
+    const char *bad = w->n_socks >= MAX_SOCKETS ? "connect(): too many open sockets"
+                      : f[1].len == 0 || f[1].len >= 256 ? "connect(): invalid host name"
+                      : f[2].len == 0 || f[2].len > 5 ? "connect(): invalid port" : NULL;
+    if (bad) {
         close(fd);
-        pw_port_reply_error(c->port, c->id, "Error", w->n_socks >= MAX_SOCKETS
-                            ? "connect(): too many open sockets (%d)" : "connect(): invalid address%.0d",
-                            MAX_SOCKETS);
+        pw_port_reply_error(c->port, c->id, "Error", "%s", bad);
         return;
     }
     host_sock_t *s = sock_new(w, c, fd);
@@ -481,6 +504,7 @@ static void socket_connect(const pw_binding_call_t *c)
     hints.ai_family = f[3].len == 1 && f[3].base[0] == '6' ? AF_INET6 : f[3].len == 1 ? AF_INET : AF_UNSPEC;
     s->gai.data = s;
     s->gai_pending = 1;
+    arm_deadline(s, f[4]);
     int rc = uv_getaddrinfo(w->loop, &s->gai, on_resolved, s->host, port, &hints);
     if (rc < 0) {
         s->gai_pending = 0;
@@ -514,6 +538,7 @@ static void handshake_done(host_sock_t *s)
     pw_port_reply(s->port, s->call, f, 5);
     free(cert);
     s->call = 0;
+    uv_timer_stop(&s->timer);
     s->handshaking = 0;
     local_read_start(s);
 }
@@ -556,7 +581,7 @@ static int drain_local(host_sock_t *s)
     }
 }
 
-/* socket.starttls id servername verify check_host ("1"/"") */
+/* socket.starttls id servername verify check_host ("1"/"") timeout_ms */
 static void socket_starttls(const pw_binding_call_t *c)
 {
     sock_worker_t *w = c->state;
@@ -581,6 +606,7 @@ static void socket_starttls(const pw_binding_call_t *c)
         return;
     }
     s->handshaking = 1;
+    arm_deadline(s, f[5]);
     handshake_step(s);
 }
 
@@ -644,9 +670,10 @@ static int socket_attach(void *host_state, const pw_binding_env_t *env, const pw
 }
 
 static const pw_binding_op_t socket_ops[] = {
-    { "socket.connect", 4, 4, "socket.connect: expected host, port and family", 1, socket_connect },
-    { "socket.starttls", 5, 5, "socket.starttls: expected id, servername, verify, check_host", 0,
-      socket_starttls },
+    { "socket.connect", 5, 5, "socket.connect: expected host, port, family and timeout", 1,
+      socket_connect },
+    { "socket.starttls", 6, 6, "socket.starttls: expected id, servername, verify, check_host and "
+      "timeout", 0, socket_starttls },
 };
 
 static const pw_binding_group_t socket_groups[] = {

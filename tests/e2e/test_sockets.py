@@ -263,6 +263,11 @@ def test_cloudflare_sockets_connect_plain_and_tls(server, peers):
                    "tls": "tls echo: over tls\n", "refused": "JsException"}
 
 
+def test_tls_handshake_obeys_the_socket_timeout(server, peers):
+    assert _get(server, f"/tls_timeout?port={peers['silent']}") == \
+        b"timeout: _ssl.c: The handshake operation timed out"
+
+
 def test_redis_driver_works_unchanged(server, redis_port):
     out = json.loads(_get(server, f"/redis?port={redis_port}"))
     assert out == {"get": "hello from a worker", "counter": 1}

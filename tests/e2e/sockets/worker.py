@@ -75,6 +75,15 @@ def tls_echo(port, payload, hostname="127.0.0.1"):
                                "san": sock.getpeercert()["subjectAltName"]}).encode()
 
 
+def tls_handshake_timeout(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=0.3) as raw:
+        try:
+            ssl.create_default_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        except TimeoutError as exc:     # socket.timeout
+            return f"timeout: {exc}".encode()
+    return b"no timeout"
+
+
 def redis_roundtrip(port):
     import redis
     r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
@@ -188,6 +197,8 @@ class Default(WorkerEntrypoint):
             return await asyncio_echo(port, payload)
         if path == "/tls":
             return tls_echo(port, payload, q.get("hostname", "127.0.0.1"))
+        if path == "/tls_timeout":
+            return tls_handshake_timeout(port)
         if path == "/redis":
             return redis_roundtrip(port)
         if path == "/requests":
