@@ -405,4 +405,8 @@ void fuzz_seeds(fuzz_add_cb add)
     SEED("", "svc.call", "GONE", "fetch", "");
     SEED("", "fetch", "https://example.com/", "GET", "", "", "follow");
     SEED("", "kv.get", "T", "x");
+    SEED("", "socket.connect", "127.0.0.1", "9", "4", "");     /* no descriptor was passed */
+    SEED("", "socket.connect", "", "99999999", "6", "10");
+    SEED("", "socket.starttls", "1", "localhost", "1", "1", "100");
+    SEED("", "socket.nope", "x");
 }
