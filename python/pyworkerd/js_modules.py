@@ -65,8 +65,10 @@ async def _awaited_with(new_env: Any, awaitable: Any) -> Any:
 
 
 def _connect(address: Any, options: Any = None, /, **kwargs: Any) -> Any:
-    raise JsException("Error", "cloudflare:sockets connect() is not supported by pyworkerd yet: "
-                      "use Python's socket module for outbound TCP once sockets are supported")
+    """cloudflare:sockets connect(): TCP through the host (pyworkerd.cf_sockets)."""
+    from pyworkerd import cf_sockets
+
+    return cf_sockets.connect(address, options, **kwargs)
 
 
 _VECTORIZE = SimpleNamespace(

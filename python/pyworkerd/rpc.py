@@ -115,12 +115,17 @@ def _fields(fields: list[bytes]) -> list[bytes]:
     raise JsException(name, message)
 
 
-def call_blocking(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> Any:
+def call_blocking(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes,
+                  fd: int | None = None) -> Any:
     """Binding call `op(*args)` answered before it returns, also inside a task: the isolate
-    does nothing else meanwhile (a Durable Object's storage read: its input gate)."""
+    does nothing else meanwhile (a Durable Object's storage read: its input gate; a socket's
+    connect, which Python code expects to return when connected). `fd` is passed to the host
+    beside it."""
     channel = _channel
     if channel is None:
         raise RuntimeError("bindings can only be used while the worker serves a request")
+    if fd is not None:
+        channel.pass_fd(fd)
     fields = channel.rpc_call(op, *args)
     if _server is not None and _server.has_loop:
         _server.after_blocking_call()

@@ -25,6 +25,7 @@ from typing import Any
 import js
 import workers
 from pyworkerd import bindings, bundle, context, entropy, native_guard, packages, rpc_values, timers, trace
+from pyworkerd import host_socket, hyperdrive
 from pyworkerd import log as _log
 from pyworkerd.context import Env, ExecutionContext
 from pyworkerd.context import is_awaitable as _is_awaitable
@@ -70,6 +71,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "disk": lambda b: bindings.DiskFetcher(b["name"]),
     "durable_object": lambda b: _durable_object_binding(b),
     "d1": lambda b: _d1_binding(b["name"]),
+    "hyperdrive": lambda b: hyperdrive.Hyperdrive(b["value"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -170,6 +172,7 @@ def load(spec: dict[str, Any]) -> None:
     _compat = (spec.get("compat_date", ""), list(spec.get("compat_flags", [])))
     context.compat_flags = _compat_flags(spec)
     context.env = make_env(spec.get("bindings", []))
+    host_socket.install()    # socket.socket and ssl through the host, before the worker imports
     main = spec["main_module"]
     if not main.endswith(".py"):
         raise ValueError("Main module needs to end with a .py file extension")

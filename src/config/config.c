@@ -745,6 +745,63 @@ static int check_do_storage(ctx_t *c, const pw_service_t *s)
     return 0;
 }
 
+/* A `hyperdrive` binding (workerd's): a designator naming an external tcp service, and the
+ * database's name, user, password and scheme. Its value is made once the services are known
+ * (hyperdrive_value). */
+static int load_hyperdrive_binding(ctx_t *c, const char *svc, const char *name, const cJSON *hd,
+                                   pw_binding_t *out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "worker.bindings[\"%s\"].hyperdrive.designator", name);
+    const cJSON *sd = cJSON_GetObjectItemCaseSensitive(hd, "designator");
+    const char *target = sd ? json_str(sd, "name") : NULL;
+    if (!target || (check_designator(c, sd, svc, path) < 0)) {
+        return target ? -1 : fail(c, AT_STRING(name), svc, "%s: the name of an external service "
+                                  "(the database) is required", path);
+    }
+    cJSON *v = cJSON_CreateObject();
+    static const char *const keys[] = { "database", "user", "password", "scheme" };
+    for (size_t i = 0; v && i < 4; i++) {
+        const char *text = json_str(hd, keys[i]);
+        cJSON_AddStringToObject(v, keys[i], text ? text : (i == 3 ? "postgresql" : ""));
+    }
+    out->kind = PW_BINDING_HYPERDRIVE;
+    out->entrypoint = strdup(target);
+    out->value = v ? cJSON_PrintUnformatted(v) : NULL;
+    cJSON_Delete(v);
+    if (!out->value || !out->entrypoint) return oom(c);
+    out->value_len = strlen(out->value);
+    return 0;
+}
+
+/* The binding's value with the designated service's host and port added. */
+static int hyperdrive_value(ctx_t *c, const pw_service_t *s, pw_binding_t *b)
+{
+    const pw_service_t *t = pw_config_service(c->cfg, b->entrypoint);
+    if (!t || t->kind != PW_SERVICE_EXTERNAL) {
+        return fail(c, AT_STRING(b->name), s->name, "Worker \"%s\"'s binding \"%s\": "
+                    "hyperdrive.designator names \"%s\", which is not an external service (e.g. "
+                    "(name = \"%s\", external = (address = \"127.0.0.1:5432\", tcp = ())))",
+                    s->name, b->name, b->entrypoint, b->entrypoint);
+    }
+    const char *addr = t->external_address, *colon = strrchr(addr, ':');
+    cJSON *v = cJSON_Parse(b->value);
+    if (!v) return oom(c);
+    char host[256];
+    size_t hl = colon ? (size_t)(colon - addr) : strlen(addr);
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    cJSON_AddStringToObject(v, "host", host);
+    cJSON_AddNumberToObject(v, "port", colon ? atoi(colon + 1) : 5432);
+    free(b->value);
+    b->value = cJSON_PrintUnformatted(v);
+    cJSON_Delete(v);
+    if (!b->value) return oom(c);
+    b->value_len = strlen(b->value);
+    return 0;
+}
+
 static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t *out)
 {
     static const char *const fields[] = { "name", NULL };
@@ -801,6 +858,8 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
         return load_queue_binding(c, svc, name, member, out);
     } else if (strcmp(m, "durableObjectNamespace") == 0) {
         return load_do_binding(c, svc, name, member, out);
+    } else if (strcmp(m, "hyperdrive") == 0) {
+        return load_hyperdrive_binding(c, svc, name, member, out);
     } else {
         char path[1024];
         snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
@@ -1047,12 +1106,14 @@ static int load_external(ctx_t *c, const char *svc, const cJSON *ej, pw_service_
 {
     static const char *const fields[] = { "address", NULL };
     const cJSON *proto = union_member(ej, fields);
-    if (proto && strcmp(proto->string, "http") != 0) {
+    if (proto && strcmp(proto->string, "tcp") == 0)
+        s->external_tcp = 1;
+    else if (proto && strcmp(proto->string, "http") != 0) {
         char path[256];
         snprintf(path, sizeof path, "external.%s", proto->string);
         return unsupported(c, AT_FIELD(proto->string), NO_LOC, svc, path);
     }
-    if (proto && check_http_options(c, proto, svc, "external.http") < 0) return -1;
+    if (proto && !s->external_tcp && check_http_options(c, proto, svc, "external.http") < 0) return -1;
     const char *addr = cli_override(c->opts->external_overrides, c->opts->n_external_overrides, svc);
     if (!addr) addr = json_str(ej, "address");
     if (!addr) {
@@ -1374,6 +1435,8 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
     for (size_t i = 0; i < w->n_bindings; i++) {
         const pw_binding_t *b = &w->bindings[i];
         if (b->kind == PW_BINDING_DURABLE_OBJECT && check_do_binding(c, s, (pw_binding_t *)b) < 0)
+            return -1;
+        if (b->kind == PW_BINDING_HYPERDRIVE && hyperdrive_value(c, s, (pw_binding_t *)b) < 0)
             return -1;
         if (b->kind != PW_BINDING_KV && b->kind != PW_BINDING_SERVICE &&
             b->kind != PW_BINDING_WORKFLOW && b->kind != PW_BINDING_R2 &&

@@ -50,6 +50,8 @@ typedef enum {
                                  * unique_key = its namespace's uniqueKey */
     PW_BINDING_D1,          /* wrapped PW_D1_MODULE: value = the writable disk service holding
                              * the database */
+    PW_BINDING_HYPERDRIVE,  /* hyperdrive: entrypoint = the designated external service;
+                             * value = JSON {host, port, user, password, database, scheme} */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */
@@ -165,6 +167,7 @@ typedef struct {
     char *disk_path;            /* PW_SERVICE_DISK */
     int disk_writable;
     int disk_allow_dotfiles;
+    int external_tcp;           /* PW_SERVICE_EXTERNAL: `tcp` (a hyperdrive's database) */
 } pw_service_t;
 
 typedef struct {

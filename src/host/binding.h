@@ -97,6 +97,7 @@ extern const pw_binding_kind_impl_t pw_binding_queue;
 extern const pw_binding_kind_impl_t pw_binding_disk;
 extern const pw_binding_kind_impl_t pw_binding_do;
 extern const pw_binding_kind_impl_t pw_binding_d1;
+extern const pw_binding_kind_impl_t pw_binding_socket;
 
 #define PW_BINDING_MAX_KINDS 16
 

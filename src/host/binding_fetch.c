@@ -7,6 +7,7 @@
  * the transfer is aborted and nothing answers.
  */
 #include "host/binding.h"
+#include "host/outbound_policy.h"
 #include "host/port.h"
 
 #include <errno.h>
@@ -86,23 +87,6 @@ static void *fetch_resolve(const pw_binding_call_t *c)
     return c->state;            /* no binding to find: the worker's outbound policy */
 }
 
-/* The rules of a network service, as the HTTP client takes them. */
-static pw_fetch_rules_t rules_of(const pw_service_t *net)
-{
-    static const pw_fetch_tls_min_t min_versions[] = {
-        [PW_TLS_MIN_DEFAULT] = PW_FETCH_TLS_MIN_DEFAULT, [PW_TLS_MIN_1_0] = PW_FETCH_TLS_MIN_1_0,
-        [PW_TLS_MIN_1_1] = PW_FETCH_TLS_MIN_1_1, [PW_TLS_MIN_1_2] = PW_FETCH_TLS_MIN_1_2,
-        [PW_TLS_MIN_1_3] = PW_FETCH_TLS_MIN_1_3,
-    };
-    return (pw_fetch_rules_t){
-        .name = net->name, .allow = net->network_allow, .n_allow = net->n_network_allow,
-        .deny = net->network_deny, .n_deny = net->n_network_deny,
-        .tls = { .trust_system = net->network_tls.trust_system,
-                 .trusted_pem = net->network_tls.trusted_pem,
-                 .min_version = min_versions[net->network_tls.min_version] },
-    };
-}
-
 static void fetch_detach(void *state)
 {
     fetch_worker_t *w = state;
@@ -122,13 +106,7 @@ static int fetch_attach(void *host_state, const pw_binding_env_t *env, const pw_
         return -1;
     }
     w->fetch = env->fetch;
-    const pw_service_t *net = pw_config_service(env->config, service->worker.global_outbound);
-    pw_fetch_rules_t rules, *network = NULL;
-    if (net && net->kind == PW_SERVICE_NETWORK) {
-        rules = rules_of(net);
-        network = &rules;
-    }
-    return pw_fetch_policy_create(network, &w->outbound, err, err_len);
+    return pw_outbound_policy_create(env->config, service, &w->outbound, err, err_len);
 }
 
 static const pw_binding_op_t fetch_ops[] = {

@@ -316,6 +316,13 @@ int pw_child_spawn(pw_children_t *set, int template_fd, int spare)
     return 0;
 }
 
+/* A descriptor the isolate passed (a socket for binding_socket.c) waits in its port. */
+static void on_link_fd(pw_link_t *link, int fd)
+{
+    pw_child_t *child = link->data;
+    pw_port_give_fd(child->port, fd);
+}
+
 /* Its link: the port and the socket. Returns 0 or a libuv error; after an error, link.fd
  * tells whether the link is open (see pw_link_open). */
 static int child_link_open(pw_child_t *child)
@@ -324,6 +331,7 @@ static int child_link_open(pw_child_t *child)
     child->link.data = child;
     child->link.on_read = on_link_read;
     child->link.on_error = on_link_error;
+    child->link.on_fd = on_link_fd;
     int rc = UV_ENOMEM;
     if (child->port) {
         rc = pw_link_open(&child->link, child->set->loop, child->fd);

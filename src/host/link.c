@@ -202,6 +202,15 @@ static size_t read_room(pw_link_t *link, size_t *scan)
     }
 }
 
+/* A descriptor passed beside the bytes goes to the owner (a socket to relay), else closed. */
+static void link_take_fd(pw_link_t *link, int fd)
+{
+    if (link->on_fd)
+        link->on_fd(link, fd);
+    else
+        close(fd);
+}
+
 /* Reads until the socket is empty, or until the owner must parse what came (*more set).
  * Returns NULL, or why the stream ended. */
 static const char *link_read(pw_link_t *link, int *more)
@@ -219,21 +228,17 @@ static const char *link_read(pw_link_t *link, int *more)
             return "out of memory";
         uint8_t *at = link->in.data + link->in.len;
         ssize_t n;
-        int had_bell = link->bell >= 0;
-        if (had_bell) {
-            do
-                n = read(link->fd, at, room);
-            while (n < 0 && errno == EINTR);
-        } else {
-            n = pw_doorbell_recv(link->fd, at, room, &link->bell);
-            int rc = link->bell >= 0 ? link_adopt_bell(link) : 0;
-            if (rc < 0)
-                return uv_strerror(rc);
-        }
+        int had_bell = link->bell >= 0, passed = -1;
+        n = pw_doorbell_recv_fd(link->fd, at, room, &link->bell, &passed);
+        if (passed >= 0)
+            link_take_fd(link, passed);
+        int rc = !had_bell && link->bell >= 0 ? link_adopt_bell(link) : 0;
+        if (rc < 0)
+            return uv_strerror(rc);
         if (n > 0) {
             link->in.len += (size_t)n;
             buffered_total += (size_t)n;
-            if ((size_t)n < room && had_bell)
+            if ((size_t)n < room && had_bell && passed < 0)
                 return NULL;    /* a short read took everything queued */
             continue;           /* (a passed descriptor ends a read early) */
         }

@@ -42,6 +42,9 @@ struct pw_link {
     void (*on_read)(pw_link_t *link);                   /* `in` grew */
     void (*on_error)(pw_link_t *link, const char *why); /* the isolate exited, or an error */
     void (*on_closed)(pw_link_t *link);
+    /* A descriptor the isolate passed beside its bytes (not its doorbell): the owner takes
+     * it (NULL: closed). It comes before the frame it belongs to is parsed. */
+    void (*on_fd)(pw_link_t *link, int fd);
 };
 
 /* The `why` of on_error when the isolate closed its end (it exited): compare the pointer. */

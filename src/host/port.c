@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct pw_port {
     pw_buf_t *out;              /* the isolate's outgoing frames; NULL once it is gone */
@@ -18,6 +19,8 @@ struct pw_port {
     unsigned refs;              /* the isolate's own, plus one per binding call held open */
     pw_list_t watchers;         /* binding calls to cancel when the isolate dies (their link) */
     void *forward;              /* host/rpc_forward.c's link, or NULL */
+    int fds[PW_PORT_MAX_FDS];   /* passed descriptors, oldest first (pw_port_give_fd) */
+    unsigned n_fds;
 };
 
 pw_port_t *pw_port_create(pw_buf_t *out, pw_port_queued_cb queued, void *arg)
@@ -53,8 +56,11 @@ void pw_port_hold(pw_port_t *port)
 
 void pw_port_release(pw_port_t *port)
 {
-    if (--port->refs == 0)
-        free(port);
+    if (--port->refs != 0)
+        return;
+    while (port->n_fds > 0)
+        close(port->fds[--port->n_fds]);
+    free(port);
 }
 
 void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch))
@@ -110,4 +116,22 @@ int pw_port_reply_error(pw_port_t *port, uint32_t id, const char *name, const ch
     int rc = pw_port_reply_verror(port, id, name, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+void pw_port_give_fd(pw_port_t *port, int fd)
+{
+    if (port->n_fds == PW_PORT_MAX_FDS || !port->out) {
+        close(fd);
+        return;
+    }
+    port->fds[port->n_fds++] = fd;
+}
+
+int pw_port_take_fd(pw_port_t *port)
+{
+    if (port->n_fds == 0)
+        return -1;
+    int fd = port->fds[0];
+    memmove(port->fds, port->fds + 1, --port->n_fds * sizeof port->fds[0]);
+    return fd;
 }

@@ -62,4 +62,12 @@ int pw_port_reply_error(pw_port_t *port, uint32_t id, const char *name, const ch
 int pw_port_reply_verror(pw_port_t *port, uint32_t id, const char *name, const char *fmt,
                          va_list ap) __attribute__((format(printf, 4, 0)));
 
+/* Descriptors the isolate passed on its link (host/link.h on_fd), oldest first, for the
+ * binding call that follows them (a socket's connect, host/binding_socket.c). At most
+ * PW_PORT_MAX_FDS wait; more are closed, as are those left when the port is freed. */
+#define PW_PORT_MAX_FDS 8
+void pw_port_give_fd(pw_port_t *port, int fd);
+/* The oldest passed descriptor (the caller owns it), or -1. */
+int pw_port_take_fd(pw_port_t *port);
+
 #endif

@@ -225,7 +225,7 @@ static cJSON *binding_json(const pw_binding_t *b)
 {
     static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow",
                                          "r2", "memory_cache", "queue", "disk",
-                                         "durable_object", "d1" };
+                                         "durable_object", "d1", "hyperdrive" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);

@@ -149,8 +149,8 @@ static int address_class(int family, const uint8_t *ip)
 
 static int rule_matches(const rule_t *r, int family, const uint8_t *ip, int cls)
 {
-    if (r->family == 0)
-        return (r->cls & CLS_NETWORK) || (r->cls & cls);
+    if (r->family == 0)     /* "private" is a superset of "local" (workerd.capnp) */
+        return (r->cls & CLS_NETWORK) || (r->cls & cls) || ((r->cls & CLS_PRIVATE) && cls == CLS_LOCAL);
     return r->family == family && prefix_match(ip, r->addr, r->bits);
 }
 

@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "python/busy_poll.h"
 #include "python/module.h"
+#include "wire/control.h"
 #include "wire/doorbell.h"
 #include "wire/frame.h"
 #include "wire/rpc.h"
@@ -775,6 +776,28 @@ static PyObject *channel_rpc_call(channel_t *self, PyObject *args)
     }
 }
 
+/* pass_fd(fd): writes what is queued, then passes the descriptor fd to the host beside an
+ * empty DOORBELL frame; the host keeps it for the next binding call that takes one (a
+ * socket's connect: host/binding_socket.c). The caller still owns (and closes) its copy. */
+static PyObject *channel_pass_fd(channel_t *self, PyObject *arg)
+{
+    int fd = PyLong_AsLong(arg) < 0 ? -1 : (int)PyLong_AsLong(arg);
+    if (fd < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "pass_fd: not a descriptor");
+        return NULL;
+    }
+    if (write_out(self, 1) < 0)
+        return NULL;
+    int rc = pw_control_send(self->fd, PW_FRAME_DOORBELL, 0, NULL, 0, fd);
+    if (rc < 0) {
+        errno = -rc;
+        return PyErr_SetFromErrno(PyExc_OSError);
+    }
+    ring(self, 1);
+    Py_RETURN_NONE;
+}
+
 /* buffered() -> True when a complete frame is waiting in the input buffer. */
 static PyObject *channel_buffered(channel_t *self, PyObject *unused)
 {
@@ -814,6 +837,8 @@ static PyMethodDef channel_methods[] = {
       "Queue a binding call (op, *args); return its call id." },
     { "rpc_call", (PyCFunction)channel_rpc_call, METH_VARARGS,
       "Send a binding call (op, *args) and block until its result fields arrive." },
+    { "pass_fd", (PyCFunction)channel_pass_fd, METH_O,
+      "Pass a descriptor to the host (for the next binding call that takes one)." },
     { "buffered", (PyCFunction)channel_buffered, METH_NOARGS,
       "Whether a complete frame waits in the input buffer." },
     { "retiring", (PyCFunction)channel_retiring, METH_NOARGS,

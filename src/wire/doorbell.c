@@ -50,6 +50,15 @@ static int is_eventfd(int fd)
 
 ssize_t pw_doorbell_recv(int sock, void *buf, size_t len, int *bell)
 {
+    int passed = -1;
+    ssize_t n = pw_doorbell_recv_fd(sock, buf, len, bell, &passed);
+    if (passed >= 0)
+        close(passed);
+    return n;
+}
+
+ssize_t pw_doorbell_recv_fd(int sock, void *buf, size_t len, int *bell, int *passed_out)
+{
     union {
         struct cmsghdr hdr;
         char space[CMSG_SPACE(4 * sizeof(int))];
@@ -62,10 +71,11 @@ ssize_t pw_doorbell_recv(int sock, void *buf, size_t len, int *bell)
         n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     int passed = n >= 0 && msg.msg_controllen > 0 ? pw_control_take_fd(&msg) : -1;
+    *passed_out = -1;
     if (passed >= 0 && *bell < 0 && is_eventfd(passed))
         *bell = passed;
     else if (passed >= 0)
-        close(passed);
+        *passed_out = passed;
     return n;
 }
 

@@ -29,6 +29,11 @@ void pw_doorbell_ring(int bell);
  * when *bell < 0 and it is an eventfd, and is closed otherwise. */
 ssize_t pw_doorbell_recv(int sock, void *buf, size_t len, int *bell);
 
+/* Host: as pw_doorbell_recv, and a descriptor that is not the bell is handed over in *passed
+ * (-1: none) instead of being closed: a socket the isolate passes for the host to relay
+ * (host/binding_socket.c). */
+ssize_t pw_doorbell_recv_fd(int sock, void *buf, size_t len, int *bell, int *passed);
+
 /* Host: clears the bell (never blocks). */
 void pw_doorbell_drain(int bell);
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, Server, assert_no_sanitizer_report, write_worker
 
 PROBE_WORKER = r'''
-import asyncio, os, signal, socket, sys, threading
+import _socket, asyncio, os, signal, socket, sys, threading
 from urllib.parse import parse_qs, urlsplit
 from workers import WorkerEntrypoint, Response
 
@@ -62,9 +62,12 @@ PROBES = {
     "mkdir_outside_tmp": lambda arg: os.mkdir("/evil"),
     "list_root": lambda arg: os.listdir("/"),
     "list_cwd": lambda arg: os.listdir(),
-    "tcp_socket": lambda arg: socket.socket(socket.AF_INET, socket.SOCK_STREAM),
-    "udp_socket": lambda arg: socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
-    "unix_socket": lambda arg: socket.socket(socket.AF_UNIX, socket.SOCK_STREAM),
+    # the C socket type itself: socket.socket is pyworkerd's HostSocket, whose TCP
+    # connections the host makes (tests/e2e/test_sockets.py)
+    "tcp_socket": lambda arg: _socket.socket(socket.AF_INET, socket.SOCK_STREAM),
+    "udp_socket": lambda arg: _socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
+    "unix_socket": lambda arg: _socket.socket(socket.AF_UNIX, socket.SOCK_STREAM),
+    "host_socket_udp": lambda arg: socket.socket(socket.AF_INET, socket.SOCK_DGRAM),
     "connect_host_port": lambda arg: socket.create_connection(("127.0.0.1", int(arg)), 1),
     "thread": lambda arg: threading.Thread(target=print).start(),
     "fork": lambda arg: os.fork(),
@@ -187,6 +190,11 @@ def test_sockets_are_refused_pointing_to_fetch(server, name):
     text = probe(server, name)
     assert text.startswith("PermissionError: [Errno 13] network sockets are not available"), text
     assert "fetch()" in text
+
+
+def test_host_socket_refuses_udp_naming_what_works(server):
+    text = probe(server, "host_socket_udp")
+    assert text.startswith("PermissionError: [Errno 1] UDP sockets are not available"), text
 
 
 def test_connecting_to_the_hosts_own_port_is_refused(server):

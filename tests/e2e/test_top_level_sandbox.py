@@ -29,7 +29,7 @@ MUST_FAIL = [
     "udp_socket", "unix_socket", "connect_host_port", "thread", "fork", "exec", "subprocess",
     "os_system", "ptrace", "raise_nofile", "setns", "kernel_fork_exec",
     "kernel_sqlite_write_module_dir", "kernel_sqlite_write_root", "kernel_sqlite_read_passwd",
-    "pidfd_kill", "kill_victim_0", "remount_rw", "daemon",
+    "pidfd_kill", "kill_victim_0", "remount_rw", "daemon", "host_socket_udp",
 ]
 
 TOP_LEVEL = r'''

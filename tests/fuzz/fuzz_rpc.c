@@ -519,4 +519,8 @@ void fuzz_seeds(fuzz_add_cb add)
     SEED("", "disk.fetch", "ASSETS", "{\"method\":\"GET\",\"url\":\"/%2e%2e/Makefile\",\"headers\":[]}\n");
     SEED("", "disk.fetch", "ASSETS", "{\"method\":\"PUT\",\"url\":\"/x\",\"headers\":[]}\nbody");
     SEED("", "disk.fetch", "NOPE", "{}\n");
+    SEED("", "socket.connect", "127.0.0.1", "9", "4", "");     /* no descriptor was passed */
+    SEED("", "socket.connect", "", "99999999", "6", "10");
+    SEED("", "socket.starttls", "1", "localhost", "1", "1", "100");
+    SEED("", "socket.nope", "x");
 }

@@ -47,6 +47,9 @@ LAYERS: dict[str, int] = {
     "pyworkerd.durable_objects": 2,
     "pyworkerd.do_storage": 2,
     "pyworkerd.d1": 2,
+    "pyworkerd.host_socket": 2,
+    "pyworkerd.hyperdrive": 2,
+    "pyworkerd.cf_sockets": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,
@@ -62,6 +65,8 @@ LAYERS: dict[str, int] = {
     "js": 4,
     "asgi": 4,
     "micropip": 4,
+    "cloudflare": 4,
+    "cloudflare.sockets": 4,
     "pyodide": 4,
     "pyodide.ffi": 4,
     "pyodide.http": 4,

@@ -402,8 +402,8 @@ def test_env_bindings(worker: Worker) -> None:
 
 
 def test_unknown_binding_type_fails_startup(worker: Worker) -> None:
-    with pytest.raises(ValueError, match='binding "Q": not supported by pyworkerd: hyperdrive bindings'):
-        worker.load(HELLO, bindings=[{"name": "Q", "type": "hyperdrive"}])
+    with pytest.raises(ValueError, match='binding "Q": not supported by pyworkerd: vectorize bindings'):
+        worker.load(HELLO, bindings=[{"name": "Q", "type": "vectorize"}])
 
 
 def test_main_module_imports_sibling_modules(worker: Worker) -> None:

@@ -56,11 +56,13 @@ TEST(every_kind_registers_its_ops)
     static const char *const d1[] = { "d1.query", "d1.batch", "d1.exec", "d1.dump" };
     for (size_t i = 0; i < sizeof d1 / sizeof d1[0]; i++)
         expect_op(d1[i], &pw_binding_d1);
+    expect_op("socket.connect", &pw_binding_socket);
+    expect_op("socket.starttls", &pw_binding_socket);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 10);
+    CHECK(pw_binding_kind_count() == 11);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -86,6 +88,9 @@ TEST(unknown_ops_go_to_the_group_of_their_prefix)
     pw_binding_route(B("d1.nope"), &r);
     CHECK(!r.op && kind_of(&r) == &pw_binding_d1);
     CHECK_STR(r.group->unknown_op, "unknown D1 operation \"%.*s\"");
+    pw_binding_route(B("socket.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_socket);
+    CHECK(pw_binding_socket.per_loop == 1);     /* a socket lives on its isolate's loop */
     pw_binding_route(B("kv."), &r);                 /* a bare prefix is no op of its group */
     CHECK(!r.op && kind_of(&r) == &pw_binding_service);
 }

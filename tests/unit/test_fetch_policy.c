@@ -41,6 +41,19 @@ TEST(public_only_refuses_local_and_private_addresses)
     pw_fetch_policy_free(p);
 }
 
+/* workerd.capnp: "private" is a superset of "local" (workerd's own sockets test connects to
+ * 127.x with allow = ["private"]). */
+TEST(private_includes_local_addresses)
+{
+    char *allow[] = { "private" };
+    pw_fetch_policy_t *p = policy_of(allow, 1, NULL, 0);
+    CHECK(allows(p, "127.0.0.1"));
+    CHECK(allows(p, "::1"));
+    CHECK(allows(p, "10.1.2.3"));
+    CHECK(!allows(p, "93.184.216.34"));
+    pw_fetch_policy_free(p);
+}
+
 TEST(ipv6_forms_of_an_ipv4_address_are_judged_as_it)
 {
     char *allow[] = { "public" };
@@ -75,6 +88,7 @@ TEST(cidr_rules_match_the_carried_ipv4_address)
 int main(void)
 {
     RUN(public_only_refuses_local_and_private_addresses);
+    RUN(private_includes_local_addresses);
     RUN(ipv6_forms_of_an_ipv4_address_are_judged_as_it);
     RUN(cidr_rules_match_the_carried_ipv4_address);
     return UNIT_DONE();
