@@ -17,8 +17,10 @@ from typing import Any
 from pyworkerd import log as _log
 from pyworkerd import response, webapi
 from pyworkerd.bindings import fetch
+from pyworkerd.websocket import WebSocket, WebSocketPair
 
-__all__ = ["JSON", "Headers", "Object", "Request", "Response", "console", "fetch"]
+__all__ = ["JSON", "Headers", "Object", "Request", "Response", "WebSocket", "WebSocketPair", "console",
+           "fetch"]
 
 Headers = webapi.JsHeaders
 Request = webapi.Request
@@ -44,7 +46,7 @@ def _response(body: object, init: dict[str, Any], content_type: str | None = Non
     if content_type and not any(k == "content-type" for k, _ in pairs):
         pairs.append(("content-type", content_type))
     resp = _new_response(response.Response)
-    resp._init(body, init.get("status"), init.get("statusText", ""), pairs)
+    resp._init(body, init.get("status"), init.get("statusText", ""), pairs, init.get("webSocket"))
     return resp
 
 

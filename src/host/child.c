@@ -11,6 +11,7 @@
 #include "host/child.h"
 #include "base/log.h"
 #include "host/child_log.h"
+#include "host/ws_isolate.h"
 #include "wire/control.h"
 #include "wire/header_lines.h"
 #include "wire/rpc.h"
@@ -53,6 +54,7 @@ static void child_free(pw_child_t *child)
         close(child->log_fd);
     if (child->port)
         pw_port_close(child->port);
+    pw_ws_table_free(child->sockets);
     if (child->pidfd >= 0)
         close(child->pidfd);
     pw_link_free(&child->link);
@@ -104,6 +106,11 @@ void pw_child_send(pw_child_t *child, pw_call_t *call)
     child_mark_dirty(child);
 }
 
+int pw_child_busy(const pw_child_t *child)
+{
+    return child->n_inflight || pw_ws_table_count(child->sockets);
+}
+
 void pw_child_cancel(pw_child_t *child, pw_call_t *call)
 {
     pw_call_list_remove(call);
@@ -140,6 +147,25 @@ static void call_finish(pw_child_t *child, pw_call_t *call)
     call->isolate = NULL;
 }
 
+/* A 101 with the isolate's WebSocket: the call is answered, and the socket (id: the
+ * request's) is handed to the asker to link; one it did not take is closed. */
+static int respond_websocket(pw_child_t *child, pw_call_t *call, pw_message_t *msg, uint32_t id)
+{
+    call_finish(child, call);
+    call->ws = msg->status == 101 ? pw_ws_isolate_open(child->port, id) : NULL;
+    if (!call->ws) {
+        call->respond(call, NULL, 502, "Bad Gateway: the worker's WebSocket response could not "
+                                       "be accepted (a status other than 101, or out of memory).\n");
+    } else {
+        pw_ws_side_t *ws = call->ws;
+        call->respond(call, msg, 0, NULL);
+        if (!ws->peer)
+            pw_ws_isolate_refuse(ws, 1006, "the WebSocket could not be opened");
+    }
+    child->set->ops->answered(child->set);
+    return 0;
+}
+
 /* Returns 0, or -1 when the isolate broke the protocol (and was killed). */
 static int handle_response(pw_child_t *child, const pw_frame_t *frame)
 {
@@ -165,6 +191,8 @@ static int handle_response(pw_child_t *child, const pw_frame_t *frame)
         call->respond(call, &msg, 0, NULL);
         return 0;
     }
+    if (msg.flags & PW_FRAME_FLAG_WEBSOCKET)
+        return respond_websocket(child, call, &msg, frame->id);
     call_finish(child, call);
     PW_TRACE(call->trace_ns, "request finished id=%u " PW_LOG_REQUEST_ID " isolate=%d status=%u",
              call->id, call->request_id, child->pid, (unsigned)msg.status);
@@ -232,6 +260,13 @@ static int handle_frame(pw_child_t *child, const pw_frame_t *frame)
         return handle_stream_frame(child, frame);
     if (frame->type == PW_FRAME_DOORBELL)
         return 0;       /* its descriptor was taken as it was read (host/link.c) */
+    if (pw_ws_is_isolate_frame(frame->type)) {
+        const char *why = NULL;
+        if (pw_ws_isolate_frame(child->port, frame, &why) == 0)
+            return 0;
+        pw_child_end(child, PW_CHILD_END_BROKEN, why);
+        return -1;
+    }
     pw_child_end(child, PW_CHILD_END_BROKEN, "it sent a malformed frame");
     return -1;
 }
@@ -318,6 +353,9 @@ int pw_child_spawn(pw_children_t *set, int template_fd, int spare)
 static int child_link_open(pw_child_t *child)
 {
     child->port = pw_port_create(&child->link.out, child_mark_dirty, child);
+    child->sockets = pw_ws_table_new(&child->calls_started);
+    if (child->port && child->sockets)
+        pw_port_set_sockets(child->port, child->sockets);
     child->link.data = child;
     child->link.on_read = on_link_read;
     child->link.on_error = on_link_error;
@@ -543,7 +581,8 @@ void pw_child_cpu_tick(pw_child_t *child, uint64_t elapsed)
         return;     /* it is only starting: no request's work can run yet */
     if (pw_limits_cpu_ms(child->pid, &cpu, &running) < 0)
         return;     /* exiting: the pool sees the EOF */
-    int over = pw_cpu_account_tick(&child->cpu, cpu, running, child->n_inflight,
+    int over = pw_cpu_account_tick(&child->cpu, cpu, running,
+                                   child->n_inflight + pw_ws_table_count(child->sockets),
                                    child->calls_started, child->set->cpu_limit_ms, elapsed);
     if (child->cpu_over) {
         if (child->cpu.busy_idle)   /* retired, and still burning: it will not finish */

@@ -17,6 +17,7 @@ struct pw_port {
     void *queued_arg;
     unsigned refs;              /* the isolate's own, plus one per binding call held open */
     pw_list_t watchers;         /* binding calls to cancel when the isolate dies (their link) */
+    void *sockets;              /* the isolate's WebSockets (host/ws_isolate.h) */
 };
 
 pw_port_t *pw_port_create(pw_buf_t *out, pw_port_queued_cb queued, void *arg)
@@ -37,6 +38,7 @@ pw_port_t *pw_port_create(pw_buf_t *out, pw_port_queued_cb queued, void *arg)
 void pw_port_close(pw_port_t *port)
 {
     port->out = NULL;
+    port->sockets = NULL;
     while (!pw_list_empty(&port->watchers)) {   /* one at a time: gone() may unlink others */
         pw_port_watch_t *w = PW_CONTAINER_OF(port->watchers.next, pw_port_watch_t, link);
         pw_list_remove(&w->link);
@@ -99,4 +101,25 @@ int pw_port_reply_error(pw_port_t *port, uint32_t id, const char *name, const ch
     int rc = pw_port_reply_verror(port, id, name, fmt, ap);
     va_end(ap);
     return rc;
+}
+
+pw_buf_t *pw_port_out(pw_port_t *port)
+{
+    return port->out;
+}
+
+void pw_port_wrote(pw_port_t *port)
+{
+    if (port->out)
+        port->queued(port->queued_arg);
+}
+
+void pw_port_set_sockets(pw_port_t *port, void *sockets)
+{
+    port->sockets = sockets;
+}
+
+void *pw_port_sockets(const pw_port_t *port)
+{
+    return port->sockets;
 }

@@ -22,11 +22,13 @@ LAYERS: dict[str, int] = {
     "pyworkerd.log": 1,
     "pyworkerd.trace": 1,
     "pyworkerd.entropy": 1,
+    "pyworkerd.websocket": 1,
     # 2. binding calls to the host, and the package resolver
     "pyworkerd.rpc": 2,
     "pyworkerd.bindings": 2,
     "pyworkerd.workflows": 2,
     "pyworkerd.packages": 2,
+    "pyworkerd.websocket_connect": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,

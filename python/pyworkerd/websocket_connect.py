@@ -1,0 +1,1 @@
+"""WebSockets the host opens for an isolate (placeholder)."""
