@@ -242,6 +242,8 @@ static void on_close_frame(pw_ws_conn_t *conn, const pw_ws_event_t *ev)
     conn->close_received = 1;
     pw_bytes_t reason = { ev->data, ev->len };
     if (conn->close_sent) {             /* the answer to ours: done */
+        if (conn->side.peer)
+            conn->side.peer->ops->close(conn->side.peer, ev->code, reason);
         conn->shutting = 1;
         conn_flush(conn);
     } else if (conn->side.peer) {       /* the peer answers (its close comes back to us) */

@@ -1,0 +1,510 @@
+"""WebSockets into a worker (issue 16 item 1), through the real server with a real client
+(tests/e2e/ws_client.py, the socket module only): echo of text and binary, the handshake's
+headers, close codes both ways, fragmented and 1 MiB messages, ping/pong, UTF-8 and protocol
+errors, a client that vanishes (the handler sees 1006, nothing is left behind), an isolate
+that dies, flow control both ways with bounded host memory, and 1,000 connections held at
+once with flat host memory, on one host loop and on two."""
+
+import json
+import os
+import resource
+import socket
+import struct
+import time
+
+import pytest
+from conftest import Server, write_worker
+from ws_client import BINARY, CLOSE, PING, PONG, TEXT, CONT, Refused, WSClient
+
+WORKER = """
+import asyncio
+import json
+import os
+from urllib.parse import urlparse
+
+from js import WebSocketPair
+from pyworkerd import websocket as _ws
+from workers import Response, WorkerEntrypoint
+
+EVENTS = []
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        path = urlparse(request.url).path
+        if path == "/events":
+            return Response(json.dumps(EVENTS), headers={"content-type": "application/json"})
+        if path == "/live":
+            return Response(str(len(_ws.live)))
+        if path == "/pid":
+            return Response(str(os.getpid()))
+        if path == "/misuse":       # a WebSocket for a request that is not an upgrade
+            client, server = WebSocketPair.new().object_values()
+            server.accept()
+            server.addEventListener("close", lambda e: EVENTS.append(["misuse-close", e.code]))
+            return Response(None, status=101, web_socket=client)
+        if request.headers.get("upgrade") != "websocket":
+            return Response("expected a WebSocket", status=426)
+        client, server = WebSocketPair.new().object_values()
+        server.accept()
+        name = path.strip("/")
+
+        def on_close(event):
+            EVENTS.append([name, "close", event.code, event.reason, event.wasClean])
+
+        server.addEventListener("close", on_close)
+        server.addEventListener("error", lambda e: EVENTS.append([name, "error"]))
+        if path == "/slow":
+            async def slow(event):
+                await asyncio.sleep(0.002)
+                EVENTS.append([name, "got", len(event.data)])
+            server.addEventListener("message", slow)
+        elif path == "/flood":
+            def flood(event):
+                count, size = map(int, event.data.split())
+                for i in range(count):
+                    server.send(str(i).encode().ljust(size, b"."))
+            server.addEventListener("message", flood)
+        else:
+            server.addEventListener("message", lambda e: command(server, e.data))
+        if path == "/greet":
+            server.send("welcome")
+            server.send(b"\\x01\\x02")
+        headers = {}
+        protocols = request.headers.get("sec-websocket-protocol")
+        if protocols:
+            headers["sec-websocket-protocol"] = protocols.split(",")[0].strip()
+        return Response(None, status=101, web_socket=client, headers=headers)
+
+
+def command(server, data):
+    if isinstance(data, str) and data.startswith("close "):
+        _, code, reason = (data.split(" ", 2) + [""])[:3]
+        server.close(int(code) if code != "-" else None, reason or None)
+    elif data == "die":
+        os._exit(3)
+    elif data == "raise":
+        raise RuntimeError("listener failure")
+    elif data == "big":
+        server.send(b"x" * (1024 * 1024))
+    elif data == "too big":
+        try:
+            server.send(b"x" * (1024 * 1024 + 1))
+        except ValueError as exc:
+            server.send("refused: " + str(exc))
+    else:
+        server.send(data)
+"""
+
+
+@pytest.fixture(scope="module")
+def ws_server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ws")
+    server = Server(write_worker(d / "w", {"worker.py": WORKER}, date="2025-09-01"), tmp=d)
+    yield server
+    server.stop()
+
+
+def events(server):
+    return json.loads(server.get("/events")[2])
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("timed out")
+
+
+def rss_kib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+# ---------------------------------------------------------------- echo and the handshake
+
+
+def test_echo_text_and_binary(ws_server):
+    c = WSClient(ws_server.port, "/echo")
+    c.send_text("hello")
+    assert c.recv() == (TEXT, "hello")
+    c.send_text("héllo ✓ 🎉")
+    assert c.recv() == (TEXT, "héllo ✓ 🎉")
+    c.send_bytes(b"\x00\xff\x10")
+    assert c.recv() == (BINARY, b"\x00\xff\x10")
+    c.send_text("")
+    assert c.recv() == (TEXT, "")
+    c.close()
+    assert c.recv()[0] == CLOSE
+    assert c.at_eof()
+
+
+def test_handshake_headers_and_subprotocol(ws_server):
+    c = WSClient(ws_server.port, "/echo", headers={"Sec-WebSocket-Protocol": "chat, superchat"})
+    assert c.headers["upgrade"].lower() == "websocket"
+    assert c.headers["connection"].lower() == "upgrade"
+    assert c.headers["sec-websocket-protocol"] == "chat"
+    c.abort()
+
+
+def test_plain_request_to_the_websocket_route(ws_server):
+    status, _, body = ws_server.get("/echo")
+    assert (status, body) == (426, b"expected a WebSocket")
+
+
+def test_websocket_for_a_request_that_is_no_upgrade_is_an_error(ws_server):
+    status, _, body = ws_server.get("/misuse")
+    assert status == 400
+    assert b"Upgrade: websocket" in body
+    wait_for(lambda: ["misuse-close", 1006] in events(ws_server))
+    assert ws_server.get("/")[0] == 426     # the server goes on
+
+
+def test_bad_handshakes_are_refused_before_the_worker_accepts(ws_server):
+    with socket.create_connection(("127.0.0.1", ws_server.port), timeout=5) as s:
+        s.sendall(b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        assert s.recv(4096).startswith(b"HTTP/1.1 400")
+
+
+def test_messages_sent_before_the_response_arrive_first(ws_server):
+    c = WSClient(ws_server.port, "/greet")
+    assert c.recv() == (TEXT, "welcome")
+    assert c.recv() == (BINARY, b"\x01\x02")
+    c.send_text("after")
+    assert c.recv() == (TEXT, "after")
+    c.abort()
+
+
+def test_many_messages_keep_their_order(ws_server):
+    c = WSClient(ws_server.port, "/echo")
+    for i in range(500):
+        c.send_text(f"m{i}")
+    assert [c.recv()[1] for _ in range(500)] == [f"m{i}" for i in range(500)]
+    c.abort()
+
+
+# ---------------------------------------------------------------- closing
+
+
+def test_client_close_code_and_reason_reach_the_handler_and_are_answered(ws_server):
+    c = WSClient(ws_server.port, "/client-close")
+    c.send_text("x")
+    assert c.recv() == (TEXT, "x")
+    c.close(4001, "bye now")
+    assert c.recv() == (CLOSE, (4001, "bye now"))
+    assert c.at_eof()
+    wait_for(lambda: ["client-close", "close", 4001, "bye now", True] in events(ws_server))
+
+
+def test_client_close_without_code_is_1005(ws_server):
+    c = WSClient(ws_server.port, "/no-code")
+    c.close(None)
+    assert c.recv() == (CLOSE, (1005, ""))
+    wait_for(lambda: ["no-code", "close", 1005, "", True] in events(ws_server))
+
+
+def test_worker_close_code_and_reason_reach_the_client(ws_server):
+    c = WSClient(ws_server.port, "/worker-close")
+    c.send_text("close 4002 all done")
+    assert c.recv() == (CLOSE, (4002, "all done"))
+    c.close(4002, "all done")
+    assert c.at_eof()
+    wait_for(lambda: ["worker-close", "close", 4002, "all done", True] in events(ws_server))
+
+
+def test_worker_close_without_code(ws_server):
+    c = WSClient(ws_server.port, "/worker-close-plain")
+    c.send_text("close -")
+    fin, op, payload = c.recv_frame()
+    assert (op, payload) == (CLOSE, b"")
+    c.close(None)
+    assert c.at_eof()
+
+
+def test_worker_close_is_forced_when_the_client_never_answers(ws_server):
+    c = WSClient(ws_server.port, "/rude")
+    c.send_text("close 1000")
+    assert c.recv() == (CLOSE, (1000, ""))
+    t = time.monotonic()
+    assert c.at_eof(timeout=10)             # the host's close timeout (5 s)
+    assert time.monotonic() - t < 8
+
+
+@pytest.mark.parametrize("code", [999, 1004, 1005, 1006, 1015, 2000, 5000])
+def test_client_close_with_a_reserved_code_is_a_protocol_error(ws_server, code):
+    c = WSClient(ws_server.port, "/bad-code")
+    c.close(code)
+    assert c.recv() == (CLOSE, (1002, "protocol error"))
+    assert c.at_eof()
+
+
+def test_invalid_close_codes_from_the_worker_raise(ws_server, tmp_path):
+    worker = """
+    from js import WebSocketPair
+    from workers import Response, WorkerEntrypoint
+
+    class Default(WorkerEntrypoint):
+        async def fetch(self, request):
+            client, server = WebSocketPair.new().object_values()
+            server.accept()
+            results = []
+            for code, reason in ((1006, None), (999, None), (None, "why"), (1000, "x" * 124)):
+                try:
+                    server.close(code, reason)
+                    results.append("closed")
+                except TypeError as exc:
+                    results.append(str(exc))
+            server.send(" | ".join(results))
+            return Response(None, status=101, web_socket=client)
+    """
+    server = Server(write_worker(tmp_path / "w", {"worker.py": worker}, date="2025-09-01"), tmp=tmp_path)
+    try:
+        c = WSClient(server.port, "/")
+        op, text = c.recv()
+        assert text == ("Invalid WebSocket close code: 1006. | Invalid WebSocket close code: 999. | "
+                        "If you specify a WebSocket close reason, you must also specify a code. | "
+                        "The WebSocket close reason is longer than 123 bytes.")
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------- frames
+
+
+def test_fragmented_messages_are_reassembled(ws_server):
+    c = WSClient(ws_server.port, "/echo")
+    text = "fragments: é✓🎉".encode()
+    # split inside a multi-byte character, with a ping between fragments
+    c.send_frame(TEXT, text[:12], fin=False)
+    c.send_frame(PING, b"between")
+    c.send_frame(CONT, text[12:14], fin=False)
+    c.send_frame(CONT, text[14:], fin=True)
+    assert c.recv() == (PONG, b"between")
+    assert c.recv() == (TEXT, text.decode())
+    c.send_frame(BINARY, b"ab", fin=False)
+    c.send_frame(CONT, b"", fin=False)
+    c.send_frame(CONT, b"cd", fin=True)
+    assert c.recv() == (BINARY, b"abcd")
+    c.abort()
+
+
+def test_ping_is_answered_with_pong(ws_server):
+    c = WSClient(ws_server.port, "/echo")
+    c.ping(b"are you there")
+    assert c.recv() == (PONG, b"are you there")
+    c.ping()
+    assert c.recv() == (PONG, b"")
+    c.abort()
+
+
+def test_one_mib_messages_both_ways(ws_server):
+    c = WSClient(ws_server.port, "/echo", timeout=30)
+    data = os.urandom(1024 * 1024)
+    c.send_bytes(data)
+    assert c.recv() == (BINARY, data)
+    c.send_text("big")
+    assert c.recv() == (BINARY, b"x" * (1024 * 1024))
+    c.send_text("too big")
+    op, text = c.recv()
+    assert text.startswith("refused: WebSocket message too large")
+    # a 1 MiB text message in 16 fragments
+    text = "é" * (512 * 1024)
+    raw = text.encode()
+    for i in range(16):
+        part = raw[i * 65536:(i + 1) * 65536]
+        c.send_frame(TEXT if i == 0 else CONT, part, fin=i == 15)
+    assert c.recv() == (TEXT, text)
+    c.abort()
+
+
+def test_message_over_one_mib_closes_with_1009(ws_server):
+    c = WSClient(ws_server.port, "/too-big", timeout=30)
+    c.send_bytes(b"y" * (1024 * 1024 + 1))
+    assert c.recv() == (CLOSE, (1009, "message too big"))
+    assert c.at_eof()
+    wait_for(lambda: ["too-big", "close", 1009, "message too big", True] in events(ws_server))
+
+
+def test_fragments_adding_up_to_over_one_mib_close_with_1009(ws_server):
+    c = WSClient(ws_server.port, "/echo", timeout=30)
+    c.send_frame(BINARY, b"a" * (1024 * 1024), fin=False)
+    c.send_frame(CONT, b"b", fin=True)
+    assert c.recv() == (CLOSE, (1009, "message too big"))
+
+
+def test_invalid_utf8_closes_with_1007(ws_server):
+    c = WSClient(ws_server.port, "/bad-utf8")
+    c.send_frame(TEXT, b"ok \xc3\x28 no")
+    assert c.recv() == (CLOSE, (1007, "invalid UTF-8"))
+    assert c.at_eof()
+    wait_for(lambda: ["bad-utf8", "close", 1007, "invalid UTF-8", True] in events(ws_server))
+    for bad in (b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe2\x82"):
+        c = WSClient(ws_server.port, "/echo")
+        c.send_frame(TEXT, bad)
+        assert c.recv() == (CLOSE, (1007, "invalid UTF-8")), bad
+
+
+def test_invalid_utf8_split_over_fragments_closes_with_1007(ws_server):
+    c = WSClient(ws_server.port, "/echo")
+    c.send_frame(TEXT, b"abc\xe2", fin=False)
+    c.send_frame(CONT, b"\x28", fin=True)
+    assert c.recv() == (CLOSE, (1007, "invalid UTF-8"))
+
+
+@pytest.mark.parametrize("frame", [
+    dict(opcode=TEXT, payload=b"unmasked", mask=False),
+    dict(opcode=TEXT, payload=b"rsv", rsv=4),
+    dict(opcode=CONT, payload=b"nothing to continue"),
+    dict(opcode=3, payload=b"reserved opcode"),
+    dict(opcode=PING, payload=b"x" * 126),
+    dict(opcode=PING, payload=b"fragmented", fin=False),
+    dict(opcode=CLOSE, payload=b"\x03"),
+])
+def test_protocol_errors_close_with_1002(ws_server, frame):
+    c = WSClient(ws_server.port, "/echo")
+    c.send_frame(**frame)
+    assert c.recv() == (CLOSE, (1002, "protocol error"))
+    assert c.at_eof()
+
+
+def test_new_message_inside_a_fragmented_one_is_a_protocol_error(ws_server):
+    c = WSClient(ws_server.port, "/echo")
+    c.send_frame(TEXT, b"part", fin=False)
+    c.send_frame(TEXT, b"new", fin=True)
+    assert c.recv() == (CLOSE, (1002, "protocol error"))
+
+
+# ---------------------------------------------------------------- failures
+
+
+def test_listener_exception_is_logged_and_the_socket_goes_on(ws_server):
+    c = WSClient(ws_server.port, "/raising")
+    c.send_text("raise")
+    c.send_text("still here")
+    assert c.recv() == (TEXT, "still here")
+    ws_server.wait_log("RuntimeError: listener failure")
+    c.abort()
+
+
+def test_client_that_vanishes_is_seen_as_1006_and_nothing_is_left(ws_server):
+    for i in range(5):
+        c = WSClient(ws_server.port, "/vanish")
+        c.send_text("x")
+        assert c.recv() == (TEXT, "x")
+        c.abort()
+    wait_for(lambda: sum(1 for e in events(ws_server) if e[:3] == ["vanish", "close", 1006]) == 5)
+    assert [e for e in events(ws_server) if e == ["vanish", "error"]]
+    wait_for(lambda: ws_server.get("/live")[2] == b"0")
+
+
+def test_isolate_death_closes_the_socket_with_1011(tmp_path):
+    server = Server(write_worker(tmp_path / "w", {"worker.py": WORKER}, date="2025-09-01"), tmp=tmp_path)
+    try:
+        c = WSClient(server.port, "/die")
+        c2 = WSClient(server.port, "/other")
+        c.send_text("die")
+        assert c.recv() == (CLOSE, (1011, ""))
+        assert c.at_eof()
+        assert c2.recv() == (CLOSE, (1011, ""))
+        server.wait_log("isolate")
+        c3 = WSClient(server.port, "/echo")     # a fresh isolate serves
+        c3.send_text("back")
+        assert c3.recv() == (TEXT, "back")
+    finally:
+        server.stop()
+
+
+# ---------------------------------------------------------------- flow control
+
+
+def test_slow_handler_slows_the_client_and_host_memory_stays_bounded(ws_server):
+    """4,000 messages of 8 KiB (32 MiB) to a handler that takes 2 ms each: the client is held
+    back (the host reads no further than its window) instead of the host buffering."""
+    host = ws_server.proc.pid
+    before = rss_kib(host)
+    c = WSClient(ws_server.port, "/slow", timeout=60)
+    payload = b"z" * 8192
+    sent = 0
+    c.sock.setblocking(False)
+    deadline = time.monotonic() + 1.0
+    frame = bytes([0x82, 0xFE]) + struct.pack("!H", 8192) + b"\0\0\0\0" + payload  # zero mask
+    blocked = False
+    while time.monotonic() < deadline and sent < 4000:
+        try:
+            c.sock.send(frame)      # partial sends would corrupt the stream: check below
+            sent += 1
+        except BlockingIOError:
+            blocked = True
+            break
+    assert blocked, "the host read 32 MiB at once: no backpressure"
+    assert rss_kib(host) - before < 20 * 1024
+    c.abort()
+
+
+def test_client_that_does_not_read_holds_back_the_worker(ws_server):
+    """The worker sends 2,000 messages of 32 KiB (64 MiB) to a client that reads nothing at
+    first: the host holds at most the window, then everything arrives in order."""
+    host = ws_server.proc.pid
+    c = WSClient(ws_server.port, "/flood", timeout=60)
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    before = rss_kib(host)
+    c.send_text("2000 32768")
+    time.sleep(1.5)
+    assert rss_kib(host) - before < 16 * 1024
+    for i in range(2000):
+        op, data = c.recv()
+        assert op == BINARY and data.startswith(str(i).encode() + b"."), (i, data[:20])
+    c.abort()
+
+
+# ---------------------------------------------------------------- many connections
+
+
+def _raise_fd_limit(n):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(n, hard), hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _open_many(port, n):
+    clients = [WSClient(port, f"/many{i % 7}", timeout=30) for i in range(n)]
+    for i, c in enumerate(clients):
+        c.send_text(f"hi {i}")
+    for i, c in enumerate(clients):
+        assert c.recv() == (TEXT, f"hi {i}")
+    return clients
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_thousand_connections_with_flat_host_memory(tmp_path, threads):
+    n = 1000
+    if _raise_fd_limit(2 * n + 200) < 2 * n + 100:
+        pytest.skip("not enough file descriptors for 1,000 connections")
+    server = Server(write_worker(tmp_path / "w", {"worker.py": WORKER}, date="2025-09-01"),
+                    ["--threads", str(threads)], tmp=tmp_path)
+    try:
+        host = server.proc.pid
+        t = time.monotonic()
+        clients = _open_many(server.port, n)
+        first = rss_kib(host)
+        for c in clients:
+            c.close(1000)
+        for c in clients:
+            assert c.recv()[0] == CLOSE
+            c.abort()
+        clients = _open_many(server.port, n)       # again: memory must not grow
+        second = rss_kib(host)
+        for c in clients:
+            c.abort()
+        assert time.monotonic() - t < 60
+        assert second - first < 4 * 1024, (first, second)
+        wait_for(lambda: server.get("/live")[2] == b"0", timeout=20)
+    finally:
+        server.stop()
