@@ -17,7 +17,8 @@ from typing import Any
 from pyworkerd import log as _log
 from pyworkerd import response, webapi
 from pyworkerd.bindings import fetch
-from pyworkerd.websocket import WebSocket, WebSocketPair
+from pyworkerd import websocket, websocket_connect
+from pyworkerd.websocket import WebSocketPair
 
 __all__ = ["JSON", "Headers", "Object", "Request", "Response", "WebSocket", "WebSocketPair", "console",
            "fetch"]
@@ -107,6 +108,27 @@ def _show(value: Any) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     return str(value)
+
+
+class _WebSocketConstructor:
+    """The JavaScript `WebSocket`: `WebSocket.new(url, protocols=None)` opens one from the
+    worker (through the host, under its network rules); "open" fires once connected.
+    `isinstance(ws, WebSocket)` holds for every WebSocket (a WebSocketPair's ends too)."""
+
+    CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
+
+    @staticmethod
+    def new(url: str, protocols: str | list[str] | None = None) -> websocket.WebSocket:
+        return websocket_connect.open_socket(url, protocols)
+
+    def __instancecheck__(self, obj: object) -> bool:
+        return isinstance(obj, websocket.WebSocket)
+
+    def __repr__(self) -> str:
+        return "<js.WebSocket>"
+
+
+WebSocket = _WebSocketConstructor()
 
 
 class console:

@@ -130,14 +130,6 @@ class WebSocket:
         self.onerror: Callable[..., Any] | None = None
         self.onopen: Callable[..., Any] | None = None
 
-    @staticmethod
-    def new(url: str, protocols: str | list[str] | None = None) -> WebSocket:
-        """A WebSocket to `url` (ws:// or wss://), opened by the host under the worker's
-        network rules; "open" fires once connected (messages sent before wait for it)."""
-        from pyworkerd import websocket_connect  # layer 2: the host's connect call
-
-        return websocket_connect.open_socket(url, protocols)
-
     # ---- the API ----
 
     @property

@@ -508,3 +508,122 @@ def test_a_thousand_connections_with_flat_host_memory(tmp_path, threads):
         wait_for(lambda: server.get("/live")[2] == b"0", timeout=20)
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------- ASGI (item 2)
+
+FASTAPI_WORKER = """
+from fastapi import FastAPI, WebSocket, WebSocketDisconnect
+from workers import WorkerEntrypoint
+import asgi
+
+app = FastAPI()
+CLOSED = []
+
+
+@app.get("/closed")
+async def closed():
+    return CLOSED
+
+
+@app.websocket("/ws/{room}")
+async def room(websocket: WebSocket, room: str, name: str = "anon"):
+    await websocket.accept(subprotocol=websocket.scope["subprotocols"][0]
+                           if websocket.scope["subprotocols"] else None)
+    await websocket.send_text(f"{name} joined {room} ({websocket.scope['scheme']})")
+    try:
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                CLOSED.append([room, message["code"]])
+                return
+            if message.get("bytes") is not None:
+                await websocket.send_bytes(message["bytes"][::-1])
+            elif message["text"] == "bye":
+                await websocket.close(code=4000, reason="see you")
+                return
+            else:
+                await websocket.send_json({"echo": message["text"]})
+    except WebSocketDisconnect as exc:
+        CLOSED.append([room, exc.code])
+
+
+@app.websocket("/refuse")
+async def refuse(websocket: WebSocket):
+    await websocket.close(code=1008)
+
+
+@app.websocket("/crash")
+async def crash(websocket: WebSocket):
+    await websocket.accept()
+    raise RuntimeError("app failure after accept")
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        return await asgi.fetch(app, request, self.env)
+"""
+
+
+@pytest.fixture(scope="module")
+def asgi_server(tmp_path_factory):
+    d = tmp_path_factory.mktemp("asgi-ws")
+    server = Server(write_worker(d / "w", {"worker.py": FASTAPI_WORKER}, date="2025-09-01",
+                                 bindings='(name = "requirements", json = "[\\"fastapi\\"]")'), tmp=d)
+    yield server
+    server.stop()
+
+
+def test_fastapi_websocket_route(asgi_server):
+    c = WSClient(asgi_server.port, "/ws/lobby?name=ann", headers={"Sec-WebSocket-Protocol": "v2, v1"})
+    assert c.headers["sec-websocket-protocol"] == "v2"
+    assert c.recv() == (TEXT, "ann joined lobby (ws)")
+    c.send_text("hi")
+    assert json.loads(c.recv()[1]) == {"echo": "hi"}
+    c.send_bytes(b"abc")
+    assert c.recv() == (BINARY, b"cba")
+    c.send_text("bye")
+    assert c.recv() == (CLOSE, (4000, "see you"))
+    c.close(4000)
+    assert c.at_eof()
+
+
+def test_fastapi_websocket_disconnect_code_reaches_the_app(asgi_server):
+    c = WSClient(asgi_server.port, "/ws/kitchen")
+    c.recv()
+    c.close(4321, "leaving")
+    assert c.recv() == (CLOSE, (4321, "leaving"))
+    wait_for(lambda: ["kitchen", 4321] in json.loads(asgi_server.get("/closed")[2]))
+    c = WSClient(asgi_server.port, "/ws/garden")
+    c.recv()
+    c.abort()
+    wait_for(lambda: ["garden", 1006] in json.loads(asgi_server.get("/closed")[2]))
+
+
+def test_fastapi_websocket_close_before_accept_is_403(asgi_server):
+    with pytest.raises(Refused) as refused:
+        WSClient(asgi_server.port, "/refuse")
+    assert refused.value.status == 403
+    with pytest.raises(Refused) as refused:
+        WSClient(asgi_server.port, "/no-such-route")
+    assert refused.value.status == 403
+
+
+def test_fastapi_websocket_app_failure_after_accept_closes_1011(asgi_server):
+    c = WSClient(asgi_server.port, "/crash")
+    assert c.recv() == (CLOSE, (1011, ""))
+    asgi_server.wait_log("app failure after accept")
+
+
+def test_fastapi_http_routes_still_work_beside_websockets(asgi_server):
+    status, _, body = asgi_server.get("/closed")
+    assert status == 200 and isinstance(json.loads(body), list)
+
+
+def test_fastapi_websocket_many_messages_in_order(asgi_server):
+    c = WSClient(asgi_server.port, "/ws/order")
+    c.recv()
+    for i in range(300):
+        c.send_text(str(i))
+    assert [json.loads(c.recv()[1])["echo"] for _ in range(300)] == [str(i) for i in range(300)]
+    c.abort()

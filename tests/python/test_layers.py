@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     # 4. the public faces that workers import
     "workers": 4,
     "workers.asgi": 4,
+    "workers.asgi_websocket": 4,
     "workers.wsgi": 4,
     "workers.workflows": 4,
     "js": 4,
