@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from pyworkerd import rpc, webapi
+from pyworkerd import rpc, webapi, websocket_connect
 from pyworkerd.errors import JsException
 from pyworkerd.response import fetched_response
 
@@ -224,6 +224,8 @@ def fetch(resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
     """
     req = _request(resource, options, kwargs)
     body = req._body or b""
+    if (req.headers.get("upgrade") or "").lower() == "websocket":   # a WebSocket, opened by the host
+        return websocket_connect.connect(req._url, req._header_pairs())
 
     def decode(fields: list[bytes]) -> Any:
         return fetched_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2],
@@ -293,7 +295,9 @@ class Fetcher:
                           separators=(",", ":")).encode()
 
         def decode(fields: list[bytes]) -> Any:
-            return fetched_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2], req._url)
+            ws = websocket_connect.socket_for(fields, req._url, False)  # the bound worker's WebSocket
+            return fetched_response(int(fields[0]), _parse_header_lines(fields[1]),
+                                    fields[2] if ws is None else ws, req._url)
 
         return rpc.call(decode, "svc.call", self._name, "fetch", head + b"\n" + (req._body or b""))
 

@@ -195,7 +195,7 @@ class _Server:
             self.channel.flush(True)
 
     def in_flight(self) -> bool:
-        return bool(self.tasks or self.pumps or self.backlog or websocket.live or context.pending_tasks())
+        return bool(self.tasks or self.pumps or self.backlog or websocket.busy() or context.pending_tasks())
 
     async def finish_and_retire(self) -> None:
         while self.in_flight() and not self.closed and not self.failed:
@@ -220,7 +220,7 @@ class _Server:
     def idle(self) -> bool:
         loop = self.loop
         return (not self.tasks and not self.pumps and not self.backlog and not loop._ready and not loop._scheduled
-                and not websocket.live and asyncio.all_tasks(loop) <= context.retirement_waiters)
+                and not websocket.busy() and asyncio.all_tasks(loop) <= context.retirement_waiters)
 
     def leave_when_idle(self) -> None:
         """Back to the fast path; serve_sync() writes anything still queued, waiting for the
@@ -310,7 +310,7 @@ class _Server:
             result = runtime.handle(request_id, method, url, headers, body, client, server)
             if type(result) is tuple:
                 body = result[2]
-                if type(body) is bytes and len(body) <= INLINE_BODY and not websocket.live:
+                if type(body) is bytes and len(body) <= INLINE_BODY and not websocket.busy():
                     return result
                 return True if self.send(request_id, *result) else None
             if not self.marked_running:
@@ -420,6 +420,10 @@ class _Server:
     def send_websocket(self, request_id: int, headers, client) -> None:
         """A 101 accepting the request's WebSocket: `client`'s pair's other end becomes the
         socket on the wire (id: the request's), and the loop runs while it is open."""
+        if client._wire is not None:    # a socket from fetch() or a service binding: proxied
+            self.channel.send_websocket_response(request_id, headers, websocket.hand_over(client))
+            self.schedule_flush()
+            return
         server = websocket.transfer(client)  # raises for a socket that cannot be sent
         self.channel.send_websocket_response(request_id, headers)
         server._go_live(request_id)

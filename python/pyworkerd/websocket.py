@@ -29,6 +29,8 @@ transport: Any = None
 """The isolate loop (pyworkerd.loop._Server): `channel`, `loop`, `schedule_flush()`."""
 live: dict[int, WebSocket] = {}
 """Sockets on the wire, by id."""
+connecting: set[Any] = set()
+"""Tasks opening sockets (js.WebSocket.new): they too keep the isolate's loop running."""
 
 MAX_MESSAGE = 1024 * 1024
 """Cloudflare's limit on one message (bytes)."""
@@ -146,6 +148,8 @@ class WebSocket:
         if self._accepted:
             raise TypeError("The WebSocket has already been accepted.")
         self._accepted = True
+        if self._wire is not None:
+            self._ack(0, True)   # the host holds a new socket's messages until then
         inbox, self._inbox = self._inbox, []
         for item in inbox:
             if type(item) is tuple:
@@ -262,8 +266,8 @@ class WebSocket:
         for task in tasks:
             task.add_done_callback(one_done)
 
-    def _ack(self, size: int) -> None:
-        if self._wire is not None and size:
+    def _ack(self, size: int, accepting: bool = False) -> None:
+        if self._wire is not None and (size or accepting):
             transport.channel.ws_taken(self._wire, size)
             transport.schedule_flush()
 
@@ -326,6 +330,8 @@ class WebSocket:
         """This end's socket is on the wire as `wire_id` now: what waited goes out."""
         self._wire = wire_id
         live[wire_id] = self
+        if self._accepted:
+            self._ack(0, True)
         self._acked(0)
 
 
@@ -385,6 +391,16 @@ def transfer(client: Any) -> WebSocket:
     return server
 
 
+def hand_over(ws: WebSocket) -> int:
+    """A socket from fetch() or a service binding, returned in a 101 response: the host
+    links its other end to the client directly; it leaves this isolate (its id returned)."""
+    if ws._accepted or ws._transferred or ws._wire is None:
+        raise TypeError("a WebSocket returned in a Response must be new (not accepted here)")
+    ws._transferred = True
+    live.pop(ws._wire, None)
+    return ws._wire
+
+
 def on_frame(wire_id: int, kind: int, data: Any, size: int = 0) -> None:
     """A WebSocket frame from the host: 0 a message (data, its size in bytes), 1 a close
     ((code, reason)), 2 an ack (bytes taken)."""
@@ -401,6 +417,11 @@ def on_frame(wire_id: int, kind: int, data: Any, size: int = 0) -> None:
         ws._receive_close(*data)
     else:
         ws._acked(data)
+
+
+def busy() -> bool:
+    """Whether sockets are open or opening (the isolate's loop must run)."""
+    return bool(live or connecting)
 
 
 def is_websocket(obj: Any) -> bool:

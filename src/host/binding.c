@@ -11,6 +11,7 @@
 
 static const pw_binding_kind_impl_t *const kinds[] = {
     &pw_binding_kv, &pw_binding_service, &pw_binding_fetch, &pw_binding_workflows,
+    &pw_binding_websocket,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 #define MAX_ROWS 256

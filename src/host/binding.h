@@ -90,6 +90,12 @@ extern const pw_binding_kind_impl_t pw_binding_kv;
 extern const pw_binding_kind_impl_t pw_binding_service;
 extern const pw_binding_kind_impl_t pw_binding_fetch;
 extern const pw_binding_kind_impl_t pw_binding_workflows;
+extern const pw_binding_kind_impl_t pw_binding_websocket;
+
+/* A worker's outbound network rules (its globalOutbound network service's; none: nothing
+ * allowed), for the kinds that connect out (fetch, websocket). 0, or -1 with err. */
+int pw_binding_outbound_policy(const pw_binding_env_t *env, const pw_service_t *service,
+                               pw_fetch_policy_t **out, char *err, size_t err_len);
 
 #define PW_BINDING_MAX_KINDS 16
 

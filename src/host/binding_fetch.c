@@ -122,13 +122,19 @@ static int fetch_attach(void *host_state, const pw_binding_env_t *env, const pw_
         return -1;
     }
     w->fetch = env->fetch;
+    return pw_binding_outbound_policy(env, service, &w->outbound, err, err_len);
+}
+
+int pw_binding_outbound_policy(const pw_binding_env_t *env, const pw_service_t *service,
+                               pw_fetch_policy_t **out, char *err, size_t err_len)
+{
     const pw_service_t *net = pw_config_service(env->config, service->worker.global_outbound);
     pw_fetch_rules_t rules, *network = NULL;
     if (net && net->kind == PW_SERVICE_NETWORK) {
         rules = rules_of(net);
         network = &rules;
     }
-    return pw_fetch_policy_create(network, &w->outbound, err, err_len);
+    return pw_fetch_policy_create(network, out, err, err_len);
 }
 
 static const pw_binding_op_t fetch_ops[] = {

@@ -148,11 +148,21 @@ static void call_finish(pw_child_t *child, pw_call_t *call)
 }
 
 /* A 101 with the isolate's WebSocket: the call is answered, and the socket (id: the
- * request's) is handed to the asker to link; one it did not take is closed. */
+ * request's; or, with a 4-byte body, a socket the isolate already has, whose peer is
+ * handed on) is given to the asker to link; one it did not take is closed. */
 static int respond_websocket(pw_child_t *child, pw_call_t *call, pw_message_t *msg, uint32_t id)
 {
     call_finish(child, call);
-    call->ws = msg->status == 101 ? pw_ws_isolate_open(child->port, id) : NULL;
+    uint32_t existing = 0;
+    pw_cursor_t cur;
+    pw_cursor_init(&cur, msg->body.base, msg->body.len);
+    if (msg->body.len == 4)     /* a socket the isolate already has (it proxies it) */
+        existing = pw_cursor_u32(&cur);
+    pw_buf_t held;
+    pw_buf_init(&held);
+    call->ws = msg->status != 101 ? NULL
+               : msg->body.len == 4 ? pw_ws_isolate_splice(child->port, existing, &held)
+                                    : pw_ws_isolate_open(child->port, id);
     if (!call->ws) {
         call->respond(call, NULL, 502, "Bad Gateway: the worker's WebSocket response could not "
                                        "be accepted (a status other than 101, or out of memory).\n");
@@ -160,8 +170,11 @@ static int respond_websocket(pw_child_t *child, pw_call_t *call, pw_message_t *m
         pw_ws_side_t *ws = call->ws;
         call->respond(call, msg, 0, NULL);
         if (!ws->peer)
-            pw_ws_isolate_refuse(ws, 1006, "the WebSocket could not be opened");
+            ws->ops->detached(ws);      /* nobody took it: closed as if its peer left */
+        else
+            pw_ws_replay(&held, ws->peer);  /* what a proxied socket held, to its new peer */
     }
+    pw_buf_free(&held);
     child->set->ops->answered(child->set);
     return 0;
 }

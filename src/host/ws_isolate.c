@@ -32,7 +32,13 @@ struct ws_end {
     size_t in_flight;           /* the isolate's message bytes given to the peer, unconsumed */
     int told_close;             /* the isolate was sent WS_CLOSE */
     int closed;                 /* the isolate sent WS_SEND_CLOSE */
+    int paused;                 /* opened by the host, not yet accepted by the isolate */
+    pw_buf_t held;              /* while paused: what the peer sent (bounded by its window) */
 };
+
+/* A held record: u8 kind (0 text, 1 binary, 2 close), u32 length, then the data (a close:
+ * u16 code and the reason). */
+enum { HELD_TEXT, HELD_BINARY, HELD_CLOSE };
 
 static const pw_ws_side_ops_t end_ops;
 
@@ -115,6 +121,7 @@ static int table_add(pw_ws_table_t *t, ws_end_t *end)
 
 static void end_free(ws_end_t *end)
 {
+    pw_buf_free(&end->held);
     pw_list_remove(&end->link);
     end->table->count--;
     pw_port_unwatch(end->port, &end->watch);
@@ -169,7 +176,45 @@ pw_ws_side_t *pw_ws_isolate_open_new(pw_port_t *port, uint32_t *id)
             t->next_id = PW_WS_HOST_IDS;
     } while (table_find(t, t->next_id));
     *id = t->next_id;
-    return pw_ws_isolate_open(port, *id);
+    ws_end_t *end = end_new(port, *id);
+    if (!end)
+        return NULL;
+    end->paused = 1;
+    return &end->side;
+}
+
+static int hold(ws_end_t *end, uint8_t kind, const void *a, size_t a_len, const void *b, size_t b_len)
+{
+    uint8_t head[5] = { kind, (uint8_t)(a_len + b_len), (uint8_t)((a_len + b_len) >> 8),
+                        (uint8_t)((a_len + b_len) >> 16), (uint8_t)((a_len + b_len) >> 24) };
+    return pw_buf_append(&end->held, head, 5) | pw_buf_append(&end->held, a, a_len) |
+           pw_buf_append(&end->held, b, b_len);
+}
+
+void pw_ws_replay(const pw_buf_t *held, pw_ws_side_t *to)
+{
+    for (size_t off = 0; to && off + 5 <= held->len;) {
+        const uint8_t *r = held->data + off;
+        size_t len = (size_t)r[1] | (size_t)r[2] << 8 | (size_t)r[3] << 16 | (size_t)r[4] << 24;
+        if (r[0] == HELD_CLOSE && len >= 2)
+            to->ops->close(to, (uint16_t)(r[5] | r[6] << 8), (pw_bytes_t){ r + 7, len - 2 });
+        else if (r[0] != HELD_CLOSE)
+            to->ops->message(to, r[0] == HELD_BINARY, r + 5, len);
+        off += 5 + len;
+    }
+}
+
+pw_ws_side_t *pw_ws_isolate_splice(pw_port_t *port, uint32_t id, pw_buf_t *held)
+{
+    ws_end_t *end = table_find(pw_port_sockets(port), id);
+    pw_ws_side_t *peer = end ? end->side.peer : NULL;
+    if (!peer)
+        return NULL;
+    end->side.peer = peer->peer = NULL;     /* unlinked without a word: the peer goes on */
+    *held = end->held;
+    pw_buf_init(&end->held);
+    end_free(end);
+    return peer;
 }
 
 /* ---- to the isolate ---- */
@@ -180,6 +225,11 @@ static void tell_close(ws_end_t *end, uint16_t code, pw_bytes_t reason)
     if (end->told_close || !out)
         return;
     end->told_close = 1;
+    if (end->paused) {
+        uint8_t c[2] = { (uint8_t)code, (uint8_t)(code >> 8) };
+        hold(end, HELD_CLOSE, c, 2, reason.base, reason.len);
+        return;
+    }
     if (pw_ws_frame_put_close(out, PW_FRAME_WS_CLOSE, end->id, code, reason) == 0)
         pw_port_wrote(end->port);
 }
@@ -197,6 +247,10 @@ static void end_message(pw_ws_side_t *side, int binary, const uint8_t *data, siz
     pw_buf_t *out = pw_port_out(end->port);
     if (!out || end->told_close)
         return;
+    if (end->paused) {
+        hold(end, binary ? HELD_BINARY : HELD_TEXT, data, len, NULL, 0);
+        return;
+    }
     if (pw_ws_frame_put_message(out, PW_FRAME_WS_MESSAGE, end->id, binary, data, len) == 0) {
         (*end->table->messages)++;
         pw_port_wrote(end->port);
@@ -232,6 +286,19 @@ static const pw_ws_side_ops_t end_ops = {
 };
 
 /* ---- from the isolate ---- */
+
+/* The isolate accepted a socket the host opened for it: what was held is delivered. */
+static void resume(ws_end_t *end)
+{
+    pw_buf_t held = end->held;
+    int told = end->told_close;
+    pw_buf_init(&end->held);
+    end->paused = 0;
+    end->told_close = 0;
+    pw_ws_replay(&held, &end->side);
+    end->told_close |= told;
+    pw_buf_free(&held);
+}
 
 int pw_ws_is_isolate_frame(uint8_t type)
 {
@@ -287,7 +354,9 @@ int pw_ws_isolate_frame(pw_port_t *port, const pw_frame_t *frame, const char **w
             *why = "it sent a malformed frame";
             return -1;
         }
-        if (end && end->side.peer)
+        if (end && end->paused && taken == 0)
+            resume(end);
+        else if (end && end->side.peer)
             end->side.peer->ops->consumed(end->side.peer, taken);
         return 0;
     }

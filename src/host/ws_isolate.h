@@ -31,11 +31,20 @@ size_t pw_ws_table_count(const pw_ws_table_t *table);
  * out of memory or the isolate is gone. */
 pw_ws_side_t *pw_ws_isolate_open(pw_port_t *port, uint32_t id);
 /* A socket the host opens for the isolate (a service binding's, an outbound one), with a
- * new id (*id, above PW_WS_HOST_IDS, apart from request ids). */
+ * new id (*id, above PW_WS_HOST_IDS, apart from request ids). It holds what its peer sends
+ * until the isolate accepts it (WS_TAKEN of 0 bytes), or hands it on with the socket
+ * (pw_ws_isolate_splice). */
 #define PW_WS_HOST_IDS 0x80000000u
 pw_ws_side_t *pw_ws_isolate_open_new(pw_port_t *port, uint32_t *id);
 /* A socket whose peer never came: the isolate is told it closed (code, reason) and it goes. */
 void pw_ws_isolate_refuse(pw_ws_side_t *side, uint16_t code, const char *reason);
+
+/* The isolate returns its socket `id` in a response (it proxies a socket it got from a
+ * service binding or fetch()): the socket leaves the isolate and its peer is returned, to
+ * be linked to the response's asker. NULL when there is no such socket or it has no peer. */
+pw_ws_side_t *pw_ws_isolate_splice(pw_port_t *port, uint32_t id, pw_buf_t *held);
+/* Passes on, in order, what a socket held (pw_ws_isolate_splice) to `to`. */
+void pw_ws_replay(const pw_buf_t *held, pw_ws_side_t *to);
 
 /* Handles a WS_SEND, WS_SEND_CLOSE or WS_TAKEN frame from the isolate behind port. Returns 0,
  * or -1 with *why when it broke the protocol. Frames for sockets already gone are dropped. */

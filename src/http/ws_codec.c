@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- frame headers ---- */
 
@@ -291,4 +292,72 @@ ssize_t pw_ws_read(pw_ws_reader_t *r, uint8_t *data, size_t len, pw_ws_event_t *
     if (r->utf8 && !r->opcode)
         r->utf8 = 0;
     return (ssize_t)(h.header_len + h.len);
+}
+
+/* ---- a handshake's response head ---- */
+
+static const uint8_t *find_crlf(const uint8_t *p, const uint8_t *end)
+{
+    for (; p + 1 < end; p++)
+        if (p[0] == '\r' && p[1] == '\n')
+            return p;
+    return NULL;
+}
+
+static pw_bytes_t trimmed(const uint8_t *p, const uint8_t *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    return (pw_bytes_t){ p, (size_t)(end - p) };
+}
+
+static int status_line(const uint8_t *p, const uint8_t *eol, unsigned *status)
+{
+    if (eol - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ')
+        return -1;
+    unsigned v = 0;
+    for (int i = 9; i < 12; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned)(p[i] - '0');
+    }
+    if (eol - p > 12 && p[12] != ' ')
+        return -1;
+    *status = v;
+    return 0;
+}
+
+ssize_t pw_ws_parse_response_head(const uint8_t *data, size_t len, pw_ws_response_head_t *head)
+{
+    const uint8_t *p = data, *end = data + len, *eol = find_crlf(p, end);
+    head->n_headers = 0;
+    if (!eol)
+        return 0;
+    if (status_line(p, eol, &head->status) < 0)
+        return -1;
+    for (p = eol + 2;; p = eol + 2) {
+        if (!(eol = find_crlf(p, end)))
+            return 0;
+        if (eol == p)
+            return (ssize_t)(eol + 2 - data);
+        const uint8_t *colon = memchr(p, ':', (size_t)(eol - p));
+        if (!colon || colon == p || head->n_headers == PW_WS_MAX_RESPONSE_HEADERS)
+            return -1;
+        for (const uint8_t *c = p; c < colon; c++)
+            if (*c <= ' ' || *c >= 127)
+                return -1;
+        head->names[head->n_headers] = (pw_bytes_t){ p, (size_t)(colon - p) };
+        head->values[head->n_headers++] = trimmed(colon + 1, eol);
+    }
+}
+
+const pw_bytes_t *pw_ws_response_header(const pw_ws_response_head_t *head, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < head->n_headers; i++)
+        if (head->names[i].len == n && strncasecmp((const char *)head->names[i].base, name, n) == 0)
+            return &head->values[i];
+    return NULL;
 }

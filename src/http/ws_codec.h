@@ -84,4 +84,20 @@ void pw_ws_reader_free(pw_ws_reader_t *r);
  * (1002 protocol, 1007 invalid UTF-8 or close payload, 1009 a message over max_message). */
 ssize_t pw_ws_read(pw_ws_reader_t *r, uint8_t *data, size_t len, pw_ws_event_t *ev);
 
+/* The head of the server's answer to a client's opening handshake (or of any HTTP/1.1
+ * response): status and headers, pointing into data. */
+#define PW_WS_MAX_RESPONSE_HEADERS 64
+typedef struct {
+    unsigned status;
+    size_t n_headers;
+    pw_bytes_t names[PW_WS_MAX_RESPONSE_HEADERS];
+    pw_bytes_t values[PW_WS_MAX_RESPONSE_HEADERS];  /* leading and trailing blanks cut */
+} pw_ws_response_head_t;
+
+/* Parses "HTTP/1.x NNN reason CRLF (name: value CRLF)* CRLF" at data. Returns the head's
+ * length, 0 when it is not complete yet, -1 when it is malformed (or has too many headers). */
+ssize_t pw_ws_parse_response_head(const uint8_t *data, size_t len, pw_ws_response_head_t *head);
+/* The value of header `name` (case-insensitive), or NULL. */
+const pw_bytes_t *pw_ws_response_header(const pw_ws_response_head_t *head, const char *name);
+
 #endif

@@ -96,10 +96,12 @@ PyObject *pw_ws_channel_taken(pw_buf_t *out, PyObject *args)
 
 PyObject *pw_ws_channel_response(pw_buf_t *out, PyObject *args)
 {
-    unsigned int id;
+    unsigned int id, existing = 0;
     PyObject *headers_obj;
-    if (!PyArg_ParseTuple(args, "IO", &id, &headers_obj))
+    if (!PyArg_ParseTuple(args, "IO|I", &id, &headers_obj, &existing))
         return NULL;
+    uint8_t body[4] = { (uint8_t)existing, (uint8_t)(existing >> 8), (uint8_t)(existing >> 16),
+                        (uint8_t)(existing >> 24) };
     PyObject *fast = PySequence_Fast(headers_obj, "headers must be a sequence of (name, value) pairs");
     if (!fast)
         return NULL;
@@ -122,7 +124,8 @@ PyObject *pw_ws_channel_response(pw_buf_t *out, PyObject *args)
     }
     size_t start = out->len;
     if (rc == 0)
-        rc = pw_frame_put_response(out, id, 101, headers, (size_t)n, (pw_bytes_t){ NULL, 0 });
+        rc = pw_frame_put_response(out, id, 101, headers, (size_t)n,
+                                   (pw_bytes_t){ body, existing ? 4 : 0 });
     if (rc == 0)
         out->data[start + 5] = PW_FRAME_FLAG_WEBSOCKET;
     PyMem_Free(headers);

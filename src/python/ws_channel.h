@@ -22,7 +22,9 @@ PyObject *pw_ws_channel_send(pw_buf_t *out, PyObject *args);
 PyObject *pw_ws_channel_close(pw_buf_t *out, PyObject *args);
 /* ws_taken(id, bytes) */
 PyObject *pw_ws_channel_taken(pw_buf_t *out, PyObject *args);
-/* send_websocket_response(id, headers): 101 accepting the request's WebSocket. */
+/* send_websocket_response(id, headers[, existing]): 101 accepting the request's WebSocket;
+ * with `existing`, the isolate's socket of that id (from fetch() or a service binding) is
+ * handed to the client instead. */
 PyObject *pw_ws_channel_response(pw_buf_t *out, PyObject *args);
 
 #endif

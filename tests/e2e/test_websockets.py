@@ -627,3 +627,249 @@ def test_fastapi_websocket_many_messages_in_order(asgi_server):
         c.send_text(str(i))
     assert [json.loads(c.recv()[1])["echo"] for _ in range(300)] == [str(i) for i in range(300)]
     c.abort()
+
+
+# ---------------------------------------------------------------- service bindings (item 3)
+# and outbound WebSockets (item 4)
+
+SERVICES = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "main", worker = .front), (name = "room", worker = .room),
+              (name = "internet", network = (allow = ["public", "local"]{tls}))],
+  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
+);
+const front :Workerd.Worker = (
+  modules = [(name = "front.py", pythonModule = embed "front.py")],
+  compatibilityDate = "2025-09-01",
+  compatibilityFlags = ["python_workers"],
+  bindings = [(name = "ROOM", service = "room")],
+  globalOutbound = "internet",
+);
+const room :Workerd.Worker = (
+  modules = [(name = "room.py", pythonModule = embed "room.py")],
+  compatibilityDate = "2025-09-01",
+  compatibilityFlags = ["python_workers"],
+);
+"""
+
+ROOM = """
+from js import WebSocketPair
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.headers.get("upgrade") != "websocket":
+            return Response("room wants a WebSocket", status=426)
+        client, server = WebSocketPair.new().object_values()
+        server.accept()
+        server.send("room: welcome " + request.headers.get("x-user", "?"))
+
+        def on_message(event):
+            if event.data == "close":
+                server.close(4100, "room closed")
+            else:
+                data = event.data
+                server.send("room: " + (data if isinstance(data, str) else "bytes " + data.decode()))
+
+        server.addEventListener("message", on_message)
+        return Response(None, status=101, web_socket=client, headers={"x-room": "1"})
+"""
+
+FRONT = """
+import asyncio
+import json
+from urllib.parse import parse_qs, urlparse
+
+import js
+from js import WebSocketPair
+from workers import Response, WorkerEntrypoint, fetch
+
+
+def pair():
+    client, server = WebSocketPair.new().object_values()
+    server.accept()
+    return client, server
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        url = urlparse(request.url)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        if url.path == "/svc":              # the room's socket, handed to the client
+            return await self.env.ROOM.fetch(request)
+        if url.path == "/svc-relay":        # the room's socket used here, relayed
+            resp = await self.env.ROOM.fetch(request)
+            back = resp.web_socket
+            back.accept()
+            client, server = pair()
+            back.addEventListener("message", lambda e: server.send("via front | " + e.data))
+            back.addEventListener("close", lambda e: server.close(e.code, e.reason))
+            server.addEventListener("message", lambda e: back.send(e.data))
+            return Response(None, status=101, web_socket=client)
+        if url.path == "/svc-plain":
+            resp = await self.env.ROOM.fetch("http://room/")
+            return Response(f"{resp.status} {resp.web_socket} {await resp.text()}")
+        if url.path == "/out-js":           # js.WebSocket.new, relayed to the client
+            client, server = pair()
+            out = js.WebSocket.new(q["target"])
+            out.addEventListener("open", lambda e: server.send(f"open {out.readyState}"))
+            out.addEventListener("message", lambda e: server.send("remote | " + str(e.data)))
+            out.addEventListener("error", lambda e: server.send("error | " + e.message))
+            out.addEventListener("close", lambda e: server.send(f"remote closed {e.code}"))
+            server.addEventListener("message", lambda e: out.send(e.data))
+            out.send("sent while connecting")
+            return Response(None, status=101, web_socket=client)
+        if url.path == "/out-fetch":        # fetch() with Upgrade: websocket, in a plain request
+            try:
+                resp = await fetch(q["target"], headers={"Upgrade": "websocket", "x-user": "fetcher",
+                                                         "Sec-WebSocket-Protocol": "p1"})
+            except Exception as exc:
+                return Response(json.dumps({"error": type(exc).__name__, "message": str(exc)}), status=502)
+            ws = resp.web_socket
+            if ws is None:
+                return Response(json.dumps({"status": resp.status, "body": await resp.text()}))
+            got = []
+            done = asyncio.get_running_loop().create_future()
+            ws.addEventListener("message", lambda e: got.append(e.data))
+            ws.addEventListener("close", lambda e: done.set_result([e.code, e.reason]))
+            ws.accept()
+            ws.send("hello")
+            ws.send(b"bytes")
+            ws.send("close")
+            closed = await asyncio.wait_for(done, 10)
+            return Response(json.dumps({"status": resp.status, "got": got, "closed": closed,
+                                        "x-room": resp.headers.get("x-room")}))
+        return Response("front", status=404)
+"""
+
+
+@pytest.fixture
+def services_ws(tmp_path):
+    servers = []
+
+    def start(tls=""):
+        d = tmp_path / f"s{len(servers)}"
+        d.mkdir()
+        (d / "config.capnp").write_text(SERVICES.replace("{tls}", tls))
+        (d / "front.py").write_text(FRONT)
+        (d / "room.py").write_text(ROOM)
+        if tls:
+            (d / "ca.pem").write_text((tmp_path / "ca.pem").read_text())
+        server = Server(d / "config.capnp", (), tmp=tmp_path)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_service_binding_upgrade_hands_the_socket_to_the_client(services_ws):
+    s = services_ws()
+    c = WSClient(s.port, "/svc", headers={"x-user": "ann"})
+    assert c.headers["x-room"] == "1"
+    assert c.recv() == (TEXT, "room: welcome ann")
+    c.send_text("hi")
+    assert c.recv() == (TEXT, "room: hi")
+    c.send_text("close")
+    assert c.recv() == (CLOSE, (4100, "room closed"))
+    c.close(4100)
+    assert c.at_eof()
+
+
+def test_service_binding_socket_used_by_the_caller(services_ws):
+    s = services_ws()
+    c = WSClient(s.port, "/svc-relay", headers={"x-user": "bob"})
+    assert c.recv() == (TEXT, "via front | room: welcome bob")
+    for i in range(50):
+        c.send_text(f"m{i}")
+    assert [c.recv()[1] for _ in range(50)] == [f"via front | room: m{i}" for i in range(50)]
+    c.send_text("close")
+    assert c.recv() == (CLOSE, (4100, "room closed"))
+
+
+def test_service_binding_plain_fetch_has_no_socket(services_ws):
+    s = services_ws()
+    assert s.get("/svc-plain")[2] == b"426 None room wants a WebSocket"
+
+
+def test_js_websocket_new_connects_out_and_relays(services_ws, ws_server):
+    s = services_ws()
+    c = WSClient(s.port, f"/out-js?target=ws://127.0.0.1:{ws_server.port}/echo")
+    assert c.recv() == (TEXT, "open 1")
+    assert c.recv() == (TEXT, "remote | sent while connecting")
+    c.send_text("through two hosts")
+    assert c.recv() == (TEXT, "remote | through two hosts")
+    c.send_text("close 4005 remote done")
+    assert c.recv() == (TEXT, "remote closed 4005")
+    c.abort()
+
+
+def test_js_websocket_to_a_denied_address_fails_with_a_clear_error(services_ws):
+    s = services_ws()
+    c = WSClient(s.port, "/out-js?target=ws://10.255.255.1/x")
+    op, text = c.recv()
+    assert text.startswith("error | ") and "not allowed by the worker's globalOutbound" in text, text
+    assert c.recv() == (TEXT, "remote closed 1006")
+    c.abort()
+
+
+def test_fetch_with_upgrade_returns_the_socket(services_ws):
+    s = services_ws()
+    target = f"http://127.0.0.1:{s.port}/svc"       # this same server, through its front door
+    status, _, body = s.get(f"/out-fetch?target={target}")
+    result = json.loads(body)
+    assert result == {"status": 101, "got": ["room: welcome fetcher", "room: hello", "room: bytes bytes"],
+                      "closed": [4100, "room closed"], "x-room": "1"}, result
+
+
+def test_fetch_with_upgrade_to_a_plain_page_is_a_plain_response(services_ws, ws_server):
+    s = services_ws()
+    status, _, body = s.get(f"/out-fetch?target=http://127.0.0.1:{ws_server.port}/pid")
+    result = json.loads(body)
+    assert result["status"] == 200 and result["body"].isdigit(), result
+
+
+def test_fetch_with_upgrade_to_a_denied_or_dead_address(services_ws):
+    s = services_ws()
+    result = json.loads(s.get("/out-fetch?target=ws://10.255.255.1/")[2])
+    assert result["error"] == "TypeError" and "not allowed" in result["message"]
+    result = json.loads(s.get(f"/out-fetch?target=ws://127.0.0.1:{free_port_nobody()}/")[2])
+    assert result["error"] == "TypeError" and "connection refused" in result["message"], result
+
+
+def free_port_nobody():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_wss_verifies_the_certificate(services_ws, tmp_path):
+    from conftest import make_certificates
+    make_certificates(tmp_path)
+    tls_dir = tmp_path / "tls"
+    tls_dir.mkdir()
+    for name in ("server.key", "server.pem"):
+        (tls_dir / name).write_bytes((tmp_path / name).read_bytes())
+    (tls_dir / "worker.py").write_text(WORKER)
+    (tls_dir / "config.capnp").write_text(
+        'using Workerd = import "/workerd/workerd.capnp";\n'
+        'const config :Workerd.Config = (\n'
+        '  services = [(name = "main", worker = (modules = [(name = "worker.py", pythonModule = embed "worker.py")],\n'
+        '    compatibilityDate = "2025-09-01", compatibilityFlags = ["python_workers"]))],\n'
+        '  sockets = [(name = "http", address = "127.0.0.1:1", service = "main",\n'
+        '    https = (options = (), tlsOptions = (keypair = (privateKey = embed "server.key", '
+        'certificateChain = embed "server.pem"))))],\n);\n')
+    tls_server = Server(tls_dir / "config.capnp", (), tmp=tmp_path)
+    try:
+        trusted = services_ws(', tlsOptions = (trustedCertificates = [embed "ca.pem"])')
+        c = WSClient(trusted.port, f"/out-js?target=wss://127.0.0.1:{tls_server.port}/echo")
+        assert c.recv() == (TEXT, "open 1")
+        assert c.recv() == (TEXT, "remote | sent while connecting")
+        c.abort()
+        untrusted = services_ws()
+        result = json.loads(untrusted.get(f"/out-fetch?target=wss://127.0.0.1:{tls_server.port}/echo")[2])
+        assert result["error"] == "TypeError" and "TLS" in result["message"], result
+    finally:
+        tls_server.stop()
