@@ -46,9 +46,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS       := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
+                   src/wire/ws_frames.c src/http/ws_codec.c \
                    src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
+FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lcrypto -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
 # the pool and fetch.c's transfers stubbed in the target
 FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c src/http/request_id.c \
@@ -57,8 +58,9 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/host/kv_remote.c src/host/worker_call.c src/host/workflows.c \
                    src/storage/workflow.c src/storage/sqlite_db.c src/storage/kv.c src/storage/kv_disk.c \
                    src/storage/kv_http.c src/storage/kv_http_backend.c src/http/fetch_policy.c \
-                   src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c
-FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lm
+                   src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c \
+                   src/host/binding_websocket.c src/host/ws_isolate.c src/http/ws_codec.c src/wire/ws_frames.c
+FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lssl -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60
 

@@ -37,11 +37,12 @@ TEST(every_kind_registers_its_ops)
         expect_op(wf[i], &pw_binding_workflows);
     expect_op("svc.call", &pw_binding_service);
     expect_op("fetch", &pw_binding_fetch);
+    expect_op("ws.connect", &pw_binding_websocket);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 4);
+    CHECK(pw_binding_kind_count() == 5);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -94,6 +95,10 @@ TEST(rows_carry_the_arity_and_its_message)
     CHECK(r.op->min_fields == 4 && r.op->max_fields == 4 && !r.op->arity_error);
     pw_binding_route(B("kv.list"), &r);
     CHECK(!r.op->holds);                            /* a backend's subrequests count themselves */
+    pw_binding_route(B("ws.connect"), &r);
+    CHECK(r.op->min_fields == 3 && r.op->max_fields == 3 && r.op->holds && r.group->unnamed);
+    pw_binding_route(B("ws.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_websocket);
 }
 
 int main(void)
