@@ -198,6 +198,7 @@ class _Server:
         return bool(self.tasks or self.pumps or self.backlog or websocket.busy() or context.pending_tasks())
 
     async def finish_and_retire(self) -> None:
+        websocket.close_all(1001, "going away")    # the clients answer; then they are gone
         while self.in_flight() and not self.closed and not self.failed:
             await asyncio.sleep(RETIRE_POLL)
         if not self.failed:

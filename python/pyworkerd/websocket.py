@@ -419,6 +419,13 @@ def on_frame(wire_id: int, kind: int, data: Any, size: int = 0) -> None:
         ws._acked(data)
 
 
+def close_all(code: int, reason: str) -> None:
+    """The isolate retires: every socket still open is closed (1001: going away)."""
+    for ws in list(live.values()):
+        if not ws._close_sent and not ws._transferred:
+            ws.close(code, reason)
+
+
 def busy() -> bool:
     """Whether sockets are open or opening (the isolate's loop must run)."""
     return bool(live or connecting)

@@ -873,3 +873,95 @@ def test_wss_verifies_the_certificate(services_ws, tmp_path):
         assert result["error"] == "TypeError" and "TLS" in result["message"], result
     finally:
         tls_server.stop()
+
+
+# ---------------------------------------------------------------- examples/chat in a browser
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+class WebDriver:
+    """chromedriver's W3C WebDriver HTTP API, with urllib: sessions, navigation, scripts."""
+
+    def __init__(self, tmp):
+        import subprocess
+        self.port = free_port_nobody()
+        self.proc = subprocess.Popen([CHROMEDRIVER, f"--port={self.port}"], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.tmp = tmp
+        wait_for(self._up, timeout=20)
+
+    def _up(self):
+        try:
+            return self.call("GET", "/status")["ready"]
+        except OSError:
+            return False
+
+    def call(self, method, path, body=None):
+        import urllib.request
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
+                                     headers={"content-type": "application/json"})
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return json.loads(r.read())["value"]
+
+    def session(self, profile):
+        args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                f"--user-data-dir={self.tmp / profile}"]
+        caps = {"capabilities": {"alwaysMatch": {"browserName": "chrome",
+                                                 "goog:chromeOptions": {"binary": CHROMIUM, "args": args}}}}
+        return self.call("POST", "/session", caps)["sessionId"]
+
+    def go(self, session, url):
+        self.call("POST", f"/session/{session}/url", {"url": url})
+
+    def js(self, session, script, *args):
+        return self.call("POST", f"/session/{session}/execute/sync", {"script": script, "args": list(args)})
+
+    def close(self, session):
+        self.call("DELETE", f"/session/{session}")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+SAY = """
+const input = document.getElementById("text");
+input.value = arguments[0];
+document.querySelector("#form button").click();
+"""
+LINES = "return [...document.querySelectorAll('#log li')].map(li => li.textContent);"
+
+
+@pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+                    reason="needs Debian's chromium and chromium-driver (scripts/install-deps)")
+def test_chat_example_in_two_headless_chromium_pages(tmp_path):
+    import shutil
+    from conftest import REPO
+    shutil.copytree(REPO / "examples" / "chat", tmp_path / "chat")
+    server = Server(tmp_path / "chat" / "config.capnp", (), tmp=tmp_path)
+    driver = WebDriver(tmp_path)
+    sessions = []
+    try:
+        ann, bob = driver.session("ann"), driver.session("bob")
+        sessions = [ann, bob]
+        base = f"http://127.0.0.1:{server.port}/"
+        driver.go(ann, base + "?name=ann")
+        wait_for(lambda: driver.js(ann, "return document.getElementById('status').textContent")
+                 == "connected as ann")
+        driver.go(bob, base + "?name=bob")
+        wait_for(lambda: "bob joined (2 here)" in driver.js(ann, LINES))
+        driver.js(ann, SAY, "hello from ann")
+        wait_for(lambda: "ann: hello from ann" in driver.js(bob, LINES))
+        driver.js(bob, SAY, "hi ann, bob here ✓")
+        wait_for(lambda: "bob: hi ann, bob here ✓" in driver.js(ann, LINES))
+        assert driver.js(bob, LINES)[-2:] == ["ann: hello from ann", "bob: hi ann, bob here ✓"]
+        driver.close(bob)
+        sessions.remove(bob)
+        wait_for(lambda: "bob left" in driver.js(ann, LINES))
+    finally:
+        for s in sessions:
+            driver.close(s)
+        driver.stop()
+        server.stop()
