@@ -36,6 +36,8 @@ MAX_MESSAGE = 1024 * 1024
 """Cloudflare's limit on one message (bytes)."""
 WINDOW = 256 * 1024
 """Unacknowledged bytes a socket may have on the wire (the C side's WS_WINDOW)."""
+ACK_BATCH = WINDOW // 4
+"""Bytes taken before they are acknowledged (wire/ws_frames.h PW_WS_ACK_BATCH)."""
 
 CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
 _BYTES = (bytes, bytearray, memoryview)
@@ -118,6 +120,7 @@ class WebSocket:
         self._wire: int | None = None           # its id on the wire
         self._inbox: list[Event | tuple[str | bytes, int]] = []    # before accept()
         self._unacked = 0
+        self._taken = 0                         # received bytes not yet acknowledged
         self._backlog: deque[Any] = deque()     # sends waiting for the window
         self._drain_waiters: list[Any] = []
         self._close_sent = False
@@ -267,8 +270,14 @@ class WebSocket:
             task.add_done_callback(one_done)
 
     def _ack(self, size: int, accepting: bool = False) -> None:
-        if self._wire is not None and (size or accepting):
-            transport.channel.ws_taken(self._wire, size)
+        """Tell the host `size` more bytes were taken, in batches of ACK_BATCH (the host
+        stops reading a client only once WINDOW bytes are unacknowledged)."""
+        if self._wire is None:
+            return
+        self._taken += size
+        if self._taken >= ACK_BATCH or accepting:
+            transport.channel.ws_taken(self._wire, self._taken)
+            self._taken = 0
             transport.schedule_flush()
 
     def _receive_close(self, code: int, reason: str) -> None:

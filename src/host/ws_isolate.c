@@ -30,6 +30,7 @@ struct ws_end {
     uint32_t id;
     pw_list_t link;             /* in its bucket */
     size_t in_flight;           /* the isolate's message bytes given to the peer, unconsumed */
+    size_t to_ack;              /* ... consumed, not yet acknowledged to the isolate */
     int told_close;             /* the isolate was sent WS_CLOSE */
     int closed;                 /* the isolate sent WS_SEND_CLOSE */
     int paused;                 /* opened by the host, not yet accepted by the isolate */
@@ -267,9 +268,15 @@ static void end_consumed(pw_ws_side_t *side, size_t bytes)
     ws_end_t *end = (ws_end_t *)side;
     pw_buf_t *out = pw_port_out(end->port);
     end->in_flight = bytes > end->in_flight ? 0 : end->in_flight - bytes;
-    if (out && pw_frame_put_u32_frame(out, PW_FRAME_WS_ACK, end->id,
-                                      bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes) == 0)
+    end->to_ack += bytes;
+    /* acknowledged in batches (a wake-up of the isolate each): it only waits for acks once
+     * PW_WS_WINDOW is unacknowledged, and less than a batch is ever held back here */
+    if (end->to_ack < PW_WS_ACK_BATCH || !out)
+        return;
+    if (pw_frame_put_u32_frame(out, PW_FRAME_WS_ACK, end->id,
+                               end->to_ack > UINT32_MAX ? UINT32_MAX : (uint32_t)end->to_ack) == 0)
         pw_port_wrote(end->port);
+    end->to_ack = 0;
 }
 
 /* The peer is gone: unless it closed first, the isolate sees 1006 (abnormal closure). */

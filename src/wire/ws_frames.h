@@ -7,7 +7,9 @@
  *
  * Flow control: each side may send messages while fewer than PW_WS_WINDOW bytes of its
  * messages are unacknowledged, so at most PW_WS_WINDOW + PW_WS_MAX_MESSAGE bytes of one
- * direction of one socket are ever in flight: a slow reader slows the writer.
+ * direction of one socket are ever in flight: a slow reader slows the writer. Acks come in
+ * batches of PW_WS_ACK_BATCH bytes (a WS_TAKEN of 0 bytes is the isolate accepting a socket
+ * the host opened for it).
  */
 #ifndef PW_WS_FRAMES_H
 #define PW_WS_FRAMES_H
@@ -17,6 +19,9 @@
 #define PW_WS_MAX_MESSAGE (1024u * 1024)     /* Cloudflare's limit on one message */
 #define PW_WS_WINDOW (256u * 1024)
 #define PW_WS_MAX_REASON 123                 /* a close frame's reason (RFC 6455 §5.5) */
+/* Acks are sent once this much was taken (each wakes the other side): less than the window,
+ * so a writer waiting for acks always gets one. */
+#define PW_WS_ACK_BATCH (PW_WS_WINDOW / 4)
 
 /* A message frame (WS_MESSAGE or WS_SEND). Returns 0, -EMSGSIZE or -ENOMEM. */
 int pw_ws_frame_put_message(pw_buf_t *buf, uint8_t type, uint32_t id, int binary,
