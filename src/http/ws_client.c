@@ -7,6 +7,7 @@
 #include "http/ws_client.h"
 #include "http/ws_codec.h"
 #include "base/list.h"
+#include "http/peer_gone.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -27,8 +28,11 @@ typedef struct {
     pw_ws_client_t *client;     /* NULL once the client is gone */
 } resolve_t;
 
+/* The outbound TCP handle. http/read_park.c takes any TCP stream for an accepted connection
+ * when the magic at pw_accepted_t's offset says so: the handle sits in a zeroed
+ * pw_accepted_t (magic 0), so that read is inside this allocation and says no. */
 typedef struct {
-    uv_tcp_t tcp;
+    pw_accepted_t as_accepted;  /* first: .tcp is the handle */
     uv_connect_t connect;
     pw_ws_client_t *client;     /* NULL once the client is gone */
 } tcp_t;
@@ -111,7 +115,7 @@ static void client_free(pw_ws_client_t *c)
     }
     if (c->tcp) {
         c->tcp->client = NULL;
-        uv_close((uv_handle_t *)&c->tcp->tcp, on_tcp_closed);
+        uv_close((uv_handle_t *)&c->tcp->as_accepted.tcp, on_tcp_closed);
     }
     if (c->sock) {
         c->sock->data = NULL;
@@ -268,7 +272,7 @@ static void on_tls(h2o_socket_t *sock, const char *err)
 
 static void on_sock_closed(uv_handle_t *handle)
 {
-    free(PW_CONTAINER_OF(handle, tcp_t, tcp));
+    free(PW_CONTAINER_OF(handle, tcp_t, as_accepted.tcp));
 }
 
 static void on_connected(uv_connect_t *req, int status)
@@ -282,7 +286,7 @@ static void on_connected(uv_connect_t *req, int status)
         return;
     }
     c->tcp = NULL;
-    c->sock = h2o_uv_socket_create((uv_stream_t *)&t->tcp, on_sock_closed);
+    c->sock = h2o_uv_socket_create((uv_stream_t *)&t->as_accepted.tcp, on_sock_closed);
     c->sock->data = c;
     if (c->tls)
         h2o_socket_ssl_handshake(c->sock, c->tls, c->host, on_tls);
@@ -323,10 +327,10 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     t->client = c;
-    t->tcp.data = t;
-    uv_tcp_init(c->loop, &t->tcp);
+    uv_tcp_init(c->loop, &t->as_accepted.tcp);
+    t->as_accepted.tcp.data = t;
     c->tcp = t;
-    int rc = uv_tcp_connect(&t->connect, &t->tcp, a->ai_addr, on_connected);
+    int rc = uv_tcp_connect(&t->connect, &t->as_accepted.tcp, a->ai_addr, on_connected);
     uv_freeaddrinfo(res);
     if (rc < 0)
         fail(c, "WebSocket connection failed: %s", uv_strerror(rc));

@@ -13,7 +13,7 @@ import struct
 import time
 
 import pytest
-from conftest import Server, write_worker
+from conftest import BIN, Server, write_worker
 from ws_client import BINARY, CLOSE, PING, PONG, TEXT, CONT, Refused, WSClient
 
 WORKER = """
@@ -103,6 +103,10 @@ def ws_server(tmp_path_factory):
     server = Server(write_worker(d / "w", {"worker.py": WORKER}, date="2025-09-01"), tmp=d)
     yield server
     server.stop()
+
+
+# ASan keeps freed memory in quarantine: RSS comparisons only hold for the plain build
+UNDER_ASAN = "build-asan" in BIN
 
 
 def events(server):
@@ -443,7 +447,7 @@ def test_slow_handler_slows_the_client_and_host_memory_stays_bounded(ws_server):
             blocked = True
             break
     assert blocked, "the host read 32 MiB at once: no backpressure"
-    assert rss_kib(host) - before < 20 * 1024
+    assert UNDER_ASAN or rss_kib(host) - before < 20 * 1024
     c.abort()
 
 
@@ -456,7 +460,7 @@ def test_client_that_does_not_read_holds_back_the_worker(ws_server):
     before = rss_kib(host)
     c.send_text("2000 32768")
     time.sleep(1.5)
-    assert rss_kib(host) - before < 16 * 1024
+    assert UNDER_ASAN or rss_kib(host) - before < 16 * 1024
     for i in range(2000):
         op, data = c.recv()
         assert op == BINARY and data.startswith(str(i).encode() + b"."), (i, data[:20])
@@ -504,7 +508,8 @@ def test_a_thousand_connections_with_flat_host_memory(tmp_path, threads):
         for c in clients:
             c.abort()
         assert time.monotonic() - t < 60
-        assert second - first < 4 * 1024, (first, second)
+        if not UNDER_ASAN:
+            assert second - first < 4 * 1024, (first, second)
         wait_for(lambda: server.get("/live")[2] == b"0", timeout=20)
     finally:
         server.stop()
