@@ -46,8 +46,10 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS       := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
-                   src/wire/ws_frames.c src/http/ws_codec.c \
-                   src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c
+                   src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c \
+                   src/config/cron.c src/host/queue_answer.c \
+                   src/http/byte_range.c src/http/static_path.c \
+                   src/wire/ws_frames.c src/http/ws_codec.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lcrypto -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
@@ -59,6 +61,14 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/storage/workflow.c src/storage/sqlite_db.c src/storage/kv.c src/storage/kv_disk.c \
                    src/storage/kv_http.c src/storage/kv_http_backend.c src/http/fetch_policy.c \
                    src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c \
+                   src/host/binding_r2.c src/host/r2_json.c src/host/r2_stream.c src/storage/r2_rules.c \
+                   src/storage/r2_blobs.c src/storage/r2_disk.c \
+                   src/host/binding_memory_cache.c src/storage/memory_cache.c \
+                   src/host/binding_queue.c src/host/queues.c src/host/queue_answer.c \
+                   src/storage/queue_sqlite.c \
+                   src/host/binding_disk.c src/http/static_answer.c src/http/static_dir.c \
+                   src/http/static_path.c src/http/byte_range.c src/http/mime_types.c \
+                   src/http/http_date.c src/base/err.c \
                    src/host/binding_websocket.c src/host/ws_isolate.c src/http/ws_codec.c src/wire/ws_frames.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lssl -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000

@@ -5,23 +5,42 @@
 # Objects are pyworkerd's own, not JS proxies: `Response` is the JavaScript constructor of
 # the SDK's one Response class (pyworkerd.response, also `workers.Response`), as Pyodide's
 # js.Response is a proxy of JavaScript's. fetch() is pyworkerd.bindings.fetch (a call to
-# the host). Not here yet: URL, Promise.
-"""JavaScript globals for Python Workers: Response, Headers, console, JSON, Object."""
+# the host). The binary types, Blob/File/FormData, Date, timers and streams are the SDK's
+# (pyworkerd.buffers, blob, formdata, jsdate, timers); `process` exists with nodejs_compat.
+# `globalThis` is this module, seen as JavaScript's global object: equal to `js` while a
+# request is served; at top level, where workerd patches `js` (its I/O raises), it is not.
+# Not here yet: URL, Promise.
+"""JavaScript globals for Python Workers: Response, Headers, console, JSON, Object, ..."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pyworkerd import context, rpc
 from pyworkerd import log as _log
 from pyworkerd import response, webapi
 from pyworkerd.bindings import fetch
 from pyworkerd import websocket, websocket_connect
 from pyworkerd.websocket import WebSocketPair
+from pyworkerd.blob import Blob, File
+from pyworkerd.buffers import (TYPED_ARRAYS, ArrayBuffer, DataView, TextDecoder, TextEncoder)
+from pyworkerd.errors import JsException
+from pyworkerd.formdata import FormData
+from pyworkerd.jsdate import Date
+from pyworkerd.jsobject import JsObject, JsProxy
+from pyworkerd.streams import ReadableStream
+from pyworkerd.timers import clearInterval, clearTimeout, setInterval, setTimeout
 
-__all__ = ["JSON", "Headers", "Object", "Request", "Response", "WebSocket", "WebSocketPair", "console",
-           "fetch"]
+__all__ = ["JSON", "ArrayBuffer", "Blob", "DataView", "Date", "Error", "File", "FormData", "Headers",
+           "Map", "Object", "ReadableStream", "Request", "Response", "Set", "TextDecoder",
+           "TextEncoder", "WebSocket", "WebSocketPair", "clearInterval", "clearTimeout", "console",
+           "fetch", "globalThis", "setInterval", "setTimeout", "undefined", *TYPED_ARRAYS]
+
+globals().update(TYPED_ARRAYS)  # Uint8Array, Int16Array, Float64Array, ...
+undefined = None
 
 Headers = webapi.JsHeaders
 Request = webapi.Request
@@ -170,6 +189,11 @@ class Object:
     """The JavaScript Object constructor's static helpers."""
 
     @staticmethod
+    def new(fields: Mapping[str, Any] | None = None) -> JsObject:
+        """`new Object()`: an empty JavaScript object (attributes and items)."""
+        return JsObject(dict(fields or {}))
+
+    @staticmethod
     def fromEntries(entries: Iterable[Any] | Mapping[str, Any]) -> dict[Any, Any]:
         """A dict from [key, value] pairs (a dict's items(), Headers, a list of pairs)."""
         if isinstance(entries, webapi.Headers):
@@ -179,11 +203,81 @@ class Object:
         return {key: value for key, value in entries}
 
     @staticmethod
-    def keys(obj: Mapping[str, Any]) -> list[str]:
-        """The keys of a dict."""
-        return list(obj.keys())
+    def keys(obj: Mapping[str, Any] | JsObject) -> list[str]:
+        """The keys of a dict or JavaScript object."""
+        return [k for k, _ in Object.entries(obj)]
 
     @staticmethod
-    def entries(obj: Mapping[str, Any]) -> list[list[Any]]:
-        """[key, value] pairs of a dict."""
+    def entries(obj: Mapping[str, Any] | JsObject) -> list[list[Any]]:
+        """[key, value] pairs of a dict or JavaScript object."""
+        if isinstance(obj, JsObject):
+            return [[k, v] for k, v in obj.object_entries()]
         return [[k, v] for k, v in obj.items()]
+
+
+class _Constructor:
+    """A JavaScript constructor whose `new(...)` makes a Python value (Error, Map, Set)."""
+
+    __slots__ = ("_name", "_make")
+
+    def __init__(self, name: str, make: Any) -> None:
+        self._name, self._make = name, make
+
+    def new(self, *args: Any) -> Any:
+        return self._make(*args)
+
+    def __repr__(self) -> str:
+        return f"<JavaScript constructor {self._name}>"
+
+
+Error = _Constructor("Error", lambda message="": JsException("Error", str(message)))
+Map = _Constructor("Map", lambda entries=(): {k: v for k, v in (entries or ())})
+Set = _Constructor("Set", lambda items=(): set(items or ()))
+
+
+class _GlobalThis(JsProxy):
+    """JavaScript's global object: the globals of this module as attributes."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return getattr(sys.modules[__name__], name)
+        except AttributeError:
+            return None  # undefined
+
+    def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
+        # `js` is the global object while requests are served; at top level (the template, no
+        # channel yet) workerd's `js` is a patched module, not globalThis
+        return other is sys.modules[__name__] and rpc._channel is not None
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = JsProxy.__hash__
+
+    def __repr__(self) -> str:
+        return "[object global]"
+
+
+globalThis = _GlobalThis()
+self = globalThis
+
+NODE_VERSION = "22.14.0"
+"""The Node.js version whose API workerd's nodejs_compat follows (process.versions.node)."""
+
+
+def _process() -> JsObject:
+    env = context.env.__dict__ if context.env is not None else {}
+    strings = {k: v for k, v in env.items() if isinstance(v, str)}
+    return JsObject(env=JsObject(strings), versions=JsObject(node=NODE_VERSION),
+                    version="v" + NODE_VERSION, platform="linux", argv=[], cwd=lambda: "/bundle")
+
+
+def __getattr__(name: str) -> Any:
+    """`process`, with nodejs_compat only (as in workerd): env holds the text bindings."""
+    if name == "process" and context.compat_flags.get("nodejs_compat"):
+        return _process()
+    raise AttributeError(f"module 'js' has no attribute {name!r}")

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "host/child_log.h"
 #include "host/control_events.h"
+#include "host/cron_timer.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"
@@ -24,11 +25,13 @@
 #include "host/worker_dir.h"
 #include "http/request_id.h"
 #include "http/server.h"
+#include "http/static_handler.h"
 
 #include <errno.h>
 #include <sched.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,7 @@ typedef struct {
     pw_pool_t **pools;          /* one per service; NULL for non-worker services */
     pw_rpc_host_t *rpc;         /* bindings: KV stores, service routing, outbound fetch */
     pw_http_server_t *http;
+    pw_static_dir_t **socket_dirs;  /* per socket: the disk service it serves, or NULL */
     pw_reload_t *reload;        /* --watch */
     uv_signal_t sigterm, sigint;
     uv_check_t log_flush;       /* writes the access lines of each loop turn at once */
@@ -64,6 +68,7 @@ typedef struct {
     size_t loops_busy;          /* draining: loops with requests in flight */
     size_t shards_running;      /* stopping: shards whose thread has not yet ended */
     int serving;                /* the main loop's handles are up (watch_signals) */
+    pw_cron_timer_t *cron;      /* Cron Triggers (serve only) */
 } host_t;
 
 static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
@@ -138,7 +143,8 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
                                           (unsigned)cli->memory_limit_mib),
                                       .cpu_limit_ms = or_default(
                                           config->services[index].worker.options.cpu_limit_ms,
-                                          (unsigned)cli->cpu_limit_ms) };
+                                          (unsigned)cli->cpu_limit_ms),
+                                      .test_scheduled = cli->test_scheduled };
     if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
@@ -246,17 +252,42 @@ static pw_pool_t *pool_of(host_t *host, const char *service_name)
 
 static void on_idle(void *arg);
 
+/* A socket whose service is a disk service: the host serves its directory itself. */
+static int serve_disk(host_t *host, size_t i, pw_listener_spec_t *spec)
+{
+    const pw_service_t *svc = pw_config_service(host->config, host->config->sockets[i].service);
+    char err[PATH_MAX + 256];
+    if (!svc || svc->kind != PW_SERVICE_DISK)
+        return 0;
+    if (pw_static_dir_open(svc->name, svc->disk_path, svc->disk_writable, svc->disk_allow_dotfiles,
+                           &host->socket_dirs[i], err, sizeof err) < 0) {
+        fprintf(stderr, "socket %s: %s\n", spec->socket_name, err);
+        return -1;
+    }
+    spec->ops = &pw_static_files_ops;
+    spec->worker = host->socket_dirs[i];
+    spec->files = host->socket_dirs[i];
+    return 0;
+}
+
 static int start_http(host_t *host)
 {
     size_t n = host->config->n_sockets;
     pw_listener_spec_t *specs = calloc(n ? n : 1, sizeof *specs);
-    if (!specs)
+    host->socket_dirs = calloc(n ? n : 1, sizeof *host->socket_dirs);
+    if (!specs || !host->socket_dirs) {
+        free(specs);
         return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         const pw_socket_t *s = &host->config->sockets[i];
         specs[i] = (pw_listener_spec_t){ .socket_name = s->name, .address = s->address,
                                          .ops = &pw_pool_worker_ops,
                                          .worker = pool_of(host, s->service), .socket = s };
+        if (!specs[i].worker && serve_disk(host, i, &specs[i]) < 0) {
+            free(specs);
+            return -1;
+        }
         if (!specs[i].worker) {
             fprintf(stderr, "socket %s: not supported by pyworkerd yet: serving service \"%s\", "
                     "which is not a Python worker\n", s->name, s->service);
@@ -355,6 +386,12 @@ static int start_shards(host_t *host)
         specs[i] = (pw_listener_spec_t){ .socket_name = s->name, .address = s->address,
                                          .ops = &pw_pool_worker_ops, .socket = s, .share = &shares[i] };
         worker_index[i] = service_index(host, s->service);
+        if (host->socket_dirs && host->socket_dirs[i]) {  /* files: every loop serves the one dir */
+            specs[i].ops = &pw_static_files_ops;
+            specs[i].files = host->socket_dirs[i];
+            specs[i].worker = host->socket_dirs[i];
+            worker_index[i] = SIZE_MAX;
+        }
     }
     for (size_t k = 1; rc == 0 && k < host->n_loops; k++)
         rc = start_shard(host, k, specs, worker_index, n);
@@ -400,6 +437,18 @@ static int reload_create_pool(void *arg, const pw_config_t *config, size_t index
     return create_pool(arg, config, index, template_fd, spec_path, out);
 }
 
+/* ---- Cron Triggers ---- */
+
+static int start_cron(host_t *host)
+{
+    char err[1024];
+    int rc = pw_cron_timer_start(host->loop, host->config, (unsigned)host->cli->test_cron_speed,
+                                 lookup_pool, host, &host->cron, err, sizeof err);
+    if (rc < 0)
+        fprintf(stderr, "%s\n", err);
+    return rc;
+}
+
 static void start_watch(host_t *host)
 {
     pw_reload_options_t opts = {
@@ -426,6 +475,7 @@ static void close_everything(host_t *host)
         pw_mailbox_close(host->box);
     host->box = NULL;
     pw_zygote_unwatch(&host->zygote);
+    pw_cron_timer_stop(host->cron);
     pw_reload_stop(host->reload);
     if (host->http)
         pw_http_server_close(host->http);
@@ -609,6 +659,17 @@ static size_t default_threads(void)
     return cpus >= 4 ? (size_t)cpus / 2 : 1;
 }
 
+/* glibc gives freed heap memory back to the kernel (brk) whenever more than 128 KiB is free at
+ * its top: h2o's per-request pools made the host shrink and regrow its heap every few dozen
+ * requests, each time faulting the pages in again — half the host's CPU per request for a
+ * small static file on this VM (bench/results/assets.md). Keeping up to 16 MiB of freed heap
+ * ends that; allocations of 128 KiB and more are still mmap'ed and unmapped when freed. */
+static void keep_freed_heap(void)
+{
+    mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
+
 static int serve(const pw_cli_t *cli)
 {
     host_t host = { .cli = cli, .loop = uv_default_loop(), .n_loops = 1 };
@@ -617,6 +678,7 @@ static int serve(const pw_cli_t *cli)
     if (trace && *trace && strcmp(trace, "0") != 0)
         pw_trace_enable();
     signal(SIGPIPE, SIG_IGN);
+    keep_freed_heap();
     keep_fds_from_children(cli);
     if (load_config(&host) < 0)
         return 1;
@@ -643,7 +705,8 @@ static int serve(const pw_cli_t *cli)
      * the host stops at once and takes its children along (pw_zygote_stop). */
     pw_supervisor_catch_stop_signals();
     int ok = host.box && pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
-             (testing ? start_tests(&host) : start_http(&host) == 0 && start_shards(&host) == 0);
+             (testing ? start_tests(&host) == 0
+                      : start_http(&host) == 0 && start_shards(&host) == 0 && start_cron(&host) == 0);
     if (ok && !testing)
         report_listening(&host);
     int early_stop = pw_supervisor_stop_signal();
@@ -670,12 +733,16 @@ static int serve(const pw_cli_t *cli)
     pw_log_flush();
     pw_child_log_drain_all();
     pw_zygote_stop(&host.zygote);
+    pw_cron_timer_free(host.cron);
     pw_rpc_host_free(host.rpc);
     pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);
     for (size_t i = 0; host.spec_paths && i < host.config->n_services; i++)
         free(host.spec_paths[i]);
     free(host.spec_paths);
+    for (size_t i = 0; host.socket_dirs && i < host.config->n_sockets; i++)
+        pw_static_dir_free(host.socket_dirs[i]);
+    free(host.socket_dirs);
     pw_config_free(host.config);
     free(host.pools);
     free(host.shards);

@@ -11,24 +11,16 @@ import base64
 import builtins
 import datetime
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pyworkerd import rpc, webapi, websocket_connect
 from pyworkerd.errors import JsException
+from pyworkerd.jsdict import JsDict  # defined there (layer 1); its home for bindings' users
 from pyworkerd.response import fetched_response
+from pyworkerd.rpc_values import decode_rpc, encode_rpc
 
 KV_TYPES = ("text", "json", "arrayBuffer", "bytes", "stream")
-
-
-class JsDict(dict):
-    """A dict whose keys are also attributes (`r["keys"]` == `r.keys_`), as Pyodide's JS objects."""
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
 
 
 def _options(options: Any, kwargs: dict[str, Any], what: str) -> dict[str, Any]:
@@ -280,42 +272,155 @@ def _rpc_error(body: bytes) -> Exception:
     return JsException(name, message)
 
 
+def _fetch_payload(req: webapi.Request) -> bytes:
+    """A service binding's fetch as the host takes it: the JSON head, a newline, the body."""
+    head = json.dumps({"method": req._method, "url": req._url, "headers": req._header_pairs()},
+                      separators=(",", ":")).encode()
+    return head + b"\n" + (req._body or b"")
+
+
+def _fetched(url: str) -> Callable[[list[bytes]], Any]:
+    def decode(fields: list[bytes]) -> Any:
+        ws = websocket_connect.socket_for(fields, url, False)  # the bound worker's WebSocket
+        return fetched_response(int(fields[0]), _parse_header_lines(fields[1]),
+                                fields[2] if ws is None else ws, url)
+
+    return decode
+
+
 class Fetcher:
-    """A service binding: `await env.SVC.fetch(url_or_request)` and `await env.SVC.method(*args)`."""
+    """A service binding: `await env.SVC.fetch(url_or_request, **options)` and
+    `await env.SVC.method(*args)` (workers RPC: arguments and results converted as workerd
+    converts them, see pyworkerd.rpc_values); `await env.SVC.scheduled(scheduledTime=,
+    cron=)` runs the bound worker's scheduled handler."""
 
     __slots__ = ("_name",)
+    _dict_type: type = dict
 
     def __init__(self, name: str) -> None:
         self._name = name
 
-    def fetch(self, resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
-        """Send a request to the bound worker (in this runtime) and return its Response."""
+    def fetch(self, resource: Any, *args: Any, **kwargs: Any) -> Any:
+        """Send a request to the bound worker (in this runtime) and return its Response.
+
+        Options are keywords (`method=`, `headers=`, `body=`, `redirect=`), as in Cloudflare's
+        SDK: an options dict given positionally (JavaScript's form) is a TypeError.
+        """
+        if args:
+            raise TypeError(f"fetch() takes 1 positional argument but {len(args) + 1} were given")
+        return self._fetch(resource, None, kwargs)
+
+    def _fetch(self, resource: Any, options: Any, kwargs: dict[str, Any]) -> Any:
         req = _request(resource, options, kwargs)
-        head = json.dumps({"method": req._method, "url": req._url, "headers": req._header_pairs()},
-                          separators=(",", ":")).encode()
+        return rpc.call(_fetched(req._url), "svc.call", self._name, "fetch", _fetch_payload(req))
 
+    def queue(self, queue_name: str, messages: Iterable[dict[str, Any]]) -> Any:
+        """Deliver `messages` ({"id", "timestamp", "body", "attempts"}) to the bound worker's
+        queue() handler as a batch of queue `queue_name` (workerd's Fetcher.queue, for tests);
+        returns its result: {"outcome", "ackAll", "retryBatch", "explicitAcks", "retryMessages"}."""
+        return self._event("__queue__", _queue_delivery(str(queue_name), messages))
+
+    def scheduled(self, options: Any = None, /, **kwargs: Any) -> Any:
+        """Run the bound worker's scheduled() handler (workerd's Fetcher.scheduled, for tests):
+        options scheduledTime (datetime or ms) and cron; returns {"outcome", "noRetry"}."""
+        opts = dict(options or {}, **kwargs)
+        when = opts.get("scheduledTime")
+        if isinstance(when, datetime.datetime):
+            when = _ms_of(when)
+        event = {"cron": str(opts.get("cron") or ""), "scheduledTime": when}
+        return self._event("__scheduled__", json.dumps(event, separators=(",", ":")).encode())
+
+    def _event(self, method: str, payload: bytes) -> Any:
         def decode(fields: list[bytes]) -> Any:
-            ws = websocket_connect.socket_for(fields, req._url, False)  # the bound worker's WebSocket
-            return fetched_response(int(fields[0]), _parse_header_lines(fields[1]),
-                                    fields[2] if ws is None else ws, req._url)
+            if fields[0] != b"200":
+                raise _rpc_error(fields[2])
+            return python_from_rpc(fields[2])
 
-        return rpc.call(decode, "svc.call", self._name, "fetch", head + b"\n" + (req._body or b""))
+        return rpc.call(decode, "svc.call", self._name, method, payload)
 
     def __getattr__(self, method: str) -> Any:
         if method.startswith("_"):
             raise AttributeError(method)
         name = self._name
 
-        def remote(*args: Any) -> Any:
+        dict_type = self._dict_type
+
+        def remote(*args: Any, **kwargs: Any) -> Any:
+            """Keyword arguments are one trailing options object, as Pyodide passes them."""
             def decode(fields: list[bytes]) -> Any:
                 if fields[0] != b"200":
                     raise _rpc_error(fields[2])
-                return python_from_rpc(fields[2])
+                return decode_rpc(fields[2], dict_type)
 
-            return rpc.call(decode, "svc.call", name, method, python_to_rpc(list(args)))
+            values = [*args, kwargs] if kwargs else list(args)
+            return rpc.call(decode, "svc.call", name, method, encode_rpc(values))
 
         remote.__name__ = method
         return remote
 
     def __repr__(self) -> str:
         return f"Fetcher({self._name!r})"
+
+
+def _ms_of(when: datetime.datetime) -> int:
+    aware = when if when.tzinfo else when.replace(tzinfo=datetime.timezone.utc)
+    return int(aware.timestamp() * 1000)
+
+
+def _queue_delivery(queue: str, messages: Iterable[dict[str, Any]]) -> bytes:
+    """A batch in the host's delivery format (host/queues.c): one line of JSON describing the
+    messages column by column, then their bodies (structured clones: "v8")."""
+    head: dict[str, Any] = {"queue": queue, "ids": [], "timestamps": [], "attempts": [],
+                            "types": "", "sizes": []}
+    bodies = []
+    for m in messages:
+        stamp = m.get("timestamp")
+        data = python_to_rpc(m.get("body"))
+        head["ids"].append(str(m.get("id", "")))
+        head["timestamps"].append(_ms_of(stamp) if isinstance(stamp, datetime.datetime) else int(stamp or 0))
+        head["attempts"].append(int(m.get("attempts", 1)))
+        head["types"] += "v"
+        head["sizes"].append(len(data))
+        bodies.append(data)
+    return json.dumps(head, separators=(",", ":")).encode() + b"\n" + b"".join(bodies)
+
+
+class JsFetcher(Fetcher):
+    """A service binding as JavaScript code sees it (`self.env._env.SVC`): `fetch(url,
+    options)` takes the options object positionally too, and RPC results' objects have
+    attribute access (`result.outcome`)."""
+
+    __slots__ = ()
+    _dict_type = JsDict
+
+    def fetch(self, resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
+        """Send a request to the bound worker; options as a dict or as keywords."""
+        if options is not None and not isinstance(options, dict):
+            to_py = getattr(options, "to_py", None)
+            options = to_py() if to_py is not None else options
+        return self._fetch(resource, options, kwargs)
+
+
+class DiskFetcher(Fetcher):
+    """A service binding to a disk service (static files: `env.ASSETS.fetch(request)`), answered
+    by the host from the directory without any worker. A disk service has only fetch()."""
+
+    __slots__ = ()
+
+    def fetch(self, resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
+        """GET/HEAD a file (Range, If-None-Match, If-Modified-Since honoured), PUT/DELETE one."""
+        req = _request(resource, options, kwargs)
+        return rpc.call(_fetched(req._url), "disk.fetch", self._name, _fetch_payload(req))
+
+    def __getattr__(self, method: str) -> Any:
+        if method.startswith("_"):
+            raise AttributeError(method)
+
+        def remote(*args: Any) -> Any:
+            raise TypeError(f'The RPC receiver does not implement the method "{method}".')
+
+        remote.__name__ = method
+        return remote
+
+    def __repr__(self) -> str:
+        return f"DiskFetcher({self._name!r})"

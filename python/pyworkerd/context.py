@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 from pyworkerd import log as _log
 from pyworkerd import rpc
+from pyworkerd.bindings import Fetcher, JsFetcher
+from pyworkerd.jsobject import JsProxy
 
 CO_ITERABLE_COROUTINE = 0x100
 RETIRE_TIMEOUT = 5.0
@@ -32,6 +34,9 @@ env: Env | None = None
 """The loaded Worker's bindings (also `workers.env`); None until runtime.load() has run."""
 memory_limit_mib = 0.0
 """The isolate's memory limit (runtime.load sets it from the spec); 0 = none given."""
+compat_flags: dict[str, bool] = {}
+"""Every compatibility flag workerd knows (by its enable name) -> whether it is on for this
+Worker, by its date and flags (runtime.load sets it; `_cloudflare_compat_flags` reads it)."""
 
 pending: list[tuple[int, Awaitable[Any]]] = []
 """waitUntil() awaitables of a sync handler that ran without a loop: runtime schedules them."""
@@ -66,8 +71,32 @@ class Env:
     def __contains__(self, name: object) -> bool:
         return name in self.__dict__
 
+    @property
+    def _env(self) -> JsEnv:
+        """The env as JavaScript code sees it (Cloudflare's SDK: `self.env._env`, the
+        unwrapped JsProxy): service bindings take fetch options positionally too."""
+        return JsEnv(self)
+
     def __repr__(self) -> str:
         return f"Env({', '.join(self.__dict__)})"
+
+
+class JsEnv(JsProxy):
+    """The unwrapped env (a JsProxy): the same bindings, service bindings as JsFetcher."""
+
+    __slots__ = ("_wrapped",)
+
+    def __init__(self, wrapped: Env) -> None:
+        self._wrapped = wrapped
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._wrapped, name)
+        if type(value) is Fetcher:
+            return JsFetcher(value._name)
+        return value
+
+    def __repr__(self) -> str:
+        return f"[object Env {', '.join(self._wrapped.__dict__)}]"
 
 
 # ---------------------------------------------------------------- ctx: waitUntil
@@ -148,6 +177,17 @@ class _NoEarlyStreams:
     def stream_early(request_id: int, response: Any) -> None:
         raise RuntimeError("no request is being served here")
 
+    @staticmethod
+    def run_sync(awaitable: Awaitable[Any]) -> Any:
+        """Top-level code (the template): a loop of its own, closed after."""
+        import asyncio
+
+        loop = asyncio.new_event_loop()
+        try:
+            return loop.run_until_complete(awaitable)
+        finally:
+            loop.close()
+
 
 streams: Any = _NoEarlyStreams
 """The isolate loop's server (loop.serve sets it), for early streaming."""
@@ -163,6 +203,12 @@ def stream_early(request_id: int, response: Any) -> None:
     """Send the head of `response` (a streamed Response) for request `request_id` now and
     stream its body while the handler goes on; its handler's return value is not sent."""
     streams.stream_early(request_id, response)
+
+
+def run_sync(awaitable: Awaitable[Any]) -> Any:
+    """Run `awaitable` to completion from synchronous code and return its result
+    (pyodide.ffi.run_sync): the isolate's loop runs meanwhile, other requests included."""
+    return streams.run_sync(awaitable)
 
 
 # ---------------------------------------------------------------- retirement

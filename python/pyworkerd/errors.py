@@ -6,7 +6,15 @@
 
 from __future__ import annotations
 
-__all__ = ["JsException"]
+__all__ = ["GLOBAL_SCOPE_MESSAGE", "JsException", "global_scope_error"]
+
+GLOBAL_SCOPE_MESSAGE = (
+    "Disallowed operation called within global scope. Asynchronous I/O (ex: fetch() or "
+    "connect()), setting a timeout, and generating random values are not allowed within global "
+    "scope. To fix this error, perform this operation within a handler. "
+    "https://developers.cloudflare.com/workers/runtime-apis/handlers/"
+)
+"""workerd's words for I/O (a fetch, a binding call, a timer) tried by a Worker's top-level code."""
 
 
 class JsException(Exception):
@@ -18,3 +26,8 @@ class JsException(Exception):
         super().__init__(f"{name}: {message}" if message else name)
         self.name = name
         self.message = message
+
+
+def global_scope_error() -> JsException:
+    """The JavaScript Error workerd throws for I/O at top level (str: "Error: Disallowed ...")."""
+    return JsException("Error", GLOBAL_SCOPE_MESSAGE)

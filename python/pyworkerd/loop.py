@@ -465,6 +465,41 @@ class _Server:
         self.start_stream(request_id, response._status, response._headers._list, response._body)
         self.schedule_flush()
 
+    def run_sync(self, awaitable):
+        """pyodide.ffi.run_sync: run `awaitable` in a task of its own on the isolate's loop,
+        turn by turn, until it is done, and return its result. Works from sync code (the loop
+        not running: the socket is read meanwhile, so binding calls get their results) and
+        from inside a running task (which is set aside while the loop turns, as JSPI
+        suspends it)."""
+        loop = self.loop
+        task = asyncio.ensure_future(awaitable, loop=loop)
+        running = loop.is_running()
+        # A fresh reader: when the loop runs, its reader's Handle may be what runs now (it
+        # dispatched the request that called this), and a Handle cannot be entered twice.
+        loop.remove_reader(self.fd)
+        loop.add_reader(self.fd, self.on_readable)
+        if not running and self.channel.buffered():
+            loop.call_soon(self.on_readable)
+        current = asyncio.current_task(loop)
+        if current is not None:
+            asyncio.tasks._leave_task(loop, current)
+        outer = asyncio.events._get_running_loop()
+        stopping = loop._stopping  # a stop() asked meanwhile (leave_when_idle) is not ours
+        asyncio.events._set_running_loop(loop)  # the task's code finds its loop running
+        try:
+            while not task.done() and not self.failed:
+                loop._run_once()
+        finally:
+            asyncio.events._set_running_loop(outer)
+            loop._stopping = stopping
+            if current is not None:
+                asyncio.tasks._enter_task(loop, current)
+            if not self.closed:
+                loop.remove_reader(self.fd)
+                if running:
+                    loop.add_reader(self.fd, self.on_readable)
+        return task.result()
+
     def schedule_flush(self) -> None:
         if not self.flush_scheduled:
             self.flush_scheduled = True

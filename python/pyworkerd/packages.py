@@ -22,6 +22,8 @@ import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Iterable
 
+from pyworkerd import bundle
+
 if TYPE_CHECKING:
     import importlib.metadata
     from pathlib import Path
@@ -363,6 +365,7 @@ class PackageFinder:
 
     def __init__(self, worker_dir: str, locations: list[str], vendor_dir: str = VENDOR_DIR) -> None:
         self.worker_prefix = worker_dir.rstrip("/") + "/"
+        self.not_worker: list[str] = []     # under worker_prefix, but vendored (a bundle)
         self.locations = locations
         self.vendor_dir = vendor_dir
         self.allowed: dict[str, str] = {}
@@ -401,7 +404,8 @@ class PackageFinder:
         while frame is not None:
             filename = frame.f_code.co_filename
             if not (filename.startswith("<frozen importlib") or filename == importlib.__file__):
-                return filename.startswith(self.worker_prefix)
+                return filename.startswith(self.worker_prefix) and not filename.startswith(
+                    tuple(self.not_worker))
             frame = frame.f_back
         return False
 
@@ -446,14 +450,21 @@ def locations(config_dir: str | None) -> list[str]:
     return [d for d in dirs + list(SYSTEM_DIRS) if os.path.isdir(d)]
 
 
-def setup(spec: dict[str, Any]) -> dict[str, Resolved]:
-    """Resolve the worker's requirements and install the import allowlist (template)."""
+def setup(spec: dict[str, Any], bundle_dir: str | None = None) -> dict[str, Resolved]:
+    """Resolve the worker's requirements and install the import allowlist (template).
+    `bundle_dir`: the config's own python_modules/ (pyworkerd.bundle), searched first; the
+    distributions in it count as declared requirements."""
     global _finder
-    dirs = locations(spec.get("config_dir"))
+    dirs = ([bundle_dir] if bundle_dir else []) + locations(spec.get("config_dir"))
     if _finder in sys.meta_path:
         sys.meta_path.remove(_finder)
     _finder = PackageFinder(spec["dir"], dirs, vendor_dir(spec.get("config_dir")))
-    declared = declared_requirements(spec)
+    if bundle_dir:
+        _finder.not_worker.append(os.path.join(spec["dir"], bundle.BUNDLE_DIR) + "/")
+    declared = declared_requirements(spec) + [
+        Declared(name, f"the config's {bundle.BUNDLE_DIR}/ modules")
+        for name in bundle.distributions(bundle_dir)
+    ]
     resolved = Resolver(dirs, _finder.vendor_dir).resolve(declared) if declared else {}
     _finder.add(resolved)
     sys.meta_path.append(_finder)

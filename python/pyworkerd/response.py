@@ -16,11 +16,24 @@ from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
+from pyworkerd import jsdict
+from pyworkerd.blob import Blob
+from pyworkerd.buffers import JsBuffer
+from pyworkerd.formdata import FormData
+from pyworkerd.streams import ReadableStream
 from pyworkerd.webapi import (Body, Headers, WireHeaders, WireResponse, body_bytes, checked_headers,
                               header_list, redirect_args, wrap_headers)
 from pyworkerd.websocket import is_websocket
 
 _NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
+_BODY_TYPES = (str, bytes, bytearray, memoryview, Blob, FormData, JsBuffer, ReadableStream)
+"""What a Response body may be (a Response given alone is copied instead)."""
+_PHRASES = {s.value: s.phrase for s in HTTPStatus}
+
+
+def _streaming(body: object) -> bool:
+    """Whether `body` is a stream whose bytes are still being produced (sent as they come)."""
+    return isinstance(body, ReadableStream) and not body.is_whole()
 
 HeadersInit = dict[str, str] | list[tuple[str, str]] | Headers
 """What a `headers=` argument accepts: a dict, a list of (name, value) pairs or Headers."""
@@ -65,20 +78,32 @@ class Response(Body):
 
     __slots__ = ("_status", "_status_text", "_headers", "_body", "_body_used")
 
+    def __new__(cls, body: object = None, *args: Any, **kwargs: Any) -> Any:
+        if body is not None and type(body) is ReadableStream and cls is Response and _streaming(body):
+            return object.__new__(StreamedResponse)  # its bytes are sent as the stream gives them
+        return object.__new__(cls)
+
     def __init__(
         self,
-        body: str | bytes | bytearray | memoryview | Response | None = None,
+        body: Any = None,
         status: HTTPStatus | int | None = None,
         status_text: str = "",
         headers: HeadersInit | None = None,
         web_socket: Any = None,
     ) -> None:
+        """`body`: str, bytes-like, an ArrayBuffer/typed array/DataView, a Blob, a FormData
+        (sent as multipart/form-data), a ReadableStream (`other.body`), or None; another
+        Response, alone, is copied. `web_socket` is accepted with status 101."""
         if isinstance(body, Response):
             if status is not None or status_text or headers is not None:
                 raise ValueError("Expected no options when constructing Response from a js.Response")
             self._copy_from(body)
             return
-        if body is not None and not isinstance(body, (str, bytes, bytearray, memoryview)):
+        if body is not None and not isinstance(body, _BODY_TYPES):
+            if hasattr(body, "__aiter__") and type(self) is Response:   # a stream (an R2 body)
+                self._init(None, status, status_text, checked_headers(headers) if headers else None)
+                self._body, self.__class__ = body, StreamResponse
+                return
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
         self._init(body, status, status_text, checked_headers(headers) if headers else None, web_socket)
 
@@ -90,7 +115,7 @@ class Response(Body):
                 "Responses may only be constructed with status codes in the range 200 to 599, inclusive."
             )
         pairs = header_list(headers)
-        data = body_bytes(body, pairs, "Response")
+        data: Any = body._take() if _streaming(body) else body_bytes(body, pairs, "Response")
         if data is not None and code in _NULL_BODY_STATUSES:
             raise TypeError(f"Response with null body status ({code}) cannot have a body.")
         if web_socket is not None:
@@ -98,7 +123,7 @@ class Response(Body):
                 raise TypeError("webSocket must be a WebSocket (the client end of a WebSocketPair), "
                                 "in a Response with status 101")
             data = web_socket   # the wire's body: runtime and loop send it as the socket
-        self._status, self._status_text = code, str(status_text or "")
+        self._status, self._status_text = code, str(status_text or _PHRASES.get(code, ""))
         self._headers = wrap_headers(pairs)
         self._body, self._body_used = data, False
 
@@ -175,6 +200,11 @@ class Response(Body):
     def type(self) -> str:
         """The response type: "default" for a constructed response."""
         return "default"
+
+    def replace_body(self, body: Any) -> Response:
+        """A new Response with this one's status, status text and headers and `body`."""
+        headers = [(k, v) for k, v in self._headers._list]
+        return Response(body, self._status, self._status_text, headers)
 
     def clone(self) -> Any:
         """A copy of this response, body included; raises OSError if the body was read."""
@@ -264,4 +294,17 @@ class StreamedBody:
         return (await self.bytes()).decode("utf-8", "replace")
 
     async def _json(self, **kwargs: Any) -> Any:
-        return json.loads(await self.text(), **kwargs)
+        return jsdict.loads(await self.text(), **kwargs)
+
+
+class StreamResponse(StreamedBody, Response):
+    """A Response built on a stream (`Response(r2_object.body)`): sent as it is read."""
+
+    __slots__ = ()
+
+
+class StreamedResponse(StreamedBody, Response):
+    """A Response whose body is a ReadableStream still being produced (e.g. another
+    response's `body` passed on): its bytes are sent as the stream yields them."""
+
+    __slots__ = ()

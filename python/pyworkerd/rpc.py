@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-from pyworkerd.errors import JsException
+from pyworkerd.errors import JsException, global_scope_error
 
 _channel: Any = None
 _server: Any = None
@@ -33,10 +33,9 @@ def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> A
     """Binding call `op(*args)`: decode(result fields) — awaitable in a task, else the value."""
     channel = _channel
     if channel is None:
-        raise RuntimeError("bindings can only be used while the worker serves a request")
-    asyncio = sys.modules.get("asyncio")  # not imported: no loop, so a blocking call
-    loop = asyncio.events._get_running_loop() if asyncio is not None else None
-    if loop is not None and asyncio.current_task(loop) is not None:
+        raise global_scope_error()  # top-level code (the template): no I/O, as in workerd
+    loop, in_a_task = _loop_and_task()
+    if in_a_task:
         future = loop.create_future()
         _futures[channel.rpc_send(op, *args)] = (future, decode)
         _server.schedule_flush()
@@ -45,6 +44,45 @@ def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> A
     if loop is not None:
         _server.after_blocking_call()
     return decode(_fields(fields))
+
+
+def _loop_and_task() -> tuple[Any, bool]:
+    """The running loop (or None), and whether this runs inside one of its tasks: call()
+    then returns a Future, else it blocks."""
+    asyncio = sys.modules.get("asyncio")  # not imported: no loop, so a blocking call
+    loop = asyncio.events._get_running_loop() if asyncio is not None else None
+    return loop, loop is not None and asyncio.current_task(loop) is not None
+
+
+def in_task() -> bool:
+    """Whether call() returns a Future here (async code) rather than the value."""
+    return _loop_and_task()[1]
+
+
+def ready(value: Any) -> Any:
+    """`value` as call() would give it: a done Future in async code, else the value itself."""
+    loop, in_a_task = _loop_and_task()
+    if not in_a_task:
+        return value
+    future = loop.create_future()
+    future.set_result(value)
+    return future
+
+
+def send(op: str, *args: str | bytes) -> None:
+    """Queue binding call `op(*args)` whose answer nobody waits for (closing something)."""
+    if _channel is not None:
+        _channel.rpc_send(op, *args)
+        if _server is not None:
+            _server.schedule_flush()
+
+
+def notify(op: str, *args: str | bytes) -> None:
+    """Binding call `op(*args)` whose answer nobody waits for (it is dropped when it comes):
+    for a task being cancelled, which can await nothing more."""
+    if _channel is not None:
+        _channel.rpc_send(op, *args)
+        _server.schedule_flush()
 
 
 def resolve(call_id: int, fields: list[bytes]) -> None:

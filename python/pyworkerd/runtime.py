@@ -24,12 +24,13 @@ from typing import Any
 
 import js
 import workers
-from pyworkerd import bindings, context, entropy, packages, trace
+from pyworkerd import bindings, bundle, context, entropy, packages, rpc_values, timers, trace
 from pyworkerd import log as _log
 from pyworkerd.context import Env, ExecutionContext
 from pyworkerd.context import is_awaitable as _is_awaitable
 from pyworkerd.context import log_exception as _log_exception
 from pyworkerd.context import pending as _pending
+from pyworkerd.errors import JsException
 from pyworkerd.response import Response
 from pyworkerd.webapi import Headers, JsHeaders, Request, WireResponse, make_request
 
@@ -63,6 +64,10 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "kv": lambda b: bindings.KvNamespace(b["name"]),
     "service": lambda b: bindings.Fetcher(b["name"]),
     "workflow": lambda b: _workflow_binding(b["name"]),
+    "r2": lambda b: _r2_binding(b["name"]),
+    "memory_cache": lambda b: _memory_cache_binding(b["name"]),
+    "queue": lambda b: _queue_binding(b["name"]),
+    "disk": lambda b: bindings.DiskFetcher(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -73,6 +78,22 @@ def _workflow_binding(name: str) -> Any:
     from pyworkerd import workflows
 
     return workflows.WorkflowBinding(name)
+
+
+def _memory_cache_binding(name: str) -> Any:
+    """A memoryCache binding (imported only by workers that have one)."""
+    from pyworkerd import memory_cache
+
+    return memory_cache.MemoryCache(name)
+_compat: tuple[str, list[str]] = ("", [])
+"""The worker's compatibility date and flags (load() sets them before building env)."""
+
+
+def _queue_binding(name: str) -> Any:
+    """A Queue producer binding; pyworkerd.queues is imported only by workers that have one."""
+    from pyworkerd import queues
+
+    return queues.Queue(name, queues.json_by_default(*_compat))
 
 
 def make_env(bindings: list[dict[str, Any]]) -> Env:
@@ -93,6 +114,13 @@ def make_env(bindings: list[dict[str, Any]]) -> Env:
 def _is_coroutine_function(func: Any) -> bool:
     code = getattr(func, "__code__", None)
     return code is not None and bool(code.co_flags & CO_COROUTINE)
+
+
+def _r2_binding(name: str) -> Any:
+    """An R2 bucket; pyworkerd.r2 is imported only by workers that have one."""
+    from pyworkerd import r2
+
+    return r2.R2Bucket(name)
 
 
 def __getattr__(name: str) -> Any:
@@ -117,17 +145,24 @@ def load(spec: dict[str, Any]) -> None:
         sys.path.remove(directory)
     sys.path.insert(0, directory)
     start = trace.clock()
-    resolved = packages.setup(spec)
+    vendored = bundle.setup(spec)
+    resolved = packages.setup(spec, vendored)
     trace.step(f"requirements resolved ({len(resolved)})", start)
     entropy.begin_template(directory)
+    global _compat
+    _compat = (spec.get("compat_date", ""), list(spec.get("compat_flags", [])))
+    context.compat_flags = _compat_flags(spec)
     context.env = make_env(spec.get("bindings", []))
     main = spec["main_module"]
     if not main.endswith(".py"):
         raise ValueError("Main module needs to end with a .py file extension")
     with trace.imports(_requirement_modules(resolved)):
         module = _import_main(main[:-3].replace("/", "."))
+    timers.run_top_level()   # zero timeouts the top-level code set run after it, as in JavaScript
     flags = set(spec.get("compat_flags", []))
     _select_entrypoint(module, main, _legacy_handlers(spec.get("compat_date", ""), flags))
+    if spec.get("test_scheduled"):
+        _add_test_endpoints()
     _warm_up()
 
 
@@ -159,6 +194,14 @@ def _warm_up() -> None:
                                                [("host", "localhost")], b""))
         finally:
             loop.close()
+
+
+def _compat_flags(spec: dict[str, Any]) -> dict[str, bool]:
+    """Every known flag -> on/off, as the host resolved them (the flags given, if it did not)."""
+    enabled = spec.get("compat_enabled")
+    if isinstance(enabled, dict):
+        return {str(k): bool(v) for k, v in enabled.items()}
+    return {str(f): True for f in spec.get("compat_flags", [])}
 
 
 def _requirement_modules(resolved: dict[str, packages.Resolved]) -> dict[str, str]:
@@ -195,11 +238,8 @@ def _select_entrypoint(module: ModuleType, main: str, legacy: bool) -> None:
     global _call, _label, _module, _legacy
     _module, _legacy = module, legacy
     default = _exported(module, "Default")
-    is_class = (
-        isinstance(default, type)
-        and issubclass(default, workers.WorkerEntrypoint)
-        and default is not workers.WorkerEntrypoint
-    )
+    bases = bundle.with_vendored(workers.WorkerEntrypoint)
+    is_class = isinstance(default, type) and issubclass(default, bases) and default not in bases
     on_fetch = getattr(module, "on_fetch", None)  # as workerd: __all__ only filters classes
     on_fetch = on_fetch if callable(on_fetch) else None
     if is_class and legacy and on_fetch is not None:
@@ -243,7 +283,7 @@ def _missing_handler(main: str, legacy: bool, default: Any, on_fetch: Any) -> Ex
                 "Default.fetch, or add the compatibility flag disable_python_no_global_handlers."
             )
     if default is not None and not (
-        isinstance(default, type) and issubclass(default, workers.WorkerEntrypoint)
+        isinstance(default, type) and issubclass(default, bundle.with_vendored(workers.WorkerEntrypoint))
     ):
         exc.add_note("`Default` is defined but is not a subclass of workers.WorkerEntrypoint.")
     return exc
@@ -376,14 +416,44 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
                           [tuple(h) for h in info["headers"]], body)
         if name in ("__tests__", "__test__"):  # `pyworkerd test` (the host's own calls)
             return _handle_test_call(req_id, entrypoint, name)
+        if name in ("__queue__", "__scheduled__"):  # queue batches, Cron Triggers
+            return _handle_event(req_id, cls, name, payload)
+        args = rpc_values.decode_rpc(payload) if payload else []
+        if name == "scheduled":
+            return _handle_scheduled(req_id, entrypoint, cls, args)
         method = _rpc_method(cls, name, entrypoint)
-        args = bindings.python_from_rpc(payload) if payload else []
         result = method(cls(ExecutionContext(req_id), context.env))(*args)
     except Exception as exc:
         return _rpc_failed(req_id, entrypoint, name, exc)
     if _is_awaitable(result):
         return _finish_call(req_id, entrypoint, name, result)
     return _rpc_answer(req_id, entrypoint, name, result)
+
+
+def _handle_scheduled(req_id: int, entrypoint: str, cls: type, args: list[Any]) -> Any:
+    """A service binding's scheduled({scheduledTime, cron}): the worker's scheduled handler,
+    called relaxed with (controller, env, ctx); answered with workerd's ScheduledResult."""
+    from pyworkerd import scheduled  # only workers that receive scheduled events need it
+
+    ctx = ExecutionContext(req_id)
+    is_class = cls is not workers.WorkerEntrypoint
+    handler = scheduled.handler_of(cls if is_class else None,
+                                   cls(ctx, context.env) if is_class else None,
+                                   _module if _legacy else None)
+    if handler is None:
+        raise TypeError("Handler does not export a scheduled() function.")
+    ctrl = scheduled.controller(args)
+    arity = _positional_count(handler)
+    call_args = (ctrl, context.env, ctx)
+    try:
+        result = handler(*(call_args if arity < 0 else call_args[:arity]))
+    except Exception as exc:
+        result = _raising(exc)
+    return _finish_call(req_id, entrypoint, "scheduled", scheduled.outcome(req_id, ctrl, result))
+
+
+async def _raising(exc: Exception) -> None:
+    raise exc
 
 
 def _handle_test_call(req_id: int, entrypoint: str, name: str) -> Any:
@@ -399,6 +469,24 @@ def _handle_test_call(req_id: int, entrypoint: str, name: str) -> Any:
     return _rpc_answer(req_id, entrypoint, "test", None)
 
 
+def _handle_event(req_id: int, cls: type, name: str, payload: bytes) -> Any:
+    """A queue batch or a scheduled event for `cls`'s handler (pyworkerd.events)."""
+    from pyworkerd import events  # only workers that get events need it
+
+    run = events.run_queue if name == "__queue__" else events.run_scheduled
+    return run(_module, _legacy, cls, req_id, payload, _positional_count)
+
+
+def _add_test_endpoints() -> None:
+    """`--test-scheduled`: the fetch entry point also answers wrangler's scheduled test paths."""
+    from pyworkerd import events
+
+    global _call
+    default = _entrypoint_class("")
+    _call = events.with_test_endpoints(
+        _call, lambda req_id, payload: _handle_event(req_id, default, "__scheduled__", payload))
+
+
 async def _awaited_to_none(awaitable: Awaitable[Any]) -> None:
     await awaitable  # a test's result is not sent back: only whether it raised
 
@@ -406,7 +494,8 @@ async def _awaited_to_none(awaitable: Awaitable[Any]) -> None:
 def _entrypoint_class(entrypoint: str) -> type:
     name = entrypoint or "Default"
     cls = getattr(_module, name, None) if _module is not None else None
-    if not (isinstance(cls, type) and issubclass(cls, (workers.WorkerEntrypoint, workers.WorkflowEntrypoint))):
+    bases = bundle.with_vendored(workers.WorkerEntrypoint) + bundle.with_vendored(workers.WorkflowEntrypoint)
+    if not (isinstance(cls, type) and issubclass(cls, bases)):
         if not entrypoint:
             return workers.WorkerEntrypoint  # legacy on_fetch worker: fetch only
         raise TypeError(f'The worker has no WorkerEntrypoint class named "{name}".')
@@ -439,16 +528,19 @@ async def _finish_call(req_id: int, entrypoint: str, name: str, awaitable: Await
 
 def _rpc_answer(req_id: int, entrypoint: str, name: str, result: Any) -> WireResponse:
     try:
-        body = bindings.python_to_rpc(result)
-    except (TypeError, ValueError) as exc:
+        body = rpc_values.encode_rpc(result)
+    except (TypeError, ValueError, JsException) as exc:
         return _rpc_failed(req_id, entrypoint, name, exc)
     return (200, [("content-type", "application/json")], body)
 
 
 def _rpc_failed(req_id: int, entrypoint: str, name: str, exc: Exception) -> WireResponse:
     _log_exception(f"request {req_id} RPC {entrypoint or 'Default'}.{name}(): uncaught exception", exc)
-    body = json.dumps({"name": type(exc).__name__, "message": str(exc)}).encode()
-    return (500, [("content-type", "application/json")], body)
+    if isinstance(exc, JsException):  # e.g. DataCloneError: the caller gets its name back
+        info = {"name": exc.name, "message": exc.message}
+    else:
+        info = {"name": type(exc).__name__, "message": str(exc)}
+    return (500, [("content-type", "application/json")], json.dumps(info).encode())
 
 
 async def _finish(req_id: int, method: str, url: str, awaitable: Awaitable[Any]) -> WireResponse:

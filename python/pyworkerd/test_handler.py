@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import Any, Awaitable, Callable
 
 import workers
+from pyworkerd import bundle
 
 
 class TestController:
@@ -23,7 +24,8 @@ class TestController:
 
 def _own_test(cls: type) -> Callable[..., Any] | None:
     handler = getattr(cls, "test", None)
-    return handler if callable(handler) and handler is not getattr(workers.WorkerEntrypoint, "test", None) else None
+    inherited = [getattr(base, "test", None) for base in bundle.with_vendored(workers.WorkerEntrypoint)]
+    return handler if callable(handler) and handler not in inherited else None
 
 
 def _entrypoint_classes(module: ModuleType) -> dict[str, type]:
@@ -32,7 +34,8 @@ def _entrypoint_classes(module: ModuleType) -> dict[str, type]:
     out = {}
     for name in names:
         cls = getattr(module, name, None)
-        if inspect.isclass(cls) and issubclass(cls, workers.WorkerEntrypoint) and cls is not workers.WorkerEntrypoint:
+        bases = bundle.with_vendored(workers.WorkerEntrypoint)
+        if inspect.isclass(cls) and issubclass(cls, bases) and cls not in bases:
             out["" if name == "Default" else name] = cls
     return out
 

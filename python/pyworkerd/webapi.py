@@ -10,11 +10,18 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPMethod
 from typing import Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+from pyworkerd.blob import Blob
+from pyworkerd.buffers import ArrayBuffer, as_bytes
+from pyworkerd.formdata import FormData, encode_multipart, js_string, parse_form
+from pyworkerd.streams import ReadableStream
+
+from pyworkerd import jsdict
 
 WireHeaders = list[tuple[str, str]]
 WireResponse = tuple[int, WireHeaders, bytes]
@@ -35,7 +42,7 @@ def _name(name: object) -> str:
 
 
 def _value(value: object) -> str:
-    text = (value if isinstance(value, str) else str(value)).strip(" \t")
+    text = js_string(value).strip(" \t")
     if _bad_value(text):
         raise TypeError(f"Invalid header value: {text!r}")
     return text
@@ -109,10 +116,14 @@ class Headers:
     __getitem__ = get
 
     def get_all(self, name: str, failobj: Any = None) -> Any:
-        """Every value of header `name` as a list, or `failobj` if it is absent."""
+        """The values of header `name` as a list, or `failobj` if it is absent: repeats
+        comma-joined into one value as JavaScript's Headers (and so Cloudflare's SDK) gives
+        them, except Set-Cookie, whose values are listed one by one."""
         key = name.lower()
         values = [v for k, v in self._list if k == key]
-        return values if values else failobj
+        if not values:
+            return failobj
+        return values if key == _SET_COOKIE or len(values) == 1 else [", ".join(values)]
 
     def getSetCookie(self) -> list[str]:
         """Every Set-Cookie value, in order."""
@@ -238,19 +249,50 @@ class JsHeaders(Headers):
         return iter(self.entries())
 
 
+def _default_type(headers: WireHeaders, content_type: str) -> None:
+    if content_type and not any(k == "content-type" for k, _ in headers):
+        headers.append(("content-type", content_type))
+
+
 def body_bytes(body: object, headers: WireHeaders, kind: str) -> bytes | None:
-    """Convert a body to bytes; a str body gets text/plain unless a content-type is set."""
+    """Convert a body to bytes, adding the content-type its kind implies unless one is set:
+    str (text/plain;charset=UTF-8), bytes-like, ArrayBuffer/typed array/DataView, Blob (its
+    type), FormData (multipart/form-data) or a ReadableStream holding a whole body."""
     if body is None:
         return None
     if isinstance(body, str):
-        if not any(k == "content-type" for k, _ in headers):
-            headers.append(TEXT_PLAIN)
+        _default_type(headers, TEXT_PLAIN[1])
         return body.encode()
     if isinstance(body, bytes):
         return body
-    if isinstance(body, (bytearray, memoryview)):
-        return bytes(body)
+    data = as_bytes(body)
+    if data is not None:
+        return data
+    if isinstance(body, Blob):
+        _default_type(headers, body._type)
+        return body._data
+    if isinstance(body, FormData):
+        data, content_type = encode_multipart(body)
+        _default_type(headers, content_type)
+        return data
+    if isinstance(body, ReadableStream) and body.is_whole():
+        return body._take()
     raise TypeError(f"Unsupported type in {kind}: {type(body).__name__}")
+
+
+def normalize_url(url: str) -> str:
+    """An absolute http(s) URL as the URL standard writes it (scheme and host lower-case,
+    "/" for an empty path); any other text is returned as it is."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in ("http", "https", "ws", "wss") or not parts.netloc:
+        return url
+    netloc = parts.netloc
+    if "@" not in netloc:
+        netloc = netloc.lower()
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query, parts.fragment))
 
 
 class Body:
@@ -283,7 +325,33 @@ class Body:
         return self._take()
 
     async def _json(self, **kwargs: Any) -> Any:
-        return json.loads(self._take().decode("utf-8", "replace"), **kwargs)
+        return jsdict.loads(self._take().decode("utf-8", "replace"), **kwargs)
+
+    def _content_type(self) -> str | None:
+        return self.headers.get("content-type")  # type: ignore[attr-defined]
+
+    async def form_data(self) -> FormData:
+        """The body parsed as multipart/form-data or application/x-www-form-urlencoded
+        (by its Content-Type); file parts are File objects."""
+        return parse_form(await self.bytes(), self._content_type())
+
+    formData = form_data
+
+    async def blob(self) -> Blob:
+        """The body as a Blob of the body's Content-Type."""
+        kind = self._content_type() or ""
+        return Blob._of(await self.bytes(), kind.lower() if kind.isascii() else "")
+
+    async def buffer(self) -> ArrayBuffer:
+        """The body as a JavaScript ArrayBuffer (`.byteLength`, `.to_bytes()`)."""
+        return ArrayBuffer(await self.bytes())
+
+    @property
+    def body(self) -> ReadableStream | None:
+        """The body as a ReadableStream (`getReader()`, `async for`), None without one."""
+        if self._body is None:
+            return None
+        return ReadableStream(self._body)
 
 
 class Request(Body):
@@ -303,9 +371,10 @@ class Request(Body):
         *,
         method: HTTPMethod | str | None = None,
         headers: object = None,
-        body: str | bytes | None = None,
+        body: Any = None,
         redirect: str | None = None,
         cf: object = None,
+        **other: Any,
     ) -> None:
         if isinstance(input, Request):
             if input._body_used and body is None:
@@ -315,7 +384,7 @@ class Request(Body):
             url, meth, pairs = input._url, input._method, input._header_pairs()
             data, redir = input._body, input._redirect
         elif isinstance(input, str):
-            url, meth, pairs, data, redir = input, "GET", [], None, "follow"
+            url, meth, pairs, data, redir = normalize_url(input), "GET", [], None, "follow"
         else:
             raise TypeError(f"Request input must be a URL string or a Request, not {type(input).__name__}")
         if method is not None:
@@ -331,6 +400,15 @@ class Request(Body):
         self._body, self._body_used = data, False
         self._redirect = redirect or redir
         self._client = self._server = None  # a Request made in Python came in on no connection
+
+    @classmethod
+    def new(cls, input: str | Request, options: Any = None, /, **kwargs: Any) -> Request:
+        """`new Request(input, {method, headers, body, redirect})` (JavaScript's constructor)."""
+        if options is not None and not isinstance(options, Mapping):
+            to_py = getattr(options, "to_py", None)
+            options = to_py() if to_py is not None else None
+        init = {**(options or {}), **kwargs}
+        return cls(input, **{k: v for k, v in init.items() if v is not None})
 
     def _header_pairs(self) -> WireHeaders:
         return self._headers._list.copy() if self._headers is not None else [

@@ -145,21 +145,15 @@ class WorkflowStep:
     async def _arguments(self, name: str, func: Callable[..., Any], config: dict[str, Any],
                          attempt: int, depends: Any, concurrent: bool) -> list[Any]:
         """Implicit dependencies: each parameter names an earlier step (its result is passed)
-        or is `ctx`; with `depends=[...]` (legacy form) those steps run first, nothing passed."""
-        if depends:
-            waits = [d() for d in depends]
-            if concurrent:
-                await asyncio.gather(*waits)
-            else:
-                for w in waits:
-                    await w
-            return []
+        or is `ctx`. With `depends=[...]` (the legacy form), the parameters other than `ctx`
+        get those steps' results, in order (as Cloudflare's SDK passes them)."""
         params = list(inspect.signature(func).parameters)
+        if depends is not None:
+            return await self._legacy_arguments(name, params, config, attempt, list(depends), concurrent)
         args: list[Any] = []
         for p in params:
             if p == "ctx":
-                args.append(JsDict(step=JsDict(name=name, count=self._names.get(name, 1)),
-                                   attempt=attempt, config=config))
+                args.append(self._ctx(name, config, attempt))
             elif p in self._steps:
                 args.append(self._steps[p]())
             else:
@@ -167,6 +161,26 @@ class WorkflowStep:
         if concurrent:
             return list(await asyncio.gather(*[a if inspect.isawaitable(a) else _value(a) for a in args]))
         return [await a if inspect.isawaitable(a) else a for a in args]
+
+    def _ctx(self, name: str, config: dict[str, Any], attempt: int) -> JsDict:
+        """The `ctx` argument of a step: its name and count, the attempt, its config."""
+        return JsDict(step=JsDict(name=name, count=self._names.get(name, 1)), attempt=attempt,
+                      config=config)
+
+    async def _legacy_arguments(self, name: str, params: list[str], config: dict[str, Any],
+                                attempt: int, depends: list[Any], concurrent: bool) -> list[Any]:
+        """`step.do(name, depends=[a, b])`: parameter i (ctx aside) gets step i's result."""
+        others = [p for p in params if p != "ctx"]
+        if len(depends) != len(others):
+            if not depends:
+                raise TypeError(f"Step has {len(others)} non-ctx parameter(s) but no 'depends' list provided")
+            raise TypeError(f"Step declares {len(others)} non-ctx parameter(s) but 'depends' has "
+                            f"{len(depends)} item(s)")
+        if concurrent:
+            results = list(await asyncio.gather(*[d() for d in depends]))
+        else:
+            results = [await d() for d in depends]
+        return [self._ctx(name, config, attempt) if p == "ctx" else results.pop(0) for p in params]
 
     async def sleep(self, name: str, duration: Any) -> None:
         """Sleep durably for `duration` (milliseconds, a timedelta, or "10 seconds")."""

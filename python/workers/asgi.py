@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import unquote
@@ -25,7 +26,7 @@ from pyworkerd import context, response, webapi
 from pyworkerd import log as _log
 from workers import asgi_websocket
 
-__all__ = ["asgi_adapter", "env", "fetch", "websocket"]
+__all__ = ["asgi_adapter", "env", "fetch", "request_to_scope", "run_in_background", "websocket"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -146,13 +147,14 @@ def _server(scheme: str, authority: str) -> tuple[str, int | None]:
 _request_pairs: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
-def _headers_and_client(request: webapi.Request, authority: bytes) -> tuple[list[tuple[bytes, bytes]], Any]:
-    """Header pairs as lower-case bytes, `host` first (the host passes it as the URL's
-    authority), and the client's address: the connection's peer, or for a request that came
-    in on no connection (a service binding's) as Cloudflare passes it (CF-Connecting-IP).
+def _headers_and_client(request: webapi.Request) -> tuple[list[tuple[bytes, bytes]], Any]:
+    """Header pairs as lower-case bytes, exactly the request's (an HTTP request's include its
+    Host; a service binding's or one made in Python have none unless given, as on workerd),
+    and the client's address: the connection's peer, or for a request that came in on no
+    connection (a service binding's) as Cloudflare passes it (CF-Connecting-IP).
     Pairs seen before come from a memo."""
     raw = request._headers._list if request._headers is not None else request._raw
-    pairs = [(b"host", authority)]
+    pairs: list[tuple[bytes, bytes]] = []
     client = request._client
     memo = _request_pairs
     get = memo.get
@@ -167,26 +169,23 @@ def _headers_and_client(request: webapi.Request, authority: bytes) -> tuple[list
                     memo.clear()
                 memo[pair] = converted
         name = converted[0]
-        if name == b"host":
-            continue
         if name == b"cf-connecting-ip" and request._client is None:
             client = (pair[1], 0)
         append(converted)
     return pairs, client
 
 
-_urls: dict[str, tuple[str, str, bytes, bytes, bytes, tuple[str, int | None]]] = {}
+_urls: dict[str, tuple[str, str, bytes, bytes, tuple[str, int | None]]] = {}
 
 
-def _url_parts(url: str) -> tuple[str, str, bytes, bytes, bytes, tuple[str, int | None]]:
-    """(scheme, path, raw_path, query_string, host header, server) of an absolute URL, as
-    the scope has them; URLs seen before come from a memo."""
+def _url_parts(url: str) -> tuple[str, str, bytes, bytes, tuple[str, int | None]]:
+    """(scheme, path, raw_path, query_string, server) of an absolute URL, as the scope has
+    them; URLs seen before come from a memo."""
     parts = _urls.get(url)
     if parts is None:
         scheme, authority, path, query = _split_url(url)
         parts = (scheme, unquote(path) if "%" in path else path, path.encode("utf-8", "surrogateescape"),
-                 query.encode("utf-8", "surrogateescape"), authority.encode("latin-1", "replace"),
-                 _server(scheme, authority))
+                 query.encode("utf-8", "surrogateescape"), _server(scheme, authority))
         if len(url) <= MEMO_URL:
             if len(_urls) >= MEMO_SIZE:
                 _urls.clear()
@@ -196,8 +195,8 @@ def _url_parts(url: str) -> tuple[str, str, bytes, bytes, bytes, tuple[str, int 
 
 def http_scope(request: webapi.Request, env: Any, state: dict[str, Any]) -> Scope:
     """The ASGI 3 HTTP scope of a Workers request."""
-    scheme, path, raw_path, query, authority, server = _url_parts(request._url)
-    headers, client = _headers_and_client(request, authority)
+    scheme, path, raw_path, query, server = _url_parts(request._url)
+    headers, client = _headers_and_client(request)
     return {
         "type": "http",
         "asgi": ASGI_VERSION,
@@ -348,8 +347,9 @@ class _Exchange:
                 self.queue.put_nowait(exc)  # the stream fails: logged by the isolate loop
             elif not isinstance(exc, asyncio.CancelledError):
                 req = self.request
-                context.log_exception(
-                    f"{req._method} {req._url}: the ASGI app raised after sending its response", exc)
+                message = f"{req._method} {req._url}: the ASGI app raised after sending its response"
+                context.log_exception(message, exc)
+                _to_asgi_logger(message, exc)
         elif self.queue is not None and not self.finished:
             self._finish()  # returned without more_body=False: the body ends here
 
@@ -382,11 +382,17 @@ async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) ->
         return await asgi_websocket.serve(app, request, asgi_websocket.websocket_scope(scope, request))
     request_id = context.streams.early_stream_id()  # context.early_stream_id(), one call less
     if request_id is None:
-        return await _run_in_task(app, scope, _Exchange(request, None))
+        try:
+            return await _run_in_task(app, scope, _Exchange(request, None))
+        except Exception as exc:
+            _to_asgi_logger(f"ASGI request failed: {exc}", exc)
+            raise
     exchange = _Exchange(request, request_id)  # inline: in this task (see _Exchange)
     try:
         await app(scope, exchange.receive, exchange.send)
     except BaseException as exc:
+        if exchange.response is None and isinstance(exc, Exception):
+            _to_asgi_logger(f"ASGI request failed: {exc}", exc)
         if exchange.response is None or isinstance(exc, asyncio.CancelledError):
             raise
         exchange.app_ended(exc)
@@ -425,6 +431,41 @@ async def websocket(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None
 
 asgi_adapter = fetch
 """The seed's spelling: `from asgi import asgi_adapter; await asgi_adapter(app, request)`."""
+
+
+def request_to_scope(request: Any, env: Any, ws: bool = False) -> Scope:
+    """The ASGI scope of `request` (a workers.Request or js.Request), `env` in scope["env"]
+    (Cloudflare's SDK function; `ws`: a "websocket" scope)."""
+    scope = http_scope(request, env, {})
+    if ws:
+        scope["type"] = "websocket"
+        scope["scheme"] = {"http": "ws", "https": "wss"}.get(scope["scheme"], scope["scheme"])
+    return scope
+
+
+def run_in_background(coroutine: Awaitable[Any]) -> None:
+    """Run `coroutine` after the response too (waitUntil); a failure is logged, to the
+    Worker's log and to the "asgi" logger when logging is configured."""
+    async def logged() -> Any:
+        try:
+            return await coroutine
+        except Exception as exc:
+            _to_asgi_logger(f"ASGI background task failed: {exc}", exc)
+            raise
+
+    context.wait_until(logged())
+
+
+def _to_asgi_logger(message: str, exc: BaseException) -> None:
+    """Also report a failure to the standard `logging` module's "asgi" logger, as Cloudflare's
+    SDK does, when the Worker uses logging and has a handler for it (the Worker's log already
+    has the traceback: without a handler, logging's stderr fallback would repeat it)."""
+    logging = sys.modules.get("logging")
+    if logging is None:
+        return
+    logger = logging.getLogger("asgi")
+    if logger.hasHandlers():
+        logger.error(message, exc_info=(type(exc), exc, exc.__traceback__))
 
 
 # ---------------------------------------------------------------- lifespan

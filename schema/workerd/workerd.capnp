@@ -470,7 +470,8 @@ struct Worker {
 
   pyworkerd @21 :PyworkerdOptions;
   # pyworkerd's own extension (workerd has no such field): this worker's limits and isolate
-  # pool. A field left at 0 takes the value of the matching `pyworkerd serve` flag.
+  # pool (a field left at 0 takes the value of the matching `pyworkerd serve` flag), the
+  # queues it consumes and its cron schedules.
 
   struct PyworkerdOptions {
     memoryLimitMib @0 :UInt32;         # --memory-limit
@@ -479,6 +480,48 @@ struct Worker {
     maxConcurrentRequests @3 :UInt32;  # --max-concurrent-requests
     minIsolates @4 :UInt32;            # --min-isolates / --isolates
     maxIsolates @5 :UInt32;            # --max-isolates
+
+    queueConsumers @6 :List(QueueConsumer);
+    # The queues this worker consumes: each batch of messages is delivered to its default
+    # entrypoint's `queue(self, batch, env, ctx)` (or a top-level `on_queue`). A queue is made
+    # by being named: by a `queue = "NAME"` producer binding (whose designator names a queue of
+    # pyworkerd's, not a service), by a consumer or by a deadLetterQueue. Its messages live in
+    # SQLite under the persist directory (queues.sqlite3) and survive a restart. A queue has at
+    # most one consumer. The fields are wrangler's [[queues.consumers]] settings.
+
+    crons @7 :List(Text);
+    # Cron Triggers (wrangler's `triggers.crons`): each schedule calls the default entrypoint's
+    # `scheduled(self, controller, env, ctx)` (or a top-level `on_scheduled`). Five fields
+    # (minute hour day-of-month month day-of-week, UTC) with Cloudflare's syntax: `*`, `,`,
+    # `-`, `/`, names (JAN-DEC, SUN-SAT), day-of-week 1-7 = Sunday-Saturday (0 is Sunday too),
+    # `L` and `W` in day-of-month, `L` and `#` in day-of-week; or an alias: @yearly,
+    # @annually, @monthly, @weekly, @daily, @midnight, @hourly. A tick missed while the server
+    # was not running is not run later.
+
+    struct QueueConsumer {
+      queue @0 :Text;
+      # The queue's name: 1 to 63 lowercase letters, digits, '-' or '_'.
+
+      maxBatchSize @1 :UInt32 = 10;
+      # max_batch_size: messages per batch, 1 to 100.
+
+      maxBatchTimeout @2 :UInt32 = 5;
+      # max_batch_timeout: seconds a partial batch waits for more messages, 0 to 60.
+
+      maxRetries @3 :UInt32 = 3;
+      # max_retries: deliveries after the first before a message goes to the dead-letter
+      # queue (or is dropped), 0 to 100.
+
+      deadLetterQueue @4 :Text;
+      # dead_letter_queue: where messages go after maxRetries failed retries ("": dropped).
+
+      retryDelay @5 :UInt32;
+      # retry_delay: seconds before a retried message is delivered again, 0 to 86400 (a
+      # retry(delaySeconds=) or retryAll(delaySeconds=) overrides it).
+
+      maxConcurrency @6 :UInt32;
+      # max_concurrency: batches delivered at once, 1 to 250; 0 = automatic (up to 8).
+    }
   }
 }
 

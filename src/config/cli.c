@@ -404,6 +404,12 @@ static const cli_option_t options[] = {
       "Do not log one line per request." },
     { "verbose", 0, SERVE, NULL, set_on, AT(verbose), 0,
       "Log informational messages to stderr." },
+    { "test-scheduled", 0, SERVE, NULL, set_on, AT(test_scheduled), 0,
+      "Answer wrangler's test paths on every HTTP socket: /__scheduled?cron=<cron>\n"
+      "and /cdn-cgi/handler/scheduled?cron=<cron>&time=<ms> run the worker's\n"
+      "scheduled() handler (Cron Triggers) at once." },
+    /* hidden (tests): the cron clock runs <n> times as fast as the wall clock */
+    { "test-cron-speed", 0, SERVE, "<n>", set_positive, AT(test_cron_speed), 1000000, NULL },
     { "version", 0, ANY, NULL, set_version, 0, 0,
       "Print version information and exit." },
     { "help", 0, ANY, NULL, set_help, 0, 0,

@@ -66,6 +66,9 @@ typedef struct {
     char socket_fd_names[PW_CLI_MAX_LIST][256];
     char directory_names[PW_CLI_MAX_LIST][256];
     char external_names[PW_CLI_MAX_LIST][256];
+    int test_scheduled;         /* --test-scheduled: /__scheduled and /cdn-cgi/handler/scheduled */
+    int test_cron_speed;        /* hidden --test-cron-speed N: the cron clock runs N times as
+                                 * fast (tests; 0: real time) */
 } pw_cli_t;
 
 /* Returns 0 on success, or -1 with the full usage error in cli->output. */

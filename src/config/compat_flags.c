@@ -216,6 +216,20 @@ const pw_compat_flag_t *pw_compat_flag_find(const char *flag, int *is_disable)
     return NULL;
 }
 
+const pw_compat_flag_t *pw_compat_flag_at(size_t i)
+{
+    return i < N_COMPAT_FLAGS ? &compat_flags[i] : NULL;
+}
+
+static int flag_given(char *const *flags, size_t n_flags, const char *flag);
+
+int pw_compat_flag_on(const pw_compat_flag_t *f, const char *date, char *const *flags, size_t n_flags)
+{
+    if (flag_given(flags, n_flags, f->enable_flag)) return 1;
+    if (flag_given(flags, n_flags, f->disable_flag)) return 0;
+    return f->enable_date && date && strcmp(date, f->enable_date) >= 0;
+}
+
 int pw_compat_date_valid(const char *date)
 {
     if (strlen(date) != 10 || date[0] != '2' || date[4] != '-' || date[7] != '-') return 0;

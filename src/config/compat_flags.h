@@ -20,6 +20,14 @@ typedef struct {
 /* The entry naming `flag` (as its enable or disable flag), or NULL. *is_disable tells which. */
 const pw_compat_flag_t *pw_compat_flag_find(const char *flag, int *is_disable);
 
+/* The table's i-th row (for listing every flag), or NULL past its end. */
+const pw_compat_flag_t *pw_compat_flag_at(size_t i);
+
+/* 1 when the feature of row `f` is on for a worker of compatibility date `date` (may be NULL)
+ * with `flags`: its enable flag is given, or its enable date is reached and its disable flag is
+ * not given. */
+int pw_compat_flag_on(const pw_compat_flag_t *f, const char *date, char *const *flags, size_t n_flags);
+
 /* 1 when `date` is a compatibility date workerd accepts ("2YYY-MM-DD", month 1-12, day 1-31). */
 int pw_compat_date_valid(const char *date);
 

@@ -13,6 +13,7 @@
 #include <arpa/inet.h>
 #include <cJSON.h>
 #include <ctype.h>
+#include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include "config/capnp_eval.h"
 #include "config/compat_flags.h"
 #include "config/precheck.h"
+#include "config/queue_options.h"
 
 typedef struct {
     const pw_config_options_t *opts;
@@ -468,6 +470,89 @@ static int load_workflow_binding(ctx_t *c, const char *svc, const char *name, co
     return out->value && out->entrypoint ? 0 : oom(c);
 }
 
+/* An `r2Bucket` binding: a service designator without entrypoint or props, naming (checked
+ * with the other references) a writable disk service. */
+static int load_r2_binding(ctx_t *c, const char *svc, const char *name, const cJSON *member,
+                           pw_binding_t *out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "worker.bindings[\"%s\"].r2Bucket", name);
+    if (check_designator(c, member, svc, path) < 0) return -1;
+    const char *text = json_str(member, "name");
+    out->kind = PW_BINDING_R2;
+    out->value_len = strlen(text ? text : "");
+    out->value = dup_n(text ? text : "", out->value_len);
+    return out->value ? 0 : oom(c);
+}
+
+/* A MemoryCacheLimits number: capnp's JSON writes a UInt64 as a string. -1: neither. */
+static int json_u64(const cJSON *obj, const char *key, uint64_t max, uint64_t *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    char *end = NULL;
+    if (!v) {
+        *out = 0;
+        return 0;
+    }
+    if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)max) {
+        *out = (uint64_t)v->valuedouble;
+        return 0;
+    }
+    if (!cJSON_IsString(v) || !isdigit((unsigned char)v->valuestring[0]))
+        return -1;
+    errno = 0;
+    unsigned long long n = strtoull(v->valuestring, &end, 10);
+    if (errno || *end || n > max)
+        return -1;
+    *out = n;
+    return 0;
+}
+
+/* A `memoryCache` binding (workerd's in-memory cache): an optional id and required limits. */
+static int load_memory_cache_binding(ctx_t *c, const char *svc, const char *name, const cJSON *mc,
+                                     pw_binding_t *out)
+{
+    const cJSON *limits = cJSON_GetObjectItemCaseSensitive(mc, "limits");
+    uint64_t keys, value, total;
+    if (!cJSON_IsObject(limits)) {
+        return fail(c, AT_STRING(name), svc, "MemoryCache bindings must specify limits. Please "
+                    "update the binding in the worker configuration and try again.");
+    }
+    if (json_u64(limits, "maxKeys", UINT32_MAX, &keys) < 0 ||
+        json_u64(limits, "maxValueSize", UINT32_MAX, &value) < 0 ||
+        json_u64(limits, "maxTotalValueSize", UINT64_MAX, &total) < 0) {
+        return fail(c, AT_STRING(name), svc, "worker.bindings[\"%s\"].memoryCache.limits: maxKeys "
+                    "and maxValueSize must be UInt32 and maxTotalValueSize a UInt64.", name);
+    }
+    const char *id = json_str(mc, "id");
+    out->kind = PW_BINDING_MEMORY_CACHE;
+    out->cache_limits.max_keys = (uint32_t)keys;
+    out->cache_limits.max_value_size = (uint32_t)value;
+    out->cache_limits.max_total_value_size = total;
+    out->value_len = id ? strlen(id) : 0;
+    out->value = dup_n(id ? id : "", out->value_len);
+    return out->value ? 0 : oom(c);
+}
+
+/* `queue = "NAME"`: a queue of the host's (host/queues.h), named by the designator. */
+static int load_queue_binding(ctx_t *c, const char *svc, const char *name, const cJSON *sd,
+                              pw_binding_t *out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "worker.bindings[\"%s\"].queue", name);
+    if (check_designator(c, sd, svc, path) < 0) return -1;
+    const char *queue = json_str(sd, "name");
+    if (!queue || !pw_queue_name_valid(queue)) {
+        return fail2(c, queue && *queue ? AT_STRING(queue) : AT_STRING(name), NO_LOC, svc,
+                     "Queue binding \"%s\": \"%s\" is not a valid queue name (1 to %d lowercase "
+                     "letters, digits, '-' or '_')", name, queue ? queue : "", PW_QUEUE_MAX_NAME);
+    }
+    out->kind = PW_BINDING_QUEUE;
+    out->value_len = strlen(queue);
+    out->value = dup_n(queue, out->value_len);
+    return out->value ? 0 : oom(c);
+}
+
 static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t *out)
 {
     static const char *const fields[] = { "name", NULL };
@@ -516,6 +601,12 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
         if (entry && !(out->entrypoint = strdup(entry))) return oom(c);
     } else if (strcmp(m, "wrapped") == 0) {
         return load_workflow_binding(c, svc, name, member, out);
+    } else if (strcmp(m, "r2Bucket") == 0) {
+        return load_r2_binding(c, svc, name, member, out);
+    } else if (strcmp(m, "memoryCache") == 0) {
+        return load_memory_cache_binding(c, svc, name, member, out);
+    } else if (strcmp(m, "queue") == 0) {
+        return load_queue_binding(c, svc, name, member, out);
     } else {
         char path[1024];
         snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
@@ -590,7 +681,7 @@ static int load_worker_options(ctx_t *c, const char *svc, const cJSON *wj, pw_wo
 {
     static const char *const known[] = {
         "memoryLimitMib", "cpuLimitMs", "requestTimeoutMs", "maxConcurrentRequests",
-        "minIsolates", "maxIsolates", NULL,
+        "minIsolates", "maxIsolates", "queueConsumers", "crons", NULL,
     };
     unsigned *const fields[] = {
         &o->memory_limit_mib, &o->cpu_limit_ms, &o->request_timeout_ms, &o->max_concurrent,
@@ -599,9 +690,16 @@ static int load_worker_options(ctx_t *c, const char *svc, const cJSON *wj, pw_wo
     const cJSON *ext = cJSON_GetObjectItemCaseSensitive(wj, "pyworkerd");
     if (!ext) return 0;
     if (reject_unknown(c, ext, known, svc, "worker.pyworkerd.", NO_LOC) < 0) return -1;
-    for (size_t i = 0; known[i]; i++) {
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(ext, known[i]);
         if (cJSON_IsNumber(v) && v->valuedouble > 0) *fields[i] = (unsigned)v->valuedouble;
+    }
+    char msg[1024];
+    const char *at = NULL;
+    int at_field = 0;
+    if (pw_queue_options_load(ext, o, msg, sizeof msg, &at, &at_field) < 0) {
+        return fail2(c, at_field ? AT_FIELD(at) : AT_STRING(at), AT_FIELD("pyworkerd"), svc,
+                     "%s", msg);
     }
     if (o->max_isolates && o->min_isolates > o->max_isolates) {
         return fail2(c, AT_FIELD("maxIsolates"), AT_STRING(svc), svc,
@@ -1037,6 +1135,22 @@ static int refers_to_missing(ctx_t *c, const char *svc, const char *what, const 
                 "is defined.", what, target);
 }
 
+/* An R2 bucket is kept on a writable disk service (objects as files, metadata in SQLite). */
+static int check_r2_target(ctx_t *c, const pw_service_t *s, const pw_binding_t *b, const pw_service_t *t)
+{
+    if (t->kind != PW_SERVICE_DISK) {
+        return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
+                    "worker.bindings[\"%s\"].r2Bucket naming service \"%s\", which is not a disk "
+                    "service (pyworkerd keeps a bucket in a writable disk service)", b->name, t->name);
+    }
+    if (!t->disk_writable) {
+        return fail(c, AT_STRING(b->name), s->name, "worker.bindings[\"%s\"].r2Bucket names disk "
+                    "service \"%s\", which is not writable: add writable = true to it", b->name,
+                    t->name);
+    }
+    return 0;
+}
+
 /* A worker's bindings and globalOutbound name services that exist and that pyworkerd can
  * serve them from: KV on a disk service (SQLite) or a worker / external service (workerd's KV
  * HTTP protocol), service bindings to Python workers, fetch() through a network service. */
@@ -1047,7 +1161,7 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
     for (size_t i = 0; i < w->n_bindings; i++) {
         const pw_binding_t *b = &w->bindings[i];
         if (b->kind != PW_BINDING_KV && b->kind != PW_BINDING_SERVICE &&
-            b->kind != PW_BINDING_WORKFLOW) continue;
+            b->kind != PW_BINDING_WORKFLOW && b->kind != PW_BINDING_R2) continue;
         snprintf(what, sizeof what, "Worker \"%s\"'s binding \"%s\"", s->name, b->name);
         const pw_service_t *t = pw_config_service(c->cfg, b->value);
         if (!t) return refers_to_missing(c, s->name, what, b->value);
@@ -1063,6 +1177,7 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
                         "Python worker (a Workflow runs in the worker defining its class)", b->name,
                         t->name);
         }
+        if (b->kind == PW_BINDING_R2 && check_r2_target(c, s, b, t) < 0) return -1;
         if (b->kind == PW_BINDING_SERVICE && t->kind != PW_SERVICE_WORKER) {
             return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
                         "worker.bindings[\"%s\"].service naming service \"%s\", which is not a "
@@ -1080,11 +1195,39 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
     return 0;
 }
 
+/* A service binding to a disk service is answered by the host from its directory
+ * (PW_BINDING_DISK); a disk service has no entrypoints. */
+static int mark_disk_bindings(ctx_t *c)
+{
+    for (size_t i = 0; i < c->cfg->n_services; i++) {
+        pw_service_t *s = &c->cfg->services[i];
+        for (size_t j = 0; s->kind == PW_SERVICE_WORKER && j < s->worker.n_bindings; j++) {
+            pw_binding_t *b = &s->worker.bindings[j];
+            const pw_service_t *t = b->kind == PW_BINDING_SERVICE ? pw_config_service(c->cfg, b->value)
+                                                                   : NULL;
+            if (!t || t->kind != PW_SERVICE_DISK) continue;
+            if (b->entrypoint) {
+                return fail(c, AT_STRING(b->entrypoint), s->name, "Worker \"%s\"'s binding \"%s\" "
+                            "refers to service \"%s\" with a named entrypoint \"%s\", but \"%s\" is "
+                            "a disk service, so does not have any named entrypoints.", s->name,
+                            b->name, t->name, b->entrypoint, t->name);
+            }
+            b->kind = PW_BINDING_DISK;
+        }
+    }
+    return 0;
+}
+
 static int check_references(ctx_t *c)
 {
     for (size_t i = 0; i < c->cfg->n_services; i++) {
         const pw_service_t *s = &c->cfg->services[i];
         if (s->kind == PW_SERVICE_WORKER && check_worker_references(c, s) < 0) return -1;
+    }
+    char msg[1024];
+    const char *svc = NULL, *at = NULL;
+    if (pw_queue_options_check(c->cfg, msg, sizeof msg, &svc, &at) < 0) {
+        return fail(c, AT_STRING(at), svc, "%s", msg);
     }
     return 0;
 }
@@ -1114,6 +1257,7 @@ static int load_json(ctx_t *c, const char *json)
     }
     int rc = check_top_level(c, root);
     if (rc == 0) rc = load_services(c, cJSON_GetObjectItemCaseSensitive(root, "services"));
+    if (rc == 0) rc = mark_disk_bindings(c);
     if (rc == 0) rc = check_references(c);
     if (rc == 0) rc = load_sockets(c, cJSON_GetObjectItemCaseSensitive(root, "sockets"));
     if (rc == 0) rc = check_service_overrides(c, c->opts->directory_overrides,
@@ -1226,6 +1370,7 @@ static void free_worker(pw_worker_t *w)
     }
     free(w->bindings);
     free(w->global_outbound);
+    pw_queue_options_free(&w->options);
 }
 
 void pw_config_free(pw_config_t *config)

@@ -10,6 +10,7 @@
 #define PW_CONFIG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
     PW_MODULE_PYTHON,
@@ -37,6 +38,13 @@ typedef enum {
     PW_BINDING_SERVICE,     /* service: value = the worker's name, entrypoint = class or NULL */
     PW_BINDING_WORKFLOW,    /* wrapped PW_WORKFLOWS_MODULE: value = the worker's name,
                              * entrypoint = its WorkflowEntrypoint class */
+    PW_BINDING_R2,          /* r2Bucket: value = the writable disk service holding it */
+    PW_BINDING_MEMORY_CACHE,    /* memoryCache: value = its id ("": none, the binding's own
+                                 * cache), cache_limits = its limits */
+    PW_BINDING_QUEUE,       /* queue: value = the queue's name (a queue of the host's, not a
+                             * service: host/queues.h) */
+    PW_BINDING_DISK,        /* service naming a disk service (static files, env.ASSETS):
+                             * value = the disk service's name; the host answers its fetch */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */
@@ -49,7 +57,26 @@ typedef struct {
     size_t value_len;
     char *entrypoint;       /* PW_BINDING_SERVICE: a named WorkerEntrypoint class, or NULL;
                              * PW_BINDING_WORKFLOW: the WorkflowEntrypoint class */
+    struct {                /* PW_BINDING_MEMORY_CACHE: workerd's MemoryCacheLimits */
+        uint32_t max_keys, max_value_size;
+        uint64_t max_total_value_size;
+    } cache_limits;
 } pw_binding_t;
+
+/* A queue the worker consumes (`pyworkerd.queueConsumers`, wrangler's [[queues.consumers]]). */
+typedef struct {
+    char *queue;
+    unsigned max_batch_size;        /* 1..PW_QUEUE_MAX_BATCH */
+    unsigned max_batch_timeout_s;   /* 0..60 */
+    unsigned max_retries;           /* 0..100 */
+    char *dead_letter_queue;        /* NULL: none */
+    unsigned retry_delay_s;         /* 0..PW_QUEUE_MAX_DELAY_S */
+    unsigned max_concurrency;       /* 0: automatic; 1..250 */
+} pw_queue_consumer_t;
+
+#define PW_QUEUE_MAX_BATCH 100          /* messages per batch (sendBatch and delivery) */
+#define PW_QUEUE_MAX_DELAY_S 86400      /* delaySeconds, retry_delay: 24 hours */
+#define PW_QUEUE_MAX_NAME 63
 
 /* The worker's `pyworkerd = (...)` extension field: 0 = the command line's value. */
 typedef struct {
@@ -59,6 +86,10 @@ typedef struct {
     unsigned max_concurrent;
     unsigned min_isolates;
     unsigned max_isolates;
+    pw_queue_consumer_t *queue_consumers;
+    size_t n_queue_consumers;
+    char **crons;                   /* cron expressions (config/cron.h), each checked */
+    size_t n_crons;
 } pw_worker_options_t;
 
 typedef struct {
@@ -163,6 +194,9 @@ void pw_config_free(pw_config_t *config);
 
 /* Looks a service up by name; NULL when absent. */
 const pw_service_t *pw_config_service(const pw_config_t *config, const char *name);
+
+/* 1 when `name` is a valid queue name (1..PW_QUEUE_MAX_NAME of a-z, 0-9, '-', '_'). */
+int pw_queue_name_valid(const char *name);
 
 /* 1 when the worker has the compatibility flag `flag`, else 0. */
 int pw_worker_has_flag(const pw_worker_t *worker, const char *flag);

@@ -6,11 +6,16 @@
  */
 #include "host/binding.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const pw_binding_kind_impl_t *const kinds[] = {
     &pw_binding_kv, &pw_binding_service, &pw_binding_fetch, &pw_binding_workflows,
+    &pw_binding_r2,
+    &pw_binding_memory_cache,
+    &pw_binding_queue,
+    &pw_binding_disk,
     &pw_binding_websocket,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
@@ -116,4 +121,24 @@ void pw_binding_route(pw_bytes_t op, pw_binding_route_t *out)
         *out = row->route;
     else
         route_by_prefix(op, out);
+}
+
+const char *pw_binding_state_dir(const pw_binding_env_t *env)
+{
+    const char *base = env->persist_dir ? env->persist_dir : ".";
+    return strcmp(base, ":memory:") ? base : NULL;
+}
+
+int pw_binding_attach_caller(void *host_state, const pw_binding_env_t *env,
+                             const pw_service_t *service, void **state, char *err, size_t err_len)
+{
+    pw_binding_caller_t *w = calloc(1, sizeof *w);
+    *state = w;
+    if (!w) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    w->engine = host_state;
+    w->caller = service;
+    return 0;
 }

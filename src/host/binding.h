@@ -90,6 +90,10 @@ extern const pw_binding_kind_impl_t pw_binding_kv;
 extern const pw_binding_kind_impl_t pw_binding_service;
 extern const pw_binding_kind_impl_t pw_binding_fetch;
 extern const pw_binding_kind_impl_t pw_binding_workflows;
+extern const pw_binding_kind_impl_t pw_binding_r2;
+extern const pw_binding_kind_impl_t pw_binding_memory_cache;
+extern const pw_binding_kind_impl_t pw_binding_queue;
+extern const pw_binding_kind_impl_t pw_binding_disk;
 extern const pw_binding_kind_impl_t pw_binding_websocket;
 
 /* A worker's outbound network rules (its globalOutbound network service's; none: nothing
@@ -114,5 +118,19 @@ typedef struct {
 void pw_binding_route(pw_bytes_t op, pw_binding_route_t *out);
 /* Builds the route index now (before the host's loop threads start; else on first use). */
 void pw_binding_index(void);
+
+/* Where a kind keeps its own SQLite files: --persist-dir, else the working directory; NULL
+ * for ":memory:" (kept in memory). */
+const char *pw_binding_state_dir(const pw_binding_env_t *env);
+
+/* The per-worker state of kinds that need only their host-wide engine and the calling
+ * worker (Workflows, Queues): pw_binding_attach_caller is their attach(), free() their
+ * detach(). */
+typedef struct {
+    void *engine;               /* the kind's host state; NULL when the config has none */
+    const pw_service_t *caller;
+} pw_binding_caller_t;
+int pw_binding_attach_caller(void *host_state, const pw_binding_env_t *env,
+                             const pw_service_t *service, void **state, char *err, size_t err_len);
 
 #endif

@@ -25,10 +25,7 @@
 #define MAX_STEP_RESULT (1024 * 1024)
 #define TIMED_OUT "{\"$pyworkerd:timeout\":true}"
 
-typedef struct {
-    pw_workflows_t *engine;     /* NULL when no worker has a workflow binding */
-    const pw_service_t *caller;
-} wf_worker_t;
+typedef pw_binding_caller_t wf_worker_t;    /* engine: NULL when no worker has a workflow binding */
 
 static pw_workflows_t *engine_of(const pw_binding_call_t *c)
 {
@@ -442,28 +439,13 @@ static void *step_resolve(const pw_binding_call_t *c)
 
 static int wf_open(const pw_binding_env_t *env, void **state, char *err, size_t err_len)
 {
-    const char *base = env->persist_dir ? env->persist_dir : ".";
-    return pw_workflows_create(env->loop, env->config, strcmp(base, ":memory:") ? base : NULL,
-                               env->lookup, env->lookup_arg, (pw_workflows_t **)state, err, err_len);
+    return pw_workflows_create(env->loop, env->config, pw_binding_state_dir(env), env->lookup,
+                               env->lookup_arg, (pw_workflows_t **)state, err, err_len);
 }
 
 static void wf_close(void *state)
 {
     pw_workflows_free(state);
-}
-
-static int wf_attach(void *host_state, const pw_binding_env_t *env, const pw_service_t *service,
-                     void **state, char *err, size_t err_len)
-{
-    wf_worker_t *w = calloc(1, sizeof *w);
-    *state = w;
-    if (!w) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    w->engine = host_state;
-    w->caller = service;
-    return 0;
 }
 
 static const pw_binding_op_t wf_ops[] = {
@@ -492,6 +474,7 @@ static const pw_binding_group_t wf_groups[] = {
 };
 
 const pw_binding_kind_impl_t pw_binding_workflows = {
-    .name = "workflows", .open = wf_open, .close = wf_close, .attach = wf_attach, .detach = free,
+    .name = "workflows", .open = wf_open, .close = wf_close, .attach = pw_binding_attach_caller,
+    .detach = free,
     .groups = wf_groups, .n_groups = 2,
 };

@@ -17,6 +17,7 @@ struct pw_port {
     void *queued_arg;
     unsigned refs;              /* the isolate's own, plus one per binding call held open */
     pw_list_t watchers;         /* binding calls to cancel when the isolate dies (their link) */
+    void *forward;              /* host/rpc_forward.c's link, or NULL */
     void *sockets;              /* the isolate's WebSockets (host/ws_isolate.h) */
 };
 
@@ -69,6 +70,16 @@ void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch)
 {
     pw_list_remove(&watch->link);
     pw_port_release(port);
+}
+
+void *pw_port_forward(const pw_port_t *port)
+{
+    return port->forward;
+}
+
+void pw_port_set_forward(pw_port_t *port, void *link)
+{
+    port->forward = link;
 }
 
 unsigned pw_port_held(const pw_port_t *port)

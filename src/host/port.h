@@ -47,6 +47,10 @@ struct pw_port_watch {
 };
 void pw_port_watch(pw_port_t *port, pw_port_watch_t *watch, void (*gone)(pw_port_watch_t *watch));
 void pw_port_unwatch(pw_port_t *port, pw_port_watch_t *watch);
+/* The isolate's link to the loop that runs its stateful binding calls (host/rpc_forward.c);
+ * NULL until its first forwarded call. */
+void *pw_port_forward(const pw_port_t *port);
+void pw_port_set_forward(pw_port_t *port, void *link);
 /* Binding calls of this isolate currently held open (for the per-isolate limit). */
 unsigned pw_port_held(const pw_port_t *port);
 /* Queues an RPC_RESULT frame with id and fields. Returns 0, -EPIPE, or -errno. */

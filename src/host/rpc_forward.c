@@ -1,14 +1,17 @@
-/* rpc_forward.c — a binding call run on the owner loop (host process; see rpc_forward.h).
+/* rpc_forward.c — binding calls run on the owner loop (host process; see rpc_forward.h).
  *
- * A forwarded call is one object shared by two threads, which touch only their own fields and
- * hand it over only through mailboxes (whose lock orders what each wrote before posting). It
- * counts its references atomically: the isolate's port watch (home thread), the proxy port
- * (owner thread), and one per message in flight; the last one frees it.
+ * Each isolate of a loop that forwards gets one *link*, made at its first forwarded call and
+ * kept until the isolate's port closes: on the owner it has a proxy port that stands for the
+ * isolate for as long as the isolate lives — what a binding kind keeps per port (R2's open
+ * bodies, held calls, watchers) works as it does for a local isolate, and the per-isolate limit
+ * of calls held open counts them all. The link is shared by two threads, which touch only their
+ * own fields and hand work over only through mailboxes (whose lock orders what each wrote
+ * before posting); it counts references atomically: the home port's watch, the proxy, and one
+ * per message in flight.
  *
- *   home:  forward ──request──▶ owner: proxy port, pw_rpc_handle
- *   owner: proxy reply ──reply──▶ home: pw_port_reply to the isolate, unwatch
- *          └──close──▶ owner (next turn, after the handler is done with the port): close proxy
- *   home:  isolate gone ──cancel──▶ owner: close proxy (its watchers cancel their work)
+ *   home:  pw_rpc_forward ──request──▶ owner: pw_rpc_handle on the proxy
+ *   owner: proxy has replies ──replies──▶ home: pw_port_reply to the isolate
+ *   home:  isolate gone ──close──▶ owner: proxy closed (its watchers cancel their work)
  */
 #include "host/rpc_forward.h"
 #include "base/log.h"
@@ -28,136 +31,163 @@ typedef struct {
     int watching;
     /* owner thread */
     pw_port_t *proxy;
-    int replied;                /* the proxy took its one reply */
     int proxy_closed;
-    pw_buf_t reply;             /* the proxy's RPC_RESULT, read by home after the reply message */
-    /* set before the request is posted, read-only after */
+    pw_buf_t out;               /* the proxy's RPC_RESULT frames not yet sent home */
+} link_t;
+
+typedef struct {
+    link_t *link;
     uint32_t id;
     size_t len;
     uint8_t payload[];
-} fwd_call_t;
+} request_t;
 
-static void unref(fwd_call_t *c)
+typedef struct {
+    link_t *link;
+    size_t len;
+    uint8_t frames[];
+} replies_t;
+
+static void unref(link_t *link)
 {
-    if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0) {
-        pw_buf_free(&c->reply);
-        free(c);
+    if (__atomic_sub_fetch(&link->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        pw_buf_free(&link->out);
+        free(link);
     }
 }
 
-static void post(pw_mailbox_t *box, pw_mail_cb fn, fwd_call_t *c)
+static void ref(link_t *link)
 {
-    __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
-    if (pw_mailbox_post(box, fn, c) < 0) {
+    __atomic_add_fetch(&link->refs, 1, __ATOMIC_ACQ_REL);
+}
+
+/* Posts msg (holding a reference to its link) or, out of memory, drops both. */
+static void post(pw_mailbox_t *box, pw_mail_cb fn, void *msg, link_t *link)
+{
+    ref(link);
+    if (pw_mailbox_post(box, fn, msg) < 0) {
         pw_log_error("out of memory forwarding a binding call between host threads");
-        unref(c);
+        free(msg);
+        unref(link);
     }
-}
-
-/* ---- owner thread ---- */
-
-static void close_proxy(fwd_call_t *c)
-{
-    if (!c->proxy || c->proxy_closed)
-        return;
-    c->proxy_closed = 1;
-    pw_port_close(c->proxy);
-    unref(c);                   /* the proxy's reference */
-}
-
-static void on_close_mail(void *arg, int closed)
-{
-    fwd_call_t *c = arg;
-    close_proxy(c);
-    unref(c);
-}
-
-static void on_home_reply(void *arg, int closed);
-
-/* The handler answered on the proxy: the reply goes home; the proxy closes on the next turn,
- * once the handler has finished with it (it may still unwatch or release it now). */
-static void on_proxy_queued(void *arg)
-{
-    fwd_call_t *c = arg;
-    if (c->replied)
-        return;
-    c->replied = 1;
-    post(c->fw.home, on_home_reply, c);
-    post(c->fw.owner, on_close_mail, c);
-}
-
-static void on_owner_request(void *arg, int closed)
-{
-    fwd_call_t *c = arg;
-    pw_frame_t frame = { .type = PW_FRAME_RPC, .id = c->id, .payload = c->payload, .len = c->len };
-    if (!closed)
-        c->proxy = pw_port_create(&c->reply, on_proxy_queued, c);
-    if (c->proxy) {
-        __atomic_add_fetch(&c->refs, 1, __ATOMIC_ACQ_REL);
-        c->fw.handle(c->target, c->proxy, &frame);      /* the frame decoded at home */
-    } else {
-        pw_bytes_t f[2] = { pw_bytes_of("Error"), pw_bytes_of("the server is shutting down") };
-        if (pw_rpc_put(&c->reply, PW_FRAME_RPC_RESULT, c->id, f, 2) == 0)
-            post(c->fw.home, on_home_reply, c);
-    }
-    unref(c);
-}
-
-static void on_owner_cancel(void *arg, int closed)
-{
-    fwd_call_t *c = arg;
-    close_proxy(c);
-    unref(c);
 }
 
 /* ---- home thread ---- */
 
-static void stop_watching(fwd_call_t *c)
+static void on_home_replies(void *arg, int closed)
 {
-    if (!c->watching)
-        return;
-    c->watching = 0;
-    pw_port_unwatch(c->port, &c->watch);
-    unref(c);
+    replies_t *msg = arg;
+    link_t *link = msg->link;
+    size_t at = 0, used;
+    pw_frame_t frame;
+    while (link->watching && at < msg->len &&
+           pw_frame_parse(msg->frames + at, msg->len - at, &frame, &used) > 0) {
+        pw_bytes_t f[PW_RPC_MAX_ARGS];
+        size_t n;
+        if (pw_rpc_decode(&frame, f, PW_RPC_MAX_ARGS, &n) == 0)
+            pw_port_reply(link->port, frame.id, f, n);
+        at += used;
+    }
+    free(msg);
+    unref(link);
 }
 
-static void on_home_reply(void *arg, int closed)
-{
-    fwd_call_t *c = arg;
-    pw_frame_t frame;
-    size_t used;
-    pw_bytes_t f[PW_RPC_MAX_ARGS];
-    size_t n;
-    if (c->watching && pw_frame_parse(c->reply.data, c->reply.len, &frame, &used) > 0 &&
-        pw_rpc_decode(&frame, f, PW_RPC_MAX_ARGS, &n) == 0)
-        pw_port_reply(c->port, c->id, f, n);
-    stop_watching(c);
-    unref(c);
-}
+static void on_owner_close(void *arg, int closed);
 
 static void on_port_gone(pw_port_watch_t *watch)
 {
-    fwd_call_t *c = PW_CONTAINER_OF(watch, fwd_call_t, watch);
-    stop_watching(c);
-    post(c->fw.owner, on_owner_cancel, c);
+    link_t *link = PW_CONTAINER_OF(watch, link_t, watch);
+    link->watching = 0;
+    pw_port_unwatch(link->port, &link->watch);
+    link_t **msg = malloc(sizeof *msg);
+    if (msg) {
+        *msg = link;
+        post(link->fw.owner, on_owner_close, msg, link);
+    }
+    unref(link);                /* the watch's */
+}
+
+static link_t *link_of(const pw_rpc_forward_t *fw, void *target, pw_port_t *port)
+{
+    link_t *link = pw_port_forward(port);
+    if (link)
+        return link;
+    if (!(link = calloc(1, sizeof *link)))
+        return NULL;
+    link->fw = *fw;
+    link->target = target;
+    link->port = port;
+    link->refs = 1;             /* the watch */
+    link->watching = 1;
+    pw_port_watch(port, &link->watch, on_port_gone);
+    pw_port_set_forward(port, link);
+    return link;
+}
+
+/* ---- owner thread ---- */
+
+static void on_proxy_queued(void *arg)
+{
+    link_t *link = arg;
+    replies_t *msg = malloc(sizeof *msg + link->out.len);
+    if (!msg) {
+        pw_log_error("out of memory forwarding a binding call's answer between host threads");
+        link->out.len = 0;
+        return;
+    }
+    msg->link = link;
+    msg->len = link->out.len;
+    memcpy(msg->frames, link->out.data, link->out.len);
+    link->out.len = 0;
+    post(link->fw.home, on_home_replies, msg, link);
+}
+
+static void on_owner_request(void *arg, int closed)
+{
+    request_t *req = arg;
+    link_t *link = req->link;
+    if (!closed && !link->proxy_closed && !link->proxy &&
+        (link->proxy = pw_port_create(&link->out, on_proxy_queued, link)))
+        ref(link);              /* the proxy's */
+    if (!closed && !link->proxy_closed && link->proxy) {
+        pw_frame_t frame = { .type = PW_FRAME_RPC, .id = req->id, .payload = req->payload,
+                             .len = req->len };
+        link->fw.handle(link->target, link->proxy, &frame);     /* decoded at home */
+    } else if (!closed && !link->proxy_closed) {
+        pw_bytes_t f[2] = { pw_bytes_of("Error"), pw_bytes_of("out of memory") };
+        if (pw_rpc_put(&link->out, PW_FRAME_RPC_RESULT, req->id, f, 2) == 0)
+            on_proxy_queued(link);
+    }
+    free(req);
+    unref(link);
+}
+
+static void on_owner_close(void *arg, int closed)
+{
+    link_t **msg = arg, *link = *msg;
+    free(msg);
+    if (!link->proxy_closed) {
+        link->proxy_closed = 1;
+        if (link->proxy) {
+            pw_port_close(link->proxy);
+            unref(link);        /* the proxy's */
+        }
+    }
+    unref(link);
 }
 
 int pw_rpc_forward(const pw_rpc_forward_t *fw, void *target, pw_port_t *port, const pw_frame_t *frame)
 {
-    fwd_call_t *c = calloc(1, sizeof *c + frame->len);
-    if (!c) {
+    link_t *link = link_of(fw, target, port);
+    request_t *req = link ? malloc(sizeof *req + frame->len) : NULL;
+    if (!req) {
         pw_port_reply_error(port, frame->id, "Error", "out of memory");
         return -ENOMEM;
     }
-    c->fw = *fw;
-    c->target = target;
-    c->port = port;
-    c->id = frame->id;
-    c->len = frame->len;
-    memcpy(c->payload, frame->payload, frame->len);
-    c->refs = 1;                /* the watch */
-    c->watching = 1;
-    pw_port_watch(port, &c->watch, on_port_gone);
-    post(fw->owner, on_owner_request, c);
+    req->link = link;
+    req->id = frame->id;
+    req->len = frame->len;
+    memcpy(req->payload, frame->payload, frame->len);
+    post(fw->owner, on_owner_request, req, link);
     return 0;
 }

@@ -3,9 +3,10 @@
  * service routing, but a binding kind that keeps state (KV, Workflows, and the kinds after them:
  * one owner per object) lives on the main loop only. A call of such a kind from an isolate of
  * another loop is forwarded: its RPC frame is copied to the main loop, run there through the
- * owner's bindings of the same worker exactly as a local call (every check included), and the
- * RPC_RESULT comes back to the isolate's port. When the isolate dies first, the call's work on
- * the owner is cancelled as a local call's would be (its proxy port closes).
+ * owner's bindings of the same worker exactly as a local call (every check included), through a
+ * proxy port that stands for the isolate there while it lives, and the RPC_RESULT comes back
+ * to the isolate's port. When the isolate dies, its work on the owner is cancelled as a local
+ * isolate's would be (the proxy port closes).
  */
 #ifndef PW_RPC_FORWARD_H
 #define PW_RPC_FORWARD_H
@@ -22,8 +23,8 @@ typedef struct {
 
 /* Forwards `frame` (an RPC frame from an isolate of this loop, already known to decode) to run
  * on the owner with `target` (the owner's pw_rpc_worker_t of the same worker). The reply goes
- * to `port`, which is watched meanwhile. Returns 0 or -ENOMEM (the call then answered with an
- * error). */
+ * to `port`, which is watched until it closes. Returns 0 or -ENOMEM (the call then answered
+ * with an error). */
 int pw_rpc_forward(const pw_rpc_forward_t *fw, void *target, pw_port_t *port, const pw_frame_t *frame);
 
 #endif

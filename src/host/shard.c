@@ -6,6 +6,7 @@
 #include "base/log.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +117,8 @@ static int start_http(pw_shard_t *shard)
         return snprintf(shard->err, sizeof shard->err, "out of memory"), -1;
     for (size_t i = 0; i < n; i++) {
         specs[i] = shard->opts.listeners[i];
-        specs[i].worker = shard->pools[shard->opts.worker_index[i]];
+        if (shard->opts.worker_index[i] != SIZE_MAX)    /* else a disk service's files */
+            specs[i].worker = shard->pools[shard->opts.worker_index[i]];
     }
     pw_http_options_t http = shard->opts.http;
     http.on_idle = on_http_idle;

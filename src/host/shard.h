@@ -35,7 +35,8 @@ typedef struct {
     const char *persist_dir;
     unsigned fetch_timeout_ms;
     /* Listeners: the main loop's specs with .share set (.worker is replaced by the shard's
-     * pool of the same service, given as the service's index in .worker_index). */
+     * pool of the same service, given as the service's index in .worker_index; SIZE_MAX: a
+     * disk service's files, served by every loop from the spec's own .worker). */
     const pw_listener_spec_t *listeners;
     const size_t *worker_index;
     size_t n_listeners;

@@ -9,6 +9,7 @@
  */
 #include "host/worker_dir.h"
 #include "base/fd.h"
+#include "config/compat_flags.h"
 
 #include <cJSON.h>
 #include <dirent.h>
@@ -201,11 +202,14 @@ static const char *module_type(pw_module_kind_t kind)
 
 static cJSON *binding_json(const pw_binding_t *b)
 {
-    static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow" };
+    static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow",
+                                         "r2", "memory_cache", "queue", "disk" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);
-    if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW) {
+    if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW ||
+        b->kind == PW_BINDING_R2 || b->kind == PW_BINDING_MEMORY_CACHE ||
+        b->kind == PW_BINDING_QUEUE || b->kind == PW_BINDING_DISK) {
         /* the isolate only names the binding in its calls; the host knows where it leads */
     } else if (!b->value) {
         cJSON_AddNullToObject(obj, "value");
@@ -219,6 +223,19 @@ static cJSON *binding_json(const pw_binding_t *b)
     return obj;
 }
 
+/* "compat_enabled": every flag workerd knows (by its enable name) -> whether it is on for this
+ * worker (its date and flags): the SDK's `_cloudflare_compat_flags` module. */
+static void add_compat_enabled(cJSON *spec, const pw_worker_t *w)
+{
+    cJSON *enabled = cJSON_AddObjectToObject(spec, "compat_enabled");
+    const pw_compat_flag_t *f;
+    for (size_t i = 0; (f = pw_compat_flag_at(i)) != NULL; i++) {
+        if (f->enable_flag)
+            cJSON_AddBoolToObject(enabled, f->enable_flag,
+                                  pw_compat_flag_on(f, w->compat_date, w->compat_flags, w->n_compat_flags));
+    }
+}
+
 static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *settings,
                        const char *dir)
 {
@@ -230,11 +247,14 @@ static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *
     cJSON_AddBoolToObject(spec, "sandbox", settings->sandbox);
     cJSON_AddNumberToObject(spec, "memory_limit_mib", settings->memory_limit_mib);
     cJSON_AddNumberToObject(spec, "cpu_limit_ms", settings->cpu_limit_ms);
+    if (settings->test_scheduled)
+        cJSON_AddTrueToObject(spec, "test_scheduled");
     cJSON_AddStringToObject(spec, "main_module", w->modules[0].name);
     cJSON_AddStringToObject(spec, "compat_date", w->compat_date);
     cJSON *flags = cJSON_AddArrayToObject(spec, "compat_flags");
     for (size_t i = 0; i < w->n_compat_flags; i++)
         cJSON_AddItemToArray(flags, cJSON_CreateString(w->compat_flags[i]));
+    add_compat_enabled(spec, w);
     cJSON *modules = cJSON_AddArrayToObject(spec, "modules");
     for (size_t i = 0; i < w->n_modules; i++) {
         cJSON *m = cJSON_CreateObject();

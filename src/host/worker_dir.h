@@ -21,6 +21,7 @@ typedef struct {
     int sandbox;                    /* 0: --no-sandbox */
     unsigned memory_limit_mib;      /* per isolate; 0: none */
     unsigned cpu_limit_ms;          /* also bounds the top-level code's load; 0: none */
+    int test_scheduled;             /* --test-scheduled: the worker answers its test paths */
 } pw_worker_settings_t;
 
 /* Writes <runtime_dir>/<service>/ with the worker's modules and its spec.json; sets

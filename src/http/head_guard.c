@@ -16,8 +16,6 @@
 
 static h2o_socket_cb http1_reader;  /* h2o's reqread_on_read */
 static h2o_socket_cb tls_handshake_reader;
-static __thread pw_accepted_t **by_fd;     /* per host loop thread */
-static __thread size_t by_fd_len;
 
 /* Descriptors to look at in the next prepare phase. */
 typedef struct {
@@ -85,23 +83,6 @@ static void wrap(h2o_socket_t *sock)
         sock->_cb.read = guarded_on_read;
 }
 
-static void remember_fd(pw_accepted_t *conn)
-{
-    if (conn->fd < 0)
-        return;
-    size_t need = (size_t)conn->fd + 1;
-    if (need > by_fd_len) {
-        size_t len = need < 64 ? 64 : need * 2;
-        pw_accepted_t **grown = realloc(by_fd, len * sizeof *grown);
-        if (!grown)
-            return;
-        memset(grown + by_fd_len, 0, (len - by_fd_len) * sizeof *grown);
-        by_fd = grown;
-        by_fd_len = len;
-    }
-    by_fd[conn->fd] = conn;
-}
-
 static void fd_list_add(fd_list_t *list, int fd)
 {
     if (list->n == list->cap) {
@@ -131,7 +112,7 @@ int pw_head_guard_request_done(h2o_socket_t *sock)
 /* The socket of the open connection on fd, or NULL. */
 static h2o_socket_t *open_socket(int fd)
 {
-    pw_accepted_t *conn = fd >= 0 && (size_t)fd < by_fd_len ? by_fd[fd] : NULL;
+    pw_accepted_t *conn = pw_accepted_by_fd(fd);
     if (!conn || uv_is_closing((uv_handle_t *)&conn->tcp))
         return NULL;
     return conn->tcp.data;
@@ -173,9 +154,6 @@ int pw_head_guard_rearm(void)
 
 int pw_head_guard_accepted(pw_accepted_t *conn, int tls)
 {
-    uv_os_fd_t fd;
-    conn->fd = uv_fileno((uv_handle_t *)&conn->tcp, &fd) == 0 ? fd : -1;
-    remember_fd(conn);
     h2o_socket_t *sock = conn->tcp.data;
     if (uv_is_closing((uv_handle_t *)&conn->tcp) || !sock || !sock->_cb.read)
         return pending();
@@ -194,6 +172,4 @@ int pw_head_guard_accepted(pw_accepted_t *conn, int tls)
 
 void pw_head_guard_forget(pw_accepted_t *conn)
 {
-    if (conn->fd >= 0 && (size_t)conn->fd < by_fd_len && by_fd[conn->fd] == conn)
-        by_fd[conn->fd] = NULL;
 }

@@ -9,6 +9,7 @@
 
 #include "base/list.h"
 #include "http/read_park.h"
+#include "http/write_now.h"
 
 #include <sys/socket.h>
 #include <uv.h>
@@ -19,15 +20,17 @@ typedef struct pw_accepted {
     pw_list_t link;             /* the registry of open connections */
     struct sockaddr_storage peer;
     socklen_t peer_len;
-    int fd;                     /* head_guard.c's index (-1: none) */
-    uint32_t magic;             /* PW_ACCEPTED_MAGIC: read_park.c tells its handles by it */
+    int fd;                     /* its descriptor, indexed (-1: not indexed) */
     pw_read_park_t park;        /* reads paused by h2o (http/read_park.h) */
+    pw_write_now_t write;       /* a write done at once, its callback due (http/write_now.h) */
 } pw_accepted_t;
 
-#define PW_ACCEPTED_MAGIC 0x70776163u
-
-/* Registers conn (accepted, not yet handed to h2o) under its peer address. */
+/* Registers conn (accepted, not yet handed to h2o) under its peer address and descriptor. */
 void pw_accepted_add(pw_accepted_t *conn, const struct sockaddr *peer, socklen_t peer_len);
+/* The open accepted connection with descriptor fd, or whose handle is `handle` (NULL: none;
+ * another stream, a closed one). This loop thread's only. */
+pw_accepted_t *pw_accepted_by_fd(int fd);
+pw_accepted_t *pw_accepted_of(uv_handle_t *handle);
 /* libuv close callback for an accepted connection: unregisters and frees it. */
 void pw_accepted_close_cb(uv_handle_t *handle);
 /* 1 when the connection whose peer is `peer` has been closed or reset by that peer; 0 when

@@ -65,13 +65,6 @@ int pw_read_park_saw_end(const pw_read_park_t *park)
 }
 
 /* The accepted connection behind a stream, or NULL for any other stream. */
-static pw_accepted_t *accepted_of(uv_stream_t *stream)
-{
-    if (!stream || stream->type != UV_TCP || uv_is_closing((uv_handle_t *)stream))
-        return NULL;
-    pw_accepted_t *conn = (pw_accepted_t *)stream;
-    return conn->magic == PW_ACCEPTED_MAGIC ? conn : NULL;
-}
 
 /* ---- parked: libuv reads into `held` ---- */
 
@@ -139,14 +132,17 @@ static void deliver(pw_accepted_t *conn)
         park->read_cb(stream, UV_EOF, &(uv_buf_t){ 0 });
 }
 
+/* Runs before the loop polls; stays active (the poll does not block) until a turn finds
+ * nothing to hand over, so that what h2o does with the bytes is not held up (write_now.c). */
 static void on_deliver_idle(uv_idle_t *idle)
 {
+    if (pw_list_empty(&due_anchor))
+        uv_idle_stop(idle);
     while (!pw_list_empty(&due_anchor)) {
         pw_read_park_t *park = PW_CONTAINER_OF(due_anchor.next, pw_read_park_t, due);
         pw_list_remove(&park->due);
         deliver(PW_CONTAINER_OF(park, pw_accepted_t, park));
     }
-    uv_idle_stop(idle);
 }
 
 static void deliver_soon(pw_accepted_t *conn)
@@ -163,12 +159,18 @@ static void deliver_soon(pw_accepted_t *conn)
     uv_idle_start(&deliver_idle, on_deliver_idle);
 }
 
+/* An open accepted connection's stream (a closing one's reads go straight to libuv). */
+static pw_accepted_t *parkable(uv_stream_t *stream)
+{
+    return uv_is_closing((uv_handle_t *)stream) ? NULL : pw_accepted_of((uv_handle_t *)stream);
+}
+
 /* ---- libuv's entry points, for every caller in the host (h2o included) ---- */
 
 int uv_read_stop(uv_stream_t *stream)
 {
     pthread_once(&resolved, resolve);
-    pw_accepted_t *conn = accepted_of(stream);
+    pw_accepted_t *conn = parkable(stream);
     if (!conn)
         return libuv_read_stop(stream);
     pw_read_park_t *park = &conn->park;
@@ -187,7 +189,7 @@ int uv_read_stop(uv_stream_t *stream)
 int uv_read_start(uv_stream_t *stream, uv_alloc_cb alloc_cb, uv_read_cb read_cb)
 {
     pthread_once(&resolved, resolve);
-    pw_accepted_t *conn = accepted_of(stream);
+    pw_accepted_t *conn = parkable(stream);
     if (!conn || !alloc_cb || !read_cb)
         return libuv_read_start(stream, alloc_cb, read_cb);
     pw_read_park_t *park = &conn->park;

@@ -21,6 +21,7 @@
 #include "http/peer_gone.h"
 #include "http/request_head.h"
 #include "http/request_id.h"
+#include "http/static_handler.h"
 #include "http/tls_server.h"
 #include "http/ws_upgrade.h"
 
@@ -71,6 +72,7 @@ struct listener {
     int inherited_fd;           /* -S name=fd: the socket given, else -1 */
     char server_ip[INET6_ADDRSTRLEN];   /* the bound address, unless a wildcard ("") */
     uint32_t server_port;
+    const pw_static_dir_t *files;       /* a disk service: requests go to pw_static_serve */
 };
 
 /* A streamed body on its way to the client. */
@@ -96,6 +98,7 @@ struct http_call {
     h2o_iovec_t url;            /* request.url (pw_http_request_url) */
     h2o_iovec_t host;           /* the Host header the worker sees */
     pw_list_t link;             /* the server's `waiting` list */
+    int files;                  /* answered from a disk service, not by a worker */
 };
 
 static const char *reason_phrase(int status)
@@ -504,11 +507,13 @@ static void on_request_disposed(void *ptr)
     guard_next_head(server, hc->req);
     if (!hc->start_ns)
         return;                 /* refused: never submitted */
-    waiting_remove(server, hc);
-    if (hc->call.state != PW_CALL_DONE)
-        hc->listener->ops->cancel(&hc->call);
-    pw_buf_free(&hc->stream.pending);
-    pw_buf_free(&hc->stream.sending);
+    if (!hc->files) {
+        waiting_remove(server, hc);
+        if (hc->call.state != PW_CALL_DONE)
+            hc->listener->ops->cancel(&hc->call);
+        pw_buf_free(&hc->stream.pending);
+        pw_buf_free(&hc->stream.sending);
+    }
     server->inflight--;
     if (server->draining && server->inflight == 0 && server->opts.on_idle)
         server->opts.on_idle(server->opts.on_idle_arg);
@@ -583,6 +588,18 @@ static int admit(http_call_t *hc, pw_http_verdict_t *why)
     return 0;
 }
 
+/* A disk service's request: answered by the host from the directory (static_handler.h). */
+static void serve_files(http_call_t *hc)
+{
+    listener_t *l = hc->listener;
+    hc->files = 1;
+    hc->start_ns = uv_hrtime();
+    l->server->inflight++;
+    pw_static_serve_t how = { .access_log = l->server->opts.access_log,
+                              .request_id = hc->call.request_id, .start_ns = hc->start_ns };
+    pw_static_serve(l->files, hc->req, hc->url, &how);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     listener_t *l = ((worker_handler_t *)self)->listener;
@@ -594,6 +611,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     pw_http_verdict_t why;
     if (admit(hc, &why) != 0) {
         refuse(req, l, &why, hc->call.request_id);
+        return 0;
+    }
+    if (l->files) {
+        serve_files(hc);
         return 0;
     }
     hc->start_ns = uv_hrtime();
@@ -615,7 +636,7 @@ static void on_accept(uv_stream_t *listener_stream, int status)
     listener_t *l = listener_stream->data;
     if (status < 0)
         return;
-    pw_accepted_t *conn = malloc(sizeof *conn);
+    pw_accepted_t *conn = calloc(1, sizeof *conn);
     if (!conn)
         return;
     uv_tcp_init(listener_stream->loop, &conn->tcp);
@@ -824,6 +845,7 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
         l->ops = specs[i].ops;
         l->worker = specs[i].worker;
         l->inherited_fd = -1;
+        l->files = specs[i].files;
         listener_configure(l, loop, opts->max_request_body);
         int fd = specs[i].socket ? specs[i].socket->listen_fd : -1;
         if (listener_tls(l, specs[i].socket, err, err_len) < 0 ||

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include <sys/socket.h>
 #include "http/call.h"
+#include "http/static_dir.h"
 
 typedef struct pw_http_server pw_http_server_t;
 
@@ -22,6 +23,8 @@ typedef struct {
     const pw_socket_t *socket;  /* https and its keypair (NULL: plain http) */
     /* --threads: another loop's listener this one joins (pw_http_server_share); NULL: none */
     const struct pw_http_share *share;
+    const pw_static_dir_t *files;   /* a disk service the host serves itself (static_handler.h:
+                                     * ops = pw_static_files_ops, worker = files); NULL: a worker */
 } pw_listener_spec_t;
 
 /* What a listener of another loop thread needs to accept on the same socket: the bound

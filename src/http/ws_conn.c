@@ -12,6 +12,7 @@
 
 #include <openssl/rand.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 struct pw_ws_conn {
@@ -28,6 +29,10 @@ struct pw_ws_conn {
     int reading;                /* h2o_socket_read_start in effect */
     int close_sent, close_received;
     int shutting;               /* close the socket once everything is written */
+    int half_closed;            /* draining, our close written: shutdown(SHUT_WR) done */
+    int draining;               /* failed: input is read and dropped until the peer's end (a
+                                 * close with unread input would reset the connection and the
+                                 * peer could lose our close frame) */
     int ended;
     uv_timer_t timer;           /* the close handshake's deadline */
 };
@@ -137,6 +142,12 @@ static void on_written(h2o_socket_t *sock, const char *err)
     pw_buf_shrink(&conn->sending, 64 * 1024);
     if (sent && conn->side.peer)
         conn->side.peer->ops->consumed(conn->side.peer, sent);
+    if (conn->draining && conn->pending.len == 0 && !conn->half_closed) {
+        int fd = h2o_socket_get_fd(sock);   /* our close is out: the peer sees our end */
+        conn->half_closed = 1;
+        if (fd >= 0)
+            shutdown(fd, SHUT_WR);
+    }
     conn_flush(conn);
 }
 
@@ -212,8 +223,8 @@ static void update_reading(pw_ws_conn_t *conn)
 {
     if (conn->ended || !conn->sock)
         return;
-    int want = !conn->close_received && conn->unconsumed < PW_WS_WINDOW &&
-               conn->control < PW_WS_CONTROL_BACKLOG;
+    int want = conn->draining || (!conn->close_received && conn->unconsumed < PW_WS_WINDOW &&
+                                  conn->control < PW_WS_CONTROL_BACKLOG);
     if (want && !conn->reading)
         h2o_socket_read_start(conn->sock, on_read);
     else if (!want && conn->reading)
@@ -233,7 +244,8 @@ static void conn_fail(pw_ws_conn_t *conn, uint16_t code)
         conn->side.peer->ops->close(conn->side.peer, code, pw_bytes_of(why));
     if (!conn->close_sent)
         send_close(conn, code, pw_bytes_of(why));
-    conn->shutting = 1;
+    conn->draining = 1;         /* until the peer closes, or the close timeout */
+    uv_timer_start(&conn->timer, on_close_timeout, PW_WS_CLOSE_TIMEOUT_MS, 0);
     conn_flush(conn);
 }
 
@@ -282,6 +294,11 @@ static void read_input(pw_ws_conn_t *conn)
 {
     h2o_buffer_t *in = conn->sock->input;
     size_t off = 0;
+    if (conn->draining) {
+        h2o_buffer_consume(&conn->sock->input, in->size);
+        update_reading(conn);
+        return;
+    }
     while (!conn->ended && !conn->close_received && conn->unconsumed < PW_WS_WINDOW) {
         pw_ws_event_t ev;
         ssize_t n = pw_ws_read(&conn->reader, (uint8_t *)in->bytes + off, in->size - off, &ev);
@@ -362,7 +379,7 @@ static void side_detached(pw_ws_side_t *side)
     if (!conn->close_sent)
         send_close(conn, conn->client ? PW_WS_CLOSE_GOING_AWAY : PW_WS_CLOSE_INTERNAL,
                    pw_bytes_of(""));
-    conn->shutting = 1;
+    conn->shutting = !conn->draining;   /* a failed connection ends with its peer's end */
     conn_flush(conn);
 }
 

@@ -267,6 +267,8 @@ static int build_root(const pw_sandbox_conf_t *conf, char *err, size_t err_len)
     }
     if (rc < 0)
         return rc;
+    if (conf->session_dir && (rc = bind_ro(conf->session_dir, NEW_ROOT PW_SANDBOX_SESSION_DIR)) < 0)
+        return fail(err, err_len, -rc, "cannot mount %s at " PW_SANDBOX_SESSION_DIR, conf->session_dir);
     for (const char *const *dev = device_files; *dev; dev++) {
         char dst[PATH_MAX];
         snprintf(dst, sizeof dst, NEW_ROOT "%s", *dev);

@@ -27,7 +27,13 @@ typedef struct {
                                      * read-only at the same paths (missing ones skipped) */
     size_t n_read_dirs;
     size_t memory_limit;            /* bytes of address space an isolate may add; 0: none */
+    const char *session_dir;        /* the worker's directory, mounted read-only at
+                                     * PW_SANDBOX_SESSION_DIR as well; NULL: not */
 } pw_sandbox_conf_t;
+
+/* Where workerd's Python workers find their bundle (the worker's modules, python_modules/):
+ * the worker's directory is visible there too, so code written for workerd finds its files. */
+#define PW_SANDBOX_SESSION_DIR "/session/metadata"
 
 /* System directories mounted read-only in addition to conf->read_dirs (those that exist):
  * Debian's packages, the shared libraries of extension modules (and /etc/alternatives, which

@@ -43,8 +43,9 @@ static const char *const config_dir_entries[] = {
     "python_modules", "pyproject.toml", "requirements.txt", NULL,
 };
 
-/* Everything Python may read: sys.path (stdlib, packages, the SDK), the worker's dir, and
- * its vendored packages and requirement files next to the config. */
+/* Everything Python may read: sys.path (stdlib, packages, the SDK), the worker's dir (also
+ * at workerd's /session/metadata), and its vendored packages and requirement files next to
+ * the config. */
 static int enter_sandbox(const pw_spec_settings_t *settings, char *err, size_t err_len)
 {
     char *dirs[64];
@@ -59,10 +60,14 @@ static int enter_sandbox(const pw_spec_settings_t *settings, char *err, size_t e
         .read_dirs = (const char *const *)dirs,
         .n_read_dirs = n,
         .memory_limit = (size_t)(settings->memory_limit_mib * 1024 * 1024),
+        .session_dir = settings->dir,
     };
+    static const char *const session[] = { PW_SANDBOX_SESSION_DIR };
     int rc = pw_sandbox_template_enter(&conf, err, err_len);
     if (rc == 0)
         rc = pw_audit_allow_read((const char *const *)dirs, n);
+    if (rc == 0)
+        rc = pw_audit_allow_read(session, 1);
     size_t n_system = 0;
     while (pw_sandbox_system_dirs[n_system])
         n_system++;

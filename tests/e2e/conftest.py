@@ -57,6 +57,17 @@ def write_worker(directory: Path, files: dict, **config_kwargs) -> Path:
     return config
 
 
+def request_on(port, method="GET", path="/", body=None, headers=None, timeout=10.0):
+    """One request to 127.0.0.1:port on a fresh connection; returns (status, headers, body)."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        return r.status, r.headers, r.read()
+    finally:
+        c.close()
+
+
 class Server:
     """One running `pyworkerd serve`, with its log captured to a file."""
 
@@ -105,13 +116,7 @@ class Server:
 
     def request(self, method="GET", path="/", body=None, headers=None, timeout=10.0):
         """One request on a fresh connection; returns (status, headers, body bytes)."""
-        c = self.conn(timeout)
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, r.headers, r.read()
-        finally:
-            c.close()
+        return request_on(self.port, method, path, body, headers, timeout)
 
     def get(self, path="/", **kw):
         return self.request("GET", path, **kw)
@@ -221,6 +226,18 @@ def run_pyworkerd(*args, cwd=None, timeout=60):
     """Runs pyworkerd to completion (for commands that must fail or print and exit)."""
     return subprocess.run([BIN, *map(str, args)], capture_output=True, text=True, cwd=cwd,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def pyworkerd_test(config, timeout=120) -> str:
+    """Runs `pyworkerd test CONFIG` in the config's folder; its stderr (the [ TEST ]/[ PASS ]
+    lines and the workers' log)."""
+    return subprocess.run([BIN, "test", str(config)], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL, cwd=config.parent).stderr
+
+
+def assert_test_passed(output: str, entrypoint: str, service="main") -> None:
+    """`pyworkerd test` output says entry point `entrypoint` of `service` passed."""
+    assert f"[ PASS ] {service}:{entrypoint} (" in output, output
 
 
 def run_tool(*cmd, cwd):

@@ -46,7 +46,8 @@ def test_request_properties_and_body_readers(serve):
     assert got == {
         "method": "POST", "is_http_method": True,
         "url": f"http://127.0.0.1:{server.port}/p/a?x=1&y=2",
-        "ua": "e2e-test", "cookies": ["one", "two"], "has": True,
+        # get_all: repeats comma-joined, as workerd's SDK gives them (Set-Cookie apart; issue 15)
+        "ua": "e2e-test", "cookies": ["one, two"], "has": True,
         "text": "hello", "second_read": "Body already used",
     }
 

@@ -3,6 +3,7 @@ sends while its request is handled is held and handed to h2o in order once it re
 pipelined requests trickled in one by one, more than the hold limit at once, a request followed
 by a half-close — and nothing is lost, reordered or taken for a close."""
 
+import json
 import re
 import socket
 import time
@@ -82,3 +83,24 @@ def test_a_client_that_closes_while_waiting_is_still_seen_to_leave(serve):
     s.close()
     server.wait_log(" 499 ", timeout=5)
     assert server.get("/?n=9")[0] == 200
+
+
+def test_a_reset_seen_while_parked_fails_the_next_write(serve):
+    """A client that resets its connection mid-stream, seen first by a parked read: libuv then
+    refuses writes at once, which h2o does not check — each must still end the response and
+    stop the app (it once hung the stream for good, about one time in three)."""
+    from test_asgi import STREAM_APP
+    server = serve({"worker.py": STREAM_APP})
+
+    def closed():
+        return json.loads(server.get("/produced")[2])["closed"]
+
+    for i in range(12):
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert s.recv(65536)
+        s.close()       # unread data: the kernel answers with a reset
+        deadline = time.monotonic() + 5
+        while closed() == i and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert closed() == i + 1, f"stream {i} was never stopped"

@@ -78,8 +78,10 @@ class Default(WorkerEntrypoint):
         if path == "rpc":
             total = await self.env.AUTH.add(2, 3)
             info = await self.env.ADMIN.whoami("me", {"k": [1, 2]})
-            return Response(json.dumps({"total": total, "who": info.who, "secret": info["secret"],
-                                        "extra": info.extra, "raw": list(info["raw"])}))
+            # results are plain dicts, as workerd's RPC gives Python (issue 15): no attributes
+            assert type(info) is dict and not hasattr(info, "who")
+            return Response(json.dumps({"total": total, "who": info["who"], "secret": info["secret"],
+                                        "extra": info["extra"], "raw": list(info["raw"])}))
         if path.startswith("error-"):
             try:
                 await getattr(self.env.ADMIN, path[6:])()

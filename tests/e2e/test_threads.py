@@ -5,6 +5,7 @@ through another; service bindings stay within a loop; SIGTERM drains requests in
 loop; the isolate counts are shared out over the loops; a config error is still one clear line."""
 
 import http.client
+import json
 import os
 import subprocess
 import socket
@@ -315,3 +316,46 @@ def test_isolate_death_cancels_its_forwarded_calls(serve, tmp_path):
             assert server.get("/")[2] == b"alive"
     finally:
         remote.close()
+
+
+def test_r2_bodies_stream_through_the_main_loop(serve, tmp_path):
+    """An R2 body streamed in many binding calls from a second loop's isolate: every call of
+    the isolate reaches the main loop through the same proxy port, which keeps the open body."""
+    import textwrap
+    from test_r2 import write
+    server = serve(write(tmp_path / "r2"), "--threads", "2", "--verbose")
+    server.wait_log("serving on 2 host threads")
+    snippet = textwrap.dedent('''
+        async def gen():
+            for i in range(12):
+                yield bytes([i]) * 300_000
+        o = await b.put("s", gen())
+        parts = [len(c) async for c in (await b.get("s")).body]
+        return {"size": o.size, "total": sum(parts), "chunks": len(parts)}
+    ''').encode()
+    for _ in range(8):          # fresh connections: both loops
+        status, _, body = server.request("POST", "/", body=snippet, timeout=60)
+        assert status == 200, body
+        out = json.loads(body)
+        assert out["size"] == out["total"] == 3_600_000 and out["chunks"] >= 3, out
+
+
+FILES_CONFIG = """\
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [(name = "static", disk = (path = "public"))],
+  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "static")],
+);
+"""
+
+
+def test_every_loop_serves_a_disk_service(serve, tmp_path):
+    d = tmp_path / "files"
+    (d / "public").mkdir(parents=True)
+    (d / "public" / "a.txt").write_text("hello files\n")
+    (d / "config.capnp").write_text(FILES_CONFIG)
+    server = serve(d / "config.capnp", "--threads", "2", "--verbose")
+    server.wait_log("serving on 2 host threads")
+    for _ in range(24):             # fresh connections: both loops
+        status, headers, body = server.get("/a.txt")
+        assert (status, body) == (200, b"hello files\n")

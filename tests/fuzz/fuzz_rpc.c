@@ -1,7 +1,11 @@
 /* fuzz_rpc.c — fuzz target: the host's whole handling of binding calls (host/rpc.c) — every
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
  * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
- * service calls, fetch() and Workflows (host/binding_workflows.c: binding calls, and step
+ * service calls, fetch(), R2 on files and SQLite (its jobs run on libuv's pool: the target
+ * waits for them after each call), memoryCache (one producer per key, its waiters), static files (host/binding_disk.c,
+ * read-only on tests/fuzz), Queues
+ * (host/binding_queue.c: sends, whose batches are delivered to the consumer as CALLs answered
+ * from the tail) and Workflows (host/binding_workflows.c: binding calls, and step
  * calls of a run in flight — the loop turns after each call, so a created instance's run
  * starts and its CALL is pending) — through the binding-kind table (host/binding.c), with the
  * pool and http/fetch.c's transfers replaced by stubs defined here; binding calls answer
@@ -10,7 +14,8 @@
  * that fuzz_frames covers): calls separated by 0x1d, each call's fields by 0x1e, encoded
  * here as RPC frames; after a 0x1c, the tail. Then the pending subrequests are either
  * answered with the tail's bytes or cancelled by "killing the isolate" (pw_port_close tells
- * the port's watchers); either way every hold on the port must be released.
+ * the port's watchers); either way, once the isolate is gone, every hold on the port must be
+ * released.
  */
 #include "fuzz.h"
 #include "host/rpc.h"
@@ -111,17 +116,30 @@ static pw_binding_t bindings[] = {
     { .name = "GONE", .kind = PW_BINDING_SERVICE, .value = "stopped" },
     { .name = "T", .kind = PW_BINDING_TEXT, .value = "text" },
     { .name = "WF", .kind = PW_BINDING_WORKFLOW, .value = "main", .entrypoint = "Flow" },
+    { .name = "BK", .kind = PW_BINDING_R2, .value = "disk" },
+    { .name = "MC", .kind = PW_BINDING_MEMORY_CACHE, .value = "shared",
+      .cache_limits = { 2, 64, 100 } },
+    { .name = "MC2", .kind = PW_BINDING_MEMORY_CACHE, .value = "",
+      .cache_limits = { 0, 0, 0 } },
+    { .name = "Q", .kind = PW_BINDING_QUEUE, .value = "jobs" },
+    { .name = "ASSETS", .kind = PW_BINDING_DISK, .value = "files" },
+};
+static pw_queue_consumer_t consumers[] = {
+    { .queue = "jobs", .max_batch_size = 10, .max_retries = 2, .dead_letter_queue = "dlq" },
+    { .queue = "dlq", .max_batch_size = 100, .max_retries = 100, .max_concurrency = 1 },
 };
 static pw_service_t services[] = {
     { .name = "main", .kind = PW_SERVICE_WORKER,
       .worker = { .bindings = bindings, .n_bindings = sizeof bindings / sizeof bindings[0],
-                  .global_outbound = "internet" } },
+                  .global_outbound = "internet",
+                  .options = { .queue_consumers = consumers, .n_queue_consumers = 2 } } },
     { .name = "disk", .kind = PW_SERVICE_DISK, .disk_path = "kv", .disk_writable = 1 },
     { .name = "readonly", .kind = PW_SERVICE_DISK, .disk_path = "ro" },
     { .name = "kvworker", .kind = PW_SERVICE_WORKER },
     { .name = "stopped", .kind = PW_SERVICE_WORKER },
     { .name = "kvext", .kind = PW_SERVICE_EXTERNAL, .external_address = "127.0.0.1:9" },
     { .name = "internet", .kind = PW_SERVICE_NETWORK },
+    { .name = "files", .kind = PW_SERVICE_DISK, .disk_path = "tests/fuzz" },   /* read-only */
 };
 static pw_config_t config = { .services = services, .n_services = sizeof services / sizeof services[0] };
 
@@ -141,6 +159,13 @@ static pw_pool_t *lookup(void *arg, const char *service)
 /* ---- the target ---- */
 
 static pw_rpc_worker_t *worker;
+static pw_rpc_host_t *host;
+
+/* The host's state is freed at exit: R2's in-memory bucket removes its temporary directory. */
+static void teardown(void)
+{
+    pw_rpc_host_free(host);
+}
 
 static void never(uv_timer_t *timer) { (void)timer; }
 
@@ -150,13 +175,13 @@ static void setup(void)
                                      * turning in uv_run(), as the HTTP server does in serve */
     uv_timer_init(uv_default_loop(), &keep_alive);
     uv_timer_start(&keep_alive, never, 1u << 30, 0);
-    static pw_rpc_host_t *host;
     static int pool_token;
     char err[1024];
     pw_rpc_options_t opts = { .persist_dir = ":memory:", .lookup = lookup, .lookup_arg = &pool_token };
     if (pw_rpc_host_create(uv_default_loop(), &config, &opts, &host) < 0 ||
         pw_rpc_worker_create(host, &services[0], &worker, err, sizeof err) < 0)
         abort();
+    atexit(teardown);
 }
 
 /* Answers every pending subrequest from `tail`, or cancels them all through the port.
@@ -251,14 +276,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const uint8_t *sep = memchr(p, 0x1d, (size_t)(end - p));
         handle_call(port, p, (size_t)((sep ? sep : end) - p), id);
         uv_run(uv_default_loop(), UV_RUN_NOWAIT);      /* due workflow runs start */
+        while (uv_default_loop()->active_reqs.count)   /* R2 jobs on the thread pool end */
+            uv_run(uv_default_loop(), UV_RUN_ONCE);
         p = sep ? sep + 1 : end;
     }
     pw_port_hold(port);     /* the target's own: the port outlives a close in settle() */
     int closed = tail ? settle(port, tail + 1, size - calls_len - 1) : settle(port, data, 0);
+    if (!closed)
+        pw_port_close(port);    /* R2 bodies left open, memoryCache producers: they end with it */
     if (pw_port_held(port) != 1)
         abort();    /* a hold or a watch was leaked (each watch holds the port) */
-    if (!closed)
-        pw_port_close(port);
     pw_port_release(port);
     pw_buf_free(&out);
     return 0;
@@ -310,9 +337,72 @@ static void workflow_seeds(fuzz_add_cb add)
                   "~a");
 }
 
+static void r2_seeds(fuzz_add_cb add)
+{
+    seed_raw(add, "r2.put|BK|k|{\"httpMetadata\":{\"contentType\":\"a\",\"cacheExpiry\":5},"
+                  "\"customMetadata\":{\"x\":\"y\"},\"md5\":\"00000000000000000000000000000000\"}|v|^"
+                  "r2.put|BK|k|{\"onlyIf\":{\"etagMatches\":[{\"type\":\"strong\",\"value\":\"e\"}],"
+                  "\"uploadedAfter\":1}}|value|^r2.head|BK|k^r2.get|BK|k|{\"range\":{\"suffix\":2}}^"
+                  "r2.list|BK|{\"prefix\":\"\",\"delimiter\":\"/\",\"limit\":1,\"include\":[\"httpMetadata\"]}^"
+                  "r2.delete|BK|[\"k\",\"z\"]~a");
+    seed_raw(add, "r2.put|BK|s||first|1^r2.write|BK|1|more|1^r2.write|BK|1|last|^r2.write|BK|1|x|^"
+                  "r2.get|BK|s|{\"range\":{\"offset\":1,\"length\":3}}^r2.read|BK|1^r2.close|BK|1~a");
+    seed_raw(add, "r2.mpu.create|BK|m|{\"storageClass\":\"Standard\"}^r2.mpu.part|BK|m|x|1|data|^"
+                  "r2.mpu.complete|BK|m|x|[{\"partNumber\":1,\"etag\":\"e\"}]^r2.mpu.abort|BK|m|x^"
+                  "r2.list|BK|{\"cursor\":\"6b\",\"startAfter\":\"a\"}^r2.get|BK|m|{\"onlyIf\":"
+                  "{\"etagDoesNotMatch\":[{\"type\":\"wildcard\"}]}}~\x80");
+    static const uint8_t nul_key[] = "r2.get\x1e" "BK\x1e" "a\0b\x1e{}\x1c" "a";
+    add(nul_key, sizeof nul_key - 1);       /* a NUL in a key: refused, the job freed once */
+}
+
+static void memory_cache_seeds(fuzz_add_cb add)
+{
+    seed_raw(add, "mcache.read|MC|k|1^mcache.read|MC|k|1^mcache.read|MC|k|1^mcache.fail|MC|k|1^"
+                  "mcache.put|MC|k|{\"v\":1}||2^mcache.get|MC|k^mcache.delete|MC|k~a");
+    seed_raw(add, "mcache.read|MC|a|0^mcache.put|MC|a|x|1e15|0^mcache.put|MC|b|y|nan|0^"
+                  "mcache.put|MC|c|z|5|0^mcache.get|MC|a^mcache.read|MC2|a|1^mcache.get|NOPE|a~a");
+    seed_raw(add, "mcache.read|MC|k|1^mcache.read|MC|k|1~a");
+}
+
+/* queue.send / queue.send_batch with packed messages (type, delay u32, length u32, body),
+ * then `tail` (a consumer's answer). */
+static void queue_seed(fuzz_add_cb add, const char *op, const char *types, uint8_t delay,
+                       const char *tail)
+{
+    pw_buf_t b;
+    pw_buf_init(&b);
+    pw_buf_append(&b, op, strlen(op));
+    pw_buf_append(&b, "\x1eQ\x1e", 3);
+    for (const char *t = types; *t; t++) {
+        const char *body = *t == 't' ? "hello" : *t == 'b' ? "\x01\x02" : "{\"n\":1}";
+        uint8_t head[9] = { (uint8_t)*t, delay, 0, 0, 0, (uint8_t)strlen(body), 0, 0, 0 };
+        pw_buf_append(&b, head, sizeof head);
+        pw_buf_append(&b, body, strlen(body));
+    }
+    pw_buf_append(&b, "\x1c", 1);
+    pw_buf_append(&b, tail, strlen(tail));
+    add(b.data, b.len);
+    pw_buf_free(&b);
+}
+
+static void queue_seeds(fuzz_add_cb add)
+{
+    queue_seed(add, "queue.send", "j", 0, "b{\"outcome\":\"ok\"}");
+    queue_seed(add, "queue.send_batch", "jtbv", 0, "b{\"outcome\":\"exception\"}");
+    queue_seed(add, "queue.send_batch", "jjjjjjjjjjjj", 0,
+               "b{\"outcome\":\"ok\",\"retryBatch\":{\"retry\":true,\"delaySeconds\":0}}");
+    queue_seed(add, "queue.send_batch", "tt", 5, "\x81");
+    queue_seed(add, "queue.send", "x", 0, "");
+    queue_seed(add, "queue.nope", "j", 0, "");
+    seed_raw(add, "queue.send|NOPE|x~a");
+}
+
 void fuzz_seeds(fuzz_add_cb add)
 {
     workflow_seeds(add);
+    r2_seeds(add);
+    memory_cache_seeds(add);
+    queue_seeds(add);
     for (int i = 0; i < 3; i++) {
         const char *kv = i == 0 ? "KV" : i == 1 ? "WKV" : "XKV";
         SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");
@@ -332,4 +422,10 @@ void fuzz_seeds(fuzz_add_cb add)
     SEED("", "svc.call", "GONE", "fetch", "");
     SEED("", "fetch", "https://example.com/", "GET", "", "", "follow");
     SEED("", "kv.get", "T", "x");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"GET\",\"url\":\"https://h/fuzz.h\",\"headers\":"
+         "[[\"Range\",\"bytes=1-5\"],[\"if-none-match\",\"\\\"x\\\"\"]]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"HEAD\",\"url\":\"/\",\"headers\":[]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"GET\",\"url\":\"/%2e%2e/Makefile\",\"headers\":[]}\n");
+    SEED("", "disk.fetch", "ASSETS", "{\"method\":\"PUT\",\"url\":\"/x\",\"headers\":[]}\nbody");
+    SEED("", "disk.fetch", "NOPE", "{}\n");
 }

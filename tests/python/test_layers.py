@@ -22,17 +22,33 @@ LAYERS: dict[str, int] = {
     "pyworkerd.log": 1,
     "pyworkerd.trace": 1,
     "pyworkerd.entropy": 1,
+    "pyworkerd.jsdict": 1,
+    "pyworkerd.jsobject": 1,
+    "pyworkerd.buffers": 1,
+    "pyworkerd.blob": 1,
+    "pyworkerd.formdata": 1,
+    "pyworkerd.streams": 1,
+    "pyworkerd.jsdate": 1,
     "pyworkerd.websocket": 1,
     # 2. binding calls to the host, and the package resolver
     "pyworkerd.rpc": 2,
     "pyworkerd.bindings": 2,
     "pyworkerd.workflows": 2,
     "pyworkerd.packages": 2,
+    "pyworkerd.r2": 2,
+    "pyworkerd.r2_options": 2,
+    "pyworkerd.r2_stream": 2,
+    "pyworkerd.bundle": 2,
+    "pyworkerd.memory_cache": 2,
+    "pyworkerd.queues": 2,
+    "pyworkerd.rpc_values": 2,
     "pyworkerd.websocket_connect": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,
     "pyworkerd.workflow_run": 3,
+    "pyworkerd.timers": 3,
+    "pyworkerd.js_modules": 3,
     # 4. the public faces that workers import
     "workers": 4,
     "workers.asgi": 4,
@@ -44,10 +60,15 @@ LAYERS: dict[str, int] = {
     "micropip": 4,
     "pyodide": 4,
     "pyodide.ffi": 4,
+    "pyodide.http": 4,
+    "pyodide.webloop": 4,
+    "_cloudflare_compat_flags": 4,
     # 5. the isolate's driver: what the C side calls (src/python/embed.c)
     "pyworkerd.runtime": 5,
     "pyworkerd.loop": 5,
     "pyworkerd.test_handler": 5,
+    "pyworkerd.events": 5,
+    "pyworkerd.scheduled": 5,
 }
 
 

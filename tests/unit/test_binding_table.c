@@ -37,12 +37,24 @@ TEST(every_kind_registers_its_ops)
         expect_op(wf[i], &pw_binding_workflows);
     expect_op("svc.call", &pw_binding_service);
     expect_op("fetch", &pw_binding_fetch);
+    static const char *const r2[] = { "r2.head", "r2.get", "r2.read", "r2.close", "r2.put", "r2.write",
+                                      "r2.delete", "r2.list", "r2.mpu.create", "r2.mpu.part",
+                                      "r2.mpu.complete", "r2.mpu.abort" };
+    for (size_t i = 0; i < sizeof r2 / sizeof r2[0]; i++)
+        expect_op(r2[i], &pw_binding_r2);
+    static const char *const mc[] = { "mcache.get", "mcache.read", "mcache.put", "mcache.fail",
+                                      "mcache.delete" };
+    for (size_t i = 0; i < sizeof mc / sizeof mc[0]; i++)
+        expect_op(mc[i], &pw_binding_memory_cache);
+    expect_op("queue.send", &pw_binding_queue);
+    expect_op("queue.send_batch", &pw_binding_queue);
+    expect_op("disk.fetch", &pw_binding_disk);
     expect_op("ws.connect", &pw_binding_websocket);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 5);
+    CHECK(pw_binding_kind_count() == 9);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -62,6 +74,9 @@ TEST(unknown_ops_go_to_the_group_of_their_prefix)
     pw_binding_route(B("wf.step.nope"), &r);       /* the longest prefix wins */
     CHECK(!r.op && kind_of(&r) == &pw_binding_workflows);
     CHECK_STR(r.group->unknown_op, "bad workflow step call");
+    pw_binding_route(B("queue.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_queue);
+    CHECK_STR(r.group->unknown_op, "unknown queue operation \"%.*s\"");
     pw_binding_route(B("kv."), &r);                 /* a bare prefix is no op of its group */
     CHECK(!r.op && kind_of(&r) == &pw_binding_service);
 }
@@ -95,6 +110,15 @@ TEST(rows_carry_the_arity_and_its_message)
     CHECK(r.op->min_fields == 4 && r.op->max_fields == 4 && !r.op->arity_error);
     pw_binding_route(B("kv.list"), &r);
     CHECK(!r.op->holds);                            /* a backend's subrequests count themselves */
+    pw_binding_route(B("r2.put"), &r);              /* key, options, data, more */
+    CHECK(r.op->min_fields == 6 && r.op->max_fields == 6 && r.op->holds);
+    pw_binding_route(B("r2.close"), &r);            /* answered at once, never refused */
+    CHECK(r.op->min_fields == 3 && !r.op->holds);
+    pw_binding_route(B("r2.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_r2);
+    CHECK_STR(r.group->unknown_op, "unknown R2 operation \"%.*s\"");
+    pw_binding_route(B("disk.fetch"), &r);          /* answered at once, from the host */
+    CHECK(r.op->min_fields == 3 && r.op->max_fields == 3 && !r.op->holds);
     pw_binding_route(B("ws.connect"), &r);
     CHECK(r.op->min_fields == 3 && r.op->max_fields == 3 && r.op->holds && r.group->unnamed);
     pw_binding_route(B("ws.nope"), &r);

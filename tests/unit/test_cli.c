@@ -204,6 +204,7 @@ static const struct { const char *name, *value; } samples[] = {
     { "request-timeout", "1.5" }, { "max-concurrent-requests", "8" }, { "persist-dir", ":memory:" },
     { "fetch-timeout", "3" }, { "no-sandbox", NULL }, { "no-access-log", NULL }, { "verbose", NULL },
     { "version", NULL }, { "help", NULL }, { "compat-date", "2024-01-01" },
+    { "test-scheduled", NULL },
 };
 #define N_SAMPLES (sizeof samples / sizeof samples[0])
 
@@ -364,6 +365,17 @@ TEST(workerd_options_accepted)
     CHECK_STR(cli.ignored[2], "pyodide-bundle-disk-cache-dir");
 }
 
+TEST(cron_test_options)
+{
+    CHECK(PARSE("serve", "c.capnp") == 0);
+    CHECK(cli.test_scheduled == 0 && cli.test_cron_speed == 0);
+    CHECK(PARSE("serve", "--test-scheduled", "--test-cron-speed=60", "c.capnp") == 0);
+    CHECK(cli.test_scheduled == 1 && cli.test_cron_speed == 60);
+    CHECK(PARSE("serve", "--test-cron-speed=0", "c.capnp") == -1);      /* hidden, but checked */
+    CHECK(strstr(cli.output, "--test-cron-speed") != NULL);
+    CHECK(PARSE("help", "serve") == 0 && strstr(cli.output, "--test-cron-speed") == NULL);
+}
+
 int main(void)
 {
     RUN(serve_defaults);
@@ -383,5 +395,6 @@ int main(void)
     RUN(unknown_and_incomplete_options);
     RUN(repeated_options);
     RUN(workerd_options_accepted);
+    RUN(cron_test_options);
     return UNIT_DONE();
 }

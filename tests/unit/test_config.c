@@ -255,6 +255,40 @@ TEST(other_service_kinds_load)
     pw_config_free(cfg);
 }
 
+/* A service binding to a disk service is the host's static files (PW_BINDING_DISK); one to a
+ * worker stays a service binding; an entrypoint on a disk service is refused with file:line. */
+TEST(service_bindings_to_disk_services_are_disk_bindings)
+{
+    static const char *const conf = HEAD
+        "const config :Workerd.Config = (services = [\n"
+        "  (name = \"main\", worker = .w), (name = \"other\", worker = .w),\n"
+        "  (name = \"assets\", disk = (path = \"public\")) ]);\n"
+        "const w :Workerd.Worker = (\n"
+        "  modules = [ (name = \"worker.py\", pythonModule = embed \"worker.py\") ],\n"
+        "  compatibilityDate = \"2024-01-01\", compatibilityFlags = [\"python_workers\"],\n"
+        "  bindings = [ (name = \"ASSETS\", service = \"assets\"), (name = \"SVC\", service = \"other\") ]);\n";
+    write_config("%s", conf);
+    pw_config_t *cfg = load();
+    CHECK(cfg != NULL);
+    if (!cfg) {
+        fprintf(stderr, "  %s\n", err);
+        return;
+    }
+    const pw_worker_t *w = &pw_config_service(cfg, "main")->worker;
+    CHECK(w->n_bindings == 2 && w->bindings[0].kind == PW_BINDING_DISK && w->bindings[1].kind == PW_BINDING_SERVICE);
+    CHECK_STR(w->bindings[0].value, "assets");
+    pw_config_free(cfg);
+    write_config(HEAD
+        "const config :Workerd.Config = (services = [\n"
+        "  (name = \"main\", worker = .w), (name = \"assets\", disk = (path = \"public\")) ]);\n"
+        "const w :Workerd.Worker = (\n"
+        "  modules = [ (name = \"worker.py\", pythonModule = embed \"worker.py\") ],\n"
+        "  compatibilityDate = \"2024-01-01\", compatibilityFlags = [\"python_workers\"],\n"
+        "  bindings = [ (name = \"ASSETS\", service = (name = \"assets\", entrypoint = \"Files\")) ]);\n");
+    CHECK(load() == NULL);
+    CHECK(err_has("config.capnp:7:") && err_has("\"assets\" is a disk service, so does not have any named entrypoints"));
+}
+
 TEST(network_tls_options_decode)
 {
     write_config(HEAD "const config :Workerd.Config = (services = [\n"
@@ -465,6 +499,28 @@ TEST(compatibility_flag_checks)
                   "\"python_workflows\", \"disable_python_workflows\"]");
     CHECK(fails_with("Compatibility flags are mutually contradictory: python_workflows vs "
                      "disable_python_workflows"));
+}
+
+/* The resolution the SDK's _cloudflare_compat_flags module shows (issue 15): a flag given is
+ * on, its disable flag given turns it off, else its enable date decides. */
+TEST(compat_flags_resolve_by_date_and_flags)
+{
+    int disable = 0;
+    const pw_compat_flag_t *files = pw_compat_flag_find("formdata_parser_supports_files", &disable);
+    const pw_compat_flag_t *workflows = pw_compat_flag_find("python_workflows", &disable);
+    CHECK(files && workflows);
+    if (!files || !workflows) return;
+    char *given[] = {"python_workflows"};
+    char *off[] = {"formdata_parser_converts_files_to_strings"};
+    CHECK(pw_compat_flag_on(files, "2024-01-01", NULL, 0) == 1);     /* date 2021-11-03 reached */
+    CHECK(pw_compat_flag_on(files, "2021-11-02", NULL, 0) == 0);
+    CHECK(pw_compat_flag_on(files, NULL, NULL, 0) == 0);
+    CHECK(pw_compat_flag_on(files, "2024-01-01", off, 1) == 0);      /* its disable flag wins */
+    CHECK(pw_compat_flag_on(workflows, "2099-01-01", NULL, 0) == 0); /* no date: only by flag */
+    CHECK(pw_compat_flag_on(workflows, "2000-01-01", given, 1) == 1);
+    size_t rows = 0;
+    while (pw_compat_flag_at(rows)) rows++;
+    CHECK(rows > 100 && pw_compat_flag_at(rows) == NULL);
 }
 
 TEST(known_flags_are_accepted)
@@ -684,12 +740,74 @@ TEST(unsupported_service_options)
     CHECK(fails_with("Directory \"d\" has no path in the config"));
 }
 
+TEST(queue_bindings_consumers_and_crons_load)
+{
+    write_config(SIMPLE, "", "  bindings = [(name = \"JOBS\", queue = \"jobs\")],\n"
+                 "  pyworkerd = (queueConsumers = [(queue = \"jobs\", maxBatchSize = 50, maxRetries = 0,\n"
+                 "    deadLetterQueue = \"jobs-dlq\", retryDelay = 30), (queue = \"other\")],\n"
+                 "    crons = [\"*/5 * * * *\", \"@daily\"]),\n");
+    pw_config_t *cfg = load();
+    CHECK(cfg != NULL);
+    const pw_worker_t *w = cfg ? &cfg->services[0].worker : NULL;
+    CHECK(w && w->n_bindings == 1 && w->bindings[0].kind == PW_BINDING_QUEUE);
+    CHECK_STR(w ? w->bindings[0].value : NULL, "jobs");
+    CHECK(w && w->options.n_queue_consumers == 2 && w->options.n_crons == 2);
+    const pw_queue_consumer_t *q = w ? &w->options.queue_consumers[0] : NULL;
+    CHECK(q && q->max_batch_size == 50 && q->max_retries == 0 && q->retry_delay_s == 30);
+    CHECK(q && q->max_batch_timeout_s == 5 && q->max_concurrency == 0);
+    CHECK_STR(q ? q->dead_letter_queue : NULL, "jobs-dlq");
+    q = w ? &w->options.queue_consumers[1] : NULL;      /* wrangler's defaults */
+    CHECK(q && q->max_batch_size == 10 && q->max_retries == 3 && q->max_batch_timeout_s == 5);
+    CHECK(q && q->dead_letter_queue == NULL);
+    CHECK_STR(w ? w->options.crons[1] : NULL, "@daily");
+    pw_config_free(cfg);
+}
+
+TEST(bad_queue_and_cron_settings_name_the_field)
+{
+    write_config(SIMPLE, "", "  bindings = [(name = \"Q\", queue = \"Bad Name\")],\n");
+    CHECK(fails_with("config.capnp:10: service main: Queue binding \"Q\": \"Bad Name\" is not a valid queue name"));
+    write_config(SIMPLE, "", "  bindings = [(name = \"Q\", queue = (name = \"q\", entrypoint = \"E\"))],\n");
+    CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"Q\"].queue.entrypoint"));
+    write_config(SIMPLE, "", "  bindings = [(name = \"Q\", queue = \"main\")],\n");
+    CHECK(fails_with("worker.bindings[\"Q\"].queue naming service \"main\""));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\",\n    maxBatchSize = 101)]),\n");
+    CHECK(fails_with("config.capnp:11: service main: pyworkerd.queueConsumers: maxBatchSize is 101; it must be 1 to 100 messages"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", maxBatchTimeout = 61)]),\n");
+    CHECK(fails_with("maxBatchTimeout is 61; it must be 0 to 60 seconds"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", maxRetries = 101)]),\n");
+    CHECK(fails_with("maxRetries is 101; it must be 0 to 100"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", retryDelay = 86401)]),\n");
+    CHECK(fails_with("retryDelay is 86401; it must be 0 to 86400 seconds"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", maxConcurrency = 251)]),\n");
+    CHECK(fails_with("maxConcurrency is 251"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\", deadLetterQueue = \"q\")]),\n");
+    CHECK(fails_with("queue \"q\" cannot be its own deadLetterQueue"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(queue = \"q\"), (queue = \"q\")]),\n");
+    CHECK(fails_with("queue \"q\" is listed twice"));
+    write_config(SIMPLE, "", "  pyworkerd = (queueConsumers = [(maxBatchSize = 5)]),\n");
+    CHECK(fails_with("queue \"\" is not a valid queue name"));
+    write_config(SIMPLE, "", "  pyworkerd = (crons = [\"* * *\"]),\n");
+    CHECK(fails_with("config.capnp:10: service main: pyworkerd.crons: \"* * *\" is not a valid cron "
+                     "expression: 3 fields where five are needed"));
+    write_config(SIMPLE, "", "  pyworkerd = (crons = [\"0 0 30 2 *\"]),\n");
+    CHECK(fails_with("\"0 0 30 2 *\" never fires"));
+    write_config(HEAD "const config :Workerd.Config = (services = [\n"
+                 "  (name = \"a\", worker = .w), (name = \"b\", worker = .w)]);\n"
+                 "const w :Workerd.Worker = (\n"
+                 "  modules = [ (name = \"worker.py\", pythonModule = embed \"worker.py\") ],\n"
+                 "  compatibilityDate = \"2024-01-01\", compatibilityFlags = [\"python_workers\"],\n"
+                 "  pyworkerd = (queueConsumers = [(queue = \"shared\")]));\n");
+    CHECK(fails_with("service b: queue \"shared\" has two consumers, workers \"a\" and \"b\""));
+}
+
 int main(void)
 {
     RUN(seed_config_loads);
     RUN(file_with_id_and_explicit_designators_loads);
     RUN(modules_and_bindings_decode);
     RUN(other_service_kinds_load);
+    RUN(service_bindings_to_disk_services_are_disk_bindings);
     RUN(network_tls_options_decode);
     RUN(import_path_is_searched);
     RUN(socket_override_applies);
@@ -705,6 +823,7 @@ int main(void)
     RUN(compatibility_date_checks);
     RUN(compatibility_flag_checks);
     RUN(known_flags_are_accepted);
+    RUN(compat_flags_resolve_by_date_and_flags);
     RUN(unknown_service_reference);
     RUN(duplicate_service_names);
     RUN(service_without_kind);
@@ -716,6 +835,8 @@ int main(void)
     RUN(unsupported_worker_fields);
     RUN(requirement_modules_load);
     RUN(unsupported_service_options);
+    RUN(queue_bindings_consumers_and_crons_load);
+    RUN(bad_queue_and_cron_settings_name_the_field);
     if (dir[0]) nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     return UNIT_DONE();
 }

@@ -1,0 +1,1 @@
+fetch("/api/hello").then((r) => r.json()).then((j) => console.log(j.hello));

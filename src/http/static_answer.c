@@ -1,0 +1,297 @@
+/* static_answer.c — a disk service's answer to one request (host process; see
+ * static_answer.h): the method picks read, write or remove; a read opens the path beneath the
+ * directory, then conditionals (If-None-Match, If-Modified-Since) and Range decide between
+ * 304, 206, 416 and 200. The body of a file is never read here: the answer names the file
+ * and the byte span, and its sender reads it in pieces.
+ * Invariant: every path to the file system goes through pw_static_path, then static_dir.c.
+ */
+#include "http/static_answer.h"
+#include "http/byte_range.h"
+#include "http/mime_types.h"
+#include "http/static_path.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+
+static int method_is(pw_bytes_t m, const char *name)
+{
+    return pw_bytes_is(m, name);
+}
+
+const char *pw_static_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 304: return "Not Modified";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 406: return "Not Acceptable";
+    case 409: return "Conflict";
+    case 416: return "Range Not Satisfiable";
+    case 501: return "Not Implemented";
+    default: return "Internal Server Error";
+    }
+}
+
+/* An error status with its words as a plain-text body. */
+static void fail(pw_static_answer_t *a, int status)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    a->fd = -1;
+    a->status = status;
+    a->content_type = TEXT_PLAIN;
+    a->text.len = 0;
+    const char *words = pw_static_reason(status);
+    if (pw_buf_append(&a->text, words, strlen(words)) < 0)
+        a->text.len = 0;
+    a->length = a->text.len;
+}
+
+/* ---- validators ---- */
+
+static void set_validators(pw_static_answer_t *a, const struct stat *st)
+{
+    uint64_t mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
+    snprintf(a->etag, sizeof a->etag, "\"%" PRIx64 "-%" PRIx64 "\"", mtime_ns, (uint64_t)st->st_size);
+    pw_http_date_format(st->st_mtim.tv_sec, a->last_modified);
+}
+
+static void skip_list_space(const char **p, const char *end)
+{
+    while (*p < end && (**p == ' ' || **p == '\t' || **p == ','))
+        (*p)++;
+}
+
+int pw_static_etag_matches(pw_bytes_t value, const char *etag)
+{
+    const char *p = (const char *)value.base, *end = p + value.len;
+    size_t etag_len = strlen(etag);
+    for (skip_list_space(&p, end); p < end; skip_list_space(&p, end)) {
+        if (*p == '*')
+            return 1;
+        if (end - p >= 2 && p[0] == 'W' && p[1] == '/')
+            p += 2;
+        if (p == end || *p != '"')
+            return 0;
+        const char *close_quote = memchr(p + 1, '"', (size_t)(end - p - 1));
+        if (!close_quote)
+            return 0;
+        size_t len = (size_t)(close_quote - p + 1);
+        if (len == etag_len && memcmp(p, etag, len) == 0)
+            return 1;
+        p = close_quote + 1;
+    }
+    return 0;
+}
+
+/* If-None-Match, else If-Modified-Since (RFC 9110 §13.2.2): whether to answer 304. */
+static int not_modified(const pw_static_request_t *req, const pw_static_answer_t *a, time_t mtime)
+{
+    time_t since;
+    if (req->if_none_match.base)
+        return pw_static_etag_matches(req->if_none_match, a->etag);
+    return req->if_modified_since.base &&
+           pw_http_date_parse((const char *)req->if_modified_since.base, req->if_modified_since.len,
+                              &since) == 0 && mtime <= since;
+}
+
+/* If-Range: the Range applies only while the file is the one the client names (its ETag,
+ * compared strongly, or its Last-Modified date). */
+static int range_applies(const pw_static_request_t *req, const pw_static_answer_t *a, time_t mtime)
+{
+    pw_bytes_t v = req->if_range;
+    time_t date;
+    if (!v.base)
+        return 1;
+    if (v.len && v.base[0] == '"')
+        return pw_bytes_is(v, a->etag);
+    return pw_http_date_parse((const char *)v.base, v.len, &date) == 0 && date == mtime;
+}
+
+/* ---- reads ---- */
+
+static void answer_range(const pw_static_request_t *req, pw_static_answer_t *a, uint64_t size)
+{
+    pw_byte_range_t r;
+    pw_range_result_t result = pw_byte_range_parse((const char *)req->range.base, req->range.len,
+                                                   size, &r);
+    if (result == PW_RANGE_UNSATISFIABLE) {
+        fail(a, 416);
+        snprintf(a->content_range, sizeof a->content_range, "bytes */%" PRIu64, size);
+    } else if (result == PW_RANGE_PART) {
+        a->status = 206;
+        a->offset = r.first;
+        a->length = r.last - r.first + 1;
+        snprintf(a->content_range, sizeof a->content_range, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64,
+                 r.first, r.last, size);
+    }
+}
+
+static void answer_file(const pw_static_request_t *req, pw_static_answer_t *a, int fd,
+                        const struct stat *st, const char *name)
+{
+    a->fd = fd;
+    a->status = 200;
+    a->content_type = pw_mime_type(name);
+    a->accept_ranges = 1;
+    a->length = (uint64_t)st->st_size;
+    set_validators(a, st);
+    if (not_modified(req, a, st->st_mtim.tv_sec)) {
+        a->status = 304;
+        a->no_body = 1;
+        a->length = 0;
+        return;
+    }
+    if (method_is(req->method, "GET") && req->range.base && range_applies(req, a, st->st_mtim.tv_sec))
+        answer_range(req, a, (uint64_t)st->st_size);
+}
+
+static void answer_listing(const pw_static_dir_t *dir, pw_static_answer_t *a, int fd,
+                           const struct stat *st)
+{
+    int rc = pw_static_dir_list(dir, fd, &a->text);
+    close(fd);
+    if (rc < 0) {
+        fail(a, 500);
+        return;
+    }
+    a->status = 200;
+    a->content_type = "application/json";
+    a->length = a->text.len;
+    pw_http_date_format(st->st_mtim.tv_sec, a->last_modified);
+}
+
+/* A directory: its index.html when it has one (a regular file), else its listing. */
+static void answer_directory(const pw_static_dir_t *dir, const pw_static_request_t *req,
+                             pw_static_answer_t *a, const char *rel, int fd, const struct stat *st)
+{
+    char index[PW_STATIC_PATH_MAX + 16];
+    struct stat ist;
+    snprintf(index, sizeof index, "%s%sindex.html", rel, rel[0] ? "/" : "");
+    int ifd = pw_static_dir_open_file(dir, index);
+    if (ifd >= 0 && fstat(ifd, &ist) == 0 && S_ISREG(ist.st_mode)) {
+        close(fd);
+        answer_file(req, a, ifd, &ist, index);
+        return;
+    }
+    if (ifd >= 0)
+        close(ifd);
+    answer_listing(dir, a, fd, st);
+}
+
+static void answer_read(const pw_static_dir_t *dir, const pw_static_request_t *req,
+                        pw_static_answer_t *a, const char *rel)
+{
+    struct stat st;
+    int fd = pw_static_dir_open_file(dir, rel);
+    if (fd < 0) {
+        fail(a, fd == -EACCES ? 403 : 404);
+        return;
+    }
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        fail(a, 500);
+    } else if (S_ISREG(st.st_mode)) {
+        answer_file(req, a, fd, &st, rel);
+    } else if (S_ISDIR(st.st_mode)) {
+        answer_directory(dir, req, a, rel, fd, &st);
+    } else {
+        close(fd);
+        fail(a, 406);
+    }
+}
+
+/* ---- writes ---- */
+
+static int write_status(int rc)
+{
+    switch (rc) {
+    case 0: return 204;
+    case -ENOENT: return 404;
+    case -EXDEV: case -ELOOP: case -EACCES: case -EPERM: return 403;
+    case -EISDIR: case -ENOTDIR: case -EEXIST: case -ENOTEMPTY: return 409;
+    default: return 500;
+    }
+}
+
+static void answer_change(const pw_static_dir_t *dir, const pw_static_request_t *req,
+                          pw_static_answer_t *a, const char *rel, int segments)
+{
+    if (!pw_static_dir_writable(dir)) {
+        fail(a, 405);
+        a->allow = "GET, HEAD";
+        return;
+    }
+    if (segments <= 0) {
+        fail(a, 403);
+        return;
+    }
+    int rc = method_is(req->method, "PUT")
+             ? pw_static_dir_write(dir, rel, req->body.base, req->body.len)
+             : pw_static_dir_remove(dir, rel);
+    if (rc < 0) {
+        fail(a, write_status(rc));
+        return;
+    }
+    a->status = 204;
+    a->no_body = 1;
+}
+
+void pw_static_answer(const pw_static_dir_t *dir, const pw_static_request_t *req,
+                      pw_static_answer_t *out)
+{
+    char rel[PW_STATIC_PATH_MAX];
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    int segments = pw_static_path((const char *)req->path.base, req->path.len,
+                                  pw_static_dir_dotfiles(dir), rel, sizeof rel);
+    if (method_is(req->method, "GET") || method_is(req->method, "HEAD")) {
+        if (segments < 0)
+            fail(out, 404);
+        else
+            answer_read(dir, req, out, rel);
+        if (method_is(req->method, "HEAD"))
+            out->no_body = 1;
+    } else if (method_is(req->method, "PUT") || method_is(req->method, "DELETE")) {
+        answer_change(dir, req, out, rel, segments);
+    } else {
+        fail(out, 501);
+    }
+}
+
+void pw_static_answer_free(pw_static_answer_t *a)
+{
+    if (a->fd >= 0)
+        close(a->fd);
+    a->fd = -1;
+    pw_buf_free(&a->text);
+}
+
+size_t pw_static_answer_headers(const pw_static_answer_t *a,
+                                pw_static_header_t out[PW_STATIC_MAX_HEADERS])
+{
+    size_t n = 0;
+    if (a->content_type && a->status != 304)
+        out[n++] = (pw_static_header_t){ "content-type", a->content_type };
+    if (a->etag[0])
+        out[n++] = (pw_static_header_t){ "etag", a->etag };
+    if (a->last_modified[0])
+        out[n++] = (pw_static_header_t){ "last-modified", a->last_modified };
+    if (a->accept_ranges && a->status != 304)
+        out[n++] = (pw_static_header_t){ "accept-ranges", "bytes" };
+    if (a->content_range[0])
+        out[n++] = (pw_static_header_t){ "content-range", a->content_range };
+    if (a->allow)
+        out[n++] = (pw_static_header_t){ "allow", a->allow };
+    return n;
+}
