@@ -228,6 +228,7 @@ static pw_pool_t *lookup_pool(void *arg, const char *service_name)
 static int start_workers(host_t *host)
 {
     pw_rpc_options_t rpc_opts = { .persist_dir = host->cli->persist_dir, .lookup = lookup_pool,
+                                  .do_idle_timeout_ms = (unsigned)(host->cli->do_idle_timeout_s * 1000),
                                   .lookup_arg = host };
     if (pw_rpc_host_create(host->loop, host->config, &rpc_opts, &host->rpc) < 0)
         return -1;

@@ -21,6 +21,9 @@ from pyworkerd.errors import JsException, global_scope_error
 _channel: Any = None
 _server: Any = None
 _futures: dict[int, tuple[asyncio.Future[Any], Callable[[list[bytes]], Any]]] = {}
+before_send: Callable[[], None] | None = None
+"""Runs before a binding call leaves through call() (Durable Objects send their coalesced
+writes first: nothing leaves an object before its writes, pyworkerd.do_storage)."""
 
 
 def attach(server: Any) -> None:
@@ -34,6 +37,8 @@ def call(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> A
     channel = _channel
     if channel is None:
         raise global_scope_error()  # top-level code (the template): no I/O, as in workerd
+    if before_send is not None:
+        before_send()
     loop, in_a_task = _loop_and_task()
     if in_a_task:
         future = loop.create_future()
@@ -108,3 +113,31 @@ def _fields(fields: list[bytes]) -> list[bytes]:
     if name == "TypeError":
         raise TypeError(message)
     raise JsException(name, message)
+
+
+def call_blocking(decode: Callable[[list[bytes]], Any], op: str, *args: str | bytes) -> Any:
+    """Binding call `op(*args)` answered before it returns, also inside a task: the isolate
+    does nothing else meanwhile (a Durable Object's storage read: its input gate)."""
+    channel = _channel
+    if channel is None:
+        raise RuntimeError("bindings can only be used while the worker serves a request")
+    fields = channel.rpc_call(op, *args)
+    if _server is not None and _server.has_loop:
+        _server.after_blocking_call()
+    return decode(_fields(fields))
+
+
+
+def post(op: str, *args: str | bytes, flush: bool = True) -> None:
+    """Binding call `op(*args)` whose answer nobody waits for (a Durable Object's write batch:
+    the host checks it and resets the object when it fails). The frame leaves with the
+    isolate's next write: at once when `flush` and a loop runs, else with what follows it."""
+    channel = _channel
+    if channel is None:
+        raise RuntimeError("bindings can only be used while the worker serves a request")
+    channel.rpc_send(op, *args)
+    if not flush:
+        return
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None and asyncio.events._get_running_loop() is not None:
+        _server.schedule_flush()

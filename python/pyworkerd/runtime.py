@@ -68,6 +68,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "memory_cache": lambda b: _memory_cache_binding(b["name"]),
     "queue": lambda b: _queue_binding(b["name"]),
     "disk": lambda b: bindings.DiskFetcher(b["name"]),
+    "durable_object": lambda b: _durable_object_binding(b),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -94,6 +95,13 @@ def _queue_binding(name: str) -> Any:
     from pyworkerd import queues
 
     return queues.Queue(name, queues.json_by_default(*_compat))
+
+
+def _durable_object_binding(b: dict[str, Any]) -> Any:
+    """A Durable Object namespace (pyworkerd.durable_objects: imported by workers that have one)."""
+    from pyworkerd import durable_objects
+
+    return durable_objects.DurableObjectNamespace(b["name"], b["class"], b["unique_key"])
 
 
 def make_env(bindings: list[dict[str, Any]]) -> Env:
@@ -163,6 +171,10 @@ def load(spec: dict[str, Any]) -> None:
     _select_entrypoint(module, main, _legacy_handlers(spec.get("compat_date", ""), flags))
     if spec.get("test_scheduled"):
         _add_test_endpoints()
+    if spec.get("durable_objects"):
+        from pyworkerd import do_runtime  # workers with Durable Object classes only
+
+        do_runtime.load(spec, module, _positional_count)
     _warm_up()
 
 
@@ -405,7 +417,12 @@ def _serve(
 
 def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any:
     """A service binding's call of `entrypoint` (a WorkerEntrypoint class; "" = the default):
-    `fetch` with a request, or an RPC method with JSON arguments answered as JSON."""
+    `fetch` with a request, or an RPC method with JSON arguments answered as JSON. An entry
+    point "$do:..." is an event of a Durable Object (pyworkerd.do_runtime)."""
+    if entrypoint.startswith("$do:"):
+        from pyworkerd import do_runtime
+
+        return do_runtime.handle(req_id, entrypoint, name, payload)
     try:
         cls = _entrypoint_class(entrypoint)
         if name == "fetch":

@@ -122,7 +122,11 @@ class WorkerEntrypoint:
 
 
 class DurableObject:
-    """Base class of a Durable Object. Not yet routed by pyworkerd (no DO bindings)."""
+    """Base class of a Durable Object: `class Counter(DurableObject)`, named by a
+    durableObjectNamespaces entry. One instance per id lives in one isolate, built with the
+    object's `ctx` (id, storage, blockConcurrencyWhile, waitUntil, abort) and the Worker's
+    `env`; its fetch(request), public methods (RPC) and alarm(alarm_info) run there.
+    """
 
     def __init__(self, ctx: Any, env: Any) -> None:
         self.ctx = ctx

@@ -397,6 +397,10 @@ static const cli_option_t options[] = {
       "nothing on disk." },
     { "fetch-timeout", 0, SERVE, "<seconds>", set_positive_seconds, AT(fetch_timeout_s), 0,
       "Time an outbound fetch() may take, redirects included (default 30)." },
+    { "durable-object-idle-timeout", 0, SERVE, "<seconds>", set_positive_seconds,
+      AT(do_idle_timeout_s), 0,
+      "A Durable Object with no event for <seconds> leaves memory; its storage stays\n"
+      "(default 70, as Cloudflare's 70-140 s)." },
     { "no-sandbox", 0, SERVE, NULL, set_off, AT(sandbox), 0,
       "Run isolates without namespaces, seccomp, Landlock, rlimits and the audit hook\n"
       "(only where user namespaces are unavailable; workers can then reach the host)." },
@@ -603,6 +607,7 @@ static void set_defaults(pw_cli_t *cli)
     cli->idle_timeout_s = 30;
     cli->drain_timeout_s = 10;
     cli->fetch_timeout_s = 30;
+    cli->do_idle_timeout_s = 70;
     cli->sandbox = 1;
     cli->memory_limit_mib = 128;
     cli->cpu_limit_ms = 30000;

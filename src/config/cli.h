@@ -56,6 +56,7 @@ typedef struct {
     int max_concurrent;         /* --max-concurrent-requests N per isolate (default 0: any) */
     const char *persist_dir;    /* --persist-dir DIR or ":memory:" (default NULL: the CWD) */
     double fetch_timeout_s;     /* --fetch-timeout S for outbound fetch() (default 30) */
+    double do_idle_timeout_s;   /* --durable-object-idle-timeout S (default 70) */
     pw_snapshot_t snapshot;     /* --no-snapshot, hidden --snapshot=package|baseline|none;
                                  * also passed to the zygote */
     const char *compat_date;    /* --compat-date DATE: for workers whose config gives none */

@@ -553,6 +553,160 @@ static int load_queue_binding(ctx_t *c, const char *svc, const char *name, const
     return out->value ? 0 : oom(c);
 }
 
+/* ---- Durable Objects ------------------------------------------------------------------------ */
+
+static int refers_to_missing(ctx_t *c, const char *svc, const char *what, const char *target);
+
+/* A durableObjectNamespace binding: `"Cls"` (this worker's class) or (className, serviceName). */
+static int load_do_binding(ctx_t *c, const char *svc, const char *name, const cJSON *d,
+                           pw_binding_t *out)
+{
+    static const char *const known[] = { "className", "serviceName", NULL };
+    char path[1024];
+    snprintf(path, sizeof path, "worker.bindings[\"%s\"].durableObjectNamespace.", name);
+    if (reject_unknown(c, d, known, svc, path, AT_STRING(name)) < 0) return -1;
+    const char *cls = json_str(d, "className");
+    const char *target = json_str(d, "serviceName");
+    if (!cls || !cls[0]) {
+        return fail(c, AT_STRING(name), svc, "Durable Object binding \"%s\" names no className.",
+                    name);
+    }
+    out->kind = PW_BINDING_DURABLE_OBJECT;
+    out->value = strdup(target && target[0] ? target : svc);
+    out->value_len = out->value ? strlen(out->value) : 0;
+    out->entrypoint = strdup(cls);
+    return out->value && out->entrypoint ? 0 : oom(c);
+}
+
+static int load_do_namespace(ctx_t *c, const char *svc, const cJSON *nj, pw_do_namespace_t *ns)
+{
+    static const char *const known[] = { "className", "uniqueKey", "preventEviction", "enableSql",
+                                         NULL };
+    const char *cls = json_str(nj, "className");
+    const char *key = json_str(nj, "uniqueKey");
+    if (!cls || !cls[0]) {
+        return fail(c, AT_FIELD("durableObjectNamespaces"), svc, "A Durable Object namespace "
+                    "has no className.");
+    }
+    if (cJSON_GetObjectItemCaseSensitive(nj, "ephemeralLocal")) {
+        return unsupported(c, AT_FIELD("ephemeralLocal"), AT_STRING(cls), svc,
+                           "worker.durableObjectNamespaces.ephemeralLocal (give a uniqueKey)");
+    }
+    char path[512];
+    snprintf(path, sizeof path, "worker.durableObjectNamespaces[\"%.200s\"].", cls);
+    if (reject_unknown(c, nj, known, svc, path, AT_STRING(cls)) < 0) return -1;
+    if (!key || !key[0]) {
+        return fail2(c, AT_STRING(cls), AT_FIELD("durableObjectNamespaces"), svc, "Durable Object "
+                     "namespace \"%s\" has no uniqueKey.", cls);
+    }
+    if (strchr(key, '/') || strcmp(key, ".") == 0 || strcmp(key, "..") == 0 || strlen(key) > 200) {
+        return fail(c, AT_STRING(key), svc, "Durable Object namespace \"%s\": uniqueKey \"%.200s\" "
+                    "names its storage directory: it must not contain \"/\", be \".\" or \"..\", or "
+                    "be longer than 200 characters.", cls, key);
+    }
+    ns->prevent_eviction = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(nj, "preventEviction"));
+    ns->enable_sql = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(nj, "enableSql"));
+    ns->class_name = strdup(cls);
+    ns->unique_key = strdup(key);
+    char where[1200] = "";
+    int line = source_line(c, AT_STRING(cls));
+    if (!line) line = source_line(c, AT_FIELD("durableObjectNamespaces"));
+    if (line) snprintf(where, sizeof where, "%s:%d: ", c->opts->config_path, line);
+    ns->where = strdup(where);
+    return ns->class_name && ns->unique_key && ns->where ? 0 : oom(c);
+}
+
+/* durableObjectStorage (none, inMemory, localDisk) and durableObjectNamespaces. */
+static int load_do_config(ctx_t *c, const char *svc, const cJSON *wj, pw_worker_t *w)
+{
+    const cJSON *st = cJSON_GetObjectItemCaseSensitive(wj, "durableObjectStorage");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(wj, "durableObjectNamespaces");
+    const char *disk = st ? json_str(st, "localDisk") : NULL;
+    if (disk) {
+        w->do_storage = PW_DO_STORAGE_DISK;
+        if (!(w->do_storage_disk = strdup(disk))) return oom(c);
+    } else if (st && json_is_void_member(st, "inMemory")) {
+        w->do_storage = PW_DO_STORAGE_MEMORY;
+    } else if (st && !json_is_void_member(st, "none")) {
+        return unsupported(c, AT_FIELD("durableObjectStorage"), NO_LOC, svc,
+                           "worker.durableObjectStorage (none, inMemory or localDisk)");
+    }
+    size_t n = cJSON_IsArray(list) ? (size_t)cJSON_GetArraySize(list) : 0, i = 0;
+    if (n && w->do_storage == PW_DO_STORAGE_NONE) {
+        return fail2(c, AT_FIELD("durableObjectNamespaces"), AT_STRING(svc), svc, "Worker service "
+                     "\"%s\" implements durable object classes but has `durableObjectStorage` set "
+                     "to `none`.", svc);
+    }
+    if (n && !(w->do_namespaces = calloc(n, sizeof *w->do_namespaces))) return oom(c);
+    const cJSON *nj;
+    cJSON_ArrayForEach(nj, list) {
+        w->n_do_namespaces = i + 1;
+        if (load_do_namespace(c, svc, nj, &w->do_namespaces[i]) < 0) return -1;
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(w->do_namespaces[j].class_name, w->do_namespaces[i].class_name) == 0) {
+                return fail2(c, AT_STRING(w->do_namespaces[i].class_name),
+                             AT_FIELD("durableObjectNamespaces"), svc, "Durable Object class \"%s\" "
+                             "is named by more than one namespace.", w->do_namespaces[i].class_name);
+            }
+        }
+        i++;
+    }
+    return 0;
+}
+
+/* The namespace `cls` of worker service t, or NULL. */
+static const pw_do_namespace_t *do_namespace_of(const pw_service_t *t, const char *cls)
+{
+    for (size_t i = 0; t && t->kind == PW_SERVICE_WORKER && i < t->worker.n_do_namespaces; i++) {
+        if (strcmp(t->worker.do_namespaces[i].class_name, cls) == 0) return &t->worker.do_namespaces[i];
+    }
+    return NULL;
+}
+
+/* A Durable Object binding names a namespace that exists (as workerd words it); the binding
+ * learns its uniqueKey. */
+static int check_do_binding(ctx_t *c, const pw_service_t *s, pw_binding_t *b)
+{
+    char what[1024];
+    snprintf(what, sizeof what, "Worker \"%s\"'s binding \"%s\"", s->name, b->name);
+    const pw_service_t *t = pw_config_service(c->cfg, b->value);
+    if (!t) return refers_to_missing(c, s->name, what, b->value);
+    const pw_do_namespace_t *ns = do_namespace_of(t, b->entrypoint);
+    if (!ns && t == s) {
+        return fail(c, AT_STRING(b->entrypoint), s->name, "%s refers to a Durable Object namespace "
+                    "named \"%s\", but no such Durable Object namespace is defined by this Worker.",
+                    what, b->entrypoint);
+    }
+    if (!ns) {
+        return fail(c, AT_STRING(b->entrypoint), s->name, "%s refers to a Durable Object namespace "
+                    "named \"%s\" in service \"%s\", but no such Durable Object namespace is defined "
+                    "by that service.", what, b->entrypoint, t->name);
+    }
+    b->unique_key = strdup(ns->unique_key);
+    return b->unique_key ? 0 : oom(c);
+}
+
+/* localDisk names a writable disk service (workerd's messages). */
+static int check_do_storage(ctx_t *c, const pw_service_t *s)
+{
+    const char *disk = s->worker.do_storage_disk;
+    if (s->worker.do_storage != PW_DO_STORAGE_DISK) return 0;
+    const pw_service_t *t = pw_config_service(c->cfg, disk);
+    if (!t) {
+        return fail2(c, AT_STRING(disk), AT_FIELD("durableObjectStorage"), s->name, "durableObjectStorage config refers to a service "
+                    "\"%s\", but no such service is defined.", disk);
+    }
+    if (t->kind != PW_SERVICE_DISK) {
+        return fail2(c, AT_STRING(disk), AT_FIELD("durableObjectStorage"), s->name, "durableObjectStorage config refers to the service "
+                    "\"%s\", but that service is not a local disk service.", disk);
+    }
+    if (!t->disk_writable) {
+        return fail2(c, AT_STRING(disk), AT_FIELD("durableObjectStorage"), s->name, "durableObjectStorage config refers to the disk "
+                    "service \"%s\", but that service is defined read-only.", disk);
+    }
+    return 0;
+}
+
 static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t *out)
 {
     static const char *const fields[] = { "name", NULL };
@@ -607,6 +761,8 @@ static int load_binding(ctx_t *c, const char *svc, const cJSON *b, pw_binding_t 
         return load_memory_cache_binding(c, svc, name, member, out);
     } else if (strcmp(m, "queue") == 0) {
         return load_queue_binding(c, svc, name, member, out);
+    } else if (strcmp(m, "durableObjectNamespace") == 0) {
+        return load_do_binding(c, svc, name, member, out);
     } else {
         char path[1024];
         snprintf(path, sizeof path, "worker.bindings[\"%s\"].%s", name, m);
@@ -643,10 +799,10 @@ static int check_worker_fields(ctx_t *c, const char *svc, const cJSON *wj)
 {
     static const char *const known[] = {
         "modules", "compatibilityDate", "compatibilityFlags", "bindings", "globalOutbound",
-        "durableObjectStorage", "containerEngine", "pyworkerd", NULL,
+        "durableObjectStorage", "containerEngine", "pyworkerd", "durableObjectNamespaces", NULL,
     };
     static const char *const void_unions[][2] = {
-        { "durableObjectStorage", "none" }, { "containerEngine", "none" },
+        { "containerEngine", "none" },
     };
     const cJSON *member = cJSON_GetObjectItemCaseSensitive(wj, "serviceWorkerScript");
     if (member) return unsupported(c, AT_FIELD("serviceWorkerScript"), NO_LOC, svc,
@@ -713,6 +869,7 @@ static int load_worker(ctx_t *c, const char *svc, const cJSON *wj, pw_worker_t *
 {
     if (check_worker_fields(c, svc, wj) < 0) return -1;
     if (load_worker_options(c, svc, wj, &w->options) < 0) return -1;
+    if (load_do_config(c, svc, wj, w) < 0) return -1;
     const char *outbound = json_str(cJSON_GetObjectItemCaseSensitive(wj, "globalOutbound"), "name");
     if (!(w->global_outbound = strdup(outbound ? outbound : "internet"))) return oom(c);
     if (load_modules(c, svc, cJSON_GetObjectItemCaseSensitive(wj, "modules"), w) < 0) return -1;
@@ -1158,8 +1315,11 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
 {
     char what[1024];
     const pw_worker_t *w = &s->worker;
+    if (check_do_storage(c, s) < 0) return -1;
     for (size_t i = 0; i < w->n_bindings; i++) {
         const pw_binding_t *b = &w->bindings[i];
+        if (b->kind == PW_BINDING_DURABLE_OBJECT && check_do_binding(c, s, (pw_binding_t *)b) < 0)
+            return -1;
         if (b->kind != PW_BINDING_KV && b->kind != PW_BINDING_SERVICE &&
             b->kind != PW_BINDING_WORKFLOW && b->kind != PW_BINDING_R2) continue;
         snprintf(what, sizeof what, "Worker \"%s\"'s binding \"%s\"", s->name, b->name);
@@ -1367,8 +1527,16 @@ static void free_worker(pw_worker_t *w)
         free(w->bindings[i].name);
         free(w->bindings[i].value);
         free(w->bindings[i].entrypoint);
+        free(w->bindings[i].unique_key);
     }
     free(w->bindings);
+    for (size_t i = 0; i < w->n_do_namespaces; i++) {
+        free(w->do_namespaces[i].class_name);
+        free(w->do_namespaces[i].unique_key);
+        free(w->do_namespaces[i].where);
+    }
+    free(w->do_namespaces);
+    free(w->do_storage_disk);
     free(w->global_outbound);
     pw_queue_options_free(&w->options);
 }

@@ -45,6 +45,9 @@ typedef enum {
                              * service: host/queues.h) */
     PW_BINDING_DISK,        /* service naming a disk service (static files, env.ASSETS):
                              * value = the disk service's name; the host answers its fetch */
+    PW_BINDING_DURABLE_OBJECT,  /* durableObjectNamespace: value = the worker defining the
+                                 * class (serviceName, else this one), entrypoint = the class,
+                                 * unique_key = its namespace's uniqueKey */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */
@@ -61,6 +64,7 @@ typedef struct {
         uint32_t max_keys, max_value_size;
         uint64_t max_total_value_size;
     } cache_limits;
+    char *unique_key;       /* PW_BINDING_DURABLE_OBJECT: the namespace's uniqueKey */
 } pw_binding_t;
 
 /* A queue the worker consumes (`pyworkerd.queueConsumers`, wrangler's [[queues.consumers]]). */
@@ -92,6 +96,22 @@ typedef struct {
     size_t n_crons;
 } pw_worker_options_t;
 
+/* A Durable Object class the worker implements (durableObjectNamespaces). */
+typedef struct {
+    char *class_name;
+    char *unique_key;       /* ids are derived from it; its storage directory's name */
+    int prevent_eviction;   /* objects stay in memory while their isolate lives */
+    int enable_sql;         /* storage.sql is offered */
+    char *where;            /* "FILE:LINE: " of its className in the config, or "" */
+} pw_do_namespace_t;
+
+/* Where a worker's Durable Objects keep their storage (durableObjectStorage). */
+typedef enum {
+    PW_DO_STORAGE_NONE,     /* none (the default): no namespace may be defined */
+    PW_DO_STORAGE_MEMORY,   /* inMemory: for the life of the process */
+    PW_DO_STORAGE_DISK,     /* localDisk: <disk>/<uniqueKey>/<id>.sqlite */
+} pw_do_storage_t;
+
 typedef struct {
     pw_module_t *modules;   /* modules[0] is the main module */
     size_t n_modules;
@@ -102,6 +122,10 @@ typedef struct {
     size_t n_bindings;
     char *global_outbound;  /* the network service its fetch() goes through ("internet") */
     pw_worker_options_t options;
+    pw_do_namespace_t *do_namespaces;   /* durableObjectNamespaces: the classes it implements */
+    size_t n_do_namespaces;
+    pw_do_storage_t do_storage;         /* durableObjectStorage */
+    char *do_storage_disk;              /* PW_DO_STORAGE_DISK: the (writable) disk service */
 } pw_worker_t;
 
 typedef enum {

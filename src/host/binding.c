@@ -16,6 +16,7 @@ static const pw_binding_kind_impl_t *const kinds[] = {
     &pw_binding_memory_cache,
     &pw_binding_queue,
     &pw_binding_disk,
+    &pw_binding_do,
     &pw_binding_websocket,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])

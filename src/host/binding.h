@@ -33,6 +33,7 @@ typedef struct {
     pw_binding_lookup_cb lookup;
     void *lookup_arg;
     pw_fetch_t *fetch;          /* the host's outbound HTTP client */
+    unsigned do_idle_timeout_ms;    /* Durable Objects leave memory after this idle; 0: default */
 } pw_binding_env_t;
 
 /* One binding call, as a handler sees it. */
@@ -94,6 +95,7 @@ extern const pw_binding_kind_impl_t pw_binding_r2;
 extern const pw_binding_kind_impl_t pw_binding_memory_cache;
 extern const pw_binding_kind_impl_t pw_binding_queue;
 extern const pw_binding_kind_impl_t pw_binding_disk;
+extern const pw_binding_kind_impl_t pw_binding_do;
 extern const pw_binding_kind_impl_t pw_binding_websocket;
 
 /* A worker's outbound network rules (its globalOutbound network service's; none: nothing

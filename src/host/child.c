@@ -100,6 +100,8 @@ void pw_child_send(pw_child_t *child, pw_call_t *call)
                  call->id, call->request_id, child->pid);
         call->trace_ns = pw_trace_clock();
     }
+    if (call->pin)
+        pw_child_pin_attach(child, call->pin);
     pw_call_list_push(&child->inflight, call);
     child->n_inflight++;
     child->calls_started++;
@@ -354,6 +356,7 @@ int pw_child_spawn(pw_children_t *set, int template_fd, int spare)
     child->spawn_ns = pw_trace_on ? pw_trace_clock() : 0;
     child->spare = spare;
     pw_call_list_init(&child->inflight);
+    pw_list_init(&child->pins);
     pw_child_t **tail = &set->head;
     while (*tail)
         tail = &(*tail)->next;
@@ -481,6 +484,7 @@ static void child_kill(pw_child_t *child, const char *why, int status, const cha
         why = "it closed its socket";   /* it runs on: killed below */
     if (was_live)
         child_signal_kill(child);
+    pw_child_pins_lost(child);
     log_death(child, why);
     fail_inflight(child, status, text);
     if (child->port)
@@ -517,6 +521,7 @@ static void child_retire(pw_child_t *child)
     }
     child->retiring = 1;
     child->spare = 0;
+    pw_child_pins_lost(child);
     set->n_live--;
     child->retire_deadline = uv_now(set->loop) + set->retire_timeout_ms;
     pw_child_flush(child);

@@ -52,6 +52,7 @@ struct pw_child {
     int cpu_over;               /* retired for CPU used with nothing in flight */
     int pidfd;                  /* to learn how it ended (limits.h); -1 if none */
     pw_port_t *port;            /* RPC return path; NULL until the isolate is live */
+    pw_list_t pins;             /* pins held on it (host/pool_pin.h) */
     struct pw_ws_table *sockets;    /* its WebSockets (host/ws_isolate.h) */
 };
 
@@ -126,5 +127,11 @@ void pw_child_flush(pw_child_t *child);
 void pw_child_cpu_tick(pw_child_t *child, uint64_t elapsed);
 /* Kills the retiring children past their deadline. Returns 1 while some are still retiring. */
 int pw_children_kill_overdue(pw_children_t *set, uint64_t now);
+
+/* Pins (host/pool_pin.c): a free pin takes the child a call carrying it is sent to; when the
+ * child dies or retires its pins are lost. */
+struct pw_pool_pin;
+void pw_child_pin_attach(pw_child_t *child, struct pw_pool_pin *pin);
+void pw_child_pins_lost(pw_child_t *child);
 
 #endif

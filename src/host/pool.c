@@ -16,6 +16,7 @@
 #include "host/pool.h"
 #include "base/log.h"
 #include "host/pool_limits.h"
+#include "host/pool_pin.h"
 #include "host/pool_state.h"
 #include "host/pool_template.h"
 #include "wire/control.h"
@@ -224,7 +225,8 @@ failed:
 static void retire_if_idle(pw_child_t *child)
 {
     pw_pool_t *pool = pool_of(child->set);
-    if (child->state != PW_CHILD_LIVE || pw_child_busy(child) || child->retiring)
+    if (child->state != PW_CHILD_LIVE || pw_child_busy(child) || child->retiring ||
+        !pw_list_empty(&child->pins))
         return;
     if (pool->draining) {
         pw_child_end(child, PW_CHILD_END_RETIRE, NULL);
@@ -247,7 +249,7 @@ static void on_idle_tick(uv_timer_t *timer)
     for (pw_child_t *child = pool->children.head, *next; child; child = next) {
         next = child->next;
         if (child->state == PW_CHILD_LIVE && !child->spare && !child->retiring &&
-            !pw_child_busy(child) && pw_call_list_empty(&pool->queue) &&
+            !pw_child_busy(child) && pw_list_empty(&child->pins) && pw_call_list_empty(&pool->queue) &&
             pw_scale_should_retire(&pool->scale, pool->want, now - child->idle_since)) {
             pool->want--;
             pw_child_end(child, PW_CHILD_END_IDLE, NULL);
@@ -293,19 +295,33 @@ static pw_child_t *pick_isolate(pw_pool_t *pool)
     return best;
 }
 
+/* A pinned call's isolate (host/pool_pin.h), else the least busy one. */
+static pw_child_t *isolate_for(pw_pool_t *pool, pw_call_t *call)
+{
+    if (call->pin && call->pin->child)
+        return call->pin->child;
+    return pick_isolate(pool);
+}
+
 void pw_pool_dispatch(pw_pool_t *pool)
 {
     while (!pw_call_list_empty(&pool->queue)) {
-        pw_child_t *child = pick_isolate(pool);
+        pw_call_t *call = pw_call_list_first(&pool->queue);
+        pw_child_t *child = isolate_for(pool, call);
         if (!child)
             return;
-        pw_call_t *call = pw_call_list_first(&pool->queue);
         pw_call_list_remove(call);
         pw_child_send(child, call);
     }
 }
 
 void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
+{
+    call->pin = NULL;
+    pw_pool_submit_call(pool, call);
+}
+
+void pw_pool_submit_call(pw_pool_t *pool, pw_call_t *call)
 {
     call->link.next = call->link.prev = NULL;     /* on no list yet */
     call->trace_ns = pw_trace_on ? pw_trace_clock() : 0;
@@ -317,7 +333,7 @@ void pw_pool_submit(pw_pool_t *pool, pw_call_t *call)
     }
     if (pw_pool_template_refuses(pool, call))
         return;
-    pw_child_t *child = pick_isolate(pool);
+    pw_child_t *child = isolate_for(pool, call);
     int grow = pool_scale_on_request(pool, child);
     if (child) {
         pw_child_send(child, call);
@@ -379,7 +395,7 @@ void pw_pool_drain(pw_pool_t *pool, pw_pool_t *successor,
     while (!pw_call_list_empty(&pool->queue)) {
         pw_call_t *call = pw_call_list_first(&pool->queue);
         pw_call_list_remove(call);
-        pw_pool_submit(successor, call);
+        pw_pool_submit_call(successor, call);   /* a pinned call keeps its pin */
     }
     for (pw_child_t *child = pool->children.head, *next; child; child = next) {
         next = child->next;

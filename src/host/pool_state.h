@@ -39,6 +39,8 @@ struct pw_pool {
 
 /* Serving isolates up to `want`, spares first; then new spares. */
 void pw_pool_rebalance(pw_pool_t *pool);
+/* pw_pool_submit for a call whose `pin` the caller set (host/pool_pin.h; NULL: none). */
+void pw_pool_submit_call(pw_pool_t *pool, pw_call_t *call);
 /* Sends queued calls to isolates with room. */
 void pw_pool_dispatch(pw_pool_t *pool);
 /* The template forked an isolate as `pid` (<= 0: it could not). */

@@ -113,6 +113,13 @@ static void end(pw_call_t *call, int aborted)
 int pw_worker_call(pw_pool_t *pool, const char *entrypoint, pw_bytes_t method, pw_bytes_t payload,
                    pw_worker_done_cb done, void *arg, pw_worker_call_t **handle)
 {
+    return pw_worker_call_pinned(pool, NULL, entrypoint, method, payload, done, arg, handle);
+}
+
+int pw_worker_call_pinned(pw_pool_t *pool, pw_pool_pin_t *pin, const char *entrypoint,
+                          pw_bytes_t method, pw_bytes_t payload, pw_worker_done_cb done, void *arg,
+                          pw_worker_call_t **handle)
+{
     pw_worker_call_t *wc = calloc(1, sizeof *wc);
     if (!wc)
         return -ENOMEM;
@@ -138,7 +145,10 @@ int pw_worker_call(pw_pool_t *pool, const char *entrypoint, pw_bytes_t method, p
     wc->call.chunk = chunk;
     wc->call.end = end;
     *handle = wc;
-    pw_pool_submit(pool, &wc->call);
+    if (pin)
+        pw_pool_submit_pinned(pool, pin, &wc->call);
+    else
+        pw_pool_submit(pool, &wc->call);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #define PW_WORKER_CALL_H
 
 #include "host/pool.h"
+#include "host/pool_pin.h"
 
 typedef struct {
     int error_status;           /* 0, or the pool's failure (the isolate died, 503...) */
@@ -29,6 +30,11 @@ typedef struct pw_worker_call pw_worker_call_t;
  * -ENOMEM (done not called). */
 int pw_worker_call(pw_pool_t *pool, const char *entrypoint, pw_bytes_t method, pw_bytes_t payload,
                    pw_worker_done_cb done, void *arg, pw_worker_call_t **handle);
+/* The same, pinned (host/pool_pin.h): to the pin's isolate, or (a free pin) to the one the
+ * pool picks, which the pin then holds. */
+int pw_worker_call_pinned(pw_pool_t *pool, pw_pool_pin_t *pin, const char *entrypoint,
+                          pw_bytes_t method, pw_bytes_t payload, pw_worker_done_cb done, void *arg,
+                          pw_worker_call_t **handle);
 /* Cancels a call not yet answered (its isolate gets CANCEL) and frees it. */
 void pw_worker_call_cancel(pw_worker_call_t *call);
 

@@ -200,14 +200,38 @@ static const char *module_type(pw_module_kind_t kind)
     return "data";
 }
 
+/* A Durable Object binding: the isolate derives ids from the namespace's uniqueKey (as
+ * workerd does) and names the binding in its calls. */
+static void add_do_binding(cJSON *obj, const pw_binding_t *b)
+{
+    cJSON_AddStringToObject(obj, "class", b->entrypoint);
+    cJSON_AddStringToObject(obj, "unique_key", b->unique_key ? b->unique_key : "");
+}
+
+/* "durable_objects": the classes this worker implements, [{"class", "enable_sql"}]. */
+static void add_do_namespaces(cJSON *spec, const pw_worker_t *w)
+{
+    cJSON *list = cJSON_AddArrayToObject(spec, "durable_objects");
+    for (size_t i = 0; i < w->n_do_namespaces; i++) {
+        cJSON *ns = cJSON_CreateObject();
+        cJSON_AddStringToObject(ns, "class", w->do_namespaces[i].class_name);
+        cJSON_AddBoolToObject(ns, "enable_sql", w->do_namespaces[i].enable_sql);
+        cJSON_AddStringToObject(ns, "where", w->do_namespaces[i].where);
+        cJSON_AddItemToArray(list, ns);
+    }
+}
+
 static cJSON *binding_json(const pw_binding_t *b)
 {
     static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow",
-                                         "r2", "memory_cache", "queue", "disk" };
+                                         "r2", "memory_cache", "queue", "disk",
+                                         "durable_object" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);
-    if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW ||
+    if (b->kind == PW_BINDING_DURABLE_OBJECT) {
+        add_do_binding(obj, b);
+    } else if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW ||
         b->kind == PW_BINDING_R2 || b->kind == PW_BINDING_MEMORY_CACHE ||
         b->kind == PW_BINDING_QUEUE || b->kind == PW_BINDING_DISK) {
         /* the isolate only names the binding in its calls; the host knows where it leads */
@@ -267,6 +291,7 @@ static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *
     cJSON *bindings = cJSON_AddArrayToObject(spec, "bindings");
     for (size_t i = 0; i < w->n_bindings; i++)
         cJSON_AddItemToArray(bindings, binding_json(&w->bindings[i]));
+    add_do_namespaces(spec, w);
     char *text = cJSON_PrintUnformatted(spec);
     cJSON_Delete(spec);
     return text;

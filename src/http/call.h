@@ -47,6 +47,7 @@ struct pw_call {
     pw_call_end_cb end;
     uint64_t trace_ns;          /* PYTHON_TRACE: when submitted, then when dispatched */
     unsigned retry_after_s;     /* with an error status: a Retry-After header; 0: none */
+    struct pw_pool_pin *pin;    /* the runner's: the isolate it must reach (host/pool_pin.h) */
     /* A response with PW_FRAME_FLAG_WEBSOCKET: the isolate's end of the socket, for respond()
      * to link to its own (left unlinked, the isolate is told the socket closed). */
     pw_ws_side_t *ws;

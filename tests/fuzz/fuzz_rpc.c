@@ -24,6 +24,7 @@
 #include "http/ws_client.h"
 #include "wire/rpc.h"
 #include "host/port.h"
+#include "host/pool_pin.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,23 @@ void pw_pool_cancel(pw_call_t *call)
 }
 
 void pw_pool_ack(pw_call_t *call, size_t bytes) { (void)call; (void)bytes; }
+
+/* Pins (Durable Objects): a pinned call is queued as any; its pin takes a fake isolate whose
+ * port is the current input's, so that the object's own storage calls are accepted. */
+static pw_port_t *current_port;
+static int fake_isolate;
+void pw_pool_pin_init(pw_pool_pin_t *pin, void (*lost)(pw_pool_pin_t *pin))
+{
+    pin->child = NULL;
+    pin->lost = lost;
+}
+void pw_pool_submit_pinned(pw_pool_t *pool, pw_pool_pin_t *pin, pw_call_t *call)
+{
+    pin->child = (struct pw_child *)&fake_isolate;
+    pw_pool_submit(pool, call);
+}
+void pw_pool_unpin(pw_pool_pin_t *pin) { pin->child = NULL; }
+const pw_port_t *pw_pool_pin_port(const pw_pool_pin_t *pin) { return pin->child ? current_port : NULL; }
 
 int pw_fetch_create(uv_loop_t *loop, pw_fetch_t **out) { *out = (pw_fetch_t *)&n_transfers; return 0; }
 void pw_fetch_free(pw_fetch_t *fetch) { (void)fetch; }
@@ -123,15 +141,21 @@ static pw_binding_t bindings[] = {
       .cache_limits = { 0, 0, 0 } },
     { .name = "Q", .kind = PW_BINDING_QUEUE, .value = "jobs" },
     { .name = "ASSETS", .kind = PW_BINDING_DISK, .value = "files" },
+    { .name = "BOX", .kind = PW_BINDING_DURABLE_OBJECT, .value = "main", .entrypoint = "Box",
+      .unique_key = "fuzz" },
 };
 static pw_queue_consumer_t consumers[] = {
     { .queue = "jobs", .max_batch_size = 10, .max_retries = 2, .dead_letter_queue = "dlq" },
     { .queue = "dlq", .max_batch_size = 100, .max_retries = 100, .max_concurrency = 1 },
 };
+static pw_do_namespace_t do_namespaces[] = {
+    { .class_name = "Box", .unique_key = "fuzz", .enable_sql = 1, .where = "" },
+};
 static pw_service_t services[] = {
     { .name = "main", .kind = PW_SERVICE_WORKER,
       .worker = { .bindings = bindings, .n_bindings = sizeof bindings / sizeof bindings[0],
-                  .global_outbound = "internet",
+                  .global_outbound = "internet", .do_namespaces = do_namespaces, .n_do_namespaces = 1,
+                  .do_storage = PW_DO_STORAGE_MEMORY,
                   .options = { .queue_consumers = consumers, .n_queue_consumers = 2 } } },
     { .name = "disk", .kind = PW_SERVICE_DISK, .disk_path = "kv", .disk_writable = 1 },
     { .name = "readonly", .kind = PW_SERVICE_DISK, .disk_path = "ro" },
@@ -269,6 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pw_port_t *port = pw_port_create(&out, replies_queued, &out);
     if (!port)
         abort();
+    current_port = port;
     const uint8_t *tail = memchr(data, 0x1c, size);
     size_t calls_len = tail ? (size_t)(tail - data) : size;
     const uint8_t *p = data, *end = data + calls_len;
@@ -385,6 +410,22 @@ static void queue_seed(fuzz_add_cb add, const char *op, const char *types, uint8
     pw_buf_free(&b);
 }
 
+/* Durable Objects: one field list with binary fields (a write batch). */
+static void seed_do(fuzz_add_cb add, const pw_bytes_t *fields, size_t n, const char *tail)
+{
+    pw_buf_t b;
+    pw_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            pw_buf_append(&b, "\x1e", 1);
+        pw_buf_append(&b, fields[i].base, fields[i].len);
+    }
+    pw_buf_append(&b, "\x1c", 1);
+    pw_buf_append(&b, tail, strlen(tail));
+    add(b.data, b.len);
+    pw_buf_free(&b);
+}
+
 static void queue_seeds(fuzz_add_cb add)
 {
     queue_seed(add, "queue.send", "j", 0, "b{\"outcome\":\"ok\"}");
@@ -397,12 +438,37 @@ static void queue_seeds(fuzz_add_cb add)
     seed_raw(add, "queue.send|NOPE|x~a");
 }
 
+#define DO_ID "3b6a9a0a0498aac6d9dd63969f33bae1c4ffd0744f0bfb7811ef55783960ac67"   /* "a" */
+
+static void do_seeds(fuzz_add_cb add)
+{
+    static const uint8_t batch[] = { 'p', 1, 0, 0, 0, 'k', 1, 0, 0, 0, '1', 'd', 1, 0, 0, 0, 'k', 0, 0, 0, 0,
+                                     'a', 0, 0, 0, 0, 3, 0, 0, 0, '9', '9', '9', 'D', 0, 0, 0, 0, 0, 0, 0, 0 };
+    static const uint8_t cells[] = { 'i', 1, 0, 0, 0, '7', 't', 2, 0, 0, 0, 'h', 'i', 'n', 0, 0, 0, 0 };
+    seed_raw(add, "do.call|BOX|" DO_ID "|=a|fetch|{\"method\":\"GET\",\"url\":\"https://x/\",\"headers\":[]}\n"
+                  "^dos.get|Box|" DO_ID "|k|j^dos.list|Box|" DO_ID "|=a||=z|=k|1|5^dos.size|Box|" DO_ID
+                  "^dos.alarm|Box|" DO_ID "^dos.txn|Box|" DO_ID "|begin^dos.txn|Box|" DO_ID "|rollback~b");
+    seed_raw(add, "do.call|BOX|" DO_ID "||method|[1]^do.call|BOX|" DO_ID "||__evict__|^"
+                  "do.call|BOX|00|=x|m|[]^dos.get|Nope|" DO_ID "|k~\x82");
+    pw_bytes_t write[] = { pw_bytes_of("do.call"), pw_bytes_of("BOX"), pw_bytes_of(DO_ID), pw_bytes_of(""),
+                           pw_bytes_of("m"), pw_bytes_of("[]") };
+    seed_do(add, write, 6, "");
+    pw_bytes_t w2[] = { pw_bytes_of("dos.write"), pw_bytes_of("Box"), pw_bytes_of(DO_ID),
+                        { batch, sizeof batch } };
+    seed_do(add, w2, 4, "b");
+    pw_bytes_t sql[] = { pw_bytes_of("dos.sql"), pw_bytes_of("Box"), pw_bytes_of(DO_ID),
+                         pw_bytes_of("CREATE TABLE IF NOT EXISTS t(a, b, c); INSERT INTO t VALUES (?, ?, ?); "
+                                     "SELECT * FROM t"), { cells, sizeof cells } };
+    seed_do(add, sql, 5, "b");
+}
+
 void fuzz_seeds(fuzz_add_cb add)
 {
     workflow_seeds(add);
     r2_seeds(add);
     memory_cache_seeds(add);
     queue_seeds(add);
+    do_seeds(add);
     for (int i = 0; i < 3; i++) {
         const char *kv = i == 0 ? "KV" : i == 1 ? "WKV" : "XKV";
         SEED("", "kv.put", kv, "key", "value", "", "120", "{\"m\":1}");

@@ -42,6 +42,8 @@ LAYERS: dict[str, int] = {
     "pyworkerd.memory_cache": 2,
     "pyworkerd.queues": 2,
     "pyworkerd.rpc_values": 2,
+    "pyworkerd.durable_objects": 2,
+    "pyworkerd.do_storage": 2,
     "pyworkerd.websocket_connect": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
@@ -49,6 +51,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.workflow_run": 3,
     "pyworkerd.timers": 3,
     "pyworkerd.js_modules": 3,
+    "pyworkerd.do_context": 3,
     # 4. the public faces that workers import
     "workers": 4,
     "workers.asgi": 4,
@@ -69,6 +72,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.test_handler": 5,
     "pyworkerd.events": 5,
     "pyworkerd.scheduled": 5,
+    "pyworkerd.do_runtime": 5,
 }
 
 

@@ -49,12 +49,16 @@ TEST(every_kind_registers_its_ops)
     expect_op("queue.send", &pw_binding_queue);
     expect_op("queue.send_batch", &pw_binding_queue);
     expect_op("disk.fetch", &pw_binding_disk);
+    static const char *const dos[] = { "do.call", "dos.get", "dos.write", "dos.list", "dos.sql",
+                                       "dos.txn", "dos.size", "dos.alarm" };
+    for (size_t i = 0; i < sizeof dos / sizeof dos[0]; i++)
+        expect_op(dos[i], &pw_binding_do);
     expect_op("ws.connect", &pw_binding_websocket);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 9);
+    CHECK(pw_binding_kind_count() == 10);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -125,6 +129,20 @@ TEST(rows_carry_the_arity_and_its_message)
     CHECK(!r.op && kind_of(&r) == &pw_binding_websocket);
 }
 
+TEST(durable_object_ops_are_main_loop_only_and_unknown_ones_stay_in_their_group)
+{
+    pw_binding_route_t r;
+    CHECK(!pw_binding_do.per_loop);     /* one owner per object: forwarded from other loops */
+    pw_binding_route(B("dos.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_do && !r.group->unnamed);
+    pw_binding_route(B("do.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_do);
+    pw_binding_route(B("do.call"), &r);
+    CHECK(r.op->min_fields == 6 && r.op->max_fields == 6 && r.op->holds);
+    pw_binding_route(B("dos.get"), &r);
+    CHECK(r.op->min_fields == 3 && r.op->max_fields == 3 + 128 && !r.op->holds);
+}
+
 int main(void)
 {
     RUN(every_kind_registers_its_ops);
@@ -132,5 +150,6 @@ int main(void)
     RUN(unknown_ops_go_to_the_group_of_their_prefix);
     RUN(ops_of_no_known_prefix_are_answered_as_service_calls);
     RUN(rows_carry_the_arity_and_its_message);
+    RUN(durable_object_ops_are_main_loop_only_and_unknown_ones_stay_in_their_group);
     return UNIT_DONE();
 }

@@ -203,6 +203,7 @@ static const struct { const char *name, *value; } samples[] = {
     { "drain-timeout", "2" }, { "memory-limit", "64" }, { "cpu-limit-ms", "500" },
     { "request-timeout", "1.5" }, { "max-concurrent-requests", "8" }, { "persist-dir", ":memory:" },
     { "fetch-timeout", "3" }, { "no-sandbox", NULL }, { "no-access-log", NULL }, { "verbose", NULL },
+    { "durable-object-idle-timeout", "5" },
     { "version", NULL }, { "help", NULL }, { "compat-date", "2024-01-01" },
     { "test-scheduled", NULL },
 };

@@ -668,17 +668,39 @@ TEST(workflow_bindings_load)
     CHECK(fails_with("Workflow binding \"WF\": innerBindings must hold exactly one service binding"));
 }
 
+TEST(durable_object_config_loads)
+{
+    write_config(SIMPLE, "", "  durableObjectNamespaces = [(className = \"C\", uniqueKey = \"k\", "
+                 "enableSql = true, preventEviction = true)],\n  durableObjectStorage = (inMemory = void),\n"
+                 "  bindings = [(name = \"DO\", durableObjectNamespace = \"C\"), (name = \"D2\", "
+                 "durableObjectNamespace = (className = \"C\", serviceName = \"main\"))],\n");
+    pw_config_t *cfg = load();
+    CHECK(cfg != NULL);
+    const pw_worker_t *w = cfg ? &cfg->services[0].worker : NULL;
+    CHECK(w && w->n_do_namespaces == 1 && w->do_storage == PW_DO_STORAGE_MEMORY);
+    CHECK(w && w->do_namespaces[0].enable_sql && w->do_namespaces[0].prevent_eviction);
+    CHECK_STR(w ? w->do_namespaces[0].unique_key : NULL, "k");
+    CHECK(w && w->bindings[0].kind == PW_BINDING_DURABLE_OBJECT && w->bindings[1].kind == PW_BINDING_DURABLE_OBJECT);
+    CHECK_STR(w ? w->bindings[0].value : NULL, "main");
+    CHECK_STR(w ? w->bindings[1].entrypoint : NULL, "C");
+    CHECK_STR(w ? w->bindings[1].unique_key : NULL, "k");
+    pw_config_free(cfg);
+}
+
 TEST(unsupported_worker_fields)
 {
     write_config(SIMPLE, "", "  durableObjectNamespaces = [(className = \"C\", uniqueKey = \"k\")],\n");
-    CHECK(fails_with("service main: not supported by pyworkerd: worker.durableObjectNamespaces"));
-    write_config(SIMPLE, "", "  durableObjectStorage = (inMemory = void),\n");
-    CHECK(fails_with("service main: not supported by pyworkerd: worker.durableObjectStorage.inMemory"));
+    CHECK(fails_with("service main: Worker service \"main\" implements durable object classes but has "
+                     "`durableObjectStorage` set to `none`."));
+    write_config(SIMPLE, "", "  durableObjectNamespaces = [(className = \"C\", ephemeralLocal = void)],\n"
+                 "  durableObjectStorage = (inMemory = void),\n");
+    CHECK(fails_with("not supported by pyworkerd: worker.durableObjectNamespaces.ephemeralLocal"));
     write_config(SIMPLE, "", "  bindings = [(name = \"KV\", kvNamespace = \"internet\")],\n");
     CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"KV\"].kvNamespace naming service "
                      "\"internet\", which is a network service"));
     write_config(SIMPLE, "", "  bindings = [(name = \"DO\", durableObjectNamespace = \"Cls\")],\n");
-    CHECK(fails_with("service main: not supported by pyworkerd: worker.bindings[\"DO\"].durableObjectNamespace"));
+    CHECK(fails_with("refers to a Durable Object namespace named \"Cls\", but no such Durable Object "
+                     "namespace is defined by this Worker."));
     write_config(SIMPLE, "", "  bindings = [(name = \"S\", service = (name = \"main\", props = (json = \"{}\")))],\n");
     CHECK(fails_with("not supported by pyworkerd: worker.bindings[\"S\"].service.props"));
     write_config(SIMPLE, "", "  bindings = [(name = \"X\")],\n");
@@ -833,6 +855,7 @@ int main(void)
     RUN(unsupported_sockets);
     RUN(workflow_bindings_load);
     RUN(unsupported_worker_fields);
+    RUN(durable_object_config_loads);
     RUN(requirement_modules_load);
     RUN(unsupported_service_options);
     RUN(queue_bindings_consumers_and_crons_load);

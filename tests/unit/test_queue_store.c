@@ -91,7 +91,7 @@ TEST(a_batch_of_a_hundred_is_one_send)
 {
     pw_queue_backend_t *b = open_at(NULL);
     pw_queue_new_t m[100];
-    char bodies[100][8];
+    char bodies[100][16];
     for (int i = 0; i < 100; i++) {
         snprintf(bodies[i], sizeof bodies[i], "%d", i);
         m[i] = (pw_queue_new_t){ B("0123456789abcdef0123456789abcdef"), B(bodies[i]), B("json"), 0 };
