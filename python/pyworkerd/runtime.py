@@ -69,6 +69,7 @@ BINDING_TYPES: dict[str, Callable[[dict[str, Any]], Any]] = {
     "queue": lambda b: _queue_binding(b["name"]),
     "disk": lambda b: bindings.DiskFetcher(b["name"]),
     "durable_object": lambda b: _durable_object_binding(b),
+    "d1": lambda b: _d1_binding(b["name"]),
 }
 """How each binding type of the spec becomes a value of `env`; other modules add theirs."""
 
@@ -102,6 +103,13 @@ def _durable_object_binding(b: dict[str, Any]) -> Any:
     from pyworkerd import durable_objects
 
     return durable_objects.DurableObjectNamespace(b["name"], b["class"], b["unique_key"])
+
+
+def _d1_binding(name: str) -> Any:
+    """A D1 database; pyworkerd.d1 is imported only by workers that have one."""
+    from pyworkerd import d1
+
+    return d1.D1Database(name)
 
 
 def make_env(bindings: list[dict[str, Any]]) -> Env:

@@ -432,6 +432,48 @@ static int load_modules(ctx_t *c, const char *svc, const cJSON *mods, pw_worker_
     return 0;
 }
 
+/* A `wrapped` binding's entrypoint (only "default") and its one inner binding's service
+ * designator: 0 and *sd (NULL when innerBindings is not exactly one service binding), or -1
+ * once reported. path is "worker.bindings[...].wrapped" (extended for the error). */
+static int wrapped_inner_service(ctx_t *c, const char *svc, const cJSON *w, char *path, size_t path_len,
+                                 const cJSON **sd)
+{
+    const char *entry = json_str(w, "entrypoint");
+    if (entry && strcmp(entry, "default") != 0) {
+        snprintf(path + strlen(path), path_len - strlen(path), ".entrypoint");
+        return unsupported(c, AT_STRING(entry), NO_LOC, svc, path);
+    }
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(w, "innerBindings");
+    const cJSON *first = cJSON_GetArraySize(inner) == 1 ? cJSON_GetArrayItem(inner, 0) : NULL;
+    *sd = first ? cJSON_GetObjectItemCaseSensitive(first, "service") : NULL;
+    return 0;
+}
+
+/* A D1 binding: workerd's `wrapped` binding of PW_D1_MODULE, whose one inner binding is a
+ * service binding to the `disk` service holding the database (checked to be a writable disk
+ * service with the other references, check_worker_references). */
+static int load_d1_binding(ctx_t *c, const char *svc, const char *name, const cJSON *w,
+                           pw_binding_t *out)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "worker.bindings[\"%s\"].wrapped", name);
+    const cJSON *sd;
+    if (wrapped_inner_service(c, svc, w, path, sizeof path, &sd) < 0) return -1;
+    const char *target = sd ? json_str(sd, "name") : NULL;
+    if (!target) {
+        return fail(c, AT_STRING(name), svc, "D1 binding \"%s\": innerBindings must hold exactly one "
+                    "service binding naming the disk service that holds the database, e.g. "
+                    "[(name = \"fetcher\", service = \"d1\")] with a service (name = \"d1\", disk = "
+                    "(path = \"d1-data\", writable = true))", name);
+    }
+    snprintf(path + strlen(path), sizeof path - strlen(path), ".innerBindings[0].service");
+    if (check_designator(c, sd, svc, path) < 0) return -1;
+    out->kind = PW_BINDING_D1;
+    out->value_len = strlen(target);
+    out->value = dup_n(target, out->value_len);
+    return out->value ? 0 : oom(c);
+}
+
 /* A `wrapped` binding: only workerd's Workflows module, whose one inner binding is a service
  * binding to the worker's WorkflowEntrypoint class (WORKERD-CONFIG.md §F). */
 static int load_workflow_binding(ctx_t *c, const char *svc, const char *name, const cJSON *w,
@@ -440,22 +482,18 @@ static int load_workflow_binding(ctx_t *c, const char *svc, const char *name, co
     char path[1024];
     snprintf(path, sizeof path, "worker.bindings[\"%s\"].wrapped", name);
     const char *module = json_str(w, "moduleName");
+    if (module && strcmp(module, PW_D1_MODULE) == 0) return load_d1_binding(c, svc, name, w, out);
     if (!module || strcmp(module, PW_WORKFLOWS_MODULE) != 0) {
         return fail2(c, module ? AT_STRING(module) : AT_STRING(name), NO_LOC, svc,
-                     "not supported by pyworkerd: %s.moduleName \"%s\" (the only wrapped binding "
-                     "pyworkerd offers is \"" PW_WORKFLOWS_MODULE "\")", path, module ? module : "");
+                     "not supported by pyworkerd: %s.moduleName \"%s\" (the wrapped bindings "
+                     "pyworkerd offers are \"" PW_WORKFLOWS_MODULE "\" and \"" PW_D1_MODULE "\")",
+                     path, module ? module : "");
     }
-    const char *entry = json_str(w, "entrypoint");
-    if (entry && strcmp(entry, "default") != 0) {
-        snprintf(path + strlen(path), sizeof path - strlen(path), ".entrypoint");
-        return unsupported(c, AT_STRING(entry), NO_LOC, svc, path);
-    }
-    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(w, "innerBindings");
-    const cJSON *first = cJSON_IsArray(inner) ? cJSON_GetArrayItem(inner, 0) : NULL;
-    const cJSON *sd = first ? cJSON_GetObjectItemCaseSensitive(first, "service") : NULL;
+    const cJSON *sd;
+    if (wrapped_inner_service(c, svc, w, path, sizeof path, &sd) < 0) return -1;
     const char *target = sd ? json_str(sd, "name") : NULL;
     const char *cls = sd ? json_str(sd, "entrypoint") : NULL;
-    if (cJSON_GetArraySize(inner) != 1 || !target || !cls) {
+    if (!target || !cls) {
         return fail(c, AT_STRING(name), svc, "Workflow binding \"%s\": innerBindings must hold "
                     "exactly one service binding naming the worker and its WorkflowEntrypoint class, "
                     "e.g. [(name = \"fetcher\", service = (name = \"main\", entrypoint = "
@@ -1308,6 +1346,23 @@ static int check_r2_target(ctx_t *c, const pw_service_t *s, const pw_binding_t *
     return 0;
 }
 
+/* A D1 binding's database lives in a writable disk service. */
+static int check_d1_disk(ctx_t *c, const pw_service_t *s, const pw_binding_t *b, const pw_service_t *t)
+{
+    if (t->kind != PW_SERVICE_DISK) {
+        return fail2(c, AT_STRING(b->value), AT_STRING(b->name), s->name, "not supported by pyworkerd: "
+                     "worker.bindings[\"%s\"].wrapped.innerBindings[0].service naming service \"%s\", "
+                     "which is not a disk service (a D1 database is a SQLite file in a writable disk "
+                     "service)", b->name, t->name);
+    }
+    if (!t->disk_writable) {
+        return fail2(c, AT_STRING(b->value), AT_STRING(b->name), s->name, "D1 binding \"%s\": disk "
+                     "service \"%s\" is not writable (a D1 database is written to: add writable = "
+                     "true to its disk)", b->name, t->name);
+    }
+    return 0;
+}
+
 /* A worker's bindings and globalOutbound name services that exist and that pyworkerd can
  * serve them from: KV on a disk service (SQLite) or a worker / external service (workerd's KV
  * HTTP protocol), service bindings to Python workers, fetch() through a network service. */
@@ -1321,7 +1376,8 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
         if (b->kind == PW_BINDING_DURABLE_OBJECT && check_do_binding(c, s, (pw_binding_t *)b) < 0)
             return -1;
         if (b->kind != PW_BINDING_KV && b->kind != PW_BINDING_SERVICE &&
-            b->kind != PW_BINDING_WORKFLOW && b->kind != PW_BINDING_R2) continue;
+            b->kind != PW_BINDING_WORKFLOW && b->kind != PW_BINDING_R2 &&
+            b->kind != PW_BINDING_D1) continue;
         snprintf(what, sizeof what, "Worker \"%s\"'s binding \"%s\"", s->name, b->name);
         const pw_service_t *t = pw_config_service(c->cfg, b->value);
         if (!t) return refers_to_missing(c, s->name, what, b->value);
@@ -1338,6 +1394,7 @@ static int check_worker_references(ctx_t *c, const pw_service_t *s)
                         t->name);
         }
         if (b->kind == PW_BINDING_R2 && check_r2_target(c, s, b, t) < 0) return -1;
+        if (b->kind == PW_BINDING_D1 && check_d1_disk(c, s, b, t) < 0) return -1;
         if (b->kind == PW_BINDING_SERVICE && t->kind != PW_SERVICE_WORKER) {
             return fail(c, AT_STRING(b->name), s->name, "not supported by pyworkerd: "
                         "worker.bindings[\"%s\"].service naming service \"%s\", which is not a "

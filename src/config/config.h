@@ -48,10 +48,14 @@ typedef enum {
     PW_BINDING_DURABLE_OBJECT,  /* durableObjectNamespace: value = the worker defining the
                                  * class (serviceName, else this one), entrypoint = the class,
                                  * unique_key = its namespace's uniqueKey */
+    PW_BINDING_D1,          /* wrapped PW_D1_MODULE: value = the writable disk service holding
+                             * the database */
 } pw_binding_kind_t;
 
 /* The `wrapped` binding module that makes a Workflow binding (as in workerd's own tests). */
 #define PW_WORKFLOWS_MODULE "cloudflare-internal:workflows-api"
+/* The `wrapped` binding module that makes a D1 binding (workerd's d1-api). */
+#define PW_D1_MODULE "cloudflare-internal:d1-api"
 
 typedef struct {
     char *name;

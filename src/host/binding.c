@@ -18,6 +18,7 @@ static const pw_binding_kind_impl_t *const kinds[] = {
     &pw_binding_disk,
     &pw_binding_do,
     &pw_binding_websocket,
+    &pw_binding_d1,
 };
 #define N_KINDS (sizeof kinds / sizeof kinds[0])
 #define MAX_ROWS 256

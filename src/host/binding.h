@@ -97,6 +97,7 @@ extern const pw_binding_kind_impl_t pw_binding_queue;
 extern const pw_binding_kind_impl_t pw_binding_disk;
 extern const pw_binding_kind_impl_t pw_binding_do;
 extern const pw_binding_kind_impl_t pw_binding_websocket;
+extern const pw_binding_kind_impl_t pw_binding_d1;
 
 /* A worker's outbound network rules (its globalOutbound network service's; none: nothing
  * allowed), for the kinds that connect out (fetch, websocket). 0, or -1 with err. */

@@ -7,6 +7,7 @@
  * isolate dies first the operation is cancelled and nothing answers.
  */
 #include "host/binding.h"
+#include "host/disk_dir.h"
 #include "host/kv_remote.h"
 #include "host/port.h"
 #include "storage/kv_disk.h"
@@ -268,17 +269,10 @@ static void kv_close(void *state)
     free(h);
 }
 
-/* Where a disk service's KV database lives: its path, relocated under --persist-dir when
- * relative; NULL (in memory) with --persist-dir=:memory:. */
+/* Where a disk service's KV database lives (host/disk_dir.h). */
 static const char *store_dir(const kv_host_t *h, const pw_service_t *disk, char *buf, size_t len)
 {
-    const char *base = h->env->persist_dir;
-    if (base && strcmp(base, ":memory:") == 0)
-        return NULL;
-    if (!base || disk->disk_path[0] == '/')
-        return disk->disk_path;
-    snprintf(buf, len, "%s/%s", base, disk->disk_path);
-    return buf;
+    return pw_disk_store_dir(h->env->persist_dir, disk, buf, len);
 }
 
 static pw_kv_backend_t *open_store(kv_host_t *h, const pw_service_t *disk, char *err, size_t err_len)

@@ -225,7 +225,7 @@ static cJSON *binding_json(const pw_binding_t *b)
 {
     static const char *const types[] = { "text", "data", "json", "env", "kv", "service", "workflow",
                                          "r2", "memory_cache", "queue", "disk",
-                                         "durable_object" };
+                                         "durable_object", "d1" };
     cJSON *obj = cJSON_CreateObject();
     cJSON_AddStringToObject(obj, "name", b->name);
     cJSON_AddStringToObject(obj, "type", types[b->kind]);
@@ -233,7 +233,8 @@ static cJSON *binding_json(const pw_binding_t *b)
         add_do_binding(obj, b);
     } else if (b->kind == PW_BINDING_KV || b->kind == PW_BINDING_SERVICE || b->kind == PW_BINDING_WORKFLOW ||
         b->kind == PW_BINDING_R2 || b->kind == PW_BINDING_MEMORY_CACHE ||
-        b->kind == PW_BINDING_QUEUE || b->kind == PW_BINDING_DISK) {
+        b->kind == PW_BINDING_QUEUE || b->kind == PW_BINDING_DISK ||
+        b->kind == PW_BINDING_D1) {
         /* the isolate only names the binding in its calls; the host knows where it leads */
     } else if (!b->value) {
         cJSON_AddNullToObject(obj, "value");

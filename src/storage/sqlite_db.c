@@ -27,9 +27,10 @@ static int mkdirs(const char *dir)
     }
 }
 
-int pw_sqlite_open(const char *dir, const char *file, const char *schema,
-                   const char *const *statements, int n, sqlite3 **db, sqlite3_stmt **st,
-                   char *err, size_t err_len)
+/* Opens with `first` run before the usual pragmas ("" for none). */
+static int sqlite_open(const char *dir, const char *file, const char *first, const char *schema,
+                       const char *const *statements, int n, sqlite3 **db, sqlite3_stmt **st,
+                       char *err, size_t err_len)
 {
     char path[4096];
     *db = NULL;
@@ -45,6 +46,7 @@ int pw_sqlite_open(const char *dir, const char *file, const char *schema,
     }
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int ok = sqlite3_open_v2(dir ? path : ":memory:", db, flags, NULL) == SQLITE_OK &&
+             sqlite3_exec(*db, first, NULL, NULL, NULL) == SQLITE_OK &&
              sqlite3_exec(*db, pragmas, NULL, NULL, NULL) == SQLITE_OK &&
              sqlite3_exec(*db, schema, NULL, NULL, NULL) == SQLITE_OK;
     for (int i = 0; ok && i < n; i++)
@@ -56,6 +58,21 @@ int pw_sqlite_open(const char *dir, const char *file, const char *schema,
     pw_sqlite_close(*db, st, n);
     *db = NULL;
     return -1;
+}
+
+int pw_sqlite_open(const char *dir, const char *file, const char *schema,
+                   const char *const *statements, int n, sqlite3 **db, sqlite3_stmt **st,
+                   char *err, size_t err_len)
+{
+    return sqlite_open(dir, file, "", schema, statements, n, db, st, err, err_len);
+}
+
+int pw_sqlite_open_exclusive(const char *dir, const char *file, const char *schema,
+                             const char *const *statements, int n, sqlite3 **db, sqlite3_stmt **st,
+                             char *err, size_t err_len)
+{
+    return sqlite_open(dir, file, "PRAGMA locking_mode=EXCLUSIVE;", schema, statements, n, db, st,
+                       err, err_len);
 }
 
 void pw_sqlite_close(sqlite3 *db, sqlite3_stmt **st, int n)

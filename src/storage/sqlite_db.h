@@ -19,6 +19,13 @@
 int pw_sqlite_open(const char *dir, const char *file, const char *schema,
                    const char *const *statements, int n, sqlite3 **db, sqlite3_stmt **st,
                    char *err, size_t err_len);
+/* The same, with the file locked by this connection for as long as it is open
+ * (locking_mode=EXCLUSIVE, set before WAL starts: its index lives in the process's memory),
+ * so that no statement makes a locking system call; another process cannot use the file
+ * meanwhile. */
+int pw_sqlite_open_exclusive(const char *dir, const char *file, const char *schema,
+                             const char *const *statements, int n, sqlite3 **db, sqlite3_stmt **st,
+                             char *err, size_t err_len);
 void pw_sqlite_close(sqlite3 *db, sqlite3_stmt **st, int n);
 /* The statement, reset and with its bindings cleared. */
 sqlite3_stmt *pw_sqlite_stmt(sqlite3_stmt *st);

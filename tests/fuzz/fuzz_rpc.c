@@ -1,7 +1,7 @@
 /* fuzz_rpc.c — fuzz target: the host's whole handling of binding calls (host/rpc.c) — every
  * RPC frame an isolate may send, through argument checks, KV on SQLite (in memory), KV over
  * HTTP to a worker and to an external service (storage/kv_http_backend.c, host/kv_remote.c),
- * service calls, fetch(), R2 on files and SQLite (its jobs run on libuv's pool: the target
+ * D1 on SQLite (in memory: statements, batches, exec, dump), service calls, fetch(), R2 on files and SQLite (its jobs run on libuv's pool: the target
  * waits for them after each call), memoryCache (one producer per key, its waiters), static files (host/binding_disk.c,
  * read-only on tests/fuzz), Queues
  * (host/binding_queue.c: sends, whose batches are delivered to the consumer as CALLs answered
@@ -134,6 +134,7 @@ static pw_binding_t bindings[] = {
     { .name = "GONE", .kind = PW_BINDING_SERVICE, .value = "stopped" },
     { .name = "T", .kind = PW_BINDING_TEXT, .value = "text" },
     { .name = "WF", .kind = PW_BINDING_WORKFLOW, .value = "main", .entrypoint = "Flow" },
+    { .name = "DB", .kind = PW_BINDING_D1, .value = "disk" },
     { .name = "BK", .kind = PW_BINDING_R2, .value = "disk" },
     { .name = "MC", .kind = PW_BINDING_MEMORY_CACHE, .value = "shared",
       .cache_limits = { 2, 64, 100 } },
@@ -201,6 +202,7 @@ static void setup(void)
     uv_timer_start(&keep_alive, never, 1u << 30, 0);
     static int pool_token;
     char err[1024];
+    setenv("PYWORKERD_D1_QUERY_LIMIT_MS", "100", 1);    /* a mutated query may run forever */
     pw_rpc_options_t opts = { .persist_dir = ":memory:", .lookup = lookup, .lookup_arg = &pool_token };
     if (pw_rpc_host_create(uv_default_loop(), &config, &opts, &host) < 0 ||
         pw_rpc_worker_create(host, &services[0], &worker, err, sizeof err) < 0)
@@ -426,6 +428,26 @@ static void seed_do(fuzz_add_cb add, const pw_bytes_t *fields, size_t n, const c
     pw_buf_free(&b);
 }
 
+/* A D1 call: its fields (0x1e between them) and then the statement list, built here since
+ * it is binary (lengths little-endian; none of them 0x1c..0x1e). */
+static void seed_d1(fuzz_add_cb add, const char *head, size_t n, const char *const *sql,
+                    const char *params, size_t params_len)
+{
+    pw_buf_t b;
+    pw_buf_init(&b);
+    pw_buf_append(&b, head, strlen(head));
+    uint8_t count[4] = { (uint8_t)n, 0, 0, 0 };
+    pw_buf_append(&b, count, 4);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t lens[8] = { (uint8_t)strlen(sql[i]), 0, 0, 0, params_len ? 2 : 0, 0, 0, 0 };
+        pw_buf_append(&b, lens, 8);
+        pw_buf_append(&b, sql[i], strlen(sql[i]));
+        pw_buf_append(&b, params, params_len);
+    }
+    add(b.data, b.len);
+    pw_buf_free(&b);
+}
+
 static void queue_seeds(fuzz_add_cb add)
 {
     queue_seed(add, "queue.send", "j", 0, "b{\"outcome\":\"ok\"}");
@@ -462,8 +484,25 @@ static void do_seeds(fuzz_add_cb add)
     seed_do(add, sql, 5, "b");
 }
 
+static void d1_seeds(fuzz_add_cb add)
+{
+    static const char *const create[] = { "CREATE TABLE t (k PRIMARY KEY, v)" };
+    static const char *const insert[] = { "INSERT INTO t VALUES (?, ?)" };
+    static const char *const pair[] = { "INSERT INTO t VALUES (?, ?) RETURNING *", "SELECT * FROM t" };
+    static const char *const bad[] = { "BEGIN; ATTACH 'x' AS y" };
+    static const char values[] = "t\x01\0\0\0ai\x07\0\0\0\0\0\0\0";   /* 'a', 7 */
+    static const char blob[] = "b\x02\0\0\0\x00\xff" "f\0\0\0\0\0\0\xf0\x3f";   /* bytes, 1.0 */
+    seed_d1(add, "d1.query\x1e" "DB\x1e" "all\x1e", 1, create, "", 0);
+    seed_d1(add, "d1.query\x1e" "DB\x1e" "first\x1e", 1, insert, values, sizeof values - 1);
+    seed_d1(add, "d1.batch\x1e" "DB\x1e", 2, pair, blob, sizeof blob - 1);
+    seed_d1(add, "d1.query\x1e" "DB\x1e" "all\x1e", 1, bad, "", 0);
+    seed_raw(add, "d1.exec|DB|CREATE TABLE u (x);\nINSERT INTO u VALUES (1);\nSELEC 1^d1.dump|DB~a");
+    seed_raw(add, "d1.query|DB|all|x^d1.batch|NOPE|^d1.nope|DB~a");
+}
+
 void fuzz_seeds(fuzz_add_cb add)
 {
+    d1_seeds(add);
     workflow_seeds(add);
     r2_seeds(add);
     memory_cache_seeds(add);

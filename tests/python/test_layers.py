@@ -45,6 +45,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.durable_objects": 2,
     "pyworkerd.do_storage": 2,
     "pyworkerd.websocket_connect": 2,
+    "pyworkerd.d1": 2,
     # 3. the process's context (env, waitUntil, retire hooks, exception logging) and what
     #    runs on it
     "pyworkerd.context": 3,

@@ -54,11 +54,14 @@ TEST(every_kind_registers_its_ops)
     for (size_t i = 0; i < sizeof dos / sizeof dos[0]; i++)
         expect_op(dos[i], &pw_binding_do);
     expect_op("ws.connect", &pw_binding_websocket);
+    static const char *const d1[] = { "d1.query", "d1.batch", "d1.exec", "d1.dump" };
+    for (size_t i = 0; i < sizeof d1 / sizeof d1[0]; i++)
+        expect_op(d1[i], &pw_binding_d1);
 }
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 10);
+    CHECK(pw_binding_kind_count() == 11);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -81,6 +84,9 @@ TEST(unknown_ops_go_to_the_group_of_their_prefix)
     pw_binding_route(B("queue.nope"), &r);
     CHECK(!r.op && kind_of(&r) == &pw_binding_queue);
     CHECK_STR(r.group->unknown_op, "unknown queue operation \"%.*s\"");
+    pw_binding_route(B("d1.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_d1);
+    CHECK_STR(r.group->unknown_op, "unknown D1 operation \"%.*s\"");
     pw_binding_route(B("kv."), &r);                 /* a bare prefix is no op of its group */
     CHECK(!r.op && kind_of(&r) == &pw_binding_service);
 }
@@ -127,6 +133,11 @@ TEST(rows_carry_the_arity_and_its_message)
     CHECK(r.op->min_fields == 3 && r.op->max_fields == 3 && r.op->holds && r.group->unnamed);
     pw_binding_route(B("ws.nope"), &r);
     CHECK(!r.op && kind_of(&r) == &pw_binding_websocket);
+    pw_binding_route(B("d1.query"), &r);            /* mode and statements */
+    CHECK(r.op->min_fields == 4 && r.op->max_fields == 4 && !r.op->holds);
+    CHECK_STR(r.op->arity_error, "d1.query takes a mode and one statement");
+    pw_binding_route(B("d1.batch"), &r);
+    CHECK(r.op->min_fields == 3 && r.op->max_fields == 3);
 }
 
 TEST(durable_object_ops_are_main_loop_only_and_unknown_ones_stay_in_their_group)

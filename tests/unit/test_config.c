@@ -687,6 +687,17 @@ TEST(durable_object_config_loads)
     pw_config_free(cfg);
 }
 
+TEST(d1_bindings_load)
+{
+    write_config(SIMPLE, "", "  bindings = [(name = \"DB\", wrapped = (moduleName = "
+                 "\"cloudflare-internal:d1-api\", innerBindings = [(name = \"fetcher\", "
+                 "service = \"main\")]))],\n");
+    CHECK(fails_with("naming service \"main\", which is not a disk service"));   /* a worker */
+    write_config(SIMPLE, "", "  bindings = [(name = \"DB\", wrapped = (moduleName = "
+                 "\"cloudflare-internal:d1-api\", innerBindings = []))],\n");
+    CHECK(fails_with("D1 binding \"DB\": innerBindings must hold exactly one service binding"));
+}
+
 TEST(unsupported_worker_fields)
 {
     write_config(SIMPLE, "", "  durableObjectNamespaces = [(className = \"C\", uniqueKey = \"k\")],\n");
@@ -854,6 +865,7 @@ int main(void)
     RUN(unsupported_top_level_fields);
     RUN(unsupported_sockets);
     RUN(workflow_bindings_load);
+    RUN(d1_bindings_load);
     RUN(unsupported_worker_fields);
     RUN(durable_object_config_loads);
     RUN(requirement_modules_load);
