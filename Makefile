@@ -72,6 +72,7 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/http/static_path.c src/http/byte_range.c src/http/mime_types.c \
                    src/http/http_date.c src/base/err.c \
                    src/host/binding_do.c src/host/do_objects.c src/host/do_alarm.c src/host/do_id.c \
+                   src/host/do_sockets.c src/host/ws_bridge.c \
                    src/storage/do_sqlite.c src/storage/do_sql.c \
                    src/host/binding_websocket.c src/host/ws_isolate.c src/http/ws_codec.c src/wire/ws_frames.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lssl -lcrypto -lm

@@ -25,6 +25,7 @@ from pyworkerd import response, webapi
 from pyworkerd.bindings import fetch
 from pyworkerd import websocket, websocket_connect
 from pyworkerd.websocket import WebSocketPair
+from pyworkerd.do_websockets import WebSocketRequestResponsePair
 from pyworkerd.blob import Blob, File
 from pyworkerd.buffers import (TYPED_ARRAYS, ArrayBuffer, DataView, TextDecoder, TextEncoder)
 from pyworkerd.errors import JsException
@@ -36,8 +37,8 @@ from pyworkerd.timers import clearInterval, clearTimeout, setInterval, setTimeou
 
 __all__ = ["JSON", "ArrayBuffer", "Blob", "DataView", "Date", "Error", "File", "FormData", "Headers",
            "Map", "Object", "ReadableStream", "Request", "Response", "Set", "TextDecoder",
-           "TextEncoder", "WebSocket", "WebSocketPair", "clearInterval", "clearTimeout", "console",
-           "fetch", "globalThis", "setInterval", "setTimeout", "undefined", *TYPED_ARRAYS]
+           "TextEncoder", "WebSocket", "WebSocketPair", "WebSocketRequestResponsePair", "clearInterval",
+           "clearTimeout", "console", "fetch", "globalThis", "setInterval", "setTimeout", "undefined", *TYPED_ARRAYS]
 
 globals().update(TYPED_ARRAYS)  # Uint8Array, Int16Array, Float64Array, ...
 undefined = None

@@ -53,6 +53,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.timers": 3,
     "pyworkerd.js_modules": 3,
     "pyworkerd.do_context": 3,
+    "pyworkerd.do_websockets": 3,
     # 4. the public faces that workers import
     "workers": 4,
     "workers.asgi": 4,
