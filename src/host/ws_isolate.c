@@ -173,11 +173,22 @@ pw_ws_side_t *pw_ws_isolate_open_new(pw_port_t *port, uint32_t *id)
     if (!t)
         return NULL;
     do {
-        if (++t->next_id < PW_WS_HOST_IDS)
+        if (++t->next_id < PW_WS_HOST_IDS || t->next_id >= PW_WS_BRIDGE_IDS)
             t->next_id = PW_WS_HOST_IDS;
     } while (table_find(t, t->next_id));
     *id = t->next_id;
     ws_end_t *end = end_new(port, *id);
+    if (!end)
+        return NULL;
+    end->paused = 1;
+    return &end->side;
+}
+
+pw_ws_side_t *pw_ws_isolate_open_held(pw_port_t *port, uint32_t id)
+{
+    if (table_find(pw_port_sockets(port), id))
+        return NULL;
+    ws_end_t *end = end_new(port, id);
     if (!end)
         return NULL;
     end->paused = 1;

@@ -36,6 +36,10 @@ pw_ws_side_t *pw_ws_isolate_open(pw_port_t *port, uint32_t id);
  * (pw_ws_isolate_splice). */
 #define PW_WS_HOST_IDS 0x80000000u
 pw_ws_side_t *pw_ws_isolate_open_new(pw_port_t *port, uint32_t *id);
+/* The same with an id chosen by the caller (a bridge's, host/ws_bridge.h: ids from
+ * PW_WS_BRIDGE_IDS up); NULL when taken, out of memory or the isolate is gone. */
+#define PW_WS_BRIDGE_IDS 0xC0000000u
+pw_ws_side_t *pw_ws_isolate_open_held(pw_port_t *port, uint32_t id);
 /* A socket whose peer never came: the isolate is told it closed (code, reason) and it goes. */
 void pw_ws_isolate_refuse(pw_ws_side_t *side, uint16_t code, const char *reason);
 

@@ -34,6 +34,8 @@ struct pw_ws_conn {
                                  * close with unread input would reset the connection and the
                                  * peer could lose our close frame) */
     int ended;
+    int in_input;               /* read_input() runs: a peer that consumes at once (a Durable
+                                 * Object's auto-response) must not start it again */
     uv_timer_t timer;           /* the close handshake's deadline */
 };
 
@@ -299,6 +301,7 @@ static void read_input(pw_ws_conn_t *conn)
         update_reading(conn);
         return;
     }
+    conn->in_input = 1;
     while (!conn->ended && !conn->close_received && conn->unconsumed < PW_WS_WINDOW) {
         pw_ws_event_t ev;
         ssize_t n = pw_ws_read(&conn->reader, (uint8_t *)in->bytes + off, in->size - off, &ev);
@@ -312,6 +315,7 @@ static void read_input(pw_ws_conn_t *conn)
         if (ev.opcode)
             on_event(conn, &ev);
     }
+    conn->in_input = 0;
     if (conn->ended)
         return;
     h2o_buffer_consume(&conn->sock->input, off);
@@ -363,8 +367,8 @@ static void side_consumed(pw_ws_side_t *side, size_t bytes)
 {
     pw_ws_conn_t *conn = (pw_ws_conn_t *)side;
     conn->unconsumed = bytes > conn->unconsumed ? 0 : conn->unconsumed - bytes;
-    if (conn->ended || !conn->sock || conn->unconsumed >= PW_WS_WINDOW)
-        return;
+    if (conn->ended || !conn->sock || conn->unconsumed >= PW_WS_WINDOW || conn->in_input)
+        return;                 /* (reading already: its loop goes on) */
     if (conn->sock->input->size && !conn->close_received)
         read_input(conn);       /* frames that waited in the socket's buffer */
     else

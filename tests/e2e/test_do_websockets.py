@@ -29,6 +29,8 @@ class Room(DurableObject):
     def __init__(self, ctx, env):
         super().__init__(ctx, env)
         self.built = os.getpid(), id(self)   # a new pair each time the object is rebuilt
+        self.builds = (ctx.storage.kv.get("builds") or 0) + 1
+        ctx.storage.kv.put("builds", self.builds)
         ctx.setWebSocketAutoResponse(WebSocketRequestResponsePair("ping", "pong"))
 
     async def fetch(self, request):
@@ -59,6 +61,8 @@ class Room(DurableObject):
             att["n"] += 1
             ws.serializeAttachment(att)
             ws.send(f"{att['name']}:{att['n']}")
+        elif cmd == "builds":
+            ws.send(str(self.builds))
         elif cmd == "who":
             ws.send(json.dumps({"pid": self.built[0], "obj": self.built[1]}))
         elif cmd == "tagged":
@@ -198,3 +202,131 @@ def test_messages_reach_webSocketMessage_and_answers_come_back(rooms):
     assert ws.recv_message() == (CLOSE, (1000, "bye"))     # the runtime's auto-reply
     assert wait_for(lambda: history(s)["closes"]) == [["ann", 1000, "bye", True]]
     assert history(s)["open"] == []
+
+
+def test_sockets_stay_open_while_the_object_is_evicted_and_wake_it(rooms):
+    s = rooms("--durable-object-idle-timeout", "0.3")
+    ann, bob = join(s, name="ann", tags=["red"]), join(s, name="bob", tags=["red", "blue"])
+    assert ask(ann, "count") == "ann:1"
+    first = json.loads(ask(ann, "who"))
+    time.sleep(1.0)                                 # idle: the object leaves memory
+    assert ask(ann, "count") == "ann:2"             # the attachment survived
+    assert ask(bob, "count") == "bob:1"
+    assert json.loads(ask(bob, "who")) != first     # a new instance
+    assert json.loads(ask(bob, "tagged red")) == ["ann", "bob"]    # restored from the host
+    assert json.loads(ask(bob, "tagged blue")) == ["bob"]
+    time.sleep(1.0)
+    assert json.loads(ask(ann, "tagged")) == ["ann", "bob"]
+    bob.send_text("broadcast hi")
+    assert bob.recv_message() == (TEXT, "bob says hi")
+    assert ann.recv_message() == (TEXT, "bob says hi")
+
+
+def test_the_auto_response_answers_without_waking_the_object(rooms):
+    s = rooms("--durable-object-idle-timeout", "0.3")
+    ws = join(s, name="ann")
+    assert ask(ws, "builds") == "1"
+    assert ask(ws, "autots") == "none"
+    time.sleep(1.0)                                 # evicted
+    for _ in range(5):
+        assert ask(ws, "ping") == "pong"
+    time.sleep(1.0)                                 # had a ping woken it, it would be gone again
+    assert ask(ws, "builds") == "2"                 # built for this message only
+    assert ask(ws, "autots") == "set"
+    assert ask(ws, "pingx") == "echo:pingx"         # only the exact request is answered
+
+
+def test_tags_many_sockets_and_broadcast(rooms):
+    s = rooms()
+    clients = [join(s, name=f"u{i:02}", tags=["even" if i % 2 == 0 else "odd"]) for i in range(40)]
+    assert len(json.loads(ask(clients[0], "tagged even"))) == 20
+    assert json.loads(ask(clients[1], "tagged odd"))[:3] == ["u01", "u03", "u05"]
+    clients[7].send_text("broadcast x")
+    for c in clients:
+        assert c.recv_message() == (TEXT, "u07 says x")
+    for c in clients:
+        c.close(1000, "")
+        assert c.recv_message()[0] == CLOSE
+    assert wait_for(lambda: len(history(s)["closes"]) == 40)
+
+
+def test_the_object_closes_and_the_close_handler_may_answer(rooms):
+    s = rooms()
+    ws = join(s, name="ann")
+    ws.send_text("close")
+    assert ws.recv_message() == (CLOSE, (4000, "asked to"))
+    ws.close(4000, "asked to")
+    bob = join(s, name="bob")
+    bob.close(1000, "reply-yourself")
+    assert bob.recv_message() == (CLOSE, (1000, "closed by the object"))
+    closes = wait_for(lambda: len(history(s)["closes"]) == 2 and history(s)["closes"])
+    assert closes == [["ann", 4000, "asked to", True], ["bob", 1000, "reply-yourself", True]]
+    assert ws.at_eof() and bob.at_eof()
+
+
+def test_a_vanished_client_is_a_1006_close_and_a_bad_frame_an_error(rooms):
+    s = rooms()
+    ann = join(s, name="ann")
+    ann.abort()
+    assert wait_for(lambda: history(s)["closes"]) == \
+        [["ann", 1006, "WebSocket disconnected without sending Close frame.", False]]
+    bob = join(s, name="bob")
+    bob.send_frame(TEXT, b"\xff\xfe")                # not UTF-8: the host closes with 1007
+    assert bob.recv_message()[1][0] == 1007
+    errors = wait_for(lambda: history(s)["errors"])
+    assert errors[0][0] == "bob"
+    assert history(s)["open"] == []
+
+
+def test_a_handler_that_raises_leaves_the_socket_open(rooms):
+    s = rooms()
+    ws = join(s, name="ann")
+    ws.send_text("raise")
+    assert ask(ws, "hello") == "echo:hello"
+    assert "handler failed" in s.wait_log("handler failed")
+
+
+def test_an_isolate_crash_closes_its_sockets_with_1011(rooms):
+    s = rooms()
+    ann, bob = join(s, name="ann"), join(s, name="bob")
+    ann.send_text("crash")
+    for c in (ann, bob):
+        op, (code, _) = c.recv_message()
+        assert (op, code) == (CLOSE, 1011)
+    again = join(s, name="cy")                      # the object is rebuilt elsewhere
+    assert ask(again, "hello") == "echo:hello"
+    assert json.loads(ask(again, "tagged")) == ["cy"]
+
+
+def test_a_fetch_that_accepts_then_raises_keeps_no_socket(rooms):
+    s = rooms()
+    status, _, body = s.get("/lobby?bad=1", headers={"Upgrade": "websocket", "Connection": "Upgrade",
+                                                      "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+                                                      "Sec-WebSocket-Version": "13"})
+    assert status == 500, body
+    status, _, body = s.get("/lobby?stats=1")
+    assert json.loads(body)["sockets"] == 0
+
+
+def test_a_plain_websocket_of_an_object_is_relayed_too(rooms):
+    s = rooms()
+    ws = WSClient(s.port, "/lobby?plain=1")
+    assert ask(ws, "x") == "plain:x"
+    ws.close(1000, "")
+    assert ws.recv_message()[0] == CLOSE
+
+
+def test_threads_two_loops_share_one_object(rooms):
+    s = rooms("--threads", "2", "--durable-object-idle-timeout", "0.5")
+    clients = [join(s, name=f"t{i}") for i in range(8)]     # accepted by both loops
+    for i, c in enumerate(clients):
+        assert ask(c, "count") == f"t{i}:1"
+    clients[3].send_text("broadcast hey")
+    for c in clients:
+        assert c.recv_message() == (TEXT, "t3 says hey")
+    time.sleep(1.5)                                 # evicted; the sockets stay
+    assert ask(clients[5], "count") == "t5:2"
+    for c in clients:
+        c.close(1000, "done")
+        assert c.recv_message() == (CLOSE, (1000, "done"))
+    assert wait_for(lambda: len(history(s)["closes"]) == 8)
