@@ -7,6 +7,7 @@ room. Real binary, real WebSocket clients (tests/e2e/ws_client.py)."""
 
 import json
 import os
+import shutil
 import signal
 import textwrap
 import time
@@ -330,3 +331,84 @@ def test_threads_two_loops_share_one_object(rooms):
         c.close(1000, "done")
         assert c.recv_message() == (CLOSE, (1000, "done"))
     assert wait_for(lambda: len(history(s)["closes"]) == 8)
+
+
+# ---------------------------------------------------------------- examples/durable-objects chat
+
+
+def chat_line(ws):
+    op, data = ws.recv_message()
+    assert op == TEXT, (op, data)
+    return json.loads(data)
+
+
+@pytest.fixture
+def chat_example(tmp_path):
+    d = tmp_path / "durable-objects"
+    shutil.copytree(REPO / "examples" / "durable-objects", d)
+    return d
+
+
+def test_chat_room_example(chat_example, tmp_path):
+    s = Server(chat_example / "config.capnp", ["--durable-object-idle-timeout", "0.3"], tmp=tmp_path)
+    try:
+        status, headers, page = s.get("/chat/tea")
+        assert status == 200 and b"<h1 id=\"room\">" in page
+        ann = WSClient(s.port, "/chat/tea/ws?name=ann")
+        assert chat_line(ann) == {"from": "*", "text": "ann joined (1 here)"}
+        bob = WSClient(s.port, "/chat/tea/ws?name=bob")
+        assert chat_line(bob) == chat_line(ann) == {"from": "*", "text": "bob joined (2 here)"}
+        time.sleep(1.0)                                     # the room sleeps; sockets stay
+        ann.send_text("ping")
+        assert ann.recv_message() == (TEXT, "pong")
+        ann.send_text("hello")
+        assert chat_line(ann) == chat_line(bob) == {"from": "ann", "text": "hello"}
+        bob.close(1000, "")
+        assert bob.recv_message()[0] == CLOSE
+        assert chat_line(ann) == {"from": "*", "text": "bob left"}
+        other = WSClient(s.port, "/chat/other/ws?name=zed")   # another room, another object
+        assert chat_line(other) == {"from": "*", "text": "zed joined (1 here)"}
+    finally:
+        s.stop(signal.SIGKILL)
+    s = Server(chat_example / "config.capnp", [], tmp=tmp_path)     # after kill -9: history stays
+    try:
+        cy = WSClient(s.port, "/chat/tea/ws?name=cy")
+        assert chat_line(cy) == {"from": "ann", "text": "hello"}
+        assert chat_line(cy) == {"from": "*", "text": "cy joined (1 here)"}
+    finally:
+        s.stop(signal.SIGKILL)
+        assert_no_sanitizer_report(s.log())
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
+                    reason="needs Debian's chromium and chromium-driver (scripts/install-deps)")
+def test_chat_room_example_in_two_headless_chromium_pages(chat_example, tmp_path):
+    from test_websockets import LINES, SAY, WebDriver
+
+    server = Server(chat_example / "config.capnp", ["--threads", "2"], tmp=tmp_path)
+    driver = WebDriver(tmp_path)
+    sessions = []
+    try:
+        ann, bob = driver.session("ann"), driver.session("bob")
+        sessions = [ann, bob]
+        base = f"http://127.0.0.1:{server.port}/chat/lounge"
+        driver.go(ann, base + "?name=ann")
+        wait_for(lambda: driver.js(ann, "return document.getElementById('status').textContent")
+                 == "connected as ann", timeout=30)
+        driver.go(bob, base + "?name=bob")
+        wait_for(lambda: "bob joined (2 here)" in driver.js(ann, LINES), timeout=30)
+        driver.js(ann, SAY, "hello from ann")
+        wait_for(lambda: "ann: hello from ann" in driver.js(bob, LINES))
+        driver.js(bob, SAY, "hi ann, bob here ✓")
+        wait_for(lambda: "bob: hi ann, bob here ✓" in driver.js(ann, LINES))
+        driver.close(bob)
+        sessions.remove(bob)
+        wait_for(lambda: "bob left" in driver.js(ann, LINES))
+    finally:
+        for s in sessions:
+            driver.close(s)
+        driver.stop()
+        server.stop()
