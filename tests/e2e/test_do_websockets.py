@@ -412,3 +412,87 @@ def test_chat_room_example_in_two_headless_chromium_pages(chat_example, tmp_path
             driver.close(s)
         driver.stop()
         server.stop()
+
+
+# ---------------------------------------------------------------- workerd's test, in Python
+
+SHAPE_OF_WORKERDS_TEST = r'''
+from js import WebSocketPair
+from workers import DurableObject, Request, Response, WorkerEntrypoint
+
+
+class DurableObjectWebSocket(DurableObject):
+    async def fetch(self, request):
+        assert isinstance(request, Request)
+        client, server = WebSocketPair.new()        # iterating a pair: (client, server)
+        self.ctx.acceptWebSocket(server)
+        return Response(None, status=101, web_socket=client)
+
+    async def webSocketMessage(self, ws, message):
+        print("the object got", message)
+        ws.send("hello")
+
+    async def webSocketClose(self, ws, code, reason, wasClean):
+        print("closed in the object", code)
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.headers.get("Upgrade") != "websocket":
+            return Response(None, status=426)
+        return await self.env.ns.getByName("A").fetch(request)
+'''
+
+TESTER = r'''
+import asyncio
+
+from workers import WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def test(self, ctrl):
+        resp = await self.env.PYTHON.fetch("http://example.com/websocket",
+                                           headers={"Upgrade": "websocket"})
+        ws = resp.web_socket
+        assert ws is not None, resp.status
+        ws.accept()
+        got = asyncio.get_running_loop().create_future()
+        ws.addEventListener("message", lambda e: got.done() or got.set_result(e.data))
+        ws.send("test")
+        assert await asyncio.wait_for(got, 10) == "hello"
+        ws.close()
+'''
+
+
+def test_workerds_durable_object_websocket_test_as_a_python_tester(tmp_path):
+    """workerd's tests/python/durable-object-websocket (its tester is JavaScript; the same
+    steps in Python): a service binding's fetch reaches a worker that returns the object's
+    hibernatable socket; a message comes back from webSocketMessage."""
+    from conftest import run_pyworkerd
+    (tmp_path / "worker.py").write_text(SHAPE_OF_WORKERDS_TEST)
+    (tmp_path / "tester.py").write_text(TESTER)
+    (tmp_path / "config.capnp").write_text(textwrap.dedent("""\
+        using Workerd = import "/workerd/workerd.capnp";
+        const config :Workerd.Config = (
+          services = [
+            (name = "main", worker = .w),
+            (name = "tester", worker = .t),
+            (name = "disk", disk = (path = "do", writable = true)),
+          ],
+        );
+        const w :Workerd.Worker = (
+          modules = [(name = "worker.py", pythonModule = embed "worker.py")],
+          compatibilityDate = "2025-09-01", compatibilityFlags = ["python_workers"],
+          durableObjectNamespaces = [(className = "DurableObjectWebSocket", uniqueKey = "ws-test")],
+          durableObjectStorage = (localDisk = "disk"),
+          bindings = [(name = "ns", durableObjectNamespace = "DurableObjectWebSocket")],
+        );
+        const t :Workerd.Worker = (
+          modules = [(name = "tester.py", pythonModule = embed "tester.py")],
+          compatibilityDate = "2025-09-01", compatibilityFlags = ["python_workers"],
+          bindings = [(name = "PYTHON", service = "main")],
+        );
+        """))
+    r = run_pyworkerd("test", tmp_path / "config.capnp", cwd=tmp_path)
+    assert r.returncode == 0 and "[ PASS ] tester" in r.stderr, r.stderr
+    assert "the object got test" in r.stderr + r.stdout

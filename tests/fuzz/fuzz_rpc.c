@@ -482,6 +482,13 @@ static void do_seeds(fuzz_add_cb add)
                          pw_bytes_of("CREATE TABLE IF NOT EXISTS t(a, b, c); INSERT INTO t VALUES (?, ?, ?); "
                                      "SELECT * FROM t"), { cells, sizeof cells } };
     seed_do(add, sql, 5, "b");
+    /* hibernatable WebSockets (host/do_sockets.h): accept, send while pending, attach, auto, list, drop */
+    seed_raw(add, "dos.wsaccept|Box|" DO_ID "|ab12|[\"red\"]^dos.wssend|Box|" DO_ID "|ab12|0|hi"
+                  "^dos.wssend|Box|" DO_ID "|ab12|1|\xff^dos.wsattach|Box|" DO_ID "|ab12|={\"n\":1}"
+                  "^dos.wsauto|Box|" DO_ID "|=ping|pong^dos.wslist|Box|" DO_ID
+                  "^dos.wsclose|Box|" DO_ID "|ab12|4000|bye^dos.wsdrop|Box|" DO_ID "|ab12~b");
+    seed_raw(add, "dos.wsaccept|Box|" DO_ID "|AB!|[1]^dos.wsclose|Box|" DO_ID "|x|99|^"
+                  "dos.wsattach|Box|" DO_ID "|x|={^dos.wsauto|Box|" DO_ID "||~b");
 }
 
 static void d1_seeds(fuzz_add_cb add)
