@@ -48,9 +48,10 @@ FUZZ_BINS       := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/control.c src/wire/header_lines.c src/storage/kv_http.c \
                    src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c \
                    src/config/cron.c src/host/queue_answer.c \
-                   src/http/byte_range.c src/http/static_path.c
+                   src/http/byte_range.c src/http/static_path.c \
+                   src/wire/ws_frames.c src/http/ws_codec.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
-FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lm
+FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lcrypto -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
 # the pool and fetch.c's transfers stubbed in the target
 FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c src/http/request_id.c \
@@ -71,8 +72,10 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/http/static_path.c src/http/byte_range.c src/http/mime_types.c \
                    src/http/http_date.c src/base/err.c \
                    src/host/binding_do.c src/host/do_objects.c src/host/do_alarm.c src/host/do_id.c \
+                   src/host/do_sockets.c src/host/ws_bridge.c \
                    src/storage/do_sqlite.c src/storage/do_sql.c \
-                   src/host/binding_socket.c src/host/socket_tls.c src/host/outbound_policy.c
+                   src/host/binding_socket.c src/host/socket_tls.c src/host/outbound_policy.c \
+                   src/host/binding_websocket.c src/host/ws_isolate.c src/http/ws_codec.c src/wire/ws_frames.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lssl -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60

@@ -23,6 +23,9 @@ from pyworkerd import context, rpc
 from pyworkerd import log as _log
 from pyworkerd import response, webapi
 from pyworkerd.bindings import fetch
+from pyworkerd import websocket, websocket_connect
+from pyworkerd.websocket import WebSocketPair
+from pyworkerd.do_websockets import WebSocketRequestResponsePair
 from pyworkerd.blob import Blob, File
 from pyworkerd.buffers import (TYPED_ARRAYS, ArrayBuffer, DataView, TextDecoder, TextEncoder)
 from pyworkerd.errors import JsException
@@ -34,8 +37,8 @@ from pyworkerd.timers import clearInterval, clearTimeout, setInterval, setTimeou
 
 __all__ = ["JSON", "ArrayBuffer", "Blob", "DataView", "Date", "Error", "File", "FormData", "Headers",
            "Map", "Object", "ReadableStream", "Request", "Response", "Set", "TextDecoder",
-           "TextEncoder", "WebSocket", "clearInterval", "clearTimeout", "console", "fetch",
-           "globalThis", "setInterval", "setTimeout", "undefined", *TYPED_ARRAYS]
+           "TextEncoder", "WebSocket", "WebSocketPair", "WebSocketRequestResponsePair", "clearInterval",
+           "clearTimeout", "console", "fetch", "globalThis", "setInterval", "setTimeout", "undefined", *TYPED_ARRAYS]
 
 globals().update(TYPED_ARRAYS)  # Uint8Array, Int16Array, Float64Array, ...
 undefined = None
@@ -64,7 +67,7 @@ def _response(body: object, init: dict[str, Any], content_type: str | None = Non
     if content_type and not any(k == "content-type" for k, _ in pairs):
         pairs.append(("content-type", content_type))
     resp = _new_response(response.Response)
-    resp._init(body, init.get("status"), init.get("statusText", ""), pairs)
+    resp._init(body, init.get("status"), init.get("statusText", ""), pairs, init.get("webSocket"))
     return resp
 
 
@@ -125,6 +128,27 @@ def _show(value: Any) -> str:
     if value is True or value is False:
         return "true" if value else "false"
     return str(value)
+
+
+class _WebSocketConstructor:
+    """The JavaScript `WebSocket`: `WebSocket.new(url, protocols=None)` opens one from the
+    worker (through the host, under its network rules); "open" fires once connected.
+    `isinstance(ws, WebSocket)` holds for every WebSocket (a WebSocketPair's ends too)."""
+
+    CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
+
+    @staticmethod
+    def new(url: str, protocols: str | list[str] | None = None) -> websocket.WebSocket:
+        return websocket_connect.open_socket(url, protocols)
+
+    def __instancecheck__(self, obj: object) -> bool:
+        return isinstance(obj, websocket.WebSocket)
+
+    def __repr__(self) -> str:
+        return "<js.WebSocket>"
+
+
+WebSocket = _WebSocketConstructor()
 
 
 class console:
@@ -210,27 +234,6 @@ class _Constructor:
 Error = _Constructor("Error", lambda message="": JsException("Error", str(message)))
 Map = _Constructor("Map", lambda entries=(): {k: v for k, v in (entries or ())})
 Set = _Constructor("Set", lambda items=(): set(items or ()))
-
-
-class WebSocket(JsProxy):
-    """`new WebSocket(url)`: accepted (e.g. for `Response(None, status=101, web_socket=ws)`),
-    but pyworkerd does not open client WebSockets yet: using one raises an Error."""
-
-    __slots__ = ("url", "readyState")
-    js_name = "WebSocket"
-    CONNECTING, OPEN, CLOSING, CLOSED = 0, 1, 2, 3
-
-    def __init__(self, url: str, protocols: Any = None) -> None:
-        self.url, self.readyState = str(url), 0
-
-    @classmethod
-    def new(cls, url: str, protocols: Any = None) -> WebSocket:
-        return cls(url, protocols)
-
-    def _unsupported(self, *args: Any, **kwargs: Any) -> None:
-        raise JsException("Error", "pyworkerd does not open client WebSockets yet")
-
-    send = close = accept = addEventListener = _unsupported
 
 
 class _GlobalThis(JsProxy):

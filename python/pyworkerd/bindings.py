@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from pyworkerd import rpc, webapi
+from pyworkerd import rpc, webapi, websocket_connect
 from pyworkerd.errors import JsException
 from pyworkerd.jsdict import JsDict  # defined there (layer 1); its home for bindings' users
 from pyworkerd.response import fetched_response
@@ -216,6 +216,8 @@ def fetch(resource: Any, options: Any = None, /, **kwargs: Any) -> Any:
     """
     req = _request(resource, options, kwargs)
     body = req._body or b""
+    if (req.headers.get("upgrade") or "").lower() == "websocket":   # a WebSocket, opened by the host
+        return websocket_connect.connect(req._url, req._header_pairs())
 
     def decode(fields: list[bytes]) -> Any:
         return fetched_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2],
@@ -279,7 +281,9 @@ def _fetch_payload(req: webapi.Request) -> bytes:
 
 def _fetched(url: str) -> Callable[[list[bytes]], Any]:
     def decode(fields: list[bytes]) -> Any:
-        return fetched_response(int(fields[0]), _parse_header_lines(fields[1]), fields[2], url)
+        ws = websocket_connect.socket_for(fields, url, False)  # the bound worker's WebSocket
+        return fetched_response(int(fields[0]), _parse_header_lines(fields[1]),
+                                fields[2] if ws is None else ws, url)
 
     return decode
 

@@ -2,9 +2,8 @@
 # its storage, blockConcurrencyWhile(), waitUntil() and abort(). The isolate's driver
 # (pyworkerd.do_runtime) makes one per object when the object is built and asks it, before
 # each event, whether a blockConcurrencyWhile() callback still runs (events then wait).
-# WebSocket hibernation (acceptWebSocket, getWebSockets, ...) is not offered yet: those
-# methods raise a clear error.
-"""ctx of a Durable Object: id, storage, blockConcurrencyWhile, waitUntil, abort."""
+# WebSocket hibernation (acceptWebSocket, getWebSockets, ...) is pyworkerd.do_websockets'.
+"""ctx of a Durable Object: id, storage, blockConcurrencyWhile, waitUntil, abort, WebSockets."""
 
 from __future__ import annotations
 
@@ -14,6 +13,7 @@ from typing import Any
 
 from pyworkerd import context
 from pyworkerd.do_storage import DurableObjectStorage
+from pyworkerd.do_websockets import Sockets, WebSocketRequestResponsePair
 from pyworkerd.durable_objects import DurableObjectId
 
 
@@ -21,18 +21,18 @@ class DurableObjectAbort(BaseException):
     """Raised by ctx.abort(): the object is reset and the event's caller gets the error."""
 
 
-_NO_HIBERNATION = ("WebSocket hibernation (acceptWebSocket, getWebSockets, ...) is not "
-                   "supported by pyworkerd yet")
-
-
 class DurableObjectState:
     """`ctx` of a Durable Object: `id`, `storage`, `blockConcurrencyWhile(fn)`,
-    `waitUntil(awaitable)`, `abort(reason)`."""
+    `waitUntil(awaitable)`, `abort(reason)`, and hibernatable WebSockets:
+    `acceptWebSocket(ws, tags)`, `getWebSockets(tag)`, `getTags(ws)`,
+    `setWebSocketAutoResponse(pair)`, `getWebSocketAutoResponse()`,
+    `getWebSocketAutoResponseTimestamp(ws)`."""
 
     def __init__(self, id: DurableObjectId, storage: DurableObjectStorage) -> None:
         self.id = id
         self.storage = storage
         self.blocker: Any = None    # the running blockConcurrencyWhile task, if any
+        self.websockets = Sockets(storage._cls, id.toString())
         storage.block_while = self.blockConcurrencyWhile
 
     def blockConcurrencyWhile(self, fn: Callable[[], Any]) -> Any:
@@ -71,16 +71,39 @@ class DurableObjectState:
         raise DurableObjectAbort("Durable Object aborted" if reason is None else str(reason))
 
     def acceptWebSocket(self, ws: Any, tags: Any = None) -> None:
-        raise NotImplementedError(_NO_HIBERNATION)
+        """Take `ws` (the server end of a WebSocketPair whose client end this fetch returns
+        in a 101 Response): the runtime holds it while the object sleeps; its messages,
+        close and errors call the object's webSocketMessage(ws, message),
+        webSocketClose(ws, code, reason, wasClean) and webSocketError(ws, error). At most
+        10 tags of at most 256 characters each."""
+        self.websockets.accept(ws, tags)
 
-    def getWebSockets(self, tag: Any = None) -> list[Any]:
-        return []
-
-    def setWebSocketAutoResponse(self, pair: Any = None) -> None:
-        raise NotImplementedError(_NO_HIBERNATION)
+    def getWebSockets(self, tag: str | None = None) -> list[Any]:
+        """The accepted sockets still open (those with `tag`, when given)."""
+        return self.websockets.get(tag)
 
     def getTags(self, ws: Any) -> list[str]:
-        raise NotImplementedError(_NO_HIBERNATION)
+        """The tags `ws` was accepted with."""
+        return self.websockets.tags(ws)
+
+    def setWebSocketAutoResponse(self, pair: WebSocketRequestResponsePair | None = None) -> None:
+        """Answer a text message equal to `pair.request` with `pair.response` without waking
+        the object (None: no auto-response)."""
+        self.websockets.set_auto_response(pair)
+
+    def getWebSocketAutoResponse(self) -> WebSocketRequestResponsePair | None:
+        return self.websockets.get_auto_response()
+
+    def getWebSocketAutoResponseTimestamp(self, ws: Any) -> Any:
+        """When `ws` was last answered by the auto-response (a datetime, UTC), or None."""
+        return self.websockets.auto_response_timestamp(ws)
+
+    def setHibernatableWebSocketEventTimeout(self, timeout_ms: int | None = None) -> None:
+        """Accepted for compatibility: pyworkerd does not time handlers out."""
+        self.websockets.timeout_ms = timeout_ms
+
+    def getHibernatableWebSocketEventTimeout(self) -> int | None:
+        return self.websockets.timeout_ms
 
     def __repr__(self) -> str:
         return f"DurableObjectState({self.id!r})"

@@ -24,8 +24,10 @@ from pyworkerd.do_storage import DurableObjectStorage
 from pyworkerd.durable_objects import ERROR_HEADER, DurableObjectId
 from pyworkerd.response import Response
 from pyworkerd.webapi import make_request
+from pyworkerd.websocket import is_websocket
 
 PREFIX = "$do:"
+WS_EVENTS = frozenset(("__ws_message__", "__ws_close__", "__ws_error__"))
 RESERVED = frozenset(("fetch", "alarm", "constructor", "webSocketMessage", "webSocketClose",
                       "webSocketError"))
 _JSON = [("content-type", "application/json")]
@@ -137,6 +139,8 @@ class _Object:
             return self._error(req_id, method, exc)
 
     def _error(self, req_id: int, method: str, exc: BaseException) -> Any:
+        if method == "fetch":
+            self.ctx.websockets.settle()
         if isinstance(exc, DurableObjectAbort):
             _objects.pop((self.class_name, self.ctx.id.toString()), None)
         elif not isinstance(exc, Exception):
@@ -153,6 +157,8 @@ class _Object:
             if handler is None:
                 raise TypeError("Method fetch does not exist")
             return handler(request) if _positional_count(handler) != 0 else handler()
+        if method in WS_EVENTS:
+            return self._websocket_event(method, payload)
         if method == "__alarm__":
             handler = getattr(instance, "alarm", None)
             if handler is None:
@@ -164,15 +170,37 @@ class _Object:
             raise TypeError(f'The RPC receiver "{self.class_name}" does not implement the method "{method}".')
         return handler(*(bindings.python_from_rpc(payload) if payload else []))
 
+    def _websocket_event(self, method: str, payload: bytes) -> Any:
+        """webSocketMessage(ws, message), webSocketClose(ws, code, reason, wasClean) or
+        webSocketError(ws, error) of a hibernatable socket (pyworkerd.do_websockets)."""
+        head, _, data = payload.partition(b"\n")
+        info = json.loads(head)
+        sockets = self.ctx.websockets
+        ws = sockets.from_event(info)
+        if method == "__ws_message__":
+            handler = getattr(self.instance, "webSocketMessage", None)
+            message: Any = data if info.get("binary") else data.decode("utf-8", "replace")
+            return None if handler is None else handler(ws, message)
+        sockets.closed(ws)
+        if method == "__ws_close__":
+            handler = getattr(self.instance, "webSocketClose", None)
+            return None if handler is None else handler(ws, info["code"], info["reason"], info["clean"])
+        handler = getattr(self.instance, "webSocketError", None)
+        return None if handler is None else handler(ws, Exception(info.get("message", "WebSocket error")))
+
     def _answer(self, req_id: int, method: str, result: Any) -> Any:
         """The event's answer; the object's pending writes leave first (the output gate)."""
         self.storage._flush(now=False)     # the answer follows it on the wire
         if method == "fetch":
             for inner in (result, getattr(result, "js_object", None), getattr(result, "js_response", None)):
                 if isinstance(inner, Response):
-                    return inner._wire()
+                    wire = inner._wire()
+                    if type(wire) is tuple and is_websocket(wire[2]):   # a 101
+                        wire = self.ctx.websockets.answer(wire[2], wire[1]) or wire
+                    self.ctx.websockets.settle()
+                    return wire
             what = "None" if result is None else f"an object of type {type(result).__name__}"
             raise TypeError(f"{self.class_name}.fetch() returned {what}, expected a Response")
-        if method == "__alarm__":
+        if method == "__alarm__" or method in WS_EVENTS:
             return (200, [], b"")
         return (200, _JSON, bindings.python_to_rpc(result))

@@ -16,7 +16,7 @@ import json
 import os
 from typing import Any
 
-from pyworkerd import rpc
+from pyworkerd import rpc, websocket_connect
 from pyworkerd.bindings import (_parse_header_lines, _request, _rpc_error, python_from_rpc,
                                 python_to_rpc)
 from pyworkerd.response import fetched_response
@@ -154,7 +154,8 @@ class DurableObjectStub:
             headers = _parse_header_lines(fields[1])
             if any(name == ERROR_HEADER for name, _ in headers):
                 raise _rpc_error(fields[2])
-            return fetched_response(int(fields[0]), headers, fields[2], req._url)
+            ws = websocket_connect.socket_for(fields, req._url, False)  # the object's WebSocket
+            return fetched_response(int(fields[0]), headers, fields[2] if ws is None else ws, req._url)
 
         return rpc.call(decode, "do.call", self._binding, self.id._hex, self._name_field(), "fetch",
                         head + b"\n" + (req._body or b""))

@@ -39,7 +39,7 @@ import traceback
 from typing import Any
 
 import _pyworkerd
-from pyworkerd import context, on_import, rpc, runtime
+from pyworkerd import context, on_import, rpc, runtime, websocket
 from pyworkerd.log import log
 from pyworkerd.log import request_id as _request_id
 
@@ -136,6 +136,7 @@ class _Server:
         self.failed = False
         self.marked_running = False  # the loop marked running outside run_forever (handle_now)
         rpc.attach(self)
+        websocket.transport = self
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -197,9 +198,10 @@ class _Server:
             self.channel.flush(True)
 
     def in_flight(self) -> bool:
-        return bool(self.tasks or self.pumps or self.backlog or context.pending_tasks())
+        return bool(self.tasks or self.pumps or self.backlog or websocket.busy() or context.pending_tasks())
 
     async def finish_and_retire(self) -> None:
+        websocket.close_all(1001, "going away")    # the clients answer; then they are gone
         while self.in_flight() and not self.closed and not self.failed:
             await asyncio.sleep(RETIRE_POLL)
         if not self.failed:
@@ -222,7 +224,7 @@ class _Server:
     def idle(self) -> bool:
         loop = self.loop
         return (not self.tasks and not self.pumps and not self.backlog and not loop._ready and not loop._scheduled
-                and asyncio.all_tasks(loop) <= context.retirement_waiters)
+                and not websocket.busy() and asyncio.all_tasks(loop) <= context.retirement_waiters)
 
     def leave_when_idle(self) -> None:
         """Back to the fast path; serve_sync() writes anything still queued, waiting for the
@@ -271,8 +273,10 @@ class _Server:
                     self.cancel(request)
                 elif request is None:
                     self.begin_retirement()
-                else:
+                elif len(request) == 2:
                     self.ack(*request)
+                else:
+                    websocket.on_frame(*request)  # [socket id, kind, data(, size)]
                 continue
             if len(request) == 2:
                 rpc.resolve(*request)
@@ -310,7 +314,7 @@ class _Server:
             result = runtime.handle(request_id, method, url, headers, body, client, server)
             if type(result) is tuple:
                 body = result[2]
-                if type(body) is bytes and len(body) <= INLINE_BODY:
+                if type(body) is bytes and len(body) <= INLINE_BODY and not websocket.busy():
                     return result
                 return True if self.send(request_id, *result) else None
             if not self.marked_running:
@@ -391,7 +395,7 @@ class _Server:
         status, headers, body = response
         if self.early and request_id in self.early:
             self.early.discard(request_id)  # its response is already streaming
-        elif isinstance(body, _BYTES_TYPES):
+        elif isinstance(body, _BYTES_TYPES) or websocket.is_websocket(body):
             self.send(request_id, status, headers, body)
         else:
             try:
@@ -404,6 +408,9 @@ class _Server:
         """Queue a whole response; one whose body is larger than INLINE_BODY is streamed
         (True: a task now sends it). One that cannot be sent gets a 500 instead."""
         try:
+            if type(body) is websocket.WebSocket:
+                self.send_websocket(request_id, headers, body)
+                return True
             if (type(body) is not bytes or len(body) > INLINE_BODY) and \
                     isinstance(body, _BYTES_TYPES) and _size(body) > INLINE_BODY:
                 self.start_stream(request_id, status, headers, _pieces(body), _size(body))
@@ -413,6 +420,18 @@ class _Server:
         except Exception as exc:
             self.channel.send_response(request_id, *self.unsendable(request_id, exc))
             return False
+
+    def send_websocket(self, request_id: int, headers, client) -> None:
+        """A 101 accepting the request's WebSocket: `client`'s pair's other end becomes the
+        socket on the wire (id: the request's), and the loop runs while it is open."""
+        if client._wire is not None:    # a socket from fetch() or a service binding: proxied
+            self.channel.send_websocket_response(request_id, headers, websocket.hand_over(client))
+            self.schedule_flush()
+            return
+        server = websocket.transfer(client)  # raises for a socket that cannot be sent
+        self.channel.send_websocket_response(request_id, headers)
+        server._go_live(request_id)
+        self.schedule_flush()
 
     def unsendable(self, request_id: int, exc: BaseException):
         """A response that could not be queued: log why, answer 500 instead."""

@@ -23,6 +23,7 @@ from pyworkerd.formdata import FormData
 from pyworkerd.streams import ReadableStream
 from pyworkerd.webapi import (Body, Headers, WireHeaders, WireResponse, body_bytes, checked_headers,
                               header_list, redirect_args, wrap_headers)
+from pyworkerd.websocket import is_websocket
 
 _NULL_BODY_STATUSES = frozenset((101, 204, 205, 304))
 _BODY_TYPES = (str, bytes, bytearray, memoryview, Blob, FormData, JsBuffer, ReadableStream)
@@ -66,12 +67,13 @@ def _from_json(
 class Response(Body):
     """The response to a request, with an API like the web `Response`.
 
-    `Response(body=None, status=None, status_text="", headers=None)`: `body` is str
-    (sent as UTF-8, content-type text/plain;charset=UTF-8 unless given), bytes, bytearray,
-    memoryview (copied as bytes) or None;
+    `Response(body=None, status=None, status_text="", headers=None, web_socket=None)`: `body`
+    is str (sent as UTF-8, content-type text/plain;charset=UTF-8 unless given), bytes,
+    bytearray, memoryview (copied as bytes) or None;
     `headers` a dict, a list of (name, value) pairs or Headers. Another Response may be
-    passed as the body, without options, to copy it. JavaScript code builds one with
-    `js.Response.new(body, options)`.
+    passed as the body, without options, to copy it. `web_socket`, with status 101, is the
+    client end of a WebSocketPair: the request's WebSocket is accepted and relayed to it.
+    JavaScript code builds one with `js.Response.new(body, options)` (`webSocket=`).
     """
 
     __slots__ = ("_status", "_status_text", "_headers", "_body", "_body_used")
@@ -103,11 +105,12 @@ class Response(Body):
                 self._body, self.__class__ = body, StreamResponse
                 return
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
-        self._init(body, status, status_text, checked_headers(headers) if headers else None)
+        self._init(body, status, status_text, checked_headers(headers) if headers else None, web_socket)
 
-    def _init(self, body: object, status: int | None, status_text: str, headers: object) -> None:
+    def _init(self, body: object, status: int | None, status_text: str, headers: object,
+              web_socket: Any = None) -> None:
         code = 200 if status is None else int(status)
-        if not (200 <= code <= 599 or code == 101):
+        if not (200 <= code <= 599 or (code == 101 and web_socket is not None)):
             raise ValueError(
                 "Responses may only be constructed with status codes in the range 200 to 599, inclusive."
             )
@@ -115,6 +118,11 @@ class Response(Body):
         data: Any = body._take() if _streaming(body) else body_bytes(body, pairs, "Response")
         if data is not None and code in _NULL_BODY_STATUSES:
             raise TypeError(f"Response with null body status ({code}) cannot have a body.")
+        if web_socket is not None:
+            if code != 101 or not is_websocket(web_socket):
+                raise TypeError("webSocket must be a WebSocket (the client end of a WebSocketPair), "
+                                "in a Response with status 101")
+            data = web_socket   # the wire's body: runtime and loop send it as the socket
         self._status, self._status_text = code, str(status_text or _PHRASES.get(code, ""))
         self._headers = wrap_headers(pairs)
         self._body, self._body_used = data, False
@@ -161,6 +169,13 @@ class Response(Body):
     def headers(self) -> Headers:
         """The response's headers (see `Headers`)."""
         return self._headers
+
+    @property
+    def web_socket(self) -> Any:
+        """The WebSocket of a 101 response (`webSocket` in JavaScript); None for others."""
+        return self._body if is_websocket(self._body) else None
+
+    webSocket = web_socket
 
     @property
     def bodyUsed(self) -> bool:
@@ -238,7 +253,7 @@ class FetchResponse(Response):
         return f"FetchResponse(status={self._status}, url={self._url!r})"
 
 
-def fetched_response(status: int, headers: WireHeaders, body: bytes, url: str = "",
+def fetched_response(status: int, headers: WireHeaders, body: Any, url: str = "",
                      redirected: bool = False) -> FetchResponse:
     """A FetchResponse from the host's answer (already-valid, lower-cased headers)."""
     resp = FetchResponse.__new__(FetchResponse)

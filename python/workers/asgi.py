@@ -24,8 +24,9 @@ from urllib.parse import unquote
 import workers
 from pyworkerd import context, response, webapi
 from pyworkerd import log as _log
+from workers import asgi_websocket
 
-__all__ = ["asgi_adapter", "env", "fetch", "request_to_scope", "run_in_background"]
+__all__ = ["asgi_adapter", "env", "fetch", "request_to_scope", "run_in_background", "websocket"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -377,6 +378,8 @@ async def fetch(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) ->
     if state is None:
         state = (await _start_lifespan(app, env)).state_for_requests()
     scope = http_scope(request, env, state)
+    if asgi_websocket.is_upgrade(request):
+        return await asgi_websocket.serve(app, request, asgi_websocket.websocket_scope(scope, request))
     request_id = context.streams.early_stream_id()  # context.early_stream_id(), one call less
     if request_id is None:
         try:
@@ -412,6 +415,18 @@ async def _run_in_task(app: ASGIApp, scope: Scope, exchange: _Exchange) -> worke
     except asyncio.CancelledError:
         task.cancel()
         raise
+
+
+async def websocket(app: ASGIApp, request: Any, env: Any = None, ctx: Any = None) -> workers.Response:
+    """Serve the WebSocket upgrade `request` with `app` (a "websocket" scope); fetch() does
+    the same for any request that asks for a WebSocket."""
+    if env is None:
+        env = context.env
+    state = _states.get(id(app))
+    if state is None:
+        state = (await _start_lifespan(app, env)).state_for_requests()
+    scope = asgi_websocket.websocket_scope(http_scope(request, env, state), request)
+    return await asgi_websocket.serve(app, request, scope)
 
 
 asgi_adapter = fetch

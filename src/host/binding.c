@@ -17,6 +17,7 @@ static const pw_binding_kind_impl_t *const kinds[] = {
     &pw_binding_queue,
     &pw_binding_disk,
     &pw_binding_do,
+    &pw_binding_websocket,
     &pw_binding_d1,
     &pw_binding_socket,
 };

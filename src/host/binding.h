@@ -96,8 +96,14 @@ extern const pw_binding_kind_impl_t pw_binding_memory_cache;
 extern const pw_binding_kind_impl_t pw_binding_queue;
 extern const pw_binding_kind_impl_t pw_binding_disk;
 extern const pw_binding_kind_impl_t pw_binding_do;
+extern const pw_binding_kind_impl_t pw_binding_websocket;
 extern const pw_binding_kind_impl_t pw_binding_d1;
 extern const pw_binding_kind_impl_t pw_binding_socket;
+
+/* A worker's outbound network rules (its globalOutbound network service's; none: nothing
+ * allowed), for the kinds that connect out (fetch, websocket). 0, or -1 with err. */
+int pw_binding_outbound_policy(const pw_binding_env_t *env, const pw_service_t *service,
+                               pw_fetch_policy_t **out, char *err, size_t err_len);
 
 #define PW_BINDING_MAX_KINDS 16
 

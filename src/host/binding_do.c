@@ -15,7 +15,9 @@
 #include "base/log.h"
 #include "host/do_id.h"
 #include "host/do_objects.h"
+#include "host/do_sockets.h"
 #include "host/port.h"
+#include "host/ws_bridge.h"
 #include "storage/do_sqlite.h"
 
 #include <errno.h>
@@ -145,12 +147,52 @@ typedef struct {
     pw_port_t *port;
     uint32_t id;
     pw_do_event_t *event;
+    pw_do_object_t *obj;
 } stub_call_t;
+
+/* The object's fetch accepted a WebSocket: the caller gets a socket of its own (the answer's
+ * fifth field is its id) linked to the object's (an isolate's socket, or a hibernatable one
+ * the host keeps: host/do_sockets.h). */
+static void reply_websocket(stub_call_t *sc, const pw_worker_answer_t *a)
+{
+    char err[256], id[16];
+    uint32_t socket_id;
+    pw_bytes_t headers = a->headers;
+    pw_ws_side_t *target = a->ws;
+    if (!target) {
+        headers.base += strlen(PW_DO_WS_MARK);
+        headers.len -= strlen(PW_DO_WS_MARK);
+        if (!(target = pw_do_socket_claim(sc->obj, a->body, err, sizeof err))) {
+            pw_port_reply_error(sc->port, sc->id, "Error", "%s", err);
+            return;
+        }
+    }
+    pw_ws_side_t *side = pw_ws_bridge_open(sc->port, &socket_id);
+    if (side)
+        pw_ws_link(side, target);
+    if (!a->ws)
+        pw_do_socket_start(target);     /* what it sent before; unlinked: the object hears 1006 */
+    if (!side) {
+        pw_port_reply_error(sc->port, sc->id, "Error", "Durable Object: 502 the WebSocket could not be "
+                            "handed to the caller");
+        return;
+    }
+    snprintf(id, sizeof id, "%u", socket_id);
+    pw_bytes_t f[5] = { pw_bytes_of(""), pw_bytes_of("101"), headers, pw_bytes_of(""), pw_bytes_of(id) };
+    pw_port_reply(sc->port, sc->id, f, 5);
+}
+
+static int is_websocket_answer(const pw_worker_answer_t *a)
+{
+    return a->ws || (a->status == 101 && pw_bytes_starts(a->headers, PW_DO_WS_MARK));
+}
 
 static void stub_done(void *arg, const pw_worker_answer_t *a)
 {
     stub_call_t *sc = arg;
-    if (a->error_status) {
+    if (!a->error_status && is_websocket_answer(a)) {
+        reply_websocket(sc, a);
+    } else if (a->error_status) {
         pw_port_reply_error(sc->port, sc->id, "Error", "Durable Object: %d %s", a->error_status,
                             a->error_text ? a->error_text : "");
     } else {
@@ -211,6 +253,7 @@ static void do_call(const pw_binding_call_t *c)
     }
     sc->port = c->port;
     sc->id = c->id;
+    sc->obj = obj;
     pw_port_watch(c->port, &sc->watch, stub_gone);
     if (pw_do_event(obj, method, c->f[5], stub_done, sc, &sc->event) < 0) {
         pw_port_reply_error(c->port, c->id, "Error", "out of memory");
@@ -508,6 +551,102 @@ static void dos_alarm(const pw_binding_call_t *c)
     pw_port_reply(c->port, c->id, f, 2);
 }
 
+/* ---- hibernatable WebSockets (host/do_sockets.h): the object's own calls ---- */
+
+static void reply_done(const pw_binding_call_t *c, int rc, const char *err)
+{
+    if (rc < 0) {
+        pw_port_reply_error(c->port, c->id, "Error", "%s", err);
+        return;
+    }
+    pw_bytes_t f[1] = { pw_bytes_of("") };
+    pw_port_reply(c->port, c->id, f, 1);
+}
+
+/* dos.wsaccept cls id sock tags: ctx.acceptWebSocket(ws, tags) */
+static void dos_wsaccept(const pw_binding_call_t *c)
+{
+    pw_do_object_t *obj;
+    char err[256];
+    if (store_of(c, &obj))
+        reply_done(c, pw_do_socket_accept(obj, c->f[3], c->f[4], err, sizeof err), err);
+}
+
+/* dos.wsdrop cls id sock: accepted by a fetch that did not return it */
+static void dos_wsdrop(const pw_binding_call_t *c)
+{
+    pw_do_object_t *obj;
+    if (!store_of(c, &obj))
+        return;
+    pw_do_socket_drop(obj, c->f[3]);
+    reply_done(c, 0, "");
+}
+
+/* dos.wssend cls id sock binary data */
+static void dos_wssend(const pw_binding_call_t *c)
+{
+    pw_do_object_t *obj;
+    char err[256];
+    if (store_of(c, &obj))
+        reply_done(c, pw_do_socket_send(obj, c->f[3], pw_bytes_is(c->f[4], "1"), c->f[5], err, sizeof err),
+                   err);
+}
+
+/* dos.wsclose cls id sock code reason */
+static void dos_wsclose(const pw_binding_call_t *c)
+{
+    pw_do_object_t *obj;
+    char err[256];
+    int64_t code;
+    if (!store_of(c, &obj))
+        return;
+    if (pw_bytes_to_i64(c->f[4], &code) < 0 || code < 1000 || code > 4999) {
+        pw_port_reply_error(c->port, c->id, "TypeError", "Invalid WebSocket close code.");
+        return;
+    }
+    reply_done(c, pw_do_socket_close(obj, c->f[3], (uint16_t)code, c->f[5], err, sizeof err), err);
+}
+
+/* dos.wsattach cls id sock att: "" none, "=" + JSON */
+static void dos_wsattach(const pw_binding_call_t *c)
+{
+    pw_do_object_t *obj;
+    pw_bytes_t json = { NULL, 0 };
+    char err[256];
+    if (!store_of(c, &obj))
+        return;
+    int has = bound(c->f[4], &json);
+    reply_done(c, pw_do_socket_attach(obj, c->f[3], has, json, err, sizeof err), err);
+}
+
+/* dos.wsauto cls id request response: request "" none, "=" + text */
+static void dos_wsauto(const pw_binding_call_t *c)
+{
+    pw_do_object_t *obj;
+    pw_bytes_t request = { NULL, 0 };
+    char err[256];
+    if (!store_of(c, &obj))
+        return;
+    int has = bound(c->f[3], &request);
+    reply_done(c, pw_do_socket_auto_response(obj, has, request, c->f[4], err, sizeof err), err);
+}
+
+/* dos.wslist cls id: the object's sockets and auto-response, as JSON. */
+static void dos_wslist(const pw_binding_call_t *c)
+{
+    pw_do_object_t *obj;
+    if (!store_of(c, &obj))
+        return;
+    char *json = pw_do_socket_list(obj);
+    if (!json) {
+        pw_port_reply_error(c->port, c->id, "Error", "out of memory");
+        return;
+    }
+    pw_bytes_t f[2] = { pw_bytes_of(""), pw_bytes_of(json) };
+    pw_port_reply(c->port, c->id, f, 2);
+    free(json);
+}
+
 /* The namespace of one of the calling worker's own classes (f[1]). */
 static void *dos_resolve(const pw_binding_call_t *c)
 {
@@ -537,6 +676,13 @@ static const pw_binding_op_t dos_ops[] = {
     { "dos.txn", 4, 4, "dos.txn takes begin, commit or rollback", 0, dos_txn },
     { "dos.size", 3, 3, "dos.size takes no arguments", 0, dos_size },
     { "dos.alarm", 3, 3, "dos.alarm takes no arguments", 0, dos_alarm },
+    { "dos.wsaccept", 5, 5, "dos.wsaccept takes a socket and its tags", 0, dos_wsaccept },
+    { "dos.wsdrop", 4, 4, "dos.wsdrop takes a socket", 0, dos_wsdrop },
+    { "dos.wssend", 6, 6, "dos.wssend takes a socket, binary and data", 0, dos_wssend },
+    { "dos.wsclose", 6, 6, "dos.wsclose takes a socket, code and reason", 0, dos_wsclose },
+    { "dos.wsattach", 5, 5, "dos.wsattach takes a socket and an attachment", 0, dos_wsattach },
+    { "dos.wsauto", 5, 5, "dos.wsauto takes a request and a response", 0, dos_wsauto },
+    { "dos.wslist", 3, 3, "dos.wslist takes no arguments", 0, dos_wslist },
 };
 
 static const pw_binding_group_t do_groups[] = {

@@ -109,6 +109,12 @@ static int fetch_attach(void *host_state, const pw_binding_env_t *env, const pw_
     return pw_outbound_policy_create(env->config, service, &w->outbound, err, err_len);
 }
 
+int pw_binding_outbound_policy(const pw_binding_env_t *env, const pw_service_t *service,
+                               pw_fetch_policy_t **out, char *err, size_t err_len)
+{
+    return pw_outbound_policy_create(env->config, service, out, err, err_len);
+}
+
 static const pw_binding_op_t fetch_ops[] = {
     { "fetch", 6, 6, "fetch(): invalid request (headers or arguments).", 1, fetch_call },
 };

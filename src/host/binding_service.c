@@ -1,12 +1,14 @@
 /* binding_service.c — the service binding kind (host process, loop thread): svc.call runs an
  * entry point method of another worker (its fetch, or an RPC method of a named
  * WorkerEntrypoint) as a CALL frame in that worker's pool (host/worker_call.h), and answers
- * with its response.
+ * with its response. A fetch the target answers with a WebSocket (101) gives the caller a
+ * socket of its own, linked to the target's (the answer's fifth field is its id).
  * Invariant: a call is answered once, when the target responds; when the calling isolate
  * dies first the target is told to stop (CANCEL) and nothing answers.
  */
 #include "host/binding.h"
 #include "host/port.h"
+#include "host/ws_isolate.h"
 #include "host/worker_call.h"
 
 #include <stdio.h>
@@ -31,10 +33,17 @@ static void svc_done(void *arg, const pw_worker_answer_t *a)
     if (a->error_status) {
         pw_port_reply_error(sc->port, sc->rpc_id, "Error", "%d %s", a->error_status, a->error_text);
     } else {
-        char status[16];
-        snprintf(status, sizeof status, "%u", a->status);
-        pw_bytes_t f[4] = { pw_bytes_of(""), pw_bytes_of(status), a->headers, a->body };
-        pw_port_reply(sc->port, sc->rpc_id, f, 4);
+        char status[16], id[16] = "";
+        uint32_t socket_id;
+        /* a WebSocket the target accepted: a socket of the caller's, linked to the target's */
+        pw_ws_side_t *side = a->ws ? pw_ws_isolate_open_new(sc->port, &socket_id) : NULL;
+        if (side) {
+            pw_ws_link(side, a->ws);
+            snprintf(id, sizeof id, "%u", socket_id);
+        }
+        snprintf(status, sizeof status, "%u", a->ws && !side ? 502 : a->status);
+        pw_bytes_t f[5] = { pw_bytes_of(""), pw_bytes_of(status), a->headers, a->body, pw_bytes_of(id) };
+        pw_port_reply(sc->port, sc->rpc_id, f, side ? 5 : 4);
     }
     pw_port_unwatch(sc->port, &sc->watch);
     free(sc);

@@ -11,6 +11,7 @@
 #include "host/child.h"
 #include "base/log.h"
 #include "host/child_log.h"
+#include "host/ws_isolate.h"
 #include "wire/control.h"
 #include "wire/header_lines.h"
 #include "wire/rpc.h"
@@ -53,6 +54,7 @@ static void child_free(pw_child_t *child)
         close(child->log_fd);
     if (child->port)
         pw_port_close(child->port);
+    pw_ws_table_free(child->sockets);
     if (child->pidfd >= 0)
         close(child->pidfd);
     pw_link_free(&child->link);
@@ -106,6 +108,11 @@ void pw_child_send(pw_child_t *child, pw_call_t *call)
     child_mark_dirty(child);
 }
 
+int pw_child_busy(const pw_child_t *child)
+{
+    return child->n_inflight || pw_ws_table_count(child->sockets);
+}
+
 void pw_child_cancel(pw_child_t *child, pw_call_t *call)
 {
     pw_call_list_remove(call);
@@ -142,6 +149,38 @@ static void call_finish(pw_child_t *child, pw_call_t *call)
     call->isolate = NULL;
 }
 
+/* A 101 with the isolate's WebSocket: the call is answered, and the socket (id: the
+ * request's; or, with a 4-byte body, a socket the isolate already has, whose peer is
+ * handed on) is given to the asker to link; one it did not take is closed. */
+static int respond_websocket(pw_child_t *child, pw_call_t *call, pw_message_t *msg, uint32_t id)
+{
+    call_finish(child, call);
+    uint32_t existing = 0;
+    pw_cursor_t cur;
+    pw_cursor_init(&cur, msg->body.base, msg->body.len);
+    if (msg->body.len == 4)     /* a socket the isolate already has (it proxies it) */
+        existing = pw_cursor_u32(&cur);
+    pw_buf_t held;
+    pw_buf_init(&held);
+    call->ws = msg->status != 101 ? NULL
+               : msg->body.len == 4 ? pw_ws_isolate_splice(child->port, existing, &held)
+                                    : pw_ws_isolate_open(child->port, id);
+    if (!call->ws) {
+        call->respond(call, NULL, 502, "Bad Gateway: the worker's WebSocket response could not "
+                                       "be accepted (a status other than 101, or out of memory).\n");
+    } else {
+        pw_ws_side_t *ws = call->ws;
+        call->respond(call, msg, 0, NULL);
+        if (!ws->peer)
+            ws->ops->detached(ws);      /* nobody took it: closed as if its peer left */
+        else
+            pw_ws_replay(&held, ws->peer);  /* what a proxied socket held, to its new peer */
+    }
+    pw_buf_free(&held);
+    child->set->ops->answered(child->set);
+    return 0;
+}
+
 /* Returns 0, or -1 when the isolate broke the protocol (and was killed). */
 static int handle_response(pw_child_t *child, const pw_frame_t *frame)
 {
@@ -167,6 +206,8 @@ static int handle_response(pw_child_t *child, const pw_frame_t *frame)
         call->respond(call, &msg, 0, NULL);
         return 0;
     }
+    if (msg.flags & PW_FRAME_FLAG_WEBSOCKET)
+        return respond_websocket(child, call, &msg, frame->id);
     call_finish(child, call);
     PW_TRACE(call->trace_ns, "request finished id=%u " PW_LOG_REQUEST_ID " isolate=%d status=%u",
              call->id, call->request_id, child->pid, (unsigned)msg.status);
@@ -234,6 +275,13 @@ static int handle_frame(pw_child_t *child, const pw_frame_t *frame)
         return handle_stream_frame(child, frame);
     if (frame->type == PW_FRAME_DOORBELL)
         return 0;       /* its descriptor was taken as it was read (host/link.c) */
+    if (pw_ws_is_isolate_frame(frame->type)) {
+        const char *why = NULL;
+        if (pw_ws_isolate_frame(child->port, frame, &why) == 0)
+            return 0;
+        pw_child_end(child, PW_CHILD_END_BROKEN, why);
+        return -1;
+    }
     pw_child_end(child, PW_CHILD_END_BROKEN, "it sent a malformed frame");
     return -1;
 }
@@ -328,6 +376,9 @@ static void on_link_fd(pw_link_t *link, int fd)
 static int child_link_open(pw_child_t *child)
 {
     child->port = pw_port_create(&child->link.out, child_mark_dirty, child);
+    child->sockets = pw_ws_table_new(&child->calls_started);
+    if (child->port && child->sockets)
+        pw_port_set_sockets(child->port, child->sockets);
     child->link.data = child;
     child->link.on_read = on_link_read;
     child->link.on_error = on_link_error;
@@ -556,7 +607,8 @@ void pw_child_cpu_tick(pw_child_t *child, uint64_t elapsed)
         return;     /* it is only starting: no request's work can run yet */
     if (pw_limits_cpu_ms(child->pid, &cpu, &running) < 0)
         return;     /* exiting: the pool sees the EOF */
-    int over = pw_cpu_account_tick(&child->cpu, cpu, running, child->n_inflight,
+    int over = pw_cpu_account_tick(&child->cpu, cpu, running,
+                                   child->n_inflight + pw_ws_table_count(child->sockets),
                                    child->calls_started, child->set->cpu_limit_ms, elapsed);
     if (child->cpu_over) {
         if (child->cpu.busy_idle)   /* retired, and still burning: it will not finish */

@@ -53,6 +53,7 @@ struct pw_child {
     int pidfd;                  /* to learn how it ended (limits.h); -1 if none */
     pw_port_t *port;            /* RPC return path; NULL until the isolate is live */
     pw_list_t pins;             /* pins held on it (host/pool_pin.h) */
+    struct pw_ws_table *sockets;    /* its WebSockets (host/ws_isolate.h) */
 };
 
 /* What the pool learns of its children. */
@@ -116,6 +117,8 @@ void pw_child_send(pw_child_t *child, pw_call_t *call);
 void pw_child_cancel(pw_child_t *child, pw_call_t *call);
 /* Returns `bytes` of a streaming call's body to the isolate's flow-control window. */
 void pw_child_ack(pw_child_t *child, pw_call_t *call, size_t bytes);
+/* Whether it has calls in flight or WebSockets open (it is not idle). */
+int pw_child_busy(const pw_child_t *child);
 /* Writes the frames queued since the last flush. */
 void pw_child_flush(pw_child_t *child);
 

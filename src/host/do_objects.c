@@ -10,6 +10,7 @@
 #include "host/do_state.h"
 #include "base/log.h"
 #include "host/do_id.h"
+#include "http/ws_codec.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -102,6 +103,7 @@ pw_do_object_t *pw_do_object(pw_do_ns_t *ns, const char *id_hex, int create)
     memcpy(obj->id, id_hex, 64);
     pw_pool_pin_init(&obj->pin, pin_lost);
     pw_list_init(&obj->waiting);
+    pw_list_init(&obj->sockets);
     size_t b = bucket_of(ns, obj->id);
     obj->hnext = ns->buckets[b];
     ns->buckets[b] = obj;
@@ -120,12 +122,15 @@ void pw_do_object_name(pw_do_object_t *obj, pw_bytes_t name)
 static int object_unused(const pw_do_object_t *obj)
 {
     return !obj->holds && !obj->store && !obj->inflight && pw_list_empty(&obj->waiting) &&
-           !obj->alarm_ms && !obj->alarm_running && !obj->evicting && !pw_list_linked(&obj->alarm_link);
+           !obj->alarm_ms && !obj->alarm_running && !obj->evicting && !pw_list_linked(&obj->alarm_link) &&
+           pw_list_empty(&obj->sockets);
 }
 
 static void object_free(pw_do_object_t *obj)
 {
     table_remove(obj);
+    pw_buf_free(&obj->auto_request);
+    pw_buf_free(&obj->auto_response);
     free(obj->name);
     free(obj);
 }
@@ -155,6 +160,7 @@ static int activate(pw_do_object_t *obj, char *err, size_t err_len)
 static void deactivate(pw_do_object_t *obj)
 {
     pw_pool_unpin(&obj->pin);
+    pw_do_sockets_forget(obj);
     if (!obj->store)
         return;
     obj->ns->backend->ops->release(obj->store);
@@ -297,6 +303,8 @@ static void pin_lost(pw_pool_pin_t *pin)
 {
     pw_do_object_t *obj = PW_CONTAINER_OF(pin, pw_do_object_t, pin);
     pw_do_object_hold(obj);
+    if (pin->died)      /* its hibernatable sockets go with it, as Cloudflare resets them */
+        pw_do_sockets_reset(obj, PW_WS_CLOSE_INTERNAL, "Durable Object reset: its isolate died");
     if (obj->inflight)
         obj->moving = 1;
     else
@@ -369,6 +377,8 @@ static void on_sweep(uv_timer_t *timer)
     uint64_t now = uv_now(host->opts.loop);
     PW_LIST_FOR_EACH(node, &host->active) {
         pw_do_object_t *obj = PW_CONTAINER_OF(node, pw_do_object_t, active_link);
+        if (obj->n_sockets)
+            pw_do_sockets_sweep(obj, now);
         if (obj->inflight || obj->evicting || obj->moving || obj->alarm_running ||
             !pw_list_empty(&obj->waiting) || obj->ns->prevent_eviction ||
             now - obj->last_event_ms < host->opts.idle_timeout_ms)
@@ -455,6 +465,7 @@ static void ns_free(pw_do_ns_t *ns)
                 event_fail(ev, 503, "Service Unavailable: the server is shutting down.");
             }
             deactivate(obj);
+            pw_do_sockets_free(obj);
             pw_list_remove(&obj->alarm_link);
             object_free(obj);
         }

@@ -7,6 +7,7 @@
 
 #include "base/list.h"
 #include "host/do_objects.h"
+#include "host/do_sockets.h"
 #include "host/pool_pin.h"
 
 struct pw_do_host {
@@ -55,6 +56,11 @@ struct pw_do_object {
     int64_t alarm_fired;        /* alarm_ms of the run in flight */
     unsigned alarm_retries;
     int alarm_running;
+    /* hibernatable WebSockets (host/do_sockets.h) */
+    pw_list_t sockets;
+    size_t n_sockets;
+    int has_auto;               /* setWebSocketAutoResponse */
+    pw_buf_t auto_request, auto_response;
 };
 
 /* do_objects.c, for do_alarm.c: an internal event (no caller). */

@@ -225,7 +225,7 @@ failed:
 static void retire_if_idle(pw_child_t *child)
 {
     pw_pool_t *pool = pool_of(child->set);
-    if (child->state != PW_CHILD_LIVE || child->n_inflight || child->retiring ||
+    if (child->state != PW_CHILD_LIVE || pw_child_busy(child) || child->retiring ||
         !pw_list_empty(&child->pins))
         return;
     if (pool->draining) {
@@ -249,7 +249,7 @@ static void on_idle_tick(uv_timer_t *timer)
     for (pw_child_t *child = pool->children.head, *next; child; child = next) {
         next = child->next;
         if (child->state == PW_CHILD_LIVE && !child->spare && !child->retiring &&
-            child->n_inflight == 0 && pw_list_empty(&child->pins) && pw_call_list_empty(&pool->queue) &&
+            !pw_child_busy(child) && pw_list_empty(&child->pins) && pw_call_list_empty(&pool->queue) &&
             pw_scale_should_retire(&pool->scale, pool->want, now - child->idle_since)) {
             pool->want--;
             pw_child_end(child, PW_CHILD_END_IDLE, NULL);

@@ -50,6 +50,7 @@ void pw_child_pins_lost(pw_child_t *child)
     while (!pw_list_empty(&child->pins)) {
         pw_pool_pin_t *pin = PW_CONTAINER_OF(child->pins.next, pw_pool_pin_t, link);
         pw_pool_unpin(pin);
+        pin->died = child->state == PW_CHILD_DEAD;
         pin->lost(pin);
     }
 }

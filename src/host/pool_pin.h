@@ -19,6 +19,7 @@ struct pw_pool_pin {
     pw_list_t link;             /* in its isolate's pins while held */
     struct pw_child *child;     /* the isolate; NULL: free */
     void (*lost)(pw_pool_pin_t *pin);   /* the isolate died or retires; the pin is free */
+    int died;                   /* in lost(): the isolate died (it did not retire) */
 };
 
 void pw_pool_pin_init(pw_pool_pin_t *pin, void (*lost)(pw_pool_pin_t *pin));

@@ -21,6 +21,7 @@ struct pw_port {
     void *forward;              /* host/rpc_forward.c's link, or NULL */
     int fds[PW_PORT_MAX_FDS];   /* passed descriptors, oldest first (pw_port_give_fd) */
     unsigned n_fds;
+    void *sockets;              /* the isolate's WebSockets (host/ws_isolate.h) */
 };
 
 pw_port_t *pw_port_create(pw_buf_t *out, pw_port_queued_cb queued, void *arg)
@@ -41,6 +42,7 @@ pw_port_t *pw_port_create(pw_buf_t *out, pw_port_queued_cb queued, void *arg)
 void pw_port_close(pw_port_t *port)
 {
     port->out = NULL;
+    port->sockets = NULL;
     while (!pw_list_empty(&port->watchers)) {   /* one at a time: gone() may unlink others */
         pw_port_watch_t *w = PW_CONTAINER_OF(port->watchers.next, pw_port_watch_t, link);
         pw_list_remove(&w->link);
@@ -134,4 +136,25 @@ int pw_port_take_fd(pw_port_t *port)
     int fd = port->fds[0];
     memmove(port->fds, port->fds + 1, --port->n_fds * sizeof port->fds[0]);
     return fd;
+}
+
+pw_buf_t *pw_port_out(pw_port_t *port)
+{
+    return port->out;
+}
+
+void pw_port_wrote(pw_port_t *port)
+{
+    if (port->out)
+        port->queued(port->queued_arg);
+}
+
+void pw_port_set_sockets(pw_port_t *port, void *sockets)
+{
+    port->sockets = sockets;
+}
+
+void *pw_port_sockets(const pw_port_t *port)
+{
+    return port->sockets;
 }

@@ -69,5 +69,12 @@ int pw_port_reply_verror(pw_port_t *port, uint32_t id, const char *name, const c
 void pw_port_give_fd(pw_port_t *port, int fd);
 /* The oldest passed descriptor (the caller owns it), or -1. */
 int pw_port_take_fd(pw_port_t *port);
+/* Frames other than replies (a WebSocket's, host/ws_isolate.h): the isolate's outgoing buffer,
+ * NULL once it is gone; pw_port_wrote() after appending to it. */
+pw_buf_t *pw_port_out(pw_port_t *port);
+void pw_port_wrote(pw_port_t *port);
+/* The isolate's WebSockets (a pw_ws_table_t its child owns); NULL once it is gone. */
+void pw_port_set_sockets(pw_port_t *port, void *sockets);
+void *pw_port_sockets(const pw_port_t *port);
 
 #endif

@@ -147,8 +147,10 @@ static void on_owner_request(void *arg, int closed)
     request_t *req = arg;
     link_t *link = req->link;
     if (!closed && !link->proxy_closed && !link->proxy &&
-        (link->proxy = pw_port_create(&link->out, on_proxy_queued, link)))
+        (link->proxy = pw_port_create(&link->out, on_proxy_queued, link))) {
         ref(link);              /* the proxy's */
+        pw_port_set_forward(link->proxy, link);     /* pw_rpc_forward_boxes() finds it */
+    }
     if (!closed && !link->proxy_closed && link->proxy) {
         pw_frame_t frame = { .type = PW_FRAME_RPC, .id = req->id, .payload = req->payload,
                              .len = req->len };
@@ -189,5 +191,56 @@ int pw_rpc_forward(const pw_rpc_forward_t *fw, void *target, pw_port_t *port, co
     req->len = frame->len;
     memcpy(req->payload, frame->payload, frame->len);
     post(fw->owner, on_owner_request, req, link);
+    return 0;
+}
+
+/* ---- work for the isolate's loop (host/ws_bridge.c) ---- */
+
+typedef struct {
+    link_t *link;
+    void (*fn)(void *arg, pw_port_t *port);
+    void *arg;
+} home_run_t;
+
+static link_t *proxy_link(pw_port_t *proxy)
+{
+    link_t *link = pw_port_forward(proxy);
+    return link && link->proxy == proxy ? link : NULL;
+}
+
+int pw_rpc_forward_boxes(pw_port_t *proxy, pw_mailbox_t **home, pw_mailbox_t **owner)
+{
+    link_t *link = proxy_link(proxy);
+    if (!link)
+        return -1;
+    *home = link->fw.home;
+    *owner = link->fw.owner;
+    return 0;
+}
+
+static void on_home_run(void *arg, int closed)
+{
+    home_run_t *run = arg;
+    link_t *link = run->link;
+    run->fn(run->arg, !closed && link->watching ? link->port : NULL);
+    free(run);
+    unref(link);
+}
+
+int pw_rpc_forward_home_run(pw_port_t *proxy, void (*fn)(void *arg, pw_port_t *port), void *arg)
+{
+    link_t *link = proxy_link(proxy);
+    if (!link)
+        return -EINVAL;
+    home_run_t *run = malloc(sizeof *run);
+    if (!run)
+        return -ENOMEM;
+    *run = (home_run_t){ link, fn, arg };
+    ref(link);
+    if (pw_mailbox_post(link->fw.home, on_home_run, run) < 0) {
+        free(run);
+        unref(link);
+        return -ENOMEM;
+    }
     return 0;
 }

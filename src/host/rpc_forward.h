@@ -27,4 +27,12 @@ typedef struct {
  * with an error). */
 int pw_rpc_forward(const pw_rpc_forward_t *fw, void *target, pw_port_t *port, const pw_frame_t *frame);
 
+/* On the owner loop, for a proxy port: the mailboxes of the isolate's loop (home) and of the
+ * owner. Returns 0, or -1 when `port` is not a proxy. */
+int pw_rpc_forward_boxes(pw_port_t *proxy, pw_mailbox_t **home, pw_mailbox_t **owner);
+/* On the owner loop, for a proxy port: runs fn(arg, port) on the isolate's loop with the
+ * isolate's port there (NULL when the isolate is gone), before the replies queued after this
+ * call reach it. Returns 0, or -ENOMEM / -EINVAL (not a proxy): fn is not called. */
+int pw_rpc_forward_home_run(pw_port_t *proxy, void (*fn)(void *arg, pw_port_t *port), void *arg);
+
 #endif

@@ -21,6 +21,7 @@ struct pw_worker_call {
     int too_large;              /* a streamed body went past MAX_BODY */
     pw_buf_t headers;
     pw_buf_t body;
+    pw_ws_side_t *ws;           /* a WebSocket answer's socket (the isolate's end) */
 };
 
 /* The CALL's last field: the request id, as 8 bytes (a u64, wire/frame.h). */
@@ -60,7 +61,7 @@ static void finish(pw_worker_call_t *wc, int error_status, const char *error_tex
 {
     pw_worker_answer_t a = { .error_status = error_status, .error_text = error_text,
                              .status = wc->status, .headers = buf_bytes(&wc->headers),
-                             .body = buf_bytes(&wc->body) };
+                             .body = buf_bytes(&wc->body), .ws = wc->ws };
     wc->done(wc->arg, &a);
     call_free(wc);
 }
@@ -81,6 +82,8 @@ static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const 
     }
     if (msg->flags & PW_FRAME_FLAG_STREAM)
         return;     /* chunks and END follow (a SIZED head's body is the length) */
+    if (msg->flags & PW_FRAME_FLAG_WEBSOCKET)
+        wc->ws = call->ws;      /* the body is empty: the socket is the answer */
     if (rc == 0)
         rc = pw_buf_append(&wc->body, msg->body.base, msg->body.len);
     if (rc < 0)

@@ -16,6 +16,9 @@ typedef struct {
     unsigned status;
     pw_bytes_t headers;         /* "name\nvalue\n"... */
     pw_bytes_t body;
+    /* A 101 accepting a WebSocket upgrade: the target isolate's socket, for done() to link
+     * (left unlinked, the target is told it closed); NULL otherwise. */
+    pw_ws_side_t *ws;
 } pw_worker_answer_t;
 
 typedef void (*pw_worker_done_cb)(void *arg, const pw_worker_answer_t *answer);

@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/list.h"
+#include "http/ws_side.h"
 #include "wire/frame.h"
 
 #include <stddef.h>
@@ -47,6 +48,9 @@ struct pw_call {
     uint64_t trace_ns;          /* PYTHON_TRACE: when submitted, then when dispatched */
     unsigned retry_after_s;     /* with an error status: a Retry-After header; 0: none */
     struct pw_pool_pin *pin;    /* the runner's: the isolate it must reach (host/pool_pin.h) */
+    /* A response with PW_FRAME_FLAG_WEBSOCKET: the isolate's end of the socket, for respond()
+     * to link to its own (left unlinked, the isolate is told the socket closed). */
+    pw_ws_side_t *ws;
 };
 
 /* What a listener routes its requests to (in the host: a worker's pool). `worker` is the

@@ -23,6 +23,7 @@
 #include "http/request_id.h"
 #include "http/static_handler.h"
 #include "http/tls_server.h"
+#include "http/ws_upgrade.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -201,6 +202,9 @@ static size_t request_headers(http_call_t *hc, pw_header_t *headers)
         headers[n].name = (pw_bytes_t){ (const uint8_t *)h->name->base, h->name->len };
         headers[n++].value = (pw_bytes_t){ (const uint8_t *)h->value.base, h->value.len };
     }
+    if (req->upgrade.base)      /* h2o keeps it apart: a WebSocket handler looks for it */
+        headers[n++] = (pw_header_t){ { (const uint8_t *)"upgrade", 7 },
+                                      { (const uint8_t *)req->upgrade.base, req->upgrade.len } };
     return n;
 }
 
@@ -209,7 +213,7 @@ static int encode_request(pw_call_t *call, pw_buf_t *out)
     http_call_t *hc = (http_call_t *)call;
     h2o_req_t *req = hc->req;
     pw_header_t stack[64];
-    pw_header_t *headers = req->headers.size < 64 ? stack : malloc(sizeof(pw_header_t) * (req->headers.size + 1));
+    pw_header_t *headers = req->headers.size < 63 ? stack : malloc(sizeof(pw_header_t) * (req->headers.size + 2));
     if (!headers)
         return -1;
     size_t n = request_headers(hc, headers);
@@ -359,6 +363,25 @@ static void stream_start(http_call_t *hc, pw_message_t *msg)
 
 /* ---- whole responses ---- */
 
+static void respond_error(http_call_t *hc, int status, const char *text);
+
+/* The worker accepted the request's WebSocket: 101 and the connection is the socket's
+ * (http/ws_upgrade.h); a request that cannot be upgraded is answered with an error. */
+static void respond_websocket(http_call_t *hc, pw_message_t *msg)
+{
+    const char *why = "";
+    int status = hc->call.ws ? pw_ws_upgrade(hc->req, msg, hc->call.ws, &why) : 502;
+    if (status == 0) {
+        log_access(hc, 0);
+        return;
+    }
+    pw_log_error("service %s: request " PW_LOG_REQUEST_ID ": %s",
+                 hc->listener->ops->name(hc->listener->worker), hc->call.request_id, why);
+    char text[256];
+    snprintf(text, sizeof text, "%s: %s\n", reason_phrase(status), why);
+    respond_error(hc, status, text);
+}
+
 static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const char *error_text)
 {
     http_call_t *hc = (http_call_t *)call;
@@ -366,6 +389,15 @@ static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const 
     h2o_iovec_t body;
     if (msg && (msg->flags & PW_FRAME_FLAG_STREAM)) {
         stream_start(hc, msg);
+        return;
+    }
+    if (msg && (msg->flags & PW_FRAME_FLAG_WEBSOCKET)) {
+        respond_websocket(hc, msg);
+        return;
+    }
+    if (msg && msg->status < 200) {
+        respond_error(hc, 502, "Bad Gateway: the worker answered with an informational status "
+                               "(101 needs a WebSocket).\n");
         return;
     }
     if (msg) {
@@ -390,6 +422,11 @@ static void respond(pw_call_t *call, pw_message_t *msg, int error_status, const 
     log_access(hc, body.len);   /* first: a client that got its answer finds it logged */
     h2o_start_response(req, &hc->generator);
     h2o_send(req, &body, no_body ? 0 : 1, H2O_SEND_STATE_FINAL);
+}
+
+static void respond_error(http_call_t *hc, int status, const char *text)
+{
+    respond(&hc->call, NULL, status, text);
 }
 
 /* ---- clients that leave while their request waits (HTTP/1) ---- */

@@ -23,6 +23,7 @@
 #include "python/busy_poll.h"
 #include "python/module.h"
 #include "wire/control.h"
+#include "python/ws_channel.h"
 #include "wire/doorbell.h"
 #include "wire/frame.h"
 #include "wire/rpc.h"
@@ -325,6 +326,8 @@ static PyObject *channel_read_requests(channel_t *self, PyObject *unused)
             req = PyLong_FromUnsignedLong(frame.id);
         else if (frame.type == PW_FRAME_BODY_ACK)
             req = ack_to_list(&frame);
+        else if (pw_ws_channel_is_event(frame.type))
+            req = pw_ws_channel_event(&frame);
         else if (frame.type == PW_FRAME_RETIRE && !self->retiring) {
             self->retiring = 1;
             req = Py_NewRef(Py_None);
@@ -817,6 +820,27 @@ static PyObject *channel_fileno(channel_t *self, PyObject *unused)
     return PyLong_FromLong(self->fd);
 }
 
+/* WebSocket frames (python/ws_channel.h) */
+static PyObject *channel_ws_send(channel_t *self, PyObject *args)
+{
+    return pw_ws_channel_send(&self->out, args);
+}
+
+static PyObject *channel_ws_close(channel_t *self, PyObject *args)
+{
+    return pw_ws_channel_close(&self->out, args);
+}
+
+static PyObject *channel_ws_taken(channel_t *self, PyObject *args)
+{
+    return pw_ws_channel_taken(&self->out, args);
+}
+
+static PyObject *channel_send_websocket_response(channel_t *self, PyObject *args)
+{
+    return pw_ws_channel_response(&self->out, args);
+}
+
 static PyMethodDef channel_methods[] = {
     { "read_requests", (PyCFunction)channel_read_requests, METH_NOARGS,
       "Drain the socket; return request tuples, or None once the host closed it." },
@@ -844,6 +868,14 @@ static PyMethodDef channel_methods[] = {
     { "retiring", (PyCFunction)channel_retiring, METH_NOARGS,
       "Whether the host sent RETIRE (no more requests will come)." },
     { "fileno", (PyCFunction)channel_fileno, METH_NOARGS, "The socket's descriptor." },
+    { "ws_send", (PyCFunction)channel_ws_send, METH_VARARGS,
+      "Queue a WebSocket message (id, str|bytes)." },
+    { "ws_close", (PyCFunction)channel_ws_close, METH_VARARGS,
+      "Queue a WebSocket close (id, code, reason)." },
+    { "ws_taken", (PyCFunction)channel_ws_taken, METH_VARARGS,
+      "Tell the host that bytes of a WebSocket's messages were taken (id, bytes)." },
+    { "send_websocket_response", (PyCFunction)channel_send_websocket_response, METH_VARARGS,
+      "Queue a 101 accepting the request's WebSocket (id, [(name, value)])." },
     { NULL, NULL, 0, NULL },
 };
 

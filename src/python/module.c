@@ -4,6 +4,7 @@
  * C side (base/log.h). isolate/pyext.c assembles the module from them.
  */
 #include "python/module.h"
+#include "wire/ws_frames.h"
 #include "base/log.h"
 #include "wire/frame.h"
 
@@ -39,7 +40,9 @@ int pw_module_add_parts(PyObject *module)
         return -1;
     }
     if (PyModule_AddIntConstant(module, "STREAM_WINDOW", PW_FRAME_STREAM_WINDOW) < 0 ||
-        PyModule_AddIntConstant(module, "INLINE_BODY", PW_FRAME_INLINE_BODY) < 0)
+        PyModule_AddIntConstant(module, "INLINE_BODY", PW_FRAME_INLINE_BODY) < 0 ||
+        PyModule_AddIntConstant(module, "WS_WINDOW", PW_WS_WINDOW) < 0 ||
+        PyModule_AddIntConstant(module, "WS_MAX_MESSAGE", PW_WS_MAX_MESSAGE) < 0)
         return -1;
     return 0;
 }

@@ -54,6 +54,10 @@ enum {
     PW_FRAME_BODY_ACK = 5,      /* u32: streamed body bytes the client has taken */
     PW_FRAME_RETIRE = 6,        /* no payload: no more requests will come; finish what is in
                                  * flight, run shutdown hooks (ASGI lifespan) and exit */
+    /* WebSockets (wire/ws_frames.h): the id is the socket's */
+    PW_FRAME_WS_MESSAGE = 7,    /* a message for the isolate's socket (flag BINARY) */
+    PW_FRAME_WS_CLOSE = 8,      /* u32 code, reason: the other end closed (1006: it vanished) */
+    PW_FRAME_WS_ACK = 9,        /* u32: bytes of the isolate's messages the other end took */
     /* isolate -> host */
     PW_FRAME_RESPONSE = 16,     /* status, headers, body (empty when streaming) */
     PW_FRAME_BODY_CHUNK = 17,   /* the payload is the next piece of a streamed body */
@@ -61,6 +65,9 @@ enum {
     PW_FRAME_RPC = 20,          /* a binding call: fields op, args... (wire/rpc.h) */
     PW_FRAME_DOORBELL = 21,     /* no payload; the isolate's first frame, with its doorbell
                                  * eventfd passed beside it (wire/doorbell.h) */
+    PW_FRAME_WS_SEND = 22,      /* a message from the isolate's socket (flag BINARY) */
+    PW_FRAME_WS_SEND_CLOSE = 23,    /* u32 code, reason: the isolate closes its socket */
+    PW_FRAME_WS_TAKEN = 24,     /* u32: bytes of the host's messages the isolate took */
     /* control: host <-> zygote / template (small payloads, fds passed beside them) */
     PW_FRAME_CTL_CREATE_TEMPLATE = 32,  /* host->zygote: spec path; fd: template control socket */
     PW_FRAME_CTL_TEMPLATE_READY = 33,   /* template->host: u32 pid */
@@ -74,6 +81,9 @@ enum {
 /* Frame flags. */
 #define PW_FRAME_FLAG_STREAM 0x01   /* RESPONSE: the body follows as BODY_CHUNK frames + END */
 #define PW_FRAME_FLAG_SIZED 0x02    /* streamed RESPONSE: its body field is the length (u64) */
+#define PW_FRAME_FLAG_WEBSOCKET 0x04    /* RESPONSE (status 101): the request's WebSocket is
+                                         * accepted; the socket's id is the frame's id */
+#define PW_FRAME_FLAG_BINARY 0x01   /* WS_MESSAGE / WS_SEND: binary (else UTF-8 text) */
 
 /* Per-stream window of unacknowledged BODY_CHUNK bytes an isolate may have sent. */
 #define PW_FRAME_STREAM_WINDOW (256u * 1024)

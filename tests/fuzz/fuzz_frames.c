@@ -9,6 +9,7 @@
 #include "wire/frame.h"
 #include "wire/header_lines.h"
 #include "wire/rpc.h"
+#include "wire/ws_frames.h"
 
 #include <string.h>
 
@@ -82,6 +83,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case PW_FRAME_RPC_RESULT: case PW_FRAME_CALL:
             decode_fields(&frame, PW_RPC_MAX_FIELDS);
             break;
+        case PW_FRAME_WS_SEND_CLOSE: case PW_FRAME_WS_CLOSE: {
+            uint16_t code;
+            pw_bytes_t reason;
+            if (pw_ws_frame_decode_close(&frame, &code, &reason) == 0) {
+                sink += code;
+                touch(reason);
+            }
+            break;
+        }
+        case PW_FRAME_WS_TAKEN: case PW_FRAME_WS_ACK:
+            if (pw_frame_decode_u32(&frame, &v) == 0)
+                sink += v;
+            break;
         default:
             touch((pw_bytes_t){ frame.payload, frame.len });
         }
@@ -109,6 +123,12 @@ void fuzz_seeds(fuzz_add_cb add)
 
     pw_buf_init(&b);
     pw_frame_put_response(&b, 1, 200, headers, 2, B("hello"));
+    add(b.data, b.len);
+    b.len = 0;
+    pw_ws_frame_put_message(&b, PW_FRAME_WS_SEND, 9, 0, "text", 4);
+    pw_ws_frame_put_message(&b, PW_FRAME_WS_SEND, 9, 1, "\x00\x01", 2);
+    pw_frame_put_u32_frame(&b, PW_FRAME_WS_TAKEN, 9, 4);
+    pw_ws_frame_put_close(&b, PW_FRAME_WS_SEND_CLOSE, 9, 4000, B("bye"));
     add(b.data, b.len);
     b.len = 0;
     pw_frame_put_response_start(&b, 2, 200, headers, 1);

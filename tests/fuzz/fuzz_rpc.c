@@ -21,6 +21,7 @@
 #include "host/rpc.h"
 #include "host/worker_call.h"
 #include "http/fetch.h"
+#include "http/ws_client.h"
 #include "wire/rpc.h"
 #include "host/port.h"
 #include "host/pool_pin.h"
@@ -110,6 +111,17 @@ pw_fetch_transfer_t *pw_fetch_request(pw_fetch_t *fetch, const char *url, const 
 }
 
 void pw_fetch_abort(pw_fetch_transfer_t *t) { t->aborted = 1; }
+
+/* outbound WebSockets (http/ws_client.c): every connection attempt is refused at once */
+SSL_CTX *pw_ws_client_tls(const pw_fetch_tls_t *tls) { (void)tls; return NULL; }
+int pw_ws_client_connect(uv_loop_t *loop, const pw_fetch_policy_t *policy, SSL_CTX *tls,
+                         pw_bytes_t url, pw_bytes_t header_lines, pw_ws_client_cb done, void *arg,
+                         pw_ws_client_t **out)
+{
+    return url.len > 5 && memcmp(url.base, "ws://", 5) == 0 ? -EINVAL : -EPROTONOSUPPORT;
+}
+void pw_ws_client_abort(pw_ws_client_t *client) { (void)client; }
+pw_ws_side_t *pw_ws_conn_side(pw_ws_conn_t *conn) { (void)conn; return NULL; }
 
 /* ---- the config: one worker with every kind of binding rpc.c serves ---- */
 
@@ -470,6 +482,13 @@ static void do_seeds(fuzz_add_cb add)
                          pw_bytes_of("CREATE TABLE IF NOT EXISTS t(a, b, c); INSERT INTO t VALUES (?, ?, ?); "
                                      "SELECT * FROM t"), { cells, sizeof cells } };
     seed_do(add, sql, 5, "b");
+    /* hibernatable WebSockets (host/do_sockets.h): accept, send while pending, attach, auto, list, drop */
+    seed_raw(add, "dos.wsaccept|Box|" DO_ID "|ab12|[\"red\"]^dos.wssend|Box|" DO_ID "|ab12|0|hi"
+                  "^dos.wssend|Box|" DO_ID "|ab12|1|\xff^dos.wsattach|Box|" DO_ID "|ab12|={\"n\":1}"
+                  "^dos.wsauto|Box|" DO_ID "|=ping|pong^dos.wslist|Box|" DO_ID
+                  "^dos.wsclose|Box|" DO_ID "|ab12|4000|bye^dos.wsdrop|Box|" DO_ID "|ab12~b");
+    seed_raw(add, "dos.wsaccept|Box|" DO_ID "|AB!|[1]^dos.wsclose|Box|" DO_ID "|x|99|^"
+                  "dos.wsattach|Box|" DO_ID "|x|={^dos.wsauto|Box|" DO_ID "||~b");
 }
 
 static void d1_seeds(fuzz_add_cb add)
@@ -509,6 +528,8 @@ void fuzz_seeds(fuzz_add_cb add)
     }
     SEED("", "kv.put", "RO", "key", "value", "", "", "");
     SEED("\x02", "svc.call", "SVC", "fetch", "{\"method\":\"GET\",\"url\":\"/\",\"headers\":[]}\n");
+    SEED("", "ws.connect", "ws://example.com/chat", "sec-websocket-protocol\nchat\n");
+    SEED("", "ws.connect", "ftp://example.com/", "");
     SEED("\x82", "svc.call", "SVC", "method", "[1,2]");
     SEED("", "svc.call", "GONE", "fetch", "");
     SEED("", "fetch", "https://example.com/", "GET", "", "", "follow");

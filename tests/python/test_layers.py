@@ -29,6 +29,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.formdata": 1,
     "pyworkerd.streams": 1,
     "pyworkerd.jsdate": 1,
+    "pyworkerd.websocket": 1,
     "pyworkerd.native_guard": 1,    # extension modules only from read-only places
     "pyworkerd.on_import": 1,       # a callback after a module's first import
     "pyworkerd.nested_loops": 1,    # loops the worker makes: views of the isolate's loop
@@ -46,6 +47,7 @@ LAYERS: dict[str, int] = {
     "pyworkerd.rpc_values": 2,
     "pyworkerd.durable_objects": 2,
     "pyworkerd.do_storage": 2,
+    "pyworkerd.websocket_connect": 2,
     "pyworkerd.d1": 2,
     "pyworkerd.host_socket": 2,
     "pyworkerd.hyperdrive": 2,
@@ -57,9 +59,11 @@ LAYERS: dict[str, int] = {
     "pyworkerd.timers": 3,
     "pyworkerd.js_modules": 3,
     "pyworkerd.do_context": 3,
+    "pyworkerd.do_websockets": 3,
     # 4. the public faces that workers import
     "workers": 4,
     "workers.asgi": 4,
+    "workers.asgi_websocket": 4,
     "workers.wsgi": 4,
     "workers.workflows": 4,
     "js": 4,

@@ -53,6 +53,7 @@ TEST(every_kind_registers_its_ops)
                                        "dos.txn", "dos.size", "dos.alarm" };
     for (size_t i = 0; i < sizeof dos / sizeof dos[0]; i++)
         expect_op(dos[i], &pw_binding_do);
+    expect_op("ws.connect", &pw_binding_websocket);
     static const char *const d1[] = { "d1.query", "d1.batch", "d1.exec", "d1.dump" };
     for (size_t i = 0; i < sizeof d1 / sizeof d1[0]; i++)
         expect_op(d1[i], &pw_binding_d1);
@@ -62,7 +63,7 @@ TEST(every_kind_registers_its_ops)
 
 TEST(the_table_lists_each_kind_once)
 {
-    CHECK(pw_binding_kind_count() == 11);
+    CHECK(pw_binding_kind_count() == 12);
     CHECK(pw_binding_kind_count() <= PW_BINDING_MAX_KINDS);
     for (size_t i = 0; i < pw_binding_kind_count(); i++)
         for (size_t j = i + 1; j < pw_binding_kind_count(); j++)
@@ -133,6 +134,10 @@ TEST(rows_carry_the_arity_and_its_message)
     CHECK_STR(r.group->unknown_op, "unknown R2 operation \"%.*s\"");
     pw_binding_route(B("disk.fetch"), &r);          /* answered at once, from the host */
     CHECK(r.op->min_fields == 3 && r.op->max_fields == 3 && !r.op->holds);
+    pw_binding_route(B("ws.connect"), &r);
+    CHECK(r.op->min_fields == 3 && r.op->max_fields == 3 && r.op->holds && r.group->unnamed);
+    pw_binding_route(B("ws.nope"), &r);
+    CHECK(!r.op && kind_of(&r) == &pw_binding_websocket);
     pw_binding_route(B("d1.query"), &r);            /* mode and statements */
     CHECK(r.op->min_fields == 4 && r.op->max_fields == 4 && !r.op->holds);
     CHECK_STR(r.op->arity_error, "d1.query takes a mode and one statement");
