@@ -14,6 +14,7 @@
 #include "host/child_log.h"
 #include "host/control_events.h"
 #include "host/cron_timer.h"
+#include "host/dev.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"
@@ -95,7 +96,8 @@ static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
         .n_external_overrides = cli->n_external_overrides,
         .default_compat_date = cli->compat_date,
     };
-    if (pw_config_load(&opts, out, err, sizeof err) < 0) {
+    if ((pw_dev_is_wrangler(cli) ? pw_dev_load_config(cli, &opts, out, err, sizeof err)
+                                 : pw_config_load(&opts, out, err, sizeof err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
@@ -710,6 +712,8 @@ static int serve(const pw_cli_t *cli)
                       : start_http(&host) == 0 && start_shards(&host) == 0 && start_cron(&host) == 0);
     if (ok && !testing)
         report_listening(&host);
+    if (ok && cli->cmd == PW_CMD_DEV)
+        pw_dev_banner(cli, host.http);
     int early_stop = pw_supervisor_stop_signal();
     if (early_stop) {
         pw_log_error("%s while starting; stopping", strsignal(early_stop));
@@ -745,6 +749,7 @@ static int serve(const pw_cli_t *cli)
         pw_static_dir_free(host.socket_dirs[i]);
     free(host.socket_dirs);
     pw_config_free(host.config);
+    pw_dev_free();
     free(host.pools);
     free(host.shards);
     free(host.test_targets);
@@ -775,8 +780,15 @@ int main(int argc, char **argv)
         return 0;
     case PW_CMD_SERVE:
     case PW_CMD_TEST:
+    case PW_CMD_DEV:
         say_ignored(&cli);
+        if (pw_dev_is_wrangler(&cli) && pw_dev_prepare(&cli) < 0)
+            return 1;
         return serve(&cli);
+    case PW_CMD_CONFIG:
+        return pw_wrangler_print_config(&cli.wrangler);
+    case PW_CMD_INIT:
+        return pw_wrangler_init(cli.config_path);
     default:
         fprintf(stderr, "%s\n", cli.output);
         return 1;
