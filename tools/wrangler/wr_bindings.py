@@ -18,6 +18,10 @@ D1_MODULE = "cloudflare-internal:d1-api"
 WORKFLOWS_MODULE = "cloudflare-internal:workflows-api"
 
 
+class Secret(str):
+    """A value from .dev.vars or .env: loaded as text, printed as `fromEnvironment`."""
+
+
 def safe(name: str) -> str:
     """A path segment made of a resource id."""
     return re.sub(r"[^A-Za-z0-9._-]", "_", name) or "_"
@@ -131,4 +135,5 @@ class Bindings:
         self.list = [b for b in self.list if not (b["name"] in names and ("text" in b or "json" in b))]
         self.banner = [r for r in self.banner if not (r[0] in names and r[1] == "Environment Variable")]
         for name, value in values.items():
-            self.add({"name": name, "text": value}, kind, '"(hidden)"')
+            self.add({"name": name, "text": Secret(value) if kind == "Secret" else value}, kind,
+                     '"(hidden)"' if kind == "Secret" else json.dumps(value))

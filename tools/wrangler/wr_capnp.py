@@ -2,7 +2,8 @@
 
 Run by the wrangler translator (a child of the host process). Renders the same dict that the
 host loads as JSON, so the two cannot differ: workers become their own constants, files
-become `embed "path"` relative to the project directory (save the output there), and a
+become `embed "path"` relative to the project directory (save the output there), secrets
+(.dev.vars) `fromEnvironment` bindings of the same name (set them when serving), and a
 struct left at its defaults is `()`. The result is a config `pyworkerd serve` (and workerd,
 for what it supports) runs from the project directory with `--persist-dir .wrangler/state`.
 """
@@ -12,7 +13,8 @@ import json
 import os
 import re
 
-from wr_modules import Embed
+from wr_bindings import Secret
+from wr_modules import Embed, ProjectPath
 
 WIDTH = 96
 
@@ -31,6 +33,8 @@ class Renderer:
     def value(self, v, indent: str) -> str:
         if isinstance(v, Embed):
             return f"embed {json.dumps(os.path.relpath(v.path, self.base))}"
+        if isinstance(v, ProjectPath):
+            return json.dumps(os.path.relpath(v, self.base), ensure_ascii=False)
         if isinstance(v, bool):
             return "true" if v else "false"
         if isinstance(v, (int, float)):
@@ -39,6 +43,9 @@ class Renderer:
             return json.dumps(v, ensure_ascii=False)
         if isinstance(v, list):
             return self.seq("[", "]", [self.value(x, indent + "  ") for x in v], indent)
+        if isinstance(v, dict) and isinstance(v.get("text"), Secret):
+            name = json.dumps(v["name"])       # never the secret itself: read from the environment
+            return f"(name = {name}, fromEnvironment = {name})"
         if isinstance(v, dict):
             items = [f"{k} = {self.value(x, indent + '  ')}" for k, x in v.items()]
             return self.seq("(", ")", items, indent)

@@ -73,8 +73,16 @@ def dev_files(project: str, env: str | None) -> list[str]:
     return [p for p in (os.path.join(project, n) for n in names) if os.path.isfile(p)]
 
 
+def candidates(project: str, env: str | None) -> list[str]:
+    """Every file dev_files may pick, present or not: --watch reloads when one appears."""
+    names = [".dev.vars", ".env", ".env.local"]
+    if env:
+        names += [f".dev.vars.{env}", f".env.{env}", f".env.{env}.local"]
+    return [os.path.join(project, n) for n in names]
+
+
 def load(project: str, env: str | None, warnings: list[str]) -> tuple[dict[str, str], list[str]]:
-    """The secrets, and the files read (the --watch inputs)."""
+    """The secrets, and the files that may hold them (the --watch inputs)."""
     values: dict[str, str] = {}
     files = dev_files(project, env)
     for path in files:
@@ -84,4 +92,4 @@ def load(project: str, env: str | None, warnings: list[str]) -> tuple[dict[str, 
         except (OSError, UnicodeDecodeError) as e:
             raise ConfigError(path, 0, f"cannot read: {e}")
         values.update(parse(text, os.path.relpath(path), warnings))
-    return values, files
+    return values, candidates(project, env)

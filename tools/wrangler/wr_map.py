@@ -61,7 +61,7 @@ def build(paths: list[str], env: str | None, cli_vars: dict, address: str, keypa
         secrets, extra, files = _overrides(w, i == 0, cli_vars, warnings)
         b.secrets(secrets, "Secret")
         b.secrets(extra, "Environment Variable")
-        p.inputs += [os.path.abspath(w.src.path)] + [os.path.abspath(f) for f in files]
+        p.inputs += [os.path.realpath(w.src.path)] + [os.path.realpath(f) for f in files]
         if main:
             services.append({"name": wname, "worker": wr_worker.worker_dict(
                 b, classes, main, date, flags, w, disks)})

@@ -31,6 +31,10 @@ class Embed:
         return data.decode("utf-8", errors="replace")
 
 
+class ProjectPath(str):
+    """An absolute path: loaded as it is, printed relative to the project directory."""
+
+
 def _walk(root: str):
     for base, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in SKIP_DIRS)

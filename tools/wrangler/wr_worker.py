@@ -99,7 +99,7 @@ def assets(w: Worker, wname: str, disks: dict, notes: list[str]) -> tuple[str, s
             notes.append(f"{w.where('assets', key)}: assets.{key} = \"{value}\" is not "
                          f"supported by pyworkerd yet: {allowed[0]} is used")
     name = f"{wname}:assets"
-    disks[name] = {"name": name, "disk": {"path": path, "writable": False}}
+    disks[name] = {"name": name, "disk": {"path": wr_modules.ProjectPath(path), "writable": False}}
     return name, a.get("binding", "")
 
 
