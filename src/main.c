@@ -683,16 +683,25 @@ static int serve(const pw_cli_t *cli)
     signal(SIGPIPE, SIG_IGN);
     keep_freed_heap();
     keep_fds_from_children(cli);
-    if (load_config(&host) < 0)
-        return 1;
-    int rc = pw_runtime_dir_create(host.runtime_dir, sizeof host.runtime_dir);
-    if (rc < 0) {
-        pw_log_error("cannot create a runtime directory: %s", strerror(-rc));
-        return 1;
-    }
     host.zygote.snapshot = cli->snapshot;
     host.zygote.ctl_fd = -1;
     host.zygote.loop = host.loop;
+    /* A stop signal while templates load (their top level may take a minute) ends the wait:
+     * the host stops at once and takes its children along (pw_zygote_stop). The zygote
+     * starts CPython and imports the SDK while the config is read (capnp, or the wrangler
+     * translator): neither waits for the other (bench/results/dev-startup.md). */
+    pw_supervisor_catch_stop_signals();
+    int zygote_rc = pw_zygote_start(&host.zygote);
+    if (load_config(&host) < 0) {
+        pw_zygote_stop(&host.zygote);
+        return 1;
+    }
+    int rc = pw_runtime_dir_create(host.runtime_dir, sizeof host.runtime_dir);
+    if (rc < 0) {
+        pw_log_error("cannot create a runtime directory: %s", strerror(-rc));
+        pw_zygote_stop(&host.zygote);
+        return 1;
+    }
     int testing = cli->cmd == PW_CMD_TEST;
     size_t threads = cli->threads ? (size_t)cli->threads : default_threads();
     if (threads > 1 && (testing || cli->watch)) {
@@ -704,10 +713,7 @@ static int serve(const pw_cli_t *cli)
     }
     pw_request_id_init();
     host.box = pw_mailbox_create(host.loop);
-    /* A stop signal while templates load (their top level may take a minute) ends the wait:
-     * the host stops at once and takes its children along (pw_zygote_stop). */
-    pw_supervisor_catch_stop_signals();
-    int ok = host.box && pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
+    int ok = host.box && zygote_rc == 0 && start_workers(&host) == 0 &&
              (testing ? start_tests(&host) == 0
                       : start_http(&host) == 0 && start_shards(&host) == 0 && start_cron(&host) == 0);
     if (ok && !testing)
