@@ -8,7 +8,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from conftest import BIN, free_port
+from conftest import BIN, assert_no_sanitizer_report, free_port
 
 HELLO = '''
 from workers import Response, WorkerEntrypoint
@@ -91,10 +91,13 @@ class Dev:
                 self.proc.kill()
                 self.proc.wait()
         self.log_file.close()
+        assert_no_sanitizer_report(self.log())     # the sanitizer build reports in the log
         return self.proc.returncode
 
 
 def run(*args, cwd, timeout=60):
     """Runs pyworkerd to completion; returns the CompletedProcess (text)."""
-    return subprocess.run([BIN, *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    r = subprocess.run([BIN, *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    assert_no_sanitizer_report(r.stderr)
+    return r
