@@ -14,6 +14,7 @@
 #include "host/child_log.h"
 #include "host/control_events.h"
 #include "host/cron_timer.h"
+#include "host/dev.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"
@@ -95,7 +96,8 @@ static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
         .n_external_overrides = cli->n_external_overrides,
         .default_compat_date = cli->compat_date,
     };
-    if (pw_config_load(&opts, out, err, sizeof err) < 0) {
+    if ((pw_dev_is_wrangler(cli) ? pw_dev_load_config(cli, &opts, out, err, sizeof err)
+                                 : pw_config_load(&opts, out, err, sizeof err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
@@ -682,16 +684,25 @@ static int serve(const pw_cli_t *cli)
     signal(SIGPIPE, SIG_IGN);
     keep_freed_heap();
     keep_fds_from_children(cli);
-    if (load_config(&host) < 0)
-        return 1;
-    int rc = pw_runtime_dir_create(host.runtime_dir, sizeof host.runtime_dir);
-    if (rc < 0) {
-        pw_log_error("cannot create a runtime directory: %s", strerror(-rc));
-        return 1;
-    }
     host.zygote.snapshot = cli->snapshot;
     host.zygote.ctl_fd = -1;
     host.zygote.loop = host.loop;
+    /* A stop signal while templates load (their top level may take a minute) ends the wait:
+     * the host stops at once and takes its children along (pw_zygote_stop). The zygote
+     * starts CPython and imports the SDK while the config is read (capnp, or the wrangler
+     * translator): neither waits for the other (bench/results/dev-startup.md). */
+    pw_supervisor_catch_stop_signals();
+    int zygote_rc = pw_zygote_start(&host.zygote);
+    if (load_config(&host) < 0) {
+        pw_zygote_stop(&host.zygote);
+        return 1;
+    }
+    int rc = pw_runtime_dir_create(host.runtime_dir, sizeof host.runtime_dir);
+    if (rc < 0) {
+        pw_log_error("cannot create a runtime directory: %s", strerror(-rc));
+        pw_zygote_stop(&host.zygote);
+        return 1;
+    }
     int testing = cli->cmd == PW_CMD_TEST;
     size_t threads = cli->threads ? (size_t)cli->threads : default_threads();
     if (threads > 1 && (testing || cli->watch)) {
@@ -703,14 +714,13 @@ static int serve(const pw_cli_t *cli)
     }
     pw_request_id_init();
     host.box = pw_mailbox_create(host.loop);
-    /* A stop signal while templates load (their top level may take a minute) ends the wait:
-     * the host stops at once and takes its children along (pw_zygote_stop). */
-    pw_supervisor_catch_stop_signals();
-    int ok = host.box && pw_zygote_start(&host.zygote) == 0 && start_workers(&host) == 0 &&
+    int ok = host.box && zygote_rc == 0 && start_workers(&host) == 0 &&
              (testing ? start_tests(&host) == 0
                       : start_http(&host) == 0 && start_shards(&host) == 0 && start_cron(&host) == 0);
     if (ok && !testing)
         report_listening(&host);
+    if (ok && cli->cmd == PW_CMD_DEV)
+        pw_dev_banner(cli, host.http);
     int early_stop = pw_supervisor_stop_signal();
     if (early_stop) {
         pw_log_error("%s while starting; stopping", strsignal(early_stop));
@@ -746,6 +756,7 @@ static int serve(const pw_cli_t *cli)
         pw_static_dir_free(host.socket_dirs[i]);
     free(host.socket_dirs);
     pw_config_free(host.config);
+    pw_dev_free();
     free(host.pools);
     free(host.shards);
     free(host.test_targets);
@@ -776,8 +787,15 @@ int main(int argc, char **argv)
         return 0;
     case PW_CMD_SERVE:
     case PW_CMD_TEST:
+    case PW_CMD_DEV:
         say_ignored(&cli);
+        if (pw_dev_is_wrangler(&cli) && pw_dev_prepare(&cli) < 0)
+            return 1;
         return serve(&cli);
+    case PW_CMD_CONFIG:
+        return pw_wrangler_print_config(&cli.wrangler);
+    case PW_CMD_INIT:
+        return pw_wrangler_init(cli.config_path);
     default:
         fprintf(stderr, "%s\n", cli.output);
         return 1;

@@ -28,6 +28,9 @@ static const char top_usage[] =
     "  serve    Run the server.\n"
     "  test     Run the workers' test handlers.\n"
     "  help     Show help for a command.\n"
+    "  dev      Run a Cloudflare Python Workers project (wrangler.toml) for development.\n"
+    "  config   Print a wrangler project's config as a workerd config.\n"
+    "  init     Create a new Python Workers project.\n"
     "\n"
     "See 'pyworkerd help <command>' for more information on a specific command.\n"
     "\n"
@@ -53,12 +56,42 @@ static const char test_help[] =
     "`[ FAIL ]` (with the traceback) per test; exits 0 when at least one test passed and none\n"
     "failed. Takes the options of `pyworkerd serve` (see `pyworkerd help serve`).";
 
+static const char dev_usage[] =
+    "Usage: pyworkerd dev [<option>...]\n"
+    "\n"
+    "Runs the Cloudflare Python Workers project in the current directory (wrangler.json,\n"
+    "wrangler.jsonc or wrangler.toml, .dev.vars) as `wrangler dev` does: on\n"
+    "http://localhost:8787, state under .wrangler/state, reloaded when its files change.\n"
+    "Takes the options of `pyworkerd serve` too.\n"
+    "\n"
+    "Options:";
+
+static const char config_usage[] =
+    "Usage: pyworkerd config [<option>...] [<wrangler-file>]\n"
+    "\n"
+    "Prints the workerd config (Cap'n Proto text) that pyworkerd runs for a wrangler project.\n"
+    "\n"
+    "Options:";
+
+static const char init_usage[] =
+    "Usage: pyworkerd init <name>\n"
+    "\n"
+    "Creates the directory <name> with a minimal Python Workers project (pyproject.toml,\n"
+    "wrangler.toml, src/entry.py with a test handler) that `pyworkerd dev` runs and\n"
+    "pywrangler deploys.";
+
 /* ---- results and errors ------------------------------------------------------------------- */
 
 /* "pyworkerd serve" or "pyworkerd test": the command whose options are being parsed. */
 static const char *command_prog(const pw_cli_t *cli)
 {
-    return cli->cmd == PW_CMD_TEST ? "pyworkerd test" : "pyworkerd serve";
+    switch (cli->cmd) {
+    case PW_CMD_TEST: return "pyworkerd test";
+    case PW_CMD_DEV: return "pyworkerd dev";
+    case PW_CMD_CONFIG: return "pyworkerd config";
+    case PW_CMD_INIT: return "pyworkerd init";
+    default: return "pyworkerd serve";
+    }
 }
 
 /* Formats a usage error for `prog` ("pyworkerd" or command_prog()) and returns -1. */
@@ -146,7 +179,7 @@ static int parse_fd(const char *s, int *fd)
 /* ---- the option table --------------------------------------------------------------------- */
 
 /* Which commands take an option (top level: `pyworkerd --help`). */
-enum { CLI_TOP = 1, CLI_SERVE = 2, CLI_TEST = 4 };
+enum { CLI_TOP = 1, CLI_SERVE = 2, CLI_TEST = 4, CLI_DEV = 8, CLI_CONFIG = 16, CLI_INIT = 32 };
 
 typedef struct cli_option cli_option_t;
 
@@ -313,14 +346,61 @@ static int set_no_snapshot(pw_cli_t *cli, const cli_option_t *o, const char *wri
 
 static int set_help(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value);
 
+/* ---- setters of the wrangler options ---- */
+
+static int set_wrangler_config(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                               const char *value)
+{
+    if (cli->wrangler.n_configs >= PW_WRANGLER_MAX_LIST)
+        return usage_error(cli, command_prog(cli), "%s: too many", written);
+    cli->wrangler.configs[cli->wrangler.n_configs++] = value;
+    return 0;
+}
+
+static int set_wrangler_env(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                            const char *value)
+{
+    if (!*value) return usage_error(cli, command_prog(cli), "%s: expected an environment name", written);
+    cli->wrangler.env = value;
+    return 0;
+}
+
+static int set_wrangler_var(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                            const char *value)
+{
+    if (!strchr(value, ':') || value[0] == ':')
+        return value_error(cli, written, "KEY:VALUE", value);
+    if (cli->wrangler.n_vars >= PW_WRANGLER_MAX_LIST)
+        return usage_error(cli, command_prog(cli), "%s: too many", written);
+    cli->wrangler.vars[cli->wrangler.n_vars++] = value;
+    return 0;
+}
+
+static int set_local_protocol(pw_cli_t *cli, const cli_option_t *o, const char *written,
+                              const char *value)
+{
+    if (strcmp(value, "http") != 0 && strcmp(value, "https") != 0)
+        return value_error(cli, written, "http or https", value);
+    cli->dev_https = strcmp(value, "https") == 0;
+    return 0;
+}
+
+static int set_text(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (!*value) return value_error(cli, written, "a value", value);
+    *FIELD(cli, o, const char *) = value;
+    return 0;
+}
+
 static int set_version(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
 {
     set_output(cli, PW_CMD_VERSION, "pyworkerd " PW_VERSION);
     return 1;
 }
 
-#define SERVE (CLI_SERVE | CLI_TEST)    /* `test` takes serve's options */
-#define ANY (CLI_TOP | CLI_SERVE | CLI_TEST)
+#define SERVE (CLI_SERVE | CLI_TEST | CLI_DEV)  /* `test` and `dev` take serve's options */
+#define ANY (CLI_TOP | CLI_SERVE | CLI_TEST | CLI_DEV | CLI_CONFIG | CLI_INIT)
+#define WRANGLER (CLI_DEV | CLI_CONFIG)
 #define AT(name) offsetof(pw_cli_t, name)
 
 /* In the order `pyworkerd help serve` lists them. */
@@ -333,7 +413,7 @@ static const cli_option_t options[] = {
       "systemd) instead of its address." },
     { "directory-path", 'd', SERVE, "<name>=<path>", set_directory_path, 0, 0,
       "Override the path of the disk service <name> in the config." },
-    { "external-addr", 'e', SERVE, "<name>=<addr>", set_external_addr, 0, 0,
+    { "external-addr", 'e', CLI_SERVE | CLI_TEST, "<name>=<addr>", set_external_addr, 0, 0,
       "Override the address of the external service <name> in the config." },
     { "control-fd", 0, SERVE, "<fd>", set_fd, AT(control_fd), 0,
       "Write a JSON line {\"event\":\"listen\",\"socket\":<name>,\"port\":<n>} to <fd> for\n"
@@ -414,6 +494,30 @@ static const cli_option_t options[] = {
       "scheduled() handler (Cron Triggers) at once." },
     /* hidden (tests): the cron clock runs <n> times as fast as the wall clock */
     { "test-cron-speed", 0, SERVE, "<n>", set_positive, AT(test_cron_speed), 1000000, NULL },
+    /* wrangler projects: `dev`, `config`, and `serve` of a wrangler file */
+    { "config", 'c', WRANGLER, "<file>", set_wrangler_config, 0, 0,
+      "The wrangler file (default: wrangler.json, wrangler.jsonc or wrangler.toml in the\n"
+      "current directory). Given again: more workers, reachable by service bindings." },
+    { "env", 'e', WRANGLER, "<name>", set_wrangler_env, 0, 0,
+      "Use the [env.<name>] section of the wrangler file, with wrangler's inheritance." },
+    { "env", 0, CLI_SERVE | CLI_TEST, "<name>", set_wrangler_env, 0, 0,
+      "With a wrangler file: use its [env.<name>] section." },
+    { "var", 0, WRANGLER | CLI_SERVE | CLI_TEST, "<key>:<value>", set_wrangler_var, 0, 0,
+      "With a wrangler file: the variable <key> is <value> (over vars and .dev.vars)." },
+    { "port", 0, CLI_DEV, "<port>", set_count, AT(dev_port), 65535,
+      "Listen on <port> (default 8787; 0: any free port)." },
+    { "ip", 0, CLI_DEV, "<ip>", set_text, AT(dev_ip), 0,
+      "Listen on <ip> (default 127.0.0.1; * for every address)." },
+    { "local-protocol", 0, CLI_DEV, "http|https", set_local_protocol, 0, 0,
+      "Serve HTTPS with a self-signed certificate made for localhost (kept in\n"
+      ".wrangler/local-cert) instead of HTTP." },
+    { "persist-to", 0, CLI_DEV, "<dir>", set_directory, AT(persist_to), 0,
+      "Keep local state (KV, D1, R2, Durable Objects, queues) under <dir> (default\n"
+      ".wrangler/state in the project)." },
+    { "live-reload", 0, CLI_DEV, NULL, set_on, AT(live_reload), 0,
+      "Reload the worker when its files change (the default)." },
+    { "no-live-reload", 0, CLI_DEV, NULL, set_off, AT(live_reload), 0,
+      "Do not reload the worker when its files change." },
     { "version", 0, ANY, NULL, set_version, 0, 0,
       "Print version information and exit." },
     { "help", 0, ANY, NULL, set_help, 0, 0,
@@ -470,6 +574,12 @@ static int set_help(pw_cli_t *cli, const cli_option_t *o, const char *written, c
 {
     if (cli->cmd == PW_CMD_TEST)
         set_output(cli, PW_CMD_HELP, test_help);
+    else if (cli->cmd == PW_CMD_DEV)
+        set_help_text(cli, dev_usage, CLI_DEV);
+    else if (cli->cmd == PW_CMD_CONFIG)
+        set_help_text(cli, config_usage, CLI_CONFIG);
+    else if (cli->cmd == PW_CMD_INIT)
+        set_output(cli, PW_CMD_HELP, init_usage);
     else if (cli->cmd == PW_CMD_SERVE)
         set_help_text(cli, serve_usage, CLI_SERVE);
     else
@@ -536,6 +646,14 @@ static int parse_short(pw_cli_t *cli, unsigned command, int argc, char **argv, i
 
 static int add_positional(pw_cli_t *cli, const char *arg)
 {
+    if (cli->cmd == PW_CMD_DEV) {
+        return usage_error(cli, command_prog(cli), "%s: pyworkerd dev takes no script: set `main` "
+                           "in the wrangler file", arg);
+    }
+    if (cli->cmd == PW_CMD_CONFIG && !cli->config_path) {
+        cli->config_path = arg;
+        return set_wrangler_config(cli, NULL, arg, arg);
+    }
     if (!cli->config_path) {
         cli->config_path = arg;
     } else if (cli->cmd == PW_CMD_TEST && !cli->test_filter) {
@@ -551,7 +669,8 @@ static int add_positional(pw_cli_t *cli, const char *arg)
 /* `serve` and `test` (cmd): their options and positional arguments from argv[first]. */
 static int parse_command(pw_cli_t *cli, int argc, char **argv, int first, pw_cmd_t cmd)
 {
-    unsigned command = cmd == PW_CMD_TEST ? CLI_TEST : CLI_SERVE;
+    unsigned command = cmd == PW_CMD_TEST ? CLI_TEST : cmd == PW_CMD_DEV ? CLI_DEV
+                     : cmd == PW_CMD_CONFIG ? CLI_CONFIG : cmd == PW_CMD_INIT ? CLI_INIT : CLI_SERVE;
     int options_done = 0;
     cli->cmd = cmd;
     for (int i = first; i < argc; i++) {
@@ -569,7 +688,9 @@ static int parse_command(pw_cli_t *cli, int argc, char **argv, int first, pw_cmd
         if (rc < 0) return -1;
         if (rc > 0) return 0;
     }
-    if (!cli->config_path) {
+    if (cmd == PW_CMD_INIT && !cli->config_path)
+        return usage_error(cli, command_prog(cli), "missing argument <name>");
+    if (!cli->config_path && (cmd == PW_CMD_SERVE || cmd == PW_CMD_TEST)) {
         return usage_error(cli, command_prog(cli), "missing argument <config-file>");
     }
     return 0;
@@ -583,6 +704,9 @@ static int parse_help(pw_cli_t *cli, int argc, char **argv)
     if (strcmp(argv[2], "serve") == 0) return set_help_text(cli, serve_usage, CLI_SERVE);
     if (strcmp(argv[2], "test") == 0) return set_output(cli, PW_CMD_HELP, test_help);
     if (strcmp(argv[2], "help") == 0) return set_help_text(cli, top_usage, CLI_TOP);
+    if (strcmp(argv[2], "dev") == 0) return set_help_text(cli, dev_usage, CLI_DEV);
+    if (strcmp(argv[2], "config") == 0) return set_help_text(cli, config_usage, CLI_CONFIG);
+    if (strcmp(argv[2], "init") == 0) return set_output(cli, PW_CMD_HELP, init_usage);
     return usage_error(cli, "pyworkerd", "help: %s: no such command", argv[2]);
 }
 
@@ -611,6 +735,9 @@ static void set_defaults(pw_cli_t *cli)
     cli->sandbox = 1;
     cli->memory_limit_mib = 128;
     cli->cpu_limit_ms = 30000;
+    cli->dev_port = 8787;
+    cli->dev_ip = "127.0.0.1";
+    cli->live_reload = 1;
 }
 
 int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
@@ -621,6 +748,9 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     if (strcmp(cmd, "serve") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_SERVE);
     if (strcmp(cmd, "test") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_TEST);
     if (strcmp(cmd, "help") == 0) return parse_help(cli, argc, argv);
+    if (strcmp(cmd, "dev") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_DEV);
+    if (strcmp(cmd, "config") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_CONFIG);
+    if (strcmp(cmd, "init") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_INIT);
     if (cmd[0] == '-') return parse_top_option(cli, cmd);
     return usage_error(cli, "pyworkerd", "%s: no such command", cmd);
 }

@@ -8,6 +8,7 @@
 #define PW_CLI_H
 
 #include "config/config.h"
+#include "config/wrangler.h"
 #include "wire/start_type.h"
 
 #include <stddef.h>
@@ -21,6 +22,9 @@ typedef enum {
     PW_CMD_TEST,        /* `pyworkerd test`: serve's options, runs test handlers, exits */
     PW_CMD_HELP,        /* --help / help [cmd]: print cli->output, exit 0 */
     PW_CMD_VERSION,     /* --version: print cli->output, exit 0 */
+    PW_CMD_DEV,         /* `pyworkerd dev`: serve a wrangler project with wrangler dev's defaults */
+    PW_CMD_CONFIG,      /* `pyworkerd config [wrangler file]`: print it as a workerd config */
+    PW_CMD_INIT,        /* `pyworkerd init NAME`: write a new project (config_path = NAME) */
 } pw_cmd_t;
 
 
@@ -70,6 +74,13 @@ typedef struct {
     int test_scheduled;         /* --test-scheduled: /__scheduled and /cdn-cgi/handler/scheduled */
     int test_cron_speed;        /* hidden --test-cron-speed N: the cron clock runs N times as
                                  * fast (tests; 0: real time) */
+    /* wrangler projects (dev, config, and serve of a wrangler file) */
+    pw_wrangler_options_t wrangler;     /* -c/--config, --env, --var */
+    int dev_port;               /* dev --port (default 8787; 0: any free port) */
+    const char *dev_ip;         /* dev --ip (default 127.0.0.1; wrangler's "localhost") */
+    int dev_https;              /* dev --local-protocol https */
+    const char *persist_to;     /* dev --persist-to DIR (default <project>/.wrangler/state) */
+    int live_reload;            /* dev: 1 unless --no-live-reload */
 } pw_cli_t;
 
 /* Returns 0 on success, or -1 with the full usage error in cli->output. */

@@ -1585,12 +1585,58 @@ static void take_inputs(pw_config_t *cfg, pw_capnp_config_t *ev)
     memset(&ev->inputs, 0, sizeof ev->inputs);
 }
 
+/* Checks an evaluated config (ev: capnp's JSON, or a translated wrangler project's) and
+ * takes what it needs from it; ev is freed. */
+static int load_evaluated(const pw_config_options_t *opts, pw_capnp_config_t *ev_in,
+                          pw_config_t **out, char *err, size_t err_len);
+
 int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err, size_t err_len)
 {
     pw_capnp_config_t ev;
     *out = NULL;
     if (err_len > 0) err[0] = '\0';
     if (pw_capnp_eval_config(opts, &ev, err, err_len) < 0) return -1;
+    return load_evaluated(opts, &ev, out, err, err_len);
+}
+
+int pw_config_load_json(const pw_config_options_t *opts, const pw_config_json_t *in,
+                        pw_config_t **out, char *err, size_t err_len)
+{
+    pw_capnp_config_t ev = { 0 };
+    *out = NULL;
+    if (err_len > 0) err[0] = '\0';
+    ev.json = malloc(in->json_len + 1);
+    ev.source = malloc(in->source_len + 1);
+    ev.const_name = strdup("config");
+    ev.json_len = in->json_len;
+    ev.source_len = in->source_len;
+    int rc = ev.json && ev.source && ev.const_name ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < in->n_inputs; i++) {
+        char **paths = realloc(ev.inputs.paths, (i + 1) * sizeof *paths);
+        if (!paths || !(paths[i] = strdup(in->inputs[i]))) {
+            if (paths) ev.inputs.paths = paths;
+            rc = -1;
+            break;
+        }
+        ev.inputs.paths = paths;
+        ev.inputs.n = ev.inputs.cap = i + 1;
+    }
+    if (rc < 0) {
+        pw_capnp_config_free(&ev);
+        snprintf(err, err_len, "out of memory while loading the config");
+        return -1;
+    }
+    memcpy(ev.json, in->json, in->json_len);
+    ev.json[in->json_len] = '\0';
+    memcpy(ev.source, in->source, in->source_len);
+    ev.source[in->source_len] = '\0';
+    return load_evaluated(opts, &ev, out, err, err_len);
+}
+
+static int load_evaluated(const pw_config_options_t *opts, pw_capnp_config_t *ev_in,
+                          pw_config_t **out, char *err, size_t err_len)
+{
+    pw_capnp_config_t ev = *ev_in;
     ctx_t c = { .opts = opts, .src = ev.source, .src_len = ev.source_len,
                 .err = err, .err_len = err_len };
     c.cfg = calloc(1, sizeof *c.cfg);

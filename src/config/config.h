@@ -223,6 +223,22 @@ typedef struct {
 int pw_config_load(const pw_config_options_t *opts, pw_config_t **out, char *err, size_t err_len);
 void pw_config_free(pw_config_t *config);
 
+/* A config evaluated elsewhere (a wrangler project translated by config/wrangler.c): the
+ * Config as `capnp eval -ojson` prints it, the text of the file it came from (messages name
+ * opts->config_path and a line of this text) and the files --watch reloads on. */
+typedef struct {
+    const char *json;
+    size_t json_len;
+    const char *source;
+    size_t source_len;
+    const char *const *inputs;      /* real paths */
+    size_t n_inputs;
+} pw_config_json_t;
+
+/* pw_config_load() for an evaluated config: the same checks, the same results. */
+int pw_config_load_json(const pw_config_options_t *opts, const pw_config_json_t *in,
+                        pw_config_t **out, char *err, size_t err_len);
+
 /* Looks a service up by name; NULL when absent. */
 const pw_service_t *pw_config_service(const pw_config_t *config, const char *name);
 

@@ -35,7 +35,8 @@ struct pw_watch {
 static int ignored_name(const char *name)
 {
     size_t len = strlen(name);
-    return name[0] == '.' || (len && name[len - 1] == '~') ||
+    int local_vars = strncmp(name, ".dev.vars", 9) == 0 || strncmp(name, ".env", 4) == 0;
+    return (name[0] == '.' && !local_vars) || (len && name[len - 1] == '~') ||
            (len > 4 && (strcmp(name + len - 4, ".swp") == 0 || strcmp(name + len - 4, ".pyc") == 0)) ||
            strstr(name, "___jb_") != NULL || strcmp(name, "4913") == 0;   /* vim's write probe */
 }

@@ -206,6 +206,7 @@ static const struct { const char *name, *value; } samples[] = {
     { "durable-object-idle-timeout", "5" },
     { "version", NULL }, { "help", NULL }, { "compat-date", "2024-01-01" },
     { "test-scheduled", NULL },
+    { "env", "staging" }, { "var", "K:V" },
 };
 #define N_SAMPLES (sizeof samples / sizeof samples[0])
 
