@@ -70,6 +70,7 @@ typedef struct {
     int test_scheduled;         /* --test-scheduled: /__scheduled and /cdn-cgi/handler/scheduled */
     int test_cron_speed;        /* hidden --test-cron-speed N: the cron clock runs N times as
                                  * fast (tests; 0: real time) */
+    const char *storage;        /* --storage postgresql://...: state in PostgreSQL (NULL: SQLite) */
 } pw_cli_t;
 
 /* Returns 0 on success, or -1 with the full usage error in cli->output. */
