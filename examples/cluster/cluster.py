@@ -225,14 +225,17 @@ class Cluster:
     """PostgreSQL, n nodes serving `config` and nginx in front; a context manager that stops
     all of them by PID (nodes, nginx, then PostgreSQL) and removes the database files."""
 
-    def __init__(self, config: Path, n=3, node_args=(), work: Path | None = None, database="pyworkerd"):
+    def __init__(self, config: Path, n=3, node_args=(), work: Path | None = None, database="pyworkerd",
+                 pg: Postgres | None = None):
         self.work = Path(work or tempfile.mkdtemp(prefix="pyworkerd-cluster-"))
         self.config = config
-        self.pg = Postgres()
+        self.own_pg = pg is None        # else a running one, left running
+        self.pg = pg or Postgres()
         self.nodes: list[Node] = []
         self.nginx = None
         try:
-            self.pg.start()
+            if self.own_pg:
+                self.pg.start()
             self.url = self.pg.create_database(database)
             self.nodes = [Node(config, self.url, f"node{i + 1}", self.work, node_args) for i in range(n)]
             for node in self.nodes:
@@ -255,7 +258,8 @@ class Cluster:
             node.stop()
         if self.nginx:
             self.nginx.stop()
-        self.pg.remove()
+        if self.own_pg:
+            self.pg.remove()
 
 
 def request(port, method="GET", path="/", body=None, timeout=10.0):
