@@ -462,6 +462,7 @@ static int start_cron(host_t *host)
                                  lookup_pool, host, &host->cron, err, sizeof err);
     if (rc < 0)
         fprintf(stderr, "%s\n", err);
+    pw_cluster_claim_cron(host->cluster, host->cron);
     return rc;
 }
 

@@ -4,6 +4,7 @@
  */
 #include "host/cluster.h"
 #include "base/log.h"
+#include "storage/pg_cron.h"
 #include "storage/pg_nodes.h"
 #include "storage/pg_schema.h"
 
@@ -13,6 +14,7 @@
 struct pw_cluster {
     pw_pg_pool_t *pool;
     pw_pg_node_t *node;
+    pw_pg_cron_t *cron;
 };
 
 int pw_cluster_open(uv_loop_t *loop, const char *url, pw_cluster_t **out, char *err, size_t err_len)
@@ -26,7 +28,10 @@ int pw_cluster_open(uv_loop_t *loop, const char *url, pw_cluster_t **out, char *
         return -1;
     }
     if (pw_pg_pool_open(loop, url, &c->pool, err, err_len) < 0 ||
-        pw_pg_node_start(c->pool, NULL, &c->node, err, err_len) < 0) {
+        pw_pg_node_start(c->pool, NULL, &c->node, err, err_len) < 0 ||
+        !(c->cron = pw_pg_cron_open(c->pool, pw_pg_node_id(c->node)))) {
+        if (c->node && !c->cron)
+            snprintf(err, err_len, "out of memory");
         pw_cluster_close(c);
         return -1;
     }
@@ -50,10 +55,30 @@ const char *pw_cluster_node_id(const pw_cluster_t *c)
     return c ? pw_pg_node_id(c->node) : NULL;
 }
 
+static void *claim_tick(void *arg, const char *service, const char *cron, int64_t tick_ms,
+                        pw_cron_claimed_cb claimed, void *claimed_arg)
+{
+    return pw_pg_cron_claim(arg, service, cron, tick_ms, claimed, claimed_arg);
+}
+
+static void cancel_claim(void *handle)
+{
+    pw_pg_cron_cancel(handle);
+}
+
+void pw_cluster_claim_cron(pw_cluster_t *c, pw_cron_timer_t *cron)
+{
+    if (!c || !cron)
+        return;
+    pw_cron_claim_t claim = { .claim = claim_tick, .cancel = cancel_claim, .arg = c->cron };
+    pw_cron_timer_set_claim(cron, &claim);
+}
+
 void pw_cluster_close(pw_cluster_t *c)
 {
     if (!c)
         return;
+    pw_pg_cron_close(c->cron);
     pw_pg_node_stop(c->node);
     pw_pg_pool_close(c->pool);
     free(c);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "host/cron_timer.h"
 #include "storage/pg_pool.h"
 
 typedef struct pw_cluster pw_cluster_t;
@@ -19,6 +20,8 @@ typedef struct pw_cluster pw_cluster_t;
 int pw_cluster_open(uv_loop_t *loop, const char *url, pw_cluster_t **out, char *err, size_t err_len);
 pw_pg_pool_t *pw_cluster_pool(pw_cluster_t *c);
 const char *pw_cluster_node_id(const pw_cluster_t *c);
+/* Each cron tick once across the cluster: the timer's claim through PostgreSQL. */
+void pw_cluster_claim_cron(pw_cluster_t *c, pw_cron_timer_t *cron);
 /* After the bindings that use the pool are closed. NULL: nothing. */
 void pw_cluster_close(pw_cluster_t *c);
 
