@@ -92,6 +92,35 @@ def test_writes_through_the_balancer_from_every_node_are_all_seen(cluster):
     assert c.pg.psql("SELECT count(*) FROM pw_kv WHERE namespace = 'kv'", c.url.rsplit("/", 1)[1]) == "30"
 
 
+def test_kill_9_of_a_node_under_load_loses_no_acknowledged_write(cluster):
+    c = cluster()
+    acked, stop = [], threading.Event()
+
+    def load(k):
+        i = 0
+        while not stop.is_set():
+            key = f"w{k}-{i}"
+            try:
+                if request_on(c.nginx.port, "GET", f"/put?key={key}&value={i}", timeout=5)[0] == 200:
+                    acked.append(key)
+            except OSError:
+                pass
+            i += 1
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    c.nodes[1].kill(signal.SIGKILL)
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert len(acked) > 50
+    for key in acked:
+        assert get_json(c.nodes[0].port, f"/get?key={key}")["value"] == key.split("-")[1], key
+
+
 def test_nodes_register_and_heartbeat(cluster):
     c = cluster()
     db = c.url.rsplit("/", 1)[1]
