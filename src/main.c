@@ -146,7 +146,8 @@ static int write_spec(host_t *host, const pw_config_t *config, size_t index, con
                                       .cpu_limit_ms = or_default(
                                           config->services[index].worker.options.cpu_limit_ms,
                                           (unsigned)cli->cpu_limit_ms),
-                                      .test_scheduled = cli->test_scheduled };
+                                      .test_scheduled = cli->test_scheduled,
+                                      .testing = cli->cmd == PW_CMD_TEST };
     if (pw_worker_dir_write(dir, &config->services[index], &settings, spec_path, spec_path_len,
                             err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);

@@ -1,5 +1,5 @@
 # The JavaScript modules a Python Worker may import with `workers.import_from_javascript(name)`:
-# "cloudflare:workers" (`env`, `waitUntil`) and "cloudflare:sockets" (`connect`) anywhere, top
+# "cloudflare:workers" (`env`, `withEnv`, `waitUntil`) and "cloudflare:sockets" (`connect`) anywhere, top
 # level included, as in workerd; "cloudflare:vectorize" (its enums). Any other name is an
 # ImportError naming it. pyworkerd has no JavaScript modules: these are Python objects with
 # the same names. The process's-context layer (env, waitUntil); used in the template and in
@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,14 +19,34 @@ from pyworkerd.errors import JsException
 __all__ = ["import_module"]
 
 
+_ENV_OVERRIDE: contextvars.ContextVar[Any] = contextvars.ContextVar("cloudflare_workers_env")
+"""withEnv's env, for the code (and the tasks it starts) that withEnv runs."""
+
+
 class _WorkersModule:
-    """`cloudflare:workers`: `env` (the Worker's bindings) and `waitUntil`."""
+    """`cloudflare:workers`: `env` (the Worker's bindings, or withEnv's), `withEnv` and
+    `waitUntil`."""
 
     __slots__ = ()
 
     @property
     def env(self) -> Any:
-        return context.env
+        return _ENV_OVERRIDE.get(context.env)
+
+    @staticmethod
+    def withEnv(new_env: Any, fn: Any) -> Any:
+        """Call `fn()` with `env` replaced by `new_env` (a dict's keys become attributes),
+        as workerd's AsyncLocalStorage does: a coroutine it returns runs with it too."""
+        if isinstance(new_env, dict):
+            new_env = context.Env(new_env)
+        token = _ENV_OVERRIDE.set(new_env)
+        try:
+            result = fn()
+        finally:
+            _ENV_OVERRIDE.reset(token)
+        if inspect.isawaitable(result):
+            return _awaited_with(new_env, result)
+        return result
 
     @staticmethod
     def waitUntil(awaitable: Any) -> None:
@@ -32,6 +54,14 @@ class _WorkersModule:
 
     def __repr__(self) -> str:
         return "<JavaScript module cloudflare:workers>"
+
+
+async def _awaited_with(new_env: Any, awaitable: Any) -> Any:
+    token = _ENV_OVERRIDE.set(new_env)
+    try:
+        return await awaitable
+    finally:
+        _ENV_OVERRIDE.reset(token)
 
 
 def _connect(address: Any, options: Any = None, /, **kwargs: Any) -> Any:

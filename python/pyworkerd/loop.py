@@ -39,7 +39,7 @@ import traceback
 from typing import Any
 
 import _pyworkerd
-from pyworkerd import context, rpc, runtime
+from pyworkerd import context, on_import, rpc, runtime
 from pyworkerd.log import log
 from pyworkerd.log import request_id as _request_id
 
@@ -147,8 +147,11 @@ class _Server:
             global asyncio
             import asyncio
 
+            from pyworkerd import nested_loops
+
             made = asyncio.get_event_loop_policy()._local._loop
-            self._loop = made if made is not None and not made.is_closed() else asyncio.new_event_loop()
+            usable = made is not None and not made.is_closed() and not isinstance(made, nested_loops.GuestLoop)
+            self._loop = made if usable else nested_loops.make_host_loop()
             asyncio.set_event_loop(self._loop)
         return self._loop
 
@@ -569,10 +572,18 @@ def _split(chunk):
     return [view[start:start + CHUNK] for start in range(0, len(view), CHUNK)]
 
 
+def _install_policy(server: _Server, asyncio_module: Any) -> None:
+    """Loops the worker makes are views of the isolate's loop (nested_loops)."""
+    from pyworkerd import nested_loops
+
+    asyncio_module.set_event_loop_policy(nested_loops.IsolatePolicy(server))
+
+
 def serve(fd: int) -> None:
     """Serve requests arriving on fd until the host closes it."""
     runtime.before_first_request()
     server = _Server(fd)
+    on_import.after_import("asyncio", functools.partial(_install_policy, server))
     if runtime.async_handler:
         server.loop     # made now, not on the first request's path (a spare waits for one)
     context.streams = server

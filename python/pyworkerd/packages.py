@@ -41,6 +41,11 @@ SYSTEM_DIRS = ("/usr/lib/python3/dist-packages",)
 PROVIDED = frozenset({"workers-py", "workers-runtime-sdk", "pyodide-py", "micropip"})
 """Distributions the runtime itself provides (the SDK modules); never looked up."""
 
+TEST_TOOLS = ("pytest", "pytest-asyncio")
+"""Under `pyworkerd test`, these count as declared when installed (as workerd's test build
+vendors pytest-asyncio, with pytest, into the tests' python_modules/): a test handler may run
+pytest without the worker deploying it. Never under `serve`."""
+
 INCOMPATIBLE_TAGS = ("emscripten", "wasm32", "pyodide")
 """WHEEL tags of Pyodide builds (pywrangler syncs those): their extensions cannot load here."""
 
@@ -398,6 +403,16 @@ class PackageFinder:
     def invalidate_caches(self) -> None:
         pass
 
+    def find_distributions(self, context: Any = None) -> Iterable[Any]:
+        """importlib.metadata sees the allowed distributions (their entry points: pytest's
+        plugins load as with site-packages on sys.path), none of the others."""
+        import importlib.metadata
+
+        name = getattr(context, "name", None)
+        wanted = [r for key, r in self.packages.items()
+                  if r.dist is not None and (name is None or canonical(name) == key)]
+        return iter([r.dist for r in wanted])
+
     def _imported_by_worker(self) -> bool:
         """Whether the innermost frame outside importlib is one of the worker's modules."""
         frame = sys._getframe(2)
@@ -466,10 +481,26 @@ def setup(spec: dict[str, Any], bundle_dir: str | None = None) -> dict[str, Reso
         for name in bundle.distributions(bundle_dir)
     ]
     resolved = Resolver(dirs, _finder.vendor_dir).resolve(declared) if declared else {}
+    if spec.get("testing"):
+        resolved.update(_test_tools(dirs, _finder.vendor_dir, resolved))
     _finder.add(resolved)
     sys.meta_path.append(_finder)
     importlib.invalidate_caches()
     return resolved
+
+
+def _test_tools(dirs: list[str], vendor: str, resolved: dict[str, Resolved]) -> dict[str, Resolved]:
+    """TEST_TOOLS that are installed (and not declared already), resolved with their
+    dependencies; one that is missing is left out (its import fails as any other)."""
+    found: dict[str, Resolved] = {}
+    for tool in TEST_TOOLS:
+        if canonical(tool) in resolved:
+            continue
+        try:
+            found.update(Resolver(dirs, vendor).resolve([Declared(tool, "pyworkerd test")]))
+        except RequirementError:
+            pass
+    return {k: v for k, v in found.items() if k not in resolved}
 
 
 def install(requirements: list[str], source: str = "micropip.install()") -> list[Resolved]:

@@ -24,7 +24,7 @@ from typing import Any
 
 import js
 import workers
-from pyworkerd import bindings, bundle, context, entropy, packages, rpc_values, timers, trace
+from pyworkerd import bindings, bundle, context, entropy, native_guard, packages, rpc_values, timers, trace
 from pyworkerd import log as _log
 from pyworkerd.context import Env, ExecutionContext
 from pyworkerd.context import is_awaitable as _is_awaitable
@@ -163,6 +163,7 @@ def load(spec: dict[str, Any]) -> None:
     start = trace.clock()
     vendored = bundle.setup(spec)
     resolved = packages.setup(spec, vendored)
+    native_guard.install(packages.readable_paths())
     trace.step(f"requirements resolved ({len(resolved)})", start)
     entropy.begin_template(directory)
     global _compat

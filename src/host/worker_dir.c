@@ -274,6 +274,8 @@ static char *spec_json(const pw_service_t *service, const pw_worker_settings_t *
     cJSON_AddNumberToObject(spec, "cpu_limit_ms", settings->cpu_limit_ms);
     if (settings->test_scheduled)
         cJSON_AddTrueToObject(spec, "test_scheduled");
+    if (settings->testing)
+        cJSON_AddTrueToObject(spec, "testing");
     cJSON_AddStringToObject(spec, "main_module", w->modules[0].name);
     cJSON_AddStringToObject(spec, "compat_date", w->compat_date);
     cJSON *flags = cJSON_AddArrayToObject(spec, "compat_flags");

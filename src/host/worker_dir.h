@@ -22,6 +22,7 @@ typedef struct {
     unsigned memory_limit_mib;      /* per isolate; 0: none */
     unsigned cpu_limit_ms;          /* also bounds the top-level code's load; 0: none */
     int test_scheduled;             /* --test-scheduled: the worker answers its test paths */
+    int testing;                    /* `pyworkerd test`: test tools (pytest) count as declared */
 } pw_worker_settings_t;
 
 /* Writes <runtime_dir>/<service>/ with the worker's modules and its spec.json; sets

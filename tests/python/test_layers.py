@@ -29,6 +29,9 @@ LAYERS: dict[str, int] = {
     "pyworkerd.formdata": 1,
     "pyworkerd.streams": 1,
     "pyworkerd.jsdate": 1,
+    "pyworkerd.native_guard": 1,    # extension modules only from read-only places
+    "pyworkerd.on_import": 1,       # a callback after a module's first import
+    "pyworkerd.nested_loops": 1,    # loops the worker makes: views of the isolate's loop
     # 2. binding calls to the host, and the package resolver
     "pyworkerd.rpc": 2,
     "pyworkerd.bindings": 2,
