@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import REPO, Server, cluster_harness, free_port, request_on, run_pyworkerd, write_worker
+from conftest import (REPO, Server, assert_no_sanitizer_report, cluster_harness, free_port, request_on,
+                      run_pyworkerd, write_worker)
 
 harness = cluster_harness()
 
@@ -68,6 +69,8 @@ def cluster(tmp_path, postgres):
     yield start
     for c in clusters:
         c.stop()
+        for node in c.nodes:
+            assert_no_sanitizer_report(node.log())
 
 
 def test_kv_write_through_one_node_is_read_through_the_others(cluster):
@@ -238,6 +241,7 @@ def test_postgres_restart_under_load_answers_503_then_recovers(tmp_path):
     finally:
         if s:
             s.stop()
+            assert_no_sanitizer_report(s.log())
         pg.remove()
 
 
@@ -288,3 +292,5 @@ def test_each_cron_tick_fires_once_across_the_nodes(tmp_path, postgres):
         assert len(runs) <= claimed <= len(runs) + 1        # one row per tick; the last may be running
     finally:
         c.stop()
+    for node in c.nodes:
+        assert_no_sanitizer_report(node.log())
