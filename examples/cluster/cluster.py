@@ -227,6 +227,7 @@ class Cluster:
 
     def __init__(self, config: Path, n=3, node_args=(), work: Path | None = None, database="pyworkerd",
                  pg: Postgres | None = None):
+        self.own_work = work is None    # logs and nginx's files; removed when it stops
         self.work = Path(work or tempfile.mkdtemp(prefix="pyworkerd-cluster-"))
         self.config = config
         self.own_pg = pg is None        # else a running one, left running
@@ -260,6 +261,8 @@ class Cluster:
             self.nginx.stop()
         if self.own_pg:
             self.pg.remove()
+        if self.own_work:
+            shutil.rmtree(self.work, ignore_errors=True)
 
 
 def request(port, method="GET", path="/", body=None, timeout=10.0):
