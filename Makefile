@@ -3,7 +3,7 @@
 # `make test` runs the C unit tests and the end-to-end suite, then both again against an
 # AddressSanitizer/UBSan build (`make asan` alone). `make deps` installs missing Debian packages.
 
-PKGS    := libh2o libuv python3-embed libcjson libseccomp sqlite3 libcurl
+PKGS    := libh2o libuv python3-embed libcjson libseccomp sqlite3 libcurl libpq
 CC      ?= cc
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS = $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing \
@@ -22,7 +22,7 @@ SRCS      := $(sort $(wildcard src/*/*.c))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 HOST_OBJS := $(foreach d,$(HOST_DIRS),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))
 MAIN_OBJ  := $(BUILD)/obj/main.o
-HOST_PKGS := libh2o libuv libcjson sqlite3 libcurl
+HOST_PKGS := libh2o libuv libcjson sqlite3 libcurl libpq
 LDLIBS    := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lssl -lcrypto -lm
 # build/pyworkerd-isolate (the zygote's and cold isolates' binary): the child side only
 ISO_MAIN_OBJ := $(BUILD)/obj/isolate_main.o
@@ -75,8 +75,9 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/host/do_sockets.c src/host/ws_bridge.c \
                    src/storage/do_sqlite.c src/storage/do_sql.c \
                    src/host/binding_socket.c src/host/socket_tls.c src/host/outbound_policy.c \
-                   src/host/binding_websocket.c src/host/ws_isolate.c src/http/ws_codec.c src/wire/ws_frames.c
-FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv 2>/dev/null) -lssl -lcrypto -lm
+                   src/host/binding_websocket.c src/host/ws_isolate.c src/http/ws_codec.c src/wire/ws_frames.c \
+                   src/storage/kv_common.c src/storage/pg_kv.c src/storage/pg_pool.c
+FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv libpq 2>/dev/null) -lssl -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000
 FUZZ_SECONDS    ?= 60
 

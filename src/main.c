@@ -15,6 +15,7 @@
 #include "host/control_events.h"
 #include "host/cron_timer.h"
 #include "host/dev.h"
+#include "host/cluster.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"
@@ -70,6 +71,7 @@ typedef struct {
     size_t shards_running;      /* stopping: shards whose thread has not yet ended */
     int serving;                /* the main loop's handles are up (watch_signals) */
     pw_cron_timer_t *cron;      /* Cron Triggers (serve only) */
+    pw_cluster_t *cluster;      /* --storage postgresql://...: state in PostgreSQL */
 } host_t;
 
 static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
@@ -232,7 +234,7 @@ static int start_workers(host_t *host)
 {
     pw_rpc_options_t rpc_opts = { .persist_dir = host->cli->persist_dir, .lookup = lookup_pool,
                                   .do_idle_timeout_ms = (unsigned)(host->cli->do_idle_timeout_s * 1000),
-                                  .lookup_arg = host };
+                                  .lookup_arg = host, .pg = pw_cluster_pool(host->cluster) };
     if (pw_rpc_host_create(host->loop, host->config, &rpc_opts, &host->rpc) < 0)
         return -1;
     pw_rpc_set_fetch_timeout(host->rpc, (unsigned)(host->cli->fetch_timeout_s * 1000));
@@ -441,6 +443,19 @@ static int reload_create_pool(void *arg, const pw_config_t *config, size_t index
     return create_pool(arg, config, index, template_fd, spec_path, out);
 }
 
+/* ---- --storage: a node of a cluster ---- */
+
+static int open_cluster(host_t *host)
+{
+    char err[2048];
+    if (!host->cli->storage)
+        return 0;
+    if (pw_cluster_open(host->loop, host->cli->storage, &host->cluster, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "%s\n", err);
+    return -1;
+}
+
 /* ---- Cron Triggers ---- */
 
 static int start_cron(host_t *host)
@@ -450,6 +465,7 @@ static int start_cron(host_t *host)
                                  lookup_pool, host, &host->cron, err, sizeof err);
     if (rc < 0)
         fprintf(stderr, "%s\n", err);
+    pw_cluster_claim_cron(host->cluster, host->cron);
     return rc;
 }
 
@@ -714,7 +730,7 @@ static int serve(const pw_cli_t *cli)
     }
     pw_request_id_init();
     host.box = pw_mailbox_create(host.loop);
-    int ok = host.box && zygote_rc == 0 && start_workers(&host) == 0 &&
+    int ok = host.box && zygote_rc == 0 && open_cluster(&host) == 0 && start_workers(&host) == 0 &&
              (testing ? start_tests(&host) == 0
                       : start_http(&host) == 0 && start_shards(&host) == 0 && start_cron(&host) == 0);
     if (ok && !testing)
@@ -747,6 +763,7 @@ static int serve(const pw_cli_t *cli)
     pw_zygote_stop(&host.zygote);
     pw_cron_timer_free(host.cron);
     pw_rpc_host_free(host.rpc);
+    pw_cluster_close(host.cluster);
     pw_reload_free(host.reload);
     pw_runtime_dir_remove(host.runtime_dir);
     for (size_t i = 0; host.spec_paths && i < host.config->n_services; i++)

@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-__all__ = ["GLOBAL_SCOPE_MESSAGE", "JsException", "global_scope_error"]
+__all__ = ["GLOBAL_SCOPE_MESSAGE", "JsException", "StorageUnavailable", "global_scope_error",
+           "is_unavailable"]
 
 GLOBAL_SCOPE_MESSAGE = (
     "Disallowed operation called within global scope. Asynchronous I/O (ex: fetch() or "
@@ -31,3 +32,25 @@ class JsException(Exception):
 def global_scope_error() -> JsException:
     """The JavaScript Error workerd throws for I/O at top level (str: "Error: Disallowed ...")."""
     return JsException("Error", GLOBAL_SCOPE_MESSAGE)
+
+
+class StorageUnavailable(JsException):
+    """A binding call that needs state the host cannot reach now (its PostgreSQL is down).
+    Workers see an Error like any other; a request that fails with it is answered 503, not
+    500: the host is up, its state is not, and a retry later can succeed."""
+
+    __module__ = "pyodide.ffi"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__("Error", message)
+
+
+def is_unavailable(exc: BaseException | None) -> bool:
+    """`exc`, or an exception it was raised from or while handling, is StorageUnavailable."""
+    seen = 0
+    while exc is not None and seen < 32:
+        if isinstance(exc, StorageUnavailable):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False

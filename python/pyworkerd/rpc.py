@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import asyncio
 
-from pyworkerd.errors import JsException, global_scope_error
+from pyworkerd.errors import JsException, StorageUnavailable, global_scope_error
 
 _channel: Any = None
 _server: Any = None
@@ -112,6 +112,8 @@ def _fields(fields: list[bytes]) -> list[bytes]:
     message = fields[1].decode("utf-8", "replace") if len(fields) > 1 else ""
     if name == "TypeError":
         raise TypeError(message)
+    if name == "StorageUnavailable":   # wire/rpc.h PW_RPC_UNAVAILABLE
+        raise StorageUnavailable(message)
     raise JsException(name, message)
 
 

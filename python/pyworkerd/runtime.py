@@ -31,7 +31,7 @@ from pyworkerd.context import Env, ExecutionContext
 from pyworkerd.context import is_awaitable as _is_awaitable
 from pyworkerd.context import log_exception as _log_exception
 from pyworkerd.context import pending as _pending
-from pyworkerd.errors import JsException
+from pyworkerd.errors import JsException, is_unavailable
 from pyworkerd.response import Response
 from pyworkerd.webapi import Headers, JsHeaders, Request, WireResponse, make_request
 
@@ -605,6 +605,9 @@ def _convert(req_id: int, method: str, url: str, result: Any) -> WireResponse:
 
 def _failed(req_id: int, method: str, url: str, exc: BaseException) -> WireResponse:
     _log_exception(f"request {req_id} {method} {url}: uncaught exception", exc)
+    if is_unavailable(exc):
+        return (503, [("content-type", "text/plain; charset=utf-8"), ("retry-after", "1")],
+                b"Service Unavailable: the state storage cannot be reached; try again.\n")
     return _error_response()
 
 

@@ -315,6 +315,15 @@ static int set_compat_date(pw_cli_t *cli, const cli_option_t *o, const char *wri
     return 0;
 }
 
+/* --storage: where state lives when it is not the embedded SQLite; a PostgreSQL URL. */
+static int set_storage(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
+{
+    if (strncmp(value, "postgresql://", 13) != 0 && strncmp(value, "postgres://", 11) != 0)
+        return value_error(cli, written, "a postgresql://[user[:password]@]host[:port]/dbname URL", value);
+    cli->storage = value;
+    return 0;
+}
+
 /* A workerd option that means nothing here (its Pyodide caches and snapshot files): the host
  * says so once it starts (main.c). */
 static int set_ignored(pw_cli_t *cli, const cli_option_t *o, const char *written, const char *value)
@@ -518,6 +527,12 @@ static const cli_option_t options[] = {
       "Reload the worker when its files change (the default)." },
     { "no-live-reload", 0, CLI_DEV, NULL, set_off, AT(live_reload), 0,
       "Do not reload the worker when its files change." },
+    { "storage", 0, SERVE, "<url>", set_storage, 0, 0,
+      "Keep every binding's state (KV, Queues, cron ticks) in the PostgreSQL database at\n"
+      "<url> (postgresql://user:password@host:port/db) instead of SQLite files, so that\n"
+      "several pyworkerd nodes behind a load balancer share it. The schema is created\n"
+      "and migrated on start; an unreachable server is an error then, and a 503 for\n"
+      "the calls that need it while it is down later." },
     { "version", 0, ANY, NULL, set_version, 0, 0,
       "Print version information and exit." },
     { "help", 0, ANY, NULL, set_help, 0, 0,

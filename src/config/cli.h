@@ -81,6 +81,7 @@ typedef struct {
     int dev_https;              /* dev --local-protocol https */
     const char *persist_to;     /* dev --persist-to DIR (default <project>/.wrangler/state) */
     int live_reload;            /* dev: 1 unless --no-live-reload */
+    const char *storage;        /* --storage postgresql://...: state in PostgreSQL (NULL: SQLite) */
 } pw_cli_t;
 
 /* Returns 0 on success, or -1 with the full usage error in cli->output. */

@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "host/pool.h"
 #include "http/fetch.h"
+#include "storage/pg_pool.h"
 
 #define PW_BINDING_MAX_HELD 256     /* binding calls an isolate may hold open at once */
 
@@ -34,6 +35,8 @@ typedef struct {
     void *lookup_arg;
     pw_fetch_t *fetch;          /* the host's outbound HTTP client */
     unsigned do_idle_timeout_ms;    /* Durable Objects leave memory after this idle; 0: default */
+    pw_pg_pool_t *pg;           /* --storage postgresql://...: the kinds' state is there (host/
+                                 * cluster.h); NULL: SQLite files. The main loop's only. */
 } pw_binding_env_t;
 
 /* One binding call, as a handler sees it. */

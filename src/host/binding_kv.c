@@ -11,6 +11,7 @@
 #include "host/kv_remote.h"
 #include "host/port.h"
 #include "storage/kv_disk.h"
+#include "storage/pg_kv.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -286,8 +287,10 @@ static pw_kv_backend_t *open_store(kv_host_t *h, const pw_service_t *disk, char 
         return NULL;
     }
     char dir[4096], why[1024];
-    if (pw_kv_disk_open(store_dir(h, disk, dir, sizeof dir), disk->name, disk->disk_writable, &s->kv,
-                        why, sizeof why) < 0) {
+    int rc = h->env->pg ? pw_kv_pg_open(h->env->pg, disk->name, disk->disk_writable, &s->kv, why, sizeof why)
+                        : pw_kv_disk_open(store_dir(h, disk, dir, sizeof dir), disk->name,
+                                          disk->disk_writable, &s->kv, why, sizeof why);
+    if (rc < 0) {
         snprintf(err, err_len, "service %s: cannot open its KV store: %s", disk->name, why);
         free(s);
         return NULL;

@@ -34,6 +34,7 @@ typedef struct run {
     int attempt;                /* 0: the first */
     int64_t due_ms;             /* a retry waiting: when (cron clock); -1: in flight */
     pw_worker_call_t *call;
+    void *claim;                /* asking the cluster whether this node runs it */
 } run_t;
 
 struct pw_cron_timer {
@@ -46,6 +47,7 @@ struct pw_cron_timer {
     pw_cron_lookup_cb lookup;
     void *lookup_arg;
     int stopped;
+    pw_cron_claim_t claim;      /* claim.claim NULL: one node, every tick is ours */
 };
 
 static int64_t wall_ms(void)
@@ -135,14 +137,34 @@ static void start_run(run_t *r)
         run_unlink_free(r);
 }
 
+static void claimed(void *arg, int won)
+{
+    run_t *r = arg;
+    r->claim = NULL;
+    if (won > 0)
+        return start_run(r);
+    if (won < 0)
+        pw_log_error("cron \"%s\" of %s: cannot tell whether another node runs this tick (the "
+                     "cluster's state is unreachable); skipped", r->trigger->text, r->trigger->service);
+    else
+        pw_log_info("cron \"%s\" of %s: this tick runs on another node", r->trigger->text,
+                    r->trigger->service);
+    run_unlink_free(r);
+}
+
 static void fire(pw_cron_timer_t *t, const trigger_t *trigger, int64_t scheduled_ms)
 {
     run_t *r = calloc(1, sizeof *r);
     if (!r)
         return;
-    *r = (run_t){ .next = t->runs, .timer = t, .trigger = trigger, .scheduled_ms = scheduled_ms };
+    *r = (run_t){ .next = t->runs, .timer = t, .trigger = trigger, .scheduled_ms = scheduled_ms,
+                  .due_ms = -1 };
     t->runs = r;
-    start_run(r);
+    if (!t->claim.claim)
+        return start_run(r);
+    if (!(r->claim = t->claim.claim(t->claim.arg, trigger->service, trigger->text, scheduled_ms,
+                                    claimed, r)))
+        claimed(r, -1);
 }
 
 /* ---- the timer ---- */
@@ -248,6 +270,21 @@ int pw_cron_timer_start(uv_loop_t *loop, const pw_config_t *config, unsigned spe
     return 0;
 }
 
+void pw_cron_timer_set_claim(pw_cron_timer_t *t, const pw_cron_claim_t *claim)
+{
+    if (!t)
+        return;
+    t->claim = *claim;
+    if (t->speed > 1) {         /* every node's fast clock: the same, from today's 00:00 UTC */
+        int64_t wall = wall_ms();
+        t->start_real_ms = t->start_clock_ms = wall - wall % 86400000;
+        int64_t now = clock_now(t);
+        for (size_t i = 0; i < t->n_triggers; i++)
+            t->triggers[i].next_ms = pw_cron_next(&t->triggers[i].cron, now);
+        arm(t);
+    }
+}
+
 void pw_cron_timer_stop(pw_cron_timer_t *t)
 {
     if (!t || t->stopped)
@@ -257,6 +294,8 @@ void pw_cron_timer_stop(pw_cron_timer_t *t)
     while (t->runs) {
         if (t->runs->call)
             pw_worker_call_cancel(t->runs->call);
+        if (t->runs->claim)
+            t->claim.cancel(t->runs->claim);
         run_unlink_free(t->runs);
     }
 }

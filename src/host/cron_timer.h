@@ -25,6 +25,21 @@ typedef pw_pool_t *(*pw_cron_lookup_cb)(void *arg, const char *service);
 int pw_cron_timer_start(uv_loop_t *loop, const pw_config_t *config, unsigned speed,
                         pw_cron_lookup_cb lookup, void *lookup_arg, pw_cron_timer_t **out,
                         char *err, size_t err_len);
+/* A cluster's nodes each run the same schedules: before a tick runs, claim() asks whether
+ * this node is the one to run it (the first to record it in the shared state); claimed(arg,
+ * won) answers later (won: 1 run it, 0 another node did, -1 unknown: skipped). It returns a
+ * handle for cancel(), or NULL when it could not ask (the tick is skipped). With a sped-up
+ * clock the nodes' clocks are lined up on the start of the UTC day, so that their ticks are
+ * the same ticks. */
+typedef void (*pw_cron_claimed_cb)(void *arg, int won);
+typedef struct {
+    void *(*claim)(void *arg, const char *service, const char *cron, int64_t tick_ms,
+                   pw_cron_claimed_cb claimed, void *claimed_arg);
+    void (*cancel)(void *handle);
+    void *arg;
+} pw_cron_claim_t;
+void pw_cron_timer_set_claim(pw_cron_timer_t *t, const pw_cron_claim_t *claim);
+
 /* No more runs: the timer stops and runs in flight are cancelled (before pools close). */
 void pw_cron_timer_stop(pw_cron_timer_t *t);
 /* Frees it (stopping it first); its handle is closed when the loop runs again. */

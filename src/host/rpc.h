@@ -34,6 +34,7 @@ typedef struct {
     pw_mailbox_t *owner_mailbox;
     pw_mailbox_t *mailbox;
     unsigned do_idle_timeout_ms;    /* --durable-object-idle-timeout; 0: the default */
+    pw_pg_pool_t *pg;           /* --storage: PostgreSQL (main loop only); NULL: SQLite */
 } pw_rpc_options_t;
 
 /* Opens every binding kind's host-wide state (KV stores, the Workflows engine...). */

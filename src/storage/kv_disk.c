@@ -6,6 +6,7 @@
  */
 #include "storage/kv_disk.h"
 #include "storage/kv.h"
+#include "storage/kv_common.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -134,26 +135,6 @@ static void on_listed(void *arg, pw_bytes_t key, int64_t expiration, pw_bytes_t 
     o[3] = l->data.len;
 }
 
-static int hex_value(int c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* The cursor is the hex of the last key listed. */
-static int cursor_decode(pw_bytes_t cursor, uint8_t *out, size_t *len)
-{
-    if (cursor.len % 2 || cursor.len / 2 > PW_KV_MAX_KEY)
-        return -1;
-    for (size_t i = 0; i < cursor.len; i += 2) {
-        int hi = hex_value(cursor.base[i]), lo = hex_value(cursor.base[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[i / 2] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = cursor.len / 2;
-    return 0;
-}
-
 /* "", complete, cursor (the hex of the last name when more follow), (name, expiration, metadata)... */
 static void answer_listing(const listing_t *l, int more, pw_kv_done_cb done, void *arg)
 {
@@ -161,8 +142,7 @@ static void answer_listing(const listing_t *l, int more, pw_kv_done_cb done, voi
     char cursor[2 * PW_KV_MAX_KEY + 1] = "";
     if (more && l->count) {
         const size_t *o = l->offs[l->count - 1];
-        for (size_t i = o[0]; i < o[1]; i++)
-            snprintf(cursor + 2 * (i - o[0]), 3, "%02x", l->data.data[i]);
+        pw_kv_cursor_encode((pw_bytes_t){ l->data.data + o[0], o[1] - o[0] }, cursor);
     }
     out[0] = pw_bytes_of("");
     out[1] = pw_bytes_of(more ? "" : "1");
@@ -183,7 +163,7 @@ static void disk_list(pw_kv_backend_t *b, const pw_kv_args_t *a, pw_kv_done_cb d
     uint8_t after[PW_KV_MAX_KEY];
     size_t after_len = 0;
     *pending = NULL;
-    if (cursor_decode(a->cursor, after, &after_len) < 0)
+    if (pw_kv_cursor_decode(a->cursor, after, &after_len) < 0)
         return fail(done, arg, "KV GET failed: 400 %s", "Invalid cursor.");
     listing_t *l = calloc(1, sizeof *l);
     if (!l)
@@ -220,26 +200,11 @@ static const pw_kv_backend_ops_t disk_ops = {
     .list = disk_list, .cancel = disk_cancel, .close = disk_close,
 };
 
-static int refuse_writes(disk_t *d, const char *service)
-{
-    if (asprintf(&d->head.refuse_put, "KV PUT failed: 405 Method Not Allowed (disk service \"%s\" "
-                 "is not writable: add writable = true)", service) < 0) {
-        d->head.refuse_put = NULL;
-        return -1;
-    }
-    if (asprintf(&d->head.refuse_delete, "KV DELETE failed: 405 Method Not Allowed (disk service "
-                 "\"%s\" is not writable)", service) < 0) {
-        d->head.refuse_delete = NULL;
-        return -1;
-    }
-    return 0;
-}
-
 int pw_kv_disk_open(const char *dir, const char *service, int writable, pw_kv_backend_t **out,
                     char *err, size_t err_len)
 {
     disk_t *d = calloc(1, sizeof *d);
-    if (!d || (!writable && refuse_writes(d, service) < 0)) {
+    if (!d || (!writable && pw_kv_refuse_writes(&d->head, service) < 0)) {
         if (d)
             disk_close(&d->head);
         snprintf(err, err_len, "out of memory");

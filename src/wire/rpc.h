@@ -16,6 +16,9 @@
 
 #define PW_RPC_MAX_FIELDS 4096      /* in a result: a KV list of 1000 keys x 3 fields, with room */
 #define PW_RPC_MAX_ARGS 128         /* in an RPC: op, binding, 100 keys of a bulk get, with room */
+/* The error name of a call that needs state the host cannot reach now (its PostgreSQL is
+ * down): the isolate raises it as an Error, and a request it fails is answered 503. */
+#define PW_RPC_UNAVAILABLE "StorageUnavailable"
 
 /* Appends a frame of `type` with id and the n fields. Returns 0 or -errno. */
 int pw_rpc_put(pw_buf_t *buf, uint8_t type, uint32_t id, const pw_bytes_t *fields, size_t n);

@@ -255,3 +255,30 @@ def make_certificates(d):
     (d / "san.ext").write_text("subjectAltName = IP:127.0.0.1\n")
     run_tool("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)
+
+
+# ---- PostgreSQL (--storage): examples/cluster/cluster.py's throwaway cluster ----
+
+def cluster_harness():
+    """examples/cluster/cluster.py as a module: Postgres, Node, Nginx, Cluster."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("pyworkerd_cluster", REPO / "examples" / "cluster" / "cluster.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One PostgreSQL for the session (initdb in /tmp, 127.0.0.1 on a free port), stopped by PID."""
+    pg = cluster_harness().Postgres().start()
+    yield pg
+    pg.remove()
+
+
+@pytest.fixture
+def pg_url(postgres, request):
+    """A database of its own for one test: the URL to give --storage."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name.lower())[:50]
+    postgres.psql(f'DROP DATABASE IF EXISTS "{name}"')
+    return postgres.create_database(name)

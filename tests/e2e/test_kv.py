@@ -195,10 +195,15 @@ def kv(tmp_path):
         s.stop(signal.SIGKILL)
 
 
-@pytest.fixture(params=["disk", "worker", "external"])
+@pytest.fixture(params=["disk", "worker", "external", "postgres"])
 def kv_any(request, kv):
-    """kv(), on each backend in turn; the external one is a KvProtocolServer run here."""
+    """kv(), on each backend in turn; the external one is a KvProtocolServer run here; the
+    postgres one is the disk service's namespace with --storage (conftest's PostgreSQL)."""
     backend = request.param
+    if backend == "postgres":
+        url = request.getfixturevalue("pg_url")
+        yield lambda source=ASYNC_WORKER, *args: kv(source, "--storage", url, *args)
+        return
     if backend != "external":
         yield lambda source=ASYNC_WORKER, *args: kv(source, *args, backend=backend)
         return

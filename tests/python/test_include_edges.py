@@ -68,5 +68,5 @@ def test_each_side_links_only_its_libraries():
     assert host_libs and not [lib for lib in host_libs if "python" in lib], host_libs
     child_libs = needed_libraries(child)
     assert any("python" in lib for lib in child_libs), child_libs
-    host_only = ("libh2o", "libuv", "libcurl", "libsqlite3", "libssl")
+    host_only = ("libh2o", "libuv", "libcurl", "libsqlite3", "libssl", "libpq")
     assert not [lib for lib in child_libs if lib.startswith(host_only)], child_libs

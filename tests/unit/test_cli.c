@@ -207,6 +207,7 @@ static const struct { const char *name, *value; } samples[] = {
     { "version", NULL }, { "help", NULL }, { "compat-date", "2024-01-01" },
     { "test-scheduled", NULL },
     { "env", "staging" }, { "var", "K:V" },
+    { "storage", "postgresql://u@127.0.0.1:5432/db" },
 };
 #define N_SAMPLES (sizeof samples / sizeof samples[0])
 
@@ -378,6 +379,20 @@ TEST(cron_test_options)
     CHECK(PARSE("help", "serve") == 0 && strstr(cli.output, "--test-cron-speed") == NULL);
 }
 
+TEST(storage_url)
+{
+    CHECK(PARSE("serve", "c.capnp") == 0 && cli.storage == NULL);
+    CHECK(PARSE("serve", "--storage=postgresql://u:p@db.example:5433/state", "c.capnp") == 0);
+    CHECK_STR(cli.storage, "postgresql://u:p@db.example:5433/state");
+    CHECK(PARSE("serve", "--storage", "postgres://h/db", "c.capnp") == 0);
+    CHECK_STR(cli.storage, "postgres://h/db");
+    CHECK(PARSE("serve", "--storage=mysql://h/db", "c.capnp") < 0);
+    CHECK(strstr(cli.output, "pyworkerd serve: --storage: expected a "
+                             "postgresql://[user[:password]@]host[:port]/dbname URL, got \"mysql://h/db\"")
+          != NULL);
+    CHECK(PARSE("serve", "--storage=", "c.capnp") < 0);
+}
+
 int main(void)
 {
     RUN(serve_defaults);
@@ -398,5 +413,6 @@ int main(void)
     RUN(repeated_options);
     RUN(workerd_options_accepted);
     RUN(cron_test_options);
+    RUN(storage_url);
     return UNIT_DONE();
 }

@@ -1,0 +1,19 @@
+# examples/cluster: one worker served by every node of a cluster. Its KV namespace is the
+# disk service "kv"; with `pyworkerd serve config.capnp --storage postgresql://...` it lives
+# in PostgreSQL (table pw_kv, namespace "kv") and every node sees the same entries.
+# `python3.11 cluster.py` starts PostgreSQL, three nodes and nginx in front of them.
+using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .guestbook),
+    (name = "kv", disk = (path = "kv-data", writable = true)),
+  ],
+  sockets = [(name = "http", address = "*:8080", http = (), service = "main")],
+);
+const guestbook :Workerd.Worker = (
+  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
+  compatibilityDate = "2025-09-01",
+  compatibilityFlags = ["python_workers"],
+  bindings = [(name = "BOOK", kvNamespace = "kv"),
+              (name = "NODE", fromEnvironment = "PYWORKERD_NODE")],
+);

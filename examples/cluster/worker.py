@@ -1,0 +1,26 @@
+# A guestbook on KV, served by any node of the cluster: POST /sign?name=N writes through the
+# node that takes the request, GET / lists what every node wrote, GET /get?key=K reads one.
+# Each answer says which node served it (the NODE binding: the node's environment).
+from urllib.parse import parse_qs, urlparse
+
+from workers import Response, WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        book = self.env.BOOK
+        url = urlparse(request.url)
+        q = {k: v[0] for k, v in parse_qs(url.query).items()}
+        node = self.env.NODE or "?"
+        if request.method == "POST" and url.path == "/sign":
+            await book.put(f"guest:{q['name']}", node, metadata={"node": node})
+            return Response.json({"signed": q["name"], "node": node})
+        if url.path == "/get":
+            return Response.json({"value": await book.get(q["key"]), "node": node})
+        if url.path == "/put" and request.method == "POST":
+            await book.put(q["key"], await request.text())
+            return Response.json({"ok": True, "node": node})
+        listing = await book.list(prefix="guest:")
+        return Response.json({"guests": [k["name"][6:] for k in listing["keys"]],
+                              "written_by": [k["metadata"]["node"] for k in listing["keys"]],
+                              "node": node})
