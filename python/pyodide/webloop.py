@@ -7,8 +7,10 @@ import asyncio
 
 __all__ = ["PyodideFuture", "PyodideTask", "WebLoop", "WebLoopPolicy"]
 
-WebLoop = asyncio.BaseEventLoop
-"""The event loop class (the isolate's loop is an asyncio selector loop)."""
+WebLoop = asyncio.AbstractEventLoop
+"""The event loop class, as Pyodide's WebLoop an AbstractEventLoop: the isolate's loop (an asyncio
+selector loop) and the views of it that code sees from a nested loop (pyworkerd/nested_loops.py)
+are both instances."""
 WebLoopPolicy = asyncio.DefaultEventLoopPolicy
 PyodideFuture = asyncio.Future
 PyodideTask = asyncio.Task
