@@ -53,7 +53,7 @@ FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/contr
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lcrypto -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
-# the pool and fetch.c's transfers stubbed in the target
+# the pool and fetch.c's transfers stubbed in the target; its error log is quiet unless FUZZ_LOG=1 (--wrap=pw_log_error)
 FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c src/host/watched_call.c src/http/request_id.c \
                    src/host/rpc.c src/host/rpc_forward.c src/host/mailbox.c src/host/binding.c src/host/binding_kv.c \
                    src/host/binding_service.c src/host/binding_fetch.c src/host/binding_workflows.c \
@@ -126,7 +126,7 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(FUZZ_LIB
 
 $(BUILD)/fuzz/fuzz_rpc: tests/fuzz/fuzz_rpc.c tests/fuzz/driver.c tests/fuzz/fuzz.h $(FUZZ_RPC_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(FUZZ_SANITIZE) -Itests/fuzz $< tests/fuzz/driver.c $(FUZZ_RPC_SRCS) -o $@ $(FUZZ_RPC_LIBS)
+	$(CC) $(ALL_CFLAGS) $(FUZZ_SANITIZE) -Itests/fuzz $< tests/fuzz/driver.c $(FUZZ_RPC_SRCS) -o $@ -Wl,--wrap=pw_log_error $(FUZZ_RPC_LIBS)
 
 run: deps
 	$(MAKE) all

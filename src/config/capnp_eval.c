@@ -4,6 +4,7 @@
  * the original line and column, never the temporary copy.
  */
 #include "config/capnp_eval.h"
+#include "config/child_output.h"
 #include "base/buf.h"
 #include "base/fd.h"
 #include "base/log.h"
@@ -12,15 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,41 +67,22 @@ static long long child_cpu_ticks(pid_t pid)
     return (long long)(utime + stime);
 }
 
-/* Reads both pipes until capnp closes them. Returns 0, -1 (a system error) or -2 (stalled
- * or too long: the caller kills it). */
-static int drain_pipes(pid_t pid, int out_fd, int err_fd, run_t *r)
+/* capnp's progress: output, or CPU time spent since the last tick. */
+typedef struct {
+    long long start, progress, cpu;
+} watch_t;
+
+/* Stops capnp when it stalled for CAPNP_STALL_MS or ran CAPNP_MAX_MS in all. */
+static int capnp_tick(void *arg, pid_t pid, int got_output)
 {
-    struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
-    pw_buf_t *bufs[2] = { &r->out, &r->err };
-    int open_fds = 2;
-    char chunk[65536];
-    long long start = (long long)pw_clock_ms(), progress = start, cpu = child_cpu_ticks(pid);
-    while (open_fds > 0) {
-        int ready = poll(fds, 2, CAPNP_TICK_MS);
-        if (ready < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        long long now = (long long)pw_clock_ms(), cpu_now = child_cpu_ticks(pid);
-        if (ready > 0 || cpu_now != cpu) progress = now;
-        cpu = cpu_now;
-        if (now - progress > CAPNP_STALL_MS || now - start > CAPNP_MAX_MS) return -2;
-        for (int i = 0; i < 2 && ready > 0; i++) {
-            if (fds[i].fd < 0 || !fds[i].revents) continue;
-            ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
-            if (n < 0 && errno == EINTR) continue;
-            if (n > 0) {
-                if (pw_buf_append_text(bufs[i], chunk, (size_t)n) < 0) return -1;
-                continue;
-            }
-            fds[i].fd = -1;
-            open_fds--;
-        }
-    }
-    return 0;
+    watch_t *w = arg;
+    long long now = (long long)pw_clock_ms(), cpu_now = child_cpu_ticks(pid);
+    if (got_output || cpu_now != w->cpu)
+        w->progress = now;
+    w->cpu = cpu_now;
+    return now - w->progress > CAPNP_STALL_MS || now - w->start > CAPNP_MAX_MS;
 }
 
-/* Runs argv (argv[0] = "capnp", looked up on PATH) and collects stdout, stderr and status. */
 /* capnp names files as it was given them or relative to the current directory: compare the
  * files themselves. */
 static int same_file(const char *a, const char *b)
@@ -129,40 +107,21 @@ static void sync_pwd(void)
 static int run_capnp(char *const argv[], const char *config, run_t *r, char *err, size_t err_len)
 {
     sync_pwd();
-    int out_pipe[2], err_pipe[2];
     memset(r, 0, sizeof *r);
-    if (pipe2(out_pipe, O_CLOEXEC) < 0) goto sys_error;
-    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
-        close(out_pipe[0]);
-        close(out_pipe[1]);
-        goto sys_error;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], STDERR_FILENO);
-    pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(out_pipe[1]);
-    close(err_pipe[1]);
+    pw_child_t child;
+    int rc = pw_child_start(argv[0], argv, 1, &child);
     if (rc != 0) {
-        close(out_pipe[0]);
-        close(err_pipe[0]);
         snprintf(err, err_len, "Cannot run the Cap'n Proto compiler `capnp` (%s). pyworkerd needs "
                  "it on PATH to read .capnp configs (Debian: apt-get install capnproto).",
                  strerror(rc));
         return -1;
     }
-    int drained = drain_pipes(pid, out_pipe[0], err_pipe[0], r);
-    if (drained == -2) kill(pid, SIGKILL);      /* our own child, not yet reaped */
-    close(out_pipe[0]);
-    close(err_pipe[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) goto sys_error;
-    }
-    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    long long now = (long long)pw_clock_ms();
+    watch_t w = { now, now, child_cpu_ticks(child.pid) };
+    int drained = pw_child_collect(&child, &r->out, &r->err, CAPNP_TICK_MS, capnp_tick, &w);
+    int saved = errno;
+    if ((r->status = pw_child_wait(child.pid)) < 0) goto sys_error;
+    errno = saved;
     if (drained == -2) {
         snprintf(err, err_len, "%s: capnp made no progress for %d seconds while reading the "
                  "config and was stopped (does it embed or import something that never ends, "

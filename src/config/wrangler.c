@@ -8,18 +8,16 @@
 
 #include "base/buf.h"
 #include "base/paths.h"
+#include "config/child_output.h"
 
 #include <cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -93,15 +91,6 @@ static int args_project(args_t *a, const pw_wrangler_options_t *w, const char *c
 
 /* ---- running it ---- */
 
-static int wait_child(pid_t pid)
-{
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 /* Runs argv with stdout and stderr inherited; returns its exit status or -1. */
 static int run_inherited(args_t *a)
 {
@@ -112,64 +101,20 @@ static int run_inherited(args_t *a)
         fprintf(stderr, "cannot run %s: %s\n", PYTHON, strerror(rc));
         return -1;
     }
-    return wait_child(pid);
-}
-
-/* Reads out and err to their ends. */
-static int drain(int out_fd, int err_fd, pw_buf_t *out, pw_buf_t *err)
-{
-    struct pollfd fds[2] = { { out_fd, POLLIN, 0 }, { err_fd, POLLIN, 0 } };
-    pw_buf_t *bufs[2] = { out, err };
-    char chunk[65536];
-    int open_fds = 2;
-    while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        for (int i = 0; i < 2; i++) {
-            if (fds[i].fd < 0 || !fds[i].revents) continue;
-            ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
-            if (n < 0 && errno == EINTR) continue;
-            if (n > 0) {
-                if (pw_buf_append_text(bufs[i], chunk, (size_t)n) < 0) return -1;
-                continue;
-            }
-            fds[i].fd = -1;
-            open_fds--;
-        }
-    }
-    return 0;
+    return pw_child_wait(pid);
 }
 
 /* Runs argv, collecting stdout and stderr; returns its exit status or -1. */
 static int run_captured(args_t *a, pw_buf_t *out, pw_buf_t *errs)
 {
-    int op[2], ep[2];
-    if (pipe2(op, O_CLOEXEC) < 0) return -1;
-    if (pipe2(ep, O_CLOEXEC) < 0) {
-        close(op[0]);
-        close(op[1]);
-        return -1;
-    }
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, op[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&fa, ep[1], STDERR_FILENO);
-    pid_t pid;
-    int rc = posix_spawn(&pid, PYTHON, &fa, NULL, (char *const *)a->argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(op[1]);
-    close(ep[1]);
-    if (rc == 0 && drain(op[0], ep[0], out, errs) < 0)
-        kill(pid, SIGKILL);         /* our own child, not yet reaped */
-    close(op[0]);
-    close(ep[0]);
+    pw_child_t child;
+    int rc = pw_child_start(PYTHON, (char *const *)a->argv, 0, &child);
     if (rc != 0) {
         errno = rc;
         return -1;
     }
-    return wait_child(pid);
+    pw_child_collect(&child, out, errs, 0, NULL, NULL);     /* a failure kills it */
+    return pw_child_wait(child.pid);
 }
 
 /* ---- its answer ---- */

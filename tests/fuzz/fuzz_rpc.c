@@ -26,8 +26,26 @@
 #include "host/port.h"
 #include "host/pool_pin.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- the host's error log: quiet (what a run logs is expected), FUZZ_LOG=1 shows it ---- */
+
+void __wrap_pw_log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void __wrap_pw_log_error(const char *fmt, ...)
+{
+    const char *on = getenv("FUZZ_LOG");
+    if (!on || strcmp(on, "1") != 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("pyworkerd: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
 
 /* ---- stubs: pools (service calls and KV to a worker) and fetch transfers ---- */
 
