@@ -142,6 +142,7 @@ def build(w: Worker, wname: str, disks: dict, workers: set[str], notes: list[str
     notes.extend(b.queues(w.get("queues", {}).get("producers", [])))
     b.workflows(w.get("workflows", []))
     b.services(w.get("services", []))
+    b.hyperdrive(w.get("hyperdrive", []))
     static = assets(w, wname, disks, notes)
     if static and static[1]:
         b.add({"name": static[1], "service": {"name": static[0]}}, "Assets", w.get("assets")["directory"])
