@@ -813,6 +813,8 @@ int main(int argc, char **argv)
         return pw_wrangler_print_config(&cli.wrangler);
     case PW_CMD_INIT:
         return pw_wrangler_init(cli.config_path);
+    case PW_CMD_D1:
+        return pw_wrangler_d1(cli.d1_argc, cli.d1_argv);
     default:
         fprintf(stderr, "%s\n", cli.output);
         return 1;
