@@ -167,6 +167,14 @@ typedef struct {
     char *disk_path;            /* PW_SERVICE_DISK */
     int disk_writable;
     int disk_allow_dotfiles;
+    /* disk.assets (pyworkerd's extension, from wrangler's [assets]): the directory answers as
+     * Cloudflare's static assets do (http/assets_rules.h); NULL words: the defaults */
+    int disk_assets;
+    char *assets_html_handling;
+    char *assets_not_found_handling;
+    char *assets_worker;        /* a socket serving it calls this worker when no asset answers */
+    char **assets_worker_first; /* runWorkerFirst glob patterns; "!" excludes */
+    size_t n_assets_worker_first;
     int external_tcp;           /* PW_SERVICE_EXTERNAL: `tcp` (a hyperdrive's database) */
 } pw_service_t;
 

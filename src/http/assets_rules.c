@@ -195,6 +195,35 @@ void pw_assets_intent(const pw_assets_rules_t *rules, const char *path, pw_asset
         out->action = PW_ASSETS_NONE;
 }
 
+static int glob_matches(const char *pattern, const char *s)
+{
+    for (; *pattern; pattern++, s++) {
+        if (*pattern == '*') {
+            for (const char *rest = s;; rest++) {
+                if (glob_matches(pattern + 1, rest))
+                    return 1;
+                if (!*rest)
+                    return 0;
+            }
+        }
+        if (*s != *pattern)
+            return 0;
+    }
+    return *s == '\0';
+}
+
+int pw_assets_worker_first(const char *const *patterns, size_t n, const char *path)
+{
+    int included = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (patterns[i][0] == '!' && glob_matches(patterns[i] + 1, path))
+            return 0;
+        if (patterns[i][0] != '!' && glob_matches(patterns[i], path))
+            included = 1;
+    }
+    return included;
+}
+
 int pw_assets_html_handling(const char *words)
 {
     static const char *const names[] = { "auto-trailing-slash", "force-trailing-slash",

@@ -46,6 +46,10 @@ typedef int (*pw_assets_exists_fn)(void *arg, const char *path);
 void pw_assets_intent(const pw_assets_rules_t *rules, const char *path, pw_assets_exists_fn exists,
                       void *arg, pw_assets_intent_t *out);
 
+/* run_worker_first's list form: 1 when a pattern matches `path` and no "!pattern" does; a star
+ * matches any run of characters, slashes included (e.g. "/api/" then a star). */
+int pw_assets_worker_first(const char *const *patterns, size_t n, const char *path);
+
 /* wrangler's words ("auto-trailing-slash", "single-page-application", ...) → the enum; -1 if
  * not one of them. */
 int pw_assets_html_handling(const char *words);
