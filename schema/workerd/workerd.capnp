@@ -498,6 +498,18 @@ struct Worker {
     # @annually, @monthly, @weekly, @daily, @midnight, @hourly. A tick missed while the server
     # was not running is not run later.
 
+    queueProducers @8 :List(QueueProducer);
+    # Settings of this worker's queue producer bindings (wrangler's [[queues.producers]]).
+
+    struct QueueProducer {
+      binding @0 :Text;
+      # The producer binding's name.
+
+      deliveryDelay @1 :UInt32;
+      # delivery_delay: seconds before a message sent without delaySeconds is delivered,
+      # 0 to 86400.
+    }
+
     struct QueueConsumer {
       queue @0 :Text;
       # The queue's name: 1 to 63 lowercase letters, digits, '-' or '_'.

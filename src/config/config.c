@@ -934,7 +934,7 @@ static int load_worker_options(ctx_t *c, const char *svc, const cJSON *wj, pw_wo
 {
     static const char *const known[] = {
         "memoryLimitMib", "cpuLimitMs", "requestTimeoutMs", "maxConcurrentRequests",
-        "minIsolates", "maxIsolates", "queueConsumers", "crons", NULL,
+        "minIsolates", "maxIsolates", "queueConsumers", "crons", "queueProducers", NULL,
     };
     unsigned *const fields[] = {
         &o->memory_limit_mib, &o->cpu_limit_ms, &o->request_timeout_ms, &o->max_concurrent,

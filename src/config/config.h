@@ -84,6 +84,13 @@ typedef struct {
     unsigned max_concurrency;       /* 0: automatic; 1..250 */
 } pw_queue_consumer_t;
 
+/* A producer binding's default delay (`pyworkerd.queueProducers`, wrangler's
+ * [[queues.producers]] delivery_delay): for messages sent without delaySeconds. */
+typedef struct {
+    char *binding;
+    unsigned delivery_delay_s;      /* 0..PW_QUEUE_MAX_DELAY_S */
+} pw_queue_producer_t;
+
 #define PW_QUEUE_MAX_BATCH 100          /* messages per batch (sendBatch and delivery) */
 #define PW_QUEUE_MAX_DELAY_S 86400      /* delaySeconds, retry_delay: 24 hours */
 #define PW_QUEUE_MAX_NAME 63
@@ -98,6 +105,8 @@ typedef struct {
     unsigned max_isolates;
     pw_queue_consumer_t *queue_consumers;
     size_t n_queue_consumers;
+    pw_queue_producer_t *queue_producers;
+    size_t n_queue_producers;
     char **crons;                   /* cron expressions (config/cron.h), each checked */
     size_t n_crons;
 } pw_worker_options_t;

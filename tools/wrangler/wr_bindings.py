@@ -144,11 +144,7 @@ class Bindings:
 
     def queues(self, producers: list) -> list[str]:
         notes = []
-        for i, item in enumerate(producers):
-            if item.get("delivery_delay"):
-                notes.append(f"{self.w.where('queues', 'producers', i, 'delivery_delay')}: "
-                             f"delivery_delay is not supported by pyworkerd: pass "
-                             f"delaySeconds to send() instead")
+        for item in producers:
             self.add({"name": item["binding"], "queue": {"name": item["queue"]}}, "Queue",
                      item["queue"])
         return notes

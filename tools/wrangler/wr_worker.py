@@ -75,6 +75,10 @@ def options(w: Worker) -> dict:
         opts["cpuLimitMs"] = w.get("limits")["cpu_ms"]
     if w.get("queues", {}).get("consumers"):
         opts["queueConsumers"] = consumers(w)
+    delays = [{"binding": p["binding"], "deliveryDelay": p["delivery_delay"]}
+              for p in w.get("queues", {}).get("producers", []) if p.get("delivery_delay")]
+    if delays:
+        opts["queueProducers"] = delays
     if w.get("triggers", {}).get("crons"):
         opts["crons"] = list(w.get("triggers")["crons"])
     return opts
