@@ -27,6 +27,7 @@
 #include "host/worker_dir.h"
 #include "http/request_id.h"
 #include "http/server.h"
+#include "http/static_assets.h"
 #include "http/static_handler.h"
 
 #include <errno.h>
@@ -265,14 +266,20 @@ static int serve_disk(host_t *host, size_t i, pw_listener_spec_t *spec)
     char err[PATH_MAX + 256];
     if (!svc || svc->kind != PW_SERVICE_DISK)
         return 0;
-    if (pw_static_dir_open(svc->name, svc->disk_path, svc->disk_writable, svc->disk_allow_dotfiles,
-                           &host->socket_dirs[i], err, sizeof err) < 0) {
+    if (pw_static_dir_open_service(svc, &host->socket_dirs[i], err, sizeof err) < 0) {
         fprintf(stderr, "socket %s: %s\n", spec->socket_name, err);
         return -1;
     }
+    spec->files = host->socket_dirs[i];
+    if (svc->assets_worker) {           /* a worker's assets: they answer first, then the worker */
+        spec->worker = pool_of(host, svc->assets_worker);
+        if (!spec->worker)
+            fprintf(stderr, "socket %s: disk.assets.worker \"%s\" is not a Python worker\n",
+                    spec->socket_name, svc->assets_worker);
+        return spec->worker ? 0 : -1;
+    }
     spec->ops = &pw_static_files_ops;
     spec->worker = host->socket_dirs[i];
-    spec->files = host->socket_dirs[i];
     return 0;
 }
 
@@ -392,9 +399,14 @@ static int start_shards(host_t *host)
         specs[i] = (pw_listener_spec_t){ .socket_name = s->name, .address = s->address,
                                          .ops = &pw_pool_worker_ops, .socket = s, .share = &shares[i] };
         worker_index[i] = service_index(host, s->service);
+        const pw_service_t *svc = pw_config_service(host->config, s->service);
         if (host->socket_dirs && host->socket_dirs[i]) {  /* files: every loop serves the one dir */
-            specs[i].ops = &pw_static_files_ops;
             specs[i].files = host->socket_dirs[i];
+            if (svc && svc->assets_worker) {            /* ... before the worker */
+                worker_index[i] = service_index(host, svc->assets_worker);
+                continue;
+            }
+            specs[i].ops = &pw_static_files_ops;
             specs[i].worker = host->socket_dirs[i];
             worker_index[i] = SIZE_MAX;
         }
@@ -813,6 +825,8 @@ int main(int argc, char **argv)
         return pw_wrangler_print_config(&cli.wrangler);
     case PW_CMD_INIT:
         return pw_wrangler_init(cli.config_path);
+    case PW_CMD_D1:
+        return pw_wrangler_d1(cli.d1_argc, cli.d1_argv);
     default:
         fprintf(stderr, "%s\n", cli.output);
         return 1;

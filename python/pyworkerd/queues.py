@@ -73,9 +73,12 @@ def encode_body(body: Any, content_type: str) -> bytes:
     return bindings.python_to_rpc(body)
 
 
+_DELAY_UNSET = 0xFFFFFFFF        # the host applies the binding's delivery_delay
+
+
 def _delay(value: Any) -> int:
     if value is None:
-        return 0
+        return _DELAY_UNSET
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"delaySeconds must be a number, not {type(value).__name__}")
     if value < 0:

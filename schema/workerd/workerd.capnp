@@ -498,6 +498,18 @@ struct Worker {
     # @annually, @monthly, @weekly, @daily, @midnight, @hourly. A tick missed while the server
     # was not running is not run later.
 
+    queueProducers @8 :List(QueueProducer);
+    # Settings of this worker's queue producer bindings (wrangler's [[queues.producers]]).
+
+    struct QueueProducer {
+      binding @0 :Text;
+      # The producer binding's name.
+
+      deliveryDelay @1 :UInt32;
+      # delivery_delay: seconds before a message sent without delaySeconds is delivered,
+      # 0 to 86400.
+    }
+
     struct QueueConsumer {
       queue @0 :Text;
       # The queue's name: 1 to 63 lowercase letters, digits, '-' or '_'.
@@ -565,6 +577,24 @@ struct DiskDirectory {
 
   allowDotfiles @2 :Bool = false;
   # Serve names starting with '.' (never "." or "..").
+
+  assets @3 :AssetsOptions;
+  # pyworkerd extension (wrangler's [assets]): answer as Cloudflare's Workers static assets do.
+}
+
+struct AssetsOptions {
+  # pyworkerd extension: the rules of Cloudflare's static assets for a read-only directory.
+  htmlHandling @0 :Text = "auto-trailing-slash";
+  # "auto-trailing-slash", "force-trailing-slash", "drop-trailing-slash" or "none".
+
+  notFoundHandling @1 :Text = "none";
+  # "none" (404), "single-page-application" (/index.html, 200), "404-page" (nearest 404.html).
+
+  worker @2 :Text;
+  # A socket serving this directory calls this worker service when no asset answers.
+
+  runWorkerFirst @3 :List(Text);
+  # Paths ("/api/*"; "!/api/docs/*" excludes) that go to `worker` before any asset.
 }
 
 # ---------------------------------------------------------------------------------------------

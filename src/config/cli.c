@@ -31,6 +31,7 @@ static const char top_usage[] =
     "  dev      Run a Cloudflare Python Workers project (wrangler.toml) for development.\n"
     "  config   Print a wrangler project's config as a workerd config.\n"
     "  init     Create a new Python Workers project.\n"
+    "  d1       Run SQL on a project's local D1 database (execute, migrations list|apply).\n"
     "\n"
     "See 'pyworkerd help <command>' for more information on a specific command.\n"
     "\n"
@@ -90,6 +91,7 @@ static const char *command_prog(const pw_cli_t *cli)
     case PW_CMD_DEV: return "pyworkerd dev";
     case PW_CMD_CONFIG: return "pyworkerd config";
     case PW_CMD_INIT: return "pyworkerd init";
+    case PW_CMD_D1: return "pyworkerd d1";
     default: return "pyworkerd serve";
     }
 }
@@ -766,6 +768,13 @@ int pw_cli_parse(int argc, char **argv, pw_cli_t *cli)
     if (strcmp(cmd, "dev") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_DEV);
     if (strcmp(cmd, "config") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_CONFIG);
     if (strcmp(cmd, "init") == 0) return parse_command(cli, argc, argv, 2, PW_CMD_INIT);
+    if (strcmp(cmd, "d1") == 0) {
+        /* the translator parses these as wrangler's d1 commands do (tools/wrangler/wr_d1.py) */
+        cli->cmd = PW_CMD_D1;
+        cli->d1_argv = argv + 2;
+        cli->d1_argc = argc - 2;
+        return 0;
+    }
     if (cmd[0] == '-') return parse_top_option(cli, cmd);
     return usage_error(cli, "pyworkerd", "%s: no such command", cmd);
 }

@@ -25,6 +25,7 @@ typedef enum {
     PW_CMD_DEV,         /* `pyworkerd dev`: serve a wrangler project with wrangler dev's defaults */
     PW_CMD_CONFIG,      /* `pyworkerd config [wrangler file]`: print it as a workerd config */
     PW_CMD_INIT,        /* `pyworkerd init NAME`: write a new project (config_path = NAME) */
+    PW_CMD_D1,          /* `pyworkerd d1 ...`: wrangler's d1 commands (d1_argv, d1_argc) */
 } pw_cmd_t;
 
 
@@ -76,6 +77,8 @@ typedef struct {
                                  * fast (tests; 0: real time) */
     /* wrangler projects (dev, config, and serve of a wrangler file) */
     pw_wrangler_options_t wrangler;     /* -c/--config, --env, --var */
+    char **d1_argv;             /* PW_CMD_D1: the words after `d1`, passed on as they are */
+    int d1_argc;
     int dev_port;               /* dev --port (default 8787; 0: any free port) */
     const char *dev_ip;         /* dev --ip (default 127.0.0.1; wrangler's "localhost") */
     int dev_https;              /* dev --local-protocol https */

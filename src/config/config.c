@@ -934,7 +934,7 @@ static int load_worker_options(ctx_t *c, const char *svc, const cJSON *wj, pw_wo
 {
     static const char *const known[] = {
         "memoryLimitMib", "cpuLimitMs", "requestTimeoutMs", "maxConcurrentRequests",
-        "minIsolates", "maxIsolates", "queueConsumers", "crons", NULL,
+        "minIsolates", "maxIsolates", "queueConsumers", "crons", "queueProducers", NULL,
     };
     unsigned *const fields[] = {
         &o->memory_limit_mib, &o->cpu_limit_ms, &o->request_timeout_ms, &o->max_concurrent,
@@ -1124,9 +1124,27 @@ static int load_external(ctx_t *c, const char *svc, const cJSON *ej, pw_service_
     return s->external_address ? 0 : oom(c);
 }
 
+/* disk.assets: copied as given; http/static_dir.c checks the words when it opens the dir. */
+static int load_assets(ctx_t *c, const char *svc, const cJSON *aj, pw_service_t *s)
+{
+    static const char *const known[] = { "htmlHandling", "notFoundHandling", "worker",
+                                         "runWorkerFirst", NULL };
+    if (reject_unknown(c, aj, known, svc, "disk.assets.", NO_LOC) < 0) return -1;
+    const char *html = json_str(aj, "htmlHandling"), *nf = json_str(aj, "notFoundHandling");
+    const char *worker = json_str(aj, "worker");
+    s->disk_assets = 1;
+    if ((html && !(s->assets_html_handling = strdup(html))) ||
+        (nf && !(s->assets_not_found_handling = strdup(nf))) ||
+        (worker && !(s->assets_worker = strdup(worker))) ||
+        json_str_list(cJSON_GetObjectItemCaseSensitive(aj, "runWorkerFirst"),
+                      &s->assets_worker_first, &s->n_assets_worker_first) < 0)
+        return oom(c);
+    return 0;
+}
+
 static int load_disk(ctx_t *c, const char *svc, const cJSON *dj, pw_service_t *s)
 {
-    static const char *const known[] = { "path", "writable", "allowDotfiles", NULL };
+    static const char *const known[] = { "path", "writable", "allowDotfiles", "assets", NULL };
     if (reject_unknown(c, dj, known, svc, "disk.", NO_LOC) < 0) return -1;
     const char *path = cli_override(c->opts->directory_overrides, c->opts->n_directory_overrides, svc);
     if (!path) path = json_str(dj, "path");
@@ -1143,6 +1161,9 @@ static int load_disk(ctx_t *c, const char *svc, const cJSON *dj, pw_service_t *s
     s->disk_path = strdup(path);
     s->disk_writable = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "writable"));
     s->disk_allow_dotfiles = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(dj, "allowDotfiles"));
+    const cJSON *aj = cJSON_GetObjectItemCaseSensitive(dj, "assets");
+    if (aj && load_assets(c, svc, aj, s) < 0)
+        return -1;
     return s->disk_path ? 0 : oom(c);
 }
 
@@ -1719,6 +1740,10 @@ void pw_config_free(pw_config_t *config)
         free(s->network_tls.trusted_pem);
         free(s->external_address);
         free(s->disk_path);
+        free(s->assets_html_handling);
+        free(s->assets_not_found_handling);
+        free(s->assets_worker);
+        free_strs(s->assets_worker_first, s->n_assets_worker_first);
     }
     free(config->services);
     for (size_t i = 0; i < config->n_sockets; i++) {

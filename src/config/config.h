@@ -84,6 +84,13 @@ typedef struct {
     unsigned max_concurrency;       /* 0: automatic; 1..250 */
 } pw_queue_consumer_t;
 
+/* A producer binding's default delay (`pyworkerd.queueProducers`, wrangler's
+ * [[queues.producers]] delivery_delay): for messages sent without delaySeconds. */
+typedef struct {
+    char *binding;
+    unsigned delivery_delay_s;      /* 0..PW_QUEUE_MAX_DELAY_S */
+} pw_queue_producer_t;
+
 #define PW_QUEUE_MAX_BATCH 100          /* messages per batch (sendBatch and delivery) */
 #define PW_QUEUE_MAX_DELAY_S 86400      /* delaySeconds, retry_delay: 24 hours */
 #define PW_QUEUE_MAX_NAME 63
@@ -98,6 +105,8 @@ typedef struct {
     unsigned max_isolates;
     pw_queue_consumer_t *queue_consumers;
     size_t n_queue_consumers;
+    pw_queue_producer_t *queue_producers;
+    size_t n_queue_producers;
     char **crons;                   /* cron expressions (config/cron.h), each checked */
     size_t n_crons;
 } pw_worker_options_t;
@@ -167,6 +176,14 @@ typedef struct {
     char *disk_path;            /* PW_SERVICE_DISK */
     int disk_writable;
     int disk_allow_dotfiles;
+    /* disk.assets (pyworkerd's extension, from wrangler's [assets]): the directory answers as
+     * Cloudflare's static assets do (http/assets_rules.h); NULL words: the defaults */
+    int disk_assets;
+    char *assets_html_handling;
+    char *assets_not_found_handling;
+    char *assets_worker;        /* a socket serving it calls this worker when no asset answers */
+    char **assets_worker_first; /* runWorkerFirst glob patterns; "!" excludes */
+    size_t n_assets_worker_first;
     int external_tcp;           /* PW_SERVICE_EXTERNAL: `tcp` (a hyperdrive's database) */
 } pw_service_t;
 

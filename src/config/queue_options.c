@@ -110,6 +110,28 @@ static int load_consumers(const fail_t *f, const cJSON *list, pw_worker_options_
     return 0;
 }
 
+static int load_producers(const fail_t *f, const cJSON *list, pw_worker_options_t *o)
+{
+    size_t n = cJSON_IsArray(list) ? (size_t)cJSON_GetArraySize(list) : 0;
+    if (n == 0)
+        return 0;
+    if (!(o->queue_producers = calloc(n, sizeof *o->queue_producers)))
+        return fail_at(f, NULL, 0, "out of memory while loading the config");
+    const cJSON *pj;
+    cJSON_ArrayForEach(pj, list) {
+        pw_queue_producer_t *p = &o->queue_producers[o->n_queue_producers++];
+        const cJSON *name = cJSON_GetObjectItemCaseSensitive(pj, "binding");
+        if (!cJSON_IsString(name) || !*name->valuestring)
+            return fail_at(f, "queueProducers", 1, "pyworkerd.queueProducers: each needs a binding");
+        if (read_number(f, pj, "deliveryDelay", 0, 0, PW_QUEUE_MAX_DELAY_S, " seconds",
+                        &p->delivery_delay_s) < 0)
+            return -1;
+        if (!(p->binding = strdup(name->valuestring)))
+            return fail_at(f, NULL, 0, "out of memory while loading the config");
+    }
+    return 0;
+}
+
 static int64_t now_ms(void)
 {
     struct timeval tv;
@@ -149,7 +171,8 @@ int pw_queue_options_load(const cJSON *ext, pw_worker_options_t *o, char *err, s
     fail_t f = { err, err_len, at, at_field };
     if (!ext)
         return 0;
-    if (load_consumers(&f, cJSON_GetObjectItemCaseSensitive(ext, "queueConsumers"), o) < 0)
+    if (load_consumers(&f, cJSON_GetObjectItemCaseSensitive(ext, "queueConsumers"), o) < 0 ||
+        load_producers(&f, cJSON_GetObjectItemCaseSensitive(ext, "queueProducers"), o) < 0)
         return -1;
     return load_crons(&f, cJSON_GetObjectItemCaseSensitive(ext, "crons"), o);
 }
@@ -161,6 +184,11 @@ void pw_queue_options_free(pw_worker_options_t *o)
         free(o->queue_consumers[i].dead_letter_queue);
     }
     free(o->queue_consumers);
+    for (size_t i = 0; i < o->n_queue_producers; i++)
+        free(o->queue_producers[i].binding);
+    free(o->queue_producers);
+    o->queue_producers = NULL;
+    o->n_queue_producers = 0;
     for (size_t i = 0; i < o->n_crons; i++)
         free(o->crons[i]);
     free(o->crons);

@@ -1,6 +1,7 @@
 /* queue_options.h — the queue and cron parts of a worker's `pyworkerd = (...)` extension
  * (host process, config loading): `queueConsumers` (wrangler's [[queues.consumers]]
- * settings, each checked against Cloudflare's limits) and `crons` (each parsed as
+ * settings, each checked against Cloudflare's limits), `queueProducers` (a producer
+ * binding's delivery_delay) and `crons` (each parsed as
  * config/cron.h does), and the checks across workers: a queue has one consumer, and a
  * queue binding's name must not be a service's. config.c calls these and adds the file and
  * line: every error says which text of the config to point at (*at).

@@ -262,6 +262,24 @@ int pw_wrangler_print_config(const pw_wrangler_options_t *w)
     return status < 0 ? 1 : status;
 }
 
+int pw_wrangler_d1(int argc, char **argv)
+{
+    args_t a;
+    char err[512];
+    if (args_start(&a, "d1", err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    if ((size_t)argc + a.n + 1 > MAX_ARGS) {
+        fprintf(stderr, "pyworkerd d1: too many arguments\n");
+        return 1;
+    }
+    for (int i = 0; i < argc; i++)
+        args_add(&a, argv[i], NULL);
+    int status = run_inherited(&a);
+    return status < 0 ? 1 : status;
+}
+
 int pw_wrangler_init(const char *name)
 {
     args_t a;

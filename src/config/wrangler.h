@@ -51,4 +51,8 @@ int pw_wrangler_print_config(const pw_wrangler_options_t *w);
 /* `pyworkerd init NAME`: writes a new project. Returns the translator's exit status. */
 int pw_wrangler_init(const char *name);
 
+/* `pyworkerd d1 ARGS...` (execute, migrations list|apply): the translator runs them against
+ * the project's local databases, its output on ours. Returns its exit status. */
+int pw_wrangler_d1(int argc, char **argv);
+
 #endif

@@ -11,6 +11,7 @@
 #include "host/binding.h"
 #include "host/port.h"
 #include "http/static_answer.h"
+#include "http/static_assets.h"
 #include "http/static_path.h"
 
 #include <cjson/cJSON.h>
@@ -70,8 +71,7 @@ static int open_target(disk_host_t *h, const pw_config_t *config, const pw_bindi
     h->dirs = grown;
     h->dirs[h->n] = (disk_dir_t){ .service = t->name };
     char why[2048];
-    if (pw_static_dir_open(t->name, t->disk_path, t->disk_writable, t->disk_allow_dotfiles,
-                           &h->dirs[h->n].dir, why, sizeof why) < 0) {
+    if (pw_static_dir_open_service(t, &h->dirs[h->n].dir, why, sizeof why) < 0) {
         snprintf(err, err_len, "service %s: binding \"%s\": %s", worker, b->name, why);
         return -1;
     }
@@ -154,6 +154,7 @@ static cJSON *read_request(pw_bytes_t payload, pw_static_request_t *r)
     }
     r->method = method;
     r->path = (pw_bytes_t){ (const uint8_t *)path, path_len };
+    r->query = pw_static_url_query((const char *)url.base, url.len);
     r->body = (pw_bytes_t){ nl + 1, payload.len - (size_t)(nl + 1 - payload.base) };
     read_headers(cJSON_GetObjectItemCaseSensitive(head, "headers"), r);
     return head;

@@ -2,7 +2,8 @@
  * `queue = "NAME"` binding sends messages into the host's queues (host/queues.h), whose
  * engine it opens. Two ops, one handler: queue.send (send(): one message) and
  * queue.send_batch (sendBatch(): 1 to 100), whose third field packs the messages, each
- *   content type (1 byte: 'j' json, 't' text, 'b' bytes, 'v' v8), delaySeconds (u32 LE),
+ *   content type (1 byte: 'j' json, 't' text, 'b' bytes, 'v' v8), delaySeconds (u32 LE;
+ *   DELAY_UNSET: none given, so the binding's delivery_delay, pyworkerd.queueProducers),
  *   body length (u32 LE), body
  * (the isolate has already encoded each body for its content type). Every message is
  * checked against Cloudflare's limits before any is stored; the call is answered once the
@@ -24,6 +25,19 @@ typedef struct {
     size_t n;
     size_t bytes, largest;
 } unpacked_t;
+
+#define DELAY_UNSET 0xFFFFFFFFu
+
+/* The caller's delivery_delay for binding b (0 when it sets none). */
+static uint32_t default_delay(const pw_binding_call_t *c)
+{
+    const queue_worker_t *w = c->state;
+    const pw_worker_options_t *o = &w->caller->worker.options;
+    for (size_t i = 0; i < o->n_queue_producers; i++)
+        if (strcmp(o->queue_producers[i].binding, ((const pw_binding_t *)c->binding)->name) == 0)
+            return o->queue_producers[i].delivery_delay_s;
+    return 0;
+}
 
 static uint32_t le32(const uint8_t *p)
 {
@@ -50,6 +64,8 @@ static int unpack(const pw_binding_call_t *c, pw_bytes_t packed, int batch, unpa
     while (p < end) {
         const char *type = end - p >= 9 ? content_type(p[0]) : NULL;
         uint32_t delay = type ? le32(p + 1) : 0, len = type ? le32(p + 5) : 0;
+        if (delay == DELAY_UNSET)
+            delay = default_delay(c);
         if (!type || (size_t)(end - p - 9) < len) {
             pw_port_reply_error(c->port, c->id, "TypeError", "Queue %s: malformed messages", what);
             return -1;

@@ -21,7 +21,9 @@
 #include "http/peer_gone.h"
 #include "http/request_head.h"
 #include "http/request_id.h"
+#include "http/static_assets.h"
 #include "http/static_handler.h"
+#include "http/static_path.h"
 #include "http/tls_server.h"
 #include "http/ws_upgrade.h"
 
@@ -73,6 +75,7 @@ struct listener {
     char server_ip[INET6_ADDRSTRLEN];   /* the bound address, unless a wildcard ("") */
     uint32_t server_port;
     const pw_static_dir_t *files;       /* a disk service: requests go to pw_static_serve */
+    int assets_first;           /* files are a worker's assets: they answer first, else the worker */
 };
 
 /* A streamed body on its way to the client. */
@@ -600,6 +603,17 @@ static void serve_files(http_call_t *hc)
     pw_static_serve(l->files, hc->req, hc->url, &how);
 }
 
+/* A worker's assets before the worker, as on Cloudflare (static_assets.h). */
+static int assets_claim(listener_t *l, http_call_t *hc)
+{
+    const char *path;
+    size_t len;
+    if (pw_static_url_path(hc->url.base, hc->url.len, &path, &len) < 0)
+        return 0;
+    pw_bytes_t method = { (const uint8_t *)hc->req->input.method.base, hc->req->input.method.len };
+    return pw_static_assets_claim(l->files, method, (pw_bytes_t){ (const uint8_t *)path, len });
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     listener_t *l = ((worker_handler_t *)self)->listener;
@@ -613,7 +627,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         refuse(req, l, &why, hc->call.request_id);
         return 0;
     }
-    if (l->files) {
+    if (l->files && (!l->assets_first || assets_claim(l, hc))) {
         serve_files(hc);
         return 0;
     }
@@ -846,6 +860,7 @@ int pw_http_server_start(uv_loop_t *loop, const pw_listener_spec_t *specs, size_
         l->worker = specs[i].worker;
         l->inherited_fd = -1;
         l->files = specs[i].files;
+        l->assets_first = specs[i].files && specs[i].ops != &pw_static_files_ops;
         listener_configure(l, loop, opts->max_request_body);
         int fd = specs[i].socket ? specs[i].socket->listen_fd : -1;
         if (listener_tls(l, specs[i].socket, err, err_len) < 0 ||

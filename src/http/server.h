@@ -24,7 +24,9 @@ typedef struct {
     /* --threads: another loop's listener this one joins (pw_http_server_share); NULL: none */
     const struct pw_http_share *share;
     const pw_static_dir_t *files;   /* a disk service the host serves itself (static_handler.h:
-                                     * ops = pw_static_files_ops, worker = files); NULL: a worker */
+                                     * ops = pw_static_files_ops, worker = files); NULL: a worker.
+                                     * With a worker's ops: its assets, answering first
+                                     * (static_assets.h), the worker taking the rest */
 } pw_listener_spec_t;
 
 /* What a listener of another loop thread needs to accept on the same socket: the bound

@@ -8,9 +8,11 @@
 #include "http/static_answer.h"
 #include "http/byte_range.h"
 #include "http/mime_types.h"
+#include "http/static_assets.h"
 #include "http/static_path.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +32,7 @@ const char *pw_static_reason(int status)
     case 200: return "OK";
     case 204: return "No Content";
     case 206: return "Partial Content";
+    case 307: return "Temporary Redirect";
     case 304: return "Not Modified";
     case 403: return "Forbidden";
     case 404: return "Not Found";
@@ -211,6 +214,49 @@ static void answer_read(const pw_static_dir_t *dir, const pw_static_request_t *r
     }
 }
 
+/* ---- assets (static_assets.h) ---- */
+
+static void answer_redirect(pw_static_answer_t *a, const char *dest, pw_bytes_t query)
+{
+    size_t room = strlen(dest) * 3 + query.len + 4;
+    a->location = malloc(room);
+    if (!a->location || pw_static_assets_location(dest, query, a->location, room) < 0) {
+        free(a->location);
+        a->location = NULL;
+        fail(a, 500);
+        return;
+    }
+    a->status = 307;
+    a->no_body = 1;
+}
+
+static void answer_asset(const pw_static_dir_t *dir, const pw_static_request_t *req,
+                         pw_static_answer_t *a)
+{
+    pw_assets_intent_t intent;
+    struct stat st;
+    pw_static_assets_intent(dir, req->path, &intent);
+    if (intent.action == PW_ASSETS_REDIRECT) {
+        answer_redirect(a, intent.path, req->query);
+        return;
+    }
+    int fd = intent.action == PW_ASSETS_SERVE ? pw_static_dir_open_file(dir, intent.path + 1) : -ENOENT;
+    if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (fd >= 0)
+            close(fd);
+        fail(a, 404);
+        return;
+    }
+    if (intent.status == 404) {             /* a 404 page: no 304, no range */
+        pw_static_request_t plain = { .method = req->method };
+        answer_file(&plain, a, fd, &st, intent.path);
+        a->status = 404;
+        a->accept_ranges = 0;
+        return;
+    }
+    answer_file(req, a, fd, &st, intent.path);
+}
+
 /* ---- writes ---- */
 
 static int write_status(int rc)
@@ -256,7 +302,9 @@ void pw_static_answer(const pw_static_dir_t *dir, const pw_static_request_t *req
     int segments = pw_static_path((const char *)req->path.base, req->path.len,
                                   pw_static_dir_dotfiles(dir), rel, sizeof rel);
     if (method_is(req->method, "GET") || method_is(req->method, "HEAD")) {
-        if (segments < 0)
+        if (pw_static_dir_assets(dir))
+            answer_asset(dir, req, out);
+        else if (segments < 0)
             fail(out, 404);
         else
             answer_read(dir, req, out, rel);
@@ -274,6 +322,8 @@ void pw_static_answer_free(pw_static_answer_t *a)
     if (a->fd >= 0)
         close(a->fd);
     a->fd = -1;
+    free(a->location);
+    a->location = NULL;
     pw_buf_free(&a->text);
 }
 
@@ -293,5 +343,7 @@ size_t pw_static_answer_headers(const pw_static_answer_t *a,
         out[n++] = (pw_static_header_t){ "content-range", a->content_range };
     if (a->allow)
         out[n++] = (pw_static_header_t){ "allow", a->allow };
+    if (a->location)
+        out[n++] = (pw_static_header_t){ "location", a->location };
     return n;
 }

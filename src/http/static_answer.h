@@ -8,7 +8,9 @@
  * refused path is 404 for reads and 403 for writes; special files 406. pyworkerd adds what
  * Cloudflare's static assets do: the Content-Type from the extension, an ETag with
  * If-None-Match → 304, If-Modified-Since → 304, If-Range, Accept-Ranges, and index.html for
- * a directory that has one.
+ * a directory that has one. A disk service with assets rules (static_assets.h) answers as
+ * Cloudflare's static assets: the file assets_rules.h picks (200, or 404 for a 404 page),
+ * a 307 to the canonical path, or 404; never a listing.
  */
 #ifndef PW_STATIC_ANSWER_H
 #define PW_STATIC_ANSWER_H
@@ -22,6 +24,7 @@
 typedef struct {
     pw_bytes_t method;
     pw_bytes_t path;            /* the URL's path, still percent-encoded (pw_static_url_path) */
+    pw_bytes_t query;           /* "?..." or empty: kept by an assets redirect */
     pw_bytes_t range;           /* request headers; base NULL when absent */
     pw_bytes_t if_none_match;
     pw_bytes_t if_modified_since;
@@ -37,6 +40,7 @@ typedef struct {
     char content_range[64];
     int accept_ranges;
     const char *allow;          /* a 405's Allow header */
+    char *location;             /* an assets redirect's (307) Location, malloc'd; else NULL */
     int fd;                     /* >= 0: the body is this file's bytes [offset, offset + length) */
     uint64_t offset;
     uint64_t length;            /* the body's length: Content-Length, also for HEAD */

@@ -30,6 +30,10 @@ struct pw_static_dir {
     int root;                   /* O_PATH | O_DIRECTORY */
     int writable;
     int allow_dotfiles;
+    int assets;                 /* answers as Cloudflare's static assets (static_assets.h) */
+    pw_assets_rules_t rules;
+    char **worker_first;        /* run_worker_first patterns */
+    size_t n_worker_first;
 };
 
 /* Without openat2: every segment opened with O_NOFOLLOW from the last one's directory. */
@@ -94,12 +98,42 @@ int pw_static_dir_open(const char *name, const char *path, int writable, int all
     return 0;
 }
 
+int pw_static_dir_set_assets(pw_static_dir_t *dir, const char *html, const char *not_found,
+                             char *const *worker_first, size_t n_worker_first)
+{
+    int h = html ? pw_assets_html_handling(html) : PW_HTML_AUTO_TRAILING_SLASH;
+    int nf = not_found ? pw_assets_not_found(not_found) : PW_NOT_FOUND_NONE;
+    if (h < 0 || nf < 0)
+        return -EINVAL;
+    if (n_worker_first && !(dir->worker_first = calloc(n_worker_first, sizeof *dir->worker_first)))
+        return -ENOMEM;
+    for (; dir->n_worker_first < n_worker_first; dir->n_worker_first++)
+        if (!(dir->worker_first[dir->n_worker_first] = strdup(worker_first[dir->n_worker_first])))
+            return -ENOMEM;
+    dir->assets = 1;
+    dir->rules = (pw_assets_rules_t){ (pw_html_handling_t)h, (pw_not_found_t)nf };
+    return 0;
+}
+
+const pw_assets_rules_t *pw_static_dir_assets(const pw_static_dir_t *dir)
+{
+    return dir->assets ? &dir->rules : NULL;
+}
+
+int pw_static_dir_worker_first(const pw_static_dir_t *dir, const char *path)
+{
+    return pw_assets_worker_first((const char *const *)dir->worker_first, dir->n_worker_first, path);
+}
+
 void pw_static_dir_free(pw_static_dir_t *dir)
 {
     if (!dir)
         return;
     if (dir->root >= 0)
         close(dir->root);
+    for (size_t i = 0; i < dir->n_worker_first; i++)
+        free(dir->worker_first[i]);
+    free(dir->worker_first);
     free(dir->name);
     free(dir);
 }

@@ -11,6 +11,7 @@
 #define PW_STATIC_DIR_H
 
 #include "base/buf.h"
+#include "http/assets_rules.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,16 @@ typedef struct pw_static_dir pw_static_dir_t;
 int pw_static_dir_open(const char *name, const char *path, int writable, int allow_dotfiles,
                        pw_static_dir_t **out, char *err, size_t err_len);
 void pw_static_dir_free(pw_static_dir_t *dir);
+
+/* Makes the directory answer as Cloudflare's static assets (wrangler's html_handling and
+ * not_found_handling words; NULL: the default). Before the dir is shared. -EINVAL for a word
+ * that is none of wrangler's. */
+int pw_static_dir_set_assets(pw_static_dir_t *dir, const char *html, const char *not_found,
+                             char *const *worker_first, size_t n_worker_first);
+/* Its assets rules, or NULL for a plain disk service. */
+const pw_assets_rules_t *pw_static_dir_assets(const pw_static_dir_t *dir);
+/* 1 when run_worker_first sends the decoded `path` to the worker before the assets. */
+int pw_static_dir_worker_first(const pw_static_dir_t *dir, const char *path);
 
 const char *pw_static_dir_name(const pw_static_dir_t *dir);
 int pw_static_dir_writable(const pw_static_dir_t *dir);

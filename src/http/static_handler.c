@@ -15,6 +15,7 @@
 #include "http/static_handler.h"
 #include "base/log.h"
 #include "http/static_answer.h"
+#include "http/static_assets.h"
 #include "http/static_path.h"
 
 #include <stdlib.h>
@@ -212,6 +213,7 @@ static void read_request(h2o_req_t *req, h2o_iovec_t url, pw_static_request_t *r
     *r = (pw_static_request_t){
         .method = { (const uint8_t *)req->input.method.base, req->input.method.len },
         .path = { (const uint8_t *)path, path_len },
+        .query = pw_static_url_query(url.base, url.len),
         .range = header_value(req, H2O_TOKEN_RANGE),
         .if_none_match = header_value(req, H2O_TOKEN_IF_NONE_MATCH),
         .if_modified_since = header_value(req, H2O_TOKEN_IF_MODIFIED_SINCE),

@@ -423,7 +423,9 @@ def test_config_prints_a_capnp_config_that_serve_runs(tmp_path):
                   'pythonModule = embed "src/entry.py"',
                   'name = "kv:0f2ac74b498b48028cb68387c421e279",',
                   'disk = (path = "v3/kv/0f2ac74b498b48028cb68387c421e279", writable = true)',
-                  'disk = (path = "public", writable = false)',
+                  'path = "public",', 'assets = (htmlHandling = '
+                  '"auto-trailing-slash", notFoundHandling = "none", worker = "shop"),',
+                  'service = (name = "shop:assets")',
                   'durableObjectNamespaces = [(className = "Counter", uniqueKey = "shop-Counter", enableSql = true)]',
                   'queueConsumers = [', 'crons = ["*/10 * * * *"]', 'cpuLimitMs = 5000',
                   'moduleName = "cloudflare-internal:d1-api"', 'r2Bucket = (name = "r2:files")'):

@@ -8,6 +8,7 @@ translate.py COMMAND ...`, the way the `capnp` compiler is run for .capnp config
          "source", "dir", "name", "inputs", "bindings"}
   config (same options)  prints the Config as Cap'n Proto text
   init NAME              writes a new project
+  d1 execute|migrations ...  wrangler's d1 commands on the local databases (wr_d1.py)
 Warnings go to stderr as "▲ [WARNING] ..." lines (exit 0); an error is one
 "FILE:LINE: message" on stderr and exit status 1. Nothing here imports more than it needs:
 the host waits for this process before the first request (bench/startup).
@@ -86,8 +87,15 @@ def main(argv: list[str]) -> int:
             import wr_init
             sys.stdout.write(wr_init.init(argv[1]))
             return 0
+        if argv[:1] == ["d1"]:
+            import wr_d1
+            text = wr_d1.main(argv[1:], warnings)
+            for w in warnings:
+                sys.stderr.write(f"\u25b2 [WARNING] {w}\n")
+            sys.stdout.write(text)
+            return 0
         if not argv or argv[0] not in ("load", "config"):
-            raise ValueError("usage: translate.py load|config [options] | init NAME")
+            raise ValueError("usage: translate.py load|config [options] | init NAME | d1 ...")
         text = (cmd_load if argv[0] == "load" else cmd_config)(parse_args(argv[1:]), warnings)
     except (wr_read.ConfigError, ValueError, OSError, StopIteration) as e:
         for w in warnings:

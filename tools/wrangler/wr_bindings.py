@@ -10,11 +10,16 @@ in the shape of `capnp eval -ojson`'s output, so config.c checks it as any worke
 from __future__ import annotations
 
 import json
+import os
 import re
+from urllib.parse import unquote, urlsplit
 
 from wr_env import Worker
 
 D1_MODULE = "cloudflare-internal:d1-api"
+HYPERDRIVE_ENV = ("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_",
+                  "WRANGLER_HYPERDRIVE_LOCAL_CONNECTION_STRING_")
+HYPERDRIVE_PORTS = {"postgres": 5432, "postgresql": 5432, "mysql": 3306}
 WORKFLOWS_MODULE = "cloudflare-internal:workflows-api"
 
 
@@ -86,6 +91,42 @@ class Bindings:
             svc = self.disk(f"r2:{bucket}", f"v3/r2/{safe(bucket)}")
             self.add({"name": item["binding"], "r2Bucket": {"name": svc}}, "R2 Bucket", bucket)
 
+    def hyperdrive(self, items: list) -> None:
+        """As `wrangler dev`: the local connection string (wrangler's environment variable
+        first, then localConnectionString) becomes an external tcp service and workerd's
+        hyperdrive binding; without one, an error as wrangler's."""
+        for i, item in enumerate(items):
+            name = item["binding"]
+            url = next((os.environ[p + name] for p in HYPERDRIVE_ENV if os.environ.get(p + name)),
+                       item.get("localConnectionString"))
+            if not url:
+                raise self.w.error(("hyperdrive", i, "binding"),
+                                   f"hyperdrive \"{name}\": when developing locally, set "
+                                   f"localConnectionString in the wrangler file or the "
+                                   f"environment variable {HYPERDRIVE_ENV[0]}{name} to a local "
+                                   f"database's connection string")
+            parts = self._hyperdrive_url(i, url)
+            svc = f"hyperdrive:{name}"
+            self.disks[svc] = {"name": svc, "external": {"address": parts.pop("address"),
+                                                         "tcp": {}}}
+            self.add({"name": name, "hyperdrive": {"designator": {"name": svc}, **parts}},
+                     "Hyperdrive Config", item.get("id") or name)
+
+    def _hyperdrive_url(self, i: int, url: str) -> dict:
+        u = urlsplit(url)
+        try:
+            port = u.port or HYPERDRIVE_PORTS.get(u.scheme)
+        except ValueError:
+            port = None
+        if u.scheme not in HYPERDRIVE_PORTS or not u.hostname or not port:
+            raise self.w.error(("hyperdrive", i, "localConnectionString"),
+                               f"hyperdrive \"{self.w.get('hyperdrive')[i]['binding']}\": not a "
+                               f"postgres:// or mysql:// connection string with a host")
+        host = f"[{u.hostname}]" if ":" in u.hostname else u.hostname
+        return {"address": f"{host}:{port}", "database": unquote(u.path.lstrip("/")),
+                "user": unquote(u.username or ""), "password": unquote(u.password or ""),
+                "scheme": "postgresql" if u.scheme.startswith("postgres") else u.scheme}
+
     def durable_objects(self, items: list, classes: dict) -> None:
         for i, item in enumerate(items):
             cls, script = item["class_name"], item.get("script_name")
@@ -103,11 +144,7 @@ class Bindings:
 
     def queues(self, producers: list) -> list[str]:
         notes = []
-        for i, item in enumerate(producers):
-            if item.get("delivery_delay"):
-                notes.append(f"{self.w.where('queues', 'producers', i, 'delivery_delay')}: "
-                             f"delivery_delay is not supported by pyworkerd: pass "
-                             f"delaySeconds to send() instead")
+        for item in producers:
             self.add({"name": item["binding"], "queue": {"name": item["queue"]}}, "Queue",
                      item["queue"])
         return notes

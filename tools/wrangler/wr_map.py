@@ -65,6 +65,8 @@ def build(paths: list[str], env: str | None, cli_vars: dict, address: str, keypa
         if main:
             services.append({"name": wname, "worker": wr_worker.worker_dict(
                 b, classes, main, date, flags, w, disks)})
+            if wr_worker.assets_in_front(disks, static, w, wname) and i == 0:
+                socket_service = static[0]
         elif i == 0:
             socket_service = static[0]
         if i == 0:

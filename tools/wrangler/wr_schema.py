@@ -37,6 +37,7 @@ WORKFLOWS = tables(name_=STR, binding_=STR, class_name_=STR, script_name=STR, re
                    limits=DICT)
 SERVICES = tables(binding_=STR, service_=STR, entrypoint=STR, environment=STR, remote=BOOL,
                   props=DICT)
+HYPERDRIVE = tables(binding_=STR, id=STR, localConnectionString=STR)
 ASSETS = table(directory=STR, binding=STR, html_handling=STR, not_found_handling=STR,
                run_worker_first=ANY, experimental_serve_directly=BOOL)
 MIGRATIONS = tables(tag_=STR, new_classes=STRS, new_sqlite_classes=STRS, deleted_classes=STRS,
@@ -48,7 +49,7 @@ WORKER_KEYS = {
     "name": STR, "main": STR, "compatibility_date": STR, "compatibility_flags": STRS,
     "vars": DICT, "kv_namespaces": KV, "d1_databases": D1, "r2_buckets": R2,
     "durable_objects": DO, "queues": QUEUES, "triggers": table(crons=STRS),
-    "workflows": WORKFLOWS, "services": SERVICES, "assets": ASSETS,
+    "workflows": WORKFLOWS, "services": SERVICES, "assets": ASSETS, "hyperdrive": HYPERDRIVE,
     "limits": table(cpu_ms=INT, subrequests=INT), "observability": DICT, "dev": DICT,
 }
 # Known keys without a local meaning (deployment, bundling, routing on Cloudflare's edge).
@@ -62,7 +63,7 @@ ACCEPTED = {
 }
 # Binding kinds pyworkerd does not have: left out of env, with a warning.
 UNSUPPORTED_BINDINGS = {
-    "ai", "vectorize", "hyperdrive", "analytics_engine_datasets", "browser",
+    "ai", "vectorize", "analytics_engine_datasets", "browser",
     "dispatch_namespaces", "mtls_certificates", "logfwdr", "secrets_store_secrets", "images",
     "pipelines", "containers", "send_email", "version_metadata", "unsafe", "ratelimits",
     "unsafe_hello_world", "worker_loaders", "vpc_services", "media",

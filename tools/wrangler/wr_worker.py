@@ -75,6 +75,10 @@ def options(w: Worker) -> dict:
         opts["cpuLimitMs"] = w.get("limits")["cpu_ms"]
     if w.get("queues", {}).get("consumers"):
         opts["queueConsumers"] = consumers(w)
+    delays = [{"binding": p["binding"], "deliveryDelay": p["delivery_delay"]}
+              for p in w.get("queues", {}).get("producers", []) if p.get("delivery_delay")]
+    if delays:
+        opts["queueProducers"] = delays
     if w.get("triggers", {}).get("crons"):
         opts["crons"] = list(w.get("triggers")["crons"])
     return opts
@@ -95,12 +99,29 @@ def assets(w: Worker, wname: str, disks: dict, notes: list[str]) -> tuple[str, s
         if value not in allowed:
             raise w.error(("assets", key), f"assets.{key} must be one of "
                                            f"{', '.join(allowed)}; got \"{value}\"")
-        if value != allowed[0]:
-            notes.append(f"{w.where('assets', key)}: assets.{key} = \"{value}\" is not "
-                         f"supported by pyworkerd yet: {allowed[0]} is used")
+    first = a.get("run_worker_first", False)
+    if not isinstance(first, bool) and not (isinstance(first, list) and
+                                            all(isinstance(p, str) and p.lstrip("!").startswith("/")
+                                                for p in first)):
+        raise w.error(("assets", "run_worker_first"), "assets.run_worker_first must be a boolean "
+                                                      "or a list of paths (\"/api/*\", \"!/api/docs/*\")")
+    rules = {"htmlHandling": a.get("html_handling", HTML_HANDLING[0]),
+             "notFoundHandling": a.get("not_found_handling", NOT_FOUND[0])}
+    if isinstance(first, list) and first:
+        rules["runWorkerFirst"] = list(first)
     name = f"{wname}:assets"
-    disks[name] = {"name": name, "disk": {"path": wr_modules.ProjectPath(path), "writable": False}}
+    disks[name] = {"name": name, "disk": {"path": wr_modules.ProjectPath(path), "writable": False,
+                                          "assets": rules}}
     return name, a.get("binding", "")
+
+
+def assets_in_front(disks: dict, static: tuple[str, str] | None, w: Worker, wname: str) -> bool:
+    """Whether requests reach the assets first (then the worker), as on Cloudflare: unless
+    run_worker_first = true, when they reach the worker, its assets only through the binding."""
+    if not static or w.get("assets").get("run_worker_first") is True:
+        return False
+    disks[static[0]]["disk"]["assets"]["worker"] = wname
+    return True
 
 
 def compat(w: Worker, notes: list[str]) -> tuple[str, list[str]]:
@@ -142,6 +163,7 @@ def build(w: Worker, wname: str, disks: dict, workers: set[str], notes: list[str
     notes.extend(b.queues(w.get("queues", {}).get("producers", [])))
     b.workflows(w.get("workflows", []))
     b.services(w.get("services", []))
+    b.hyperdrive(w.get("hyperdrive", []))
     static = assets(w, wname, disks, notes)
     if static and static[1]:
         b.add({"name": static[1], "service": {"name": static[0]}}, "Assets", w.get("assets")["directory"])
