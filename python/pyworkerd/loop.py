@@ -263,6 +263,13 @@ class _Server:
             self.backlog = requests[BATCH:]
             requests = requests[:BATCH]
             self.loop.call_soon(self.drain_backlog)
+        self.flush_scheduled = True     # the flush below writes what the handlers queue
+        try:
+            self.dispatch_each(requests)
+        finally:
+            self.flush()
+
+    def dispatch_each(self, requests: list) -> None:
         handle = runtime.handle
         send = self.send
         started = self.loop.time()
@@ -294,7 +301,6 @@ class _Server:
         if handled:
             per_request = (self.loop.time() - started) / handled
             self.handler_time += (per_request - self.handler_time) * 0.125
-        self.flush()
 
     def handle_now(self, request_id: int, method: str, url: str, headers, body,
                    client=None, server=None, rid: int = 0):
@@ -579,7 +585,7 @@ class _Server:
             if self.waiting_to_write:
                 self.loop.remove_writer(self.fd)
                 self.waiting_to_write = False
-            if not self.tasks and not self.pumps:
+            if not self.tasks and not self.pumps and not websocket.busy():
                 self.loop.call_soon(self.leave_when_idle)
         elif not self.waiting_to_write:
             self.loop.add_writer(self.fd, self.flush)
