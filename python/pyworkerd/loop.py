@@ -129,6 +129,7 @@ class _Server:
         self.pumps: dict[int, asyncio.Task] = {}           # request id -> body pump
         self.early: set[int] = set()                       # streamed before the handler returned
         self.flush_scheduled = False
+        self.flush_deferred = False     # dispatch() flushes at its end (see there)
         self.first_step = _FirstStep()
         self.waiting_to_write = False
         self.closed = False
@@ -263,10 +264,14 @@ class _Server:
             self.backlog = requests[BATCH:]
             requests = requests[:BATCH]
             self.loop.call_soon(self.drain_backlog)
-        self.flush_scheduled = True     # the flush below writes what the handlers queue
+        # The flush below writes what the handlers queue: their sends schedule no flush turn
+        # of their own (one loop turn less per WebSocket message), unless run_sync() turns
+        # the loop meanwhile (it flushes first, which ends the deferral).
+        self.flush_scheduled = self.flush_deferred = True
         try:
             self.dispatch_each(requests)
         finally:
+            self.flush_deferred = False
             self.flush()
 
     def dispatch_each(self, requests: list) -> None:
@@ -481,6 +486,9 @@ class _Server:
         from inside a running task (which is set aside while the loop turns, as JSPI
         suspends it)."""
         loop = self.loop
+        if self.flush_deferred:     # a handler dispatch() runs: what it queued goes out now
+            self.flush_deferred = False
+            self.flush()
         task = asyncio.ensure_future(awaitable, loop=loop)
         running = loop.is_running()
         # A fresh reader: when the loop runs, its reader's Handle may be what runs now (it
