@@ -129,6 +129,7 @@ class _Server:
         self.pumps: dict[int, asyncio.Task] = {}           # request id -> body pump
         self.early: set[int] = set()                       # streamed before the handler returned
         self.flush_scheduled = False
+        self.flush_deferred = False     # dispatch() flushes at its end (see there)
         self.first_step = _FirstStep()
         self.waiting_to_write = False
         self.closed = False
@@ -263,6 +264,17 @@ class _Server:
             self.backlog = requests[BATCH:]
             requests = requests[:BATCH]
             self.loop.call_soon(self.drain_backlog)
+        # The flush below writes what the handlers queue: their sends schedule no flush turn
+        # of their own (one loop turn less per WebSocket message), unless run_sync() turns
+        # the loop meanwhile (it flushes first, which ends the deferral).
+        self.flush_scheduled = self.flush_deferred = True
+        try:
+            self.dispatch_each(requests)
+        finally:
+            self.flush_deferred = False
+            self.flush()
+
+    def dispatch_each(self, requests: list) -> None:
         handle = runtime.handle
         send = self.send
         started = self.loop.time()
@@ -294,7 +306,6 @@ class _Server:
         if handled:
             per_request = (self.loop.time() - started) / handled
             self.handler_time += (per_request - self.handler_time) * 0.125
-        self.flush()
 
     def handle_now(self, request_id: int, method: str, url: str, headers, body,
                    client=None, server=None, rid: int = 0):
@@ -475,6 +486,9 @@ class _Server:
         from inside a running task (which is set aside while the loop turns, as JSPI
         suspends it)."""
         loop = self.loop
+        if self.flush_deferred:     # a handler dispatch() runs: what it queued goes out now
+            self.flush_deferred = False
+            self.flush()
         task = asyncio.ensure_future(awaitable, loop=loop)
         running = loop.is_running()
         # A fresh reader: when the loop runs, its reader's Handle may be what runs now (it
@@ -579,7 +593,7 @@ class _Server:
             if self.waiting_to_write:
                 self.loop.remove_writer(self.fd)
                 self.waiting_to_write = False
-            if not self.tasks and not self.pumps:
+            if not self.tasks and not self.pumps and not websocket.busy():
                 self.loop.call_soon(self.leave_when_idle)
         elif not self.waiting_to_write:
             self.loop.add_writer(self.fd, self.flush)

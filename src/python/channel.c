@@ -132,7 +132,10 @@ static void channel_compact(channel_t *self)
     pw_buf_shrink(&self->in, KEEP_CAP);
 }
 
-/* Reads everything available; sets self->eof at end of stream. Returns 0 or -1 (error set). */
+/* Reads everything available; sets self->eof at end of stream. A read shorter than the room
+ * it had drained the socket: no second read(2) just to see EAGAIN (one system call less per
+ * wake-up; an end of stream right behind is seen on the next wake-up, the socket being
+ * readable). Returns 0 or -1 (error set). */
 static int channel_fill(channel_t *self)
 {
     size_t scan = 0;
@@ -140,9 +143,12 @@ static int channel_fill(channel_t *self)
     for (;;) {
         if (reserve_read(self, &scan) < 0)
             return -1;
-        ssize_t n = read(self->fd, self->in.data + self->in.len, self->in.cap - self->in.len);
+        size_t room = self->in.cap - self->in.len;
+        ssize_t n = read(self->fd, self->in.data + self->in.len, room);
         if (n > 0) {
             self->in.len += (size_t)n;
+            if ((size_t)n < room)
+                return 0;
             continue;
         }
         if (n == 0) {

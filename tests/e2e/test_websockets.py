@@ -424,6 +424,47 @@ def test_isolate_death_closes_the_socket_with_1011(tmp_path):
         server.stop()
 
 
+RUN_SYNC_WORKER = """
+from js import WebSocketPair
+from pyodide.ffi import run_sync
+from workers import Response, WorkerEntrypoint
+
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.headers.get("upgrade") != "websocket":
+            return Response("sub:" + request.url.rsplit("/", 1)[1])
+        client, server = WebSocketPair.new().object_values()
+        server.accept()
+
+        async def ask(path):
+            return await (await self.env.SELF.fetch("http://x/" + path)).text()
+
+        # a sync listener that turns the loop (run_sync) for a binding call, several a burst
+        server.addEventListener("message", lambda e: server.send(run_sync(ask(e.data))))
+        return Response(None, status=101, web_socket=client)
+"""
+
+
+def test_sync_listener_waiting_on_a_binding_call_with_run_sync_gets_its_answer(tmp_path):
+    """A listener that dispatch() runs may turn the loop itself (run_sync) for a binding
+    call: the call it queued goes out then, though dispatch() writes the rest at its end."""
+    config = write_worker(tmp_path / "w", {"worker.py": RUN_SYNC_WORKER}, date="2025-09-01",
+                          bindings='(name = "SELF", service = "main")')
+    server = Server(config, tmp=tmp_path)
+    try:
+        c = WSClient(server.port, "/", timeout=10.0)
+        c.send_text("one")
+        assert c.recv() == (TEXT, "sub:one")
+        for i in range(5):            # several messages in one read: one dispatch() for all
+            c.send_text(f"m{i}")
+        assert [c.recv() for _ in range(5)] == [(TEXT, f"sub:m{i}") for i in range(5)]
+        c.close()
+        assert c.recv()[0] == CLOSE
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- flow control
 
 
