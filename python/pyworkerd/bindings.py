@@ -241,9 +241,13 @@ class _RpcEncoder(json.JSONEncoder):
         raise TypeError(f"Cannot pass an object of type {type(o).__name__} over RPC")
 
 
+_rpc_encode = _RpcEncoder(separators=(",", ":")).encode
+"""One encoder for every value (json.dumps(cls=...) would build one per call)."""
+
+
 def python_to_rpc(value: Any) -> bytes:
     """Serialise an RPC argument list or result (JSON, with bytes and datetimes tagged)."""
-    return json.dumps(value, cls=_RpcEncoder, separators=(",", ":")).encode()
+    return _rpc_encode(value).encode()
 
 
 def _from_rpc_object(obj: dict[str, Any]) -> Any:
@@ -255,9 +259,15 @@ def _from_rpc_object(obj: dict[str, Any]) -> Any:
     return JsDict(obj)
 
 
+_rpc_decoder = json.JSONDecoder(object_hook=_from_rpc_object)
+"""One decoder for every value (json.loads(object_hook=...) would build one per call)."""
+
+
 def python_from_rpc(data: bytes) -> Any:
     """Deserialise what python_to_rpc produced; objects become JsDict."""
-    return json.loads(data, object_hook=_from_rpc_object)
+    if not isinstance(data, str):
+        data = data.decode(json.detect_encoding(data), "surrogatepass")
+    return _rpc_decoder.decode(data)
 
 
 def _rpc_error(body: bytes) -> Exception:

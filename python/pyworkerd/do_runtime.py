@@ -21,7 +21,7 @@ from pyworkerd import bindings, context
 from pyworkerd.context import is_awaitable
 from pyworkerd.do_context import DurableObjectAbort, DurableObjectState
 from pyworkerd.do_storage import DurableObjectStorage
-from pyworkerd.durable_objects import ERROR_HEADER, DurableObjectId
+from pyworkerd.durable_objects import ERROR_HEADER, DurableObjectId, parse_fetch_head
 from pyworkerd.response import Response
 from pyworkerd.webapi import make_request
 from pyworkerd.websocket import is_websocket
@@ -151,8 +151,8 @@ class _Object:
         instance = self.instance
         if method == "fetch":
             head, _, body = payload.partition(b"\n")
-            info = json.loads(head)
-            request = make_request(info["method"], info["url"], [tuple(h) for h in info["headers"]], body)
+            method_name, url, headers = parse_fetch_head(head)
+            request = make_request(method_name, url, headers, body)
             handler = getattr(instance, "fetch", None)
             if handler is None:
                 raise TypeError("Method fetch does not exist")

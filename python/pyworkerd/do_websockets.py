@@ -217,6 +217,8 @@ class Sockets:
 
     def settle(self) -> None:
         """The current fetch ended: sockets it accepted and did not return go."""
+        if not self.by_id:
+            return      # the usual case, every fetch: no socket to look at
         task = _current_task()
         for ws in list(self.by_id.values()):
             if ws._event is task and ws._peer is not None:

@@ -19,7 +19,7 @@ import importlib
 import json
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
-from types import CoroutineType, FunctionType, ModuleType
+from types import CoroutineType, FunctionType, MethodType, ModuleType
 from typing import Any
 
 import js
@@ -318,6 +318,10 @@ def _positional_count(func: Callable[..., Any]) -> int:
     if type(func) is FunctionType and not hasattr(func, "__wrapped__"):
         code = func.__code__     # a plain function: its code says it (no inspect import)
         return -1 if code.co_flags & CO_VARARGS else code.co_argcount
+    inner = getattr(func, "__func__", None)
+    if type(func) is MethodType and type(inner) is FunctionType and not hasattr(inner, "__wrapped__"):
+        code = inner.__code__    # a bound method (an object's fetch, every event): less self
+        return -1 if code.co_flags & CO_VARARGS else max(code.co_argcount - 1, 0)
     import inspect
 
     try:

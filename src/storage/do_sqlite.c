@@ -2,7 +2,9 @@
  * do_sqlite.h). A store is one object's database with its key-value statements prepared; a
  * write batch is one savepoint (a transaction of its own, or nested in the object's open
  * storage.transaction). Answers are laid out as storage/do_backend.h says; values read from
- * SQLite are copied before the next statement runs.
+ * SQLite are copied before the next statement runs. The host is the only process that opens an
+ * object's database, so it holds it in exclusive locking mode: a commit takes no file locks
+ * (measured: 6 fcntl calls per increment saved; bench/results/durable_objects.md).
  * Invariant: done() runs exactly once per operation, before the operation returns; a store
  * is freed only by release() (on disk) or with its backend (in memory).
  */
@@ -17,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ST_GET, ST_PUT, ST_DELETE, ST_DELETE_ALL, N_ST };
+enum { ST_GET, ST_PUT, ST_DELETE, ST_DELETE_ALL, ST_BATCH_BEGIN, ST_BATCH_END, N_ST };
 
 static const char kv_schema[] =
     "CREATE TABLE IF NOT EXISTS _cf_KV (key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;";
@@ -26,6 +28,8 @@ static const char *const kv_statements[N_ST] = {
     "INSERT OR REPLACE INTO _cf_KV (key, value) VALUES (?1, ?2)",
     "DELETE FROM _cf_KV WHERE key = ?1",
     "DELETE FROM _cf_KV",
+    "SAVEPOINT pw_batch",       /* prepared once: a batch is the hot path (one per event) */
+    "RELEASE pw_batch",
 };
 
 enum { AL_GET, AL_SET, AL_DELETE, AL_SCAN, N_AL };
@@ -92,6 +96,12 @@ static int exec(store_t *s, const char *sql)
     return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
 }
 
+/* Runs one of the store's prepared statements that return no rows. */
+static int run(store_t *s, int which)
+{
+    return pw_sqlite_run(s->st[which]) == 0 ? 0 : -1;
+}
+
 /* ---- stores ---- */
 
 static void store_free(store_t *s)
@@ -113,7 +123,8 @@ static int store_open(pw_do_backend_t *head, const char *id_hex, pw_do_store_t *
     char file[80];
     snprintf(s->id, sizeof s->id, "%s", id_hex);
     snprintf(file, sizeof file, "%s.sqlite", id_hex);
-    if (pw_sqlite_open(b->dir, file, kv_schema, kv_statements, N_ST, &s->db, s->st, err, err_len) < 0) {
+    if (pw_sqlite_open_exclusive(b->dir, file, kv_schema, kv_statements, N_ST, &s->db, s->st, err,
+                                 err_len) < 0) {
         free(s);
         return -1;
     }
@@ -216,14 +227,14 @@ static void kv_write(pw_do_store_t *store, const pw_do_write_t *writes, size_t n
     size_t n_out = 0;
     if (!out)
         return fail(done, arg, "Error", "out of memory");
-    int rc = exec(s, "SAVEPOINT pw_batch") == 0 ? SQLITE_OK : SQLITE_ERROR;
+    int rc = run(s, ST_BATCH_BEGIN) == 0 ? SQLITE_OK : SQLITE_ERROR;
     for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
         int existed = 0;
         rc = write_one(s, &writes[i], &existed);
         if (writes[i].op == PW_DO_DELETE)
             out[n_out++] = pw_bytes_of(existed ? "1" : "");
     }
-    if (rc == SQLITE_OK && exec(s, "RELEASE pw_batch") == 0) {
+    if (rc == SQLITE_OK && run(s, ST_BATCH_END) == 0) {
         answer(done, arg, out, n_out);
     } else {
         char msg[512];
