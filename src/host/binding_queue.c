@@ -11,6 +11,7 @@
 #include "host/binding.h"
 #include "host/port.h"
 #include "host/queues.h"
+#include "wire/rpc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,11 +116,11 @@ typedef struct {
     int batch;
 } sending_t;
 
-static void sent(void *arg, const char *error)
+static void sent(void *arg, const char *error, int unavailable)
 {
     sending_t *s = arg;
     if (error)
-        pw_port_reply_error(s->port, s->id, "Error", "Queue %s failed: %s",
+        pw_port_reply_error(s->port, s->id, unavailable ? PW_RPC_UNAVAILABLE : "Error", "Queue %s failed: %s",
                             s->batch ? "sendBatch" : "send", error);
     else
         pw_port_reply(s->port, s->id, &(pw_bytes_t){ (const uint8_t *)"", 0 }, 1);

@@ -510,7 +510,7 @@ static void stored(void *arg, int rc)
 {
     sending_t *s = arg;
     pw_queue_backend_t *store = s->engine->store;
-    s->sent(s->arg, rc < 0 ? store->ops->error(store) : NULL);
+    s->sent(s->arg, rc < 0 ? store->ops->error(store) : NULL, rc == PW_QUEUE_UNAVAILABLE);
     if (rc == 0 && s->consumer)
         pump(s->consumer);
     free(s);
@@ -521,7 +521,7 @@ void pw_queues_send(pw_queues_t *q, pw_bytes_t queue, pw_queue_new_t *msgs, size
 {
     sending_t *s = malloc(sizeof *s);
     if (!s) {
-        sent(arg, "out of memory");
+        sent(arg, "out of memory", 0);
         return;
     }
     *s = (sending_t){ consumer_of(q, queue), sent, arg, q };

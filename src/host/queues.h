@@ -37,8 +37,9 @@ int pw_queues_create(uv_loop_t *loop, const pw_config_t *config, const char *dir
                      size_t err_len);
 void pw_queues_free(pw_queues_t *q);
 
-/* error: NULL once the messages are stored, else the store's words (valid during the call). */
-typedef void (*pw_queues_sent_cb)(void *arg, const char *error);
+/* error: NULL once the messages are stored, else the store's words (valid during the call);
+ * unavailable: 1 when the store cannot be reached now (the caller answers 503). */
+typedef void (*pw_queues_sent_cb)(void *arg, const char *error, int unavailable);
 
 /* Stores n checked messages in `queue` (their ids are set here: each msgs[i].id must have
  * room for PW_QUEUE_ID_LEN bytes in id_space[i]; both are read before this returns), then

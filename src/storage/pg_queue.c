@@ -125,9 +125,10 @@ static int failed(op_t *op, const pw_pg_result_t *r)
 {
     if (pw_pg_status(r) == PW_PG_OK)
         return 0;
-    snprintf(op->q->error, sizeof op->q->error, "PostgreSQL%s: %s",
-             pw_pg_status(r) == PW_PG_UNAVAILABLE ? " unavailable" : "", pw_pg_error(r));
-    finish(op, -1);
+    int down = pw_pg_status(r) == PW_PG_UNAVAILABLE;
+    snprintf(op->q->error, sizeof op->q->error, "%s(PostgreSQL: %s)",
+             down ? "503 Service Unavailable " : "", pw_pg_error(r));
+    finish(op, down ? PW_QUEUE_UNAVAILABLE : -1);
     return 1;
 }
 

@@ -61,7 +61,9 @@ typedef struct {
 
 typedef struct pw_queue_backend pw_queue_backend_t;
 
-/* rc: 0 (or the count taken) on success, -1 on failure (the backend's error() says why). */
+/* rc: 0 (or the count taken) on success, -1 on failure (the backend's error() says why), or
+ * PW_QUEUE_UNAVAILABLE when the store cannot be reached now (a shared one that is down). */
+#define PW_QUEUE_UNAVAILABLE (-2)
 typedef void (*pw_queue_done_cb)(void *arg, int rc);
 
 typedef struct {

@@ -313,7 +313,7 @@ class Default(WorkerEntrypoint):
 '''
 
 
-def queue_cluster(tmp_path, postgres):
+def queue_config(tmp_path):
     config = write_worker(tmp_path / "w", {"worker.py": QUEUE_WORKER},
                           bindings='(name = "JOBS", queue = "jobs"), ' + KV_BINDING)
     text = config.read_text().replace('services = [(name = "main", worker = .w)]',
@@ -322,12 +322,15 @@ def queue_cluster(tmp_path, postgres):
     text = text.replace("bindings = [", 'pyworkerd = (queueConsumers = [(queue = "jobs", maxBatchSize = 100, '
                         'maxBatchTimeout = 0)]),\n  bindings = [', 1)
     config.write_text(text)
-    return harness.Cluster(config, n=3, work=tmp_path, database=f"q_{free_port()}", pg=postgres)
+    return config
 
 
-def consumed(c):
-    db = c.url.rsplit("/", 1)[1]
-    rows = c.pg.psql("SELECT convert_from(value, 'UTF8') FROM pw_kv WHERE namespace = 'kv'", db)
+def queue_cluster(tmp_path, postgres):
+    return harness.Cluster(queue_config(tmp_path), n=3, work=tmp_path, database=f"q_{free_port()}", pg=postgres)
+
+
+def consumed(pg, db):
+    rows = pg.psql("SELECT convert_from(value, 'UTF8') FROM pw_kv WHERE namespace = 'kv'", db)
     return [n for line in rows.splitlines() if line for n in json.loads(line)]
 
 
@@ -356,7 +359,7 @@ def test_ten_thousand_queue_messages_are_each_consumed_across_a_kill_9(tmp_path,
             if c.pg.psql("SELECT count(*) FROM pw_queue", db) == "0":
                 break
             time.sleep(0.5)
-        seen = consumed(c)
+        seen = consumed(c.pg, db)
         assert set(seen) == set(range(10000)), sorted(set(range(10000)) - set(seen))[:20]
         assert c.pg.psql("SELECT count(*) FROM pw_queue", db) == "0"
         logs = [node.log() for node in (c.nodes[0], c.nodes[2])]
@@ -365,3 +368,32 @@ def test_ten_thousand_queue_messages_are_each_consumed_across_a_kill_9(tmp_path,
         c.stop()
     for node in (c.nodes[0], c.nodes[2]):
         assert_no_sanitizer_report(node.log())
+
+
+def test_a_queue_send_while_postgres_is_down_is_a_503_and_queues_recover(tmp_path):
+    """PostgreSQL stopped: a send fails at once with 503 (StorageUnavailable), the consumer
+    waits; once it is back, sends succeed and every acknowledged message is consumed, without a
+    restart of pyworkerd."""
+    pg = harness.Postgres().start()
+    s = None
+    try:
+        s = Server(queue_config(tmp_path), ["--storage", pg.create_database("qdown")], tmp=tmp_path)
+        assert request_on(s.port, "GET", "/?start=0&n=100")[0] == 200
+        pg.stop()
+        status, headers, body = request_on(s.port, "GET", "/?start=100&n=100")
+        assert status == 503 and headers["retry-after"] == "1", body
+        pg.start()
+        deadline = time.monotonic() + 10
+        while request_on(s.port, "GET", "/?start=100&n=100")[0] != 200:
+            assert time.monotonic() < deadline, "no recovery"
+            time.sleep(0.2)
+        deadline = time.monotonic() + 20
+        while set(consumed(pg, "qdown")) != set(range(200)):
+            assert time.monotonic() < deadline, sorted(set(range(200)) - set(consumed(pg, "qdown")))[:20]
+            time.sleep(0.3)
+        assert s.proc.poll() is None
+    finally:
+        if s:
+            s.stop()
+            assert_no_sanitizer_report(s.log())
+        pg.remove()
