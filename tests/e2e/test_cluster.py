@@ -253,6 +253,8 @@ def test_example_cluster_script_runs_and_stops_everything():
     for n in ("node1", "node2", "node3"):
         assert f"GET / through {n}: 200" in out
     assert out.count('"guests": ["guest-of-node1", "guest-of-node2", "guest-of-node3"]') == 3
+    assert ("thank-you notes (queue consumed by any node): 3 "
+            "['guest-of-node1', 'guest-of-node2', 'guest-of-node3']") in out
     assert "stopped: nodes, nginx and PostgreSQL (by PID)" in out
     pids = [int(w) for line in out.splitlines() if line.startswith("PostgreSQL ")
             for w in [line.split("(pid ")[1].split(")")[0]]]
