@@ -46,8 +46,7 @@ typedef struct {
     pw_pg_pool_t *pool;
     int st[N_ST];
     pw_list_t ops;              /* operations in flight */
-    int64_t *held;              /* seqs taken by this node and not settled: their leases */
-    size_t n_held, cap_held;
+    pw_buf_t held;              /* int64_t seqs taken by this node and not settled: their leases */
     uv_timer_t renew;
     char error[512];
 } pgq_t;
@@ -87,25 +86,25 @@ static pw_pg_param_t text_buf(const pw_buf_t *b)
 
 /* ---- the seqs this node holds ---- */
 
+static int64_t *held(pgq_t *q, size_t *n)
+{
+    *n = q->held.len / sizeof(int64_t);
+    return (int64_t *)q->held.data;
+}
+
 static int held_add(pgq_t *q, int64_t seq)
 {
-    if (q->n_held == q->cap_held) {
-        size_t cap = q->cap_held ? q->cap_held * 2 : 256;
-        int64_t *more = realloc(q->held, cap * sizeof *more);
-        if (!more)
-            return -ENOMEM;
-        q->held = more;
-        q->cap_held = cap;
-    }
-    q->held[q->n_held++] = seq;
-    return 0;
+    return pw_buf_append(&q->held, &seq, sizeof seq);
 }
 
 static void held_remove(pgq_t *q, int64_t seq)
 {
-    for (size_t i = 0; i < q->n_held; i++)
-        if (q->held[i] == seq) {
-            q->held[i] = q->held[--q->n_held];
+    size_t n;
+    int64_t *v = held(q, &n);
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == seq) {
+            v[i] = v[n - 1];
+            q->held.len -= sizeof seq;
             return;
         }
 }
@@ -286,13 +285,15 @@ static void q_settle(pw_queue_backend_t *b, const pw_queue_settle_t *s, size_t n
 static void on_renew(uv_timer_t *timer)
 {
     pgq_t *q = timer->data;
-    if (q->n_held == 0)
+    size_t n;
+    const int64_t *v = held(q, &n);
+    if (n == 0)
         return;
     pw_buf_t seqs;
     pw_buf_init(&seqs);
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < q->n_held; i++)
-        rc = append_num(&seqs, i, q->held[i]);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = append_num(&seqs, i, v[i]);
     if (rc == 0 && pw_buf_append(&seqs, "}", 1) == 0) {
         pw_pg_param_t p[2] = { text_buf(&seqs), pw_pg_int(wall_ms() + PW_PG_QUEUE_LEASE_MS) };
         start(q, ST_RENEW, p, 2, counted, calloc(1, sizeof(op_t)), NULL, NULL);
@@ -308,7 +309,7 @@ static const char *q_error(pw_queue_backend_t *b)
 static void free_after_close(uv_handle_t *handle)
 {
     pgq_t *q = handle->data;
-    free(q->held);
+    pw_buf_free(&q->held);
     free(q);
 }
 
