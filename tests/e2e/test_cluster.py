@@ -399,3 +399,52 @@ def test_a_queue_send_while_postgres_is_down_is_a_503_and_queues_recover(tmp_pat
             s.stop()
             assert_no_sanitizer_report(s.log())
         pg.remove()
+
+
+HANGING_CONSUMER = '''
+import asyncio, os
+from workers import Response, WorkerEntrypoint
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        await self.env.JOBS.send({"n": 0})
+        return Response("ok")
+
+    async def queue(self, batch, env, ctx):
+        print(f"TAKEN attempts={batch.messages[0].attempts}", flush=True)
+        if await env.KV.get("hung") is None:      # the first delivery never finishes
+            await env.KV.put("hung", "1")
+            await asyncio.sleep(120)
+        await env.KV.put("done", "1")
+'''
+
+
+def test_a_batch_whose_node_dies_mid_delivery_is_delivered_by_another_after_its_lease(tmp_path, postgres):
+    """The node delivering a batch is killed (SIGKILL) while its consumer runs: the batch's
+    lease (10 s, renewed every 3 s while the node lives) lapses and the other node delivers it;
+    a lapsed lease counts no attempt (the consumer did not fail)."""
+    config = queue_config(tmp_path)
+    (tmp_path / "w" / "worker.py").write_text(HANGING_CONSUMER)
+    c = harness.Cluster(config, n=2, work=tmp_path, database=f"lease_{free_port()}", pg=postgres)
+    try:
+        assert request_on(c.nodes[0].port, "GET", "/")[0] == 200
+        deadline = time.monotonic() + 10
+        while not any("TAKEN" in n.log() for n in c.nodes):
+            assert time.monotonic() < deadline, "never delivered"
+            time.sleep(0.1)
+        holder = next(n for n in c.nodes if "TAKEN" in n.log())
+        other = next(n for n in c.nodes if n is not holder)
+        time.sleep(4)                           # past a renewal: the lease was extended
+        assert "TAKEN" not in other.log()
+        holder.kill(signal.SIGKILL)
+        killed_at = time.monotonic()
+        db = c.url.rsplit("/", 1)[1]
+        while c.pg.psql("SELECT count(*) FROM pw_kv WHERE key = 'done'::bytea", db) != "1":
+            assert time.monotonic() - killed_at < 20, other.log()
+            time.sleep(0.2)
+        assert 3 < time.monotonic() - killed_at < 15      # after the lease, not before
+        assert "TAKEN attempts=1" in other.log()
+        assert c.pg.psql("SELECT count(*) FROM pw_queue", db) == "0"
+    finally:
+        c.stop()
+    assert_no_sanitizer_report(other.log())
