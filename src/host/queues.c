@@ -60,7 +60,6 @@ struct consumer {
     int pumping, pump_again;    /* a pump in progress (a call may end inside it) */
     int looking;                /* a depth or take of the store in flight */
     pw_queue_depth_t depth;     /* the look's answer */
-    batch_t *taking;            /* the batch a take fills */
 };
 
 struct pw_queues {
@@ -343,7 +342,6 @@ static void taken(void *arg, int n)
     consumer_t *c = b->consumer;
     pw_queues_t *q = c->engine;
     int64_t now = pw_queues_now_ms();
-    c->taking = NULL;
     if (n <= 0 || b->n == 0) {
         if (n < 0)
             pw_log_error("queue %s: cannot read the store: %s", c->cfg->queue, q->store->ops->error(q->store));
@@ -385,7 +383,6 @@ static void deliver(consumer_t *c)
     b->next = c->batches;
     c->batches = b;
     c->in_flight++;
-    c->taking = b;
     q->store->ops->take(q->store, pw_bytes_of(c->cfg->queue), pw_queues_now_ms(),
                         c->cfg->max_batch_size, add_message, taken, b);
 }
