@@ -286,6 +286,13 @@ def demo(cluster: Cluster) -> None:
     for _ in range(3):
         status, body = request(cluster.nginx.port, "GET", "/")
         print(f"GET / through nginx: {status} {json.loads(body)['node']} answered")
+    deadline = time.monotonic() + 15     # the queue's consumers, on any node, write the notes
+    while True:
+        thanked = json.loads(request(cluster.nginx.port, "GET", "/thanked")[1])["thanked"]
+        if len(thanked) == len(cluster.nodes) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    print(f"thank-you notes (queue consumed by any node): {len(thanked)} {thanked}")
 
 
 def main():

@@ -1,6 +1,8 @@
 # examples/cluster: one worker served by every node of a cluster. Its KV namespace is the
 # disk service "kv"; with `pyworkerd serve config.capnp --storage postgresql://...` it lives
 # in PostgreSQL (table pw_kv, namespace "kv") and every node sees the same entries.
+# Its queue "thanks" lives there too (table pw_queue): a signature sent through any node is
+# consumed once by whichever node's consumer takes it first.
 # `python3.11 cluster.py` starts PostgreSQL, three nodes and nginx in front of them.
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -15,5 +17,7 @@ const guestbook :Workerd.Worker = (
   compatibilityDate = "2025-09-01",
   compatibilityFlags = ["python_workers"],
   bindings = [(name = "BOOK", kvNamespace = "kv"),
+              (name = "THANKS", queue = "thanks"),
               (name = "NODE", fromEnvironment = "PYWORKERD_NODE")],
+  pyworkerd = (queueConsumers = [(queue = "thanks", maxBatchTimeout = 0)]),
 );

@@ -7,11 +7,12 @@
  *   body length (u32 LE), body
  * (the isolate has already encoded each body for its content type). Every message is
  * checked against Cloudflare's limits before any is stored; the call is answered once the
- * store has them (durably).
+ * store has them (durably), holding the isolate's port until then.
  */
 #include "host/binding.h"
 #include "host/port.h"
 #include "host/queues.h"
+#include "wire/rpc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,25 @@ static int check_sizes(const pw_binding_call_t *c, int batch, const unpacked_t *
     return 0;
 }
 
+/* A send the store has not finished: where its answer goes. */
+typedef struct {
+    pw_port_t *port;
+    uint32_t id;
+    int batch;
+} sending_t;
+
+static void sent(void *arg, const char *error, int unavailable)
+{
+    sending_t *s = arg;
+    if (error)
+        pw_port_reply_error(s->port, s->id, unavailable ? PW_RPC_UNAVAILABLE : "Error", "Queue %s failed: %s",
+                            s->batch ? "sendBatch" : "send", error);
+    else
+        pw_port_reply(s->port, s->id, &(pw_bytes_t){ (const uint8_t *)"", 0 }, 1);
+    pw_port_release(s->port);
+    free(s);
+}
+
 static void send_messages(const pw_binding_call_t *c, int batch)
 {
     const queue_worker_t *w = c->state;
@@ -133,13 +153,15 @@ static void send_messages(const pw_binding_call_t *c, int batch)
         pw_port_reply_error(c->port, c->id, "Error", "out of memory");
         return;
     }
-    char why[512];
+    sending_t *s = NULL;
     if (unpack(c, c->f[2], batch, u) == 0 && check_sizes(c, batch, u) == 0) {
-        if (pw_queues_send(w->engine, pw_bytes_of(b->value), u->msgs, u->n, u->ids, why, sizeof why) < 0)
-            pw_port_reply_error(c->port, c->id, "Error", "Queue %s failed: %s",
-                                batch ? "sendBatch" : "send", why);
-        else
-            pw_port_reply(c->port, c->id, &(pw_bytes_t){ (const uint8_t *)"", 0 }, 1);
+        if (!(s = malloc(sizeof *s)))
+            pw_port_reply_error(c->port, c->id, "Error", "out of memory");
+    }
+    if (s) {
+        *s = (sending_t){ c->port, c->id, batch };
+        pw_port_hold(c->port);      /* sent() releases it */
+        pw_queues_send(w->engine, pw_bytes_of(b->value), u->msgs, u->n, u->ids, sent, s);
     }
     free(u);
 }
@@ -175,7 +197,7 @@ static void *queue_resolve(const pw_binding_call_t *c)
 
 static int queue_open(const pw_binding_env_t *env, void **state, char *err, size_t err_len)
 {
-    return pw_queues_create(env->loop, env->config, pw_binding_state_dir(env), env->lookup,
+    return pw_queues_create(env->loop, env->config, pw_binding_state_dir(env), env->pg, env->lookup,
                             env->lookup_arg, (pw_queues_t **)state, err, err_len);
 }
 

@@ -6,6 +6,9 @@
  * to back (python/pyworkerd/queues.py decode_batch reads it):
  *   {"queue": Q, "ids": [...], "timestamps": [ms...], "attempts": [...],
  *    "types": "jtbv..." (json, text, bytes, v8), "sizes": [...]}\n
+ * The store's operations end later (PostgreSQL) or at once (SQLite): a consumer has at most
+ * one look (depth, then take) in flight, and a look that ends inside pump() only asks for
+ * another round of it.
  * Invariant: a taken message is settled exactly once by this host (answer, failure or
  * release), or left taken for the next host when this one stops first.
  */
@@ -13,6 +16,7 @@
 #include "base/log.h"
 #include "host/queue_answer.h"
 #include "host/worker_call.h"
+#include "storage/pg_queue.h"
 #include "storage/queue_sqlite.h"
 
 #include <errno.h>
@@ -54,6 +58,8 @@ struct consumer {
     batch_t *batches;
     int64_t wake_ms;            /* when to look again; -1: on the next send or answer */
     int pumping, pump_again;    /* a pump in progress (a call may end inside it) */
+    int looking;                /* a depth or take of the store in flight */
+    pw_queue_depth_t depth;     /* the look's answer */
 };
 
 struct pw_queues {
@@ -158,16 +164,23 @@ static void batch_unlink_free(batch_t *b)
     free(b);
 }
 
+static void settled(void *arg, int rc)
+{
+    consumer_t *c = arg;
+    pw_queues_t *q = c->engine;
+    if (rc < 0)
+        pw_log_error("queue %s: cannot settle a batch (its messages will be delivered again after "
+                     "a restart or their visibility timeout): %s", c->cfg->queue, q->store->ops->error(q->store));
+    if (c->cfg->dead_letter_queue)
+        pump_queue_named(q, c->cfg->dead_letter_queue);
+}
+
 static void settle(batch_t *b, pw_queue_settle_t *s)
 {
     consumer_t *c = b->consumer;
     pw_queues_t *q = c->engine;
     const char *dlq = c->cfg->dead_letter_queue;
-    if (q->store->ops->settle(q->store, s, b->n, pw_bytes_of(dlq ? dlq : ""), pw_queues_now_ms()) < 0)
-        pw_log_error("queue %s: cannot settle a batch of %zu (they will be delivered again after "
-                     "a restart): %s", c->cfg->queue, b->n, q->store->ops->error(q->store));
-    if (dlq)
-        pump_queue_named(q, dlq);
+    q->store->ops->settle(q->store, s, b->n, pw_bytes_of(dlq ? dlq : ""), pw_queues_now_ms(), settled, c);
 }
 
 /* The fate of a message the consumer did not finish: retried after `delay_s` (-1: the
@@ -293,27 +306,20 @@ static int build_payload(batch_t *b, const char *queue, pw_buf_t *out)
     return rc == 0 ? pw_buf_append(out, b->bodies.data, b->bodies.len) : rc;
 }
 
-/* Takes up to a batch of deliverable messages and calls the consumer with them. */
-static int deliver(consumer_t *c, pw_pool_t *pool, int64_t now)
+static void run_pump(consumer_t *c);
+
+/* The look ended: `again` asks for another round (a batch went out). */
+static void look_done(consumer_t *c, int again)
 {
-    pw_queues_t *q = c->engine;
-    batch_t *b = calloc(1, sizeof *b);
-    if (!b)
-        return -1;
-    b->consumer = c;
-    pw_buf_init(&b->head);
-    pw_buf_init(&b->bodies);
-    int n = q->store->ops->take(q->store, pw_bytes_of(c->cfg->queue), now, c->cfg->max_batch_size,
-                                add_message, b);
-    b->next = c->batches;
-    c->batches = b;
-    c->in_flight++;
-    if (n <= 0 || b->n == 0) {
-        if (n < 0)
-            pw_log_error("queue %s: cannot read the store: %s", c->cfg->queue, q->store->ops->error(q->store));
-        batch_unlink_free(b);
-        return n < 0 ? -1 : 0;
-    }
+    c->looking = 0;
+    c->pump_again |= again;
+    run_pump(c);
+}
+
+/* Calls the consumer with the batch the store gave. */
+static int call_consumer(batch_t *b, pw_pool_t *pool)
+{
+    consumer_t *c = b->consumer;
     b->failed |= build_payload(b, c->cfg->queue, &b->head) < 0;
     pw_buf_free(&b->bodies);
     pw_buf_t payload = b->head;     /* the call copies it; done() may free b before it returns */
@@ -327,56 +333,130 @@ static int deliver(consumer_t *c, pw_pool_t *pool, int64_t now)
         batch_unlink_free(b);
         return -1;
     }
-    return 1;
+    return 0;
 }
 
-/* Delivers what is due, within the consumer's concurrency; else notes when to look again. */
-static void pump_once(consumer_t *c)
+static void taken(void *arg, int n)
+{
+    batch_t *b = arg;
+    consumer_t *c = b->consumer;
+    pw_queues_t *q = c->engine;
+    int64_t now = pw_queues_now_ms();
+    if (n <= 0 || b->n == 0) {
+        if (n < 0)
+            pw_log_error("queue %s: cannot read the store: %s", c->cfg->queue, q->store->ops->error(q->store));
+        batch_unlink_free(b);
+        c->wake_ms = now + (n < 0 ? STORE_RETRY_MS : q->store->poll_ms ? q->store->poll_ms : STORE_RETRY_MS);
+        look_done(c, 0);
+        return;
+    }
+    pw_pool_t *pool = q->lookup(q->lookup_arg, c->service);
+    if (!pool) {    /* gone while the store answered: the messages come back at once */
+        pw_queue_settle_t s[PW_QUEUE_MAX_BATCH];
+        for (size_t i = 0; i < b->n; i++)
+            s[i] = (pw_queue_settle_t){ b->seq[i], PW_QUEUE_RELEASE, now };
+        settle(b, s);
+        batch_unlink_free(b);
+        c->wake_ms = now + NO_WORKER_RETRY_MS;
+        look_done(c, 0);
+        return;
+    }
+    int rc = call_consumer(b, pool);
+    if (rc < 0)
+        c->wake_ms = now + STORE_RETRY_MS;
+    look_done(c, rc == 0);
+}
+
+/* Takes up to a batch of deliverable messages; taken() calls the consumer with them. */
+static void deliver(consumer_t *c)
+{
+    pw_queues_t *q = c->engine;
+    batch_t *b = calloc(1, sizeof *b);
+    if (!b) {
+        c->wake_ms = pw_queues_now_ms() + STORE_RETRY_MS;
+        look_done(c, 0);
+        return;
+    }
+    b->consumer = c;
+    pw_buf_init(&b->head);
+    pw_buf_init(&b->bodies);
+    b->next = c->batches;
+    c->batches = b;
+    c->in_flight++;
+    q->store->ops->take(q->store, pw_bytes_of(c->cfg->queue), pw_queues_now_ms(),
+                        c->cfg->max_batch_size, add_message, taken, b);
+}
+
+/* When a queue with nothing ready is worth another look. */
+static int64_t next_look(const consumer_t *c, int64_t now)
+{
+    int64_t poll = c->engine->store->poll_ms;
+    int64_t at = c->depth.first_visible_ms;
+    if (at < 0)
+        return poll ? now + poll : -1;              /* empty: a send (or the poll) wakes it */
+    if (c->depth.ready == 0 && at <= now)
+        at = now + STORE_RETRY_MS;                  /* visible yet not ready: taken elsewhere */
+    return poll && at > now + poll ? now + poll : at;
+}
+
+/* What is waiting decides: a batch now, or when to look again. */
+static void looked(void *arg, int rc)
+{
+    consumer_t *c = arg;
+    pw_queues_t *q = c->engine;
+    int64_t now = pw_queues_now_ms();
+    if (rc < 0) {
+        pw_log_error("queue %s: cannot read the store: %s", c->cfg->queue, q->store->ops->error(q->store));
+        c->wake_ms = now + STORE_RETRY_MS;
+        look_done(c, 0);
+        return;
+    }
+    const pw_queue_depth_t *d = &c->depth;
+    int64_t due = d->first_visible_ms + (int64_t)c->cfg->max_batch_timeout_s * 1000;
+    if (d->first_visible_ms < 0 || d->ready == 0 || (d->ready < c->cfg->max_batch_size && now < due)) {
+        c->wake_ms = d->ready == 0 ? next_look(c, now) : due;  /* a partial batch waits for more */
+        look_done(c, 0);
+        return;
+    }
+    if (!q->lookup(q->lookup_arg, c->service)) {
+        c->wake_ms = now + NO_WORKER_RETRY_MS;
+        look_done(c, 0);
+        return;
+    }
+    deliver(c);
+}
+
+/* One look at the store, within the consumer's concurrency. */
+static void look(consumer_t *c)
 {
     pw_queues_t *q = c->engine;
     c->wake_ms = -1;
-    while (c->in_flight < c->concurrency) {
-        int64_t now = pw_queues_now_ms();
-        pw_queue_depth_t d;
-        if (q->store->ops->depth(q->store, pw_bytes_of(c->cfg->queue), now, c->cfg->max_batch_size, &d) < 0) {
-            pw_log_error("queue %s: cannot read the store: %s", c->cfg->queue, q->store->ops->error(q->store));
-            c->wake_ms = now + STORE_RETRY_MS;
-            break;
-        }
-        if (d.first_visible_ms < 0)
-            break;                                  /* empty: a send wakes it */
-        int64_t due = d.first_visible_ms + (int64_t)c->cfg->max_batch_timeout_s * 1000;
-        if (d.ready < c->cfg->max_batch_size && now < due) {
-            c->wake_ms = due;                       /* a partial batch waits for more */
-            break;
-        }
-        pw_pool_t *pool = q->lookup(q->lookup_arg, c->service);
-        if (!pool) {
-            c->wake_ms = now + NO_WORKER_RETRY_MS;
-            break;
-        }
-        if (deliver(c, pool, now) <= 0) {
-            c->wake_ms = now + STORE_RETRY_MS;
-            break;
-        }
-    }
+    if (c->in_flight >= c->concurrency)
+        return;                                     /* an answer pumps again */
+    c->looking = 1;
+    q->store->ops->depth(q->store, pw_bytes_of(c->cfg->queue), pw_queues_now_ms(),
+                         c->cfg->max_batch_size, &c->depth, looked, c);
 }
 
-/* A call that ends inside pump_once (a pool answering 503 at once) asks for another round
- * instead of pumping within itself. */
-static void pump(consumer_t *c)
+/* Looks until nothing more can go out now; a look that ends inside (SQLite) or a call that
+ * ends inside (a pool answering 503 at once) only asks for another round. */
+static void run_pump(consumer_t *c)
 {
-    if (c->pumping) {
-        c->pump_again = 1;
+    if (c->pumping || c->looking)
         return;
-    }
     c->pumping = 1;
-    do {
+    while (c->pump_again && !c->looking) {
         c->pump_again = 0;
-        pump_once(c);
-    } while (c->pump_again);
+        look(c);
+    }
     c->pumping = 0;
     schedule(c->engine);
+}
+
+static void pump(consumer_t *c)
+{
+    c->pump_again = 1;
+    run_pump(c);
 }
 
 static void pump_queue_named(pw_queues_t *q, const char *queue)
@@ -416,27 +496,43 @@ static void schedule(pw_queues_t *q)
 
 /* ---- sending ---- */
 
-int pw_queues_send(pw_queues_t *q, pw_bytes_t queue, pw_queue_new_t *msgs, size_t n,
-                   char (*id_space)[PW_QUEUE_ID_LEN], char *err, size_t err_len)
+typedef struct {
+    consumer_t *consumer;       /* of the queue sent to; NULL: none on this host */
+    pw_queues_sent_cb sent;
+    void *arg;
+    pw_queues_t *engine;
+} sending_t;
+
+static void stored(void *arg, int rc)
 {
+    sending_t *s = arg;
+    pw_queue_backend_t *store = s->engine->store;
+    s->sent(s->arg, rc < 0 ? store->ops->error(store) : NULL, rc == PW_QUEUE_UNAVAILABLE);
+    if (rc == 0 && s->consumer)
+        pump(s->consumer);
+    free(s);
+}
+
+void pw_queues_send(pw_queues_t *q, pw_bytes_t queue, pw_queue_new_t *msgs, size_t n,
+                    char (*id_space)[PW_QUEUE_ID_LEN], pw_queues_sent_cb sent, void *arg)
+{
+    sending_t *s = malloc(sizeof *s);
+    if (!s) {
+        sent(arg, "out of memory", 0);
+        return;
+    }
+    *s = (sending_t){ consumer_of(q, queue), sent, arg, q };
     for (size_t i = 0; i < n; i++) {
         next_id(q, id_space[i]);
         msgs[i].id = (pw_bytes_t){ (const uint8_t *)id_space[i], PW_QUEUE_ID_LEN };
     }
-    if (q->store->ops->send(q->store, queue, msgs, n, pw_queues_now_ms()) < 0) {
-        snprintf(err, err_len, "%s", q->store->ops->error(q->store));
-        return -1;
-    }
-    consumer_t *c = consumer_of(q, queue);
-    if (c)
-        pump(c);
-    return 0;
+    q->store->ops->send(q->store, queue, msgs, n, pw_queues_now_ms(), stored, s);
 }
 
 /* ---- setup ---- */
 
 int pw_queues_create(uv_loop_t *loop, const pw_config_t *config, const char *dir,
-                     pw_queues_lookup_cb lookup, void *lookup_arg, pw_queues_t **out, char *err,
+                     pw_pg_pool_t *pg, pw_queues_lookup_cb lookup, void *lookup_arg, pw_queues_t **out, char *err,
                      size_t err_len)
 {
     *out = NULL;
@@ -451,7 +547,8 @@ int pw_queues_create(uv_loop_t *loop, const pw_config_t *config, const char *dir
         return -1;
     }
     char why[1024];
-    if (pw_queue_sqlite_open(dir, &q->store, why, sizeof why) < 0) {
+    if ((pg ? pw_pg_queue_open(pg, &q->store, why, sizeof why)
+            : pw_queue_sqlite_open(dir, &q->store, why, sizeof why)) < 0) {
         snprintf(err, err_len, "queues: cannot open their store: %s (--persist-dir=DIR chooses "
                  "where it is kept)", why);
         free(q->consumers);

@@ -131,24 +131,6 @@ static void pg_get(pw_kv_backend_t *b, const pw_kv_args_t *a, pw_kv_done_cb done
 
 /* ---- bulk get ---- */
 
-/* The keys as a text array of bytea in hex: {"\\x6b31","\\x6b32"}. */
-static int keys_array(const pw_kv_args_t *a, pw_buf_t *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    int rc = pw_buf_append(out, "{", 1);
-    for (size_t i = 0; rc == 0 && i < a->n_keys; i++) {
-        rc = pw_buf_append(out, i ? ",\"\\\\x" : "\"\\\\x", i ? 5 : 4);
-        for (size_t k = 0; rc == 0 && k < a->keys[i].len; k++) {
-            uint8_t c = a->keys[i].base[k];
-            char hex[2] = { digits[c >> 4], digits[c & 15] };
-            rc = pw_buf_append(out, hex, 2);
-        }
-        if (rc == 0)
-            rc = pw_buf_append(out, "\"", 1);
-    }
-    return rc == 0 ? pw_buf_append(out, "}", 1) : rc;
-}
-
 static void got_many(void *arg, const pw_pg_result_t *r)
 {
     op_t *op = arg;
@@ -183,7 +165,7 @@ static void pg_get_many(pw_kv_backend_t *b, const pw_kv_args_t *a, pw_kv_done_cb
     op_t *op = op_new(done, arg, "GET", bytes);
     pw_buf_t array;
     pw_buf_init(&array);
-    if (op && keys_array(a, &array) == 0 && pw_buf_append(&array, "", 1) == 0) {
+    if (op && pw_pg_bytea_array(a->keys, a->n_keys, &array) == 0 && pw_buf_append(&array, "", 1) == 0) {
         uint8_t *at = op->key_data;
         op->n_keys = a->n_keys;
         for (size_t i = 0; i < a->n_keys; i++) {

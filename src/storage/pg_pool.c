@@ -101,6 +101,23 @@ pw_pg_param_t pw_pg_text(const char *s)
     return (pw_pg_param_t){ .data = s, .len = strlen(s) };
 }
 
+int pw_pg_bytea_array(const pw_bytes_t *items, size_t n, pw_buf_t *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    int rc = pw_buf_append(out, "{", 1);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        rc = pw_buf_append(out, i ? ",\"\\\\x" : "\"\\\\x", i ? 5 : 4);
+        for (size_t k = 0; rc == 0 && k < items[i].len; k++) {
+            uint8_t c = items[i].base[k];
+            char hex[2] = { digits[c >> 4], digits[c & 15] };
+            rc = pw_buf_append(out, hex, 2);
+        }
+        if (rc == 0)
+            rc = pw_buf_append(out, "\"", 1);
+    }
+    return rc == 0 ? pw_buf_append(out, "}", 1) : rc;
+}
+
 pw_pg_param_t pw_pg_int(int64_t v)
 {
     pw_pg_param_t p = { 0 };

@@ -41,6 +41,10 @@ pw_pg_param_t pw_pg_text(const char *s);
 pw_pg_param_t pw_pg_int(int64_t v);
 pw_pg_param_t pw_pg_null(void);
 
+/* Appends the text form of a bytea[] holding the n items ({"\\x6b31","\\x6b32"}) to out, to
+ * pass as a text parameter (not NUL-terminated: pw_pg_run copies len bytes). 0, or -ENOMEM. */
+int pw_pg_bytea_array(const pw_bytes_t *items, size_t n, pw_buf_t *out);
+
 typedef enum {
     PW_PG_OK = 0,
     PW_PG_ERROR = -1,           /* the statement failed (constraint, bad data...) */

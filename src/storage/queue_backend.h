@@ -6,7 +6,9 @@
  * deleted (acknowledged or dropped), made deliverable again later (retried: one more
  * attempt counted), or moved to a dead-letter queue. What a stopped host had taken is
  * deliverable again when the next one opens the store: delivery is at least once.
- * Every operation ends before it returns, and a write is durable when it returns 0.
+ * Every operation reports through its done(arg, rc) exactly once: SQLite before the call
+ * returns, PostgreSQL later, from the loop (never blocking it); a write is durable when rc is
+ * 0. After close() no done() runs.
  */
 #ifndef PW_QUEUE_BACKEND_H
 #define PW_QUEUE_BACKEND_H
@@ -59,30 +61,38 @@ typedef struct {
 
 typedef struct pw_queue_backend pw_queue_backend_t;
 
+/* rc: 0 (or the count taken) on success, -1 on failure (the backend's error() says why), or
+ * PW_QUEUE_UNAVAILABLE when the store cannot be reached now (a shared one that is down). */
+#define PW_QUEUE_UNAVAILABLE (-2)
+typedef void (*pw_queue_done_cb)(void *arg, int rc);
+
 typedef struct {
     /* Stores the n messages in `queue`: all of them, or none (-1). */
-    int (*send)(pw_queue_backend_t *b, pw_bytes_t queue, const pw_queue_new_t *msgs, size_t n,
-                int64_t now_ms);
-    /* Takes up to max messages deliverable at now_ms (oldest first) and calls cb for each.
-     * Returns how many, or -1. */
-    int (*take)(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
-                pw_queue_msg_cb cb, void *arg);
-    int (*depth)(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
-                 pw_queue_depth_t *out);
+    void (*send)(pw_queue_backend_t *b, pw_bytes_t queue, const pw_queue_new_t *msgs, size_t n,
+                 int64_t now_ms, pw_queue_done_cb done, void *arg);
+    /* Takes up to max messages deliverable at now_ms (oldest first) and calls cb for each,
+     * then done with how many. */
+    void (*take)(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
+                 pw_queue_msg_cb cb, pw_queue_done_cb done, void *arg);
+    /* Fills *out (which lives until done) with what waits in `queue`. */
+    void (*depth)(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
+                  pw_queue_depth_t *out, pw_queue_done_cb done, void *arg);
     /* Settles taken messages in one transaction; DEAD ones move to dead_letter (which is
-     * then not empty). */
-    int (*settle)(pw_queue_backend_t *b, const pw_queue_settle_t *s, size_t n,
-                  pw_bytes_t dead_letter, int64_t now_ms);
-    /* Messages stored in `queue`, taken or not (tests, logs). */
-    int64_t (*count)(pw_queue_backend_t *b, pw_bytes_t queue);
+     * then not empty). done may be NULL. */
+    void (*settle)(pw_queue_backend_t *b, const pw_queue_settle_t *s, size_t n,
+                   pw_bytes_t dead_letter, int64_t now_ms, pw_queue_done_cb done, void *arg);
     /* The last error, for a log line. */
     const char *(*error)(pw_queue_backend_t *b);
+    /* Operations not finished are dropped (their done() never runs). */
     void (*close)(pw_queue_backend_t *b);
 } pw_queue_backend_ops_t;
 
 /* The head of every backend. */
 struct pw_queue_backend {
     const pw_queue_backend_ops_t *ops;
+    /* How often a consumer looks again at a queue it found empty, in ms; 0: only when this
+     * host sends to it (the store has no other writer). Shared stores have other writers. */
+    int64_t poll_ms;
 };
 
 #endif

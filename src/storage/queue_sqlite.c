@@ -2,7 +2,7 @@
  * and queue_backend.h). One table: a row per message with its queue, id, body, content
  * type, send time, the time it becomes deliverable, its attempts and whether a delivery has
  * taken it. A send, a take and a settlement are each one transaction; statements are
- * prepared once.
+ * prepared once. Every operation is done (its done() called) before it returns.
  * Invariant: every statement is reset before its next use (pw_sqlite_stmt), and a failed
  * transaction is rolled back before the call returns.
  */
@@ -87,8 +87,8 @@ static int finish(queue_sqlite_t *q, int rc)
     return rc < 0 ? -1 : 0;
 }
 
-static int q_send(pw_queue_backend_t *b, pw_bytes_t queue, const pw_queue_new_t *msgs, size_t n,
-                  int64_t now_ms)
+static int send_now(pw_queue_backend_t *b, pw_bytes_t queue, const pw_queue_new_t *msgs, size_t n,
+                    int64_t now_ms)
 {
     queue_sqlite_t *q = self(b);
     int rc = exec(q, ST_BEGIN);
@@ -112,8 +112,8 @@ static int mark_taken(queue_sqlite_t *q, int64_t seq)
     return pw_sqlite_run(st) == 0 ? 0 : -EIO;
 }
 
-static int q_take(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
-                  pw_queue_msg_cb cb, void *arg)
+static int take_now(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
+                    pw_queue_msg_cb cb, void *arg)
 {
     queue_sqlite_t *q = self(b);
     if (exec(q, ST_BEGIN) < 0)
@@ -149,8 +149,8 @@ static int64_t scalar(queue_sqlite_t *q, sqlite3_stmt *st, int64_t if_null)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : -2;
 }
 
-static int q_depth(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
-                   pw_queue_depth_t *out)
+static int depth_now(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
+                     pw_queue_depth_t *out)
 {
     queue_sqlite_t *q = self(b);
     sqlite3_stmt *st = stmt(q, ST_COUNT_READY);
@@ -186,8 +186,8 @@ static int settle_one(queue_sqlite_t *q, const pw_queue_settle_t *s, pw_bytes_t 
     return pw_sqlite_run(st) == 0 ? 0 : -EIO;
 }
 
-static int q_settle(pw_queue_backend_t *b, const pw_queue_settle_t *s, size_t n,
-                    pw_bytes_t dead_letter, int64_t now_ms)
+static int settle_now(pw_queue_backend_t *b, const pw_queue_settle_t *s, size_t n,
+                      pw_bytes_t dead_letter, int64_t now_ms)
 {
     queue_sqlite_t *q = self(b);
     int rc = exec(q, ST_BEGIN);
@@ -196,13 +196,41 @@ static int q_settle(pw_queue_backend_t *b, const pw_queue_settle_t *s, size_t n,
     return finish(q, rc);
 }
 
-static int64_t q_count(pw_queue_backend_t *b, pw_bytes_t queue)
+int64_t pw_queue_sqlite_count(pw_queue_backend_t *b, pw_bytes_t queue)
 {
     queue_sqlite_t *q = self(b);
     sqlite3_stmt *st = stmt(q, ST_COUNT);
     bind_text(st, 1, queue);
     int64_t n = scalar(q, st, 0);
     return n < 0 ? -1 : n;
+}
+
+/* ---- the vtable: each operation is done before it returns ---- */
+
+static void q_send(pw_queue_backend_t *b, pw_bytes_t queue, const pw_queue_new_t *msgs, size_t n,
+                   int64_t now_ms, pw_queue_done_cb done, void *arg)
+{
+    done(arg, send_now(b, queue, msgs, n, now_ms));
+}
+
+static void q_take(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
+                   pw_queue_msg_cb cb, pw_queue_done_cb done, void *arg)
+{
+    done(arg, take_now(b, queue, now_ms, max, cb, arg));
+}
+
+static void q_depth(pw_queue_backend_t *b, pw_bytes_t queue, int64_t now_ms, size_t max,
+                    pw_queue_depth_t *out, pw_queue_done_cb done, void *arg)
+{
+    done(arg, depth_now(b, queue, now_ms, max, out));
+}
+
+static void q_settle(pw_queue_backend_t *b, const pw_queue_settle_t *s, size_t n,
+                     pw_bytes_t dead_letter, int64_t now_ms, pw_queue_done_cb done, void *arg)
+{
+    int rc = settle_now(b, s, n, dead_letter, now_ms);
+    if (done)
+        done(arg, rc);
 }
 
 static const char *q_error(pw_queue_backend_t *b)
@@ -220,7 +248,7 @@ static void q_close(pw_queue_backend_t *b)
 }
 
 static const pw_queue_backend_ops_t ops = {
-    .send = q_send, .take = q_take, .depth = q_depth, .settle = q_settle, .count = q_count,
+    .send = q_send, .take = q_take, .depth = q_depth, .settle = q_settle,
     .error = q_error, .close = q_close,
 };
 

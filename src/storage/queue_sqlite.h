@@ -14,5 +14,7 @@
  * a previous host had taken become deliverable again. Returns 0, or -1 with a message in
  * err. */
 int pw_queue_sqlite_open(const char *dir, pw_queue_backend_t **out, char *err, size_t err_len);
+/* Messages stored in `queue`, taken or not (tests, logs), or -1. */
+int64_t pw_queue_sqlite_count(pw_queue_backend_t *b, pw_bytes_t queue);
 
 #endif

@@ -3,7 +3,7 @@ every content type and option, Cloudflare's limits and errors) and consumes the 
 in its queue(self, batch, env, ctx) handler, which prints each batch it gets as a JSON line
 of the log. Also: batching by size and timeout, max_concurrency, retries (a raising
 handler, retry(), retryAll(), an isolate that dies) with delays and attempts, the
-dead-letter queue and dropped messages, ackAll()/ack(), the legacy top-level on_queue, a
+dead-letter queue and dropped messages (these also on PostgreSQL, --storage), ackAll()/ack(), the legacy top-level on_queue, a
 service binding's queue() (workerd's Fetcher.queue), and 10,000 messages sent in batches of
 100 each consumed at least once across a kill -9 of the server in the middle."""
 
@@ -136,19 +136,35 @@ class Default(WorkerEntrypoint):
 '''
 
 
-@pytest.fixture
-def app(tmp_path):
-    """app(consumer="maxBatchTimeout = 0", date=...) -> a running server; same state dir."""
+def start_app(tmp_path, storage=()):
+    """start(consumer="maxBatchTimeout = 0", date=...) -> a running server; same state."""
     servers = []
 
     def start(consumer="maxBatchTimeout = 0", date="2025-11-15", worker=WORKER, args=()):
         (tmp_path / "worker.py").write_text(worker)
         config = tmp_path / "config.capnp"
         config.write_text(CONFIG % {"consumer": consumer, "date": date})
-        s = Server(config, args=["--persist-dir", str(tmp_path / "state"), *args], tmp=tmp_path)
+        s = Server(config, args=["--persist-dir", str(tmp_path / "state"), *storage, *args], tmp=tmp_path)
         servers.append(s)
         return s
 
+    return start, servers
+
+
+@pytest.fixture
+def app(tmp_path):
+    """Queues on SQLite (--persist-dir)."""
+    start, servers = start_app(tmp_path)
+    yield start
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def app_any(request, tmp_path):
+    """app, on each store in turn: SQLite, and PostgreSQL (--storage; conftest's server)."""
+    storage = ("--storage", request.getfixturevalue("pg_url")) if request.param == "postgres" else ()
+    start, servers = start_app(tmp_path, storage)
     yield start
     for s in servers:
         s.stop()
@@ -187,8 +203,8 @@ def wait_messages(server, n, queue="jobs", timeout=10.0):
 # ---------------------------------------------------------------- producing
 
 
-def test_every_content_type_round_trips(app):
-    s = app()
+def test_every_content_type_round_trips(app_any):
+    s = app_any()
     assert s.get("/send-typed")[0] == 200
     got = wait_messages(s, 5)
     by_type = [(m["type"], m["body"]) for m in got]
@@ -212,8 +228,8 @@ def test_old_compatibility_dates_send_structured_clones_by_default(app):
     assert wait_messages(s, 1)[0]["type"] == "JsDict"   # v8: tagged JSON, decoded the same
 
 
-def test_send_batch_and_per_message_options(app):
-    s = app()
+def test_send_batch_and_per_message_options(app_any):
+    s = app_any()
     status, out = send(s, batch=[{"body": "a", "contentType": "text"},
                                  {"body": {"n": 2}},
                                  {"body": "late", "contentType": "text", "delaySeconds": 1}])
@@ -224,8 +240,8 @@ def test_send_batch_and_per_message_options(app):
     assert got[2]["body"] == "late" and time.monotonic() - sent > 0.8
 
 
-def test_delay_seconds_option_delays_delivery(app):
-    s = app()
+def test_delay_seconds_option_delays_delivery(app_any):
+    s = app_any()
     started = time.monotonic()
     assert send(s, {"n": 1}, delaySeconds=1) == (200, "ok")
     assert send(s, batch=[{"body": {"n": 2}}], delaySeconds=1) == (200, "ok")
@@ -276,8 +292,8 @@ def test_content_type_names_are_case_insensitive(app):
 # ---------------------------------------------------------------- batching
 
 
-def test_batches_fill_to_max_batch_size_then_wait_for_the_timeout(app):
-    s = app("maxBatchSize = 5, maxBatchTimeout = 1")
+def test_batches_fill_to_max_batch_size_then_wait_for_the_timeout(app_any):
+    s = app_any("maxBatchSize = 5, maxBatchTimeout = 1")
     assert send(s, batch=[{"body": {"n": i}} for i in range(12)]) == (200, "ok")
     sent = time.monotonic()
     wait_for(lambda: len(batches(s)) >= 2, s)
@@ -311,8 +327,8 @@ def test_default_concurrency_overlaps_batches(app):
 # ---------------------------------------------------------------- acks, retries, dead letters
 
 
-def test_a_raising_consumer_gets_the_batch_again_with_attempts_counted(app):
-    s = app("maxRetries = 3, maxBatchTimeout = 0")
+def test_a_raising_consumer_gets_the_batch_again_with_attempts_counted(app_any):
+    s = app_any("maxRetries = 3, maxBatchTimeout = 0")
     assert send(s, batch=[{"body": {"n": 1, "fail": 1}}, {"body": {"n": 2}}]) == (200, "ok")
     got = wait_messages(s, 4)
     assert [(m["body"]["n"], m["attempts"]) for m in got] == [(1, 1), (2, 1), (1, 2), (2, 2)]
@@ -320,8 +336,8 @@ def test_a_raising_consumer_gets_the_batch_again_with_attempts_counted(app):
     s.wait_log("consumer failed on purpose")
 
 
-def test_explicit_ack_survives_a_failing_batch_and_retry_is_per_message(app):
-    s = app("maxBatchTimeout = 0")
+def test_explicit_ack_survives_a_failing_batch_and_retry_is_per_message(app_any):
+    s = app_any("maxBatchTimeout = 0")
     assert send(s, batch=[{"body": {"n": 1, "ack": True}}, {"body": {"n": 2, "retry": 0}},
                           {"body": {"n": 3, "fail": 1}}]) == (200, "ok")
     wait_messages(s, 5)
@@ -330,8 +346,8 @@ def test_explicit_ack_survives_a_failing_batch_and_retry_is_per_message(app):
     assert [(m["body"]["n"], m["attempts"]) for m in got] == [(1, 1), (2, 1), (3, 1), (2, 2), (3, 2)]
 
 
-def test_retry_delay_seconds_and_consumer_retry_delay(app):
-    s = app("maxBatchTimeout = 0, retryDelay = 1")
+def test_retry_delay_seconds_and_consumer_retry_delay(app_any):
+    s = app_any("maxBatchTimeout = 0, retryDelay = 1")
     assert send(s, batch=[{"body": {"n": 1, "retry": True}}]) == (200, "ok")
     wait_messages(s, 1)
     first = time.monotonic()
@@ -342,8 +358,8 @@ def test_retry_delay_seconds_and_consumer_retry_delay(app):
     assert [m["body"]["n"] for m in got[2:4]] == [2, 2]
 
 
-def test_ack_all_and_retry_all(app):
-    s = app("maxBatchTimeout = 0")
+def test_ack_all_and_retry_all(app_any):
+    s = app_any("maxBatchTimeout = 0")
     assert send(s, batch=[{"body": {"n": 1, "ackAll": True, "fail": 9}}, {"body": {"n": 2}}]) == (200, "ok")
     wait_messages(s, 2)
     time.sleep(0.3)
@@ -354,8 +370,8 @@ def test_ack_all_and_retry_all(app):
     s.wait_log("Calling ack() on a message after calling retryAll() has no effect.")
 
 
-def test_after_max_retries_messages_go_to_the_dead_letter_queue(app):
-    s = app("maxRetries = 1, maxBatchTimeout = 0, deadLetterQueue = \"jobs-dlq\"")
+def test_after_max_retries_messages_go_to_the_dead_letter_queue(app_any):
+    s = app_any("maxRetries = 1, maxBatchTimeout = 0, deadLetterQueue = \"jobs-dlq\"")
     assert send(s, batch=[{"body": {"n": 1, "fail": 99}}]) == (200, "ok")
     dead = wait_messages(s, 1, queue="jobs-dlq")
     assert [m["attempts"] for m in messages(s)] == [1, 2]
@@ -364,16 +380,16 @@ def test_after_max_retries_messages_go_to_the_dead_letter_queue(app):
     s.wait_log("moved to dead-letter queue jobs-dlq")
 
 
-def test_without_a_dead_letter_queue_messages_are_dropped(app):
-    s = app("maxRetries = 0, maxBatchTimeout = 0")
+def test_without_a_dead_letter_queue_messages_are_dropped(app_any):
+    s = app_any("maxRetries = 0, maxBatchTimeout = 0")
     assert send(s, batch=[{"body": {"n": 1, "fail": 99}}]) == (200, "ok")
     s.wait_log("have no dead-letter queue; dropped")
     time.sleep(0.3)
     assert len(messages(s)) == 1
 
 
-def test_an_isolate_that_dies_gets_its_batch_again(app):
-    s = app("maxBatchTimeout = 0")
+def test_an_isolate_that_dies_gets_its_batch_again(app_any):
+    s = app_any("maxBatchTimeout = 0")
     # delayed: the isolate that dies is not the one still answering this send
     assert send(s, batch=[{"body": {"n": 1, "exit": 1}}], delaySeconds=1) == (200, "ok")
     got = wait_messages(s, 2, timeout=15)
