@@ -132,7 +132,7 @@ def test_nodes_register_and_heartbeat(cluster):
     first = c.pg.psql("SELECT max(heartbeat_at) FROM pw_nodes", db)
     time.sleep(2.5)
     assert c.pg.psql("SELECT max(heartbeat_at) FROM pw_nodes", db) > first
-    assert c.pg.psql("SELECT version FROM pw_schema", db) == "2"
+    assert c.pg.psql("SELECT version FROM pw_schema", db) == "3"
 
 
 def test_threads_run_kv_on_the_main_loop(tmp_path, pg_url):
