@@ -6,6 +6,7 @@
  * reply (the reply then finds it marked closed and sends nothing).
  */
 #include "host/cluster_port.h"
+#include "base/list.h"
 #include "base/log.h"
 #include "http/request_head.h"
 
@@ -22,11 +23,13 @@ struct pw_cluster_port {
     char *secret;
     pw_cluster_port_cb handle;
     void *arg;
+    pw_list_t conns;            /* connections open (pw_cluster_request.link) */
 };
 
 struct pw_cluster_request {
     uv_tcp_t tcp;               /* first */
     pw_cluster_port_t *port;
+    pw_list_t link;             /* port->conns until closed */
     pw_buf_t in;
     int busy;                   /* a request waits for its reply */
     int closed;                 /* uv_close called */
@@ -81,6 +84,7 @@ static void conn_close(pw_cluster_request_t *c)
     if (c->closed)
         return;
     c->closed = 1;
+    pw_list_remove(&c->link);
     uv_close((uv_handle_t *)&c->tcp, conn_freed);
 }
 
@@ -251,6 +255,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (!c)
         return;
     c->port = p;
+    pw_list_push_back(&p->conns, &c->link);
     pw_buf_init(&c->in);
     uv_tcp_init(server->loop, &c->tcp);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0)
@@ -273,6 +278,7 @@ int pw_cluster_port_start(uv_loop_t *loop, const char *address, const char *secr
     }
     p->handle = handle;
     p->arg = arg;
+    pw_list_init(&p->conns);
     uv_tcp_init(loop, &p->tcp);
     int rc = uv_tcp_bind(&p->tcp, (struct sockaddr *)&sa, 0);
     if (rc == 0)
@@ -293,8 +299,12 @@ static void port_freed(uv_handle_t *h)
     free(p);
 }
 
+/* Its connections close too; a request still waiting for its reply keeps its memory until then. */
 void pw_cluster_port_close(pw_cluster_port_t *p)
 {
-    if (p)
-        uv_close((uv_handle_t *)&p->tcp, port_freed);
+    if (!p)
+        return;
+    while (!pw_list_empty(&p->conns))
+        conn_close(PW_CONTAINER_OF(p->conns.next, pw_cluster_request_t, link));
+    uv_close((uv_handle_t *)&p->tcp, port_freed);
 }

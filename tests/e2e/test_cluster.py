@@ -184,7 +184,7 @@ def test_nodes_starting_together_migrate_once(tmp_path, pg_url, postgres):
                 pass
             time.sleep(0.1)
         assert postgres.psql("SELECT count(*) FROM pw_nodes", db) == "3"
-        assert postgres.psql("SELECT version FROM pw_schema", db) == "2"
+        assert postgres.psql("SELECT version FROM pw_schema", db) == "3"
     finally:
         for p in procs:
             harness.stop_pid(p)
