@@ -66,6 +66,14 @@ typedef struct {
 
 static void route_run(pw_do_route_t *r);
 
+/* Where the object was last seen held (address NULL: forget it, ask PostgreSQL next time). */
+static void remember_holder(pw_do_object_t *obj, pw_bytes_t address)
+{
+    char **holder = pw_do_object_holder(obj);
+    free(*holder);
+    *holder = address.base ? strndup((const char *)address.base, address.len) : NULL;
+}
+
 /* ---- names and time ---- */
 
 static void object_name(pw_do_object_t *obj, char *out, size_t len)
@@ -220,6 +228,7 @@ static void acquired(void *arg, const pw_pg_result_t *res)
         return route_retry(r, "Durable Object: its lease could not be settled");
     pw_bytes_t node = pw_pg_value(res, 0, 0);
     if (pw_bytes_is(node, r->c->node)) {
+        remember_holder(r->obj, (pw_bytes_t){ NULL, 0 });
         object_name(r->obj, name, sizeof name);
         if (!(r->job = pw_pg_do_load(r->c->pg, name, loaded, r)))
             route_fail(r, 500, "out of memory");
@@ -232,6 +241,7 @@ static void acquired(void *arg, const pw_pg_result_t *res)
     if (pw_pg_is_null(res, 0, 1))
         return route_retry(r, "Durable Object: held by a node with no --cluster-address");
     pw_bytes_t address = pw_pg_value(res, 0, 1);
+    remember_holder(r->obj, address);
     if (pw_do_forward_send(r->c, r, address, r->obj, r->name, r->method, r->payload, &r->forward) < 0)
         route_fail(r, 500, "out of memory");
 }
@@ -253,9 +263,14 @@ static void route_run(pw_do_route_t *r)
 {
     int *acquiring;
     pw_do_object_lease(r->obj, &acquiring);
-    if (held(r->c, r->obj))
+    const char *holder = *pw_do_object_holder(r->obj);
+    if (held(r->c, r->obj)) {
         deliver(r);
-    else if (*acquiring)
+    } else if (holder && !r->forwarded) {      /* sent where it was; a refusal asks again */
+        if (pw_do_forward_send(r->c, r, pw_bytes_of(holder), r->obj, r->name, r->method, r->payload,
+                               &r->forward) < 0)
+            route_fail(r, 500, "out of memory");
+    } else if (*acquiring)
         pw_list_push_back(&r->c->waiting, &r->link);
     else
         ask_lease(r);
@@ -266,8 +281,10 @@ static void route_run(pw_do_route_t *r)
 void pw_do_route_answered(pw_do_route_t *r, const pw_worker_answer_t *a, const char *retry_why)
 {
     r->forward = NULL;
-    if (retry_why)
+    if (retry_why) {
+        remember_holder(r->obj, (pw_bytes_t){ NULL, 0 });
         return route_retry(r, retry_why);
+    }
     r->done(r->arg, a);
     route_free(r);
 }

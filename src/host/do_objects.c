@@ -132,6 +132,7 @@ static void object_free(pw_do_object_t *obj)
     pw_buf_free(&obj->auto_request);
     pw_buf_free(&obj->auto_response);
     free(obj->name);
+    free(obj->holder_address);
     free(obj);
 }
 
@@ -449,6 +450,11 @@ pw_do_ns_t *pw_do_object_ns(const pw_do_object_t *obj)
 const char *pw_do_object_id(const pw_do_object_t *obj)
 {
     return obj->id;
+}
+
+char **pw_do_object_holder(pw_do_object_t *obj)
+{
+    return &obj->holder_address;
 }
 
 uint64_t *pw_do_object_lease(pw_do_object_t *obj, int **acquiring)
