@@ -173,10 +173,14 @@ static void route_retry(pw_do_route_t *r, const char *why)
 
 /* ---- delivering here ---- */
 
+static int gate_answer(pw_do_route_t *r, const pw_worker_answer_t *a);
+
 static void delivered(void *arg, const pw_worker_answer_t *a)
 {
     pw_do_route_t *r = arg;
     r->event = NULL;
+    if (!a->error_status && gate_answer(r, a))
+        return;
     r->done(r->arg, a);
     route_free(r);
 }
@@ -350,18 +354,68 @@ void pw_do_cluster_cancel(pw_do_route_t *r)
     route_free(r);
 }
 
-/* ---- shipping commits ---- */
+/* ---- shipping commits ----
+ * One save in flight per object (saves on different connections could land out of order);
+ * commits made meanwhile are coalesced into the next save, which takes the image then. A
+ * waiter (a write's answer, or an event's answer: the output gate) is told once a save that
+ * covers every commit before it has landed. */
 
-typedef struct {
-    pw_do_object_t *obj;
+typedef struct ship_waiter {
+    pw_list_t link;
     pw_do_saved_cb saved;
     void *arg;
-} save_t;
+} ship_waiter_t;
+
+typedef struct {
+    pw_do_cluster_t *c;
+    pw_do_object_t *obj;        /* held while anything is pending */
+    pw_do_store_t *store;       /* in memory: lives as long as its backend */
+    int in_flight;
+    pw_list_t now, next;        /* waiters on the save in flight / on the next one */
+} ship_t;
+
+static void save_start(ship_t *sh);
+
+static ship_t *ship_of(pw_do_cluster_t *c, pw_do_object_t *obj)
+{
+    void **slot = pw_do_object_ship(obj);
+    ship_t *sh = *slot;
+    if (sh || !(sh = calloc(1, sizeof *sh)))
+        return sh;
+    sh->c = c;
+    sh->obj = obj;
+    pw_list_init(&sh->now);
+    pw_list_init(&sh->next);
+    *slot = sh;
+    pw_do_object_hold(obj);
+    return sh;
+}
+
+static void ship_wait(pw_list_t *list, pw_do_saved_cb saved, void *arg, const char *oom)
+{
+    ship_waiter_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return saved(arg, oom);
+    w->saved = saved;
+    w->arg = arg;
+    pw_list_push_back(list, &w->link);
+}
+
+static void tell_all(pw_list_t *list, const char *error)
+{
+    while (!pw_list_empty(list)) {
+        ship_waiter_t *w = PW_CONTAINER_OF(list->next, ship_waiter_t, link);
+        pw_list_remove(&w->link);
+        w->saved(w->arg, error);
+        free(w);
+    }
+}
 
 static void saved(void *arg, const pw_pg_result_t *res)
 {
-    save_t *s = arg;
+    ship_t *sh = arg;
     const char *error = NULL;
+    sh->in_flight = 0;
     if (pw_pg_status(res) != PW_PG_OK)
         error = "Durable Object: the write could not be stored in PostgreSQL (unreachable); it is "
                 "not kept";
@@ -369,10 +423,42 @@ static void saved(void *arg, const pw_pg_result_t *res)
         error = "Durable Object: this node no longer holds the object (it moved to another node); "
                 "the write is not kept";
     if (error)
-        *pw_do_object_lease(s->obj, NULL) = 0;      /* the next event restores what was stored */
-    s->saved(s->arg, error);
-    pw_do_object_unhold(s->obj);
-    free(s);
+        *pw_do_object_lease(sh->obj, NULL) = 0;     /* the next event restores what was stored */
+    tell_all(&sh->now, error);
+    if (error)
+        tell_all(&sh->next, error);
+    if (!pw_list_empty(&sh->next))
+        return save_start(sh);
+    *pw_do_object_ship(sh->obj) = NULL;
+    pw_do_object_unhold(sh->obj);
+    free(sh);
+}
+
+static void save_start(ship_t *sh)
+{
+    char name[512];
+    pw_buf_t image;
+    pw_buf_init(&image);
+    while (!pw_list_empty(&sh->next)) {
+        pw_list_t *n = sh->next.next;
+        pw_list_remove(n);
+        pw_list_push_back(&sh->now, n);
+    }
+    object_name(sh->obj, name, sizeof name);
+    sh->in_flight = 1;
+    if (pw_do_sqlite_image(sh->store, &image) < 0 ||
+        !pw_pg_do_save(sh->c->pg, name, (pw_bytes_t){ image.data, image.len }, saved, sh)) {
+        pw_buf_free(&image);
+        sh->in_flight = 0;
+        *pw_do_object_lease(sh->obj, NULL) = 0;
+        tell_all(&sh->now, "Durable Object: out of memory shipping the write");
+        tell_all(&sh->next, "Durable Object: out of memory shipping the write");
+        *pw_do_object_ship(sh->obj) = NULL;
+        pw_do_object_unhold(sh->obj);
+        free(sh);
+        return;
+    }
+    pw_buf_free(&image);
 }
 
 int pw_do_cluster_persist(pw_do_cluster_t *c, pw_do_object_t *obj, pw_do_store_t *store,
@@ -380,24 +466,59 @@ int pw_do_cluster_persist(pw_do_cluster_t *c, pw_do_object_t *obj, pw_do_store_t
 {
     if (!pw_do_sqlite_take_commit(store))
         return 0;
-    char name[512];
-    pw_buf_t image;
-    pw_buf_init(&image);
-    save_t *s = calloc(1, sizeof *s);
-    object_name(obj, name, sizeof name);
-    if (s && pw_do_sqlite_image(store, &image) == 0) {
-        *s = (save_t){ obj, cb, arg };
-        pw_do_object_hold(obj);
-        pw_pg_job_t *job = pw_pg_do_save(c->pg, name, (pw_bytes_t){ image.data, image.len }, saved, s);
-        pw_buf_free(&image);
-        if (job)
-            return 1;
-        pw_do_object_unhold(obj);
+    ship_t *sh = ship_of(c, obj);
+    if (!sh) {
+        *pw_do_object_lease(obj, NULL) = 0;
+        cb(arg, "Durable Object: out of memory shipping the write");
+        return 1;
     }
-    pw_buf_free(&image);
-    free(s);
-    *pw_do_object_lease(obj, NULL) = 0;
-    cb(arg, "Durable Object: out of memory shipping the write");
+    sh->store = store;
+    ship_wait(&sh->next, cb, arg, "Durable Object: out of memory shipping the write");
+    if (!sh->in_flight)
+        save_start(sh);
+    return 1;
+}
+
+/* The output gate for an event's answer: released once every commit before it is stored. */
+typedef struct {
+    pw_do_route_t *r;
+    pw_worker_answer_t a;
+    pw_buf_t copy;
+} held_answer_t;
+
+static void answer_released(void *arg, const char *error)
+{
+    held_answer_t *h = arg;
+    pw_do_route_t *r = h->r;
+    pw_worker_answer_t failed = { .error_status = 500, .error_text = error };
+    r->done(r->arg, error ? &failed : &h->a);
+    route_free(r);
+    pw_buf_free(&h->copy);
+    free(h);
+}
+
+/* 1 when the answer waits for a save (answer_released ends the route), else 0. */
+static int gate_answer(pw_do_route_t *r, const pw_worker_answer_t *a)
+{
+    ship_t *sh = *pw_do_object_ship(r->obj);
+    if (!sh || a->ws || (!sh->in_flight && pw_list_empty(&sh->next)))
+        return 0;
+    held_answer_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return 0;   /* out of memory: not held (the save still runs) */
+    pw_buf_init(&h->copy);
+    if (pw_buf_reserve(&h->copy, a->headers.len + a->body.len + 1) < 0) {
+        free(h);
+        return 0;
+    }
+    h->r = r;
+    h->a = *a;
+    pw_buf_append(&h->copy, a->headers.base, a->headers.len);
+    pw_buf_append(&h->copy, a->body.base, a->body.len);
+    h->a.headers = (pw_bytes_t){ h->copy.data, a->headers.len };
+    h->a.body = (pw_bytes_t){ h->copy.data + a->headers.len, a->body.len };
+    ship_wait(pw_list_empty(&sh->next) ? &sh->now : &sh->next, answer_released, h,
+              "Durable Object: out of memory holding the answer");
     return 1;
 }
 

@@ -452,6 +452,11 @@ const char *pw_do_object_id(const pw_do_object_t *obj)
     return obj->id;
 }
 
+void **pw_do_object_ship(pw_do_object_t *obj)
+{
+    return &obj->ship;
+}
+
 char **pw_do_object_holder(pw_do_object_t *obj)
 {
     return &obj->holder_address;

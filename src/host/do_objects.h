@@ -61,6 +61,8 @@ const char *pw_do_object_id(const pw_do_object_t *obj);
 uint64_t *pw_do_object_lease(pw_do_object_t *obj, int **acquiring);
 /* ... and the internal address of the node it last saw holding it (malloc'd; NULL: unknown). */
 char **pw_do_object_holder(pw_do_object_t *obj);
+/* ... and its commits on their way to PostgreSQL (NULL: none). */
+void **pw_do_object_ship(pw_do_object_t *obj);
 
 /* The object with this (checked) id, made when `create`; NULL when absent or out of memory. */
 pw_do_object_t *pw_do_object(pw_do_ns_t *ns, const char *id_hex, int create);

@@ -65,6 +65,7 @@ struct pw_do_object {
     uint64_t lease_until;       /* loop time this node's lease surely lasts to; 0: not held */
     int acquiring;              /* its lease is being asked for */
     char *holder_address;       /* the internal address of the node last seen holding it; NULL: ask */
+    void *ship;                 /* its commits on their way to PostgreSQL (do_cluster.c); NULL: none */
 };
 
 /* do_objects.c, for do_alarm.c: an internal event (no caller). */

@@ -60,7 +60,7 @@ def test_counter_incremented_concurrently_through_all_three_nodes_ends_exact(clu
     for port in ports:
         assert call(port, "GET", "/count?name=exact")["count"] == 200
     assert psql(cluster, "SELECT count(*) FROM pw_leases WHERE kind = 'do'") == "1"
-    assert psql(cluster, "SELECT version FROM pw_do_state") == "200"      # one image per commit
+    assert 1 <= int(psql(cluster, "SELECT version FROM pw_do_state")) <= 200   # commits coalesce
 
 
 def test_stub_fetch_is_forwarded_to_the_node_holding_the_object(cluster):
