@@ -160,6 +160,8 @@ static int take_request(pw_cluster_request_t *c)
 {
     pw_http_verdict_t why;
     pw_http_head_t h;
+    if (c->in.len == 0)
+        return 0;
     const uint8_t *end = c->in.len >= 4 ? memmem(c->in.data, c->in.len, "\r\n\r\n", 4) : NULL;
     if (!end) {
         if (pw_http_head_guard(c->in.data, c->in.len, &why))
