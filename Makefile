@@ -54,7 +54,7 @@ FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=und
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lcrypto -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and
 # the pool and fetch.c's transfers stubbed in the target
-FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c src/http/request_id.c \
+FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c src/host/watched_call.c src/http/request_id.c \
                    src/host/rpc.c src/host/rpc_forward.c src/host/mailbox.c src/host/binding.c src/host/binding_kv.c \
                    src/host/binding_service.c src/host/binding_fetch.c src/host/binding_workflows.c \
                    src/host/kv_remote.c src/host/worker_call.c src/host/workflows.c \

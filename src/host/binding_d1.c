@@ -14,6 +14,7 @@
 #include "host/binding.h"
 #include "host/disk_dir.h"
 #include "host/port.h"
+#include "host/watched_call.h"
 #include "storage/d1_sqlite.h"
 
 #include <pthread.h>
@@ -50,9 +51,7 @@ typedef struct {
 
 /* A call handed to a backend. */
 typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
-    pw_port_t *port;
-    uint32_t id;
+    pw_watched_call_t call;     /* first */
     pw_d1_backend_t *d1;
     pw_d1_pending_t *pending;
 } d1_call_t;
@@ -61,36 +60,22 @@ typedef struct {
 
 static void d1_done(void *arg, const pw_d1_result_t *r)
 {
-    d1_call_t *k = arg;
-    if (r->error_name)
-        pw_port_reply_error(k->port, k->id, r->error_name, "%s", r->error);
-    else
-        pw_port_reply(k->port, k->id, r->fields, r->n_fields);
-    pw_port_unwatch(k->port, &k->watch);
-    free(k);
+    pw_watched_call_result(arg, r->error_name, r->error, r->fields, r->n_fields);
 }
 
 /* The calling isolate died: the backend stops the operation. */
-static void d1_gone(pw_port_watch_t *watch)
+static void d1_cancel(pw_watched_call_t *call)
 {
-    d1_call_t *k = (d1_call_t *)watch;
+    d1_call_t *k = (d1_call_t *)call;
     k->d1->ops->cancel(k->pending);
-    pw_port_unwatch(k->port, &k->watch);
-    free(k);
 }
 
 /* A watched call for the backend's done(), or NULL once answered (out of memory). */
 static d1_call_t *d1_call(const pw_binding_call_t *c)
 {
-    d1_call_t *k = calloc(1, sizeof *k);
-    if (!k) {
-        pw_port_reply_error(c->port, c->id, "Error", "D1_ERROR: out of memory");
-        return NULL;
-    }
-    k->port = c->port;
-    k->id = c->id;
-    k->d1 = ((d1_binding_t *)c->binding)->d1;
-    pw_port_watch(c->port, &k->watch, d1_gone);     /* d1_done and d1_gone unwatch */
+    d1_call_t *k = pw_watched_call_new(c, sizeof *k, d1_cancel, "D1_ERROR: out of memory");
+    if (k)
+        k->d1 = ((d1_binding_t *)c->binding)->d1;
     return k;
 }
 

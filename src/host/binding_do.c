@@ -18,6 +18,7 @@
 #include "host/do_objects.h"
 #include "host/do_sockets.h"
 #include "host/port.h"
+#include "host/watched_call.h"
 #include "host/ws_bridge.h"
 #include "storage/do_sqlite.h"
 #include "wire/frame.h"
@@ -168,9 +169,7 @@ static void do_detach(void *state)
 /* ---- stub calls: events for an object ---- */
 
 typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
-    pw_port_t *port;
-    uint32_t id;
+    pw_watched_call_t call;     /* first */
     pw_do_event_t *event;
     pw_do_route_t *route;       /* a cluster: the event's way to the node holding the object */
     pw_do_object_t *obj;
@@ -189,23 +188,23 @@ static void reply_websocket(stub_call_t *sc, const pw_worker_answer_t *a)
         headers.base += strlen(PW_DO_WS_MARK);
         headers.len -= strlen(PW_DO_WS_MARK);
         if (!(target = pw_do_socket_claim(sc->obj, a->body, err, sizeof err))) {
-            pw_port_reply_error(sc->port, sc->id, "Error", "%s", err);
+            pw_watched_call_error(&sc->call, "Error", "%s", err);
             return;
         }
     }
-    pw_ws_side_t *side = pw_ws_bridge_open(sc->port, &socket_id);
+    pw_ws_side_t *side = pw_ws_bridge_open(sc->call.port, &socket_id);
     if (side)
         pw_ws_link(side, target);
     if (!a->ws)
         pw_do_socket_start(target);     /* what it sent before; unlinked: the object hears 1006 */
     if (!side) {
-        pw_port_reply_error(sc->port, sc->id, "Error", "Durable Object: 502 the WebSocket could not be "
-                            "handed to the caller");
+        pw_watched_call_error(&sc->call, "Error", "Durable Object: 502 the WebSocket could not be "
+                              "handed to the caller");
         return;
     }
     snprintf(id, sizeof id, "%u", socket_id);
     pw_bytes_t f[5] = { pw_bytes_of(""), pw_bytes_of("101"), headers, pw_bytes_of(""), pw_bytes_of(id) };
-    pw_port_reply(sc->port, sc->id, f, 5);
+    pw_watched_call_reply(&sc->call, f, 5);
 }
 
 static int is_websocket_answer(const pw_worker_answer_t *a)
@@ -219,27 +218,24 @@ static void stub_done(void *arg, const pw_worker_answer_t *a)
     if (!a->error_status && is_websocket_answer(a)) {
         reply_websocket(sc, a);
     } else if (a->error_status) {
-        pw_port_reply_error(sc->port, sc->id, "Error", "Durable Object: %d %s", a->error_status,
-                            a->error_text ? a->error_text : "");
+        pw_watched_call_error(&sc->call, "Error", "Durable Object: %d %s", a->error_status,
+                              a->error_text ? a->error_text : "");
     } else {
         char status[16];
         snprintf(status, sizeof status, "%u", a->status);
         pw_bytes_t f[4] = { pw_bytes_of(""), pw_bytes_of(status), a->headers, a->body };
-        pw_port_reply(sc->port, sc->id, f, 4);
+        pw_watched_call_reply(&sc->call, f, 4);
     }
-    pw_port_unwatch(sc->port, &sc->watch);
-    free(sc);
 }
 
-static void stub_gone(pw_port_watch_t *watch)
+/* The calling isolate died: the object's event is cancelled. */
+static void stub_cancel(pw_watched_call_t *call)
 {
-    stub_call_t *sc = (stub_call_t *)watch;
+    stub_call_t *sc = (stub_call_t *)call;
     if (sc->route)
         pw_do_cluster_cancel(sc->route);
     else
         pw_do_event_cancel(sc->event);
-    pw_port_unwatch(sc->port, &sc->watch);
-    free(sc);
 }
 
 /* The object an id names in ns: 0, or -1 once answered (a bad id, out of memory). */
@@ -275,23 +271,15 @@ static void do_call(const pw_binding_call_t *c)
         return;
     if (name.len && name.base[0] == '=')
         pw_do_object_name(obj, (pw_bytes_t){ name.base + 1, name.len - 1 });
-    stub_call_t *sc = calloc(1, sizeof *sc);
-    if (!sc) {
-        pw_port_reply_error(c->port, c->id, "Error", "out of memory");
+    stub_call_t *sc = pw_watched_call_new(c, sizeof *sc, stub_cancel, "out of memory");
+    if (!sc)
         return;
-    }
-    sc->port = c->port;
-    sc->id = c->id;
     sc->obj = obj;
-    pw_port_watch(c->port, &sc->watch, stub_gone);
     const do_worker_t *w = c->state;
     int rc = w->cluster ? pw_do_cluster_event(w->cluster, obj, name, method, c->f[5], stub_done, sc, &sc->route)
                         : pw_do_event(obj, method, c->f[5], stub_done, sc, &sc->event);
-    if (rc < 0) {
-        pw_port_reply_error(c->port, c->id, "Error", "out of memory");
-        pw_port_unwatch(c->port, &sc->watch);
-        free(sc);
-    }
+    if (rc < 0)
+        pw_watched_call_error(&sc->call, "Error", "out of memory");
 }
 
 static void *do_resolve(const pw_binding_call_t *c)

@@ -9,6 +9,7 @@
 #include "host/binding.h"
 #include "host/outbound_policy.h"
 #include "host/port.h"
+#include "host/watched_call.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -22,9 +23,7 @@ typedef struct {
 
 /* A worker's fetch(): the transfer and the RPC call it answers. */
 typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
-    pw_port_t *port;
-    uint32_t id;
+    pw_watched_call_t call;     /* first */
     pw_fetch_transfer_t *transfer;
 } port_fetch_t;
 
@@ -32,24 +31,19 @@ static void fetch_done(void *arg, const pw_fetch_result_t *r)
 {
     port_fetch_t *pf = arg;
     if (r->error) {
-        pw_port_reply_error(pf->port, pf->id, "TypeError", "%s", r->error);
+        pw_watched_call_error(&pf->call, "TypeError", "%s", r->error);
     } else {
         char st[16];
         snprintf(st, sizeof st, "%ld", r->status);
         pw_bytes_t f[6] = { pw_bytes_of(""), pw_bytes_of(st), r->headers, r->body, pw_bytes_of(r->url), pw_bytes_of(r->redirected ? "1" : "") };
-        pw_port_reply(pf->port, pf->id, f, 6);
+        pw_watched_call_reply(&pf->call, f, 6);
     }
-    pw_port_unwatch(pf->port, &pf->watch);
-    free(pf);
 }
 
 /* The isolate died: the transfer stops now (curl closes its connection). */
-static void fetch_gone(pw_port_watch_t *watch)
+static void fetch_cancel(pw_watched_call_t *call)
 {
-    port_fetch_t *pf = (port_fetch_t *)watch;
-    pw_fetch_abort(pf->transfer);
-    pw_port_unwatch(pf->port, &pf->watch);
-    free(pf);
+    pw_fetch_abort(((port_fetch_t *)call)->transfer);
 }
 
 static const char *start_error(int rc)
@@ -66,20 +60,17 @@ static void fetch_call(const pw_binding_call_t *c)
 {
     const fetch_worker_t *w = c->state;
     const pw_bytes_t *f = c->f;
-    port_fetch_t *pf = calloc(1, sizeof *pf);
-    pw_fetch_args_t args = { f[1], f[2], f[3], f[4], f[5] };
-    int rc = pf ? pw_fetch_send(w->fetch, w->outbound, &args, fetch_done, pf, &pf->transfer) : -ENOMEM;
-    if (rc == -ENOMEM)
-        pw_port_reply_error(c->port, c->id, "Error", "out of memory");
-    else if (rc < 0)
-        pw_port_reply_error(c->port, c->id, "TypeError", "%s", start_error(rc));
-    if (rc < 0) {
-        free(pf);
+    /* watched before the transfer starts: pw_fetch_send never calls fetch_done before it
+     * returns, and a start that fails leaves nothing to cancel */
+    port_fetch_t *pf = pw_watched_call_new(c, sizeof *pf, fetch_cancel, "out of memory");
+    if (!pf)
         return;
-    }
-    pf->port = c->port;
-    pf->id = c->id;
-    pw_port_watch(c->port, &pf->watch, fetch_gone);
+    pw_fetch_args_t args = { f[1], f[2], f[3], f[4], f[5] };
+    int rc = pw_fetch_send(w->fetch, w->outbound, &args, fetch_done, pf, &pf->transfer);
+    if (rc == -ENOMEM)
+        pw_watched_call_error(&pf->call, "Error", "out of memory");
+    else if (rc < 0)
+        pw_watched_call_error(&pf->call, "TypeError", "%s", start_error(rc));
 }
 
 static void *fetch_resolve(const pw_binding_call_t *c)

@@ -10,6 +10,7 @@
 #include "host/disk_dir.h"
 #include "host/kv_remote.h"
 #include "host/port.h"
+#include "host/watched_call.h"
 #include "storage/kv_disk.h"
 #include "storage/pg_kv.h"
 
@@ -45,9 +46,7 @@ typedef struct {
 
 /* A call handed to a backend. */
 typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
-    pw_port_t *port;
-    uint32_t id;
+    pw_watched_call_t call;     /* first */
     pw_kv_backend_t *kv;
     pw_kv_pending_t *pending;
 } kv_call_t;
@@ -56,22 +55,14 @@ typedef struct {
 
 static void kv_done(void *arg, const pw_kv_result_t *r)
 {
-    kv_call_t *k = arg;
-    if (r->error_name)
-        pw_port_reply_error(k->port, k->id, r->error_name, "%s", r->error);
-    else
-        pw_port_reply(k->port, k->id, r->fields, r->n_fields);
-    pw_port_unwatch(k->port, &k->watch);
-    free(k);
+    pw_watched_call_result(arg, r->error_name, r->error, r->fields, r->n_fields);
 }
 
 /* The calling isolate died: the backend stops the operation. */
-static void kv_gone(pw_port_watch_t *watch)
+static void kv_cancel(pw_watched_call_t *call)
 {
-    kv_call_t *k = (kv_call_t *)watch;
+    kv_call_t *k = (kv_call_t *)call;
     k->kv->ops->cancel(k->pending);
-    pw_port_unwatch(k->port, &k->watch);
-    free(k);
 }
 
 /* Runs `op` of the call's namespace with checked arguments; its answer is the call's. */
@@ -83,15 +74,10 @@ static void kv_run(const pw_binding_call_t *c, pw_kv_op_fn op, const pw_kv_args_
                             PW_BINDING_MAX_HELD);
         return;
     }
-    kv_call_t *k = calloc(1, sizeof *k);
-    if (!k) {
-        pw_port_reply_error(c->port, c->id, "Error", "KV: out of memory");
+    kv_call_t *k = pw_watched_call_new(c, sizeof *k, kv_cancel, "KV: out of memory");
+    if (!k)
         return;
-    }
-    k->port = c->port;
-    k->id = c->id;
     k->kv = kv;
-    pw_port_watch(c->port, &k->watch, kv_gone);     /* kv_done and kv_gone unwatch */
     op(kv, args, kv_done, k, &k->pending);
 }
 

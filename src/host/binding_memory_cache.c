@@ -23,6 +23,7 @@
  */
 #include "host/binding.h"
 #include "host/port.h"
+#include "host/watched_call.h"
 #include "storage/memory_cache.h"
 
 #include <errno.h>
@@ -77,11 +78,9 @@ typedef struct {
 } mc_fill_t;
 
 typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
+    pw_watched_call_t call;     /* first */
     pw_list_t link;             /* in its fill's waiters */
     mc_host_t *host;
-    pw_port_t *port;
-    uint32_t id;
 } mc_waiter_t;
 
 static double now_ms(void)
@@ -142,13 +141,12 @@ static mc_fill_t *find_fill(mc_cache_t *cache, pw_bytes_t key)
 }
 
 static void fill_gone(pw_port_watch_t *watch);
-static void waiter_gone(pw_port_watch_t *watch);
 
-static void free_waiter(mc_waiter_t *w)
+/* A waiter that was answered leaves its fill and ends. */
+static void end_waiter(mc_waiter_t *w)
 {
     pw_list_remove(&w->link);
-    pw_port_unwatch(w->port, &w->watch);
-    free(w);
+    pw_watched_call_end(&w->call);
 }
 
 static void free_fill(mc_fill_t *f)
@@ -167,11 +165,11 @@ static void fill_failed(mc_fill_t *f)
     }
     mc_waiter_t *next = PW_CONTAINER_OF(f->waiters.next, mc_waiter_t, link);
     pw_port_unwatch(f->producer, &f->watch);
-    f->producer = next->port;
+    f->producer = next->call.port;
     f->ticket = ++f->host->next_ticket;
     pw_port_watch(f->producer, &f->watch, fill_gone);
-    reply_produce(next->port, next->id, f->ticket);
-    free_waiter(next);
+    reply_produce(next->call.port, next->call.id, f->ticket);
+    end_waiter(next);
 }
 
 /* The value is there: every waiter gets it; the fill ends. */
@@ -179,8 +177,8 @@ static void fill_done(mc_fill_t *f, pw_bytes_t value)
 {
     PW_LIST_FOR_EACH(node, &f->waiters) {
         mc_waiter_t *w = PW_CONTAINER_OF(node, mc_waiter_t, link);
-        reply_hit(w->port, w->id, value);
-        free_waiter(w);
+        reply_hit(w->call.port, w->call.id, value);
+        end_waiter(w);
     }
     free_fill(f);
 }
@@ -194,12 +192,13 @@ static void fill_gone(pw_port_watch_t *watch)
     pthread_mutex_unlock(&h->mu);
 }
 
-static void waiter_gone(pw_port_watch_t *watch)
+/* The waiter's isolate died: it leaves its fill's waiters (the call is freed after). */
+static void waiter_cancel(pw_watched_call_t *call)
 {
-    mc_waiter_t *w = (mc_waiter_t *)watch;
+    mc_waiter_t *w = (mc_waiter_t *)call;
     mc_host_t *h = w->host;
     pthread_mutex_lock(&h->mu);
-    free_waiter(w);
+    pw_list_remove(&w->link);
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -224,16 +223,11 @@ static void start_fill(const pw_binding_call_t *c, mc_cache_t *cache)
 
 static void wait_for(const pw_binding_call_t *c, mc_fill_t *f)
 {
-    mc_waiter_t *w = calloc(1, sizeof *w);
-    if (!w) {
-        pw_port_reply_error(c->port, c->id, "Error", "memoryCache: out of memory");
+    mc_waiter_t *w = pw_watched_call_new(c, sizeof *w, waiter_cancel, "memoryCache: out of memory");
+    if (!w)
         return;
-    }
     w->host = host_of(c);
-    w->port = c->port;
-    w->id = c->id;
     pw_list_push_back(&f->waiters, &w->link);
-    pw_port_watch(c->port, &w->watch, waiter_gone);
 }
 
 /* ---- the ops ---- */
@@ -383,8 +377,8 @@ static void end_fills(mc_cache_t *cache)
         mc_fill_t *f = PW_CONTAINER_OF(cache->fills.next, mc_fill_t, link);
         PW_LIST_FOR_EACH(node, &f->waiters) {
             mc_waiter_t *w = PW_CONTAINER_OF(node, mc_waiter_t, link);
-            pw_port_reply_error(w->port, w->id, "Error", "memoryCache: the cache was closed");
-            free_waiter(w);
+            pw_port_reply_error(w->call.port, w->call.id, "Error", "memoryCache: the cache was closed");
+            end_waiter(w);
         }
         free_fill(f);
     }

@@ -8,6 +8,7 @@
  */
 #include "host/binding.h"
 #include "host/port.h"
+#include "host/watched_call.h"
 #include "host/ws_isolate.h"
 #include "host/worker_call.h"
 
@@ -21,9 +22,7 @@ typedef struct {
 } svc_worker_t;
 
 typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
-    pw_port_t *port;
-    uint32_t rpc_id;
+    pw_watched_call_t rpc;      /* first */
     pw_worker_call_t *call;
 } svc_call_t;
 
@@ -31,31 +30,26 @@ static void svc_done(void *arg, const pw_worker_answer_t *a)
 {
     svc_call_t *sc = arg;
     if (a->error_status) {
-        pw_port_reply_error(sc->port, sc->rpc_id, "Error", "%d %s", a->error_status, a->error_text);
+        pw_watched_call_error(&sc->rpc, "Error", "%d %s", a->error_status, a->error_text);
     } else {
         char status[16], id[16] = "";
         uint32_t socket_id;
         /* a WebSocket the target accepted: a socket of the caller's, linked to the target's */
-        pw_ws_side_t *side = a->ws ? pw_ws_isolate_open_new(sc->port, &socket_id) : NULL;
+        pw_ws_side_t *side = a->ws ? pw_ws_isolate_open_new(sc->rpc.port, &socket_id) : NULL;
         if (side) {
             pw_ws_link(side, a->ws);
             snprintf(id, sizeof id, "%u", socket_id);
         }
         snprintf(status, sizeof status, "%u", a->ws && !side ? 502 : a->status);
         pw_bytes_t f[5] = { pw_bytes_of(""), pw_bytes_of(status), a->headers, a->body, pw_bytes_of(id) };
-        pw_port_reply(sc->port, sc->rpc_id, f, side ? 5 : 4);
+        pw_watched_call_reply(&sc->rpc, f, side ? 5 : 4);
     }
-    pw_port_unwatch(sc->port, &sc->watch);
-    free(sc);
 }
 
 /* The calling isolate died: the target isolate is told to stop (CANCEL). */
-static void svc_gone(pw_port_watch_t *watch)
+static void svc_cancel(pw_watched_call_t *rpc)
 {
-    svc_call_t *sc = (svc_call_t *)watch;
-    pw_worker_call_cancel(sc->call);
-    pw_port_unwatch(sc->port, &sc->watch);
-    free(sc);
+    pw_worker_call_cancel(((svc_call_t *)rpc)->call);
 }
 
 /* svc.call method payload: the target's entry point method, answered with its response. */
@@ -68,20 +62,12 @@ static void svc_call(const pw_binding_call_t *c)
         pw_port_reply_error(c->port, c->id, "Error", "service \"%s\" is not running", b->value);
         return;
     }
-    svc_call_t *sc = calloc(1, sizeof *sc);
-    if (!sc) {
-        pw_port_reply_error(c->port, c->id, "Error", "out of memory");
+    svc_call_t *sc = pw_watched_call_new(c, sizeof *sc, svc_cancel, "out of memory");
+    if (!sc)
         return;
-    }
-    sc->port = c->port;
-    sc->rpc_id = c->id;
-    pw_port_watch(c->port, &sc->watch, svc_gone);
     const char *entry = b->entrypoint ? b->entrypoint : "";
-    if (pw_worker_call(pool, entry, c->f[2], c->f[3], svc_done, sc, &sc->call) < 0) {
-        pw_port_reply_error(c->port, c->id, "Error", "service call too large");
-        pw_port_unwatch(c->port, &sc->watch);
-        free(sc);
-    }
+    if (pw_worker_call(pool, entry, c->f[2], c->f[3], svc_done, sc, &sc->call) < 0)
+        pw_watched_call_error(&sc->rpc, "Error", "service call too large");
 }
 
 static void *svc_resolve(const pw_binding_call_t *c)

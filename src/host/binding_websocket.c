@@ -9,6 +9,7 @@
  */
 #include "host/binding.h"
 #include "host/port.h"
+#include "host/watched_call.h"
 #include "host/ws_isolate.h"
 #include "http/ws_client.h"
 
@@ -23,9 +24,7 @@ typedef struct {
 } ws_worker_t;
 
 typedef struct {
-    pw_port_watch_t watch;      /* first: gone() gets this pointer */
-    pw_port_t *port;
-    uint32_t id;
+    pw_watched_call_t call;     /* first */
     pw_ws_client_t *client;
 } ws_call_t;
 
@@ -33,30 +32,25 @@ static void connected(void *arg, const pw_ws_client_result_t *r)
 {
     ws_call_t *wc = arg;
     if (r->error) {
-        pw_port_reply_error(wc->port, wc->id, "TypeError", "%s", r->error);
+        pw_watched_call_error(&wc->call, "TypeError", "%s", r->error);
     } else {
         char status[16], id[16] = "";
         uint32_t socket_id;
-        pw_ws_side_t *side = r->conn ? pw_ws_isolate_open_new(wc->port, &socket_id) : NULL;
+        pw_ws_side_t *side = r->conn ? pw_ws_isolate_open_new(wc->call.port, &socket_id) : NULL;
         if (side) {
             pw_ws_link(side, pw_ws_conn_side(r->conn));
             snprintf(id, sizeof id, "%u", socket_id);
         }
         snprintf(status, sizeof status, "%u", r->conn && !side ? 502 : r->status);
         pw_bytes_t f[5] = { pw_bytes_of(""), pw_bytes_of(status), r->headers, r->body, pw_bytes_of(id) };
-        pw_port_reply(wc->port, wc->id, f, 5);
+        pw_watched_call_reply(&wc->call, f, 5);
     }
-    pw_port_unwatch(wc->port, &wc->watch);
-    free(wc);
 }
 
 /* The isolate died: the attempt stops now. */
-static void ws_gone(pw_port_watch_t *watch)
+static void ws_cancel(pw_watched_call_t *call)
 {
-    ws_call_t *wc = (ws_call_t *)watch;
-    pw_ws_client_abort(wc->client);
-    pw_port_unwatch(wc->port, &wc->watch);
-    free(wc);
+    pw_ws_client_abort(((ws_call_t *)call)->client);
 }
 
 static const char *start_error(int rc)
@@ -75,18 +69,15 @@ static void ws_connect(const pw_binding_call_t *c)
     ws_worker_t *w = c->state;
     if (!w->tls && pw_bytes_starts(c->f[1], "wss:") + pw_bytes_starts(c->f[1], "https:"))
         w->tls = pw_ws_client_tls(pw_fetch_policy_tls(w->outbound));
-    ws_call_t *wc = calloc(1, sizeof *wc);
-    int rc = wc ? pw_ws_client_connect(w->loop, w->outbound, w->tls, c->f[1], c->f[2], connected, wc,
-                                       &wc->client)
-                : -ENOMEM;
-    if (rc < 0) {
-        pw_port_reply_error(c->port, c->id, rc == -ENOMEM ? "Error" : "TypeError", "%s", start_error(rc));
-        free(wc);
+    /* watched before the attempt starts: connected() never runs before connect returns, and
+     * an attempt that fails to start leaves nothing to cancel */
+    ws_call_t *wc = pw_watched_call_new(c, sizeof *wc, ws_cancel, start_error(-ENOMEM));
+    if (!wc)
         return;
-    }
-    wc->port = c->port;
-    wc->id = c->id;
-    pw_port_watch(c->port, &wc->watch, ws_gone);
+    int rc = pw_ws_client_connect(w->loop, w->outbound, w->tls, c->f[1], c->f[2], connected, wc,
+                                  &wc->client);
+    if (rc < 0)
+        pw_watched_call_error(&wc->call, rc == -ENOMEM ? "Error" : "TypeError", "%s", start_error(rc));
 }
 
 static void *ws_resolve(const pw_binding_call_t *c)

@@ -33,10 +33,6 @@ static void resolve(void)
     libuv_read_start = (read_start_fn)dlsym(RTLD_NEXT, "uv_read_start");
 }
 
-/* Each loop thread's connections with something to hand over, and its idle handle. */
-static __thread pw_list_t due_anchor;
-static __thread uv_idle_t deliver_idle;
-static __thread uv_loop_t *deliver_loop;
 static __thread char scratch[PW_READ_PARK_MAX];
 
 void pw_read_park_init(pw_read_park_t *park)
@@ -47,8 +43,7 @@ void pw_read_park_init(pw_read_park_t *park)
 
 void pw_read_park_forget(pw_read_park_t *park)
 {
-    if (pw_list_linked(&park->due))
-        pw_list_remove(&park->due);
+    pw_due_forget(&park->due);
     pw_buf_free(&park->held);
     park->given = 0;
     park->status = 0;
@@ -132,31 +127,17 @@ static void deliver(pw_accepted_t *conn)
         park->read_cb(stream, UV_EOF, &(uv_buf_t){ 0 });
 }
 
-/* Runs before the loop polls; stays active (the poll does not block) until a turn finds
- * nothing to hand over, so that what h2o does with the bytes is not held up (write_now.c). */
-static void on_deliver_idle(uv_idle_t *idle)
+/* Runs before the loop polls (http/due_list.h), so that what h2o does with the bytes is not
+ * held up. */
+static void on_due(pw_due_t *due)
 {
-    if (pw_list_empty(&due_anchor))
-        uv_idle_stop(idle);
-    while (!pw_list_empty(&due_anchor)) {
-        pw_read_park_t *park = PW_CONTAINER_OF(due_anchor.next, pw_read_park_t, due);
-        pw_list_remove(&park->due);
-        deliver(PW_CONTAINER_OF(park, pw_accepted_t, park));
-    }
+    pw_read_park_t *park = PW_CONTAINER_OF(due, pw_read_park_t, due);
+    deliver(PW_CONTAINER_OF(park, pw_accepted_t, park));
 }
 
 static void deliver_soon(pw_accepted_t *conn)
 {
-    uv_loop_t *loop = conn->tcp.loop;
-    pw_list_lazy(&due_anchor);
-    if (deliver_loop != loop) {         /* first use on this thread */
-        uv_idle_init(loop, &deliver_idle);
-        uv_unref((uv_handle_t *)&deliver_idle);
-        deliver_loop = loop;
-    }
-    if (!pw_list_linked(&conn->park.due))
-        pw_list_push_back(&due_anchor, &conn->park.due);
-    uv_idle_start(&deliver_idle, on_deliver_idle);
+    pw_due_soon(conn->tcp.loop, &conn->park.due, on_due);
 }
 
 /* An open accepted connection's stream (a closing one's reads go straight to libuv). */

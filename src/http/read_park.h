@@ -20,6 +20,7 @@
 
 #include "base/buf.h"
 #include "base/list.h"
+#include "http/due_list.h"
 
 #include <uv.h>
 
@@ -33,7 +34,7 @@ typedef struct {
     pw_buf_t held;              /* bytes read while parked, not yet given to h2o */
     size_t given;               /* ... of which given */
     ssize_t status;             /* an end of stream or error read while parked (0: none) */
-    pw_list_t due;              /* on its loop thread's delivery list */
+    pw_due_t due;               /* held bytes (or the end) to hand over next turn */
 } pw_read_park_t;
 
 /* Marks a newly accepted connection's handle as one whose reads may be parked. */

@@ -22,11 +22,6 @@ static void resolve(void)
     libuv_close = (close_fn)dlsym(RTLD_NEXT, "uv_close");
 }
 
-static __thread pw_list_t due_anchor;
-static __thread uv_idle_t done_idle;
-static __thread uv_loop_t *done_loop;
-
-
 /* Runs the due callback, once. */
 static void finish(pw_accepted_t *conn)
 {
@@ -34,26 +29,18 @@ static void finish(pw_accepted_t *conn)
     if (!req)
         return;
     conn->write.done = NULL;
-    if (pw_list_linked(&conn->write.due))
-        pw_list_remove(&conn->write.due);
+    pw_due_forget(&conn->write.due);
     req->cb(req, conn->write.status);
 }
 
-/* Runs before the loop polls. What a callback starts (the next pipelined request, sent to an
- * isolate by the pool's check handle) must not wait for the poll to time out: the handle stays
- * active, so the poll does not block, until a turn finds nothing to run. */
-static void on_done_idle(uv_idle_t *idle)
+/* Runs before the loop polls (http/due_list.h): what a callback starts (the next pipelined
+ * request) must not wait for the poll to time out. */
+static void on_due(pw_due_t *due)
 {
-    pw_list_t *anchor = pw_list_lazy(&due_anchor);
-    if (pw_list_empty(anchor))
-        uv_idle_stop(idle);
-    while (!pw_list_empty(anchor)) {
-        pw_write_now_t *w = PW_CONTAINER_OF(anchor->next, pw_write_now_t, due);
-        pw_list_remove(&w->due);
-        pw_accepted_t *conn = PW_CONTAINER_OF(w, pw_accepted_t, write);
-        if (!uv_is_closing((uv_handle_t *)&conn->tcp))
-            finish(conn);       /* a closing one gets it from on_closed */
-    }
+    pw_write_now_t *w = PW_CONTAINER_OF(due, pw_write_now_t, due);
+    pw_accepted_t *conn = PW_CONTAINER_OF(w, pw_accepted_t, write);
+    if (!uv_is_closing((uv_handle_t *)&conn->tcp))
+        finish(conn);       /* a closing one gets it from on_closed */
 }
 
 static void finish_soon(pw_accepted_t *conn, uv_write_t *req, uv_stream_t *stream, uv_write_cb cb,
@@ -65,14 +52,7 @@ static void finish_soon(pw_accepted_t *conn, uv_write_t *req, uv_stream_t *strea
     req->cb = cb;
     conn->write.done = req;
     conn->write.status = status;
-    uv_loop_t *loop = conn->tcp.loop;
-    if (done_loop != loop) {            /* first use on this thread */
-        uv_idle_init(loop, &done_idle);
-        uv_unref((uv_handle_t *)&done_idle);
-        done_loop = loop;
-    }
-    pw_list_push_back(pw_list_lazy(&due_anchor), &conn->write.due);
-    uv_idle_start(&done_idle, on_done_idle);
+    pw_due_soon(conn->tcp.loop, &conn->write.due, on_due);
 }
 
 static size_t total_of(const uv_buf_t bufs[], unsigned nbufs)

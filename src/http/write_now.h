@@ -16,7 +16,7 @@
 #ifndef PW_WRITE_NOW_H
 #define PW_WRITE_NOW_H
 
-#include "base/list.h"
+#include "http/due_list.h"
 
 #include <uv.h>
 
@@ -26,7 +26,7 @@ typedef struct {
     uv_write_t *done;           /* NULL: none due */
     int status;                 /* ... its status: 0, or the error libuv refused it with */
     uv_close_cb close_cb;       /* the closer's, while uv_close waits to run `done` first */
-    pw_list_t due;              /* on its loop thread's list */
+    pw_due_t due;               /* the callback, to run next turn */
 } pw_write_now_t;
 
 #endif
