@@ -371,6 +371,8 @@ typedef struct {
     pw_do_object_t *obj;        /* held while anything is pending */
     pw_do_store_t *store;       /* in memory: lives as long as its backend */
     int in_flight;
+    int has_alarm;              /* an alarm set since the object's own alarm_ms was read */
+    int64_t alarm_ms;
     pw_list_t now, next;        /* waiters on the save in flight / on the next one */
 } ship_t;
 
@@ -446,8 +448,9 @@ static void save_start(ship_t *sh)
     }
     object_name(sh->obj, name, sizeof name);
     sh->in_flight = 1;
+    int64_t alarm = sh->has_alarm ? sh->alarm_ms : pw_do_object_alarm(sh->obj);
     if (pw_do_sqlite_image(sh->store, &image) < 0 ||
-        !pw_pg_do_save(sh->c->pg, name, (pw_bytes_t){ image.data, image.len }, saved, sh)) {
+        !pw_pg_do_save(sh->c->pg, name, (pw_bytes_t){ image.data, image.len }, alarm, saved, sh)) {
         pw_buf_free(&image);
         sh->in_flight = 0;
         *pw_do_object_lease(sh->obj, NULL) = 0;
@@ -524,29 +527,34 @@ static int gate_answer(pw_do_route_t *r, const pw_worker_answer_t *a)
 
 /* ---- the namespace backend: SQLite in memory, alarms also in PostgreSQL ---- */
 
-static void alarm_stored(void *arg, const pw_pg_result_t *res)
+static void nothing_to_tell(void *arg, const char *error)
 {
-    char *name = arg;
-    if (pw_pg_status(res) != PW_PG_OK)
-        pw_log_error("cluster: Durable Object %s: its alarm could not be stored in PostgreSQL: %s",
-                     name, pw_pg_error(res));
-    free(name);
+    (void)arg;
+    (void)error;
 }
 
+/* The alarm rides the object's next save (with its image), so the output gate covers it. */
 static int cb_alarm_set(pw_do_backend_t *head, const char *id_hex, int64_t at_ms, char *err, size_t err_len)
 {
     cluster_backend_t *b = (cluster_backend_t *)head;
-    if (b->inner->ops->alarm_set(b->inner, id_hex, at_ms, err, err_len) < 0)
+    pw_do_store_t *store;
+    if (b->inner->ops->alarm_set(b->inner, id_hex, at_ms, err, err_len) < 0 ||
+        b->inner->ops->open(b->inner, id_hex, &store, err, err_len) < 0)
         return -1;
-    size_t n = strlen(b->prefix) + strlen(id_hex) + 1;
-    char *name = malloc(n);
-    if (!name)
+    char service[256], class_name[256];
+    if (sscanf(b->prefix, "%255[^/]/%255[^/]/", service, class_name) != 2)
+        return snprintf(err, err_len, "bad namespace name"), -1;
+    pw_do_ns_t *ns = pw_do_ns_find(b->c->host, service, class_name);
+    pw_do_object_t *obj = ns ? pw_do_object(ns, id_hex, 1) : NULL;
+    ship_t *sh = obj ? ship_of(b->c, obj) : NULL;
+    if (!sh)
         return snprintf(err, err_len, "out of memory"), -1;
-    snprintf(name, n, "%s%s", b->prefix, id_hex);
-    if (!pw_pg_do_set_alarm(b->c->pg, name, at_ms, alarm_stored, name)) {
-        free(name);
-        return snprintf(err, err_len, "out of memory"), -1;
-    }
+    sh->store = store;
+    sh->has_alarm = 1;
+    sh->alarm_ms = at_ms;
+    ship_wait(&sh->next, nothing_to_tell, NULL, NULL);
+    if (!sh->in_flight)
+        save_start(sh);
     return 0;
 }
 

@@ -12,7 +12,7 @@
 
 #define NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::int8"
 
-enum { ST_ACQUIRE, ST_LOAD, ST_SAVE, ST_ALARM, ST_RENEW, ST_ORPHANS, ST_RELEASE, ST_COUNT };
+enum { ST_ACQUIRE, ST_LOAD, ST_SAVE, ST_RENEW, ST_ORPHANS, ST_RELEASE, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
     [ST_ACQUIRE] =
@@ -27,14 +27,10 @@ static const char *const statements[ST_COUNT] = {
     [ST_SAVE] =
         "WITH l AS (SELECT 1 FROM pw_leases WHERE kind = 'do' AND name = $1::text AND node = $3::text "
         "  FOR SHARE) "
-        "INSERT INTO pw_do_state (name, image, version) SELECT $1::text, $2::bytea, 1 FROM l "
-        "ON CONFLICT (name) DO UPDATE SET image = EXCLUDED.image, version = pw_do_state.version + 1",
-    [ST_ALARM] =
-        "WITH l AS (SELECT 1 FROM pw_leases WHERE kind = 'do' AND name = $1::text AND node = $3::text "
-        "  FOR SHARE) "
         "INSERT INTO pw_do_state (name, image, version, alarm_ms) "
-        "SELECT $1::text, ''::bytea, 0, nullif($2::int8, 0) FROM l "
-        "ON CONFLICT (name) DO UPDATE SET alarm_ms = EXCLUDED.alarm_ms",
+        "SELECT $1::text, $2::bytea, 1, nullif($4::int8, 0) FROM l "
+        "ON CONFLICT (name) DO UPDATE SET image = EXCLUDED.image, version = pw_do_state.version + 1, "
+        "alarm_ms = EXCLUDED.alarm_ms",
     [ST_RENEW] = "UPDATE pw_leases SET until_ms = " NOW_MS " + $2::int8 WHERE kind = 'do' AND node = $1::text",
     [ST_ORPHANS] =
         "SELECT s.name FROM pw_do_state s WHERE s.alarm_ms IS NOT NULL "
@@ -80,16 +76,11 @@ pw_pg_job_t *pw_pg_do_load(pw_pg_do_t *d, const char *name, pw_pg_cb cb, void *a
     return pw_pg_run(d->pool, d->st[ST_LOAD], p, 1, cb, arg);
 }
 
-pw_pg_job_t *pw_pg_do_save(pw_pg_do_t *d, const char *name, pw_bytes_t image, pw_pg_cb cb, void *arg)
+pw_pg_job_t *pw_pg_do_save(pw_pg_do_t *d, const char *name, pw_bytes_t image, int64_t alarm_ms,
+                           pw_pg_cb cb, void *arg)
 {
-    pw_pg_param_t p[3] = { pw_pg_text(name), pw_pg_bytes(image), pw_pg_text(d->node) };
-    return pw_pg_run(d->pool, d->st[ST_SAVE], p, 3, cb, arg);
-}
-
-pw_pg_job_t *pw_pg_do_set_alarm(pw_pg_do_t *d, const char *name, int64_t at_ms, pw_pg_cb cb, void *arg)
-{
-    pw_pg_param_t p[3] = { pw_pg_text(name), pw_pg_int(at_ms), pw_pg_text(d->node) };
-    return pw_pg_run(d->pool, d->st[ST_ALARM], p, 3, cb, arg);
+    pw_pg_param_t p[4] = { pw_pg_text(name), pw_pg_bytes(image), pw_pg_text(d->node), pw_pg_int(alarm_ms) };
+    return pw_pg_run(d->pool, d->st[ST_SAVE], p, 4, cb, arg);
 }
 
 pw_pg_job_t *pw_pg_do_renew(pw_pg_do_t *d, pw_pg_cb cb, void *arg)

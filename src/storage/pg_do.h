@@ -22,10 +22,10 @@ void pw_pg_do_close(pw_pg_do_t *d);
 pw_pg_job_t *pw_pg_do_acquire(pw_pg_do_t *d, const char *name, pw_pg_cb cb, void *arg);
 /* The stored state: no row (never written), or one row: image (bytea), alarm_ms (NULL: none). */
 pw_pg_job_t *pw_pg_do_load(pw_pg_do_t *d, const char *name, pw_pg_cb cb, void *arg);
-/* Stores the image if this node holds the lease: pw_pg_affected() is 1, else 0 (lost). */
-pw_pg_job_t *pw_pg_do_save(pw_pg_do_t *d, const char *name, pw_bytes_t image, pw_pg_cb cb, void *arg);
-/* The alarm (at_ms 0: none), if this node holds the lease. */
-pw_pg_job_t *pw_pg_do_set_alarm(pw_pg_do_t *d, const char *name, int64_t at_ms, pw_pg_cb cb, void *arg);
+/* Stores the image and the alarm (0: none) if this node holds the lease: pw_pg_affected() is
+ * 1, else 0 (lost). */
+pw_pg_job_t *pw_pg_do_save(pw_pg_do_t *d, const char *name, pw_bytes_t image, int64_t alarm_ms,
+                           pw_pg_cb cb, void *arg);
 /* Every lease of this node, extended by the lease time. */
 pw_pg_job_t *pw_pg_do_renew(pw_pg_do_t *d, pw_pg_cb cb, void *arg);
 /* Objects with an alarm due within `ahead_ms` whose lease has expired (their node died):
