@@ -73,6 +73,7 @@ typedef struct {
     int serving;                /* the main loop's handles are up (watch_signals) */
     pw_cron_timer_t *cron;      /* Cron Triggers (serve only) */
     pw_cluster_t *cluster;      /* --storage postgresql://...: state in PostgreSQL */
+    pw_cluster_info_t node;     /* this node of it, for the bindings */
 } host_t;
 
 static int load_config_file(const pw_cli_t *cli, pw_config_t **out)
@@ -235,7 +236,8 @@ static int start_workers(host_t *host)
 {
     pw_rpc_options_t rpc_opts = { .persist_dir = host->cli->persist_dir, .lookup = lookup_pool,
                                   .do_idle_timeout_ms = (unsigned)(host->cli->do_idle_timeout_s * 1000),
-                                  .lookup_arg = host, .pg = pw_cluster_pool(host->cluster) };
+                                  .lookup_arg = host, .pg = pw_cluster_pool(host->cluster),
+                                  .cluster = host->cluster ? &host->node : NULL };
     if (pw_rpc_host_create(host->loop, host->config, &rpc_opts, &host->rpc) < 0)
         return -1;
     pw_rpc_set_fetch_timeout(host->rpc, (unsigned)(host->cli->fetch_timeout_s * 1000));
@@ -460,12 +462,24 @@ static int reload_create_pool(void *arg, const pw_config_t *config, size_t index
 static int open_cluster(host_t *host)
 {
     char err[2048];
-    if (!host->cli->storage)
+    const pw_cli_t *cli = host->cli;
+    if (!cli->storage)
         return 0;
-    if (pw_cluster_open(host->loop, host->cli->storage, &host->cluster, err, sizeof err) == 0)
-        return 0;
-    fprintf(stderr, "%s\n", err);
-    return -1;
+    const char *secret = cli->cluster_secret ? cli->cluster_secret : getenv("PYWORKERD_CLUSTER_SECRET");
+    if (cli->cluster_address && (!secret || !*secret)) {
+        fprintf(stderr, "--cluster-address needs the cluster's shared secret: give --cluster-secret "
+                "or set PYWORKERD_CLUSTER_SECRET\n");
+        return -1;
+    }
+    if (pw_cluster_open(host->loop, cli->storage, cli->cluster_address, &host->cluster, err,
+                        sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    host->node = (pw_cluster_info_t){ .node_id = pw_cluster_node_id(host->cluster),
+                                      .address = cli->cluster_address, .secret = secret,
+                                      .lease_ms = (unsigned)(cli->do_lease_s * 1000) };
+    return 0;
 }
 
 /* ---- Cron Triggers ---- */

@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -31,6 +32,8 @@ REPO = HERE.parents[1]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 NGINX = "/usr/sbin/nginx"
 BIN = os.environ.get("PYWORKERD_BIN", str(REPO / "build" / "pyworkerd"))
+# The nodes' shared secret for their internal ports (--cluster-secret); one per run here.
+CLUSTER_SECRET = os.environ.get("PYWORKERD_CLUSTER_SECRET") or secrets.token_hex(16)
 
 
 def free_port() -> int:
@@ -142,6 +145,7 @@ class Node:
     def __init__(self, config: Path, storage: str, name: str, log_dir: Path, args=()):
         self.name = name
         self.port = free_port()
+        self.cluster_port = free_port()     # the internal port: Durable Object calls between nodes
         self.log_path = log_dir / f"{name}.log"
         self.config = config
         self.storage = storage
@@ -150,10 +154,12 @@ class Node:
 
     def start(self, wait=True) -> "Node":
         log = open(self.log_path, "ab")
-        env = dict(os.environ, PYWORKERD_NODE=self.name)
+        env = dict(os.environ, PYWORKERD_NODE=self.name, PYWORKERD_CLUSTER_SECRET=CLUSTER_SECRET)
         threads = [] if any(a.startswith("--threads") for a in self.args) else ["--threads", "1"]
         self.proc = subprocess.Popen([BIN, "serve", str(self.config), "-s", f"http=127.0.0.1:{self.port}",
-                                      "--storage", self.storage, *threads, *self.args],
+                                      "--storage", self.storage,
+                                      "--cluster-address", f"127.0.0.1:{self.cluster_port}",
+                                      *threads, *self.args],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                                      cwd=self.config.parent)
         log.close()
@@ -293,6 +299,11 @@ def demo(cluster: Cluster) -> None:
             break
         time.sleep(0.2)
     print(f"thank-you notes (queue consumed by any node): {len(thanked)} {thanked}")
+    for node in cluster.nodes:
+        status, body = request(node.port, "POST", "/count?name=visits")
+        answer = json.loads(body)
+        print(f"POST /count through {node.name}: {status} count {answer['count']}, the counter "
+              f"lives on {answer['object_node']}")
 
 
 def main():

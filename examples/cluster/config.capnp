@@ -3,12 +3,16 @@
 # in PostgreSQL (table pw_kv, namespace "kv") and every node sees the same entries.
 # Its queue "thanks" lives there too (table pw_queue): a signature sent through any node is
 # consumed once by whichever node's consumer takes it first.
+# Its Durable Object class Counter keeps its state in do-data on one node; in a cluster each
+# counter is held by one node at a time (a lease in PostgreSQL) and its database is stored in
+# PostgreSQL after every commit (docs/cluster.md).
 # `python3.11 cluster.py` starts PostgreSQL, three nodes and nginx in front of them.
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [
     (name = "main", worker = .guestbook),
     (name = "kv", disk = (path = "kv-data", writable = true)),
+    (name = "do-disk", disk = (path = "do-data", writable = true)),
   ],
   sockets = [(name = "http", address = "*:8080", http = (), service = "main")],
 );
@@ -16,8 +20,11 @@ const guestbook :Workerd.Worker = (
   modules = [(name = "worker.py", pythonModule = embed "worker.py")],
   compatibilityDate = "2025-09-01",
   compatibilityFlags = ["python_workers"],
+  durableObjectNamespaces = [(className = "Counter", uniqueKey = "cluster-counter")],
+  durableObjectStorage = (localDisk = "do-disk"),
   bindings = [(name = "BOOK", kvNamespace = "kv"),
               (name = "THANKS", queue = "thanks"),
-              (name = "NODE", fromEnvironment = "PYWORKERD_NODE")],
+              (name = "NODE", fromEnvironment = "PYWORKERD_NODE"),
+              (name = "COUNTER", durableObjectNamespace = "Counter")],
   pyworkerd = (queueConsumers = [(queue = "thanks", maxBatchTimeout = 0)]),
 );

@@ -3,9 +3,51 @@
 # Each answer says which node served it (the NODE binding: the node's environment). Each
 # signature also goes on the queue THANKS; the node that consumes it writes a thank-you note
 # (GET /thanked lists them, with the node that wrote each).
+# A Durable Object counter: POST /count?name=N increments the counter N wherever it lives
+# (one live instance in the whole cluster: the node holding it runs it, the others forward),
+# GET /count?name=N reads it, /count-fetch?name=N goes through the object's fetch();
+# POST /ring?name=N&in=MS sets its alarm, GET /rang?name=N says which node ran it.
+import datetime
 from urllib.parse import parse_qs, urlparse
 
-from workers import Response, WorkerEntrypoint
+from workers import DurableObject, Response, WorkerEntrypoint
+
+
+class Counter(DurableObject):
+    async def increment(self):
+        n = (await self.ctx.storage.get("n") or 0) + 1
+        await self.ctx.storage.put("n", n)
+        return {"count": n, "object_node": self.env.NODE}
+
+    async def value(self):
+        return {"count": await self.ctx.storage.get("n") or 0, "object_node": self.env.NODE}
+
+    async def ring_in(self, ms):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        await self.ctx.storage.setAlarm(now + datetime.timedelta(milliseconds=ms))
+        return {"object_node": self.env.NODE}
+
+    async def rang(self):
+        return {"rang": await self.ctx.storage.get("rang"), "object_node": self.env.NODE}
+
+    async def alarm(self, alarm_info):
+        await self.ctx.storage.put("rang", self.env.NODE)
+
+    async def fetch(self, request):
+        return Response.json(await self.increment())
+
+
+async def counter_answer(env, url, q, method, node):
+    stub = env.COUNTER.get(env.COUNTER.idFromName(q["name"]))
+    if url.path == "/count-fetch":
+        r = await stub.fetch("http://counter/")
+        return Response.json({**(await r.json()), "node": node})
+    if url.path == "/ring":
+        return Response.json({**(await stub.ring_in(int(q["in"]))), "node": node})
+    if url.path == "/rang":
+        return Response.json({**(await stub.rang()), "node": node})
+    answer = await (stub.increment() if method == "POST" else stub.value())
+    return Response.json({**answer, "node": node})
 
 
 class Default(WorkerEntrypoint):
@@ -18,6 +60,8 @@ class Default(WorkerEntrypoint):
             await book.put(f"guest:{q['name']}", node, metadata={"node": node})
             await self.env.THANKS.send({"name": q["name"], "signed_on": node})
             return Response.json({"signed": q["name"], "node": node})
+        if url.path in ("/count", "/count-fetch", "/ring", "/rang"):
+            return await counter_answer(self.env, url, q, request.method, node)
         if url.path == "/get":
             return Response.json({"value": await book.get(q["key"]), "node": node})
         if url.path == "/put" and request.method == "POST":

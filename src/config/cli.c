@@ -535,6 +535,16 @@ static const cli_option_t options[] = {
       "several pyworkerd nodes behind a load balancer share it. The schema is created\n"
       "and migrated on start; an unreachable server is an error then, and a 503 for\n"
       "the calls that need it while it is down later." },
+    { "cluster-address", 0, SERVE, "<host:port>", set_text, AT(cluster_address), 0,
+      "With --storage: this node's internal address (bound here, registered in\n"
+      "PostgreSQL): other nodes forward calls of the Durable Objects it holds to it.\n"
+      "Requests to it must carry --cluster-secret." },
+    { "cluster-secret", 0, SERVE, "<secret>", set_text, AT(cluster_secret), 0,
+      "The secret every node of the cluster shares (default: $PYWORKERD_CLUSTER_SECRET);\n"
+      "the internal port refuses requests without it." },
+    { "durable-object-lease", 0, SERVE, "<seconds>", set_positive_seconds, AT(do_lease_s), 0,
+      "With --storage: how long a node's hold on a Durable Object lasts unless renewed\n"
+      "(default 10): a dead node's objects move to another node within this time." },
     { "version", 0, ANY, NULL, set_version, 0, 0,
       "Print version information and exit." },
     { "help", 0, ANY, NULL, set_help, 0, 0,
@@ -749,6 +759,7 @@ static void set_defaults(pw_cli_t *cli)
     cli->drain_timeout_s = 10;
     cli->fetch_timeout_s = 30;
     cli->do_idle_timeout_s = 70;
+    cli->do_lease_s = 10;
     cli->sandbox = 1;
     cli->memory_limit_mib = 128;
     cli->cpu_limit_ms = 30000;

@@ -85,6 +85,9 @@ typedef struct {
     const char *persist_to;     /* dev --persist-to DIR (default <project>/.wrangler/state) */
     int live_reload;            /* dev: 1 unless --no-live-reload */
     const char *storage;        /* --storage postgresql://...: state in PostgreSQL (NULL: SQLite) */
+    const char *cluster_address;    /* --cluster-address HOST:PORT: this node's internal port */
+    const char *cluster_secret;     /* --cluster-secret S (or $PYWORKERD_CLUSTER_SECRET) */
+    double do_lease_s;          /* --durable-object-lease S (default 10) */
 } pw_cli_t;
 
 /* Returns 0 on success, or -1 with the full usage error in cli->output. */

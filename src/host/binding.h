@@ -25,6 +25,14 @@
 /* Finds the pool of a worker service by name (NULL: not running). */
 typedef pw_pool_t *(*pw_binding_lookup_cb)(void *arg, const char *service);
 
+/* This node of a cluster (--storage postgresql://, host/cluster.h). */
+typedef struct {
+    const char *node_id;        /* its id in pw_nodes */
+    const char *address;        /* --cluster-address: its internal port; NULL: none */
+    const char *secret;         /* --cluster-secret */
+    unsigned lease_ms;          /* --durable-object-lease */
+} pw_cluster_info_t;
+
 /* What the host gives every kind; lives as long as the host's bindings. */
 typedef struct {
     uv_loop_t *loop;
@@ -37,6 +45,7 @@ typedef struct {
     unsigned do_idle_timeout_ms;    /* Durable Objects leave memory after this idle; 0: default */
     pw_pg_pool_t *pg;           /* --storage postgresql://...: the kinds' state is there (host/
                                  * cluster.h); NULL: SQLite files. The main loop's only. */
+    const pw_cluster_info_t *cluster;   /* with pg: this node */
 } pw_binding_env_t;
 
 /* One binding call, as a handler sees it. */

@@ -13,6 +13,7 @@
  */
 #include "host/binding.h"
 #include "base/log.h"
+#include "host/do_cluster.h"
 #include "host/do_id.h"
 #include "host/do_objects.h"
 #include "host/do_sockets.h"
@@ -20,6 +21,7 @@
 #include "host/watched_call.h"
 #include "host/ws_bridge.h"
 #include "storage/do_sqlite.h"
+#include "wire/frame.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -32,8 +34,15 @@ typedef struct {
     pw_do_ns_t *ns;
 } do_binding_t;
 
+/* The kind's state: the objects, and (--storage postgresql://) this node's share of them. */
+typedef struct {
+    pw_do_host_t *objects;
+    pw_do_cluster_t *cluster;   /* NULL: one node, state in SQLite files */
+} do_kind_t;
+
 typedef struct {
     pw_do_host_t *host;
+    pw_do_cluster_t *cluster;
     const char *service;        /* the worker's name: its classes' storage calls */
     do_binding_t *bindings;
     size_t n_bindings;
@@ -57,20 +66,26 @@ static const char *ns_dir(const pw_binding_env_t *env, const pw_worker_t *w, con
     return buf;
 }
 
-static int open_namespaces(pw_do_host_t *host, const pw_binding_env_t *env, const pw_service_t *s,
+static int open_namespaces(do_kind_t *k, const pw_binding_env_t *env, const pw_service_t *s,
                            char *err, size_t err_len)
 {
     const pw_worker_t *w = &s->worker;
     for (size_t i = 0; i < w->n_do_namespaces; i++) {
         char dir[4096], why[1024];
         pw_do_backend_t *backend;
-        const char *path = ns_dir(env, w, w->do_namespaces[i].unique_key, dir, sizeof dir);
+        /* in a cluster the databases are in memory, restored from PostgreSQL when taken */
+        const char *path = k->cluster ? NULL : ns_dir(env, w, w->do_namespaces[i].unique_key, dir, sizeof dir);
         if (pw_do_sqlite_open(path, &backend, why, sizeof why) < 0) {
             snprintf(err, err_len, "service %s: Durable Object class %s: cannot open its storage: %s",
                      s->name, w->do_namespaces[i].class_name, why);
             return -1;
         }
-        if (!pw_do_ns_add(host, s->name, &w->do_namespaces[i], backend)) {
+        if (k->cluster && !(backend = pw_do_cluster_backend(k->cluster, backend, s->name,
+                                                            w->do_namespaces[i].class_name))) {
+            snprintf(err, err_len, "out of memory");
+            return -1;
+        }
+        if (!pw_do_ns_add(k->objects, s->name, &w->do_namespaces[i], backend)) {
             snprintf(err, err_len, "out of memory");
             return -1;
         }
@@ -82,15 +97,18 @@ static int do_open(const pw_binding_env_t *env, void **state, char *err, size_t 
 {
     pw_do_host_options_t o = { .loop = env->loop, .lookup = env->lookup, .lookup_arg = env->lookup_arg,
                                .idle_timeout_ms = env->do_idle_timeout_ms };
-    pw_do_host_t *host;
-    if (pw_do_host_create(&o, &host) < 0) {
+    do_kind_t *k = calloc(1, sizeof *k);
+    if (!k || pw_do_host_create(&o, &k->objects) < 0) {
+        free(k);
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    *state = host;
+    *state = k;
+    if (env->pg && env->cluster && pw_do_cluster_open(env, k->objects, &k->cluster, err, err_len) < 0)
+        return -1;
     for (size_t i = 0; i < env->config->n_services; i++) {
         const pw_service_t *s = &env->config->services[i];
-        if (s->kind == PW_SERVICE_WORKER && open_namespaces(host, env, s, err, err_len) < 0)
+        if (s->kind == PW_SERVICE_WORKER && open_namespaces(k, env, s, err, err_len) < 0)
             return -1;
     }
     return 0;
@@ -98,7 +116,12 @@ static int do_open(const pw_binding_env_t *env, void **state, char *err, size_t 
 
 static void do_close(void *state)
 {
-    pw_do_host_free(state);
+    do_kind_t *k = state;
+    if (!k)
+        return;
+    pw_do_host_free(k->objects);
+    pw_do_cluster_close(k->cluster);
+    free(k);
 }
 
 static int do_attach(void *host_state, const pw_binding_env_t *env, const pw_service_t *service,
@@ -115,13 +138,15 @@ static int do_attach(void *host_state, const pw_binding_env_t *env, const pw_ser
         snprintf(err, err_len, "out of memory");
         return -1;
     }
-    w->host = host_state;
+    do_kind_t *k = host_state;
+    w->host = k->objects;
+    w->cluster = k->cluster;
     w->service = service->name;
     for (size_t i = 0; i < wc->n_bindings; i++) {
         const pw_binding_t *b = &wc->bindings[i];
         if (b->kind != PW_BINDING_DURABLE_OBJECT)
             continue;
-        pw_do_ns_t *ns = pw_do_ns_find(host_state, b->value, b->entrypoint);
+        pw_do_ns_t *ns = pw_do_ns_find(k->objects, b->value, b->entrypoint);
         if (!ns) {
             snprintf(err, err_len, "service %s: Durable Object binding %s: the namespace %s of service "
                      "%s is not open (restart pyworkerd to add one)", service->name, b->name,
@@ -146,6 +171,7 @@ static void do_detach(void *state)
 typedef struct {
     pw_watched_call_t call;     /* first */
     pw_do_event_t *event;
+    pw_do_route_t *route;       /* a cluster: the event's way to the node holding the object */
     pw_do_object_t *obj;
 } stub_call_t;
 
@@ -205,7 +231,11 @@ static void stub_done(void *arg, const pw_worker_answer_t *a)
 /* The calling isolate died: the object's event is cancelled. */
 static void stub_cancel(pw_watched_call_t *call)
 {
-    pw_do_event_cancel(((stub_call_t *)call)->event);
+    stub_call_t *sc = (stub_call_t *)call;
+    if (sc->route)
+        pw_do_cluster_cancel(sc->route);
+    else
+        pw_do_event_cancel(sc->event);
 }
 
 /* The object an id names in ns: 0, or -1 once answered (a bad id, out of memory). */
@@ -245,7 +275,10 @@ static void do_call(const pw_binding_call_t *c)
     if (!sc)
         return;
     sc->obj = obj;
-    if (pw_do_event(obj, method, c->f[5], stub_done, sc, &sc->event) < 0)
+    const do_worker_t *w = c->state;
+    int rc = w->cluster ? pw_do_cluster_event(w->cluster, obj, name, method, c->f[5], stub_done, sc, &sc->route)
+                        : pw_do_event(obj, method, c->f[5], stub_done, sc, &sc->event);
+    if (rc < 0)
         pw_watched_call_error(&sc->call, "Error", "out of memory");
 }
 
@@ -267,38 +300,91 @@ static void *do_resolve(const pw_binding_call_t *c)
 typedef struct {
     pw_port_t *port;
     uint32_t id;
-    pw_do_object_t *obj;        /* write batches: told when one fails */
+    pw_do_object_t *obj;
+    pw_do_store_t *store;
+    int is_write;               /* a write batch: the object is told when one fails */
+    pw_do_cluster_t *cluster;   /* a commit is shipped to PostgreSQL before the answer goes */
+    pw_buf_t answer;            /* the fields, kept while it ships */
 } store_call_t;
+
+static void store_call_end(store_call_t *sc)
+{
+    pw_port_release(sc->port);
+    pw_buf_free(&sc->answer);
+    free(sc);
+}
+
+static void store_reply(store_call_t *sc, const pw_bytes_t *fields, size_t n_fields)
+{
+    pw_bytes_t f[1 + 2 * PW_DO_MAX_KEYS];
+    size_t n = n_fields < 2 * PW_DO_MAX_KEYS ? n_fields : 2 * PW_DO_MAX_KEYS;
+    f[0] = pw_bytes_of("");
+    for (size_t i = 0; i < n; i++)
+        f[1 + i] = fields[i];
+    pw_port_reply(sc->port, sc->id, f, 1 + n);
+}
+
+/* The commit is in PostgreSQL (error NULL), or is not: the output gate opens, or the answer
+ * is an error and the object leaves memory. */
+static void store_saved(void *arg, const char *error)
+{
+    store_call_t *sc = arg;
+    if (error) {
+        pw_port_reply_error(sc->port, sc->id, "Error", "%s", error);
+        pw_do_object_write_failed(sc->obj);
+        return store_call_end(sc);
+    }
+    pw_bytes_t f[2 * PW_DO_MAX_KEYS];
+    size_t n = 0;
+    pw_cursor_t cur;
+    pw_cursor_init(&cur, sc->answer.data, sc->answer.len);
+    while (n < 2 * PW_DO_MAX_KEYS && cur.pos < cur.end)
+        f[n++] = pw_cursor_bytes(&cur);
+    store_reply(sc, f, n);
+    store_call_end(sc);
+}
+
+/* Keeps the answer's fields and ships the commit; 1 when it does (store_saved answers). */
+static int store_ship(store_call_t *sc, const pw_do_result_t *r)
+{
+    for (size_t i = 0; i < r->n_fields; i++)
+        if (pw_frame_put_bytes(&sc->answer, r->fields[i].base ? r->fields[i].base : (const uint8_t *)"",
+                               r->fields[i].len) < 0)
+            return 0;
+    return pw_do_cluster_persist(sc->cluster, sc->obj, sc->store, store_saved, sc);
+}
 
 static void store_done(void *arg, const pw_do_result_t *r)
 {
     store_call_t *sc = arg;
     if (r->error_name) {
         pw_port_reply_error(sc->port, sc->id, r->error_name, "%s", r->error);
-        if (sc->obj)
+        if (sc->is_write)
             pw_do_object_write_failed(sc->obj);
+    } else if (sc->cluster && store_ship(sc, r)) {
+        return;
     } else {
-        pw_bytes_t f[1 + 2 * PW_DO_MAX_KEYS];
-        size_t n = r->n_fields < 2 * PW_DO_MAX_KEYS ? r->n_fields : 2 * PW_DO_MAX_KEYS;
-        f[0] = pw_bytes_of("");
-        for (size_t i = 0; i < n; i++)
-            f[1 + i] = r->fields[i];
-        pw_port_reply(sc->port, sc->id, f, 1 + n);
+        store_reply(sc, r->fields, r->n_fields);
     }
-    pw_port_release(sc->port);
-    free(sc);
+    store_call_end(sc);
 }
 
-static store_call_t *store_call(const pw_binding_call_t *c, pw_do_object_t *obj)
+static store_call_t *store_call(const pw_binding_call_t *c, pw_do_object_t *obj, pw_do_store_t *s,
+                                int is_write)
 {
     store_call_t *sc = calloc(1, sizeof *sc);
     if (!sc) {
         pw_port_reply_error(c->port, c->id, "Error", "out of memory");
         return NULL;
     }
+    const do_worker_t *w = c->state;
     sc->port = c->port;
     sc->id = c->id;
     sc->obj = obj;
+    sc->store = s;
+    sc->is_write = is_write;
+    sc->cluster = w ? w->cluster : NULL;
+    pw_buf_init(&sc->answer);
     pw_port_hold(c->port);
     return sc;
 }
@@ -331,7 +417,8 @@ static int key_ok(const pw_binding_call_t *c, pw_bytes_t key)
 static void dos_get(const pw_binding_call_t *c)
 {
     size_t n = c->n - 3;
-    pw_do_store_t *s = store_of(c, NULL);
+    pw_do_object_t *obj;
+    pw_do_store_t *s = store_of(c, &obj);
     if (!s)
         return;
     if (n > PW_DO_MAX_KEYS) {
@@ -342,7 +429,7 @@ static void dos_get(const pw_binding_call_t *c)
     for (size_t i = 0; i < n; i++)
         if (!key_ok(c, c->f[3 + i]))
             return;
-    store_call_t *sc = store_call(c, NULL);
+    store_call_t *sc = store_call(c, obj, s, 0);
     if (sc)
         s->backend->ops->get(s, &c->f[3], n, store_done, sc);
 }
@@ -431,7 +518,7 @@ static void dos_write(const pw_binding_call_t *c)
         return;
     }
     pw_do_write_t *writes = calloc((size_t)n + 1, sizeof *writes);
-    store_call_t *sc = writes ? store_call(c, obj) : NULL;
+    store_call_t *sc = writes ? store_call(c, obj, s, 1) : NULL;
     if (!sc) {
         if (!writes)
             pw_port_reply_error(c->port, c->id, "Error", "out of memory");
@@ -465,7 +552,8 @@ static void dos_list(const pw_binding_call_t *c)
 {
     const pw_bytes_t *f = c->f;
     pw_do_list_t r = { 0 };
-    pw_do_store_t *s = store_of(c, NULL);
+    pw_do_object_t *obj;
+    pw_do_store_t *s = store_of(c, &obj);
     if (!s)
         return;
     r.has_start = bound(f[3], &r.start);
@@ -477,7 +565,7 @@ static void dos_list(const pw_binding_call_t *c)
         pw_port_reply_error(c->port, c->id, "TypeError", "list() limit must be a positive integer");
         return;
     }
-    store_call_t *sc = store_call(c, NULL);
+    store_call_t *sc = store_call(c, obj, s, 0);
     if (sc)
         s->backend->ops->list(s, &r, store_done, sc);
 }
@@ -485,7 +573,8 @@ static void dos_list(const pw_binding_call_t *c)
 /* dos.sql cls id query bindings */
 static void dos_sql(const pw_binding_call_t *c)
 {
-    pw_do_store_t *s = store_of(c, NULL);
+    pw_do_object_t *obj;
+    pw_do_store_t *s = store_of(c, &obj);
     if (!s)
         return;
     if (!pw_do_ns_sql_enabled(c->binding)) {
@@ -493,7 +582,7 @@ static void dos_sql(const pw_binding_call_t *c)
                             "class. Set enableSql = true in its durableObjectNamespaces entry.");
         return;
     }
-    store_call_t *sc = store_call(c, NULL);
+    store_call_t *sc = store_call(c, obj, s, 0);
     if (sc)
         s->backend->ops->sql(s, c->f[3], c->f[4], store_done, sc);
 }
@@ -501,7 +590,8 @@ static void dos_sql(const pw_binding_call_t *c)
 /* dos.txn cls id begin|commit|rollback */
 static void dos_txn(const pw_binding_call_t *c)
 {
-    pw_do_store_t *s = store_of(c, NULL);
+    pw_do_object_t *obj;
+    pw_do_store_t *s = store_of(c, &obj);
     pw_bytes_t op = c->f[3];
     if (!s)
         return;
@@ -511,7 +601,7 @@ static void dos_txn(const pw_binding_call_t *c)
         pw_port_reply_error(c->port, c->id, "TypeError", "dos.txn takes begin, commit or rollback");
         return;
     }
-    store_call_t *sc = store_call(c, NULL);
+    store_call_t *sc = store_call(c, obj, s, 0);
     if (sc)
         s->backend->ops->txn(s, t, store_done, sc);
 }
@@ -519,8 +609,9 @@ static void dos_txn(const pw_binding_call_t *c)
 /* dos.size cls id */
 static void dos_size(const pw_binding_call_t *c)
 {
-    pw_do_store_t *s = store_of(c, NULL);
-    store_call_t *sc = s ? store_call(c, NULL) : NULL;
+    pw_do_object_t *obj;
+    pw_do_store_t *s = store_of(c, &obj);
+    store_call_t *sc = s ? store_call(c, obj, s, 0) : NULL;
     if (sc)
         s->backend->ops->size(s, store_done, sc);
 }

@@ -17,7 +17,8 @@ struct pw_cluster {
     pw_pg_cron_t *cron;
 };
 
-int pw_cluster_open(uv_loop_t *loop, const char *url, pw_cluster_t **out, char *err, size_t err_len)
+int pw_cluster_open(uv_loop_t *loop, const char *url, const char *internal_address,
+                    pw_cluster_t **out, char *err, size_t err_len)
 {
     int found = pw_pg_schema_migrate(url, err, err_len);
     if (found < 0)
@@ -28,7 +29,7 @@ int pw_cluster_open(uv_loop_t *loop, const char *url, pw_cluster_t **out, char *
         return -1;
     }
     if (pw_pg_pool_open(loop, url, &c->pool, err, err_len) < 0 ||
-        pw_pg_node_start(c->pool, NULL, &c->node, err, err_len) < 0 ||
+        pw_pg_node_start(c->pool, internal_address, &c->node, err, err_len) < 0 ||
         !(c->cron = pw_pg_cron_open(c->pool, pw_pg_node_id(c->node)))) {
         if (c->node && !c->cron)
             snprintf(err, err_len, "out of memory");

@@ -16,8 +16,10 @@
 
 typedef struct pw_cluster pw_cluster_t;
 
-/* Returns 0, or -1 with a message in err. */
-int pw_cluster_open(uv_loop_t *loop, const char *url, pw_cluster_t **out, char *err, size_t err_len);
+/* internal_address: --cluster-address (NULL: none), registered for the other nodes.
+ * Returns 0, or -1 with a message in err. */
+int pw_cluster_open(uv_loop_t *loop, const char *url, const char *internal_address,
+                    pw_cluster_t **out, char *err, size_t err_len);
 pw_pg_pool_t *pw_cluster_pool(pw_cluster_t *c);
 const char *pw_cluster_node_id(const pw_cluster_t *c);
 /* Each cron tick once across the cluster: the timer's claim through PostgreSQL. */

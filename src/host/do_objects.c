@@ -132,6 +132,7 @@ static void object_free(pw_do_object_t *obj)
     pw_buf_free(&obj->auto_request);
     pw_buf_free(&obj->auto_response);
     free(obj->name);
+    free(obj->holder_address);
     free(obj);
 }
 
@@ -424,6 +425,48 @@ pw_do_ns_t *pw_do_ns_find(pw_do_host_t *host, const char *service, const char *c
 const uint8_t *pw_do_ns_key(const pw_do_ns_t *ns)
 {
     return ns->key;
+}
+
+const char *pw_do_ns_service(const pw_do_ns_t *ns)
+{
+    return ns->service;
+}
+
+const char *pw_do_ns_class(const pw_do_ns_t *ns)
+{
+    return ns->class_name;
+}
+
+pw_do_backend_t *pw_do_ns_backend(const pw_do_ns_t *ns)
+{
+    return ns->backend;
+}
+
+pw_do_ns_t *pw_do_object_ns(const pw_do_object_t *obj)
+{
+    return obj->ns;
+}
+
+const char *pw_do_object_id(const pw_do_object_t *obj)
+{
+    return obj->id;
+}
+
+void **pw_do_object_ship(pw_do_object_t *obj)
+{
+    return &obj->ship;
+}
+
+char **pw_do_object_holder(pw_do_object_t *obj)
+{
+    return &obj->holder_address;
+}
+
+uint64_t *pw_do_object_lease(pw_do_object_t *obj, int **acquiring)
+{
+    if (acquiring)
+        *acquiring = &obj->acquiring;
+    return &obj->lease_until;
 }
 
 int pw_do_ns_sql_enabled(const pw_do_ns_t *ns)

@@ -51,9 +51,24 @@ pw_do_ns_t *pw_do_ns_add(pw_do_host_t *host, const char *service, const pw_do_na
 pw_do_ns_t *pw_do_ns_find(pw_do_host_t *host, const char *service, const char *class_name);
 const uint8_t *pw_do_ns_key(const pw_do_ns_t *ns);
 int pw_do_ns_sql_enabled(const pw_do_ns_t *ns);
+const char *pw_do_ns_service(const pw_do_ns_t *ns);
+const char *pw_do_ns_class(const pw_do_ns_t *ns);
+pw_do_backend_t *pw_do_ns_backend(const pw_do_ns_t *ns);
+pw_do_ns_t *pw_do_object_ns(const pw_do_object_t *obj);
+const char *pw_do_object_id(const pw_do_object_t *obj);
+/* A cluster's bookkeeping of the object's lease (host/do_cluster.c): the loop time until
+ * which this node surely holds it (0: not held) and whether it is being asked for. */
+uint64_t *pw_do_object_lease(pw_do_object_t *obj, int **acquiring);
+/* ... and the internal address of the node it last saw holding it (malloc'd; NULL: unknown). */
+char **pw_do_object_holder(pw_do_object_t *obj);
+/* ... and its commits on their way to PostgreSQL (NULL: none). */
+void **pw_do_object_ship(pw_do_object_t *obj);
 
 /* The object with this (checked) id, made when `create`; NULL when absent or out of memory. */
 pw_do_object_t *pw_do_object(pw_do_ns_t *ns, const char *id_hex, int create);
+/* Code will use obj after the loop turns: it is not freed meanwhile. unhold may free it. */
+void pw_do_object_hold(pw_do_object_t *obj);
+void pw_do_object_unhold(pw_do_object_t *obj);
 /* Remembers the name an id was made from (idFromName), for the instance's ctx.id.name. */
 void pw_do_object_name(pw_do_object_t *obj, pw_bytes_t name);
 

@@ -61,13 +61,16 @@ struct pw_do_object {
     size_t n_sockets;
     int has_auto;               /* setWebSocketAutoResponse */
     pw_buf_t auto_request, auto_response;
+    /* a cluster (host/do_cluster.h) */
+    uint64_t lease_until;       /* loop time this node's lease surely lasts to; 0: not held */
+    int acquiring;              /* its lease is being asked for */
+    char *holder_address;       /* the internal address of the node last seen holding it; NULL: ask */
+    void *ship;                 /* its commits on their way to PostgreSQL (do_cluster.c); NULL: none */
 };
 
 /* do_objects.c, for do_alarm.c: an internal event (no caller). */
 int pw_do_event_internal(pw_do_object_t *obj, const char *method, pw_bytes_t payload,
                          pw_worker_done_cb done, void *arg);
-void pw_do_object_hold(pw_do_object_t *obj);
-void pw_do_object_unhold(pw_do_object_t *obj);  /* may free it */
 
 /* do_alarm.c, for do_objects.c. */
 void pw_do_alarms_init(pw_do_host_t *host);

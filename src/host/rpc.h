@@ -35,6 +35,7 @@ typedef struct {
     pw_mailbox_t *mailbox;
     unsigned do_idle_timeout_ms;    /* --durable-object-idle-timeout; 0: the default */
     pw_pg_pool_t *pg;           /* --storage: PostgreSQL (main loop only); NULL: SQLite */
+    const pw_cluster_info_t *cluster;   /* with pg: this node */
 } pw_rpc_options_t;
 
 /* Opens every binding kind's host-wide state (KV stores, the Workflows engine...). */

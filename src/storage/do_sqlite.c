@@ -56,6 +56,7 @@ struct store {
     sqlite3_stmt *st[N_ST];
     pw_do_sql_guard_t guard;    /* the object's own SQL (do_sql.h) */
     unsigned txn_depth;         /* storage.transaction savepoints open */
+    int committed;              /* a transaction committed since pw_do_sqlite_take_commit */
 };
 
 struct sqlite_backend {
@@ -110,6 +111,12 @@ static void store_free(store_t *s)
     free(s);
 }
 
+static int on_commit(void *arg)
+{
+    ((store_t *)arg)->committed = 1;
+    return 0;
+}
+
 static int store_open(pw_do_backend_t *head, const char *id_hex, pw_do_store_t **out, char *err,
                       size_t err_len)
 {
@@ -129,6 +136,7 @@ static int store_open(pw_do_backend_t *head, const char *id_hex, pw_do_store_t *
         return -1;
     }
     pw_do_sql_authorizer(s->db, &s->guard);
+    sqlite3_commit_hook(s->db, on_commit, s);
     s->b = b;
     s->head.backend = head;
     s->next = b->stores;
@@ -437,6 +445,76 @@ static const pw_do_backend_ops_t sqlite_ops = {
     .sql = sql_exec, .txn = txn, .size = db_size, .alarm_set = alarm_set, .alarm_get = alarm_get,
     .alarm_scan = alarm_scan, .close = backend_close,
 };
+
+/* ---- the whole database as bytes (a cluster ships it to PostgreSQL: host/do_cluster.h) ---- */
+
+int pw_do_sqlite_take_commit(pw_do_store_t *store)
+{
+    store_t *s = (store_t *)store;
+    if (!s->committed || s->txn_depth || !sqlite3_get_autocommit(s->db))
+        return 0;
+    s->committed = 0;
+    return 1;
+}
+
+int pw_do_sqlite_image(pw_do_store_t *store, pw_buf_t *out)
+{
+    store_t *s = (store_t *)store;
+    sqlite3_int64 size = 0;
+    unsigned char *image = sqlite3_serialize(s->db, "main", &size, 0);
+    if (!image)
+        return -ENOMEM;
+    int rc = pw_buf_append(out, image, (size_t)size);
+    sqlite3_free(image);
+    return rc;
+}
+
+/* A private database holding `image` (empty: an empty database). */
+static sqlite3 *image_db(pw_bytes_t image)
+{
+    sqlite3 *src = NULL;
+    if (sqlite3_open(":memory:", &src) != SQLITE_OK) {
+        sqlite3_close(src);
+        return NULL;
+    }
+    if (!image.len)
+        return src;
+    unsigned char *copy = sqlite3_malloc64(image.len);
+    if (!copy) {
+        sqlite3_close(src);
+        return NULL;
+    }
+    memcpy(copy, image.base, image.len);
+    if (sqlite3_deserialize(src, "main", copy, (sqlite3_int64)image.len, (sqlite3_int64)image.len,
+                            SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) != SQLITE_OK) {
+        sqlite3_close(src);
+        return NULL;
+    }
+    return src;
+}
+
+int pw_do_sqlite_restore(pw_do_backend_t *backend, const char *id_hex, pw_bytes_t image, char *err,
+                         size_t err_len)
+{
+    pw_do_store_t *head;
+    if (store_open(backend, id_hex, &head, err, err_len) < 0)
+        return -1;
+    store_t *s = (store_t *)head;
+    if (s->txn_depth)
+        exec(s, "ROLLBACK");
+    s->txn_depth = 0;
+    sqlite3 *src = image_db(image);
+    sqlite3_backup *bk = src ? sqlite3_backup_init(s->db, "main", src, "main") : NULL;
+    int rc = bk ? sqlite3_backup_step(bk, -1) : SQLITE_NOMEM;
+    if (bk)
+        sqlite3_backup_finish(bk);
+    sqlite3_close(src);
+    if (rc != SQLITE_DONE || exec(s, kv_schema) < 0)
+        return snprintf(err, err_len, "restoring Durable Object %s failed: %s", id_hex,
+                        sqlite3_errmsg(s->db)), -1;
+    s->committed = 0;
+    return 0;
+}
 
 int pw_do_sqlite_open(const char *dir, pw_do_backend_t **out, char *err, size_t err_len)
 {

@@ -12,10 +12,22 @@
 
 #include <stddef.h>
 
+#include "base/buf.h"
 #include "storage/do_backend.h"
 
 /* The namespace's backend: dir NULL keeps everything in memory. Returns 0, or -1 with a
  * message in err. */
 int pw_do_sqlite_open(const char *dir, pw_do_backend_t **out, char *err, size_t err_len);
+
+/* A cluster node's hooks (host/do_cluster.h), for stores of this backend only. */
+/* 1 once when a transaction committed since the last call and none is open now (the
+ * database is at a commit point to ship); else 0. */
+int pw_do_sqlite_take_commit(pw_do_store_t *store);
+/* Appends the whole database (SQLite's file format) to out. Returns 0 or -ENOMEM. */
+int pw_do_sqlite_image(pw_do_store_t *store, pw_buf_t *out);
+/* Replaces object id_hex's database with `image` (len 0: an empty one), opening its store.
+ * Returns 0, or -1 with a message in err. */
+int pw_do_sqlite_restore(pw_do_backend_t *backend, const char *id_hex, pw_bytes_t image, char *err,
+                         size_t err_len);
 
 #endif

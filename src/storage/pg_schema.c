@@ -6,7 +6,10 @@
  *                  Durable Objects and D1 between nodes by it)
  *   pw_queue       queue messages; visible_ms is when it may be taken (again)
  *   pw_cron_ticks  one row per (worker, schedule, tick) fired: the node that inserts it runs it
- *   pw_leases      what a node holds (a workflow instance, later a Durable Object) and until when
+ *   pw_leases      what a node holds (a workflow instance; kind 'do': a Durable Object, named
+ *                  "<service>/<class>/<id>") and until when (ms since the epoch, the server's clock)
+ *   pw_do_state    each Durable Object's SQLite database (its whole image, shipped after every
+ *                  committed transaction by the lease holder) and its alarm
  */
 #include "storage/pg_schema.h"
 
@@ -33,6 +36,10 @@ static const char *const steps[PW_PG_SCHEMA_VERSION] = {
     "  PRIMARY KEY (service, cron, tick_ms));"
     "CREATE TABLE pw_leases (kind text NOT NULL, name text NOT NULL, node text NOT NULL,"
     "  until_ms int8 NOT NULL, PRIMARY KEY (kind, name));",
+    /* 2 → 3: Durable Objects across nodes (storage/pg_do.c) */
+    "CREATE TABLE pw_do_state (name text PRIMARY KEY, image bytea NOT NULL, version int8 NOT NULL,"
+    "  alarm_ms int8);"
+    "CREATE INDEX pw_do_state_alarm ON pw_do_state (alarm_ms) WHERE alarm_ms IS NOT NULL;",
 };
 
 void pw_pg_url_redact(const char *url, char *out, size_t len)

@@ -208,6 +208,9 @@ static const struct { const char *name, *value; } samples[] = {
     { "test-scheduled", NULL },
     { "env", "staging" }, { "var", "K:V" },
     { "storage", "postgresql://u@127.0.0.1:5432/db" },
+    { "cluster-address", "127.0.0.1:9101" },
+    { "cluster-secret", "s3cret" },
+    { "durable-object-lease", "5" },
 };
 #define N_SAMPLES (sizeof samples / sizeof samples[0])
 
