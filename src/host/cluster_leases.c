@@ -8,6 +8,7 @@
 #include "host/cluster_leases.h"
 #include "base/log.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,31 @@ void pw_lease_free(pw_lease_t *lease)
 {
     free(lease->holder);
     lease->holder = NULL;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+int pw_lease_retry(pw_cluster_leases_t *l, uv_timer_t **timer, uint64_t started, uv_timer_cb cb, void *arg)
+{
+    if (pw_cluster_leases_now(l) - started > 2ull * l->lease_ms + 5000)
+        return 1;
+    if (!*timer) {
+        if (!(*timer = calloc(1, sizeof **timer)))
+            return -ENOMEM;
+        uv_timer_init(l->loop, *timer);
+        (*timer)->data = arg;
+    }
+    uv_timer_start(*timer, cb, PW_LEASE_RETRY_MS, 0);
+    return 0;
+}
+
+void pw_lease_retry_free(uv_timer_t *timer)
+{
+    if (timer)
+        uv_close((uv_handle_t *)timer, timer_closed);
 }
 
 static void renewed(void *arg, const pw_pg_result_t *res)
@@ -103,11 +129,6 @@ int pw_cluster_leases_open(uv_loop_t *loop, pw_pg_pool_t *pool, const char *node
     uv_unref((uv_handle_t *)l->timer);
     *out = l;
     return 0;
-}
-
-static void timer_closed(uv_handle_t *h)
-{
-    free(h);
 }
 
 void pw_cluster_leases_close(pw_cluster_leases_t *l)

@@ -42,4 +42,13 @@ int pw_lease_held(pw_cluster_leases_t *l, const pw_lease_t *lease);
 void pw_lease_holder(pw_lease_t *lease, pw_bytes_t address);
 void pw_lease_free(pw_lease_t *lease);
 
+/* Asking again for something another node holds, while that node's lease may still run: (re)
+ * starts *timer (made on first use) to call cb(arg) in PW_LEASE_RETRY_MS. Returns 0; 1 when
+ * asking since `started` has lasted past any lease (twice the lease time and 5 s: give up);
+ * -ENOMEM. */
+#define PW_LEASE_RETRY_MS 100
+int pw_lease_retry(pw_cluster_leases_t *l, uv_timer_t **timer, uint64_t started, uv_timer_cb cb, void *arg);
+/* Closes and frees the timer (NULL: nothing). */
+void pw_lease_retry_free(uv_timer_t *timer);
+
 #endif

@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RETRY_MS 100
 #define MOVED 421               /* the answer of a node that does not hold the database */
 #define MAX_RESULT_FIELDS 8
 
@@ -106,17 +105,11 @@ static int decode_result(pw_bytes_t in, pw_d1_result_t *r, pw_bytes_t *fields, c
 
 /* ---- ending an operation ---- */
 
-static void retry_closed(uv_handle_t *h)
-{
-    free(h);
-}
-
 static void op_free(op_t *op)
 {
     if (pw_list_linked(&op->link))
         pw_list_remove(&op->link);
-    if (op->retry)
-        uv_close((uv_handle_t *)op->retry, retry_closed);
+    pw_lease_retry_free(op->retry);
     pw_buf_free(&op->req);
     pw_buf_free(&op->answer);
     free(op);
@@ -180,16 +173,9 @@ static void on_retry(uv_timer_t *t)
 static void op_retry(op_t *op, const char *why)
 {
     stop_asking(op);
-    unsigned lease_ms = pw_cluster_leases_ms(op->db->c->leases);
-    if (pw_cluster_leases_now(op->db->c->leases) - op->started > 2ull * lease_ms + 5000)
-        return op_fail(op, why);
-    if (!op->retry) {
-        if (!(op->retry = calloc(1, sizeof *op->retry)))
-            return op_fail(op, "D1_ERROR: out of memory");
-        uv_timer_init(op->db->c->loop, op->retry);
-        op->retry->data = op;
-    }
-    uv_timer_start(op->retry, on_retry, RETRY_MS, 0);
+    int rc = pw_lease_retry(op->db->c->leases, &op->retry, op->started, on_retry, op);
+    if (rc != 0)
+        op_fail(op, rc > 0 ? why : "D1_ERROR: out of memory");
 }
 
 /* ---- running here ---- */

@@ -23,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RETRY_MS 100
-
 struct pw_do_cluster {
     uv_loop_t *loop;
     pw_do_host_t *host;
@@ -85,17 +83,11 @@ static int held(pw_do_cluster_t *c, pw_do_object_t *obj)
 
 /* ---- ending a route ---- */
 
-static void retry_closed(uv_handle_t *h)
-{
-    free(h);
-}
-
 static void route_free(pw_do_route_t *r)
 {
     if (pw_list_linked(&r->link))
         pw_list_remove(&r->link);
-    if (r->retry)
-        uv_close((uv_handle_t *)r->retry, retry_closed);
+    pw_lease_retry_free(r->retry);
     pw_buf_free(&r->copy);
     pw_do_object_unhold(r->obj);
     free(r);
@@ -145,15 +137,9 @@ static void route_retry(pw_do_route_t *r, const char *why)
         r->asking = 0;
         wake_waiting(r->c, r->obj);
     }
-    if (now(r->c) - r->started > 2ull * r->c->lease_ms + 5000)
-        return route_fail(r, 503, why);
-    if (!r->retry) {
-        if (!(r->retry = calloc(1, sizeof *r->retry)))
-            return route_fail(r, 503, "out of memory");
-        uv_timer_init(r->c->loop, r->retry);
-        r->retry->data = r;
-    }
-    uv_timer_start(r->retry, on_retry, RETRY_MS, 0);
+    int rc = pw_lease_retry(r->c->leases, &r->retry, r->started, on_retry, r);
+    if (rc != 0)
+        route_fail(r, 503, rc > 0 ? why : "out of memory");
 }
 
 /* ---- delivering here ---- */
