@@ -36,6 +36,11 @@ void pw_lease_taken(pw_cluster_leases_t *l, pw_lease_t *lease, uint64_t sent)
     lease->until = sent + l->lease_ms * 3 / 4;
 }
 
+int pw_lease_memory_current(const pw_lease_t *lease, const pw_pg_result_t *acquired, const char *node)
+{
+    return lease->until && !pw_pg_is_null(acquired, 0, 2) && pw_bytes_is(pw_pg_value(acquired, 0, 2), node);
+}
+
 int pw_lease_held(pw_cluster_leases_t *l, const pw_lease_t *lease)
 {
     uint64_t t = pw_cluster_leases_now(l);

@@ -36,6 +36,10 @@ uint64_t pw_cluster_leases_now(pw_cluster_leases_t *l);
 
 /* The lease was taken (or found this node's) by a request sent at `sent` (loop ms). */
 void pw_lease_taken(pw_cluster_leases_t *l, pw_lease_t *lease, uint64_t sent);
+/* After this node took the lease (an acquire's row, storage/pg_leases.h): 1 when what it has
+ * in memory is current (it held the thing before and the row was still its own, so nobody
+ * else held it since) and need not be restored from PostgreSQL; else 0. */
+int pw_lease_memory_current(const pw_lease_t *lease, const pw_pg_result_t *acquired, const char *node);
 /* 1 while this node surely holds it. */
 int pw_lease_held(pw_cluster_leases_t *l, const pw_lease_t *lease);
 /* Where it was last seen held (address NULL: forget it, ask PostgreSQL next time). */

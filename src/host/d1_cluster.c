@@ -314,6 +314,11 @@ static void acquired(void *arg, const pw_pg_result_t *res)
         return op_retry(op, "D1_ERROR: the database's lease could not be settled");
     if (pw_bytes_is(pw_pg_value(res, 0, 0), pw_cluster_leases_node(db->c->leases))) {
         pw_lease_holder(&db->lease, (pw_bytes_t){ NULL, 0 });
+        if (pw_lease_memory_current(&db->lease, res, pw_cluster_leases_node(db->c->leases))) {
+            pw_lease_taken(db->c->leases, &db->lease, op->sent);      /* it only lapsed here */
+            stop_asking(op);
+            return op_run(op);
+        }
         if (!(op->job = pw_pg_d1_load(db->c->pg, db->name, loaded, op)))
             op_fail(op, "D1_ERROR: out of memory");
         return;

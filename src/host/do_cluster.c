@@ -183,7 +183,7 @@ static void loaded(void *arg, const pw_pg_result_t *res)
         pw_log_error("cluster: %s", err);
         return route_fail(r, 500, "Durable Object: its state could not be restored");
     }
-    if (pw_do_object_lease(r->obj)->until)     /* it was held here, then lapsed */
+    if (pw_do_object_lease(r->obj)->until)     /* held here, then by another node */
         pw_do_object_reset_stale(r->obj);
     pw_lease_taken(r->c->leases, pw_do_object_lease(r->obj), r->sent);
     if (alarm && pw_do_object_alarm(r->obj) != alarm &&
@@ -205,7 +205,14 @@ static void acquired(void *arg, const pw_pg_result_t *res)
         return route_retry(r, "Durable Object: its lease could not be settled");
     pw_bytes_t node = pw_pg_value(res, 0, 0);
     if (pw_bytes_is(node, pw_cluster_leases_node(r->c->leases))) {
-        pw_lease_holder(pw_do_object_lease(r->obj), (pw_bytes_t){ NULL, 0 });
+        pw_lease_t *lease = pw_do_object_lease(r->obj);
+        pw_lease_holder(lease, (pw_bytes_t){ NULL, 0 });
+        if (pw_lease_memory_current(lease, res, pw_cluster_leases_node(r->c->leases))) {
+            pw_lease_taken(r->c->leases, lease, r->sent);     /* it only lapsed here */
+            r->asking = 0;
+            wake_waiting(r->c, r->obj);
+            return route_run(r);
+        }
         object_name(r->obj, name, sizeof name);
         if (!(r->job = pw_pg_do_load(r->c->pg, name, loaded, r)))
             route_fail(r, 500, "out of memory");

@@ -19,13 +19,15 @@ enum { ST_ACQUIRE, ST_RENEW, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
     [ST_ACQUIRE] =
-        "WITH t AS (INSERT INTO pw_leases (kind, name, node, until_ms) "
+        "WITH p AS (SELECT node FROM pw_leases WHERE kind = $4::text AND name = $1::text), "
+        "t AS (INSERT INTO pw_leases (kind, name, node, until_ms) "
         "  VALUES ($4::text, $1::text, $2::text, " NOW_MS " + $3::int8) "
         "  ON CONFLICT (kind, name) DO UPDATE SET node = EXCLUDED.node, until_ms = EXCLUDED.until_ms "
         "  WHERE pw_leases.node = EXCLUDED.node OR pw_leases.until_ms < " NOW_MS " RETURNING node), "
         "h AS (SELECT node FROM t UNION ALL SELECT node FROM pw_leases "
         "  WHERE kind = $4::text AND name = $1::text AND NOT EXISTS (SELECT 1 FROM t)) "
-        "SELECT h.node, n.internal_address FROM h LEFT JOIN pw_nodes n ON n.id = h.node",
+        "SELECT h.node, n.internal_address, (SELECT node FROM p) FROM h "
+        "LEFT JOIN pw_nodes n ON n.id = h.node",
     [ST_RENEW] = "UPDATE pw_leases SET until_ms = " NOW_MS " + $2::int8 WHERE " KINDS " AND node = $1::text",
 };
 

@@ -22,8 +22,9 @@ pw_pg_leases_t *pw_pg_leases_open(pw_pg_pool_t *pool, const char *node_id, unsig
 void pw_pg_leases_close(pw_pg_leases_t *l);
 
 /* Takes the lease of (kind, name) when it is free, expired or already this node's. One row:
- * the holder's node id, its internal address (NULL when unknown); no row: taken meanwhile,
- * ask again. */
+ * the holder's node id, its internal address (NULL when unknown), the node that had the row
+ * before (NULL: none; this node's: nobody else held it since, so what this node has in memory
+ * is current); no row: taken meanwhile, ask again. */
 pw_pg_job_t *pw_pg_lease_acquire(pw_pg_leases_t *l, const char *kind, const char *name, pw_pg_cb cb,
                                  void *arg);
 /* Every "do" and "d1" lease of this node, extended by the lease time. */
