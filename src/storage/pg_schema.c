@@ -10,6 +10,8 @@
  *                  "<service>/<class>/<id>") and until when (ms since the epoch, the server's clock)
  *   pw_do_state    each Durable Object's SQLite database (its whole image, shipped after every
  *                  committed transaction by the lease holder) and its alarm
+ *   pw_d1_state    each D1 database (named by its disk service) held by one node under a lease
+ *                  (kind 'd1'): its whole image, shipped after every write by the holder
  */
 #include "storage/pg_schema.h"
 
@@ -40,6 +42,8 @@ static const char *const steps[PW_PG_SCHEMA_VERSION] = {
     "CREATE TABLE pw_do_state (name text PRIMARY KEY, image bytea NOT NULL, version int8 NOT NULL,"
     "  alarm_ms int8);"
     "CREATE INDEX pw_do_state_alarm ON pw_do_state (alarm_ms) WHERE alarm_ms IS NOT NULL;",
+    /* 3 → 4: D1 databases across nodes (storage/pg_d1.c) */
+    "CREATE TABLE pw_d1_state (name text PRIMARY KEY, image bytea NOT NULL, version int8 NOT NULL);",
 };
 
 void pw_pg_url_redact(const char *url, char *out, size_t len)
