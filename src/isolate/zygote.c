@@ -78,6 +78,7 @@ int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot)
         pw_log_error("zygote: %s", err);
         return 1;
     }
+    pw_python_settle_heap();
     PW_TRACE(start, "zygote init");
     for (;;) {
         pw_control_msg_t msg;
