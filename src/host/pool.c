@@ -151,10 +151,11 @@ void pw_pool_spawned(pw_pool_t *pool, int pid)
 
 #define SPARE_DELAY_MS 5
 
-/* A new template's first spare waits this long: forked at once it ran beside the first
- * serving isolate, whose start and first request it slowed (two CPUs: ~45 ms of CPU on the
- * path to `pyworkerd dev`'s first response and after each reload, bench/results/dev-startup.md). */
-#define SPARE_START_DELAY_MS 250
+/* A new pool's first spare waits this long: forked at once it ran beside the first serving
+ * isolate, whose start and first request it slowed (~40 ms of CPU on two CPUs, on the way to
+ * `pyworkerd dev`'s first response and after each reload, bench/results/dev-startup.md); a
+ * loaded machine answers that first request only ~0.5 s after the pool starts. */
+#define SPARE_START_DELAY_MS 1000
 
 static void on_spare_timer(uv_timer_t *timer)
 {

@@ -27,6 +27,10 @@ size_t pw_python_path_dirs(char **out, size_t max);
  * PW_ERR_TEXT_MAX bytes). */
 int pw_python_load_worker(const char *spec_path, char *err, size_t err_len);
 
+/* Zygote, while idle: imports the next of the modules only some workers need, and settles
+ * the heap after the last. Returns 1 while more remain, 0 when all are imported. */
+int pw_python_preload_next(void);
+
 /* Zygote, once the SDK is imported, and template, once loaded: collects garbage, moves every
  * object to the collector's permanent generation (gc.freeze: a child's collections never
  * walk, hence never copy, the pages of what it inherited — in the template this made its own
