@@ -43,56 +43,31 @@ PW_LAZY_FN(curl, CURLUcode, curl_url_set,
            CURLUE_OUT_OF_MEMORY)
 
 /* The variadic three: one argument after the option, whose type the option's number range
- * says (curl.h's CURLOPTTYPE_*): a long, a curl_off_t, or a pointer (data, blob or function). */
-typedef CURLcode (*easy_opt_fn)(CURL *, CURLoption, ...);
-typedef CURLMcode (*multi_opt_fn)(CURLM *, CURLMoption, ...);
-typedef CURLcode (*easy_info_fn)(CURL *, CURLINFO, ...);
-
+ * says (curl.h's CURLOPTTYPE_*): a long, a curl_off_t, or a pointer (data, blob or function);
+ * getinfo's is always a pointer to the answer. */
 #define OPTION_IS_LONG(o) ((o) < CURLOPTTYPE_OBJECTPOINT)
 #define OPTION_IS_OFF_T(o) ((o) >= CURLOPTTYPE_OFF_T && (o) < CURLOPTTYPE_BLOB)
+#define ANY_OPTION(o) 0
+#define FORWARD_ONE(ret, name, handle_t, option_t, is_long, is_off_t, fail)                  \
+    ret name(handle_t *h, option_t option, ...)                                             \
+    {                                                                                       \
+        typedef ret (*real_fn)(handle_t *, option_t, ...);                                  \
+        static real_fn kept;                                                                \
+        real_fn real = __atomic_load_n(&kept, __ATOMIC_ACQUIRE);                            \
+        if (!real && !(real = (real_fn)pw_lazy_sym(&curl, #name)))                          \
+            return fail;                                                                    \
+        __atomic_store_n(&kept, real, __ATOMIC_RELEASE);                                    \
+        va_list ap;                                                                         \
+        va_start(ap, option);                                                               \
+        ret rc = is_long(option)    ? real(h, option, va_arg(ap, long))                     \
+                 : is_off_t(option) ? real(h, option, va_arg(ap, curl_off_t))               \
+                                    : real(h, option, va_arg(ap, void *));                  \
+        va_end(ap);                                                                         \
+        return rc;                                                                          \
+    }
 
-CURLcode curl_easy_setopt(CURL *h, CURLoption option, ...)
-{
-    static easy_opt_fn kept;
-    easy_opt_fn real = __atomic_load_n(&kept, __ATOMIC_ACQUIRE);
-    if (!real && !(real = (easy_opt_fn)pw_lazy_sym(&curl, "curl_easy_setopt")))
-        return CURLE_FAILED_INIT;
-    __atomic_store_n(&kept, real, __ATOMIC_RELEASE);
-    va_list ap;
-    va_start(ap, option);
-    CURLcode rc = OPTION_IS_LONG(option)    ? real(h, option, va_arg(ap, long))
-                  : OPTION_IS_OFF_T(option) ? real(h, option, va_arg(ap, curl_off_t))
-                                            : real(h, option, va_arg(ap, void *));
-    va_end(ap);
-    return rc;
-}
-
-CURLMcode curl_multi_setopt(CURLM *m, CURLMoption option, ...)
-{
-    static multi_opt_fn kept;
-    multi_opt_fn real = __atomic_load_n(&kept, __ATOMIC_ACQUIRE);
-    if (!real && !(real = (multi_opt_fn)pw_lazy_sym(&curl, "curl_multi_setopt")))
-        return CURLM_INTERNAL_ERROR;
-    __atomic_store_n(&kept, real, __ATOMIC_RELEASE);
-    va_list ap;
-    va_start(ap, option);
-    CURLMcode rc = OPTION_IS_LONG(option)    ? real(m, option, va_arg(ap, long))
-                   : OPTION_IS_OFF_T(option) ? real(m, option, va_arg(ap, curl_off_t))
-                                             : real(m, option, va_arg(ap, void *));
-    va_end(ap);
-    return rc;
-}
-
-CURLcode curl_easy_getinfo(CURL *h, CURLINFO info, ...)
-{
-    static easy_info_fn kept;
-    easy_info_fn real = __atomic_load_n(&kept, __ATOMIC_ACQUIRE);
-    if (!real && !(real = (easy_info_fn)pw_lazy_sym(&curl, "curl_easy_getinfo")))
-        return CURLE_FAILED_INIT;
-    __atomic_store_n(&kept, real, __ATOMIC_RELEASE);
-    va_list ap;
-    va_start(ap, info);
-    CURLcode rc = real(h, info, va_arg(ap, void *));     /* always a pointer to the answer */
-    va_end(ap);
-    return rc;
-}
+FORWARD_ONE(CURLcode, curl_easy_setopt, CURL, CURLoption, OPTION_IS_LONG, OPTION_IS_OFF_T,
+            CURLE_FAILED_INIT)
+FORWARD_ONE(CURLMcode, curl_multi_setopt, CURLM, CURLMoption, OPTION_IS_LONG, OPTION_IS_OFF_T,
+            CURLM_INTERNAL_ERROR)
+FORWARD_ONE(CURLcode, curl_easy_getinfo, CURL, CURLINFO, ANY_OPTION, ANY_OPTION, CURLE_FAILED_INIT)
