@@ -22,8 +22,10 @@ SRCS      := $(sort $(wildcard src/*/*.c))
 OBJS      := $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 HOST_OBJS := $(foreach d,$(HOST_DIRS),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))
 MAIN_OBJ  := $(BUILD)/obj/main.o
-HOST_PKGS := libh2o libuv libcjson sqlite3 libcurl libpq
-LDLIBS    := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lssl -lcrypto -lm
+# libcurl and libpq are not linked: http/curl_lazy.c and storage/pq_lazy.c load them at their
+# first use (base/lazy_lib.h), so that a start maps ~28 fewer libraries.
+HOST_PKGS := libh2o libuv libcjson sqlite3
+LDLIBS    := $(shell pkg-config --libs $(HOST_PKGS) 2>/dev/null) -lssl -lcrypto -ldl -lpthread -lm
 # build/pyworkerd-isolate (the zygote's and cold isolates' binary): the child side only
 ISO_MAIN_OBJ := $(BUILD)/obj/isolate_main.o
 ISO_OBJS  := $(foreach d,$(CHILD_DIRS),$(filter $(BUILD)/obj/$(d)/%,$(OBJS)))

@@ -151,9 +151,21 @@ void pw_pool_spawned(pw_pool_t *pool, int pid)
 
 #define SPARE_DELAY_MS 5
 
+/* A new pool's first spare waits this long: forked at once it ran beside the first serving
+ * isolate, whose start and first request it slowed (~40 ms of CPU on two CPUs, on the way to
+ * `pyworkerd dev`'s first response and after each reload, bench/results/dev-startup.md); a
+ * loaded machine answers that first request only ~0.5 s after the pool starts. */
+#define SPARE_START_DELAY_MS 1000
+
 static void on_spare_timer(uv_timer_t *timer)
 {
     pw_pool_rebalance(timer->data);     /* the timer is no longer active: spares are forked now */
+}
+
+/* Spares come later (pw_pool_rebalance forks none while the spare timer runs). */
+static void spares_later(pw_pool_t *pool)
+{
+    uv_timer_start(&pool->spare_timer, on_spare_timer, SPARE_START_DELAY_MS, 0);
 }
 
 static pw_child_t *find_spare(pw_pool_t *pool)
@@ -494,8 +506,10 @@ int pw_pool_create(uv_loop_t *loop, const pw_pool_options_t *opts, pw_pool_t **o
     if (rc == 0)
         rc = pw_pool_template_watch(pool, pool->template_fd);
     idle_timer_start(pool);
-    if (rc == 0)
-        pw_pool_rebalance(pool);    /* the spares, in the background */
+    if (rc == 0) {
+        spares_later(pool);
+        pw_pool_rebalance(pool);
+    }
     return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,9 +279,13 @@ static int configure(transfer_t *t, const pw_bytes_t *a)
     return rc;
 }
 
+static int multi_ready(pw_fetch_t *fetch);
+
 static transfer_t *transfer_new(pw_fetch_t *fetch, const pw_fetch_policy_t *policy,
                                 pw_fetch_done_cb done, void *arg)
 {
+    if (multi_ready(fetch) < 0)
+        return NULL;
     transfer_t *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
@@ -392,28 +397,40 @@ static int on_timer(CURLM *multi, long timeout_ms, void *arg)
     return 0;
 }
 
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static int curl_ready;
+
+static void curl_start(void)
+{
+    curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+}
+
+/* The multi handle is made at the first transfer, not with the client: that first call
+ * loads libcurl (http/curl_lazy.c), which a server that never fetches never maps. */
+static int multi_ready(pw_fetch_t *fetch)
+{
+    if (fetch->multi)
+        return 0;
+    pthread_once(&curl_once, curl_start);
+    if (!curl_ready || !(fetch->multi = curl_multi_init()))
+        return -EIO;
+    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETDATA, fetch);
+    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERDATA, fetch);
+    return 0;
+}
+
 int pw_fetch_create(uv_loop_t *loop, pw_fetch_t **out)
 {
-    static int curl_ready;
-    if (!curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-            return -EIO;
-        curl_ready = 1;
-    }
     pw_fetch_t *fetch = calloc(1, sizeof *fetch);
-    if (!fetch || !(fetch->multi = curl_multi_init())) {
-        free(fetch);
+    if (!fetch)
         return -ENOMEM;
-    }
     fetch->loop = loop;
     fetch->timeout_ms = DEFAULT_TIMEOUT_MS;
     uv_timer_init(loop, &fetch->timer);
     fetch->timer.data = fetch;
     uv_unref((uv_handle_t *)&fetch->timer);
-    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(fetch->multi, CURLMOPT_SOCKETDATA, fetch);
-    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(fetch->multi, CURLMOPT_TIMERDATA, fetch);
     *out = fetch;
     return 0;
 }
@@ -426,7 +443,8 @@ void pw_fetch_set_timeout(pw_fetch_t *fetch, unsigned timeout_ms)
 static void on_fetch_closed(uv_handle_t *handle)
 {
     pw_fetch_t *fetch = handle->data;
-    curl_multi_cleanup(fetch->multi);
+    if (fetch->multi)
+        curl_multi_cleanup(fetch->multi);
     free(fetch);
 }
 

@@ -14,6 +14,7 @@
 #include "wire/control.h"
 #include "wire/frame.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +58,22 @@ static void fork_template(int zygote_fd, pw_control_msg_t *msg)
     close(template_fd);
 }
 
+/* The zygote starts importing what only some workers need after this long without a
+ * message: not beside the first template and isolate, whose CPUs it would share. */
+#define PRELOAD_AFTER_IDLE_MS 300
+
+/* Imports what only some workers need while no message waits: a CREATE_TEMPLATE waits at
+ * most for one module's import. */
+static void preload_while_idle(int ctl_fd)
+{
+    struct pollfd waiting = { .fd = ctl_fd, .events = POLLIN };
+    static int more = 1;
+    if (!more || poll(&waiting, 1, PRELOAD_AFTER_IDLE_MS) != 0)
+        return;
+    while (more && poll(&waiting, 1, 0) == 0)
+        more = pw_python_preload_next();
+}
+
 int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot)
 {
     start_type = snapshot;
@@ -78,8 +95,10 @@ int pw_zygote_main(int ctl_fd, int trace, pw_snapshot_t snapshot)
         pw_log_error("zygote: %s", err);
         return 1;
     }
+    pw_python_settle_heap();
     PW_TRACE(start, "zygote init");
     for (;;) {
+        preload_while_idle(ctl_fd);
         pw_control_msg_t msg;
         int rc = pw_control_recv(ctl_fd, &msg);
         if (rc <= 0)

@@ -15,13 +15,21 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Modules every worker may need, imported once in the zygote so that templates fork them
+/* Modules every worker's template needs (a hello worker's too: tomllib and pathlib read
+ * its pyproject.toml), imported once in the zygote before its first template is forked
  * (the SDK imports some of them only where it uses them: see below). */
 static const char *const snapshot_modules[] = {
-    "asyncio", "json", "traceback", "http", "inspect", "importlib.metadata", "tomllib",
-    "pathlib", "workers", "js", "pyworkerd.entropy", "pyworkerd.packages", "pyworkerd.runtime",
-    "pyworkerd.loop", "workers.asgi", "workers.wsgi", "workers.workflows", NULL,
+    "asyncio", "json", "traceback", "http", "inspect", "tomllib", "pathlib", "workers", "js",
+    "pyworkerd.entropy", "pyworkerd.packages", "pyworkerd.runtime", "pyworkerd.loop", NULL,
 };
+
+/* Modules some workers need (packages, ASGI/WSGI apps, Workflows: ~25 ms of CPU together),
+ * imported by the zygote while no template is asked for (pw_python_preload_next), so that
+ * they are not on the way to the first template and later templates fork them. */
+static const char *const later_modules[] = {
+    "importlib.metadata", "workers.asgi", "workers.wsgi", "workers.workflows", NULL,
+};
+static const char *const *next_later = later_modules;
 
 /* A cold isolate's: only what loading and serving a worker needs; asyncio, inspect and the
  * package machinery come when the worker uses them (a sync hello worker never does). */
@@ -238,6 +246,23 @@ int pw_python_serve(int fd)
         return -1;
     }
     Py_DECREF(result);
+    return 0;
+}
+
+int pw_python_preload_next(void)
+{
+    if (!*next_later)
+        return 0;
+    const char *name = *next_later++;
+    PyObject *mod = PyImport_ImportModule(name);
+    if (!mod) {     /* a template of a worker that uses it will say why, with its traceback */
+        PyErr_Clear();
+        pw_log_error("zygote: cannot preload %s; templates import it when they need it", name);
+    }
+    Py_XDECREF(mod);
+    if (*next_later)
+        return 1;
+    pw_python_settle_heap();
     return 0;
 }
 

@@ -27,9 +27,15 @@ size_t pw_python_path_dirs(char **out, size_t max);
  * PW_ERR_TEXT_MAX bytes). */
 int pw_python_load_worker(const char *spec_path, char *err, size_t err_len);
 
-/* Template, once loaded: collects garbage, moves every object to the collector's permanent
- * generation (gc.freeze: an isolate's collections never walk, hence never copy, the pages
- * of what it inherited) and gives freed heap pages back (fewer pages for fork to copy). */
+/* Zygote, while idle: imports the next of the modules only some workers need, and settles
+ * the heap after the last. Returns 1 while more remain, 0 when all are imported. */
+int pw_python_preload_next(void);
+
+/* Zygote, once the SDK is imported, and template, once loaded: collects garbage, moves every
+ * object to the collector's permanent generation (gc.freeze: a child's collections never
+ * walk, hence never copy, the pages of what it inherited — in the template this made its own
+ * collection ~1 ms instead of ~50 ms of CPU and ~1000 fewer page copies,
+ * bench/results/dev-startup.md) and gives freed heap pages back (fewer pages for fork to copy). */
 void pw_python_settle_heap(void);
 
 /* Isolate: serves REQUEST frames on fd until the host closes it. Returns 0 at a clean end. */

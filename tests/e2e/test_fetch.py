@@ -141,6 +141,21 @@ def get(server, url, **extra):
     return code, json.loads(body)
 
 
+def host_maps(server) -> str:
+    return open(f"/proc/{server.proc.pid}/maps").read()
+
+
+def test_libcurl_is_loaded_at_the_first_fetch_not_at_start(fetcher, origin):
+    """Linked, libcurl and libpq made every start map and relocate ~28 more libraries: the
+    host loads libcurl when a worker first fetches (base/lazy_lib.h), libpq only with --storage."""
+    s = fetcher()
+    assert "libcurl" not in host_maps(s) and "libpq" not in host_maps(s)
+    code, r = get(s, f"{origin}/status/200")
+    assert code == 200 and r["status"] == 200, r
+    assert "libcurl.so.4" in host_maps(s)
+    assert "libpq" not in host_maps(s)
+
+
 @pytest.mark.parametrize("status", [200, 201, 404, 500, 503])
 def test_status_codes_and_headers(fetcher, origin, status):
     code, r = get(fetcher(), f"{origin}/status/{status}")

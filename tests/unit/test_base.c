@@ -1,8 +1,9 @@
 /* test_base.c — src/base/: buffers and slices, the intrusive list, fd helpers, the error
- * convention. */
+ * convention, libraries loaded at first use. */
 #include "base/buf.h"
 #include "base/err.h"
 #include "base/fd.h"
+#include "base/lazy_lib.h"
 #include "base/list.h"
 #include "unit.h"
 
@@ -132,6 +133,21 @@ TEST(err_messages)
     CHECK(pw_err_set(NULL, 0, "nowhere") == -1);
 }
 
+static pw_lazy_lib_t libm = PW_LAZY_LIB("libm.so.6");
+static pw_lazy_lib_t missing = PW_LAZY_LIB("libpyworkerd-missing.so.0");
+
+/* A wrapper as curl_lazy.c and pq_lazy.c define them, of a library that is not there */
+PW_LAZY_FN(missing, int, lazy_test_missing, (int x), (x), -7)
+
+TEST(lazy_lib_loads_at_first_use_or_fails_cleanly)
+{
+    CHECK(pw_lazy_sym(&libm, "cbrt") != NULL);
+    CHECK(pw_lazy_sym(&libm, "no_such_function") == NULL);
+    CHECK(pw_lazy_sym(&missing, "anything") == NULL);      /* logged once, not fatal */
+    CHECK(pw_lazy_sym(&missing, "anything") == NULL);
+    CHECK(lazy_test_missing(3) == -7);
+}
+
 int main(void)
 {
     RUN(buf_append_consume_and_text);
@@ -141,5 +157,6 @@ int main(void)
     RUN(fd_whole_reads_and_writes);
     RUN(fd_flags);
     RUN(err_messages);
+    RUN(lazy_lib_loads_at_first_use_or_fails_cleanly);
     return UNIT_DONE();
 }
