@@ -38,6 +38,21 @@ def test_connections_reach_every_loop(serve):
     assert len(loop_tokens(server)) == 2
 
 
+def test_every_loops_template_is_forked_before_any_has_loaded(serve, monkeypatch):
+    # start-up does not grow with --threads: the loops' templates are asked for at once and
+    # load side by side (host/loop_templates.h), not one after another (before: the second
+    # loop's template was forked only once the first was ready)
+    monkeypatch.setenv("PYTHON_TRACE", "1")
+    server = serve({"worker.py": TOKEN_WORKER}, "--threads", "3", "--verbose")
+    log = server.wait_log("pyworkerd: ready")
+    lines = log.splitlines()
+    forks = [i for i, line in enumerate(lines) if "template forked pid=" in line]
+    ready = [i for i, line in enumerate(lines) if "template ready:" in line]
+    assert len(forks) == 3 and len(ready) == 3, log
+    assert max(forks) < min(ready), log
+    assert len(loop_tokens(server)) == 3
+
+
 def test_default_is_half_the_cpus(tmp_path):
     """Without --threads: half the CPUs the server may use, one below four (the suite's Server
     pins one loop, so this starts pyworkerd itself)."""
