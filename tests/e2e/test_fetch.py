@@ -5,7 +5,6 @@ timeouts, refused connections, and the globalOutbound network policy."""
 import http.server
 import json
 import signal
-import socket
 import textwrap
 import threading
 import time

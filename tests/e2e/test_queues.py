@@ -9,13 +9,11 @@ service binding's queue() (workerd's Fetcher.queue), and 10,000 messages sent in
 
 import json
 import signal
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import BIN, REPO, Server, kv_worker_config, wait_for
+from conftest import REPO, Server, kv_worker_config, wait_for
 
 WORKER = '''
 import asyncio, datetime, json, os
