@@ -16,6 +16,7 @@
 #include "host/cron_timer.h"
 #include "host/dev.h"
 #include "host/cluster.h"
+#include "host/loop_templates.h"
 #include "host/pool.h"
 #include "host/pool_ops.h"
 #include "host/reload.h"
@@ -62,6 +63,7 @@ typedef struct {
     pw_test_target_t *test_targets;
     size_t pools_retiring;
     char **spec_paths;          /* per service: its worker's spec file (NULL: not a worker) */
+    pw_loop_templates_t templates;  /* every loop's templates, until its pools take them */
     /* --threads: the other loops (host/shard.h), and how many have not yet done the step of
      * shutting down under way */
     size_t n_loops;             /* 1 + n_shards: what the isolate counts are shared over */
@@ -202,27 +204,40 @@ static int create_pool(host_t *host, const pw_config_t *config, size_t index, in
     return 0;
 }
 
+static int write_specs(host_t *host)
+{
+    for (size_t i = 0; i < host->config->n_services; i++) {
+        char spec_path[PATH_MAX];
+        if (host->config->services[i].kind != PW_SERVICE_WORKER)
+            continue;
+        if (write_spec(host, host->config, i, host->runtime_dir, spec_path, sizeof spec_path) < 0 ||
+            !(host->spec_paths[i] = strdup(spec_path)))
+            return -1;
+    }
+    return 0;
+}
+
+/* Every loop's templates of every worker, forked at once: the shards' load beside the main
+ * loop's (host/loop_templates.h). */
+static int load_templates(host_t *host)
+{
+    static char err[PW_ERR_TEXT_MAX + 256];
+    if (pw_loop_templates_load(&host->templates, &host->zygote, host->config, host->spec_paths,
+                               host->n_loops, err, sizeof err) == 0)
+        return 0;
+    if (pw_supervisor_stop_signal())        /* not the worker's failure */
+        return -1;
+    fputs(err, stderr);
+    if (err[0] && err[strlen(err) - 1] != '\n')
+        fputc('\n', stderr);
+    return -1;
+}
+
 static int start_worker(host_t *host, size_t index)
 {
-    const pw_service_t *service = &host->config->services[index];
-    char spec_path[PATH_MAX];
-    if (write_spec(host, host->config, index, host->runtime_dir, spec_path, sizeof spec_path) < 0)
-        return -1;
-    int template_fd;
-    static char err[PW_ERR_TEXT_MAX];
-    if (pw_zygote_create_template(&host->zygote, service->name, spec_path, &template_fd,
-                                  err, sizeof err) < 0) {
-        if (pw_supervisor_stop_signal())        /* not the worker's failure */
-            return -1;
-        fprintf(stderr, "service %s: the worker failed to load:\n%s", service->name, err);
-        if (err[0] && err[strlen(err) - 1] != '\n')
-            fputc('\n', stderr);
-        return -1;
-    }
-    pw_log_info("service %s: worker template ready", service->name);
-    if (!(host->spec_paths[index] = strdup(spec_path)))
-        return -1;
-    return create_pool(host, host->config, index, template_fd, spec_path, &host->pools[index]);
+    pw_log_info("service %s: worker template ready", host->config->services[index].name);
+    return create_pool(host, host->config, index, pw_loop_templates_take(&host->templates, 0, index),
+                       host->spec_paths[index], &host->pools[index]);
 }
 
 static pw_pool_t *pool_of(host_t *host, const char *service_name);
@@ -243,7 +258,7 @@ static int start_workers(host_t *host)
     pw_rpc_set_fetch_timeout(host->rpc, (unsigned)(host->cli->fetch_timeout_s * 1000));
     host->pools = calloc(host->config->n_services ? host->config->n_services : 1, sizeof *host->pools);
     host->spec_paths = calloc(host->config->n_services + 1, sizeof *host->spec_paths);
-    if (!host->pools || !host->spec_paths)
+    if (!host->pools || !host->spec_paths || write_specs(host) < 0 || load_templates(host) < 0)
         return -1;
     for (size_t i = 0; i < host->config->n_services; i++)
         if (host->config->services[i].kind == PW_SERVICE_WORKER && start_worker(host, i) < 0)
@@ -327,28 +342,15 @@ static void on_shard_idle(void *arg, pw_shard_t *shard);
 static void on_shard_retired(void *arg, pw_shard_t *shard);
 static void on_shard_exited(void *arg, pw_shard_t *shard);
 
-/* Shard k's pools: each worker with a template of its own, forked by the zygote now. */
+/* Shard k's pools: each worker with a template of its own (loaded with the main loop's). */
 static pw_pool_options_t *shard_pools(host_t *host, size_t k)
 {
     const pw_config_t *config = host->config;
     pw_pool_options_t *pools = calloc(config->n_services + 1, sizeof *pools);
-    static char err[PW_ERR_TEXT_MAX];
-    for (size_t i = 0; pools && i < config->n_services; i++) {
-        int fd;
-        if (!host->spec_paths[i])
-            continue;
-        if (pw_zygote_create_template(&host->zygote, config->services[i].name, host->spec_paths[i],
-                                      &fd, err, sizeof err) < 0) {
-            fprintf(stderr, "service %s: the worker failed to load for host thread %zu:\n%s\n",
-                    config->services[i].name, k, err);
-            for (size_t j = 0; j < i; j++)
-                if (pools[j].name)
-                    close(pools[j].template_fd);
-            free(pools);
-            return NULL;
-        }
-        pools[i] = pool_options(host, &config->services[i], fd, host->spec_paths[i]);
-    }
+    for (size_t i = 0; pools && i < config->n_services; i++)
+        if (host->spec_paths[i])
+            pools[i] = pool_options(host, &config->services[i],
+                                    pw_loop_templates_take(&host->templates, k, i), host->spec_paths[i]);
     return pools;
 }
 
@@ -796,6 +798,7 @@ static int serve(const pw_cli_t *cli)
     for (size_t i = 0; host.spec_paths && i < host.config->n_services; i++)
         free(host.spec_paths[i]);
     free(host.spec_paths);
+    pw_loop_templates_free(&host.templates);
     for (size_t i = 0; host.socket_dirs && i < host.config->n_sockets; i++)
         pw_static_dir_free(host.socket_dirs[i]);
     free(host.socket_dirs);

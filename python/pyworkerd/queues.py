@@ -113,16 +113,19 @@ class Queue:
     def _default_type(self) -> str:
         return "json" if self._json_default else "v8"
 
-    def _pack(self, body: Any, content_type: Any, delay: Any) -> bytes:
+    def _pack(self, body: Any, options: dict[str, Any], default_delay: Any = None) -> bytes:
+        """One message as the host reads it; `options` its contentType and delaySeconds
+        (else `default_delay`)."""
+        content_type = options.get("contentType")
         kind = _content_type(content_type) if content_type is not None else self._default_type()
         data = encode_body(body, kind)
-        return _PACK.pack(CONTENT_TYPES[kind], _delay(delay), len(data)) + data
+        return _PACK.pack(CONTENT_TYPES[kind], _delay(options.get("delaySeconds", default_delay)),
+                          len(data)) + data
 
     def send(self, body: Any, options: Any = None, /, **kwargs: Any) -> Any:
         """Send one message; options contentType ("json", "text", "bytes", "v8") and
         delaySeconds (0 to 86400)."""
-        opts = _options(options, kwargs, "send")
-        packed = self._pack(body, opts.get("contentType"), opts.get("delaySeconds"))
+        packed = self._pack(body, _options(options, kwargs, "send"))
         return rpc.call(_nothing, "queue.send", self._name, packed)
 
     def sendBatch(self, messages: Iterable[Any], options: Any = None, /, **kwargs: Any) -> Any:
@@ -138,9 +141,7 @@ class Queue:
             if "body" not in message:
                 raise TypeError("Message body cannot be undefined")
             inner = message.get("options") or {}      # miniflare's older {"body", "options"}
-            delay = message.get("delaySeconds", inner.get("delaySeconds", default_delay))
-            kind = message.get("contentType", inner.get("contentType"))
-            parts.append(self._pack(message["body"], kind, delay))
+            parts.append(self._pack(message["body"], {**inner, **message}, default_delay))
         if not parts:
             raise TypeError("sendBatch() requires at least one message")
         return rpc.call(_nothing, "queue.send_batch", self._name, b"".join(parts))
@@ -152,6 +153,14 @@ class Queue:
 
 
 # ---------------------------------------------------------------- the consumer's side
+
+
+def _no_effect(call: str, earlier: str, msg_id: str | None = None) -> None:
+    """workerd's warning that `call` (on message `msg_id`, or on the batch) is ignored after
+    `earlier`."""
+    on, on_a = (f" on message {msg_id}", " on a message") if msg_id is not None else ("", "")
+    _log.log(f"Received a call to {call}{on} after {earlier} was already called. "
+             f"Calling {call}{on_a} after calling {earlier} has no effect.")
 
 
 class QueueEventResult:
@@ -169,38 +178,30 @@ class QueueEventResult:
     def ack(self, msg_id: str) -> None:
         if self.ack_all:
             return
-        if self.retry_all:
-            _log.log(f"Received a call to ack() on message {msg_id} after retryAll() was already "
-                     "called. Calling ack() on a message after calling retryAll() has no effect.")
-        elif msg_id in self.retries:
-            _log.log(f"Received a call to ack() on message {msg_id} after retry() was already "
-                     "called. Calling ack() on a message after calling retry() has no effect.")
+        earlier = "retryAll()" if self.retry_all else "retry()" if msg_id in self.retries else None
+        if earlier:
+            _no_effect("ack()", earlier, msg_id)
         else:
             self.acks[msg_id] = None
 
     def retry(self, msg_id: str, delay: int | None) -> None:
         if self.retry_all:
             return
-        if self.ack_all:
-            _log.log(f"Received a call to retry() on message {msg_id} after ackAll() was already "
-                     "called. Calling retry() on a message after calling ackAll() has no effect.")
-        elif msg_id in self.acks:
-            _log.log(f"Received a call to retry() on message {msg_id} after ack() was already "
-                     "called. Calling retry() on a message after calling ack() has no effect.")
+        earlier = "ackAll()" if self.ack_all else "ack()" if msg_id in self.acks else None
+        if earlier:
+            _no_effect("retry()", earlier, msg_id)
         else:
             self.retries[msg_id] = delay
 
     def set_ack_all(self) -> None:
         if self.retry_all:
-            _log.log("Received a call to ackAll() after retryAll() was already called. Calling "
-                     "ackAll() after calling retryAll() has no effect.")
+            _no_effect("ackAll()", "retryAll()")
         else:
             self.ack_all = True
 
     def set_retry_all(self, delay: int | None) -> None:
         if self.ack_all:
-            _log.log("Received a call to retryAll() after ackAll() was already called. Calling "
-                     "retryAll() after calling ackAll() has no effect.")
+            _no_effect("retryAll()", "ackAll()")
         else:
             self.retry_all = True
             self.retry_delay = delay

@@ -33,38 +33,45 @@ def drive(steps: Generator[Any, Any, Any], source: Any = None) -> Any:
     return _drive_sync(steps, source)
 
 
+_DONE = object()
+"""What _resume() gives as the step once the steps have returned."""
+
+
+def _resume(steps: Generator[Any, Any, Any], reply: Any, error: BaseException | None) -> tuple[Any, Any]:
+    """(the next step, None) after handing the steps the last reply (or throwing them its
+    error), or (_DONE, their result) once they have returned."""
+    try:
+        return (steps.throw(error) if error is not None else steps.send(reply)), None
+    except StopIteration as stop:
+        return _DONE, stop.value
+
+
 def _drive_sync(steps: Generator[Any, Any, Any], source: Any) -> Any:
     pieces = iter(_sync_pieces(source))
-    reply: Any = None
-    error: BaseException | None = None
+    reply, error = None, None
     while True:
+        step, result = _resume(steps, reply, error)
+        if step is _DONE:
+            return result
         try:
-            step = steps.throw(error) if error is not None else steps.send(reply)
-        except StopIteration as stop:
-            return stop.value
-        error = None
-        try:
-            reply = next(pieces, None) if step is _READ else rpc.call(_fields, *step)
+            reply, error = (next(pieces, None) if step is _READ else rpc.call(_fields, *step)), None
         except BaseException as exc:  # handed to the steps, which close their stream
-            error = exc
+            reply, error = None, exc
 
 
 async def _drive_async(steps: Generator[Any, Any, Any], source: Any) -> Any:
     pieces = _async_pieces(source)
-    reply: Any = None
-    error: BaseException | None = None
+    reply, error = None, None
     while True:
+        step, result = _resume(steps, reply, error)
+        if step is _DONE:
+            return result
         try:
-            step = steps.throw(error) if error is not None else steps.send(reply)
-        except StopIteration as stop:
-            return stop.value
-        error = None
-        try:
-            reply = await pieces.__anext__() if step is _READ else await rpc.call(_fields, *step)
+            reply, error = (await (pieces.__anext__() if step is _READ else rpc.call(_fields, *step))), None
         except StopAsyncIteration:
-            reply = None
+            reply, error = None, None
         except BaseException as exc:
-            error = exc
+            reply, error = None, exc
 
 
 # ---------------------------------------------------------------- values to send

@@ -3,7 +3,7 @@
 # either and the runtime reads one type. It has the Python surface (`status_text`,
 # `Response.json(data, status)`) and the JavaScript one (`statusText`, `bodyUsed`,
 # `await r.arrayBuffer()`). FetchResponse adds what a fetched response has (url, redirected);
-# StreamedBody is the mixin of a response whose body is still being produced (ASGI/WSGI).
+# StreamedResponse is the one whose body is still being produced (a stream, an R2 body, ASGI/WSGI).
 # Bottom layer of the SDK (tests/python/test_layers.py). Imported in the worker template;
 # used on every request in the isolates. Invariant: `_wire()` hands the C side the Headers'
 # own list (never copied: see webapi.py), and the slots below are all a Response holds.
@@ -102,7 +102,7 @@ class Response(Body):
         if body is not None and not isinstance(body, _BODY_TYPES):
             if hasattr(body, "__aiter__") and type(self) is Response:   # a stream (an R2 body)
                 self._init(None, status, status_text, checked_headers(headers) if headers else None)
-                self._body, self.__class__ = body, StreamResponse
+                self._body, self.__class__ = body, StreamedResponse
                 return
             raise TypeError(f"Unsupported type in Response: {type(body).__name__}")
         self._init(body, status, status_text, checked_headers(headers) if headers else None, web_socket)
@@ -264,10 +264,12 @@ def fetched_response(status: int, headers: WireHeaders, body: Any, url: str = ""
     return resp
 
 
-class StreamedBody:
-    """Mixin for a response whose body is an async iterable of bytes, sent as produced.
+class StreamedResponse(Response):
+    """A Response whose body is still being produced, sent as it comes: a ReadableStream
+    (another response's `body` passed on), an async iterable such as an R2 object's body
+    (`Response(r2_object.body)`), or what an ASGI/WSGI app is still sending.
 
-    `_wire()` then returns a coroutine resolving to the wire tuple with the iterable as its
+    `_wire()` returns a coroutine resolving to the wire tuple with the iterable as its
     body (runtime.handle passes it on; the isolate's loop streams it chunk by chunk), so the
     plain `Response._wire()` stays as fast as it is. Reading the body in Python
     (`await response.bytes()`) consumes the stream.
@@ -295,16 +297,3 @@ class StreamedBody:
 
     async def _json(self, **kwargs: Any) -> Any:
         return jsdict.loads(await self.text(), **kwargs)
-
-
-class StreamResponse(StreamedBody, Response):
-    """A Response built on a stream (`Response(r2_object.body)`): sent as it is read."""
-
-    __slots__ = ()
-
-
-class StreamedResponse(StreamedBody, Response):
-    """A Response whose body is a ReadableStream still being produced (e.g. another
-    response's `body` passed on): its bytes are sent as the stream yields them."""
-
-    __slots__ = ()

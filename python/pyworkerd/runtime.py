@@ -452,8 +452,6 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
         if name in ("__queue__", "__scheduled__"):  # queue batches, Cron Triggers
             return _handle_event(req_id, cls, name, payload)
         args = rpc_values.decode_rpc(payload) if payload else []
-        if name == "scheduled":
-            return _handle_scheduled(req_id, entrypoint, cls, args)
         method = _rpc_method(cls, name, entrypoint)
         result = method(cls(ExecutionContext(req_id), context.env))(*args)
     except Exception as exc:
@@ -461,32 +459,6 @@ def _handle_call(req_id: int, entrypoint: str, name: str, payload: bytes) -> Any
     if _is_awaitable(result):
         return _finish_call(req_id, entrypoint, name, result)
     return _rpc_answer(req_id, entrypoint, name, result)
-
-
-def _handle_scheduled(req_id: int, entrypoint: str, cls: type, args: list[Any]) -> Any:
-    """A service binding's scheduled({scheduledTime, cron}): the worker's scheduled handler,
-    called relaxed with (controller, env, ctx); answered with workerd's ScheduledResult."""
-    from pyworkerd import scheduled  # only workers that receive scheduled events need it
-
-    ctx = ExecutionContext(req_id)
-    is_class = cls is not workers.WorkerEntrypoint
-    handler = scheduled.handler_of(cls if is_class else None,
-                                   cls(ctx, context.env) if is_class else None,
-                                   _module if _legacy else None)
-    if handler is None:
-        raise TypeError("Handler does not export a scheduled() function.")
-    ctrl = scheduled.controller(args)
-    arity = _positional_count(handler)
-    call_args = (ctrl, context.env, ctx)
-    try:
-        result = handler(*(call_args if arity < 0 else call_args[:arity]))
-    except Exception as exc:
-        result = _raising(exc)
-    return _finish_call(req_id, entrypoint, "scheduled", scheduled.outcome(req_id, ctrl, result))
-
-
-async def _raising(exc: Exception) -> None:
-    raise exc
 
 
 def _handle_test_call(req_id: int, entrypoint: str, name: str) -> Any:

@@ -22,8 +22,9 @@ from typing import Any
 from urllib.parse import unquote
 
 import workers
-from pyworkerd import context, response, webapi
+from pyworkerd import context, webapi
 from pyworkerd import log as _log
+from pyworkerd.response import StreamedResponse
 from workers import asgi_websocket
 
 __all__ = ["asgi_adapter", "env", "fetch", "request_to_scope", "run_in_background", "websocket"]
@@ -46,12 +47,6 @@ _is_token = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]*\Z").match
 _bad_value = re.compile(r"[\r\n\0]").search
 _is_token_bytes = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]*\Z").match
 _bad_value_bytes = re.compile(rb"[\r\n\0]").search
-
-
-class _StreamedResponse(response.StreamedBody, workers.Response):
-    """A workers.Response whose body an ASGI/WSGI app is still producing."""
-
-    __slots__ = ()
 
 
 def _checked_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -114,7 +109,7 @@ def _response(status: int, headers: list[tuple[str, str]], body: Any, streamed: 
     _checked_headers or _asgi_headers) and body (bytes, or an async iterable)."""
     if status in _NULL_BODY_STATUSES:
         body, streamed = None, False
-    response = _new_object(_StreamedResponse if streamed else workers.Response)
+    response = _new_object(StreamedResponse if streamed else workers.Response)
     response._status = status
     response._status_text = ""
     response._headers = webapi.wrap_headers(headers if checked else _checked_headers(headers) if headers else [])

@@ -242,38 +242,64 @@ int pw_supervisor_stop_signal(void)
     return stop_signal;
 }
 
-/* Waits until template_fd is readable (1) or a stop signal was caught (0), reading the
- * template's output meanwhile (log may be NULL): top-level code that prints more than a
- * pipe holds must not stall the load. */
-static int wait_for_template(int template_fd, pw_child_log_t *log)
+/* Reads what the templates printed (the logs whose poll entries have events); a log whose
+ * every writer is gone is dropped from logs[]: nothing more to read there. */
+static void pump_logs(const struct pollfd *fds, pw_child_log_t **logs, size_t n_logs)
+{
+    for (size_t i = 0; i < n_logs; i++) {
+        if (!logs[i] || !fds[i].revents)
+            continue;
+        pw_child_log_pump(logs[i]);
+        if (fds[i].revents & (POLLHUP | POLLERR | POLLNVAL) && !(fds[i].revents & POLLIN))
+            logs[i] = NULL;
+    }
+}
+
+/* wait_for_template() with room for the poll entries: [0] the template, [1] the stop pipe,
+ * [2...] the logs. */
+static int poll_template(int template_fd, struct pollfd *fds, pw_child_log_t **logs, size_t n_logs)
 {
     for (;;) {
         if (stop_signal)
             return 0;
-        struct pollfd fds[3] = { { .fd = template_fd, .events = POLLIN },
-                                 { .fd = stop_pipe[0], .events = POLLIN },
-                                 { .fd = log ? pw_child_log_fd(log) : -1, .events = POLLIN } };
-        int n = poll(fds, 3, stop_pipe[0] >= 0 ? -1 : 100);
+        fds[0] = (struct pollfd){ .fd = template_fd, .events = POLLIN };
+        fds[1] = (struct pollfd){ .fd = stop_pipe[0], .events = POLLIN };
+        for (size_t i = 0; i < n_logs; i++)
+            fds[2 + i] = (struct pollfd){ .fd = logs[i] ? pw_child_log_fd(logs[i]) : -1, .events = POLLIN };
+        int n = poll(fds, 2 + n_logs, stop_pipe[0] >= 0 ? -1 : 100);
         if (n < 0 && errno != EINTR)
             return 1;       /* let the read report it */
-        if (log && n > 0 && fds[2].revents)
-            pw_child_log_pump(log);
+        if (n > 0)
+            pump_logs(fds + 2, logs, n_logs);
         if (n > 0 && fds[0].revents) {
-            for (int i = 0; log && i < 64; i++)
-                pw_child_log_pump(log);     /* what it wrote before it answered */
+            for (int round = 0; round < 64; round++)    /* what it wrote before it answered */
+                for (size_t i = 0; i < n_logs; i++)
+                    if (logs[i])
+                        pw_child_log_pump(logs[i]);
             return 1;
         }
         char drain[16];
         if (n > 0 && fds[1].revents)    /* a byte without stop_signal: a forked child's */
             (void)!read(stop_pipe[0], drain, sizeof drain);
-        if (log && fds[2].revents & (POLLHUP | POLLERR | POLLNVAL) && !(fds[2].revents & POLLIN))
-            log = NULL;     /* every writer gone: nothing more to read there */
     }
+}
+
+/* Waits until template_fd is readable (1) or a stop signal was caught (0), reading the
+ * templates' output meanwhile (logs[i] may be NULL): top-level code that prints more than a
+ * pipe holds must not stall its load, nor that of another template loading beside it. */
+static int wait_for_template(int template_fd, pw_child_log_t **logs, size_t n_logs)
+{
+    struct pollfd *fds = calloc(2 + n_logs, sizeof *fds);
+    if (!fds)
+        return 1;           /* the read then blocks until the template answers */
+    int ready = poll_template(template_fd, fds, logs, n_logs);
+    free(fds);
+    return ready;
 }
 
 int pw_zygote_template_result(int template_fd, char *err, size_t err_len)
 {
-    if (!wait_for_template(template_fd, NULL)) {
+    if (!wait_for_template(template_fd, NULL, 0)) {
         close(template_fd);
         return pw_err_set(err, err_len, "stopped by a signal while the worker was loading");
     }
@@ -287,17 +313,40 @@ int pw_zygote_template_result(int template_fd, char *err, size_t err_len)
     return rc > 0 ? 0 : -1;
 }
 
-int pw_zygote_create_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                              int *template_fd, char *err, size_t err_len)
+/* One template's outcome, the others' output read meanwhile; template_fd closed on failure. */
+static int await_template(int template_fd, pw_child_log_t **logs, size_t n_logs, char *err,
+                          size_t err_len)
 {
-    pw_child_log_t *log;
-    if (request_template(zygote, zygote->loop, service, spec_path, template_fd, &log, err, err_len) < 0)
-        return -1;
-    if (!wait_for_template(*template_fd, log)) {
-        close(*template_fd);
+    if (!wait_for_template(template_fd, logs, n_logs)) {
+        close(template_fd);
         return pw_err_set(err, err_len, "stopped by a signal while the worker was loading");
     }
-    return pw_zygote_template_result(*template_fd, err, err_len);
+    return pw_zygote_template_result(template_fd, err, err_len);
+}
+
+int pw_zygote_create_templates(pw_zygote_t *zygote, size_t n, const char *const *services,
+                               const char *const *spec_paths, int *template_fds, size_t *failed,
+                               char *err, size_t err_len)
+{
+    pw_child_log_t **logs = calloc(n ? n : 1, sizeof *logs);
+    if (!logs) {
+        *failed = 0;
+        return pw_err_set(err, err_len, "out of memory");
+    }
+    size_t asked = 0, ready = 0;
+    while (asked < n && request_template(zygote, zygote->loop, services[asked], spec_paths[asked],
+                                         &template_fds[asked], &logs[asked], err, err_len) == 0)
+        asked++;
+    while (asked == n && ready < n && await_template(template_fds[ready], logs, n, err, err_len) == 0)
+        ready++;
+    free(logs);
+    if (ready == n)
+        return 0;
+    *failed = asked < n ? asked : ready;    /* not asked, or its fd closed by await_template */
+    for (size_t i = 0; i < asked; i++)
+        if (i != *failed)
+            close(template_fds[i]);
+    return -1;
 }
 
 /* ---- restarting a dead zygote ---- */

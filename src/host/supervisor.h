@@ -38,14 +38,18 @@ int pw_zygote_watch(pw_zygote_t *zygote, uv_loop_t *loop);
 /* Stops watching (before the loop's last turn; pw_zygote_stop still works without it). */
 void pw_zygote_unwatch(pw_zygote_t *zygote);
 
-/* Forks a template for one worker (`service`) and waits until it has imported the worker's
- * modules, meanwhile reading what its top-level code prints. The template's fds 1 and 2 are
- * a pipe of its own, read on zygote->loop and tagged "[<service> tpl] " (host/child_log.h).
- * Returns 0 with *template_fd (the template's control socket), or -1 with the explanation
- * (the Python traceback when the worker's top level failed) in err (PW_ERR_TEXT_MAX bytes).
- * A stop signal caught meanwhile (pw_supervisor_catch_stop_signals) ends the wait: -1. */
-int pw_zygote_create_template(pw_zygote_t *zygote, const char *service, const char *spec_path,
-                              int *template_fd, char *err, size_t err_len);
+/* Forks n templates at once, template i for worker `services[i]` from `spec_paths[i]`, and
+ * waits until each has imported its worker's modules: they load side by side, so n templates
+ * take about as long as the slowest (--threads: one per worker and host loop). Meanwhile what
+ * their top-level code prints is read: each template's fds 1 and 2 are a pipe of its own, read
+ * on zygote->loop and tagged "[<service> tpl] " (host/child_log.h). Returns 0 with
+ * template_fds[0..n) (the templates' control sockets), or -1 with *failed, the first template
+ * (in order) that failed, its explanation in err (the Python traceback when the worker's top
+ * level failed; PW_ERR_TEXT_MAX bytes), and every fd closed. A stop signal caught meanwhile
+ * (pw_supervisor_catch_stop_signals) ends the wait: -1. */
+int pw_zygote_create_templates(pw_zygote_t *zygote, size_t n, const char *const *services,
+                               const char *const *spec_paths, int *template_fds, size_t *failed,
+                               char *err, size_t err_len);
 
 /* The same in two steps, for a rebuild that must not block the host's loop: send the request
  * (returns 0 with *template_fd to wait on, or -1 with err; what the template prints is read on

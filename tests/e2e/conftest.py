@@ -23,15 +23,17 @@ def free_port() -> int:
 
 
 def worker_config(modules, *, date="2024-01-01", flags=("python_workers",), bindings="",
-                  service="main") -> str:
-    """A config with one Python worker service and one http socket named "http"."""
+                  service="main", services="", fields="") -> str:
+    """A config with one Python worker service and one http socket named "http"; `services`:
+    more services after it (Cap'n Proto text, e.g. kv_disk_service()); `fields`: more fields
+    of the worker (e.g. `pyworkerd = (...)`)."""
     mods = ",\n    ".join(f'(name = "{n}", pythonModule = embed "{n}")' if n.endswith(".py")
                           else f'(name = "{n}", text = embed "{n}")' for n in modules)
     flag_list = ", ".join(f'"{f}"' for f in flags)
     return textwrap.dedent(f"""\
         using Workerd = import "/workerd/workerd.capnp";
         const config :Workerd.Config = (
-          services = [(name = "{service}", worker = .w)],
+          services = [(name = "{service}", worker = .w){", " + services if services else ""}],
           sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "{service}")],
         );
         const w :Workerd.Worker = (
@@ -41,8 +43,29 @@ def worker_config(modules, *, date="2024-01-01", flags=("python_workers",), bind
           compatibilityDate = "{date}",
           compatibilityFlags = [{flag_list}],
           bindings = [{bindings}],
+          {fields + "," if fields else ""}
         );
-        """)
+        """).replace(",\n\n);", ",\n);")
+
+
+KV_BINDING = '(name = "KV", kvNamespace = "kv")'
+"""The binding `env.KV` on kv_disk_service()'s namespace."""
+
+
+def kv_disk_service(writable=True) -> str:
+    """A disk service "kv" on the folder kv-data (next to the config): a KV namespace's store."""
+    return f'(name = "kv", disk = (path = "kv-data", writable = {str(writable).lower()}))'
+
+
+def external_service(name: str, address: str) -> str:
+    """An external HTTP service `name` at host:port `address` (e.g. a KV protocol server)."""
+    return f'(name = "{name}", external = (address = "{address}", http = ()))'
+
+
+def kv_worker_config(*, bindings="", **config_kwargs) -> str:
+    """worker_config() of worker.py with `env.KV` on kv_disk_service() (and `bindings` more)."""
+    return worker_config(["worker.py"], services=kv_disk_service(),
+                         bindings=", ".join(b for b in (KV_BINDING, bindings) if b), **config_kwargs)
 
 
 def write_worker(directory: Path, files: dict, **config_kwargs) -> Path:
@@ -71,19 +94,20 @@ def request_on(port, method="GET", path="/", body=None, headers=None, timeout=10
 class Server:
     """One running `pyworkerd serve`, with its log captured to a file."""
 
+    ready_timeout = 20.0
+    """Seconds wait_ready() gives the server to listen."""
+    request_timeout = 10.0
+    """Seconds request() waits for an answer."""
+
     def __init__(self, config: Path, args=(), tmp: Path = None, wait=True, own_group=False):
         self.port = free_port()
-        self.log_path = (tmp or config.parent) / f"pyworkerd-{self.port}.log"
-        self.log_file = open(self.log_path, "wb")
         # One host loop unless a test is about loops: the suite counts isolates and log lines,
         # and --threads' default depends on the machine's CPUs (test_threads.py covers loops).
         loops = [] if any(str(a).startswith("--threads") for a in args) else ["--threads", "1"]
         cmd = [BIN, "serve", str(config), "-s", f"http=127.0.0.1:{self.port}", *loops, *args]
         # own_group: a process group of its own, as a shell gives a command it runs (a
         # terminal's Ctrl-C is then os.killpg(server.proc.pid, SIGINT))
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file,
-                                     stderr=subprocess.STDOUT, cwd=config.parent,
-                                     process_group=0 if own_group else None)
+        self.spawn(cmd, config.parent, (tmp or config.parent) / f"pyworkerd-{self.port}.log", own_group)
         if wait:
             try:
                 self.wait_ready()
@@ -93,7 +117,16 @@ class Server:
                 self.log_file.close()
                 raise
 
-    def wait_ready(self, timeout=20.0):
+    def spawn(self, cmd, cwd: Path, log_path: Path, own_group=False) -> None:
+        """Starts `cmd` in `cwd`, its stdout and stderr going to `log_path`."""
+        self.log_path = log_path
+        self.log_file = open(log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=self.log_file,
+                                     stderr=subprocess.STDOUT, cwd=cwd,
+                                     process_group=0 if own_group else None)
+
+    def wait_ready(self, timeout=None):
+        timeout = timeout or self.ready_timeout
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -120,9 +153,9 @@ class Server:
     def conn(self, timeout=10.0) -> http.client.HTTPConnection:
         return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
-    def request(self, method="GET", path="/", body=None, headers=None, timeout=10.0):
+    def request(self, method="GET", path="/", body=None, headers=None, timeout=None):
         """One request on a fresh connection; returns (status, headers, body bytes)."""
-        return request_on(self.port, method, path, body, headers, timeout)
+        return request_on(self.port, method, path, body, headers, timeout or self.request_timeout)
 
     def get(self, path="/", **kw):
         return self.request("GET", path, **kw)
@@ -142,6 +175,55 @@ class Server:
                 self.proc.wait()
         self.log_file.close()
         return self.proc.returncode
+
+
+def write_project(d: Path, files: dict) -> Path:
+    """Writes {relative path: text} under d (text dedented); returns d."""
+    for rel, text in files.items():
+        path = d / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return d
+
+
+class Dev(Server):
+    """One running `pyworkerd dev` (or another command given as `command`) in a project."""
+
+    ready_timeout = 30.0
+    request_timeout = 20.0
+
+    def __init__(self, project: Path, *args, command="dev", wait=True):
+        self.port = free_port()
+        self.project = project
+        where = ["--port", str(self.port)] if command == "dev" else ["-s", f"http=127.0.0.1:{self.port}"]
+        self.started = time.monotonic()
+        self.spawn([BIN, command, *map(str, args), *where, "--threads", "1"], project,
+                   project.parent / f"dev-{self.port}.log")
+        if wait:
+            self.wait_ready()
+
+    def text(self, path="/", method="GET", body=None) -> str:
+        status, _, data = self.request(method, path, body)
+        assert status == 200, (status, data, self.log())
+        return data.decode()
+
+    def stop(self, sig=signal.SIGTERM, timeout=15.0) -> int:
+        returncode = super().stop(sig, timeout)
+        assert_no_sanitizer_report(self.log())     # the sanitizer build reports in the log
+        return returncode
+
+
+def wait_for(predicate, timeout=10.0, what="the condition", server=None):
+    """predicate()'s first true value, asked every 20 ms for up to `timeout` seconds; else an
+    AssertionError naming `what` (with `server`'s log when one is given)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}" + (f"; log:\n{server.log()}" if server else ""))
+        time.sleep(0.02)
 
 
 def _status_field(pid, name):
@@ -217,6 +299,22 @@ def serve(tmp_path):
     for server in servers:
         server.stop(signal.SIGKILL)
         assert_no_sanitizer_report(server.log())
+
+
+@pytest.fixture
+def start_dev():
+    """start_dev(project, *args, command="dev") -> a running Dev in the folder `project`,
+    stopped (and its log checked for sanitizer reports) after the test."""
+    running = []
+
+    def start(project: Path, *args, **kwargs):
+        dev = Dev(project, *args, **kwargs)
+        running.append(dev)
+        return dev
+
+    yield start
+    for dev in running:
+        dev.stop()
 
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer")

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import REPO, Server, assert_no_sanitizer_report
+from conftest import REPO, Server, assert_no_sanitizer_report, wait_for
 from ws_client import BINARY, CLOSE, TEXT, WSClient
 
 WORKER = r'''
@@ -140,23 +140,16 @@ def config_text():
 
 
 @pytest.fixture
-def rooms(tmp_path):
+def rooms(tmp_path, serve):
     """rooms(*args) -> a Server running WORKER."""
-    servers = []
-
     def start(*args):
         d = tmp_path / "w"
         d.mkdir(exist_ok=True)
         (d / "worker.py").write_text(WORKER)
         (d / "config.capnp").write_text(config_text())
-        s = Server(d / "config.capnp", args, tmp=tmp_path)
-        servers.append(s)
-        return s
+        return serve(d / "config.capnp", *args)
 
-    yield start
-    for s in servers:
-        s.stop(signal.SIGKILL)
-        assert_no_sanitizer_report(s.log())
+    return start
 
 
 def join(s, room="lobby", name="a", tags=()):
@@ -178,16 +171,6 @@ def history(s, room="lobby"):
     status, _, body = s.get(f"/{room}/history")
     assert status == 200, body
     return json.loads(body)
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_messages_reach_webSocketMessage_and_answers_come_back(rooms):

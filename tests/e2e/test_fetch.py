@@ -5,14 +5,13 @@ timeouts, refused connections, and the globalOutbound network policy."""
 import http.server
 import json
 import signal
-import socket
 import textwrap
 import threading
 import time
 
 import pytest
 
-from conftest import Server, free_port
+from conftest import free_port
 
 CONFIG = """\
 using Workerd = import "/workerd/workerd.capnp";
@@ -118,21 +117,15 @@ def origin():
 
 
 @pytest.fixture
-def fetcher(tmp_path):
-    servers = []
-
+def fetcher(tmp_path, serve):
     def start(source=WORKER, internet=LOCAL_OK, *args):
         d = tmp_path / "f"
         d.mkdir(exist_ok=True)
         (d / "worker.py").write_text(textwrap.dedent(source))
         (d / "config.capnp").write_text(CONFIG.replace("{internet}", internet))
-        s = Server(d / "config.capnp", args, tmp=tmp_path)
-        servers.append(s)
-        return s
+        return serve(d / "config.capnp", *args)
 
-    yield start
-    for s in servers:
-        s.stop(signal.SIGKILL)
+    return start
 
 
 def get(server, url, **extra):

@@ -9,27 +9,11 @@ import shutil
 import signal
 import textwrap
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, Server
+from conftest import KV_BINDING, REPO, Server, external_service, kv_disk_service, worker_config
 from kv_protocol_server import KvProtocolServer
-
-KV_CONFIG = """\
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w),
-              (name = "kv", disk = (path = "kv-data", writable = {writable}))],
-  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-  compatibilityDate = "2024-01-01",
-  compatibilityFlags = ["python_workers"],
-  bindings = [(name = "KV", kvNamespace = "kv")],
-);
-"""
 
 # One handler per path: /<op>?... runs a snippet and answers with JSON of its result.
 ASYNC_WORKER = '''
@@ -150,20 +134,6 @@ const svc :Workerd.Worker = (
 );
 """
 
-EXTERNAL_BACKEND = """\
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w),
-              (name = "kvext", external = (address = "{address}", http = ()))],
-  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-  compatibilityDate = "2024-01-01",
-  compatibilityFlags = ["python_workers"],
-  bindings = [(name = "KV", kvNamespace = "kvext")],
-);
-"""
 
 
 def kv_server(tmp_path, source, *args, writable="true", backend="disk", address=None):
@@ -175,9 +145,11 @@ def kv_server(tmp_path, source, *args, writable="true", backend="disk", address=
         shutil.copy(REPO / "examples" / "kv-service" / "kv_service.py", d / "kv_service.py")
         config.write_text(WORKER_BACKEND)
     elif backend == "external":
-        config.write_text(EXTERNAL_BACKEND.replace("{address}", address))
+        config.write_text(worker_config(["worker.py"], services=external_service("kvext", address),
+                                        bindings='(name = "KV", kvNamespace = "kvext")'))
     else:
-        config.write_text(KV_CONFIG.replace("{writable}", writable))
+        config.write_text(worker_config(["worker.py"], services=kv_disk_service(writable == "true"),
+                                        bindings=KV_BINDING))
     return Server(config, args, tmp=tmp_path)
 
 

@@ -7,6 +7,7 @@ import signal
 import threading
 import time
 
+from conftest import wait_for
 from test_trace import trace_lines
 
 WORKER = {"worker.py": '''
@@ -26,15 +27,6 @@ def started(server) -> list[int]:
             if l["step"].startswith("isolate started")]
 
 
-def wait_for(predicate, server, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(server.log())
-
-
 def forked(server) -> list[int]:
     """The isolates' pids inside the sandbox's pid namespace, in the order they started."""
     return [int(l["step"].split("pid=")[1].split()[0]) for l in trace_lines(server.log())
@@ -46,18 +38,18 @@ def pid_of(server, path="/") -> int:
     status, _, body = server.get(path)
     assert status == 200, body
     inner = int(body)
-    wait_for(lambda: inner in dict(zip(forked(server), started(server))), server)
+    wait_for(lambda: inner in dict(zip(forked(server), started(server))), 20.0, server=server)
     return dict(zip(forked(server), started(server)))[inner]
 
 
 def test_a_spare_isolate_is_preforked_and_takes_over_when_one_dies(serve, monkeypatch):
     monkeypatch.setenv("PYTHON_TRACE", "1")
     server = serve(WORKER)
-    wait_for(lambda: len(started(server)) == 2, server)
+    wait_for(lambda: len(started(server)) == 2, 20.0, server=server)
     serving, spare = started(server)
     assert pid_of(server) == serving
     os.kill(serving, signal.SIGKILL)
-    wait_for(lambda: len(started(server)) == 3, server)   # a new spare
+    wait_for(lambda: len(started(server)) == 3, 20.0, server=server)   # a new spare
     assert pid_of(server) == spare
     assert any(l["step"] == f"isolate promoted pid={spare} (spare)" for l in trace_lines(server.log()))
 
@@ -87,8 +79,8 @@ def test_the_pool_grows_under_concurrent_load_and_shrinks_when_idle(serve, monke
     for i, t in enumerate(threads):
         t.start()
         if i == 7:
-            wait_for(lambda: server.log().count("request dispatched") >= 9, server)
-    wait_for(lambda: len(started(server)) == 2, server)
+            wait_for(lambda: server.log().count("request dispatched") >= 9, 20.0, server=server)
+    wait_for(lambda: len(started(server)) == 2, 20.0, server=server)
     second = started(server)[1]
     assert pid_of(server) == second           # the least busy isolate gets new requests
     for t in threads:
@@ -103,7 +95,7 @@ def test_the_pool_grows_under_concurrent_load_and_shrinks_when_idle(serve, monke
 def test_isolates_flag_is_the_minimum(serve, monkeypatch):
     monkeypatch.setenv("PYTHON_TRACE", "1")
     server = serve(WORKER, "--isolates", "2", "--spare-isolates", "0", "--idle-timeout", "0")
-    wait_for(lambda: len(started(server)) == 2, server)
+    wait_for(lambda: len(started(server)) == 2, 20.0, server=server)
     for _ in range(3):
         pid_of(server)
     assert "isolate retired" not in server.log()

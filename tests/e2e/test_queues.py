@@ -9,31 +9,11 @@ service binding's queue() (workerd's Fetcher.queue), and 10,000 messages sent in
 
 import json
 import signal
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
-from conftest import BIN, REPO, Server
-
-CONFIG = """\
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w),
-              (name = "kv", disk = (path = "kv-data", writable = true))],
-  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-  compatibilityDate = "%(date)s",
-  compatibilityFlags = ["python_workers"],
-  bindings = [(name = "JOBS", queue = "jobs"), (name = "KV", kvNamespace = "kv"),
-              (name = "SELF", service = "main")],
-  pyworkerd = (queueConsumers = [(queue = "jobs", %(consumer)s), (queue = "jobs-dlq",
-    maxBatchTimeout = 0)]),
-);
-"""
+from conftest import REPO, Server, kv_worker_config, wait_for
 
 WORKER = '''
 import asyncio, datetime, json, os
@@ -143,7 +123,10 @@ def start_app(tmp_path, storage=()):
     def start(consumer="maxBatchTimeout = 0", date="2025-11-15", worker=WORKER, args=()):
         (tmp_path / "worker.py").write_text(worker)
         config = tmp_path / "config.capnp"
-        config.write_text(CONFIG % {"consumer": consumer, "date": date})
+        config.write_text(kv_worker_config(
+            date=date, bindings='(name = "JOBS", queue = "jobs"), (name = "SELF", service = "main")',
+            fields=f'pyworkerd = (queueConsumers = [(queue = "jobs", {consumer}), '
+                   '(queue = "jobs-dlq", maxBatchTimeout = 0)])'))
         s = Server(config, args=["--persist-dir", str(tmp_path / "state"), *storage, *args], tmp=tmp_path)
         servers.append(s)
         return s
@@ -187,16 +170,8 @@ def messages(server, queue="jobs"):
     return [m for b in batches(server) if b["queue"] == queue for m in b["messages"]]
 
 
-def wait_for(predicate, server, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out; log:\n" + server.log())
-        time.sleep(0.02)
-
-
 def wait_messages(server, n, queue="jobs", timeout=10.0):
-    wait_for(lambda: len(messages(server, queue)) >= n, server, timeout)
+    wait_for(lambda: len(messages(server, queue)) >= n, timeout, server=server)
     return messages(server, queue)
 
 
@@ -296,7 +271,7 @@ def test_batches_fill_to_max_batch_size_then_wait_for_the_timeout(app_any):
     s = app_any("maxBatchSize = 5, maxBatchTimeout = 1")
     assert send(s, batch=[{"body": {"n": i}} for i in range(12)]) == (200, "ok")
     sent = time.monotonic()
-    wait_for(lambda: len(batches(s)) >= 2, s)
+    wait_for(lambda: len(batches(s)) >= 2, server=s)
     full = batches(s)
     assert [len(b["messages"]) for b in full[:2]] == [5, 5]
     assert time.monotonic() - sent < 0.9       # full batches go at once
@@ -309,7 +284,7 @@ def test_batches_fill_to_max_batch_size_then_wait_for_the_timeout(app_any):
 def test_max_concurrency_one_delivers_one_batch_at_a_time(app):
     s = app("maxBatchSize = 1, maxConcurrency = 1, maxBatchTimeout = 0")
     assert send(s, batch=[{"body": {"n": i, "sleep": 0.2}} for i in range(3)]) == (200, "ok")
-    wait_for(lambda: s.log().count("DONE ") >= 3, s)
+    wait_for(lambda: s.log().count("DONE ") >= 3, server=s)
     kinds = [line.split("req=")[1].split(" ")[1] for line in s.log().splitlines()
              if "BATCH " in line or "DONE " in line]
     assert kinds == ["BATCH", "DONE"] * 3, kinds
@@ -318,7 +293,7 @@ def test_max_concurrency_one_delivers_one_batch_at_a_time(app):
 def test_default_concurrency_overlaps_batches(app):
     s = app("maxBatchSize = 1, maxBatchTimeout = 0")
     assert send(s, batch=[{"body": {"n": i, "sleep": 0.3}} for i in range(3)]) == (200, "ok")
-    wait_for(lambda: s.log().count("DONE ") >= 3, s)
+    wait_for(lambda: s.log().count("DONE ") >= 3, server=s)
     kinds = [line.split("req=")[1].split(" ")[1] for line in s.log().splitlines()
              if "BATCH " in line or "DONE " in line]
     assert kinds[:3] == ["BATCH"] * 3

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import Server, assert_test_passed, pyworkerd_test, write_worker
+from conftest import Server, assert_test_passed, pyworkerd_test, worker_config, write_worker
 
 WORKER = r'''
 import datetime, js
@@ -202,22 +202,9 @@ def test_keyword_arguments_are_one_trailing_options_object(test_run):
 
 # ---------------------------------------------------------------- legacy workflow steps
 
-FLOW_CONFIG = """\
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w)],
-  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-  compatibilityDate = "2025-11-15",
-  compatibilityFlags = ["python_workers"],
-  bindings = [
+FLOW_CONFIG = worker_config(["worker.py"], date="2025-11-15", bindings="""
     (name = "FLOW", wrapped = (moduleName = "cloudflare-internal:workflows-api",
-        innerBindings = [(name = "fetcher", service = (name = "main", entrypoint = "Flow"))])),
-  ],
-);
-"""
+        innerBindings = [(name = "fetcher", service = (name = "main", entrypoint = "Flow"))]))""")
 
 FLOW_WORKER = '''
 import json

@@ -73,6 +73,9 @@ class Default(WorkerEntrypoint):
         return Response("unknown path", status=404)
 
     async def scheduled(self, controller, env, ctx):
+        if controller.cron == "":   # ServiceBindings' second call: a handler that fails
+            assert controller.scheduledTime == 1
+            raise RuntimeError("scheduled() fails on purpose when run without a cron")
         assert controller.scheduledTime == 1000 and controller.cron == "*/5 * * * *"
 
 
@@ -382,6 +385,10 @@ def test_import_from_javascript_workers_and_sockets_and_patch_env(test_run):
 
 def test_unwrapped_env_scheduled_and_fetch_option_forms(test_run):
     passed(test_run, "ServiceBindings")
+    # the one failing scheduled() run is the deliberate one, logged as the uncaught exception it is
+    assert test_run.count("scheduled(): uncaught exception") == 1, test_run
+    assert "RuntimeError: scheduled() fails on purpose when run without a cron" in test_run, test_run
+    assert "AssertionError" not in test_run, test_run
 
 
 def test_handler_decorator_passes_arguments_through(test_run):

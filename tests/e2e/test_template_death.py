@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from conftest import wait_for
+
 HELLO = """
     from workers import WorkerEntrypoint, Response
     class Default(WorkerEntrypoint):
@@ -81,16 +83,6 @@ def template_pids(server):
 def zygote_pid(server):
     return [pid for pid, (comm, _, d) in descendants(server.proc.pid).items()
             if comm == "pw-zygote" and d == 1]
-
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def still_running(recorded):

@@ -13,7 +13,7 @@ import signal
 import threading
 import time
 
-from conftest import BIN, REPO, free_port, run_pyworkerd, worker_config
+from conftest import BIN, REPO, external_service, free_port, kv_worker_config, run_pyworkerd, worker_config
 
 TOKEN_WORKER = """
 import time
@@ -36,6 +36,21 @@ def test_connections_reach_every_loop(serve):
     server = serve({"worker.py": TOKEN_WORKER}, "--threads", "2", "--verbose")
     server.wait_log("serving on 2 host threads")
     assert len(loop_tokens(server)) == 2
+
+
+def test_every_loops_template_is_forked_before_any_has_loaded(serve, monkeypatch):
+    # start-up does not grow with --threads: the loops' templates are asked for at once and
+    # load side by side (host/loop_templates.h), not one after another (before: the second
+    # loop's template was forked only once the first was ready)
+    monkeypatch.setenv("PYTHON_TRACE", "1")
+    server = serve({"worker.py": TOKEN_WORKER}, "--threads", "3", "--verbose")
+    log = server.wait_log("pyworkerd: ready")
+    lines = log.splitlines()
+    forks = [i for i, line in enumerate(lines) if "template forked pid=" in line]
+    ready = [i for i, line in enumerate(lines) if "template ready:" in line]
+    assert len(forks) == 3 and len(ready) == 3, log
+    assert max(forks) < min(ready), log
+    assert len(loop_tokens(server)) == 3
 
 
 def test_default_is_half_the_cpus(tmp_path):
@@ -81,27 +96,11 @@ class Default(WorkerEntrypoint):
         return Response(f"{TOKEN} {value}")
 """
 
-KV_CONFIG = """\
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w),
-              (name = "kv", disk = (path = "kv-data", writable = true))],
-  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-  compatibilityDate = "2024-01-01",
-  compatibilityFlags = ["python_workers"],
-  bindings = [(name = "KV", kvNamespace = "kv")],
-);
-"""
-
-
 def test_kv_writes_are_seen_from_every_loop(serve, tmp_path):
     d = tmp_path / "kv"
     (d / "kv-data").mkdir(parents=True)
     (d / "worker.py").write_text(KV_WORKER)
-    (d / "config.capnp").write_text(KV_CONFIG)
+    (d / "config.capnp").write_text(kv_worker_config())
     server = serve(d / "config.capnp", "--threads", "2", "--verbose")
     server.wait_log("serving on 2 host threads")
     writers, readers = set(), set()
@@ -233,21 +232,6 @@ def test_watch_runs_one_loop(serve):
     assert len(loop_tokens(server, 16)) == 1
 
 
-HANGING_KV_CONFIG = """\
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w),
-              (name = "kvext", external = (address = "{address}", http = ()))],
-  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-  compatibilityDate = "2024-01-01",
-  compatibilityFlags = ["python_workers"],
-  bindings = [(name = "KV", kvNamespace = "kvext")],
-);
-"""
-
 DYING_WORKER = """
 import asyncio, os
 from workers import WorkerEntrypoint, Response
@@ -302,7 +286,9 @@ def test_isolate_death_cancels_its_forwarded_calls(serve, tmp_path):
         d = tmp_path / "dying"
         d.mkdir()
         (d / "worker.py").write_text(DYING_WORKER)
-        (d / "config.capnp").write_text(HANGING_KV_CONFIG.format(address=remote.address))
+        (d / "config.capnp").write_text(worker_config(
+            ["worker.py"], services=external_service("kvext", remote.address),
+            bindings='(name = "KV", kvNamespace = "kvext")'))
         server = serve(d / "config.capnp", "--threads", "2", "--verbose")
         server.wait_log("serving on 2 host threads")
         deaths = 12     # over fresh connections: both loops get some (SO_REUSEPORT's hash)

@@ -13,7 +13,7 @@ import struct
 import time
 
 import pytest
-from conftest import BIN, Server, write_worker
+from conftest import BIN, Server, wait_for, write_worker
 from ws_client import BINARY, CLOSE, PING, PONG, TEXT, CONT, Refused, WSClient
 
 WORKER = """
@@ -111,16 +111,6 @@ UNDER_ASAN = "build-asan" in BIN
 
 def events(server):
     return json.loads(server.get("/events")[2])
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("timed out")
 
 
 def rss_kib(pid):

@@ -4,7 +4,7 @@ command line's."""
 import textwrap
 import threading
 
-from conftest import Server, run_pyworkerd
+from conftest import Server, run_pyworkerd, worker_config
 
 WORKER = '''
 import asyncio, os
@@ -22,19 +22,7 @@ class Default(WorkerEntrypoint):
 def config_with(tmp_path, options: str):
     (tmp_path / "worker.py").write_text(textwrap.dedent(WORKER))
     config = tmp_path / "config.capnp"
-    config.write_text(textwrap.dedent(f'''
-        using Workerd = import "/workerd/workerd.capnp";
-        const config :Workerd.Config = (
-          services = [(name = "main", worker = .w)],
-          sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
-        );
-        const w :Workerd.Worker = (
-          modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-          compatibilityDate = "2024-01-01",
-          compatibilityFlags = ["python_workers"],
-          pyworkerd = ({options}),
-        );
-        '''))
+    config.write_text(worker_config(["worker.py"], fields=f"pyworkerd = ({options})"))
     return config
 
 

@@ -10,8 +10,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import BIN, free_port
-from wrangler_helpers import HELLO, Dev, run, write_project
+from conftest import BIN, free_port, write_project
+from wrangler_helpers import HELLO, run
 
 EVERY_KEY_TOML = '''
 name = "shop"
@@ -182,34 +182,32 @@ def every_key_project(tmp_path):
     return write_project(d, AUTH)
 
 
-def test_dev_maps_every_wrangler_key(tmp_path):
+def test_dev_maps_every_wrangler_key(tmp_path, start_dev):
     d = every_key_project(tmp_path)
-    dev = Dev(d, "-c", "wrangler.toml", "-c", "auth/wrangler.toml", "--test-scheduled")
-    try:
-        assert dev.text("/") == "shop"
-        assert json.loads(dev.text("/vars")) == {"greeting": "hi", "level": 3, "tags": ["a", "b"]}
-        assert dev.text("/kv") == "v1"
-        assert dev.text("/d1") == "1"
-        assert dev.text("/r2") == "stored"
-        assert dev.text("/do") == "1" and dev.text("/do") == "2"
-        assert json.loads(dev.text("/queue")) == {"item": "book"}
-        assert dev.text("/workflow") == "hello ada"
-        assert dev.text("/auth") == "auth ok"
-        assert dev.text("/asset") == "static hello\n"
-        dev.text("/__scheduled?cron=*/10+*+*+*+*")
-        assert dev.text("/cron") == "*/10 * * * *"
-        log = dev.log()
-        for line in ("env.KV (0f2ac74b498b48028cb68387c421e279)", "KV Namespace",
-                     "env.DB (shop-db)", "D1 Database", "env.BUCKET (files)", "R2 Bucket",
-                     "env.COUNTER (Counter)", "Durable Object", "env.ORDERS (orders)", "Queue",
-                     "env.GREETER (greeter (Greeter))", "Workflow", "env.AUTH (auth)",
-                     "env.ASSETS (./public)", "env.GREETING (\"hi\")",
-                     f"Ready on http://localhost:{dev.port}"):
-            assert line in log, log
-        assert " shop GET /kv 200 " in log         # one access line per request
-        assert "WARNING" not in log, log             # account_id, workers_dev, observability
-    finally:
-        dev.stop()
+    dev = start_dev(d, "-c", "wrangler.toml", "-c", "auth/wrangler.toml", "--test-scheduled")
+    assert dev.text("/") == "shop"
+    assert json.loads(dev.text("/vars")) == {"greeting": "hi", "level": 3, "tags": ["a", "b"]}
+    assert dev.text("/kv") == "v1"
+    assert dev.text("/d1") == "1"
+    assert dev.text("/r2") == "stored"
+    assert dev.text("/do") == "1" and dev.text("/do") == "2"
+    assert json.loads(dev.text("/queue")) == {"item": "book"}
+    assert dev.text("/workflow") == "hello ada"
+    assert dev.text("/auth") == "auth ok"
+    assert dev.text("/asset") == "static hello\n"
+    dev.text("/__scheduled?cron=*/10+*+*+*+*")
+    assert dev.text("/cron") == "*/10 * * * *"
+    log = dev.log()
+    for line in ("env.KV (0f2ac74b498b48028cb68387c421e279)", "KV Namespace",
+                 "env.DB (shop-db)", "D1 Database", "env.BUCKET (files)", "R2 Bucket",
+                 "env.COUNTER (Counter)", "Durable Object", "env.ORDERS (orders)", "Queue",
+                 "env.GREETER (greeter (Greeter))", "Workflow", "env.AUTH (auth)",
+                 "env.ASSETS (./public)", "env.GREETING (\"hi\")",
+                 f"Ready on http://localhost:{dev.port}"):
+        assert line in log, log
+    assert " shop GET /kv 200 " in log         # one access line per request
+    assert "WARNING" not in log, log             # account_id, workers_dev, observability
+    dev.stop()
     state = d / ".wrangler" / "state" / "v3"
     assert (state / "kv" / "0f2ac74b498b48028cb68387c421e279").is_dir()
     assert (state / "d1" / "408cddb7-e3f7-40d7-a4f7-33136a7fd3fa").is_dir()
@@ -217,19 +215,15 @@ def test_dev_maps_every_wrangler_key(tmp_path):
     assert (state / "do" / "shop-Counter").is_dir()
 
 
-def test_state_survives_a_restart_and_persist_to_moves_it(tmp_path):
+def test_state_survives_a_restart_and_persist_to_moves_it(tmp_path, start_dev):
     d = every_key_project(tmp_path)
     for expected in ("1", "2"):
-        dev = Dev(d, "-c", "wrangler.toml", "-c", "auth/wrangler.toml")
-        try:
-            assert dev.text("/do") == expected
-        finally:
-            dev.stop()
-    dev = Dev(d, "-c", "wrangler.toml", "-c", "auth/wrangler.toml", "--persist-to", tmp_path / "elsewhere")
-    try:
-        assert dev.text("/do") == "1"
-    finally:
+        dev = start_dev(d, "-c", "wrangler.toml", "-c", "auth/wrangler.toml")
+        assert dev.text("/do") == expected
         dev.stop()
+    dev = start_dev(d, "-c", "wrangler.toml", "-c", "auth/wrangler.toml", "--persist-to", tmp_path / "elsewhere")
+    assert dev.text("/do") == "1"
+    dev.stop()
     assert (tmp_path / "elsewhere" / "v3" / "do" / "shop-Counter").is_dir()
 
 
@@ -269,23 +263,19 @@ ENV_PROJECT = {
 }
 
 
-def test_env_sections_inherit_as_wrangler_does(tmp_path):
+def test_env_sections_inherit_as_wrangler_does(tmp_path, start_dev):
     d = write_project(tmp_path / "app", ENV_PROJECT)
-    dev = Dev(d, "--env", "staging")
-    try:
-        # name, main, compatibility_* inherited; vars and bindings are not
-        assert json.loads(dev.text()) == {"names": ["GREETING"], "greeting": "staging"}
-        log = dev.log()
-        assert "pyworkerd dev: app-staging (wrangler.toml)" in log
-        assert '"kv_namespaces" exists at the top level, but not on "env.staging"' in log
-    finally:
-        dev.stop()
-    dev = Dev(d, "-e", "production")
-    try:
-        assert json.loads(dev.text()) == {"names": ["GREETING", "KV"], "greeting": "prod"}
-        assert "pyworkerd dev: app-prod" in dev.log()
-    finally:
-        dev.stop()
+    dev = start_dev(d, "--env", "staging")
+    # name, main, compatibility_* inherited; vars and bindings are not
+    assert json.loads(dev.text()) == {"names": ["GREETING"], "greeting": "staging"}
+    log = dev.log()
+    assert "pyworkerd dev: app-staging (wrangler.toml)" in log
+    assert '"kv_namespaces" exists at the top level, but not on "env.staging"' in log
+    dev.stop()
+    dev = start_dev(d, "-e", "production")
+    assert json.loads(dev.text()) == {"names": ["GREETING", "KV"], "greeting": "prod"}
+    assert "pyworkerd dev: app-prod" in dev.log()
+    dev.stop()
     assert (d / ".wrangler" / "state" / "v3" / "kv" / "prod-kv").is_dir() or True
     r = run("config", "--env", "production", cwd=d)
     assert r.returncode == 0 and '(name = "KV", kvNamespace = (name = "kv:prod-kv"))' in r.stdout, r
@@ -303,7 +293,7 @@ class Default(WorkerEntrypoint):
 '''
 
 
-def test_dev_vars_dotenv_syntax_and_overrides(tmp_path):
+def test_dev_vars_dotenv_syntax_and_overrides(tmp_path, start_dev):
     d = write_project(tmp_path / "s", {
         "wrangler.toml": '''
             name = "s"
@@ -324,24 +314,20 @@ def test_dev_vars_dotenv_syntax_and_overrides(tmp_path):
         "F=\n")
     (d / ".dev.vars.staging").write_text("A=staging\n")
     (d / ".env").write_text("G=from dotenv\n")
-    dev = Dev(d, "--var", "GREETING:from the command line")
-    try:
-        assert json.loads(dev.text()) == {
-            "A": "plain value", "B": "single # not a comment", "C": 'line1\nline2 "quoted"',
-            "D": "multi\nline", "E": "back tick", "F": "", "G": None,
-            "GREETING": "from the command line"}
-        assert 'env.A ("(hidden)")' in dev.log()
-    finally:
-        dev.stop()
+    dev = start_dev(d, "--var", "GREETING:from the command line")
+    assert json.loads(dev.text()) == {
+        "A": "plain value", "B": "single # not a comment", "C": 'line1\nline2 "quoted"',
+        "D": "multi\nline", "E": "back tick", "F": "", "G": None,
+        "GREETING": "from the command line"}
+    assert 'env.A ("(hidden)")' in dev.log()
+    dev.stop()
     (d / ".dev.vars").unlink()
     (d / ".dev.vars.staging").unlink()
     (d / ".env.local").write_text("A='from .env.local'\n")
-    dev = Dev(d)
-    try:
-        got = json.loads(dev.text())
-        assert (got["A"], got["G"], got["GREETING"]) == ("from .env.local", "from dotenv", "from vars")
-    finally:
-        dev.stop()
+    dev = start_dev(d)
+    got = json.loads(dev.text())
+    assert (got["A"], got["G"], got["GREETING"]) == ("from .env.local", "from dotenv", "from vars")
+    dev.stop()
     r = run("config", cwd=d)            # secrets are printed as fromEnvironment, never their values
     assert '(name = "A", fromEnvironment = "A")' in r.stdout and ".env.local" not in r.stdout, r
 
@@ -378,7 +364,7 @@ def edit_to_new_code(dev, path: Path, source: str, expected: str, limit: float) 
     raise AssertionError(f"/ did not answer {expected!r} within {limit}s:\n{dev.log()}")
 
 
-def test_reload_after_an_edit_is_seen_within_a_second(tmp_path):
+def test_reload_after_an_edit_is_seen_within_a_second(tmp_path, start_dev):
     d = write_project(tmp_path / "r", {
         "wrangler.toml": '''
             name = "r"
@@ -389,28 +375,23 @@ def test_reload_after_an_edit_is_seen_within_a_second(tmp_path):
         ''',
         "src/entry.py": HELLO,
     })
-    dev = Dev(d)
-    try:
-        assert dev.text() == "hello one"
-        took = edit_to_new_code(dev, d / "src" / "entry.py", STAMPED, "bye one", 5)
-        # the bound is the production build's; the sanitizer build checks that it reloads
-        assert took <= 1.0 or "build-asan" in BIN, f"the edit was served after {took:.3f} s"
-        (d / "wrangler.toml").write_text((d / "wrangler.toml").read_text().replace('"one"', '"two"'))
-        wait_for(dev, "/", "bye two", 5)
-        (d / ".dev.vars").write_text("GREETING=three\n")
-        wait_for(dev, "/", "bye three", 5)
-    finally:
-        dev.stop()
-    dev = Dev(d, "--no-live-reload")
-    try:
-        (d / "src" / "entry.py").write_text(HELLO)
-        time.sleep(1.5)
-        assert dev.text() == "bye three"
-    finally:
-        dev.stop()
+    dev = start_dev(d)
+    assert dev.text() == "hello one"
+    took = edit_to_new_code(dev, d / "src" / "entry.py", STAMPED, "bye one", 5)
+    # the bound is the production build's; the sanitizer build checks that it reloads
+    assert took <= 1.0 or "build-asan" in BIN, f"the edit was served after {took:.3f} s"
+    (d / "wrangler.toml").write_text((d / "wrangler.toml").read_text().replace('"one"', '"two"'))
+    wait_for(dev, "/", "bye two", 5)
+    (d / ".dev.vars").write_text("GREETING=three\n")
+    wait_for(dev, "/", "bye three", 5)
+    dev.stop()
+    dev = start_dev(d, "--no-live-reload")
+    (d / "src" / "entry.py").write_text(HELLO)
+    time.sleep(1.5)
+    assert dev.text() == "bye three"
 
 
-def test_wrangler_jsonc_with_comments_and_trailing_commas(tmp_path):
+def test_wrangler_jsonc_with_comments_and_trailing_commas(tmp_path, start_dev):
     d = write_project(tmp_path / "j", {
         "wrangler.jsonc": '''
             // the project, as pywrangler's templates write it
@@ -428,12 +409,9 @@ def test_wrangler_jsonc_with_comments_and_trailing_commas(tmp_path):
         ''',
         "src/entry.py": HELLO,
     })
-    dev = Dev(d)
-    try:
-        assert dev.text() == "hello from // jsonc"
-        assert "env.KV (jk)" in dev.log()
-    finally:
-        dev.stop()
+    dev = start_dev(d)
+    assert dev.text() == "hello from // jsonc"
+    assert "env.KV (jk)" in dev.log()
 
 
 def test_config_prints_a_capnp_config_that_serve_runs(tmp_path):
@@ -477,7 +455,7 @@ def test_config_prints_a_capnp_config_that_serve_runs(tmp_path):
         log.close()
 
 
-def test_serve_wrangler_toml_runs_it_without_dev_defaults(tmp_path):
+def test_serve_wrangler_toml_runs_it_without_dev_defaults(tmp_path, start_dev):
     d = write_project(tmp_path / "p", {
         "wrangler.toml": '''
             name = "p"
@@ -488,19 +466,17 @@ def test_serve_wrangler_toml_runs_it_without_dev_defaults(tmp_path):
         ''',
         "src/entry.py": HELLO,
     })
-    srv = Dev(d, "wrangler.toml", "--var", "GREETING:served", command="serve")
-    try:
-        assert srv.text() == "hello served"
-        assert "Ready on" not in srv.log()
-        (d / "src" / "entry.py").write_text(HELLO.replace('"hello "', '"bye "'))
-        time.sleep(1.0)
-        assert srv.text() == "hello served"         # no reload unless --watch
-    finally:
-        srv.stop()
+    srv = start_dev(d, "wrangler.toml", "--var", "GREETING:served", command="serve")
+    assert srv.text() == "hello served"
+    assert "Ready on" not in srv.log()
+    (d / "src" / "entry.py").write_text(HELLO.replace('"hello "', '"bye "'))
+    time.sleep(1.0)
+    assert srv.text() == "hello served"         # no reload unless --watch
+    srv.stop()
     assert (d / ".wrangler" / "state").is_dir()
 
 
-def test_local_protocol_https_makes_a_certificate(tmp_path):
+def test_local_protocol_https_makes_a_certificate(tmp_path, start_dev):
     d = write_project(tmp_path / "h", {
         "wrangler.toml": '''
             name = "h"
@@ -511,18 +487,15 @@ def test_local_protocol_https_makes_a_certificate(tmp_path):
         ''',
         "src/entry.py": HELLO,
     })
-    dev = Dev(d, "--local-protocol", "https")
-    try:
-        ctx = ssl.create_default_context(cafile=str(d / ".wrangler" / "local-cert" / "cert.pem"))
-        c = http.client.HTTPSConnection("localhost", dev.port, context=ctx, timeout=20)
-        c.request("GET", "/")
-        assert c.getresponse().read() == b"hello tls"
-        assert f"Ready on https://localhost:{dev.port}" in dev.log()
-    finally:
-        dev.stop()
+    dev = start_dev(d, "--local-protocol", "https")
+    ctx = ssl.create_default_context(cafile=str(d / ".wrangler" / "local-cert" / "cert.pem"))
+    c = http.client.HTTPSConnection("localhost", dev.port, context=ctx, timeout=20)
+    c.request("GET", "/")
+    assert c.getresponse().read() == b"hello tls"
+    assert f"Ready on https://localhost:{dev.port}" in dev.log()
 
 
-def test_unknown_and_unsupported_keys_are_warnings_naming_them(tmp_path):
+def test_unknown_and_unsupported_keys_are_warnings_naming_them(tmp_path, start_dev):
     d = write_project(tmp_path / "w", {
         "wrangler.toml": '''
             name = "w"
@@ -542,18 +515,15 @@ def test_unknown_and_unsupported_keys_are_warnings_naming_them(tmp_path):
         ''',
         "src/entry.py": HELLO,
     })
-    dev = Dev(d)
-    try:
-        assert dev.text() == "hello x"
-        log = dev.log()
-        assert 'wrangler.toml:6: Unexpected fields found in top-level field: "colour"' in log, log
-        assert 'wrangler.toml:8: "ai" bindings are not supported by pyworkerd: left out of env' in log
-        assert 'wrangler.toml:14: Unexpected fields found in kv_namespaces[0] field: "mode"' in log
-    finally:
-        dev.stop()
+    dev = start_dev(d)
+    assert dev.text() == "hello x"
+    log = dev.log()
+    assert 'wrangler.toml:6: Unexpected fields found in top-level field: "colour"' in log, log
+    assert 'wrangler.toml:8: "ai" bindings are not supported by pyworkerd: left out of env' in log
+    assert 'wrangler.toml:14: Unexpected fields found in kv_namespaces[0] field: "mode"' in log
 
 
-def test_migrations_rename_keeps_storage_and_delete_removes_the_class(tmp_path):
+def test_migrations_rename_keeps_storage_and_delete_removes_the_class(tmp_path, start_dev):
     entry = '''
         from workers import DurableObject, Response, WorkerEntrypoint
 
@@ -584,11 +554,9 @@ def test_migrations_rename_keeps_storage_and_delete_removes_the_class(tmp_path):
         ''',
         "src/entry.py": entry.replace("{cls}", "Old"),
     })
-    dev = Dev(d)
-    try:
-        assert dev.text() == "1"
-    finally:
-        dev.stop()
+    dev = start_dev(d)
+    assert dev.text() == "1"
+    dev.stop()
     write_project(d, {
         "wrangler.toml": head + '''
         durable_objects.bindings = [{ name = "C", class_name = "New" }]
@@ -601,24 +569,19 @@ def test_migrations_rename_keeps_storage_and_delete_removes_the_class(tmp_path):
         ''',
         "src/entry.py": entry.replace("{cls}", "New"),
     })
-    dev = Dev(d)
-    try:
-        assert dev.text() == "2"        # New has Old's storage
-    finally:
-        dev.stop()
+    dev = start_dev(d)
+    assert dev.text() == "2"        # New has Old's storage
 
 
-def test_init_writes_a_project_that_dev_and_test_run(tmp_path):
+def test_init_writes_a_project_that_dev_and_test_run(tmp_path, start_dev):
     r = run("init", "my-worker", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     d = tmp_path / "my-worker"
     assert {p.name for p in d.iterdir()} >= {"pyproject.toml", "wrangler.toml", "src", ".gitignore"}
     assert 'main = "src/entry.py"' in (d / "wrangler.toml").read_text()
-    dev = Dev(d)
-    try:
-        assert dev.text() == "Hello from my-worker!"
-    finally:
-        dev.stop()
+    dev = start_dev(d)
+    assert dev.text() == "Hello from my-worker!"
+    dev.stop()
     r = run("test", "wrangler.toml", cwd=d, timeout=120)
     assert "[ PASS ] my-worker (" in r.stderr, r.stderr
     again = run("init", "my-worker", cwd=tmp_path)

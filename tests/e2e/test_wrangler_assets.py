@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from wrangler_helpers import Dev, write_project
+from conftest import write_project
 
 WORKER = '''
 from urllib.parse import urlsplit
@@ -66,16 +66,12 @@ def get(dev, path, method="GET"):
 
 
 @pytest.fixture
-def dev_of(tmp_path):
-    running = []
+def dev_of(tmp_path, start_dev):
+    projects = iter(range(1000))
 
     def start(assets="", main=True):
-        dev = Dev(project(tmp_path / f"p{len(running)}", assets, main))
-        running.append(dev)
-        return dev
-    yield start
-    for dev in running:
-        dev.stop()
+        return start_dev(project(tmp_path / f"p{next(projects)}", assets, main))
+    return start
 
 
 def test_assets_answer_first_and_the_worker_gets_the_rest(dev_of):

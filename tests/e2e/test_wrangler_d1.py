@@ -3,7 +3,8 @@ with --local: they write the SQLite file that `pyworkerd dev` then serves to env
 
 import json
 
-from wrangler_helpers import Dev, run, write_project
+from conftest import write_project
+from wrangler_helpers import run
 
 WORKER = '''
 import json
@@ -45,7 +46,7 @@ def project(tmp_path):
                                           "schema.sql": SCHEMA})
 
 
-def test_execute_file_seeds_the_database_dev_serves(tmp_path):
+def test_execute_file_seeds_the_database_dev_serves(tmp_path, start_dev):
     p = project(tmp_path)
     r = run("d1", "execute", "people-db", "--local", "--file", "schema.sql", cwd=p)
     assert r.returncode == 0, r.stderr
@@ -54,13 +55,10 @@ def test_execute_file_seeds_the_database_dev_serves(tmp_path):
     r = run("d1", "execute", "DB", "--command", "SELECT line FROM log ORDER BY line", cwd=p)
     assert r.returncode == 0, r.stderr
     assert "│ added; Ada; Lovelace │" in r.stdout and "│ added; Grace" in r.stdout
-    dev = Dev(p)
-    try:
-        assert json.loads(dev.text("/")) == ["Ada; Lovelace", "Grace"]
-        r = run("d1", "execute", "DB", "--command", "SELECT 1", cwd=p)
-        assert r.returncode == 1 and "a running pyworkerd holds this database" in r.stderr
-    finally:
-        dev.stop()
+    dev = start_dev(p)
+    assert json.loads(dev.text("/")) == ["Ada; Lovelace", "Grace"]
+    r = run("d1", "execute", "DB", "--command", "SELECT 1", cwd=p)
+    assert r.returncode == 1 and "a running pyworkerd holds this database" in r.stderr
 
 
 def test_execute_json_and_a_failing_statement_rolls_back_the_rest(tmp_path):
@@ -90,7 +88,7 @@ def test_persist_to_and_unknown_database_and_remote(tmp_path):
     assert r.returncode == 1 and "no remote databases" in r.stderr
 
 
-def test_migrations_apply_once_each_in_name_order(tmp_path):
+def test_migrations_apply_once_each_in_name_order(tmp_path, start_dev):
     p = project(tmp_path)
     write_project(p, {
         "db/migrations/0001_people.sql": "CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT);",
@@ -108,8 +106,5 @@ def test_migrations_apply_once_each_in_name_order(tmp_path):
     r = run("d1", "execute", "DB", "--json", "--command", "SELECT name FROM d1_migrations", cwd=p)
     assert [x["name"] for x in json.loads(r.stdout)[0]["results"]] == \
         ["0001_people.sql", "0002_seed.sql"]
-    dev = Dev(p)
-    try:
-        assert json.loads(dev.text("/")) == ["Margaret"]
-    finally:
-        dev.stop()
+    dev = start_dev(p)
+    assert json.loads(dev.text("/")) == ["Margaret"]

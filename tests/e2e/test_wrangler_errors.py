@@ -3,7 +3,8 @@ names the file and line (and the field) to fix."""
 
 import pytest
 
-from wrangler_helpers import HELLO, run, write_project
+from conftest import write_project
+from wrangler_helpers import HELLO, run
 
 HEAD = '''name = "e"
 main = "src/entry.py"

@@ -8,7 +8,8 @@ import threading
 
 import pytest
 
-from wrangler_helpers import Dev, run, write_project
+from conftest import write_project
+from wrangler_helpers import run
 
 WORKER = '''
 import socket
@@ -60,27 +61,21 @@ def project(tmp_path, local: str):
     })
 
 
-def test_local_connection_string_is_the_binding_and_its_socket_target(tmp_path, echo_port):
+def test_local_connection_string_is_the_binding_and_its_socket_target(tmp_path, echo_port, start_dev):
     p = project(tmp_path, f"postgres://app:s%40cret@127.0.0.1:{echo_port}/shop")
-    dev = Dev(p)
-    try:
-        assert dev.text("/") == (f"postgresql://app:s%40cret@127.0.0.1:{echo_port}/shop "
-                                 f"app shop ping")
-        assert "\"hyperdrive\" bindings are not supported" not in dev.log()
-        assert "Hyperdrive Config" in dev.log()      # the banner lists it
-    finally:
-        dev.stop()
+    dev = start_dev(p)
+    assert dev.text("/") == (f"postgresql://app:s%40cret@127.0.0.1:{echo_port}/shop "
+                             f"app shop ping")
+    assert "\"hyperdrive\" bindings are not supported" not in dev.log()
+    assert "Hyperdrive Config" in dev.log()      # the banner lists it
 
 
-def test_wranglers_environment_variable_wins_over_the_file(tmp_path, echo_port, monkeypatch):
+def test_wranglers_environment_variable_wins_over_the_file(tmp_path, echo_port, monkeypatch, start_dev):
     p = project(tmp_path, "postgres://nobody@127.0.0.1:1/unused")
     monkeypatch.setenv("CLOUDFLARE_HYPERDRIVE_LOCAL_CONNECTION_STRING_DB",
                        f"postgresql://env@127.0.0.1:{echo_port}/fromenv")
-    dev = Dev(p)
-    try:
-        assert dev.text("/") == f"postgresql://env@127.0.0.1:{echo_port}/fromenv env fromenv ping"
-    finally:
-        dev.stop()
+    dev = start_dev(p)
+    assert dev.text("/") == f"postgresql://env@127.0.0.1:{echo_port}/fromenv env fromenv ping"
 
 
 def test_without_a_local_connection_string_dev_says_what_to_set(tmp_path):

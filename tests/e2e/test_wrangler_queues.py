@@ -6,7 +6,7 @@ failing message is retried after retry_delay, then goes to the dead-letter queue
 import json
 import time
 
-from wrangler_helpers import Dev, write_project
+from conftest import write_project
 
 WORKER = '''
 import json
@@ -84,20 +84,17 @@ def wait_for(dev, key, timeout=15.0):
     raise AssertionError(f"{key} not delivered: {seen(dev)}\n{dev.log()}")
 
 
-def test_delivery_delay_retry_delay_and_dead_letter_queue(tmp_path):
+def test_delivery_delay_retry_delay_and_dead_letter_queue(tmp_path, start_dev):
     p = write_project(tmp_path / "p", {"src/entry.py": WORKER, "wrangler.toml": TOML})
-    dev = Dev(p)
-    try:
-        assert "delivery_delay is not supported" not in dev.log()
-        assert dev.text("/later") == "sent" and dev.text("/now") == "sent"
-        got = wait_for(dev, "jobs:now:1")
-        assert got["jobs:now:1"] < 1.5                  # delaySeconds=0 wins over delivery_delay
-        assert "jobs:later:1" not in got
-        got = wait_for(dev, "jobs:later:1")
-        assert got["jobs:later:1"] >= 2.0               # the producer's delivery_delay
-        assert dev.text("/fail") == "sent"
-        got = wait_for(dev, "dead:fail:1", timeout=20)
-        assert got["jobs:fail:2"] - got["jobs:fail:1"] >= 1.0     # retry_delay
-        assert "jobs:fail:3" not in got                 # max_retries = 1: then dead-lettered
-    finally:
-        dev.stop()
+    dev = start_dev(p)
+    assert "delivery_delay is not supported" not in dev.log()
+    assert dev.text("/later") == "sent" and dev.text("/now") == "sent"
+    got = wait_for(dev, "jobs:now:1")
+    assert got["jobs:now:1"] < 1.5                  # delaySeconds=0 wins over delivery_delay
+    assert "jobs:later:1" not in got
+    got = wait_for(dev, "jobs:later:1")
+    assert got["jobs:later:1"] >= 2.0               # the producer's delivery_delay
+    assert dev.text("/fail") == "sent"
+    got = wait_for(dev, "dead:fail:1", timeout=20)
+    assert got["jobs:fail:2"] - got["jobs:fail:1"] >= 1.0     # retry_delay
+    assert "jobs:fail:3" not in got                 # max_retries = 1: then dead-lettered

@@ -81,7 +81,6 @@ LAYERS: dict[str, int] = {
     "pyworkerd.loop": 5,
     "pyworkerd.test_handler": 5,
     "pyworkerd.events": 5,
-    "pyworkerd.scheduled": 5,
     "pyworkerd.do_runtime": 5,
 }
 
