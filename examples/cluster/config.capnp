@@ -6,6 +6,8 @@
 # Its Durable Object class Counter keeps its state in do-data on one node; in a cluster each
 # counter is held by one node at a time (a lease in PostgreSQL) and its database is stored in
 # PostgreSQL after every commit (docs/cluster.md).
+# Its Workflow WELCOME keeps its instances in PostgreSQL (tables pw_wf_*): each runs on one
+# node at a time, and another node takes it over when that node dies.
 # `python3.11 cluster.py` starts PostgreSQL, three nodes and nginx in front of them.
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -25,6 +27,8 @@ const guestbook :Workerd.Worker = (
   bindings = [(name = "BOOK", kvNamespace = "kv"),
               (name = "THANKS", queue = "thanks"),
               (name = "NODE", fromEnvironment = "PYWORKERD_NODE"),
-              (name = "COUNTER", durableObjectNamespace = "Counter")],
+              (name = "COUNTER", durableObjectNamespace = "Counter"),
+              (name = "WELCOME", wrapped = (moduleName = "cloudflare-internal:workflows-api",
+                 innerBindings = [(name = "fetcher", service = (name = "main", entrypoint = "Welcome"))]))],
   pyworkerd = (queueConsumers = [(queue = "thanks", maxBatchTimeout = 0)]),
 );

@@ -2,8 +2,10 @@
  * isolates ask of the Workflows engine (host/workflows.h). Two groups of ops: binding calls
  * from any worker with a workflow binding (wf.create, wf.get, wf.status, wf.pause, wf.resume,
  * wf.terminate, wf.restart, wf.event) and step calls from the isolate running an instance
- * (wf.step.get, wf.step.put, wf.sleep, wf.wait). The instances' state is the engine's store;
- * after a change the engine is woken to run what became due.
+ * (wf.step.get, wf.step.put, wf.sleep, wf.wait). The instances' state is the engine's store
+ * (storage/workflow_backend.h), which answers later on PostgreSQL: a call holds its port and
+ * goes on from the store's callbacks, answering once; after a change the engine is woken to
+ * run what became due. A store that cannot be reached is StorageUnavailable (a 503).
  * Invariant: only the run in flight of an instance gets answers to its step calls (others
  * get "stop"); a step result is committed before its call is answered.
  */

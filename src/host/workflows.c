@@ -5,6 +5,9 @@
  * A run is a CALL of the class's `run` with the event; the SDK
  * (python/pyworkerd/workflow_run.py) answers {"outcome": "complete"|"suspended"|"errored",
  * ...} and makes step calls meanwhile.
+ * The store answers through callbacks (at once on SQLite, later on PostgreSQL, where due()
+ * also claims the instances for this node: storage/workflow_backend.h); a run is in the list
+ * from its start, so a second one of the same instance does not start here meanwhile.
  * Invariant: at most one run of an instance is in flight, and only that run's step calls are
  * answered (others get "stop"); a step result is committed before its call is answered.
  */

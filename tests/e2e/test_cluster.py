@@ -255,6 +255,8 @@ def test_example_cluster_script_runs_and_stops_everything():
     assert out.count('"guests": ["guest-of-node1", "guest-of-node2", "guest-of-node3"]') == 3
     assert ("thank-you notes (queue consumed by any node): 3 "
             "['guest-of-node1', 'guest-of-node2', 'guest-of-node3']") in out
+    assert ('workflow started through node1, read through node3: complete {"greeting": "welcome, ada", '
+            '"by": "node') in out
     assert "stopped: nodes, nginx and PostgreSQL (by PID)" in out
     pids = [int(w) for line in out.splitlines() if line.startswith("PostgreSQL ")
             for w in [line.split("(pid ")[1].split(")")[0]]]
