@@ -125,6 +125,7 @@ def test_a_workflow_whose_node_dies_completes_on_another(tmp_path, postgres):
         killed_at = time.monotonic()
         body = wait_complete(other.port, iid, timeout=25)
         took = time.monotonic() - killed_at
+        print(f"taken over and completed {took:.1f} s after the kill")
         assert body["status"] == "complete", (body, other.log())
         assert body["output"] == {"first": 1, "slow": 2}        # "first" was not run again
         assert 3 < took < 15, took                              # after the lease, within it
