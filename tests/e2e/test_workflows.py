@@ -2,7 +2,8 @@
 a `wrapped` workflows binding and reads their status over HTTP. Steps count their runs in KV
 (the isolate's /tmp is not durable), so the tests see that completed steps never run twice:
 across a durable sleep, and across kill -9 of pyworkerd and a restart. Also: retries,
-NonRetryableError, errored status, pause/resume/terminate, bad configs, examples/workflows."""
+NonRetryableError, errored status, pause/resume/terminate, bad configs, examples/workflows.
+The tests taking app_any run on each store: SQLite, and PostgreSQL (--storage)."""
 
 import json
 import signal
@@ -13,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import BIN, REPO, Server
+from conftest import BIN, REPO, Server, assert_no_sanitizer_report
 
 CONFIG = """\
 using Workerd = import "/workerd/workerd.capnp";
@@ -143,6 +144,7 @@ def app(tmp_path):
     yield start
     for s in servers:
         s.stop()
+        assert_no_sanitizer_report(s.log())
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
