@@ -11,30 +11,12 @@ import time
 from urllib.parse import urlencode
 
 from conftest import Server, assert_no_sanitizer_report, cluster_harness, free_port, request_on
+from test_workflows import CONFIG     # a worker with KV and the workflow FLOW of its class Flow
 
 harness = cluster_harness()
 
-CONFIG = """\
-using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [(name = "main", worker = .w),
-              (name = "kv", disk = (path = "kv-data", writable = true))],
-  sockets = [(name = "http", address = "127.0.0.1:1", http = (), service = "main")],
-);
-const w :Workerd.Worker = (
-  modules = [(name = "worker.py", pythonModule = embed "worker.py")],
-  compatibilityDate = "2025-11-15",
-  compatibilityFlags = ["python_workers"],
-  bindings = [
-    (name = "KV", kvNamespace = "kv"),
-    (name = "FLOW", wrapped = (moduleName = "cloudflare-internal:workflows-api",
-        innerBindings = [(name = "fetcher", service = (name = "main", entrypoint = "Flow"))])),
-  ],
-);
-"""
-
 WORKER = '''
-import asyncio, json, os
+import asyncio, json
 from urllib.parse import urlparse, parse_qs
 from workers import Response, WorkerEntrypoint, WorkflowEntrypoint
 
