@@ -6,7 +6,7 @@
  *                  Durable Objects and D1 between nodes by it)
  *   pw_queue       queue messages; visible_ms is when it may be taken (again)
  *   pw_cron_ticks  one row per (worker, schedule, tick) fired: the node that inserts it runs it
- *   pw_leases      what a node holds (a workflow instance; kind 'do': a Durable Object, named
+ *   pw_leases      what a node holds (kind 'do': a Durable Object, named
  *                  "<service>/<class>/<id>") and until when (ms since the epoch, the server's clock)
  *   pw_do_state    each Durable Object's SQLite database (its whole image, shipped after every
  *                  committed transaction by the lease holder) and its alarm
