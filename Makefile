@@ -79,6 +79,8 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/host/binding_websocket.c src/host/ws_isolate.c src/http/ws_codec.c src/wire/ws_frames.c \
                    src/storage/kv_common.c src/storage/pg_kv.c src/storage/pg_pool.c src/storage/pg_queue.c \
                    src/host/do_cluster.c src/host/do_forward.c src/host/cluster_port.c src/storage/pg_do.c \
+                   src/host/cluster_call.c src/host/cluster_leases.c src/host/cluster_ship.c \
+                   src/host/d1_cluster.c src/storage/pg_leases.c src/storage/pg_d1.c \
                    src/http/request_head.c
 FUZZ_RPC_LIBS   := $(shell pkg-config --libs libcjson sqlite3 libuv libpq 2>/dev/null) -lssl -lcrypto -lm
 FUZZ_ITERATIONS ?= 200000

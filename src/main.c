@@ -471,14 +471,15 @@ static int open_cluster(host_t *host)
                 "or set PYWORKERD_CLUSTER_SECRET\n");
         return -1;
     }
-    if (pw_cluster_open(host->loop, cli->storage, cli->cluster_address, &host->cluster, err,
-                        sizeof err) < 0) {
+    pw_cluster_options_t opts = { .url = cli->storage, .internal_address = cli->cluster_address,
+                                  .secret = secret, .lease_ms = (unsigned)(cli->do_lease_s * 1000) };
+    if (pw_cluster_open(host->loop, &opts, &host->cluster, err, sizeof err) < 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
-    host->node = (pw_cluster_info_t){ .node_id = pw_cluster_node_id(host->cluster),
-                                      .address = cli->cluster_address, .secret = secret,
-                                      .lease_ms = (unsigned)(cli->do_lease_s * 1000) };
+    host->node = (pw_cluster_info_t){ .node_id = pw_cluster_node_id(host->cluster), .secret = secret,
+                                      .leases = pw_cluster_leases(host->cluster),
+                                      .port = pw_cluster_port(host->cluster) };
     return 0;
 }
 

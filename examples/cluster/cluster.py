@@ -304,6 +304,11 @@ def demo(cluster: Cluster) -> None:
         answer = json.loads(body)
         print(f"POST /count through {node.name}: {status} count {answer['count']}, the counter "
               f"lives on {answer['object_node']}")
+    for node in cluster.nodes:         # one D1 database: its holder runs every statement
+        status, body = request(node.port, "POST", f"/note?text=hello-from-{node.name}")
+        print(f"POST /note through {node.name}: {status} {body.decode()}")
+    status, body = request(cluster.nginx.port, "GET", "/notes")
+    print(f"GET /notes through nginx: {status} {body.decode()}")
     welcome(cluster)
 
 

@@ -6,6 +6,9 @@
 # Its Durable Object class Counter keeps its state in do-data on one node; in a cluster each
 # counter is held by one node at a time (a lease in PostgreSQL) and its database is stored in
 # PostgreSQL after every commit (docs/cluster.md).
+# Its D1 database DB is the disk service "d1": in a cluster one node holds it at a time (a
+# lease in PostgreSQL), the others forward their statements to that node, and its image is
+# stored in PostgreSQL (table pw_d1_state) after every write, before the answer.
 # Its Workflow WELCOME keeps its instances in PostgreSQL (tables pw_wf_*): each runs on one
 # node at a time, and another node takes it over when that node dies.
 # `python3.11 cluster.py` starts PostgreSQL, three nodes and nginx in front of them.
@@ -15,6 +18,7 @@ const config :Workerd.Config = (
     (name = "main", worker = .guestbook),
     (name = "kv", disk = (path = "kv-data", writable = true)),
     (name = "do-disk", disk = (path = "do-data", writable = true)),
+    (name = "d1", disk = (path = "d1-data", writable = true)),
   ],
   sockets = [(name = "http", address = "*:8080", http = (), service = "main")],
 );
@@ -28,6 +32,8 @@ const guestbook :Workerd.Worker = (
               (name = "THANKS", queue = "thanks"),
               (name = "NODE", fromEnvironment = "PYWORKERD_NODE"),
               (name = "COUNTER", durableObjectNamespace = "Counter"),
+              (name = "DB", wrapped = (moduleName = "cloudflare-internal:d1-api",
+                                       innerBindings = [(name = "fetcher", service = "d1")])),
               (name = "WELCOME", wrapped = (moduleName = "cloudflare-internal:workflows-api",
                  innerBindings = [(name = "fetcher", service = (name = "main", entrypoint = "Welcome"))]))],
   pyworkerd = (queueConsumers = [(queue = "thanks", maxBatchTimeout = 0)]),

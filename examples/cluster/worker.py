@@ -7,6 +7,10 @@
 # (one live instance in the whole cluster: the node holding it runs it, the others forward),
 # GET /count?name=N reads it, /count-fetch?name=N goes through the object's fetch();
 # POST /ring?name=N&in=MS sets its alarm, GET /rang?name=N says which node ran it.
+# POST /cached?name=N increments a counter the object also keeps in memory (an instance that
+# kept serving after another node took the object over would count from a stale number).
+# A D1 database: POST /note?text=T inserts a row through whichever node takes the request
+# (the node holding the database runs it), GET /notes lists them all.
 # A Workflow, Welcome: POST /welcome?name=N starts an instance through any node, GET
 # /welcome?id=I reads its status through any node; one node at a time runs it (a lease in
 # PostgreSQL) and its output names the node that ran each step.
@@ -59,8 +63,32 @@ class Counter(DurableObject):
     async def alarm(self, alarm_info):
         await self.ctx.storage.put("rang", self.env.NODE)
 
+    async def increment_cached(self):
+        if getattr(self, "cached", None) is None:
+            self.cached = await self.ctx.storage.get("n") or 0
+        self.cached += 1
+        await self.ctx.storage.put("n", self.cached)
+        return {"count": self.cached, "object_node": self.env.NODE}
+
     async def fetch(self, request):
         return Response.json(await self.increment())
+
+
+NOTES_READY = []     # this isolate made the table already
+
+
+async def notes_answer(env, q, method, node):
+    db = env.DB
+    if not NOTES_READY:
+        await db.exec("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT, node TEXT)")
+        NOTES_READY.append(True)
+    if method == "POST":
+        meta = (await db.prepare("INSERT INTO notes (text, node) VALUES (?, ?)")
+                .bind(q["text"], node).run()).meta
+        return Response.json({"id": meta.last_row_id, "node": node})
+    rows = (await db.prepare("SELECT text, node FROM notes ORDER BY id").all()).results
+    return Response.json({"notes": [r["text"] for r in rows], "written_by": [r["node"] for r in rows],
+                          "node": node})
 
 
 async def counter_answer(env, url, q, method, node):
@@ -72,6 +100,8 @@ async def counter_answer(env, url, q, method, node):
         return Response.json({**(await stub.ring_in(int(q["in"]))), "node": node})
     if url.path == "/rang":
         return Response.json({**(await stub.rang()), "node": node})
+    if url.path == "/cached":
+        return Response.json({**(await stub.increment_cached()), "node": node})
     answer = await (stub.increment() if method == "POST" else stub.value())
     return Response.json({**answer, "node": node})
 
@@ -86,8 +116,10 @@ class Default(WorkerEntrypoint):
             await book.put(f"guest:{q['name']}", node, metadata={"node": node})
             await self.env.THANKS.send({"name": q["name"], "signed_on": node})
             return Response.json({"signed": q["name"], "node": node})
-        if url.path in ("/count", "/count-fetch", "/ring", "/rang"):
+        if url.path in ("/count", "/count-fetch", "/ring", "/rang", "/cached"):
             return await counter_answer(self.env, url, q, request.method, node)
+        if url.path in ("/note", "/notes"):
+            return await notes_answer(self.env, q, request.method, node)
         if url.path == "/welcome":
             return await welcome_answer(self.env, q, request.method, node)
         if url.path == "/get":

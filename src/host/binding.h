@@ -25,12 +25,16 @@
 /* Finds the pool of a worker service by name (NULL: not running). */
 typedef pw_pool_t *(*pw_binding_lookup_cb)(void *arg, const char *service);
 
+typedef struct pw_cluster_leases pw_cluster_leases_t;
+typedef struct pw_cluster_port pw_cluster_port_t;
+
 /* This node of a cluster (--storage postgresql://, host/cluster.h). */
 typedef struct {
     const char *node_id;        /* its id in pw_nodes */
-    const char *address;        /* --cluster-address: its internal port; NULL: none */
     const char *secret;         /* --cluster-secret */
-    unsigned lease_ms;          /* --durable-object-lease */
+    pw_cluster_leases_t *leases;    /* what it holds, renewed (host/cluster_leases.h) */
+    pw_cluster_port_t *port;    /* --cluster-address: its internal port (host/cluster_port.h);
+                                 * NULL: none */
 } pw_cluster_info_t;
 
 /* What the host gives every kind; lives as long as the host's bindings. */

@@ -3,7 +3,7 @@
  * binding names a writable `disk` service. Its ops decode the isolate's statements
  * (storage/d1_statements.h) and run them on the database's backend (storage/d1_backend.h:
  * SQLite in the disk service's directory, opened once and shared by every binding naming
- * it). Ops: d1.query (one statement: all/run/raw, or first), d1.batch (a transaction),
+ * it; in a cluster, the database held by one node at a time, host/d1_cluster.h). Ops: d1.query (one statement: all/run/raw, or first), d1.batch (a transaction),
  * d1.exec (several statements, no values), d1.dump (the database file).
  * Every query runs for at most the host's D1 time limit (PW_D1_DEFAULT_QUERY_MS, or
  * PYWORKERD_D1_QUERY_LIMIT_MS): the backend stops it there and rolls it back, so a runaway
@@ -12,6 +12,7 @@
  * first the operation is cancelled and nothing answers.
  */
 #include "host/binding.h"
+#include "host/d1_cluster.h"
 #include "host/disk_dir.h"
 #include "host/port.h"
 #include "host/watched_call.h"
@@ -36,6 +37,7 @@ typedef struct {
     pthread_mutex_t lock;       /* the store list: workers may attach from several threads */
     store_t *stores;
     unsigned limit_ms;
+    pw_d1_cluster_t *cluster;   /* --storage postgresql://: databases held across nodes */
 } d1_host_t;
 
 typedef struct {
@@ -175,6 +177,8 @@ static int d1_open(const pw_binding_env_t *env, void **state, char *err, size_t 
     h->env = env;
     h->limit_ms = query_limit();
     *state = h;
+    if (env->pg && env->cluster)
+        return pw_d1_cluster_open(env, &h->cluster, err, err_len);
     return 0;
 }
 
@@ -189,6 +193,7 @@ static void d1_close(void *state)
         s->d1->ops->close(s->d1);
         free(s);
     }
+    pw_d1_cluster_close(h->cluster);
     pthread_mutex_destroy(&h->lock);
     free(h);
 }
@@ -205,8 +210,10 @@ static pw_d1_backend_t *open_store(d1_host_t *h, const pw_service_t *disk, char 
         return NULL;
     }
     char dir[4096], why[1024];
-    if (pw_d1_sqlite_open(pw_disk_store_dir(h->env->persist_dir, disk, dir, sizeof dir), &s->d1, why,
-                          sizeof why) < 0) {
+    int rc = h->cluster ? pw_d1_cluster_database(h->cluster, disk->name, &s->d1, why, sizeof why)
+                        : pw_d1_sqlite_open(pw_disk_store_dir(h->env->persist_dir, disk, dir, sizeof dir),
+                                            &s->d1, why, sizeof why);
+    if (rc < 0) {
         snprintf(err, err_len, "service %s: cannot open its D1 database: %s", disk->name, why);
         free(s);
         return NULL;

@@ -18,11 +18,16 @@
 
 #define MAX_BODY (64u * 1024 * 1024)
 
+typedef struct {
+    const char *path;           /* NULL: a free slot */
+    pw_cluster_port_cb handle;
+    void *arg;
+} route_t;
+
 struct pw_cluster_port {
     uv_tcp_t tcp;               /* first: handle->data-free casts */
     char *secret;
-    pw_cluster_port_cb handle;
-    void *arg;
+    route_t routes[PW_CLUSTER_PORT_PATHS];
     pw_list_t conns;            /* connections open (pw_cluster_request.link) */
 };
 
@@ -155,6 +160,32 @@ static void refuse(pw_cluster_request_t *c, int status, const char *why)
     conn_close(c);
 }
 
+static const route_t *route_of(const pw_cluster_port_t *p, pw_bytes_t target)
+{
+    for (size_t i = 0; i < PW_CLUSTER_PORT_PATHS; i++)
+        if (p->routes[i].path && p->routes[i].handle && pw_bytes_is(target, p->routes[i].path))
+            return &p->routes[i];
+    return NULL;
+}
+
+int pw_cluster_port_serve(pw_cluster_port_t *p, const char *path, pw_cluster_port_cb handle, void *arg)
+{
+    route_t *free_slot = NULL;
+    for (size_t i = 0; i < PW_CLUSTER_PORT_PATHS; i++) {
+        if (p->routes[i].path && strcmp(p->routes[i].path, path) == 0) {
+            p->routes[i].handle = handle;
+            p->routes[i].arg = arg;
+            return 0;
+        }
+        if (!p->routes[i].path && !free_slot)
+            free_slot = &p->routes[i];
+    }
+    if (!free_slot)
+        return -1;
+    *free_slot = (route_t){ path, handle, arg };
+    return 0;
+}
+
 /* One whole request in c->in? Handles it and returns 1; 0: more bytes needed. */
 static int take_request(pw_cluster_request_t *c)
 {
@@ -190,7 +221,11 @@ static int take_request(pw_cluster_request_t *c)
     }
     c->busy = 1;
     c->used = h.head_len + (size_t)body_len;
-    c->port->handle(c->port->arg, c, h.target, (pw_bytes_t){ c->in.data + h.head_len, (size_t)body_len });
+    const route_t *r = route_of(c->port, h.target);
+    if (r)
+        r->handle(r->arg, c, h.target, (pw_bytes_t){ c->in.data + h.head_len, (size_t)body_len });
+    else
+        pw_cluster_port_reply(c, 404, pw_bytes_of("no such path on the internal port"));
     return 1;
 }
 
@@ -267,8 +302,7 @@ static void on_connection(uv_stream_t *server, int status)
 }
 
 int pw_cluster_port_start(uv_loop_t *loop, const char *address, const char *secret,
-                          pw_cluster_port_cb handle, void *arg, pw_cluster_port_t **out, char *err,
-                          size_t err_len)
+                          pw_cluster_port_t **out, char *err, size_t err_len)
 {
     struct sockaddr_storage sa;
     if (pw_cluster_address_parse(address, &sa) < 0)
@@ -278,8 +312,6 @@ int pw_cluster_port_start(uv_loop_t *loop, const char *address, const char *secr
         free(p);
         return snprintf(err, err_len, "out of memory"), -1;
     }
-    p->handle = handle;
-    p->arg = arg;
     pw_list_init(&p->conns);
     uv_tcp_init(loop, &p->tcp);
     int rc = uv_tcp_bind(&p->tcp, (struct sockaddr *)&sa, 0);

@@ -1,40 +1,37 @@
 /* do_cluster.c — routing Durable Object events across nodes, the leases behind it and the
- * shipping of each commit to PostgreSQL (host process, the main loop; see do_cluster.h).
+ * shipping of each commit to PostgreSQL (host process, the main loop; see do_cluster.h). The
+ * leases' clock is host/cluster_leases.h's, the shipping host/cluster_ship.h's (shared with D1).
  * A route is one event on its way: held here → delivered; not held → the lease is asked for
  * (one request per object at a time; other routes for it wait), then either the database is
  * restored and the event delivered, or it goes to the holder's internal port
  * (host/do_forward.c). A holder that does not answer is retried until its lease has expired.
- * Invariant: an object is "held" only until lease_until, a time before the lease's expiry in
- * PostgreSQL (3/4 of the lease after the request that took or last renewed it was sent).
+ * Invariant: an object is "held" only while pw_lease_held says so, a time before the lease's
+ * expiry in PostgreSQL (3/4 of the lease after the request that took or last renewed it).
  */
 #include "host/do_cluster.h"
+#include "host/cluster_ship.h"
 #include "host/do_forward.h"
 #include "host/do_id.h"
 #include "base/list.h"
 #include "base/log.h"
 #include "storage/do_sqlite.h"
 #include "storage/pg_do.h"
+#include "storage/pg_leases.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RETRY_MS 100
-
 struct pw_do_cluster {
     uv_loop_t *loop;
     pw_do_host_t *host;
     pw_pg_do_t *pg;
+    pw_cluster_leases_t *leases;
     pw_fetch_t *fetch;
-    char node[128];
     unsigned lease_ms;
-    uint64_t chain_start;       /* renewals have had no gap since then */
-    uint64_t renewed_until;     /* the last renewal holds every lease of this node until then */
-    uint64_t renew_sent;
-    uv_timer_t *timer;          /* renewal, and the search for orphaned alarms */
-    unsigned ticks;
-    pw_pg_job_t *renew_job, *orphan_job;
+    uv_timer_t *timer;          /* the search for orphaned alarms */
+    pw_pg_job_t *orphan_job;
     pw_list_t waiting;          /* routes waiting for another route's lease request */
     pw_do_forward_port_t *port; /* the internal port (host/do_forward.h) */
     char *secret;
@@ -66,14 +63,6 @@ typedef struct {
 
 static void route_run(pw_do_route_t *r);
 
-/* Where the object was last seen held (address NULL: forget it, ask PostgreSQL next time). */
-static void remember_holder(pw_do_object_t *obj, pw_bytes_t address)
-{
-    char **holder = pw_do_object_holder(obj);
-    free(*holder);
-    *holder = address.base ? strndup((const char *)address.base, address.len) : NULL;
-}
-
 /* ---- names and time ---- */
 
 static void object_name(pw_do_object_t *obj, char *out, size_t len)
@@ -84,31 +73,21 @@ static void object_name(pw_do_object_t *obj, char *out, size_t len)
 
 static uint64_t now(pw_do_cluster_t *c)
 {
-    uv_update_time(c->loop);
-    return uv_now(c->loop);
+    return pw_cluster_leases_now(c->leases);
 }
 
 static int held(pw_do_cluster_t *c, pw_do_object_t *obj)
 {
-    uint64_t until = *pw_do_object_lease(obj, NULL);
-    uint64_t t = now(c);
-    /* its own lease, or renewals without a gap since a time it still held it */
-    return until && (t < until || (until > c->chain_start && t < c->renewed_until));
+    return pw_lease_held(c->leases, pw_do_object_lease(obj));
 }
 
 /* ---- ending a route ---- */
-
-static void retry_closed(uv_handle_t *h)
-{
-    free(h);
-}
 
 static void route_free(pw_do_route_t *r)
 {
     if (pw_list_linked(&r->link))
         pw_list_remove(&r->link);
-    if (r->retry)
-        uv_close((uv_handle_t *)r->retry, retry_closed);
+    pw_lease_retry_free(r->retry);
     pw_buf_free(&r->copy);
     pw_do_object_unhold(r->obj);
     free(r);
@@ -116,9 +95,7 @@ static void route_free(pw_do_route_t *r)
 
 static void wake_waiting(pw_do_cluster_t *c, pw_do_object_t *obj)
 {
-    int *acquiring;
-    pw_do_object_lease(obj, &acquiring);
-    *acquiring = 0;
+    pw_do_object_lease(obj)->acquiring = 0;
     pw_list_t again = PW_LIST_INIT(again);
     pw_list_t *n, *next;
     for (n = c->waiting.next; n != &c->waiting; n = next) {
@@ -160,15 +137,9 @@ static void route_retry(pw_do_route_t *r, const char *why)
         r->asking = 0;
         wake_waiting(r->c, r->obj);
     }
-    if (now(r->c) - r->started > 2ull * r->c->lease_ms + 5000)
-        return route_fail(r, 503, why);
-    if (!r->retry) {
-        if (!(r->retry = calloc(1, sizeof *r->retry)))
-            return route_fail(r, 503, "out of memory");
-        uv_timer_init(r->c->loop, r->retry);
-        r->retry->data = r;
-    }
-    uv_timer_start(r->retry, on_retry, RETRY_MS, 0);
+    int rc = pw_lease_retry(r->c->leases, &r->retry, r->started, on_retry, r);
+    if (rc != 0)
+        route_fail(r, 503, rc > 0 ? why : "out of memory");
 }
 
 /* ---- delivering here ---- */
@@ -212,7 +183,9 @@ static void loaded(void *arg, const pw_pg_result_t *res)
         pw_log_error("cluster: %s", err);
         return route_fail(r, 500, "Durable Object: its state could not be restored");
     }
-    *pw_do_object_lease(r->obj, NULL) = r->sent + r->c->lease_ms * 3 / 4;
+    if (pw_do_object_lease(r->obj)->until)     /* held here, then by another node */
+        pw_do_object_reset_stale(r->obj);
+    pw_lease_taken(r->c->leases, pw_do_object_lease(r->obj), r->sent);
     if (alarm && pw_do_object_alarm(r->obj) != alarm &&
         pw_do_object_set_alarm(r->obj, alarm, err, sizeof err) < 0)
         pw_log_error("cluster: %s", err);
@@ -231,8 +204,15 @@ static void acquired(void *arg, const pw_pg_result_t *res)
     if (pw_pg_rows(res) == 0)
         return route_retry(r, "Durable Object: its lease could not be settled");
     pw_bytes_t node = pw_pg_value(res, 0, 0);
-    if (pw_bytes_is(node, r->c->node)) {
-        remember_holder(r->obj, (pw_bytes_t){ NULL, 0 });
+    if (pw_bytes_is(node, pw_cluster_leases_node(r->c->leases))) {
+        pw_lease_t *lease = pw_do_object_lease(r->obj);
+        pw_lease_holder(lease, (pw_bytes_t){ NULL, 0 });
+        if (pw_lease_memory_current(lease, res, pw_cluster_leases_node(r->c->leases))) {
+            pw_lease_taken(r->c->leases, lease, r->sent);     /* it only lapsed here */
+            r->asking = 0;
+            wake_waiting(r->c, r->obj);
+            return route_run(r);
+        }
         object_name(r->obj, name, sizeof name);
         if (!(r->job = pw_pg_do_load(r->c->pg, name, loaded, r)))
             route_fail(r, 500, "out of memory");
@@ -245,7 +225,7 @@ static void acquired(void *arg, const pw_pg_result_t *res)
     if (pw_pg_is_null(res, 0, 1))
         return route_retry(r, "Durable Object: held by a node with no --cluster-address");
     pw_bytes_t address = pw_pg_value(res, 0, 1);
-    remember_holder(r->obj, address);
+    pw_lease_holder(pw_do_object_lease(r->obj), address);
     if (pw_do_forward_send(r->c, r, address, r->obj, r->name, r->method, r->payload, &r->forward) < 0)
         route_fail(r, 500, "out of memory");
 }
@@ -253,28 +233,25 @@ static void acquired(void *arg, const pw_pg_result_t *res)
 static void ask_lease(pw_do_route_t *r)
 {
     char name[512];
-    int *acquiring;
-    pw_do_object_lease(r->obj, &acquiring);
-    *acquiring = 1;
+    pw_do_object_lease(r->obj)->acquiring = 1;
     r->asking = 1;
     r->sent = now(r->c);
     object_name(r->obj, name, sizeof name);
-    if (!(r->job = pw_pg_do_acquire(r->c->pg, name, acquired, r)))
+    if (!(r->job = pw_pg_lease_acquire(pw_cluster_leases_pg(r->c->leases), PW_LEASE_DO, name, acquired, r)))
         route_fail(r, 500, "out of memory");
 }
 
 static void route_run(pw_do_route_t *r)
 {
-    int *acquiring;
-    pw_do_object_lease(r->obj, &acquiring);
-    const char *holder = *pw_do_object_holder(r->obj);
+    pw_lease_t *lease = pw_do_object_lease(r->obj);
+    const char *holder = lease->holder;
     if (held(r->c, r->obj)) {
         deliver(r);
     } else if (holder && !r->forwarded) {      /* sent where it was; a refusal asks again */
         if (pw_do_forward_send(r->c, r, pw_bytes_of(holder), r->obj, r->name, r->method, r->payload,
                                &r->forward) < 0)
             route_fail(r, 500, "out of memory");
-    } else if (*acquiring)
+    } else if (lease->acquiring)
         pw_list_push_back(&r->c->waiting, &r->link);
     else
         ask_lease(r);
@@ -286,7 +263,7 @@ void pw_do_route_answered(pw_do_route_t *r, const pw_worker_answer_t *a, const c
 {
     r->forward = NULL;
     if (retry_why) {
-        remember_holder(r->obj, (pw_bytes_t){ NULL, 0 });
+        pw_lease_holder(pw_do_object_lease(r->obj), (pw_bytes_t){ NULL, 0 });
         return route_retry(r, retry_why);
     }
     r->done(r->arg, a);
@@ -354,29 +331,47 @@ void pw_do_cluster_cancel(pw_do_route_t *r)
     route_free(r);
 }
 
-/* ---- shipping commits ----
- * One save in flight per object (saves on different connections could land out of order);
- * commits made meanwhile are coalesced into the next save, which takes the image then. A
- * waiter (a write's answer, or an event's answer: the output gate) is told once a save that
- * covers every commit before it has landed. */
-
-typedef struct ship_waiter {
-    pw_list_t link;
-    pw_do_saved_cb saved;
-    void *arg;
-} ship_waiter_t;
+/* ---- shipping commits (host/cluster_ship.h) ---- */
 
 typedef struct {
+    pw_ship_t ship;             /* first */
     pw_do_cluster_t *c;
     pw_do_object_t *obj;        /* held while anything is pending */
     pw_do_store_t *store;       /* in memory: lives as long as its backend */
-    int in_flight;
     int has_alarm;              /* an alarm set since the object's own alarm_ms was read */
     int64_t alarm_ms;
-    pw_list_t now, next;        /* waiters on the save in flight / on the next one */
 } ship_t;
 
-static void save_start(ship_t *sh);
+static pw_pg_job_t *ship_save(pw_ship_t *head, pw_pg_cb cb, void *cb_arg)
+{
+    ship_t *sh = (ship_t *)head;
+    char name[512];
+    pw_buf_t image;
+    pw_buf_init(&image);
+    object_name(sh->obj, name, sizeof name);
+    int64_t alarm = sh->has_alarm ? sh->alarm_ms : pw_do_object_alarm(sh->obj);
+    pw_pg_job_t *job = pw_do_sqlite_image(sh->store, &image) < 0 ? NULL :
+        pw_pg_do_save(sh->c->pg, name, (pw_bytes_t){ image.data, image.len }, alarm, cb, cb_arg);
+    pw_buf_free(&image);
+    return job;
+}
+
+/* The next event restores what was stored. */
+static void ship_lost(pw_ship_t *head)
+{
+    pw_do_object_lease(((ship_t *)head)->obj)->until = 0;
+}
+
+static void ship_idle(pw_ship_t *head)
+{
+    ship_t *sh = (ship_t *)head;
+    *pw_do_object_ship(sh->obj) = NULL;
+    pw_do_object_unhold(sh->obj);
+    free(sh);
+}
+
+static const pw_ship_ops_t ship_ops = { .what = "Durable Object", .save = ship_save, .lost = ship_lost,
+                                        .idle = ship_idle };
 
 static ship_t *ship_of(pw_do_cluster_t *c, pw_do_object_t *obj)
 {
@@ -384,84 +379,12 @@ static ship_t *ship_of(pw_do_cluster_t *c, pw_do_object_t *obj)
     ship_t *sh = *slot;
     if (sh || !(sh = calloc(1, sizeof *sh)))
         return sh;
+    pw_ship_init(&sh->ship, &ship_ops);
     sh->c = c;
     sh->obj = obj;
-    pw_list_init(&sh->now);
-    pw_list_init(&sh->next);
     *slot = sh;
     pw_do_object_hold(obj);
     return sh;
-}
-
-static void ship_wait(pw_list_t *list, pw_do_saved_cb saved, void *arg, const char *oom)
-{
-    ship_waiter_t *w = calloc(1, sizeof *w);
-    if (!w)
-        return saved(arg, oom);
-    w->saved = saved;
-    w->arg = arg;
-    pw_list_push_back(list, &w->link);
-}
-
-static void tell_all(pw_list_t *list, const char *error)
-{
-    while (!pw_list_empty(list)) {
-        ship_waiter_t *w = PW_CONTAINER_OF(list->next, ship_waiter_t, link);
-        pw_list_remove(&w->link);
-        w->saved(w->arg, error);
-        free(w);
-    }
-}
-
-static void saved(void *arg, const pw_pg_result_t *res)
-{
-    ship_t *sh = arg;
-    const char *error = NULL;
-    sh->in_flight = 0;
-    if (pw_pg_status(res) != PW_PG_OK)
-        error = "Durable Object: the write could not be stored in PostgreSQL (unreachable); it is "
-                "not kept";
-    else if (pw_pg_affected(res) != 1)
-        error = "Durable Object: this node no longer holds the object (it moved to another node); "
-                "the write is not kept";
-    if (error)
-        *pw_do_object_lease(sh->obj, NULL) = 0;     /* the next event restores what was stored */
-    tell_all(&sh->now, error);
-    if (error)
-        tell_all(&sh->next, error);
-    if (!pw_list_empty(&sh->next))
-        return save_start(sh);
-    *pw_do_object_ship(sh->obj) = NULL;
-    pw_do_object_unhold(sh->obj);
-    free(sh);
-}
-
-static void save_start(ship_t *sh)
-{
-    char name[512];
-    pw_buf_t image;
-    pw_buf_init(&image);
-    while (!pw_list_empty(&sh->next)) {
-        pw_list_t *n = sh->next.next;
-        pw_list_remove(n);
-        pw_list_push_back(&sh->now, n);
-    }
-    object_name(sh->obj, name, sizeof name);
-    sh->in_flight = 1;
-    int64_t alarm = sh->has_alarm ? sh->alarm_ms : pw_do_object_alarm(sh->obj);
-    if (pw_do_sqlite_image(sh->store, &image) < 0 ||
-        !pw_pg_do_save(sh->c->pg, name, (pw_bytes_t){ image.data, image.len }, alarm, saved, sh)) {
-        pw_buf_free(&image);
-        sh->in_flight = 0;
-        *pw_do_object_lease(sh->obj, NULL) = 0;
-        tell_all(&sh->now, "Durable Object: out of memory shipping the write");
-        tell_all(&sh->next, "Durable Object: out of memory shipping the write");
-        *pw_do_object_ship(sh->obj) = NULL;
-        pw_do_object_unhold(sh->obj);
-        free(sh);
-        return;
-    }
-    pw_buf_free(&image);
 }
 
 int pw_do_cluster_persist(pw_do_cluster_t *c, pw_do_object_t *obj, pw_do_store_t *store,
@@ -471,14 +394,12 @@ int pw_do_cluster_persist(pw_do_cluster_t *c, pw_do_object_t *obj, pw_do_store_t
         return 0;
     ship_t *sh = ship_of(c, obj);
     if (!sh) {
-        *pw_do_object_lease(obj, NULL) = 0;
+        pw_do_object_lease(obj)->until = 0;
         cb(arg, "Durable Object: out of memory shipping the write");
         return 1;
     }
     sh->store = store;
-    ship_wait(&sh->next, cb, arg, "Durable Object: out of memory shipping the write");
-    if (!sh->in_flight)
-        save_start(sh);
+    pw_ship_commit(&sh->ship, cb, arg);
     return 1;
 }
 
@@ -504,7 +425,7 @@ static void answer_released(void *arg, const char *error)
 static int gate_answer(pw_do_route_t *r, const pw_worker_answer_t *a)
 {
     ship_t *sh = *pw_do_object_ship(r->obj);
-    if (!sh || a->ws || (!sh->in_flight && pw_list_empty(&sh->next)))
+    if (!sh || a->ws || !pw_ship_busy(&sh->ship))
         return 0;
     held_answer_t *h = calloc(1, sizeof *h);
     if (!h)
@@ -520,8 +441,7 @@ static int gate_answer(pw_do_route_t *r, const pw_worker_answer_t *a)
     pw_buf_append(&h->copy, a->body.base, a->body.len);
     h->a.headers = (pw_bytes_t){ h->copy.data, a->headers.len };
     h->a.body = (pw_bytes_t){ h->copy.data + a->headers.len, a->body.len };
-    ship_wait(pw_list_empty(&sh->next) ? &sh->now : &sh->next, answer_released, h,
-              "Durable Object: out of memory holding the answer");
+    pw_ship_gate(&sh->ship, answer_released, h);
     return 1;
 }
 
@@ -552,9 +472,7 @@ static int cb_alarm_set(pw_do_backend_t *head, const char *id_hex, int64_t at_ms
     sh->store = store;
     sh->has_alarm = 1;
     sh->alarm_ms = at_ms;
-    ship_wait(&sh->next, nothing_to_tell, NULL, NULL);
-    if (!sh->in_flight)
-        save_start(sh);
+    pw_ship_commit(&sh->ship, nothing_to_tell, NULL);
     return 0;
 }
 
@@ -611,21 +529,7 @@ pw_do_backend_t *pw_do_cluster_backend(pw_do_cluster_t *c, pw_do_backend_t *inne
     return &b->head;
 }
 
-/* ---- renewing the leases; orphaned alarms ---- */
-
-static void renewed(void *arg, const pw_pg_result_t *res)
-{
-    pw_do_cluster_t *c = arg;
-    c->renew_job = NULL;
-    if (pw_pg_status(res) != PW_PG_OK) {
-        pw_log_error("cluster: node %s: renewing its Durable Object leases failed: %s", c->node,
-                     pw_pg_error(res));
-        return;
-    }
-    if (c->renew_sent >= c->renewed_until)
-        c->chain_start = c->renew_sent;     /* a gap: leases lapsed before it are not renewed */
-    c->renewed_until = c->renew_sent + c->lease_ms * 3 / 4;
-}
+/* ---- orphaned alarms ---- */
 
 /* A node died holding objects whose alarm is due: take one of them (an internal event that
  * does nothing but take the lease; restoring it schedules its alarm). */
@@ -667,11 +571,7 @@ static void orphans_found(void *arg, const pw_pg_result_t *res)
 static void on_tick(uv_timer_t *t)
 {
     pw_do_cluster_t *c = t->data;
-    if (!c->renew_job) {
-        c->renew_sent = now(c);
-        c->renew_job = pw_pg_do_renew(c->pg, renewed, c);
-    }
-    if ((c->ticks++ & 1) == 0 && !c->orphan_job)
+    if (!c->orphan_job)
         c->orphan_job = pw_pg_do_orphan_alarms(c->pg, c->lease_ms, orphans_found, c);
 }
 
@@ -686,19 +586,18 @@ int pw_do_cluster_open(const pw_binding_env_t *env, pw_do_host_t *host, pw_do_cl
     c->loop = env->loop;
     c->host = host;
     c->fetch = env->fetch;
-    c->lease_ms = env->cluster->lease_ms;
-    snprintf(c->node, sizeof c->node, "%s", env->cluster->node_id);
+    c->leases = env->cluster->leases;
+    c->lease_ms = pw_cluster_leases_ms(c->leases);
     c->secret = strdup(env->cluster->secret ? env->cluster->secret : "");
     pw_list_init(&c->waiting);
     uv_timer_init(c->loop, c->timer);
     c->timer->data = c;
     *out = c;
-    if (!(c->pg = pw_pg_do_open(env->pg, c->node, c->lease_ms)))
+    if (!(c->pg = pw_pg_do_open(env->pg, env->cluster->node_id)))
         return snprintf(err, err_len, "out of memory"), -1;
-    if (env->cluster->address &&
-        pw_do_forward_listen(c, env->cluster->address, env->cluster->secret, &c->port, err, err_len) < 0)
+    if (env->cluster->port && pw_do_forward_listen(c, env->cluster->port, &c->port, err, err_len) < 0)
         return -1;
-    uv_timer_start(c->timer, on_tick, c->lease_ms / 4, c->lease_ms / 4);
+    uv_timer_start(c->timer, on_tick, c->lease_ms / 2, c->lease_ms / 2);
     uv_unref((uv_handle_t *)c->timer);
     return 0;
 }
@@ -712,7 +611,6 @@ void pw_do_cluster_close(pw_do_cluster_t *c)
 {
     if (!c)
         return;
-    pw_pg_cancel(c->renew_job);
     pw_pg_cancel(c->orphan_job);
     pw_do_forward_close(c->port);
     uv_close((uv_handle_t *)c->timer, timer_closed);

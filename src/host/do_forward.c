@@ -5,6 +5,7 @@
  */
 #include "host/do_forward.h"
 #include "base/log.h"
+#include "host/cluster_call.h"
 #include "host/cluster_port.h"
 #include "host/do_id.h"
 #include "wire/frame.h"
@@ -59,42 +60,21 @@ static void answered(void *arg, const pw_fetch_result_t *res)
     pw_do_route_answered(r, &a, NULL);
 }
 
-static int put_fields(pw_buf_t *b, const pw_bytes_t *f, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (pw_frame_put_bytes(b, f[i].base ? f[i].base : (const uint8_t *)"", f[i].len) < 0)
-            return -1;
-    return 0;
-}
-
 int pw_do_forward_send(pw_do_cluster_t *c, pw_do_route_t *r, pw_bytes_t address, pw_do_object_t *obj,
                        pw_bytes_t name, pw_bytes_t method, pw_bytes_t payload, pw_do_forward_t **out)
 {
     pw_do_ns_t *ns = pw_do_object_ns(obj);
     pw_bytes_t fields[6] = { pw_bytes_of(pw_do_ns_service(ns)), pw_bytes_of(pw_do_ns_class(ns)),
                              pw_bytes_of(pw_do_object_id(obj)), name, method, payload };
-    char url[300];
-    pw_buf_t body, headers;
-    pw_buf_init(&body);
-    pw_buf_init(&headers);
-    snprintf(url, sizeof url, "http://%.*s/do", (int)(address.len < 256 ? address.len : 256), address.base);
     pw_do_forward_t *f = calloc(1, sizeof *f);
-    int rc = f && put_fields(&body, fields, 6) == 0 &&
-             pw_buf_printf(&headers, "x-pyworkerd-secret\n%s\ncontent-type\napplication/octet-stream\n",
-                           pw_do_cluster_secret(c)) == 0 ? 0 : -ENOMEM;
-    if (rc == 0) {
-        f->route = r;
-        f->transfer = pw_fetch_request(pw_do_cluster_fetch(c), url, "POST",
-                                       (pw_bytes_t){ headers.data, headers.len },
-                                       (pw_bytes_t){ body.data, body.len }, answered, f);
-        if (!f->transfer)
-            rc = -ENOMEM;
-    }
-    pw_buf_free(&body);
-    pw_buf_free(&headers);
-    if (rc < 0) {
+    if (!f)
+        return -ENOMEM;
+    f->route = r;
+    f->transfer = pw_cluster_post(pw_do_cluster_fetch(c), pw_do_cluster_secret(c), address, "/do", fields, 6,
+                                  answered, f);
+    if (!f->transfer) {
         free(f);
-        return rc;
+        return -ENOMEM;
     }
     *out = f;
     return 0;
@@ -117,7 +97,7 @@ static void reply(pw_cluster_request_t *req, const pw_worker_answer_t *a)
     const char *text = a->error_text ? a->error_text : "";
     int bad = pw_frame_put_u32(&out, (uint32_t)a->error_status) < 0 ||
               pw_frame_put_bytes(&out, text, strlen(text)) < 0 || pw_frame_put_u32(&out, a->status) < 0 ||
-              put_fields(&out, &a->headers, 1) < 0 || put_fields(&out, &a->body, 1) < 0;
+              pw_cluster_put_fields(&out, &a->headers, 1) < 0 || pw_cluster_put_fields(&out, &a->body, 1) < 0;
     if (bad)
         pw_cluster_port_reply(req, 500, pw_bytes_of("out of memory"));
     else
@@ -146,8 +126,7 @@ static void on_request(void *arg, pw_cluster_request_t *req, pw_bytes_t target, 
 {
     pw_do_forward_port_t *p = arg;
     char service[256], class_name[256], id[PW_DO_ID_HEX + 1];
-    if (!pw_bytes_is(target, "/do"))
-        return refuse(req, 404, "no such path on the internal port");
+    (void)target;
     pw_cursor_t cur;
     pw_cursor_init(&cur, body.base, body.len);
     pw_bytes_t f[6];
@@ -173,17 +152,17 @@ static void on_request(void *arg, pw_cluster_request_t *req, pw_bytes_t target, 
     pw_do_route_start(r, 1);
 }
 
-int pw_do_forward_listen(pw_do_cluster_t *c, const char *address, const char *secret,
-                         pw_do_forward_port_t **out, char *err, size_t err_len)
+int pw_do_forward_listen(pw_do_cluster_t *c, pw_cluster_port_t *port, pw_do_forward_port_t **out,
+                         char *err, size_t err_len)
 {
     pw_do_forward_port_t *p = calloc(1, sizeof *p);
     if (!p)
         return snprintf(err, err_len, "out of memory"), -1;
     p->c = c;
-    if (pw_cluster_port_start(pw_do_cluster_loop(c), address, secret, on_request, p,
-                              &p->port, err, err_len) < 0) {
+    p->port = port;
+    if (pw_cluster_port_serve(port, "/do", on_request, p) < 0) {
         free(p);
-        return -1;
+        return snprintf(err, err_len, "the internal port serves too many paths"), -1;
     }
     *out = p;
     return 0;
@@ -193,6 +172,6 @@ void pw_do_forward_close(pw_do_forward_port_t *p)
 {
     if (!p)
         return;
-    pw_cluster_port_close(p->port);
+    pw_cluster_port_serve(p->port, "/do", NULL, NULL);
     free(p);
 }

@@ -9,6 +9,7 @@
 #ifndef PW_DO_FORWARD_H
 #define PW_DO_FORWARD_H
 
+#include "host/cluster_port.h"
 #include "host/do_cluster.h"
 #include "http/fetch.h"
 
@@ -25,8 +26,9 @@ int pw_do_forward_send(pw_do_cluster_t *c, pw_do_route_t *r, pw_bytes_t address,
 /* NULL: nothing. The route is not told. */
 void pw_do_forward_cancel(pw_do_forward_t *f);
 
-int pw_do_forward_listen(pw_do_cluster_t *c, const char *address, const char *secret,
-                         pw_do_forward_port_t **out, char *err, size_t err_len);
+/* Serves "/do" on the node's internal port. Returns 0, or -1 with a message in err. */
+int pw_do_forward_listen(pw_do_cluster_t *c, pw_cluster_port_t *port, pw_do_forward_port_t **out,
+                         char *err, size_t err_len);
 void pw_do_forward_close(pw_do_forward_port_t *p);
 
 /* do_cluster.c, for do_forward.c. */

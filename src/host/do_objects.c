@@ -132,7 +132,7 @@ static void object_free(pw_do_object_t *obj)
     pw_buf_free(&obj->auto_request);
     pw_buf_free(&obj->auto_response);
     free(obj->name);
-    free(obj->holder_address);
+    pw_lease_free(&obj->lease);
     free(obj);
 }
 
@@ -363,6 +363,15 @@ void pw_do_event_cancel(pw_do_event_t *ev)
     pw_do_object_unhold(obj);
 }
 
+void pw_do_object_reset_stale(pw_do_object_t *obj)
+{
+    if (!obj->store)
+        return;
+    pw_log_info("Durable Object %s %s: its lease lapsed on this node and was taken again; the "
+                "instance in memory may be stale: resetting it", obj->ns->class_name, obj->id);
+    obj->broken = 1;
+}
+
 void pw_do_object_write_failed(pw_do_object_t *obj)
 {
     pw_log_error("Durable Object %s %s: a storage write failed; resetting the object",
@@ -457,16 +466,9 @@ void **pw_do_object_ship(pw_do_object_t *obj)
     return &obj->ship;
 }
 
-char **pw_do_object_holder(pw_do_object_t *obj)
+pw_lease_t *pw_do_object_lease(pw_do_object_t *obj)
 {
-    return &obj->holder_address;
-}
-
-uint64_t *pw_do_object_lease(pw_do_object_t *obj, int **acquiring)
-{
-    if (acquiring)
-        *acquiring = &obj->acquiring;
-    return &obj->lease_until;
+    return &obj->lease;
 }
 
 int pw_do_ns_sql_enabled(const pw_do_ns_t *ns)

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "host/binding.h"
+#include "host/cluster_leases.h"
 #include "host/worker_call.h"
 #include "storage/do_backend.h"
 
@@ -56,13 +57,15 @@ const char *pw_do_ns_class(const pw_do_ns_t *ns);
 pw_do_backend_t *pw_do_ns_backend(const pw_do_ns_t *ns);
 pw_do_ns_t *pw_do_object_ns(const pw_do_object_t *obj);
 const char *pw_do_object_id(const pw_do_object_t *obj);
-/* A cluster's bookkeeping of the object's lease (host/do_cluster.c): the loop time until
- * which this node surely holds it (0: not held) and whether it is being asked for. */
-uint64_t *pw_do_object_lease(pw_do_object_t *obj, int **acquiring);
-/* ... and the internal address of the node it last saw holding it (malloc'd; NULL: unknown). */
-char **pw_do_object_holder(pw_do_object_t *obj);
+/* A cluster's bookkeeping of the object's lease (host/do_cluster.c, host/cluster_leases.h). */
+pw_lease_t *pw_do_object_lease(pw_do_object_t *obj);
 /* ... and its commits on their way to PostgreSQL (NULL: none). */
 void **pw_do_object_ship(pw_do_object_t *obj);
+/* A cluster took the object's lease again after it had lapsed here (another node may have
+ * run it meanwhile): an instance still in memory is stale, so it is reset (its events in
+ * flight answer errors, it leaves memory, the next event builds it anew from the restored
+ * storage). Nothing happens to an object not in memory. */
+void pw_do_object_reset_stale(pw_do_object_t *obj);
 
 /* The object with this (checked) id, made when `create`; NULL when absent or out of memory. */
 pw_do_object_t *pw_do_object(pw_do_ns_t *ns, const char *id_hex, int create);

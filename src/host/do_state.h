@@ -6,6 +6,7 @@
 #define PW_DO_STATE_H
 
 #include "base/list.h"
+#include "host/cluster_leases.h"
 #include "host/do_objects.h"
 #include "host/do_sockets.h"
 #include "host/pool_pin.h"
@@ -62,9 +63,7 @@ struct pw_do_object {
     int has_auto;               /* setWebSocketAutoResponse */
     pw_buf_t auto_request, auto_response;
     /* a cluster (host/do_cluster.h) */
-    uint64_t lease_until;       /* loop time this node's lease surely lasts to; 0: not held */
-    int acquiring;              /* its lease is being asked for */
-    char *holder_address;       /* the internal address of the node last seen holding it; NULL: ask */
+    pw_lease_t lease;           /* this node's view of its lease */
     void *ship;                 /* its commits on their way to PostgreSQL (do_cluster.c); NULL: none */
 };
 

@@ -707,6 +707,47 @@ static void d1_close(pw_d1_backend_t *b)
     free(d);
 }
 
+/* ---- the whole database as bytes (a cluster ships it to PostgreSQL: host/d1_cluster.h) ---- */
+
+uint64_t pw_d1_sqlite_version(pw_d1_backend_t *b)
+{
+    d1_t *d = (d1_t *)b;
+    pthread_mutex_lock(&d->lock);
+    uint64_t v = d->version;
+    pthread_mutex_unlock(&d->lock);
+    return v;
+}
+
+int pw_d1_sqlite_image(pw_d1_backend_t *b, pw_buf_t *out)
+{
+    d1_t *d = (d1_t *)b;
+    pthread_mutex_lock(&d->lock);
+    int rc = pw_sqlite_image(d->db, out);
+    pthread_mutex_unlock(&d->lock);
+    return rc;
+}
+
+int pw_d1_sqlite_restore(pw_d1_backend_t *b, pw_bytes_t image, char *err, size_t err_len)
+{
+    d1_t *d = (d1_t *)b;
+    begin_operation(d, PW_D1_DEFAULT_QUERY_MS);
+    rollback(d);
+    for (size_t i = 0; i < CACHE_SLOTS; i++)    /* prepared against the old schema */
+        if (d->cache[i].sql)
+            cache_drop(&d->cache[i]);
+    d->internal = 1;
+    int rc = pw_sqlite_load_image(d->db, image);
+    d->internal = 0;
+    if (rc == SQLITE_DONE) {
+        update_size(d);
+        d->version++;
+    } else {
+        snprintf(err, err_len, "restoring the D1 database failed: %s", sqlite3_errstr(rc));
+    }
+    end_operation(d);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
 static const pw_d1_backend_ops_t sqlite_ops = {
     .query = d1_query, .exec = d1_exec, .dump = d1_dump, .cancel = d1_cancel, .close = d1_close,
 };

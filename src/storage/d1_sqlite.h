@@ -17,4 +17,13 @@
  * or -1 with a message in err. */
 int pw_d1_sqlite_open(const char *dir, pw_d1_backend_t **out, char *err, size_t err_len);
 
+/* A cluster node's hooks (host/d1_cluster.h), for databases of this backend only. */
+/* A number that changes with every write (compare two readings to see whether one ran). */
+uint64_t pw_d1_sqlite_version(pw_d1_backend_t *d1);
+/* Appends the whole database (SQLite's file format) to out. Returns 0 or -ENOMEM. */
+int pw_d1_sqlite_image(pw_d1_backend_t *d1, pw_buf_t *out);
+/* Replaces the database with `image` (len 0: an empty one). Returns 0, or -1 with a message
+ * in err. */
+int pw_d1_sqlite_restore(pw_d1_backend_t *d1, pw_bytes_t image, char *err, size_t err_len);
+
 #endif

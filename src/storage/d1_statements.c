@@ -1,4 +1,4 @@
-/* d1_statements.c — decoding the statement list of a D1 binding call (host process; see
+/* d1_statements.c — decoding (and, for a cluster, encoding again) the statement list of a D1 binding call (host process; see
  * d1_statements.h). Every read is bounds-checked against the field; a statement's values are
  * walked once here to validate them, then again by the backend as it binds them.
  */
@@ -107,4 +107,22 @@ int pw_d1_statements_decode(pw_bytes_t field, pw_d1_statement_t *out, size_t max
         return -EBADMSG;
     *n = count;
     return 0;
+}
+
+static int put_u32(pw_buf_t *out, size_t v)
+{
+    uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+    return pw_buf_append(out, b, 4);
+}
+
+int pw_d1_statements_encode(const pw_d1_statement_t *statements, size_t n, pw_buf_t *out)
+{
+    int rc = put_u32(out, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const pw_d1_statement_t *s = &statements[i];
+        rc = put_u32(out, s->sql.len) < 0 || put_u32(out, s->n_params) < 0 ||
+             pw_buf_append(out, s->sql.base, s->sql.len) < 0 ||
+             pw_buf_append(out, s->params.base, s->params.len) < 0 ? -ENOMEM : 0;
+    }
+    return rc < 0 ? -ENOMEM : 0;
 }

@@ -49,6 +49,10 @@ size_t pw_d1_statements_count(pw_bytes_t field);
  * statements than max). */
 int pw_d1_statements_decode(pw_bytes_t field, pw_d1_statement_t *out, size_t max, size_t *n);
 
+/* Appends statements[0..n) to out in the field's format (what a cluster node forwards to the
+ * database's holder, host/d1_cluster.h). Returns 0 or -ENOMEM. */
+int pw_d1_statements_encode(const pw_d1_statement_t *statements, size_t n, pw_buf_t *out);
+
 /* Reads the next value of a decoded statement's params (advancing *params). Returns 0, or
  * -EBADMSG at the end. */
 int pw_d1_value_next(pw_bytes_t *params, pw_d1_value_t *out);

@@ -459,38 +459,7 @@ int pw_do_sqlite_take_commit(pw_do_store_t *store)
 
 int pw_do_sqlite_image(pw_do_store_t *store, pw_buf_t *out)
 {
-    store_t *s = (store_t *)store;
-    sqlite3_int64 size = 0;
-    unsigned char *image = sqlite3_serialize(s->db, "main", &size, 0);
-    if (!image)
-        return -ENOMEM;
-    int rc = pw_buf_append(out, image, (size_t)size);
-    sqlite3_free(image);
-    return rc;
-}
-
-/* A private database holding `image` (empty: an empty database). */
-static sqlite3 *image_db(pw_bytes_t image)
-{
-    sqlite3 *src = NULL;
-    if (sqlite3_open(":memory:", &src) != SQLITE_OK) {
-        sqlite3_close(src);
-        return NULL;
-    }
-    if (!image.len)
-        return src;
-    unsigned char *copy = sqlite3_malloc64(image.len);
-    if (!copy) {
-        sqlite3_close(src);
-        return NULL;
-    }
-    memcpy(copy, image.base, image.len);
-    if (sqlite3_deserialize(src, "main", copy, (sqlite3_int64)image.len, (sqlite3_int64)image.len,
-                            SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) != SQLITE_OK) {
-        sqlite3_close(src);
-        return NULL;
-    }
-    return src;
+    return pw_sqlite_image(((store_t *)store)->db, out);
 }
 
 int pw_do_sqlite_restore(pw_do_backend_t *backend, const char *id_hex, pw_bytes_t image, char *err,
@@ -503,13 +472,7 @@ int pw_do_sqlite_restore(pw_do_backend_t *backend, const char *id_hex, pw_bytes_
     if (s->txn_depth)
         exec(s, "ROLLBACK");
     s->txn_depth = 0;
-    sqlite3 *src = image_db(image);
-    sqlite3_backup *bk = src ? sqlite3_backup_init(s->db, "main", src, "main") : NULL;
-    int rc = bk ? sqlite3_backup_step(bk, -1) : SQLITE_NOMEM;
-    if (bk)
-        sqlite3_backup_finish(bk);
-    sqlite3_close(src);
-    if (rc != SQLITE_DONE || exec(s, kv_schema) < 0)
+    if (pw_sqlite_load_image(s->db, image) != SQLITE_DONE || exec(s, kv_schema) < 0)
         return snprintf(err, err_len, "restoring Durable Object %s failed: %s", id_hex,
                         sqlite3_errmsg(s->db)), -1;
     s->committed = 0;

@@ -1,7 +1,6 @@
 /* pg_do.h — Durable Objects' ownership and durability in PostgreSQL (host process, the pool's
  * loop): the statements behind host/do_cluster.h. An object is named "<service>/<class>/<id>".
- * A node holds an object while its row in pw_leases (kind 'do') names it and until_ms (the
- * server's clock) is ahead; the holder renews all its leases at once. The object's SQLite
+ * A node holds an object while it holds its lease (storage/pg_leases.h, kind "do"). Its SQLite
  * database lives in pw_do_state as a whole image, written only by the lease holder (the write
  * locks the lease row, so a takeover waits for it, then reads it).
  * Each call returns the job (pw_pg_cancel), or NULL when out of memory; cb gets the raw result
@@ -14,24 +13,17 @@
 
 typedef struct pw_pg_do pw_pg_do_t;
 
-pw_pg_do_t *pw_pg_do_open(pw_pg_pool_t *pool, const char *node_id, unsigned lease_ms);
+pw_pg_do_t *pw_pg_do_open(pw_pg_pool_t *pool, const char *node_id);
 void pw_pg_do_close(pw_pg_do_t *d);
 
-/* Takes the lease when it is free, expired or already this node's. One row: the holder's
- * node id, its internal address (NULL when unknown); no row: taken meanwhile, ask again. */
-pw_pg_job_t *pw_pg_do_acquire(pw_pg_do_t *d, const char *name, pw_pg_cb cb, void *arg);
 /* The stored state: no row (never written), or one row: image (bytea), alarm_ms (NULL: none). */
 pw_pg_job_t *pw_pg_do_load(pw_pg_do_t *d, const char *name, pw_pg_cb cb, void *arg);
 /* Stores the image and the alarm (0: none) if this node holds the lease: pw_pg_affected() is
  * 1, else 0 (lost). */
 pw_pg_job_t *pw_pg_do_save(pw_pg_do_t *d, const char *name, pw_bytes_t image, int64_t alarm_ms,
                            pw_pg_cb cb, void *arg);
-/* Every lease of this node, extended by the lease time. */
-pw_pg_job_t *pw_pg_do_renew(pw_pg_do_t *d, pw_pg_cb cb, void *arg);
 /* Objects with an alarm due within `ahead_ms` whose lease has expired (their node died):
  * rows of name. */
 pw_pg_job_t *pw_pg_do_orphan_alarms(pw_pg_do_t *d, int64_t ahead_ms, pw_pg_cb cb, void *arg);
-/* Gives up this node's leases (a clean stop): another node takes its objects at once. */
-pw_pg_job_t *pw_pg_do_release_all(pw_pg_do_t *d, pw_pg_cb cb, void *arg);
 
 #endif

@@ -10,6 +10,8 @@
  *                  "<service>/<class>/<id>") and until when (ms since the epoch, the server's clock)
  *   pw_do_state    each Durable Object's SQLite database (its whole image, shipped after every
  *                  committed transaction by the lease holder) and its alarm
+ *   pw_d1_state    each D1 database (named by its disk service) held by one node under a lease
+ *                  (kind 'd1'): its whole image, shipped after every write by the holder
  *   pw_wf_instances  Workflow instances: status, params, output or error, when to run next
  *                  (wake_ms), and the node running it (owner) until lease_ms (the server's clock)
  *   pw_wf_steps    each instance's completed steps (result) and sleeps and waits (wake_ms)
@@ -44,7 +46,9 @@ static const char *const steps[PW_PG_SCHEMA_VERSION] = {
     "CREATE TABLE pw_do_state (name text PRIMARY KEY, image bytea NOT NULL, version int8 NOT NULL,"
     "  alarm_ms int8);"
     "CREATE INDEX pw_do_state_alarm ON pw_do_state (alarm_ms) WHERE alarm_ms IS NOT NULL;",
-    /* 3 → 4: Workflows across nodes (storage/pg_workflow.c) */
+    /* 3 → 4: D1 databases across nodes (storage/pg_d1.c) */
+    "CREATE TABLE pw_d1_state (name text PRIMARY KEY, image bytea NOT NULL, version int8 NOT NULL);",
+    /* 4 → 5: Workflows across nodes (storage/pg_workflow.c) */
     "CREATE TABLE pw_wf_instances (workflow text NOT NULL, id text NOT NULL, params bytea NOT NULL,"
     "  status text NOT NULL, output bytea, error bytea, created_ms int8 NOT NULL,"
     "  updated_ms int8 NOT NULL, wake_ms int8, owner text, lease_ms int8 NOT NULL DEFAULT 0,"

@@ -108,3 +108,49 @@ pw_bytes_t pw_sqlite_column_bytes(sqlite3_stmt *st, int i)
     const void *p = sqlite3_column_blob(st, i);
     return (pw_bytes_t){ p ? p : (const uint8_t *)"", (size_t)sqlite3_column_bytes(st, i) };
 }
+
+int pw_sqlite_image(sqlite3 *db, pw_buf_t *out)
+{
+    sqlite3_int64 size = 0;
+    unsigned char *image = sqlite3_serialize(db, "main", &size, 0);
+    if (!image)
+        return -ENOMEM;
+    int rc = pw_buf_append(out, image, (size_t)size);
+    sqlite3_free(image);
+    return rc;
+}
+
+/* A private database holding `image` (empty: an empty database). */
+static sqlite3 *image_db(pw_bytes_t image)
+{
+    sqlite3 *src = NULL;
+    if (sqlite3_open(":memory:", &src) != SQLITE_OK) {
+        sqlite3_close(src);
+        return NULL;
+    }
+    if (!image.len)
+        return src;
+    unsigned char *copy = sqlite3_malloc64(image.len);
+    if (!copy) {
+        sqlite3_close(src);
+        return NULL;
+    }
+    memcpy(copy, image.base, image.len);
+    if (sqlite3_deserialize(src, "main", copy, (sqlite3_int64)image.len, (sqlite3_int64)image.len,
+                            SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE) != SQLITE_OK) {
+        sqlite3_close(src);
+        return NULL;
+    }
+    return src;
+}
+
+int pw_sqlite_load_image(sqlite3 *db, pw_bytes_t image)
+{
+    sqlite3 *src = image_db(image);
+    sqlite3_backup *bk = src ? sqlite3_backup_init(db, "main", src, "main") : NULL;
+    int rc = bk ? sqlite3_backup_step(bk, -1) : SQLITE_NOMEM;
+    if (bk)
+        sqlite3_backup_finish(bk);
+    sqlite3_close(src);
+    return rc;
+}

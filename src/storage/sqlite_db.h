@@ -36,4 +36,12 @@ void pw_sqlite_bind_bytes(sqlite3_stmt *st, int i, pw_bytes_t b);
 /* A column's bytes ("" for NULL). */
 pw_bytes_t pw_sqlite_column_bytes(sqlite3_stmt *st, int i);
 
+/* Whole databases as bytes, SQLite's file format (a cluster keeps them in PostgreSQL:
+ * host/do_cluster.h, host/d1_cluster.h). */
+/* Appends db's main database to out. Returns 0 or -ENOMEM. */
+int pw_sqlite_image(sqlite3 *db, pw_buf_t *out);
+/* Replaces db's main database with `image` (len 0: an empty one); no transaction may be open.
+ * Returns SQLITE_DONE, or SQLite's error code. */
+int pw_sqlite_load_image(sqlite3 *db, pw_bytes_t image);
+
 #endif

@@ -85,7 +85,13 @@ class Server:
                                      stderr=subprocess.STDOUT, cwd=config.parent,
                                      process_group=0 if own_group else None)
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except BaseException:
+                self.proc.kill()        # a server that never became ready is not left running
+                self.proc.wait()
+                self.log_file.close()
+                raise
 
     def wait_ready(self, timeout=20.0):
         deadline = time.monotonic() + timeout

@@ -3,7 +3,8 @@
  * (storage/d1_json: exact integers, reals that stay reals, invalid UTF-8, BLOBs), and the
  * SQLite backend in memory (storage/d1_sqlite: a batch is all or nothing, the statement
  * cache, refused statements, the time limit, exec's line numbers, the connection never left
- * in a transaction). */
+ * in a transaction; a cluster's hooks: statements encoded again as they came, the database as
+ * an image restored elsewhere, the version that says a write ran). */
 #include "unit.h"
 #include "storage/d1_json.h"
 #include "storage/d1_sqlite.h"
@@ -243,6 +244,51 @@ TEST(exec_counts_statements_and_names_the_failing_line)
     d1->ops->close(d1);
 }
 
+TEST(statements_encode_as_they_were_decoded)
+{
+    pw_buf_t b, again;
+    pw_buf_init(&b);
+    pw_buf_init(&again);
+    put_u32(&b, 2);
+    static const uint8_t params[] = { 'i', 7, 0, 0, 0, 0, 0, 0, 0, 't', 1, 0, 0, 0, 'x' };
+    put_statement(&b, "SELECT ?, ?", 2, params, sizeof params);
+    put_statement(&b, "SELECT 1", 0, "", 0);
+    pw_d1_statement_t st[2];
+    size_t n;
+    CHECK(pw_d1_statements_decode(bytes_of(&b), st, 2, &n) == 0 && n == 2);
+    CHECK(pw_d1_statements_encode(st, n, &again) == 0);
+    CHECK(again.len == b.len && memcmp(again.data, b.data, b.len) == 0);
+    pw_buf_free(&b);
+    pw_buf_free(&again);
+}
+
+TEST(an_image_restores_the_database_elsewhere_and_writes_bump_the_version)
+{
+    pw_d1_backend_t *a = open_memory(), *b = open_memory();
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    uint64_t v0 = pw_d1_sqlite_version(a);
+    CHECK(!exec_sql(a, "CREATE TABLE t (x); INSERT INTO t VALUES (41), (42);").error);
+    uint64_t v1 = pw_d1_sqlite_version(a);
+    CHECK(v1 != v0);
+    CHECK(!one(a, "SELECT count(*) FROM t").error && pw_d1_sqlite_version(a) == v1);    /* a read */
+    pw_buf_t image;
+    pw_buf_init(&image);
+    char err[256];
+    CHECK(pw_d1_sqlite_image(a, &image) == 0 && image.len > 0);
+    CHECK(!one(b, "CREATE TABLE old (y)").error);       /* replaced by the image */
+    CHECK(strstr(one(b, "SELECT count(*) FROM old").text, "[[0]]"));   /* cached, then stale */
+    CHECK(pw_d1_sqlite_restore(b, bytes_of(&image), err, sizeof err) == 0);
+    CHECK(strstr(one(b, "SELECT sum(x) FROM t").text, "[[83]]"));
+    CHECK(one(b, "SELECT count(*) FROM old").error);
+    CHECK(pw_d1_sqlite_restore(b, (pw_bytes_t){ NULL, 0 }, err, sizeof err) == 0);   /* empty */
+    CHECK(one(b, "SELECT count(*) FROM t").error);
+    pw_buf_free(&image);
+    a->ops->close(a);
+    b->ops->close(b);
+}
+
 int main(void)
 {
     RUN(statements_decode);
@@ -252,5 +298,7 @@ int main(void)
     RUN(refused_statements_leave_no_transaction_open);
     RUN(the_time_limit_stops_a_query);
     RUN(exec_counts_statements_and_names_the_failing_line);
+    RUN(statements_encode_as_they_were_decoded);
+    RUN(an_image_restores_the_database_elsewhere_and_writes_bump_the_version);
     return UNIT_DONE();
 }
