@@ -62,7 +62,7 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/host/kv_remote.c src/host/worker_call.c src/host/workflows.c \
                    src/host/binding_d1.c src/host/disk_dir.c src/storage/d1_sqlite.c \
                    src/storage/d1_json.c src/storage/d1_statements.c \
-                   src/storage/workflow.c src/storage/sqlite_db.c src/storage/kv.c src/storage/kv_disk.c \
+                   src/storage/workflow.c src/storage/workflow_sqlite.c src/storage/pg_workflow.c src/storage/sqlite_db.c src/storage/kv.c src/storage/kv_disk.c \
                    src/storage/kv_http.c src/storage/kv_http_backend.c src/http/fetch_policy.c \
                    src/wire/frame.c src/wire/rpc.c src/wire/header_lines.c \
                    src/host/binding_r2.c src/host/r2_json.c src/host/r2_stream.c src/storage/r2_rules.c \

@@ -309,6 +309,21 @@ def demo(cluster: Cluster) -> None:
         print(f"POST /note through {node.name}: {status} {body.decode()}")
     status, body = request(cluster.nginx.port, "GET", "/notes")
     print(f"GET /notes through nginx: {status} {body.decode()}")
+    welcome(cluster)
+
+
+def welcome(cluster: Cluster) -> None:
+    """A workflow started through the first node, its status read through the last."""
+    first, last = cluster.nodes[0], cluster.nodes[-1]
+    iid = json.loads(request(first.port, "POST", "/welcome?name=ada")[1])["id"]
+    deadline = time.monotonic() + 15
+    while True:
+        status = json.loads(request(last.port, "GET", f"/welcome?id={iid}")[1])
+        if status["status"] == "complete" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    print(f"workflow started through {first.name}, read through {last.name}: {status['status']} "
+          f"{json.dumps(status.get('output'))}")
 
 
 def main():

@@ -9,6 +9,8 @@
 # Its D1 database DB is the disk service "d1": in a cluster one node holds it at a time (a
 # lease in PostgreSQL), the others forward their statements to that node, and its image is
 # stored in PostgreSQL (table pw_d1_state) after every write, before the answer.
+# Its Workflow WELCOME keeps its instances in PostgreSQL (tables pw_wf_*): each runs on one
+# node at a time, and another node takes it over when that node dies.
 # `python3.11 cluster.py` starts PostgreSQL, three nodes and nginx in front of them.
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -31,6 +33,8 @@ const guestbook :Workerd.Worker = (
               (name = "NODE", fromEnvironment = "PYWORKERD_NODE"),
               (name = "COUNTER", durableObjectNamespace = "Counter"),
               (name = "DB", wrapped = (moduleName = "cloudflare-internal:d1-api",
-                                       innerBindings = [(name = "fetcher", service = "d1")]))],
+                                       innerBindings = [(name = "fetcher", service = "d1")])),
+              (name = "WELCOME", wrapped = (moduleName = "cloudflare-internal:workflows-api",
+                 innerBindings = [(name = "fetcher", service = (name = "main", entrypoint = "Welcome"))]))],
   pyworkerd = (queueConsumers = [(queue = "thanks", maxBatchTimeout = 0)]),
 );

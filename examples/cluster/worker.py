@@ -11,10 +11,36 @@
 # kept serving after another node took the object over would count from a stale number).
 # A D1 database: POST /note?text=T inserts a row through whichever node takes the request
 # (the node holding the database runs it), GET /notes lists them all.
+# A Workflow, Welcome: POST /welcome?name=N starts an instance through any node, GET
+# /welcome?id=I reads its status through any node; one node at a time runs it (a lease in
+# PostgreSQL) and its output names the node that ran each step.
 import datetime
 from urllib.parse import parse_qs, urlparse
 
-from workers import DurableObject, Response, WorkerEntrypoint
+from workers import DurableObject, Response, WorkerEntrypoint, WorkflowEntrypoint
+
+
+class Welcome(WorkflowEntrypoint):
+    async def run(self, event, step):
+        node = self.env.NODE or "?"
+
+        @step.do("greet")
+        async def greet():
+            return {"greeting": f"welcome, {event.payload['name']}", "by": node}
+
+        @step.do("note")
+        async def note():
+            await self.env.BOOK.put(f"welcomed:{event.payload['name']}", node)
+            return node
+
+        return {**(await greet()), "noted_by": await note()}
+
+
+async def welcome_answer(env, q, method, node):
+    if method == "POST":
+        instance = await env.WELCOME.create(params={"name": q["name"]})
+        return Response.json({"id": instance.id, "node": node})
+    return Response.json({**(await (await env.WELCOME.get(q["id"])).status()), "node": node})
 
 
 class Counter(DurableObject):
@@ -94,6 +120,8 @@ class Default(WorkerEntrypoint):
             return await counter_answer(self.env, url, q, request.method, node)
         if url.path in ("/note", "/notes"):
             return await notes_answer(self.env, q, request.method, node)
+        if url.path == "/welcome":
+            return await welcome_answer(self.env, q, request.method, node)
         if url.path == "/get":
             return Response.json({"value": await book.get(q["key"]), "node": node})
         if url.path == "/put" and request.method == "POST":

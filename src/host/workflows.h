@@ -5,7 +5,9 @@
  * host/binding_workflows.c's: they change the store and wake the engine. An instance runs as
  * a CALL of its class's `run` in its worker's pool; when it sleeps it is suspended (the call
  * returns) and called again when due, replaying its completed steps from storage
- * (storage/workflow.h). Instances left unfinished by a previous host resume at start.
+ * (storage/workflow_backend.h: SQLite, or PostgreSQL with --storage, where each instance runs
+ * on one node at a time under a lease and another node takes over the runs of a node that
+ * died). Instances left unfinished by a previous host resume at start.
  */
 #ifndef PW_WORKFLOWS_H
 #define PW_WORKFLOWS_H
@@ -17,7 +19,8 @@
 
 #include "config/config.h"
 #include "host/pool.h"
-#include "storage/workflow.h"
+#include "storage/pg_pool.h"
+#include "storage/workflow_backend.h"
 
 typedef struct pw_workflows pw_workflows_t;
 
@@ -30,17 +33,18 @@ typedef struct {
 typedef pw_pool_t *(*pw_workflows_lookup_cb)(void *arg, const char *service);
 
 /* The engine of every workflow binding in config; *out = NULL when there is none. Its store is
- * `dir`/workflows.sqlite3 (dir NULL: in memory). Unfinished instances are resumed once the
- * loop runs. Returns 0, or -1 with a message in err. */
+ * PostgreSQL on `pg` as node `node_id` when pg is not NULL, else `dir`/workflows.sqlite3 (dir
+ * NULL: in memory). Unfinished instances are resumed once the loop runs. Returns 0, or -1
+ * with a message in err. */
 int pw_workflows_create(uv_loop_t *loop, const pw_config_t *config, const char *dir,
-                        pw_workflows_lookup_cb lookup, void *lookup_arg, pw_workflows_t **out,
-                        char *err, size_t err_len);
+                        pw_pg_pool_t *pg, const char *node_id, pw_workflows_lookup_cb lookup,
+                        void *lookup_arg, pw_workflows_t **out, char *err, size_t err_len);
 void pw_workflows_free(pw_workflows_t *wf);
 
 /* The workflow bound as `name`, or NULL. */
 const pw_workflow_t *pw_workflows_find(const pw_workflows_t *wf, pw_bytes_t name);
 /* The instances' store, for binding calls to read and change. */
-pw_wf_store_t *pw_workflows_store(pw_workflows_t *wf);
+pw_wf_backend_t *pw_workflows_store(pw_workflows_t *wf);
 /* 1 when a run of instance `id` of `workflow` is in flight here. */
 int pw_workflows_running(pw_workflows_t *wf, pw_bytes_t workflow, pw_bytes_t id);
 /* The store changed (an instance created, resumed, sent an event...): runs what is due. */

@@ -6,12 +6,16 @@
  *                  Durable Objects and D1 between nodes by it)
  *   pw_queue       queue messages; visible_ms is when it may be taken (again)
  *   pw_cron_ticks  one row per (worker, schedule, tick) fired: the node that inserts it runs it
- *   pw_leases      what a node holds (a workflow instance; kind 'do': a Durable Object, named
+ *   pw_leases      what a node holds (kind 'do': a Durable Object, named
  *                  "<service>/<class>/<id>") and until when (ms since the epoch, the server's clock)
  *   pw_do_state    each Durable Object's SQLite database (its whole image, shipped after every
  *                  committed transaction by the lease holder) and its alarm
  *   pw_d1_state    each D1 database (named by its disk service) held by one node under a lease
  *                  (kind 'd1'): its whole image, shipped after every write by the holder
+ *   pw_wf_instances  Workflow instances: status, params, output or error, when to run next
+ *                  (wake_ms), and the node running it (owner) until lease_ms (the server's clock)
+ *   pw_wf_steps    each instance's completed steps (result) and sleeps and waits (wake_ms)
+ *   pw_wf_events   events sent to instances, until a wait_for_event takes them
  */
 #include "storage/pg_schema.h"
 
@@ -44,6 +48,20 @@ static const char *const steps[PW_PG_SCHEMA_VERSION] = {
     "CREATE INDEX pw_do_state_alarm ON pw_do_state (alarm_ms) WHERE alarm_ms IS NOT NULL;",
     /* 3 → 4: D1 databases across nodes (storage/pg_d1.c) */
     "CREATE TABLE pw_d1_state (name text PRIMARY KEY, image bytea NOT NULL, version int8 NOT NULL);",
+    /* 4 → 5: Workflows across nodes (storage/pg_workflow.c) */
+    "CREATE TABLE pw_wf_instances (workflow text NOT NULL, id text NOT NULL, params bytea NOT NULL,"
+    "  status text NOT NULL, output bytea, error bytea, created_ms int8 NOT NULL,"
+    "  updated_ms int8 NOT NULL, wake_ms int8, owner text, lease_ms int8 NOT NULL DEFAULT 0,"
+    "  PRIMARY KEY (workflow, id));"
+    "CREATE INDEX pw_wf_instances_wake ON pw_wf_instances (wake_ms) WHERE wake_ms IS NOT NULL;"
+    "CREATE INDEX pw_wf_instances_owner ON pw_wf_instances (owner) WHERE owner IS NOT NULL;"
+    "CREATE INDEX pw_wf_instances_orphan ON pw_wf_instances (lease_ms) WHERE wake_ms IS NULL"
+    "  AND status IN ('queued', 'running');"
+    "CREATE TABLE pw_wf_steps (workflow text NOT NULL, instance text NOT NULL, name bytea NOT NULL,"
+    "  result bytea, wake_ms int8, PRIMARY KEY (workflow, instance, name));"
+    "CREATE TABLE pw_wf_events (seq bigserial PRIMARY KEY, workflow text NOT NULL,"
+    "  instance text NOT NULL, type bytea NOT NULL, payload bytea, sent_ms int8 NOT NULL);"
+    "CREATE INDEX pw_wf_events_instance ON pw_wf_events (workflow, instance, type, seq);",
 };
 
 void pw_pg_url_redact(const char *url, char *out, size_t len)

@@ -12,7 +12,7 @@
 #include <stddef.h>
 
 /* The version this binary creates. */
-#define PW_PG_SCHEMA_VERSION 4
+#define PW_PG_SCHEMA_VERSION 5
 
 /* Connects to `url`, brings the schema to PW_PG_SCHEMA_VERSION and disconnects. Returns the
  * version it found before (0: a new database), or -1 with a message in err. */

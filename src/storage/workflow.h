@@ -1,8 +1,8 @@
 /* workflow.h — durable state of Workflow instances in SQLite (host process): one row per
  * instance (its params, status, output or error, and when the engine should run it next) and
- * one row per completed step (its JSON result, or for a sleep the time it ends). The engine
- * (host/workflows.c) is the only user; every call is short and synchronous, on the loop
- * thread. A write is committed when the call returns 0, so it survives kill -9 of the host.
+ * one row per completed step (its JSON result, or for a sleep the time it ends). The SQLite
+ * backend of Workflows (storage/workflow_sqlite.c) is the only user; every call is short and
+ * synchronous, on the loop thread. A write is committed when the call returns 0, so it survives kill -9 of the host.
  * Errors are negative errno-style values; pw_wf_store_error() says more.
  */
 #ifndef PW_WORKFLOW_STORE_H

@@ -132,7 +132,7 @@ def test_nodes_register_and_heartbeat(cluster):
     first = c.pg.psql("SELECT max(heartbeat_at) FROM pw_nodes", db)
     time.sleep(2.5)
     assert c.pg.psql("SELECT max(heartbeat_at) FROM pw_nodes", db) > first
-    assert c.pg.psql("SELECT version FROM pw_schema", db) == "4"
+    assert c.pg.psql("SELECT version FROM pw_schema", db) == "5"
 
 
 def test_threads_run_kv_on_the_main_loop(tmp_path, pg_url):
@@ -165,7 +165,7 @@ def test_a_newer_schema_is_refused(tmp_path, postgres, pg_url):
     postgres.psql("CREATE TABLE pw_schema (version int4 NOT NULL); INSERT INTO pw_schema VALUES (99)", db)
     r = run_pyworkerd("serve", kv_config(tmp_path), "-s", f"http=127.0.0.1:{free_port()}", "--storage", pg_url)
     assert r.returncode == 1
-    assert "the database's pyworkerd schema is version 99, newer than this pyworkerd's (4)" in r.stderr
+    assert "the database's pyworkerd schema is version 99, newer than this pyworkerd's (5)" in r.stderr
 
 
 def test_nodes_starting_together_migrate_once(tmp_path, pg_url, postgres):
@@ -184,7 +184,7 @@ def test_nodes_starting_together_migrate_once(tmp_path, pg_url, postgres):
                 pass
             time.sleep(0.1)
         assert postgres.psql("SELECT count(*) FROM pw_nodes", db) == "3"
-        assert postgres.psql("SELECT version FROM pw_schema", db) == "4"
+        assert postgres.psql("SELECT version FROM pw_schema", db) == "5"
     finally:
         for p in procs:
             harness.stop_pid(p)
@@ -255,6 +255,8 @@ def test_example_cluster_script_runs_and_stops_everything():
     assert out.count('"guests": ["guest-of-node1", "guest-of-node2", "guest-of-node3"]') == 3
     assert ("thank-you notes (queue consumed by any node): 3 "
             "['guest-of-node1', 'guest-of-node2', 'guest-of-node3']") in out
+    assert ('workflow started through node1, read through node3: complete {"greeting": "welcome, ada", '
+            '"by": "node') in out
     assert "stopped: nodes, nginx and PostgreSQL (by PID)" in out
     pids = [int(w) for line in out.splitlines() if line.startswith("PostgreSQL ")
             for w in [line.split("(pid ")[1].split(")")[0]]]

@@ -2,7 +2,8 @@
 a `wrapped` workflows binding and reads their status over HTTP. Steps count their runs in KV
 (the isolate's /tmp is not durable), so the tests see that completed steps never run twice:
 across a durable sleep, and across kill -9 of pyworkerd and a restart. Also: retries,
-NonRetryableError, errored status, pause/resume/terminate, bad configs, examples/workflows."""
+NonRetryableError, errored status, pause/resume/terminate, bad configs, examples/workflows.
+The tests taking app_any run on each store: SQLite, and PostgreSQL (--storage)."""
 
 import json
 import signal
@@ -13,7 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from conftest import BIN, REPO, Server
+from conftest import BIN, REPO, Server, assert_no_sanitizer_report
 
 CONFIG = """\
 using Workerd = import "/workerd/workerd.capnp";
@@ -143,6 +144,14 @@ def app(tmp_path):
     yield start
     for s in servers:
         s.stop()
+        assert_no_sanitizer_report(s.log())
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def app_any(request, app):
+    """app, on each store in turn: SQLite, and PostgreSQL (--storage; conftest's postgres)."""
+    storage = ("--storage", request.getfixturevalue("pg_url")) if request.param == "postgres" else ()
+    return lambda *args: app(*storage, *args)
 
 
 def get_json(server, path):
@@ -172,7 +181,8 @@ def count(server, iid, step):
     return get_json(server, f"/count?key={iid}:{step}")[1]
 
 
-def test_instance_completes_with_output(app):
+def test_instance_completes_with_output(app_any):
+    app = app_any
     s = app()
     iid = create(s, {"n": 41})
     body = wait_status(s, iid, "complete")
@@ -181,7 +191,8 @@ def test_instance_completes_with_output(app):
     assert count(s, iid, "first") == 1 and count(s, iid, "second") == 1
 
 
-def test_create_with_own_id_dict_form_and_duplicate(app):
+def test_create_with_own_id_dict_form_and_duplicate(app_any):
+    app = app_any
     s = app()
     assert create(s, {"n": 1}, id="order-7", dict="1") == "order-7"
     assert wait_status(s, "order-7", "complete")["output"]["second"] == 2
@@ -193,7 +204,8 @@ def test_create_with_own_id_dict_form_and_duplicate(app):
     assert status == 500 and body["exception"] == "TypeError"
 
 
-def test_durable_sleep_suspends_then_resumes_without_rerunning_steps(app):
+def test_durable_sleep_suspends_then_resumes_without_rerunning_steps(app_any):
+    app = app_any
     s = app()
     iid = create(s, {"sleep": "1 second"})
     wait_status(s, iid, "waiting", timeout=2)
@@ -222,7 +234,8 @@ def test_kill_9_mid_workflow_then_restart_completes_without_rerunning_steps(app)
     assert count(s2, iid, "second") == 1
 
 
-def test_sleeping_instance_survives_restart(app):
+def test_sleeping_instance_survives_restart(app_any):
+    app = app_any
     s = app()
     iid = create(s, {"sleep": 600})
     wait_status(s, iid, "waiting", timeout=2)
@@ -232,7 +245,8 @@ def test_sleeping_instance_survives_restart(app):
     assert count(s2, iid, "first") == 1
 
 
-def test_failing_step_retries_then_errors(app):
+def test_failing_step_retries_then_errors(app_any):
+    app = app_any
     s = app()
     iid = create(s, {"fail": "retry"})
     body = wait_status(s, iid, "errored")
@@ -255,7 +269,8 @@ def wait_status_through_crashes(server, iid, want, timeout=12.0):
         time.sleep(0.05)
 
 
-def test_run_is_retried_after_its_isolate_dies(app):
+def test_run_is_retried_after_its_isolate_dies(app_any):
+    app = app_any
     """An isolate that dies mid-run (here os.abort() in a step) does not end the instance: the
     run starts again, its finished steps are not run again."""
     s = app()
@@ -267,7 +282,8 @@ def test_run_is_retried_after_its_isolate_dies(app):
     assert "its isolate died during the run" in s.log()
 
 
-def test_a_run_that_keeps_killing_its_isolate_errors(app):
+def test_a_run_that_keeps_killing_its_isolate_errors(app_any):
+    app = app_any
     s = app()
     iid = create(s, {"crash": 100})
     body = wait_status_through_crashes(s, iid, "errored")
@@ -275,7 +291,8 @@ def test_a_run_that_keeps_killing_its_isolate_errors(app):
     assert count(s, iid, "crashy") == 4     # the first run and 3 retries
 
 
-def test_non_retryable_error_stops_retries(app):
+def test_non_retryable_error_stops_retries(app_any):
+    app = app_any
     s = app()
     iid = create(s, {"fail": "fatal"})
     body = wait_status(s, iid, "errored")
@@ -283,7 +300,8 @@ def test_non_retryable_error_stops_retries(app):
     assert count(s, iid, "flaky") == 1
 
 
-def test_pause_resume_terminate_and_restart(app):
+def test_pause_resume_terminate_and_restart(app_any):
+    app = app_any
     s = app()
     iid = create(s, {"sleep": 300})
     wait_status(s, iid, "waiting", timeout=2)
@@ -300,7 +318,8 @@ def test_pause_resume_terminate_and_restart(app):
     assert count(s, iid, "first") == 2 and count(s, iid, "second") == 2
 
 
-def test_wait_for_event_resumes_on_send_event_and_times_out(app):
+def test_wait_for_event_resumes_on_send_event_and_times_out(app_any):
+    app = app_any
     s = app()
     iid = create(s, {"wait": "10 seconds"})
     wait_status(s, iid, "waiting", timeout=2)
