@@ -1,7 +1,7 @@
 /* pq_lazy.c — libpq's functions that pyworkerd calls, loading libpq.so.5 at the first one
  * (host process; base/lazy_lib.h says why): only a host given --storage postgresql://...
  * maps libpq and the LDAP, Kerberos, SASL and GSSAPI libraries it needs. The binary does not
- * link libpq; these definitions are the ones pg_pool.c and pg_schema.c call. Only functions
+ * link libpq; these definitions are the ones pg_pool.c, pg_schema.c and pg_leases.c call. Only functions
  * listed here may be called: a new one is a link error until it is added.
  */
 #include <libpq-fe.h>
@@ -13,6 +13,9 @@ static char not_loaded[] = "libpq.so.5 cannot be loaded\n";
 
 PW_LAZY_FN(pq, PGconn *, PQconnectStart, (const char *info), (info), NULL)
 PW_LAZY_FN(pq, PGconn *, PQconnectdb, (const char *info), (info), NULL)
+PW_LAZY_FN(pq, PGconn *, PQconnectdbParams,
+           (const char *const *keys, const char *const *values, int expand_dbname),
+           (keys, values, expand_dbname), NULL)
 PW_LAZY_FN(pq, PostgresPollingStatusType, PQconnectPoll, (PGconn *c), (c), PGRES_POLLING_FAILED)
 PW_LAZY_FN(pq, ConnStatusType, PQstatus, (const PGconn *c), (c), CONNECTION_BAD)
 PW_LAZY_FN(pq, char *, PQerrorMessage, (const PGconn *c), (c), not_loaded)
@@ -22,6 +25,10 @@ PW_LAZY_FN(pq, PQnoticeProcessor, PQsetNoticeProcessor, (PGconn *c, PQnoticeProc
            (c, p, a), NULL)
 PW_LAZY_VOID_FN(pq, PQfinish, (PGconn *c), (c))
 PW_LAZY_FN(pq, PGresult *, PQexec, (PGconn *c, const char *q), (c, q), NULL)
+PW_LAZY_FN(pq, PGresult *, PQexecParams,
+           (PGconn *c, const char *q, int n, const Oid *types, const char *const *values,
+            const int *lengths, const int *formats, int result_format),
+           (c, q, n, types, values, lengths, formats, result_format), NULL)
 PW_LAZY_FN(pq, int, PQsendPrepare,
            (PGconn *c, const char *name, const char *q, int n, const Oid *types),
            (c, name, q, n, types), 0)
