@@ -119,6 +119,8 @@ class WebSocket:
         self._peer: WebSocket | None = None     # the other end of a pair, in this isolate
         self._wire: int | None = None           # its id on the wire
         self._inbox: list[Event | tuple[str | bytes, int]] = []    # before accept()
+        self._held: deque[Any] = deque()        # events waiting for a listener that runs
+        self._delivering = False
         self._unacked = 0
         self._taken = 0                         # received bytes not yet acknowledged
         self._backlog: deque[Any] = deque()     # sends waiting for the window
@@ -155,10 +157,7 @@ class WebSocket:
             self._ack(0, True)   # the host holds a new socket's messages until then
         inbox, self._inbox = self._inbox, []
         for item in inbox:
-            if type(item) is tuple:
-                self._deliver_message(*item)
-            else:
-                self._dispatch(item)
+            self._deliver_in_order((self._deliver_message, *item) if type(item) is tuple else (self._dispatch, item))
 
     def send(self, message: str | bytes | bytearray | memoryview) -> None:
         """Send a text (str) or binary (bytes-like) message of at most 1 MiB."""
@@ -252,7 +251,21 @@ class WebSocket:
         if not self._accepted:
             self._inbox.append((data, size))
             return
-        self._deliver_message(data, size)
+        self._deliver_in_order((self._deliver_message, data, size))
+
+    def _deliver_in_order(self, item: tuple) -> None:
+        """This end's events run one at a time, in order: a sync listener that turns the
+        loop (run_sync) while the next message arrives sees it after it returns, not inside."""
+        self._held.append(item)
+        if self._delivering:
+            return
+        self._delivering = True
+        try:
+            while self._held:
+                deliver, *args = self._held.popleft()
+                deliver(*args)
+        finally:
+            self._delivering = False
 
     def _deliver_message(self, data: str | bytes, size: int) -> None:
         tasks = self._dispatch(MessageEvent(data))
@@ -291,7 +304,7 @@ class WebSocket:
         if not self._accepted:
             self._inbox.append(event)
             return
-        self._deliver_close(event)
+        self._deliver_in_order((self._deliver_close, event))
 
     def _deliver_close(self, event: CloseEvent) -> None:
         if event.code == 1006:

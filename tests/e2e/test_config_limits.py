@@ -48,7 +48,8 @@ def big_config(tmp_path: Path) -> Path:
 
 
 def test_a_3_mib_binding_and_a_3_mib_data_module_reach_the_worker(serve, tmp_path):
-    server = serve(big_config(tmp_path))
+    server = serve(big_config(tmp_path), wait=False)
+    server.wait_ready(timeout=90)   # capnp's JSON of 6 MiB of bytes: ~5 s of its CPU, far more when loaded
     status, _, body = server.get("/", timeout=30)
     assert status == 200, (body, server.log())
     assert body.decode() == f"{3 * 1024 * 1024} {3 * 1024 * 1024} end"

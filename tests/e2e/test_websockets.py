@@ -465,6 +465,28 @@ def test_sync_listener_waiting_on_a_binding_call_with_run_sync_gets_its_answer(t
         server.stop()
 
 
+def test_a_sync_listener_in_run_sync_sees_the_next_message_after_it_returns(tmp_path):
+    """Messages that arrive one by one while a sync listener waits in run_sync are held for
+    this socket and delivered in order once it returns (they once ran nested inside it, and
+    the innermost answered first: CI saw sub:m4 before sub:m0)."""
+    slow = RUN_SYNC_WORKER.replace('            return Response("sub:"',
+                                   '            await asyncio.sleep(0.1)\n            return Response("sub:"')
+    assert slow != RUN_SYNC_WORKER
+    config = write_worker(tmp_path / "w", {"worker.py": "import asyncio\n" + slow}, date="2025-09-01",
+                          bindings='(name = "SELF", service = "main")')
+    server = Server(config, tmp=tmp_path)
+    try:
+        c = WSClient(server.port, "/", timeout=10.0)
+        for i in range(5):            # separate reads: each arrives while the one before waits
+            c.send_text(f"m{i}")
+            time.sleep(0.02)
+        assert [c.recv() for _ in range(5)] == [(TEXT, f"sub:m{i}") for i in range(5)]
+        c.close()
+        assert c.recv()[0] == CLOSE
+    finally:
+        server.stop()
+
+
 # ---------------------------------------------------------------- flow control
 
 
