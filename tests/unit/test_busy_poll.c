@@ -49,6 +49,23 @@ static uint64_t wait_for_late_byte(pw_busy_poll_t *bp, int sv[2], unsigned delay
     return used;
 }
 
+/* The least CPU time of three 30 ms waits, each from the state `warm` and `busy`: a wait that
+ * sleeps shows next to nothing in at least one of them (on a shared VM, time the hypervisor
+ * took from the vCPU can be counted to the thread: CI once saw > 0.5 ms for a sleep), while a
+ * wait that polls its window shows it in every one. */
+static uint64_t least_cpu_of_three_waits(pw_busy_poll_t *bp, int sv[2], int warm, double busy)
+{
+    uint64_t least = UINT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        bp->warm = warm;
+        bp->busy = busy;
+        uint64_t used = wait_for_late_byte(bp, sv, 30);
+        if (used < least)
+            least = used;
+    }
+    return least;
+}
+
 /* A socketpair, and a wait state for its sv[0] end that is `warm` and `busy` as given. */
 static void open_pair(int sv[2], pw_busy_poll_t *bp, int warm, double busy)
 {
@@ -81,8 +98,7 @@ TEST(a_cold_wait_sleeps_and_a_long_one_stays_cold)
     int sv[2];
     pw_busy_poll_t bp;
     open_pair(sv, &bp, 0, 0);
-    uint64_t used = wait_for_late_byte(&bp, sv, 30);
-    CHECK(used < WINDOW_NS / 4);
+    CHECK(least_cpu_of_three_waits(&bp, sv, 0, 0) < WINDOW_NS / 4);
     CHECK(bp.warm == 0);
     close_pair(sv);
 }
@@ -106,8 +122,7 @@ TEST(an_isolate_with_slack_never_polls)
     pw_busy_poll_t bp;
     open_pair(sv, &bp, 1, 0.4);
     CHECK(!pw_busy_poll_will_poll(&bp));
-    uint64_t used = wait_for_late_byte(&bp, sv, 30);
-    CHECK(used < WINDOW_NS / 4);
+    CHECK(least_cpu_of_three_waits(&bp, sv, 1, 0.4) < WINDOW_NS / 4);
     close_pair(sv);
 }
 
