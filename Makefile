@@ -71,7 +71,8 @@ FUZZ_RPC_SRCS   := src/base/buf.c src/base/log.c src/base/fd.c src/host/port.c s
                    src/host/binding_queue.c src/host/queues.c src/host/queue_answer.c \
                    src/storage/queue_sqlite.c \
                    src/host/binding_disk.c src/http/static_answer.c src/http/static_dir.c \
-                   src/http/static_assets.c src/http/assets_rules.c \
+                   src/http/static_assets.c src/http/assets_rules.c src/http/assets_files.c \
+                   src/http/assets_redirects.c src/http/assets_headers.c src/http/url_pattern.c \
                    src/http/static_path.c src/http/byte_range.c src/http/mime_types.c \
                    src/http/http_date.c src/base/err.c \
                    src/host/binding_do.c src/host/do_objects.c src/host/do_alarm.c src/host/do_id.c \

@@ -252,7 +252,8 @@ static int start_workers(host_t *host)
     pw_rpc_options_t rpc_opts = { .persist_dir = host->cli->persist_dir, .lookup = lookup_pool,
                                   .do_idle_timeout_ms = (unsigned)(host->cli->do_idle_timeout_s * 1000),
                                   .lookup_arg = host, .pg = pw_cluster_pool(host->cluster),
-                                  .cluster = host->cluster ? &host->node : NULL };
+                                  .cluster = host->cluster ? &host->node : NULL,
+                                  .watch = host->cli->watch };
     if (pw_rpc_host_create(host->loop, host->config, &rpc_opts, &host->rpc) < 0)
         return -1;
     pw_rpc_set_fetch_timeout(host->rpc, (unsigned)(host->cli->fetch_timeout_s * 1000));
@@ -283,7 +284,7 @@ static int serve_disk(host_t *host, size_t i, pw_listener_spec_t *spec)
     char err[PATH_MAX + 256];
     if (!svc || svc->kind != PW_SERVICE_DISK)
         return 0;
-    if (pw_static_dir_open_service(svc, &host->socket_dirs[i], err, sizeof err) < 0) {
+    if (pw_static_dir_open_service(svc, host->cli->watch, &host->socket_dirs[i], err, sizeof err) < 0) {
         fprintf(stderr, "socket %s: %s\n", spec->socket_name, err);
         return -1;
     }

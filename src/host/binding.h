@@ -50,6 +50,8 @@ typedef struct {
     pw_pg_pool_t *pg;           /* --storage postgresql://...: the kinds' state is there (host/
                                  * cluster.h); NULL: SQLite files. The main loop's only. */
     const pw_cluster_info_t *cluster;   /* with pg: this node */
+    int watch;                  /* --watch: files a kind read at its start are read again when
+                                 * they change (an assets directory's _redirects, _headers) */
 } pw_binding_env_t;
 
 /* One binding call, as a handler sees it. */

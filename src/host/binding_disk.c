@@ -59,10 +59,10 @@ static void disk_close(void *state)
 }
 
 /* Opens the directory of the disk service binding b names, unless open already. */
-static int open_target(disk_host_t *h, const pw_config_t *config, const pw_binding_t *b,
+static int open_target(disk_host_t *h, const pw_binding_env_t *env, const pw_binding_t *b,
                        const char *worker, char *err, size_t err_len)
 {
-    const pw_service_t *t = pw_config_service(config, b->value);
+    const pw_service_t *t = pw_config_service(env->config, b->value);
     if (!t || dir_of(h, t->name))
         return 0;
     disk_dir_t *grown = realloc(h->dirs, (h->n + 1) * sizeof *grown);
@@ -71,7 +71,7 @@ static int open_target(disk_host_t *h, const pw_config_t *config, const pw_bindi
     h->dirs = grown;
     h->dirs[h->n] = (disk_dir_t){ .service = t->name };
     char why[2048];
-    if (pw_static_dir_open_service(t, &h->dirs[h->n].dir, why, sizeof why) < 0) {
+    if (pw_static_dir_open_service(t, env->watch, &h->dirs[h->n].dir, why, sizeof why) < 0) {
         snprintf(err, err_len, "service %s: binding \"%s\": %s", worker, b->name, why);
         return -1;
     }
@@ -89,7 +89,7 @@ static int disk_open(const pw_binding_env_t *env, void **state, char *err, size_
         const pw_service_t *s = &env->config->services[i];
         for (size_t j = 0; s->kind == PW_SERVICE_WORKER && j < s->worker.n_bindings; j++) {
             const pw_binding_t *b = &s->worker.bindings[j];
-            if (b->kind == PW_BINDING_DISK && open_target(h, env->config, b, s->name, err, err_len) < 0)
+            if (b->kind == PW_BINDING_DISK && open_target(h, env, b, s->name, err, err_len) < 0)
                 return -1;
         }
     }
@@ -153,6 +153,7 @@ static cJSON *read_request(pw_bytes_t payload, pw_static_request_t *r)
         return NULL;
     }
     r->method = method;
+    r->host = pw_static_url_host((const char *)url.base, url.len);
     r->path = (pw_bytes_t){ (const uint8_t *)path, path_len };
     r->query = pw_static_url_query((const char *)url.base, url.len);
     r->body = (pw_bytes_t){ nl + 1, payload.len - (size_t)(nl + 1 - payload.base) };
@@ -164,11 +165,11 @@ static cJSON *read_request(pw_bytes_t payload, pw_static_request_t *r)
  * for a worker calling its disk service). */
 static int header_lines(const pw_static_answer_t *a, pw_buf_t *out)
 {
-    pw_static_header_t h[PW_STATIC_MAX_HEADERS];
-    size_t n = pw_static_answer_headers(a, h);
+    pw_static_header_t h;
+    size_t cursor = 0;
     int rc = 0;
-    for (size_t i = 0; i < n && rc == 0; i++)
-        rc = pw_buf_printf(out, "%s\n%s\n", h[i].name, h[i].value);
+    while (rc == 0 && pw_static_answer_header(a, &cursor, &h))
+        rc = pw_buf_printf(out, "%s\n%s\n", h.name, h.value);
     if (rc == 0 && a->status != 204 && a->status != 304)
         rc = pw_buf_printf(out, "content-length\n%" PRIu64 "\n", a->length);
     return rc;

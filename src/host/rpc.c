@@ -121,7 +121,8 @@ int pw_rpc_host_create(uv_loop_t *loop, const pw_config_t *config, const pw_rpc_
     host->env = (pw_binding_env_t){ .loop = loop, .config = config, .persist_dir = opts->persist_dir,
                                     .lookup = opts->lookup, .lookup_arg = opts->lookup_arg,
                                     .do_idle_timeout_ms = opts->do_idle_timeout_ms,
-                                    .pg = opts->pg, .cluster = opts->cluster };
+                                    .pg = opts->pg, .cluster = opts->cluster,
+                                    .watch = opts->watch };
     host->owner = opts->owner;
     if (opts->owner)
         host->forward = (pw_rpc_forward_t){ .owner = opts->owner_mailbox, .home = opts->mailbox,

@@ -36,6 +36,7 @@ typedef struct {
     unsigned do_idle_timeout_ms;    /* --durable-object-idle-timeout; 0: the default */
     pw_pg_pool_t *pg;           /* --storage: PostgreSQL (main loop only); NULL: SQLite */
     const pw_cluster_info_t *cluster;   /* with pg: this node */
+    int watch;                  /* --watch (pw_binding_env_t's) */
 } pw_rpc_options_t;
 
 /* Opens every binding kind's host-wide state (KV stores, the Workflows engine...). */

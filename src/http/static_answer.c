@@ -32,7 +32,11 @@ const char *pw_static_reason(int status)
     case 200: return "OK";
     case 204: return "No Content";
     case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
     case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 304: return "Not Modified";
     case 403: return "Forbidden";
     case 404: return "Not Found";
@@ -216,6 +220,18 @@ static void answer_read(const pw_static_dir_t *dir, const pw_static_request_t *r
 
 /* ---- assets (static_assets.h) ---- */
 
+/* A redirect to location (sent as it is), with status. */
+static void answer_location(pw_static_answer_t *a, int status, const char *location)
+{
+    if (!(a->location = strdup(location))) {
+        fail(a, 500);
+        return;
+    }
+    a->status = status;
+    a->no_body = 1;
+}
+
+/* html_handling's 307 to dest (decoded): percent-encoded, the query kept. */
 static void answer_redirect(pw_static_answer_t *a, const char *dest, pw_bytes_t query)
 {
     size_t room = strlen(dest) * 3 + query.len + 4;
@@ -233,28 +249,43 @@ static void answer_redirect(pw_static_answer_t *a, const char *dest, pw_bytes_t 
 static void answer_asset(const pw_static_dir_t *dir, const pw_static_request_t *req,
                          pw_static_answer_t *a)
 {
-    pw_assets_intent_t intent;
+    pw_static_route_t route;
     struct stat st;
-    pw_static_assets_intent(dir, req->path, &intent);
-    if (intent.action == PW_ASSETS_REDIRECT) {
-        answer_redirect(a, intent.path, req->query);
+    pw_static_assets_route(dir, req->path, req->query, &route);
+    pw_assets_intent_t *intent = &route.intent;
+    if (route.rule_status && route.rule_status != 200) {
+        answer_location(a, route.rule_status, route.location);
         return;
     }
-    int fd = intent.action == PW_ASSETS_SERVE ? pw_static_dir_open_file(dir, intent.path + 1) : -ENOENT;
+    if (intent->action == PW_ASSETS_REDIRECT) {
+        answer_redirect(a, intent->path, req->query);
+        return;
+    }
+    int fd = intent->action == PW_ASSETS_SERVE ? pw_static_dir_open_file(dir, intent->path + 1) : -ENOENT;
     if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
         if (fd >= 0)
             close(fd);
         fail(a, 404);
         return;
     }
-    if (intent.status == 404) {             /* a 404 page: no 304, no range */
+    if (intent->status == 404) {            /* a 404 page: no 304, no range */
         pw_static_request_t plain = { .method = req->method };
-        answer_file(&plain, a, fd, &st, intent.path);
+        answer_file(&plain, a, fd, &st, intent->path);
         a->status = 404;
         a->accept_ranges = 0;
         return;
     }
-    answer_file(req, a, fd, &st, intent.path);
+    answer_file(req, a, fd, &st, intent->path);
+}
+
+/* _headers' rules for this request, kept with the answer (assets_headers.h). */
+static void edit_headers(const pw_static_dir_t *dir, const pw_static_request_t *req,
+                         pw_static_answer_t *a)
+{
+    const pw_header_rules_t *rules = pw_assets_files_headers(pw_static_dir_rules_files(dir));
+    if (rules && pw_header_rules_apply(rules, (const char *)req->host.base, req->host.len,
+                                       (const char *)req->path.base, req->path.len, &a->edits) < 0)
+        fail(a, 500);
 }
 
 /* ---- writes ---- */
@@ -315,6 +346,8 @@ void pw_static_answer(const pw_static_dir_t *dir, const pw_static_request_t *req
     } else {
         fail(out, 501);
     }
+    if (pw_static_dir_assets(dir))
+        edit_headers(dir, req, out);
 }
 
 void pw_static_answer_free(pw_static_answer_t *a)
@@ -325,10 +358,11 @@ void pw_static_answer_free(pw_static_answer_t *a)
     free(a->location);
     a->location = NULL;
     pw_buf_free(&a->text);
+    pw_header_edits_free(&a->edits);
 }
 
-size_t pw_static_answer_headers(const pw_static_answer_t *a,
-                                pw_static_header_t out[PW_STATIC_MAX_HEADERS])
+/* The answer's own headers (before _headers' edits). */
+static size_t own_headers(const pw_static_answer_t *a, pw_static_header_t out[PW_STATIC_OWN_HEADERS])
 {
     size_t n = 0;
     if (a->content_type && a->status != 304)
@@ -346,4 +380,29 @@ size_t pw_static_answer_headers(const pw_static_answer_t *a,
     if (a->location)
         out[n++] = (pw_static_header_t){ "location", a->location };
     return n;
+}
+
+/* Headers a _headers file may not set: the framing is the server's. */
+static int framing(const char *name)
+{
+    return !strcmp(name, "content-length") || !strcmp(name, "transfer-encoding") ||
+           !strcmp(name, "connection");
+}
+
+int pw_static_answer_header(const pw_static_answer_t *a, size_t *cursor, pw_static_header_t *h)
+{
+    pw_static_header_t own[PW_STATIC_OWN_HEADERS];
+    size_t n = own_headers(a, own);
+    while (*cursor < n + a->edits.n_set) {
+        size_t i = (*cursor)++;
+        if (i < n && !pw_header_edits_drops(&a->edits, own[i].name)) {
+            *h = own[i];
+            return 1;
+        }
+        if (i >= n && !framing(a->edits.set[i - n].name)) {
+            *h = (pw_static_header_t){ a->edits.set[i - n].name, a->edits.set[i - n].value };
+            return 1;
+        }
+    }
+    return 0;
 }

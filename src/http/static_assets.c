@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int pw_static_dir_open_service(const pw_service_t *svc, pw_static_dir_t **out, char *err,
-                               size_t err_len)
+int pw_static_dir_open_service(const pw_service_t *svc, int recheck, pw_static_dir_t **out,
+                               char *err, size_t err_len)
 {
     if (pw_static_dir_open(svc->name, svc->disk_path, svc->disk_writable, svc->disk_allow_dotfiles,
                            out, err, err_len) < 0)
@@ -24,18 +24,23 @@ int pw_static_dir_open_service(const pw_service_t *svc, pw_static_dir_t **out, c
         return 0;
     int rc = pw_static_dir_set_assets(*out, svc->assets_html_handling, svc->assets_not_found_handling,
                                       svc->assets_worker_first, svc->n_assets_worker_first);
-    if (rc == 0)
+    if (rc == 0 && pw_static_dir_load_rules_files(*out, recheck, err, err_len) == 0)
         return 0;
     pw_static_dir_free(*out);
     *out = NULL;
+    if (rc == 0)
+        return -1;                  /* err: "public/_redirects:3: why" */
     return pw_err_set(err, err_len, "service %s: disk.assets: %s", svc->name, rc == -EINVAL
                       ? "htmlHandling or notFoundHandling is none of wrangler's words"
                       : "out of memory");
 }
 
+/* A regular file among the assets; the rules files are none. */
 static int regular_file(void *arg, const char *path)
 {
     struct stat st;
+    if (pw_assets_files_hidden(path))
+        return 0;
     int fd = pw_static_dir_open_file(arg, path + 1);
     int yes = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
     if (fd >= 0)
@@ -59,14 +64,35 @@ static int decoded_path(const pw_static_dir_t *dir, pw_bytes_t url_path, char *o
     return 0;
 }
 
-void pw_static_assets_intent(const pw_static_dir_t *dir, pw_bytes_t url_path,
-                             pw_assets_intent_t *out)
+/* html_handling and not_found_handling for a URL path (still percent-encoded). */
+static void path_intent(const pw_static_dir_t *dir, const char *url_path, size_t len,
+                        pw_assets_intent_t *out)
 {
     char path[PW_STATIC_PATH_MAX + 2];
     memset(out, 0, sizeof *out);
-    if (decoded_path(dir, url_path, path, sizeof path) < 0)
+    if (decoded_path(dir, (pw_bytes_t){ (const uint8_t *)url_path, len }, path, sizeof path) < 0)
         return;
     pw_assets_intent(pw_static_dir_assets(dir), path, regular_file, (void *)dir, out);
+}
+
+void pw_static_assets_route(const pw_static_dir_t *dir, pw_bytes_t url_path, pw_bytes_t query,
+                            pw_static_route_t *out)
+{
+    pw_assets_files_t *files = pw_static_dir_rules_files(dir);
+    pw_url_captures_t caps;
+    pw_assets_files_refresh(files);
+    const pw_redirect_t *rule = pw_redirects_find(pw_assets_files_redirects(files),
+                                                  (const char *)url_path.base, url_path.len, &caps);
+    out->rule_status = 0;
+    out->location[0] = '\0';
+    if (rule && pw_redirects_target(rule, &caps, query, out->location, sizeof out->location) == 0)
+        out->rule_status = rule->status;
+    if (out->rule_status == 200)
+        path_intent(dir, out->location, strlen(out->location), &out->intent);
+    else if (out->rule_status)
+        memset(&out->intent, 0, sizeof out->intent);
+    else
+        path_intent(dir, (const char *)url_path.base, url_path.len, &out->intent);
 }
 
 int pw_static_assets_claim(const pw_static_dir_t *dir, pw_bytes_t method, pw_bytes_t url_path)
@@ -76,15 +102,27 @@ int pw_static_assets_claim(const pw_static_dir_t *dir, pw_bytes_t method, pw_byt
         return 0;
     if (decoded_path(dir, url_path, path, sizeof path) < 0 || pw_static_dir_worker_first(dir, path))
         return 0;
-    pw_assets_intent_t intent;
-    pw_assets_intent(pw_static_dir_assets(dir), path, regular_file, (void *)dir, &intent);
-    return intent.action != PW_ASSETS_NONE;
+    pw_static_route_t route;
+    pw_static_assets_route(dir, url_path, (pw_bytes_t){ (const uint8_t *)"", 0 }, &route);
+    return route.rule_status != 0 || route.intent.action != PW_ASSETS_NONE;
 }
 
 static int unreserved(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
            strchr("-_.!~*'()", c) != NULL;
+}
+
+pw_bytes_t pw_static_url_host(const char *url, size_t len)
+{
+    const char *sep = len > 3 && url[0] != '/' ? memmem(url, len, "://", 3) : NULL;
+    if (!sep)
+        return (pw_bytes_t){ (const uint8_t *)"", 0 };
+    const char *host = sep + 3, *end = url + len;
+    size_t n = 0;
+    while (host + n < end && !strchr("/?#", host[n]))
+        n++;
+    return (pw_bytes_t){ (const uint8_t *)host, n };
 }
 
 pw_bytes_t pw_static_url_query(const char *url, size_t len)

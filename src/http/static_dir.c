@@ -34,6 +34,8 @@ struct pw_static_dir {
     pw_assets_rules_t rules;
     char **worker_first;        /* run_worker_first patterns */
     size_t n_worker_first;
+    char *path;                 /* as configured: names the rules files in errors */
+    pw_assets_files_t *files;   /* _redirects and _headers; NULL: not loaded */
 };
 
 /* Without openat2: every segment opened with O_NOFOLLOW from the last one's directory. */
@@ -85,6 +87,10 @@ int pw_static_dir_open(const char *name, const char *path, int writable, int all
         return pw_err_set(err, err_len, "out of memory");
     }
     dir->root = -1;
+    if (!(dir->path = strdup(path))) {
+        pw_static_dir_free(dir);
+        return pw_err_set(err, err_len, "out of memory");
+    }
     dir->root = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (dir->root < 0) {
         int saved = errno;
@@ -120,6 +126,17 @@ const pw_assets_rules_t *pw_static_dir_assets(const pw_static_dir_t *dir)
     return dir->assets ? &dir->rules : NULL;
 }
 
+int pw_static_dir_load_rules_files(pw_static_dir_t *dir, int recheck, char *err, size_t err_len)
+{
+    return pw_assets_files_load(dir->root, dir->path, dir->rules.html == PW_HTML_NONE, recheck,
+                                &dir->files, err, err_len);
+}
+
+pw_assets_files_t *pw_static_dir_rules_files(const pw_static_dir_t *dir)
+{
+    return dir->files;
+}
+
 int pw_static_dir_worker_first(const pw_static_dir_t *dir, const char *path)
 {
     return pw_assets_worker_first((const char *const *)dir->worker_first, dir->n_worker_first, path);
@@ -134,6 +151,8 @@ void pw_static_dir_free(pw_static_dir_t *dir)
     for (size_t i = 0; i < dir->n_worker_first; i++)
         free(dir->worker_first[i]);
     free(dir->worker_first);
+    pw_assets_files_free(dir->files);
+    free(dir->path);
     free(dir->name);
     free(dir);
 }

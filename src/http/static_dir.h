@@ -11,6 +11,7 @@
 #define PW_STATIC_DIR_H
 
 #include "base/buf.h"
+#include "http/assets_files.h"
 #include "http/assets_rules.h"
 
 #include <stddef.h>
@@ -31,6 +32,11 @@ void pw_static_dir_free(pw_static_dir_t *dir);
  * that is none of wrangler's. */
 int pw_static_dir_set_assets(pw_static_dir_t *dir, const char *html, const char *not_found,
                              char *const *worker_first, size_t n_worker_first);
+/* After pw_static_dir_set_assets: reads the directory's _redirects and _headers
+ * (assets_files.h; recheck: read again when they change). 0, or -1 with "file:line: why". */
+int pw_static_dir_load_rules_files(pw_static_dir_t *dir, int recheck, char *err, size_t err_len);
+/* Those files' rules; NULL when not loaded (a plain disk service). */
+pw_assets_files_t *pw_static_dir_rules_files(const pw_static_dir_t *dir);
 /* Its assets rules, or NULL for a plain disk service. */
 const pw_assets_rules_t *pw_static_dir_assets(const pw_static_dir_t *dir);
 /* 1 when run_worker_first sends the decoded `path` to the worker before the assets. */

@@ -186,11 +186,11 @@ static void send_file(send_t *s)
 
 static void add_headers(h2o_req_t *req, const pw_static_answer_t *a)
 {
-    pw_static_header_t h[PW_STATIC_MAX_HEADERS];
-    size_t n = pw_static_answer_headers(a, h);
-    for (size_t i = 0; i < n; i++)
-        h2o_add_header_by_str(&req->pool, &req->res.headers, h[i].name, strlen(h[i].name), 1, NULL,
-                              h[i].value, strlen(h[i].value));
+    pw_static_header_t h;
+    size_t cursor = 0;
+    while (pw_static_answer_header(a, &cursor, &h))
+        h2o_add_header_by_str(&req->pool, &req->res.headers, h.name, strlen(h.name), 1, NULL,
+                              h.value, strlen(h.value));
 }
 
 static pw_bytes_t header_value(h2o_req_t *req, const h2o_token_t *token)
@@ -212,6 +212,7 @@ static void read_request(h2o_req_t *req, h2o_iovec_t url, pw_static_request_t *r
     }
     *r = (pw_static_request_t){
         .method = { (const uint8_t *)req->input.method.base, req->input.method.len },
+        .host = pw_static_url_host(url.base, url.len),
         .path = { (const uint8_t *)path, path_len },
         .query = pw_static_url_query(url.base, url.len),
         .range = header_value(req, H2O_TOKEN_RANGE),
