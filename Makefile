@@ -51,7 +51,8 @@ FUZZ_LIB_SRCS   := src/base/buf.c src/wire/frame.c src/wire/rpc.c src/wire/contr
                    src/http/request_head.c src/config/precheck.c src/isolate/guard_relay.c \
                    src/config/cron.c src/host/queue_answer.c \
                    src/http/byte_range.c src/http/static_path.c \
-                   src/wire/ws_frames.c src/http/ws_codec.c
+                   src/wire/ws_frames.c src/http/ws_codec.c \
+                   src/http/url_pattern.c src/http/assets_redirects.c src/http/assets_headers.c src/base/err.c
 FUZZ_SANITIZE   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_LIBS       := $(shell pkg-config --libs libcjson 2>/dev/null) -lcrypto -lm
 # fuzz_rpc: rpc.c, the binding-kind table and every kind it drives, with the real port, and

@@ -140,6 +140,24 @@ static int add_set(const parse_t *ps, rule_t *r, char *name, const char *value, 
     return 0;
 }
 
+/* RFC 9110's token characters: what a header name is made of. */
+static int token_chars(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("!#$%&'*+-.^_`|~", s[i]))
+            return 0;
+    return len > 0;
+}
+
+/* No control character but tab: a value cannot end the header line early. */
+static int value_chars(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
 /* "Name: value" or "! Name" under the current rule. */
 static int header_line(const parse_t *ps, pw_header_rules_t *rules, const char *line, size_t len)
 {
@@ -151,8 +169,11 @@ static int header_line(const parse_t *ps, pw_header_rules_t *rules, const char *
         const char *name = line + 1;
         while (name < line + len && pw_rule_space(*name))
             name++;
-        return name == line + len ? fail(ps, "\"!\" names no header to remove", line, len)
-                                  : add_unset(ps, r, name, (size_t)(line + len - name));
+        if (name == line + len)
+            return fail(ps, "\"!\" names no header to remove", line, len);
+        if (!token_chars(name, (size_t)(line + len - name)))
+            return fail(ps, "a header name holds a character HTTP does not allow", line, len);
+        return add_unset(ps, r, name, (size_t)(line + len - name));
     }
     if (!colon)
         return fail(ps, "expected \"Name: value\" or \"! Name\"", line, len);
@@ -168,6 +189,10 @@ static int header_line(const parse_t *ps, pw_header_rules_t *rules, const char *
         return fail(ps, "no header name", line, len);
     if (v == ve)
         return fail(ps, "no header value", line, len);
+    if (!token_chars(line, (size_t)(ne - line)))
+        return fail(ps, "a header name holds a character HTTP does not allow", line, len);
+    if (!value_chars(v, (size_t)(ve - v)))
+        return fail(ps, "a header value holds a control character", line, len);
     char *name = strndup(line, (size_t)(ne - line));
     if (!name)
         return oom(ps);
@@ -191,6 +216,8 @@ static int parse_line(const parse_t *ps, pw_header_rules_t *rules, const char *l
     if (len > PW_HEADERS_MAX_LINE)
         return pw_err_set(ps->err, ps->err_len, "%s:%d: the line is longer than 2,000 characters "
                           "(Cloudflare's limit)", ps->file, ps->line);
+    if (memchr(line, '\0', len))
+        return pw_err_set(ps->err, ps->err_len, "%s:%d: the line holds a NUL byte", ps->file, ps->line);
     if (looks_like_url(line, len))
         return rule_complete(ps, rules) < 0 ? -1 : start_rule(ps, rules, line, len);
     return header_line(ps, rules, line, len);

@@ -133,6 +133,8 @@ static int parse_line(const parse_t *ps, pw_redirects_t *r, const char *line, si
     char buf[PW_REDIRECTS_MAX_LINE + 1], *tok[MAX_TOKENS], why[512];
     if (len > PW_REDIRECTS_MAX_LINE)
         return fail(ps, "the line is longer than %s characters (Cloudflare's limit)", "1,000");
+    if (memchr(line, '\0', len))
+        return fail(ps, "the line holds a %s byte", "NUL");
     int n = tokens(line, len, buf, tok);
     if (n < 2 || n > MAX_TOKENS)
         return fail(ps, "expected \"source destination [status]\", %s", n < 2 ? "got one word"

@@ -99,6 +99,9 @@ TEST(each_bad_line_is_an_error_with_its_line)
     CHECK(strstr(error_of("https://x.com:8443/a\n  X: y\n"), "a port in a URL pattern") != NULL);
     CHECK(strstr(error_of("/*/*\n  X: y\n"), "_headers:1: more than one '*'") != NULL);
     CHECK(strstr(error_of("/a\n  !\n"), "names no header") != NULL);
+    CHECK(strstr(error_of("/a\n  X(y): v\n"), "_headers:2: a header name holds a character") != NULL);
+    CHECK(strstr(error_of("/a\n  X: v\x01w\n"), "_headers:2: a header value holds a control") != NULL);
+    CHECK(strstr(error_of("/a\n  X: v\rw\n"), "a header value holds a control") != NULL);
     CHECK_STR(error_of("/a\n  !X-Gone\n  X: https://example.com/\n"), "ok");
 }
 
