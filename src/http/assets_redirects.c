@@ -261,6 +261,19 @@ static void collapse_slashes(char *s)
     *w = '\0';
 }
 
+/* "https://host" and "https://host?q" gain the root path "/", as a URL parser gives them. */
+static int add_root_path(char *url, size_t url_len)
+{
+    size_t host_end = 8 + strcspn(url + 8, "/?#"), n = strlen(url);
+    if (url[host_end] == '/')
+        return 0;
+    if (n + 2 > url_len)
+        return -1;
+    memmove(url + host_end + 1, url + host_end, n - host_end + 1);
+    url[host_end] = '/';
+    return 0;
+}
+
 int pw_redirects_target(const pw_redirect_t *rule, const pw_url_captures_t *caps,
                         pw_bytes_t query, char *out, size_t out_len)
 {
@@ -269,6 +282,8 @@ int pw_redirects_target(const pw_redirect_t *rule, const pw_url_captures_t *caps
     int relative = out[0] == '/';
     if (relative)
         collapse_slashes(out);
+    else if (add_root_path(out, out_len) < 0)
+        return -1;
     size_t path_end = strcspn(out, "?#");
     if (rule->status == 200) {
         out[path_end] = '\0';

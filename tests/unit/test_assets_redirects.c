@@ -44,7 +44,8 @@ TEST(lines_statuses_and_comments)
     char err[512];
     pw_redirects_t *r = parse("# comment\n\n/home301 / 301\n  /home302   /  302  \n/default /d\n"
                               "/see /s 303\n/temp /t 307\n/perm /p 308 # why\r\n"
-                              "/ext https://example.com/x 301\n", err, sizeof err);
+                              "/ext https://example.com/x 301\n/bare https://example.com\n"
+                              "/bare-q https://example.com?own#f\n", err, sizeof err);
     CHECK(r != NULL);
     CHECK_STR(route(r, "/home301", ""), "301 /");
     CHECK_STR(route(r, "/home302", ""), "302 /");
@@ -53,8 +54,10 @@ TEST(lines_statuses_and_comments)
     CHECK_STR(route(r, "/temp", ""), "307 /t");
     CHECK_STR(route(r, "/perm", ""), "308 /p");
     CHECK_STR(route(r, "/ext", "?a=1"), "301 https://example.com/x?a=1");
+    CHECK_STR(route(r, "/bare", "?a=1"), "302 https://example.com/?a=1");
+    CHECK_STR(route(r, "/bare-q", "?a=1"), "302 https://example.com/?own#f");
     CHECK_STR(route(r, "/nothing", ""), "none");
-    CHECK(pw_redirects_count(r) == 7);
+    CHECK(pw_redirects_count(r) == 9);
     pw_redirects_free(r);
 }
 
