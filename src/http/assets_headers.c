@@ -18,10 +18,7 @@
 typedef struct {
     char *pattern;
     int line;
-    struct { char *name; char *value; } *set;
-    size_t n_set;
-    char **unset;
-    size_t n_unset;
+    pw_header_edits_t edits;    /* what it sets, and the names it removes ("! Name") */
 } rule_t;
 
 struct pw_header_rules {
@@ -61,14 +58,7 @@ static int looks_like_url(const char *line, size_t len)
 static void free_rule(rule_t *r)
 {
     free(r->pattern);
-    for (size_t i = 0; i < r->n_set; i++) {
-        free(r->set[i].name);
-        free(r->set[i].value);
-    }
-    free(r->set);
-    for (size_t i = 0; i < r->n_unset; i++)
-        free(r->unset[i]);
-    free(r->unset);
+    pw_header_edits_free(&r->edits);
 }
 
 /* A pattern line: "/path" or "https://host/path" (no port); a new rule. */
@@ -103,40 +93,46 @@ static int start_rule(const parse_t *ps, pw_header_rules_t *rules, const char *l
 
 static int add_unset(const parse_t *ps, rule_t *r, const char *name, size_t len)
 {
-    char **grown = realloc(r->unset, (r->n_unset + 1) * sizeof *grown);
+    char **grown = realloc(r->edits.drop, (r->edits.n_drop + 1) * sizeof *grown);
     if (!grown)
         return oom(ps);
-    r->unset = grown;
-    if (!(grown[r->n_unset] = strndup(name, len)))
+    r->edits.drop = grown;
+    if (!(grown[r->edits.n_drop] = strndup(name, len)))
         return oom(ps);
-    for (char *p = grown[r->n_unset++]; *p; p++)
+    for (char *p = grown[r->edits.n_drop++]; *p; p++)
         *p = (char)tolower((unsigned char)*p);
+    return 0;
+}
+
+/* *value becomes "*value, add" (Cloudflare's joining of a header set twice). 0 or -1. */
+static int join_value(char **value, const char *add, size_t len)
+{
+    size_t old = strlen(*value);
+    char *joined = realloc(*value, old + 2 + len + 1);
+    if (!joined)
+        return -1;
+    snprintf(joined + old, 2 + len + 1, ", %.*s", (int)len, add);
+    *value = joined;
     return 0;
 }
 
 /* name: value, joined to this rule's earlier value of the name. */
 static int add_set(const parse_t *ps, rule_t *r, char *name, const char *value, size_t vlen)
 {
-    for (size_t i = 0; i < r->n_set; i++) {
-        if (strcmp(r->set[i].name, name) != 0)
+    for (size_t i = 0; i < r->edits.n_set; i++) {
+        if (strcmp(r->edits.set[i].name, name) != 0)
             continue;
-        size_t old = strlen(r->set[i].value);
-        char *joined = realloc(r->set[i].value, old + 2 + vlen + 1);
-        if (!joined)
-            return free(name), oom(ps);
-        snprintf(joined + old, 2 + vlen + 1, ", %.*s", (int)vlen, value);
-        r->set[i].value = joined;
         free(name);
-        return 0;
+        return join_value(&r->edits.set[i].value, value, vlen) < 0 ? oom(ps) : 0;
     }
-    void *grown = realloc(r->set, (r->n_set + 1) * sizeof *r->set);
+    void *grown = realloc(r->edits.set, (r->edits.n_set + 1) * sizeof *r->edits.set);
     if (!grown)
         return free(name), oom(ps);
-    r->set = grown;
-    r->set[r->n_set].name = name;
-    if (!(r->set[r->n_set].value = strndup(value, vlen)))
+    r->edits.set = grown;
+    r->edits.set[r->edits.n_set].name = name;
+    if (!(r->edits.set[r->edits.n_set].value = strndup(value, vlen)))
         return free(name), oom(ps);
-    r->n_set++;
+    r->edits.n_set++;
     return 0;
 }
 
@@ -205,7 +201,7 @@ static int header_line(const parse_t *ps, pw_header_rules_t *rules, const char *
 static int rule_complete(const parse_t *ps, const pw_header_rules_t *rules)
 {
     const rule_t *r = rules->n ? &rules->rules[rules->n - 1] : NULL;
-    if (!r || r->n_set || r->n_unset)
+    if (!r || r->edits.n_set || r->edits.n_drop)
         return 0;
     return pw_err_set(ps->err, ps->err_len, "%s:%d: no headers under %s", ps->file, r->line,
                       r->pattern);
@@ -314,14 +310,9 @@ static int set(pw_header_edits_t *e, const char *name, const char *tmpl,
         return free(value), -1;
     int i = seen ? find_set(e, name) : -1;
     if (i >= 0) {
-        size_t old = strlen(e->set[i].value), add = strlen(value);
-        char *joined = realloc(e->set[i].value, old + 2 + add + 1);
-        if (!joined)
-            return free(value), -1;
-        snprintf(joined + old, 2 + add + 1, ", %s", value);
-        e->set[i].value = joined;
+        int rc = join_value(&e->set[i].value, value, strlen(value));
         free(value);
-        return 0;
+        return rc;
     }
     if (!seen && drop(e, name) < 0)
         return free(value), -1;
@@ -341,8 +332,8 @@ static int set_before(const pw_header_rules_t *rules, const unsigned char *match
                       const char *name)
 {
     for (size_t i = 0; i < upto; i++)
-        for (size_t j = 0; matched[i] && j < rules->rules[i].n_set; j++)
-            if (strcmp(rules->rules[i].set[j].name, name) == 0)
+        for (size_t j = 0; matched[i] && j < rules->rules[i].edits.n_set; j++)
+            if (strcmp(rules->rules[i].edits.set[j].name, name) == 0)
                 return 1;
     return 0;
 }
@@ -351,12 +342,12 @@ static int apply_rule(const pw_header_rules_t *rules, const unsigned char *match
                       const pw_url_captures_t *caps, pw_header_edits_t *e)
 {
     const rule_t *r = &rules->rules[k];
-    for (size_t i = 0; i < r->n_unset; i++)
-        if (drop(e, r->unset[i]) < 0)
+    for (size_t i = 0; i < r->edits.n_drop; i++)
+        if (drop(e, r->edits.drop[i]) < 0)
             return -1;
-    for (size_t i = 0; i < r->n_set; i++)
-        if (set(e, r->set[i].name, r->set[i].value, caps,
-                set_before(rules, matched, k, r->set[i].name)) < 0)
+    for (size_t i = 0; i < r->edits.n_set; i++)
+        if (set(e, r->edits.set[i].name, r->edits.set[i].value, caps,
+                set_before(rules, matched, k, r->edits.set[i].name)) < 0)
             return -1;
     return 0;
 }
