@@ -166,5 +166,6 @@ const pw_header_rules_t *pw_assets_files_headers(const pw_assets_files_t *f)
 
 int pw_assets_files_hidden(const char *path)
 {
-    return strcmp(path, "/" REDIRECTS) == 0 || strcmp(path, "/" HEADERS) == 0;
+    return path[0] == '/' && path[1] == '_' &&
+           (strcmp(path, "/" REDIRECTS) == 0 || strcmp(path, "/" HEADERS) == 0);
 }

@@ -361,25 +361,24 @@ void pw_static_answer_free(pw_static_answer_t *a)
     pw_header_edits_free(&a->edits);
 }
 
-/* The answer's own headers (before _headers' edits). */
-static size_t own_headers(const pw_static_answer_t *a, pw_static_header_t out[PW_STATIC_OWN_HEADERS])
+/* The answer's own header number `slot` (0 to OWN_SLOTS - 1), before _headers' edits: 1
+ * with *h when the answer has it. */
+#define OWN_SLOTS 7
+static int own_header(const pw_static_answer_t *a, size_t slot, pw_static_header_t *h)
 {
-    size_t n = 0;
-    if (a->content_type && a->status != 304)
-        out[n++] = (pw_static_header_t){ "content-type", a->content_type };
-    if (a->etag[0])
-        out[n++] = (pw_static_header_t){ "etag", a->etag };
-    if (a->last_modified[0])
-        out[n++] = (pw_static_header_t){ "last-modified", a->last_modified };
-    if (a->accept_ranges && a->status != 304)
-        out[n++] = (pw_static_header_t){ "accept-ranges", "bytes" };
-    if (a->content_range[0])
-        out[n++] = (pw_static_header_t){ "content-range", a->content_range };
-    if (a->allow)
-        out[n++] = (pw_static_header_t){ "allow", a->allow };
-    if (a->location)
-        out[n++] = (pw_static_header_t){ "location", a->location };
-    return n;
+    switch (slot) {
+    case 0: *h = (pw_static_header_t){ "content-type", a->content_type };
+            return a->content_type && a->status != 304;
+    case 1: *h = (pw_static_header_t){ "etag", a->etag }; return a->etag[0] != '\0';
+    case 2: *h = (pw_static_header_t){ "last-modified", a->last_modified };
+            return a->last_modified[0] != '\0';
+    case 3: *h = (pw_static_header_t){ "accept-ranges", "bytes" };
+            return a->accept_ranges && a->status != 304;
+    case 4: *h = (pw_static_header_t){ "content-range", a->content_range };
+            return a->content_range[0] != '\0';
+    case 5: *h = (pw_static_header_t){ "allow", a->allow }; return a->allow != NULL;
+    default: *h = (pw_static_header_t){ "location", a->location }; return a->location != NULL;
+    }
 }
 
 /* Headers a _headers file may not set: the framing is the server's. */
@@ -391,16 +390,13 @@ static int framing(const char *name)
 
 int pw_static_answer_header(const pw_static_answer_t *a, size_t *cursor, pw_static_header_t *h)
 {
-    pw_static_header_t own[PW_STATIC_OWN_HEADERS];
-    size_t n = own_headers(a, own);
-    while (*cursor < n + a->edits.n_set) {
+    while (*cursor < OWN_SLOTS + a->edits.n_set) {
         size_t i = (*cursor)++;
-        if (i < n && !pw_header_edits_drops(&a->edits, own[i].name)) {
-            *h = own[i];
-            return 1;
-        }
-        if (i >= n && !framing(a->edits.set[i - n].name)) {
-            *h = (pw_static_header_t){ a->edits.set[i - n].name, a->edits.set[i - n].value };
+        if (i < OWN_SLOTS) {
+            if (own_header(a, i, h) && !(a->edits.n_drop && pw_header_edits_drops(&a->edits, h->name)))
+                return 1;
+        } else if (!framing(a->edits.set[i - OWN_SLOTS].name)) {
+            *h = (pw_static_header_t){ a->edits.set[i - OWN_SLOTS].name, a->edits.set[i - OWN_SLOTS].value };
             return 1;
         }
     }

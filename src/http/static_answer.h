@@ -59,8 +59,6 @@ typedef struct {
     const char *value;
 } pw_static_header_t;
 
-#define PW_STATIC_OWN_HEADERS 8
-
 /* Decides the answer; always fills *out (its own failures are a 500). Free with
  * pw_static_answer_free, which closes the file. */
 void pw_static_answer(const pw_static_dir_t *dir, const pw_static_request_t *req,

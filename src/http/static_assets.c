@@ -115,14 +115,15 @@ static int unreserved(unsigned char c)
 
 pw_bytes_t pw_static_url_host(const char *url, size_t len)
 {
-    const char *sep = len > 3 && url[0] != '/' ? memmem(url, len, "://", 3) : NULL;
-    if (!sep)
+    size_t i = 0;
+    while (i < len && url[i] != ':' && url[i] != '/')
+        i++;                                /* the scheme */
+    if (i + 3 > len || url[i] != ':' || url[i + 1] != '/' || url[i + 2] != '/')
         return (pw_bytes_t){ (const uint8_t *)"", 0 };
-    const char *host = sep + 3, *end = url + len;
-    size_t n = 0;
-    while (host + n < end && !strchr("/?#", host[n]))
-        n++;
-    return (pw_bytes_t){ (const uint8_t *)host, n };
+    size_t start = i + 3, end = start;
+    while (end < len && url[end] != '/' && url[end] != '?' && url[end] != '#')
+        end++;
+    return (pw_bytes_t){ (const uint8_t *)url + start, end - start };
 }
 
 pw_bytes_t pw_static_url_query(const char *url, size_t len)

@@ -7,6 +7,7 @@
 #include "http/http_date.h"
 #include "http/mime_types.h"
 #include "http/static_answer.h"
+#include "http/static_assets.h"
 #include "http/static_dir.h"
 #include "http/static_path.h"
 
@@ -448,6 +449,24 @@ TEST(writes_only_when_writable)
     pw_static_dir_free(rw);
 }
 
+static const char *host_of(const char *url)
+{
+    static char out[256];
+    pw_bytes_t h = pw_static_url_host(url, strlen(url));
+    snprintf(out, sizeof out, "%.*s", (int)h.len, (const char *)h.base);
+    return out;
+}
+
+TEST(the_host_of_a_url_for_headers_rules)
+{
+    CHECK_STR(host_of("http://example.com:8787/a?b#c"), "example.com:8787");
+    CHECK_STR(host_of("https://x.test"), "x.test");
+    CHECK_STR(host_of("https://x.test?q=/"), "x.test");
+    CHECK_STR(host_of("/just/a/path"), "");
+    CHECK_STR(host_of("http:/one-slash"), "");
+    CHECK_STR(host_of("noscheme"), "");
+}
+
 int main(void)
 {
     RUN(url_paths_become_relative_file_paths);
@@ -467,6 +486,7 @@ int main(void)
     RUN(files_directories_and_special_files);
     RUN(conditional_and_ranged_reads);
     RUN(writes_only_when_writable);
+    RUN(the_host_of_a_url_for_headers_rules);
     remove_tree();
     return UNIT_DONE();
 }
