@@ -162,9 +162,13 @@ static void on_spare_timer(uv_timer_t *timer)
     pw_pool_rebalance(timer->data);     /* the timer is no longer active: spares are forked now */
 }
 
-/* Spares come later (pw_pool_rebalance forks none while the spare timer runs). */
+/* Spares come later (pw_pool_rebalance forks none while the spare timer runs). The loop's
+ * clock is read first: a pool made at the host's start comes after blocking work (the
+ * zygote, the template, the first isolate) that the loop's cached time does not count, and
+ * a timer started from it was already due: the spare was forked at once. */
 static void spares_later(pw_pool_t *pool)
 {
+    uv_update_time(pool->loop);
     uv_timer_start(&pool->spare_timer, on_spare_timer, SPARE_START_DELAY_MS, 0);
 }
 
