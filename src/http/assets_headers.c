@@ -382,7 +382,7 @@ int pw_header_rules_apply(const pw_header_rules_t *rules, const char *host, size
     for (size_t k = 0; rc == 0 && k < rules->n; k++) {
         pw_url_captures_t caps;
         const char *pattern = rules->rules[k].pattern;
-        int absolute = strncmp(pattern, "https://", 8) == 0;
+        int absolute = pattern[0] != '/';           /* "https://...", as start_rule checked */
         matched[k] = (unsigned char)(absolute ? pw_url_pattern_match(pattern, abs, abs_len, &caps)
                                               : pw_url_pattern_match(pattern, path, path_len, &caps));
         if (matched[k])

@@ -46,7 +46,7 @@ static size_t name_len(const char *p)
 
 static int is_absolute(const char *pattern)
 {
-    return strncmp(pattern, "https://", 8) == 0;
+    return pattern[0] == 'h' && strncmp(pattern, "https://", 8) == 0;     /* else a path */
 }
 
 static size_t host_end(const char *pattern)
