@@ -1,7 +1,9 @@
 /* static_assets.c — a disk service as Cloudflare's static assets (host process, any loop; see
- * static_assets.h). The URL path is checked and decoded by static_path.c (escapes refused
- * there), then routed by assets_rules.c, whose `exists` opens each candidate beneath the
- * directory (static_dir.c, openat2 RESOLVE_BENEATH) and keeps it only if it is a regular file.
+ * static_assets.h). The URL path, as sent, meets the directory's _redirects rules first
+ * (assets_files.h); then it (or a 200 rule's destination) is checked and decoded by
+ * static_path.c (escapes refused there) and routed by assets_rules.c, whose `exists` opens
+ * each candidate beneath the directory (static_dir.c, openat2 RESOLVE_BENEATH) and keeps it
+ * only if it is a regular file other than _redirects and _headers.
  * Invariant: no candidate path reaches the file system but through pw_static_dir_open_file.
  */
 #include "http/static_assets.h"

@@ -1,7 +1,7 @@
 /* static_assets.h — a disk service that answers as Cloudflare's static assets (host process,
- * any loop): opening one from its config, the asset a request path names under
- * assets_rules.h's rules, and whether the assets or the worker take a request (assets first,
- * as on Cloudflare, unless run_worker_first says otherwise).
+ * any loop): opening one from its config, the asset a request path names under its
+ * _redirects rules and assets_rules.h's rules, and whether the assets or the worker take a
+ * request (assets first, as on Cloudflare, unless run_worker_first says otherwise).
  */
 #ifndef PW_STATIC_ASSETS_H
 #define PW_STATIC_ASSETS_H
