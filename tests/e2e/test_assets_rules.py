@@ -46,6 +46,7 @@ REDIRECTS = '''
     /blog/* /news/:splat 301
     /users/:id/:tab /profile/:tab?user=:id 302
     /docs/* /docs/ 200
+    /raw/* /:splat 200
 '''
 
 HEADERS = '''
@@ -76,6 +77,7 @@ FILES = {
     "public/_redirects": REDIRECTS,
     "public/_headers": HEADERS,
     "src/entry.py": WORKER,
+    "secret.txt": "TOP-SECRET-OUTSIDE",
 }
 
 
@@ -152,6 +154,15 @@ def test_a_200_rule_serves_another_asset_at_the_same_url(dev_of):
     assert (s, body) == (200, "docs index")
     s, _, body = get(dev, "/gone")         # the rewrite names no asset: 404, not the worker
     assert s == 404 and "worker" not in body
+
+
+def test_a_200_rule_cannot_lead_out_of_the_directory(dev_of):
+    dev = dev_of()
+    assert get(dev, "/raw/about")[:1] + (get(dev, "/raw/about")[2],) == (200, "about page")
+    for path in ("/raw/..%2fsecret.txt", "/raw/../secret.txt", "/raw/%2e%2e/secret.txt",
+                 "/raw/..%5csecret.txt", "/raw//..//secret.txt", "/raw/%2e%2e%2fsecret.txt"):
+        status, _, body = get(dev, path)
+        assert "TOP-SECRET" not in body and status in (200, 307, 404), (path, status, body)
 
 
 def test_headers_rules_apply_to_assets_merged_in_file_order(dev_of):
